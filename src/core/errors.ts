@@ -1,0 +1,77 @@
+/**
+ * Errors that cross layers. Target errors carry a class that decides the retry policy;
+ * application errors carry an HTTP status and a message meant for a person.
+ */
+
+/** How the scheduler should react to a failed target call. */
+export type TargetErrorClass = 'transient' | 'permanent' | 'unsupported' | 'invalid';
+
+export class TargetError extends Error {
+  constructor(
+    readonly errorClass: TargetErrorClass,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'TargetError';
+  }
+
+  /** Only transient failures are worth retrying quickly; the rest need a person. */
+  get retryable(): boolean {
+    return this.errorClass === 'transient';
+  }
+}
+
+export const transient = (message: string, cause?: unknown) => new TargetError('transient', message, { cause });
+export const permanent = (message: string, cause?: unknown) => new TargetError('permanent', message, { cause });
+export const unsupported = (message: string, cause?: unknown) => new TargetError('unsupported', message, { cause });
+export const invalid = (message: string, cause?: unknown) => new TargetError('invalid', message, { cause });
+
+export type AppErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'policy_violation'
+  | 'rate_limited'
+  | 'target_error';
+
+const statusOf: Record<AppErrorCode, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  policy_violation: 422,
+  rate_limited: 429,
+  target_error: 502,
+};
+
+/** An error whose message is safe and useful to show to the person who caused it. */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: AppErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'AppError';
+    this.status = statusOf[code];
+  }
+}
+
+export const badRequest = (message: string, details?: unknown) => new AppError('bad_request', message, details);
+export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
+export const forbidden = (message: string) => new AppError('forbidden', message);
+export const conflict = (message: string, details?: unknown) => new AppError('conflict', message, details);
+export const policyViolation = (message: string, details?: unknown) =>
+  new AppError('policy_violation', message, details);
+
+/** Classify anything thrown by a connector; unknown errors are presumed transient (network, timeouts). */
+export function classifyTargetError(err: unknown): TargetError {
+  if (err instanceof TargetError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new TargetError('transient', message, { cause: err });
+}

@@ -1,0 +1,22 @@
+/**
+ * Applies migrations in order. A static list (not a folder scan) works the same under tsx,
+ * vitest and compiled output, and a missing migration is a compile error.
+ */
+import { Migrator, type Kysely, type Migration } from 'kysely';
+import * as m0001 from './migrations/0001_init.js';
+
+const migrations: Record<string, Migration> = {
+  '0001_init': m0001,
+};
+
+export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, { cause: error });
+  }
+}

@@ -1,0 +1,199 @@
+/** Row types of the database, as Kysely sees them (same for PGlite and PostgreSQL). */
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date, Date>;
+type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
+type Json = ColumnType<unknown, string | null | undefined, string | null>;
+
+export interface TenantsTable {
+  id: string;
+  slug: string;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface OperatorsTable {
+  id: string;
+  email: string;
+  display_name: string;
+  password_hash: string | null;
+  platform_admin: ColumnType<boolean, boolean | undefined, boolean>;
+  disabled: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+}
+
+export interface MembershipsTable {
+  tenant_id: string;
+  operator_id: string;
+  roles: string[];
+  created_at: Timestamp;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  operator_id: string;
+  name: string;
+  kind: 'api' | 'session';
+  token_hash: string;
+  csrf_hash: string | null;
+  created_at: Timestamp;
+  expires_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface TargetsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  kind: string;
+  config_enc: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface EntitlementsTable {
+  id: string;
+  tenant_id: string;
+  target_id: string;
+  external_id: string;
+  display_name: string;
+  created_at: Timestamp;
+}
+
+export interface PoliciesTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  target_id: string | null;
+  entitlements: string[] | null;
+  requester_roles: string[];
+  max_duration_seconds: number;
+  default_duration_seconds: number;
+  reason_min_length: ColumnType<number, number | undefined, number>;
+  pending_ttl_seconds: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+}
+
+export interface JitAccountsTable {
+  id: string;
+  tenant_id: string;
+  target_id: string;
+  operator_id: string;
+  username: string;
+  status: 'provisioning' | 'enabled' | 'disabled';
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  last_grant_id: string | null;
+  lease_owner: string | null;
+  lease_until: NullableTimestamp;
+}
+
+export interface AccessRequestsTable {
+  id: string;
+  tenant_id: string;
+  requester_id: string;
+  target_id: string;
+  policy_id: string;
+  entitlements: string[];
+  duration_seconds: number;
+  reason: string;
+  ticket: string | null;
+  requested_start_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface GrantsTable {
+  id: string;
+  tenant_id: string;
+  request_id: string;
+  jit_account_id: string;
+  target_id: string;
+  operator_id: string;
+  entitlements: string[];
+  state: string;
+  version: number;
+  duration_seconds: number;
+  requested_start_at: NullableTimestamp;
+  pending_expires_at: NullableTimestamp;
+  starts_at: NullableTimestamp;
+  expires_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+  revoke_attempts: ColumnType<number, number | undefined, number>;
+  end_reason: string | null;
+  last_error: string | null;
+  handle: Json;
+  credential_enc: string | null;
+  credential_revealed_at: NullableTimestamp;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ScheduledWorkTable {
+  id: Generated<string>;
+  kind: string;
+  grant_id: string;
+  due_at: Timestamp;
+  attempts: ColumnType<number, number | undefined, number>;
+  locked_by: string | null;
+  locked_until: NullableTimestamp;
+  last_error: string | null;
+  created_at: Timestamp;
+}
+
+export interface AuditEventsTable {
+  seq: ColumnType<string, string | number, never>;
+  id: string;
+  at: Timestamp;
+  tenant_id: string | null;
+  actor_type: string;
+  actor_id: string | null;
+  action: string;
+  subject_type: string;
+  subject_id: string | null;
+  reason: string | null;
+  before: Json;
+  after: Json;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AlertsTable {
+  id: string;
+  tenant_id: string;
+  grant_id: string | null;
+  severity: string;
+  message: string;
+  created_at: Timestamp;
+  resolved_at: NullableTimestamp;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: Json;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  operators: OperatorsTable;
+  memberships: MembershipsTable;
+  api_tokens: ApiTokensTable;
+  targets: TargetsTable;
+  entitlements: EntitlementsTable;
+  policies: PoliciesTable;
+  jit_accounts: JitAccountsTable;
+  access_requests: AccessRequestsTable;
+  grants: GrantsTable;
+  scheduled_work: ScheduledWorkTable;
+  audit_events: AuditEventsTable;
+  alerts: AlertsTable;
+  settings: SettingsTable;
+}
+
+export type GrantRow = Selectable<GrantsTable>;
+export type NewGrant = Insertable<GrantsTable>;
+export type TargetRow = Selectable<TargetsTable>;
+export type OperatorRow = Selectable<OperatorsTable>;
+export type JitAccountRow = Selectable<JitAccountsTable>;
+export type PolicyRow = Selectable<PoliciesTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
