@@ -1,0 +1,24 @@
+/** What the rest of the code needs from the audit log. Implemented in audit-log.ts. */
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../store/schema.js';
+
+export type ActorType = 'operator' | 'system' | 'agent';
+
+export interface AuditInput {
+  tenantId: string | null;
+  actor: { type: ActorType; id: string | null };
+  /** dotted verb, e.g. 'grant.activated', 'target.created', 'auth.login_failed' */
+  action: string;
+  subject: { type: string; id: string | null };
+  reason?: string | null;
+  before?: unknown;
+  after?: unknown;
+}
+
+export interface AuditLog {
+  /**
+   * Appends one event inside the caller's transaction, so the event exists if and only if
+   * the state change it describes was committed. Never pass secrets in before/after.
+   */
+  append(tx: Transaction<Database> | Kysely<Database>, event: AuditInput): Promise<void>;
+}
