@@ -1,0 +1,34 @@
+/** What the use cases need, passed explicitly from the composition root. */
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/types.js';
+import type { ConnectorHub } from '../connectors/registry.js';
+import type { Clock } from '../core/clock.js';
+import type { RetryPolicy } from '../core/retry.js';
+import type { KeyedLimiter } from '../scheduler/keyed-limiter.js';
+import type { SecretBox } from '../secrets/types.js';
+import type { Database } from '../store/schema.js';
+
+export interface AppDeps {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  secrets: SecretBox;
+  clock: Clock;
+  log: Logger;
+  connectors: ConnectorHub;
+  retry: RetryPolicy;
+  /** Bounds concurrent calls per target. */
+  targetLimiter: KeyedLimiter;
+  /** Identifies this process in leases. */
+  workerId: string;
+  /** Tell the scheduler that work was added. */
+  poke(): void;
+}
+
+/** Who is acting: recorded on every audit event. */
+export interface Actor {
+  type: 'operator' | 'system';
+  id: string | null;
+}
+
+export const systemActor: Actor = { type: 'system', id: null };

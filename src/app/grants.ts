@@ -1,0 +1,190 @@
+/** Reading grants, ending them early, and revealing a generated password once to its owner. */
+import { AppError, forbidden, notFound } from '../core/errors.js';
+import { can } from '../core/roles.js';
+import type { GrantState } from '../core/lifecycle.js';
+import type { GrantRow } from '../store/schema.js';
+import type { Actor, AppDeps } from './deps.js';
+import { applyGrantEvent, InvalidTransitionError, StaleGrantError } from './grant-transitions.js';
+import { loadGrant } from './grant-queries.js';
+import { credentialContext } from './activate-grant.js';
+
+export interface GrantView {
+  id: string;
+  state: GrantState;
+  targetId: string;
+  targetName: string;
+  operatorId: string;
+  operatorEmail: string;
+  username: string;
+  entitlements: string[];
+  reason: string;
+  durationSeconds: number;
+  requestedStartAt: Date | null;
+  startsAt: Date | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  endReason: string | null;
+  lastError: string | null;
+  revokeAttempts: number;
+  credentialAvailable: boolean;
+  createdAt: Date;
+}
+
+function baseQuery(deps: Pick<AppDeps, 'db'>) {
+  return deps.db
+    .selectFrom('grants')
+    .innerJoin('targets', 'targets.id', 'grants.target_id')
+    .innerJoin('jit_accounts', 'jit_accounts.id', 'grants.jit_account_id')
+    .innerJoin('operators', 'operators.id', 'grants.operator_id')
+    .innerJoin('access_requests', 'access_requests.id', 'grants.request_id')
+    .selectAll('grants')
+    .select([
+      'targets.name as target_name',
+      'jit_accounts.username as username',
+      'operators.email as operator_email',
+      'access_requests.reason as reason',
+    ]);
+}
+
+type Joined = GrantRow & { target_name: string; username: string; operator_email: string; reason: string };
+
+const toView = (g: Joined): GrantView => ({
+  id: g.id,
+  state: g.state as GrantState,
+  targetId: g.target_id,
+  targetName: g.target_name,
+  operatorId: g.operator_id,
+  operatorEmail: g.operator_email,
+  username: g.username,
+  entitlements: g.entitlements,
+  reason: g.reason,
+  durationSeconds: g.duration_seconds,
+  requestedStartAt: g.requested_start_at,
+  startsAt: g.starts_at,
+  expiresAt: g.expires_at,
+  revokedAt: g.revoked_at,
+  endReason: g.end_reason,
+  lastError: g.last_error,
+  revokeAttempts: g.revoke_attempts,
+  credentialAvailable: g.credential_enc !== null,
+  createdAt: g.created_at,
+});
+
+export interface Viewer {
+  operatorId: string;
+  roles: readonly string[];
+}
+
+export async function getGrant(deps: Pick<AppDeps, 'db'>, tenantId: string, viewer: Viewer, grantId: string): Promise<GrantView> {
+  const row = await baseQuery(deps).where('grants.tenant_id', '=', tenantId).where('grants.id', '=', grantId).executeTakeFirst();
+  if (!row || (row.operator_id !== viewer.operatorId && !can(viewer.roles, 'grants.read_all'))) throw notFound(`grant ${grantId}`);
+  return toView(row);
+}
+
+export interface GrantFilter {
+  state?: GrantState;
+  mine?: boolean;
+  targetId?: string;
+  limit: number;
+  /** keyset: grants created before this (created_at, id) */
+  before?: { createdAt: Date; id: string } | null;
+}
+
+export async function listGrants(
+  deps: Pick<AppDeps, 'db'>,
+  tenantId: string,
+  viewer: Viewer,
+  f: GrantFilter,
+): Promise<{ items: GrantView[]; next: { createdAt: Date; id: string } | null }> {
+  let q = baseQuery(deps).where('grants.tenant_id', '=', tenantId);
+  if (f.mine || !can(viewer.roles, 'grants.read_all')) q = q.where('grants.operator_id', '=', viewer.operatorId);
+  if (f.state) q = q.where('grants.state', '=', f.state);
+  if (f.targetId) q = q.where('grants.target_id', '=', f.targetId);
+  if (f.before) {
+    const b = f.before;
+    q = q.where((eb) =>
+      eb.or([eb('grants.created_at', '<', b.createdAt), eb.and([eb('grants.created_at', '=', b.createdAt), eb('grants.id', '<', b.id)])]),
+    );
+  }
+  const rows = await q.orderBy('grants.created_at', 'desc').orderBy('grants.id', 'desc').limit(f.limit + 1).execute();
+  const items = rows.slice(0, f.limit).map(toView);
+  const last = items[items.length - 1];
+  return { items, next: rows.length > f.limit && last ? { createdAt: last.createdAt, id: last.id } : null };
+}
+
+/** End a grant early: its owner or someone allowed to revoke any grant. */
+export async function endGrant(
+  deps: AppDeps,
+  actor: Actor,
+  tenantId: string,
+  viewer: Viewer,
+  grantId: string,
+  reason: string,
+): Promise<void> {
+  const grant = await loadGrant(deps.db, grantId);
+  if (!grant || grant.tenant_id !== tenantId) throw notFound(`grant ${grantId}`);
+  const own = grant.operator_id === viewer.operatorId;
+  if (!own && !can(viewer.roles, 'grants.revoke_any')) {
+    if (can(viewer.roles, 'grants.read_all')) throw forbidden('you may end only your own grants');
+    throw notFound(`grant ${grantId}`);
+  }
+  const event =
+    grant.state === 'requested' || grant.state === 'approved'
+      ? ({ type: 'cancel', reason } as const)
+      : ({ type: 'revoke', reason } as const);
+  for (let attempt = 0; ; attempt++) {
+    const fresh = attempt === 0 ? grant : await loadGrant(deps.db, grantId);
+    if (!fresh) throw notFound(`grant ${grantId}`);
+    try {
+      await deps.db.transaction().execute((tx) => applyGrantEvent(deps, tx, fresh, event, actor, { reason }));
+      break;
+    } catch (err) {
+      if (err instanceof InvalidTransitionError) throw new AppError('conflict', err.message);
+      if (!(err instanceof StaleGrantError) || attempt >= 3) throw err;
+    }
+  }
+  deps.poke();
+}
+
+/** The generated password, once, to the grant's owner only; erased from the store as it is read. */
+export async function revealCredential(
+  deps: AppDeps,
+  actor: Actor,
+  tenantId: string,
+  viewer: Viewer,
+  grantId: string,
+): Promise<{ username: string; password: string | null; expiresAt: Date | null }> {
+  return deps.db.transaction().execute(async (tx) => {
+    const grant = await tx
+      .selectFrom('grants')
+      .selectAll()
+      .where('id', '=', grantId)
+      .where('tenant_id', '=', tenantId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!grant || grant.operator_id !== viewer.operatorId) throw notFound(`grant ${grantId}`);
+    if (!grant.credential_enc) {
+      if (grant.state !== 'active') {
+        throw new AppError('conflict', `the grant is ${grant.state}; there is no password to show`);
+      }
+      throw new AppError('conflict', 'the password was already shown once and is not stored any more');
+    }
+    const credential = JSON.parse(deps.secrets.decrypt(grant.credential_enc, credentialContext(grant.id))) as {
+      username: string;
+      password?: string;
+    };
+    await tx
+      .updateTable('grants')
+      .set({ credential_enc: null, credential_revealed_at: deps.clock.now() })
+      .where('id', '=', grant.id)
+      .execute();
+    await deps.audit.append(tx, {
+      tenantId,
+      actor,
+      action: 'grant.credential_revealed',
+      subject: { type: 'grant', id: grant.id },
+      after: { username: credential.username },
+    });
+    return { username: credential.username, password: credential.password ?? null, expiresAt: grant.expires_at };
+  });
+}

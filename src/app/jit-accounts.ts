@@ -1,0 +1,85 @@
+/**
+ * Per-person JIT accounts: listed with their state, and enabled again for a new grant with a
+ * new reason and duration (the seeds' three-dot menu), possibly under another policy.
+ */
+import { notFound } from '../core/errors.js';
+import { can } from '../core/roles.js';
+import type { GrantRow } from '../store/schema.js';
+import type { Actor, AppDeps } from './deps.js';
+import { requestAccess, type Requester } from './request-access.js';
+
+export interface JitAccountView {
+  id: string;
+  username: string;
+  status: string;
+  targetId: string;
+  targetName: string;
+  operatorId: string;
+  operatorEmail: string;
+  lastGrantId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export async function listJitAccounts(
+  deps: Pick<AppDeps, 'db'>,
+  tenantId: string,
+  viewer: { operatorId: string; roles: readonly string[] },
+  opts: { mine?: boolean; limit: number; after?: string | null },
+): Promise<{ items: JitAccountView[]; next: string | null }> {
+  let q = deps.db
+    .selectFrom('jit_accounts')
+    .innerJoin('targets', 'targets.id', 'jit_accounts.target_id')
+    .innerJoin('operators', 'operators.id', 'jit_accounts.operator_id')
+    .selectAll('jit_accounts')
+    .select(['targets.name as target_name', 'operators.email as operator_email'])
+    .where('jit_accounts.tenant_id', '=', tenantId);
+  if (opts.mine || !can(viewer.roles, 'grants.read_all')) q = q.where('jit_accounts.operator_id', '=', viewer.operatorId);
+  if (opts.after) q = q.where('jit_accounts.id', '>', opts.after);
+  const rows = await q.orderBy('jit_accounts.id').limit(opts.limit + 1).execute();
+  const items = rows.slice(0, opts.limit).map((r) => ({
+    id: r.id,
+    username: r.username,
+    status: r.status,
+    targetId: r.target_id,
+    targetName: r.target_name,
+    operatorId: r.operator_id,
+    operatorEmail: r.operator_email,
+    lastGrantId: r.last_grant_id,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  }));
+  return { items, next: rows.length > opts.limit ? items[items.length - 1]!.id : null };
+}
+
+/** Enable again: a new grant for the same account. Only its owner may, since it is theirs alone. */
+export async function enableJitAccount(
+  deps: AppDeps,
+  actor: Actor,
+  tenantId: string,
+  who: Requester,
+  accountId: string,
+  ask: { reason: string; durationSeconds?: number; entitlements?: string[]; policyId?: string | null },
+): Promise<GrantRow> {
+  const account = await deps.db
+    .selectFrom('jit_accounts')
+    .selectAll()
+    .where('id', '=', accountId)
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst();
+  if (!account || account.operator_id !== who.operatorId) throw notFound(`JIT account ${accountId}`);
+  let entitlements = ask.entitlements;
+  if (!entitlements?.length) {
+    const last = account.last_grant_id
+      ? await deps.db.selectFrom('grants').select('entitlements').where('id', '=', account.last_grant_id).executeTakeFirst()
+      : undefined;
+    entitlements = last?.entitlements ?? [];
+  }
+  return requestAccess(deps, actor, tenantId, who, {
+    targetId: account.target_id,
+    entitlements,
+    durationSeconds: ask.durationSeconds,
+    reason: ask.reason,
+    policyId: ask.policyId,
+  });
+}

@@ -1,0 +1,150 @@
+/**
+ * Policies say who may ask for what, for how long. This issue's scope: target/entitlement
+ * selection, requester roles, default and maximum duration, reason length, pending expiry.
+ */
+import { randomUUID } from 'node:crypto';
+import { AppError, badRequest, notFound, policyViolation } from '../core/errors.js';
+import { isRole } from '../core/roles.js';
+import type { PolicyRow } from '../store/schema.js';
+import type { Actor, AppDeps } from './deps.js';
+
+export interface PolicyInput {
+  name: string;
+  targetId?: string | null;
+  entitlements?: string[] | null;
+  requesterRoles: string[];
+  maxDurationSeconds: number;
+  defaultDurationSeconds: number;
+  reasonMinLength?: number;
+  pendingTtlSeconds?: number;
+}
+
+export interface PolicyView {
+  id: string;
+  name: string;
+  targetId: string | null;
+  entitlements: string[] | null;
+  requesterRoles: string[];
+  maxDurationSeconds: number;
+  defaultDurationSeconds: number;
+  reasonMinLength: number;
+  pendingTtlSeconds: number;
+  createdAt: Date;
+}
+
+export const toPolicyView = (p: PolicyRow): PolicyView => ({
+  id: p.id,
+  name: p.name,
+  targetId: p.target_id,
+  entitlements: p.entitlements,
+  requesterRoles: p.requester_roles,
+  maxDurationSeconds: p.max_duration_seconds,
+  defaultDurationSeconds: p.default_duration_seconds,
+  reasonMinLength: p.reason_min_length,
+  pendingTtlSeconds: p.pending_ttl_seconds,
+  createdAt: p.created_at,
+});
+
+export async function createPolicy(deps: AppDeps, actor: Actor, tenantId: string, input: PolicyInput): Promise<PolicyView> {
+  const badRoles = input.requesterRoles.filter((r) => !isRole(r));
+  if (badRoles.length) throw badRequest(`unknown role(s): ${badRoles.join(', ')}`);
+  if (input.defaultDurationSeconds > input.maxDurationSeconds) {
+    throw badRequest('the default duration cannot be longer than the maximum duration');
+  }
+  if (input.targetId) {
+    const t = await deps.db
+      .selectFrom('targets')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', input.targetId)
+      .executeTakeFirst();
+    if (!t) throw notFound(`target ${input.targetId}`);
+  }
+  const dup = await deps.db
+    .selectFrom('policies')
+    .select('id')
+    .where('tenant_id', '=', tenantId)
+    .where('name', '=', input.name)
+    .executeTakeFirst();
+  if (dup) throw new AppError('conflict', `a policy named "${input.name}" already exists`);
+  const id = randomUUID();
+  return deps.db.transaction().execute(async (tx) => {
+    const row = await tx
+      .insertInto('policies')
+      .values({
+        id,
+        tenant_id: tenantId,
+        name: input.name,
+        target_id: input.targetId ?? null,
+        entitlements: input.entitlements ?? null,
+        requester_roles: input.requesterRoles,
+        max_duration_seconds: input.maxDurationSeconds,
+        default_duration_seconds: input.defaultDurationSeconds,
+        reason_min_length: input.reasonMinLength,
+        pending_ttl_seconds: input.pendingTtlSeconds,
+        created_at: deps.clock.now(),
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    const view = toPolicyView(row);
+    await deps.audit.append(tx, {
+      tenantId,
+      actor,
+      action: 'policy.created',
+      subject: { type: 'policy', id },
+      after: { ...view, createdAt: view.createdAt.toISOString() },
+    });
+    return view;
+  });
+}
+
+export async function listPolicies(deps: Pick<AppDeps, 'db'>, tenantId: string): Promise<PolicyView[]> {
+  const rows = await deps.db.selectFrom('policies').selectAll().where('tenant_id', '=', tenantId).orderBy('name').execute();
+  return rows.map(toPolicyView);
+}
+
+/** Pure: does this policy cover this ask? Returns why not, or null. */
+export function policyMismatch(
+  p: PolicyRow,
+  ask: { targetId: string; entitlements: string[]; roles: readonly string[] },
+): string | null {
+  if (p.target_id && p.target_id !== ask.targetId) return `policy "${p.name}" does not cover this target`;
+  if (p.entitlements) {
+    const outside = ask.entitlements.filter((e) => !p.entitlements!.includes(e));
+    if (outside.length) return `policy "${p.name}" does not allow ${outside.join(', ')}`;
+  }
+  if (!ask.roles.some((r) => p.requester_roles.includes(r))) {
+    return `policy "${p.name}" is for ${p.requester_roles.join('/')} only`;
+  }
+  return null;
+}
+
+/** The named policy if it applies, else the most specific one that does. */
+export async function resolvePolicy(
+  deps: Pick<AppDeps, 'db'>,
+  tenantId: string,
+  ask: { policyId?: string | null; targetId: string; entitlements: string[]; roles: readonly string[] },
+): Promise<PolicyRow> {
+  const rows = await deps.db.selectFrom('policies').selectAll().where('tenant_id', '=', tenantId).execute();
+  if (ask.policyId) {
+    const p = rows.find((r) => r.id === ask.policyId);
+    if (!p) throw notFound(`policy ${ask.policyId}`);
+    const why = policyMismatch(p, ask);
+    if (why) throw policyViolation(why);
+    return p;
+  }
+  const fitting = rows
+    .filter((p) => policyMismatch(p, ask) === null)
+    .sort((a, b) => specificity(b) - specificity(a) || a.name.localeCompare(b.name));
+  const chosen = fitting[0];
+  if (!chosen) {
+    throw policyViolation(
+      rows.length === 0
+        ? 'no access policy exists in this tenant yet; an admin must create one first'
+        : 'no policy allows you to request these entitlements on this target',
+    );
+  }
+  return chosen;
+}
+
+const specificity = (p: PolicyRow) => (p.target_id ? 2 : 0) + (p.entitlements ? 1 : 0);

@@ -1,0 +1,226 @@
+/**
+ * A person asks for entitlements on a target, for a duration, with a reason. Everything is
+ * validated before anything is written; then request, JIT account intent, grant and its
+ * scheduled work are written in one transaction (intent before effect). Approval levels come
+ * with the workflow issue: for now a matching policy approves at once.
+ */
+import { randomUUID } from 'node:crypto';
+import { AppError, badRequest, conflict, policyViolation } from '../core/errors.js';
+import type { GrantEvent } from '../core/lifecycle.js';
+import type { GrantRow, JitAccountRow } from '../store/schema.js';
+import type { Actor, AppDeps } from './deps.js';
+import { applyGrantEvent } from './grant-transitions.js';
+import { resolvePolicy } from './policies.js';
+import { connectorFor, getTarget } from './targets.js';
+import { classifyTargetError } from '../core/errors.js';
+
+export interface AccessAsk {
+  targetId: string;
+  entitlements: string[];
+  durationSeconds?: number;
+  reason: string;
+  ticket?: string | null;
+  policyId?: string | null;
+  /** Only when the person has no JIT account on this target yet. */
+  accountName?: string | null;
+  startAt?: Date | null;
+}
+
+export interface Requester {
+  operatorId: string;
+  email: string;
+  displayName: string;
+  roles: readonly string[];
+}
+
+/** `alice.smith@example.com` -> `alice_smith_jit`, trimmed to fit the target's limit. */
+export function defaultAccountName(email: string, maxLength = 20): string {
+  const base = email.split('@')[0]!.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^[^a-z]+/, '').replace(/_+$/, '');
+  const stem = (base || 'user').slice(0, Math.max(1, maxLength - 4)).replace(/_+$/, '');
+  return `${stem}_jit`;
+}
+
+export async function requestAccess(
+  deps: AppDeps,
+  actor: Actor,
+  tenantId: string,
+  who: Requester,
+  ask: AccessAsk,
+): Promise<GrantRow> {
+  const now = deps.clock.now();
+  const target = await getTarget(deps, tenantId, ask.targetId);
+  const { definition, instance } = connectorFor(deps, target);
+
+  const entitlements = [...new Set(ask.entitlements)];
+  if (entitlements.length === 0) throw badRequest('choose at least one entitlement');
+  for (const e of entitlements) {
+    const why = definition.validateEntitlementName(e);
+    if (why) throw badRequest(why);
+  }
+
+  const policy = await resolvePolicy(deps, tenantId, {
+    policyId: ask.policyId,
+    targetId: target.id,
+    entitlements,
+    roles: who.roles,
+  });
+  const durationSeconds = ask.durationSeconds ?? policy.default_duration_seconds;
+  if (durationSeconds > policy.max_duration_seconds) {
+    throw policyViolation(
+      `the duration ${formatDuration(durationSeconds)} is longer than policy "${policy.name}" allows (${formatDuration(policy.max_duration_seconds)})`,
+    );
+  }
+  const reason = ask.reason.trim();
+  if (reason.length < policy.reason_min_length) {
+    throw policyViolation(`give a reason of at least ${policy.reason_min_length} characters (policy "${policy.name}")`);
+  }
+  if (ask.startAt && ask.startAt.getTime() < now.getTime() - 60_000) throw badRequest('the start time is in the past');
+
+  const existing = await deps.db
+    .selectFrom('jit_accounts')
+    .selectAll()
+    .where('target_id', '=', target.id)
+    .where('operator_id', '=', who.operatorId)
+    .executeTakeFirst();
+  const username = chooseUsername(existing, ask.accountName, who.email);
+  if (!existing) {
+    const why = definition.validateAccountName(username);
+    if (why) throw badRequest(why);
+    const taken = await deps.db
+      .selectFrom('jit_accounts')
+      .select('id')
+      .where('target_id', '=', target.id)
+      .where('username', '=', username)
+      .executeTakeFirst();
+    if (taken) throw conflict(`the account name "${username}" is already used by another person on this target; choose another`);
+  }
+
+  await ensureEntitlementsExist(deps, instance, target.name, entitlements);
+
+  const grantId = randomUUID();
+  const requestId = randomUUID();
+  const grant = await deps.db.transaction().execute(async (tx) => {
+    let account: JitAccountRow;
+    if (existing) account = existing;
+    else {
+      account = await tx
+        .insertInto('jit_accounts')
+        .values({
+          id: randomUUID(),
+          tenant_id: tenantId,
+          target_id: target.id,
+          operator_id: who.operatorId,
+          username,
+          status: 'provisioning',
+          created_at: now,
+          updated_at: now,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      await deps.audit.append(tx, {
+        tenantId,
+        actor,
+        action: 'jit_account.created',
+        subject: { type: 'jit_account', id: account.id },
+        after: { username, targetId: target.id, operatorId: who.operatorId },
+      });
+    }
+    await tx
+      .insertInto('access_requests')
+      .values({
+        id: requestId,
+        tenant_id: tenantId,
+        requester_id: who.operatorId,
+        target_id: target.id,
+        policy_id: policy.id,
+        entitlements,
+        duration_seconds: durationSeconds,
+        reason,
+        ticket: ask.ticket ?? null,
+        requested_start_at: ask.startAt ?? null,
+        created_at: now,
+      })
+      .execute();
+    const requested = await tx
+      .insertInto('grants')
+      .values({
+        id: grantId,
+        tenant_id: tenantId,
+        request_id: requestId,
+        jit_account_id: account.id,
+        target_id: target.id,
+        operator_id: who.operatorId,
+        entitlements,
+        state: 'requested',
+        version: 1,
+        duration_seconds: durationSeconds,
+        requested_start_at: ask.startAt ?? null,
+        pending_expires_at: new Date(now.getTime() + policy.pending_ttl_seconds * 1000),
+        // Provisional handle: enough to revoke even if we crash before the target answers.
+        handle: JSON.stringify({ username: account.username, entitlements }),
+        created_at: now,
+        updated_at: now,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await deps.audit.append(tx, {
+      tenantId,
+      actor,
+      action: 'grant.requested',
+      subject: { type: 'grant', id: grantId },
+      reason,
+      after: {
+        targetId: target.id,
+        username: account.username,
+        entitlements,
+        durationSeconds,
+        policy: policy.name,
+        ticket: ask.ticket ?? null,
+        startAt: ask.startAt?.toISOString() ?? null,
+      },
+    });
+    const approve: GrantEvent = { type: 'approve' };
+    return applyGrantEvent(deps, tx, requested, approve, { type: 'system', id: null }, {
+      reason: `approved automatically by policy "${policy.name}" (no approval levels)`,
+      now,
+    });
+  });
+  deps.poke();
+  return grant;
+}
+
+function chooseUsername(existing: JitAccountRow | undefined, asked: string | null | undefined, email: string): string {
+  if (existing) {
+    if (asked && asked !== existing.username) {
+      throw conflict(`your JIT account on this target is "${existing.username}"; its name cannot be changed after creation`);
+    }
+    return existing.username;
+  }
+  return asked ?? defaultAccountName(email);
+}
+
+async function ensureEntitlementsExist(
+  deps: AppDeps,
+  instance: ReturnType<typeof connectorFor>['instance'],
+  targetName: string,
+  entitlements: string[],
+): Promise<void> {
+  const missing: string[] = [];
+  for (const name of entitlements) {
+    let page;
+    try {
+      page = await instance.listEntitlements({ log: deps.log }, { search: name, limit: 50 });
+    } catch (err) {
+      const e = classifyTargetError(err);
+      throw new AppError('target_error', `target "${targetName}" could not be reached to check the entitlements: ${e.message}`);
+    }
+    if (!page.items.some((i) => i.externalId === name)) missing.push(name);
+  }
+  if (missing.length) throw badRequest(`target "${targetName}" has no entitlement named ${missing.map((m) => `"${m}"`).join(', ')}`);
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}

@@ -1,0 +1,128 @@
+/**
+ * The 'revoke' job: takes a grant away from its target when it expires or is ended early.
+ * What other live grants of the same account still need is kept (holders are counted), and
+ * the grant is 'revoked' only after the connector's verify finds nothing left.
+ */
+import { classifyTargetError } from '../core/errors.js';
+import type { TargetError } from '../core/errors.js';
+import { generatePassword } from '../secrets/password.js';
+import type { WorkItem } from '../scheduler/work-queue.js';
+import type { WorkOutcome } from '../scheduler/scheduler.js';
+import type { GrantRow } from '../store/schema.js';
+import type { RevokeSpec } from '../connectors/contract.js';
+import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
+import { systemActor, type AppDeps } from './deps.js';
+import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
+import { handleOf, latestEnd, loadGrant, otherHolders } from './grant-queries.js';
+import { connectorFor, getTarget } from './targets.js';
+
+export function createRevokeJob(deps: AppDeps) {
+  return async function revoke(item: WorkItem): Promise<WorkOutcome> {
+    let grant = await loadGrant(deps.db, item.grantId);
+    if (!grant) return { type: 'done' };
+    const now = deps.clock.now();
+    if (grant.state === 'active') {
+      if (!grant.expires_at || now < grant.expires_at) {
+        // The end moved (extension): come back then.
+        return grant.expires_at ? { type: 'defer', at: grant.expires_at } : { type: 'done' };
+      }
+      try {
+        grant = await deps.db.transaction().execute((tx) => applyGrantEvent(deps, tx, grant!, { type: 'expire' }, systemActor));
+      } catch (err) {
+        if (err instanceof StaleGrantError) return { type: 'defer', at: now };
+        throw err;
+      }
+    }
+    if (grant.state !== 'revoking' && grant.state !== 'revoke_failed') return { type: 'done' };
+
+    const leaseToken = `${deps.workerId}:revoke:${grant.id}`;
+    if (!(await acquireAccountLease(deps.db, grant.jit_account_id, leaseToken, now))) {
+      return { type: 'defer', at: new Date(now.getTime() + 100 + Math.random() * 200) };
+    }
+    try {
+      return await revokeHoldingLease(deps, grant.id);
+    } finally {
+      await releaseAccountLease(deps.db, grant.jit_account_id, leaseToken);
+    }
+  };
+}
+
+async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkOutcome> {
+  const grant = await loadGrant(deps.db, grantId);
+  if (!grant || (grant.state !== 'revoking' && grant.state !== 'revoke_failed')) return { type: 'done' };
+  const target = await getTarget(deps, grant.tenant_id, grant.target_id);
+  const others = await otherHolders(deps.db, grant);
+  const spec: RevokeSpec = {
+    grantId: grant.id,
+    handle: handleOf(grant),
+    retain: [...new Set(others.flatMap((o) => o.entitlements))],
+    accountStillNeededUntil: latestEnd(others),
+    rotatePassword: generatePassword(32),
+  };
+
+  let failure: TargetError | null = null;
+  try {
+    const { instance } = connectorFor(deps, target);
+    await deps.targetLimiter.run(target.id, async () => {
+      await instance.revoke({ log: deps.log }, spec);
+      const verified = await instance.verify({ log: deps.log }, spec);
+      if (verified.state !== 'absent') {
+        throw classifyTargetError(new Error(`verification after revoke found: ${verified.findings.join('; ') || verified.state}`));
+      }
+    });
+  } catch (err) {
+    failure = classifyTargetError(err);
+  }
+
+  if (failure) {
+    deps.log.warn({ grant: grant.id, target: target.id, errorClass: failure.errorClass, err: failure.message }, 'revocation attempt failed');
+    await persist(deps, grant, (g) =>
+      deps.db.transaction().execute((tx) =>
+        applyGrantEvent(
+          deps,
+          tx,
+          g,
+          { type: 'revoke_attempt_failed', error: failure!.message, retryable: failure!.retryable },
+          systemActor,
+          { extra: { last_error: failure!.message } },
+        ),
+      ),
+    );
+    return { type: 'done' }; // the transition rescheduled the item (and cleared our claim on it)
+  }
+
+  await persist(deps, grant, (g) =>
+    deps.db.transaction().execute(async (tx) => {
+      const done = await applyGrantEvent(deps, tx, g, { type: 'revoked' }, systemActor, {
+        reason: g.end_reason,
+        extra: { last_error: null },
+      });
+      await tx
+        .updateTable('alerts')
+        .set({ resolved_at: deps.clock.now() })
+        .where('grant_id', '=', g.id)
+        .where('resolved_at', 'is', null)
+        .execute();
+      if (others.length === 0) {
+        await tx
+          .updateTable('jit_accounts')
+          .set({ status: 'disabled', updated_at: deps.clock.now() })
+          .where('id', '=', g.jit_account_id)
+          .execute();
+      }
+      return done;
+    }),
+  );
+  return { type: 'done' };
+}
+
+/** Retries a transition once on a concurrent update (e.g. a manual revoke racing the expiry). */
+async function persist(deps: AppDeps, grant: GrantRow, apply: (g: GrantRow) => Promise<GrantRow>): Promise<void> {
+  try {
+    await apply(grant);
+  } catch (err) {
+    if (!(err instanceof StaleGrantError)) throw err;
+    const fresh = await loadGrant(deps.db, grant.id);
+    if (fresh && (fresh.state === 'revoking' || fresh.state === 'revoke_failed')) await apply(fresh);
+  }
+}

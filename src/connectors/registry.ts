@@ -1,0 +1,44 @@
+/**
+ * The target kinds this server knows, and a cache of live connector instances per target.
+ * An instance is rebuilt when its target's configuration changes.
+ */
+import type { ConnectorDefinition, ConnectorInstance } from './contract.js';
+
+export type ConnectorRegistry = ReadonlyMap<string, ConnectorDefinition<any>>;
+
+export function createRegistry(definitions: ConnectorDefinition<any>[]): ConnectorRegistry {
+  return new Map(definitions.map((d) => [d.kind, d]));
+}
+
+export interface ConnectorHub {
+  definition(kind: string): ConnectorDefinition<any> | undefined;
+  kinds(): string[];
+  /** The instance for a target at a given config version (updated_at). */
+  instance(target: { id: string; kind: string; updatedAt: Date }, loadConfig: () => unknown): ConnectorInstance;
+  closeAll(): Promise<void>;
+}
+
+export function createConnectorHub(registry: ConnectorRegistry): ConnectorHub {
+  const cache = new Map<string, { version: number; instance: ConnectorInstance }>();
+  return {
+    definition: (kind) => registry.get(kind),
+    kinds: () => [...registry.keys()],
+    instance(target, loadConfig) {
+      const version = target.updatedAt.getTime();
+      const hit = cache.get(target.id);
+      if (hit && hit.version === version) return hit.instance;
+      if (hit) void hit.instance.close().catch(() => {});
+      const def = registry.get(target.kind);
+      if (!def) throw new Error(`no connector for target kind ${target.kind}`);
+      const config = def.configSchema.parse(loadConfig());
+      const instance = def.create(config);
+      cache.set(target.id, { version, instance });
+      return instance;
+    },
+    async closeAll() {
+      const all = [...cache.values()];
+      cache.clear();
+      await Promise.allSettled(all.map((c) => c.instance.close()));
+    },
+  };
+}
