@@ -1,0 +1,30 @@
+/** `timebox serve`: runs the server until SIGINT/SIGTERM, printing the first owner's password once. */
+import { startTimebox } from '../server/start.js';
+
+export async function serve(): Promise<void> {
+  const tb = await startTimebox();
+  if (tb.bootstrap) {
+    // Printed on stdout once, never logged: the only time anyone sees this password.
+    process.stdout.write(
+      [
+        '',
+        'Timebox is set up. First owner (shown only this once; change it after signing in):',
+        `  email:    ${tb.bootstrap.email}`,
+        `  password: ${tb.bootstrap.password}`,
+        '  tenant:   default',
+        '',
+      ].join('\n'),
+    );
+  }
+  process.stdout.write(`Timebox listening on ${tb.url}\n`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping\n`);
+    await tb.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}

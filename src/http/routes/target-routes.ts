@@ -1,0 +1,92 @@
+/** Targets: add (config validated by its connector, stored encrypted), list, check, entitlements. */
+import { z } from 'zod';
+import type { AppDeps } from '../../app/deps.js';
+import { addTarget, checkTarget, getTarget, listTargetEntitlements, listTargets, toTargetView } from '../../app/targets.js';
+import { principalOf } from '../auth-hook.js';
+import { decodeCursor, oneStringKey, pageQuerySchema, pageSchema, encodeCursor } from '../pagination.js';
+import type { RouteModule } from '../server.js';
+import { tenantParamsSchema, requireTenant } from '../tenant-access.js';
+import { text, uuidParam } from '../schemas.js';
+
+const targetSchema = z.object({ id: z.string(), name: z.string(), kind: z.string(), createdAt: z.string(), updatedAt: z.string() });
+const checkSchema = z.object({ ok: z.boolean(), items: z.array(z.object({ name: z.string(), ok: z.boolean(), message: z.string() })) });
+const targetJson = (t: ReturnType<typeof toTargetView>) => ({ ...t, createdAt: t.createdAt.toISOString(), updatedAt: t.updatedAt.toISOString() });
+const targetParams = tenantParamsSchema.extend({ targetId: uuidParam });
+
+export const targetRoutes =
+  (deps: AppDeps): RouteModule =>
+  (app) => {
+    app.post(
+      '/api/v1/tenants/:tenant/targets',
+      {
+        schema: {
+          tags: ['targets'],
+          summary: 'Connect a target; its configuration is validated, stored encrypted and checked',
+          params: tenantParamsSchema,
+          body: z.strictObject({
+            name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, { error: 'use letters, digits, spaces, . _ -' }),
+            kind: z.string().min(1).max(32),
+            config: z.record(z.string(), z.unknown()),
+          }),
+          response: { 201: z.object({ target: targetSchema, check: checkSchema }) },
+        },
+      },
+      async (request, reply) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.manage');
+        const p = principalOf(request);
+        const r = await addTarget(deps, { type: 'operator', id: p.operatorId }, t.tenantId, request.body);
+        return reply.status(201).send({ target: targetJson(r.target), check: r.check });
+      },
+    );
+
+    app.get(
+      '/api/v1/tenants/:tenant/targets',
+      { schema: { tags: ['targets'], params: tenantParamsSchema, querystring: pageQuerySchema, response: { 200: pageSchema(targetSchema) } } },
+      async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.read');
+        const after = decodeCursor(request.query.cursor, oneStringKey)?.[0];
+        const page = await listTargets(deps, t.tenantId, { limit: request.query.limit, after });
+        return { items: page.items.map(targetJson), nextCursor: page.next ? encodeCursor([page.next]) : null };
+      },
+    );
+
+    app.get(
+      '/api/v1/tenants/:tenant/targets/:targetId',
+      { schema: { tags: ['targets'], params: targetParams, response: { 200: targetSchema } } },
+      async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.read');
+        return targetJson(toTargetView(await getTarget(deps, t.tenantId, request.params.targetId)));
+      },
+    );
+
+    app.post(
+      '/api/v1/tenants/:tenant/targets/:targetId/check',
+      { schema: { tags: ['targets'], summary: 'Test connection', params: targetParams, response: { 200: checkSchema } } },
+      async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.read');
+        return checkTarget(deps, await getTarget(deps, t.tenantId, request.params.targetId));
+      },
+    );
+
+    app.get(
+      '/api/v1/tenants/:tenant/targets/:targetId/entitlements',
+      {
+        schema: {
+          tags: ['targets'],
+          summary: 'What can be granted on this target, live from the target',
+          params: targetParams,
+          querystring: pageQuerySchema.extend({ search: text(100).optional() }),
+          response: {
+            200: pageSchema(z.object({ externalId: z.string(), displayName: z.string(), description: z.string().optional() })),
+          },
+        },
+      },
+      async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.read');
+        const target = await getTarget(deps, t.tenantId, request.params.targetId);
+        const cursor = decodeCursor(request.query.cursor, oneStringKey)?.[0] ?? null;
+        const page = await listTargetEntitlements(deps, target, { search: request.query.search, cursor, limit: request.query.limit });
+        return { items: page.items, nextCursor: page.nextCursor ? encodeCursor([page.nextCursor]) : null };
+      },
+    );
+  };

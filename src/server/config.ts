@@ -1,0 +1,28 @@
+/** Server settings from the environment, validated: a typo is a clear error at start, not later. */
+import { z } from 'zod';
+import { describeIssues } from '../core/zod-issues.js';
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8420),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }).optional(),
+  TIMEBOX_DATA_DIR: z.string().default('./data'),
+  TIMEBOX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TIMEBOX_TRUST_PROXY: z.enum(['true', 'false']).default('false'),
+  TIMEBOX_SECURE_COOKIES: z.enum(['true', 'false']).default('false'),
+  /** Enables the in-memory 'fake' target kind: for benchmarks and demos, never production. */
+  TIMEBOX_ENABLE_FAKE_CONNECTOR: z.enum(['true', 'false']).default('false'),
+  TIMEBOX_SWEEP_MS: z.coerce.number().int().min(50).max(600_000).default(5_000),
+  TIMEBOX_REVOKE_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(8),
+  TIMEBOX_RETRY_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
+  TIMEBOX_SLOW_RETRY_MS: z.coerce.number().int().min(100).max(86_400_000).default(900_000),
+  TIMEBOX_WORKER_ID: z.string().max(100).optional(),
+});
+
+export type ServerConfig = z.infer<typeof envSchema>;
+
+export function loadServerConfig(env: Record<string, string | undefined>): ServerConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) throw new Error(`invalid server settings: ${describeIssues(parsed.error.issues)}`);
+  return parsed.data;
+}

@@ -1,0 +1,145 @@
+/**
+ * The composition root: the one place where store, secrets, audit, connectors, scheduler and
+ * HTTP are built and wired together.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { pino, type Logger } from 'pino';
+import { createActivateJob } from '../app/activate-grant.js';
+import type { AppDeps } from '../app/deps.js';
+import { createPendingTimeoutJob } from '../app/pending-timeout.js';
+import { createRevokeJob } from '../app/revoke-grant.js';
+import { createAuditLog } from '../audit/audit-log.js';
+import { bootstrapIfEmpty, type BootstrapCredentials } from '../auth/bootstrap.js';
+import type { ConnectorDefinition } from '../connectors/contract.js';
+import { fakeConnector } from '../connectors/fake/fake-connector.js';
+import { postgresConnector } from '../connectors/postgres/postgres-connector.js';
+import { createConnectorHub, createRegistry } from '../connectors/registry.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { createHttpServer, type ZodApp } from '../http/server.js';
+import { auditRoutes } from '../http/routes/audit-routes.js';
+import { grantRoutes } from '../http/routes/grant-routes.js';
+import { jitAccountRoutes } from '../http/routes/jit-account-routes.js';
+import { policyRoutes } from '../http/routes/policy-routes.js';
+import { targetRoutes } from '../http/routes/target-routes.js';
+import { createKeyedLimiter } from '../scheduler/keyed-limiter.js';
+import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
+import { createSecretBox } from '../secrets/envelope.js';
+import { loadMasterKey } from '../secrets/master-key.js';
+import { openStore, type Store } from '../store/db.js';
+import { loadServerConfig, type ServerConfig } from './config.js';
+
+export interface Timebox {
+  url: string;
+  app: ZodApp;
+  store: Store;
+  deps: AppDeps;
+  scheduler: Scheduler;
+  /** Set on the very first start only: the first owner's password, to print once. */
+  bootstrap: BootstrapCredentials | null;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string | undefined>;
+  clock?: Clock;
+  logger?: Logger;
+  /** Extra connectors (later issues add kinds here). */
+  connectors?: ConnectorDefinition<any>[];
+  /** Do not listen (tests use app.inject). */
+  listen?: boolean;
+}
+
+export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
+  const env = opts.env ?? process.env;
+  const config: ServerConfig = loadServerConfig(env);
+  const clock = opts.clock ?? systemClock;
+  const log = opts.logger ?? pino({ level: config.TIMEBOX_LOG_LEVEL, base: { service: 'timebox' } });
+
+  const embedded = !config.DATABASE_URL;
+  // The folder holds the database and the master key: nobody else on the host may read it.
+  if (embedded) await mkdir(config.TIMEBOX_DATA_DIR, { recursive: true, mode: 0o700 });
+  const masterKey = await loadMasterKey({ env, dataDir: config.TIMEBOX_DATA_DIR });
+  if (masterKey.created) log.warn({ dir: config.TIMEBOX_DATA_DIR }, 'created a new master key file; back it up: without it stored secrets cannot be read');
+  const store = await openStore(embedded ? { dataDir: config.TIMEBOX_DATA_DIR } : { databaseUrl: config.DATABASE_URL });
+
+  const definitions: ConnectorDefinition<any>[] = [postgresConnector, ...(opts.connectors ?? [])];
+  if (config.TIMEBOX_ENABLE_FAKE_CONNECTOR === 'true') definitions.push(fakeConnector);
+  const hub = createConnectorHub(createRegistry(definitions));
+  const retry = {
+    baseMs: config.TIMEBOX_RETRY_BASE_MS,
+    maxMs: Math.max(config.TIMEBOX_RETRY_BASE_MS, 5 * 60_000),
+    maxAttempts: config.TIMEBOX_REVOKE_MAX_ATTEMPTS,
+    slowRetryMs: config.TIMEBOX_SLOW_RETRY_MS,
+  };
+  const workerId = config.TIMEBOX_WORKER_ID ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+
+  let scheduler: Scheduler | null = null;
+  const deps: AppDeps = {
+    db: store.db,
+    audit: createAuditLog({ clock }),
+    secrets: createSecretBox(masterKey.key),
+    clock,
+    log,
+    connectors: hub,
+    retry,
+    targetLimiter: createKeyedLimiter({ total: 64, perKey: 8 }),
+    workerId,
+    poke: () => scheduler?.poke(),
+  };
+  scheduler = createScheduler({
+    db: store.db,
+    clock,
+    log,
+    workerId,
+    retry,
+    sweepMs: config.TIMEBOX_SWEEP_MS,
+    handlers: {
+      activate: createActivateJob(deps),
+      revoke: createRevokeJob(deps),
+      pending_timeout: createPendingTimeoutJob(deps),
+    },
+  });
+  const sched = scheduler;
+
+  const bootstrap = await bootstrapIfEmpty(store.db, deps.audit, clock);
+  const routeDeps = { ...deps, runNow: sched.runNow };
+  const app = await createHttpServer({
+    db: store.db,
+    audit: deps.audit,
+    clock,
+    logger: log,
+    trustProxy: config.TIMEBOX_TRUST_PROXY === 'true',
+    secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
+    routes: [targetRoutes(deps), policyRoutes(deps), grantRoutes(routeDeps), jitAccountRoutes(routeDeps), auditRoutes(deps)],
+  });
+
+  let url = '';
+  if (opts.listen !== false) {
+    url = await app.listen({ port: config.PORT, host: config.HOST });
+  } else {
+    await app.ready();
+  }
+  // Overdue work from before a restart runs at once.
+  sched.start();
+  log.info({ url, store: store.kind, workerId }, 'timebox ready');
+
+  let closed = false;
+  return {
+    url,
+    app,
+    store,
+    deps,
+    scheduler: sched,
+    bootstrap,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await sched.stop();
+      await hub.closeAll();
+      await store.close();
+    },
+  };
+}
