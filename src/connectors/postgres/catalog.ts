@@ -1,0 +1,63 @@
+/** Read-only questions to the PostgreSQL catalog about roles. Values always go as parameters. */
+import type pg from 'pg';
+
+/** Comment prefix that marks a role as created (and so changeable) by Timebox. */
+export const JIT_MARKER = 'Timebox JIT account';
+
+export interface RoleInfo {
+  name: string;
+  canLogin: boolean;
+  comment: string | null;
+}
+
+export const isTimeboxRole = (role: RoleInfo) => role.comment?.startsWith(JIT_MARKER) ?? false;
+
+export async function findRoles(c: pg.ClientBase, names: string[]): Promise<Map<string, RoleInfo>> {
+  const { rows } = await c.query<{ name: string; can_login: boolean; comment: string | null }>(
+    `SELECT rolname::text AS name, rolcanlogin AS can_login, shobj_description(oid, 'pg_authid') AS comment
+       FROM pg_roles WHERE rolname::text = ANY($1::text[])`,
+    [names],
+  );
+  return new Map(rows.map((r) => [r.name, { name: r.name, canLogin: r.can_login, comment: r.comment }]));
+}
+
+export async function findRole(c: pg.ClientBase, name: string): Promise<RoleInfo | null> {
+  return (await findRoles(c, [name])).get(name) ?? null;
+}
+
+/** Which of `groups` the role is directly a member of. */
+export async function memberships(c: pg.ClientBase, role: string, groups: string[]): Promise<string[]> {
+  if (groups.length === 0) return [];
+  const { rows } = await c.query<{ name: string }>(
+    `SELECT g.rolname::text AS name
+       FROM pg_auth_members m
+       JOIN pg_roles g ON g.oid = m.roleid
+       JOIN pg_roles u ON u.oid = m.member
+      WHERE u.rolname::text = $1 AND g.rolname::text = ANY($2::text[])
+      ORDER BY 1`,
+    [role, groups],
+  );
+  return rows.map((r) => r.name);
+}
+
+/** Sessions authenticated as the role, other than ours. */
+export async function liveSessions(c: pg.ClientBase, role: string): Promise<number> {
+  const { rows } = await c.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename::text = $1 AND pid <> pg_backend_pid()`,
+    [role],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/**
+ * Ends every session of the role and waits (up to 5 s each) until they are gone: a session keeps
+ * what it had (SET ROLE, open transactions) after its role loses LOGIN or memberships.
+ * Returns how many remain, which should be 0.
+ */
+export async function terminateSessions(c: pg.ClientBase, role: string): Promise<number> {
+  await c.query(
+    `SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE usename::text = $1 AND pid <> pg_backend_pid()`,
+    [role],
+  );
+  return liveSessions(c, role);
+}

@@ -1,0 +1,53 @@
+/** Connection settings of one PostgreSQL target, and how they become a pg.Pool. */
+import { z } from 'zod';
+import type pg from 'pg';
+
+export const postgresConfigSchema = z.strictObject({
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(5432),
+  database: z.string().min(1).default('postgres'),
+  /** The service account Timebox signs in as: needs CREATEROLE and pg_signal_backend. */
+  user: z.string().min(1),
+  password: z.string().min(1),
+  /** 'require' encrypts but trusts any certificate; 'verify-full' checks the CA and host name. */
+  ssl: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+  /** PEM of the CA that signed the server certificate (verify-full); system CAs otherwise. */
+  caPem: z.string().min(1).optional(),
+  connectTimeoutMs: z.number().int().positive().default(5000),
+});
+
+export type PostgresConfig = z.output<typeof postgresConfigSchema>;
+
+/** Server-side limit for every statement: a hung target must fail the call, not the scheduler. */
+export const STATEMENT_TIMEOUT_MS = 15_000;
+
+export function poolConfig(config: PostgresConfig): pg.PoolConfig {
+  return {
+    host: config.host,
+    port: config.port,
+    database: config.database,
+    user: config.user,
+    password: config.password,
+    ssl: sslOptions(config),
+    max: 4,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: config.connectTimeoutMs,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    lock_timeout: STATEMENT_TIMEOUT_MS / 3,
+    idle_in_transaction_session_timeout: STATEMENT_TIMEOUT_MS * 2,
+    // Client-side too: statement_timeout cannot fire if the network is gone.
+    query_timeout: STATEMENT_TIMEOUT_MS + 5_000,
+    application_name: 'timebox',
+  };
+}
+
+function sslOptions(config: PostgresConfig): pg.PoolConfig['ssl'] {
+  switch (config.ssl) {
+    case 'disable':
+      return false;
+    case 'require':
+      return { rejectUnauthorized: false };
+    case 'verify-full':
+      return { rejectUnauthorized: true, servername: config.host, ...(config.caPem ? { ca: config.caPem } : {}) };
+  }
+}

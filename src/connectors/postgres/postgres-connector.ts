@@ -1,0 +1,70 @@
+/**
+ * PostgreSQL roles connector: a JIT account is a per-person LOGIN role, entitlements are existing
+ * group roles it is made a member of. Native expiry: VALID UNTIL. Revocation removes memberships,
+ * disables the login, rotates the password and terminates live sessions.
+ */
+import pg from 'pg';
+import type { ConnectorContext, ConnectorDefinition, ConnectorInstance } from '../contract.js';
+import { checkTarget } from './check.js';
+import { type PostgresConfig, poolConfig, postgresConfigSchema } from './config.js';
+import { listGroupRoles } from './entitlements.js';
+import { toTargetError } from './errors.js';
+import { validateAccountName, validateEntitlementName } from './names.js';
+import { grantRole, revokeRole, rotateRole, verifyRole } from './roles.js';
+
+export { postgresConfigSchema, type PostgresConfig } from './config.js';
+
+function createInstance(rawConfig: PostgresConfig): ConnectorInstance {
+  const config = postgresConfigSchema.parse(rawConfig);
+  const where = `${config.host}:${config.port}/${config.database}`;
+  const pool = new pg.Pool(poolConfig(config));
+  // Idle connections die when the server restarts; the pool drops them. Without a listener the
+  // 'error' event would crash the process.
+  pool.on('error', () => {});
+  let closed: Promise<void> | undefined;
+
+  /** Every call: give up early if the caller did, and map failures to retry classes. */
+  async function call<T>(ctx: ConnectorContext, op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      ctx.signal?.throwIfAborted();
+      return await fn();
+    } catch (err) {
+      const mapped = toTargetError(err, where);
+      ctx.log.warn({ target: where, op, errorClass: mapped.errorClass, err: mapped.message }, 'postgres target call failed');
+      throw mapped;
+    }
+  }
+
+  return {
+    check: (ctx) => call(ctx, 'check', () => checkTarget(pool, config)),
+    listEntitlements: (ctx, q) => call(ctx, 'listEntitlements', () => listGroupRoles(pool, config.user, q)),
+    grant: (ctx, spec) =>
+      call(ctx, 'grant', async () => {
+        const handle = await grantRole(pool, spec);
+        ctx.log.info({ target: where, grantId: spec.grantId, ...handle }, 'postgres JIT account enabled');
+        return { handle: { ...handle }, credential: { username: handle.username, password: spec.password } };
+      }),
+    revoke: (ctx, spec) =>
+      call(ctx, 'revoke', async () => {
+        await revokeRole(pool, spec);
+        ctx.log.info({ target: where, grantId: spec.grantId, retain: spec.retain }, 'postgres grant revoked');
+      }),
+    verify: (ctx, spec) => call(ctx, 'verify', () => verifyRole(pool, spec)),
+    rotate: (ctx, handle, password) => call(ctx, 'rotate', () => rotateRole(pool, handle, password)),
+    close: () => {
+      // pg.Pool throws when ended twice; closing is idempotent for callers.
+      closed ??= pool.end();
+      return closed;
+    },
+  };
+}
+
+export const postgresConnector: ConnectorDefinition<PostgresConfig> = {
+  kind: 'postgres',
+  configSchema: postgresConfigSchema,
+  capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true },
+  validateAccountName,
+  validateEntitlementName,
+  passwordPolicy: { length: 32 },
+  create: createInstance,
+};

@@ -1,0 +1,153 @@
+/**
+ * Grant, revoke, verify and rotate a per-person JIT login role. DDL cannot take parameters, so
+ * names are allow-listed first and then always quoted (escapeIdentifier / escapeLiteral).
+ */
+import pg from 'pg';
+import { z } from 'zod';
+import { invalid, transient } from '../../core/errors.js';
+import type { GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
+import { JIT_MARKER, findRole, findRoles, isTimeboxRole, liveSessions, memberships, terminateSessions } from './catalog.js';
+import { validateAccountName, validateEntitlementName } from './names.js';
+import { scramSha256Verifier } from './scram.js';
+import { inTransaction, withClient } from './session.js';
+
+const ident = pg.escapeIdentifier;
+const lit = pg.escapeLiteral;
+const timestamp = (d: Date) => lit(d.toISOString());
+/** VALID UNTIL for a disabled account: long past, so it is refused even if LOGIN is restored by hand. */
+const PAST = new Date(0);
+
+export const handleSchema = z.object({ username: z.string(), entitlements: z.array(z.string()) });
+export type PostgresHandle = z.infer<typeof handleSchema>;
+
+function checkNames(username: string, entitlements: string[]) {
+  const problem = validateAccountName(username) ?? entitlements.map(validateEntitlementName).find((m) => m !== null);
+  if (problem) throw invalid(problem);
+}
+
+export function parseHandle(raw: Record<string, unknown>): PostgresHandle {
+  const parsed = handleSchema.safeParse(raw);
+  if (!parsed.success) throw invalid(`not a PostgreSQL grant handle: ${parsed.error.message}`);
+  checkNames(parsed.data.username, parsed.data.entitlements);
+  return parsed.data;
+}
+
+/** One-line, bounded comment: who owns the account and why it was last enabled. */
+function roleComment(spec: GrantSpec): string {
+  const clean = (s: string, max: number) => s.replace(/[\p{Cc}]/gu, ' ').slice(0, max);
+  return `${JIT_MARKER} of ${clean(spec.account.ownerDisplay, 200)}; grant ${clean(spec.grantId, 64)}: ${clean(spec.reason, 500)}`;
+}
+
+/** Serialises concurrent grant/revoke of one account on this database. */
+const lockAccount = (c: pg.ClientBase, username: string) =>
+  c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`timebox:role:${username}`]);
+
+const notOurs = (username: string) =>
+  invalid(`role "${username}" already exists and is not a Timebox JIT account; Timebox will not change it`);
+
+export async function grantRole(pool: pg.Pool, spec: GrantSpec): Promise<PostgresHandle> {
+  const { username } = spec.account;
+  const entitlements = [...new Set(spec.entitlements)];
+  checkNames(username, entitlements);
+  const verifier = await scramSha256Verifier(spec.password);
+
+  await inTransaction(pool, async (c) => {
+    await lockAccount(c, username);
+    const existing = await findRole(c, username);
+    if (existing && !isTimeboxRole(existing)) throw notOurs(username);
+
+    // Everything is checked before anything is created: a refused grant leaves no trace.
+    const found = await findRoles(c, entitlements);
+    const missing = entitlements.filter((e) => !found.has(e));
+    if (missing.length > 0) {
+      throw invalid(`entitlement role(s) ${missing.map((m) => `"${m}"`).join(', ')} do not exist on the server`);
+    }
+    const unfit = entitlements.filter((e) => e === username || e.startsWith('pg_') || found.get(e)?.canLogin);
+    if (unfit.length > 0) {
+      throw invalid(
+        `role(s) ${unfit.map((m) => `"${m}"`).join(', ')} cannot be entitlements: only group roles (NOLOGIN, not pg_*) can be granted`,
+      );
+    }
+
+    const user = ident(username);
+    const login = `LOGIN PASSWORD ${lit(verifier)} VALID UNTIL ${timestamp(spec.accountNotAfter)}`;
+    if (existing) {
+      await c.query(`ALTER ROLE ${user} WITH ${login}`);
+    } else {
+      await c.query(
+        `CREATE ROLE ${user} WITH NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT ${login}`,
+      );
+    }
+    await c.query(`COMMENT ON ROLE ${user} IS ${lit(roleComment(spec))}`);
+    const held = new Set(await memberships(c, username, entitlements));
+    for (const e of entitlements) {
+      if (!held.has(e)) await c.query(`GRANT ${ident(e)} TO ${user}`);
+    }
+  });
+  return { username, entitlements };
+}
+
+export async function revokeRole(pool: pg.Pool, spec: RevokeSpec): Promise<void> {
+  const handle = parseHandle(spec.handle);
+  const { username } = handle;
+  const toRevoke = handle.entitlements.filter((e) => !spec.retain.includes(e));
+  const disable = spec.accountStillNeededUntil === null;
+  const verifier = disable ? await scramSha256Verifier(spec.rotatePassword) : null;
+
+  const exists = await inTransaction(pool, async (c) => {
+    await lockAccount(c, username);
+    const role = await findRole(c, username);
+    if (!role) return false; // already gone: revocation is complete
+    if (!isTimeboxRole(role)) throw notOurs(username);
+    for (const e of await memberships(c, username, toRevoke)) {
+      await c.query(`REVOKE ${ident(e)} FROM ${ident(username)}`);
+    }
+    if (verifier) {
+      await c.query(`ALTER ROLE ${ident(username)} WITH NOLOGIN PASSWORD ${lit(verifier)} VALID UNTIL ${timestamp(PAST)}`);
+    } else if (spec.accountStillNeededUntil) {
+      await c.query(`ALTER ROLE ${ident(username)} VALID UNTIL ${timestamp(spec.accountStillNeededUntil)}`);
+    }
+    return true;
+  });
+
+  // After commit, so a reconnecting client can only get the new state.
+  if (exists && (disable || toRevoke.length > 0)) {
+    const left = await withClient(pool, (c) => terminateSessions(c, username));
+    if (left > 0) throw transient(`${left} session(s) of role "${username}" did not end in time`);
+  }
+}
+
+export async function verifyRole(pool: pg.Pool, spec: RevokeSpec): Promise<VerifyResult> {
+  const handle = parseHandle(spec.handle);
+  const { username } = handle;
+  const toRevoke = handle.entitlements.filter((e) => !spec.retain.includes(e));
+  const disable = spec.accountStillNeededUntil === null;
+
+  return withClient(pool, async (c) => {
+    const role = await findRole(c, username);
+    if (!role) return { state: 'absent', findings: [] };
+    const held = await memberships(c, username, toRevoke);
+    const findings = held.map((e) => `role "${username}" is still a member of "${e}"`);
+    // While another grant still needs the account, its login and sessions are legitimate.
+    if (disable) {
+      if (role.canLogin) findings.push(`role "${username}" can still log in (LOGIN)`);
+      const sessions = await liveSessions(c, username);
+      if (sessions > 0) findings.push(`role "${username}" has ${sessions} live session(s)`);
+    }
+    if (findings.length === 0) return { state: 'absent', findings };
+    const nothingRevoked = held.length === toRevoke.length && (!disable || role.canLogin);
+    return { state: nothingRevoked ? 'present' : 'drifted', findings };
+  });
+}
+
+export async function rotateRole(pool: pg.Pool, rawHandle: Record<string, unknown>, password: string): Promise<void> {
+  const { username } = parseHandle(rawHandle);
+  const verifier = await scramSha256Verifier(password);
+  await inTransaction(pool, async (c) => {
+    await lockAccount(c, username);
+    const role = await findRole(c, username);
+    if (!role) throw invalid(`role "${username}" does not exist on the server`);
+    if (!isTimeboxRole(role)) throw notOurs(username);
+    await c.query(`ALTER ROLE ${ident(username)} WITH PASSWORD ${lit(verifier)}`);
+  });
+}
