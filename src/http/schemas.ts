@@ -15,7 +15,7 @@ export const maxGrantSeconds = 31 * 24 * 3600;
 export const durationSeconds = z
   .number({ error: 'must be a number of seconds' })
   .int({ error: 'must be a whole number of seconds' })
-  .min(60, { error: 'must be at least 60 seconds' })
+  .min(10, { error: 'must be at least 10 seconds' })
   .max(maxGrantSeconds, { error: 'must be at most 31 days' });
 
 export const iso = (d: Date | null) => (d ? d.toISOString() : null);

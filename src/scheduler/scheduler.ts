@@ -56,8 +56,20 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
   let claiming = false;
   let again = false;
   const inFlight = new Set<Promise<void>>();
+  /** The same items by grant and kind, so runNow can wait for one this process already runs. */
+  const running = new Map<string, Promise<void>>();
+  const keyOf = (grantId: string, kind: WorkKind) => `${grantId}:${kind}`;
 
-  async function execute(item: WorkItem): Promise<void> {
+  function execute(item: WorkItem): Promise<void> {
+    const key = keyOf(item.grantId, item.kind);
+    const p = executeItem(item).finally(() => {
+      if (running.get(key) === p) running.delete(key);
+    });
+    running.set(key, p);
+    return p;
+  }
+
+  async function executeItem(item: WorkItem): Promise<void> {
     let outcome: WorkOutcome;
     try {
       outcome = await opts.handlers[item.kind](item);
@@ -84,10 +96,14 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     });
   }
 
+  let claimRoundDone: Promise<unknown> = Promise.resolve();
+
   async function claimRound(): Promise<number> {
     const room = maxInFlight - inFlight.size;
     if (room <= 0) return 0;
-    const items = await claimDueWork(db, { workerId: opts.workerId, now: clock.now(), limit: room, leaseMs });
+    const claim = claimDueWork(db, { workerId: opts.workerId, now: clock.now(), limit: room, leaseMs });
+    claimRoundDone = claim.catch(() => undefined);
+    const items = await claim;
     for (const item of items) track(execute(item));
     return items.length;
   }
@@ -143,8 +159,20 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
     },
     poke,
     async runNow(grantId, kind) {
+      const already = running.get(keyOf(grantId, kind));
+      if (already) {
+        await already;
+        return true;
+      }
       const item = await claimWorkFor(db, { workerId: opts.workerId, grantId, kind, now: clock.now(), leaseMs });
-      if (!item) return false;
+      if (!item) {
+        // Our own timer may have claimed it a moment ago: wait for that run instead.
+        await claimRoundDone;
+        const mine = running.get(keyOf(grantId, kind));
+        if (!mine) return false;
+        await mine;
+        return true;
+      }
       const p = execute(item);
       inFlight.add(p);
       try {

@@ -127,3 +127,18 @@ export async function nextDueAt(db: Kysely<Database>, now: Date): Promise<Date |
     .executeTakeFirst();
   return row?.due_at ?? null;
 }
+
+/**
+ * On start, a process with a stable worker id takes back what its previous life held: a crash
+ * then costs nothing, instead of waiting for the leases to lapse.
+ */
+export async function releaseLeasesOf(db: Kysely<Database>, workerId: string): Promise<number> {
+  const prefix = `${workerId}:`;
+  const work = await sql`
+    UPDATE scheduled_work SET locked_by = NULL, locked_until = NULL
+    WHERE left(locked_by, ${prefix.length}) = ${prefix}`.execute(db);
+  await sql`
+    UPDATE jit_accounts SET lease_owner = NULL, lease_until = NULL
+    WHERE left(lease_owner, ${prefix.length}) = ${prefix}`.execute(db);
+  return Number(work.numAffectedRows ?? 0);
+}

@@ -25,6 +25,7 @@ import { policyRoutes } from '../http/routes/policy-routes.js';
 import { targetRoutes } from '../http/routes/target-routes.js';
 import { createKeyedLimiter } from '../scheduler/keyed-limiter.js';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
+import { releaseLeasesOf } from '../scheduler/work-queue.js';
 import { createSecretBox } from '../secrets/envelope.js';
 import { loadMasterKey } from '../secrets/master-key.js';
 import { openStore, type Store } from '../store/db.js';
@@ -73,7 +74,10 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     maxAttempts: config.TIMEBOX_REVOKE_MAX_ATTEMPTS,
     slowRetryMs: config.TIMEBOX_SLOW_RETRY_MS,
   };
-  const workerId = config.TIMEBOX_WORKER_ID ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  // Stable across restarts of the same server (host and port), so a restart can take back its
+  // own leases at once; random when the port is chosen by the OS.
+  const workerId =
+    config.TIMEBOX_WORKER_ID ?? (config.PORT !== 0 ? `${hostname()}:${config.PORT}` : `${hostname()}-${randomUUID().slice(0, 8)}`);
 
   let scheduler: Scheduler | null = null;
   const deps: AppDeps = {
@@ -103,6 +107,8 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   });
   const sched = scheduler;
 
+  const released = await releaseLeasesOf(store.db, workerId);
+  if (released > 0) log.warn({ released, workerId }, 'took back scheduled work held when this server last stopped');
   const bootstrap = await bootstrapIfEmpty(store.db, deps.audit, clock);
   const routeDeps = { ...deps, runNow: sched.runNow };
   const app = await createHttpServer({

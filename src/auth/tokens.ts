@@ -1,0 +1,181 @@
+/**
+ * Bearer credentials in `api_tokens`: browser sessions (kind 'session', 12 h, with a CSRF token)
+ * and API tokens (kind 'api', optional expiry). Only SHA-256 hashes are stored: the tokens carry
+ * 256 random bits, so an unsalted fast hash is enough and allows lookup by hash.
+ */
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/types.js';
+import type { Clock } from '../core/clock.js';
+import { generateToken, sha256Hex } from '../secrets/password.js';
+import type { Database } from '../store/schema.js';
+import { inTransaction, type Actor } from './operators.js';
+
+export const TOKEN_PREFIX = 'tb_';
+export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+/** last_used_at is informative; writing it on every request would double the write load. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+const MAX_TOKEN_LENGTH = 128;
+
+export type TokenKind = 'api' | 'session';
+
+export interface Principal {
+  operatorId: string;
+  email: string;
+  displayName: string;
+  platformAdmin: boolean;
+  tokenId: string;
+  kind: TokenKind;
+}
+
+export interface ApiTokenView {
+  id: string;
+  name: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+export interface TokensDeps {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+  newId?: () => string;
+}
+
+type Db = Kysely<Database>;
+
+const newSecret = () => TOKEN_PREFIX + generateToken(32);
+
+/** Compares a presented CSRF token with the stored hash in constant time. */
+export function csrfMatches(storedHash: string | null, presented: string | undefined): boolean {
+  if (!storedHash || !presented || presented.length > MAX_TOKEN_LENGTH) return false;
+  const a = Buffer.from(sha256Hex(presented), 'hex');
+  const b = Buffer.from(storedHash, 'hex');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function createTokens(deps: TokensDeps) {
+  const newId = deps.newId ?? randomUUID;
+  const { audit, clock } = deps;
+
+  /** A new browser session; the caller audits the sign-in in the same transaction. */
+  async function createSession(operatorId: string, db: Db = deps.db) {
+    const token = newSecret();
+    const csrfToken = generateToken(32);
+    const now = clock.now();
+    const row = {
+      id: newId(),
+      operator_id: operatorId,
+      name: 'session',
+      kind: 'session' as const,
+      token_hash: sha256Hex(token),
+      csrf_hash: sha256Hex(csrfToken),
+      created_at: now,
+      expires_at: new Date(now.getTime() + SESSION_TTL_MS),
+    };
+    await db.insertInto('api_tokens').values(row).execute();
+    return { id: row.id, token, csrfToken, expiresAt: row.expires_at };
+  }
+
+  /** The token is returned here only; afterwards only its hash exists. */
+  async function createApiToken(input: { operatorId: string; name: string; expiresAt: Date | null }, actor: Actor, db: Db = deps.db) {
+    const token = newSecret();
+    const row = {
+      id: newId(),
+      operator_id: input.operatorId,
+      name: input.name.trim(),
+      kind: 'api' as const,
+      token_hash: sha256Hex(token),
+      csrf_hash: null,
+      created_at: clock.now(),
+      expires_at: input.expiresAt,
+    };
+    await inTransaction(db, async (tx) => {
+      await tx.insertInto('api_tokens').values(row).execute();
+      await audit.append(tx, {
+        tenantId: null,
+        actor,
+        action: 'token.created',
+        subject: { type: 'token', id: row.id },
+        after: { operatorId: row.operator_id, name: row.name, expiresAt: row.expires_at },
+      });
+    });
+    return { id: row.id, name: row.name, token, expiresAt: row.expires_at, createdAt: row.created_at };
+  }
+
+  /** Live (not revoked, not expired) API tokens of one operator, newest first; no secrets. */
+  async function listApiTokens(operatorId: string, db: Db = deps.db): Promise<ApiTokenView[]> {
+    const rows = await db
+      .selectFrom('api_tokens')
+      .select(['id', 'name', 'created_at', 'expires_at', 'last_used_at'])
+      .where('operator_id', '=', operatorId)
+      .where('kind', '=', 'api')
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', clock.now())]))
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at, expiresAt: r.expires_at, lastUsedAt: r.last_used_at }));
+  }
+
+  /**
+   * Revokes one of the operator's own tokens or sessions. False when there is no such token
+   * of theirs (someone else's token is indistinguishable from a missing one).
+   */
+  async function revoke(tokenId: string, operatorId: string, actor: Actor, db: Db = deps.db): Promise<boolean> {
+    return inTransaction(db, async (tx) => {
+      const row = await tx
+        .updateTable('api_tokens')
+        .set({ revoked_at: clock.now() })
+        .where('id', '=', tokenId)
+        .where('operator_id', '=', operatorId)
+        .where('revoked_at', 'is', null)
+        .returning(['kind', 'name'])
+        .executeTakeFirst();
+      if (!row) return false;
+      await audit.append(tx, {
+        tenantId: null,
+        actor,
+        action: row.kind === 'session' ? 'auth.logout' : 'token.revoked',
+        subject: { type: row.kind === 'session' ? 'session' : 'token', id: tokenId },
+        after: { operatorId, name: row.name },
+      });
+      return true;
+    });
+  }
+
+  /** The principal behind a token plus the session's CSRF hash; null if unusable for any reason. */
+  async function resolve(token: string, db: Db = deps.db): Promise<{ principal: Principal; csrfHash: string | null } | null> {
+    if (!token.startsWith(TOKEN_PREFIX) || token.length > MAX_TOKEN_LENGTH) return null;
+    const row = await db
+      .selectFrom('api_tokens as t')
+      .innerJoin('operators as o', 'o.id', 't.operator_id')
+      .select(['t.id', 't.kind', 't.csrf_hash', 't.expires_at', 't.revoked_at', 't.last_used_at'])
+      .select(['o.id as operator_id', 'o.email', 'o.display_name', 'o.platform_admin', 'o.disabled'])
+      .where('t.token_hash', '=', sha256Hex(token))
+      .executeTakeFirst();
+    const now = clock.now();
+    if (!row || row.revoked_at || row.disabled || (row.expires_at && row.expires_at <= now)) return null;
+    if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() >= LAST_USED_RESOLUTION_MS) {
+      await db.updateTable('api_tokens').set({ last_used_at: now }).where('id', '=', row.id).execute();
+    }
+    const principal: Principal = {
+      operatorId: row.operator_id,
+      email: row.email,
+      displayName: row.display_name,
+      platformAdmin: row.platform_admin,
+      tokenId: row.id,
+      kind: row.kind,
+    };
+    return { principal, csrfHash: row.csrf_hash };
+  }
+
+  async function authenticate(token: string): Promise<Principal | null> {
+    return (await resolve(token))?.principal ?? null;
+  }
+
+  return { createSession, createApiToken, listApiTokens, revoke, resolve, authenticate };
+}
+
+export type Tokens = ReturnType<typeof createTokens>;

@@ -1,0 +1,140 @@
+/**
+ * The HTTP client of the CLI: Node's fetch, a bearer token, and the server's error shape
+ * (`{ error: { code, message } }`) turned into a CliError with the matching exit code.
+ * One function per call pattern; the token never appears in any message.
+ */
+import { once } from 'node:events';
+import type { Writable } from 'node:stream';
+import { CliError, ExitCode, exitCodeForStatus } from './exit-codes.js';
+
+export interface Conn {
+  server: string;
+  /** Absent only for sign-in. */
+  token?: string;
+}
+
+export type Query = Record<string, string | number | boolean | undefined>;
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+const TIMEOUT_MS = 120_000;
+/** The largest page the server hands out. */
+export const MAX_PAGE = 200;
+
+function urlOf(conn: Conn, path: string, query?: Query): string {
+  const url = new URL(conn.server + path);
+  for (const [key, value] of Object.entries(query ?? {})) {
+    if (value !== undefined) url.searchParams.set(key, String(value));
+  }
+  return url.toString();
+}
+
+const networkWords: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  ECONNRESET: 'connection reset',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  CERT_HAS_EXPIRED: 'its TLS certificate has expired',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'its TLS certificate is self-signed',
+};
+
+function networkError(conn: Conn, err: unknown): CliError {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return new CliError(`no answer from ${conn.server} within ${TIMEOUT_MS / 1000} s`, ExitCode.unreachable);
+  const code = e.cause?.code;
+  const why = (code && networkWords[code]) ?? e.cause?.message ?? e.message;
+  return new CliError(`cannot reach the server at ${conn.server}: ${why}`, ExitCode.unreachable);
+}
+
+async function errorFrom(conn: Conn, res: Response): Promise<CliError> {
+  const text = await res.text().catch(() => '');
+  let message = `the server answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+  try {
+    const body = JSON.parse(text) as { error?: { message?: unknown } };
+    if (typeof body.error?.message === 'string') message = body.error.message;
+  } catch {
+    // not our error shape (a proxy's page, say): keep the status line
+  }
+  if (res.status === 401 && conn.token) message += '; run timebox login to sign in again';
+  return new CliError(message, exitCodeForStatus(res.status));
+}
+
+async function send(conn: Conn, method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<Response> {
+  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'timebox-cli' };
+  if (conn.token) headers.authorization = `Bearer ${conn.token}`;
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(urlOf(conn, path, opts.query), {
+      method,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch (err) {
+    throw networkError(conn, err);
+  }
+  if (!res.ok) throw await errorFrom(conn, res);
+  return res;
+}
+
+async function json<T>(conn: Conn, res: Response): Promise<T> {
+  const text = await res.text().catch((err: unknown) => {
+    throw networkError(conn, err);
+  });
+  if (text === '') return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new CliError(`the server at ${conn.server} did not answer with JSON; is it a Timebox server?`);
+  }
+}
+
+export async function apiGet<T>(conn: Conn, path: string, query?: Query): Promise<T> {
+  return json<T>(conn, await send(conn, 'GET', path, { query }));
+}
+
+export async function apiPost<T>(conn: Conn, path: string, body: unknown = {}): Promise<T> {
+  return json<T>(conn, await send(conn, 'POST', path, { body }));
+}
+
+export async function apiDelete(conn: Conn, path: string): Promise<void> {
+  await json<unknown>(conn, await send(conn, 'DELETE', path));
+}
+
+/**
+ * Follows `nextCursor` until the end, or until `max` items. The cursor of the first item not
+ * returned comes back, so a caller can say that there is more.
+ */
+export async function apiPages<T>(conn: Conn, path: string, query: Query = {}, max = Infinity): Promise<Page<T>> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const limit = Math.min(MAX_PAGE, max - items.length);
+    const page = await apiGet<Page<T>>(conn, path, { ...query, limit, cursor });
+    items.push(...page.items);
+    if (!page.nextCursor || items.length >= max) return { items, nextCursor: page.nextCursor };
+    cursor = page.nextCursor;
+  }
+}
+
+/** Copies a streamed body (JSON lines) to `out` without holding it in memory; returns its lines. */
+export async function apiStream(conn: Conn, path: string, query: Query, out: Writable): Promise<number> {
+  const res = await send(conn, 'GET', path, { query });
+  let lines = 0;
+  try {
+    for await (const chunk of res.body ?? []) {
+      const buf = Buffer.from(chunk as Uint8Array);
+      for (let i = buf.indexOf(0x0a); i !== -1; i = buf.indexOf(0x0a, i + 1)) lines++;
+      if (!out.write(buf)) await once(out, 'drain');
+    }
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`the download from ${conn.server} broke off: ${(err as Error).message}`, ExitCode.unreachable);
+  }
+  return lines;
+}

@@ -1,0 +1,135 @@
+/** The shapes the CLI reads from the API (see src/http/routes/*.ts). */
+
+export interface Membership {
+  tenant: { id: string; slug: string; name: string };
+  roles: string[];
+}
+
+export interface Me {
+  operator: { id: string; email: string; displayName: string; platformAdmin: boolean };
+  memberships: Membership[];
+}
+
+export interface Target {
+  id: string;
+  name: string;
+  kind: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CheckReport {
+  ok: boolean;
+  items: { name: string; ok: boolean; message: string }[];
+}
+
+export interface Entitlement {
+  externalId: string;
+  displayName: string;
+  description?: string;
+}
+
+export interface Policy {
+  id: string;
+  name: string;
+  targetId: string | null;
+  entitlements: string[] | null;
+  requesterRoles: string[];
+  maxDurationSeconds: number;
+  defaultDurationSeconds: number;
+  reasonMinLength: number;
+  pendingTtlSeconds: number;
+  createdAt: string;
+}
+
+export interface Grant {
+  id: string;
+  state: string;
+  targetId: string;
+  targetName: string;
+  operatorId: string;
+  operatorEmail: string;
+  username: string;
+  entitlements: string[];
+  reason: string;
+  durationSeconds: number;
+  requestedStartAt: string | null;
+  startsAt: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  endReason: string | null;
+  lastError: string | null;
+  revokeAttempts: number;
+  credentialAvailable: boolean;
+  createdAt: string;
+}
+
+export interface Credential {
+  username: string;
+  password: string | null;
+  expiresAt: string | null;
+}
+
+export interface JitAccount {
+  id: string;
+  username: string;
+  status: string;
+  targetId: string;
+  targetName: string;
+  operatorId: string;
+  operatorEmail: string;
+  lastGrantId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AuditEvent {
+  seq: string;
+  id: string;
+  at: string;
+  tenant_id: string | null;
+  actor_type: string;
+  actor_id: string | null;
+  action: string;
+  subject_type: string;
+  subject_id: string | null;
+  reason: string | null;
+  before: unknown;
+  after: unknown;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  checked: number;
+  problems: { seq: string; problem: string }[];
+  truncated: boolean;
+  head: { seq: string; hash: string } | null;
+}
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  createdAt: string;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+}
+
+export interface CreatedToken {
+  id: string;
+  name: string;
+  token: string;
+  expiresAt: string | null;
+}
+
+export interface Member {
+  operator: { id: string; email: string; displayName: string; disabled: boolean };
+  roles: string[];
+}
+
+export interface AddedMember {
+  operator: { id: string; email: string; displayName: string };
+  roles: string[];
+  initialPassword?: string;
+}

@@ -1,0 +1,81 @@
+/** `timebox grants list | show | revoke | credential`. */
+import { Option, type Command } from 'commander';
+import { apiGet, apiPages, apiPost, type Page } from '../api-client.js';
+import type { Grant } from '../api-types.js';
+import { connect, idArg } from '../context.js';
+import { ExitCode } from '../exit-codes.js';
+import { printCredential, printGrant, revealCredential } from '../grant-output.js';
+import { clean, note, print, printJson, relative, table, when } from '../output.js';
+
+const grantStates = ['requested', 'approved', 'activating', 'active', 'revoking', 'revoked', 'revoke_failed', 'denied', 'cancelled', 'expired'];
+
+function expiresColumn(g: Grant): string {
+  if (g.state === 'active' && g.expiresAt) return `${when(g.expiresAt)} (${relative(g.expiresAt)})`;
+  return when(g.revokedAt ?? g.expiresAt);
+}
+
+export function registerGrants(program: Command): void {
+  const grants = program.command('grants').description('access that was granted, is pending or has ended');
+
+  grants
+    .command('list')
+    .description('grants, newest first (yours; admins and auditors see everyone\'s)')
+    .addOption(new Option('--state <state>', 'only grants in this state').choices(grantStates))
+    .option('--mine', 'only my own grants')
+    .option('--all-pages', 'fetch every page, not just the newest 50')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { state?: string; mine?: boolean; allPages?: boolean }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const path = await ctx.tenantPath('/grants');
+      const query = { state: opts.state, mine: opts.mine ? 'true' : undefined };
+      const page = opts.allPages ? await apiPages<Grant>(ctx.conn, path, query) : await apiGet<Page<Grant>>(ctx.conn, path, query);
+      if (ctx.json) return printJson(page);
+      table(
+        ['ID', 'STATE', 'TARGET', 'ENTITLEMENTS', 'ACCOUNT', 'REQUESTED BY', 'ENDS'],
+        page.items.map((g) => [g.id, g.state, g.targetName, g.entitlements.join(','), g.username, g.operatorEmail, expiresColumn(g)]),
+        'No grants.',
+      );
+      if (page.nextCursor) note('timebox: more grants exist; add --all-pages to see them all');
+    });
+
+  grants
+    .command('show')
+    .description('one grant in detail')
+    .argument('<id>', 'grant id')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const grant = await apiGet<Grant>(ctx.conn, await ctx.tenantPath(`/grants/${idArg(id, 'grant')}`));
+      if (ctx.json) return printJson(grant);
+      printGrant(grant);
+    });
+
+  grants
+    .command('revoke')
+    .description('end a grant now; access is taken away and verified (exit code 1 if that fails)')
+    .argument('<id>', 'grant id')
+    .requiredOption('--reason <text>', 'why (kept in the audit log)')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { reason: string }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const grant = await apiPost<Grant>(ctx.conn, await ctx.tenantPath(`/grants/${idArg(id, 'grant')}/revoke`), { reason: opts.reason });
+      if (grant.state === 'revoke_failed') process.exitCode = ExitCode.failure;
+      if (ctx.json) return printJson(grant);
+      if (grant.state === 'revoked') print(`Grant ${grant.id} is revoked; ${clean(grant.username)} no longer has ${grant.entitlements.map(clean).join(', ')} on ${clean(grant.targetName)}.`);
+      else print(`Grant ${grant.id} is ${grant.state}.`);
+      if (grant.state === 'revoking') print('The target did not confirm yet; Timebox keeps retrying until access is gone.');
+      if (grant.lastError) note(`timebox: last error: ${clean(grant.lastError)}`);
+    });
+
+  grants
+    .command('credential')
+    .description('show the generated password of your active grant (only once)')
+    .argument('<id>', 'grant id')
+    .option('--json', 'machine-readable output (includes the password)')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const credential = await revealCredential(ctx, idArg(id, 'grant'));
+      if (ctx.json) return printJson(credential);
+      printCredential(credential);
+    });
+}

@@ -1,0 +1,46 @@
+/** `timebox jit-accounts list | enable`. */
+import type { Command } from 'commander';
+import { apiPages, apiPost } from '../api-client.js';
+import type { Grant, JitAccount } from '../api-types.js';
+import { collect, durationArg } from '../args.js';
+import { connect, idArg } from '../context.js';
+import { finishGrant } from '../grant-output.js';
+import { printJson, table, when } from '../output.js';
+
+export function registerJitAccounts(program: Command): void {
+  const accounts = program.command('jit-accounts').description('your personal accounts on targets, enabled only while a grant is active');
+
+  accounts
+    .command('list')
+    .description('JIT accounts (yours; admins and auditors see everyone\'s)')
+    .option('--mine', 'only my own accounts')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { mine?: boolean }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const { items } = await apiPages<JitAccount>(ctx.conn, await ctx.tenantPath('/jit-accounts'), { mine: opts.mine ? 'true' : undefined });
+      if (ctx.json) return printJson(items);
+      table(
+        ['ID', 'USERNAME', 'STATUS', 'TARGET', 'OWNER', 'LAST GRANT', 'UPDATED'],
+        items.map((a) => [a.id, a.username, a.status, a.targetName, a.operatorEmail, a.lastGrantId, when(a.updatedAt)]),
+        'No JIT accounts yet; one is created with your first request on a target.',
+      );
+    });
+
+  accounts
+    .command('enable')
+    .description('enable one of your accounts again, with a new reason and duration; prints the password once')
+    .argument('<id>', 'JIT account id')
+    .requiredOption('--reason <text>', 'why you need it (kept in the audit log)')
+    .option('--duration <duration>', 'how long, e.g. 1h (default: the policy default)', durationArg)
+    .option('--entitlement <name>', 'entitlement to get (repeatable; default: those of the last grant)', collect)
+    .option('--json', 'machine-readable output (includes the password)')
+    .action(async (id: string, opts: { reason: string; duration?: number; entitlement?: string[] }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const grant = await apiPost<Grant>(ctx.conn, await ctx.tenantPath(`/jit-accounts/${idArg(id, 'JIT account')}/enable`), {
+        reason: opts.reason,
+        ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
+        ...(opts.entitlement ? { entitlements: opts.entitlement } : {}),
+      });
+      await finishGrant(ctx, grant);
+    });
+}

@@ -1,0 +1,116 @@
+/** `timebox targets add | check | list | entitlements`. */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { apiPages, apiPost } from '../api-client.js';
+import type { CheckReport, Entitlement, Target } from '../api-types.js';
+import { connect, resolveTarget } from '../context.js';
+import { CliError, ExitCode } from '../exit-codes.js';
+import { note, print, printJson, table, when, clean } from '../output.js';
+
+async function configFrom(opts: { config?: string; configFile?: string }): Promise<Record<string, unknown>> {
+  if ((opts.config === undefined) === (opts.configFile === undefined)) {
+    throw new CliError('give the target configuration with exactly one of --config JSON or --config-file FILE', ExitCode.usage);
+  }
+  let text = opts.config;
+  const source = opts.configFile ?? '--config';
+  if (opts.configFile !== undefined) {
+    try {
+      text = await readFile(opts.configFile, 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read ${opts.configFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, ExitCode.usage);
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text ?? '');
+  } catch (err) {
+    throw new CliError(`${source} is not valid JSON: ${(err as Error).message}`, ExitCode.usage);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new CliError(`${source} must be a JSON object, e.g. {"host": "db.internal", ...}`, ExitCode.usage);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+export function printCheck(report: CheckReport): void {
+  for (const item of report.items) print(`  ${item.ok ? 'ok  ' : 'FAIL'}  ${clean(item.name)}: ${clean(item.message)}`);
+  print(report.ok ? 'Check passed.' : 'Check found problems.');
+}
+
+export function registerTargets(program: Command): void {
+  const targets = program.command('targets').description('systems Timebox grants access on');
+
+  targets
+    .command('add')
+    .description('connect a target; its configuration is validated, stored encrypted and checked')
+    .requiredOption('--name <name>', 'a name people will recognise, e.g. "orders-db"')
+    .requiredOption('--kind <kind>', 'connector kind, e.g. postgres')
+    .option('--config <json>', 'connector configuration as a JSON object')
+    .option('--config-file <file>', 'read the connector configuration (JSON) from a file')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { name: string; kind: string; config?: string; configFile?: string; json?: boolean }, cmd: Command) => {
+      const config = await configFrom(opts);
+      const ctx = await connect(cmd);
+      const r = await apiPost<{ target: Target; check: CheckReport }>(ctx.conn, await ctx.tenantPath('/targets'), {
+        name: opts.name,
+        kind: opts.kind,
+        config,
+      });
+      if (ctx.json) return printJson(r);
+      print(`Added target ${clean(r.target.name)} (${r.target.kind}), id ${r.target.id}`);
+      printCheck(r.check);
+      if (!r.check.ok) note(`timebox: warning: the target was added but its check failed; fix it, then run: timebox targets check ${r.target.id}`);
+    });
+
+  targets
+    .command('check')
+    .description('test the connection to a target (exit code 1 when the check finds problems)')
+    .argument('<target>', 'target id or name')
+    .option('--json', 'machine-readable output')
+    .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const target = await resolveTarget(ctx, idOrName);
+      const report = await apiPost<CheckReport>(ctx.conn, await ctx.tenantPath(`/targets/${target.id}/check`));
+      if (ctx.json) printJson(report);
+      else {
+        print(`Target ${clean(target.name)} (${target.kind}):`);
+        printCheck(report);
+      }
+      if (!report.ok) process.exitCode = ExitCode.failure;
+    });
+
+  targets
+    .command('list')
+    .description('targets of the tenant')
+    .option('--json', 'machine-readable output')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const { items } = await apiPages<Target>(ctx.conn, await ctx.tenantPath('/targets'));
+      if (ctx.json) return printJson(items);
+      table(
+        ['ID', 'NAME', 'KIND', 'CREATED'],
+        items.map((t) => [t.id, t.name, t.kind, when(t.createdAt)]),
+        'No targets yet; add one with: timebox targets add --name N --kind postgres --config-file F',
+      );
+    });
+
+  targets
+    .command('entitlements')
+    .description('what can be granted on a target, read live from the target')
+    .argument('<target>', 'target id or name')
+    .option('--search <text>', 'only entitlements whose name contains this')
+    .option('--json', 'machine-readable output')
+    .action(async (idOrName: string, opts: { search?: string }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const target = await resolveTarget(ctx, idOrName);
+      const { items } = await apiPages<Entitlement>(ctx.conn, await ctx.tenantPath(`/targets/${target.id}/entitlements`), {
+        search: opts.search,
+      });
+      if (ctx.json) return printJson(items);
+      table(
+        ['ENTITLEMENT', 'NAME', 'DESCRIPTION'],
+        items.map((e) => [e.externalId, e.displayName, e.description]),
+        opts.search ? `No entitlements matching ${JSON.stringify(opts.search)}.` : 'The target reports no entitlements.',
+      );
+    });
+}

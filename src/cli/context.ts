@@ -1,0 +1,70 @@
+/**
+ * What a signed-in command needs: the connection, the tenant it works in (--tenant, else the
+ * configured one, else the only one the operator belongs to) and name → id lookups.
+ */
+import type { Command } from 'commander';
+import { apiGet, apiPages } from './api-client.js';
+import type { Me, Target } from './api-types.js';
+import { isUuid } from './args.js';
+import { loadConnection, type Connection } from './config.js';
+import { CliError, ExitCode } from './exit-codes.js';
+
+export interface Ctx {
+  conn: Connection;
+  json: boolean;
+  /** Slug of the tenant to act in; asks the server only when it must. */
+  tenant(): Promise<string>;
+  /** `/api/v1/tenants/<slug><suffix>`. */
+  tenantPath(suffix: string): Promise<string>;
+}
+
+/** Global options (--tenant) merged with the command's own (--json). */
+export function optionsOf(cmd: Command): { tenant?: string; json?: boolean } {
+  return cmd.optsWithGlobals<{ tenant?: string; json?: boolean }>();
+}
+
+export async function connect(cmd: Command): Promise<Ctx> {
+  const opts = optionsOf(cmd);
+  const conn = await loadConnection();
+  let slug: string | undefined = opts.tenant ?? conn.tenant;
+  const ctx: Ctx = {
+    conn,
+    json: opts.json === true,
+    async tenant() {
+      slug ??= await onlyTenant(conn);
+      return slug;
+    },
+    async tenantPath(suffix) {
+      return `/api/v1/tenants/${encodeURIComponent(await ctx.tenant())}${suffix}`;
+    },
+  };
+  return ctx;
+}
+
+async function onlyTenant(conn: Connection): Promise<string> {
+  const me = await apiGet<Me>(conn, '/api/v1/me');
+  const slugs = me.memberships.map((m) => m.tenant.slug);
+  if (slugs.length === 1) return slugs[0]!;
+  if (slugs.length === 0) {
+    throw new CliError(`${me.operator.email} is not a member of any tenant; pass --tenant SLUG or ask an admin to add you`, ExitCode.usage);
+  }
+  throw new CliError(`you belong to several tenants; choose one with --tenant: ${slugs.join(', ')}`, ExitCode.usage);
+}
+
+/** A target by id, or by its name (looked up in the tenant's target list). */
+export async function resolveTarget(ctx: Ctx, idOrName: string): Promise<Target> {
+  if (isUuid(idOrName)) return apiGet<Target>(ctx.conn, await ctx.tenantPath(`/targets/${idOrName}`));
+  const { items } = await apiPages<Target>(ctx.conn, await ctx.tenantPath('/targets'));
+  const exact = items.find((t) => t.name === idOrName);
+  if (exact) return exact;
+  const folded = items.filter((t) => t.name.toLowerCase() === idOrName.toLowerCase());
+  if (folded.length === 1) return folded[0]!;
+  const known = items.length ? `; targets: ${items.map((t) => t.name).join(', ')}` : '; this tenant has no targets yet';
+  throw new CliError(`no target named ${JSON.stringify(idOrName)} in tenant ${await ctx.tenant()}${known}`, ExitCode.notFound);
+}
+
+/** A path segment the user typed: ids go into URLs, so nothing that could change the path. */
+export function idArg(id: string, what: string): string {
+  if (!isUuid(id)) throw new CliError(`${JSON.stringify(id)} is not a ${what} id (a UUID such as 0b6f4c1e-...)`, ExitCode.usage);
+  return id.toLowerCase();
+}

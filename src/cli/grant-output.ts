@@ -1,0 +1,76 @@
+/**
+ * What `request`, `jit-accounts enable` and `grants ...` print about a grant, including the one
+ * place a generated password is ever shown.
+ */
+import { apiPost } from './api-client.js';
+import type { Credential, Grant } from './api-types.js';
+import type { Ctx } from './context.js';
+import { formatDuration } from './duration.js';
+import { ExitCode } from './exit-codes.js';
+import { clean, keyValues, note, print, printJson, relative, when } from './output.js';
+
+const failedStates = new Set(['revoked', 'revoke_failed', 'expired', 'cancelled', 'denied']);
+
+export async function revealCredential(ctx: Ctx, grantId: string): Promise<Credential> {
+  return apiPost<Credential>(ctx.conn, await ctx.tenantPath(`/grants/${grantId}/credential`));
+}
+
+/** The credential, once: the server forgets the password as it hands it over. */
+export function printCredential(credential: Credential, grant?: Grant): void {
+  const until = credential.expiresAt ?? grant?.expiresAt ?? null;
+  print(`  username: ${clean(credential.username)}`);
+  print(`  password: ${credential.password ?? '(none: this target does not use a generated password)'}`);
+  print(`  until:    ${when(until)}${until ? ` (${relative(until)})` : ''}`);
+  if (credential.password) print('This password is shown only this once; Timebox does not keep it. Copy it now.');
+}
+
+/**
+ * After a request (or "enable again"): show the password when the grant is already active,
+ * otherwise what happens next. A grant that failed to activate sets exit code 1.
+ */
+export async function finishGrant(ctx: Ctx, grant: Grant): Promise<void> {
+  const credential = grant.state === 'active' && grant.credentialAvailable ? await revealCredential(ctx, grant.id) : null;
+  const failed = failedStates.has(grant.state);
+  if (failed) process.exitCode = ExitCode.failure;
+  if (ctx.json) return printJson({ grant, credential });
+
+  const what = `${clean(grant.targetName)}: ${grant.entitlements.map(clean).join(', ')}`;
+  if (credential) {
+    print(`Access granted on ${what} for ${formatDuration(grant.durationSeconds)} (grant ${grant.id})`);
+    printCredential(credential, grant);
+  } else if (grant.state === 'active') {
+    print(`Access granted on ${what} as ${clean(grant.username)} until ${when(grant.expiresAt)} (grant ${grant.id})`);
+  } else if (grant.state === 'requested') {
+    print(`Requested ${what} (grant ${grant.id}); waiting for approval.`);
+  } else if (grant.state === 'approved' || grant.state === 'activating') {
+    const start = grant.requestedStartAt ? ` at ${when(grant.requestedStartAt)}` : ' shortly';
+    print(`Grant ${grant.id} on ${what} is ${grant.state}; access starts${start}.`);
+    if (grant.lastError) print(`Last attempt failed (Timebox keeps retrying): ${clean(grant.lastError)}`);
+    print(`Once it is active, see the password with: timebox grants credential ${grant.id}`);
+  } else {
+    print(`Grant ${grant.id} on ${what} is ${grant.state}.`);
+  }
+  if (failed) note(`timebox: access was not granted: ${clean(grant.lastError ?? grant.endReason ?? grant.state)}`);
+}
+
+export function printGrant(g: Grant): void {
+  keyValues([
+    ['grant', g.id],
+    ['state', g.state],
+    ['target', `${g.targetName} (${g.targetId})`],
+    ['entitlements', g.entitlements.join(', ')],
+    ['account', g.username],
+    ['requested by', g.operatorEmail],
+    ['reason', g.reason],
+    ['duration', formatDuration(g.durationSeconds)],
+    ['requested at', when(g.createdAt)],
+    ['start wanted', when(g.requestedStartAt)],
+    ['started', when(g.startsAt)],
+    ['expires', g.expiresAt ? `${when(g.expiresAt)} (${relative(g.expiresAt)})` : '-'],
+    ['ended', when(g.revokedAt)],
+    ['end reason', g.endReason],
+    ['last error', g.lastError],
+    ['revoke tries', g.revokeAttempts],
+    ['password', g.credentialAvailable ? 'not yet shown (timebox grants credential)' : '-'],
+  ]);
+}

@@ -1,0 +1,71 @@
+/**
+ * Who is calling: `Authorization: Bearer <token>` (API clients, CLI) or the `timebox_session`
+ * cookie (browser). A cookie is sent by the browser on its own, so unsafe methods authenticated
+ * by cookie must also carry the session's CSRF token in `x-csrf-token`.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError, forbidden } from '../core/errors.js';
+import type { Actor } from '../auth/operators.js';
+import { csrfMatches, type Principal, type Tokens } from '../auth/tokens.js';
+
+export const SESSION_COOKIE = 'timebox_session';
+export const CSRF_HEADER = 'x-csrf-token';
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route needs no signed-in operator (login, health, OpenAPI document). */
+    public?: boolean;
+  }
+  interface FastifyRequest {
+    /** Set for every non-public route; null on public ones. */
+    principal: Principal | null;
+  }
+}
+
+export const unauthorized = () => new AppError('unauthorized', 'sign in first (missing or invalid token)');
+
+/** The signed-in operator of a non-public route (the hook guarantees one). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw unauthorized();
+  return request.principal;
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  // A malformed Authorization header is an error, never a reason to fall back to the cookie.
+  return m?.[1] ?? '';
+}
+
+export function installAuthHook(app: FastifyInstance, tokens: Pick<Tokens, 'resolve'>): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    // Unknown routes answer 404 (the route list is public in the OpenAPI document anyway).
+    if (request.routeOptions.config?.public || request.is404) return;
+
+    const bearer = bearerToken(request);
+    if (bearer !== undefined) {
+      const resolved = bearer ? await tokens.resolve(bearer) : null;
+      if (!resolved) throw unauthorized();
+      request.principal = resolved.principal;
+      return;
+    }
+
+    const cookie = request.cookies[SESSION_COOKIE];
+    const resolved = cookie ? await tokens.resolve(cookie) : null;
+    // Only sessions live in cookies; an API token planted in a cookie is not accepted.
+    if (!resolved || resolved.principal.kind !== 'session') throw unauthorized();
+    if (UNSAFE_METHODS.has(request.method)) {
+      const presented = request.headers[CSRF_HEADER];
+      if (typeof presented !== 'string' || !csrfMatches(resolved.csrfHash, presented)) {
+        throw forbidden('missing or invalid CSRF token');
+      }
+    }
+    request.principal = resolved.principal;
+  });
+}
+
+/** The audit actor for something the signed-in operator did. */
+export const actorOf = (p: Principal): Actor => ({ type: 'operator', id: p.operatorId });

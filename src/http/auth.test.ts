@@ -1,0 +1,184 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LOGIN_ATTEMPTS_PER_MINUTE } from './routes/auth-routes.js';
+import { createHttpServer } from './server.js';
+import { createTestApp, type TestApp } from './testing.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const login = (email: string, password: string, remoteAddress = '127.0.0.1') =>
+  t.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password }, remoteAddress });
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+async function timed<T>(fn: () => Promise<T>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+describe('sign in', () => {
+  it('accepts the right password: token, CSRF token and an HttpOnly SameSite=Strict cookie', async () => {
+    const res = await login('  Admin@LOCALHOST ', t.admin.password);
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.token).toMatch(/^tb_[A-Za-z0-9_-]{43}$/);
+    expect(body.csrfToken).toEqual(expect.any(String));
+    expect(new Date(body.expiresAt).getTime() - t.clock.now().getTime()).toBe(12 * 3600 * 1000);
+    expect(body.operator).toEqual({ id: expect.any(String), email: 'admin@localhost', displayName: 'Administrator' });
+    const cookie = String(res.headers['set-cookie']);
+    expect(cookie).toContain(`timebox_session=${body.token}`);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).toMatch(/Path=\//);
+    expect(cookie).not.toMatch(/Secure/);
+  });
+
+  it('marks the cookie Secure when the server is configured for HTTPS', async () => {
+    const app = await createHttpServer({ db: t.db, audit: t.audit, clock: t.clock, logger: false, routes: [], secureCookies: true });
+    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: t.admin.email, password: t.admin.password } });
+    await app.close();
+    expect(String(res.headers['set-cookie'])).toMatch(/; Secure/);
+  });
+
+  it('answers a wrong password and an unknown email identically, in similar time', async () => {
+    const wrong = await login(t.admin.email, 'not-the-password');
+    const unknown = await login('nobody@example.com', 'not-the-password');
+    expect(wrong.statusCode).toBe(401);
+    expect(unknown.statusCode).toBe(401);
+    expect(wrong.json()).toEqual({ error: { code: 'unauthorized', message: 'email or password is incorrect' } });
+    expect(unknown.body).toBe(wrong.body);
+    expect(unknown.headers['set-cookie']).toBeUndefined();
+
+    // Both paths run one argon2 verification; medians of 3 absorb noise on a busy machine.
+    const median = (xs: number[]) => xs.sort((a, b) => a - b)[1]!;
+    const known: number[] = [];
+    const missing: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      known.push(await timed(() => login(t.admin.email, `wrong-${i}`, '10.0.0.2')));
+      missing.push(await timed(() => login(`ghost${i}@example.com`, 'wrong', '10.0.0.2')));
+    }
+    const ratio = median(missing) / median(known);
+    expect(ratio).toBeGreaterThan(0.33);
+    expect(ratio).toBeLessThan(3);
+  });
+
+  it('audits failed sign-ins with the email and never the password', async () => {
+    await login('Mallory@Example.com', 'hunter2-secret');
+    const events = await t.db.selectFrom('audit_events').selectAll().where('action', '=', 'auth.login_failed').execute();
+    const last = events.at(-1)!;
+    expect(last.after).toMatchObject({ email: 'mallory@example.com' });
+    expect(JSON.stringify(events)).not.toContain('hunter2-secret');
+    const ok = await t.db.selectFrom('audit_events').select('action').where('action', '=', 'auth.login').execute();
+    expect(ok.length).toBeGreaterThan(0);
+  });
+
+  it(`limits attempts per address and email to ${LOGIN_ATTEMPTS_PER_MINUTE} a minute with a clear 429`, async () => {
+    const ip = '10.9.9.9';
+    for (let i = 0; i < LOGIN_ATTEMPTS_PER_MINUTE; i++) {
+      expect((await login('victim@example.com', `guess-${i}`, ip)).statusCode).toBe(401);
+    }
+    const blocked = await login('victim@example.com', 'guess-last', ip);
+    expect(blocked.statusCode).toBe(429);
+    expect(blocked.json().error).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/^too many sign-in attempts; try again in /) });
+    // Another account from the same address is not locked out.
+    expect((await login(t.admin.email, t.admin.password, ip)).statusCode).toBe(200);
+  });
+});
+
+describe('browser sessions', () => {
+  it('lets the cookie read, but unsafe requests need the matching CSRF token', async () => {
+    const s = await t.login(t.admin.email, t.admin.password);
+    const me = await t.request({ method: 'GET', url: '/api/v1/me', headers: { cookie: s.cookie } });
+    expect(me.statusCode).toBe(200);
+    expect(me.json().operator.email).toBe('admin@localhost');
+
+    const create = (headers: Record<string, string>) =>
+      t.request({ method: 'POST', url: '/api/v1/tokens', headers: { cookie: s.cookie, ...headers }, payload: { name: 'ci' } });
+    for (const res of [await create({}), await create({ 'x-csrf-token': 'forged' })]) {
+      expect(res.statusCode).toBe(403);
+      expect(res.json()).toEqual({ error: { code: 'forbidden', message: 'missing or invalid CSRF token' } });
+    }
+    const ok = await create({ 'x-csrf-token': s.csrfToken });
+    expect(ok.statusCode).toBe(201);
+  });
+
+  it('a session CSRF token does not work with another session', async () => {
+    const a = await t.login(t.admin.email, t.admin.password);
+    const b = await t.login(t.admin.email, t.admin.password);
+    const res = await t.request({ method: 'POST', url: '/api/v1/auth/logout', headers: { cookie: a.cookie, 'x-csrf-token': b.csrfToken } });
+    expect(res.statusCode).toBe(403);
+  });
+
+  it('sign-out ends the session and clears the cookie', async () => {
+    const s = await t.login(t.admin.email, t.admin.password);
+    const out = await t.request({ method: 'POST', url: '/api/v1/auth/logout', headers: { cookie: s.cookie, 'x-csrf-token': s.csrfToken } });
+    expect(out.statusCode).toBe(204);
+    expect(String(out.headers['set-cookie'])).toMatch(/timebox_session=;/);
+    const after = await t.request({ method: 'GET', url: '/api/v1/me', headers: { cookie: s.cookie } });
+    expect(after.statusCode).toBe(401);
+  });
+
+  it('a session ends after 12 hours', async () => {
+    const s = await t.login(t.admin.email, t.admin.password);
+    t.clock.advance(12 * 3600 * 1000 - 1000);
+    expect((await t.request({ method: 'GET', url: '/api/v1/me', headers: bearer(s.token) })).statusCode).toBe(200);
+    t.clock.advance(1000);
+    expect((await t.request({ method: 'GET', url: '/api/v1/me', headers: bearer(s.token) })).statusCode).toBe(401);
+  });
+});
+
+describe('API tokens', () => {
+  it('work as Bearer until revoked, are listed without secrets, and stop working once revoked', async () => {
+    const s = await t.login(t.admin.email, t.admin.password);
+    const created = await t.request({ method: 'POST', url: '/api/v1/tokens', headers: bearer(s.token), payload: { name: 'deploy bot', expiresInDays: 30 } });
+    expect(created.statusCode).toBe(201);
+    const { id, token, expiresAt } = created.json();
+    expect(new Date(expiresAt).getTime() - t.clock.now().getTime()).toBe(30 * 86400 * 1000);
+
+    const me = await t.request({ method: 'GET', url: '/api/v1/me', headers: bearer(token) });
+    expect(me.statusCode).toBe(200);
+    expect(me.json()).toMatchObject({
+      operator: { email: 'admin@localhost', platformAdmin: true },
+      memberships: [{ tenant: { slug: 'default', name: 'Default' }, roles: ['owner'] }],
+    });
+
+    const list = await t.request({ method: 'GET', url: '/api/v1/tokens', headers: bearer(s.token) });
+    const item = list.json().items.find((i: { id: string }) => i.id === id);
+    expect(item).toMatchObject({ name: 'deploy bot', lastUsedAt: expect.any(String) });
+    expect(list.body).not.toContain(token);
+
+    // A token cannot mint more tokens (a leaked one must not outlive its revocation).
+    const mint = await t.request({ method: 'POST', url: '/api/v1/tokens', headers: bearer(token), payload: { name: 'x' } });
+    expect(mint.statusCode).toBe(403);
+
+    const del = await t.request({ method: 'DELETE', url: `/api/v1/tokens/${id}`, headers: bearer(s.token) });
+    expect(del.statusCode).toBe(204);
+    const revoked = await t.request({ method: 'GET', url: '/api/v1/me', headers: bearer(token) });
+    expect(revoked.statusCode).toBe(401);
+    expect(revoked.json()).toEqual({ error: { code: 'unauthorized', message: 'sign in first (missing or invalid token)' } });
+  });
+
+  it('an API token in the session cookie is refused', async () => {
+    const s = await t.login(t.admin.email, t.admin.password);
+    const { token } = (await t.request({ method: 'POST', url: '/api/v1/tokens', headers: bearer(s.token), payload: { name: 'n' } })).json();
+    const res = await t.request({ method: 'GET', url: '/api/v1/me', headers: { cookie: `timebox_session=${token}` } });
+    expect(res.statusCode).toBe(401);
+  });
+
+  it('no credentials, or a garbage one, is a 401', async () => {
+    for (const headers of [{}, { authorization: 'Bearer tb_nope' }, { authorization: 'Basic YTpi' }]) {
+      const res = await t.request({ method: 'GET', url: '/api/v1/me', headers });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().error.message).toBe('sign in first (missing or invalid token)');
+    }
+  });
+});
+
+it('no response contained a password hash or token hash', async () => {
+  expect(await t.leakedHashes()).toEqual([]);
+});

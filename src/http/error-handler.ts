@@ -1,0 +1,95 @@
+/**
+ * One error shape for every failure: `{ error: { code, message, details? } }`. Messages are
+ * meant for the person who made the request; anything unexpected becomes a bare 500 whose real
+ * cause (stack, SQL) only goes to the log.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AppError } from '../core/errors.js';
+
+export const BODY_LIMIT_BYTES = 256 * 1024;
+
+export const errorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+interface Mapped {
+  status: number;
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+const contextNames: Record<string, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
+
+/** `/roles/0/name` in `body` → `body.roles[0].name`. */
+function fieldPath(context: string | undefined, instancePath: string): string {
+  const root = contextNames[context ?? ''] ?? 'request';
+  const parts = instancePath.split('/').filter(Boolean);
+  return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : `${acc}.${p}`), root);
+}
+
+/** Zod's "Invalid input: expected number, received string" → "expected number, received string". */
+function problem(message: string): string {
+  if (/received undefined$/.test(message)) return 'is required';
+  return message.replace(/^Invalid input: /, '');
+}
+
+function validationError(err: FastifyError & { validationContext?: string }): Mapped {
+  const issues = (err.validation ?? []).map((v) => ({
+    path: fieldPath(err.validationContext, v.instancePath),
+    message: problem(v.message ?? 'is invalid'),
+  }));
+  const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  return { status: 400, code: 'bad_request', message: `invalid request: ${list}`, details: { issues } };
+}
+
+const byFastifyCode: Record<string, Omit<Mapped, 'details'>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'bad_request', message: 'request body is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'bad_request', message: 'request body is empty but declared as JSON' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', message: `request body is larger than ${BODY_LIMIT_BYTES / 1024} KiB` },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'unsupported content type; send application/json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'bad_request', message: 'request body length does not match Content-Length' },
+};
+
+const codeByStatus: Record<number, string> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 413: 'payload_too_large', 415: 'unsupported_media_type', 429: 'rate_limited' };
+
+export function mapError(err: unknown): Mapped | null {
+  if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message, details: err.details };
+  if (typeof err !== 'object' || err === null) return null;
+  if (hasZodFastifySchemaValidationErrors(err)) return validationError(err as FastifyError);
+  const e = err as Partial<FastifyError> & { code?: unknown };
+  // Postgres unique violation that no caller turned into a precise message.
+  if (e.code === '23505') return { status: 409, code: 'conflict', message: 'already exists' };
+  if (typeof e.code === 'string' && byFastifyCode[e.code]) return { ...byFastifyCode[e.code]! };
+  if (e.statusCode === 429) return { status: 429, code: 'rate_limited', message: 'too many requests; try again later' };
+  // Other client errors raised by Fastify itself (FST_*) carry messages written for people.
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 && typeof e.code === 'string' && e.code.startsWith('FST_')) {
+    return { status: e.statusCode, code: codeByStatus[e.statusCode] ?? 'bad_request', message: e.message ?? 'bad request' };
+  }
+  return null;
+}
+
+export function body(m: Mapped): ErrorBody {
+  return { error: m.details === undefined ? { code: m.code, message: m.message } : { code: m.code, message: m.message, details: m.details } };
+}
+
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const mapped = mapError(err);
+    if (!mapped) {
+      request.log.error({ err }, 'unhandled error');
+      return reply.status(500).send(body({ status: 500, code: 'internal', message: 'internal error' }));
+    }
+    if (mapped.status >= 500) request.log.error({ err }, mapped.message);
+    else request.log.info({ code: mapped.code, status: mapped.status }, mapped.message);
+    return reply.status(mapped.status).send(body(mapped));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = (request.url.split('?')[0] ?? '').slice(0, 200);
+    return reply.status(404).send(body({ status: 404, code: 'not_found', message: `no route ${request.method} ${path}` }));
+  });
+}

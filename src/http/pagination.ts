@@ -1,0 +1,54 @@
+/**
+ * Keyset pagination: `?limit=&cursor=`, where the cursor is an opaque base64url JSON array of
+ * the last row's sort keys. Opaque so clients do not build cursors; validated so a tampered one
+ * is a clear 400, never a SQL error.
+ */
+import { z } from 'zod';
+import { badRequest } from '../core/errors.js';
+
+export const MAX_PAGE_SIZE = 200;
+export const DEFAULT_PAGE_SIZE = 50;
+
+export const pageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+  cursor: z.string().max(1024).optional(),
+});
+export type PageQuery = z.infer<typeof pageQuerySchema>;
+
+/** Response schema of a page of `item`. */
+export function pageSchema<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+}
+
+export function encodeCursor(keys: readonly (string | number)[]): string {
+  return Buffer.from(JSON.stringify(keys), 'utf8').toString('base64url');
+}
+
+/** Undefined when there is no cursor (first page); 400 when it is not one we made. */
+export function decodeCursor<T>(cursor: string | undefined, shape: z.ZodType<T>): T | undefined {
+  if (cursor === undefined || cursor === '') return undefined;
+  let parsed: unknown;
+  try {
+    if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new Error('not base64url');
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw badRequest('query.cursor: malformed cursor; use the nextCursor of a previous page');
+  }
+  const result = shape.safeParse(parsed);
+  if (!result.success) throw badRequest('query.cursor: malformed cursor; use the nextCursor of a previous page');
+  return result.data;
+}
+
+/** Keys of a (string, string) keyset such as (email, id) or (slug, id). */
+export const twoStringKeys = z.tuple([z.string().max(400), z.string().max(400)]);
+export const oneStringKey = z.tuple([z.string().max(400)]);
+
+/** Splits `limit + 1` fetched rows into a page and the cursor of the next page (null at the end). */
+export function toPage<R, I>(rows: readonly R[], limit: number, toItem: (r: R) => I, keysOf: (r: R) => readonly (string | number)[]) {
+  const pageRows = rows.slice(0, limit);
+  const last = pageRows.at(-1);
+  return {
+    items: pageRows.map(toItem),
+    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(keysOf(last)) : null,
+  };
+}

@@ -1,0 +1,144 @@
+/** Sign in, sign out and "who am I". */
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { AuditLog } from '../../audit/types.js';
+import { AppError, badRequest } from '../../core/errors.js';
+import { roles } from '../../core/roles.js';
+import type { Database } from '../../store/schema.js';
+import { inTransaction, normalizeEmail, type Operators } from '../../auth/operators.js';
+import { MAX_PASSWORD_INPUT, verifyPasswordOrDummy } from '../../auth/password-hash.js';
+import type { Tokens } from '../../auth/tokens.js';
+import { actorOf, principalOf, SESSION_COOKIE } from '../auth-hook.js';
+import type { ZodApp } from '../server.js';
+
+export const LOGIN_ATTEMPTS_PER_MINUTE = 10;
+
+const operatorSummary = z.object({ id: z.uuid(), email: z.string(), displayName: z.string() });
+const loginBody = z.object({
+  email: z.string().trim().min(1).max(320),
+  password: z.string().min(1).max(MAX_PASSWORD_INPUT),
+});
+const loginResponse = z.object({
+  token: z.string().describe('Session token; also set as the timebox_session cookie'),
+  csrfToken: z.string().describe('Send as x-csrf-token on unsafe requests authenticated by the cookie'),
+  expiresAt: z.iso.datetime(),
+  operator: operatorSummary,
+});
+const meResponse = z.object({
+  operator: operatorSummary.extend({ platformAdmin: z.boolean() }),
+  memberships: z.array(
+    z.object({ tenant: z.object({ id: z.uuid(), slug: z.string(), name: z.string() }), roles: z.array(z.enum(roles)) }),
+  ),
+});
+
+export interface AuthRoutesDeps {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  operators: Operators;
+  tokens: Tokens;
+  secureCookies: boolean;
+}
+
+const wrongCredentials = () => new AppError('unauthorized', 'email or password is incorrect');
+
+export function authRoutes(deps: AuthRoutesDeps) {
+  const { db, audit, operators, tokens } = deps;
+  return (app: ZodApp) => {
+    app.post(
+      '/api/v1/auth/login',
+      {
+        config: {
+          public: true,
+          rateLimit: {
+            max: LOGIN_ATTEMPTS_PER_MINUTE,
+            timeWindow: 60_000,
+            // After body parsing, so the key can include the email: guessing one account's
+            // password is slowed down without locking everybody behind the same NAT out.
+            hook: 'preHandler',
+            keyGenerator: (req) => `${req.ip}|${normalizeEmail(String((req.body as { email?: unknown } | undefined)?.email ?? ''))}`,
+            errorResponseBuilder: (_req, ctx) => new AppError('rate_limited', `too many sign-in attempts; try again in ${ctx.after}`),
+          },
+        },
+        schema: {
+          tags: ['auth'],
+          summary: 'Sign in with email and password; starts a 12-hour session',
+          security: [],
+          body: loginBody,
+          response: { 200: loginResponse },
+        },
+      },
+      async (request, reply) => {
+        const email = normalizeEmail(request.body.email);
+        const operator = await operators.findByEmail(email);
+        // Always one argon2 verification, so unknown emails answer as slowly as known ones.
+        const passwordOk = await verifyPasswordOrDummy(operator?.passwordHash, request.body.password);
+        if (!operator || !passwordOk || operator.disabled) {
+          await audit.append(db, {
+            tenantId: null,
+            actor: { type: 'operator', id: operator?.id ?? null },
+            action: 'auth.login_failed',
+            subject: { type: 'operator', id: operator?.id ?? null },
+            reason: !operator ? 'unknown email' : !passwordOk ? 'wrong password' : 'operator disabled',
+            after: { email, ip: request.ip },
+          });
+          throw wrongCredentials();
+        }
+        const session = await inTransaction(db, async (tx) => {
+          const s = await tokens.createSession(operator.id, tx);
+          await audit.append(tx, {
+            tenantId: null,
+            actor: { type: 'operator', id: operator.id },
+            action: 'auth.login',
+            subject: { type: 'session', id: s.id },
+            after: { email, ip: request.ip, expiresAt: s.expiresAt },
+          });
+          return s;
+        });
+        reply.setCookie(SESSION_COOKIE, session.token, {
+          httpOnly: true,
+          sameSite: 'strict',
+          path: '/',
+          secure: deps.secureCookies,
+          expires: session.expiresAt,
+        });
+        return {
+          token: session.token,
+          csrfToken: session.csrfToken,
+          expiresAt: session.expiresAt.toISOString(),
+          operator: { id: operator.id, email: operator.email, displayName: operator.displayName },
+        };
+      },
+    );
+
+    app.post(
+      '/api/v1/auth/logout',
+      { schema: { tags: ['auth'], summary: 'End the current session', response: { 204: z.null() } } },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        if (principal.kind !== 'session') {
+          throw badRequest('logout ends a session; revoke an API token with DELETE /api/v1/tokens/{id}');
+        }
+        await tokens.revoke(principal.tokenId, principal.operatorId, actorOf(principal));
+        reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: deps.secureCookies });
+        return reply.status(204).send(null);
+      },
+    );
+
+    app.get(
+      '/api/v1/me',
+      { schema: { tags: ['auth'], summary: 'The signed-in operator and their tenants', response: { 200: meResponse } } },
+      async (request) => {
+        const principal = principalOf(request);
+        return {
+          operator: {
+            id: principal.operatorId,
+            email: principal.email,
+            displayName: principal.displayName,
+            platformAdmin: principal.platformAdmin,
+          },
+          memberships: await operators.membershipsOf(principal.operatorId),
+        };
+      },
+    );
+  };
+}

@@ -1,0 +1,183 @@
+/** Tenants and their members. Tenants the caller does not belong to look like missing ones. */
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import { conflict, forbidden } from '../../core/errors.js';
+import { can, roles as allRoles } from '../../core/roles.js';
+import { generatePassword } from '../../secrets/password.js';
+import type { Database } from '../../store/schema.js';
+import { inTransaction, normalizeEmail, type Operators } from '../../auth/operators.js';
+import { actorOf, principalOf } from '../auth-hook.js';
+import { decodeCursor, encodeCursor, oneStringKey, pageQuerySchema, pageSchema, toPage, twoStringKeys } from '../pagination.js';
+import { effectiveRoles, requireTenant, tenantParamsSchema, tenantSlugSchema, type TenantAccess } from '../tenant-access.js';
+import type { ZodApp } from '../server.js';
+
+const role = z.enum(allRoles);
+const tenantView = z.object({ id: z.uuid(), slug: z.string(), name: z.string(), roles: z.array(role) });
+const operatorView = z.object({ id: z.uuid(), email: z.string(), displayName: z.string(), disabled: z.boolean() });
+const memberView = z.object({ operator: operatorView, roles: z.array(role) });
+const addMemberBody = z.object({
+  // Deliberately loose: internal domains without a dot (admin@localhost) are real addresses here.
+  email: z.string().trim().max(320).regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address' }),
+  displayName: z.string().trim().min(1).max(200).optional(),
+  roles: z.array(role).min(1).max(allRoles.length),
+  password: z.string().min(12, { error: 'must be at least 12 characters' }).max(256).optional(),
+});
+const addMemberResponse = z.object({
+  operator: operatorView.omit({ disabled: true }),
+  roles: z.array(role),
+  initialPassword: z.string().optional().describe('Generated password of a new operator, shown only in this response'),
+});
+
+/**
+ * Owners can only be touched by someone with owners.manage. Given as a guard to the membership
+ * change, it sees the roles read under the tenant lock, so it cannot race with another change.
+ */
+function guardOwner(access: TenantAccess, previousRoles: readonly string[], what: string): void {
+  if (previousRoles.includes('owner') && !can(access.roles, 'owners.manage')) {
+    throw forbidden(`you need the owners.manage permission in tenant ${access.slug} to ${what}`);
+  }
+}
+
+export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators }) {
+  const { db, operators } = deps;
+  return (app: ZodApp) => {
+    app.get(
+      '/api/v1/tenants',
+      { schema: { tags: ['tenants'], summary: 'Tenants I belong to (platform admins: all)', querystring: pageQuerySchema, response: { 200: pageSchema(tenantView) } } },
+      async (request) => {
+        const principal = principalOf(request);
+        const { limit, cursor } = request.query;
+        const after = decodeCursor(cursor, oneStringKey);
+        let q = db
+          .selectFrom('tenants as t')
+          .leftJoin('memberships as m', (j) => j.onRef('m.tenant_id', '=', 't.id').on('m.operator_id', '=', principal.operatorId))
+          .select(['t.id', 't.slug', 't.name', 'm.roles']);
+        if (!principal.platformAdmin) q = q.where('m.operator_id', 'is not', null);
+        if (after) q = q.where('t.slug', '>', after[0]);
+        const rows = await q.orderBy('t.slug').limit(limit + 1).execute();
+        return toPage(
+          rows,
+          limit,
+          (r) => ({ id: r.id, slug: r.slug, name: r.name, roles: effectiveRoles(r.roles, principal.platformAdmin) }),
+          (r) => [r.slug],
+        );
+      },
+    );
+
+    app.post(
+      '/api/v1/tenants',
+      {
+        schema: {
+          tags: ['tenants'],
+          summary: 'Create a tenant (platform admins); the creator becomes its owner',
+          body: z.object({ slug: tenantSlugSchema, name: z.string().trim().min(1).max(200) }),
+          response: { 201: tenantView },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        if (!principal.platformAdmin) throw forbidden('only platform administrators can create tenants');
+        const actor = actorOf(principal);
+        const tenant = await inTransaction(db, async (tx) => {
+          const t = await operators.createTenant(request.body, actor, tx);
+          await operators.setMembership(t.id, principal.operatorId, ['owner'], actor, tx);
+          return t;
+        });
+        return reply.status(201).send({ ...tenant, roles: ['owner' as const] });
+      },
+    );
+
+    app.get(
+      '/api/v1/tenants/:tenant/members',
+      {
+        schema: {
+          tags: ['tenants'],
+          summary: 'Members of a tenant and their roles',
+          params: tenantParamsSchema,
+          querystring: pageQuerySchema,
+          response: { 200: pageSchema(memberView) },
+        },
+      },
+      async (request) => {
+        const access = await requireTenant(request, request.params.tenant);
+        if (!can(access.roles, 'members.manage') && !can(access.roles, 'audit.read')) {
+          throw forbidden(`you need the members.manage or audit.read permission in tenant ${access.slug}`);
+        }
+        const { limit, cursor } = request.query;
+        const page = await operators.listMembers(access.tenantId, { limit, after: decodeCursor(cursor, twoStringKeys) });
+        return {
+          items: page.items.map(({ operator: o, roles }) => ({
+            operator: { id: o.id, email: o.email, displayName: o.displayName, disabled: o.disabled },
+            roles,
+          })),
+          nextCursor: page.next ? encodeCursor(page.next) : null,
+        };
+      },
+    );
+
+    app.post(
+      '/api/v1/tenants/:tenant/members',
+      {
+        schema: {
+          tags: ['tenants'],
+          summary: 'Add a member (creating the operator if new) or replace their roles',
+          params: tenantParamsSchema,
+          body: addMemberBody,
+          response: { 200: addMemberResponse, 201: addMemberResponse },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const access = await requireTenant(request, request.params.tenant, 'members.manage');
+        const { roles, password } = request.body;
+        const email = normalizeEmail(request.body.email);
+        if (roles.includes('owner') && !can(access.roles, 'owners.manage')) {
+          throw forbidden(`you need the owners.manage permission in tenant ${access.slug} to make someone an owner`);
+        }
+        const actor = actorOf(principal);
+        const existing = await operators.findByEmail(email);
+        // Operators are shared by all tenants: one tenant's admin must never set another's password.
+        if (existing && password !== undefined) throw conflict(`${email} already has an account; only they can change its password`);
+        const initialPassword = existing || password !== undefined ? undefined : generatePassword(20);
+        const result = await inTransaction(db, async (tx) => {
+          const operator =
+            existing ??
+            (await operators.create(
+              { email, displayName: request.body.displayName ?? email.split('@')[0] ?? email, password: password ?? initialPassword, auditTenantId: access.tenantId },
+              actor,
+              tx,
+            ));
+          const m = await operators.setMembership(access.tenantId, operator.id, roles, actor, tx, (previous) =>
+            guardOwner(access, previous, "change an owner's roles"),
+          );
+          return { operator, ...m };
+        });
+        return reply.status(result.created ? 201 : 200).send({
+          operator: { id: result.operator.id, email: result.operator.email, displayName: result.operator.displayName },
+          roles: result.roles,
+          ...(initialPassword ? { initialPassword } : {}),
+        });
+      },
+    );
+
+    app.delete(
+      '/api/v1/tenants/:tenant/members/:operatorId',
+      {
+        schema: {
+          tags: ['tenants'],
+          summary: 'Remove a member from the tenant',
+          params: tenantParamsSchema.extend({ operatorId: z.uuid() }),
+          response: { 204: z.null() },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const access = await requireTenant(request, request.params.tenant, 'members.manage');
+        await operators.removeMembership(access.tenantId, request.params.operatorId, actorOf(principal), db, (previous) =>
+          guardOwner(access, previous, 'remove an owner'),
+        );
+        return reply.status(204).send(null);
+      },
+    );
+  };
+}

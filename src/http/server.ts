@@ -1,0 +1,140 @@
+/**
+ * The HTTP API: Fastify with zod schemas for every route (validation, response filtering and the
+ * OpenAPI document all come from the same schemas), session/token auth and one error shape.
+ * Returns the instance without listening so tests can `inject` and the CLI can `listen`.
+ */
+import fastifyCookie from '@fastify/cookie';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { AuditLog } from '../audit/types.js';
+import type { Clock } from '../core/clock.js';
+import type { Database } from '../store/schema.js';
+import { createOperators } from '../auth/operators.js';
+import { warmDummyHash } from '../auth/password-hash.js';
+import { createTokens } from '../auth/tokens.js';
+import { installAuthHook, SESSION_COOKIE } from './auth-hook.js';
+import { BODY_LIMIT_BYTES, installErrorHandlers } from './error-handler.js';
+import { authRoutes } from './routes/auth-routes.js';
+import { tenantRoutes } from './routes/tenant-routes.js';
+import { tokenRoutes } from './routes/token-routes.js';
+
+export type ZodApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
+export type RouteModule = (app: ZodApp) => void | Promise<void>;
+
+/** Shared by every route through `request.server.deps` (e.g. requireTenant). */
+export interface HttpDeps {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  clock: Clock;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deps: HttpDeps;
+  }
+}
+
+export interface HttpServerOptions extends HttpDeps {
+  logger: Logger | false;
+  /** Extra route modules (targets, grants, audit...), registered after the built-in ones. */
+  routes: RouteModule[];
+  /** Behind a reverse proxy: take the client IP (rate limits, logs) from X-Forwarded-For. */
+  trustProxy?: boolean;
+  /** Mark the session cookie Secure; on whenever the server is reached over HTTPS. */
+  secureCookies?: boolean;
+}
+
+export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: deps.trustProxy ?? false,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  const { db, audit, clock } = deps;
+  app.decorate('deps', { db, audit, clock });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandlers(app);
+
+  await app.register(fastifyCookie);
+  // Only routes that ask for it (login) are limited; the limits live in their route config.
+  await app.register(fastifyRateLimit, { global: false });
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Timebox API', version: '1', description: 'Just-in-time privileged access.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'API token or session token (tb_...)' },
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'Browser session; unsafe methods also need the x-csrf-token header' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+
+  const tokens = createTokens({ db, audit, clock });
+  const operators = createOperators({ db, audit, clock });
+  installAuthHook(app, tokens);
+
+  // Responses carry tokens and private data: never cached, never sniffed as another type.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+  });
+  // The dummy hash makes unknown-email logins as slow as real ones; compute it before the first.
+  app.addHook('onReady', async () => {
+    await warmDummyHash();
+  });
+
+  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+
+  app.get(
+    '/healthz',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['health'],
+        summary: 'Liveness and database check',
+        security: [],
+        response: { 200: z.object({ status: z.literal('ok') }), 503: z.object({ status: z.literal('unavailable') }) },
+      },
+    },
+    async (request, reply) => {
+      try {
+        await sql`select 1`.execute(db);
+        return { status: 'ok' as const };
+      } catch (err) {
+        request.log.error({ err }, 'health check: database unreachable');
+        return reply.status(503).send({ status: 'unavailable' as const });
+      }
+    },
+  );
+
+  const builtIn: RouteModule[] = [
+    authRoutes({ db, audit, operators, tokens, secureCookies: deps.secureCookies ?? false }),
+    tokenRoutes({ tokens, clock }),
+    tenantRoutes({ db, operators }),
+  ];
+  for (const routes of [...builtIn, ...deps.routes]) {
+    // Each module in its own encapsulated scope; hooks and handlers above still apply.
+    await app.register(async (scope) => {
+      await routes(scope.withTypeProvider<ZodTypeProvider>());
+    });
+  }
+  return app;
+}

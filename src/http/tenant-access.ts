@@ -1,0 +1,47 @@
+/**
+ * Tenant scoping for routes under /api/v1/tenants/:tenant. A tenant the caller is not a member
+ * of answers exactly like one that does not exist, so slugs of other tenants cannot be probed.
+ */
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { forbidden, notFound } from '../core/errors.js';
+import { can, isRole, type Permission, type Role } from '../core/roles.js';
+import { principalOf } from './auth-hook.js';
+
+export const tenantSlugSchema = z
+  .string()
+  .min(2)
+  .max(40)
+  .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, { error: 'use lowercase letters, digits and inner hyphens (2 to 40 characters)' });
+
+export const tenantParamsSchema = z.object({ tenant: tenantSlugSchema });
+
+export interface TenantAccess {
+  tenantId: string;
+  slug: string;
+  name: string;
+  /** Effective roles: a platform admin is an owner of every tenant. */
+  roles: Role[];
+}
+
+/** Roles of a tenant as seen by a principal: membership roles, plus owner for platform admins. */
+export function effectiveRoles(memberRoles: readonly string[] | null, platformAdmin: boolean): Role[] {
+  const roles = (memberRoles ?? []).filter(isRole);
+  return platformAdmin && !roles.includes('owner') ? ['owner', ...roles] : roles;
+}
+
+export async function requireTenant(request: FastifyRequest, slug: string, permission?: Permission): Promise<TenantAccess> {
+  const principal = principalOf(request);
+  const row = await request.server.deps.db
+    .selectFrom('tenants as t')
+    .leftJoin('memberships as m', (join) => join.onRef('m.tenant_id', '=', 't.id').on('m.operator_id', '=', principal.operatorId))
+    .select(['t.id', 't.slug', 't.name', 'm.roles'])
+    .where('t.slug', '=', slug)
+    .executeTakeFirst();
+  if (!row || (!row.roles && !principal.platformAdmin)) throw notFound(`tenant ${slug.slice(0, 40)}`);
+  const roles = effectiveRoles(row.roles, principal.platformAdmin);
+  if (permission && !can(roles, permission)) {
+    throw forbidden(`you need the ${permission} permission in tenant ${row.slug} (your roles there: ${roles.join(', ') || 'none'})`);
+  }
+  return { tenantId: row.id, slug: row.slug, name: row.name, roles };
+}
