@@ -39,9 +39,18 @@ export function decodeCursor<T>(cursor: string | undefined, shape: z.ZodType<T>)
   return result.data;
 }
 
-/** Keys of a (string, string) keyset such as (email, id) or (slug, id). */
-export const twoStringKeys = z.tuple([z.string().max(400), z.string().max(400)]);
+/*
+ * Cursor shapes. Use the one matching the column types: a value PostgreSQL cannot cast (a
+ * non-UUID where a uuid is compared) would otherwise be a 500 instead of a 400.
+ */
+/** (text) keyset, e.g. (slug). */
 export const oneStringKey = z.tuple([z.string().max(400)]);
+/** (text, text) keyset; only when both columns are text. */
+export const twoStringKeys = z.tuple([z.string().max(400), z.string().max(400)]);
+/** (text, uuid) keyset, e.g. (email, id). */
+export const stringAndIdKeys = z.tuple([z.string().max(400), z.guid()]);
+/** (timestamptz, uuid) keyset, e.g. (created_at, id), the time as ISO-8601. */
+export const timeAndIdKeys = z.tuple([z.iso.datetime({ offset: true }), z.guid()]);
 
 /** Splits `limit + 1` fetched rows into a page and the cursor of the next page (null at the end). */
 export function toPage<R, I>(rows: readonly R[], limit: number, toItem: (r: R) => I, keysOf: (r: R) => readonly (string | number)[]) {

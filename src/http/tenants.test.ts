@@ -131,6 +131,11 @@ describe('members', () => {
       cursor = page.json().nextCursor;
     }
     expect(all.map((m) => m.operator.email)).toEqual(['admin@localhost', 'alice@acme.test', 'carol@acme.test', 'rita@acme.test']);
+    // A forged cursor is refused before it reaches SQL.
+    const forged = Buffer.from(JSON.stringify(['a', "x' or 1=1"])).toString('base64url');
+    const bad = await get(alice, `/api/v1/tenants/acme/members?cursor=${forged}`);
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toContain('malformed cursor');
 
     expect((await del(alice, `/api/v1/tenants/acme/members/${rita.operatorId}`)).statusCode).toBe(204);
     expect((await get(rita, '/api/v1/tenants')).json().items).toEqual([]);

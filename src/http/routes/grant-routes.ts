@@ -9,7 +9,7 @@ import { endGrant, getGrant, listGrants, revealCredential } from '../../app/gran
 import { requestAccess } from '../../app/request-access.js';
 import { grantStates, type WorkKind } from '../../core/lifecycle.js';
 import { principalOf } from '../auth-hook.js';
-import { decodeCursor, encodeCursor, pageQuerySchema, pageSchema, twoStringKeys } from '../pagination.js';
+import { decodeCursor, encodeCursor, pageQuerySchema, pageSchema, timeAndIdKeys } from '../pagination.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
 import { durationSeconds, grantJson, grantSchema, text, uuidParam } from '../schemas.js';
@@ -79,7 +79,7 @@ export const grantRoutes =
         const t = await requireTenant(request, request.params.tenant);
         const p = principalOf(request);
         const q = request.query;
-        const c = decodeCursor(q.cursor, twoStringKeys);
+        const c = decodeCursor(q.cursor, timeAndIdKeys);
         const page = await listGrants(deps, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, {
           state: q.state,
           mine: q.mine === 'true',

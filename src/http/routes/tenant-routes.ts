@@ -7,7 +7,7 @@ import { generatePassword } from '../../secrets/password.js';
 import type { Database } from '../../store/schema.js';
 import { inTransaction, normalizeEmail, type Operators } from '../../auth/operators.js';
 import { actorOf, principalOf } from '../auth-hook.js';
-import { decodeCursor, encodeCursor, oneStringKey, pageQuerySchema, pageSchema, toPage, twoStringKeys } from '../pagination.js';
+import { decodeCursor, encodeCursor, oneStringKey, pageQuerySchema, pageSchema, stringAndIdKeys, toPage } from '../pagination.js';
 import { effectiveRoles, requireTenant, tenantParamsSchema, tenantSlugSchema, type TenantAccess } from '../tenant-access.js';
 import type { ZodApp } from '../server.js';
 
@@ -104,7 +104,7 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators 
           throw forbidden(`you need the members.manage or audit.read permission in tenant ${access.slug}`);
         }
         const { limit, cursor } = request.query;
-        const page = await operators.listMembers(access.tenantId, { limit, after: decodeCursor(cursor, twoStringKeys) });
+        const page = await operators.listMembers(access.tenantId, { limit, after: decodeCursor(cursor, stringAndIdKeys) });
         return {
           items: page.items.map(({ operator: o, roles }) => ({
             operator: { id: o.id, email: o.email, displayName: o.displayName, disabled: o.disabled },
