@@ -24,6 +24,7 @@ export async function createAppKit(opts: {
   store?: Store;
   databaseUrl?: string;
   retry?: Partial<RetryPolicy>;
+  /** Where the fake clock starts; real targets need today (they judge expiry by their own clock). */
   start?: string;
 }) {
   const store = opts.store ?? (await openStore(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : { dataDir: 'memory://' }));

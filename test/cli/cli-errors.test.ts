@@ -1,0 +1,82 @@
+/** What a person sees when things go wrong: a clear `timebox: ...` line and a distinct exit code. */
+import { randomUUID } from 'node:crypto';
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiLogin, apiPost, closedPort, runCli, startTestServer, type TestServer } from './harness.js';
+
+let server: TestServer;
+/** Signed in through TIMEBOX_SERVER / TIMEBOX_TOKEN; the config file does not exist. */
+let env: Record<string, string>;
+let configFile: string;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const token = await apiLogin(server);
+  const target = await apiPost<{ target: { id: string } }>(server, token, '/api/v1/tenants/default/targets', {
+    name: 'billing-db',
+    kind: 'fake',
+    config: { instance: `cli-errors-${randomUUID()}`, entitlements: ['readers', 'writers'] },
+  });
+  await apiPost(server, token, '/api/v1/tenants/default/policies', {
+    name: 'short',
+    targetId: target.target.id,
+    requesterRoles: ['owner'],
+    maxDurationSeconds: 4 * 3600,
+    defaultDurationSeconds: 3600,
+  });
+  configFile = path.join(server.dir, 'cli.json');
+  env = { TIMEBOX_CONFIG: configFile, TIMEBOX_SERVER: server.url, TIMEBOX_TOKEN: token };
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+const request = (duration: string) => ['request', '--target', 'billing-db', '--entitlement', 'readers', '--duration', duration, '--reason', 'nightly batch fix'];
+
+describe('timebox CLI errors', () => {
+  it('a bad duration is a usage error (exit 2) naming the accepted forms', async () => {
+    const r = await runCli(request('5x'), { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('timebox: ');
+    expect(r.stderr).toContain('invalid duration "5x"; use a number with a unit, such as 90s, 15m, 2h, 1d or 1h30m');
+    expect(r.stdout).toBe('');
+  });
+
+  it('a duration over the policy maximum is refused (exit 5) with the policy message', async () => {
+    const r = await runCli(request('5h'), { env });
+    expect(r.stderr).toBe('timebox: the duration 5 h is longer than policy "short" allows (4 h)\n');
+    expect(r.code).toBe(5);
+    expect(r.stdout).toBe('');
+  });
+
+  it('an unknown grant id is not found (exit 4)', async () => {
+    const id = randomUUID();
+    const r = await runCli(['grants', 'show', id], { env });
+    expect(r.stderr).toBe(`timebox: grant ${id} not found\n`);
+    expect(r.code).toBe(4);
+  });
+
+  it('a wrong password is refused (exit 3) and saves nothing', async () => {
+    const r = await runCli(['login', '--server', server.url, '--email', server.admin.email, '--password-stdin'], {
+      env: { TIMEBOX_CONFIG: configFile },
+      input: 'not-the-password\n',
+    });
+    expect(r.stderr).toBe('timebox: email or password is incorrect\n');
+    expect(r.code).toBe(3);
+    await expect(access(configFile)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('without a session, commands say how to sign in (exit 3)', async () => {
+    const r = await runCli(['grants', 'list'], { env: { TIMEBOX_CONFIG: configFile } });
+    expect(r.stderr).toMatch(/^timebox: not signed in; run: timebox login --server URL --email EMAIL/);
+    expect(r.code).toBe(3);
+  });
+
+  it('a server that is down is unreachable (exit 6), without a stack trace', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const r = await runCli(['grants', 'list', '--tenant', 'default'], { env: { ...env, TIMEBOX_SERVER: url } });
+    expect(r.stderr).toBe(`timebox: cannot reach the server at ${url}: connection refused\n`);
+    expect(r.code).toBe(6);
+  });
+});

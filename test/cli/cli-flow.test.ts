@@ -1,0 +1,121 @@
+/**
+ * The CLI as a person uses it, against a real server: sign in, connect a target, set a policy,
+ * get access (password shown once), list, revoke, enable again, verify the audit log.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fakeLogin, fakeTargetState } from '../../src/connectors/fake/fake-connector.js';
+import { runCli, startTestServer, type CliResult, type TestServer } from './harness.js';
+
+const instance = `cli-flow-${randomUUID()}`;
+let server: TestServer;
+let env: Record<string, string>;
+let configFile: string;
+let grantId: string;
+let username: string;
+
+const cli = (args: string[], input?: string) => runCli(args, { env, input });
+const passwordIn = (r: CliResult) => /^\s*password: (\S+)$/m.exec(r.stdout)?.[1];
+
+beforeAll(async () => {
+  server = await startTestServer();
+  configFile = path.join(server.dir, 'config', 'cli.json');
+  env = { TIMEBOX_CONFIG: configFile };
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('timebox CLI against a live server', () => {
+  it('login reads the password from stdin and saves the session in a 0600 config file', async () => {
+    const r = await cli(['login', '--server', server.url, '--email', server.admin.email, '--password-stdin'], `${server.admin.password}\n`);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Signed in to ${server.url} as ${server.admin.email}`);
+    expect(r.stdout).toContain('Tenants: default (owner)');
+
+    expect((await stat(configFile)).mode & 0o777).toBe(0o600);
+    const saved = JSON.parse(await readFile(configFile, 'utf8')) as Record<string, string>;
+    expect(saved).toMatchObject({ server: server.url, email: server.admin.email });
+    expect(saved.token).toMatch(/^tb_/);
+    // Neither the token nor the password is ever echoed.
+    expect(r.stdout).not.toContain(saved.token);
+    expect(r.stdout).not.toContain(server.admin.password);
+  });
+
+  it('adds a fake target (printing its check report) and a policy', async () => {
+    const config = JSON.stringify({ instance, entitlements: ['readers', 'writers'] });
+    const t = await cli(['targets', 'add', '--name', 'orders-db', '--kind', 'fake', '--config', config]);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/Added target orders-db \(fake\), id [0-9a-f-]{36}/);
+    expect(t.stdout).toContain('connection: in-memory fake target');
+    expect(t.stdout).toContain('Check passed.');
+
+    const p = await cli(['policies', 'add', '--name', 'ops', '--target', 'orders-db', '--max', '4h', '--default', '1h', '--roles', 'requester,owner', '--reason-min', '5']);
+    expect(p.stderr).toBe('');
+    expect(p.code).toBe(0);
+    expect(p.stdout).toMatch(/^target: +orders-db$/m);
+    expect(p.stdout).toMatch(/^max: +4h$/m);
+    expect(p.stdout).toMatch(/^default: +1h$/m);
+  });
+
+  it('request prints a working password once; grants credential afterwards is refused (exit 5)', async () => {
+    const r = await cli(['request', '--target', 'orders-db', '--entitlement', 'readers', '--duration', '1h30m', '--reason', 'investigate INC-42']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Access granted on orders-db: readers for 1h30m');
+    expect(r.stdout).toContain('shown only this once');
+    expect(r.stdout).toMatch(/until: +\d{4}-\d\d-\d\d \d\d:\d\d UTC \(in 1h(29m\d+s|30m)\)/);
+    grantId = /\(grant ([0-9a-f-]{36})\)/.exec(r.stdout)![1]!;
+    username = /username: (\S+)/.exec(r.stdout)![1]!;
+    const password = passwordIn(r)!;
+    // The printed password really opens the account on the target.
+    expect(fakeLogin(instance, username, password)).toBe(true);
+
+    const again = await cli(['grants', 'credential', grantId]);
+    expect(again.code).toBe(5);
+    expect(again.stderr).toBe('timebox: the password was already shown once and is not stored any more\n');
+    expect(again.stdout).toBe('');
+  });
+
+  it('grants list shows the grant active', async () => {
+    const r = await cli(['grants', 'list']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(/^ID +STATE +TARGET +ENTITLEMENTS +ACCOUNT +REQUESTED BY +ENDS$/);
+    const row = r.stdout.split('\n').find((l) => l.startsWith(grantId));
+    expect(row).toMatch(new RegExp(`^${grantId} +active +orders-db +readers +${username} +${server.admin.email} `));
+  });
+
+  it('grants revoke ends the grant and the account loses access', async () => {
+    const r = await cli(['grants', 'revoke', grantId, '--reason', 'done with INC-42']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`Grant ${grantId} is revoked; ${username} no longer has readers on orders-db.\n`);
+    const account = fakeTargetState(instance).accounts.get(username)!;
+    expect(account.enabled).toBe(false);
+    expect([...account.entitlements]).toEqual([]);
+  });
+
+  it('jit-accounts enable grants access again and prints a new password once', async () => {
+    const list = await cli(['jit-accounts', 'list', '--json']);
+    expect(list.code).toBe(0);
+    const accounts = JSON.parse(list.stdout) as { id: string; username: string; status: string }[];
+    expect(accounts).toEqual([expect.objectContaining({ username, status: 'disabled' })]);
+
+    const r = await cli(['jit-accounts', 'enable', accounts[0]!.id, '--reason', 'follow-up on INC-42', '--duration', '15m']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Access granted on orders-db: readers for 15m');
+    expect(r.stdout).toContain('shown only this once');
+    expect(fakeLogin(instance, username, passwordIn(r)!)).toBe(true);
+  });
+
+  it('audit verify reports an intact chain with exit code 0', async () => {
+    const r = await cli(['audit', 'verify']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Audit chain intact: \d+ events checked; head seq \d+, hash [0-9a-f]{64}\.$/m);
+  });
+});
