@@ -219,8 +219,10 @@ async function ensureEntitlementsExist(
   if (missing.length) throw badRequest(`target "${targetName}" has no entitlement named ${missing.map((m) => `"${m}"`).join(', ')}`);
 }
 
+/** Same notation the CLI accepts: 4h, 30m, 1h30m, 45s. */
 export function formatDuration(seconds: number): string {
-  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
-  if (seconds % 60 === 0) return `${seconds / 60} min`;
-  return `${seconds} s`;
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return [h ? `${h}h` : '', m ? `${m}m` : '', s || seconds === 0 ? `${s}s` : ''].join('');
 }

@@ -158,7 +158,7 @@ describe('grant lifecycle on the store', () => {
       targetId: s.target.id, entitlements: ['readers'], durationSeconds: 5 * 3600, reason: 'too long please',
     }).catch((e) => e);
     expect(err).toBeInstanceOf(AppError);
-    expect(err.message).toMatch(/longer than policy "default" allows \(4 h\)/);
+    expect(err.message).toMatch(/longer than policy "default" allows \(4h\)/);
     const accounts = await kit.store.db.selectFrom('jit_accounts').select('id').where('tenant_id', '=', s.tenantId).execute();
     expect(accounts).toHaveLength(0);
     const after = await kit.store.db.selectFrom('grants').select('id').where('tenant_id', '=', s.tenantId).execute();
