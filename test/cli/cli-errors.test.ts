@@ -45,7 +45,7 @@ describe('timebox CLI errors', () => {
 
   it('a duration over the policy maximum is refused (exit 5) with the policy message', async () => {
     const r = await runCli(request('5h'), { env });
-    expect(r.stderr).toBe('timebox: the duration 5 h is longer than policy "short" allows (4 h)\n');
+    expect(r.stderr).toBe('timebox: the duration 5h is longer than policy "short" allows (4h)\n');
     expect(r.code).toBe(5);
     expect(r.stdout).toBe('');
   });
