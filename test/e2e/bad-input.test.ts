@@ -1,0 +1,142 @@
+/**
+ * Bad input gets a clear 4xx and loses nothing: malformed JSON, wrong types, oversized fields,
+ * hostile names, unknown tenants and targets, durations over the policy maximum. Another
+ * tenant's operator sees nothing of this tenant.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { preparePgTarget, type PgTarget } from '../support/pg-target.js';
+import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
+import type { ApiClient } from '../support/http.js';
+
+let server: TestServer;
+let target: PgTarget;
+let alice: ApiClient;
+let targetId: string;
+const T = '/api/v1/tenants/default';
+
+async function counts() {
+  const db = server.tb.store.db;
+  const n = async (table: 'grants' | 'jit_accounts' | 'access_requests') =>
+    Number((await db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  return { grants: await n('grants'), accounts: await n('jit_accounts'), requests: await n('access_requests') };
+}
+
+async function rolesOnTarget(): Promise<string[]> {
+  const c = new pg.Client({ connectionString: target.db.url });
+  await c.connect();
+  try {
+    const r = await c.query(`select rolname from pg_roles where shobj_description(oid, 'pg_authid') like 'Timebox JIT account%'`);
+    return r.rows.map((x) => x.rolname);
+  } finally {
+    await c.end();
+  }
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  target = await preparePgTarget(inject('pgAdminUrl'));
+  const added = await server.admin.post(`${T}/targets`, { name: 'db', kind: 'postgres', config: target.config });
+  targetId = added.body.target.id;
+  await server.admin.post(`${T}/policies`, {
+    name: 'short', targetId, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600,
+  });
+  alice = await addOperator(server, `alice.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+});
+afterAll(async () => {
+  await server?.close();
+  await target?.drop();
+});
+
+const good = () => ({ targetId, entitlements: [target.readers], durationSeconds: 600, reason: 'INC-1 routine check' });
+
+describe('bad input to a request', () => {
+  const cases: Array<[string, () => Promise<{ status: number; body: any }>, number, RegExp]> = [
+    ['malformed JSON', () => alice.call('POST', `${T}/requests`, undefined, '{"targetId": '), 400, /not valid JSON/],
+    ['a duration as text', () => alice.post(`${T}/requests`, { ...good(), durationSeconds: '2h' }), 400, /body\.durationSeconds/],
+    ['a negative duration', () => alice.post(`${T}/requests`, { ...good(), durationSeconds: -5 }), 400, /durationSeconds: must be at least 10 seconds/],
+    ['entitlements not a list', () => alice.post(`${T}/requests`, { ...good(), entitlements: 'readers' }), 400, /body\.entitlements/],
+    ['an unknown field', () => alice.post(`${T}/requests`, { ...good(), admin: true }), 400, /admin/],
+    ['an oversized reason', () => alice.post(`${T}/requests`, { ...good(), reason: 'x'.repeat(5000) }), 400, /reason: must be at most 1000 characters/],
+    ['a NUL in the reason', () => alice.post(`${T}/requests`, { ...good(), reason: 'fix\u0000it please' }), 400, /control characters/],
+    ['a body over 256 KiB', () => alice.post(`${T}/requests`, { ...good(), reason: 'y'.repeat(300 * 1024) }), 413, /larger than 256 KiB/],
+    ['a name with a quote', () => alice.post(`${T}/requests`, { ...good(), accountName: "bob'x_jit" }), 400, /lowercase letters, digits and underscores/],
+    ['a name with a semicolon', () => alice.post(`${T}/requests`, { ...good(), accountName: 'a;drop role x' }), 400, /lowercase letters, digits and underscores/],
+    ['a non-ASCII name', () => alice.post(`${T}/requests`, { ...good(), accountName: 'bøb_jit' }), 400, /lowercase letters, digits and underscores/],
+    ['an entitlement with a quote', () => alice.post(`${T}/requests`, { ...good(), entitlements: ['x"; drop'] }), 400, /Role names may only contain/],
+    ['an entitlement the target lacks', () => alice.post(`${T}/requests`, { ...good(), entitlements: ['no_such_role'] }), 400, /has no entitlement named "no_such_role"/],
+    ['a target id that is not an id', () => alice.post(`${T}/requests`, { ...good(), targetId: 'db' }), 400, /targetId: must be an id/],
+    ['an unknown target', () => alice.post(`${T}/requests`, { ...good(), targetId: '00000000-0000-4000-8000-000000000000' }), 404, /target .* not found/],
+    ['an unknown tenant', () => alice.post('/api/v1/tenants/nope/requests', good()), 404, /tenant nope not found/],
+    ['a duration over the policy maximum', () => alice.post(`${T}/requests`, { ...good(), durationSeconds: 7200 }), 422, /2h is longer than policy "short" allows \(1h\)/],
+    ['a reason that is too short', () => alice.post(`${T}/requests`, { ...good(), reason: 'x' }), 422, /reason of at least 10 characters/],
+    ['a start in the past', () => alice.post(`${T}/requests`, { ...good(), startAt: '2001-01-01T00:00:00Z' }), 400, /start time is in the past/],
+  ];
+
+  it.each(cases)('%s: a clear 4xx and nothing created', async (_name, send, status, message) => {
+    const before = await counts();
+    const res = await send();
+    expect(res.status).toBe(status);
+    expect(res.body.error.message).toMatch(message);
+    expect(await counts()).toEqual(before);
+  });
+
+  it('left no role on the target and no request in the audit log', async () => {
+    expect(await rolesOnTarget()).toEqual([]);
+    const audit = await server.admin.get(`${T}/audit?action=grant.requested`);
+    expect(audit.body.items).toEqual([]);
+  });
+
+  it('still accepts the good request afterwards', async () => {
+    const res = await alice.post(`${T}/requests`, good());
+    expect(res.status).toBe(201);
+    expect(res.body.state).toBe('active');
+  });
+});
+
+describe('bad input elsewhere', () => {
+  it('refuses a target configuration with a clear message and stores nothing', async () => {
+    const res = await server.admin.post(`${T}/targets`, { name: 'broken', kind: 'postgres', config: { host: 'x', port: 'five' } });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/invalid postgres target configuration: config\.port/);
+    const unknown = await server.admin.post(`${T}/targets`, { name: 'k', kind: 'mainframe', config: {} });
+    expect(unknown.body.error.message).toMatch(/unknown target kind "mainframe"; this server supports: postgres/);
+    const list = await server.admin.get(`${T}/targets`);
+    expect(list.body.items.map((t: { name: string }) => t.name)).toEqual(['db']);
+  });
+
+  it('refuses a policy whose default is longer than its maximum', async () => {
+    const res = await server.admin.post(`${T}/policies`, {
+      name: 'odd', requesterRoles: ['requester'], maxDurationSeconds: 600, defaultDurationSeconds: 3600,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toBe('the default duration cannot be longer than the maximum duration');
+  });
+
+  it('lets a requester neither add targets nor read the audit log', async () => {
+    const t = await alice.post(`${T}/targets`, { name: 'mine', kind: 'postgres', config: target.config });
+    expect(t.status).toBe(403);
+    expect((await alice.get(`${T}/audit`)).status).toBe(403);
+  });
+});
+
+describe('tenant isolation', () => {
+  it("shows another tenant's operator nothing of this tenant", async () => {
+    const created = await server.admin.post('/api/v1/tenants', { slug: 'acme', name: 'Acme' });
+    expect(created.status).toBe(201);
+    const mallory = await addOperator(server, `mallory.${randomBytes(3).toString('hex')}@example.com`, ['admin'], 'acme');
+    const tenants = await mallory.get('/api/v1/tenants');
+    expect(tenants.body.items.map((t: { slug: string }) => t.slug)).toEqual(['acme']);
+    for (const path of [`${T}/targets`, `${T}/grants`, `${T}/jit-accounts`, `${T}/audit`, `${T}/policies`, `${T}/targets/${targetId}`]) {
+      const res = await mallory.get(path);
+      expect(res.status, path).toBe(404);
+      expect(res.body.error.message).toBe('tenant default not found');
+    }
+    // Ids from another tenant are unknown in one's own.
+    const own = await mallory.get(`/api/v1/tenants/acme/targets/${targetId}`);
+    expect(own.status).toBe(404);
+    const grants = await mallory.get('/api/v1/tenants/acme/grants');
+    expect(grants.body.items).toEqual([]);
+  });
+});
