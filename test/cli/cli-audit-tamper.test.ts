@@ -1,0 +1,40 @@
+/** `timebox audit verify` passes on an intact log and fails (exit 1) after a row is edited by hand. */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiLogin, apiPost, runCli, startTestServer, type TestServer } from './harness.js';
+
+let server: TestServer;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const token = await apiLogin(server);
+  await apiPost(server, token, '/api/v1/tenants/default/targets', {
+    name: 'ledger',
+    kind: 'fake',
+    config: { instance: `tamper-${randomUUID()}`, entitlements: ['readers'] },
+  });
+  env = { TIMEBOX_CONFIG: `${server.dir}/cli.json`, TIMEBOX_SERVER: server.url, TIMEBOX_TOKEN: token };
+});
+afterAll(async () => server?.close());
+
+describe('timebox audit verify', () => {
+  it('detects a row edited by someone with database rights', async () => {
+    const ok = await runCli(['audit', 'verify'], { env });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/Audit chain intact: \d+ events checked/);
+
+    const db = server.tb.store.db;
+    const row = await db.selectFrom('audit_events').select('seq').where('action', '=', 'target.created').executeTakeFirstOrThrow();
+    // The table refuses edits; a hand-editor with DBA rights switches the guard off first.
+    await sql`ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update`.execute(db);
+    await sql`UPDATE audit_events SET reason = 'nothing to see here' WHERE seq = ${row.seq}`.execute(db);
+    await sql`ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update`.execute(db);
+
+    const bad = await runCli(['audit', 'verify'], { env });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain(`seq ${row.seq}:`);
+    expect(bad.stdout).toMatch(/problem\(s\) found/);
+  });
+});
