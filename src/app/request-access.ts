@@ -13,6 +13,7 @@ import { applyGrantEvent } from './grant-transitions.js';
 import { resolvePolicy } from './policies.js';
 import { connectorFor, getTarget } from './targets.js';
 import { classifyTargetError } from '../core/errors.js';
+import { formatDuration } from '../core/policy-evaluation.js';
 
 export interface AccessAsk {
   targetId: string;
@@ -217,12 +218,4 @@ async function ensureEntitlementsExist(
     if (!page.items.some((i) => i.externalId === name)) missing.push(name);
   }
   if (missing.length) throw badRequest(`target "${targetName}" has no entitlement named ${missing.map((m) => `"${m}"`).join(', ')}`);
-}
-
-/** Same notation the CLI accepts: 4h, 30m, 1h30m, 45s. */
-export function formatDuration(seconds: number): string {
-  const h = Math.floor(seconds / 3600);
-  const m = Math.floor((seconds % 3600) / 60);
-  const s = seconds % 60;
-  return [h ? `${h}h` : '', m ? `${m}m` : '', s || seconds === 0 ? `${s}s` : ''].join('');
 }

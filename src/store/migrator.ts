@@ -4,9 +4,11 @@
  */
 import { Migrator, type Kysely, type Migration } from 'kysely';
 import * as m0001 from './migrations/0001_init.js';
+import * as m0003 from './migrations/0003_approval_workflows.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
+  '0003_approval_workflows': m0003,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

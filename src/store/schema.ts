@@ -72,6 +72,7 @@ export interface PoliciesTable {
   default_duration_seconds: number;
   reason_min_length: ColumnType<number, number | undefined, number>;
   pending_ttl_seconds: ColumnType<number, number | undefined, number>;
+  rules: Json;
   created_at: Timestamp;
 }
 
@@ -105,6 +106,10 @@ export interface AccessRequestsTable {
 
 export interface GrantsTable {
   id: string;
+  policy_id: string | null;
+  approval_level: ColumnType<number, number | undefined, number>;
+  emergency: ColumnType<boolean, boolean | undefined, boolean>;
+  extended_seconds: ColumnType<number, number | undefined, number>;
   tenant_id: string;
   request_id: string;
   jit_account_id: string;
@@ -173,7 +178,63 @@ export interface SettingsTable {
   value: Json;
 }
 
+export interface OperatorGroupsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface OperatorGroupMembersTable {
+  group_id: string;
+  operator_id: string;
+}
+
+export interface GrantExtensionsTable {
+  id: string;
+  tenant_id: string;
+  grant_id: string;
+  requester_id: string;
+  seconds: number;
+  reason: string;
+  state: 'pending' | 'approved' | 'denied' | 'cancelled';
+  approval_level: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  decided_at: NullableTimestamp;
+}
+
+export interface ApprovalsTable {
+  id: string;
+  tenant_id: string;
+  subject_type: 'grant' | 'extension';
+  subject_id: string;
+  grant_id: string;
+  level: number;
+  approver_id: string;
+  decision: 'approve' | 'deny';
+  reason: string | null;
+  duration_seconds: number | null;
+  start_at: NullableTimestamp;
+  created_at: Timestamp;
+}
+
+export interface ReviewsTable {
+  id: string;
+  tenant_id: string;
+  grant_id: string;
+  owed_since: Timestamp;
+  reviewer_id: string | null;
+  reviewed_at: NullableTimestamp;
+  verdict: 'justified' | 'not_justified' | null;
+  notes: string | null;
+}
+
 export interface Database {
+  operator_groups: OperatorGroupsTable;
+  operator_group_members: OperatorGroupMembersTable;
+  grant_extensions: GrantExtensionsTable;
+  approvals: ApprovalsTable;
+  reviews: ReviewsTable;
   tenants: TenantsTable;
   operators: OperatorsTable;
   memberships: MembershipsTable;

@@ -1,0 +1,63 @@
+/**
+ * Approval resolution, pure: ordered levels, each with its approvers and a quorum. Level n+1 is
+ * asked only once level n has its quorum; any deny ends the request; nobody approves their own
+ * request or decides twice.
+ */
+export interface ResolvedLevel {
+  approverIds: readonly string[];
+  quorum: number;
+}
+
+export interface Decision {
+  approverId: string;
+  level: number;
+  decision: 'approve' | 'deny';
+}
+
+export type ApprovalStatus =
+  | { status: 'approved' }
+  | { status: 'denied'; by: string; level: number }
+  | { status: 'pending'; level: number; approvals: number; quorum: number; waitingOn: string[] };
+
+/** Levels are numbered from 1. */
+export function resolveApprovals(levels: readonly ResolvedLevel[], requesterId: string, decisions: readonly Decision[]): ApprovalStatus {
+  const deny = decisions.find((d) => d.decision === 'deny');
+  if (deny) return { status: 'denied', by: deny.approverId, level: deny.level };
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i]!;
+    const n = i + 1;
+    const approvals = decisions.filter((d) => d.level === n && d.decision === 'approve').length;
+    if (approvals < level.quorum) {
+      const acted = new Set(decisions.map((d) => d.approverId));
+      return {
+        status: 'pending',
+        level: n,
+        approvals,
+        quorum: level.quorum,
+        waitingOn: level.approverIds.filter((a) => a !== requesterId && !acted.has(a)),
+      };
+    }
+  }
+  return { status: 'approved' };
+}
+
+/** Why this person may not decide now, or null. */
+export function decisionRefusal(
+  levels: readonly ResolvedLevel[],
+  requesterId: string,
+  decisions: readonly Decision[],
+  approverId: string,
+): string | null {
+  if (approverId === requesterId) return 'you cannot approve or deny your own request';
+  if (decisions.some((d) => d.approverId === approverId)) return 'you have already decided on this request';
+  const state = resolveApprovals(levels, requesterId, decisions);
+  if (state.status !== 'pending') return `the request is already ${state.status}`;
+  const level = levels[state.level - 1]!;
+  if (!level.approverIds.includes(approverId)) {
+    const later = levels.findIndex((l) => l.approverIds.includes(approverId));
+    return later >= 0
+      ? `you approve at level ${later + 1}; the request is waiting for level ${state.level}`
+      : 'you are not an approver of this request';
+  }
+  return null;
+}

@@ -1,0 +1,112 @@
+/**
+ * What a policy says beyond its basics, as one zod schema used at the API edge and when read back
+ * from the store, plus the checks that need more than types (windows that never open, levels
+ * that overlap, quorums nobody can reach, ticket patterns that could hang the server).
+ */
+import { z } from 'zod';
+import { isValidTimeZone, neverOpens, weekdays, type AccessWindow } from './access-window.js';
+import { checkTicketPattern } from './safe-pattern.js';
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'use HH:MM (24 h)' });
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'use YYYY-MM-DD' });
+const id = z.uuid({ error: 'must be an id (UUID)' });
+
+export const accessWindowSchema = z.strictObject({
+  timeZone: z.string().refine(isValidTimeZone, { error: 'unknown time zone (use an IANA name such as Europe/Berlin)' }),
+  days: z.array(z.enum(weekdays)).max(7),
+  from: hhmm,
+  to: hhmm,
+  dates: z.strictObject({ from: day, to: day }).optional(),
+});
+
+export const approvalLevelSchema = z.strictObject({
+  name: z.string().min(1).max(64).optional(),
+  approverIds: z.array(id).max(100).default([]),
+  groupIds: z.array(id).max(50).default([]),
+  quorum: z.number().int().min(1).max(50).default(1),
+});
+
+export const autoApproveRuleSchema = z.strictObject({
+  name: z.string().min(1).max(64),
+  /** All given conditions must hold. */
+  requesterGroupIds: z.array(id).max(50).optional(),
+  maxDurationSeconds: z.number().int().min(10).optional(),
+  windows: z.array(accessWindowSchema).max(20).optional(),
+});
+
+export const policyRulesSchema = z.strictObject({
+  requesterOperatorIds: z.array(id).max(500).default([]),
+  requesterGroupIds: z.array(id).max(50).default([]),
+  ticket: z.strictObject({ required: z.boolean(), pattern: z.string().max(200).optional() }).optional(),
+  windows: z.array(accessWindowSchema).max(20).default([]),
+  maxConcurrentGrants: z.number().int().min(1).max(1000).optional(),
+  maxScheduleAheadDays: z.number().int().min(0).max(365).default(0),
+  extension: z
+    .strictObject({
+      allowed: z.boolean(),
+      /** The grant's total length, extensions included, never goes beyond this. */
+      maxTotalSeconds: z.number().int().min(60),
+      /** Requester may extend within the cap without asking the approvers again. */
+      selfApprove: z.boolean().default(false),
+    })
+    .optional(),
+  approvalLevels: z.array(approvalLevelSchema).max(5).default([]),
+  autoApprove: z.array(autoApproveRuleSchema).max(10).default([]),
+  breakGlass: z.strictObject({ allowed: z.boolean() }).default({ allowed: false }),
+  mfa: z
+    .strictObject({ request: z.boolean().default(false), approve: z.boolean().default(false), reveal: z.boolean().default(false) })
+    .default({ request: false, approve: false, reveal: false }),
+});
+
+export type PolicyRules = z.output<typeof policyRulesSchema>;
+export type PolicyRulesInput = z.input<typeof policyRulesSchema>;
+export type ApprovalLevel = z.output<typeof approvalLevelSchema>;
+
+export const emptyRules: PolicyRules = policyRulesSchema.parse({});
+
+/** Parses stored rules; a stored value that no longer parses is a bug, not user input. */
+export function readRules(stored: unknown): PolicyRules {
+  return policyRulesSchema.parse(stored ?? {});
+}
+
+/**
+ * Semantic checks. `groupSizes` maps each referenced group to its member ids, so a quorum can be
+ * compared with the people who could actually approve.
+ */
+export function rulesProblems(rules: PolicyRules, now: Date, groupMembers: ReadonlyMap<string, readonly string[]>): string[] {
+  const problems: string[] = [];
+  const windowProblems = (ws: AccessWindow[], where: string) =>
+    ws.forEach((w, i) => {
+      const why = neverOpens(w, now);
+      if (why) problems.push(`${where}[${i}] never opens: ${why}`);
+    });
+  windowProblems(rules.windows, 'windows');
+  rules.autoApprove.forEach((r) => windowProblems(r.windows ?? [], `autoApprove "${r.name}" windows`));
+
+  if (rules.ticket?.pattern) {
+    const why = checkTicketPattern(rules.ticket.pattern);
+    if (why) problems.push(why);
+  }
+  if (rules.ticket?.required === false && rules.ticket.pattern) {
+    // A pattern still applies when a ticket is given; nothing to refuse.
+  }
+
+  const seen = new Map<string, number>();
+  rules.approvalLevels.forEach((level, i) => {
+    const people = new Set(level.approverIds);
+    for (const g of level.groupIds) {
+      const members = groupMembers.get(g);
+      if (!members) problems.push(`approvalLevels[${i}] names an unknown operator group ${g}`);
+      else for (const m of members) people.add(m);
+    }
+    for (const p of people) {
+      const other = seen.get(p);
+      if (other !== undefined) problems.push(`approvalLevels[${i}] and approvalLevels[${other}] overlap: one person may approve at one level only`);
+      else seen.set(p, i);
+    }
+    if (level.quorum > people.size) {
+      problems.push(`approvalLevels[${i}] needs ${level.quorum} approvals but has only ${people.size} possible approver(s)`);
+    }
+  });
+  return [...new Set(problems)];
+}
