@@ -144,7 +144,7 @@ describe('approval resolution', () => {
     ['a stranger', 'req', [], 'zz', /not an approver/],
     ['after approval', 'req', [d('a1', 1), d('a2', 1), d('b1', 2)], 'a3', /already decided|already approved/],
   ] as const)('refuses %s', (_n, requester, decisions, approver, why) => {
-    expect(decisionRefusal(levels, requester, decisions as Decision[], approver)).toMatch(why);
+    expect(decisionRefusal(levels, requester, decisions as readonly Decision[], approver)).toMatch(why);
   });
   it('lets an eligible approver decide', () => expect(decisionRefusal(levels, 'req', [], 'a2')).toBeNull());
 });
