@@ -25,13 +25,14 @@ export function createActivateJob(deps: AppDeps) {
     let grant = await loadGrant(deps.db, item.grantId);
     if (!grant) return { type: 'done' };
     if (grant.state === 'approved') {
-      // A scheduled start has come.
-      grant = await deps.db.transaction().execute((tx) => applyGrantEvent(deps, tx, grant!, { type: 'start' }, systemActor));
-      // 'start' scheduled a fresh activate item (same row): carry on with it now.
+      // A scheduled start has come: this run carries on with the activation itself.
+      grant = await deps.db
+        .transaction()
+        .execute((tx) => applyGrantEvent(deps, tx, grant!, { type: 'start' }, systemActor, { runningWork: 'activate' }));
     }
     if (grant.state !== 'activating') return { type: 'done' };
 
-    const leaseToken = `${deps.workerId}:activate:${grant.id}`;
+    const leaseToken = `${deps.workerId}:activate:${grant.id}:${item.id}:${item.attempts}`;
     const now = deps.clock.now();
     if (!(await acquireAccountLease(deps.db, grant.jit_account_id, leaseToken, now))) {
       return { type: 'defer', at: new Date(now.getTime() + 100 + Math.random() * 200) };

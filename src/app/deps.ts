@@ -1,5 +1,5 @@
 /** What the use cases need, passed explicitly from the composition root. */
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/types.js';
 import type { ConnectorHub } from '../connectors/registry.js';
@@ -8,6 +8,16 @@ import type { RetryPolicy } from '../core/retry.js';
 import type { KeyedLimiter } from '../scheduler/keyed-limiter.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
+
+/** Queues messages in the caller's transaction (email, webhooks); absent means nobody is told. */
+export interface NotificationQueue {
+  enqueue(
+    tx: Transaction<Database>,
+    tenantId: string,
+    event: { type: string } & Record<string, unknown>,
+    recipients: { operatorIds: string[] },
+  ): Promise<void>;
+}
 
 export interface AppDeps {
   db: Kysely<Database>;
@@ -23,6 +33,7 @@ export interface AppDeps {
   workerId: string;
   /** Tell the scheduler that work was added. */
   poke(): void;
+  notifier?: NotificationQueue;
 }
 
 /** Who is acting: recorded on every audit event. */

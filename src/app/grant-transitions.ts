@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
-import { transition, type GrantEvent, type GrantSnapshot, type GrantState } from '../core/lifecycle.js';
+import { transition, type GrantEvent, type GrantSnapshot, type GrantState, type WorkKind } from '../core/lifecycle.js';
 import type { Database, GrantRow } from '../store/schema.js';
 import { scheduleWork, unscheduleWork } from '../scheduler/work-queue.js';
 import type { Actor, AppDeps } from './deps.js';
@@ -37,7 +37,10 @@ export function toSnapshot(g: GrantRow): GrantSnapshot {
   };
 }
 
-type Extra = Partial<Pick<GrantRow, 'last_error' | 'revoked_at'>> & { credential_enc?: string | null; handle?: string };
+type Extra = Partial<Pick<GrantRow, 'last_error' | 'revoked_at' | 'extended_seconds' | 'approval_level'>> & {
+  credential_enc?: string | null;
+  handle?: string;
+};
 
 export async function applyGrantEvent(
   deps: Pick<AppDeps, 'audit' | 'retry' | 'clock'>,
@@ -45,7 +48,17 @@ export async function applyGrantEvent(
   grant: GrantRow,
   event: GrantEvent,
   actor: Actor,
-  opts: { reason?: string | null; extra?: Extra; now?: Date } = {},
+  opts: {
+    reason?: string | null;
+    extra?: Extra;
+    now?: Date;
+    /**
+     * The scheduled work this call runs inside. An effect that schedules that same work for now
+     * is what is already happening: applying it would release our own claim and let a second
+     * run start beside this one.
+     */
+    runningWork?: WorkKind;
+  } = {},
 ): Promise<GrantRow> {
   const now = opts.now ?? deps.clock.now();
   const result = transition(toSnapshot(grant), event, now, { retry: deps.retry });
@@ -72,7 +85,10 @@ export async function applyGrantEvent(
   if (!updated) throw new StaleGrantError(grant.id);
 
   for (const effect of result.effects) {
-    if (effect.type === 'schedule') await scheduleWork(tx, grant.id, effect.work, effect.at, now);
+    if (effect.type === 'schedule') {
+      if (effect.work === opts.runningWork && effect.at <= now) continue;
+      await scheduleWork(tx, grant.id, effect.work, effect.at, now);
+    }
     else if (effect.type === 'unschedule') await unscheduleWork(tx, grant.id, effect.work);
     else {
       await tx
@@ -97,11 +113,13 @@ export async function applyGrantEvent(
     }
   }
 
-  if (next.state !== grant.state || event.type === 'revoke_attempt_failed') {
+  if (next.state !== grant.state || event.type === 'revoke_attempt_failed' || event.type === 'extend') {
+    const action =
+      event.type === 'revoke_attempt_failed' ? 'grant.revoke_attempt_failed' : event.type === 'extend' ? 'grant.extended' : `grant.${next.state}`;
     await deps.audit.append(tx, {
       tenantId: grant.tenant_id,
       actor,
-      action: event.type === 'revoke_attempt_failed' ? 'grant.revoke_attempt_failed' : `grant.${next.state}`,
+      action,
       subject: { type: 'grant', id: grant.id },
       reason: opts.reason ?? eventReason(event) ?? next.endReason,
       before: { state: grant.state, expiresAt: grant.expires_at?.toISOString() ?? null },

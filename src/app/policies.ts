@@ -5,8 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, badRequest, notFound, policyViolation } from '../core/errors.js';
 import { isRole } from '../core/roles.js';
+import { policyRulesSchema, readRules, rulesProblems, type PolicyRules, type PolicyRulesInput } from '../core/policy-rules.js';
+import { describeIssues } from '../core/zod-issues.js';
 import type { PolicyRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
+import { groupMembers } from './operator-groups.js';
 
 export interface PolicyInput {
   name: string;
@@ -17,6 +20,7 @@ export interface PolicyInput {
   defaultDurationSeconds: number;
   reasonMinLength?: number;
   pendingTtlSeconds?: number;
+  rules?: PolicyRulesInput;
 }
 
 export interface PolicyView {
@@ -29,6 +33,7 @@ export interface PolicyView {
   defaultDurationSeconds: number;
   reasonMinLength: number;
   pendingTtlSeconds: number;
+  rules: PolicyRules;
   createdAt: Date;
 }
 
@@ -42,12 +47,20 @@ export const toPolicyView = (p: PolicyRow): PolicyView => ({
   defaultDurationSeconds: p.default_duration_seconds,
   reasonMinLength: p.reason_min_length,
   pendingTtlSeconds: p.pending_ttl_seconds,
+  rules: readRules(p.rules),
   createdAt: p.created_at,
 });
 
 export async function createPolicy(deps: AppDeps, actor: Actor, tenantId: string, input: PolicyInput): Promise<PolicyView> {
   const badRoles = input.requesterRoles.filter((r) => !isRole(r));
   if (badRoles.length) throw badRequest(`unknown role(s): ${badRoles.join(', ')}`);
+  const parsed = policyRulesSchema.safeParse(input.rules ?? {});
+  if (!parsed.success) throw badRequest(`invalid policy rules: ${describeIssues(parsed.error.issues, 'rules')}`);
+  const rules = parsed.data;
+  if (input.requesterRoles.length + rules.requesterOperatorIds.length + rules.requesterGroupIds.length === 0) {
+    throw badRequest('say who may request under this policy: requesterRoles, rules.requesterOperatorIds or rules.requesterGroupIds');
+  }
+  await checkRules(deps, tenantId, rules);
   if (input.defaultDurationSeconds > input.maxDurationSeconds) {
     throw badRequest('the default duration cannot be longer than the maximum duration');
   }
@@ -82,6 +95,7 @@ export async function createPolicy(deps: AppDeps, actor: Actor, tenantId: string
         default_duration_seconds: input.defaultDurationSeconds,
         reason_min_length: input.reasonMinLength,
         pending_ttl_seconds: input.pendingTtlSeconds,
+        rules: JSON.stringify(rules),
         created_at: deps.clock.now(),
       })
       .returningAll()
@@ -103,19 +117,43 @@ export async function listPolicies(deps: Pick<AppDeps, 'db'>, tenantId: string):
   return rows.map(toPolicyView);
 }
 
+/** Referenced people and groups must exist in the tenant; the rules must make sense together. */
+async function checkRules(deps: Pick<AppDeps, 'db' | 'clock'>, tenantId: string, rules: PolicyRules): Promise<void> {
+  const groupIds = [
+    ...rules.requesterGroupIds,
+    ...rules.approvalLevels.flatMap((l) => l.groupIds),
+    ...rules.autoApprove.flatMap((r) => r.requesterGroupIds ?? []),
+  ];
+  const members = await groupMembers(deps.db, tenantId, [...new Set(groupIds)]);
+  const unknownGroups = [...new Set(groupIds)].filter((g) => !members.has(g));
+  const people = [...new Set([...rules.requesterOperatorIds, ...rules.approvalLevels.flatMap((l) => l.approverIds)])];
+  const known = people.length
+    ? await deps.db.selectFrom('memberships').select('operator_id').where('tenant_id', '=', tenantId).where('operator_id', 'in', people).execute()
+    : [];
+  const unknownPeople = people.filter((p) => !known.some((k) => k.operator_id === p));
+  const problems = [
+    ...(unknownGroups.length ? [`unknown operator group(s): ${unknownGroups.join(', ')}`] : []),
+    ...(unknownPeople.length ? [`not members of this tenant: ${unknownPeople.join(', ')}`] : []),
+    ...rulesProblems(rules, deps.clock.now(), members),
+  ];
+  if (problems.length) throw badRequest(`invalid policy: ${[...new Set(problems)].join('; ')}`, { problems });
+}
+
 /** Pure: does this policy cover this ask? Returns why not, or null. */
 export function policyMismatch(
   p: PolicyRow,
-  ask: { targetId: string; entitlements: string[]; roles: readonly string[] },
+  ask: { targetId: string; entitlements: string[]; roles: readonly string[]; operatorId?: string; groupIds?: readonly string[] },
 ): string | null {
   if (p.target_id && p.target_id !== ask.targetId) return `policy "${p.name}" does not cover this target`;
   if (p.entitlements) {
     const outside = ask.entitlements.filter((e) => !p.entitlements!.includes(e));
     if (outside.length) return `policy "${p.name}" does not allow ${outside.join(', ')}`;
   }
-  if (!ask.roles.some((r) => p.requester_roles.includes(r))) {
-    return `policy "${p.name}" is for ${p.requester_roles.join('/')} only`;
-  }
+  const rules = readRules(p.rules);
+  const byRole = ask.roles.some((r) => p.requester_roles.includes(r));
+  const byPerson = ask.operatorId !== undefined && rules.requesterOperatorIds.includes(ask.operatorId);
+  const byGroup = (ask.groupIds ?? []).some((g) => rules.requesterGroupIds.includes(g));
+  if (!byRole && !byPerson && !byGroup) return `policy "${p.name}" does not list you among its requesters`;
   return null;
 }
 
@@ -123,7 +161,14 @@ export function policyMismatch(
 export async function resolvePolicy(
   deps: Pick<AppDeps, 'db'>,
   tenantId: string,
-  ask: { policyId?: string | null; targetId: string; entitlements: string[]; roles: readonly string[] },
+  ask: {
+    policyId?: string | null;
+    targetId: string;
+    entitlements: string[];
+    roles: readonly string[];
+    operatorId?: string;
+    groupIds?: readonly string[];
+  },
 ): Promise<PolicyRow> {
   const rows = await deps.db.selectFrom('policies').selectAll().where('tenant_id', '=', tenantId).execute();
   if (ask.policyId) {

@@ -1,19 +1,21 @@
 /**
  * A person asks for entitlements on a target, for a duration, with a reason. Everything is
- * validated before anything is written; then request, JIT account intent, grant and its
- * scheduled work are written in one transaction (intent before effect). Approval levels come
- * with the workflow issue: for now a matching policy approves at once.
+ * validated before anything is written (names, entitlements on the live target, the policy's
+ * rules); then request, JIT account intent, grant and its scheduled work are written in one
+ * transaction (intent before effect) and the request is routed: approved at once, granted as
+ * break-glass, or left waiting for its approval levels.
  */
 import { randomUUID } from 'node:crypto';
 import { AppError, badRequest, conflict, policyViolation } from '../core/errors.js';
-import type { GrantEvent } from '../core/lifecycle.js';
 import type { GrantRow, JitAccountRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
-import { applyGrantEvent } from './grant-transitions.js';
 import { resolvePolicy } from './policies.js';
 import { connectorFor, getTarget } from './targets.js';
 import { classifyTargetError } from '../core/errors.js';
-import { formatDuration } from '../core/policy-evaluation.js';
+import { evaluateAsk } from '../core/policy-evaluation.js';
+import { readRules } from '../core/policy-rules.js';
+import { groupsOf } from './operator-groups.js';
+import { routeRequest } from './route-request.js';
 
 export interface AccessAsk {
   targetId: string;
@@ -25,6 +27,8 @@ export interface AccessAsk {
   /** Only when the person has no JIT account on this target yet. */
   accountName?: string | null;
   startAt?: Date | null;
+  /** Break-glass: granted at once if the policy allows it; everyone is alerted, a review is owed. */
+  emergency?: boolean;
 }
 
 export interface Requester {
@@ -59,23 +63,32 @@ export async function requestAccess(
     if (why) throw badRequest(why);
   }
 
+  const groupIds = await groupsOf(deps.db, tenantId, who.operatorId);
   const policy = await resolvePolicy(deps, tenantId, {
     policyId: ask.policyId,
     targetId: target.id,
     entitlements,
     roles: who.roles,
+    operatorId: who.operatorId,
+    groupIds,
   });
+  const rules = readRules(policy.rules);
   const durationSeconds = ask.durationSeconds ?? policy.default_duration_seconds;
-  if (durationSeconds > policy.max_duration_seconds) {
-    throw policyViolation(
-      `the duration ${formatDuration(durationSeconds)} is longer than policy "${policy.name}" allows (${formatDuration(policy.max_duration_seconds)})`,
-    );
-  }
   const reason = ask.reason.trim();
-  if (reason.length < policy.reason_min_length) {
-    throw policyViolation(`give a reason of at least ${policy.reason_min_length} characters (policy "${policy.name}")`);
-  }
   if (ask.startAt && ask.startAt.getTime() < now.getTime() - 60_000) throw badRequest('the start time is in the past');
+  const open = await deps.db
+    .selectFrom('grants')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('operator_id', '=', who.operatorId)
+    .where('policy_id', '=', policy.id)
+    .where('state', 'in', ['requested', 'approved', 'activating', 'active'])
+    .executeTakeFirstOrThrow();
+  const evaluation = evaluateAsk(
+    { name: policy.name, maxDurationSeconds: policy.max_duration_seconds, reasonMinLength: policy.reason_min_length, rules },
+    { durationSeconds, reason, ticket: ask.ticket, startAt: ask.startAt, emergency: ask.emergency },
+    { now, requesterGroupIds: groupIds, openGrants: Number(open.n) },
+  );
+  if (evaluation.route.kind === 'refused') throw policyViolation(evaluation.refusals.join('; '), { refusals: evaluation.refusals });
 
   const existing = await deps.db
     .selectFrom('jit_accounts')
@@ -147,6 +160,9 @@ export async function requestAccess(
       .values({
         id: grantId,
         tenant_id: tenantId,
+        policy_id: policy.id,
+        emergency: ask.emergency === true,
+        approval_level: evaluation.route.kind === 'approval' ? 1 : 0,
         request_id: requestId,
         jit_account_id: account.id,
         target_id: target.id,
@@ -178,13 +194,10 @@ export async function requestAccess(
         policy: policy.name,
         ticket: ask.ticket ?? null,
         startAt: ask.startAt?.toISOString() ?? null,
+        emergency: ask.emergency === true,
       },
     });
-    const approve: GrantEvent = { type: 'approve' };
-    return applyGrantEvent(deps, tx, requested, approve, { type: 'system', id: null }, {
-      reason: `approved automatically by policy "${policy.name}" (no approval levels)`,
-      now,
-    });
+    return routeRequest(deps, tx, requested, evaluation.route, rules, policy.name, actor);
   });
   deps.poke();
   return grant;

@@ -27,7 +27,9 @@ export function createRevokeJob(deps: AppDeps) {
         return grant.expires_at ? { type: 'defer', at: grant.expires_at } : { type: 'done' };
       }
       try {
-        grant = await deps.db.transaction().execute((tx) => applyGrantEvent(deps, tx, grant!, { type: 'expire' }, systemActor));
+        grant = await deps.db
+          .transaction()
+          .execute((tx) => applyGrantEvent(deps, tx, grant!, { type: 'expire' }, systemActor, { runningWork: 'revoke' }));
       } catch (err) {
         if (err instanceof StaleGrantError) return { type: 'defer', at: now };
         throw err;
@@ -35,7 +37,8 @@ export function createRevokeJob(deps: AppDeps) {
     }
     if (grant.state !== 'revoking' && grant.state !== 'revoke_failed') return { type: 'done' };
 
-    const leaseToken = `${deps.workerId}:revoke:${grant.id}`;
+    // Unique per run: two runs must never mistake each other's lease for their own.
+    const leaseToken = `${deps.workerId}:revoke:${grant.id}:${item.id}:${item.attempts}`;
     if (!(await acquireAccountLease(deps.db, grant.jit_account_id, leaseToken, now))) {
       return { type: 'defer', at: new Date(now.getTime() + 100 + Math.random() * 200) };
     }

@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { CliError, ExitCode, exitCodeForStatus } from './exit-codes.js';
+import { CliError, ExitCode, exitCodeForStatus, type ExitCodeValue } from './exit-codes.js';
 
 export interface Conn {
   server: string;
@@ -50,17 +50,32 @@ function networkError(conn: Conn, err: unknown): CliError {
   return new CliError(`cannot reach the server at ${conn.server}: ${why}`, ExitCode.unreachable);
 }
 
-async function errorFrom(conn: Conn, res: Response): Promise<CliError> {
+/** An error answer of the server; `details` for the few commands that act on them (login's MFA step). */
+export class ApiError extends CliError {
+  constructor(
+    message: string,
+    exitCode: ExitCodeValue,
+    readonly details: unknown,
+  ) {
+    super(message, exitCode);
+  }
+}
+
+async function errorFrom(conn: Conn, res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => '');
   let message = `the server answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+  let details: unknown;
   try {
-    const body = JSON.parse(text) as { error?: { message?: unknown } };
+    const body = JSON.parse(text) as { error?: { message?: unknown; details?: unknown } };
     if (typeof body.error?.message === 'string') message = body.error.message;
+    details = body.error?.details;
   } catch {
     // not our error shape (a proxy's page, say): keep the status line
   }
-  if (res.status === 401 && conn.token) message += '; run timebox login to sign in again';
-  return new CliError(message, exitCodeForStatus(res.status));
+  // A refused authenticator code is a 401 too, but signing in again would not help.
+  const mfa = (details as { mfa?: unknown } | undefined)?.mfa !== undefined;
+  if (res.status === 401 && conn.token && !mfa) message += '; run timebox login to sign in again';
+  return new ApiError(message, exitCodeForStatus(res.status), details);
 }
 
 async function send(conn: Conn, method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<Response> {
@@ -102,8 +117,8 @@ export async function apiPost<T>(conn: Conn, path: string, body: unknown = {}): 
   return json<T>(conn, await send(conn, 'POST', path, { body }));
 }
 
-export async function apiDelete(conn: Conn, path: string): Promise<void> {
-  await json<unknown>(conn, await send(conn, 'DELETE', path));
+export async function apiDelete(conn: Conn, path: string, body?: unknown): Promise<void> {
+  await json<unknown>(conn, await send(conn, 'DELETE', path, { body }));
 }
 
 /**

@@ -10,6 +10,7 @@ import { registerAuth } from './commands/auth.js';
 import { registerGrants } from './commands/grants.js';
 import { registerJitAccounts } from './commands/jit-accounts.js';
 import { registerMembers } from './commands/members.js';
+import { registerMfa } from './commands/mfa.js';
 import { registerPolicies } from './commands/policies.js';
 import { registerRequest } from './commands/request.js';
 import { registerTargets } from './commands/targets.js';
@@ -49,6 +50,7 @@ function buildProgram(): Command {
   registerAudit(program);
   registerTokens(program);
   registerMembers(program);
+  registerMfa(program);
   return program;
 }
 

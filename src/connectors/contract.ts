@@ -111,6 +111,8 @@ export interface ConnectorInstance {
   /** After a revoke: 'absent' means nothing of the revoked part remains. */
   verify(ctx: ConnectorContext, spec: RevokeSpec): Promise<VerifyResult>;
   rotate?(ctx: ConnectorContext, handle: Record<string, unknown>, password: string): Promise<void>;
+  /** Moves the native expiry when a grant is extended (VALID UNTIL, accountExpires...). */
+  extend?(ctx: ConnectorContext, handle: Record<string, unknown>, accountNotAfter: Date): Promise<void>;
   close(): Promise<void>;
 }
 

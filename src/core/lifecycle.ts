@@ -51,6 +51,7 @@ export type GrantEvent =
   | { type: 'activation_failed'; error: string }
   | { type: 'expire' }
   | { type: 'revoke'; reason: string }
+  | { type: 'extend'; seconds: number }
   | { type: 'revoked' }
   | { type: 'revoke_attempt_failed'; error: string; retryable: boolean };
 
@@ -161,6 +162,12 @@ export function transition(g: GrantSnapshot, e: GrantEvent, now: Date, opts: Lif
       if (s === 'active' || s === 'activating') return beginRevocation(g, now, e.reason);
       if (s === 'revoking' || s === 'revoke_failed') return { ok: true, grant: g, effects: [] };
       return fail(`cannot revoke a grant that is ${s}`);
+    case 'extend': {
+      if (s !== 'active' || !g.expiresAt) return fail(`only an active grant can be extended (this one is ${s})`);
+      if (!Number.isInteger(e.seconds) || e.seconds <= 0) return fail('an extension must add a positive number of seconds');
+      const expiresAt = addSeconds(g.expiresAt, e.seconds);
+      return { ok: true, grant: { ...g, expiresAt }, effects: [{ type: 'schedule', work: 'revoke', at: expiresAt }] };
+    }
     case 'revoked':
       if (s !== 'revoking' && s !== 'revoke_failed') return fail(`cannot complete revocation of a ${s} grant`);
       return {

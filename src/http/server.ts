@@ -23,9 +23,12 @@ import type { Database } from '../store/schema.js';
 import { createOperators } from '../auth/operators.js';
 import { warmDummyHash } from '../auth/password-hash.js';
 import { createTokens } from '../auth/tokens.js';
+import { createTotp, noSecretBox } from '../auth/totp.js';
+import type { SecretBox } from '../secrets/types.js';
 import { installAuthHook, SESSION_COOKIE } from './auth-hook.js';
 import { BODY_LIMIT_BYTES, installErrorHandlers } from './error-handler.js';
 import { authRoutes } from './routes/auth-routes.js';
+import { mfaRoutes } from './routes/mfa-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
 
@@ -53,6 +56,8 @@ export interface HttpServerOptions extends HttpDeps {
   trustProxy?: boolean;
   /** Mark the session cookie Secure; on whenever the server is reached over HTTPS. */
   secureCookies?: boolean;
+  /** Encrypts operators' TOTP secrets; without it, enrolled operators cannot sign in (never skipped). */
+  secrets?: SecretBox;
 }
 
 export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp> {
@@ -89,6 +94,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
 
   const tokens = createTokens({ db, audit, clock });
   const operators = createOperators({ db, audit, clock });
+  const totp = createTotp({ db, audit, clock, secrets: deps.secrets ?? noSecretBox });
   installAuthHook(app, tokens);
 
   // Responses carry tokens and private data: never cached, never sniffed as another type.
@@ -126,7 +132,8 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   );
 
   const builtIn: RouteModule[] = [
-    authRoutes({ db, audit, operators, tokens, secureCookies: deps.secureCookies ?? false }),
+    authRoutes({ db, audit, operators, tokens, totp, secureCookies: deps.secureCookies ?? false }),
+    mfaRoutes({ totp }),
     tokenRoutes({ tokens, clock }),
     tenantRoutes({ db, operators }),
   ];

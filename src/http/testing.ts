@@ -3,10 +3,12 @@
  * with helpers to sign in and to check that no stored secret hash ever left the server.
  * Used by tests only; open one per test file (opening PGlite takes seconds).
  */
+import { randomBytes } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Logger } from 'pino';
 import { createAuditLog } from '../audit/audit-log.js';
 import { fakeClock } from '../core/clock.js';
+import { createSecretBox } from '../secrets/envelope.js';
 import { openStore } from '../store/db.js';
 import { bootstrapIfEmpty } from '../auth/bootstrap.js';
 import { SESSION_COOKIE } from './auth-hook.js';
@@ -33,6 +35,7 @@ export async function createTestApp(opts: { routes?: RouteModule[]; secureCookie
     logger: opts.logger ?? false,
     routes: opts.routes ?? [],
     secureCookies: opts.secureCookies ?? false,
+    secrets: createSecretBox(randomBytes(32)),
   });
   /** Every response (headers and body) this helper saw, for leak checks. */
   const seen: string[] = [];

@@ -17,6 +17,8 @@ const envSchema = z.object({
   TIMEBOX_RETRY_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
   TIMEBOX_SLOW_RETRY_MS: z.coerce.number().int().min(100).max(86_400_000).default(900_000),
   TIMEBOX_WORKER_ID: z.string().max(100).optional(),
+  /** The built dashboard (npm run build:web); defaults to dist/web of this package. */
+  TIMEBOX_WEB_DIR: z.string().optional(),
 });
 
 export type ServerConfig = z.infer<typeof envSchema>;

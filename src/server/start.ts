@@ -15,10 +15,21 @@ import { bootstrapIfEmpty, type BootstrapCredentials } from '../auth/bootstrap.j
 import type { ConnectorDefinition } from '../connectors/contract.js';
 import { fakeConnector } from '../connectors/fake/fake-connector.js';
 import { postgresConnector } from '../connectors/postgres/postgres-connector.js';
+import {
+  activeDirectoryConnector,
+  activeDirectoryGroupMembershipConnector,
+} from '../connectors/active-directory/active-directory-connector.js';
 import { createConnectorHub, createRegistry } from '../connectors/registry.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createHttpServer, type ZodApp } from '../http/server.js';
+import { approvalRoutes } from '../http/routes/approval-routes.js';
 import { auditRoutes } from '../http/routes/audit-routes.js';
+import { eventRoutes } from '../http/routes/event-routes.js';
+import { groupRoutes } from '../http/routes/group-routes.js';
+import { notificationRoutes } from '../http/routes/notification-routes.js';
+import { defaultWebDir, webRoutes } from '../http/routes/web-routes.js';
+import { createNotificationDispatcher } from '../notify/dispatcher.js';
+import { createNotifier } from '../notify/notifier.js';
 import { grantRoutes } from '../http/routes/grant-routes.js';
 import { jitAccountRoutes } from '../http/routes/jit-account-routes.js';
 import { policyRoutes } from '../http/routes/policy-routes.js';
@@ -50,6 +61,8 @@ export interface StartOptions {
   connectors?: ConnectorDefinition<any>[];
   /** Do not listen (tests use app.inject). */
   listen?: boolean;
+  /** Live-update stream pacing (tests make it fast). */
+  events?: { pollMs?: number; heartbeatMs?: number };
 }
 
 export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
@@ -65,7 +78,12 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   if (masterKey.created) log.warn({ dir: config.TIMEBOX_DATA_DIR }, 'created a new master key file; back it up: without it stored secrets cannot be read');
   const store = await openStore(embedded ? { dataDir: config.TIMEBOX_DATA_DIR } : { databaseUrl: config.DATABASE_URL });
 
-  const definitions: ConnectorDefinition<any>[] = [postgresConnector, ...(opts.connectors ?? [])];
+  const definitions: ConnectorDefinition<any>[] = [
+    postgresConnector,
+    activeDirectoryConnector,
+    activeDirectoryGroupMembershipConnector,
+    ...(opts.connectors ?? []),
+  ];
   if (config.TIMEBOX_ENABLE_FAKE_CONNECTOR === 'true') definitions.push(fakeConnector);
   const hub = createConnectorHub(createRegistry(definitions));
   const retry = {
@@ -106,6 +124,9 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     },
   });
   const sched = scheduler;
+  deps.notifier = createNotifier(deps);
+  // Messages go out on their own loop: a slow mail relay never delays a revocation.
+  const dispatcher = createNotificationDispatcher({ db: store.db, secrets: deps.secrets, clock, log, workerId });
 
   const released = await releaseLeasesOf(store.db, workerId);
   if (released > 0) log.warn({ released, workerId }, 'took back scheduled work held when this server last stopped');
@@ -118,7 +139,20 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     logger: log,
     trustProxy: config.TIMEBOX_TRUST_PROXY === 'true',
     secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
-    routes: [targetRoutes(deps), policyRoutes(deps), grantRoutes(routeDeps), jitAccountRoutes(routeDeps), auditRoutes(deps)],
+    secrets: deps.secrets,
+    routes: [
+      targetRoutes(deps),
+      policyRoutes(deps),
+      groupRoutes(deps),
+      grantRoutes(routeDeps),
+      approvalRoutes(routeDeps),
+      jitAccountRoutes(routeDeps),
+      auditRoutes(deps),
+      notificationRoutes(deps),
+      eventRoutes({ db: store.db, ...opts.events }),
+      // Last: it answers every other GET with the dashboard.
+      webRoutes({ distDir: config.TIMEBOX_WEB_DIR ?? defaultWebDir() }),
+    ],
   });
 
   let url = '';
@@ -129,6 +163,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   }
   // Overdue work from before a restart runs at once.
   sched.start();
+  dispatcher.start();
   log.info({ url, store: store.kind, workerId }, 'timebox ready');
 
   let closed = false;
@@ -144,6 +179,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       closed = true;
       await app.close();
       await sched.stop();
+      await dispatcher.stop();
       await hub.closeAll();
       await store.close();
     },

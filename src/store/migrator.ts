@@ -1,14 +1,21 @@
 /**
  * Applies migrations in order. A static list (not a folder scan) works the same under tsx,
- * vitest and compiled output, and a missing migration is a compile error.
+ * vitest and compiled output, and a missing migration is a compile error. New migrations go at
+ * the end with the next number: a database that ran later ones refuses an earlier newcomer.
  */
 import { Migrator, type Kysely, type Migration } from 'kysely';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0003 from './migrations/0003_approval_workflows.js';
+import * as m0004 from './migrations/0004_notifications.js';
+import * as m0005 from './migrations/0005_operator_mfa.js';
+import * as m0006 from './migrations/0006_certificate_authorities.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
   '0003_approval_workflows': m0003,
+  '0004_notifications': m0004,
+  '0005_operator_mfa': m0005,
+  '0006_certificate_authorities': m0006,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

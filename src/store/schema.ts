@@ -1,5 +1,7 @@
 /** Row types of the database, as Kysely sees them (same for PGlite and PostgreSQL). */
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { NotificationTables } from './schema-notifications.js';
+import type { CredentialTables } from './schema-credentials.js';
 
 type Timestamp = ColumnType<Date, Date, Date>;
 type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
@@ -20,6 +22,11 @@ export interface OperatorsTable {
   platform_admin: ColumnType<boolean, boolean | undefined, boolean>;
   disabled: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
+  totp_secret_enc: ColumnType<string | null, string | null | undefined, string | null>;
+  totp_pending_secret_enc: ColumnType<string | null, string | null | undefined, string | null>;
+  totp_enabled_at: NullableTimestamp;
+  /** int8: read back as a string. */
+  totp_last_step: ColumnType<string | null, string | number | null | undefined, string | number | null>;
 }
 
 export interface MembershipsTable {
@@ -229,7 +236,7 @@ export interface ReviewsTable {
   notes: string | null;
 }
 
-export interface Database {
+export interface Database extends NotificationTables, CredentialTables {
   operator_groups: OperatorGroupsTable;
   operator_group_members: OperatorGroupMembersTable;
   grant_extensions: GrantExtensionsTable;

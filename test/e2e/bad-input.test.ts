@@ -14,6 +14,7 @@ let server: TestServer;
 let target: PgTarget;
 let alice: ApiClient;
 let targetId: string;
+const aliceEmail = `alice.${randomBytes(3).toString('hex')}@example.com`;
 const T = '/api/v1/tenants/default';
 
 async function counts() {
@@ -23,11 +24,15 @@ async function counts() {
   return { grants: await n('grants'), accounts: await n('jit_accounts'), requests: await n('access_requests') };
 }
 
+/** JIT roles of this file's requester (roles are cluster-wide; other files share the cluster). */
 async function rolesOnTarget(): Promise<string[]> {
   const c = new pg.Client({ connectionString: target.db.url });
   await c.connect();
   try {
-    const r = await c.query(`select rolname from pg_roles where shobj_description(oid, 'pg_authid') like 'Timebox JIT account%'`);
+    const r = await c.query(
+      `select rolname from pg_roles where shobj_description(oid, 'pg_authid') like 'Timebox JIT account%' and shobj_description(oid, 'pg_authid') like '%' || $1 || '%'`,
+      [aliceEmail],
+    );
     return r.rows.map((x) => x.rolname);
   } finally {
     await c.end();
@@ -42,7 +47,7 @@ beforeAll(async () => {
   await server.admin.post(`${T}/policies`, {
     name: 'short', targetId, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600,
   });
-  alice = await addOperator(server, `alice.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+  alice = await addOperator(server, aliceEmail, ['requester']);
 });
 afterAll(async () => {
   await server?.close();

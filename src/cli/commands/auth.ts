@@ -1,6 +1,6 @@
 /** `timebox login`, `logout`, `whoami`. */
 import type { Command } from 'commander';
-import { apiGet, apiPost } from '../api-client.js';
+import { ApiError, apiGet, apiPost } from '../api-client.js';
 import type { Me } from '../api-types.js';
 import { loadConnection, normalizeServer, readConfig, writeConfig } from '../config.js';
 import { optionsOf } from '../context.js';
@@ -24,8 +24,9 @@ export function registerAuth(program: Command): void {
     .option('--server <url>', 'server URL, e.g. http://localhost:8420 (default: $TIMEBOX_SERVER, else the last one used)')
     .option('--email <email>', 'your email (default: the last one used on this server)')
     .option('--password-stdin', 'read the password from the first line of stdin instead of prompting')
+    .option('--totp <code>', 'the 6-digit code from your authenticator app (asked for when needed, if there is a terminal)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { server?: string; email?: string; passwordStdin?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { server?: string; email?: string; passwordStdin?: boolean; totp?: string; json?: boolean }, cmd: Command) => {
       const file = await readConfig();
       const rawServer = opts.server ?? process.env.TIMEBOX_SERVER ?? file.server;
       if (!rawServer) throw new CliError('which server? pass --server URL (e.g. http://localhost:8420)', ExitCode.usage);
@@ -35,7 +36,18 @@ export function registerAuth(program: Command): void {
       const password = opts.passwordStdin ? await readLineFromStdin() : await promptHidden(`Password for ${email}: `);
       if (!password) throw new CliError('the password is empty', ExitCode.usage);
 
-      const session = await apiPost<LoginResponse>({ server }, '/api/v1/auth/login', { email, password });
+      const signIn = (totp?: string) => apiPost<LoginResponse>({ server }, '/api/v1/auth/login', { email, password, ...(totp ? { totp } : {}) });
+      let session: LoginResponse;
+      try {
+        session = await signIn(opts.totp);
+      } catch (err) {
+        // The password was right and the account has an authenticator app: ask for its code.
+        if (opts.totp || !(err instanceof ApiError) || (err.details as { mfa?: unknown } | undefined)?.mfa !== 'required') throw err;
+        if (opts.passwordStdin || !process.stdin.isTTY) {
+          throw new CliError('this account needs the 6-digit code from your authenticator app: pass --totp CODE', ExitCode.auth);
+        }
+        session = await signIn(await promptHidden('Code from your authenticator app: '));
+      }
       const conn = { server, token: session.token };
       const me = await apiGet<Me>(conn, '/api/v1/me');
       const tenant = optionsOf(cmd).tenant;

@@ -184,6 +184,11 @@ function createInstance(rawConfig: FakeConfig): ConnectorInstance {
       const nothingRevoked = held.length === toRevoke.length && (!disable || acct.enabled);
       return { state: nothingRevoked ? 'present' : 'drifted', findings };
     },
+    async extend(_ctx, handle, until) {
+      const { acct, username } = account(handle);
+      if (!acct) throw invalid(`account ${username} does not exist`);
+      acct.validUntil = until;
+    },
     async rotate(_ctx, handle, password) {
       const { acct, username } = account(handle);
       if (!acct) throw invalid(`account ${username} does not exist`);

@@ -151,3 +151,15 @@ export async function rotateRole(pool: pg.Pool, rawHandle: Record<string, unknow
     await c.query(`ALTER ROLE ${ident(username)} WITH PASSWORD ${lit(verifier)}`);
   });
 }
+
+/** An extension moves the native backstop: the role stays valid until the new end. */
+export async function extendRole(pool: pg.Pool, rawHandle: Record<string, unknown>, accountNotAfter: Date): Promise<void> {
+  const { username } = parseHandle(rawHandle);
+  await inTransaction(pool, async (c) => {
+    await lockAccount(c, username);
+    const role = await findRole(c, username);
+    if (!role) throw invalid(`role "${username}" does not exist on the server`);
+    if (!isTimeboxRole(role)) throw notOurs(username);
+    await c.query(`ALTER ROLE ${ident(username)} VALID UNTIL ${timestamp(accountNotAfter)}`);
+  });
+}

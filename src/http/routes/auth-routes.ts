@@ -8,6 +8,7 @@ import type { Database } from '../../store/schema.js';
 import { inTransaction, normalizeEmail, type Operators } from '../../auth/operators.js';
 import { MAX_PASSWORD_INPUT, verifyPasswordOrDummy } from '../../auth/password-hash.js';
 import type { Tokens } from '../../auth/tokens.js';
+import type { Totp } from '../../auth/totp.js';
 import { actorOf, principalOf, SESSION_COOKIE } from '../auth-hook.js';
 import type { ZodApp } from '../server.js';
 
@@ -17,6 +18,7 @@ const operatorSummary = z.object({ id: z.uuid(), email: z.string(), displayName:
 const loginBody = z.object({
   email: z.string().trim().min(1).max(320),
   password: z.string().min(1).max(MAX_PASSWORD_INPUT),
+  totp: z.string().max(32).optional().describe('Code from the authenticator app; needed once one is enrolled'),
 });
 const loginResponse = z.object({
   token: z.string().describe('Session token; also set as the timebox_session cookie'),
@@ -25,7 +27,7 @@ const loginResponse = z.object({
   operator: operatorSummary,
 });
 const meResponse = z.object({
-  operator: operatorSummary.extend({ platformAdmin: z.boolean() }),
+  operator: operatorSummary.extend({ platformAdmin: z.boolean(), mfaEnabled: z.boolean() }),
   memberships: z.array(
     z.object({ tenant: z.object({ id: z.uuid(), slug: z.string(), name: z.string() }), roles: z.array(z.enum(roles)) }),
   ),
@@ -36,13 +38,14 @@ export interface AuthRoutesDeps {
   audit: AuditLog;
   operators: Operators;
   tokens: Tokens;
+  totp: Totp;
   secureCookies: boolean;
 }
 
 const wrongCredentials = () => new AppError('unauthorized', 'email or password is incorrect');
 
 export function authRoutes(deps: AuthRoutesDeps) {
-  const { db, audit, operators, tokens } = deps;
+  const { db, audit, operators, tokens, totp } = deps;
   return (app: ZodApp) => {
     app.post(
       '/api/v1/auth/login',
@@ -61,7 +64,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
         },
         schema: {
           tags: ['auth'],
-          summary: 'Sign in with email and password; starts a 12-hour session',
+          summary: 'Sign in with email, password and (once enrolled) an authenticator code; starts a 12-hour session',
           security: [],
           body: loginBody,
           response: { 200: loginResponse },
@@ -83,6 +86,9 @@ export function authRoutes(deps: AuthRoutesDeps) {
           });
           throw wrongCredentials();
         }
+        // Only after the password: the answer says "code needed" to those who know the password.
+        const mfa = await totp.isEnabled(operator.id);
+        if (mfa) await totp.verifyFresh(operator.id, request.body.totp, 'login');
         const session = await inTransaction(db, async (tx) => {
           const s = await tokens.createSession(operator.id, tx);
           await audit.append(tx, {
@@ -90,7 +96,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
             actor: { type: 'operator', id: operator.id },
             action: 'auth.login',
             subject: { type: 'session', id: s.id },
-            after: { email, ip: request.ip, expiresAt: s.expiresAt },
+            after: { email, ip: request.ip, expiresAt: s.expiresAt, mfa },
           });
           return s;
         });
@@ -135,6 +141,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
             email: principal.email,
             displayName: principal.displayName,
             platformAdmin: principal.platformAdmin,
+            mfaEnabled: await totp.isEnabled(principal.operatorId),
           },
           memberships: await operators.membershipsOf(principal.operatorId),
         };

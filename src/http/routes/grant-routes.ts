@@ -40,6 +40,8 @@ export const grantRoutes =
             policyId: uuidParam.optional(),
             accountName: accountNameSchema.optional(),
             startAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }).optional(),
+            emergency: z.boolean().optional(),
+            totp: z.string().regex(/^\d{6}$/, { error: 'a 6-digit code' }).optional(),
           }),
           response: { 201: grantSchema },
         },

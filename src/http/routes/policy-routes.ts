@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../app/deps.js';
 import { createPolicy, listPolicies, type PolicyView } from '../../app/policies.js';
 import { roles } from '../../core/roles.js';
+import { policyRulesSchema } from '../../core/policy-rules.js';
 import { principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
@@ -18,6 +19,7 @@ const policySchema = z.object({
   defaultDurationSeconds: z.number(),
   reasonMinLength: z.number(),
   pendingTtlSeconds: z.number(),
+  rules: policyRulesSchema,
   createdAt: z.string(),
 });
 const policyJson = (p: PolicyView) => ({ ...p, createdAt: p.createdAt.toISOString() });
@@ -35,11 +37,12 @@ export const policyRoutes =
             name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, { error: 'use letters, digits, spaces, . _ -' }),
             targetId: uuidParam.nullish(),
             entitlements: z.array(z.string().min(1).max(256)).min(1).max(100).nullish(),
-            requesterRoles: z.array(z.enum(roles)).min(1),
+            requesterRoles: z.array(z.enum(roles)).default([]),
             maxDurationSeconds: durationSeconds,
             defaultDurationSeconds: durationSeconds,
             reasonMinLength: z.number().int().min(0).max(500).optional(),
             pendingTtlSeconds: z.number().int().min(60).max(30 * 86400).optional(),
+            rules: policyRulesSchema.optional(),
           }),
           response: { 201: policySchema },
         },

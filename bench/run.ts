@@ -1,0 +1,136 @@
+/**
+ * `npm run bench`: expiry lag, full lifecycles per second and a million active grants, printed as
+ * one markdown table (targets beside the figures) and saved as bench/results/latest.json.
+ * Not a test: a missed target is reported, never asserted. The exit code is non-zero only when a
+ * benchmark could not run at all, so a broken benchmark fails CI and a slow machine does not.
+ *
+ * BENCH_QUICK=1 scales every count and duration down about 10x (the CI smoke run, ~1 minute).
+ */
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startPostgres, type PgCluster } from '../test/harness/postgres.js';
+import { measureExpiryLag, type ExpiryLagResult } from './expiry-lag.js';
+import { measureLifecycles, runPgbench } from './lifecycles.js';
+import { measureMillionGrants } from './million-grants.js';
+import { say } from './setup.js';
+import { errorRow, renderMarkdown, row, type Row } from './table.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+const scale = {
+  lagGrants: quick ? 1_000 : 10_000,
+  lagWindowMs: quick ? 6_000 : 60_000,
+  // Time to set up the tenant and seed before the first expiry; seeding 10,000 takes ~1-3 s.
+  lagLeadMs: quick ? 3_000 : 10_000,
+  lagGraceMs: quick ? 60_000 : 120_000,
+  lifecycles: quick ? 200 : 2_000,
+  concurrency: 8,
+  pgbenchSeconds: quick ? 5 : 20,
+  millionGrants: quick ? 100_000 : 1_000_000,
+  // At least one sweep (TIMEBOX_SWEEP_MS defaults to 5 s) even in quick mode.
+  idleMs: quick ? 6_000 : 10_000,
+};
+
+const rows: Row[] = [];
+const details: Record<string, unknown> = {};
+let failures = 0;
+
+// Leftovers on any exit: the harness stops its clusters on 'exit' itself; signals must exit
+// normally for that (and for the server child processes) to happen.
+const tmpDirs: string[] = [];
+process.once('exit', () => tmpDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
+async function section(name: string, store: string, fn: () => Promise<void>) {
+  say(`${name} (${store}): starting`);
+  try {
+    await fn();
+  } catch (err) {
+    failures++;
+    say(`${name} (${store}) failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    rows.push(errorRow(name, store, err));
+  }
+}
+
+function lagRows(r: ExpiryLagResult, withTarget: boolean) {
+  const label = r.store === 'pglite' ? 'PGlite' : 'PostgreSQL';
+  const fig = `Expiry lag (${r.grants.toLocaleString('en-US')} grants / ${scale.lagWindowMs / 1000} s)`;
+  rows.push(row(`${fig} p50`, label, r.lagMs.p50, 'ms'));
+  rows.push(row(`${fig} p99`, label, r.lagMs.p99, 'ms', withTarget ? { text: '< 1,000 ms', ok: (v) => v < 1_000 } : undefined));
+  rows.push(row(`${fig} max`, label, r.lagMs.max, 'ms'));
+  rows.push(row('Grants revoked (and disabled on the target)', label, r.revoked - r.targetAccountsStillEnabled, '', {
+    text: `all ${r.grants.toLocaleString('en-US')}`,
+    ok: (v) => v === r.grants,
+  }));
+}
+
+async function main() {
+  const started = Date.now();
+  let cluster: PgCluster | null = null;
+  const base = await mkdtemp(path.join(os.tmpdir(), 'timebox-bench-'));
+  tmpDirs.push(base);
+  try {
+    cluster = await startPostgres({ name: 'bench' });
+    const pg = cluster;
+
+    await section('Expiry lag', 'PGlite', async () => {
+      const r = await measureExpiryLag({ store: 'pglite', dataDir: path.join(base, 'pglite'), grants: scale.lagGrants, windowMs: scale.lagWindowMs, leadMs: scale.lagLeadMs, graceMs: scale.lagGraceMs });
+      details.expiryLagPglite = r;
+      lagRows(r, false);
+    });
+    await section('Expiry lag', 'PostgreSQL', async () => {
+      const r = await measureExpiryLag({ store: 'postgres', databaseUrl: await pg.createDatabase('expiry_lag'), grants: scale.lagGrants, windowMs: scale.lagWindowMs, leadMs: scale.lagLeadMs, graceMs: scale.lagGraceMs });
+      details.expiryLagPostgres = r;
+      lagRows(r, true);
+    });
+
+    await section('Lifecycles per second', 'PostgreSQL', async () => {
+      const r = await measureLifecycles({ databaseUrl: await pg.createDatabase('lifecycles'), lifecycles: scale.lifecycles, concurrency: scale.concurrency, timeoutMs: quick ? 60_000 : 300_000 });
+      const tps = await runPgbench(await pg.createDatabase('pgbench'), scale.pgbenchSeconds);
+      details.lifecycles = { ...r, pgbenchTps: tps };
+      const label = `Full lifecycles/s (${r.lifecycles.toLocaleString('en-US')}, ${r.concurrency} in flight)`;
+      rows.push(row(label, 'PostgreSQL', r.perSecond, '/s'));
+      rows.push(row(`pgbench simple-update (scale 1, 4 clients, ${scale.pgbenchSeconds} s)`, 'PostgreSQL', tps, 'tps'));
+      rows.push(row('Lifecycles / pgbench tps', 'PostgreSQL', r.perSecond / tps, ''));
+      rows.push(row('Lifecycles ended other than revoked-on-expiry', 'PostgreSQL', r.endedOtherwise + r.requestErrors, '', { text: '0', ok: (v) => v === 0 }));
+    });
+
+    await section('Active grants at restart', 'PostgreSQL', async () => {
+      const r = await measureMillionGrants({ createDatabase: (n) => pg.createDatabase(n), grants: scale.millionGrants, idleMs: scale.idleMs });
+      details.activeGrants = r;
+      const ready = { text: '< 3,000 ms', ok: (v: number) => v < 3_000 };
+      const rss = { text: '< 250 MB', ok: (v: number) => v < 250 };
+      for (const s of [r.empty, r.loaded]) {
+        const n = `${s.grants.toLocaleString('en-US')} active grants`;
+        rows.push(row(`Restart to ready, ${n}`, 'PostgreSQL', s.readyMs, 'ms', ready));
+        rows.push(row(`RSS when ready, ${n}`, 'PostgreSQL', s.rssReadyMb, 'MB', rss));
+        rows.push(row(`RSS after ${scale.idleMs / 1000} s idle, ${n}`, 'PostgreSQL', s.rssIdleMb, 'MB', rss));
+      }
+      rows.push(row('RSS growth with the grants (loaded - empty, after idle)', 'PostgreSQL', r.loaded.rssIdleMb - r.empty.rssIdleMb, 'MB'));
+    });
+  } finally {
+    await cluster?.destroy().catch((err: unknown) => say(`could not remove the PostgreSQL cluster: ${String(err)}`));
+    await rm(base, { recursive: true, force: true });
+  }
+
+  // Load average: the machine may be shared, and these figures move with what else runs on it.
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  const header =
+    `Timebox benchmark (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}, ${os.cpus().length} CPUs, load ${load}, ` +
+    `node ${process.version}, ${((Date.now() - started) / 1000).toFixed(0)} s; PostgreSQL: throwaway cluster, fsync off`;
+  process.stdout.write(`\n${header}\n\n${renderMarkdown(rows)}\n\n`);
+  const out = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
+  await mkdir(path.dirname(out), { recursive: true });
+  await writeFile(out, `${JSON.stringify({ header, quick, scale, rows, details, failures }, null, 2)}\n`);
+  say(`results written to ${path.relative(process.cwd(), out)}`);
+}
+
+main().then(
+  () => process.exit(failures > 0 ? 1 : 0),
+  (err: unknown) => {
+    say(`benchmark aborted: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);

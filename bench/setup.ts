@@ -1,0 +1,81 @@
+/**
+ * What every benchmark needs before it measures: server settings, a logger that keeps the
+ * report on stdout readable, and a tenant with a requester, a fake target and a policy, created
+ * through the HTTP API the way an administrator would (so the benchmark breaks if the API does).
+ */
+import { randomBytes } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import type { BootstrapCredentials } from '../src/auth/bootstrap.js';
+
+export interface BenchTenant {
+  tenantId: string;
+  slug: string;
+  targetId: string;
+  policyId: string;
+  /** The fake target's in-memory instance (fakeTargetState(instance)). */
+  instance: string;
+  requesterId: string;
+}
+
+export const newMasterKey = () => randomBytes(32).toString('base64');
+
+/** Settings for startTimebox / the serve command; PORT 0 unless the caller picks one. */
+export function serverEnv(extra: Record<string, string>): Record<string, string> {
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    TIMEBOX_LOG_LEVEL: 'warn',
+    TIMEBOX_ENABLE_FAKE_CONNECTOR: 'true',
+    TIMEBOX_MASTER_KEY: newMasterKey(),
+    ...extra,
+  };
+}
+
+/** Server warnings go to stderr: stdout carries the report only. */
+export const benchLogger = (): Logger => pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn', base: { service: 'timebox' } }, pino.destination(2));
+
+/** Progress lines on stderr, with seconds since the run started. */
+const t0 = Date.now();
+export const say = (msg: string) => process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
+
+async function call<T>(base: string, method: string, path: string, token: string | null, body?: unknown): Promise<T> {
+  const res = await fetch(new URL(path, base), {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+export async function setupTenant(
+  url: string,
+  admin: BootstrapCredentials | null,
+  opts: { maxDurationSeconds: number },
+): Promise<BenchTenant> {
+  if (!admin) throw new Error('the server was not started on an empty database: no bootstrap credentials to sign in with');
+  const { token } = await call<{ token: string }>(url, 'POST', '/api/v1/auth/login', null, admin);
+  const slug = 'bench';
+  const tenant = await call<{ id: string }>(url, 'POST', '/api/v1/tenants', token, { slug, name: 'Benchmark' });
+  const member = await call<{ operator: { id: string } }>(url, 'POST', `/api/v1/tenants/${slug}/members`, token, {
+    email: 'requester@bench.invalid',
+    roles: ['requester'],
+  });
+  const instance = `bench-${randomBytes(4).toString('hex')}`;
+  const { target } = await call<{ target: { id: string } }>(url, 'POST', `/api/v1/tenants/${slug}/targets`, token, {
+    name: 'fake',
+    kind: 'fake',
+    config: { instance, entitlements: ['readers', 'writers'] },
+  });
+  const policy = await call<{ id: string }>(url, 'POST', `/api/v1/tenants/${slug}/policies`, token, {
+    name: 'bench',
+    targetId: target.id,
+    requesterRoles: ['requester'],
+    maxDurationSeconds: opts.maxDurationSeconds,
+    defaultDurationSeconds: Math.min(3600, opts.maxDurationSeconds),
+    reasonMinLength: 0,
+  });
+  return { tenantId: tenant.id, slug, targetId: target.id, policyId: policy.id, instance, requesterId: member.operator.id };
+}

@@ -1,0 +1,55 @@
+/** Who approves at a level (named people plus current group members), and grant summaries for messages. */
+import type { Kysely, Transaction } from 'kysely';
+import type { ApprovalLevel } from '../core/policy-rules.js';
+import type { ResolvedLevel } from '../core/approval.js';
+import type { Database, GrantRow } from '../store/schema.js';
+import { groupMembers } from './operator-groups.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+export async function approversAt(db: Db, tenantId: string, level: ApprovalLevel): Promise<string[]> {
+  const members = await groupMembers(db, tenantId, level.groupIds);
+  return [...new Set([...level.approverIds, ...[...members.values()].flat()])];
+}
+
+export async function resolveLevels(db: Db, tenantId: string, levels: readonly ApprovalLevel[]): Promise<ResolvedLevel[]> {
+  const out: ResolvedLevel[] = [];
+  for (const l of levels) out.push({ approverIds: await approversAt(db, tenantId, l), quorum: l.quorum });
+  return out;
+}
+
+export async function tenantAdmins(db: Db, tenantId: string): Promise<string[]> {
+  const rows = await db.selectFrom('memberships').select(['operator_id', 'roles']).where('tenant_id', '=', tenantId).execute();
+  return rows.filter((r) => r.roles.includes('owner') || r.roles.includes('admin')).map((r) => r.operator_id);
+}
+
+export interface GrantSummary {
+  id: string;
+  requesterEmail: string;
+  targetName: string;
+  entitlements: string[];
+  durationSeconds: number;
+  expiresAt: string | null;
+  reason: string;
+}
+
+/** What a message says about a grant: never a credential. */
+export async function grantSummary(db: Db, g: GrantRow): Promise<GrantSummary> {
+  const row = await db
+    .selectFrom('grants')
+    .innerJoin('operators', 'operators.id', 'grants.operator_id')
+    .innerJoin('targets', 'targets.id', 'grants.target_id')
+    .innerJoin('access_requests', 'access_requests.id', 'grants.request_id')
+    .select(['operators.email', 'targets.name', 'access_requests.reason'])
+    .where('grants.id', '=', g.id)
+    .executeTakeFirstOrThrow();
+  return {
+    id: g.id,
+    requesterEmail: row.email,
+    targetName: row.name,
+    entitlements: g.entitlements,
+    durationSeconds: g.duration_seconds,
+    expiresAt: g.expires_at?.toISOString() ?? null,
+    reason: row.reason,
+  };
+}

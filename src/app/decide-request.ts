@@ -1,0 +1,150 @@
+/**
+ * An approver decides on a pending request: approve (possibly shortening it or moving its start)
+ * or deny. The grant row is locked for the decision, so concurrent approvers are counted exactly;
+ * a unique row per approver means nobody decides twice. Level n+1 is asked once level n has its
+ * quorum; the requester hears of every decision, the other approvers of each other's.
+ */
+import { randomUUID } from 'node:crypto';
+import { AppError, forbidden, notFound, policyViolation } from '../core/errors.js';
+import { decisionRefusal, resolveApprovals, type Decision } from '../core/approval.js';
+import { formatDuration } from '../core/policy-evaluation.js';
+import { readRules } from '../core/policy-rules.js';
+import type { GrantRow } from '../store/schema.js';
+import type { Actor, AppDeps } from './deps.js';
+import { applyGrantEvent } from './grant-transitions.js';
+import { approversAt, grantSummary, resolveLevels } from './approvers.js';
+
+export interface DecisionInput {
+  decision: 'approve' | 'deny';
+  reason?: string | null;
+  /** Shorten: never longer than asked. */
+  durationSeconds?: number;
+  /** Move the start (still within what the policy allows ahead). */
+  startAt?: Date | null;
+}
+
+export async function decideRequest(
+  deps: AppDeps,
+  actor: Actor,
+  tenantId: string,
+  approverId: string,
+  grantId: string,
+  input: DecisionInput,
+): Promise<GrantRow> {
+  const now = deps.clock.now();
+  return deps.db.transaction().execute(async (tx) => {
+    let grant = await tx.selectFrom('grants').selectAll().where('id', '=', grantId).where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
+    if (!grant) throw notFound(`request ${grantId}`);
+    if (grant.state !== 'requested') throw new AppError('conflict', `the request is already ${grant.state}`);
+    if (grant.pending_expires_at && now >= grant.pending_expires_at) {
+      throw new AppError('conflict', `the request expired at ${grant.pending_expires_at.toISOString()} before it was approved`);
+    }
+    const policy = grant.policy_id
+      ? await tx.selectFrom('policies').selectAll().where('id', '=', grant.policy_id).executeTakeFirst()
+      : undefined;
+    const rules = readRules(policy?.rules);
+    const levels = await resolveLevels(tx, tenantId, rules.approvalLevels);
+    const previous = await tx
+      .selectFrom('approvals')
+      .select(['approver_id', 'level', 'decision'])
+      .where('subject_type', '=', 'grant')
+      .where('subject_id', '=', grant.id)
+      .execute();
+    const decisions: Decision[] = previous.map((d) => ({ approverId: d.approver_id, level: d.level, decision: d.decision }));
+    const refusal = decisionRefusal(levels, grant.operator_id, decisions, approverId);
+    if (refusal) {
+      if (/already/.test(refusal)) throw new AppError('conflict', refusal);
+      throw forbidden(refusal);
+    }
+    const state = resolveApprovals(levels, grant.operator_id, decisions);
+    const level = state.status === 'pending' ? state.level : 0;
+
+    if (input.decision === 'approve' && input.durationSeconds !== undefined && input.durationSeconds > grant.duration_seconds) {
+      throw policyViolation(
+        `approvers may shorten a request, not lengthen it (asked: ${formatDuration(grant.duration_seconds)}, given: ${formatDuration(input.durationSeconds)})`,
+      );
+    }
+    if (input.decision === 'approve' && input.startAt) {
+      if (input.startAt.getTime() < now.getTime() - 60_000) throw policyViolation('the new start time is in the past');
+      const aheadDays = (input.startAt.getTime() - now.getTime()) / 86_400_000;
+      if (aheadDays > Math.max(rules.maxScheduleAheadDays, 0) && input.startAt.getTime() > now.getTime() + 60_000) {
+        throw policyViolation(`policy "${policy?.name}" allows a start at most ${rules.maxScheduleAheadDays} day(s) ahead`);
+      }
+    }
+
+    await tx
+      .insertInto('approvals')
+      .values({
+        id: randomUUID(),
+        tenant_id: tenantId,
+        subject_type: 'grant',
+        subject_id: grant.id,
+        grant_id: grant.id,
+        level,
+        approver_id: approverId,
+        decision: input.decision,
+        reason: input.reason ?? null,
+        duration_seconds: input.durationSeconds ?? null,
+        start_at: input.startAt ?? null,
+        created_at: now,
+      })
+      .execute();
+    const changes: Record<string, unknown> = {};
+    if (input.decision === 'approve' && (input.durationSeconds !== undefined || input.startAt)) {
+      grant = await tx
+        .updateTable('grants')
+        .set({
+          ...(input.durationSeconds !== undefined ? { duration_seconds: input.durationSeconds } : {}),
+          ...(input.startAt ? { requested_start_at: input.startAt } : {}),
+          updated_at: now,
+        })
+        .where('id', '=', grant.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      if (input.durationSeconds !== undefined) changes.durationSeconds = input.durationSeconds;
+      if (input.startAt) changes.startAt = input.startAt.toISOString();
+    }
+    await deps.audit.append(tx, {
+      tenantId,
+      actor,
+      action: input.decision === 'approve' ? 'approval.approved' : 'approval.denied',
+      subject: { type: 'grant', id: grant.id },
+      reason: input.reason ?? null,
+      after: { level, ...changes },
+    });
+
+    const after = resolveApprovals(levels, grant.operator_id, [...decisions, { approverId, level, decision: input.decision }]);
+    const summary = await grantSummary(tx, grant);
+    const everyApprover = [...new Set(levels.flatMap((l) => l.approverIds))].filter((a) => a !== approverId && a !== grant!.operator_id);
+    await deps.notifier?.enqueue(tx, tenantId, { type: 'approver_acted', grant: summary, by: approverId, decision: input.decision, level }, { operatorIds: everyApprover });
+    // The requester hears of every decision, final or not.
+    const told = input.decision === 'deny' ? 'denied' : input.durationSeconds !== undefined ? 'shortened' : 'approved';
+    await deps.notifier?.enqueue(
+      tx,
+      tenantId,
+      { type: 'request_decided', grant: summary, decision: told, by: approverId, level, final: after.status !== 'pending', reason: input.reason ?? null },
+      { operatorIds: [grant.operator_id] },
+    );
+
+    if (after.status === 'denied') {
+      return applyGrantEvent(deps, tx, grant, { type: 'deny', reason: input.reason || 'denied by an approver' }, actor);
+    }
+    if (after.status === 'approved') {
+      return applyGrantEvent(deps, tx, grant, { type: 'approve' }, actor, { reason: `approved at every level (last: level ${level})` });
+    }
+    if (after.level !== level) {
+      grant = await tx.updateTable('grants').set({ approval_level: after.level, updated_at: now }).where('id', '=', grant.id).returningAll().executeTakeFirstOrThrow();
+      const next = rules.approvalLevels[after.level - 1]!;
+      const approvers = (await approversAt(tx, tenantId, next)).filter((a) => a !== grant!.operator_id);
+      await deps.audit.append(tx, {
+        tenantId,
+        actor: { type: 'system', id: null },
+        action: 'approval.requested',
+        subject: { type: 'grant', id: grant.id },
+        after: { level: after.level, quorum: next.quorum, approverIds: approvers },
+      });
+      await deps.notifier?.enqueue(tx, tenantId, { type: 'approval_requested', grant: summary, level: after.level, quorum: next.quorum, approverIds: approvers }, { operatorIds: approvers });
+    }
+    return grant;
+  });
+}

@@ -1,0 +1,163 @@
+/**
+ * Extending an active grant: within the policy's cap, either at once (self-extension allowed, or
+ * no approval levels) or through the same approval levels as a request. The target's native
+ * expiry is moved first, so the database never promises more time than the target allows.
+ */
+import { randomUUID } from 'node:crypto';
+import { AppError, classifyTargetError, forbidden, notFound, policyViolation } from '../core/errors.js';
+import { decisionRefusal, resolveApprovals, type Decision } from '../core/approval.js';
+import { formatDuration } from '../core/policy-evaluation.js';
+import { readRules } from '../core/policy-rules.js';
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, GrantRow } from '../store/schema.js';
+import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
+import type { Actor, AppDeps } from './deps.js';
+import { applyGrantEvent } from './grant-transitions.js';
+import { handleOf, latestEnd, loadGrant, otherHolders } from './grant-queries.js';
+import { approversAt, grantSummary, resolveLevels } from './approvers.js';
+import { connectorFor, getTarget } from './targets.js';
+
+export interface ExtensionOutcome {
+  applied: boolean;
+  extensionId: string;
+  grant: GrantRow;
+}
+
+/** Reads through `db`, which must be the open transaction when there is one (PGlite has one connection). */
+async function policyOf(db: Kysely<Database> | Transaction<Database>, grant: GrantRow) {
+  const policy = grant.policy_id ? await db.selectFrom('policies').selectAll().where('id', '=', grant.policy_id).executeTakeFirst() : undefined;
+  return { name: policy?.name ?? '(none)', rules: readRules(policy?.rules) };
+}
+
+export async function requestExtension(
+  deps: AppDeps,
+  actor: Actor,
+  tenantId: string,
+  requesterId: string,
+  grantId: string,
+  input: { seconds: number; reason: string },
+): Promise<ExtensionOutcome> {
+  const grant = await loadGrant(deps.db, grantId);
+  if (!grant || grant.tenant_id !== tenantId || grant.operator_id !== requesterId) throw notFound(`grant ${grantId}`);
+  if (grant.state !== 'active') throw new AppError('conflict', `only an active grant can be extended (this one is ${grant.state})`);
+  const { name, rules } = await policyOf(deps.db, grant);
+  if (!rules.extension?.allowed) throw policyViolation(`policy "${name}" does not allow extensions; request access again instead`);
+  const total = grant.duration_seconds + grant.extended_seconds + input.seconds;
+  if (total > rules.extension.maxTotalSeconds) {
+    const room = Math.max(0, rules.extension.maxTotalSeconds - grant.duration_seconds - grant.extended_seconds);
+    throw policyViolation(
+      `policy "${name}" caps a grant at ${formatDuration(rules.extension.maxTotalSeconds)} in total; you can extend by at most ${formatDuration(room)}`,
+    );
+  }
+  const id = randomUUID();
+  const now = deps.clock.now();
+  const immediate = rules.extension.selfApprove || rules.approvalLevels.length === 0;
+  await deps.db.transaction().execute(async (tx) => {
+    await tx
+      .insertInto('grant_extensions')
+      .values({ id, tenant_id: tenantId, grant_id: grant.id, requester_id: requesterId, seconds: input.seconds, reason: input.reason, state: immediate ? 'approved' : 'pending', created_at: now, decided_at: immediate ? now : null })
+      .execute();
+    await deps.audit.append(tx, {
+      tenantId,
+      actor,
+      action: 'extension.requested',
+      subject: { type: 'grant', id: grant.id },
+      reason: input.reason,
+      after: { extensionId: id, seconds: input.seconds, selfApproved: immediate },
+    });
+    if (!immediate) {
+      const first = rules.approvalLevels[0]!;
+      const approvers = (await approversAt(tx, tenantId, first)).filter((a) => a !== requesterId);
+      await deps.notifier?.enqueue(
+        tx,
+        tenantId,
+        { type: 'approval_requested', grant: await grantSummary(tx, grant), level: 1, quorum: first.quorum, approverIds: approvers, extensionSeconds: input.seconds },
+        { operatorIds: approvers },
+      );
+    }
+  });
+  if (!immediate) return { applied: false, extensionId: id, grant };
+  return { applied: true, extensionId: id, grant: await applyExtension(deps, actor, grant.id, input.seconds, input.reason) };
+}
+
+/** Moves the end on the target (native expiry) and then in the store. */
+export async function applyExtension(deps: AppDeps, actor: Actor, grantId: string, seconds: number, reason: string): Promise<GrantRow> {
+  const grant = await loadGrant(deps.db, grantId);
+  if (!grant || grant.state !== 'active' || !grant.expires_at) throw new AppError('conflict', 'the grant is no longer active');
+  const token = `${deps.workerId}:extend:${grant.id}:${randomUUID().slice(0, 8)}`;
+  let leased = false;
+  for (let i = 0; i < 50 && !leased; i++) {
+    leased = await acquireAccountLease(deps.db, grant.jit_account_id, token, deps.clock.now());
+    if (!leased) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!leased) throw new AppError('conflict', 'the account is busy with another change; try again in a moment');
+  try {
+    const target = await getTarget(deps, grant.tenant_id, grant.target_id);
+    const { instance } = connectorFor(deps, target);
+    if (!instance.extend) throw new AppError('policy_violation', `targets of kind ${target.kind} cannot move their expiry; request access again instead`);
+    const newEnd = new Date(grant.expires_at.getTime() + seconds * 1000);
+    const until = latestEnd([{ ...grant, expires_at: newEnd }, ...(await otherHolders(deps.db, grant))]) ?? newEnd;
+    try {
+      await deps.targetLimiter.run(target.id, () => instance.extend!({ log: deps.log }, handleOf(grant), until));
+    } catch (err) {
+      const e = classifyTargetError(err);
+      throw new AppError('target_error', `target "${target.name}" could not move the expiry: ${e.message}`);
+    }
+    const fresh = await loadGrant(deps.db, grant.id);
+    if (!fresh || fresh.state !== 'active') throw new AppError('conflict', 'the grant ended while it was being extended');
+    return await deps.db.transaction().execute((tx) =>
+      applyGrantEvent(deps, tx, fresh, { type: 'extend', seconds }, actor, {
+        reason,
+        extra: { extended_seconds: fresh.extended_seconds + seconds },
+      }),
+    );
+  } finally {
+    await releaseAccountLease(deps.db, grant.jit_account_id, token);
+  }
+}
+
+export async function decideExtension(
+  deps: AppDeps,
+  actor: Actor,
+  tenantId: string,
+  approverId: string,
+  extensionId: string,
+  input: { decision: 'approve' | 'deny'; reason?: string | null },
+): Promise<{ state: string; grant: GrantRow | null }> {
+  const now = deps.clock.now();
+  const outcome = await deps.db.transaction().execute(async (tx) => {
+    const ext = await tx.selectFrom('grant_extensions').selectAll().where('id', '=', extensionId).where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
+    if (!ext) throw notFound(`extension ${extensionId}`);
+    if (ext.state !== 'pending') throw new AppError('conflict', `the extension is already ${ext.state}`);
+    const grant = await tx.selectFrom('grants').selectAll().where('id', '=', ext.grant_id).executeTakeFirstOrThrow();
+    const { rules } = await policyOf(tx, grant);
+    const levels = await resolveLevels(tx, tenantId, rules.approvalLevels);
+    const prev = await tx.selectFrom('approvals').select(['approver_id', 'level', 'decision']).where('subject_type', '=', 'extension').where('subject_id', '=', ext.id).execute();
+    const decisions: Decision[] = prev.map((d) => ({ approverId: d.approver_id, level: d.level, decision: d.decision }));
+    const refusal = decisionRefusal(levels, ext.requester_id, decisions, approverId);
+    if (refusal) throw /already/.test(refusal) ? new AppError('conflict', refusal) : forbidden(refusal);
+    const current = resolveApprovals(levels, ext.requester_id, decisions);
+    const level = current.status === 'pending' ? current.level : 0;
+    await tx
+      .insertInto('approvals')
+      .values({ id: randomUUID(), tenant_id: tenantId, subject_type: 'extension', subject_id: ext.id, grant_id: grant.id, level, approver_id: approverId, decision: input.decision, reason: input.reason ?? null, duration_seconds: null, start_at: null, created_at: now })
+      .execute();
+    const after = resolveApprovals(levels, ext.requester_id, [...decisions, { approverId, level, decision: input.decision }]);
+    const state = after.status === 'pending' ? 'pending' : after.status;
+    if (state !== 'pending') await tx.updateTable('grant_extensions').set({ state, decided_at: now }).where('id', '=', ext.id).execute();
+    else if (after.status === 'pending' && after.level !== ext.approval_level) await tx.updateTable('grant_extensions').set({ approval_level: after.level }).where('id', '=', ext.id).execute();
+    await deps.audit.append(tx, {
+      tenantId,
+      actor,
+      action: input.decision === 'approve' ? 'extension.approved' : 'extension.denied',
+      subject: { type: 'grant', id: grant.id },
+      reason: input.reason ?? null,
+      after: { extensionId: ext.id, level, state },
+    });
+    await deps.notifier?.enqueue(tx, tenantId, { type: 'request_decided', grant: await grantSummary(tx, grant), decision: input.decision === 'approve' ? 'approved' : 'denied', by: approverId, level, final: state !== 'pending', extensionSeconds: ext.seconds }, { operatorIds: [ext.requester_id] });
+    return { state, ext };
+  });
+  if (outcome.state !== 'approved') return { state: outcome.state, grant: null };
+  const grant = await applyExtension(deps, actor, outcome.ext.grant_id, outcome.ext.seconds, outcome.ext.reason);
+  return { state: 'approved', grant };
+}

@@ -1,0 +1,272 @@
+/**
+ * TOTP (RFC 6238: 6 digits, 30-second steps, SHA-1, what every authenticator app speaks) as the
+ * operators' second factor: enrolment, sign-in, and fresh codes for sensitive actions.
+ *
+ * Secrets are stored SecretBox-encrypted (context `operator:<id>:totp`). The time step of every
+ * accepted code is recorded and only later steps are accepted afterwards, so a code works once
+ * even when it is seen by someone else (shoulder, proxy log, a second tab). The step is claimed
+ * by a conditional UPDATE, so two simultaneous uses of one code cannot both pass, on any number
+ * of servers.
+ *
+ * Codes and secrets never reach the audit log, errors or logs.
+ */
+import type { Kysely } from 'kysely';
+import { generateSecret, generateURI, verify } from 'otplib';
+import type { AuditLog } from '../audit/types.js';
+import type { Clock } from '../core/clock.js';
+import { AppError, conflict, notFound } from '../core/errors.js';
+import type { SecretBox } from '../secrets/types.js';
+import type { Database } from '../store/schema.js';
+import { inTransaction } from './operators.js';
+
+type Db = Kysely<Database>;
+
+/** What a code is being checked for; recorded with failed attempts. */
+export type MfaPurpose = 'login' | 'enrol' | 'disable' | 'request' | 'approve' | 'reveal';
+
+export interface TotpDeps {
+  db: Db;
+  secrets: SecretBox;
+  clock: Clock;
+  audit: AuditLog;
+  /** Shown above the account in authenticator apps. */
+  issuer?: string;
+}
+
+export interface TotpEnrolment {
+  /** Base32, for typing into an app by hand. */
+  secret: string;
+  /** `otpauth://totp/...`, for a QR code. */
+  otpauthUri: string;
+}
+
+const PERIOD_SECONDS = 30;
+const CODE = /^\d{6}$/;
+/**
+ * Wrong codes per operator before further attempts are refused for a while. Sign-in has its own
+ * rate limit, but request/approve/reveal do not: without this, 10^6 codes could be tried at
+ * request speed. Kept in memory per process (per database); several servers each allow as many.
+ */
+const MAX_FAILURES = 5;
+const FAILURE_WINDOW_MS = 5 * 60_000;
+const failuresByDb = new WeakMap<Db, Map<string, number[]>>();
+
+export const mfaRequired = () =>
+  new AppError('unauthorized', 'enter the 6-digit code from your authenticator app', { mfa: 'required' });
+export const mfaInvalid = () => new AppError('unauthorized', 'that code is wrong or was already used', { mfa: 'invalid' });
+export const mfaNotEnrolled = () =>
+  new AppError('forbidden', 'this policy requires multi-factor authentication; enrol an authenticator app first');
+
+const contextOf = (operatorId: string) => `operator:${operatorId}:totp`;
+
+export function createTotp(deps: TotpDeps) {
+  const { db, secrets, clock, audit } = deps;
+  const issuer = deps.issuer ?? 'Timebox';
+  let failures = failuresByDb.get(db);
+  if (!failures) {
+    failures = new Map();
+    failuresByDb.set(db, failures);
+  }
+  const failureLog = failures;
+
+  async function load(operatorId: string) {
+    const row = await db
+      .selectFrom('operators')
+      .select(['email', 'totp_secret_enc', 'totp_pending_secret_enc', 'totp_enabled_at', 'totp_last_step'])
+      .where('id', '=', operatorId)
+      .executeTakeFirst();
+    if (!row) throw notFound('operator');
+    return row;
+  }
+
+  function refuseWhileLocked(operatorId: string): void {
+    const now = clock.now().getTime();
+    const recent = (failureLog.get(operatorId) ?? []).filter((t) => now - t < FAILURE_WINDOW_MS);
+    if (recent.length > 0) failureLog.set(operatorId, recent);
+    else failureLog.delete(operatorId);
+    if (recent.length >= MAX_FAILURES) {
+      const minutes = Math.ceil((recent[0]! + FAILURE_WINDOW_MS - now) / 60_000);
+      throw new AppError('rate_limited', `too many wrong codes; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`);
+    }
+  }
+
+  /** Counts and audits a refused code, then refuses it. */
+  async function fail(operatorId: string, purpose: MfaPurpose, reason: string): Promise<never> {
+    failureLog.set(operatorId, [...(failureLog.get(operatorId) ?? []), clock.now().getTime()]);
+    await audit.append(db, {
+      tenantId: null,
+      actor: { type: 'operator', id: operatorId },
+      action: 'mfa.verify_failed',
+      subject: { type: 'operator', id: operatorId },
+      reason,
+      after: { purpose },
+    });
+    throw mfaInvalid();
+  }
+
+  /**
+   * The time step a code belongs to (current one ±1, for clock drift and typing time), if it is
+   * later than `lastStep`; otherwise the attempt is counted, audited and refused.
+   */
+  async function matchStep(
+    operatorId: string,
+    secretEnc: string,
+    lastStep: string | null,
+    code: string | undefined,
+    purpose: MfaPurpose,
+  ): Promise<number> {
+    // Apps show "123 456"; people type what they see.
+    const token = (code ?? '').replace(/\s+/g, '');
+    if (token === '') throw mfaRequired();
+    refuseWhileLocked(operatorId);
+    if (!CODE.test(token)) return fail(operatorId, purpose, 'not a 6-digit code');
+    const result = await verify({
+      secret: secrets.decrypt(secretEnc, contextOf(operatorId)),
+      token,
+      epoch: Math.floor(clock.now().getTime() / 1000),
+      epochTolerance: PERIOD_SECONDS,
+      ...(lastStep !== null ? { afterTimeStep: Number(lastStep) } : {}),
+    });
+    // `timeStep` is in every valid TOTP result; the check narrows otplib's TOTP|HOTP union.
+    if (!result.valid || !('timeStep' in result)) return fail(operatorId, purpose, 'wrong or already used code');
+    failureLog.delete(operatorId);
+    return result.timeStep;
+  }
+
+  /** A new secret, pending until confirmed with a code; replaces any earlier pending one. */
+  async function startEnrolment(operatorId: string): Promise<TotpEnrolment> {
+    const row = await load(operatorId);
+    // Re-enrolling over a working factor would let a stolen session swap it for the thief's own.
+    const enrolled = () => conflict('an authenticator app is already enrolled; disable it first (that needs a current code)');
+    if (row.totp_enabled_at) throw enrolled();
+    const secret = generateSecret();
+    const res = await db
+      .updateTable('operators')
+      .set({ totp_pending_secret_enc: secrets.encrypt(secret, contextOf(operatorId)) })
+      .where('id', '=', operatorId)
+      .where('totp_enabled_at', 'is', null)
+      .executeTakeFirst();
+    if (res.numUpdatedRows === 0n) throw enrolled();
+    return { secret, otpauthUri: generateURI({ issuer, label: row.email, secret }) };
+  }
+
+  /** Proves the app holds the pending secret; from now on sign-in asks for a code. */
+  async function confirmEnrolment(operatorId: string, code: string | undefined): Promise<void> {
+    const row = await load(operatorId);
+    if (row.totp_enabled_at) throw conflict('an authenticator app is already enrolled');
+    const pending = row.totp_pending_secret_enc;
+    if (!pending) throw conflict('there is no enrolment to confirm; start one first');
+    const step = await matchStep(operatorId, pending, null, code, 'enrol');
+    await inTransaction(db, async (tx) => {
+      // Only the very secret the code was checked against: a restart in between wins.
+      const res = await tx
+        .updateTable('operators')
+        .set({ totp_secret_enc: pending, totp_pending_secret_enc: null, totp_enabled_at: clock.now(), totp_last_step: step })
+        .where('id', '=', operatorId)
+        .where('totp_enabled_at', 'is', null)
+        .where('totp_pending_secret_enc', '=', pending)
+        .executeTakeFirst();
+      if (res.numUpdatedRows === 0n) throw conflict('the enrolment was restarted or confirmed meanwhile; start again');
+      await audit.append(tx, {
+        tenantId: null,
+        actor: { type: 'operator', id: operatorId },
+        action: 'mfa.enrolled',
+        subject: { type: 'operator', id: operatorId },
+        after: { method: 'totp' },
+      });
+    });
+  }
+
+  /** Claims the code's step; false when someone else claimed it (or a later one) first. */
+  async function claimStep(operatorId: string, secretEnc: string, step: number, db2: Db = db): Promise<boolean> {
+    const res = await db2
+      .updateTable('operators')
+      .set({ totp_last_step: step })
+      .where('id', '=', operatorId)
+      .where('totp_secret_enc', '=', secretEnc)
+      .where('totp_enabled_at', 'is not', null)
+      .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', String(step))]))
+      .executeTakeFirst();
+    return res.numUpdatedRows === 1n;
+  }
+
+  /** Removes the factor; needs a current code, so a stolen session alone cannot. */
+  async function disable(operatorId: string, code: string | undefined): Promise<void> {
+    const row = await load(operatorId);
+    const secretEnc = row.totp_secret_enc;
+    if (!row.totp_enabled_at || !secretEnc) throw conflict('no authenticator app is enrolled');
+    const step = await matchStep(operatorId, secretEnc, row.totp_last_step, code, 'disable');
+    const done = await inTransaction(db, async (tx) => {
+      if (!(await claimStep(operatorId, secretEnc, step, tx))) return false;
+      await tx
+        .updateTable('operators')
+        .set({ totp_secret_enc: null, totp_pending_secret_enc: null, totp_enabled_at: null, totp_last_step: null })
+        .where('id', '=', operatorId)
+        .execute();
+      await audit.append(tx, {
+        tenantId: null,
+        actor: { type: 'operator', id: operatorId },
+        action: 'mfa.disabled',
+        subject: { type: 'operator', id: operatorId },
+        before: { method: 'totp' },
+      });
+      return true;
+    });
+    if (!done) await fail(operatorId, 'disable', 'code already used');
+  }
+
+  async function isEnabled(operatorId: string): Promise<boolean> {
+    const row = await db.selectFrom('operators').select(['totp_enabled_at', 'totp_secret_enc']).where('id', '=', operatorId).executeTakeFirst();
+    return Boolean(row?.totp_enabled_at && row.totp_secret_enc);
+  }
+
+  /**
+   * Accepts a current code exactly once. Call it outside any transaction: the consumed step and
+   * the audit event of a refusal must be committed whatever the caller does next.
+   */
+  async function verifyFresh(operatorId: string, code: string | undefined, purpose: MfaPurpose): Promise<void> {
+    const row = await load(operatorId);
+    const secretEnc = row.totp_secret_enc;
+    if (!row.totp_enabled_at || !secretEnc) throw mfaNotEnrolled();
+    const step = await matchStep(operatorId, secretEnc, row.totp_last_step, code, purpose);
+    if (!(await claimStep(operatorId, secretEnc, step))) await fail(operatorId, purpose, 'code already used');
+  }
+
+  return { startEnrolment, confirmEnrolment, disable, isEnabled, verifyFresh };
+}
+
+export type Totp = ReturnType<typeof createTotp>;
+
+/**
+ * The check before a sensitive action: an operator who has enrolled always gives a fresh code;
+ * one who has not may go on, unless the policy demands MFA. True when a code was verified (say
+ * so in the action's audit event). Call outside any transaction (see verifyFresh).
+ */
+export async function requireFreshTotp(
+  deps: TotpDeps,
+  operatorId: string,
+  code: string | undefined,
+  purpose: 'request' | 'approve' | 'reveal',
+  policy: { requireMfa?: boolean } = {},
+): Promise<boolean> {
+  const totp = createTotp(deps);
+  if (await totp.isEnabled(operatorId)) {
+    await totp.verifyFresh(operatorId, code, purpose);
+    return true;
+  }
+  if (policy.requireMfa) throw mfaNotEnrolled();
+  return false;
+}
+
+/**
+ * For a server built without the master key (some tests): enrolling fails, and so does signing
+ * in as an operator who has enrolled; the second factor is never skipped.
+ */
+export const noSecretBox: SecretBox = {
+  encrypt() {
+    throw new Error('multi-factor authentication is not available: this server has no master key');
+  },
+  decrypt() {
+    throw new Error('multi-factor authentication is not available: this server has no master key');
+  },
+};

@@ -1,0 +1,68 @@
+/** `timebox mfa enroll | disable`: the authenticator app (TOTP) whose code sign-in asks for. */
+import type { Command } from 'commander';
+import { apiDelete, apiPost } from '../api-client.js';
+import { loadConnection } from '../config.js';
+import { CliError, ExitCode } from '../exit-codes.js';
+import { clean, note, print, printJson } from '../output.js';
+import { promptHidden } from '../prompt.js';
+
+interface Enrolment {
+  secret: string;
+  otpauthUri: string;
+}
+
+const ENROLLED = 'Authenticator app enrolled; signing in now also asks for its code.';
+
+/** The code given with --code, else asked for on the terminal. */
+async function codeFrom(given: string | undefined, how: string): Promise<string> {
+  if (given !== undefined) return given;
+  if (!process.stdin.isTTY) throw new CliError(`no terminal to ask for the code on; ${how}`, ExitCode.usage);
+  return promptHidden('Code from your authenticator app: ');
+}
+
+export function registerMfa(program: Command): void {
+  const mfa = program.command('mfa').description('multi-factor authentication with an authenticator app (TOTP)');
+
+  mfa
+    .command('enroll')
+    .description('enrol an authenticator app: shows its secret and otpauth:// URI, then asks for a code from the app to confirm')
+    .option('--code <code>', 'confirm the enrolment started earlier with this code from the app (for scripts)')
+    .option('--json', 'machine-readable output (includes the secret)')
+    .action(async (opts: { code?: string; json?: boolean }) => {
+      const conn = await loadConnection();
+      const confirm = async (code: string) => {
+        await apiPost(conn, '/api/v1/me/mfa/totp/confirm', { code });
+        if (opts.json) printJson({ enrolled: true });
+        else print(ENROLLED);
+      };
+      // Starting again would replace the secret the code was made from, so --code only confirms.
+      if (opts.code !== undefined) return confirm(opts.code);
+
+      const e = await apiPost<Enrolment>(conn, '/api/v1/me/mfa/totp');
+      if (opts.json) {
+        printJson(e);
+      } else {
+        print('Add Timebox to your authenticator app: scan a QR code of the URI, or type in the secret.');
+        print(`  URI:    ${clean(e.otpauthUri)}`);
+        print(`  secret: ${clean(e.secret)}`);
+      }
+      if (!process.stdin.isTTY) {
+        note('timebox: to finish, run: timebox mfa enroll --code CODE (the 6-digit code the app shows)');
+        return;
+      }
+      return confirm(await promptHidden('Code from your authenticator app: '));
+    });
+
+  mfa
+    .command('disable')
+    .description('remove your authenticator app; needs a current code from it')
+    .option('--code <code>', 'the 6-digit code the app shows now (asked for if there is a terminal)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { code?: string; json?: boolean }) => {
+      const conn = await loadConnection();
+      const code = await codeFrom(opts.code, 'pass --code CODE');
+      await apiDelete(conn, '/api/v1/me/mfa/totp', { code });
+      if (opts.json) printJson({ enrolled: false });
+      else print('Authenticator app removed; signing in asks for the password only.');
+    });
+}

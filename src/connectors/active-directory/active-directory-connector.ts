@@ -1,0 +1,114 @@
+/**
+ * Active Directory connectors.
+ * - `active-directory`: per-person JIT accounts in a dedicated OU (Quickpass-style `<name>_jit`),
+ *   put in privileged groups for the grant; native expiry through accountExpires.
+ * - `active-directory-groups`: temporary membership of an EXISTING user in groups.
+ * Both speak LDAP over TLS only and never change an object Timebox did not create or was not asked
+ * to change.
+ */
+import type { ConnectorContext, ConnectorDefinition, ConnectorInstance } from '../contract.js';
+import { PASSWORD_LENGTH, checkTarget } from './check.js';
+import {
+  type ActiveDirectoryConfig,
+  type ActiveDirectoryGroupsConfig,
+  activeDirectoryConfigSchema,
+  activeDirectoryGroupsConfigSchema,
+} from './config.js';
+import { listGroups } from './entitlements.js';
+import { toTargetError } from './errors.js';
+import { grantGroups, revokeGroups, verifyGroups } from './group-membership.js';
+import { extendJitAccount, grantJitAccount, revokeJitAccount, rotateJitAccount, verifyJitAccount } from './jit-accounts.js';
+import { validateAccountName, validateEntitlementName } from './names.js';
+import { whereOf } from './session.js';
+
+export {
+  activeDirectoryConfigSchema,
+  activeDirectoryGroupsConfigSchema,
+  type ActiveDirectoryConfig,
+  type ActiveDirectoryGroupsConfig,
+} from './config.js';
+
+/** Every call: map failures to retry classes and log them (never a password: specs are not logged). */
+function caller(kind: string, where: string) {
+  return async function call<T>(ctx: ConnectorContext, op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const mapped = toTargetError(err, where);
+      ctx.log.warn({ target: where, kind, op, errorClass: mapped.errorClass, err: mapped.message }, 'active directory target call failed');
+      throw mapped;
+    }
+  };
+}
+
+function createJitInstance(raw: ActiveDirectoryConfig): ConnectorInstance {
+  const config = activeDirectoryConfigSchema.parse(raw);
+  const where = whereOf(config);
+  const call = caller('active-directory', where);
+  return {
+    check: (ctx) => call(ctx, 'check', () => checkTarget(config, ctx, config.jitOu)),
+    listEntitlements: (ctx, q) => call(ctx, 'listEntitlements', () => listGroups(config, ctx, q)),
+    grant: (ctx, spec) =>
+      call(ctx, 'grant', async () => {
+        const handle = await grantJitAccount(config, ctx, spec);
+        ctx.log.info({ target: where, grantId: spec.grantId, ...handle }, 'active directory JIT account enabled');
+        return { handle: { ...handle }, credential: { username: handle.username, password: spec.password } };
+      }),
+    revoke: (ctx, spec) =>
+      call(ctx, 'revoke', async () => {
+        await revokeJitAccount(config, ctx, spec);
+        ctx.log.info({ target: where, grantId: spec.grantId, retain: spec.retain, disabled: spec.accountStillNeededUntil === null }, 'active directory grant revoked');
+      }),
+    verify: (ctx, spec) => call(ctx, 'verify', () => verifyJitAccount(config, ctx, spec)),
+    rotate: (ctx, handle, password) => call(ctx, 'rotate', () => rotateJitAccount(config, ctx, handle, password)),
+    extend: (ctx, handle, until) => call(ctx, 'extend', () => extendJitAccount(config, ctx, handle, until)),
+    // Connections live for one call each: nothing to close.
+    close: async () => {},
+  };
+}
+
+function createGroupsInstance(raw: ActiveDirectoryGroupsConfig): ConnectorInstance {
+  const config = activeDirectoryGroupsConfigSchema.parse(raw);
+  const where = whereOf(config);
+  const call = caller('active-directory-groups', where);
+  return {
+    check: (ctx) => call(ctx, 'check', () => checkTarget(config, ctx)),
+    listEntitlements: (ctx, q) => call(ctx, 'listEntitlements', () => listGroups(config, ctx, q)),
+    grant: (ctx, spec) =>
+      call(ctx, 'grant', async () => {
+        const handle = await grantGroups(config, ctx, spec);
+        ctx.log.info({ target: where, grantId: spec.grantId, ...handle }, 'active directory group membership granted');
+        return { handle: { ...handle }, credential: null };
+      }),
+    revoke: (ctx, spec) =>
+      call(ctx, 'revoke', async () => {
+        await revokeGroups(config, ctx, spec);
+        ctx.log.info({ target: where, grantId: spec.grantId, retain: spec.retain }, 'active directory group membership revoked');
+      }),
+    verify: (ctx, spec) => call(ctx, 'verify', () => verifyGroups(config, ctx, spec)),
+    // No extend: membership has no native end here; the core simply revokes later.
+    close: async () => {},
+  };
+}
+
+export const activeDirectoryConnector: ConnectorDefinition<ActiveDirectoryConfig> = {
+  kind: 'active-directory',
+  configSchema: activeDirectoryConfigSchema,
+  // No endsSessions: AD cannot end a logged-on session or recall Kerberos tickets already issued.
+  capabilities: { nativeExpiry: true, endsSessions: false, canRotate: true, jitAccounts: true },
+  validateAccountName,
+  validateEntitlementName,
+  passwordPolicy: { length: PASSWORD_LENGTH },
+  create: createJitInstance,
+};
+
+export const activeDirectoryGroupMembershipConnector: ConnectorDefinition<ActiveDirectoryGroupsConfig> = {
+  kind: 'active-directory-groups',
+  configSchema: activeDirectoryGroupsConfigSchema,
+  // Membership has no native end on domains below the 2016 functional level (no TTL links).
+  capabilities: { nativeExpiry: false, endsSessions: false, canRotate: false, jitAccounts: false },
+  validateAccountName,
+  validateEntitlementName,
+  passwordPolicy: { length: PASSWORD_LENGTH },
+  create: createGroupsInstance,
+};

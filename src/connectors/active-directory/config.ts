@@ -1,0 +1,74 @@
+/**
+ * Settings of an Active Directory target. TLS is mandatory: the bind password and every JIT
+ * password cross this connection, and AD refuses password writes without it anyway.
+ */
+import { z } from 'zod';
+import { dnProblem, isWithin } from './dn.js';
+
+const dn = (what: string) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = dnProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: `${what} must be a distinguished name such as "OU=JIT,DC=example,DC=com": ${problem}` });
+  });
+
+const connectionShape = {
+  /** ldaps://dc1.example.com (port 636), or ldap://dc1.example.com with startTls: true. */
+  url: z.string().regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'url must look like ldaps://dc1.example.com or ldap://dc1.example.com:389'),
+  startTls: z.boolean().default(false),
+  /** The service account: a DN, or a UPN such as svc-timebox@example.com. */
+  bindDn: z.string().min(1),
+  bindPassword: z.string().min(1),
+  /** PEM of the CA that issued the DCs' LDAPS certificates. The chain is always verified. */
+  caPem: z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'caPem must be a PEM certificate (-----BEGIN CERTIFICATE-----)' }),
+  /** Name to expect in the DC certificate when `url` uses an IP address or an alias. */
+  tlsServerName: z.string().min(1).optional(),
+  /** Groups (and, for the group-membership kind, users) are only looked for under this DN. */
+  baseDn: dn('baseDn'),
+  connectTimeoutMs: z.number().int().positive().max(120_000).default(5_000),
+  operationTimeoutMs: z.number().int().positive().max(600_000).default(15_000),
+};
+
+type Conn = { url: string; startTls: boolean };
+function requireTls(c: Conn, ctx: z.RefinementCtx) {
+  const ldaps = /^ldaps:/i.test(c.url);
+  if (!ldaps && !c.startTls) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['url'],
+      message:
+        'plain LDAP would send the service account password and JIT passwords in clear text (and AD refuses password writes without TLS): use ldaps://… or set startTls: true',
+    });
+  }
+  if (ldaps && c.startTls) {
+    ctx.addIssue({ code: 'custom', path: ['startTls'], message: 'startTls applies to ldap:// URLs only; ldaps:// is already TLS' });
+  }
+}
+
+export const activeDirectoryConfigSchema = z
+  .strictObject({
+    ...connectionShape,
+    /** The OU where JIT accounts are created; the service account needs delegated rights on it. */
+    jitOu: dn('jitOu'),
+    /** UPN suffix of JIT accounts (user@suffix); the domain's DNS name when not set. */
+    upnSuffix: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/, 'upnSuffix must be a DNS name such as example.com')
+      .optional(),
+    /** Delete JIT accounts that stayed disabled this many days (checked at each revoke). */
+    deleteAfterIdleDays: z.number().int().min(1).max(3650).optional(),
+  })
+  .superRefine((c, ctx) => {
+    requireTls(c, ctx);
+    if (!dnProblem(c.jitOu) && !dnProblem(c.baseDn) && !isWithin(c.jitOu, c.baseDn)) {
+      ctx.addIssue({ code: 'custom', path: ['jitOu'], message: `jitOu ${c.jitOu} must be inside baseDn ${c.baseDn}` });
+    }
+  });
+
+export type ActiveDirectoryConfig = z.output<typeof activeDirectoryConfigSchema>;
+
+export const activeDirectoryGroupsConfigSchema = z.strictObject(connectionShape).superRefine(requireTls);
+
+export type ActiveDirectoryGroupsConfig = z.output<typeof activeDirectoryGroupsConfigSchema>;
+
+/** What the session layer needs from either kind. */
+export type ConnectionConfig = ActiveDirectoryGroupsConfig;

@@ -1,0 +1,60 @@
+/**
+ * Temporary group membership for an EXISTING directory user (senhasegura's "group membership"):
+ * grant adds the user to groups, revoke removes the ones no other grant retains. The account
+ * itself is never created, enabled, disabled or given a password.
+ */
+import { invalid } from '../../core/errors.js';
+import type { ConnectorContext, GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
+import type { ActiveDirectoryGroupsConfig } from './config.js';
+import { type Account, addMember, checkGroups, findAccount, heldGroups, isTimeboxAccount, removeMember, withoutRetained } from './directory.js';
+import { type AdHandle, checkNames, parseHandle, uniqueGroups } from './handle.js';
+import { type Session, withSession } from './session.js';
+
+/** The user under baseDn, or null; refuses Timebox's own JIT accounts (their kind manages them). */
+async function findUser(s: Session, config: ActiveDirectoryGroupsConfig, username: string): Promise<Account | null> {
+  const account = await findAccount(s, config.baseDn, username);
+  if (!account) return null;
+  if (!account.isUser) throw invalid(`${account.dn} (sAMAccountName ${username}) is not a user account`);
+  if (isTimeboxAccount(account)) {
+    throw invalid(
+      `${account.dn} is a Timebox JIT account; its groups are managed by its active-directory target, not by group membership grants`,
+    );
+  }
+  return account;
+}
+
+export async function grantGroups(config: ActiveDirectoryGroupsConfig, ctx: ConnectorContext, spec: GrantSpec): Promise<AdHandle> {
+  const { username } = spec.account;
+  checkNames(username, spec.entitlements);
+  const groups = uniqueGroups(spec.entitlements);
+  return withSession(config, ctx, async (s) => {
+    const account = await findUser(s, config, username);
+    if (!account) throw invalid(`there is no user with sAMAccountName "${username}" under ${config.baseDn}`);
+    await checkGroups(s, config.baseDn, groups);
+    const held = new Set(heldGroups(account, groups));
+    for (const g of groups) if (!held.has(g)) await addMember(s, g, account.dn);
+    return { username, dn: account.dn, entitlements: groups };
+  });
+}
+
+export async function revokeGroups(config: ActiveDirectoryGroupsConfig, ctx: ConnectorContext, spec: RevokeSpec): Promise<void> {
+  const handle = parseHandle(spec.handle);
+  await withSession(config, ctx, async (s) => {
+    const account = await findUser(s, config, handle.username);
+    if (!account) return; // the user is gone, and with it every membership
+    for (const g of heldGroups(account, withoutRetained(handle.entitlements, spec.retain))) await removeMember(s, g, account.dn);
+  });
+}
+
+export async function verifyGroups(config: ActiveDirectoryGroupsConfig, ctx: ConnectorContext, spec: RevokeSpec): Promise<VerifyResult> {
+  const handle = parseHandle(spec.handle);
+  return withSession(config, ctx, async (s) => {
+    const account = await findUser(s, config, handle.username);
+    if (!account) return { state: 'absent', findings: [] };
+    const toRevoke = withoutRetained(handle.entitlements, spec.retain);
+    const held = heldGroups(account, toRevoke);
+    const findings = held.map((g) => `${handle.username} is still a member of ${g}`);
+    if (held.length === 0) return { state: 'absent', findings };
+    return { state: held.length === toRevoke.length ? 'present' : 'drifted', findings };
+  });
+}

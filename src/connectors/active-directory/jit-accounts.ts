@@ -1,0 +1,205 @@
+/**
+ * Per-person JIT accounts in the JIT OU: grant creates or re-enables one, revoke takes its groups,
+ * disables it, expires it and gives it a password nobody knows; accountExpires is the backstop
+ * that ends access at the grant's end even if Timebox is down.
+ */
+import { randomBytes } from 'node:crypto';
+import { invalid, permanent, transient } from '../../core/errors.js';
+import type { ConnectorContext, GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
+import type { ActiveDirectoryConfig } from './config.js';
+import { formatDn, normalizeDn, parentOf, parseDn } from './dn.js';
+import {
+  type Account, JIT_MARKER, UAC_DISABLED, UAC_ENABLED, addMember, checkGroups, domainRoot, findAccount, heldGroups,
+  isEnabled, isTimeboxAccount, removeMember, toFileTime, unicodePwd, withoutRetained,
+} from './directory.js';
+import { type AdHandle, checkNames, parseHandle, uniqueGroups } from './handle.js';
+import { passwordMentionsAccount } from './names.js';
+import { type Session, withSession } from './session.js';
+import { sweepIdleAccounts } from './sweep.js';
+
+const clean = (s: string, max: number) => s.replace(/\p{Cc}/gu, ' ').trim().slice(0, max);
+export const displayNameOf = (owner: string) => `JIT: ${clean(owner, 200)}`;
+const descriptionOf = (spec: GrantSpec) =>
+  `${JIT_MARKER} of ${clean(spec.account.ownerDisplay, 200)}; grant ${clean(spec.grantId, 64)}: ${clean(spec.reason, 600)} (managed by Timebox)`;
+
+/** DC=example,DC=com → example.com, the default UPN suffix. */
+const dnsNameOf = (root: string) =>
+  parseDn(root).flatMap((rdn) => rdn.filter((a) => a.type.toLowerCase() === 'dc').map((a) => a.value)).join('.');
+
+function notOurs(account: Account, username: string) {
+  return invalid(
+    `sAMAccountName "${username}" is already used by ${account.dn}, which is not a Timebox JIT account; Timebox will not change it (choose another account name)`,
+  );
+}
+
+/** Grant changes only accounts Timebox made: marked, a user, and directly in the JIT OU. */
+function assertOursForGrant(account: Account, username: string, jitOu: string) {
+  if (!account.isUser || !isTimeboxAccount(account)) throw notOurs(account, username);
+  if (parentOf(account.dn) !== normalizeDn(jitOu)) {
+    throw invalid(`the Timebox JIT account ${account.dn} is outside the JIT OU ${jitOu}; move it back (or delete it) before granting`);
+  }
+}
+
+/** A random password with upper, lower, digit and symbol, for when the core's one is refused. */
+const fallbackPassword = () => `${randomBytes(24).toString('base64url')}-Tb9x`;
+
+export async function grantJitAccount(config: ActiveDirectoryConfig, ctx: ConnectorContext, spec: GrantSpec): Promise<AdHandle> {
+  const { username } = spec.account;
+  checkNames(username, spec.entitlements);
+  const groups = uniqueGroups(spec.entitlements);
+  const displayName = displayNameOf(spec.account.ownerDisplay);
+  const mention = passwordMentionsAccount(spec.password, username, displayName);
+  if (mention) {
+    // AD would refuse it (complexity rule); transient so the core retries with a fresh password.
+    throw transient(`the generated password happens to contain ${mention}, which Active Directory's complexity rule refuses; retrying with a new password`);
+  }
+
+  return withSession(config, ctx, async (s) => {
+    const root = await domainRoot(s);
+    let account = await findAccount(s, root, username);
+    if (account) assertOursForGrant(account, username, config.jitOu);
+    // Everything is checked before anything is created: a refused grant leaves no trace.
+    await checkGroups(s, config.baseDn, groups);
+
+    const dn = account?.dn ?? formatDn([[{ type: 'CN', value: username }], ...parseDn(config.jitOu)]);
+    const fields = { description: descriptionOf(spec), displayName, accountExpires: toFileTime(spec.accountNotAfter) };
+    if (!account) {
+      try {
+        await s.step(`creating the JIT account ${dn}`, (c) =>
+          c.add(dn, {
+            objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+            sAMAccountName: username,
+            userPrincipalName: `${username}@${config.upnSuffix ?? dnsNameOf(root)}`,
+            // Created disabled; enabled only once it has its password and groups.
+            userAccountControl: String(UAC_DISABLED),
+            ...fields,
+          }),
+        );
+      } catch (err) {
+        if ((err as { cause?: { code?: unknown } }).cause?.code !== 68) throw err;
+        // A concurrent grant made it first (then it is ours), or another object has that name.
+        account = await findAccount(s, root, username);
+        if (!account) throw invalid(`an object named ${dn} already exists in the JIT OU and is not a Timebox JIT account`, err);
+        assertOursForGrant(account, username, config.jitOu);
+      }
+    }
+    if (account) await s.replace(`updating the JIT account ${dn}`, dn, fields);
+
+    const held = new Set(account ? heldGroups(account, groups).map(normalizeDn) : []);
+    for (const g of groups) if (!held.has(normalizeDn(g))) await addMember(s, g, dn);
+
+    await s.replace(`setting the password of and enabling ${dn}`, dn, {
+      unicodePwd: unicodePwd(spec.password),
+      userAccountControl: String(UAC_ENABLED),
+    });
+    return { username, dn, entitlements: groups };
+  });
+}
+
+/** Sets a password nobody knows; falls back to our own when the core's is refused. */
+async function scramblePassword(s: Session, account: Account, preferred: string): Promise<void> {
+  const doing = `setting a new random password on ${account.dn}`;
+  let lastError: unknown;
+  for (const candidate of [preferred, fallbackPassword(), fallbackPassword()]) {
+    if (passwordMentionsAccount(candidate, account.samAccountName, account.displayName)) continue;
+    try {
+      await s.replace(doing, account.dn, { unicodePwd: unicodePwd(candidate) });
+      return;
+    } catch (err) {
+      const policy = (err as { cause?: { code?: unknown } }).cause?.code === 19;
+      if (!policy) throw err;
+      lastError = err; // try a fresh random password once more before asking a person
+    }
+  }
+  throw lastError ?? permanent(`could not find a password the domain accepts for ${account.dn}`);
+}
+
+/** Groups the account should lose: the grant's (not retained), and on a full revoke any other. */
+function groupsToRemove(account: Account, handle: AdHandle, spec: RevokeSpec, full: boolean) {
+  const granted = heldGroups(account, withoutRetained(handle.entitlements, spec.retain));
+  if (!full) return { granted, extra: [] as string[] };
+  const grantedKeys = new Set(handle.entitlements.map(normalizeDn));
+  const extra = withoutRetained(account.memberOf, spec.retain).filter((g) => !grantedKeys.has(normalizeDn(g)));
+  return { granted, extra };
+}
+
+export async function revokeJitAccount(config: ActiveDirectoryConfig, ctx: ConnectorContext, spec: RevokeSpec): Promise<void> {
+  const handle = parseHandle(spec.handle);
+  const full = spec.accountStillNeededUntil === null;
+  await withSession(config, ctx, async (s) => {
+    const root = await domainRoot(s);
+    const account = await findAccount(s, root, handle.username);
+    if (!account) return; // already gone: revocation is complete
+    if (!account.isUser || !isTimeboxAccount(account)) throw notOurs(account, handle.username);
+
+    if (full) {
+      // Lock first: disabled and expired even if a later step fails.
+      await s.replace(`disabling ${account.dn}`, account.dn, {
+        userAccountControl: String(UAC_DISABLED),
+        accountExpires: toFileTime(new Date()),
+      });
+    }
+    const { granted, extra } = groupsToRemove(account, handle, spec, full);
+    // Groups added by hand to a JIT account would come back with its next grant: remove them too.
+    for (const g of [...granted, ...extra]) await removeMember(s, g, account.dn);
+    if (full) {
+      await scramblePassword(s, account, spec.rotatePassword);
+      if (config.deleteAfterIdleDays) await sweepIdleAccounts(s, config, ctx.log);
+    } else {
+      await s.replace(`shortening the expiry of ${account.dn}`, account.dn, {
+        accountExpires: toFileTime(spec.accountStillNeededUntil!),
+      });
+    }
+  });
+}
+
+export async function verifyJitAccount(config: ActiveDirectoryConfig, ctx: ConnectorContext, spec: RevokeSpec): Promise<VerifyResult> {
+  const handle = parseHandle(spec.handle);
+  const full = spec.accountStillNeededUntil === null;
+  return withSession(config, ctx, async (s) => {
+    const account = await findAccount(s, await domainRoot(s), handle.username);
+    if (!account) return { state: 'absent', findings: [] };
+    const name = handle.username;
+    if (!isTimeboxAccount(account)) {
+      return { state: 'drifted', findings: [`sAMAccountName ${name} now belongs to ${account.dn}, which is not a Timebox JIT account`] };
+    }
+    const { granted, extra } = groupsToRemove(account, handle, spec, full);
+    const findings = granted.map((g) => `${name} is still a member of ${g}`);
+    findings.push(...extra.map((g) => `${name} is a member of ${g}, which Timebox did not grant`));
+    // While another grant still needs the account, its login is legitimate: only groups count.
+    if (full) {
+      if (isEnabled(account)) findings.push(`${name} is enabled (userAccountControl ${account.userAccountControl})`);
+      if (!account.accountExpires) findings.push(`${name} never expires (accountExpires is not set)`);
+      else if (account.accountExpires.getTime() > Date.now()) {
+        findings.push(`accountExpires of ${name} is ${account.accountExpires.toISOString()}, later than the grant`);
+      }
+    }
+    if (findings.length === 0) return { state: 'absent', findings };
+    const toRevoke = withoutRetained(handle.entitlements, spec.retain);
+    const nothingRevoked = granted.length === toRevoke.length && (!full || isEnabled(account));
+    return { state: nothingRevoked ? 'present' : 'drifted', findings };
+  });
+}
+
+export async function rotateJitAccount(config: ActiveDirectoryConfig, ctx: ConnectorContext, raw: Record<string, unknown>, password: string) {
+  const handle = parseHandle(raw);
+  await withSession(config, ctx, async (s) => {
+    const account = await findAccount(s, await domainRoot(s), handle.username);
+    if (!account) throw invalid(`the JIT account ${handle.username} does not exist in the domain`);
+    if (!account.isUser || !isTimeboxAccount(account)) throw notOurs(account, handle.username);
+    const mention = passwordMentionsAccount(password, account.samAccountName, account.displayName);
+    if (mention) throw transient(`the generated password happens to contain ${mention}, which Active Directory refuses; retry with a new password`);
+    await s.replace(`setting the password of ${account.dn}`, account.dn, { unicodePwd: unicodePwd(password) });
+  });
+}
+
+/** An extension moves the native backstop: the account stays valid until the new end. */
+export async function extendJitAccount(config: ActiveDirectoryConfig, ctx: ConnectorContext, raw: Record<string, unknown>, accountNotAfter: Date) {
+  const handle = parseHandle(raw);
+  await withSession(config, ctx, async (s) => {
+    const account = await findAccount(s, await domainRoot(s), handle.username);
+    if (!account) throw invalid(`the JIT account ${handle.username} does not exist in the domain`);
+    if (!account.isUser || !isTimeboxAccount(account)) throw notOurs(account, handle.username);
+    await s.replace(`moving accountExpires of ${account.dn}`, account.dn, { accountExpires: toFileTime(accountNotAfter) });
+  });
+}

@@ -1,0 +1,143 @@
+import { Writable } from 'node:stream';
+import { generate } from 'otplib';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type SignedIn, type TestApp } from './testing.js';
+
+const logLines: string[] = [];
+const logger = pino(
+  { level: 'debug' },
+  new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logLines.push(chunk.toString());
+      done();
+    },
+  }),
+);
+
+let t: TestApp;
+let admin: SignedIn;
+let secret: string;
+/** Every code sent in this file, for the leak check at the end. */
+const codes: string[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp({ logger });
+  admin = await t.login(t.admin.email, t.admin.password);
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+async function codeAt(offset = 0): Promise<string> {
+  const code = await generate({ secret, epoch: Math.floor(t.clock.now().getTime() / 1000) + offset });
+  codes.push(code);
+  return code;
+}
+/** Each test signs in from its own address, so the per-minute sign-in limit is not what answers. */
+const login = (remoteAddress: string, extra: Record<string, string> = {}) =>
+  t.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email: t.admin.email, password: t.admin.password, ...extra }, remoteAddress });
+const me = async (token: string) => (await t.request({ method: 'GET', url: '/api/v1/me', headers: bearer(token) })).json();
+
+const required = { error: { code: 'unauthorized', message: 'enter the 6-digit code from your authenticator app', details: { mfa: 'required' } } };
+const invalid = { error: { code: 'unauthorized', message: 'that code is wrong or was already used', details: { mfa: 'invalid' } } };
+
+describe('enrolling an authenticator app', () => {
+  it('cannot be started with an API token, only from a signed-in session', async () => {
+    const created = await t.request({ method: 'POST', url: '/api/v1/tokens', headers: bearer(admin.token), payload: { name: 'ci' } });
+    const apiToken = created.json<{ token: string }>().token;
+    const res = await t.request({ method: 'POST', url: '/api/v1/me/mfa/totp', headers: bearer(apiToken) });
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toEqual({
+      error: { code: 'forbidden', message: 'manage your authenticator app from a signed-in session, not with an API token' },
+    });
+    expect((await me(admin.token)).operator.mfaEnabled).toBe(false);
+  });
+
+  it('shows the secret once, and is confirmed with a code from the app', async () => {
+    const start = await t.request({ method: 'POST', url: '/api/v1/me/mfa/totp', headers: bearer(admin.token) });
+    expect(start.statusCode).toBe(200);
+    secret = start.json<{ secret: string }>().secret;
+    expect(start.json()).toEqual({
+      secret: expect.stringMatching(/^[A-Z2-7]{32}$/),
+      otpauthUri: `otpauth://totp/Timebox:admin%40localhost?secret=${secret}&issuer=Timebox`,
+    });
+
+    const confirm = (code: string) =>
+      t.request({ method: 'POST', url: '/api/v1/me/mfa/totp/confirm', headers: bearer(admin.token), payload: { code } });
+    const right = await codeAt();
+    const wrong = await confirm(`${(Number(right[0]) + 1) % 10}${right.slice(1)}`);
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.json()).toEqual(invalid);
+    expect((await confirm(right)).statusCode).toBe(204);
+    expect((await me(admin.token)).operator.mfaEnabled).toBe(true);
+  });
+});
+
+describe('signing in once enrolled', () => {
+  it('asks for the code after the password, accepts it once, and refuses a used one', async () => {
+    const missing = await login('10.0.0.1');
+    expect(missing.statusCode).toBe(401);
+    expect(missing.json()).toEqual(required);
+    expect(missing.headers['set-cookie']).toBeUndefined();
+    // A wrong password says nothing about the second factor, code or no code.
+    const wrongPassword = await login('10.0.0.1', { password: 'not-the-password', totp: await codeAt() });
+    expect(wrongPassword.json()).toEqual({ error: { code: 'unauthorized', message: 'email or password is incorrect' } });
+
+    t.clock.advance(30_000);
+    const code = await codeAt();
+    const ok = await login('10.0.0.1', { totp: code });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json().token).toMatch(/^tb_/);
+
+    const again = await login('10.0.0.1', { totp: code });
+    expect(again.statusCode).toBe(401);
+    expect(again.json()).toEqual(invalid);
+    const old = await login('10.0.0.1', { totp: await codeAt(-30) });
+    expect(old.json()).toEqual(invalid);
+
+    const logins = await t.db.selectFrom('audit_events').select('after').where('action', '=', 'auth.login').orderBy('seq', 'desc').limit(1).execute();
+    expect(logins[0]?.after).toMatchObject({ email: 'admin@localhost', mfa: true });
+  });
+
+  it('is still limited per minute, code or no code', async () => {
+    for (let i = 0; i < 10; i++) await login('10.0.0.2');
+    const limited = await login('10.0.0.2');
+    expect(limited.statusCode).toBe(429);
+  });
+});
+
+describe('removing the app', () => {
+  it('needs a current code and a session; afterwards sign-in asks for the password only', async () => {
+    const remove = (token: string, code: string) =>
+      t.request({ method: 'DELETE', url: '/api/v1/me/mfa/totp', headers: bearer(token), payload: { code } });
+    t.clock.advance(30_000);
+    const code = await codeAt();
+    const wrong = await remove(admin.token, '000000' === code ? '111111' : '000000');
+    expect(wrong.json()).toEqual(invalid);
+
+    const created = await t.request({ method: 'POST', url: '/api/v1/tokens', headers: bearer(admin.token), payload: { name: 'bot' } });
+    expect((await remove(created.json<{ token: string }>().token, code)).statusCode).toBe(403);
+
+    expect((await remove(admin.token, code)).statusCode).toBe(204);
+    expect((await me(admin.token)).operator.mfaEnabled).toBe(false);
+    expect((await login('10.0.0.3')).statusCode).toBe(200);
+
+    const actions = await t.db.selectFrom('audit_events').select('action').where('action', 'like', 'mfa.%').orderBy('seq').execute();
+    expect(actions.map((a) => a.action)).toEqual(['mfa.verify_failed', 'mfa.enrolled', 'mfa.verify_failed', 'mfa.verify_failed', 'mfa.verify_failed', 'mfa.disabled']);
+  });
+});
+
+it('no secret or code appears in audit rows or logs', async () => {
+  const audit = JSON.stringify(await t.db.selectFrom('audit_events').selectAll().execute());
+  const logs = logLines.join('\n');
+  expect(logs).toContain('/api/v1/me/mfa/totp'); // requests are logged...
+  expect(audit).not.toContain(secret); // ...but never the secret or a code
+  expect(logs).not.toContain(secret);
+  for (const code of codes) {
+    expect(audit).not.toContain(`"${code}"`);
+    expect(logs).not.toContain(`"${code}"`);
+  }
+  expect(await t.leakedHashes()).toEqual([]);
+});

@@ -1,0 +1,71 @@
+/** The signed-in operator's authenticator app (TOTP): enrol, confirm, remove. */
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { forbidden } from '../../core/errors.js';
+import type { Totp } from '../../auth/totp.js';
+import type { Principal } from '../../auth/tokens.js';
+import { principalOf } from '../auth-hook.js';
+import type { ZodApp } from '../server.js';
+
+// Loose on purpose (spaces, wrong length): the TOTP module answers those with its own messages.
+const codeBody = z.object({ code: z.string().max(32).describe('The 6-digit code the app shows now') });
+const enrolment = z.object({
+  secret: z.string().describe('Base32 secret, to type into the app by hand; shown only in this response'),
+  otpauthUri: z.string().describe('otpauth:// URI, for a QR code'),
+});
+
+/** An API token is for scripts; whoever holds one must not be able to change the second factor. */
+function sessionOf(request: FastifyRequest): Principal {
+  const principal = principalOf(request);
+  if (principal.kind !== 'session') throw forbidden('manage your authenticator app from a signed-in session, not with an API token');
+  return principal;
+}
+
+export function mfaRoutes(deps: { totp: Totp }) {
+  const { totp } = deps;
+  return (app: ZodApp) => {
+    app.post(
+      '/api/v1/me/mfa/totp',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Start enrolling an authenticator app; confirm with a code to finish (a new start replaces an unconfirmed one)',
+          response: { 200: enrolment },
+        },
+      },
+      async (request) => totp.startEnrolment(sessionOf(request).operatorId),
+    );
+
+    app.post(
+      '/api/v1/me/mfa/totp/confirm',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Finish enrolment with a code from the app; sign-in asks for a code from then on',
+          body: codeBody,
+          response: { 204: z.null() },
+        },
+      },
+      async (request, reply) => {
+        await totp.confirmEnrolment(sessionOf(request).operatorId, request.body.code);
+        return reply.status(204).send(null);
+      },
+    );
+
+    app.delete(
+      '/api/v1/me/mfa/totp',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Remove the authenticator app; needs a current code from it',
+          body: codeBody,
+          response: { 204: z.null() },
+        },
+      },
+      async (request, reply) => {
+        await totp.disable(sessionOf(request).operatorId, request.body.code);
+        return reply.status(204).send(null);
+      },
+    );
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * A tenant's notification settings: its SMTP relay (password stored encrypted, never shown
+ * again) and how long before expiry people are warned. Validated here, once, for the API.
+ */
+import { z } from 'zod';
+import type { AuditInput, AuditLog } from '../audit/types.js';
+import type { Clock } from '../core/clock.js';
+import type { SecretBox } from '../secrets/types.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
+import type { NotificationSettingsRow } from '../store/schema-notifications.js';
+import { notifyDb, smtpPasswordContext, type NotifyDb } from './db.js';
+import { isLoopbackHost } from './url-policy.js';
+
+export const DEFAULT_EXPIRY_WARNING_SECONDS = 900;
+
+/** What the dispatcher needs to send one email; the password is decrypted only for that. */
+export interface SmtpConfig {
+  host: string;
+  port: number;
+  secure: boolean;
+  requireTls: boolean;
+  username: string | null;
+  password: string | null;
+  from: string;
+}
+
+const noControl = (s: string) => !/[\u0000-\u001f\u007f]/.test(s);
+const hostPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9a-fA-F:.]+$/;
+
+export const smtpInputSchema = z
+  .strictObject({
+    host: z.string().min(1).max(253).regex(hostPattern, { error: 'must be a host name or IP address without scheme or port, such as smtp.example.com' }),
+    port: z
+      .number({ error: 'must be a port number between 1 and 65535' })
+      .int({ error: 'must be a port number between 1 and 65535' })
+      .min(1, { error: 'must be a port number between 1 and 65535' })
+      .max(65535, { error: 'must be a port number between 1 and 65535' }),
+    /** Implicit TLS (port 465). Default: true on 465, otherwise STARTTLS. */
+    secure: z.boolean().optional(),
+    /** Default true. False only for a relay without TLS (a local one, or one that takes no password). */
+    requireTls: z.boolean().optional(),
+    username: z.string().min(1).max(256).refine(noControl, { error: 'must not contain control characters' }).nullish(),
+    /** Omitted: keep the stored password; null: remove it. */
+    password: z.string().min(1).max(1024).refine(noControl, { error: 'must not contain control characters' }).nullish(),
+    from: z.email({ error: 'must be an email address such as timebox@example.com' }).max(254),
+  })
+  .superRefine((s, ctx) => {
+    const tls = (s.secure ?? s.port === 465) || s.requireTls !== false;
+    // Without TLS, a man in the middle reads the AUTH exchange: only a relay on this host may do that.
+    if (!tls && s.username && !isLoopbackHost(s.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['requireTls'],
+        message: 'may be false with a username only for a relay on this host (localhost, 127.0.0.1, ::1): the password would cross the network unencrypted',
+      });
+    }
+    if (s.password && !s.username) ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required when a password is given' });
+  });
+
+export const settingsInputSchema = z.strictObject({
+  smtp: smtpInputSchema.nullable(),
+  expiryWarningSeconds: z
+    .number({ error: 'must be a number of seconds' })
+    .int({ error: 'must be a whole number of seconds' })
+    .min(60, { error: 'must be at least 60 seconds' })
+    .max(7 * 86400, { error: 'must be at most 7 days' })
+    .optional(),
+});
+export type SettingsInput = z.infer<typeof settingsInputSchema>;
+
+export interface NotificationSettingsView {
+  smtp: { host: string; port: number; secure: boolean; requireTls: boolean; username: string | null; from: string; passwordSet: boolean } | null;
+  expiryWarningSeconds: number;
+  updatedAt: Date | null;
+}
+
+function toView(row: NotificationSettingsRow | undefined): NotificationSettingsView {
+  if (!row) return { smtp: null, expiryWarningSeconds: DEFAULT_EXPIRY_WARNING_SECONDS, updatedAt: null };
+  const smtp =
+    row.smtp_host && row.smtp_port && row.from_address
+      ? {
+          host: row.smtp_host,
+          port: row.smtp_port,
+          secure: row.smtp_secure,
+          requireTls: row.smtp_require_tls,
+          username: row.smtp_username,
+          from: row.from_address,
+          passwordSet: row.smtp_password_enc !== null,
+        }
+      : null;
+  return { smtp, expiryWarningSeconds: row.expiry_warning_seconds, updatedAt: row.updated_at };
+}
+
+const load = (db: NotifyDb, tenantId: string) =>
+  db.selectFrom('tenant_notification_settings').selectAll().where('tenant_id', '=', tenantId).executeTakeFirst();
+
+export async function getNotificationSettings(db: Kysely<Database>, tenantId: string): Promise<NotificationSettingsView> {
+  return toView(await load(notifyDb(db), tenantId));
+}
+
+/** How long before expiry a warning goes out (for whoever schedules expiry_warning events). */
+export async function expiryWarningSeconds(db: Kysely<Database>, tenantId: string): Promise<number> {
+  return (await getNotificationSettings(db, tenantId)).expiryWarningSeconds;
+}
+
+/** Null when the tenant has no usable SMTP settings. */
+export async function loadSmtpConfig(db: Kysely<Database>, secrets: SecretBox, tenantId: string): Promise<SmtpConfig | null> {
+  const row = await load(notifyDb(db), tenantId);
+  if (!row?.smtp_host || !row.smtp_port || !row.from_address) return null;
+  return {
+    host: row.smtp_host,
+    port: row.smtp_port,
+    secure: row.smtp_secure,
+    requireTls: row.smtp_require_tls,
+    username: row.smtp_username,
+    password: row.smtp_password_enc ? secrets.decrypt(row.smtp_password_enc, smtpPasswordContext(tenantId)) : null,
+    from: row.from_address,
+  };
+}
+
+export interface SettingsDeps {
+  db: Kysely<Database>;
+  audit: AuditLog;
+  secrets: SecretBox;
+  clock: Clock;
+}
+
+/** Replaces the settings; an omitted password keeps the stored one. Audited without secrets. */
+export async function saveNotificationSettings(
+  deps: SettingsDeps,
+  actor: AuditInput['actor'],
+  tenantId: string,
+  input: SettingsInput,
+): Promise<NotificationSettingsView> {
+  return deps.db.transaction().execute(async (tx) => {
+    const db = notifyDb(tx);
+    const before = await db.selectFrom('tenant_notification_settings').selectAll().where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
+    const s = input.smtp;
+    const passwordEnc =
+      s === null || s.password === null || !s.username
+        ? null
+        : s.password === undefined
+          ? (before?.smtp_password_enc ?? null)
+          : deps.secrets.encrypt(s.password, smtpPasswordContext(tenantId));
+    const values = {
+      smtp_host: s?.host ?? null,
+      smtp_port: s?.port ?? null,
+      smtp_secure: s ? (s.secure ?? s.port === 465) : false,
+      smtp_require_tls: s ? s.requireTls !== false : true,
+      smtp_username: s?.username ?? null,
+      smtp_password_enc: passwordEnc,
+      from_address: s?.from ?? null,
+      expiry_warning_seconds: input.expiryWarningSeconds ?? before?.expiry_warning_seconds ?? DEFAULT_EXPIRY_WARNING_SECONDS,
+      updated_at: deps.clock.now(),
+    };
+    const row = await db
+      .insertInto('tenant_notification_settings')
+      .values({ tenant_id: tenantId, ...values })
+      .onConflict((oc) => oc.column('tenant_id').doUpdateSet(values))
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    const after = toView(row);
+    const forAudit = ({ updatedAt: _, ...rest }: NotificationSettingsView) => rest;
+    await deps.audit.append(tx, {
+      tenantId,
+      actor,
+      action: 'notifications.settings_updated',
+      subject: { type: 'tenant', id: tenantId },
+      before: forAudit(toView(before)),
+      // Whether the password changed, never the password (nor its ciphertext).
+      after: { ...forAudit(after), passwordChanged: typeof s?.password === 'string' },
+    });
+    return after;
+  });
+}

@@ -1,0 +1,207 @@
+/**
+ * The approval workflow through the API, against a real PostgreSQL target: two ordered levels
+ * (quorum 2, then 1), a denial, an approver shortening the grant, self-approval and late
+ * approval refused, break-glass with its review, an extension through approval, concurrent
+ * approvers counted once, and the policy simulator.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+import { signIn, type ApiClient } from '../support/http.js';
+
+const T = '/api/v1/tenants/default';
+let server: TestServer;
+let target: PgTarget;
+let targetId: string;
+const people: Record<string, { id: string; email: string; api: ApiClient }> = {};
+
+async function person(name: string, roles: string[]) {
+  const email = `${name}.${randomBytes(3).toString('hex')}@example.com`;
+  const res = await server.admin.post(`${T}/members`, { email, roles });
+  const api = await signIn(server.url, email, res.body.initialPassword);
+  people[name] = { id: res.body.operator.id, email, api };
+  return people[name]!;
+}
+
+const ask = (api: ApiClient, over: Record<string, unknown> = {}) =>
+  api.post(`${T}/requests`, { targetId, entitlements: [target.readers], durationSeconds: 3600, reason: 'CHG-1001 rotate certs', ...over });
+
+beforeAll(async () => {
+  server = await startTestServer();
+  target = await preparePgTarget(inject('pgAdminUrl'));
+  targetId = (await server.admin.post(`${T}/targets`, { name: 'db', kind: 'postgres', config: target.config })).body.target.id;
+  for (const n of ['alice', 'carol']) await person(n, ['requester']);
+  for (const n of ['a1', 'a2', 'a3']) await person(n, ['approver', 'requester']);
+  await person('b1', ['approver']);
+  const leads = await server.admin.post(`${T}/groups`, { name: 'team leads', memberIds: [people.a1!.id, people.a2!.id, people.a3!.id] });
+  expect(leads.status).toBe(201);
+  const policy = await server.admin.post(`${T}/policies`, {
+    name: 'prod db',
+    targetId,
+    requesterRoles: ['requester'],
+    maxDurationSeconds: 4 * 3600,
+    defaultDurationSeconds: 3600,
+    pendingTtlSeconds: 600,
+    rules: {
+      approvalLevels: [
+        { name: 'leads', groupIds: [leads.body.id], quorum: 2 },
+        { name: 'security', approverIds: [people.b1!.id], quorum: 1 },
+      ],
+      extension: { allowed: true, maxTotalSeconds: 2 * 3600, selfApprove: false },
+      breakGlass: { allowed: true },
+    },
+  });
+  expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+});
+afterAll(async () => {
+  await server?.close();
+  await target?.drop();
+});
+
+describe('approval workflow', () => {
+  let grantId = '';
+
+  it('asks level 1 (quorum 2), then level 2, lets an approver shorten, and activates', async () => {
+    const { alice, a1, a2, a3, b1 } = people as Required<typeof people>;
+    const req = await ask(alice!.api);
+    expect(req.status).toBe(201);
+    expect(req.body.state).toBe('requested');
+    grantId = req.body.id;
+
+    const inbox = await a1!.api.get(`${T}/approvals`);
+    expect(inbox.body.items).toEqual([expect.objectContaining({ kind: 'request', level: 1, levels: 2, quorum: 2, approvals: 0, cannotDecide: null })]);
+    const early = await b1!.api.post(`${T}/grants/${grantId}/approve`, {});
+    expect(early.status).toBe(403);
+    expect(early.body.error.message).toBe('you approve at level 2; the request is waiting for level 1');
+
+    expect((await a1!.api.post(`${T}/grants/${grantId}/approve`, { reason: 'ok' })).body.state).toBe('requested');
+    const twice = await a1!.api.post(`${T}/grants/${grantId}/approve`, {});
+    expect(twice.status).toBe(409);
+    expect(twice.body.error.message).toBe('you have already decided on this request');
+
+    const longer = await a2!.api.post(`${T}/grants/${grantId}/approve`, { durationSeconds: 7200 });
+    expect(longer.status).toBe(422);
+    expect(longer.body.error.message).toMatch(/may shorten a request, not lengthen it/);
+
+    const shortened = await a2!.api.post(`${T}/grants/${grantId}/approve`, { durationSeconds: 1800 });
+    expect(shortened.body).toMatchObject({ state: 'requested', durationSeconds: 1800 });
+    const late = await a3!.api.post(`${T}/grants/${grantId}/approve`, {});
+    expect(late.status).toBe(403);
+    expect(late.body.error.message).toBe('you approve at level 1; the request is waiting for level 2');
+
+    const inbox2 = await b1!.api.get(`${T}/approvals`);
+    expect(inbox2.body.items[0]).toMatchObject({ level: 2, quorum: 1, acted: [expect.objectContaining({ approverEmail: a1!.email }), expect.objectContaining({ approverEmail: a2!.email })] });
+    const final = await b1!.api.post(`${T}/grants/${grantId}/approve`, {});
+    expect(final.body).toMatchObject({ state: 'active', durationSeconds: 1800 });
+    expect(new Date(final.body.expiresAt).getTime() - new Date(final.body.startsAt).getTime()).toBe(1800_000);
+
+    const cred = await alice!.api.post(`${T}/grants/${grantId}/credential`);
+    expect((await psql(target, cred.body.username, cred.body.password, 'select count(*) from orders')).stdout).toBe('2');
+  });
+
+  it('extends the grant through the same approval levels and moves the native expiry', async () => {
+    const { alice, a1, a2, b1 } = people;
+    const before = (await alice!.api.get(`${T}/grants/${grantId}`)).body;
+    const over = await alice!.api.post(`${T}/grants/${grantId}/extend`, { seconds: 7200, reason: 'more time' });
+    expect(over.status).toBe(422);
+    expect(over.body.error.message).toMatch(/caps a grant at 2h in total; you can extend by at most 1h30m/);
+
+    const ext = await alice!.api.post(`${T}/grants/${grantId}/extend`, { seconds: 1800, reason: 'migration running long' });
+    expect(ext.body.applied).toBe(false);
+    const id = ext.body.extensionId;
+    expect((await a1!.api.post(`${T}/extensions/${id}/approve`, {})).body.state).toBe('pending');
+    expect((await a2!.api.post(`${T}/extensions/${id}/approve`, {})).body.state).toBe('pending');
+    const done = await b1!.api.post(`${T}/extensions/${id}/approve`, {});
+    expect(done.body.state).toBe('approved');
+    expect(new Date(done.body.grant.expiresAt).getTime()).toBe(new Date(before.expiresAt).getTime() + 1800_000);
+
+    const c = new pg.Client({ connectionString: target.db.url });
+    await c.connect();
+    const r = await c.query('select rolvaliduntil from pg_roles where rolname = $1', [before.username]);
+    await c.end();
+    expect(new Date(r.rows[0].rolvaliduntil).getTime()).toBe(new Date(done.body.grant.expiresAt).getTime());
+  });
+
+  it('ends a request at the first denial', async () => {
+    const req = await ask(people.carol!.api);
+    const denied = await people.a3!.api.post(`${T}/grants/${req.body.id}/deny`, { reason: 'not during the freeze' });
+    expect(denied.body).toMatchObject({ state: 'denied', endReason: 'not during the freeze' });
+    const after = await people.a1!.api.post(`${T}/grants/${req.body.id}/approve`, {});
+    expect(after.status).toBe(409);
+    expect(after.body.error.message).toBe('the request is already denied');
+  });
+
+  it('refuses self-approval', async () => {
+    const req = await ask(people.a1!.api);
+    const self = await people.a1!.api.post(`${T}/grants/${req.body.id}/approve`, {});
+    expect(self.status).toBe(403);
+    expect(self.body.error.message).toBe('you cannot approve or deny your own request');
+    await people.a1!.api.post(`${T}/grants/${req.body.id}/revoke`, { reason: 'withdrawn' });
+  });
+
+  it('counts concurrent approvals once each and asks the next level once', async () => {
+    const req = await ask(people.carol!.api, { durationSeconds: 600 });
+    const [x, y] = await Promise.all([
+      people.a1!.api.post(`${T}/grants/${req.body.id}/approve`, {}),
+      people.a2!.api.post(`${T}/grants/${req.body.id}/approve`, {}),
+    ]);
+    expect([x.status, y.status]).toEqual([200, 200]);
+    const audit = await server.admin.get(`${T}/audit?subjectId=${req.body.id}&action=approval.*&limit=50`);
+    const actions = audit.body.items.map((e: { action: string; after: { level?: number } }) => `${e.action}:${e.after?.level}`).sort();
+    expect(actions).toEqual(['approval.approved:1', 'approval.approved:1', 'approval.requested:1', 'approval.requested:2']);
+  });
+
+  it('refuses an approval after the request expired, and expires it', async () => {
+    const req = await ask(people.carol!.api, { durationSeconds: 600 });
+    server.clock.shift(601_000);
+    const late = await people.a1!.api.post(`${T}/grants/${req.body.id}/approve`, {});
+    expect(late.status).toBe(409);
+    expect(late.body.error.message).toMatch(/the request expired at .* before it was approved/);
+    await server.tb.scheduler.drain();
+    expect((await people.carol!.api.get(`${T}/grants/${req.body.id}`)).body.state).toBe('expired');
+  });
+
+  it('grants break-glass access at once, alerts, and tracks the review owed until done', async () => {
+    const { carol } = people;
+    const res = await ask(carol!.api, { emergency: true, reason: 'outage: orders table locked', durationSeconds: 900 });
+    expect(res.body.state).toBe('active');
+    const alerts = await server.admin.get(`${T}/alerts`);
+    expect(alerts.body.items).toContainEqual(expect.objectContaining({ grantId: res.body.id, severity: 'warning', message: expect.stringMatching(/break-glass/) }));
+    const owed = await server.admin.get(`${T}/reviews`);
+    expect(owed.body.items).toEqual([expect.objectContaining({ grantId: res.body.id, requesterEmail: carol!.email, reviewedAt: null })]);
+    const own = await people.b1!.api.post(`${T}/grants/${res.body.id}/review`, { verdict: 'justified', notes: 'ok' });
+    expect(own.status).toBe(204);
+    expect((await server.admin.get(`${T}/reviews`)).body.items).toEqual([]);
+    const again = await server.admin.post(`${T}/grants/${res.body.id}/review`, { verdict: 'justified', notes: 'twice' });
+    expect(again.status).toBe(409);
+  });
+
+  it('answers what-if questions without writing anything', async () => {
+    const sim = await server.admin.post(`${T}/policies/simulate`, { operatorEmail: people.alice!.email, targetId, entitlements: [target.readers], durationSeconds: 3600 });
+    expect(sim.body).toMatchObject({ policy: 'prod db', route: 'approval', refusals: [] });
+    expect(sim.body.approvalLevels.map((l: { approvers: string[] }) => l.approvers.length)).toEqual([3, 1]);
+    const long = await server.admin.post(`${T}/policies/simulate`, { operatorEmail: people.alice!.email, targetId, entitlements: [target.readers], durationSeconds: 5 * 3600 });
+    expect(long.body).toMatchObject({ route: 'refused', refusals: [expect.stringMatching(/5h is longer than policy "prod db" allows \(4h\)/)] });
+    const b1 = await server.admin.post(`${T}/policies/simulate`, { operatorEmail: people.b1!.email, targetId, entitlements: [target.readers] });
+    expect(b1.body).toMatchObject({ route: 'refused', refusals: [expect.stringMatching(/does not list you among its requesters|no policy allows/)] });
+  });
+});
+
+describe('policy validation', () => {
+  const make = (rules: unknown) =>
+    server.admin.post(`${T}/policies`, { name: `p-${randomBytes(3).toString('hex')}`, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600, rules });
+  it.each([
+    ['a window that never opens', { windows: [{ timeZone: 'Europe/Berlin', days: [], from: '08:00', to: '18:00' }] }, /never opens: the window has no days/],
+    ['an unknown time zone', { windows: [{ timeZone: 'Mars/Olympus', days: ['mon'], from: '08:00', to: '18:00' }] }, /unknown time zone/],
+    ['overlapping levels', () => ({ approvalLevels: [{ approverIds: [people.a1!.id] }, { approverIds: [people.a1!.id] }] }), /overlap/],
+    ['a quorum larger than the approvers', () => ({ approvalLevels: [{ approverIds: [people.b1!.id], quorum: 3 }] }), /needs 3 approvals but has only 1/],
+    ['an invalid ticket pattern', { ticket: { required: true, pattern: 'INC-(' } }, /not a valid regular expression/],
+    ['a catastrophic ticket pattern', { ticket: { required: true, pattern: '(a+)+b' } }, /exponential time/],
+  ])('refuses %s with a clear message', async (_n, rules, message) => {
+    const res = await make(typeof rules === 'function' ? rules() : rules);
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(message);
+  });
+});

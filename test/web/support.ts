@@ -1,0 +1,103 @@
+/**
+ * Test-only composition for the dashboard: a real Timebox (startTimebox: store, scheduler,
+ * connectors, shiftable clock) whose HTTP server is built with the same route modules as
+ * src/server/start.ts plus the event stream and the built SPA. Also: building the SPA once per
+ * test file, and launching Debian's chromium through playwright-core.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+import type { ZodApp } from '../../src/http/server.js';
+import { startTimebox, type Timebox } from '../../src/server/start.js';
+import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
+import { signIn, type ApiClient } from '../support/http.js';
+import { shiftableClock } from '../support/test-server.js';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const screenshotDir = join(repoRoot, 'test-artifacts', 'screenshots');
+
+let built: Promise<string> | null = null;
+
+/** `vite build` of web/ into a temporary folder, once per test file (worker process). */
+export function buildSpa(): Promise<string> {
+  built ??= (async () => {
+    const { build } = await import('vite');
+    const outDir = await mkdtemp(join(tmpdir(), 'timebox-web-'));
+    // vitest sets NODE_ENV=test, which would give React's development build: test what people get.
+    const nodeEnv = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      await build({ configFile: join(repoRoot, 'web', 'vite.config.ts'), mode: 'production', logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+    } finally {
+      process.env.NODE_ENV = nodeEnv;
+    }
+    return outDir;
+  })();
+  return built;
+}
+
+export interface WebServer {
+  url: string;
+  tb: Timebox;
+  app: ZodApp;
+  clock: ReturnType<typeof shiftableClock>;
+  /** The bootstrap owner (platform admin), through the API. */
+  admin: ApiClient;
+  adminLogin: { email: string; password: string };
+  close(): Promise<void>;
+}
+
+export async function startWebServer(opts: {
+  adminUrl: string;
+  distDir: string;
+  env?: Record<string, string>;
+  pollMs?: number;
+  heartbeatMs?: number;
+}): Promise<WebServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'timebox-web-data-'));
+  const store: TestDatabase = await createTestDatabase(opts.adminUrl);
+  const clock = shiftableClock();
+  const tb = await startTimebox({
+    clock,
+    events: { pollMs: opts.pollMs, heartbeatMs: opts.heartbeatMs },
+    env: {
+      PORT: '0',
+      HOST: '127.0.0.1',
+      TIMEBOX_DATA_DIR: dataDir,
+      DATABASE_URL: store.url,
+      TIMEBOX_LOG_LEVEL: process.env.TIMEBOX_TEST_LOG ?? 'silent',
+      TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
+      TIMEBOX_WEB_DIR: opts.distDir,
+      ...opts.env,
+    },
+  });
+  if (!tb.bootstrap) throw new Error('expected a fresh store with a bootstrap owner');
+  const app = tb.app;
+  const url = tb.url;
+  const adminLogin = { email: tb.bootstrap.email, password: tb.bootstrap.password };
+  const admin = await signIn(url, adminLogin.email, adminLogin.password);
+  return {
+    url,
+    tb,
+    app,
+    clock,
+    admin,
+    adminLogin,
+    async close() {
+      await tb.close();
+      await store.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.TIMEBOX_TEST_CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}

@@ -1,0 +1,121 @@
+/**
+ * A tiny client for the Timebox API. The session lives in the HttpOnly cookie the login sets; the
+ * CSRF token from the login response is kept in sessionStorage (this tab only) and sent on every
+ * unsafe request. A 401 anywhere but the login means the session ended: the app is told.
+ */
+
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+/** An error the server explained (`{ error: { code, message, details } }`), or a network failure. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues: Issue[] = [],
+    readonly details: unknown = undefined,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const CSRF_KEY = 'timebox.csrf';
+const EXPIRES_KEY = 'timebox.sessionExpiresAt';
+
+let sessionEnded: (() => void) | null = null;
+
+/** Called once by the app: what to do when the server says the session is gone. */
+export function onSessionEnded(fn: () => void): void {
+  sessionEnded = fn;
+}
+
+/** For other channels (the event stream) that learn the session ended. */
+export const notifySessionEnded = (): void => sessionEnded?.();
+
+export const session = {
+  csrf: (): string | null => sessionStorage.getItem(CSRF_KEY),
+  expiresAt: (): string | null => sessionStorage.getItem(EXPIRES_KEY),
+  save(csrf: string, expiresAt: string) {
+    sessionStorage.setItem(CSRF_KEY, csrf);
+    sessionStorage.setItem(EXPIRES_KEY, expiresAt);
+  },
+  clear() {
+    sessionStorage.removeItem(CSRF_KEY);
+    sessionStorage.removeItem(EXPIRES_KEY);
+  },
+};
+
+function toIssues(details: unknown): Issue[] {
+  const list = (details as { issues?: unknown } | undefined)?.issues;
+  if (!Array.isArray(list)) return [];
+  return list.filter((i): i is Issue => typeof i?.path === 'string' && typeof i?.message === 'string');
+}
+
+async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const csrf = session.csrf();
+  if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'The server cannot be reached. Check the connection and try again.');
+  }
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  if (!res.ok) {
+    const e = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
+    const err = new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? `The request failed (${res.status}).`, toIssues(e?.details), e?.details);
+    if (res.status === 401 && path !== '/api/v1/auth/login') sessionEnded?.();
+    throw err;
+  }
+  return parsed as T;
+}
+
+export const api = {
+  get: <T>(path: string) => request<T>('GET', path),
+  post: <T>(path: string, body?: unknown) => request<T>('POST', path, body),
+  del: <T>(path: string) => request<T>('DELETE', path),
+};
+
+/** `/api/v1/tenants/<slug><rest>` */
+export const tenantPath = (tenant: string, rest: string) => `/api/v1/tenants/${encodeURIComponent(tenant)}${rest}`;
+
+/** A query string from the defined values only. */
+export function query(params: Record<string, string | number | boolean | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** Every page of a list endpoint, up to `max` items. */
+export async function allPages<T>(path: string, params: Record<string, string | undefined>, max = 10_000): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await api.get<{ items: T[]; nextCursor: string | null }>(path + query({ ...params, limit: 200, cursor }));
+    items.push(...page.items);
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor && items.length < max);
+  return items;
+}
+
+/** The message to show for anything thrown. */
+export const messageOf = (err: unknown): string =>
+  err instanceof ApiError ? err.message : err instanceof Error ? err.message : 'Something went wrong.';

@@ -1,0 +1,105 @@
+/** One tenant's pages: header, sidebar, live updates, and the page for the current path. */
+import { useEffect, useRef, type ReactNode } from 'react';
+import { WorkspaceContext } from '../context';
+import { LiveProvider, useLiveStatus } from '../live';
+import { can, type Permission } from '../permissions';
+import { Link } from '../router';
+import type { Operator, Tenant } from '../types';
+import { ActivateWizard } from '../wizard/ActivateWizard';
+import { JitAccountsPage } from '../pages/JitAccountsPage';
+import { RequestsPage } from '../pages/RequestsPage';
+import { ApprovalsPage } from '../pages/ApprovalsPage';
+import { TargetsPage } from '../pages/TargetsPage';
+import { PoliciesPage } from '../pages/PoliciesPage';
+import { AuditPage } from '../pages/AuditPage';
+import { SettingsPage } from '../pages/SettingsPage';
+
+interface Section {
+  path: string;
+  label: string;
+  needs?: Permission;
+  render: () => ReactNode;
+}
+
+const sections: Section[] = [
+  { path: '/jit-accounts', label: 'Just-in-time accounts', render: () => <JitAccountsPage /> },
+  { path: '/requests', label: 'Requests', render: () => <RequestsPage /> },
+  { path: '/approvals', label: 'Approvals', render: () => <ApprovalsPage /> },
+  { path: '/targets', label: 'Targets', needs: 'targets.read', render: () => <TargetsPage /> },
+  { path: '/policies', label: 'Policies', needs: 'policies.read', render: () => <PoliciesPage /> },
+  { path: '/audit', label: 'Audit', needs: 'audit.read', render: () => <AuditPage /> },
+  { path: '/settings', label: 'Settings', render: () => <SettingsPage /> },
+];
+
+function LiveIndicator() {
+  const status = useLiveStatus();
+  const text = status === 'live' ? 'Live' : status === 'connecting' ? 'Connecting…' : 'Offline';
+  return (
+    <span className={`live live-${status}`} role="status" title="Updates from the server without reloading">
+      {text}
+    </span>
+  );
+}
+
+export function TenantArea(props: { me: Operator; tenant: Tenant; tenants: Tenant[]; section: string; onSignOut: () => void }) {
+  const { tenant } = props;
+  const section = props.section === '/' ? '/jit-accounts' : props.section;
+  const visible = sections.filter((s) => !s.needs || can(tenant.roles, s.needs));
+  const wizard = section === '/jit-accounts/activate';
+  const current = visible.find((s) => section === s.path || section.startsWith(`${s.path}/`));
+  const mainRef = useRef<HTMLElement>(null);
+  const title = wizard ? 'Activate JIT account' : (current?.label ?? 'Not found');
+
+  useEffect(() => {
+    document.title = `${title} · ${tenant.name} · Timebox`;
+    mainRef.current?.querySelector<HTMLElement>('h1')?.focus();
+  }, [title, tenant.name]);
+
+  return (
+    <WorkspaceContext.Provider value={{ tenant, me: props.me }}>
+      <LiveProvider tenant={tenant.slug}>
+        <a href="#main-content" className="skip-link">
+          Skip to content
+        </a>
+        <header className="topbar">
+          <span className="brand">Timebox</span>
+          <span className="tenant-title">{tenant.name}</span>
+          {props.tenants.length > 1 ? <Link to="/tenants">Switch tenant</Link> : null}
+          <span className="spacer" />
+          <LiveIndicator />
+          <span className="who">{props.me.email}</span>
+          <button type="button" onClick={props.onSignOut}>
+            Sign out
+          </button>
+        </header>
+        <div className="layout">
+          <nav className="sidebar" aria-label={`${tenant.name} sections`}>
+            <ul>
+              {visible.map((s) => (
+                <li key={s.path}>
+                  <Link to={`/t/${tenant.slug}${s.path}`} aria-current={current === s ? 'page' : undefined}>
+                    {s.label}
+                  </Link>
+                </li>
+              ))}
+            </ul>
+          </nav>
+          <main className="content" id="main-content" ref={mainRef}>
+            {wizard ? (
+              <ActivateWizard />
+            ) : current ? (
+              current.render()
+            ) : (
+              <div>
+                <h1 tabIndex={-1}>Not found</h1>
+                <p>
+                  This page does not exist. <Link to={`/t/${tenant.slug}/jit-accounts`}>Go to just-in-time accounts</Link>.
+                </p>
+              </div>
+            )}
+          </main>
+        </div>
+      </LiveProvider>
+    </WorkspaceContext.Provider>
+  );
+}

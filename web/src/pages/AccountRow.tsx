@@ -1,0 +1,64 @@
+/** One JIT account: status with countdown or error, target, groups, last reason, and its menu. */
+import { GrantStatus, statusOfAccount } from '../components/Status';
+import { Menu, type MenuItem } from '../components/Menu';
+import type { Grant, JitAccount } from '../types';
+
+const COMING_SOON = 'coming soon';
+
+export function AccountRow(props: {
+  account: JitAccount;
+  grant: Grant | undefined;
+  showOwner: boolean;
+  isMine: boolean;
+  canEndAny: boolean;
+  onEnable: () => void;
+  onEnd: (grant: Grant) => void;
+  onShowPassword: (grant: Grant) => void;
+}) {
+  const { account, grant } = props;
+  const status = statusOfAccount(account, grant);
+  const live = grant && ['active', 'activating', 'requested', 'approved'].includes(grant.state);
+  const items: MenuItem[] = [];
+  if (props.isMine) {
+    items.push(
+      live
+        ? { label: 'Enable again', disabledReason: 'already enabled' }
+        : { label: 'Enable again', onSelect: props.onEnable },
+    );
+  }
+  if (grant && live && (props.isMine || props.canEndAny)) items.push({ label: 'End now', onSelect: () => props.onEnd(grant) });
+  if (grant && props.isMine && grant.state === 'active' && grant.credentialAvailable) {
+    items.push({ label: 'Show password', onSelect: () => props.onShowPassword(grant) });
+  }
+  items.push({ label: 'Rotate password', disabledReason: COMING_SOON }, { label: 'Delete', disabledReason: COMING_SOON });
+
+  return (
+    <tr data-account={account.username}>
+      <th scope="row" className="mono">
+        {account.username}
+      </th>
+      {props.showOwner ? <td>{account.operatorEmail}</td> : null}
+      <td className="nowrap">{account.targetName}</td>
+      <td data-testid="account-status">
+        <GrantStatus status={status} grant={grant} />
+      </td>
+      <td>
+        {grant?.entitlements.length ? (
+          <ul className="tags">
+            {grant.entitlements.map((e) => (
+              <li key={e} className="tag mono">
+                {e}
+              </li>
+            ))}
+          </ul>
+        ) : (
+          '—'
+        )}
+      </td>
+      <td className="reason">{grant?.reason ?? '—'}</td>
+      <td className="actions">
+        <Menu label={`Actions for ${account.username}`} items={items} />
+      </td>
+    </tr>
+  );
+}

@@ -1,0 +1,122 @@
+/** "Audit": the tenant's events, filtered; JSON-lines export from the server, CSV built here. */
+import { useEffect, useState } from 'react';
+import { allPages, api, messageOf, query, tenantPath } from '../api';
+import { FormError } from '../components/Field';
+import { PageHeader } from '../components/PageHeader';
+import { useWorkspace } from '../context';
+import { download, toCsv } from '../csv';
+import { formatDateSeconds, localInputToIso } from '../format';
+import { placeError } from '../forms';
+import type { AuditEvent, Member, Page } from '../types';
+import { AuditFilters, type AuditFilter } from './AuditFilters';
+
+type FilterErrors = Partial<Record<keyof AuditFilter | 'form', string>>;
+const paths: Partial<Record<string, keyof AuditFilter>> = { 'query.action': 'action', 'query.since': 'since', 'query.until': 'until', 'query.actorId': 'actorId' };
+
+export function AuditPage() {
+  const ws = useWorkspace();
+  const [members, setMembers] = useState<Member[]>([]);
+  const [filter, setFilter] = useState<AuditFilter>({});
+  const [events, setEvents] = useState<AuditEvent[] | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const [errors, setErrors] = useState<FilterErrors>({});
+  const [exporting, setExporting] = useState(false);
+  const base = tenantPath(ws.slug, '/audit');
+
+  useEffect(() => {
+    allPages<Member>(tenantPath(ws.slug, '/members'), {}, 1000).then(setMembers, () => setMembers([]));
+  }, [ws.slug]);
+
+  const fetchPage = async (cursor: string | null) => {
+    try {
+      const page = await api.get<Page<AuditEvent>>(base + query({ ...filter, limit: 50, cursor }));
+      setEvents((cur) => (cursor && cur ? [...cur, ...page.items] : page.items));
+      setNext(page.nextCursor);
+      setErrors({});
+    } catch (err) {
+      setErrors(placeError(err, paths));
+      if (!cursor) setEvents([]);
+    }
+  };
+  useEffect(() => {
+    void fetchPage(null);
+  }, [base, filter]);
+
+  const who = (e: AuditEvent) =>
+    e.actor_type === 'operator' ? (members.find((m) => m.operator.id === e.actor_id)?.operator.email ?? e.actor_id ?? 'unknown') : e.actor_type;
+
+  const exportCsv = async () => {
+    setExporting(true);
+    try {
+      const all = await allPages<AuditEvent>(base, { ...filter });
+      const rows = all.map((e) => [e.at, who(e), e.action, e.subject_type, e.subject_id, e.reason, e.after]);
+      download(`audit-${ws.slug}.csv`, toCsv(['time', 'person', 'action', 'subject_type', 'subject_id', 'reason', 'details'], rows), 'text/csv');
+    } catch (err) {
+      setErrors({ form: messageOf(err) });
+    } finally {
+      setExporting(false);
+    }
+  };
+
+  return (
+    <div>
+      <PageHeader title="Audit" intro="Every step, who took it and why. The log is hash-chained; the export carries the hashes.">
+        <a className="button" href={tenantPath(ws.slug, '/audit/export') + query({ ...filter })} download={`audit-${ws.slug}.jsonl`}>
+          Export JSON lines
+        </a>
+        <button type="button" onClick={exportCsv} disabled={exporting}>
+          {exporting ? 'Exporting…' : 'Export CSV'}
+        </button>
+      </PageHeader>
+      <AuditFilters
+        members={members}
+        errors={errors}
+        onApply={(f) =>
+          setFilter({
+            actorId: f.actorId || undefined,
+            action: f.action.trim() || undefined,
+            since: localInputToIso(f.since),
+            until: localInputToIso(f.until),
+          })
+        }
+      />
+      <FormError message={errors.form} />
+      {events === null ? (
+        <p className="loading">Loading…</p>
+      ) : events.length === 0 ? (
+        <p className="empty">No events match.</p>
+      ) : (
+        <table className="table" aria-label="Audit events">
+          <thead>
+            <tr>
+              <th scope="col">Time</th>
+              <th scope="col">Person</th>
+              <th scope="col">Action</th>
+              <th scope="col">Subject</th>
+              <th scope="col">Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {events.map((e) => (
+              <tr key={e.id}>
+                <td className="nowrap">{formatDateSeconds(e.at)}</td>
+                <td>{who(e)}</td>
+                <td className="mono">{e.action}</td>
+                <td className="mono small">
+                  {e.subject_type}
+                  {e.subject_id ? ` ${e.subject_id.slice(0, 8)}` : ''}
+                </td>
+                <td className="reason">{e.reason ?? ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {next ? (
+        <button type="button" onClick={() => fetchPage(next)}>
+          Load more
+        </button>
+      ) : null}
+    </div>
+  );
+}

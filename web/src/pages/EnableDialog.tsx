@@ -1,0 +1,118 @@
+/** "Enable again": a new grant for an existing JIT account, with a new reason and duration. */
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { api, messageOf, tenantPath } from '../api';
+import { Dialog } from '../components/Dialog';
+import { FormError, TextArea, TextField } from '../components/Field';
+import { PolicyPicker } from '../components/PolicyPicker';
+import { useWorkspace } from '../context';
+import { formatDuration, parseDuration } from '../format';
+import { focusFirstInvalid, hasErrors, placeError, type FieldErrors } from '../forms';
+import { fittingPolicies } from '../policy-match';
+import type { Grant, JitAccount, Policy } from '../types';
+import { askWords, durationProblem, reasonProblem } from '../wizard/ask-rules';
+
+type Field = 'reason' | 'duration' | 'policy';
+const serverPaths: Partial<Record<string, Field>> = { 'body.reason': 'reason', 'body.durationSeconds': 'duration', 'body.policyId': 'policy' };
+const words = askWords.filter((w): w is [RegExp, Field] => ['reason', 'duration', 'policy'].includes(w[1]));
+
+export function EnableDialog(props: { account: JitAccount; lastGrant: Grant | undefined; onClose: () => void; onEnabled: (g: Grant) => void }) {
+  const ws = useWorkspace();
+  const { account } = props;
+  const formRef = useRef<HTMLFormElement>(null);
+  const [policies, setPolicies] = useState<Policy[] | null>(null);
+  const [policyId, setPolicyId] = useState<string | null>(null);
+  const [duration, setDuration] = useState('');
+  const [touched, setTouched] = useState(false);
+  const [reason, setReason] = useState('');
+  const [errors, setErrors] = useState<FieldErrors<Field>>({});
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    api.get<{ items: Policy[] }>(tenantPath(ws.slug, '/policies')).then(
+      (r) => setPolicies(r.items),
+      (err: unknown) => setErrors({ form: messageOf(err) }),
+    );
+  }, [ws.slug]);
+
+  const entitlements = props.lastGrant?.entitlements ?? [];
+  const fitting = fittingPolicies(policies ?? [], { targetId: account.targetId, entitlements, roles: ws.tenant.roles });
+  const policy = fitting.find((p) => p.id === policyId) ?? fitting[0];
+  useEffect(() => {
+    if (policy && !touched) setDuration(formatDuration(policy.defaultDurationSeconds));
+  }, [policy?.id, touched]);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const found: FieldErrors<Field> = {
+      reason: reasonProblem(reason, policy) ?? undefined,
+      duration: durationProblem(duration, policy) ?? undefined,
+      policy: policies && !policy ? 'No policy covers this account any more. Ask an admin.' : undefined,
+    };
+    setErrors(found);
+    if (hasErrors(found)) return focusFirstInvalid(formRef.current);
+    setBusy(true);
+    try {
+      const grant = await api.post<Grant>(tenantPath(ws.slug, `/jit-accounts/${account.id}/enable`), {
+        reason: reason.trim(),
+        durationSeconds: parseDuration(duration),
+        ...(policy ? { policyId: policy.id } : {}),
+      });
+      props.onEnabled(grant);
+    } catch (err) {
+      setErrors(placeError(err, serverPaths, words));
+      focusFirstInvalid(formRef.current);
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog title={`Enable ${account.username} again`} onClose={props.onClose}>
+      <form ref={formRef} onSubmit={submit} noValidate>
+        <p className="hint dialog-intro">
+          On <strong>{account.targetName}</strong> with {entitlements.length ? entitlements.join(', ') : 'the same groups as last time'}. A new
+          password is generated.
+        </p>
+        <FormError message={errors.form} />
+        <TextArea
+          id="enable-reason"
+          label="Reason"
+          rows={3}
+          value={reason}
+          error={errors.reason}
+          onChange={(e) => {
+            setReason(e.target.value);
+            setErrors((x) => ({ ...x, reason: undefined }));
+          }}
+        />
+        <TextField
+          id="enable-duration"
+          label="Duration"
+          value={duration}
+          hint={policy ? `At most ${formatDuration(policy.maxDurationSeconds)}.` : undefined}
+          error={errors.duration}
+          onChange={(e) => {
+            setDuration(e.target.value);
+            setTouched(true);
+            setErrors((x) => ({ ...x, duration: undefined }));
+          }}
+        />
+        <PolicyPicker
+          id="enable-policy"
+          fitting={fitting}
+          chosen={policy}
+          error={errors.policy}
+          emptyText={policies ? 'No policy covers this account.' : 'Loading policies…'}
+          onChange={setPolicyId}
+        />
+        <div className="dialog-actions">
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? 'Enabling…' : 'Enable'}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

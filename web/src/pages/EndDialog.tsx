@@ -1,0 +1,46 @@
+/** "End now": take the access away before its time, with a reason for the audit log. */
+import { useState, type FormEvent } from 'react';
+import { api, tenantPath } from '../api';
+import { Dialog } from '../components/Dialog';
+import { FormError, TextField } from '../components/Field';
+import { useWorkspace } from '../context';
+import { placeError, type FieldErrors } from '../forms';
+import type { Grant, JitAccount } from '../types';
+
+export function EndDialog(props: { account: JitAccount; grant: Grant; onClose: () => void; onEnded: () => void }) {
+  const ws = useWorkspace();
+  const [reason, setReason] = useState('finished');
+  const [errors, setErrors] = useState<FieldErrors<'reason'>>({});
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!reason.trim()) return setErrors({ reason: 'A reason is required.' });
+    setBusy(true);
+    try {
+      await api.post<Grant>(tenantPath(ws.slug, `/grants/${props.grant.id}/revoke`), { reason: reason.trim() });
+      props.onEnded();
+    } catch (err) {
+      setErrors(placeError(err, { 'body.reason': 'reason' }, [[/reason/i, 'reason']]));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog title={`End access of ${props.account.username} now`} onClose={props.onClose}>
+      <form onSubmit={submit} noValidate>
+        <p>The account is disabled on {props.account.targetName} and its open sessions are ended.</p>
+        <FormError message={errors.form} />
+        <TextField id="end-reason" label="Reason" value={reason} error={errors.reason} onChange={(e) => setReason(e.target.value)} />
+        <div className="dialog-actions">
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="danger" disabled={busy}>
+            {busy ? 'Ending…' : 'End now'}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}

@@ -1,0 +1,118 @@
+/** "Just-in-time accounts": mine (or everyone's), their live status, and the three-dot menu. */
+import { useState } from 'react';
+import { FormError } from '../components/Field';
+import { PageHeader } from '../components/PageHeader';
+import { useWorkspace } from '../context';
+import { Link } from '../router';
+import type { Grant, JitAccount } from '../types';
+import { PasswordDialog } from '../wizard/PasswordDialog';
+import { AccountRow } from './AccountRow';
+import { EnableDialog } from './EnableDialog';
+import { EndDialog } from './EndDialog';
+import { useAccounts } from './useAccounts';
+
+type Open =
+  | { kind: 'enable'; account: JitAccount; grant: Grant | undefined }
+  | { kind: 'end'; account: JitAccount; grant: Grant }
+  | { kind: 'password'; grant: Grant }
+  | null;
+
+export function JitAccountsPage() {
+  const ws = useWorkspace();
+  const everyoneAllowed = ws.can('grants.read_all');
+  const [mine, setMine] = useState(true);
+  const { accounts, latest, error, reload } = useAccounts(ws.slug, mine || !everyoneAllowed);
+  const [open, setOpen] = useState<Open>(null);
+  const showOwner = !mine && everyoneAllowed;
+
+  return (
+    <div>
+      <PageHeader title="Just-in-time accounts" intro="Personal privileged accounts, enabled only for the time you asked for.">
+        {ws.can('requests.create') ? (
+          <Link to={`/t/${ws.slug}/jit-accounts/activate`} className="button primary">
+            Activate JIT account
+          </Link>
+        ) : null}
+      </PageHeader>
+      {everyoneAllowed ? (
+        <div className="segmented" role="group" aria-label="Whose accounts">
+          <button type="button" aria-pressed={mine} onClick={() => setMine(true)}>
+            Mine
+          </button>
+          <button type="button" aria-pressed={!mine} onClick={() => setMine(false)}>
+            Everyone’s
+          </button>
+        </div>
+      ) : null}
+      <FormError message={error} />
+      {accounts === null ? (
+        error ? null : <p className="loading">Loading…</p>
+      ) : accounts.length === 0 ? (
+        <p className="empty">No JIT accounts yet. Activate one to get temporary access to a target.</p>
+      ) : (
+        <table className="table" aria-label="JIT accounts">
+          <thead>
+            <tr>
+              <th scope="col">Account</th>
+              {showOwner ? <th scope="col">Person</th> : null}
+              <th scope="col">Target</th>
+              <th scope="col">Status</th>
+              <th scope="col">Groups / roles</th>
+              <th scope="col">Last reason</th>
+              <th scope="col">
+                <span className="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {accounts.map((a) => (
+              <AccountRow
+                key={a.id}
+                account={a}
+                grant={latest[a.id]}
+                showOwner={showOwner}
+                isMine={a.operatorId === ws.me.id}
+                canEndAny={ws.can('grants.revoke_any')}
+                onEnable={() => setOpen({ kind: 'enable', account: a, grant: latest[a.id] })}
+                onEnd={(grant) => setOpen({ kind: 'end', account: a, grant })}
+                onShowPassword={(grant) => setOpen({ kind: 'password', grant })}
+              />
+            ))}
+          </tbody>
+        </table>
+      )}
+      {open?.kind === 'enable' ? (
+        <EnableDialog
+          account={open.account}
+          lastGrant={open.grant}
+          onClose={() => setOpen(null)}
+          onEnabled={(grant) => {
+            reload();
+            setOpen(grant.state === 'active' || grant.state === 'activating' ? { kind: 'password', grant } : null);
+          }}
+        />
+      ) : null}
+      {open?.kind === 'end' ? (
+        <EndDialog
+          account={open.account}
+          grant={open.grant}
+          onClose={() => setOpen(null)}
+          onEnded={() => {
+            reload();
+            setOpen(null);
+          }}
+        />
+      ) : null}
+      {open?.kind === 'password' ? (
+        <PasswordDialog
+          tenant={ws.slug}
+          grant={open.grant}
+          onClose={() => {
+            reload();
+            setOpen(null);
+          }}
+        />
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,82 @@
+/** "Requests": my grants, newest first, with their live state. */
+import { useCallback, useEffect, useState } from 'react';
+import { api, messageOf, query, tenantPath } from '../api';
+import { FormError } from '../components/Field';
+import { PageHeader } from '../components/PageHeader';
+import { GrantStatus, statusOfGrant } from '../components/Status';
+import { useWorkspace } from '../context';
+import { formatDate, formatDuration } from '../format';
+import { useLiveEvents } from '../live';
+import type { Grant, Page } from '../types';
+
+export function RequestsPage() {
+  const ws = useWorkspace();
+  const [grants, setGrants] = useState<Grant[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const load = useCallback(() => {
+    api.get<Page<Grant>>(tenantPath(ws.slug, '/grants') + query({ mine: true, limit: 100 })).then(
+      (p) => {
+        setGrants(p.items);
+        setError(null);
+      },
+      (err: unknown) => setError(messageOf(err)),
+    );
+  }, [ws.slug]);
+  useEffect(load, [load]);
+
+  useLiveEvents((e) => {
+    if (e.kind === 'resync') return load();
+    const c = e.grant;
+    setGrants((cur) => {
+      if (!cur?.some((g) => g.id === c.id)) {
+        load();
+        return cur;
+      }
+      return cur.map((g) => (g.id === c.id ? { ...g, state: c.state, expiresAt: c.expiresAt, lastError: c.lastError } : g));
+    });
+  });
+
+  return (
+    <div>
+      <PageHeader title="Requests" intro="Your requests for access and what became of them." />
+      <FormError message={error} />
+      {grants === null ? (
+        error ? null : <p className="loading">Loading…</p>
+      ) : grants.length === 0 ? (
+        <p className="empty">You have not requested any access yet.</p>
+      ) : (
+        <table className="table" aria-label="My requests">
+          <thead>
+            <tr>
+              <th scope="col">Requested</th>
+              <th scope="col">Target</th>
+              <th scope="col">Account</th>
+              <th scope="col">Groups / roles</th>
+              <th scope="col">Duration</th>
+              <th scope="col">Status</th>
+              <th scope="col">Ended</th>
+              <th scope="col">Reason</th>
+            </tr>
+          </thead>
+          <tbody>
+            {grants.map((g) => (
+              <tr key={g.id}>
+                <td className="nowrap">{formatDate(g.createdAt)}</td>
+                <td className="nowrap">{g.targetName}</td>
+                <td className="mono">{g.username}</td>
+                <td className="mono">{g.entitlements.join(', ')}</td>
+                <td>{formatDuration(g.durationSeconds)}</td>
+                <td>
+                  <GrantStatus status={statusOfGrant(g.state)} grant={g} />
+                </td>
+                <td>{g.revokedAt ? `${formatDate(g.revokedAt)}${g.endReason ? ` (${g.endReason})` : ''}` : '—'}</td>
+                <td className="reason">{g.reason}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,99 @@
+/** "Targets": the connected systems, adding one, and "Test connection" with each check shown. */
+import { useCallback, useEffect, useState } from 'react';
+import { allPages, api, messageOf, tenantPath } from '../api';
+import { CheckResult } from '../components/CheckResult';
+import { FormError } from '../components/Field';
+import { PageHeader } from '../components/PageHeader';
+import { useWorkspace } from '../context';
+import { formatDate } from '../format';
+import { kindLabel } from '../rules';
+import type { CheckReport, Target } from '../types';
+import { TargetForm } from './TargetForm';
+
+export function TargetsPage() {
+  const ws = useWorkspace();
+  const [targets, setTargets] = useState<Target[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [adding, setAdding] = useState(false);
+  const [checks, setChecks] = useState<Record<string, CheckReport | 'running' | { error: string }>>({});
+
+  const load = useCallback(() => {
+    allPages<Target>(tenantPath(ws.slug, '/targets'), {}).then(setTargets, (err: unknown) => setError(messageOf(err)));
+  }, [ws.slug]);
+  useEffect(load, [load]);
+
+  const test = async (t: Target) => {
+    setChecks((c) => ({ ...c, [t.id]: 'running' }));
+    try {
+      const report = await api.post<CheckReport>(tenantPath(ws.slug, `/targets/${t.id}/check`));
+      setChecks((c) => ({ ...c, [t.id]: report }));
+    } catch (err) {
+      setChecks((c) => ({ ...c, [t.id]: { error: messageOf(err) } }));
+    }
+  };
+
+  return (
+    <div>
+      <PageHeader title="Targets" intro="Systems where Timebox creates and disables JIT accounts.">
+        {ws.can('targets.manage') && !adding ? (
+          <button type="button" className="primary" onClick={() => setAdding(true)}>
+            Add target
+          </button>
+        ) : null}
+      </PageHeader>
+      {adding ? (
+        <TargetForm
+          onCancel={() => setAdding(false)}
+          onCreated={(t, check) => {
+            setAdding(false);
+            setChecks((c) => ({ ...c, [t.id]: check }));
+            load();
+          }}
+        />
+      ) : null}
+      <FormError message={error} />
+      {targets === null ? (
+        error ? null : <p className="loading">Loading…</p>
+      ) : targets.length === 0 ? (
+        <p className="empty">No targets yet.</p>
+      ) : (
+        <table className="table" aria-label="Targets">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Added</th>
+              <th scope="col">Connection</th>
+            </tr>
+          </thead>
+          <tbody>
+            {targets.map((t) => {
+              const c = checks[t.id];
+              return (
+                <tr key={t.id}>
+                  <th scope="row">{t.name}</th>
+                  <td>{kindLabel(t.kind)}</td>
+                  <td className="nowrap">{formatDate(t.createdAt)}</td>
+                  <td>
+                    <button type="button" onClick={() => test(t)} disabled={c === 'running'} aria-label={`Test connection to ${t.name}`}>
+                      {c === 'running' ? 'Testing…' : 'Test connection'}
+                    </button>
+                    {c && c !== 'running' ? (
+                      'error' in c ? (
+                        <p className="field-error" role="alert">
+                          {c.error}
+                        </p>
+                      ) : (
+                        <CheckResult report={c} title={`Connection test of ${t.name}`} />
+                      )
+                    ) : null}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}

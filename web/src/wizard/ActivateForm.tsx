@@ -1,0 +1,201 @@
+/**
+ * The activation form: target, username (editable only before the account exists), groups or
+ * roles, policy (pencil to change), duration within the policy, reason, ticket. Checked here as
+ * the person types; the server checks again and its answer is shown at the field it concerns.
+ */
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { api, tenantPath } from '../api';
+import { FormError, SelectField, TextArea, TextField } from '../components/Field';
+import { PolicyPicker } from '../components/PolicyPicker';
+import { useWorkspace } from '../context';
+import { formatDuration, parseDuration } from '../format';
+import { focusFirstInvalid, hasErrors, placeError, type FieldErrors } from '../forms';
+import { fittingPolicies } from '../policy-match';
+import { accountNameProblem, defaultAccountName, kindLabel } from '../rules';
+import type { Grant, JitAccount, Policy, Target } from '../types';
+import { askWords, durationProblem, reasonProblem } from './ask-rules';
+import { EntitlementPicker } from './EntitlementPicker';
+
+type Field = 'target' | 'username' | 'entitlements' | 'policy' | 'duration' | 'reason' | 'ticket';
+
+const serverPaths: Partial<Record<string, Field>> = {
+  'body.targetId': 'target',
+  'body.accountName': 'username',
+  'body.entitlements': 'entitlements',
+  'body.policyId': 'policy',
+  'body.durationSeconds': 'duration',
+  'body.reason': 'reason',
+  'body.ticket': 'ticket',
+};
+
+export function ActivateForm(props: {
+  kind: string;
+  targets: Target[];
+  policies: Policy[];
+  mine: JitAccount[];
+  onBack: () => void;
+  onCreated: (grant: Grant) => void;
+}) {
+  const ws = useWorkspace();
+  const formRef = useRef<HTMLFormElement>(null);
+  const [targetId, setTargetId] = useState(props.targets[0]?.id ?? '');
+  const [username, setUsername] = useState(() => defaultAccountName(ws.me.email));
+  const [entitlements, setEntitlements] = useState<string[]>([]);
+  const [policyId, setPolicyId] = useState<string | null>(null);
+  const [duration, setDuration] = useState('');
+  const [durationTouched, setDurationTouched] = useState(false);
+  const [reason, setReason] = useState('');
+  const [ticket, setTicket] = useState('');
+  const [errors, setErrors] = useState<FieldErrors<Field>>({});
+  const [busy, setBusy] = useState(false);
+
+  const existing = props.mine.find((a) => a.targetId === targetId);
+  const fitting = fittingPolicies(props.policies, { targetId, entitlements, roles: ws.tenant.roles });
+  const policy = fitting.find((p) => p.id === policyId) ?? fitting[0];
+
+  useEffect(() => {
+    if (policy && !durationTouched) setDuration(formatDuration(policy.defaultDurationSeconds));
+  }, [policy?.id, durationTouched]);
+
+  const usernameLive = existing ? null : accountNameProblem(props.kind, username);
+  const set = (field: Field, message: string | null) => setErrors((e) => ({ ...e, [field]: message ?? undefined, form: undefined }));
+
+  const validate = (): FieldErrors<Field> => ({
+    target: targetId ? undefined : 'Choose a target.',
+    username: usernameLive ?? undefined,
+    entitlements: entitlements.length ? undefined : 'Choose at least one group or role.',
+    policy: policy ? undefined : 'No policy lets you request this on this target. Ask an admin for one.',
+    duration: durationProblem(duration, policy) ?? undefined,
+    reason: reasonProblem(reason, policy) ?? undefined,
+    ticket: ticket.length > 128 ? 'Keep the ticket under 128 characters.' : undefined,
+  });
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const found = validate();
+    setErrors(found);
+    if (hasErrors(found)) return focusFirstInvalid(formRef.current);
+    setBusy(true);
+    try {
+      const grant = await api.post<Grant>(tenantPath(ws.slug, '/requests'), {
+        targetId,
+        entitlements,
+        durationSeconds: parseDuration(duration),
+        reason: reason.trim(),
+        ...(ticket.trim() ? { ticket: ticket.trim() } : {}),
+        ...(policy ? { policyId: policy.id } : {}),
+        ...(existing ? {} : { accountName: username }),
+      });
+      if (['active', 'activating', 'requested', 'approved'].includes(grant.state)) props.onCreated(grant);
+      else setErrors({ form: `The account could not be activated: ${grant.lastError ?? grant.endReason ?? grant.state}.` });
+    } catch (err) {
+      setErrors(placeError(err, serverPaths, askWords));
+      focusFirstInvalid(formRef.current);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <form ref={formRef} className="card form" onSubmit={submit} noValidate aria-label={`Activate ${kindLabel(props.kind)} JIT account`}>
+      <p className="step">
+        Account type: <strong>{kindLabel(props.kind)}</strong>{' '}
+        <button type="button" className="link-button" onClick={props.onBack}>
+          change
+        </button>
+      </p>
+      <FormError message={errors.form} />
+      <div className="wizard-grid">
+        <div>
+          <SelectField
+            id="target"
+            label="Target"
+            value={targetId}
+            error={errors.target}
+            onChange={(e) => {
+              setTargetId(e.target.value);
+              setEntitlements([]);
+              setPolicyId(null);
+            }}
+          >
+            {props.targets.map((t) => (
+              <option key={t.id} value={t.id}>
+                {t.name}
+              </option>
+            ))}
+          </SelectField>
+          <TextField
+            id="username"
+            label="Username"
+            value={existing ? existing.username : username}
+            readOnly={!!existing}
+            autoComplete="off"
+            spellCheck={false}
+            hint={existing ? 'Your account on this target exists already; its username cannot be changed.' : 'Can only be chosen now, when the account is first created.'}
+            error={errors.username ?? usernameLive}
+            onChange={(e) => {
+              setUsername(e.target.value);
+              set('username', null);
+            }}
+          />
+          <EntitlementPicker
+            tenant={ws.slug}
+            targetId={targetId}
+            selected={entitlements}
+            error={errors.entitlements}
+            onChange={(next) => {
+              setEntitlements(next);
+              set('entitlements', null);
+            }}
+          />
+        </div>
+        <div>
+          <PolicyPicker
+            id="policy"
+            fitting={fitting}
+            chosen={policy}
+            error={errors.policy}
+            emptyText="No policy covers this request yet."
+            onChange={(id) => {
+              setPolicyId(id);
+              set('policy', null);
+            }}
+          />
+          <div className="grid-2">
+            <TextField
+              id="duration"
+              label="Duration"
+              value={duration}
+              hint={policy ? `e.g. 30m or 1h30m; at most ${formatDuration(policy.maxDurationSeconds)}.` : 'e.g. 30m or 1h30m.'}
+              error={errors.duration}
+              onChange={(e) => {
+                setDuration(e.target.value);
+                setDurationTouched(true);
+                set('duration', null);
+              }}
+            />
+            <TextField id="ticket" label="Ticket (optional)" value={ticket} error={errors.ticket} onChange={(e) => setTicket(e.target.value)} />
+          </div>
+          <TextArea
+            id="reason"
+            label="Reason"
+            rows={3}
+            required
+            value={reason}
+            hint="Why you need this access; it goes into the audit log."
+            error={errors.reason}
+            onChange={(e) => {
+              setReason(e.target.value);
+              set('reason', null);
+            }}
+          />
+        </div>
+      </div>
+      <div className="form-actions">
+        <button type="submit" className="primary" disabled={busy}>
+          {busy ? 'Activating…' : 'Activate'}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,90 @@
+/**
+ * "Activate JIT account": first the kind of account (the target kinds this tenant has), then the
+ * form; on success the password is revealed once.
+ */
+import { useEffect, useState } from 'react';
+import { allPages, api, messageOf, query, tenantPath } from '../api';
+import { FormError } from '../components/Field';
+import { PageHeader } from '../components/PageHeader';
+import { useWorkspace } from '../context';
+import { kindLabel } from '../rules';
+import { Link, navigate } from '../router';
+import type { Grant, JitAccount, Page, Policy, Target } from '../types';
+import { ActivateForm } from './ActivateForm';
+import { PasswordDialog } from './PasswordDialog';
+
+interface Data {
+  targets: Target[];
+  policies: Policy[];
+  mine: JitAccount[];
+}
+
+export function ActivateWizard() {
+  const ws = useWorkspace();
+  const [data, setData] = useState<Data | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [kind, setKind] = useState<string | null>(null);
+  const [created, setCreated] = useState<Grant | null>(null);
+  const back = `/t/${ws.slug}/jit-accounts`;
+
+  useEffect(() => {
+    Promise.all([
+      allPages<Target>(tenantPath(ws.slug, '/targets'), {}),
+      api.get<{ items: Policy[] }>(tenantPath(ws.slug, '/policies')),
+      api.get<Page<JitAccount>>(tenantPath(ws.slug, '/jit-accounts') + query({ mine: true, limit: 200 })),
+    ]).then(
+      ([targets, policies, mine]) => setData({ targets, policies: policies.items, mine: mine.items }),
+      (err: unknown) => setError(messageOf(err)),
+    );
+  }, [ws.slug]);
+
+  const kinds = [...new Set(data?.targets.map((t) => t.kind) ?? [])].sort();
+
+  return (
+    <div className="wizard">
+      <PageHeader title="Activate JIT account" intro="A personal account on a target, enabled for a limited time with a reason.">
+        <Link to={back}>Cancel</Link>
+      </PageHeader>
+      <FormError message={error} />
+      {!data ? (
+        error ? null : <p className="loading">Loading…</p>
+      ) : kinds.length === 0 ? (
+        <p>
+          No targets are connected yet.{' '}
+          {ws.can('targets.manage') ? <Link to={`/t/${ws.slug}/targets`}>Add a target</Link> : 'Ask an admin to add one.'}
+        </p>
+      ) : created && created.state !== 'active' && created.state !== 'activating' ? null : !kind ? (
+        <fieldset className="kind-step">
+          <legend>Account type</legend>
+          <div className="kind-choices">
+            {kinds.map((k) => (
+              <button key={k} type="button" className="kind-choice" onClick={() => setKind(k)}>
+                {kindLabel(k)}
+                <span className="hint">
+                  {data.targets.filter((t) => t.kind === k).length} target(s)
+                </span>
+              </button>
+            ))}
+          </div>
+        </fieldset>
+      ) : (
+        <ActivateForm
+          kind={kind}
+          targets={data.targets.filter((t) => t.kind === kind)}
+          policies={data.policies}
+          mine={data.mine}
+          onBack={() => setKind(null)}
+          onCreated={setCreated}
+        />
+      )}
+      {created && (created.state === 'requested' || created.state === 'approved') ? (
+        <div className="card notice" role="status">
+          Your request was sent and waits for approval. Follow it under <Link to={`/t/${ws.slug}/requests`}>Requests</Link>; the password is
+          shown once the account is active.
+        </div>
+      ) : created ? (
+        <PasswordDialog tenant={ws.slug} grant={created} onClose={() => navigate(back)} />
+      ) : null}
+    </div>
+  );
+}

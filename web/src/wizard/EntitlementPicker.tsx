@@ -1,0 +1,94 @@
+/** The groups or roles to grant, searched live on the target (GET …/targets/:id/entitlements). */
+import { useEffect, useState } from 'react';
+import { api, messageOf, query, tenantPath } from '../api';
+import type { Entitlement, Page } from '../types';
+
+export function EntitlementPicker(props: {
+  tenant: string;
+  targetId: string;
+  selected: string[];
+  onChange: (next: string[]) => void;
+  error?: string | undefined;
+}) {
+  const [search, setSearch] = useState('');
+  const [page, setPage] = useState<Page<Entitlement> | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const { tenant, targetId, selected } = props;
+
+  useEffect(() => {
+    if (!targetId) return;
+    let stale = false;
+    const t = setTimeout(() => {
+      api
+        .get<Page<Entitlement>>(tenantPath(tenant, `/targets/${targetId}/entitlements`) + query({ search: search.trim(), limit: 50 }))
+        .then(
+          (p) => {
+            if (stale) return;
+            setPage(p);
+            setLoadError(null);
+          },
+          (err: unknown) => !stale && setLoadError(messageOf(err)),
+        );
+    }, 250);
+    return () => {
+      stale = true;
+      clearTimeout(t);
+    };
+  }, [tenant, targetId, search]);
+
+  const toggle = (name: string, on: boolean) =>
+    props.onChange(on ? [...selected.filter((s) => s !== name), name] : selected.filter((s) => s !== name));
+
+  return (
+    <fieldset className="field entitlements" aria-describedby={props.error ? 'entitlements-error' : undefined}>
+      <legend>Groups / roles</legend>
+      <label htmlFor="entitlement-search" className="sr-only">
+        Search groups and roles
+      </label>
+      <input
+        id="entitlement-search"
+        type="search"
+        placeholder="Search groups and roles…"
+        value={search}
+        onChange={(e) => setSearch(e.target.value)}
+        aria-invalid={props.error ? true : undefined}
+      />
+      {loadError ? (
+        <p className="field-error" role="alert">
+          {loadError}
+        </p>
+      ) : null}
+      <div className="choice-list" role="group" aria-label="Matching groups and roles">
+        {page === null ? (
+          <p className="hint">Loading…</p>
+        ) : page.items.length === 0 ? (
+          <p className="hint">Nothing matches “{search}”.</p>
+        ) : (
+          page.items.map((e) => (
+            <label key={e.externalId} className="choice">
+              <input type="checkbox" checked={selected.includes(e.externalId)} onChange={(ev) => toggle(e.externalId, ev.target.checked)} />
+              <span className="mono">{e.displayName}</span>
+              {e.description ? <span className="hint"> — {e.description}</span> : null}
+            </label>
+          ))
+        )}
+        {page?.nextCursor ? <p className="hint">More results: refine the search.</p> : null}
+      </div>
+      {selected.length ? (
+        <p className="chips" aria-label="Chosen">
+          Chosen:{' '}
+          {selected.map((s) => (
+            <button type="button" key={s} className="chip" onClick={() => toggle(s, false)} aria-label={`Remove ${s}`}>
+              {s} ×
+            </button>
+          ))}
+        </p>
+      ) : null}
+      {props.error ? (
+        <p className="field-error" id="entitlements-error" role="alert">
+          {props.error}
+        </p>
+      ) : null}
+    </fieldset>
+  );
+}
