@@ -14,6 +14,7 @@ import { systemActor, type AppDeps } from './deps.js';
 import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
 import { latestEnd, loadGrant, otherHolders } from './grant-queries.js';
 import { getTarget, connectorFor } from './targets.js';
+import { scheduleExpiryWarning } from './expiry-warning.js';
 
 /** Transient activation failures are retried this many times before the grant is given up. */
 const maxActivationAttempts = 3;
@@ -114,9 +115,10 @@ async function activateHoldingLease(deps: AppDeps, stale: GrantRow, item: WorkIt
     : null;
   try {
     await deps.db.transaction().execute(async (tx) => {
-      await applyGrantEvent(deps, tx, grant, { type: 'activated' }, systemActor, {
+      const active = await applyGrantEvent(deps, tx, grant, { type: 'activated' }, systemActor, {
         extra: { handle, credential_enc: credential, last_error: null },
       });
+      await scheduleExpiryWarning(deps, tx, active);
       await tx
         .updateTable('jit_accounts')
         .set({ status: 'enabled', last_grant_id: grant.id, updated_at: deps.clock.now() })

@@ -12,6 +12,7 @@ import { readRules } from '../core/policy-rules.js';
 import type { GrantRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { applyGrantEvent } from './grant-transitions.js';
+import { requireFreshTotp } from '../auth/totp.js';
 import { approversAt, grantSummary, resolveLevels } from './approvers.js';
 
 export interface DecisionInput {
@@ -21,6 +22,19 @@ export interface DecisionInput {
   durationSeconds?: number;
   /** Move the start (still within what the policy allows ahead). */
   startAt?: Date | null;
+  /** A fresh authenticator code, when the policy demands one to approve. */
+  totp?: string;
+}
+
+/** The policy's demand for a fresh code is checked before the decision's transaction. */
+export async function requireApproverMfa(deps: AppDeps, grantId: string, approverId: string, code: string | undefined): Promise<void> {
+  const row = await deps.db
+    .selectFrom('grants')
+    .leftJoin('policies', 'policies.id', 'grants.policy_id')
+    .select('policies.rules')
+    .where('grants.id', '=', grantId)
+    .executeTakeFirst();
+  if (row && readRules(row.rules).mfa.approve) await requireFreshTotp(deps, approverId, code, 'approve', { requireMfa: true });
 }
 
 export async function decideRequest(
@@ -32,6 +46,7 @@ export async function decideRequest(
   input: DecisionInput,
 ): Promise<GrantRow> {
   const now = deps.clock.now();
+  await requireApproverMfa(deps, grantId, approverId, input.totp);
   return deps.db.transaction().execute(async (tx) => {
     let grant = await tx.selectFrom('grants').selectAll().where('id', '=', grantId).where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
     if (!grant) throw notFound(`request ${grantId}`);

@@ -16,6 +16,8 @@ import { applyGrantEvent } from './grant-transitions.js';
 import { handleOf, latestEnd, loadGrant, otherHolders } from './grant-queries.js';
 import { approversAt, grantSummary, resolveLevels } from './approvers.js';
 import { connectorFor, getTarget } from './targets.js';
+import { requireApproverMfa } from './decide-request.js';
+import { scheduleExpiryWarning } from './expiry-warning.js';
 
 export interface ExtensionOutcome {
   applied: boolean;
@@ -105,12 +107,14 @@ export async function applyExtension(deps: AppDeps, actor: Actor, grantId: strin
     }
     const fresh = await loadGrant(deps.db, grant.id);
     if (!fresh || fresh.state !== 'active') throw new AppError('conflict', 'the grant ended while it was being extended');
-    return await deps.db.transaction().execute((tx) =>
-      applyGrantEvent(deps, tx, fresh, { type: 'extend', seconds }, actor, {
+    return await deps.db.transaction().execute(async (tx) => {
+      const extended = await applyGrantEvent(deps, tx, fresh, { type: 'extend', seconds }, actor, {
         reason,
         extra: { extended_seconds: fresh.extended_seconds + seconds },
-      }),
-    );
+      });
+      await scheduleExpiryWarning(deps, tx, extended);
+      return extended;
+    });
   } finally {
     await releaseAccountLease(deps.db, grant.jit_account_id, token);
   }
@@ -122,9 +126,11 @@ export async function decideExtension(
   tenantId: string,
   approverId: string,
   extensionId: string,
-  input: { decision: 'approve' | 'deny'; reason?: string | null },
+  input: { decision: 'approve' | 'deny'; reason?: string | null; totp?: string },
 ): Promise<{ state: string; grant: GrantRow | null }> {
   const now = deps.clock.now();
+  const pending = await deps.db.selectFrom('grant_extensions').select('grant_id').where('id', '=', extensionId).where('tenant_id', '=', tenantId).executeTakeFirst();
+  if (pending) await requireApproverMfa(deps, pending.grant_id, approverId, input.totp);
   const outcome = await deps.db.transaction().execute(async (tx) => {
     const ext = await tx.selectFrom('grant_extensions').selectAll().where('id', '=', extensionId).where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
     if (!ext) throw notFound(`extension ${extensionId}`);

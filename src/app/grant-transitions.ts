@@ -9,6 +9,7 @@ import { transition, type GrantEvent, type GrantSnapshot, type GrantState, type 
 import type { Database, GrantRow } from '../store/schema.js';
 import { scheduleWork, unscheduleWork } from '../scheduler/work-queue.js';
 import type { Actor, AppDeps } from './deps.js';
+import { grantSummary, tenantAdmins } from './approvers.js';
 
 export class StaleGrantError extends Error {
   constructor(grantId: string) {
@@ -43,7 +44,7 @@ type Extra = Partial<Pick<GrantRow, 'last_error' | 'revoked_at' | 'extended_seco
 };
 
 export async function applyGrantEvent(
-  deps: Pick<AppDeps, 'audit' | 'retry' | 'clock'>,
+  deps: Pick<AppDeps, 'audit' | 'retry' | 'clock' | 'notifier'>,
   tx: Transaction<Database>,
   grant: GrantRow,
   event: GrantEvent,
@@ -102,6 +103,15 @@ export async function applyGrantEvent(
           created_at: now,
         })
         .execute();
+      if (deps.notifier) {
+        const people = new Set([grant.operator_id, ...(await tenantAdmins(tx, grant.tenant_id))]);
+        await deps.notifier.enqueue(
+          tx,
+          grant.tenant_id,
+          { type: 'revoke_failed', grant: await grantSummary(tx, updated), error: effect.message },
+          { operatorIds: [...people] },
+        );
+      }
       await deps.audit.append(tx, {
         tenantId: grant.tenant_id,
         actor,

@@ -7,6 +7,8 @@ import type { Actor, AppDeps } from './deps.js';
 import { applyGrantEvent, InvalidTransitionError, StaleGrantError } from './grant-transitions.js';
 import { loadGrant } from './grant-queries.js';
 import { credentialContext } from './activate-grant.js';
+import { readRules } from '../core/policy-rules.js';
+import { requireFreshTotp } from '../auth/totp.js';
 
 export interface GrantView {
   id: string;
@@ -153,7 +155,18 @@ export async function revealCredential(
   tenantId: string,
   viewer: Viewer,
   grantId: string,
+  totp?: string,
 ): Promise<{ username: string; password: string | null; expiresAt: Date | null }> {
+  const policy = await deps.db
+    .selectFrom('grants')
+    .leftJoin('policies', 'policies.id', 'grants.policy_id')
+    .select(['policies.rules', 'grants.operator_id'])
+    .where('grants.id', '=', grantId)
+    .where('grants.tenant_id', '=', tenantId)
+    .executeTakeFirst();
+  if (policy && policy.operator_id === viewer.operatorId && readRules(policy.rules).mfa.reveal) {
+    await requireFreshTotp(deps, viewer.operatorId, totp, 'reveal', { requireMfa: true });
+  }
   return deps.db.transaction().execute(async (tx) => {
     const grant = await tx
       .selectFrom('grants')

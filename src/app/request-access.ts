@@ -16,6 +16,7 @@ import { evaluateAsk } from '../core/policy-evaluation.js';
 import { readRules } from '../core/policy-rules.js';
 import { groupsOf } from './operator-groups.js';
 import { routeRequest } from './route-request.js';
+import { requireFreshTotp } from '../auth/totp.js';
 
 export interface AccessAsk {
   targetId: string;
@@ -29,6 +30,8 @@ export interface AccessAsk {
   startAt?: Date | null;
   /** Break-glass: granted at once if the policy allows it; everyone is alerted, a review is owed. */
   emergency?: boolean;
+  /** A fresh authenticator code, when the policy demands one to request. */
+  totp?: string;
 }
 
 export interface Requester {
@@ -89,6 +92,8 @@ export async function requestAccess(
     { now, requesterGroupIds: groupIds, openGrants: Number(open.n) },
   );
   if (evaluation.route.kind === 'refused') throw policyViolation(evaluation.refusals.join('; '), { refusals: evaluation.refusals });
+  // Before the transaction: a code is spent (and a failure audited) whatever happens next.
+  if (rules.mfa.request) await requireFreshTotp(deps, who.operatorId, ask.totp, 'request', { requireMfa: true });
 
   const existing = await deps.db
     .selectFrom('jit_accounts')

@@ -55,7 +55,7 @@ const table: Row[] = [
   ['extend moves the end and the scheduled revocation', active(), { type: 'extend', seconds: 1800 }, 100, 'active',
     (g, e) => { expect(g.expiresAt).toEqual(at(5400)); expect(e).toEqual(['schedule:revoke']); }],
   ['extend of a revoking grant is refused', grant('revoking'), { type: 'extend', seconds: 60 }, 0, new Error('only an active grant')],
-  ['revoked after verify', grant('revoking'), { type: 'revoked' }, 5, 'revoked', (_g, e) => expect(e).toEqual(['unschedule:revoke'])],
+  ['revoked after verify', grant('revoking'), { type: 'revoked' }, 5, 'revoked', (_g, e) => expect(e).toEqual(['unschedule:revoke', 'unschedule:expiry_warning'])],
   ['revoked from revoke_failed', grant('revoke_failed', { revokeAttempts: 5 }), { type: 'revoked' }, 5, 'revoked'],
   ['first transient failure backs off', grant('revoking'), { type: 'revoke_attempt_failed', error: 'down', retryable: true }, 0, 'revoking',
     (g) => expect(g.revokeAttempts).toBe(1)],

@@ -55,7 +55,8 @@ export type GrantEvent =
   | { type: 'revoked' }
   | { type: 'revoke_attempt_failed'; error: string; retryable: boolean };
 
-export type WorkKind = 'activate' | 'revoke' | 'pending_timeout';
+/** 'expiry_warning' is not a state change: it only tells the owner that the end is near. */
+export type WorkKind = 'activate' | 'revoke' | 'pending_timeout' | 'expiry_warning';
 
 export type Effect =
   | { type: 'schedule'; work: WorkKind; at: Date }
@@ -173,7 +174,10 @@ export function transition(g: GrantSnapshot, e: GrantEvent, now: Date, opts: Lif
       return {
         ok: true,
         grant: { ...g, state: 'revoked' },
-        effects: [{ type: 'unschedule', work: 'revoke' }],
+        effects: [
+          { type: 'unschedule', work: 'revoke' },
+          { type: 'unschedule', work: 'expiry_warning' },
+        ],
       };
     case 'revoke_attempt_failed': {
       if (s !== 'revoking' && s !== 'revoke_failed') return fail(`a ${s} grant is not being revoked`);

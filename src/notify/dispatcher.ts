@@ -175,8 +175,11 @@ export function createNotificationDispatcher(opts: DispatcherOptions): Notificat
     async drain() {
       let total = 0;
       for (;;) {
+        // Deliveries the timer already started count too: drained means nothing is on its way.
+        await round;
+        await Promise.allSettled([...inFlight]);
         const batch = await claimDueNotifications(db, { workerId: opts.workerId, now: clock.now(), limit: maxInFlight, leaseMs });
-        if (batch.length === 0) return total;
+        if (batch.length === 0 && inFlight.size === 0) return total;
         total += batch.length;
         await Promise.all(batch.map(run));
       }

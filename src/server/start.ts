@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino';
 import { createActivateJob } from '../app/activate-grant.js';
 import type { AppDeps } from '../app/deps.js';
 import { createPendingTimeoutJob } from '../app/pending-timeout.js';
+import { createExpiryWarningJob } from '../app/expiry-warning.js';
 import { createRevokeJob } from '../app/revoke-grant.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { bootstrapIfEmpty, type BootstrapCredentials } from '../auth/bootstrap.js';
@@ -48,6 +49,8 @@ export interface Timebox {
   store: Store;
   deps: AppDeps;
   scheduler: Scheduler;
+  /** Sends queued email and webhooks; tests drain it. */
+  dispatcher: { drain(): Promise<number> };
   /** Set on the very first start only: the first owner's password, to print once. */
   bootstrap: BootstrapCredentials | null;
   close(): Promise<void>;
@@ -121,6 +124,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       activate: createActivateJob(deps),
       revoke: createRevokeJob(deps),
       pending_timeout: createPendingTimeoutJob(deps),
+      expiry_warning: createExpiryWarningJob(deps),
     },
   });
   const sched = scheduler;
@@ -173,6 +177,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     store,
     deps,
     scheduler: sched,
+    dispatcher,
     bootstrap,
     async close() {
       if (closed) return;

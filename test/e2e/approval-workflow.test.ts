@@ -10,11 +10,17 @@ import pg from 'pg';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 import { signIn, type ApiClient } from '../support/http.js';
+import { startReceiver, startSmtpSink } from '../notify/support.js';
+import { verifyWebhookSignature } from '../../src/notify/verify-signature.js';
+import { generate } from 'otplib';
 
 const T = '/api/v1/tenants/default';
 let server: TestServer;
 let target: PgTarget;
 let targetId: string;
+let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
+let hooks: Awaited<ReturnType<typeof startReceiver>>;
+let hookSecret = '';
 const people: Record<string, { id: string; email: string; api: ApiClient }> = {};
 
 async function person(name: string, roles: string[]) {
@@ -30,6 +36,15 @@ const ask = (api: ApiClient, over: Record<string, unknown> = {}) =>
 
 beforeAll(async () => {
   server = await startTestServer();
+  smtp = await startSmtpSink({ username: 'relay', password: 'relay-password-1' });
+  hooks = await startReceiver();
+  const settings = await server.admin.call('PUT', `${T}/settings/notifications`, {
+    smtp: { host: '127.0.0.1', port: smtp.port, username: 'relay', password: 'relay-password-1', from: 'timebox@example.com', requireTls: false },
+  });
+  expect(settings.status, JSON.stringify(settings.body)).toBe(200);
+  const hook = await server.admin.post(`${T}/webhooks`, { name: 'ops', url: `${hooks.base}/hook`, format: 'generic', events: ['break_glass', 'approval_requested'] });
+  expect(hook.status, JSON.stringify(hook.body)).toBe(201);
+  hookSecret = hook.body.secret;
   target = await preparePgTarget(inject('pgAdminUrl'));
   targetId = (await server.admin.post(`${T}/targets`, { name: 'db', kind: 'postgres', config: target.config })).body.target.id;
   for (const n of ['alice', 'carol']) await person(n, ['requester']);
@@ -57,6 +72,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server?.close();
+  await smtp?.close();
+  await hooks?.close();
   await target?.drop();
 });
 
@@ -186,6 +203,83 @@ describe('approval workflow', () => {
     expect(long.body).toMatchObject({ route: 'refused', refusals: [expect.stringMatching(/5h is longer than policy "prod db" allows \(4h\)/)] });
     const b1 = await server.admin.post(`${T}/policies/simulate`, { operatorEmail: people.b1!.email, targetId, entitlements: [target.readers] });
     expect(b1.body).toMatchObject({ route: 'refused', refusals: [expect.stringMatching(/does not list you among its requesters|no policy allows/)] });
+  });
+});
+
+describe('notifications of the workflow', () => {
+  it('emailed approvers when asked, the requester on every decision, and signed the webhooks', async () => {
+    await server.tb.dispatcher.drain();
+    const to = (name: string) => smtp.received.filter((m) => m.to.includes(people[name]!.email)).map((m) => m.subject);
+    for (const lead of ['a1', 'a2', 'a3']) {
+      expect(to(lead)).toContainEqual(expect.stringMatching(/Approval needed: alice\..* asks for access to db/));
+    }
+    expect(to('b1')).toContainEqual(expect.stringMatching(/Approval needed/));
+    const alice = to('alice');
+    expect(alice).toContainEqual(expect.stringMatching(/Your request for db was approved at level 1; further approval is still needed/));
+    expect(alice).toContainEqual(expect.stringMatching(/Your request for db was shortened/));
+    expect(alice).toContainEqual(expect.stringMatching(/Your extension of your access to db was approved/));
+    expect(to('carol')).toContainEqual(expect.stringMatching(/Your request for db was denied/));
+    expect(to('a1')).toContainEqual(expect.stringMatching(/BREAK-GLASS: carol\..* took emergency access to db/));
+    for (const m of smtp.received) expect(m.raw).not.toMatch(/password:\s*\S{12,}/i);
+
+    const glass = hooks.requests.filter((r) => r.headers['x-timebox-event'] === 'break_glass');
+    expect(glass).toHaveLength(1);
+    expect(verifyWebhookSignature(hookSecret, String(glass[0]!.headers['x-timebox-signature']), glass[0]!.rawBody, server.clock.now())).toBe(true);
+    expect(verifyWebhookSignature('whsec_wrong_secret_0123456789abcdef', String(glass[0]!.headers['x-timebox-signature']), glass[0]!.rawBody, server.clock.now())).toBe(false);
+    expect(JSON.parse(glass[0]!.rawBody)).toMatchObject({ event: 'break_glass' });
+  });
+});
+
+describe('fresh authenticator codes demanded by policy', () => {
+  const code = (secret: string, step = 0) => generate({ secret, epoch: Math.floor(server.clock.now().getTime() / 1000) + step * 30 });
+  let policyId = '';
+
+  beforeAll(async () => {
+    const p = await server.admin.post(`${T}/policies`, {
+      name: 'mfa db',
+      targetId,
+      requesterRoles: [],
+      maxDurationSeconds: 3600,
+      defaultDurationSeconds: 600,
+      rules: { requesterOperatorIds: [people.alice!.id], approvalLevels: [{ approverIds: [people.b1!.id] }], mfa: { request: true, approve: true, reveal: true } },
+    });
+    expect(p.status, JSON.stringify(p.body)).toBe(201);
+    policyId = p.body.id;
+  });
+
+  it('refuses without an enrolled authenticator, then accepts fresh codes once each', async () => {
+    const { alice, b1 } = people;
+    const none = await ask(alice!.api, { policyId });
+    expect(none.status).toBe(403);
+    expect(none.body.error.message).toMatch(/requires multi-factor authentication; enrol an authenticator app first/);
+
+    const enrol = async (api: ApiClient) => {
+      const start = await api.post('/api/v1/me/mfa/totp');
+      expect(start.status).toBe(200);
+      const ok = await api.post('/api/v1/me/mfa/totp/confirm', { code: await code(start.body.secret, -1) });
+      expect(ok.status).toBe(204);
+      return start.body.secret as string;
+    };
+    const aliceSecret = await enrol(alice!.api);
+    const b1Secret = await enrol(b1!.api);
+
+    const missing = await ask(alice!.api, { policyId });
+    expect(missing.status).toBe(401);
+    expect(missing.body.error.message).toBe('enter the 6-digit code from your authenticator app');
+    const req = await ask(alice!.api, { policyId, totp: await code(aliceSecret) });
+    expect(req.status).toBe(201);
+
+    const noCode = await b1!.api.post(`${T}/grants/${req.body.id}/approve`, {});
+    expect(noCode.status).toBe(401);
+    const approved = await b1!.api.post(`${T}/grants/${req.body.id}/approve`, { totp: await code(b1Secret) });
+    expect(approved.body.state).toBe('active');
+
+    const reused = await alice!.api.post(`${T}/grants/${req.body.id}/credential`, { totp: await code(aliceSecret) });
+    expect(reused.status).toBe(401);
+    expect(reused.body.error.message).toBe('that code is wrong or was already used');
+    const shown = await alice!.api.post(`${T}/grants/${req.body.id}/credential`, { totp: await code(aliceSecret, 1) });
+    expect(shown.status).toBe(200);
+    expect(shown.body.password).toBeTruthy();
   });
 });
 

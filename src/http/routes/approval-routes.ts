@@ -66,6 +66,7 @@ export const approvalRoutes =
           reason: b.reason,
           durationSeconds: b.durationSeconds,
           startAt: b.startAt ? new Date(b.startAt) : null,
+          totp: b.totp,
         });
         if (g.state === 'activating') await deps.runNow(g.id, 'activate');
         return grantJson(await getGrant(deps, t.tenantId, { ...viewer, roles: [...viewer.roles, 'auditor'] }, g.id));
@@ -77,7 +78,7 @@ export const approvalRoutes =
       { schema: { tags: ['approvals'], params: grantParams, body: z.strictObject({ reason: text(1000).min(1, { error: 'say why' }), totp }), response: { 200: grantSchema } } },
       async (request) => {
         const { t, actor, viewer } = await who(request, request.params.tenant);
-        const g = await decideRequest(deps, actor, t.tenantId, viewer.operatorId, request.params.grantId, { decision: 'deny', reason: request.body.reason });
+        const g = await decideRequest(deps, actor, t.tenantId, viewer.operatorId, request.params.grantId, { decision: 'deny', reason: request.body.reason, totp: request.body.totp });
         return grantJson(await getGrant(deps, t.tenantId, { ...viewer, roles: [...viewer.roles, 'auditor'] }, g.id));
       },
     );
@@ -113,7 +114,7 @@ export const approvalRoutes =
         },
         async (request) => {
           const { t, actor, viewer } = await who(request, request.params.tenant);
-          const r = await decideExtension(deps, actor, t.tenantId, viewer.operatorId, request.params.extensionId, { decision, reason: request.body.reason });
+          const r = await decideExtension(deps, actor, t.tenantId, viewer.operatorId, request.params.extensionId, { decision, reason: request.body.reason, totp: request.body.totp });
           return { state: r.state, grant: r.grant ? grantJson(await getGrant(deps, t.tenantId, { ...viewer, roles: [...viewer.roles, 'auditor'] }, r.grant.id)) : null };
         },
       );

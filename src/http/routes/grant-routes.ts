@@ -134,6 +134,7 @@ export const grantRoutes =
           tags: ['grants'],
           summary: 'Show the generated password once, to the grant owner only',
           params: grantParams,
+          body: z.strictObject({ totp: z.string().regex(/^\d{6}$/, { error: 'a 6-digit code' }).optional() }).optional(),
           response: { 200: z.object({ username: z.string(), password: z.string().nullable(), expiresAt: z.string().nullable() }) },
         },
       },
@@ -146,6 +147,7 @@ export const grantRoutes =
           t.tenantId,
           { operatorId: p.operatorId, roles: t.roles },
           request.params.grantId,
+          request.body?.totp,
         );
         return { ...c, expiresAt: c.expiresAt?.toISOString() ?? null };
       },

@@ -1,0 +1,187 @@
+/**
+ * Converges the host to the local schedule. One timer is aimed at the next moment anything is due
+ * (an activation, an end, a retry) and capped, so a wall-clock jump is noticed within `maxSleepMs`;
+ * there are no per-grant timers. Every pass looks at every unfinished grant, so an end that was
+ * due while the agent was down is enforced on the first pass after start. The server is never
+ * needed: desired states only add grants, move their times or revoke them.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.js';
+import { classifyTargetError, invalid } from '../core/errors.js';
+import { backoffDelay, defaultRetryPolicy, type RetryPolicy } from '../core/retry.js';
+import { NameError } from './names.js';
+import { endGrant } from './grant-end.js';
+import { activate, admit, provision, type StepContext } from './grant-steps.js';
+import { parseGrantSpec, type DesiredState } from './protocol.js';
+import { activeFrom, effectiveEnd, isTerminal, newScheduledGrant, type ScheduledGrant } from './schedule.js';
+
+export interface EnforcerOptions extends StepContext {
+  /** Longest sleep between passes (default 30 s): bounds the effect of clock jumps and suspend. */
+  maxSleepMs?: number;
+  retry?: RetryPolicy;
+}
+
+/** Failed steps retry quickly at first and at most every minute: ends must not wait long. */
+const agentRetry: RetryPolicy = { ...defaultRetryPolicy, baseMs: 1_000, maxMs: 60_000, slowRetryMs: 60_000, maxAttempts: 1_000 };
+
+export class Enforcer {
+  private timer: NodeJS.Timeout | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private stopped = true;
+  private readonly rejectedSeen = new Set<string>();
+  private readonly maxSleepMs: number;
+  private readonly retry: RetryPolicy;
+
+  constructor(private readonly ctx: EnforcerOptions) {
+    this.maxSleepMs = ctx.maxSleepMs ?? 30_000;
+    this.retry = ctx.retry ?? agentRetry;
+  }
+
+  /** The schedule must be loaded; runs a pass at once (overdue ends first) and arms the timer. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.converge();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.chain.catch(() => undefined);
+  }
+
+  /** Runs `fn` after everything queued before it: the schedule has one writer at a time. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  applyDesiredState(ds: DesiredState): Promise<void> {
+    return this.serial(async () => {
+      const { store, journal, clock } = this.ctx;
+      if (ds.version <= store.desiredVersion) return;
+      const listed = new Set<string>();
+      for (const raw of ds.grants) {
+        const parsed = parseGrantSpec(raw);
+        if (!parsed.ok) {
+          if (parsed.grantId) listed.add(parsed.grantId);
+          const key = `${parsed.grantId}:${parsed.error}`;
+          if (!this.rejectedSeen.has(key)) {
+            this.rejectedSeen.add(key);
+            journal.record(parsed.grantId, 'rejected', `grant refused: ${parsed.error}`);
+          }
+          continue;
+        }
+        const spec = parsed.grant;
+        listed.add(spec.grantId);
+        const existing = store.get(spec.grantId);
+        if (!existing) {
+          store.add(newScheduledGrant(spec));
+        } else if (!isTerminal(existing) && (existing.spec.startAt !== spec.startAt || existing.spec.endAt !== spec.endAt)) {
+          // Only the times of a known grant may change; a new end re-runs activation (sudo NOTAFTER, expiry).
+          existing.spec.startAt = spec.startAt;
+          existing.spec.endAt = spec.endAt;
+          if (existing.status === 'active') existing.status = 'activating';
+        }
+      }
+      for (const g of store.grants()) {
+        if (!listed.has(g.spec.grantId) && !isTerminal(g) && !g.revokedAt) g.revokedAt = clock.now().toISOString();
+      }
+      store.prune((g) => listed.has(g.spec.grantId));
+      store.desiredVersion = ds.version;
+      await store.save();
+      await this.pass();
+    });
+  }
+
+  /** One pass now (also what the timer runs). */
+  converge(): Promise<void> {
+    return this.serial(() => this.pass());
+  }
+
+  private async pass(): Promise<void> {
+    const now = this.ctx.clock.now().getTime();
+    // A retry pending from before the end must not delay the end itself.
+    const due = this.ctx.store
+      .grants()
+      .filter((g) => !isTerminal(g) && (!g.retryAt || Date.parse(g.retryAt) <= now || (now >= effectiveEnd(g) && g.status !== 'ending')));
+    // Ends first: taking access away is never delayed by someone else's activation.
+    const phase = (g: ScheduledGrant) => (now >= effectiveEnd(g) ? 0 : now >= activeFrom(g) ? 1 : 2);
+    for (const g of [...due].sort((a, b) => phase(a) - phase(b))) {
+      if (this.stopped) break;
+      await this.step(g, phase(g));
+    }
+    this.arm();
+  }
+
+  private async step(g: ScheduledGrant, phase: number): Promise<void> {
+    const { ctx } = this;
+    try {
+      if (phase === 0) {
+        await endGrant(ctx, g);
+      } else {
+        await admit(ctx, g);
+        if (phase === 1 && g.status !== 'active') await activate(ctx, g);
+        else if (phase === 2 && g.spec.kind === 'local-account') await provision(ctx, g);
+      }
+      if (g.failures || g.retryAt) {
+        Object.assign(g, { failures: 0, retryAt: null, lastError: null });
+        await ctx.store.save();
+      }
+    } catch (err) {
+      await this.failed(g, phase, err);
+    }
+  }
+
+  private async failed(g: ScheduledGrant, phase: number, err: unknown): Promise<void> {
+    const { ctx } = this;
+    const e = err instanceof NameError ? invalid(err.message) : classifyTargetError(err);
+    const refusal = e.errorClass !== 'transient';
+    const id = g.spec.grantId;
+    if (refusal && !g.admitted && g.status === 'pending') {
+      Object.assign(g, { status: 'rejected', lastError: e.message, retryAt: null });
+      await ctx.store.save();
+      ctx.journal.record(id, 'rejected', `grant refused, nothing applied: ${e.message}`);
+      return;
+    }
+    if (refusal && phase !== 0 && !g.revokedAt) {
+      // Fail closed: a grant that cannot be applied as specified is ended, not left half-applied.
+      g.revokedAt = ctx.clock.now().toISOString();
+      Object.assign(g, { lastError: e.message, retryAt: null });
+      await ctx.store.save();
+      ctx.journal.record(id, 'error', `activation refused, ending the grant: ${e.message}`, { idSuffix: 'activation' });
+      return this.step(g, 0);
+    }
+    const failures = g.failures + 1;
+    const delay = backoffDelay(this.retry, failures);
+    const retryAt = new Date(ctx.clock.now().getTime() + delay).toISOString();
+    if (g.lastError !== e.message) {
+      ctx.journal.record(id, 'error', `${phase === 0 ? 'end' : 'step'} failed, retrying: ${e.message}`, { idSuffix: String(failures) });
+    }
+    Object.assign(g, { failures, retryAt, lastError: e.message });
+    await ctx.store.save();
+  }
+
+  /** The next moment anything is due, or null when nothing is pending. */
+  nextWake(): number | null {
+    const now = this.ctx.clock.now().getTime();
+    let next: number | null = null;
+    for (const g of this.ctx.store.grants()) {
+      if (isTerminal(g)) continue;
+      const times = [g.retryAt ? Date.parse(g.retryAt) : null, activeFrom(g), effectiveEnd(g)];
+      for (const t of times) if (t !== null && t > now && (next === null || t < next)) next = t;
+    }
+    return next;
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    const next = this.nextWake();
+    const now = this.ctx.clock.now().getTime();
+    // A few ms late rather than early: the pass compares against the wall clock.
+    const delay = next === null ? this.maxSleepMs : Math.min(this.maxSleepMs, Math.max(0, next - now) + 5);
+    this.timer = setTimeout(() => void this.converge().catch((err) => this.ctx.log.error({ err }, 'enforcer pass failed')), delay);
+  }
+}

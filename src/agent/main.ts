@@ -1,0 +1,130 @@
+/**
+ * The endpoint agent's composition root: `timebox agent run --state-dir DIR [--schedule-file F]`
+ * calls `runAgent`. It loads the local schedule, starts the enforcer (which ends overdue grants at
+ * once), then feeds it desired states from a source for as long as it runs. Losing the source
+ * never stops enforcement.
+ */
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino, type Logger } from 'pino';
+import { systemClock, type Clock } from '../core/clock.js';
+import { generatePassword } from '../secrets/password.js';
+import { loadAgentConfig, type AgentConfig } from './config.js';
+import { defaultHostName, SmtpCredentialDelivery, type CredentialDelivery } from './deliver-credentials.js';
+import { FileDesiredStateSource, type DesiredStateSource } from './desired-state-source.js';
+import { Enforcer } from './enforcer.js';
+import type { HostOperations } from './host/host-operations.js';
+import { LinuxHost } from './host/linux-host.js';
+import { Journal } from './journal.js';
+import { ScheduleStore } from './schedule.js';
+import { ensurePrivateDir } from './state-files.js';
+
+export interface RunAgentOptions {
+  stateDir: string;
+  /** A local desired-state JSON file (offline mode and tests). */
+  scheduleFile?: string;
+  /** Any other source (the HTTP long-poll client, later); wins over `scheduleFile`. */
+  source?: DesiredStateSource;
+  /** Settings; when absent, `configFile` (default `<stateDir>/agent.json`, optional) is read. */
+  config?: AgentConfig;
+  configFile?: string;
+  host?: HostOperations;
+  delivery?: CredentialDelivery;
+  logger?: Logger;
+  clock?: Clock;
+  /** Aborting stops the agent; runAgent then resolves. */
+  signal?: AbortSignal;
+  /** Poll interval of the local file source. */
+  filePollMs?: number;
+}
+
+export interface AgentHandle {
+  enforcer: Enforcer;
+  store: ScheduleStore;
+  journal: Journal;
+  /** Settles when the source loop ends (after stop). */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Pino with the secret-bearing keys censored, in case one is ever passed by mistake. */
+export function agentLogger(): Logger {
+  return pino({
+    name: 'timebox-agent',
+    redact: { paths: ['password', '*.password', 'pass', '*.pass', 'smtp.auth.pass'], censor: '[redacted]' },
+  });
+}
+
+export async function startAgent(opts: RunAgentOptions): Promise<AgentHandle> {
+  const log = opts.logger ?? agentLogger();
+  const clock = opts.clock ?? systemClock;
+  const stateDir = path.resolve(opts.stateDir);
+  if (!opts.host && typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new Error('the agent manages local accounts and sudoers: it must run as root');
+  }
+  await ensurePrivateDir(stateDir);
+  const config =
+    opts.config ?? (await loadAgentConfig(opts.configFile ?? path.join(stateDir, 'agent.json'), !opts.configFile)) ?? {};
+  const host = opts.host ?? new LinuxHost({ powerUsersGroup: config.powerUsersGroup, shell: config.shell });
+  const delivery = opts.delivery ?? (config.smtp ? new SmtpCredentialDelivery(config.smtp) : null);
+  const store = new ScheduleStore(stateDir);
+  await store.load();
+  const journal = new Journal(stateDir, clock, log);
+  const enforcer = new Enforcer({
+    host,
+    store,
+    journal,
+    clock,
+    log,
+    delivery,
+    hostName: config.hostName ?? defaultHostName(),
+    newPassword: () => generatePassword(24),
+    maxSleepMs: config.maxSleepMs,
+  });
+  log.info({ stateDir, grants: store.grants().length }, 'agent starting: enforcing the local schedule');
+  await enforcer.start();
+
+  const source = opts.source ?? (opts.scheduleFile ? new FileDesiredStateSource(path.resolve(opts.scheduleFile), { pollMs: opts.filePollMs }) : null);
+  const abort = new AbortController();
+  opts.signal?.addEventListener('abort', () => abort.abort(), { once: true });
+  const done = source ? feed(source, enforcer, store, log, abort.signal) : Promise.resolve();
+  const stop = async () => {
+    abort.abort();
+    await done;
+    await enforcer.stop();
+  };
+  return { enforcer, store, journal, done, stop };
+}
+
+/** Desired states into the enforcer; failures back off and leave enforcement untouched. */
+async function feed(source: DesiredStateSource, enforcer: Enforcer, store: ScheduleStore, log: Logger, signal: AbortSignal): Promise<void> {
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      const ds = await source.next(store.desiredVersion, signal);
+      if (ds) {
+        log.info({ version: ds.version, grants: ds.grants.length }, 'desired state received');
+        await enforcer.applyDesiredState(ds);
+      }
+      failures = 0;
+    } catch (err) {
+      if (signal.aborted) break;
+      failures++;
+      const waitMs = Math.min(60_000, 1_000 * 2 ** Math.min(failures, 6));
+      log.warn({ err: (err as Error).message, retryInMs: waitMs }, 'desired state unavailable; still enforcing the local schedule');
+      await sleep(waitMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+}
+
+/** Runs until `signal` aborts (the CLI wires SIGTERM/SIGINT to it). */
+export async function runAgent(opts: RunAgentOptions): Promise<void> {
+  const agent = await startAgent(opts);
+  const signal = opts.signal;
+  if (!signal) {
+    await new Promise<never>(() => {}); // runs for the life of the process
+  } else if (!signal.aborted) {
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  }
+  await agent.stop();
+}

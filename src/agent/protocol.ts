@@ -1,0 +1,139 @@
+/**
+ * The agent's wire contract with the server, defined here first so the host side can be built and
+ * tested offline. The server sends a whole desired state (every grant this host should hold, with
+ * a monotonically increasing version); the agent converges to it and reports journal entries back.
+ *
+ * Grants are parsed one by one (`parseGrantSpec`) so a single malformed grant is rejected and
+ * journalled without blocking the others in the same message.
+ */
+import { z } from 'zod';
+import { accountNameProblem, GRANT_ID_RE, runAsProblem, sudoCommandProblem } from './names.js';
+
+export const PROTOCOL_SCHEMA_VERSION = 1;
+
+const accountName = (what: string) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = accountNameProblem(value, what);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+const instant = z.iso.datetime({ offset: true });
+
+export const SudoRuleSchema = z.strictObject({
+  /** Users the grantee may act as (`sudo -u`): impersonation. Default root only. */
+  runAs: z
+    .array(
+      z.string().superRefine((v, ctx) => {
+        const p = runAsProblem(v);
+        if (p) ctx.addIssue({ code: 'custom', message: p });
+      }),
+    )
+    .min(1)
+    .max(16)
+    .default(['root']),
+  /** Absolute command paths with optional arguments, or ["ALL"]. */
+  commands: z
+    .array(
+      z.string().superRefine((v, ctx) => {
+        const p = sudoCommandProblem(v);
+        if (p) ctx.addIssue({ code: 'custom', message: p });
+      }),
+    )
+    .min(1)
+    .max(64),
+  /** NOPASSWD: the grantee is not asked for a password (they may not have one, e.g. key logins). */
+  noPassword: z.boolean().default(true),
+});
+export type SudoRule = z.infer<typeof SudoRuleSchema>;
+
+/** Host-neutral roles; the agent maps them to local groups (sudo/wheel, a configured group, none). */
+export const LocalRoleSchema = z.enum(['administrators', 'power-users', 'users']);
+export type LocalRole = z.infer<typeof LocalRoleSchema>;
+
+export const GrantKindSchema = z.enum(['local-account', 'group-membership', 'sudo-elevation']);
+export type GrantKind = z.infer<typeof GrantKindSchema>;
+
+export const GrantSpecSchema = z
+  .strictObject({
+    grantId: z.string().regex(GRANT_ID_RE, `grant id must match ${GRANT_ID_RE.source}`),
+    kind: GrantKindSchema,
+    /** Required for grants on existing users; for local-account omitted means a random `tb…` name. */
+    username: accountName('user name').optional(),
+    role: LocalRoleSchema.default('users'),
+    /** Supplementary groups (besides the role's) held during the grant. */
+    groups: z.array(accountName('group name')).max(32).default([]),
+    sudo: SudoRuleSchema.optional(),
+    startAt: instant,
+    /** local-account only: the account is enabled this long before startAt (Trigger-it: 3 min). */
+    enableLeadSeconds: z.int().min(0).max(3600).default(180),
+    endAt: instant,
+    /** local-account only: what happens to the account at the end (both lock it first). */
+    endAction: z.enum(['disable', 'delete']).default('disable'),
+    /** Kill the user's processes at the end: live processes keep group credentials and sudo shells. */
+    endSessions: z.boolean().default(true),
+    passwordDelivery: z.strictObject({ channel: z.literal('email'), to: z.email() }).optional(),
+  })
+  .superRefine((g, ctx) => {
+    if (Date.parse(g.endAt) <= Date.parse(g.startAt)) {
+      ctx.addIssue({ code: 'custom', path: ['endAt'], message: 'endAt must be after startAt' });
+    }
+    if (g.kind !== 'local-account' && !g.username) {
+      ctx.addIssue({ code: 'custom', path: ['username'], message: `${g.kind} needs the existing user's name` });
+    }
+    if (g.kind === 'group-membership' && g.groups.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['groups'], message: 'group-membership needs at least one group' });
+    }
+    if (g.kind === 'sudo-elevation' && !g.sudo) {
+      ctx.addIssue({ code: 'custom', path: ['sudo'], message: 'sudo-elevation needs a sudo rule' });
+    }
+    if (g.kind !== 'local-account' && g.passwordDelivery) {
+      ctx.addIssue({ code: 'custom', path: ['passwordDelivery'], message: 'only local-account grants have a password' });
+    }
+  });
+export type GrantSpec = z.infer<typeof GrantSpecSchema>;
+export type GrantSpecInput = z.input<typeof GrantSpecSchema>;
+
+/** The envelope; grants stay `unknown` here and are parsed one by one. */
+export const DesiredStateSchema = z.strictObject({
+  schemaVersion: z.literal(PROTOCOL_SCHEMA_VERSION),
+  /** Monotonic per agent: an older or equal version is ignored (replays, out-of-order polls). */
+  version: z.int().min(0),
+  issuedAt: instant,
+  grants: z.array(z.unknown()).max(10_000),
+});
+export type DesiredState = z.infer<typeof DesiredStateSchema>;
+
+export type GrantParse = { ok: true; grant: GrantSpec } | { ok: false; grantId: string | null; error: string };
+
+export function parseGrantSpec(raw: unknown): GrantParse {
+  const r = GrantSpecSchema.safeParse(raw);
+  if (r.success) return { ok: true, grant: r.data };
+  const id = (raw as { grantId?: unknown } | null)?.grantId;
+  const grantId = typeof id === 'string' && GRANT_ID_RE.test(id) ? id : null;
+  const error = r.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+  return { ok: false, grantId, error };
+}
+
+/** What the agent reports back (later over the API); one JSON line each in the local journal. */
+export const JournalEventSchema = z.enum([
+  'accepted',
+  'rejected',
+  'provisioned',
+  'credentials-delivered',
+  'activated',
+  'ended',
+  'error',
+]);
+export type JournalEvent = z.infer<typeof JournalEventSchema>;
+
+export const JournalEntrySchema = z.strictObject({
+  /** Stable per grant and event (plus a counter for errors) so the server can de-duplicate. */
+  id: z.string(),
+  at: instant,
+  grantId: z.string().nullable(),
+  event: JournalEventSchema,
+  message: z.string(),
+  /** Facts checked on the host after the step (never secrets). */
+  verified: z.record(z.string(), z.union([z.boolean(), z.string(), z.number()])).optional(),
+});
+export type JournalEntry = z.infer<typeof JournalEntrySchema>;
