@@ -9,15 +9,19 @@ export async function loadGrant(db: Db, grantId: string): Promise<GrantRow | und
   return db.selectFrom('grants').selectAll().where('id', '=', grantId).executeTakeFirst();
 }
 
-/** Other grants of the same account that still hold (or are about to hold) their entitlements. */
-export async function otherHolders(db: Db, grant: GrantRow): Promise<GrantRow[]> {
-  return db
+/**
+ * Other grants of the same account that still hold (or are about to hold) their entitlements.
+ * With `now`, grants already past their end do not count: they are being revoked too.
+ */
+export async function otherHolders(db: Db, grant: GrantRow, now?: Date): Promise<GrantRow[]> {
+  let q = db
     .selectFrom('grants')
     .selectAll()
     .where('jit_account_id', '=', grant.jit_account_id)
     .where('id', '!=', grant.id)
-    .where('state', 'in', [...holdingStates])
-    .execute();
+    .where('state', 'in', [...holdingStates]);
+  if (now) q = q.where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]));
+  return q.execute();
 }
 
 export function latestEnd(grants: GrantRow[]): Date | null {

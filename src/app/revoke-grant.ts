@@ -2,13 +2,19 @@
  * The 'revoke' job: takes a grant away from its target when it expires or is ended early.
  * What other live grants of the same account still need is kept (holders are counted), and
  * the grant is 'revoked' only after the connector's verify finds nothing left.
+ *
+ * An expiring grant goes active -> revoking -> revoked (or -> revoke attempt failed) in ONE
+ * transaction after the target call: the scheduled item is already the durable intent, and one
+ * commit (one turn on the audit chain's lock) per expiry keeps mass expiry fast.
  */
 import { classifyTargetError } from '../core/errors.js';
 import type { TargetError } from '../core/errors.js';
+import type { GrantEvent } from '../core/lifecycle.js';
 import { generatePassword } from '../secrets/password.js';
 import type { WorkItem } from '../scheduler/work-queue.js';
 import type { WorkOutcome } from '../scheduler/scheduler.js';
-import type { GrantRow } from '../store/schema.js';
+import type { Transaction } from 'kysely';
+import type { Database, GrantRow } from '../store/schema.js';
 import type { RevokeSpec } from '../connectors/contract.js';
 import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
 import { systemActor, type AppDeps } from './deps.js';
@@ -16,26 +22,19 @@ import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
 import { handleOf, latestEnd, loadGrant, otherHolders } from './grant-queries.js';
 import { connectorFor, getTarget } from './targets.js';
 
+const isDue = (g: GrantRow, now: Date) => g.state === 'active' && g.expires_at !== null && now >= g.expires_at;
+const isRevoking = (g: GrantRow) => g.state === 'revoking' || g.state === 'revoke_failed';
+
 export function createRevokeJob(deps: AppDeps) {
   return async function revoke(item: WorkItem): Promise<WorkOutcome> {
-    let grant = await loadGrant(deps.db, item.grantId);
+    const grant = await loadGrant(deps.db, item.grantId);
     if (!grant) return { type: 'done' };
     const now = deps.clock.now();
-    if (grant.state === 'active') {
-      if (!grant.expires_at || now < grant.expires_at) {
-        // The end moved (extension): come back then.
-        return grant.expires_at ? { type: 'defer', at: grant.expires_at } : { type: 'done' };
-      }
-      try {
-        grant = await deps.db
-          .transaction()
-          .execute((tx) => applyGrantEvent(deps, tx, grant!, { type: 'expire' }, systemActor, { runningWork: 'revoke' }));
-      } catch (err) {
-        if (err instanceof StaleGrantError) return { type: 'defer', at: now };
-        throw err;
-      }
+    if (grant.state === 'active' && !isDue(grant, now)) {
+      // The end moved (extension): come back then.
+      return grant.expires_at ? { type: 'defer', at: grant.expires_at } : { type: 'done' };
     }
-    if (grant.state !== 'revoking' && grant.state !== 'revoke_failed') return { type: 'done' };
+    if (!isDue(grant, now) && !isRevoking(grant)) return { type: 'done' };
 
     // Unique per run: two runs must never mistake each other's lease for their own.
     const leaseToken = `${deps.workerId}:revoke:${grant.id}:${item.id}:${item.attempts}`;
@@ -52,9 +51,9 @@ export function createRevokeJob(deps: AppDeps) {
 
 async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkOutcome> {
   const grant = await loadGrant(deps.db, grantId);
-  if (!grant || (grant.state !== 'revoking' && grant.state !== 'revoke_failed')) return { type: 'done' };
+  if (!grant || (!isDue(grant, deps.clock.now()) && !isRevoking(grant))) return { type: 'done' };
   const target = await getTarget(deps, grant.tenant_id, grant.target_id);
-  const others = await otherHolders(deps.db, grant);
+  const others = await otherHolders(deps.db, grant, deps.clock.now());
   const spec: RevokeSpec = {
     grantId: grant.id,
     handle: handleOf(grant),
@@ -79,53 +78,50 @@ async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkO
 
   if (failure) {
     deps.log.warn({ grant: grant.id, target: target.id, errorClass: failure.errorClass, err: failure.message }, 'revocation attempt failed');
-    await persist(deps, grant, (g) =>
-      deps.db.transaction().execute((tx) =>
-        applyGrantEvent(
-          deps,
-          tx,
-          g,
-          { type: 'revoke_attempt_failed', error: failure!.message, retryable: failure!.retryable },
-          systemActor,
-          { extra: { last_error: failure!.message } },
-        ),
-      ),
+    const event: GrantEvent = { type: 'revoke_attempt_failed', error: failure.message, retryable: failure.retryable };
+    await persist(deps, grant, async (g, tx) =>
+      applyGrantEvent(deps, tx, g, event, systemActor, { extra: { last_error: failure!.message } }),
     );
     return { type: 'done' }; // the transition rescheduled the item (and cleared our claim on it)
   }
 
-  await persist(deps, grant, (g) =>
-    deps.db.transaction().execute(async (tx) => {
-      const done = await applyGrantEvent(deps, tx, g, { type: 'revoked' }, systemActor, {
-        reason: g.end_reason,
-        extra: { last_error: null },
-      });
-      await tx
-        .updateTable('alerts')
-        .set({ resolved_at: deps.clock.now() })
-        .where('grant_id', '=', g.id)
-        .where('resolved_at', 'is', null)
-        .execute();
-      if (others.length === 0) {
-        await tx
-          .updateTable('jit_accounts')
-          .set({ status: 'disabled', updated_at: deps.clock.now() })
-          .where('id', '=', g.jit_account_id)
-          .execute();
-      }
-      return done;
-    }),
-  );
+  await persist(deps, grant, async (g, tx) => {
+    // Plain updates first, the audited transition last: the audit chain's lock is held briefly.
+    await tx
+      .updateTable('alerts')
+      .set({ resolved_at: deps.clock.now() })
+      .where('grant_id', '=', g.id)
+      .where('resolved_at', 'is', null)
+      .where('severity', '=', 'critical')
+      .execute();
+    if (others.length === 0) {
+      await tx.updateTable('jit_accounts').set({ status: 'disabled', updated_at: deps.clock.now() }).where('id', '=', g.jit_account_id).execute();
+    }
+    return applyGrantEvent(deps, tx, g, { type: 'revoked' }, systemActor, { reason: g.end_reason ?? 'expired', extra: { last_error: null } });
+  });
   return { type: 'done' };
 }
 
-/** Retries a transition once on a concurrent update (e.g. a manual revoke racing the expiry). */
-async function persist(deps: AppDeps, grant: GrantRow, apply: (g: GrantRow) => Promise<GrantRow>): Promise<void> {
+type Tx = Transaction<Database>;
+
+/**
+ * Runs `apply` in one transaction, first moving a due active grant to revoking in that same
+ * transaction. On a concurrent update (a manual revoke racing the expiry) it reloads and retries once.
+ */
+async function persist(deps: AppDeps, grant: GrantRow, apply: (g: GrantRow, tx: Tx) => Promise<GrantRow>): Promise<void> {
+  const run = (g: GrantRow) =>
+    deps.db.transaction().execute(async (tx) => {
+      let current = g;
+      if (isDue(current, deps.clock.now())) {
+        current = await applyGrantEvent(deps, tx, current, { type: 'expire' }, systemActor, { runningWork: 'revoke' });
+      }
+      return apply(current, tx);
+    });
   try {
-    await apply(grant);
+    await run(grant);
   } catch (err) {
     if (!(err instanceof StaleGrantError)) throw err;
     const fresh = await loadGrant(deps.db, grant.id);
-    if (fresh && (fresh.state === 'revoking' || fresh.state === 'revoke_failed')) await apply(fresh);
+    if (fresh && (isRevoking(fresh) || isDue(fresh, deps.clock.now()))) await run(fresh);
   }
 }
