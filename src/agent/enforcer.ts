@@ -5,8 +5,6 @@
  * due while the agent was down is enforced on the first pass after start. The server is never
  * needed: desired states only add grants, move their times or revoke them.
  */
-import type { Logger } from 'pino';
-import type { Clock } from '../core/clock.js';
 import { classifyTargetError, invalid } from '../core/errors.js';
 import { backoffDelay, defaultRetryPolicy, type RetryPolicy } from '../core/retry.js';
 import { NameError } from './names.js';
@@ -27,7 +25,9 @@ const agentRetry: RetryPolicy = { ...defaultRetryPolicy, baseMs: 1_000, maxMs: 6
 export class Enforcer {
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<unknown> = Promise.resolve();
-  private stopped = true;
+  /** The timer runs only between start() and stop(); passes can also be driven directly (tests). */
+  private timerOn = false;
+  private stopped = false;
   private readonly rejectedSeen = new Set<string>();
   private readonly maxSleepMs: number;
   private readonly retry: RetryPolicy;
@@ -40,11 +40,13 @@ export class Enforcer {
   /** The schedule must be loaded; runs a pass at once (overdue ends first) and arms the timer. */
   async start(): Promise<void> {
     this.stopped = false;
+    this.timerOn = true;
     await this.converge();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.timerOn = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.chain.catch(() => undefined);
@@ -65,7 +67,7 @@ export class Enforcer {
       for (const raw of ds.grants) {
         const parsed = parseGrantSpec(raw);
         if (!parsed.ok) {
-          if (parsed.grantId) listed.add(parsed.grantId);
+          // Not counted as listed: a known grant the server now describes wrongly is ended (fail closed).
           const key = `${parsed.grantId}:${parsed.error}`;
           if (!this.rejectedSeen.has(key)) {
             this.rejectedSeen.add(key);
@@ -78,7 +80,11 @@ export class Enforcer {
         const existing = store.get(spec.grantId);
         if (!existing) {
           store.add(newScheduledGrant(spec));
-        } else if (!isTerminal(existing) && (existing.spec.startAt !== spec.startAt || existing.spec.endAt !== spec.endAt)) {
+        } else if (
+          !isTerminal(existing) &&
+          existing.status !== 'ending' && // an end under way is never undone
+          (existing.spec.startAt !== spec.startAt || existing.spec.endAt !== spec.endAt)
+        ) {
           // Only the times of a known grant may change; a new end re-runs activation (sudo NOTAFTER, expiry).
           existing.spec.startAt = spec.startAt;
           existing.spec.endAt = spec.endAt;
@@ -163,20 +169,37 @@ export class Enforcer {
     await ctx.store.save();
   }
 
-  /** The next moment anything is due, or null when nothing is pending. */
+  /**
+   * When a grant next needs a step: now if it is behind its timeline (an activation that a slow
+   * provisioning ran past, an overdue end), else its next start or end. A pending retry delays
+   * that, but never past the end unless the end itself is what is being retried.
+   */
+  private dueAt(g: ScheduledGrant, now: number): number {
+    const end = effectiveEnd(g);
+    const from = activeFrom(g);
+    let work: number;
+    if (now >= end) work = now;
+    else if (now >= from) work = g.status === 'active' ? end : now;
+    else work = !g.admitted || (g.spec.kind === 'local-account' && g.status !== 'provisioned') ? now : from;
+    const retry = g.retryAt ? Date.parse(g.retryAt) : 0;
+    if (retry > work) work = g.status === 'ending' ? retry : Math.min(retry, Math.max(end, work));
+    return work;
+  }
+
+  /** The next moment anything is due (possibly now), or null when every grant is finished. */
   nextWake(): number | null {
     const now = this.ctx.clock.now().getTime();
     let next: number | null = null;
     for (const g of this.ctx.store.grants()) {
       if (isTerminal(g)) continue;
-      const times = [g.retryAt ? Date.parse(g.retryAt) : null, activeFrom(g), effectiveEnd(g)];
-      for (const t of times) if (t !== null && t > now && (next === null || t < next)) next = t;
+      const t = this.dueAt(g, now);
+      if (next === null || t < next) next = t;
     }
     return next;
   }
 
   private arm(): void {
-    if (this.stopped) return;
+    if (!this.timerOn) return;
     if (this.timer) clearTimeout(this.timer);
     const next = this.nextWake();
     const now = this.ctx.clock.now().getTime();

@@ -6,10 +6,10 @@
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.js';
 import { generatePassword } from '../secrets/password.js';
-import { loadAgentConfig, type AgentConfig } from './config.js';
+import { AgentConfigSchema, loadAgentConfig, type AgentConfigInput } from './config.js';
 import { defaultHostName, SmtpCredentialDelivery, type CredentialDelivery } from './deliver-credentials.js';
 import { FileDesiredStateSource, type DesiredStateSource } from './desired-state-source.js';
 import { Enforcer } from './enforcer.js';
@@ -26,7 +26,7 @@ export interface RunAgentOptions {
   /** Any other source (the HTTP long-poll client, later); wins over `scheduleFile`. */
   source?: DesiredStateSource;
   /** Settings; when absent, `configFile` (default `<stateDir>/agent.json`, optional) is read. */
-  config?: AgentConfig;
+  config?: AgentConfigInput;
   configFile?: string;
   host?: HostOperations;
   delivery?: CredentialDelivery;
@@ -47,12 +47,13 @@ export interface AgentHandle {
   stop(): Promise<void>;
 }
 
-/** Pino with the secret-bearing keys censored, in case one is ever passed by mistake. */
-export function agentLogger(): Logger {
-  return pino({
+/** Pino (stdout by default) with secret-bearing keys censored, in case one is ever passed by mistake. */
+export function agentLogger(destination?: DestinationStream): Logger {
+  const options = {
     name: 'timebox-agent',
     redact: { paths: ['password', '*.password', 'pass', '*.pass', 'smtp.auth.pass'], censor: '[redacted]' },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export async function startAgent(opts: RunAgentOptions): Promise<AgentHandle> {
@@ -63,8 +64,9 @@ export async function startAgent(opts: RunAgentOptions): Promise<AgentHandle> {
     throw new Error('the agent manages local accounts and sudoers: it must run as root');
   }
   await ensurePrivateDir(stateDir);
-  const config =
-    opts.config ?? (await loadAgentConfig(opts.configFile ?? path.join(stateDir, 'agent.json'), !opts.configFile)) ?? {};
+  const config = opts.config
+    ? AgentConfigSchema.parse(opts.config)
+    : ((await loadAgentConfig(opts.configFile ?? path.join(stateDir, 'agent.json'), !opts.configFile)) ?? {});
   const host = opts.host ?? new LinuxHost({ powerUsersGroup: config.powerUsersGroup, shell: config.shell });
   const delivery = opts.delivery ?? (config.smtp ? new SmtpCredentialDelivery(config.smtp) : null);
   const store = new ScheduleStore(stateDir);

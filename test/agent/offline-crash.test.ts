@@ -1,0 +1,168 @@
+/**
+ * Expiry without a server and across crashes. The agent never has a server here: it ends grants
+ * from its local schedule even after the desired-state file is gone; when it was down across an
+ * end it enforces the overdue end on its first pass; and when it is killed with SIGKILL in the
+ * middle of provisioning, activation or the end (right after a host change it had not recorded
+ * yet), the next run converges to a clean host: no account, rule, membership or process left.
+ */
+import { rm, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { createHostNamespace, type HostNamespace } from '../harness/host-namespace.js';
+import {
+  hostUsers,
+  iso,
+  makeStateDir,
+  readJournal,
+  sleep,
+  startAgentProcess,
+  startHostWorker,
+  waitForJournal,
+  waitUntil,
+  writeDesiredState,
+  type AgentProcess,
+  type WorkerHost,
+} from './support.js';
+
+let ns: HostNamespace;
+let host: WorkerHost;
+const agents: AgentProcess[] = [];
+const stateDirs: string[] = [];
+const users: string[] = [];
+
+beforeAll(async () => {
+  ns = await createHostNamespace();
+  host = await startHostWorker(ns);
+});
+
+afterAll(async () => {
+  for (const a of agents) await a.kill9();
+  await host?.close();
+  await ns?.destroy();
+  for (const d of stateDirs) await rm(d, { recursive: true, force: true });
+  const real = await hostUsers();
+  for (const u of users) expect(real.has(u), `${u} leaked to the real host`).toBe(false);
+});
+
+/** A local admin account with a sudo rule: every kind of change the agent makes, in one grant. */
+function adminGrant(grantId: string, username: string, start: number, end: number, endAction: 'delete' | 'disable') {
+  users.push(username);
+  return {
+    grantId,
+    kind: 'local-account',
+    username,
+    role: 'administrators',
+    sudo: { commands: ['ALL'] },
+    startAt: iso(start),
+    endAt: iso(end),
+    enableLeadSeconds: 1,
+    endAction,
+  };
+}
+
+async function newAgentDir(grants: unknown[]): Promise<{ stateDir: string; scheduleFile: string }> {
+  const stateDir = await makeStateDir();
+  stateDirs.push(stateDir);
+  const scheduleFile = path.join(stateDir, 'desired.json');
+  await writeDesiredState(scheduleFile, 1, grants);
+  return { stateDir, scheduleFile };
+}
+
+function run(opts: { stateDir: string; scheduleFile?: string; crash?: string }): AgentProcess {
+  const a = startAgentProcess(ns, opts);
+  agents.push(a);
+  onTestFailed(async () => console.error(a.output(), JSON.stringify(await readJournal(opts.stateDir))));
+  return a;
+}
+
+const sudoMembers = async () => (await ns.exec(['getent', 'group', 'sudo'])).stdout.trim().split(':')[3]!.split(',');
+const sudoAllowed = async (user: string) => (await ns.exec(['runuser', '-u', user, '--', 'sudo', '-n', 'true'])).code === 0;
+
+/** Nothing of the grant is left on the host. */
+async function expectClean(grantId: string, username: string, endAction: 'delete' | 'disable') {
+  expect(await host.sudoRuleInstalled(grantId)).toBe(false);
+  expect(await sudoMembers()).not.toContain(username);
+  const acct = await host.getAccount(username);
+  if (endAction === 'delete') {
+    expect(acct).toBeNull();
+  } else {
+    expect(acct).toMatchObject({ locked: true, groups: [] });
+    expect(acct!.expiresAt!.getTime()).toBeLessThan(Date.now());
+    expect(await host.userProcesses(username)).toEqual([]);
+  }
+  const leftovers = (await ns.exec(['ls', '-A', '/etc/sudoers.d'])).stdout.split('\n').filter((n) => n.includes(grantId));
+  expect(leftovers).toEqual([]);
+}
+
+describe('without any server', () => {
+  it('ends the grant on time even after its only source disappeared', async () => {
+    const start = Date.now() + 3_000;
+    const end = start + 4_000;
+    const { stateDir, scheduleFile } = await newAgentDir([adminGrant('o-file', 'tboff', start, end, 'disable')]);
+    run({ stateDir, scheduleFile });
+    await waitForJournal(stateDir, 'activated', 20_000, (e) => e.event === 'activated');
+    expect(await sudoAllowed('tboff')).toBe(true);
+    await unlink(scheduleFile); // no server, and now no file either
+    const ended = await waitForJournal(stateDir, 'ended', end - Date.now() + 5_000, (e) => e.event === 'ended');
+    expect(Date.parse(ended.at)).toBeGreaterThanOrEqual(end);
+    expect(Date.parse(ended.at)).toBeLessThan(end + 3_000);
+    expect(await sudoAllowed('tboff')).toBe(false);
+    await expectClean('o-file', 'tboff', 'disable');
+  });
+
+  it('enforces an end that passed while the agent was down at once on restart', async () => {
+    const start = Date.now() + 3_000;
+    const end = start + 3_000;
+    const dirs = await newAgentDir([adminGrant('o-down', 'tbdown', start, end, 'delete')]);
+    const first = run(dirs);
+    await waitForJournal(dirs.stateDir, 'activated', 20_000, (e) => e.event === 'activated');
+    const session = ns.spawn(['runuser', '-u', 'tbdown', '--', 'sleep', '600']);
+    await waitUntil('the session runs', 5_000, async () => (await host.userProcesses('tbdown')).length > 0);
+    await first.kill9();
+
+    await sleep(end + 1_500 - Date.now());
+    // Dead agent: the account and the rule are still there, but sudo's NOTAFTER already refuses.
+    expect(await host.getAccount('tbdown')).not.toBeNull();
+    expect(await host.sudoRuleInstalled('o-down')).toBe(true);
+    expect(await sudoAllowed('tbdown')).toBe(false);
+
+    const restartedAt = Date.now();
+    run(dirs);
+    const ended = await waitForJournal(dirs.stateDir, 'ended', 10_000, (e) => e.event === 'ended');
+    // At once: the process start (tsx) dominates; no waiting for any timer or server.
+    expect(Date.parse(ended.at) - restartedAt).toBeLessThan(6_000);
+    await new Promise((resolve) => (session.exitCode !== null || session.signalCode !== null ? resolve(null) : session.once('exit', resolve)));
+    await expectClean('o-down', 'tbdown', 'delete');
+  });
+});
+
+describe('kill -9 mid-operation, then restart', () => {
+  // method:n = SIGKILL right after the n-th call of that host operation returned.
+  const cases: Array<[string, string, 'delete' | 'disable']> = [
+    ['provisioning: account created, not yet recorded', 'createDisabledAccount:1', 'delete'],
+    ['provisioning: password set, not yet recorded', 'setPassword:1', 'disable'],
+    ['activation: added to sudo group, not yet recorded', 'addToGroup:1', 'delete'],
+    ['activation: sudo rule installed, not yet recorded', 'installSudoRule:1', 'disable'],
+    ['end: sudo rule removed', 'removeSudoRule:1', 'delete'],
+    ['end: processes killed, password not rotated', 'terminateUserProcesses:1', 'delete'],
+    ['end: password rotated, account not deleted', 'setPassword:2', 'delete'],
+  ];
+
+  it.each(cases)('%s (%s) converges to a clean host', async (_label, crash, endAction) => {
+    const n = users.length;
+    const grantId = `c-${n}`;
+    const username = `tbcrash${n}`;
+    const start = Date.now() + 3_000;
+    const end = start + 2_500;
+    const dirs = await newAgentDir([adminGrant(grantId, username, start, end, endAction)]);
+    const first = run({ ...dirs, crash });
+    const exit = await waitUntil('the crash', end - Date.now() + 10_000, async () => (first.child.exitCode !== null || first.child.signalCode !== null ? first.exited : null));
+    expect(exit.signal ?? exit.code).toBe('SIGKILL');
+    expect((await readJournal(dirs.stateDir)).some((e) => e.event === 'ended')).toBe(false);
+
+    run(dirs);
+    const ended = await waitForJournal(dirs.stateDir, 'ended', Math.max(0, end - Date.now()) + 10_000, (e) => e.event === 'ended');
+    expect(Date.parse(ended.at)).toBeGreaterThanOrEqual(end);
+    await expectClean(grantId, username, endAction);
+  });
+});
