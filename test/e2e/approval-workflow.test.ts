@@ -230,6 +230,34 @@ describe('notifications of the workflow', () => {
   });
 });
 
+describe('notifications around a grant', () => {
+  it('warns the owner before the end, and tells owner and admins when a revocation fails', async () => {
+    const quick = await server.admin.post(`${T}/policies`, {
+      name: 'quick', targetId, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 1200,
+    });
+    const { carol } = people;
+    const g = await ask(carol!.api, { policyId: quick.body.id, durationSeconds: 1200 });
+    expect(g.body.state).toBe('active');
+    server.clock.shift(400_000); // 800 s left: inside the default 15-minute warning
+    await server.tb.scheduler.drain();
+    await server.tb.dispatcher.drain();
+    const carolMail = smtp.received.filter((m) => m.to.includes(carol!.email)).map((m) => m.subject);
+    expect(carolMail).toContainEqual(expect.stringMatching(/Access to db ends in 1[34] minutes/));
+
+    // Someone takes the JIT role over by hand: Timebox refuses to touch a role that is not its own.
+    const c = new pg.Client({ connectionString: target.db.url });
+    await c.connect();
+    await c.query(`COMMENT ON ROLE ${pg.escapeIdentifier(g.body.username)} IS 'hand edited'`);
+    await c.end();
+    const ended = await carol!.api.post(`${T}/grants/${g.body.id}/revoke`, { reason: 'done' });
+    expect(ended.body.state).toBe('revoke_failed');
+    await server.tb.dispatcher.drain();
+    const failed = smtp.received.filter((m) => /ACTION NEEDED: revoking carol\..*'s access to db failed/.test(m.subject));
+    expect(failed.map((m) => m.to[0])).toEqual(expect.arrayContaining([carol!.email]));
+    expect(failed.length).toBeGreaterThanOrEqual(2); // the owner and at least one admin
+  });
+});
+
 describe('fresh authenticator codes demanded by policy', () => {
   const code = (secret: string, step = 0) => generate({ secret, epoch: Math.floor(server.clock.now().getTime() / 1000) + step * 30 });
   let policyId = '';

@@ -6,6 +6,7 @@ import { csvArg, durationArg, intArg } from '../args.js';
 import { connect, resolveTarget } from '../context.js';
 import { formatDuration } from '../duration.js';
 import { keyValues, list, printJson, table } from '../output.js';
+import { registerPolicySimulate } from './policy-simulate.js';
 
 interface AddOptions {
   name: string;
@@ -20,6 +21,7 @@ interface AddOptions {
 
 export function registerPolicies(program: Command): void {
   const policies = program.command('policies').description('who may ask for what, for how long');
+  registerPolicySimulate(policies);
 
   policies
     .command('add')
