@@ -3,7 +3,7 @@
  * number of server processes can share one PostgreSQL and each item runs in one place at a time;
  * a claim is a lease, so work held by a crashed process is picked up again when it lapses.
  */
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { WorkKind } from '../core/lifecycle.js';
 
@@ -33,7 +33,7 @@ export async function unscheduleWork(db: Db, grantId: string, kind: WorkKind): P
   await db.deleteFrom('scheduled_work').where('grant_id', '=', grantId).where('kind', '=', kind).execute();
 }
 
-function toItem(r: { id: string; kind: string; grant_id: string; due_at: Date; attempts: number; locked_by: string | null }): WorkItem {
+function toItem(r: ClaimedRow): WorkItem {
   return {
     id: String(r.id),
     kind: r.kind as WorkKind,
@@ -44,31 +44,30 @@ function toItem(r: { id: string; kind: string; grant_id: string; due_at: Date; a
   };
 }
 
+type ClaimedRow = { id: string; kind: string; grant_id: string; due_at: Date; attempts: number; locked_by: string | null };
+
+/** Leases the rows `which` selects (a SELECT of ids ending in FOR UPDATE SKIP LOCKED). */
+async function claim(db: Kysely<Database>, opts: { workerId: string; now: Date; leaseMs: number }, which: RawBuilder<unknown>) {
+  const leaseUntil = new Date(opts.now.getTime() + opts.leaseMs);
+  const result = await sql<ClaimedRow>`
+    UPDATE scheduled_work SET locked_by = ${opts.workerId} || ':' || id::text, locked_until = ${leaseUntil},
+           attempts = attempts + 1
+    WHERE id IN (${which})
+    RETURNING id, kind, grant_id, due_at, attempts, locked_by`.execute(db);
+  return result.rows.map(toItem);
+}
+
 /** Claims up to `limit` due, unleased items for `leaseMs`. */
-export async function claimDueWork(
+export function claimDueWork(
   db: Kysely<Database>,
   opts: { workerId: string; now: Date; limit: number; leaseMs: number },
 ): Promise<WorkItem[]> {
-  const leaseUntil = new Date(opts.now.getTime() + opts.leaseMs);
-  const result = await sql<{
-    id: string;
-    kind: string;
-    grant_id: string;
-    due_at: Date;
-    attempts: number;
-    locked_by: string | null;
-  }>`
-    UPDATE scheduled_work SET locked_by = ${opts.workerId} || ':' || id::text, locked_until = ${leaseUntil},
-           attempts = attempts + 1
-    WHERE id IN (
+  return claim(db, opts, sql`
       SELECT id FROM scheduled_work
       WHERE due_at <= ${opts.now} AND (locked_until IS NULL OR locked_until < ${opts.now})
       ORDER BY due_at
       LIMIT ${opts.limit}
-      FOR UPDATE SKIP LOCKED
-    )
-    RETURNING id, kind, grant_id, due_at, attempts, locked_by`.execute(db);
-  return result.rows.map(toItem);
+      FOR UPDATE SKIP LOCKED`);
 }
 
 /** Claims the one item of a grant, whatever its due time: used to run work inline for a request. */
@@ -76,26 +75,12 @@ export async function claimWorkFor(
   db: Kysely<Database>,
   opts: { workerId: string; grantId: string; kind: WorkKind; now: Date; leaseMs: number },
 ): Promise<WorkItem | null> {
-  const leaseUntil = new Date(opts.now.getTime() + opts.leaseMs);
-  const result = await sql<{
-    id: string;
-    kind: string;
-    grant_id: string;
-    due_at: Date;
-    attempts: number;
-    locked_by: string | null;
-  }>`
-    UPDATE scheduled_work SET locked_by = ${opts.workerId} || ':' || id::text, locked_until = ${leaseUntil},
-           attempts = attempts + 1
-    WHERE id IN (
+  const items = await claim(db, opts, sql`
       SELECT id FROM scheduled_work
       WHERE grant_id = ${opts.grantId} AND kind = ${opts.kind} AND due_at <= ${opts.now}
         AND (locked_until IS NULL OR locked_until < ${opts.now})
-      FOR UPDATE SKIP LOCKED
-    )
-    RETURNING id, kind, grant_id, due_at, attempts, locked_by`.execute(db);
-  const row = result.rows[0];
-  return row ? toItem(row) : null;
+      FOR UPDATE SKIP LOCKED`);
+  return items[0] ?? null;
 }
 
 /** Finishes an item if it is still ours (a lapsed lease may have passed it on). */
