@@ -59,6 +59,8 @@ export async function requestExtension(
       .insertInto('grant_extensions')
       .values({ id, tenant_id: tenantId, grant_id: grant.id, requester_id: requesterId, seconds: input.seconds, reason: input.reason, state: immediate ? 'approved' : 'pending', created_at: now, decided_at: immediate ? now : null })
       .execute();
+    // Live views (the dashboard's event stream) follow grants' updated_at.
+    await tx.updateTable('grants').set({ updated_at: now }).where('id', '=', grant.id).execute();
     await deps.audit.append(tx, {
       tenantId,
       actor,

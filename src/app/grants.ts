@@ -29,6 +29,11 @@ export interface GrantView {
   lastError: string | null;
   revokeAttempts: number;
   credentialAvailable: boolean;
+  ticket: string | null;
+  emergency: boolean;
+  policyId: string | null;
+  /** The approval level a pending request waits for (0 when none). */
+  approvalLevel: number;
   createdAt: Date;
 }
 
@@ -45,10 +50,11 @@ function baseQuery(deps: Pick<AppDeps, 'db'>) {
       'jit_accounts.username as username',
       'operators.email as operator_email',
       'access_requests.reason as reason',
+      'access_requests.ticket as ticket',
     ]);
 }
 
-type Joined = GrantRow & { target_name: string; username: string; operator_email: string; reason: string };
+type Joined = GrantRow & { target_name: string; username: string; operator_email: string; reason: string; ticket: string | null };
 
 const toView = (g: Joined): GrantView => ({
   id: g.id,
@@ -69,6 +75,10 @@ const toView = (g: Joined): GrantView => ({
   lastError: g.last_error,
   revokeAttempts: g.revoke_attempts,
   credentialAvailable: g.credential_enc !== null,
+  ticket: g.ticket,
+  emergency: g.emergency,
+  policyId: g.policy_id,
+  approvalLevel: g.approval_level,
   createdAt: g.created_at,
 });
 
@@ -148,6 +158,17 @@ export async function endGrant(
   deps.poke();
 }
 
+/** What a grant hands its owner once: a password, or an issued certificate, private key or token. */
+export interface RevealedCredential {
+  username: string;
+  password: string | null;
+  expiresAt: Date | null;
+  certificate?: string;
+  privateKey?: string;
+  token?: string;
+  caPublicKey?: string;
+}
+
 /** The generated password, once, to the grant's owner only; erased from the store as it is read. */
 export async function revealCredential(
   deps: AppDeps,
@@ -156,7 +177,7 @@ export async function revealCredential(
   viewer: Viewer,
   grantId: string,
   totp?: string,
-): Promise<{ username: string; password: string | null; expiresAt: Date | null }> {
+): Promise<RevealedCredential> {
   const policy = await deps.db
     .selectFrom('grants')
     .leftJoin('policies', 'policies.id', 'grants.policy_id')
@@ -185,6 +206,10 @@ export async function revealCredential(
     const credential = JSON.parse(deps.secrets.decrypt(grant.credential_enc, credentialContext(grant.id))) as {
       username: string;
       password?: string;
+      certificate?: string;
+      privateKey?: string;
+      token?: string;
+      caPublicKey?: string;
     };
     await tx
       .updateTable('grants')
@@ -198,6 +223,14 @@ export async function revealCredential(
       subject: { type: 'grant', id: grant.id },
       after: { username: credential.username },
     });
-    return { username: credential.username, password: credential.password ?? null, expiresAt: grant.expires_at };
+    return {
+      username: credential.username,
+      password: credential.password ?? null,
+      expiresAt: grant.expires_at,
+      ...(credential.certificate !== undefined ? { certificate: credential.certificate } : {}),
+      ...(credential.privateKey !== undefined ? { privateKey: credential.privateKey } : {}),
+      ...(credential.token !== undefined ? { token: credential.token } : {}),
+      ...(credential.caPublicKey !== undefined ? { caPublicKey: credential.caPublicKey } : {}),
+    };
   });
 }

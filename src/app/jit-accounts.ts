@@ -59,7 +59,16 @@ export async function enableJitAccount(
   tenantId: string,
   who: Requester,
   accountId: string,
-  ask: { reason: string; durationSeconds?: number; entitlements?: string[]; policyId?: string | null },
+  ask: {
+    reason: string;
+    durationSeconds?: number;
+    entitlements?: string[];
+    policyId?: string | null;
+    ticket?: string | null;
+    totp?: string;
+    startAt?: Date | null;
+    emergency?: boolean;
+  },
 ): Promise<GrantRow> {
   const account = await deps.db
     .selectFrom('jit_accounts')
@@ -81,5 +90,9 @@ export async function enableJitAccount(
     durationSeconds: ask.durationSeconds,
     reason: ask.reason,
     policyId: ask.policyId,
+    ticket: ask.ticket,
+    totp: ask.totp,
+    startAt: ask.startAt,
+    emergency: ask.emergency,
   });
 }

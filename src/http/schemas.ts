@@ -39,6 +39,10 @@ export const grantSchema = z.object({
   lastError: z.string().nullable(),
   revokeAttempts: z.number(),
   credentialAvailable: z.boolean(),
+  ticket: z.string().nullable(),
+  emergency: z.boolean(),
+  policyId: z.string().nullable(),
+  approvalLevel: z.number(),
   createdAt: z.string(),
 });
 

@@ -29,7 +29,7 @@ describe('web dashboard', () => {
   const pageProblems: string[] = [];
 
   const shot = (name: string) => page.screenshot({ path: join(screenshotDir, `${name}.png`) });
-  const nav = (name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
+  const nav = (name: string) => page.getByRole('navigation', { name: /sections$/ }).getByRole('link', { name, exact: true }).click();
   const heading = (name: string) => page.getByRole('heading', { level: 1, name }).waitFor();
   const accountRow = (username: string): Locator => page.locator(`tr[data-account="${username}"]`);
   const textOf = async (l: Locator) => (await l.textContent())?.trim() ?? '';
@@ -81,7 +81,7 @@ describe('web dashboard', () => {
     await shot('tenant-picker');
     await page.getByRole('link', { name: /Default/ }).click();
     await heading('Just-in-time accounts');
-    const links = await page.getByRole('navigation').getByRole('link').allTextContents();
+    const links = await page.getByRole('navigation', { name: /sections$/ }).getByRole('link').allTextContents();
     expect(links).toEqual(['Just-in-time accounts', 'Requests', 'Approvals', 'Targets', 'Policies', 'Audit', 'Settings']);
     await page.getByText('Live', { exact: true }).waitFor();
   });
@@ -109,7 +109,7 @@ describe('web dashboard', () => {
     await page.getByRole('button', { name: 'New policy' }).click();
     await page.getByLabel('Name', { exact: true }).fill('db access');
     await page.getByLabel('Target').selectOption({ label: 'orders-db' });
-    await page.getByRole('checkbox', { name: 'admin' }).check();
+    await page.getByRole('checkbox', { name: 'admin', exact: true }).check();
     await page.getByLabel('Default duration').fill('30m');
     await page.getByLabel('Maximum duration').fill('1h');
     await page.getByRole('button', { name: 'Create policy' }).click();
@@ -298,8 +298,7 @@ describe('web dashboard', () => {
     await shot('requests');
 
     await nav('Approvals');
-    await page.getByText('Approvals are coming with approval workflows.').waitFor();
-    await shot('approvals');
+    await page.getByTestId('inbox-empty').getByText('Nothing is waiting for your approval.').waitFor();
 
     await nav('Audit');
     const table = page.getByRole('table', { name: 'Audit events' });

@@ -2,11 +2,13 @@
  * Test-only composition for the dashboard: a real Timebox (startTimebox: store, scheduler,
  * connectors, shiftable clock) whose HTTP server is built with the same route modules as
  * src/server/start.ts plus the event stream and the built SPA. Also: building the SPA once per
- * test file, and launching Debian's chromium through playwright-core.
+ * test file, and launching Debian's chromium through playwright-core, one browser at a time on
+ * this machine (test files run in parallel workers; two chromiums would starve a small machine).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
@@ -94,10 +96,52 @@ export async function startWebServer(opts: {
   };
 }
 
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: process.env.TIMEBOX_TEST_CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+/**
+ * A machine-wide turn for chromium: holding it means listening on an abstract Unix socket (gone
+ * with the process, so a crashed run never leaves it taken). Whoever waits stays connected to
+ * the holder and tries again the moment that connection closes.
+ */
+const TURN = '\0timebox-web-chromium';
+
+async function chromiumTurn(): Promise<() => Promise<void>> {
+  for (;;) {
+    const server = createServer();
+    const held = new Set<Socket>();
+    server.on('connection', (s) => {
+      held.add(s);
+      s.on('close', () => held.delete(s));
+    });
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen({ path: TURN }, () => resolve(true));
+    });
+    if (ok) {
+      return () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const s of held) s.destroy();
+        });
+    }
+    await new Promise<void>((resolve) => {
+      const s = connect({ path: TURN });
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+    });
+  }
+}
+
+export async function launchChromium(): Promise<Browser> {
+  const release = await chromiumTurn();
+  try {
+    const browser = await chromium.launch({
+      executablePath: process.env.TIMEBOX_TEST_CHROMIUM ?? '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    browser.on('disconnected', () => void release());
+    return browser;
+  } catch (err) {
+    await release();
+    throw err;
+  }
 }

@@ -81,7 +81,8 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   if (!res.ok) {
     const e = (parsed as { error?: { code?: string; message?: string; details?: unknown } } | null)?.error;
     const err = new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? `The request failed (${res.status}).`, toIssues(e?.details), e?.details);
-    if (res.status === 401 && path !== '/api/v1/auth/login') sessionEnded?.();
+    // A 401 that asks for an authenticator code is a question to the person, not the session ending.
+    if (res.status === 401 && path !== '/api/v1/auth/login' && !mfaOf(err)) sessionEnded?.();
     throw err;
   }
   return parsed as T;
@@ -89,9 +90,21 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
 
 export const api = {
   get: <T>(path: string) => request<T>('GET', path),
-  post: <T>(path: string, body?: unknown) => request<T>('POST', path, body),
-  del: <T>(path: string) => request<T>('DELETE', path),
+  /** The body defaults to `{}`: the server's optional bodies are objects, never absent. */
+  post: <T>(path: string, body: unknown = {}) => request<T>('POST', path, body),
+  put: <T>(path: string, body?: unknown) => request<T>('PUT', path, body),
+  del: <T>(path: string, body?: unknown) => request<T>('DELETE', path, body),
 };
+
+/**
+ * `required` or `invalid` when the server wants (another) code from the authenticator app
+ * (401 with `details.mfa`), else null.
+ */
+export function mfaOf(err: unknown): 'required' | 'invalid' | null {
+  if (!(err instanceof ApiError) || err.status !== 401) return null;
+  const mfa = (err.details as { mfa?: unknown } | undefined)?.mfa;
+  return mfa === 'required' || mfa === 'invalid' ? mfa : null;
+}
 
 /** `/api/v1/tenants/<slug><rest>` */
 export const tenantPath = (tenant: string, rest: string) => `/api/v1/tenants/${encodeURIComponent(tenant)}${rest}`;

@@ -109,3 +109,9 @@ export function useServerNow(): number {
   }, []);
   return now + skewMs;
 }
+
+/** A function giving the server's "now" in milliseconds, without re-rendering every second. */
+export function useServerClock(): () => number {
+  const { skewMs } = useContext(LiveContext);
+  return useCallback(() => Date.now() + skewMs, [skewMs]);
+}

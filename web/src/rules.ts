@@ -13,7 +13,15 @@ const postgresAccountName: Rule = (name) => {
   return null;
 };
 
-const rules: Record<string, Rule> = { postgres: postgresAccountName };
+/** sAMAccountName: at most 20 ASCII letters, digits, _ - . (the server's rule, short form). */
+const adAccountName: Rule = (name) => {
+  if (name.length > 20) return 'Use at most 20 characters (the Active Directory limit).';
+  if (!/^[A-Za-z0-9_.-]+$/.test(name)) return 'Use only ASCII letters, digits, "_", "-" and ".".';
+  if (name.endsWith('.')) return 'Do not end the name with a dot.';
+  return null;
+};
+
+const rules: Record<string, Rule> = { postgres: postgresAccountName, 'active-directory': adAccountName };
 
 export function accountNameProblem(kind: string, name: string): string | null {
   if (!name.trim()) return 'Enter a username.';
@@ -32,4 +40,11 @@ export function defaultAccountName(email: string, maxLength = 20): string {
 }
 
 export const kindLabel = (kind: string): string =>
-  ({ postgres: 'PostgreSQL', fake: 'Test target' } as Record<string, string>)[kind] ?? kind;
+  (
+    {
+      postgres: 'PostgreSQL',
+      'active-directory': 'Active Directory',
+      'active-directory-groups': 'Active Directory groups',
+      fake: 'Test target',
+    } as Record<string, string>
+  )[kind] ?? kind;

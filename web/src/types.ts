@@ -7,6 +7,7 @@ export interface Operator {
   email: string;
   displayName: string;
   platformAdmin: boolean;
+  mfaEnabled?: boolean;
 }
 
 export interface Me {
@@ -49,6 +50,7 @@ export interface Grant {
   entitlements: string[];
   reason: string;
   durationSeconds: number;
+  requestedStartAt?: string | null;
   startsAt: string | null;
   expiresAt: string | null;
   revokedAt: string | null;
@@ -56,6 +58,11 @@ export interface Grant {
   lastError: string | null;
   credentialAvailable: boolean;
   createdAt: string;
+  /** Not in the API's grant yet (see the report); shown when a server sends them. */
+  ticket?: string | null;
+  emergency?: boolean;
+  policyId?: string | null;
+  approvalLevel?: number;
 }
 
 export interface JitAccount {
@@ -100,6 +107,93 @@ export interface Policy {
   defaultDurationSeconds: number;
   reasonMinLength: number;
   pendingTtlSeconds: number;
+  rules?: PolicyRules;
+  createdAt: string;
+}
+
+export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
+export const weekdays: Weekday[] = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+export interface AccessWindow {
+  timeZone: string;
+  days: Weekday[];
+  from: string;
+  to: string;
+  dates?: { from: string; to: string };
+}
+
+export interface ApprovalLevel {
+  name?: string;
+  approverIds: string[];
+  groupIds: string[];
+  quorum: number;
+}
+
+export interface AutoApproveRule {
+  name: string;
+  requesterGroupIds?: string[];
+  maxDurationSeconds?: number;
+  windows?: AccessWindow[];
+}
+
+/** A policy's `rules` (src/core/policy-rules.ts), as the server returns them (defaults filled in). */
+export interface PolicyRules {
+  requesterOperatorIds: string[];
+  requesterGroupIds: string[];
+  ticket?: { required: boolean; pattern?: string };
+  windows: AccessWindow[];
+  maxConcurrentGrants?: number;
+  maxScheduleAheadDays: number;
+  extension?: { allowed: boolean; maxTotalSeconds: number; selfApprove: boolean };
+  approvalLevels: ApprovalLevel[];
+  autoApprove: AutoApproveRule[];
+  breakGlass: { allowed: boolean };
+  mfa: { request: boolean; approve: boolean; reveal: boolean };
+}
+
+export interface Group {
+  id: string;
+  name: string;
+  memberIds: string[];
+  createdAt: string;
+}
+
+export interface InboxItem {
+  kind: 'request' | 'extension';
+  extensionId: string | null;
+  extensionSeconds: number | null;
+  extensionReason: string | null;
+  grant: Grant;
+  level: number;
+  levels: number;
+  quorum: number;
+  approvals: number;
+  acted: { approverId: string; approverEmail: string; decision: string; level: number; at: string }[];
+  /** Null when the viewer may decide now; otherwise the server's reason why not. */
+  cannotDecide: string | null;
+}
+
+export interface Simulation {
+  policy: string | null;
+  route: string;
+  refusals: string[];
+  autoApprovedBy: string | null;
+  approvalLevels: { level: number; quorum: number; approvers: string[] }[];
+}
+
+export interface NotificationSettings {
+  smtp: { host: string; port: number; secure: boolean; requireTls: boolean; username: string | null; from: string; passwordSet: boolean } | null;
+  expiryWarningSeconds: number;
+  updatedAt: string | null;
+}
+
+export interface Webhook {
+  id: string;
+  name: string;
+  url: string;
+  format: 'slack' | 'teams' | 'generic';
+  events: string[];
+  enabled: boolean;
   createdAt: string;
 }
 

@@ -42,6 +42,12 @@ export const grantRoutes =
             startAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }).optional(),
             emergency: z.boolean().optional(),
             totp: z.string().regex(/^\d{6}$/, { error: 'a 6-digit code' }).optional(),
+            publicKey: z
+              .string()
+              .min(1)
+              .max(16 * 1024)
+              .optional()
+              .describe('Your public key for targets that issue certificates: OpenSSH line, PEM public key or PKCS#10 CSR'),
           }),
           response: { 201: grantSchema },
         },
@@ -132,10 +138,20 @@ export const grantRoutes =
       {
         schema: {
           tags: ['grants'],
-          summary: 'Show the generated password once, to the grant owner only',
+          summary: 'Show the generated password, or the issued certificate, private key or token, once, to the grant owner only',
           params: grantParams,
-          body: z.strictObject({ totp: z.string().regex(/^\d{6}$/, { error: 'a 6-digit code' }).optional() }).optional(),
-          response: { 200: z.object({ username: z.string(), password: z.string().nullable(), expiresAt: z.string().nullable() }) },
+          body: z.strictObject({ totp: z.string().regex(/^\d{6}$/, { error: 'a 6-digit code' }).optional() }).nullish(),
+          response: {
+            200: z.object({
+              username: z.string(),
+              password: z.string().nullable(),
+              expiresAt: z.string().nullable(),
+              certificate: z.string().optional(),
+              privateKey: z.string().optional().describe('Generated because no public key was given; not stored after this response'),
+              token: z.string().optional(),
+              caPublicKey: z.string().optional(),
+            }),
+          },
         },
       },
       async (request) => {

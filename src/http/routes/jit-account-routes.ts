@@ -63,6 +63,10 @@ export const jitAccountRoutes =
             durationSeconds: durationSeconds.optional(),
             entitlements: z.array(z.string().min(1).max(256)).max(50).optional(),
             policyId: uuidParam.optional(),
+            ticket: text(128).optional(),
+            totp: z.string().regex(/^\d{6}$/, { error: 'a 6-digit code' }).optional(),
+            startAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }).optional(),
+            emergency: z.boolean().optional(),
           }),
           response: { 201: grantSchema },
         },
@@ -76,7 +80,7 @@ export const jitAccountRoutes =
           t.tenantId,
           { operatorId: p.operatorId, email: p.email, displayName: p.displayName, roles: t.roles },
           request.params.accountId,
-          request.body,
+          { ...request.body, startAt: request.body.startAt ? new Date(request.body.startAt) : null },
         );
         if (grant.state === 'activating') await deps.runNow(grant.id, 'activate');
         return reply.status(201).send(grantJson(await getGrant(deps, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, grant.id)));

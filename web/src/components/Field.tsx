@@ -69,7 +69,7 @@ export function SelectField(props: Common & SelectHTMLAttributes<HTMLSelectEleme
 export function FormError({ message }: { message?: string | null }) {
   if (!message) return null;
   return (
-    <div className="form-error" role="alert">
+    <div className="form-error" role="alert" tabIndex={-1}>
       {message}
     </div>
   );

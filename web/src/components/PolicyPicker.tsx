@@ -51,6 +51,9 @@ export function PolicyPicker(props: {
             <strong data-testid="policy-name">{chosen.name}</strong> · default {formatDuration(chosen.defaultDurationSeconds)}, max{' '}
             {formatDuration(chosen.maxDurationSeconds)}
             {chosen.reasonMinLength > 0 ? `, reason ≥ ${chosen.reasonMinLength} characters` : ''}
+            {chosen.rules?.approvalLevels.length
+              ? `, approval: ${chosen.rules.approvalLevels.length} level${chosen.rules.approvalLevels.length === 1 ? '' : 's'}`
+              : ', no approval needed'}
           </span>
           <button
             type="button"

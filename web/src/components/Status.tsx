@@ -1,18 +1,26 @@
-/** Status badges and the live countdown to a grant's end. */
-import { formatRemaining } from '../format';
+/** Status badges, approval progress, and the live countdown to a grant's end. */
+import { formatDate, formatRemaining } from '../format';
 import { useServerNow } from '../live';
 import type { Grant, GrantState, JitAccount } from '../types';
 
-export type ShownStatus = 'active' | 'activating' | 'pending' | 'disabling' | 'revoke_failed' | 'disabled';
+export type ShownStatus = 'active' | 'activating' | 'waiting' | 'scheduled' | 'disabling' | 'revoke_failed' | 'denied' | 'disabled';
 
 const labels: Record<ShownStatus, string> = {
   active: 'Active',
   activating: 'Activating',
-  pending: 'Pending',
+  waiting: 'Waiting for approval',
+  scheduled: 'Approved, starts later',
   disabling: 'Disabling',
   revoke_failed: 'Revoke failed',
+  denied: 'Denied',
   disabled: 'Disabled',
 };
+
+/** Where a request stands among its approval levels; `level` is unknown to some viewers. */
+export interface ApprovalProgress {
+  level: number | null;
+  levels: number;
+}
 
 export function statusOfGrant(state: GrantState): ShownStatus {
   switch (state) {
@@ -21,12 +29,15 @@ export function statusOfGrant(state: GrantState): ShownStatus {
     case 'activating':
       return 'activating';
     case 'requested':
+      return 'waiting';
     case 'approved':
-      return 'pending';
+      return 'scheduled';
     case 'revoking':
       return 'disabling';
     case 'revoke_failed':
       return 'revoke_failed';
+    case 'denied':
+      return 'denied';
     default:
       return 'disabled';
   }
@@ -52,12 +63,21 @@ export function Countdown({ expiresAt }: { expiresAt: string }) {
   );
 }
 
-/** Badge plus what matters for that status: the countdown, or the error of a failed revocation. */
-export function GrantStatus({ status, grant }: { status: ShownStatus; grant: Grant | undefined }) {
+export function progressText(p: ApprovalProgress | undefined): string | null {
+  if (!p || p.levels === 0) return null;
+  return p.level ? `level ${p.level} of ${p.levels}` : `${p.levels} approval level${p.levels === 1 ? '' : 's'}`;
+}
+
+/** Badge plus what matters for that status: countdown, approval level, denial reason, or error. */
+export function GrantStatus({ status, grant, progress }: { status: ShownStatus; grant: Grant | undefined; progress?: ApprovalProgress | undefined }) {
+  const level = status === 'waiting' ? progressText(progress) : null;
   return (
     <div className="status">
       <Badge status={status} />
+      {level ? <span className="status-note">({level})</span> : null}
       {status === 'active' && grant?.expiresAt ? <Countdown expiresAt={grant.expiresAt} /> : null}
+      {status === 'scheduled' && grant?.requestedStartAt ? <span className="status-note">starts {formatDate(grant.requestedStartAt)}</span> : null}
+      {status === 'denied' && grant?.endReason ? <span className="status-note">“{grant.endReason}”</span> : null}
       {status === 'revoke_failed' && grant?.lastError ? <span className="status-error">{grant.lastError}</span> : null}
     </div>
   );

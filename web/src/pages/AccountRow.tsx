@@ -1,5 +1,5 @@
 /** One JIT account: status with countdown or error, target, groups, last reason, and its menu. */
-import { GrantStatus, statusOfAccount } from '../components/Status';
+import { GrantStatus, statusOfAccount, type ApprovalProgress } from '../components/Status';
 import { Menu, type MenuItem } from '../components/Menu';
 import type { Grant, JitAccount } from '../types';
 
@@ -8,12 +8,14 @@ const COMING_SOON = 'coming soon';
 export function AccountRow(props: {
   account: JitAccount;
   grant: Grant | undefined;
+  progress: ApprovalProgress | undefined;
   showOwner: boolean;
   isMine: boolean;
   canEndAny: boolean;
   onEnable: () => void;
   onEnd: (grant: Grant) => void;
   onShowPassword: (grant: Grant) => void;
+  onExtend: (grant: Grant) => void;
 }) {
   const { account, grant } = props;
   const status = statusOfAccount(account, grant);
@@ -22,7 +24,7 @@ export function AccountRow(props: {
   if (props.isMine) {
     items.push(
       live
-        ? { label: 'Enable again', disabledReason: 'already enabled' }
+        ? { label: 'Enable again', disabledReason: grant?.state === 'requested' ? 'waiting for approval' : 'already enabled' }
         : { label: 'Enable again', onSelect: props.onEnable },
     );
   }
@@ -30,6 +32,7 @@ export function AccountRow(props: {
   if (grant && props.isMine && grant.state === 'active' && grant.credentialAvailable) {
     items.push({ label: 'Show password', onSelect: () => props.onShowPassword(grant) });
   }
+  if (grant && props.isMine && grant.state === 'active') items.push({ label: 'Extend', onSelect: () => props.onExtend(grant) });
   items.push({ label: 'Rotate password', disabledReason: COMING_SOON }, { label: 'Delete', disabledReason: COMING_SOON });
 
   return (
@@ -40,7 +43,7 @@ export function AccountRow(props: {
       {props.showOwner ? <td>{account.operatorEmail}</td> : null}
       <td className="nowrap">{account.targetName}</td>
       <td data-testid="account-status">
-        <GrantStatus status={status} grant={grant} />
+        <GrantStatus status={status} grant={grant} progress={props.progress} />
       </td>
       <td>
         {grant?.entitlements.length ? (

@@ -1,16 +1,63 @@
+/** "Approvals": requests and extensions waiting for the viewer's decision, live. */
+import { useState } from 'react';
+import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
+import { useWorkspace } from '../context';
+import type { InboxItem } from '../types';
+import { ApprovalCard, type DecisionKind } from './approvals/ApprovalCard';
+import { DecisionDialog } from './approvals/DecisionDialog';
+import { itemKey, useInbox } from './approvals/useInbox';
 
-/** Placeholder until approval workflows exist: today a matching policy approves at once. */
 export function ApprovalsPage() {
+  const ws = useWorkspace();
+  const { items, error, settle } = useInbox(ws.slug);
+  const [open, setOpen] = useState<{ item: InboxItem; kind: DecisionKind } | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
   return (
     <div>
-      <PageHeader title="Approvals" />
-      <div className="card placeholder">
-        <p>
-          <strong>Approvals are coming with approval workflows.</strong>
-        </p>
-        <p>Until then, a request that a policy covers is approved at once, and every step is in the audit log.</p>
+      <PageHeader title="Approvals" intro="Requests and extensions waiting for you. They arrive and leave as they happen; no need to reload." />
+      <div aria-live="polite">
+        {notice ? (
+          <p className="notice" role="status">
+            {notice}
+          </p>
+        ) : null}
       </div>
+      <FormError message={error} />
+      {items === null ? (
+        error ? null : <p className="loading">Loading…</p>
+      ) : items.length === 0 ? (
+        <p className="empty" data-testid="inbox-empty">
+          Nothing is waiting for your approval.
+        </p>
+      ) : (
+        <section aria-label="Waiting for approval" className="approval-list">
+          {items.map((item) => (
+            <ApprovalCard
+              key={itemKey(item)}
+              item={item}
+              onDecide={(kind) => {
+                setNotice(null);
+                setOpen({ item, kind });
+              }}
+            />
+          ))}
+        </section>
+      )}
+      {open ? (
+        <DecisionDialog
+          tenant={ws.slug}
+          item={open.item}
+          kind={open.kind}
+          onClose={() => setOpen(null)}
+          onDone={(message) => {
+            settle(itemKey(open.item));
+            setOpen(null);
+            setNotice(message);
+          }}
+        />
+      ) : null}
     </div>
   );
 }

@@ -35,7 +35,7 @@ export function EnableDialog(props: { account: JitAccount; lastGrant: Grant | un
   }, [ws.slug]);
 
   const entitlements = props.lastGrant?.entitlements ?? [];
-  const fitting = fittingPolicies(policies ?? [], { targetId: account.targetId, entitlements, roles: ws.tenant.roles });
+  const fitting = fittingPolicies(policies ?? [], { targetId: account.targetId, entitlements, roles: ws.tenant.roles, operatorId: ws.me.id });
   const policy = fitting.find((p) => p.id === policyId) ?? fitting[0];
   useEffect(() => {
     if (policy && !touched) setDuration(formatDuration(policy.defaultDurationSeconds));

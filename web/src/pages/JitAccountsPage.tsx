@@ -9,12 +9,15 @@ import { PasswordDialog } from '../wizard/PasswordDialog';
 import { AccountRow } from './AccountRow';
 import { EnableDialog } from './EnableDialog';
 import { EndDialog } from './EndDialog';
+import { ExtendDialog } from './ExtendDialog';
+import { useApprovalProgress } from '../hooks/useApprovalProgress';
 import { useAccounts } from './useAccounts';
 
 type Open =
   | { kind: 'enable'; account: JitAccount; grant: Grant | undefined }
   | { kind: 'end'; account: JitAccount; grant: Grant }
   | { kind: 'password'; grant: Grant }
+  | { kind: 'extend'; account: JitAccount; grant: Grant }
   | null;
 
 export function JitAccountsPage() {
@@ -23,7 +26,9 @@ export function JitAccountsPage() {
   const [mine, setMine] = useState(true);
   const { accounts, latest, error, reload } = useAccounts(ws.slug, mine || !everyoneAllowed);
   const [open, setOpen] = useState<Open>(null);
+  const [notice, setNotice] = useState<string | null>(null);
   const showOwner = !mine && everyoneAllowed;
+  const progress = useApprovalProgress(Object.values(latest));
 
   return (
     <div>
@@ -43,6 +48,11 @@ export function JitAccountsPage() {
             Everyone’s
           </button>
         </div>
+      ) : null}
+      {notice ? (
+        <p className="notice" role="status">
+          {notice}
+        </p>
       ) : null}
       <FormError message={error} />
       {accounts === null ? (
@@ -70,12 +80,14 @@ export function JitAccountsPage() {
                 key={a.id}
                 account={a}
                 grant={latest[a.id]}
+                progress={latest[a.id] ? progress[latest[a.id]!.id] : undefined}
                 showOwner={showOwner}
                 isMine={a.operatorId === ws.me.id}
                 canEndAny={ws.can('grants.revoke_any')}
                 onEnable={() => setOpen({ kind: 'enable', account: a, grant: latest[a.id] })}
                 onEnd={(grant) => setOpen({ kind: 'end', account: a, grant })}
                 onShowPassword={(grant) => setOpen({ kind: 'password', grant })}
+                onExtend={(grant) => setOpen({ kind: 'extend', account: a, grant })}
               />
             ))}
           </tbody>
@@ -88,6 +100,7 @@ export function JitAccountsPage() {
           onClose={() => setOpen(null)}
           onEnabled={(grant) => {
             reload();
+            setNotice(grant.state === 'requested' ? `${open.account.username}: sent for approval. The password can be revealed here once it is active.` : null);
             setOpen(grant.state === 'active' || grant.state === 'activating' ? { kind: 'password', grant } : null);
           }}
         />
@@ -98,6 +111,16 @@ export function JitAccountsPage() {
           grant={open.grant}
           onClose={() => setOpen(null)}
           onEnded={() => {
+            reload();
+            setOpen(null);
+          }}
+        />
+      ) : null}
+      {open?.kind === 'extend' ? (
+        <ExtendDialog
+          account={open.account}
+          grant={open.grant}
+          onClose={() => {
             reload();
             setOpen(null);
           }}

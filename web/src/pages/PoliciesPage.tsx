@@ -1,19 +1,24 @@
-/** "Policies": who may request what, for how long; and creating one. */
+/** "Policies": who may request what, when, for how long, with which approvals; creating one; simulating. */
 import { useCallback, useEffect, useState } from 'react';
 import { allPages, api, messageOf, tenantPath } from '../api';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import { formatDuration } from '../format';
+import { useDirectory } from '../hooks/useDirectory';
 import type { Policy, Target } from '../types';
-import { PolicyForm } from './PolicyForm';
+import { PolicyEditor } from './policies/PolicyEditor';
+import { describeApproval, describeExtras, describeWindow } from './policies/policy-summary';
+import { SimulatePanel } from './policies/SimulatePanel';
 
 export function PoliciesPage() {
   const ws = useWorkspace();
+  const directory = useDirectory();
   const [policies, setPolicies] = useState<Policy[] | null>(null);
   const [targets, setTargets] = useState<Target[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
+  const [simulating, setSimulating] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
 
   const load = useCallback(() => {
@@ -27,12 +32,25 @@ export function PoliciesPage() {
   }, [ws.slug]);
   useEffect(load, [load]);
   const targetName = (id: string | null) => (id ? (targets.find((t) => t.id === id)?.name ?? 'unknown target') : 'Any target');
+  const groupName = (id: string) => directory.groups.find((g) => g.id === id)?.name ?? 'group';
+  const requesters = (p: Policy) =>
+    [...p.requesterRoles, ...(p.rules?.requesterOperatorIds ?? []).map(directory.emailOf), ...(p.rules?.requesterGroupIds ?? []).map((g) => `${groupName(g)} (group)`)].join(', ');
 
   return (
     <div>
-      <PageHeader title="Policies" intro="Who may request which access, for how long. A request is approved when a policy covers it.">
+      <PageHeader title="Policies" intro="Who may request which access, when and for how long, and who approves it.">
+        <button type="button" aria-pressed={simulating} onClick={() => setSimulating((s) => !s)}>
+          Simulate
+        </button>
         {ws.can('policies.manage') && !creating ? (
-          <button type="button" className="primary" onClick={() => setCreating(true)}>
+          <button
+            type="button"
+            className="primary"
+            onClick={() => {
+              setCreating(true);
+              setNotice(null);
+            }}
+          >
             New policy
           </button>
         ) : null}
@@ -42,9 +60,11 @@ export function PoliciesPage() {
           {notice}
         </p>
       ) : null}
+      {simulating ? <SimulatePanel members={directory.members} targets={targets} /> : null}
       {creating ? (
-        <PolicyForm
+        <PolicyEditor
           targets={targets}
+          directory={directory}
           onCancel={() => setCreating(false)}
           onCreated={(p) => {
             setCreating(false);
@@ -66,21 +86,34 @@ export function PoliciesPage() {
               <th scope="col">Target</th>
               <th scope="col">Groups / roles</th>
               <th scope="col">For</th>
-              <th scope="col">Default</th>
-              <th scope="col">Maximum</th>
-              <th scope="col">Reason</th>
+              <th scope="col">Default / max</th>
+              <th scope="col">Approval</th>
+              <th scope="col">When</th>
+              <th scope="col">Also</th>
             </tr>
           </thead>
           <tbody>
             {policies.map((p) => (
               <tr key={p.id}>
                 <th scope="row">{p.name}</th>
-                <td>{targetName(p.targetId)}</td>
+                <td className="nowrap">{targetName(p.targetId)}</td>
                 <td className="mono">{p.entitlements?.join(', ') ?? 'any'}</td>
-                <td>{p.requesterRoles.join(', ')}</td>
-                <td>{formatDuration(p.defaultDurationSeconds)}</td>
-                <td>{formatDuration(p.maxDurationSeconds)}</td>
-                <td>{p.reasonMinLength > 0 ? `≥ ${p.reasonMinLength} characters` : 'required'}</td>
+                <td className="wrap-cell">{requesters(p)}</td>
+                <td className="nowrap">
+                  {formatDuration(p.defaultDurationSeconds)} / {formatDuration(p.maxDurationSeconds)}
+                </td>
+                <td>{describeApproval(p)}</td>
+                <td className="small">{p.rules?.windows.length ? p.rules.windows.map(describeWindow).join('; ') : 'any time'}</td>
+                <td>
+                  <ul className="tags">
+                    {p.reasonMinLength > 0 ? <li className="tag">reason ≥ {p.reasonMinLength}</li> : null}
+                    {describeExtras(p).map((x) => (
+                      <li key={x} className="tag">
+                        {x}
+                      </li>
+                    ))}
+                  </ul>
+                </td>
               </tr>
             ))}
           </tbody>

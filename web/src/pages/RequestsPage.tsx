@@ -1,5 +1,5 @@
 /** "Requests": my grants, newest first, with their live state. */
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, messageOf, query, tenantPath } from '../api';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
@@ -7,12 +7,14 @@ import { GrantStatus, statusOfGrant } from '../components/Status';
 import { useWorkspace } from '../context';
 import { formatDate, formatDuration } from '../format';
 import { useLiveEvents } from '../live';
+import { useApprovalProgress } from '../hooks/useApprovalProgress';
 import type { Grant, Page } from '../types';
 
 export function RequestsPage() {
   const ws = useWorkspace();
   const [grants, setGrants] = useState<Grant[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const progress = useApprovalProgress(grants ?? []);
 
   const load = useCallback(() => {
     api.get<Page<Grant>>(tenantPath(ws.slug, '/grants') + query({ mine: true, limit: 100 })).then(
@@ -25,16 +27,16 @@ export function RequestsPage() {
   }, [ws.slug]);
   useEffect(load, [load]);
 
+  // A change is shown at once; a reload shortly after brings what the event does not carry
+  // (the denial's reason, the shortened duration, new requests).
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(pending.current), []);
   useLiveEvents((e) => {
-    if (e.kind === 'resync') return load();
+    clearTimeout(pending.current);
+    pending.current = setTimeout(load, e.kind === 'resync' ? 0 : 250);
+    if (e.kind !== 'grant') return;
     const c = e.grant;
-    setGrants((cur) => {
-      if (!cur?.some((g) => g.id === c.id)) {
-        load();
-        return cur;
-      }
-      return cur.map((g) => (g.id === c.id ? { ...g, state: c.state, expiresAt: c.expiresAt, lastError: c.lastError } : g));
-    });
+    setGrants((cur) => cur?.map((g) => (g.id === c.id ? { ...g, state: c.state, expiresAt: c.expiresAt, lastError: c.lastError } : g)) ?? cur);
   });
 
   return (
@@ -61,14 +63,14 @@ export function RequestsPage() {
           </thead>
           <tbody>
             {grants.map((g) => (
-              <tr key={g.id}>
+              <tr key={g.id} data-grant={g.id}>
                 <td className="nowrap">{formatDate(g.createdAt)}</td>
                 <td className="nowrap">{g.targetName}</td>
                 <td className="mono">{g.username}</td>
                 <td className="mono">{g.entitlements.join(', ')}</td>
                 <td>{formatDuration(g.durationSeconds)}</td>
-                <td>
-                  <GrantStatus status={statusOfGrant(g.state)} grant={g} />
+                <td data-testid="request-status">
+                  <GrantStatus status={statusOfGrant(g.state)} grant={g} progress={progress[g.id]} />
                 </td>
                 <td>{g.revokedAt ? `${formatDate(g.revokedAt)}${g.endReason ? ` (${g.endReason})` : ''}` : '—'}</td>
                 <td className="reason">{g.reason}</td>

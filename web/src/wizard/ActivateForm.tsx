@@ -7,16 +7,20 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, tenantPath } from '../api';
 import { FormError, SelectField, TextArea, TextField } from '../components/Field';
 import { PolicyPicker } from '../components/PolicyPicker';
+import { useTotpStep } from '../components/TotpField';
 import { useWorkspace } from '../context';
-import { formatDuration, parseDuration } from '../format';
+import { formatDuration, localInputToIso, parseDuration } from '../format';
+import { useServerClock } from '../live';
 import { focusFirstInvalid, hasErrors, placeError, type FieldErrors } from '../forms';
 import { fittingPolicies } from '../policy-match';
 import { accountNameProblem, defaultAccountName, kindLabel } from '../rules';
 import type { Grant, JitAccount, Policy, Target } from '../types';
 import { askWords, durationProblem, reasonProblem } from './ask-rules';
+import { AskExtras, extrasProblems, noExtras, type Extras } from './AskExtras';
 import { EntitlementPicker } from './EntitlementPicker';
 
-type Field = 'target' | 'username' | 'entitlements' | 'policy' | 'duration' | 'reason' | 'ticket';
+type Field = 'target' | 'username' | 'entitlements' | 'policy' | 'duration' | 'reason' | 'ticket' | 'startAt';
+const words: [RegExp, Field][] = [[/ticket/i, 'ticket'], [/start/i, 'startAt'], ...askWords];
 
 const serverPaths: Partial<Record<string, Field>> = {
   'body.targetId': 'target',
@@ -26,6 +30,7 @@ const serverPaths: Partial<Record<string, Field>> = {
   'body.durationSeconds': 'duration',
   'body.reason': 'reason',
   'body.ticket': 'ticket',
+  'body.startAt': 'startAt',
 };
 
 export function ActivateForm(props: {
@@ -33,6 +38,8 @@ export function ActivateForm(props: {
   targets: Target[];
   policies: Policy[];
   mine: JitAccount[];
+  /** The operator groups the person belongs to: policies may name requesters by group. */
+  myGroups: string[];
   onBack: () => void;
   onCreated: (grant: Grant) => void;
 }) {
@@ -45,13 +52,16 @@ export function ActivateForm(props: {
   const [duration, setDuration] = useState('');
   const [durationTouched, setDurationTouched] = useState(false);
   const [reason, setReason] = useState('');
-  const [ticket, setTicket] = useState('');
+  const [extras, setExtras] = useState<Extras>(noExtras);
   const [errors, setErrors] = useState<FieldErrors<Field>>({});
   const [busy, setBusy] = useState(false);
 
   const existing = props.mine.find((a) => a.targetId === targetId);
-  const fitting = fittingPolicies(props.policies, { targetId, entitlements, roles: ws.tenant.roles });
+  const fitting = fittingPolicies(props.policies, { targetId, entitlements, roles: ws.tenant.roles, operatorId: ws.me.id, groupIds: props.myGroups });
   const policy = fitting.find((p) => p.id === policyId) ?? fitting[0];
+  const totp = useTotpStep('request-totp', !!policy?.rules?.mfa.request);
+  const serverNow = useServerClock();
+  const needsApproval = !extras.emergency && (policy?.rules?.approvalLevels.length ?? 0) > 0;
 
   useEffect(() => {
     if (policy && !durationTouched) setDuration(formatDuration(policy.defaultDurationSeconds));
@@ -67,7 +77,7 @@ export function ActivateForm(props: {
     policy: policy ? undefined : 'No policy lets you request this on this target. Ask an admin for one.',
     duration: durationProblem(duration, policy) ?? undefined,
     reason: reasonProblem(reason, policy) ?? undefined,
-    ticket: ticket.length > 128 ? 'Keep the ticket under 128 characters.' : undefined,
+    ...extrasProblems(extras, policy, serverNow()),
   });
 
   const submit = async (e: FormEvent) => {
@@ -82,14 +92,17 @@ export function ActivateForm(props: {
         entitlements,
         durationSeconds: parseDuration(duration),
         reason: reason.trim(),
-        ...(ticket.trim() ? { ticket: ticket.trim() } : {}),
+        ...(extras.ticket.trim() ? { ticket: extras.ticket.trim() } : {}),
+        ...(extras.startAt && !extras.emergency ? { startAt: localInputToIso(extras.startAt) } : {}),
+        ...(extras.emergency ? { emergency: true } : {}),
+        ...totp.body(),
         ...(policy ? { policyId: policy.id } : {}),
         ...(existing ? {} : { accountName: username }),
       });
       if (['active', 'activating', 'requested', 'approved'].includes(grant.state)) props.onCreated(grant);
       else setErrors({ form: `The account could not be activated: ${grant.lastError ?? grant.endReason ?? grant.state}.` });
     } catch (err) {
-      setErrors(placeError(err, serverPaths, askWords));
+      setErrors(totp.handle(err) ? {} : placeError(err, serverPaths, words));
       focusFirstInvalid(formRef.current);
     } finally {
       setBusy(false);
@@ -161,21 +174,27 @@ export function ActivateForm(props: {
               set('policy', null);
             }}
           />
-          <div className="grid-2">
-            <TextField
-              id="duration"
-              label="Duration"
-              value={duration}
-              hint={policy ? `e.g. 30m or 1h30m; at most ${formatDuration(policy.maxDurationSeconds)}.` : 'e.g. 30m or 1h30m.'}
-              error={errors.duration}
-              onChange={(e) => {
-                setDuration(e.target.value);
-                setDurationTouched(true);
-                set('duration', null);
-              }}
-            />
-            <TextField id="ticket" label="Ticket (optional)" value={ticket} error={errors.ticket} onChange={(e) => setTicket(e.target.value)} />
-          </div>
+          <TextField
+            id="duration"
+            label="Duration"
+            value={duration}
+            hint={policy ? `e.g. 30m or 1h30m; at most ${formatDuration(policy.maxDurationSeconds)}.` : 'e.g. 30m or 1h30m.'}
+            error={errors.duration}
+            onChange={(e) => {
+              setDuration(e.target.value);
+              setDurationTouched(true);
+              set('duration', null);
+            }}
+          />
+          <AskExtras
+            policy={policy}
+            value={extras}
+            errors={errors}
+            onChange={(next, field) => {
+              setExtras(next);
+              if (field !== 'emergency') set(field, null);
+            }}
+          />
           <TextArea
             id="reason"
             label="Reason"
@@ -189,11 +208,13 @@ export function ActivateForm(props: {
               set('reason', null);
             }}
           />
+          {totp.field}
         </div>
       </div>
       <div className="form-actions">
-        <button type="submit" className="primary" disabled={busy}>
-          {busy ? 'Activating…' : 'Activate'}
+        {needsApproval ? <span className="hint">Approvers are asked first; you are told when it is decided.</span> : null}
+        <button type="submit" className={extras.emergency ? 'danger' : 'primary'} disabled={busy}>
+          {busy ? 'Sending…' : extras.emergency ? 'Activate now (break-glass)' : needsApproval ? 'Send for approval' : 'Activate'}
         </button>
       </div>
     </form>

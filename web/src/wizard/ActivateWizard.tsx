@@ -8,8 +8,9 @@ import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import { kindLabel } from '../rules';
+import { formatDate } from '../format';
 import { Link, navigate } from '../router';
-import type { Grant, JitAccount, Page, Policy, Target } from '../types';
+import type { Grant, Group, JitAccount, Page, Policy, Target } from '../types';
 import { ActivateForm } from './ActivateForm';
 import { PasswordDialog } from './PasswordDialog';
 
@@ -17,6 +18,7 @@ interface Data {
   targets: Target[];
   policies: Policy[];
   mine: JitAccount[];
+  myGroups: string[];
 }
 
 export function ActivateWizard() {
@@ -32,8 +34,10 @@ export function ActivateWizard() {
       allPages<Target>(tenantPath(ws.slug, '/targets'), {}),
       api.get<{ items: Policy[] }>(tenantPath(ws.slug, '/policies')),
       api.get<Page<JitAccount>>(tenantPath(ws.slug, '/jit-accounts') + query({ mine: true, limit: 200 })),
+      api.get<{ items: Group[] }>(tenantPath(ws.slug, '/groups')).then((r) => r.items, () => [] as Group[]),
     ]).then(
-      ([targets, policies, mine]) => setData({ targets, policies: policies.items, mine: mine.items }),
+      ([targets, policies, mine, groups]) =>
+        setData({ targets, policies: policies.items, mine: mine.items, myGroups: groups.filter((g) => g.memberIds.includes(ws.me.id)).map((g) => g.id) }),
       (err: unknown) => setError(messageOf(err)),
     );
   }, [ws.slug]);
@@ -73,14 +77,18 @@ export function ActivateWizard() {
           targets={data.targets.filter((t) => t.kind === kind)}
           policies={data.policies}
           mine={data.mine}
+          myGroups={data.myGroups}
           onBack={() => setKind(null)}
           onCreated={setCreated}
         />
       )}
       {created && (created.state === 'requested' || created.state === 'approved') ? (
         <div className="card notice" role="status">
-          Your request was sent and waits for approval. Follow it under <Link to={`/t/${ws.slug}/requests`}>Requests</Link>; the password is
-          shown once the account is active.
+          {created.state === 'requested'
+            ? 'Your request was sent and waits for approval.'
+            : `Your request is approved; access starts ${formatDate(created.requestedStartAt ?? created.startsAt)}.`}{' '}
+          Follow it under <Link to={`/t/${ws.slug}/requests`}>Requests</Link> or <Link to={back}>Just-in-time accounts</Link>; the password
+          can be revealed there once the account is active.
         </div>
       ) : created ? (
         <PasswordDialog tenant={ws.slug} grant={created} onClose={() => navigate(back)} />

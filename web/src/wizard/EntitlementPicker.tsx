@@ -9,7 +9,13 @@ export function EntitlementPicker(props: {
   selected: string[];
   onChange: (next: string[]) => void;
   error?: string | undefined;
+  /** For other uses than the wizard (ids, legend and search label). */
+  idPrefix?: string;
+  legend?: string;
+  searchLabel?: string;
 }) {
+  const prefix = props.idPrefix ?? 'entitlement';
+  const searchLabel = props.searchLabel ?? 'Search groups and roles';
   const [search, setSearch] = useState('');
   const [page, setPage] = useState<Page<Entitlement> | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
@@ -40,15 +46,15 @@ export function EntitlementPicker(props: {
     props.onChange(on ? [...selected.filter((s) => s !== name), name] : selected.filter((s) => s !== name));
 
   return (
-    <fieldset className="field entitlements" aria-describedby={props.error ? 'entitlements-error' : undefined}>
-      <legend>Groups / roles</legend>
-      <label htmlFor="entitlement-search" className="sr-only">
-        Search groups and roles
+    <fieldset className="field entitlements" aria-describedby={props.error ? `${prefix}s-error` : undefined}>
+      <legend>{props.legend ?? 'Groups / roles'}</legend>
+      <label htmlFor={`${prefix}-search`} className="sr-only">
+        {searchLabel}
       </label>
       <input
-        id="entitlement-search"
+        id={`${prefix}-search`}
         type="search"
-        placeholder="Search groups and roles…"
+        placeholder={`${searchLabel}…`}
         value={search}
         onChange={(e) => setSearch(e.target.value)}
         aria-invalid={props.error ? true : undefined}
@@ -85,7 +91,7 @@ export function EntitlementPicker(props: {
         </p>
       ) : null}
       {props.error ? (
-        <p className="field-error" id="entitlements-error" role="alert">
+        <p className="field-error" id={`${prefix}s-error`} role="alert">
           {props.error}
         </p>
       ) : null}

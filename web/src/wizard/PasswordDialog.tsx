@@ -6,6 +6,7 @@ import { useRef, useState } from 'react';
 import { api, messageOf, tenantPath } from '../api';
 import { Dialog } from '../components/Dialog';
 import { FormError } from '../components/Field';
+import { useTotpStep } from '../components/TotpField';
 import { formatDate } from '../format';
 import type { Credential, Grant } from '../types';
 
@@ -26,14 +27,15 @@ export function PasswordDialog(props: { tenant: string; grant: Grant; onClose: (
   const [busy, setBusy] = useState(false);
   const [copied, setCopied] = useState<string | null>(null);
   const inputRef = useRef<HTMLInputElement>(null);
+  const totp = useTotpStep('reveal-totp');
 
   const reveal = async () => {
     setBusy(true);
     setError(null);
     try {
-      setCredential(await api.post<Credential>(tenantPath(props.tenant, `/grants/${grant.id}/credential`)));
+      setCredential(await api.post<Credential>(tenantPath(props.tenant, `/grants/${grant.id}/credential`), totp.body()));
     } catch (err) {
-      setError(messageOf(err));
+      if (!totp.handle(err)) setError(messageOf(err));
     } finally {
       setBusy(false);
     }
@@ -76,9 +78,17 @@ export function PasswordDialog(props: { tenant: string; grant: Grant; onClose: (
       ) : credential ? (
         <p>This account signs in without a password (the target issued none).</p>
       ) : (
-        <button type="button" className="primary" onClick={reveal} disabled={busy}>
-          {busy ? 'Revealing…' : 'Reveal password'}
-        </button>
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void reveal();
+          }}
+        >
+          {totp.field}
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? 'Revealing…' : 'Reveal password'}
+          </button>
+        </form>
       )}
       <div className="dialog-actions">
         <button type="button" onClick={props.onClose}>
