@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: expiry lag, full lifecycles per second and a million active grants, printed as
- * one markdown table (targets beside the figures) and saved as bench/results/latest.json.
+ * `npm run bench`: expiry lag, full lifecycles per second, Timebox's overhead on Active Directory
+ * grants (real Samba DC) and a million active grants, printed as one markdown table (targets
+ * beside the figures) and saved as bench/results/latest.json.
  * Not a test: a missed target is reported, never asserted. The exit code is non-zero only when a
  * benchmark could not run at all, so a broken benchmark fails CI and a slow machine does not.
  *
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres, type PgCluster } from '../test/harness/postgres.js';
+import { measureAdOverhead } from './ad-overhead.js';
 import { measureExpiryLag, type ExpiryLagResult } from './expiry-lag.js';
 import { measureLifecycles, runPgbench } from './lifecycles.js';
 import { measureMillionGrants } from './million-grants.js';
@@ -31,6 +33,7 @@ const scale = {
   millionGrants: quick ? 100_000 : 1_000_000,
   // At least one sweep (TIMEBOX_SWEEP_MS defaults to 5 s) even in quick mode.
   idleMs: quick ? 6_000 : 10_000,
+  adRoundTrips: quick ? 20 : 200,
 };
 
 const rows: Row[] = [];
@@ -95,6 +98,17 @@ async function main() {
       rows.push(row(`pgbench simple-update (scale 1, 4 clients, ${scale.pgbenchSeconds} s)`, 'PostgreSQL', tps, 'tps'));
       rows.push(row('Lifecycles / pgbench tps', 'PostgreSQL', r.perSecond / tps, ''));
       rows.push(row('Lifecycles ended other than revoked-on-expiry', 'PostgreSQL', r.endedOtherwise + r.requestErrors, '', { text: '0', ok: (v) => v === 0 }));
+    });
+
+    await section('AD JIT grant + revoke', 'PostgreSQL', async () => {
+      const rs = await measureAdOverhead({ databaseUrl: await pg.createDatabase('ad_overhead'), roundTrips: scale.adRoundTrips, concurrency: [1, 4] });
+      details.adOverhead = rs;
+      for (const r of rs) {
+        const fig = `AD JIT grant + revoke round trips/s (Samba DC, ${r.concurrency} in flight)`;
+        rows.push(row(`${fig}, through Timebox`, 'PostgreSQL', r.timebox.perSecond, '/s'));
+        rows.push(row(`${fig}, same LDAP operations direct`, 'PostgreSQL', r.direct.perSecond, '/s'));
+        rows.push(row(`Timebox overhead on AD round trips, ${r.concurrency} in flight`, 'PostgreSQL', r.overheadPct, '%', { text: '≤ 20 %', ok: (v) => v <= 20 }));
+      }
     });
 
     await section('Active grants at restart', 'PostgreSQL', async () => {

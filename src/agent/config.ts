@@ -17,6 +17,12 @@ export const AgentConfigSchema = z.strictObject({
   hostName: z.string().min(1).max(255).optional(),
   /** Longest sleep of the enforcer between passes. */
   maxSleepMs: z.int().min(100).max(300_000).optional(),
+  /** Server mode: longest wait between attempts to reach an unreachable server (default 30 s). */
+  backoffMaxMs: z.int().min(1_000).max(600_000).optional(),
+  /** Server mode: how often the agent reports its health (default 30 s). */
+  heartbeatMs: z.int().min(1_000).max(600_000).optional(),
+  /** Server mode: how long one long poll may be held by the server (default 25 s). */
+  pollWaitSeconds: z.int().min(1).max(25).optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;

@@ -1,6 +1,7 @@
 /**
  * Emails a new account's credentials to its user straight from the endpoint (Trigger-it's
- * "SMTP from the endpoint"; the server-side variant comes with the API). The password exists only
+ * "SMTP from the endpoint"; with a server, Timebox can instead show a password it chose once to the
+ * owner: `serverPassword` grants). The password exists only
  * in memory and in the message: never in logs, the journal, the schedule or error messages.
  */
 import os from 'node:os';

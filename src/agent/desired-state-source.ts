@@ -1,7 +1,7 @@
 /**
- * Where desired states come from. The HTTP long-poll client will implement the same interface;
- * for now a local JSON file (tests, air-gapped hosts, the offline story). A source that fails or
- * goes quiet changes nothing: the enforcer keeps ending grants from its own schedule.
+ * Where desired states come from: the server by long poll (`HttpDesiredStateSource`, http-source.ts)
+ * or a local JSON file (tests, air-gapped hosts, the offline story). A source that fails or goes
+ * quiet changes nothing: the enforcer keeps ending grants from its own schedule.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -35,6 +35,7 @@ export class Enforcer {
   constructor(private readonly ctx: EnforcerOptions) {
     this.maxSleepMs = ctx.maxSleepMs ?? 30_000;
     this.retry = ctx.retry ?? agentRetry;
+    this.ctx = { ...ctx, passwords: this.passwords };
   }
 
   /** The schedule must be loaded; runs a pass at once (overdue ends first) and arms the timer. */
@@ -59,10 +60,36 @@ export class Enforcer {
     return next;
   }
 
+  /**
+   * Server-chosen passwords live here only (never in the schedule): taken from the desired state,
+   * dropped once set on the account. After a restart they come again with the first desired state.
+   */
+  private readonly passwords = new Map<string, string>();
+
+  /** Passwords for known grants still waiting for one; true when any arrived. */
+  private harvestPasswords(ds: DesiredState): boolean {
+    let any = false;
+    for (const raw of ds.grants) {
+      const parsed = parseGrantSpec(raw);
+      if (!parsed.ok || parsed.grant.password === undefined) continue;
+      const g = this.ctx.store.get(parsed.grant.grantId);
+      if (!g || isTerminal(g) || g.passwordSet || !g.spec.serverPassword) continue;
+      if (this.passwords.get(g.spec.grantId) !== parsed.grant.password) any = true;
+      this.passwords.set(g.spec.grantId, parsed.grant.password);
+      // Waiting for it was a retry: try again now.
+      if (g.retryAt) g.retryAt = null;
+    }
+    return any;
+  }
+
   applyDesiredState(ds: DesiredState): Promise<void> {
     return this.serial(async () => {
       const { store, journal, clock } = this.ctx;
-      if (ds.version <= store.desiredVersion) return;
+      if (ds.version <= store.desiredVersion) {
+        // Nothing new, but a restarted agent re-reads the current state for passwords it lost.
+        if (this.harvestPasswords(ds)) await this.pass();
+        return;
+      }
       const listed = new Set<string>();
       for (const raw of ds.grants) {
         const parsed = parseGrantSpec(raw);
@@ -75,11 +102,13 @@ export class Enforcer {
           }
           continue;
         }
-        const spec = parsed.grant;
+        // The password stays in memory; the schedule on disk never holds it.
+        const { password, ...spec } = parsed.grant;
         listed.add(spec.grantId);
         const existing = store.get(spec.grantId);
         if (!existing) {
           store.add(newScheduledGrant(spec));
+          if (password !== undefined && spec.serverPassword) this.passwords.set(spec.grantId, password);
         } else if (
           !isTerminal(existing) &&
           existing.status !== 'ending' && // an end under way is never undone
@@ -95,6 +124,11 @@ export class Enforcer {
         if (!listed.has(g.spec.grantId) && !isTerminal(g) && !g.revokedAt) g.revokedAt = clock.now().toISOString();
       }
       store.prune((g) => listed.has(g.spec.grantId));
+      this.harvestPasswords(ds);
+      for (const id of [...this.passwords.keys()]) {
+        const g = store.get(id);
+        if (!g || isTerminal(g) || g.passwordSet) this.passwords.delete(id);
+      }
       store.desiredVersion = ds.version;
       await store.save();
       await this.pass();

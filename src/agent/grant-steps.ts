@@ -22,6 +22,8 @@ export interface StepContext {
   delivery: CredentialDelivery | null;
   hostName: string;
   newPassword: () => string;
+  /** Server-chosen passwords by grant id, in memory only (the enforcer fills it from desired states). */
+  passwords?: Map<string, string>;
 }
 
 /** The GECOS tag on accounts the agent creates: only a tagged account is ever changed or deleted. */
@@ -96,9 +98,18 @@ export async function provision(ctx: StepContext, g: ScheduledGrant): Promise<vo
   const delivery = g.spec.passwordDelivery;
   // The password is never stored: if the agent died before the email went out, a new one is set and sent.
   if (!g.passwordSet || (delivery && !g.credentialsDelivered)) {
-    const password = ctx.newPassword();
+    let password: string;
+    if (g.spec.serverPassword) {
+      // The owner was shown this one by the server: no other may be set in its place.
+      const given = ctx.passwords?.get(g.spec.grantId);
+      if (!given) throw transient('waiting for the password from the server');
+      password = given;
+    } else {
+      password = ctx.newPassword();
+    }
     await host.setPassword(u, password);
     await persist(ctx, g, { passwordSet: true });
+    ctx.passwords?.delete(g.spec.grantId);
     if (delivery) {
       await ctx.delivery!.deliver({
         to: delivery.to,

@@ -15,6 +15,8 @@ export const JOURNAL_FILE = 'journal.jsonl';
 
 export class Journal {
   readonly file: string;
+  /** Called after each entry is durably written (the uploader wakes up). */
+  onRecord: (() => void) | null = null;
 
   constructor(
     stateDir: string,
@@ -41,6 +43,7 @@ export class Journal {
     appendLineDurable(this.file, JSON.stringify(entry));
     const level = event === 'error' || event === 'rejected' ? 'warn' : 'info';
     this.log[level]({ grantId, event, verified: entry.verified }, message);
+    this.onRecord?.();
     return entry;
   }
 

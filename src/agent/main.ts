@@ -1,8 +1,9 @@
 /**
  * The endpoint agent's composition root: `timebox agent run --state-dir DIR [--schedule-file F]`
  * calls `runAgent`. It loads the local schedule, starts the enforcer (which ends overdue grants at
- * once), then feeds it desired states from a source for as long as it runs. Losing the source
- * never stops enforcement.
+ * once), then feeds it desired states from a source for as long as it runs: the server (long poll,
+ * signed with the key from `timebox agent enroll`) when the state directory holds an identity, else
+ * a local file. Losing the source never stops enforcement.
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,7 +16,11 @@ import { FileDesiredStateSource, type DesiredStateSource } from './desired-state
 import { Enforcer } from './enforcer.js';
 import type { HostOperations } from './host/host-operations.js';
 import { LinuxHost } from './host/linux-host.js';
+import { AgentClient } from './http-client.js';
+import { HttpDesiredStateSource, jitteredBackoff } from './http-source.js';
+import { loadIdentity } from './identity.js';
 import { Journal } from './journal.js';
+import { Reporter } from './reporter.js';
 import { ScheduleStore } from './schedule.js';
 import { ensurePrivateDir } from './state-files.js';
 
@@ -23,7 +28,7 @@ export interface RunAgentOptions {
   stateDir: string;
   /** A local desired-state JSON file (offline mode and tests). */
   scheduleFile?: string;
-  /** Any other source (the HTTP long-poll client, later); wins over `scheduleFile`. */
+  /** Any other source; wins over `scheduleFile` and over the server the state directory is enrolled with. */
   source?: DesiredStateSource;
   /** Settings; when absent, `configFile` (default `<stateDir>/agent.json`, optional) is read. */
   config?: AgentConfigInput;
@@ -36,12 +41,16 @@ export interface RunAgentOptions {
   signal?: AbortSignal;
   /** Poll interval of the local file source. */
   filePollMs?: number;
+  /** Never talk to a server even if the state directory holds an identity. */
+  offline?: boolean;
 }
 
 export interface AgentHandle {
   enforcer: Enforcer;
   store: ScheduleStore;
   journal: Journal;
+  /** Set in server mode. */
+  reporter: Reporter | null;
   /** Settles when the source loop ends (after stop). */
   done: Promise<void>;
   stop(): Promise<void>;
@@ -86,33 +95,51 @@ export async function startAgent(opts: RunAgentOptions): Promise<AgentHandle> {
   log.info({ stateDir, grants: store.grants().length }, 'agent starting: enforcing the local schedule');
   await enforcer.start();
 
-  const source = opts.source ?? (opts.scheduleFile ? new FileDesiredStateSource(path.resolve(opts.scheduleFile), { pollMs: opts.filePollMs }) : null);
   const abort = new AbortController();
   opts.signal?.addEventListener('abort', () => abort.abort(), { once: true });
-  const done = source ? feed(source, enforcer, store, log, abort.signal) : Promise.resolve();
+  let source = opts.source ?? (opts.scheduleFile ? new FileDesiredStateSource(path.resolve(opts.scheduleFile), { pollMs: opts.filePollMs }) : null);
+  let reporter: Reporter | null = null;
+  let reporting: Promise<void> = Promise.resolve();
+  if (!source && !opts.offline) {
+    const enrolled = await loadIdentity(stateDir);
+    if (enrolled) {
+      const client = new AgentClient({ server: enrolled.server, agentId: enrolled.identity.agentId, key: enrolled.key, caPem: enrolled.identity.caPem });
+      source = new HttpDesiredStateSource(client, config.pollWaitSeconds);
+      reporter = new Reporter({ client, journal, store, stateDir, log, heartbeatMs: config.heartbeatMs, backoffMaxMs: config.backoffMaxMs });
+      journal.onRecord = () => reporter?.kick();
+      log.info({ server: enrolled.server.origin, agentId: enrolled.identity.agentId }, 'server mode: desired states by long poll, journal and heartbeats reported');
+      reporting = reporter.run(abort.signal);
+    } else {
+      log.warn({ stateDir }, 'no desired-state source (not enrolled, no --schedule-file): only the local schedule is enforced');
+    }
+  }
+  const fed = source ? feed(source, enforcer, store, log, abort.signal, config.backoffMaxMs ?? 30_000) : Promise.resolve();
+  const done = Promise.all([fed, reporting]).then(() => undefined);
   const stop = async () => {
     abort.abort();
     await done;
     await enforcer.stop();
   };
-  return { enforcer, store, journal, done, stop };
+  return { enforcer, store, journal, reporter, done, stop };
 }
 
-/** Desired states into the enforcer; failures back off and leave enforcement untouched. */
-async function feed(source: DesiredStateSource, enforcer: Enforcer, store: ScheduleStore, log: Logger, signal: AbortSignal): Promise<void> {
+/** Desired states into the enforcer; failures back off (with jitter) and leave enforcement untouched. */
+async function feed(source: DesiredStateSource, enforcer: Enforcer, store: ScheduleStore, log: Logger, signal: AbortSignal, backoffMaxMs: number): Promise<void> {
   let failures = 0;
   while (!signal.aborted) {
     try {
       const ds = await source.next(store.desiredVersion, signal);
+      if (failures > 0) log.info('desired-state source reachable again');
+      failures = 0;
       if (ds) {
+        // Version and count only: a desired state may carry passwords.
         log.info({ version: ds.version, grants: ds.grants.length }, 'desired state received');
         await enforcer.applyDesiredState(ds);
       }
-      failures = 0;
     } catch (err) {
       if (signal.aborted) break;
       failures++;
-      const waitMs = Math.min(60_000, 1_000 * 2 ** Math.min(failures, 6));
+      const waitMs = jitteredBackoff(failures, backoffMaxMs);
       log.warn({ err: (err as Error).message, retryInMs: waitMs }, 'desired state unavailable; still enforcing the local schedule');
       await sleep(waitMs, undefined, { signal }).catch(() => undefined);
     }

@@ -18,6 +18,8 @@ const accountName = (what: string) =>
   });
 
 const instant = z.iso.datetime({ offset: true });
+/** What chpasswd can take safely ("user:password" lines): printable ASCII, no ":" and no space. */
+const PASSWORD_RE = /^[\x21-\x39\x3b-\x7e]{8,256}$/;
 
 export const SudoRuleSchema = z.strictObject({
   /** Users the grantee may act as (`sudo -u`): impersonation. Default root only. */
@@ -72,6 +74,16 @@ export const GrantSpecSchema = z
     /** Kill the user's processes at the end: live processes keep group credentials and sudo shells. */
     endSessions: z.boolean().default(true),
     passwordDelivery: z.strictObject({ channel: z.literal('email'), to: z.email() }).optional(),
+    /**
+     * local-account only: the server chose the password (it shows it once to the account's owner)
+     * and sends it in `password` until the agent reports the account provisioned. The agent keeps
+     * it in memory only, never in the schedule, the journal or a log.
+     */
+    serverPassword: z.boolean().default(false),
+    password: z
+      .string()
+      .regex(PASSWORD_RE, 'password must be 8-256 printable ASCII characters without ":" or spaces')
+      .optional(),
   })
   .superRefine((g, ctx) => {
     if (Date.parse(g.endAt) <= Date.parse(g.startAt)) {
@@ -88,6 +100,15 @@ export const GrantSpecSchema = z
     }
     if (g.kind !== 'local-account' && g.passwordDelivery) {
       ctx.addIssue({ code: 'custom', path: ['passwordDelivery'], message: 'only local-account grants have a password' });
+    }
+    if (g.kind !== 'local-account' && (g.serverPassword || g.password !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['serverPassword'], message: 'only local-account grants have a password' });
+    }
+    if (g.serverPassword && g.passwordDelivery) {
+      ctx.addIssue({ code: 'custom', path: ['passwordDelivery'], message: 'a server-chosen password is not emailed by the agent' });
+    }
+    if (g.password !== undefined && !g.serverPassword) {
+      ctx.addIssue({ code: 'custom', path: ['password'], message: 'password is only sent with serverPassword: true' });
     }
   });
 export type GrantSpec = z.infer<typeof GrantSpecSchema>;
@@ -114,7 +135,7 @@ export function parseGrantSpec(raw: unknown): GrantParse {
   return { ok: false, grantId, error };
 }
 
-/** What the agent reports back (later over the API); one JSON line each in the local journal. */
+/** What the agent reports back (uploaded to the server, idempotent by id); one JSON line each in the local journal. */
 export const JournalEventSchema = z.enum([
   'accepted',
   'rejected',
@@ -137,3 +158,51 @@ export const JournalEntrySchema = z.strictObject({
   verified: z.record(z.string(), z.union([z.boolean(), z.string(), z.number()])).optional(),
 });
 export type JournalEntry = z.infer<typeof JournalEntrySchema>;
+
+/*
+ * The HTTP API between agent and server (docs/agent.md, "Protocol"). Everything after enrolment
+ * is signed (src/agent/signing.ts); the agent only ever connects out.
+ */
+
+/** Host names as the agent reports them (RFC 1123 labels). */
+export const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+export const AGENT_VERSION_RE = /^[0-9A-Za-z.+_-]{1,40}$/;
+
+/** `POST /api/v1/agents/enroll` (unsigned: the one-time token is the credential). */
+export const EnrollRequestSchema = z.strictObject({
+  token: z.string().min(1).max(200),
+  /** SPKI PEM of the agent's Ed25519 public key. */
+  publicKey: z.string().min(1).max(1000),
+  hostname: z.string().regex(HOSTNAME_RE, 'hostname must be a host name (letters, digits, "-" and ".")'),
+  version: z.string().regex(AGENT_VERSION_RE, 'version must be 1-40 characters of letters, digits and . + _ -'),
+});
+export type EnrollRequest = z.infer<typeof EnrollRequestSchema>;
+
+export const EnrollResponseSchema = z.object({
+  agentId: z.string(),
+  name: z.string(),
+  tenant: z.string(),
+});
+export type EnrollResponse = z.infer<typeof EnrollResponseSchema>;
+
+/** `POST /api/v1/agents/journal`: idempotent by entry id. */
+export const JournalUploadSchema = z.strictObject({ entries: z.array(JournalEntrySchema).max(500) });
+export const JOURNAL_BATCH = 200;
+
+/** What the agent reports about itself; counts and versions only, never secrets. */
+export const AgentHealthSchema = z.strictObject({
+  appliedVersion: z.int().min(-1),
+  grants: z.record(z.string().max(20), z.int().min(0)).optional(),
+  /** Grants whose last step failed and is being retried. */
+  failing: z.int().min(0).optional(),
+  /** Journal entries not yet uploaded. */
+  journalBacklog: z.int().min(0).optional(),
+});
+export type AgentHealth = z.infer<typeof AgentHealthSchema>;
+
+/** `POST /api/v1/agents/heartbeat`. */
+export const HeartbeatSchema = z.strictObject({
+  version: z.string().regex(AGENT_VERSION_RE),
+  health: AgentHealthSchema,
+});
+export type Heartbeat = z.infer<typeof HeartbeatSchema>;

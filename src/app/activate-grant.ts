@@ -68,7 +68,7 @@ async function activateHoldingLease(deps: AppDeps, stale: GrantRow, item: WorkIt
     .executeTakeFirstOrThrow();
   const request = await deps.db
     .selectFrom('access_requests')
-    .select('reason')
+    .select(['reason', 'public_key'])
     .where('id', '=', grant.request_id)
     .executeTakeFirstOrThrow();
   const others = await otherHolders(deps.db, grant);
@@ -83,6 +83,10 @@ async function activateHoldingLease(deps: AppDeps, stale: GrantRow, item: WorkIt
         { log: deps.log },
         {
           grantId: grant.id,
+          tenantId: grant.tenant_id,
+          requester: { operatorId: grant.operator_id, email: account.email },
+          startsAt: grant.starts_at ?? now,
+          ...(request.public_key !== null ? { subjectPublicKey: request.public_key } : {}),
           account: { username: account.username, ownerDisplay: `${account.display_name} <${account.email}>` },
           entitlements: grant.entitlements,
           notAfter: grant.expires_at!,

@@ -17,6 +17,7 @@ import { readRules } from '../core/policy-rules.js';
 import { groupsOf } from './operator-groups.js';
 import { routeRequest } from './route-request.js';
 import { requireFreshTotp } from '../auth/totp.js';
+import { enforceJitSettings } from './jit-settings.js';
 
 export interface AccessAsk {
   targetId: string;
@@ -32,6 +33,8 @@ export interface AccessAsk {
   emergency?: boolean;
   /** A fresh authenticator code, when the policy demands one to request. */
   totp?: string;
+  /** The requester's public key or CSR, for targets that issue certificates (checked by the connector). */
+  publicKey?: string | null;
 }
 
 export interface Requester {
@@ -65,6 +68,10 @@ export async function requestAccess(
     const why = definition.validateEntitlementName(e);
     if (why) throw badRequest(why);
   }
+  await enforceJitSettings(deps, tenantId, target, who, entitlements, ask);
+  if (ask.publicKey != null && !definition.validateRequest) throw badRequest(`targets of kind "${target.kind}" do not take a public key`);
+  const askProblem = await definition.validateRequest?.({ entitlements, ...(ask.publicKey != null ? { publicKey: ask.publicKey } : {}) });
+  if (askProblem) throw badRequest(askProblem);
 
   const groupIds = await groupsOf(deps.db, tenantId, who.operatorId);
   const policy = await resolvePolicy(deps, tenantId, {
@@ -101,7 +108,7 @@ export async function requestAccess(
     .where('target_id', '=', target.id)
     .where('operator_id', '=', who.operatorId)
     .executeTakeFirst();
-  const username = chooseUsername(existing, ask.accountName, who.email);
+  const username = chooseUsername(existing, ask.accountName, who.email, definition.accountName);
   if (!existing) {
     const why = definition.validateAccountName(username);
     if (why) throw badRequest(why);
@@ -158,6 +165,7 @@ export async function requestAccess(
         ticket: ask.ticket ?? null,
         requested_start_at: ask.startAt ?? null,
         created_at: now,
+        public_key: ask.publicKey ?? null,
       })
       .execute();
     const requested = await tx
@@ -208,13 +216,22 @@ export async function requestAccess(
   return grant;
 }
 
-function chooseUsername(existing: JitAccountRow | undefined, asked: string | null | undefined, email: string): string {
+function chooseUsername(
+  existing: JitAccountRow | undefined,
+  asked: string | null | undefined,
+  email: string,
+  mode: 'per-person' | 'requester' = 'per-person',
+): string {
+  if (mode === 'requester' && !existing && asked && asked !== email.toLowerCase()) {
+    throw badRequest('on this target the account is your identity (your e-mail address); accountName cannot be chosen');
+  }
   if (existing) {
     if (asked && asked !== existing.username) {
       throw conflict(`your JIT account on this target is "${existing.username}"; its name cannot be changed after creation`);
     }
     return existing.username;
   }
+  if (mode === 'requester') return email.toLowerCase();
   return asked ?? defaultAccountName(email);
 }
 

@@ -56,6 +56,7 @@ async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkO
   const others = await otherHolders(deps.db, grant, deps.clock.now());
   const spec: RevokeSpec = {
     grantId: grant.id,
+    tenantId: grant.tenant_id,
     handle: handleOf(grant),
     retain: [...new Set(others.flatMap((o) => o.entitlements))],
     accountStillNeededUntil: latestEnd(others),

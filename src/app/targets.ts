@@ -6,6 +6,8 @@ import type { CheckReport, ConnectorInstance, ConnectorDefinition, EntitlementPa
 import { classifyTargetError } from '../core/errors.js';
 import type { TargetRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
+import { assertAgentTargetConfig } from './agents.js';
+import { LINUX_AGENT_KIND } from '../connectors/linux-agent/config.js';
 
 export interface TargetView {
   id: string;
@@ -61,6 +63,8 @@ export async function addTarget(
   }
   const parsed = definition.configSchema.safeParse(input.config);
   if (!parsed.success) throw badRequest(`invalid ${input.kind} target configuration: ${describeIssues(parsed.error.issues, 'config')}`);
+  // A host target names an agent of this tenant, and only one target may name it.
+  if (input.kind === LINUX_AGENT_KIND) await assertAgentTargetConfig(deps, tenantId, parsed.data as { agentId: string });
 
   const existing = await deps.db
     .selectFrom('targets')

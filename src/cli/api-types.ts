@@ -68,6 +68,11 @@ export interface Credential {
   username: string;
   password: string | null;
   expiresAt: string | null;
+  /** Targets that issue credentials: an SSH or X.509 certificate, a generated private key, a token. */
+  certificate?: string;
+  privateKey?: string;
+  token?: string;
+  caPublicKey?: string;
 }
 
 export interface JitAccount {

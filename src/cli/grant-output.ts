@@ -2,6 +2,7 @@
  * What `request`, `jit-accounts enable` and `grants ...` print about a grant, including the one
  * place a generated password is ever shown.
  */
+import { chmod, writeFile } from 'node:fs/promises';
 import { apiPost } from './api-client.js';
 import type { Credential, Grant } from './api-types.js';
 import type { Ctx } from './context.js';
@@ -18,18 +19,53 @@ export async function revealCredential(ctx: Ctx, grantId: string): Promise<Crede
 /** The credential, once: the server forgets the password as it hands it over. */
 export function printCredential(credential: Credential, grant?: Grant): void {
   const until = credential.expiresAt ?? grant?.expiresAt ?? null;
+  const issued = credential.certificate ?? credential.token;
   print(`  username: ${clean(credential.username)}`);
-  print(`  password: ${credential.password ?? '(none: this target does not use a generated password)'}`);
+  if (!issued || credential.password) {
+    print(`  password: ${credential.password ?? '(none: this target does not use a generated password)'}`);
+  }
   print(`  until:    ${when(until)}${until ? ` (${relative(until)})` : ''}`);
   if (credential.password) print('This password is shown only this once; Timebox does not keep it. Copy it now.');
+  // Certificates, keys and tokens are printed whole (not cleaned): they are meant to be copied.
+  if (credential.certificate) print(`certificate:\n${credential.certificate.trim()}`);
+  if (credential.token) print(`token:\n${credential.token}`);
+  if (credential.privateKey) print(`private key (generated for you; Timebox keeps no copy):\n${credential.privateKey.trim()}`);
+  if (issued) print('This is shown only this once. Copy it now.');
+}
+
+/**
+ * `--out FILE`: the certificate or token goes to FILE and a generated private key to FILE.key,
+ * both 0600. Returns what was written; a file that cannot be written is reported and its content
+ * printed instead, so the one-time credential is never lost.
+ */
+export async function saveCredential(credential: Credential, out: string): Promise<Credential> {
+  const files: Array<[keyof Credential, string]> = [
+    [credential.certificate !== undefined ? 'certificate' : 'token', out],
+    ['privateKey', `${out}.key`],
+  ];
+  const rest: Credential = { ...credential };
+  for (const [field, file] of files) {
+    const content = credential[field];
+    if (typeof content !== 'string') continue;
+    try {
+      await writeFile(file, `${content.trim()}\n`, { mode: 0o600 });
+      await chmod(file, 0o600); // the file may have existed with a wider mode
+      delete rest[field];
+      print(`${field === 'privateKey' ? 'private key' : field} written to ${file} (mode 0600)`);
+    } catch (err) {
+      note(`timebox: could not write ${file}: ${err instanceof Error ? err.message : String(err)}; printing it instead`);
+    }
+  }
+  return rest;
 }
 
 /**
  * After a request (or "enable again"): show the password when the grant is already active,
  * otherwise what happens next. A grant that failed to activate sets exit code 1.
  */
-export async function finishGrant(ctx: Ctx, grant: Grant): Promise<void> {
-  const credential = grant.state === 'active' && grant.credentialAvailable ? await revealCredential(ctx, grant.id) : null;
+export async function finishGrant(ctx: Ctx, grant: Grant, opts: { out?: string } = {}): Promise<void> {
+  let credential = grant.state === 'active' && grant.credentialAvailable ? await revealCredential(ctx, grant.id) : null;
+  if (credential && opts.out !== undefined) credential = await saveCredential(credential, opts.out);
   const failed = failedStates.has(grant.state);
   if (failed) process.exitCode = ExitCode.failure;
   if (ctx.json) return printJson({ grant, credential });

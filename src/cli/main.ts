@@ -5,10 +5,13 @@
  * and exit with a code from exit-codes.ts.
  */
 import { Command, CommanderError } from 'commander';
+import { registerAgent } from './commands/agent.js';
+import { registerAgents } from './commands/agents.js';
 import { registerAudit } from './commands/audit.js';
 import { registerAuth } from './commands/auth.js';
 import { registerGrants } from './commands/grants.js';
 import { registerJitAccounts } from './commands/jit-accounts.js';
+import { registerJitSettings, registerReconcile } from './commands/jit-settings.js';
 import { registerMembers } from './commands/members.js';
 import { registerMfa } from './commands/mfa.js';
 import { registerPolicies } from './commands/policies.js';
@@ -47,10 +50,14 @@ function buildProgram(): Command {
   registerRequest(program);
   registerGrants(program);
   registerJitAccounts(program);
+  registerJitSettings(program);
+  registerReconcile(program);
   registerAudit(program);
   registerTokens(program);
   registerMembers(program);
   registerMfa(program);
+  registerAgents(program);
+  registerAgent(program);
   return program;
 }
 

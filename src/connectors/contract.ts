@@ -4,6 +4,8 @@
  */
 import type { z } from 'zod';
 import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.js';
+import type { CredentialEngines } from '../credentials/index.js';
 
 export interface Capabilities {
   /** The target enforces the end time itself (VALID UNTIL, accountExpires, cert validity...). */
@@ -50,11 +52,30 @@ export interface Credential {
   username: string;
   /** Shown once to its owner, stored only encrypted until revealed. */
   password?: string;
+  /** An issued certificate: OpenSSH `…-cert-v01@openssh.com` line or X.509 PEM. */
+  certificate?: string;
+  /** A private key Timebox generated because none was given; shown once, never stored after. */
+  privateKey?: string;
+  /** A security token (JWT). */
+  token?: string;
+  /** What relying parties trust: the SSH CA public key line or the X.509 CA certificate PEM. */
+  caPublicKey?: string;
 }
 
 /** What to grant. `accountNotAfter` is the latest end over every live grant of this account. */
 export interface GrantSpec {
   grantId: string;
+  /**
+   * Set by the core on every activation. Optional in the type only so connector tests written
+   * before it still compile; connectors that need it (credential kinds) refuse a spec without it.
+   */
+  tenantId?: string;
+  /** Who asked (set by the core, like tenantId): the subject of issued certificates and tokens. */
+  requester?: { operatorId: string; email: string };
+  /** When the grant started (set by the core): issued credentials are valid from then to notAfter. */
+  startsAt?: Date;
+  /** The requester's own public key (OpenSSH line, PEM public key or PKCS#10 CSR), if they gave one. */
+  subjectPublicKey?: string;
   account: {
     username: string;
     /** Who the account belongs to, for descriptions on the target. */
@@ -80,6 +101,8 @@ export interface GrantResult {
  */
 export interface RevokeSpec {
   grantId: string;
+  /** Set by the core (optional in the type for older connector tests, as in GrantSpec). */
+  tenantId?: string;
   handle: Record<string, unknown>;
   retain: string[];
   accountStillNeededUntil: Date | null;
@@ -116,6 +139,19 @@ export interface ConnectorInstance {
   close(): Promise<void>;
 }
 
+/** What the server hands every connector it creates; existing kinds ignore it. */
+export interface ConnectorServices {
+  /** The tenants' certificate authorities and credential engines (SSH, X.509, tokens). */
+  credentials?: CredentialEngines;
+  clock?: Clock;
+}
+
+/** The parts of a request a connector may check before anything is created. */
+export interface RequestCheck {
+  entitlements: string[];
+  publicKey?: string;
+}
+
 export interface ConnectorDefinition<Config = unknown> {
   kind: string;
   /** Validated at the edge; the parsed config is stored encrypted. */
@@ -127,5 +163,16 @@ export interface ConnectorDefinition<Config = unknown> {
   validateEntitlementName(name: string): string | null;
   /** Password that satisfies the target's rules (length, complexity). */
   passwordPolicy: { length: number };
-  create(config: Config): ConnectorInstance;
+  /**
+   * How the account name is chosen: 'per-person' (default) a JIT account named by the requester
+   * or derived from their e-mail; 'requester' no account on the target, the credential names the
+   * requester, so the name is their e-mail address and cannot be chosen.
+   */
+  accountName?: 'per-person' | 'requester';
+  /**
+   * Checks request input beyond names (e.g. the public key) before anything is created: returns
+   * a message for a person, or null if fine. Kinds without it refuse a public key.
+   */
+  validateRequest?(ask: RequestCheck): Promise<string | null>;
+  create(config: Config, services?: ConnectorServices): ConnectorInstance;
 }

@@ -2,7 +2,7 @@
  * The target kinds this server knows, and a cache of live connector instances per target.
  * An instance is rebuilt when its target's configuration changes.
  */
-import type { ConnectorDefinition, ConnectorInstance } from './contract.js';
+import type { ConnectorDefinition, ConnectorInstance, ConnectorServices } from './contract.js';
 
 export type ConnectorRegistry = ReadonlyMap<string, ConnectorDefinition<any>>;
 
@@ -18,7 +18,8 @@ export interface ConnectorHub {
   closeAll(): Promise<void>;
 }
 
-export function createConnectorHub(registry: ConnectorRegistry): ConnectorHub {
+/** `services` is handed to every connector instance (credential engines...); kinds that need none ignore it. */
+export function createConnectorHub(registry: ConnectorRegistry, services: ConnectorServices = {}): ConnectorHub {
   const cache = new Map<string, { version: number; instance: ConnectorInstance }>();
   return {
     definition: (kind) => registry.get(kind),
@@ -31,7 +32,7 @@ export function createConnectorHub(registry: ConnectorRegistry): ConnectorHub {
       const def = registry.get(target.kind);
       if (!def) throw new Error(`no connector for target kind ${target.kind}`);
       const config = def.configSchema.parse(loadConfig());
-      const instance = def.create(config);
+      const instance = def.create(config, services);
       cache.set(target.id, { version, instance });
       return instance;
     },

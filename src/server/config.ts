@@ -17,8 +17,12 @@ const envSchema = z.object({
   TIMEBOX_RETRY_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
   TIMEBOX_SLOW_RETRY_MS: z.coerce.number().int().min(100).max(86_400_000).default(900_000),
   TIMEBOX_WORKER_ID: z.string().max(100).optional(),
+  /** How often the reconciler compares JIT accounts with their targets and repairs drift; 0: never. */
+  TIMEBOX_RECONCILE_MS: z.coerce.number().int().min(0).max(86_400_000).refine((v) => v === 0 || v >= 1_000, { error: 'must be 0 (off) or at least 1000 ms' }).default(300_000),
   /** The built dashboard (npm run build:web); defaults to dist/web of this package. */
   TIMEBOX_WEB_DIR: z.string().optional(),
+  /** `iss` of security tokens; defaults to the server's URL. Resource servers check it. */
+  TIMEBOX_TOKEN_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
 });
 
 export type ServerConfig = z.infer<typeof envSchema>;

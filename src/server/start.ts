@@ -11,6 +11,7 @@ import type { AppDeps } from '../app/deps.js';
 import { createPendingTimeoutJob } from '../app/pending-timeout.js';
 import { createExpiryWarningJob } from '../app/expiry-warning.js';
 import { createRevokeJob } from '../app/revoke-grant.js';
+import { createReconciler } from '../app/reconcile.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { bootstrapIfEmpty, type BootstrapCredentials } from '../auth/bootstrap.js';
 import type { ConnectorDefinition } from '../connectors/contract.js';
@@ -21,6 +22,9 @@ import {
   activeDirectoryGroupMembershipConnector,
 } from '../connectors/active-directory/active-directory-connector.js';
 import { createConnectorHub, createRegistry } from '../connectors/registry.js';
+import { securityTokenConnector, sshCertificateConnector, x509CertificateConnector } from '../connectors/credentials/index.js';
+import { createCredentialEngines, type CredentialEngines } from '../credentials/index.js';
+import { credentialRoutes } from '../http/routes/credential-routes.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createHttpServer, type ZodApp } from '../http/server.js';
 import { approvalRoutes } from '../http/routes/approval-routes.js';
@@ -33,8 +37,11 @@ import { createNotificationDispatcher } from '../notify/dispatcher.js';
 import { createNotifier } from '../notify/notifier.js';
 import { grantRoutes } from '../http/routes/grant-routes.js';
 import { jitAccountRoutes } from '../http/routes/jit-account-routes.js';
+import { jitSettingsRoutes } from '../http/routes/jit-settings-routes.js';
 import { policyRoutes } from '../http/routes/policy-routes.js';
 import { targetRoutes } from '../http/routes/target-routes.js';
+import { agentRoutes } from '../http/routes/agent-routes.js';
+import { createLinuxAgentConnector } from '../connectors/linux-agent/linux-agent-connector.js';
 import { createKeyedLimiter } from '../scheduler/keyed-limiter.js';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
 import { releaseLeasesOf } from '../scheduler/work-queue.js';
@@ -49,6 +56,8 @@ export interface Timebox {
   store: Store;
   deps: AppDeps;
   scheduler: Scheduler;
+  /** The tenants' CAs and the SSH certificate, X.509 certificate and token engines. */
+  credentials: CredentialEngines;
   /** Sends queued email and webhooks; tests drain it. */
   dispatcher: { drain(): Promise<number> };
   /** Set on the very first start only: the first owner's password, to print once. */
@@ -81,14 +90,29 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   if (masterKey.created) log.warn({ dir: config.TIMEBOX_DATA_DIR }, 'created a new master key file; back it up: without it stored secrets cannot be read');
   const store = await openStore(embedded ? { dataDir: config.TIMEBOX_DATA_DIR } : { databaseUrl: config.DATABASE_URL });
 
+  const audit = createAuditLog({ clock });
+  const secrets = createSecretBox(masterKey.key);
+  let url = '';
+  const credentials = createCredentialEngines({
+    db: store.db,
+    box: secrets,
+    clock,
+    audit,
+    // Read at each issue: the URL is known only once the server listens.
+    tokenIssuer: () => config.TIMEBOX_TOKEN_ISSUER ?? (url || `http://${config.HOST}:${config.PORT}`),
+  });
   const definitions: ConnectorDefinition<any>[] = [
     postgresConnector,
     activeDirectoryConnector,
     activeDirectoryGroupMembershipConnector,
+    sshCertificateConnector,
+    x509CertificateConnector,
+    securityTokenConnector,
     ...(opts.connectors ?? []),
   ];
   if (config.TIMEBOX_ENABLE_FAKE_CONNECTOR === 'true') definitions.push(fakeConnector);
-  const hub = createConnectorHub(createRegistry(definitions));
+  definitions.push(createLinuxAgentConnector({ db: store.db, secrets, clock }));
+  const hub = createConnectorHub(createRegistry(definitions), { credentials, clock });
   const retry = {
     baseMs: config.TIMEBOX_RETRY_BASE_MS,
     maxMs: Math.max(config.TIMEBOX_RETRY_BASE_MS, 5 * 60_000),
@@ -103,8 +127,8 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   let scheduler: Scheduler | null = null;
   const deps: AppDeps = {
     db: store.db,
-    audit: createAuditLog({ clock }),
-    secrets: createSecretBox(masterKey.key),
+    audit,
+    secrets,
     clock,
     log,
     connectors: hub,
@@ -136,6 +160,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   if (released > 0) log.warn({ released, workerId }, 'took back scheduled work held when this server last stopped');
   const bootstrap = await bootstrapIfEmpty(store.db, deps.audit, clock);
   const routeDeps = { ...deps, runNow: sched.runNow };
+  const reconciler = createReconciler(deps);
   const app = await createHttpServer({
     db: store.db,
     audit: deps.audit,
@@ -151,15 +176,17 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       grantRoutes(routeDeps),
       approvalRoutes(routeDeps),
       jitAccountRoutes(routeDeps),
+      jitSettingsRoutes(deps, reconciler),
       auditRoutes(deps),
       notificationRoutes(deps),
       eventRoutes({ db: store.db, ...opts.events }),
+      credentialRoutes({ db: store.db, credentials, clock }),
+      agentRoutes(deps),
       // Last: it answers every other GET with the dashboard.
       webRoutes({ distDir: config.TIMEBOX_WEB_DIR ?? defaultWebDir() }),
     ],
   });
 
-  let url = '';
   if (opts.listen !== false) {
     url = await app.listen({ port: config.PORT, host: config.HOST });
   } else {
@@ -167,7 +194,13 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   }
   // Overdue work from before a restart runs at once.
   sched.start();
+  reconciler.start(config.TIMEBOX_RECONCILE_MS);
   dispatcher.start();
+  // Retiring CAs whose credentials have all ended stop being published (reads also do this lazily).
+  const retireTimer = setInterval(() => {
+    credentials.cas.retireDrained().catch((err: unknown) => log.warn({ err }, 'retiring drained certificate authorities failed'));
+  }, 10 * 60_000);
+  retireTimer.unref();
   log.info({ url, store: store.kind, workerId }, 'timebox ready');
 
   let closed = false;
@@ -177,13 +210,16 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     store,
     deps,
     scheduler: sched,
+    credentials,
     dispatcher,
     bootstrap,
     async close() {
       if (closed) return;
       closed = true;
+      clearInterval(retireTimer);
       await app.close();
       await sched.stop();
+      await reconciler.stop();
       await dispatcher.stop();
       await hub.closeAll();
       await store.close();

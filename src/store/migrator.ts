@@ -9,6 +9,9 @@ import * as m0003 from './migrations/0003_approval_workflows.js';
 import * as m0004 from './migrations/0004_notifications.js';
 import * as m0005 from './migrations/0005_operator_mfa.js';
 import * as m0006 from './migrations/0006_certificate_authorities.js';
+import * as m0007 from './migrations/0007_tenant_jit_settings.js';
+import * as m0008 from './migrations/0008_request_public_key.js';
+import * as m0009 from './migrations/0009_agents.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -16,6 +19,9 @@ const migrations: Record<string, Migration> = {
   '0004_notifications': m0004,
   '0005_operator_mfa': m0005,
   '0006_certificate_authorities': m0006,
+  '0007_tenant_jit_settings': m0007,
+  '0008_request_public_key': m0008,
+  '0009_agents': m0009,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

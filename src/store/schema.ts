@@ -2,6 +2,7 @@
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { NotificationTables } from './schema-notifications.js';
 import type { CredentialTables } from './schema-credentials.js';
+import type { AgentTables } from './schema-agents.js';
 
 type Timestamp = ColumnType<Date, Date, Date>;
 type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
@@ -109,6 +110,8 @@ export interface AccessRequestsTable {
   ticket: string | null;
   requested_start_at: NullableTimestamp;
   created_at: Timestamp;
+  /** The requester's public key or CSR, for targets that issue certificates (migration 0008). */
+  public_key: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface GrantsTable {
@@ -236,7 +239,18 @@ export interface ReviewsTable {
   notes: string | null;
 }
 
-export interface Database extends NotificationTables, CredentialTables {
+export interface TenantJitSettingsTable {
+  tenant_id: string;
+  target_id: string;
+  enabled: boolean;
+  allowed_groups: string[];
+  creator_group_ids: string[];
+  updated_at: Timestamp;
+  updated_by: string | null;
+}
+
+export interface Database extends NotificationTables, CredentialTables, AgentTables {
+  tenant_jit_settings: TenantJitSettingsTable;
   operator_groups: OperatorGroupsTable;
   operator_group_members: OperatorGroupMembersTable;
   grant_extensions: GrantExtensionsTable;

@@ -18,6 +18,7 @@ import type { AppDeps } from '../../src/app/deps.js';
 import { createActivateJob } from '../../src/app/activate-grant.js';
 import { createRevokeJob } from '../../src/app/revoke-grant.js';
 import { createPendingTimeoutJob } from '../../src/app/pending-timeout.js';
+import { createExpiryWarningJob } from '../../src/app/expiry-warning.js';
 
 export async function createAppKit(opts: {
   connectors: ConnectorDefinition<any>[];
@@ -54,6 +55,7 @@ export async function createAppKit(opts: {
       activate: createActivateJob(deps),
       revoke: createRevokeJob(deps),
       pending_timeout: createPendingTimeoutJob(deps),
+      expiry_warning: createExpiryWarningJob(deps),
     },
   });
 

@@ -1,10 +1,12 @@
-/** `timebox request`: ask for access; when granted at once, show the password (once). */
+/** `timebox request`: ask for access; when granted at once, show the password, certificate or token (once). */
+import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { apiPost } from '../api-client.js';
 import type { Grant } from '../api-types.js';
 import { collect, durationArg, isoArg } from '../args.js';
 import { connect, resolveTarget } from '../context.js';
 import { finishGrant } from '../grant-output.js';
+import { CliError, ExitCode } from '../exit-codes.js';
 
 interface RequestOptions {
   target: string;
@@ -14,12 +16,28 @@ interface RequestOptions {
   accountName?: string;
   ticket?: string;
   start?: string;
+  publicKeyFile?: string;
+  out?: string;
+}
+
+/** The public key or CSR to send: small, one text file (never a private key: the server refuses those too). */
+async function readPublicKey(file: string): Promise<string> {
+  let text: string;
+  try {
+    if ((await stat(file)).size > 16 * 1024) throw new CliError(`${file} is larger than 16 KiB; expected a public key or CSR`, ExitCode.usage);
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`, ExitCode.usage);
+  }
+  if (/PRIVATE KEY/.test(text)) throw new CliError(`${file} holds a PRIVATE key; give the public key (.pub) or a CSR`, ExitCode.usage);
+  return text.trim();
 }
 
 export function registerRequest(program: Command): void {
   program
     .command('request')
-    .description('ask for entitlements on a target for a while; prints the password once when access is granted')
+    .description('ask for entitlements on a target for a while; prints the password, certificate or token once when access is granted')
     .requiredOption('--target <target>', 'target id or name')
     .requiredOption('--entitlement <name>', 'entitlement to get (repeatable, or comma-separated)', collect)
     .option('--duration <duration>', 'how long, e.g. 90s, 15m, 2h, 1d, 1h30m (default: the policy default)', durationArg)
@@ -27,9 +45,12 @@ export function registerRequest(program: Command): void {
     .option('--account-name <name>', 'name of your JIT account on this target (first request only)')
     .option('--ticket <id>', 'ticket or change reference')
     .option('--start <iso>', 'start later, at this ISO 8601 time (e.g. 2026-03-01T09:00:00Z)', isoArg)
+    .option('--public-key-file <file>', 'your public key for targets that issue certificates (OpenSSH .pub, PEM public key or CSR)')
+    .option('--out <file>', 'write the certificate or token to FILE (and a generated private key to FILE.key), mode 0600')
     .option('--json', 'machine-readable output (includes the password)')
     .action(async (opts: RequestOptions, cmd: Command) => {
       const ctx = await connect(cmd);
+      const publicKey = opts.publicKeyFile !== undefined ? await readPublicKey(opts.publicKeyFile) : undefined;
       const target = await resolveTarget(ctx, opts.target);
       const grant = await apiPost<Grant>(ctx.conn, await ctx.tenantPath('/requests'), {
         targetId: target.id,
@@ -39,7 +60,8 @@ export function registerRequest(program: Command): void {
         ...(opts.accountName !== undefined ? { accountName: opts.accountName } : {}),
         ...(opts.ticket !== undefined ? { ticket: opts.ticket } : {}),
         ...(opts.start !== undefined ? { startAt: opts.start } : {}),
+        ...(publicKey !== undefined ? { publicKey } : {}),
       });
-      await finishGrant(ctx, grant);
+      await finishGrant(ctx, grant, opts.out !== undefined ? { out: opts.out } : {});
     });
 }

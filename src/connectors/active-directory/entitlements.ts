@@ -7,6 +7,7 @@
 import { invalid } from '../../core/errors.js';
 import type { ConnectorContext, EntitlementPage, ListEntitlementsQuery } from '../contract.js';
 import type { ConnectionConfig } from './config.js';
+import { dnProblem } from './dn.js';
 import { escapeFilterValue } from './escape.js';
 import { text, withSession } from './session.js';
 
@@ -34,7 +35,9 @@ export function groupFilter(search?: string): string {
   const term = search?.trim();
   if (!term) return base;
   const v = escapeFilterValue(term);
-  return `(&(objectClass=group)(groupType:1.2.840.113556.1.4.803:=${SECURITY_ENABLED})(|(cn=*${v}*)(sAMAccountName=*${v}*)))`;
+  // A group's own DN (its externalId) finds it too: the core looks entitlements up that way.
+  const byDn = dnProblem(term) === null ? `(distinguishedName=${v})` : '';
+  return `(&(objectClass=group)(groupType:1.2.840.113556.1.4.803:=${SECURITY_ENABLED})(|(cn=*${v}*)(sAMAccountName=*${v}*)${byDn}))`;
 }
 
 export async function listGroups(config: ConnectionConfig, ctx: ConnectorContext, q: ListEntitlementsQuery): Promise<EntitlementPage> {

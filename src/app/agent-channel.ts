@@ -1,0 +1,310 @@
+/**
+ * The server's side of the agent protocol (docs/agent.md): signed-request authentication, the
+ * desired state each agent is served (long poll), the journal agents upload and their heartbeats.
+ *
+ * Desired state: one `agent_grants` row per server grant; `agents.desired_version` is bumped in
+ * the same transaction as every change, and readers lock the agent row, so a version and its grant
+ * list always match. An agent reports the version it applied (`applied`): a grant it applied is
+ * "acknowledged" and its end must then be confirmed by the agent's journal, while a grant removed
+ * before any state listing it was served (or before the agent applied one) is simply gone.
+ */
+import { createPublicKey } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
+import { AppError } from '../core/errors.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import type { SecretBox } from '../secrets/types.js';
+import { agentsDb, type AgentRow, type AgentsDb, type AgentsTx, type AgentGrantStatus } from '../store/schema-agents.js';
+import {
+  AGENT_HEADER,
+  NONCE_HEADER,
+  NONCE_RE,
+  SIGNATURE_HEADER,
+  SIGNATURE_WINDOW_MS,
+  TIMESTAMP_HEADER,
+  verifySignature,
+} from '../agent/signing.js';
+import { PROTOCOL_SCHEMA_VERSION, type DesiredState, type Heartbeat, type JournalEntry } from '../agent/protocol.js';
+import type { AppDeps } from './deps.js';
+
+/* ---------- wake-ups: a change answers waiting long polls at once (in this process) ---------- */
+
+const waiters = new Map<string, Set<() => void>>();
+
+/** Wakes every long poll of `agentId` held by this process (others notice within a second). */
+export function wakeAgent(agentId: string): void {
+  for (const w of waiters.get(agentId) ?? []) w();
+}
+
+function onWake(agentId: string, fn: () => void): () => void {
+  let set = waiters.get(agentId);
+  if (!set) waiters.set(agentId, (set = new Set()));
+  set.add(fn);
+  return () => {
+    set!.delete(fn);
+    if (set!.size === 0) waiters.delete(agentId);
+  };
+}
+
+/* ---------- authentication ---------- */
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const unauthorized = (why: string) => new AppError('unauthorized', `agent authentication failed: ${why}`);
+
+export interface AgentAuthInput {
+  method: string;
+  /** The request target as received (path and query). */
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: string;
+}
+
+let lastNonceSweep = 0;
+
+/**
+ * Checks the signature headers: a known, unrevoked agent; a timestamp within the window of the
+ * real time (not the business clock: the window is a transport matter); a valid Ed25519 signature
+ * over the canonical request; a nonce not seen before. Every failure is a 401.
+ */
+export async function authenticateAgent(db: AgentsDb, input: AgentAuthInput, now: () => number = () => systemClock.now().getTime()): Promise<AgentRow> {
+  const h = (name: string) => {
+    const v = input.headers[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const agentId = h(AGENT_HEADER);
+  const ts = h(TIMESTAMP_HEADER);
+  const nonce = h(NONCE_HEADER);
+  const signature = h(SIGNATURE_HEADER);
+  if (!agentId || !ts || !nonce || !signature) throw unauthorized(`missing ${[AGENT_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER].join(', ')} headers`);
+  if (!UUID_RE.test(agentId) || !/^\d{10,16}$/.test(ts) || !NONCE_RE.test(nonce)) throw unauthorized('malformed signature headers');
+  const timestampMs = Number(ts);
+  const t = now();
+  if (Math.abs(t - timestampMs) > SIGNATURE_WINDOW_MS) {
+    throw unauthorized(`the request timestamp is ${Math.round((t - timestampMs) / 1000)} s away from the server's time (allowed: ${SIGNATURE_WINDOW_MS / 1000} s); check the host's clock`);
+  }
+  const agent = await db.selectFrom('agents').selectAll().where('id', '=', agentId).executeTakeFirst();
+  if (!agent) throw unauthorized('unknown agent');
+  let ok = false;
+  try {
+    ok = verifySignature(createPublicKey(agent.public_key), { agentId, method: input.method, path: input.url, timestampMs, nonce, body: input.rawBody }, signature);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw unauthorized('bad signature');
+  if (agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
+  // After the signature: nobody else can fill the nonce table.
+  const inserted = await db
+    .insertInto('agent_request_nonces')
+    .values({ agent_id: agentId, nonce, expires_at: new Date(timestampMs + 2 * SIGNATURE_WINDOW_MS) })
+    .onConflict((oc) => oc.columns(['agent_id', 'nonce']).doNothing())
+    .returning('nonce')
+    .executeTakeFirst();
+  if (!inserted) throw unauthorized('replayed request (this nonce was already used)');
+  if (t - lastNonceSweep > 60_000) {
+    lastNonceSweep = t;
+    await db.deleteFrom('agent_request_nonces').where('expires_at', '<', new Date(t)).execute();
+  }
+  return agent;
+}
+
+/* ---------- desired state ---------- */
+
+/** Bumps the agent's version inside `tx` (call before changing its grants); returns the new one. */
+export async function bumpDesiredVersion(tx: AgentsTx, agentId: string): Promise<number> {
+  const row = await tx
+    .updateTable('agents')
+    .set({ desired_version: sql<string>`desired_version + 1` })
+    .where('id', '=', agentId)
+    .returning('desired_version')
+    .executeTakeFirstOrThrow();
+  return Number(row.desired_version);
+}
+
+export const passwordContext = (grantId: string) => `agent-grant:${grantId}:password`;
+
+/** The agent's current desired state (passwords decrypted), read consistently with its version. */
+export async function readDesiredState(deps: { db: AgentsDb; secrets: SecretBox; clock: Clock }, agentId: string): Promise<{ agent: AgentRow; state: DesiredState }> {
+  return deps.db.transaction().execute(async (tx) => {
+    // The row lock orders this read with every version bump: a version and its grants match.
+    const agent = await tx.selectFrom('agents').selectAll().where('id', '=', agentId).forUpdate().executeTakeFirstOrThrow();
+    const rows = await tx
+      .selectFrom('agent_grants')
+      .select(['grant_id', 'spec', 'password_enc'])
+      .where('agent_id', '=', agentId)
+      .where('removed_at', 'is', null)
+      .orderBy('created_at')
+      .execute();
+    await tx.updateTable('agents').set({ served_version: agent.desired_version }).where('id', '=', agentId).execute();
+    const grants = rows.map((r) => ({
+      ...(JSON.parse(r.spec) as Record<string, unknown>),
+      ...(r.password_enc ? { password: deps.secrets.decrypt(r.password_enc, passwordContext(r.grant_id)) } : {}),
+    }));
+    return {
+      agent,
+      state: { schemaVersion: PROTOCOL_SCHEMA_VERSION, version: Number(agent.desired_version), issuedAt: deps.clock.now().toISOString(), grants },
+    };
+  });
+}
+
+/** Records what the agent says it applied: last seen, applied version, acknowledged grants. */
+export async function noteApplied(db: AgentsDb, agentId: string, applied: number, now: Date): Promise<void> {
+  await db
+    .updateTable('agents')
+    .set((eb) => ({ last_seen_at: now, applied_version: sql<string>`greatest(${eb.ref('applied_version')}, ${applied})` }))
+    .where('id', '=', agentId)
+    .execute();
+  if (applied < 1) return;
+  await db
+    .updateTable('agent_grants')
+    .set({ acknowledged: true, updated_at: now })
+    .where('agent_id', '=', agentId)
+    .where('acknowledged', '=', false)
+    .where('added_version', '<=', String(applied))
+    .where((eb) => eb.or([eb('removed_version', 'is', null), eb('removed_version', '>', String(applied))]))
+    .execute();
+}
+
+export interface WaitOptions {
+  since: number;
+  waitMs: number;
+  signal: AbortSignal;
+  /** Fallback re-check (changes made by another server process). */
+  recheckMs?: number;
+}
+
+/**
+ * Long poll: the state as soon as its version passes `since`, or null when `waitMs` ran out or
+ * `signal` aborted (server shutting down, client gone). A revoked agent gets a 401 even mid-wait.
+ */
+export async function waitForDesiredState(
+  deps: { db: AgentsDb; secrets: SecretBox; clock: Clock },
+  agentId: string,
+  opts: WaitOptions,
+): Promise<DesiredState | null> {
+  const deadline = Date.now() + opts.waitMs;
+  for (;;) {
+    const agent = await deps.db.selectFrom('agents').select(['desired_version', 'revoked_at']).where('id', '=', agentId).executeTakeFirstOrThrow();
+    if (agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
+    if (Number(agent.desired_version) > opts.since) {
+      const { agent: fresh, state } = await readDesiredState(deps, agentId);
+      if (fresh.revoked_at) throw unauthorized('this agent was revoked by an administrator');
+      return state;
+    }
+    const left = deadline - Date.now();
+    if (left <= 0 || opts.signal.aborted) return null;
+    const stop = new AbortController();
+    const off = onWake(agentId, () => stop.abort());
+    const onAbort = () => stop.abort();
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      await sleep(Math.min(left, opts.recheckMs ?? 1_000), undefined, { signal: stop.signal }).catch(() => undefined);
+    } finally {
+      off();
+      opts.signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+/* ---------- journal and heartbeat ---------- */
+
+const statusByEvent: Partial<Record<JournalEntry['event'], AgentGrantStatus>> = {
+  accepted: 'accepted',
+  provisioned: 'provisioned',
+  activated: 'active',
+  ended: 'ended',
+  rejected: 'rejected',
+};
+/** Later states are never overwritten by earlier ones arriving late. */
+const rank: Record<AgentGrantStatus, number> = { sent: 0, accepted: 1, provisioned: 2, active: 3, ended: 4, rejected: 4 };
+
+/**
+ * Stores new journal entries (duplicates by id are ignored) and applies what they mean: the
+ * password is erased (and dropped from the desired state) once the account exists with it; an end
+ * verified on the host lets the server's revocation finish; a refusal is shown on the grant.
+ */
+export async function ingestJournal(
+  deps: Pick<AppDeps, 'db' | 'clock' | 'poke' | 'log'>,
+  agent: AgentRow,
+  entries: JournalEntry[],
+): Promise<{ stored: number; duplicates: number }> {
+  const db = agentsDb(deps.db);
+  const now = deps.clock.now();
+  let stored = 0;
+  const ended: string[] = [];
+  await db.transaction().execute(async (tx) => {
+    let bump = false;
+    for (const e of entries) {
+      const inserted = await tx
+        .insertInto('agent_journal')
+        .values({
+          agent_id: agent.id,
+          entry_id: e.id.slice(0, 200),
+          grant_id: e.grantId?.slice(0, 100) ?? null,
+          event: e.event,
+          message: e.message.slice(0, 2000),
+          at: new Date(e.at),
+          verified: e.verified ? JSON.stringify(e.verified).slice(0, 4000) : null,
+          received_at: now,
+        })
+        .onConflict((oc) => oc.columns(['agent_id', 'entry_id']).doNothing())
+        .returning('entry_id')
+        .executeTakeFirst();
+      if (!inserted) continue;
+      stored++;
+      if (!e.grantId || !UUID_RE.test(e.grantId)) continue;
+      const row = await tx
+        .selectFrom('agent_grants')
+        .select(['grant_id', 'agent_status', 'password_enc'])
+        .where('grant_id', '=', e.grantId)
+        .where('agent_id', '=', agent.id)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!row) continue;
+      const status = statusByEvent[e.event];
+      const patch: { agent_status?: AgentGrantStatus; agent_message?: string; password_enc?: null; ended_at?: Date; acknowledged?: boolean; updated_at: Date } = { updated_at: now };
+      if (status && rank[status] >= rank[row.agent_status]) patch.agent_status = status;
+      if (e.event !== 'accepted') patch.agent_message = e.message.slice(0, 2000);
+      // The agent knew the grant: its end must be confirmed, not assumed.
+      if (e.event !== 'rejected') patch.acknowledged = true;
+      if ((e.event === 'provisioned' || e.event === 'activated' || e.event === 'ended' || e.event === 'rejected') && row.password_enc) {
+        patch.password_enc = null;
+        bump = true;
+      }
+      if (e.event === 'ended') {
+        patch.ended_at = new Date(e.at);
+        ended.push(row.grant_id);
+      }
+      await tx.updateTable('agent_grants').set(patch).where('grant_id', '=', row.grant_id).execute();
+      if (e.event === 'rejected' || (e.event === 'error' && /activation refused/.test(e.message))) {
+        await tx
+          .updateTable('grants')
+          .set({ last_error: `the agent on ${agent.hostname} refused the grant: ${e.message}`.slice(0, 2000) })
+          .where('id', '=', row.grant_id)
+          .execute();
+        if (e.event === 'rejected') ended.push(row.grant_id);
+      }
+    }
+    if (bump) await bumpDesiredVersion(tx, agent.id);
+  });
+  if (ended.length) {
+    // The revocation waiting for this confirmation runs now instead of after its backoff.
+    await db
+      .updateTable('scheduled_work')
+      .set({ due_at: now })
+      .where('grant_id', 'in', ended)
+      .where('kind', '=', 'revoke')
+      .where('due_at', '>', now)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<', now)]))
+      .execute();
+    deps.poke();
+  }
+  wakeAgent(agent.id);
+  return { stored, duplicates: entries.length - stored };
+}
+
+export async function recordHeartbeat(deps: Pick<AppDeps, 'db' | 'clock'>, agent: AgentRow, hb: Heartbeat): Promise<void> {
+  const db = agentsDb(deps.db);
+  const now = deps.clock.now();
+  await db.updateTable('agents').set({ agent_version: hb.version, health: JSON.stringify(hb.health) }).where('id', '=', agent.id).execute();
+  await noteApplied(db, agent.id, hb.health.appliedVersion, now);
+}

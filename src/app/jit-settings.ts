@@ -1,0 +1,259 @@
+/**
+ * JIT account settings per tenant and target (the seeds' "Just-in-time Accounts Access", step 1,
+ * editable in place): enabled or not, the privileged groups JIT accounts may get (picked from the
+ * target's live list), and the operator groups whose members may create and enable JIT accounts
+ * in addition to owners, admins and approvers, who always may.
+ *
+ * `enforceJitSettings` is called by requestAccess (and so by "enable again") before anything is
+ * written. Without settings for a target nothing changes, except that a NEW JIT account's name
+ * must be free on the target (see `ensureNameFree`).
+ */
+import { randomUUID } from 'node:crypto';
+import { AppError, badRequest, classifyTargetError, conflict, forbidden, policyViolation } from '../core/errors.js';
+import { generatePassword } from '../secrets/password.js';
+import type { TargetRow } from '../store/schema.js';
+import type { Actor, AppDeps } from './deps.js';
+import { groupsOf } from './operator-groups.js';
+import { defaultAccountName, type AccessAsk, type Requester } from './request-access.js';
+import { connectorFor, getTarget } from './targets.js';
+
+/** Roles that may always create JIT accounts (the seeds' Primary, Super and Manager). */
+export const jitCreatorRoles = ['owner', 'admin', 'approver'] as const;
+/** Bounds of one settings document (a person picks the groups; hundreds would be a mistake). */
+export const MAX_ALLOWED_GROUPS = 200;
+export const MAX_CREATOR_GROUPS = 100;
+
+export interface JitSettingsView {
+  targetId: string;
+  /** false when nothing was ever saved: requests behave as without settings. */
+  configured: boolean;
+  enabled: boolean;
+  allowedGroups: string[];
+  creatorGroupIds: string[];
+  updatedAt: Date | null;
+  updatedBy: string | null;
+}
+
+export interface JitSettingsInput {
+  enabled: boolean;
+  allowedGroups: string[];
+  creatorGroupIds: string[];
+}
+
+type Deps = Pick<AppDeps, 'db' | 'connectors' | 'secrets' | 'log' | 'targetLimiter'>;
+
+async function jitTarget(deps: Deps, tenantId: string, targetId: string): Promise<TargetRow> {
+  const target = await getTarget(deps, tenantId, targetId);
+  const { definition } = connectorFor(deps, target);
+  if (!definition.capabilities.jitAccounts) {
+    throw badRequest(
+      `target "${target.name}" (${target.kind}) changes existing accounts and creates no JIT accounts; JIT account settings apply to targets that do (such as active-directory)`,
+    );
+  }
+  return target;
+}
+
+export async function getJitSettings(deps: Deps, tenantId: string, targetId: string): Promise<JitSettingsView> {
+  await jitTarget(deps, tenantId, targetId);
+  const row = await deps.db
+    .selectFrom('tenant_jit_settings')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('target_id', '=', targetId)
+    .executeTakeFirst();
+  if (!row) return { targetId, configured: false, enabled: false, allowedGroups: [], creatorGroupIds: [], updatedAt: null, updatedBy: null };
+  return {
+    targetId,
+    configured: true,
+    enabled: row.enabled,
+    allowedGroups: row.allowed_groups,
+    creatorGroupIds: row.creator_group_ids,
+    updatedAt: row.updated_at,
+    updatedBy: row.updated_by,
+  };
+}
+
+/** Saves the settings as a whole (no disable/re-enable needed to change them), audited. */
+export async function setJitSettings(
+  deps: AppDeps,
+  actor: Actor,
+  tenantId: string,
+  targetId: string,
+  input: JitSettingsInput,
+): Promise<JitSettingsView> {
+  const target = await jitTarget(deps, tenantId, targetId);
+  const { definition, instance } = connectorFor(deps, target);
+  const groups = [...new Set(input.allowedGroups)];
+  const creators = [...new Set(input.creatorGroupIds)];
+  if (groups.length > MAX_ALLOWED_GROUPS) throw badRequest(`choose at most ${MAX_ALLOWED_GROUPS} privileged groups`);
+  if (creators.length > MAX_CREATOR_GROUPS) throw badRequest(`choose at most ${MAX_CREATOR_GROUPS} operator groups`);
+  if (input.enabled && groups.length === 0) {
+    throw badRequest('choose at least one privileged group that JIT accounts may get (or save the settings disabled)');
+  }
+  for (const g of groups) {
+    const why = definition.validateEntitlementName(g);
+    if (why) throw badRequest(why);
+  }
+
+  if (creators.length) {
+    const known = await deps.db
+      .selectFrom('operator_groups')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where('id', 'in', creators.filter(isUuid))
+      .execute()
+      .then((rows) => new Set(rows.map((r) => r.id)));
+    const unknown = creators.filter((c) => !known.has(c));
+    if (unknown.length) throw badRequest(`no operator group with id ${unknown.map((u) => `"${u}"`).join(', ')} in this tenant`);
+  }
+
+  // Every group must exist on the target now: picked from the live list, checked the same way.
+  const missing: string[] = [];
+  for (const g of groups) {
+    let page;
+    try {
+      page = await deps.targetLimiter.run(target.id, () => instance.listEntitlements({ log: deps.log }, { search: g, limit: 50 }));
+    } catch (err) {
+      const e = classifyTargetError(err);
+      throw new AppError('target_error', `target "${target.name}" could not be reached to check the groups: ${e.message}`);
+    }
+    if (!page.items.some((i) => i.externalId === g)) missing.push(g);
+  }
+  if (missing.length) {
+    throw badRequest(`target "${target.name}" has no group ${missing.map((m) => `"${m}"`).join(', ')}; pick groups from its entitlement list`);
+  }
+
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (tx) => {
+    const before = await tx
+      .selectFrom('tenant_jit_settings')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('target_id', '=', targetId)
+      .forUpdate()
+      .executeTakeFirst();
+    const values = {
+      enabled: input.enabled,
+      allowed_groups: groups,
+      creator_group_ids: creators,
+      updated_at: now,
+      updated_by: actor.type === 'operator' ? actor.id : null,
+    };
+    await tx
+      .insertInto('tenant_jit_settings')
+      .values({ tenant_id: tenantId, target_id: targetId, ...values })
+      .onConflict((oc) => oc.columns(['tenant_id', 'target_id']).doUpdateSet(values))
+      .execute();
+    await deps.audit.append(tx, {
+      tenantId,
+      actor,
+      action: 'jit_settings.updated',
+      subject: { type: 'target', id: targetId },
+      before: before
+        ? { enabled: before.enabled, allowedGroups: before.allowed_groups, creatorGroupIds: before.creator_group_ids }
+        : null,
+      after: { enabled: input.enabled, allowedGroups: groups, creatorGroupIds: creators },
+    });
+  });
+  return getJitSettings(deps, tenantId, targetId);
+}
+
+const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
+
+/**
+ * Called by requestAccess once the target is known and the entitlements are named, before any
+ * write. With enabled settings: only allowed groups, and only permitted people. With disabled
+ * settings: refused. Without settings: as before. Then, for a person's first JIT account on a
+ * target, the account name must be free there.
+ */
+export async function enforceJitSettings(
+  deps: AppDeps,
+  tenantId: string,
+  target: TargetRow,
+  who: Requester,
+  entitlements: readonly string[],
+  ask?: Pick<AccessAsk, 'accountName'>,
+): Promise<void> {
+  const settings = await deps.db
+    .selectFrom('tenant_jit_settings')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('target_id', '=', target.id)
+    .executeTakeFirst();
+  if (settings) {
+    if (!settings.enabled) {
+      throw forbidden(`JIT accounts are disabled for this target ("${target.name}"); an owner or admin can enable them in its JIT settings`);
+    }
+    const privileged = who.roles.some((r) => (jitCreatorRoles as readonly string[]).includes(r));
+    if (!privileged) {
+      const mine = new Set(await groupsOf(deps.db, tenantId, who.operatorId));
+      if (!settings.creator_group_ids.some((g) => mine.has(g))) {
+        throw forbidden(
+          `you may not create or enable JIT accounts on target "${target.name}": owners, admins and approvers may, and members of the operator groups chosen in its JIT settings; ask an admin to add you to one`,
+        );
+      }
+    }
+    const allowed = new Set(settings.allowed_groups);
+    const refused = entitlements.filter((e) => !allowed.has(e));
+    if (refused.length) {
+      throw policyViolation(
+        `JIT accounts on target "${target.name}" may only get the groups chosen in its JIT settings; not allowed: ${refused.map((r) => `"${r}"`).join(', ')}`,
+        { notAllowed: refused },
+      );
+    }
+  }
+  await ensureNameFree(deps, target, who, ask?.accountName ?? null);
+}
+
+/**
+ * A person's first JIT account on a target must not take over something already there (an
+ * existing directory user such as Administrator, a role of the same name): the connector's
+ * verify is asked what a handle with that name and no entitlements finds, and anything other
+ * than 'absent' refuses the request before anything is written. Skipped when the name is
+ * invalid or already used in Timebox (requestAccess explains those), or the kind creates no
+ * JIT accounts.
+ */
+async function ensureNameFree(deps: AppDeps, target: TargetRow, who: Requester, asked: string | null): Promise<void> {
+  const { definition, instance } = connectorFor(deps, target);
+  if (!definition.capabilities.jitAccounts || definition.accountName === 'requester') return;
+  const existing = await deps.db
+    .selectFrom('jit_accounts')
+    .select('id')
+    .where('target_id', '=', target.id)
+    .where('operator_id', '=', who.operatorId)
+    .executeTakeFirst();
+  if (existing) return;
+  const username = asked ?? defaultAccountName(who.email);
+  if (definition.validateAccountName(username)) return;
+  const taken = await deps.db
+    .selectFrom('jit_accounts')
+    .select('id')
+    .where('target_id', '=', target.id)
+    .where('username', '=', username)
+    .executeTakeFirst();
+  if (taken) return;
+  let result;
+  try {
+    result = await deps.targetLimiter.run(target.id, () =>
+      instance.verify(
+        { log: deps.log },
+        {
+          grantId: randomUUID(),
+          handle: { username, entitlements: [] },
+          retain: [],
+          accountStillNeededUntil: null,
+          rotatePassword: generatePassword(32),
+        },
+      ),
+    );
+  } catch (err) {
+    const e = classifyTargetError(err);
+    if (e.errorClass === 'invalid') throw badRequest(`the account name "${username}" cannot be used on target "${target.name}": ${e.message}`);
+    throw new AppError('target_error', `target "${target.name}" could not be reached to check the account name: ${e.message}`);
+  }
+  if (result.state !== 'absent') {
+    throw conflict(
+      `the account name "${username}" is already in use on target "${target.name}" (${result.findings.join('; ') || result.state}); Timebox will not take it over: choose another account name`,
+    );
+  }
+}

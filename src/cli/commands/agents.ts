@@ -1,0 +1,86 @@
+/** `timebox agents list | revoke | token`: the fleet of Linux endpoint agents (administrators). */
+import type { Command } from 'commander';
+import { apiDelete, apiPages, apiPost } from '../api-client.js';
+import { intArg } from '../args.js';
+import { connect, idArg } from '../context.js';
+import { clean, print, printJson, relative, table, when } from '../output.js';
+
+interface AgentItem {
+  id: string;
+  name: string;
+  hostname: string;
+  version: string;
+  lastSeenAt: string | null;
+  health: { appliedVersion?: number; grants?: Record<string, number>; failing?: number } | null;
+  revoked: boolean;
+  revokedAt: string | null;
+}
+
+interface CreatedEnrolmentToken {
+  id: string;
+  name: string | null;
+  token: string;
+  expiresAt: string;
+}
+
+function healthText(a: AgentItem): string {
+  if (a.revoked) return 'revoked';
+  const h = a.health;
+  if (!h) return '-';
+  const grants = Object.entries(h.grants ?? {})
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${n} ${s}`)
+    .join(', ');
+  return [grants || 'no grants', h.failing ? `${h.failing} failing` : ''].filter(Boolean).join('; ');
+}
+
+export function registerAgents(program: Command): void {
+  const agents = program.command('agents').description('Linux endpoint agents: enrolment tokens, the fleet, revocation');
+
+  agents
+    .command('list')
+    .description('enrolled agents: host, version, last seen, health')
+    .option('--json', 'machine-readable output')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const { items } = await apiPages<AgentItem>(ctx.conn, await ctx.tenantPath('/agents'));
+      if (ctx.json) return printJson(items);
+      table(
+        ['ID', 'NAME', 'HOSTNAME', 'VERSION', 'LAST SEEN', 'HEALTH'],
+        items.map((a) => [a.id, a.name, a.hostname, a.version, a.lastSeenAt ? `${when(a.lastSeenAt)} (${relative(a.lastSeenAt)})` : 'never', healthText(a)]),
+        'No agents enrolled. Create a token with: timebox agents token',
+      );
+    });
+
+  agents
+    .command('revoke')
+    .description('revoke an agent: refused at once, its desired state no longer served')
+    .argument('<id>', 'agent id')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const agentId = idArg(id, 'agent');
+      await apiDelete(ctx.conn, await ctx.tenantPath(`/agents/${agentId}`));
+      if (ctx.json) return printJson({ revoked: agentId });
+      print(`Revoked agent ${agentId}. Grants already on the host still end on their own schedule there.`);
+    });
+
+  agents
+    .command('token')
+    .description('a one-time enrolment token for a new host (shown only this once)')
+    .option('--name <name>', 'the agent\'s name in the fleet (default: its host name)')
+    .option('--expires-minutes <minutes>', 'valid for this long (default 60)', intArg(1, 7 * 24 * 60))
+    .option('--json', 'machine-readable output (includes the token)')
+    .action(async (opts: { name?: string; expiresMinutes?: number }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const t = await apiPost<CreatedEnrolmentToken>(ctx.conn, await ctx.tenantPath('/agents/enrolment-tokens'), {
+        ...(opts.name ? { name: opts.name } : {}),
+        ...(opts.expiresMinutes !== undefined ? { expiresInMinutes: opts.expiresMinutes } : {}),
+      });
+      if (ctx.json) return printJson(t);
+      print(`Enrolment token${t.name ? ` for ${clean(t.name)}` : ''}, single use, valid until ${when(t.expiresAt)}:`);
+      print(`  ${t.token}`);
+      print('On the host, as root:');
+      print(`  TIMEBOX_ENROLMENT_TOKEN=<token> timebox agent enroll --server ${ctx.conn.server} --state-dir /var/lib/timebox-agent`);
+    });
+}

@@ -1,0 +1,315 @@
+/**
+ * What relying parties fetch to trust and check the credentials grants issue, per tenant:
+ *
+ * - public, unauthenticated and cache-friendly (ETag, short max-age): the SSH CA keys
+ *   (TrustedUserCAKeys), the KRL (RevokedKeys), the X.509 CA certificates and CRLs, the JWKS;
+ * - authenticated: token introspection (RFC 7662) for resource servers, the CA list, and the
+ *   admin's create and rotate.
+ *
+ * The public routes take the tenant's slug. They never create anything, and "no such tenant" and
+ * "no CA of this kind yet" are the same 404, so they reveal a tenant only through the CA material
+ * itself (which names its tenant anyway). Building a KRL runs ssh-keygen and a CRL is signed: both
+ * are cached per tenant/CA and rebuilt only when what they list changes (or the CRL gets old), so
+ * polling hosts cost a few queries each.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import type { Clock } from '../../core/clock.js';
+import { AppError } from '../../core/errors.js';
+import type { CaInfo, CaKind, CredentialEngines } from '../../credentials/index.js';
+import type { Database } from '../../store/schema.js';
+import { principalOf } from '../auth-hook.js';
+import type { RouteModule } from '../server.js';
+import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Cache-Control of a public route (the server's default is no-store). */
+    cacheControl?: string;
+  }
+}
+
+export interface CredentialRouteDeps {
+  db: Kysely<Database>;
+  credentials: CredentialEngines;
+  clock: Clock;
+}
+
+/** CA material changes only on rotation; a minute of caching delays nothing that matters. */
+const CA_CACHE = 'public, max-age=60';
+/** Revocation lists: caches must revalidate (ETag) every time, so a revocation is never held back. */
+const LIST_CACHE = 'public, no-cache';
+/** A cached CRL is re-signed after this long (its nextUpdate is an hour). */
+const CRL_REBUILD_MS = 10 * 60_000;
+
+const nothingPublished = () => new AppError('not_found', 'nothing is published here (no such tenant, or no CA of this kind yet)');
+const caKinds = ['ssh', 'x509', 'jwt'] as const;
+const kindParams = tenantParamsSchema.extend({ kind: z.enum(caKinds) });
+
+const caSchema = z.object({
+  id: z.string(),
+  kind: z.enum(caKinds),
+  keyId: z.string(),
+  algorithm: z.string(),
+  publicKey: z.string(),
+  status: z.string(),
+  createdAt: z.string(),
+  notAfter: z.string().nullable(),
+  rotatedAt: z.string().nullable(),
+  retiredAt: z.string().nullable(),
+});
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const caJson = (ca: CaInfo) => ({
+  id: ca.id,
+  kind: ca.kind,
+  keyId: ca.keyId,
+  algorithm: ca.algorithm,
+  publicKey: ca.publicKey,
+  status: ca.status,
+  createdAt: ca.createdAt.toISOString(),
+  notAfter: iso(ca.notAfter),
+  rotatedAt: iso(ca.rotatedAt),
+  retiredAt: iso(ca.retiredAt),
+});
+
+const introspectionSchema = z.object({
+  active: z.boolean(),
+  token_type: z.string().optional(),
+  sub: z.string().optional(),
+  scope: z.string().optional(),
+  iss: z.string().optional(),
+  aud: z.union([z.string(), z.array(z.string())]).optional(),
+  exp: z.number().optional(),
+  iat: z.number().optional(),
+  nbf: z.number().optional(),
+  jti: z.string().optional(),
+  grant_id: z.string().optional(),
+});
+
+/** One value per id, rebuilt when its fingerprint changes or it is older than maxAgeMs; concurrent callers share a build. */
+function fingerprintCache<T>(maxAgeMs: number) {
+  const entries = new Map<string, { key: string; at: number; value: Promise<T> }>();
+  return (id: string, key: string, now: number, build: () => Promise<T>): Promise<T> => {
+    const hit = entries.get(id);
+    if (hit && hit.key === key && now - hit.at < maxAgeMs) return hit.value;
+    const value = build();
+    entries.set(id, { key, at: now, value });
+    value.catch(() => {
+      if (entries.get(id)?.value === value) entries.delete(id);
+    });
+    return value;
+  };
+}
+
+/** Sends with a strong ETag; answers 304 when the client already has these bytes. */
+function sendCacheable(request: FastifyRequest, reply: FastifyReply, type: string, body: string | Buffer) {
+  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
+  reply.header('etag', etag);
+  const seen = request.headers['if-none-match'];
+  if (typeof seen === 'string' && seen.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
+    return reply.code(304).send();
+  }
+  return reply.type(type).send(body);
+}
+
+export const credentialRoutes =
+  (deps: CredentialRouteDeps): RouteModule =>
+  (app) => {
+    const { credentials: engines } = deps;
+    const krls = fingerprintCache<Buffer>(Number.POSITIVE_INFINITY);
+    const crls = fingerprintCache<{ der: Buffer; pem: string }>(CRL_REBUILD_MS);
+
+    // Runs after the server-wide hook that marks every response no-store.
+    app.addHook('onSend', async (request, reply, payload) => {
+      const cache = request.routeOptions.config?.cacheControl;
+      if (cache && reply.statusCode < 400) reply.header('cache-control', cache);
+      return payload;
+    });
+
+    // RFC 7662 clients post forms; parsed only for the routes of this module.
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_req, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(String(body))));
+    });
+
+    async function tenantIdOf(slug: string): Promise<string> {
+      const row = await deps.db.selectFrom('tenants').select('id').where('slug', '=', slug).executeTakeFirst();
+      if (!row) throw nothingPublished();
+      return row.id;
+    }
+
+    async function publishedOf(slug: string, kind: CaKind) {
+      const tenantId = await tenantIdOf(slug);
+      const cas = await engines.cas.published(tenantId, kind);
+      if (cas.length === 0) throw nothingPublished();
+      return { tenantId, cas };
+    }
+
+    /** What a CRL lists: rebuilt when this changes. */
+    async function revokedKey(caId: string): Promise<string> {
+      return (await engines.issued.revokedForCa(caId)).map((c) => c.serial).join(',');
+    }
+
+    async function crlOf(ca: CaInfo) {
+      return crls(ca.id, await revokedKey(ca.id), +deps.clock.now(), async () => {
+        const doc = await engines.crl.build(ca.id);
+        return { der: doc.der, pem: doc.pem };
+      });
+    }
+
+    const pub = (cacheControl: string) => ({ public: true, cacheControl });
+    const params = { params: tenantParamsSchema, security: [], tags: ['credentials'] };
+
+    app.get(
+      '/api/v1/tenants/:tenant/ca/ssh',
+      {
+        config: pub(CA_CACHE),
+        schema: { ...params, summary: "The tenant's SSH CA public keys, one per line: a host's TrustedUserCAKeys file (public)" },
+      },
+      async (request, reply) => {
+        const { cas } = await publishedOf(request.params.tenant, 'ssh');
+        return sendCacheable(request, reply, 'text/plain; charset=utf-8', cas.map((ca) => `${ca.publicKey}\n`).join(''));
+      },
+    );
+
+    app.get(
+      '/api/v1/tenants/:tenant/ca/ssh/krl',
+      {
+        config: pub(LIST_CACHE),
+        schema: { ...params, summary: "The tenant's OpenSSH KRL (binary): a host's RevokedKeys file (public)" },
+      },
+      async (request, reply) => {
+        const tenantId = await tenantIdOf(request.params.tenant);
+        await engines.cas.retireDrained(tenantId);
+        const all = await engines.cas.list(tenantId, 'ssh');
+        if (all.length === 0) throw nothingPublished();
+        // The KRL lists revoked serials of live CAs and the keys of retired ones: rebuilt when either changes.
+        const parts: string[] = [];
+        for (const ca of all) parts.push(`${ca.id}:${ca.status}:${ca.status === 'retired' ? '' : await revokedKey(ca.id)}`);
+        const krl = await krls(tenantId, parts.join(';'), +deps.clock.now(), () => engines.krl.build(tenantId));
+        reply.header('content-disposition', 'attachment; filename="timebox_revoked_keys"');
+        return sendCacheable(request, reply, 'application/octet-stream', krl);
+      },
+    );
+
+    app.get(
+      '/api/v1/tenants/:tenant/ca/x509',
+      {
+        config: pub(CA_CACHE),
+        schema: { ...params, summary: "The tenant's X.509 client CA certificates (PEM bundle) to trust (public)" },
+      },
+      async (request, reply) => {
+        const { cas } = await publishedOf(request.params.tenant, 'x509');
+        return sendCacheable(request, reply, 'application/x-pem-file', cas.map((ca) => ca.publicKey.trim() + '\n').join(''));
+      },
+    );
+
+    app.get(
+      '/api/v1/tenants/:tenant/ca/x509/crl',
+      {
+        config: pub(LIST_CACHE),
+        schema: {
+          ...params,
+          summary: 'X.509 CRL (public): DER of the issuing CA (or ?keyId=), or with ?format=pem the CRLs of every published CA',
+          querystring: z.object({
+            format: z.enum(['der', 'pem']).default('der'),
+            keyId: z.string().max(200).optional().describe('A published CA (its subject key identifier); default the issuing CA'),
+          }),
+        },
+      },
+      async (request, reply) => {
+        const { cas } = await publishedOf(request.params.tenant, 'x509');
+        const { format, keyId } = request.query;
+        const chosen = keyId === undefined ? (format === 'pem' ? cas : [cas[0]!]) : cas.filter((ca) => ca.keyId === keyId);
+        if (chosen.length === 0) throw nothingPublished();
+        const docs = await Promise.all(chosen.map(crlOf));
+        if (format === 'pem') return sendCacheable(request, reply, 'application/x-pem-file', docs.map((d) => d.pem.trim() + '\n').join(''));
+        return sendCacheable(request, reply, 'application/pkix-crl', docs[0]!.der);
+      },
+    );
+
+    app.get(
+      '/api/v1/tenants/:tenant/.well-known/jwks.json',
+      {
+        config: pub(CA_CACHE),
+        schema: { ...params, summary: "The tenant's token signing keys (JWKS): the active key and retiring ones still in use (public)" },
+      },
+      async (request, reply) => {
+        const { cas } = await publishedOf(request.params.tenant, 'jwt');
+        const jwks = { keys: cas.map((ca) => JSON.parse(ca.publicKey) as Record<string, unknown>) };
+        return sendCacheable(request, reply, 'application/json; charset=utf-8', JSON.stringify(jwks));
+      },
+    );
+
+    app.post(
+      '/api/v1/tenants/:tenant/tokens/introspect',
+      {
+        schema: {
+          tags: ['credentials'],
+          summary: 'RFC 7662 token introspection for resource servers (form or JSON { token }); inactive says nothing about why',
+          params: tenantParamsSchema,
+          body: z.object({
+            token: z.string({ error: 'token is required' }).min(1, { error: 'token is required' }).max(16 * 1024),
+            token_type_hint: z.string().max(64).optional(),
+          }),
+          response: { 200: introspectionSchema },
+        },
+      },
+      async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.read');
+        return engines.tokens.introspect(t.tenantId, request.body.token);
+      },
+    );
+
+    app.get(
+      '/api/v1/tenants/:tenant/ca',
+      {
+        schema: {
+          tags: ['credentials'],
+          summary: "The tenant's certificate authorities, every status (no private keys)",
+          params: tenantParamsSchema,
+          response: { 200: z.object({ items: z.array(caSchema) }) },
+        },
+      },
+      async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.read');
+        return { items: (await engines.cas.list(t.tenantId)).map(caJson) };
+      },
+    );
+
+    app.post(
+      '/api/v1/tenants/:tenant/ca/:kind',
+      {
+        schema: {
+          tags: ['credentials'],
+          summary: "Create the tenant's CA of this kind if it has none (idempotent), e.g. to set up hosts before the first grant",
+          params: kindParams,
+          response: { 200: caSchema },
+        },
+      },
+      async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.manage');
+        const p = principalOf(request);
+        return caJson(await engines.cas.ensureActive(t.tenantId, request.params.kind, { type: 'operator', id: p.operatorId }));
+      },
+    );
+
+    app.post(
+      '/api/v1/tenants/:tenant/ca/:kind/rotate',
+      {
+        schema: {
+          tags: ['credentials'],
+          summary: 'Start issuing from a new CA; the previous one stays published until its credentials have ended',
+          params: kindParams,
+          response: { 200: z.object({ active: caSchema, retiring: caSchema.nullable() }) },
+        },
+      },
+      async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.manage');
+        const p = principalOf(request);
+        const r = await engines.cas.rotate(t.tenantId, request.params.kind, { type: 'operator', id: p.operatorId });
+        return { active: caJson(r.active), retiring: r.retiring ? caJson(r.retiring) : null };
+      },
+    );
+  };

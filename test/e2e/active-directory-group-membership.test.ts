@@ -1,0 +1,118 @@
+/**
+ * Temporary group membership of an EXISTING directory user through Timebox (`active-directory-groups`),
+ * real Samba AD DC: the user gains the group for the grant and loses it at the end; overlapping
+ * grants are counted (the first expiry keeps what the second still holds); the user's own account
+ * is never changed; and a membership re-added by hand after the end is taken away by the reconciler.
+ */
+import { randomBytes } from 'node:crypto';
+import { Attribute, Change, type Client } from 'ldapts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type JitDomain, type SambaDc, adminClient, bindAs, prepareJitDomain, startSambaDc } from '../harness/samba.js';
+import type { ApiClient } from '../support/http.js';
+import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
+
+const T = '/api/v1/tenants/default';
+let dc: SambaDc;
+let domain: JitDomain;
+let ldap: Client;
+let server: TestServer;
+let dana: ApiClient;
+let targetId = '';
+const userDn = () => `CN=Dana Admin,CN=Users,${dc.baseDn}`;
+const userPassword = `Dana-${randomBytes(9).toString('base64url')}5x`;
+
+async function groupsOfUser(): Promise<string[]> {
+  const { searchEntries } = await ldap.search(userDn(), { scope: 'base', attributes: ['memberOf'] });
+  const m = searchEntries[0]?.memberOf ?? [];
+  return (Array.isArray(m) ? m : [m]).map(String).sort();
+}
+async function userState() {
+  const { searchEntries } = await ldap.search(userDn(), { scope: 'base', attributes: ['userAccountControl', 'pwdLastSet', 'accountExpires', 'description'] });
+  return searchEntries[0];
+}
+
+beforeAll(async () => {
+  dc = await startSambaDc();
+  domain = await prepareJitDomain(dc);
+  ldap = await adminClient(dc);
+  await ldap.add(userDn(), {
+    objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+    sAMAccountName: 'dana.admin',
+    description: 'Dana, server team',
+    unicodePwd: Buffer.from(`"${userPassword}"`, 'utf16le') as unknown as string,
+    userAccountControl: '512',
+  });
+  server = await startTestServer({ env: { TIMEBOX_RECONCILE_MS: '0' } });
+  dana = await addOperator(server, `dana.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+});
+afterAll(async () => {
+  await server?.close();
+  await ldap?.unbind();
+  await dc?.destroy();
+});
+
+describe('temporary group membership of an existing user', () => {
+  it('connects the domain for group membership; JIT account settings do not apply to it', async () => {
+    const { jitOu: _unused, ...rest } = {
+      url: dc.ldapsUrl, bindDn: domain.serviceDn, bindPassword: domain.servicePassword, caPem: dc.caPem,
+      tlsServerName: dc.tlsServerName, baseDn: dc.baseDn, jitOu: domain.jitOu, connectTimeoutMs: 2000,
+    };
+    const added = await server.admin.post(`${T}/targets`, { name: 'corp-groups', kind: 'active-directory-groups', config: rest });
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
+    expect(added.body.check.ok).toBe(true);
+    targetId = added.body.target.id;
+    const settings = await server.admin.call('PUT', `${T}/targets/${targetId}/jit-settings`, { enabled: true, allowedGroups: [domain.groups[0]], creatorGroupIds: [] });
+    expect(settings.status).toBe(400);
+    expect(settings.body.error.message).toMatch(/creates no JIT accounts/);
+    const policy = await server.admin.post(`${T}/policies`, {
+      name: 'groups', targetId, requesterRoles: ['requester'], maxDurationSeconds: 4 * 3600, defaultDurationSeconds: 1800,
+    });
+    expect(policy.status).toBe(201);
+  });
+
+  it('gains the group for the grant and loses it at the end; overlapping grants are counted', async () => {
+    const [tier1, backup] = domain.groups;
+    const before = await userState();
+    expect(await groupsOfUser()).toEqual([]);
+
+    const first = await dana.post(`${T}/requests`, {
+      targetId, entitlements: [tier1], durationSeconds: 1800, reason: 'INC-20 patching', accountName: 'dana.admin',
+    });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    expect(first.body).toMatchObject({ state: 'active', username: 'dana.admin', credentialAvailable: false });
+    expect(await groupsOfUser()).toEqual([tier1]);
+
+    // A second, longer grant on the same account holds Tier1 too, and Backup Admins.
+    const second = await dana.post(`${T}/requests`, {
+      targetId, entitlements: [tier1, backup], durationSeconds: 3600, reason: 'INC-21 patching and backups',
+    });
+    expect(second.status, JSON.stringify(second.body)).toBe(201);
+    expect(second.body.state).toBe('active');
+    expect(await groupsOfUser()).toEqual([backup, tier1].sort());
+
+    server.clock.shift(1800_000 + 1_000);
+    await server.tb.scheduler.drain();
+    expect((await dana.get(`${T}/grants/${first.body.id}`)).body.state).toBe('revoked');
+    // The first grant's end takes nothing the second still holds.
+    expect(await groupsOfUser()).toEqual([backup, tier1].sort());
+
+    server.clock.shift(1800_000);
+    await server.tb.scheduler.drain();
+    expect((await dana.get(`${T}/grants/${second.body.id}`)).body.state).toBe('revoked');
+    expect(await groupsOfUser()).toEqual([]);
+
+    // The person's own account: never disabled, expired or given another password.
+    expect(await userState()).toEqual(before);
+    expect(await bindAs(dc, `dana.admin@${dc.realm.toLowerCase()}`, userPassword)).toBe('ok');
+  });
+
+  it('a membership re-added by hand after the end is taken away again by the reconciler', async () => {
+    await ldap.modify(domain.groups[1], [new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [userDn()] }) })]);
+    const run = await server.admin.post(`${T}/reconcile`);
+    expect(run.body).toMatchObject({ checked: 1, drifted: 1, repaired: 1, failed: 0 });
+    expect(await groupsOfUser()).toEqual([]);
+    const events = (await server.admin.get(`${T}/audit?action=drift.*`)).body.items;
+    expect(events[0]).toMatchObject({ action: 'drift.repaired' });
+    expect(events[0].after.findings).toEqual([`dana.admin is still a member of ${domain.groups[1]}`]);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * Helpers for the agent end-to-end tests: a Timebox server in this process that can be stopped and
+ * started again on the same port and data (the agent keeps its URL), with a clock the test can
+ * shift; an agent's signed client built from its state directory; a host target with a policy.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTimebox, type Timebox } from '../../src/server/start.js';
+import { AgentClient } from '../../src/agent/http-client.js';
+import { loadIdentity } from '../../src/agent/identity.js';
+import { freePort } from '../harness/host-namespace.js';
+import { shiftableClock } from '../support/test-server.js';
+import { signIn, type ApiClient } from '../support/http.js';
+
+export interface RestartableServer {
+  tb: Timebox;
+  url: string;
+  clock: ReturnType<typeof shiftableClock>;
+  admin: ApiClient;
+  /** Stops the server (the data stays). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, data and master key. */
+  restart(): Promise<void>;
+  /** Stops it and deletes its data. */
+  destroy(): Promise<void>;
+}
+
+export async function startRestartableServer(env: Record<string, string> = {}): Promise<RestartableServer> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'timebox-agent-e2e-'));
+  const port = await freePort();
+  const clock = shiftableClock();
+  const fullEnv = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    TIMEBOX_DATA_DIR: dataDir,
+    TIMEBOX_LOG_LEVEL: process.env.TIMEBOX_TEST_LOG ?? 'silent',
+    TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
+    TIMEBOX_RETRY_BASE_MS: '200',
+    TIMEBOX_SWEEP_MS: '500',
+    ...env,
+  };
+  let tb = await startTimebox({ clock, env: fullEnv });
+  if (!tb.bootstrap) throw new Error('expected a fresh store with a bootstrap owner');
+  const admin = await signIn(tb.url, tb.bootstrap.email, tb.bootstrap.password);
+  let running = true;
+  const server: RestartableServer = {
+    tb,
+    url: tb.url,
+    clock,
+    admin,
+    async stop() {
+      if (!running) return;
+      running = false;
+      await tb.close();
+    },
+    async restart() {
+      if (running) await server.stop();
+      tb = await startTimebox({ clock, env: fullEnv });
+      server.tb = tb;
+      running = true;
+    },
+    async destroy() {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+/** The agent's own signed client, from the identity and key `timebox agent enroll` wrote. */
+export async function agentClientFrom(stateDir: string): Promise<AgentClient> {
+  const enrolled = await loadIdentity(stateDir);
+  if (!enrolled) throw new Error(`no identity in ${stateDir}`);
+  return new AgentClient({ server: enrolled.server, agentId: enrolled.identity.agentId, key: enrolled.key });
+}
+
+/** A host target for `agentId` and a policy letting requesters ask for it (at most `maxSeconds`). */
+export async function hostTargetWithPolicy(
+  admin: ApiClient,
+  agentId: string,
+  config: Record<string, unknown> = {},
+  maxSeconds = 3600,
+): Promise<{ targetId: string; check: { ok: boolean } }> {
+  const added = await admin.post(`/api/v1/tenants/default/agents/${agentId}/target`, { name: 'web-01', ...config });
+  if (added.status !== 201) throw new Error(`host target: ${added.status} ${JSON.stringify(added.body)}`);
+  const targetId = added.body.target.id as string;
+  const policy = await admin.post('/api/v1/tenants/default/policies', {
+    name: 'web-01 access',
+    targetId,
+    requesterRoles: ['requester', 'owner'],
+    maxDurationSeconds: maxSeconds,
+    defaultDurationSeconds: Math.min(600, maxSeconds),
+  });
+  if (policy.status !== 201) throw new Error(`policy: ${policy.status} ${JSON.stringify(policy.body)}`);
+  return { targetId, check: added.body.check };
+}
+
+/** Adds an operator to the default tenant and signs them in. */
+export async function addMember(server: RestartableServer, email: string, roles: string[]): Promise<ApiClient> {
+  const res = await server.admin.post<{ initialPassword?: string }>('/api/v1/tenants/default/members', { email, roles });
+  if (res.status !== 201 || !res.body.initialPassword) throw new Error(`could not add ${email}: ${res.status} ${JSON.stringify(res.body)}`);
+  return signIn(server.url, email, res.body.initialPassword);
+}
