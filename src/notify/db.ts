@@ -1,15 +1,14 @@
 /**
- * The database as the notification code sees it. Until `NotificationTables` is merged into
- * `Database`, handles are widened here, in one place, instead of casts spread over every file.
+ * The database as the notification code sees it. `Database` includes `NotificationTables`, so
+ * this is the same type; the alias keeps the notification code's signatures short.
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
-import type { NotificationTables } from '../store/schema-notifications.js';
 
-export type NotifyDatabase = Database & NotificationTables;
+export type NotifyDatabase = Database;
 export type NotifyDb = Kysely<NotifyDatabase>;
 
-export const notifyDb = (db: Kysely<Database> | Transaction<Database>): NotifyDb => db as unknown as NotifyDb;
+export const notifyDb = (db: Kysely<Database> | Transaction<Database>): NotifyDb => db;
 
 /** SecretBox contexts: bound into the ciphertext, so a value copied to another row will not decrypt. */
 export const smtpPasswordContext = (tenantId: string) => `tenant:${tenantId}:smtp`;

@@ -12,6 +12,7 @@ import { TargetError } from '../../src/core/errors.js';
 import type { GrantSpec } from '../../src/connectors/contract.js';
 import { activeDirectoryConfigSchema, activeDirectoryConnector } from '../../src/connectors/active-directory/active-directory-connector.js';
 import { type JitDomain, type SambaDc, adminClient, bindAs, prepareJitDomain, startSambaDc } from '../harness/samba.js';
+import { adTargetConfig } from '../support/ad-target.js';
 
 const ctx = { log: pino({ level: 'silent' }) };
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -22,18 +23,7 @@ let dc: SambaDc;
 let domain: JitDomain;
 let admin: Client;
 const configFor = (over: Record<string, unknown> = {}) =>
-  activeDirectoryConfigSchema.parse({
-    url: dc.ldapsUrl,
-    bindDn: domain.serviceDn,
-    bindPassword: domain.servicePassword,
-    caPem: dc.caPem,
-    tlsServerName: dc.tlsServerName,
-    baseDn: dc.baseDn,
-    jitOu: domain.jitOu,
-    connectTimeoutMs: 2000,
-    operationTimeoutMs: 10_000,
-    ...over,
-  });
+  activeDirectoryConfigSchema.parse(adTargetConfig(dc, domain, { operationTimeoutMs: 10_000, ...over }));
 const grantSpec = (username: string, over: Partial<GrantSpec> = {}): GrantSpec => ({
   grantId: `g-${hex(4)}`,
   account: { username, ownerDisplay: 'Dana Admin <dana@example.test>' },

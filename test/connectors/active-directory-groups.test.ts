@@ -15,6 +15,7 @@ import {
   activeDirectoryGroupsConfigSchema,
 } from '../../src/connectors/active-directory/active-directory-connector.js';
 import { type JitDomain, type SambaDc, adminClient, bindAs, prepareJitDomain, startSambaDc } from '../harness/samba.js';
+import { groupMembers } from '../support/ad-target.js';
 
 const ctx = { log: pino({ level: 'silent' }) };
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -45,11 +46,7 @@ const grantSpec = (username: string, entitlements: string[]): GrantSpec => ({
 const revokeSpec = (handle: Record<string, unknown>, over: Partial<RevokeSpec> = {}): RevokeSpec => ({
   grantId: 'r', handle, retain: [], accountStillNeededUntil: null, rotatePassword: pw(), ...over,
 });
-async function members(group: string): Promise<string[]> {
-  const { searchEntries } = await admin.search(group, { scope: 'base', attributes: ['member'] });
-  const m = searchEntries[0]?.member ?? [];
-  return (Array.isArray(m) ? m : [m]).map(String);
-}
+const members = (group: string) => groupMembers(admin, group);
 /** An ordinary, enabled domain user with a password only its owner knows. */
 async function existingUser() {
   const sam = `erin.${hex(3)}`;

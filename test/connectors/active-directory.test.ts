@@ -13,6 +13,7 @@ import { describeConnectorConformance } from '../../src/connectors/conformance.j
 import type { ConnectorInstance, GrantSpec, RevokeSpec } from '../../src/connectors/contract.js';
 import { activeDirectoryConfigSchema, activeDirectoryConnector } from '../../src/connectors/active-directory/active-directory-connector.js';
 import { type JitDomain, type SambaDc, adminClient, bindAs, prepareJitDomain, startSambaDc } from '../harness/samba.js';
+import { adTargetConfig, groupMembers } from '../support/ad-target.js';
 
 const ctx = { log: pino({ level: 'silent' }) };
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -26,25 +27,10 @@ let n = 0;
 const newUsername = () => `u${++n}${hex(3)}_jit`;
 const upn = (user: string) => `${user}@${dc.realm.toLowerCase()}`;
 const configFor = (over: Record<string, unknown> = {}) =>
-  activeDirectoryConfigSchema.parse({
-    url: dc.ldapsUrl,
-    bindDn: domain.serviceDn,
-    bindPassword: domain.servicePassword,
-    caPem: dc.caPem,
-    tlsServerName: dc.tlsServerName,
-    baseDn: dc.baseDn,
-    jitOu: domain.jitOu,
-    connectTimeoutMs: 2000,
-    operationTimeoutMs: 10_000,
-    ...over,
-  });
+  activeDirectoryConfigSchema.parse(adTargetConfig(dc, domain, { operationTimeoutMs: 10_000, ...over }));
 
 /** Direct members of a group, as the domain admin sees them. */
-async function members(group: string): Promise<string[]> {
-  const { searchEntries } = await admin.search(group, { scope: 'base', attributes: ['member'] });
-  const m = searchEntries[0]?.member ?? [];
-  return (Array.isArray(m) ? m : [m]).map(String);
-}
+const members = (group: string) => groupMembers(admin, group);
 async function userEntry(user: string) {
   const { searchEntries } = await admin.search(domain.jitOu, {
     filter: `(sAMAccountName=${user})`,

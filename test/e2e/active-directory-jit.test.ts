@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type JitDomain, type SambaDc, adminClient, bindAs, prepareJitDomain, startSambaDc } from '../harness/samba.js';
 import type { ApiClient } from '../support/http.js';
 import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
+import { adTargetConfig } from '../support/ad-target.js';
 
 const T = '/api/v1/tenants/default';
 const hex = randomBytes(3).toString('hex');
@@ -81,16 +82,7 @@ describe('Active Directory JIT accounts through Timebox', () => {
     const added = await server.admin.post(`${T}/targets`, {
       name: 'corp-ad',
       kind: 'active-directory',
-      config: {
-        url: dc.ldapsUrl,
-        bindDn: domain.serviceDn,
-        bindPassword: domain.servicePassword,
-        caPem: dc.caPem,
-        tlsServerName: dc.tlsServerName,
-        baseDn: dc.baseDn,
-        jitOu: domain.jitOu,
-        connectTimeoutMs: 2000,
-      },
+      config: adTargetConfig(dc, domain),
     });
     expect(added.status, JSON.stringify(added.body)).toBe(201);
     expect(added.body.check.ok).toBe(true);

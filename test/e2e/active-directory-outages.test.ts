@@ -17,6 +17,7 @@ import { type JitDomain, type SambaDc, adminClient, bindAs, prepareJitDomain, st
 import { startChildServer, type ChildServer } from '../support/child-server.js';
 import { signIn, type ApiClient } from '../support/http.js';
 import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
+import { adTargetConfig, groupMembers } from '../support/ad-target.js';
 
 const T = '/api/v1/tenants/default';
 let dc: SambaDc;
@@ -24,22 +25,8 @@ let domain: JitDomain;
 let ldap: Client;
 
 const upn = (user: string) => `${user}@${dc.realm.toLowerCase()}`;
-const targetConfig = () => ({
-  url: dc.ldapsUrl,
-  bindDn: domain.serviceDn,
-  bindPassword: domain.servicePassword,
-  caPem: dc.caPem,
-  tlsServerName: dc.tlsServerName,
-  baseDn: dc.baseDn,
-  jitOu: domain.jitOu,
-  connectTimeoutMs: 2000,
-  operationTimeoutMs: 10_000,
-});
-async function members(group: string): Promise<string[]> {
-  const { searchEntries } = await ldap.search(group, { scope: 'base', attributes: ['member'] });
-  const m = searchEntries[0]?.member ?? [];
-  return (Array.isArray(m) ? m : [m]).map(String);
-}
+const targetConfig = () => adTargetConfig(dc, domain, { operationTimeoutMs: 10_000 });
+const members = (group: string) => groupMembers(ldap, group);
 async function uac(dn: string): Promise<string> {
   const { searchEntries } = await ldap.search(dn, { scope: 'base', attributes: ['userAccountControl'] });
   return String(searchEntries[0]!.userAccountControl);
