@@ -1,6 +1,7 @@
 /**
  * Per-person JIT accounts: listed with their state, and enabled again for a new grant with a
- * new reason and duration (the seeds' three-dot menu), possibly under another policy.
+ * new reason and duration (the seeds' three-dot menu), possibly under another policy. Rotating
+ * and deleting live in rotate-jit-password.ts and delete-jit-account.ts.
  */
 import { notFound } from '../core/errors.js';
 import { can } from '../core/roles.js';
@@ -14,6 +15,9 @@ export interface JitAccountView {
   status: string;
   targetId: string;
   targetName: string;
+  targetKind: string;
+  /** The target can set a fresh password on an enabled account ("Rotate password"). */
+  canRotate: boolean;
   operatorId: string;
   operatorEmail: string;
   lastGrantId: string | null;
@@ -22,7 +26,7 @@ export interface JitAccountView {
 }
 
 export async function listJitAccounts(
-  deps: Pick<AppDeps, 'db'>,
+  deps: Pick<AppDeps, 'db' | 'connectors'>,
   tenantId: string,
   viewer: { operatorId: string; roles: readonly string[] },
   opts: { mine?: boolean; limit: number; after?: string | null },
@@ -32,8 +36,9 @@ export async function listJitAccounts(
     .innerJoin('targets', 'targets.id', 'jit_accounts.target_id')
     .innerJoin('operators', 'operators.id', 'jit_accounts.operator_id')
     .selectAll('jit_accounts')
-    .select(['targets.name as target_name', 'operators.email as operator_email'])
-    .where('jit_accounts.tenant_id', '=', tenantId);
+    .select(['targets.name as target_name', 'targets.kind as target_kind', 'operators.email as operator_email'])
+    .where('jit_accounts.tenant_id', '=', tenantId)
+    .where('jit_accounts.status', '<>', 'deleted');
   if (opts.mine || !can(viewer.roles, 'grants.read_all')) q = q.where('jit_accounts.operator_id', '=', viewer.operatorId);
   if (opts.after) q = q.where('jit_accounts.id', '>', opts.after);
   const rows = await q.orderBy('jit_accounts.id').limit(opts.limit + 1).execute();
@@ -43,6 +48,8 @@ export async function listJitAccounts(
     status: r.status,
     targetId: r.target_id,
     targetName: r.target_name,
+    targetKind: r.target_kind,
+    canRotate: deps.connectors.definition(r.target_kind)?.capabilities.canRotate ?? false,
     operatorId: r.operator_id,
     operatorEmail: r.operator_email,
     lastGrantId: r.last_grant_id,
@@ -75,6 +82,7 @@ export async function enableJitAccount(
     .selectAll()
     .where('id', '=', accountId)
     .where('tenant_id', '=', tenantId)
+    .where('status', '<>', 'deleted')
     .executeTakeFirst();
   if (!account || account.operator_id !== who.operatorId) throw notFound(`JIT account ${accountId}`);
   let entitlements = ask.entitlements;

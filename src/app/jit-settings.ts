@@ -221,6 +221,7 @@ async function ensureNameFree(deps: AppDeps, target: TargetRow, who: Requester, 
     .select('id')
     .where('target_id', '=', target.id)
     .where('operator_id', '=', who.operatorId)
+    .where('status', '<>', 'deleted')
     .executeTakeFirst();
   if (existing) return;
   const username = asked ?? defaultAccountName(who.email);
@@ -230,6 +231,7 @@ async function ensureNameFree(deps: AppDeps, target: TargetRow, who: Requester, 
     .select('id')
     .where('target_id', '=', target.id)
     .where('username', '=', username)
+    .where('status', '<>', 'deleted')
     .executeTakeFirst();
   if (taken) return;
   let result;

@@ -113,7 +113,8 @@ export function createReconciler(deps: AppDeps): Reconciler {
       let after: string | null = null;
       let lost = false;
       while (!stopping && !lost) {
-        let q = deps.db.selectFrom('jit_accounts').selectAll().orderBy('id').limit(PAGE);
+        // Deleted accounts are gone from their targets; 'deleting' ones are the delete's business.
+        let q = deps.db.selectFrom('jit_accounts').selectAll().where('status', 'not in', ['deleting', 'deleted']).orderBy('id').limit(PAGE);
         if (opts.tenantId) q = q.where('tenant_id', '=', opts.tenantId);
         if (after) q = q.where('id', '>', after);
         const accounts = await q.execute();

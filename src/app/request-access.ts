@@ -107,6 +107,7 @@ export async function requestAccess(
     .selectAll()
     .where('target_id', '=', target.id)
     .where('operator_id', '=', who.operatorId)
+    .where('status', '<>', 'deleted')
     .executeTakeFirst();
   const username = chooseUsername(existing, ask.accountName, who.email, definition.accountName);
   if (!existing) {
@@ -117,6 +118,7 @@ export async function requestAccess(
       .select('id')
       .where('target_id', '=', target.id)
       .where('username', '=', username)
+      .where('status', '<>', 'deleted')
       .executeTakeFirst();
     if (taken) throw conflict(`the account name "${username}" is already used by another person on this target; choose another`);
   }
@@ -127,8 +129,13 @@ export async function requestAccess(
   const requestId = randomUUID();
   const grant = await deps.db.transaction().execute(async (tx) => {
     let account: JitAccountRow;
-    if (existing) account = existing;
-    else {
+    if (existing) {
+      // Locked: a delete that starts now waits for this request (and then refuses, a grant exists).
+      account = await tx.selectFrom('jit_accounts').selectAll().where('id', '=', existing.id).forUpdate().executeTakeFirstOrThrow();
+      if (account.status === 'deleting' || account.status === 'deleted') {
+        throw conflict(`your JIT account ${account.username} on this target is being deleted; ask again once it is gone`);
+      }
+    } else {
       account = await tx
         .insertInto('jit_accounts')
         .values({

@@ -81,6 +81,8 @@ export interface JitAccount {
   status: string;
   targetId: string;
   targetName: string;
+  targetKind: string;
+  canRotate: boolean;
   operatorId: string;
   operatorEmail: string;
   lastGrantId: string | null;

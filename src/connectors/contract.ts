@@ -134,6 +134,11 @@ export interface ConnectorInstance {
   /** After a revoke: 'absent' means nothing of the revoked part remains. */
   verify(ctx: ConnectorContext, spec: RevokeSpec): Promise<VerifyResult>;
   rotate?(ctx: ConnectorContext, handle: Record<string, unknown>, password: string): Promise<void>;
+  /**
+   * Removes a JIT account Timebox created (no live grant holds it). Idempotent: an account that is
+   * already gone is success; one that is not Timebox's is refused. `handle` is the last grant's.
+   */
+  deleteAccount?(ctx: ConnectorContext, username: string, handle: Record<string, unknown> | null): Promise<void>;
   /** Moves the native expiry when a grant is extended (VALID UNTIL, accountExpires...). */
   extend?(ctx: ConnectorContext, handle: Record<string, unknown>, accountNotAfter: Date): Promise<void>;
   close(): Promise<void>;

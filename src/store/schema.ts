@@ -90,7 +90,8 @@ export interface JitAccountsTable {
   target_id: string;
   operator_id: string;
   username: string;
-  status: 'provisioning' | 'enabled' | 'disabled';
+  /** 'deleting' while the target removes it; a 'deleted' row stays for the history. */
+  status: 'provisioning' | 'enabled' | 'disabled' | 'deleting' | 'deleted';
   created_at: Timestamp;
   updated_at: Timestamp;
   last_grant_id: string | null;

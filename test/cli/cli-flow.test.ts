@@ -15,6 +15,7 @@ let env: Record<string, string>;
 let configFile: string;
 let grantId: string;
 let username: string;
+let enabledPassword: string;
 
 const cli = (args: string[], input?: string) => runCli(args, { env, input });
 const passwordIn = (r: CliResult) => /^\s*password: (\S+)$/m.exec(r.stdout)?.[1];
@@ -110,6 +111,35 @@ describe('timebox CLI against a live server', () => {
     expect(r.stdout).toContain('Access granted on orders-db: readers for 15m');
     expect(r.stdout).toContain('shown only this once');
     expect(fakeLogin(instance, username, passwordIn(r)!)).toBe(true);
+    enabledPassword = passwordIn(r)!;
+  });
+
+  it('jit-accounts rotate prints a fresh password once and the old one stops working', async () => {
+    const [account] = JSON.parse((await cli(['jit-accounts', 'list', '--json'])).stdout) as { id: string }[];
+    const r = await cli(['jit-accounts', 'rotate', account!.id]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('The previous password no longer works');
+    const fresh = passwordIn(r)!;
+    expect(fresh).not.toBe(enabledPassword);
+    expect(fakeLogin(instance, username, fresh)).toBe(true);
+    expect(fakeLogin(instance, username, enabledPassword)).toBe(false);
+  });
+
+  it('jit-accounts delete is refused while a grant holds the account, then removes it from the target', async () => {
+    const [account] = JSON.parse((await cli(['jit-accounts', 'list', '--json'])).stdout) as { id: string }[];
+    const held = await cli(['jit-accounts', 'delete', account!.id]);
+    expect(held.code).not.toBe(0);
+    expect(held.stderr).toMatch(/active grant .*end it first/);
+    const live = JSON.parse((await cli(['grants', 'list', '--json'])).stdout) as { items: { id: string; state: string }[] };
+    for (const g of live.items.filter((x) => x.state === 'active')) expect((await cli(['grants', 'revoke', g.id, '--reason', 'done'])).code).toBe(0);
+
+    const r = await cli(['jit-accounts', 'delete', account!.id]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`Deleted JIT account ${account!.id}.\n`);
+    expect(fakeTargetState(instance).accounts.has(username)).toBe(false);
+    expect(JSON.parse((await cli(['jit-accounts', 'list', '--json'])).stdout)).toEqual([]);
   });
 
   it('audit verify reports an intact chain with exit code 0', async () => {

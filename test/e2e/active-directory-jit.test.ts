@@ -316,10 +316,21 @@ describe('Active Directory JIT accounts through Timebox', () => {
     expect((await server.admin.get(`${T}/grants?limit=200`)).body.items).toHaveLength(2);
   });
 
+  it('deletes the ended JIT account from the domain on request; a live grant blocks it', async () => {
+    const account = (await bob.get(`${T}/jit-accounts`)).body.items[0];
+    const deleted = await bob.call('DELETE', `${T}/jit-accounts/${account.id}`);
+    expect(deleted.status, JSON.stringify(deleted.body)).toBe(204);
+    expect(await jitOuContents()).toEqual([]);
+    expect(await bindAs(dc, upn('bob_jit'), secondPassword)).not.toBe('ok');
+    expect((await bob.get(`${T}/jit-accounts`)).body.items).toEqual([]);
+    const accounts = (await server.admin.get(`${T}/jit-accounts`)).body.items;
+    expect(accounts.map((a: { username: string }) => a.username)).toEqual([]);
+  });
+
   it('records every step in the audit log without a password, and the chain verifies', async () => {
     const events = await auditActions();
     const actions = events.map((e) => e.action);
-    for (const a of ['target.created', 'jit_settings.updated', 'jit_account.created', 'grant.active', 'grant.revoked', 'drift.detected', 'drift.repaired', 'drift.repair_failed']) {
+    for (const a of ['target.created', 'jit_settings.updated', 'jit_account.created', 'grant.active', 'grant.revoked', 'drift.detected', 'drift.repaired', 'drift.repair_failed', 'jit_account.deleted']) {
       expect(actions).toContain(a);
     }
     const text = JSON.stringify(events);

@@ -1,11 +1,11 @@
-/** `timebox jit-accounts list | enable`. */
+/** `timebox jit-accounts list | enable | rotate | delete`. */
 import type { Command } from 'commander';
-import { apiPages, apiPost } from '../api-client.js';
+import { apiDelete, apiPages, apiPost } from '../api-client.js';
 import type { Grant, JitAccount } from '../api-types.js';
 import { collect, durationArg } from '../args.js';
 import { connect, idArg } from '../context.js';
 import { finishGrant } from '../grant-output.js';
-import { printJson, table, when } from '../output.js';
+import { clean, print, printJson, table, when } from '../output.js';
 
 export function registerJitAccounts(program: Command): void {
   const accounts = program.command('jit-accounts').description('your personal accounts on targets, enabled only while a grant is active');
@@ -42,5 +42,34 @@ export function registerJitAccounts(program: Command): void {
         ...(opts.entitlement ? { entitlements: opts.entitlement } : {}),
       });
       await finishGrant(ctx, grant);
+    });
+
+  accounts
+    .command('rotate')
+    .description('set a fresh password on your enabled account; the old one stops working at once; prints it once')
+    .argument('<id>', 'JIT account id')
+    .option('--totp <code>', 'a fresh authenticator code, when the policy asks for one to see a password')
+    .option('--json', 'machine-readable output (includes the password)')
+    .action(async (id: string, opts: { totp?: string }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const rotated = await apiPost<{ accountId: string; grantId: string; username: string; password: string }>(
+        ctx.conn,
+        await ctx.tenantPath(`/jit-accounts/${idArg(id, 'JIT account')}/rotate`),
+        opts.totp ? { totp: opts.totp } : {},
+      );
+      if (ctx.json) return printJson(rotated);
+      print(`  username: ${clean(rotated.username)}`);
+      print(`  password: ${rotated.password}`);
+      print('The previous password no longer works. This one is shown only this once; copy it now.');
+    });
+
+  accounts
+    .command('delete')
+    .description('delete an account no grant holds: removed from its target; your next request creates a fresh one')
+    .argument('<id>', 'JIT account id')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      await apiDelete(ctx.conn, await ctx.tenantPath(`/jit-accounts/${idArg(id, 'JIT account')}`));
+      print(`Deleted JIT account ${id}.`);
     });
 }

@@ -17,7 +17,7 @@ import {
 import { listGroups } from './entitlements.js';
 import { toTargetError } from './errors.js';
 import { grantGroups, revokeGroups, verifyGroups } from './group-membership.js';
-import { extendJitAccount, grantJitAccount, revokeJitAccount, rotateJitAccount, verifyJitAccount } from './jit-accounts.js';
+import { deleteJitAccount, extendJitAccount, grantJitAccount, revokeJitAccount, rotateJitAccount, verifyJitAccount } from './jit-accounts.js';
 import { validateAccountName, validateEntitlementName } from './names.js';
 import { whereOf } from './session.js';
 
@@ -62,6 +62,11 @@ function createJitInstance(raw: ActiveDirectoryConfig): ConnectorInstance {
     verify: (ctx, spec) => call(ctx, 'verify', () => verifyJitAccount(config, ctx, spec)),
     rotate: (ctx, handle, password) => call(ctx, 'rotate', () => rotateJitAccount(config, ctx, handle, password)),
     extend: (ctx, handle, until) => call(ctx, 'extend', () => extendJitAccount(config, ctx, handle, until)),
+    deleteAccount: (ctx, username) =>
+      call(ctx, 'deleteAccount', async () => {
+        await deleteJitAccount(config, ctx, username);
+        ctx.log.info({ target: where, username }, 'active directory JIT account deleted');
+      }),
     // Connections live for one call each: nothing to close.
     close: async () => {},
   };

@@ -193,6 +193,17 @@ export async function rotateJitAccount(config: ActiveDirectoryConfig, ctx: Conne
   });
 }
 
+/** Deletes a JIT account no grant holds (the person asked): only a marked user directly in the JIT OU. */
+export async function deleteJitAccount(config: ActiveDirectoryConfig, ctx: ConnectorContext, username: string) {
+  checkNames(username, []);
+  await withSession(config, ctx, async (s) => {
+    const account = await findAccount(s, await domainRoot(s), username);
+    if (!account) return; // already gone (deleteAfterIdleDays, or by hand)
+    assertOursForGrant(account, username, config.jitOu);
+    await s.step(`deleting the JIT account ${account.dn}`, (c) => c.del(account.dn));
+  });
+}
+
 /** An extension moves the native backstop: the account stays valid until the new end. */
 export async function extendJitAccount(config: ActiveDirectoryConfig, ctx: ConnectorContext, raw: Record<string, unknown>, accountNotAfter: Date) {
   const handle = parseHandle(raw);

@@ -194,6 +194,12 @@ function createInstance(rawConfig: FakeConfig): ConnectorInstance {
       if (!acct) throw invalid(`account ${username} does not exist`);
       acct.password = password;
     },
+    async deleteAccount(_ctx, username) {
+      const acct = state.accounts.get(username);
+      if (!acct) return;
+      if (!acct.managed) throw invalid(`account ${username} was not created by Timebox`);
+      state.accounts.delete(username);
+    },
     async close() {},
   };
 }

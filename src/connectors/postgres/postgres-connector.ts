@@ -10,7 +10,7 @@ import { type PostgresConfig, poolConfig, postgresConfigSchema } from './config.
 import { listGroupRoles } from './entitlements.js';
 import { toTargetError } from './errors.js';
 import { validateAccountName, validateEntitlementName } from './names.js';
-import { extendRole, grantRole, revokeRole, rotateRole, verifyRole } from './roles.js';
+import { dropRole, extendRole, grantRole, revokeRole, rotateRole, verifyRole } from './roles.js';
 
 export { postgresConfigSchema, type PostgresConfig } from './config.js';
 
@@ -52,6 +52,11 @@ function createInstance(rawConfig: PostgresConfig): ConnectorInstance {
     verify: (ctx, spec) => call(ctx, 'verify', () => verifyRole(pool, spec)),
     rotate: (ctx, handle, password) => call(ctx, 'rotate', () => rotateRole(pool, handle, password)),
     extend: (ctx, handle, until) => call(ctx, 'extend', () => extendRole(pool, handle, until)),
+    deleteAccount: (ctx, username) =>
+      call(ctx, 'deleteAccount', async () => {
+        await dropRole(pool, username);
+        ctx.log.info({ target: where, username }, 'postgres JIT account deleted');
+      }),
     close: () => {
       // pg.Pool throws when ended twice; closing is idempotent for callers.
       closed ??= pool.end();

@@ -152,6 +152,40 @@ export async function rotateRole(pool: pg.Pool, rawHandle: Record<string, unknow
   });
 }
 
+/**
+ * Drops a JIT login role no grant holds any more. Objects it owns (or privileges granted to it)
+ * are never dropped with it: PostgreSQL refuses, and the message says how to hand them over.
+ */
+export async function dropRole(pool: pg.Pool, username: string): Promise<void> {
+  checkNames(username, []);
+  const exists = await inTransaction(pool, async (c) => {
+    await lockAccount(c, username);
+    const role = await findRole(c, username);
+    if (!role) return false;
+    if (!isTimeboxRole(role)) throw notOurs(username);
+    await c.query(`ALTER ROLE ${ident(username)} WITH NOLOGIN VALID UNTIL ${timestamp(PAST)}`);
+    return true;
+  });
+  if (!exists) return;
+  const left = await withClient(pool, (c) => terminateSessions(c, username));
+  if (left > 0) throw transient(`${left} session(s) of role "${username}" did not end in time`);
+  try {
+    await inTransaction(pool, async (c) => {
+      await lockAccount(c, username);
+      if (await findRole(c, username)) await c.query(`DROP ROLE ${ident(username)}`);
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code === '2BP01') {
+      const detail = String((err as { detail?: string }).detail ?? '').split('\n').slice(0, 3).join('; ');
+      throw invalid(
+        `role "${username}" still owns objects or holds privileges (${detail || 'see the server log'}); ` +
+          `hand them over first (REASSIGN OWNED BY ${username} TO …; DROP OWNED BY ${username}) in each database, then delete again`,
+      );
+    }
+    throw err;
+  }
+}
+
 /** An extension moves the native backstop: the role stays valid until the new end. */
 export async function extendRole(pool: pg.Pool, rawHandle: Record<string, unknown>, accountNotAfter: Date): Promise<void> {
   const { username } = parseHandle(rawHandle);

@@ -1,7 +1,9 @@
-/** JIT accounts: the person's (or, for admins, everyone's) accounts, and "enable again". */
+/** JIT accounts: the person's (or, for admins, everyone's) accounts; enable again, rotate the password, delete. */
 import { z } from 'zod';
 import { getGrant } from '../../app/grants.js';
+import { deleteJitAccount } from '../../app/delete-jit-account.js';
 import { enableJitAccount, listJitAccounts } from '../../app/jit-accounts.js';
+import { rotateJitAccountPassword } from '../../app/rotate-jit-password.js';
 import { principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, oneStringKey, pageQuerySchema, pageSchema } from '../pagination.js';
 import type { RouteModule } from '../server.js';
@@ -15,12 +17,23 @@ const accountSchema = z.object({
   status: z.string(),
   targetId: z.string(),
   targetName: z.string(),
+  targetKind: z.string(),
+  canRotate: z.boolean(),
   operatorId: z.string(),
   operatorEmail: z.string(),
   lastGrantId: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
+
+const rotatedSchema = z.object({
+  accountId: z.string(),
+  grantId: z.string(),
+  username: z.string(),
+  password: z.string().describe('Shown once; not stored'),
+});
+
+const accountParams = tenantParamsSchema.extend({ accountId: uuidParam });
 
 export const jitAccountRoutes =
   (deps: GrantRouteDeps): RouteModule =>
@@ -57,7 +70,7 @@ export const jitAccountRoutes =
         schema: {
           tags: ['jit-accounts'],
           summary: 'Enable a previously used JIT account again, with a new reason and duration',
-          params: tenantParamsSchema.extend({ accountId: uuidParam }),
+          params: accountParams,
           body: z.strictObject({
             reason: text(1000).min(1, { error: 'a reason is required' }),
             durationSeconds: durationSeconds.optional(),
@@ -84,6 +97,42 @@ export const jitAccountRoutes =
         );
         if (grant.state === 'activating') await deps.runNow(grant.id, 'activate');
         return reply.status(201).send(grantJson(await getGrant(deps, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, grant.id)));
+      },
+    );
+
+    app.post(
+      '/api/v1/tenants/:tenant/jit-accounts/:accountId/rotate',
+      {
+        schema: {
+          tags: ['jit-accounts'],
+          summary: 'Set a fresh password on your enabled JIT account; the old one stops working at once. Shown once.',
+          params: accountParams,
+          body: z.strictObject({ totp: z.string().regex(/^\d{6}$/, { error: 'a 6-digit code' }).optional() }),
+          response: { 200: rotatedSchema },
+        },
+      },
+      async (request, reply) => {
+        const t = await requireTenant(request, request.params.tenant, 'requests.create');
+        const p = principalOf(request);
+        const rotated = await rotateJitAccountPassword(deps, { type: 'operator', id: p.operatorId }, t.tenantId, p.operatorId, request.params.accountId, request.body.totp);
+        return reply.header('cache-control', 'no-store').send(rotated);
+      },
+    );
+
+    app.delete(
+      '/api/v1/tenants/:tenant/jit-accounts/:accountId',
+      {
+        schema: {
+          tags: ['jit-accounts'],
+          summary: 'Delete a JIT account no grant holds: removed from its target; a later request creates a fresh one',
+          params: accountParams,
+        },
+      },
+      async (request, reply) => {
+        const t = await requireTenant(request, request.params.tenant);
+        const p = principalOf(request);
+        await deleteJitAccount(deps, { type: 'operator', id: p.operatorId }, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, request.params.accountId);
+        return reply.status(204).send();
       },
     );
   };
