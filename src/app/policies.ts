@@ -1,6 +1,7 @@
 /**
- * Policies say who may ask for what, for how long. This issue's scope: target/entitlement
- * selection, requester roles, default and maximum duration, reason length, pending expiry.
+ * Policies say who may ask for what, for how long: target/entitlement selection, requesters,
+ * default and maximum duration, reason length, pending expiry and the workflow rules. Versioned:
+ * an edit archives the old row and inserts its successor; removing archives.
  */
 import { randomUUID } from 'node:crypto';
 import { AppError, badRequest, notFound, policyViolation } from '../core/errors.js';
@@ -51,7 +52,8 @@ export const toPolicyView = (p: PolicyRow): PolicyView => ({
   createdAt: p.created_at,
 });
 
-export async function createPolicy(deps: AppDeps, actor: Actor, tenantId: string, input: PolicyInput): Promise<PolicyView> {
+/** Everything a policy must satisfy before it is saved; returns the parsed rules. */
+async function checkedRules(deps: AppDeps, tenantId: string, input: PolicyInput): Promise<PolicyRules> {
   const badRoles = input.requesterRoles.filter((r) => !isRole(r));
   if (badRoles.length) throw badRequest(`unknown role(s): ${badRoles.join(', ')}`);
   const parsed = policyRulesSchema.safeParse(input.rules ?? {});
@@ -73,47 +75,96 @@ export async function createPolicy(deps: AppDeps, actor: Actor, tenantId: string
       .executeTakeFirst();
     if (!t) throw notFound(`target ${input.targetId}`);
   }
-  const dup = await deps.db
-    .selectFrom('policies')
-    .select('id')
-    .where('tenant_id', '=', tenantId)
-    .where('name', '=', input.name)
-    .executeTakeFirst();
-  if (dup) throw new AppError('conflict', `a policy named "${input.name}" already exists`);
+  return rules;
+}
+
+const rowValues = (id: string, tenantId: string, input: PolicyInput, rules: PolicyRules, now: Date) => ({
+  id,
+  tenant_id: tenantId,
+  name: input.name,
+  target_id: input.targetId ?? null,
+  entitlements: input.entitlements ?? null,
+  requester_roles: input.requesterRoles,
+  max_duration_seconds: input.maxDurationSeconds,
+  default_duration_seconds: input.defaultDurationSeconds,
+  reason_min_length: input.reasonMinLength,
+  pending_ttl_seconds: input.pendingTtlSeconds,
+  rules: JSON.stringify(rules),
+  created_at: now,
+});
+
+const auditView = (v: PolicyView) => ({ ...v, createdAt: v.createdAt.toISOString() });
+
+async function nameTaken(deps: AppDeps, tenantId: string, name: string, except?: string): Promise<boolean> {
+  let q = deps.db.selectFrom('policies').select('id').where('tenant_id', '=', tenantId).where('name', '=', name).where('archived_at', 'is', null);
+  if (except) q = q.where('id', '<>', except);
+  return (await q.executeTakeFirst()) !== undefined;
+}
+
+export async function createPolicy(deps: AppDeps, actor: Actor, tenantId: string, input: PolicyInput): Promise<PolicyView> {
+  const rules = await checkedRules(deps, tenantId, input);
+  if (await nameTaken(deps, tenantId, input.name)) throw new AppError('conflict', `a policy named "${input.name}" already exists`);
   const id = randomUUID();
   return deps.db.transaction().execute(async (tx) => {
-    const row = await tx
-      .insertInto('policies')
-      .values({
-        id,
-        tenant_id: tenantId,
-        name: input.name,
-        target_id: input.targetId ?? null,
-        entitlements: input.entitlements ?? null,
-        requester_roles: input.requesterRoles,
-        max_duration_seconds: input.maxDurationSeconds,
-        default_duration_seconds: input.defaultDurationSeconds,
-        reason_min_length: input.reasonMinLength,
-        pending_ttl_seconds: input.pendingTtlSeconds,
-        rules: JSON.stringify(rules),
-        created_at: deps.clock.now(),
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    const row = await tx.insertInto('policies').values(rowValues(id, tenantId, input, rules, deps.clock.now())).returningAll().executeTakeFirstOrThrow();
+    const view = toPolicyView(row);
+    await deps.audit.append(tx, { tenantId, actor, action: 'policy.created', subject: { type: 'policy', id }, after: auditView(view) });
+    return view;
+  });
+}
+
+/**
+ * An edit saves a new version (new id) and archives the old one: requests already pending and
+ * grants already running keep the rules they were asked under; new requests get the new ones.
+ */
+export async function updatePolicy(deps: AppDeps, actor: Actor, tenantId: string, policyId: string, input: PolicyInput): Promise<PolicyView> {
+  const stale = (name: string) => new AppError('conflict', `policy "${name}" was changed or removed meanwhile; reload and edit the current version`);
+  const current = await deps.db.selectFrom('policies').select(['name', 'archived_at']).where('id', '=', policyId).where('tenant_id', '=', tenantId).executeTakeFirst();
+  if (!current) throw notFound(`policy ${policyId}`);
+  if (current.archived_at) throw stale(current.name);
+  const rules = await checkedRules(deps, tenantId, input);
+  if (await nameTaken(deps, tenantId, input.name, policyId)) throw new AppError('conflict', `a policy named "${input.name}" already exists`);
+  const id = randomUUID();
+  return deps.db.transaction().execute(async (tx) => {
+    const old = await tx.selectFrom('policies').selectAll().where('id', '=', policyId).where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
+    if (!old) throw notFound(`policy ${policyId}`);
+    if (old.archived_at) throw stale(old.name);
+    const now = deps.clock.now();
+    // Archive first: the live-name index allows one live policy per name.
+    await tx.updateTable('policies').set({ archived_at: now }).where('id', '=', policyId).execute();
+    const row = await tx.insertInto('policies').values(rowValues(id, tenantId, input, rules, now)).returningAll().executeTakeFirstOrThrow();
+    await tx.updateTable('policies').set({ replaced_by: id }).where('id', '=', policyId).execute();
     const view = toPolicyView(row);
     await deps.audit.append(tx, {
       tenantId,
       actor,
-      action: 'policy.created',
+      action: 'policy.updated',
       subject: { type: 'policy', id },
-      after: { ...view, createdAt: view.createdAt.toISOString() },
+      before: auditView(toPolicyView(old)),
+      after: { ...auditView(view), previousId: policyId },
     });
     return view;
   });
 }
 
+/** Removed policies take no new requests; what is pending or running under them goes on. */
+export async function removePolicy(deps: AppDeps, actor: Actor, tenantId: string, policyId: string): Promise<void> {
+  await deps.db.transaction().execute(async (tx) => {
+    const old = await tx.selectFrom('policies').selectAll().where('id', '=', policyId).where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
+    if (!old || old.archived_at) throw notFound(`policy ${policyId}`);
+    await tx.updateTable('policies').set({ archived_at: deps.clock.now() }).where('id', '=', policyId).execute();
+    await deps.audit.append(tx, {
+      tenantId,
+      actor,
+      action: 'policy.removed',
+      subject: { type: 'policy', id: policyId },
+      before: auditView(toPolicyView(old)),
+    });
+  });
+}
+
 export async function listPolicies(deps: Pick<AppDeps, 'db'>, tenantId: string): Promise<PolicyView[]> {
-  const rows = await deps.db.selectFrom('policies').selectAll().where('tenant_id', '=', tenantId).orderBy('name').execute();
+  const rows = await deps.db.selectFrom('policies').selectAll().where('tenant_id', '=', tenantId).where('archived_at', 'is', null).orderBy('name').execute();
   return rows.map(toPolicyView);
 }
 
@@ -170,10 +221,14 @@ export async function resolvePolicy(
     groupIds?: readonly string[];
   },
 ): Promise<PolicyRow> {
-  const rows = await deps.db.selectFrom('policies').selectAll().where('tenant_id', '=', tenantId).execute();
+  const rows = await deps.db.selectFrom('policies').selectAll().where('tenant_id', '=', tenantId).where('archived_at', 'is', null).execute();
   if (ask.policyId) {
     const p = rows.find((r) => r.id === ask.policyId);
-    if (!p) throw notFound(`policy ${ask.policyId}`);
+    if (!p) {
+      const old = await deps.db.selectFrom('policies').select('name').where('id', '=', ask.policyId).where('tenant_id', '=', tenantId).executeTakeFirst();
+      if (old) throw policyViolation(`policy "${old.name}" was changed or removed since you picked it; choose a policy again`);
+      throw notFound(`policy ${ask.policyId}`);
+    }
     const why = policyMismatch(p, ask);
     if (why) throw policyViolation(why);
     return p;

@@ -13,6 +13,7 @@ import * as m0007 from './migrations/0007_tenant_jit_settings.js';
 import * as m0008 from './migrations/0008_request_public_key.js';
 import * as m0009 from './migrations/0009_agents.js';
 import * as m0010 from './migrations/0010_jit_account_deletion.js';
+import * as m0012 from './migrations/0012_policy_versions.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -24,6 +25,7 @@ const migrations: Record<string, Migration> = {
   '0008_request_public_key': m0008,
   '0009_agents': m0009,
   '0010_jit_account_deletion': m0010,
+  '0012_policy_versions': m0012,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

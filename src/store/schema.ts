@@ -82,6 +82,9 @@ export interface PoliciesTable {
   pending_ttl_seconds: ColumnType<number, number | undefined, number>;
   rules: Json;
   created_at: Timestamp;
+  /** Set when edited (then `replaced_by` is the new version) or removed; pending requests keep it. */
+  archived_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  replaced_by: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface JitAccountsTable {

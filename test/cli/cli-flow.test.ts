@@ -148,4 +148,15 @@ describe('timebox CLI against a live server', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Audit chain intact: \d+ events checked; head seq \d+, hash [0-9a-f]{64}\.$/m);
   });
+
+  it('policies remove takes the policy out: nobody can request under it any more', async () => {
+    const [policy] = JSON.parse((await cli(['policies', 'list', '--json'])).stdout) as { id: string }[];
+    const r = await cli(['policies', 'remove', policy!.id]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`Removed policy ${policy!.id}.\n`);
+    expect(JSON.parse((await cli(['policies', 'list', '--json'])).stdout)).toEqual([]);
+    const refused = await cli(['request', '--target', 'orders-db', '--entitlement', 'readers', '--duration', '1h', '--reason', 'investigate INC-43']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/no access policy exists/);
+  });
 });

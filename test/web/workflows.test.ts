@@ -271,6 +271,49 @@ describe('approval workflows in the dashboard', () => {
     await shot(O, 'policies-simulate');
   });
 
+  it('edits a policy as a new version, keeping what the form does not show, and removes one', async () => {
+    const made = await server.admin.post(`${T}/policies`, {
+      name: 'night shift',
+      targetId,
+      requesterRoles: ['requester'],
+      maxDurationSeconds: 3600,
+      defaultDurationSeconds: 1800,
+      pendingTtlSeconds: 7200,
+      rules: { windows: [{ timeZone: 'UTC', days: ['sat'], from: '22:00', to: '06:00', dates: { from: '2026-01-01', to: '2030-12-31' } }] },
+    });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    await nav(O, 'Targets'); // away and back: the list is loaded afresh
+    await nav(O, 'Policies');
+    await O.getByRole('button', { name: 'Edit policy night shift' }).click();
+    const form = O.getByRole('form', { name: 'Edit policy “night shift”' });
+    expect(await form.getByLabel('Maximum duration').inputValue()).toBe('1h');
+    await form.getByLabel('Maximum duration').fill('2h');
+    await form.getByLabel('Default duration').fill('3h');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await form.locator('#policy-default-error').getByText('The default cannot be longer than the maximum.').waitFor();
+    await form.getByLabel('Default duration').fill('1h');
+    await form.getByRole('button', { name: 'Save changes' }).click();
+    await O.getByRole('status').getByText('Policy “night shift” saved.', { exact: false }).waitFor();
+    const saved = (await server.admin.get(`${T}/policies`)).body.items.filter((p: { name: string }) => p.name === 'night shift');
+    expect(saved).toEqual([
+      expect.objectContaining({
+        maxDurationSeconds: 7200,
+        defaultDurationSeconds: 3600,
+        pendingTtlSeconds: 7200,
+        rules: expect.objectContaining({ windows: [expect.objectContaining({ days: ['sat'], dates: { from: '2026-01-01', to: '2030-12-31' } })] }),
+      }),
+    ]);
+    expect(saved[0].id).not.toBe(made.body.id);
+
+    await O.getByRole('button', { name: 'Remove policy night shift' }).click();
+    const confirm = O.getByRole('dialog', { name: 'Remove policy “night shift”?' });
+    await shot(O, 'policy-remove');
+    await confirm.getByRole('button', { name: 'Remove policy' }).click();
+    await O.getByRole('status').getByText('Policy “night shift” removed.').waitFor();
+    const names = (await server.admin.get(`${T}/policies`)).body.items.map((p: { name: string }) => p.name);
+    expect(names).not.toContain('night shift');
+  });
+
   it('offers the policy’s ticket and break-glass in the activate wizard, with a warning', async () => {
     await R.goto('/t/default/jit-accounts/activate');
     await R.getByRole('button', { name: /PostgreSQL/ }).click();

@@ -1,11 +1,11 @@
 /** `timebox policies add | list`. */
 import type { Command } from 'commander';
-import { apiGet, apiPages, apiPost } from '../api-client.js';
+import { apiDelete, apiGet, apiPages, apiPost } from '../api-client.js';
 import type { Policy, Target } from '../api-types.js';
 import { csvArg, durationArg, intArg } from '../args.js';
-import { connect, resolveTarget } from '../context.js';
+import { connect, idArg, resolveTarget } from '../context.js';
 import { formatDuration } from '../duration.js';
-import { keyValues, list, printJson, table } from '../output.js';
+import { keyValues, list, print, printJson, table } from '../output.js';
 import { registerPolicySimulate } from './policy-simulate.js';
 
 interface AddOptions {
@@ -86,5 +86,15 @@ export function registerPolicies(program: Command): void {
         ]),
         'No policies yet; nobody can request access until an admin adds one (timebox policies add).',
       );
+    });
+
+  policies
+    .command('remove')
+    .description('remove a policy: no new requests under it; what is pending or running under it goes on')
+    .argument('<id>', 'policy id (timebox policies list)')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      await apiDelete(ctx.conn, await ctx.tenantPath(`/policies/${idArg(id, 'policy')}`));
+      print(`Removed policy ${id}.`);
     });
 }

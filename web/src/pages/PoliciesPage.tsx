@@ -1,6 +1,7 @@
-/** "Policies": who may request what, when, for how long, with which approvals; creating one; simulating. */
+/** "Policies": who may request what, when, for how long, with which approvals; creating, editing, removing; simulating. */
 import { useCallback, useEffect, useState } from 'react';
 import { allPages, api, messageOf, tenantPath } from '../api';
+import { Dialog } from '../components/Dialog';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
@@ -18,6 +19,8 @@ export function PoliciesPage() {
   const [targets, setTargets] = useState<Target[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
+  const [editing, setEditing] = useState<Policy | null>(null);
+  const [removing, setRemoving] = useState<Policy | null>(null);
   const [simulating, setSimulating] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
 
@@ -42,7 +45,7 @@ export function PoliciesPage() {
         <button type="button" aria-pressed={simulating} onClick={() => setSimulating((s) => !s)}>
           Simulate
         </button>
-        {ws.can('policies.manage') && !creating ? (
+        {ws.can('policies.manage') && !creating && !editing ? (
           <button
             type="button"
             className="primary"
@@ -73,6 +76,31 @@ export function PoliciesPage() {
           }}
         />
       ) : null}
+      {editing ? (
+        <PolicyEditor
+          key={editing.id}
+          targets={targets}
+          directory={directory}
+          editing={editing}
+          onCancel={() => setEditing(null)}
+          onCreated={(p) => {
+            setEditing(null);
+            setNotice(`Policy “${p.name}” saved. Requests already waiting keep the rules they were asked under.`);
+            load();
+          }}
+        />
+      ) : null}
+      {removing ? (
+        <RemovePolicyDialog
+          policy={removing}
+          onClose={() => setRemoving(null)}
+          onRemoved={() => {
+            setNotice(`Policy “${removing.name}” removed.`);
+            setRemoving(null);
+            load();
+          }}
+        />
+      ) : null}
       <FormError message={error} />
       {policies === null ? (
         error ? null : <p className="loading">Loading…</p>
@@ -90,6 +118,11 @@ export function PoliciesPage() {
               <th scope="col">Approval</th>
               <th scope="col">When</th>
               <th scope="col">Also</th>
+              {ws.can('policies.manage') ? (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              ) : null}
             </tr>
           </thead>
           <tbody>
@@ -114,11 +147,59 @@ export function PoliciesPage() {
                     ))}
                   </ul>
                 </td>
+                {ws.can('policies.manage') ? (
+                  <td className="nowrap">
+                    <button
+                      type="button"
+                      aria-label={`Edit policy ${p.name}`}
+                      onClick={() => {
+                        setCreating(false);
+                        setNotice(null);
+                        setEditing(p);
+                      }}
+                    >
+                      Edit
+                    </button>{' '}
+                    <button type="button" className="danger-outline" aria-label={`Remove policy ${p.name}`} onClick={() => setRemoving(p)}>
+                      Remove
+                    </button>
+                  </td>
+                ) : null}
               </tr>
             ))}
           </tbody>
         </table>
       )}
     </div>
+  );
+}
+
+function RemovePolicyDialog(props: { policy: Policy; onClose: () => void; onRemoved: () => void }) {
+  const ws = useWorkspace();
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const remove = async () => {
+    setBusy(true);
+    try {
+      await api.del(tenantPath(ws.slug, `/policies/${props.policy.id}`));
+      props.onRemoved();
+    } catch (err) {
+      setError(messageOf(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog title={`Remove policy “${props.policy.name}”?`} onClose={props.onClose}>
+      <p>Nobody can request access under it any more. Requests already waiting and grants already running under it go on until they end.</p>
+      <FormError message={error} />
+      <div className="form-actions">
+        <button type="button" onClick={props.onClose}>
+          Cancel
+        </button>
+        <button type="button" className="danger" disabled={busy} onClick={() => void remove()}>
+          {busy ? 'Removing…' : 'Remove policy'}
+        </button>
+      </div>
+    </Dialog>
   );
 }

@@ -1,6 +1,7 @@
 /**
- * Create a policy: who may ask for what on which target, for how long, when, with which
- * approvals, and under which extra rules. Checked here for form; the server checks the meaning
+ * Create or edit a policy: who may ask for what on which target, for how long, when, with which
+ * approvals, and under which extra rules. Saving an edit makes a new version (the server keeps
+ * the old one for requests already waiting). Checked here for form; the server checks the meaning
  * and its problems are shown at the part of the form they name. Nothing is saved on a problem.
  */
 import { useRef, useState, type FormEvent, type ReactNode } from 'react';
@@ -11,7 +12,7 @@ import { focusFirstInvalid } from '../../forms';
 import type { Directory } from '../../hooks/useDirectory';
 import type { Policy, Target } from '../../types';
 import { AutoApproveEditor } from './AutoApproveEditor';
-import { emptyDraft, placePolicyError, toBody, type PolicyDraft, type PolicyErrors } from './draft';
+import { draftOf, emptyDraft, placePolicyError, toBody, type PolicyDraft, type PolicyErrors } from './draft';
 import { LevelsEditor } from './LevelsEditor';
 import { RequestersFields } from './RequestersFields';
 import { SwitchesFields } from './SwitchesFields';
@@ -27,10 +28,11 @@ function Section(props: { id: string; title: string; intro?: string; children: R
   );
 }
 
-export function PolicyEditor(props: { targets: Target[]; directory: Directory; onCreated: (p: Policy) => void; onCancel: () => void }) {
+export function PolicyEditor(props: { targets: Target[]; directory: Directory; editing?: Policy; onCreated: (p: Policy) => void; onCancel: () => void }) {
   const ws = useWorkspace();
   const formRef = useRef<HTMLFormElement>(null);
-  const [d, setD] = useState<PolicyDraft>(emptyDraft);
+  const editing = props.editing;
+  const [d, setD] = useState<PolicyDraft>(() => (editing ? draftOf(editing) : emptyDraft()));
   const [errors, setErrors] = useState<PolicyErrors>({});
   const [busy, setBusy] = useState(false);
   const { members, groups } = props.directory;
@@ -53,7 +55,11 @@ export function PolicyEditor(props: { targets: Target[]; directory: Directory; o
     }
     setBusy(true);
     try {
-      props.onCreated(await api.post<Policy>(tenantPath(ws.slug, '/policies'), body));
+      props.onCreated(
+        editing
+          ? await api.put<Policy>(tenantPath(ws.slug, `/policies/${editing.id}`), body)
+          : await api.post<Policy>(tenantPath(ws.slug, '/policies'), body),
+      );
     } catch (err) {
       const placed = placePolicyError(err, d);
       const count = Object.keys(placed).filter((k) => k !== 'form').length;
@@ -66,7 +72,8 @@ export function PolicyEditor(props: { targets: Target[]; directory: Directory; o
 
   return (
     <form ref={formRef} className="card form policy-editor" onSubmit={submit} noValidate aria-labelledby="new-policy-title">
-      <h2 id="new-policy-title">New policy</h2>
+      <h2 id="new-policy-title">{editing ? `Edit policy “${editing.name}”` : 'New policy'}</h2>
+      {editing ? <p className="hint">Saving makes a new version: requests already waiting for approval, and grants already running, keep the rules they were asked under.</p> : null}
       <FormError message={errors.form} />
       <Section id="policy-basics" title="What and how long">
         <div className="grid-3">
@@ -116,7 +123,7 @@ export function PolicyEditor(props: { targets: Target[]; directory: Directory; o
           Cancel
         </button>
         <button type="submit" className="primary" disabled={busy}>
-          {busy ? 'Creating…' : 'Create policy'}
+          {busy ? (editing ? 'Saving…' : 'Creating…') : editing ? 'Save changes' : 'Create policy'}
         </button>
       </div>
     </form>

@@ -5,8 +5,8 @@
  * its problems are shown at the level, window or field they name.
  */
 import { ApiError, messageOf } from '../../api';
-import { parseDuration } from '../../format';
-import type { PolicyRules, Role, Weekday } from '../../types';
+import { formatDuration, parseDuration } from '../../format';
+import type { AccessWindow, Policy, PolicyRules, Role, Weekday } from '../../types';
 
 export interface LevelDraft {
   key: number;
@@ -22,6 +22,8 @@ export interface WindowDraft {
   days: Weekday[];
   from: string;
   to: string;
+  /** Kept as loaded when editing (the form has no date-range fields). */
+  dates?: { from: string; to: string };
 }
 
 export interface AutoDraft {
@@ -29,6 +31,8 @@ export interface AutoDraft {
   name: string;
   groupIds: string[];
   maxDuration: string;
+  /** Kept as loaded when editing (the form has no per-rule windows). */
+  windows?: AccessWindow[];
 }
 
 export interface PolicyDraft {
@@ -53,6 +57,8 @@ export interface PolicyDraft {
   mfa: { request: boolean; approve: boolean; reveal: boolean };
   scheduleAheadDays: string;
   maxConcurrent: string;
+  /** Kept as loaded when editing (not a form field). */
+  pendingTtlSeconds?: number;
 }
 
 /** Error keys: fields, `level.N`, `window.N`, `auto.N`, and `form`. */
@@ -90,6 +96,47 @@ export const emptyDraft = (): PolicyDraft => ({
   scheduleAheadDays: '0',
   maxConcurrent: '',
 });
+
+/** The form filled in from a saved policy, for editing. */
+export function draftOf(p: Policy): PolicyDraft {
+  const r = p.rules;
+  const base = emptyDraft();
+  return {
+    ...base,
+    name: p.name,
+    targetId: p.targetId ?? '',
+    entitlements: p.entitlements?.join(', ') ?? '',
+    roles: p.requesterRoles as Role[],
+    operatorIds: r?.requesterOperatorIds ?? [],
+    groupIds: r?.requesterGroupIds ?? [],
+    def: formatDuration(p.defaultDurationSeconds),
+    max: formatDuration(p.maxDurationSeconds),
+    reasonMin: String(p.reasonMinLength),
+    pendingTtlSeconds: p.pendingTtlSeconds,
+    ...(r
+      ? {
+          ticketRequired: r.ticket?.required ?? false,
+          ticketPattern: r.ticket?.pattern ?? '',
+          windows: r.windows.map((w) => ({ key: newKey(), timeZone: w.timeZone, days: w.days, from: w.from, to: w.to, ...(w.dates ? { dates: w.dates } : {}) })),
+          levels: r.approvalLevels.map((l) => ({ key: newKey(), name: l.name ?? '', approverIds: l.approverIds, groupIds: l.groupIds, quorum: String(l.quorum) })),
+          auto: r.autoApprove.map((a) => ({
+            key: newKey(),
+            name: a.name,
+            groupIds: a.requesterGroupIds ?? [],
+            maxDuration: a.maxDurationSeconds ? formatDuration(a.maxDurationSeconds) : '',
+            ...(a.windows ? { windows: a.windows } : {}),
+          })),
+          extensionAllowed: r.extension?.allowed ?? false,
+          extensionMaxTotal: r.extension ? formatDuration(r.extension.maxTotalSeconds) : base.extensionMaxTotal,
+          extensionSelf: r.extension?.selfApprove ?? false,
+          breakGlass: r.breakGlass.allowed,
+          mfa: { ...r.mfa },
+          scheduleAheadDays: String(r.maxScheduleAheadDays),
+          maxConcurrent: r.maxConcurrentGrants ? String(r.maxConcurrentGrants) : '',
+        }
+      : {}),
+  };
+}
 
 const intIn = (text: string, min: number, max: number): number | null => {
   const n = Number(text.trim());
@@ -132,13 +179,14 @@ export function toBody(d: PolicyDraft): { body: Record<string, unknown> | null; 
   const rules: Partial<PolicyRules> = {
     requesterOperatorIds: d.operatorIds,
     requesterGroupIds: d.groupIds,
-    windows: d.windows.map(({ timeZone, days, from, to }) => ({ timeZone, days, from, to })),
+    windows: d.windows.map(({ timeZone, days, from, to, dates }) => ({ timeZone, days, from, to, ...(dates ? { dates } : {}) })),
     maxScheduleAheadDays: ahead!,
     approvalLevels: d.levels.map((l) => ({ ...(l.name.trim() ? { name: l.name.trim() } : {}), approverIds: l.approverIds, groupIds: l.groupIds, quorum: Number(l.quorum) })),
     autoApprove: d.auto.map((a) => ({
       name: a.name.trim(),
       ...(a.groupIds.length ? { requesterGroupIds: a.groupIds } : {}),
       ...(a.maxDuration.trim() ? { maxDurationSeconds: parseDuration(a.maxDuration)! } : {}),
+      ...(a.windows ? { windows: a.windows } : {}),
     })),
     breakGlass: { allowed: d.breakGlass },
     mfa: d.mfa,
@@ -154,6 +202,7 @@ export function toBody(d: PolicyDraft): { body: Record<string, unknown> | null; 
     defaultDurationSeconds: def,
     maxDurationSeconds: max,
     reasonMinLength: reasonMin,
+    ...(d.pendingTtlSeconds !== undefined ? { pendingTtlSeconds: d.pendingTtlSeconds } : {}),
     rules,
   };
   return { body, errors: {} };
