@@ -25,7 +25,7 @@ export const toTargetView = (t: TargetRow): TargetView => ({
   updatedAt: t.updated_at,
 });
 
-const configContext = (targetId: string) => `target:${targetId}:config`;
+export const configContext = (targetId: string) => `target:${targetId}:config`;
 
 export async function getTarget(deps: Pick<AppDeps, 'db'>, tenantId: string, targetId: string): Promise<TargetRow> {
   const row = await deps.db

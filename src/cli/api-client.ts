@@ -117,6 +117,10 @@ export async function apiPost<T>(conn: Conn, path: string, body: unknown = {}): 
   return json<T>(conn, await send(conn, 'POST', path, { body }));
 }
 
+export async function apiPut<T>(conn: Conn, path: string, body: unknown = {}): Promise<T> {
+  return json<T>(conn, await send(conn, 'PUT', path, { body }));
+}
+
 export async function apiDelete(conn: Conn, path: string, body?: unknown): Promise<void> {
   await json<unknown>(conn, await send(conn, 'DELETE', path, { body }));
 }

@@ -15,6 +15,8 @@ export interface ConnectorHub {
   kinds(): string[];
   /** The instance for a target at a given config version (updated_at). */
   instance(target: { id: string; kind: string; updatedAt: Date }, loadConfig: () => unknown): ConnectorInstance;
+  /** An uncached instance for a config not saved yet (testing new settings); the caller closes it. */
+  scratch(kind: string, config: unknown): ConnectorInstance;
   closeAll(): Promise<void>;
 }
 
@@ -35,6 +37,11 @@ export function createConnectorHub(registry: ConnectorRegistry, services: Connec
       const instance = def.create(config, services);
       cache.set(target.id, { version, instance });
       return instance;
+    },
+    scratch(kind, config) {
+      const def = registry.get(kind);
+      if (!def) throw new Error(`no connector for target kind ${kind}`);
+      return def.create(def.configSchema.parse(config), services);
     },
     async closeAll() {
       const all = [...cache.values()];

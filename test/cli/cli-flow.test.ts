@@ -62,6 +62,17 @@ describe('timebox CLI against a live server', () => {
     expect(p.stdout).toMatch(/^default: +1h$/m);
   });
 
+  it('targets update changes settings (other keys keep their value) and prints the new check', async () => {
+    const r = await cli(['targets', 'update', 'orders-db', '--config', JSON.stringify({ entitlements: ['readers', 'writers', 'auditors'] })]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Updated target orders-db (fake).');
+    expect(r.stdout).toContain('Check passed.');
+    const bare = await cli(['targets', 'update', 'orders-db']);
+    expect(bare.code).not.toBe(0);
+    expect(bare.stderr).toMatch(/nothing to change/);
+  });
+
   it('request prints a working password once; grants credential afterwards is refused (exit 5)', async () => {
     const r = await cli(['request', '--target', 'orders-db', '--entitlement', 'readers', '--duration', '1h30m', '--reason', 'investigate INC-42']);
     expect(r.stderr).toBe('');

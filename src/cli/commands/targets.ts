@@ -1,7 +1,7 @@
-/** `timebox targets add | check | list | entitlements`. */
+/** `timebox targets add | update | check | list | entitlements`. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { apiPages, apiPost } from '../api-client.js';
+import { apiPages, apiPost, apiPut } from '../api-client.js';
 import type { CheckReport, Entitlement, Target } from '../api-types.js';
 import { connect, resolveTarget } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -60,6 +60,28 @@ export function registerTargets(program: Command): void {
       print(`Added target ${clean(r.target.name)} (${r.target.kind}), id ${r.target.id}`);
       printCheck(r.check);
       if (!r.check.ok) note(`timebox: warning: the target was added but its check failed; fix it, then run: timebox targets check ${r.target.id}`);
+    });
+
+  targets
+    .command('update')
+    .description('rename a target or change settings; keys left out of the config keep their value; new settings are tested first')
+    .argument('<target>', 'target id or name')
+    .option('--name <name>', 'a new name')
+    .option('--config <json>', 'settings to change, as a JSON object (e.g. a rotated service password: prefer --config-file)')
+    .option('--config-file <file>', 'read the settings to change (JSON) from a file')
+    .option('--json', 'machine-readable output')
+    .action(async (idOrName: string, opts: { name?: string; config?: string; configFile?: string }, cmd: Command) => {
+      const config = opts.config === undefined && opts.configFile === undefined ? undefined : await configFrom(opts);
+      if (!config && opts.name === undefined) throw new CliError('nothing to change: give --name, --config or --config-file', ExitCode.usage);
+      const ctx = await connect(cmd);
+      const target = await resolveTarget(ctx, idOrName);
+      const r = await apiPut<{ target: Target; check: CheckReport | null }>(ctx.conn, await ctx.tenantPath(`/targets/${target.id}`), {
+        ...(opts.name !== undefined ? { name: opts.name } : {}),
+        ...(config ? { config } : {}),
+      });
+      if (ctx.json) return printJson(r);
+      print(`Updated target ${clean(r.target.name)} (${r.target.kind}).`);
+      if (r.check) printCheck(r.check);
     });
 
   targets

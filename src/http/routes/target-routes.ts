@@ -2,20 +2,37 @@
 import { z } from 'zod';
 import type { AppDeps } from '../../app/deps.js';
 import { addTarget, checkTarget, getTarget, listTargetEntitlements, listTargets, toTargetView } from '../../app/targets.js';
+import { updateTarget } from '../../app/update-target.js';
 import { principalOf } from '../auth-hook.js';
 import { decodeCursor, oneStringKey, pageQuerySchema, pageSchema, encodeCursor } from '../pagination.js';
 import type { RouteModule } from '../server.js';
 import { tenantParamsSchema, requireTenant } from '../tenant-access.js';
 import { text, uuidParam } from '../schemas.js';
 
-const targetSchema = z.object({ id: z.string(), name: z.string(), kind: z.string(), createdAt: z.string(), updatedAt: z.string() });
+const targetSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.string(),
+  accountName: z
+    .enum(['per-person', 'requester'])
+    .describe("'per-person': a JIT account whose name the requester may choose; 'requester': the credential names the requester (their e-mail), no name to choose"),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
 const checkSchema = z.object({ ok: z.boolean(), items: z.array(z.object({ name: z.string(), ok: z.boolean(), message: z.string() })) });
-const targetJson = (t: ReturnType<typeof toTargetView>) => ({ ...t, createdAt: t.createdAt.toISOString(), updatedAt: t.updatedAt.toISOString() });
 const targetParams = tenantParamsSchema.extend({ targetId: uuidParam });
 
 export const targetRoutes =
   (deps: AppDeps): RouteModule =>
   (app) => {
+    // The kind's account-name mode goes with every target, so a form knows whether to ask for a name.
+    const targetJson = (t: ReturnType<typeof toTargetView>) => ({
+      ...t,
+      accountName: deps.connectors.definition(t.kind)?.accountName ?? 'per-person',
+      createdAt: t.createdAt.toISOString(),
+      updatedAt: t.updatedAt.toISOString(),
+    });
+
     app.post(
       '/api/v1/tenants/:tenant/targets',
       {
@@ -56,6 +73,28 @@ export const targetRoutes =
       async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'targets.read');
         return targetJson(toTargetView(await getTarget(deps, t.tenantId, request.params.targetId)));
+      },
+    );
+
+    app.put(
+      '/api/v1/tenants/:tenant/targets/:targetId',
+      {
+        schema: {
+          tags: ['targets'],
+          summary: 'Rename a target or change its settings; config keys left out keep their value. New settings are tested first',
+          params: targetParams,
+          body: z.strictObject({
+            name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, { error: 'use letters, digits, spaces, . _ -' }).optional(),
+            config: z.record(z.string(), z.unknown()).optional(),
+          }),
+          response: { 200: z.object({ target: targetSchema, check: checkSchema.nullable() }) },
+        },
+      },
+      async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.manage');
+        const p = principalOf(request);
+        const r = await updateTarget(deps, { type: 'operator', id: p.operatorId }, t.tenantId, request.params.targetId, request.body);
+        return { target: targetJson(r.target), check: r.check };
       },
     );
 

@@ -1,0 +1,94 @@
+/**
+ * Changing a target's name or settings (a rotated service password, a new CA, another DC). Keys
+ * left out of `config` keep their stored value, so secrets need not be typed again; the merged
+ * config is validated by the kind's schema like a new one. The new settings are tested before
+ * they are saved: while grants on the target are live, settings that fail the test are refused,
+ * because revoking those grants depends on them.
+ */
+import { AppError, badRequest, conflict } from '../core/errors.js';
+import { describeIssues } from '../core/zod-issues.js';
+import type { CheckReport } from '../connectors/contract.js';
+import { classifyTargetError } from '../core/errors.js';
+import { LINUX_AGENT_KIND } from '../connectors/linux-agent/config.js';
+import type { Actor, AppDeps } from './deps.js';
+import { configContext, connectorFor, getTarget, toTargetView, type TargetView } from './targets.js';
+
+const LIVE = ['activating', 'active', 'revoking', 'revoke_failed'] as const;
+
+/** Keys whose change would move live grants to another system: a new target is the honest way. */
+const IDENTITY_KEYS: Record<string, string[]> = { [LINUX_AGENT_KIND]: ['agentId'] };
+
+export async function updateTarget(
+  deps: AppDeps,
+  actor: Actor,
+  tenantId: string,
+  targetId: string,
+  input: { name?: string; config?: Record<string, unknown> },
+): Promise<{ target: TargetView; check: CheckReport | null }> {
+  const target = await getTarget(deps, tenantId, targetId);
+  const { definition } = connectorFor(deps, target);
+  if (input.name !== undefined && input.name !== target.name) {
+    const taken = await deps.db.selectFrom('targets').select('id').where('tenant_id', '=', tenantId).where('name', '=', input.name).executeTakeFirst();
+    if (taken) throw conflict(`a target named "${input.name}" already exists`);
+  }
+
+  let configEnc = target.config_enc;
+  let check: CheckReport | null = null;
+  const changedKeys = Object.keys(input.config ?? {});
+  if (input.config) {
+    const stored = JSON.parse(deps.secrets.decrypt(target.config_enc, configContext(target.id))) as Record<string, unknown>;
+    for (const key of IDENTITY_KEYS[target.kind] ?? []) {
+      if (key in input.config && input.config[key] !== stored[key]) {
+        throw badRequest(`config.${key} cannot change: grants on this target belong to the old one; add a new target instead`);
+      }
+    }
+    const parsed = definition.configSchema.safeParse({ ...stored, ...input.config });
+    if (!parsed.success) throw badRequest(`invalid ${target.kind} target configuration: ${describeIssues(parsed.error.issues, 'config')}`);
+    check = await testSettings(deps, target.kind, parsed.data);
+    if (!check.ok) {
+      const live = await deps.db
+        .selectFrom('grants')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('target_id', '=', target.id)
+        .where('state', 'in', LIVE)
+        .executeTakeFirstOrThrow();
+      if (Number(live.n) > 0) {
+        const failed = check.items.filter((i) => !i.ok).map((i) => `${i.name}: ${i.message}`).join('; ');
+        throw new AppError('conflict', `not saved: ${live.n} live grant(s) on ${target.name} need these settings to be revoked, and they fail the connection test (${failed})`, { check });
+      }
+    }
+    configEnc = deps.secrets.encrypt(JSON.stringify(parsed.data), configContext(target.id));
+  }
+
+  const now = deps.clock.now();
+  const row = await deps.db.transaction().execute(async (tx) => {
+    const updated = await tx
+      .updateTable('targets')
+      .set({ name: input.name ?? target.name, config_enc: configEnc, updated_at: now })
+      .where('id', '=', target.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await deps.audit.append(tx, {
+      tenantId,
+      actor,
+      action: 'target.updated',
+      subject: { type: 'target', id: target.id },
+      // Which settings changed, never their values (they may be secrets).
+      before: { name: target.name },
+      after: { name: updated.name, configKeysChanged: changedKeys },
+    });
+    return updated;
+  });
+  return { target: toTargetView(row), check };
+}
+
+async function testSettings(deps: AppDeps, kind: string, config: unknown): Promise<CheckReport> {
+  const instance = deps.connectors.scratch(kind, config);
+  try {
+    return await instance.check({ log: deps.log });
+  } catch (err) {
+    return { ok: false, items: [{ name: 'connection', ok: false, message: classifyTargetError(err).message }] };
+  } finally {
+    await instance.close().catch(() => {});
+  }
+}
