@@ -1,7 +1,9 @@
 /**
  * Who is calling: `Authorization: Bearer <token>` (API clients, CLI) or the `timebox_session`
  * cookie (browser). A cookie is sent by the browser on its own, so unsafe methods authenticated
- * by cookie must also carry the session's CSRF token in `x-csrf-token`.
+ * by cookie must also carry the session's CSRF token in `x-csrf-token`. The login also puts that
+ * token in the readable `timebox_csrf` cookie (double submit), so every tab of the origin can
+ * send it; only the header counts, checked against the session's stored hash.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, forbidden } from '../core/errors.js';
@@ -9,6 +11,8 @@ import type { Actor } from '../auth/operators.js';
 import { csrfMatches, type Principal, type Tokens } from '../auth/tokens.js';
 
 export const SESSION_COOKIE = 'timebox_session';
+/** Not HttpOnly: the dashboard reads it (same origin only) and echoes it in the header. */
+export const CSRF_COOKIE = 'timebox_csrf';
 export const CSRF_HEADER = 'x-csrf-token';
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 

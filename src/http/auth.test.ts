@@ -1,3 +1,4 @@
+import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN_ATTEMPTS_PER_MINUTE } from './routes/auth-routes.js';
 import { createHttpServer } from './server.js';
@@ -14,6 +15,12 @@ afterAll(async () => {
 const login = (email: string, password: string, remoteAddress = '127.0.0.1') =>
   t.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password }, remoteAddress });
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+/** The Set-Cookie line of one cookie ('' when the response sets none by that name). */
+function setCookie(res: LightMyRequestResponse, name: string): string {
+  const header = res.headers['set-cookie'];
+  const lines = Array.isArray(header) ? header : header ? [String(header)] : [];
+  return lines.find((l) => l.startsWith(`${name}=`)) ?? '';
+}
 
 async function timed<T>(fn: () => Promise<T>): Promise<number> {
   const start = performance.now();
@@ -129,6 +136,65 @@ describe('browser sessions', () => {
     expect((await t.request({ method: 'GET', url: '/api/v1/me', headers: bearer(s.token) })).statusCode).toBe(200);
     t.clock.advance(1000);
     expect((await t.request({ method: 'GET', url: '/api/v1/me', headers: bearer(s.token) })).statusCode).toBe(401);
+  });
+});
+
+describe('the readable CSRF cookie (double submit: a second tab stays signed in)', () => {
+  // Its own client address, so these sign-ins do not use up the others' rate limit.
+  const ip = '10.7.7.7';
+
+  it('is set at sign-in with the CSRF token: not HttpOnly, SameSite=Strict, Path=/, ending with the session', async () => {
+    const res = await login(t.admin.email, t.admin.password, ip);
+    const body = res.json<{ csrfToken: string; expiresAt: string }>();
+    const line = setCookie(res, 'timebox_csrf');
+    expect(line.startsWith(`timebox_csrf=${body.csrfToken};`)).toBe(true);
+    expect(line).toMatch(/; SameSite=Strict/);
+    expect(line).toMatch(/; Path=\/(;|$)/);
+    expect(line).not.toMatch(/HttpOnly/);
+    expect(line).not.toMatch(/Secure/); // plain HTTP: a Secure cookie would never come back
+    const expires = Date.parse(/; Expires=([^;]+)/.exec(line)?.[1] ?? '');
+    expect(expires).toBe(Math.floor(Date.parse(body.expiresAt) / 1000) * 1000);
+  });
+
+  it('is Secure when the request came over HTTPS (a proxy that says so), even without secure session cookies', async () => {
+    const app = await createHttpServer({ db: t.db, audit: t.audit, clock: t.clock, logger: false, routes: [], trustProxy: true });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      headers: { 'x-forwarded-proto': 'https' },
+      payload: { email: t.admin.email, password: t.admin.password },
+    });
+    await app.close();
+    expect(res.statusCode).toBe(200);
+    expect(setCookie(res, 'timebox_csrf')).toMatch(/; Secure/);
+  });
+
+  it('authorises nothing by itself: the session cookie plus the CSRF cookie without the header is refused', async () => {
+    const s = await t.login(t.admin.email, t.admin.password, ip);
+    const cookie = `${s.cookie}; timebox_csrf=${s.csrfToken}`;
+    const create = (headers: Record<string, string>) =>
+      t.request({ method: 'POST', url: '/api/v1/tokens', headers: { cookie, ...headers }, payload: { name: 'from a tab' } });
+    for (const res of [await create({}), await create({ 'x-csrf-token': 'forged' })]) {
+      expect(res.statusCode).toBe(403);
+      expect(res.json()).toEqual({ error: { code: 'forbidden', message: 'missing or invalid CSRF token' } });
+    }
+    // What a second tab does: echo the cookie's value in the header.
+    expect((await create({ 'x-csrf-token': s.csrfToken })).statusCode).toBe(201);
+  });
+
+  it('is cleared at sign-out together with the session cookie', async () => {
+    const s = await t.login(t.admin.email, t.admin.password, ip);
+    const out = await t.request({
+      method: 'POST',
+      url: '/api/v1/auth/logout',
+      headers: { cookie: `${s.cookie}; timebox_csrf=${s.csrfToken}`, 'x-csrf-token': s.csrfToken },
+    });
+    expect(out.statusCode).toBe(204);
+    const line = setCookie(out, 'timebox_csrf');
+    expect(line).toMatch(/^timebox_csrf=;/);
+    expect(line).toMatch(/; Path=\/(;|$)/);
+    expect(Date.parse(/; Expires=([^;]+)/.exec(line)?.[1] ?? '')).toBe(0);
+    expect(setCookie(out, 'timebox_session')).toMatch(/^timebox_session=;/);
   });
 });
 

@@ -82,7 +82,7 @@ describe('web dashboard', () => {
     await page.getByRole('link', { name: /Default/ }).click();
     await heading('Just-in-time accounts');
     const links = await page.getByRole('navigation', { name: /sections$/ }).getByRole('link').allTextContents();
-    expect(links).toEqual(['Just-in-time accounts', 'Requests', 'Approvals', 'Targets', 'Policies', 'Audit', 'Settings']);
+    expect(links).toEqual(['Just-in-time accounts', 'Requests', 'Approvals', 'Reviews', 'Targets', 'Agents', 'Policies', 'Audit', 'Settings']);
     await page.getByText('Live', { exact: true }).waitFor();
   });
 
@@ -176,9 +176,9 @@ describe('web dashboard', () => {
     await page.keyboard.press('Enter');
     const menu = page.getByRole('menu');
     const items = menu.getByRole('menuitem');
-    expect(await items.allTextContents()).toEqual(['Enable again', 'Rotate password — coming soon', 'Delete — coming soon']);
+    expect(await items.allTextContents()).toEqual(['Enable again', 'Rotate password — only while the account is enabled', 'Delete']);
     expect(await items.nth(1).getAttribute('aria-disabled')).toBe('true');
-    expect(await items.nth(1).getAttribute('title')).toBe('coming soon');
+    expect(await items.nth(1).getAttribute('title')).toBe('only while the account is enabled');
     await shot('jit-accounts-menu');
     await page.keyboard.press('ArrowDown');
     await page.keyboard.press('ArrowUp');

@@ -48,6 +48,7 @@ export function App() {
       /* the session may already be gone: signed out either way */
     }
     session.clear();
+    session.forgetCookie();
     setAuth({ kind: 'out', message: 'You have signed out.' });
     navigate('/sign-in');
   };

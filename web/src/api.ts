@@ -1,7 +1,9 @@
 /**
  * A tiny client for the Timebox API. The session lives in the HttpOnly cookie the login sets; the
- * CSRF token from the login response is kept in sessionStorage (this tab only) and sent on every
- * unsafe request. A 401 anywhere but the login means the session ended: the app is told.
+ * CSRF token is sent on every unsafe request. The login also sets it as the readable
+ * `timebox_csrf` cookie, which every tab of this origin can read (a new tab stays signed in), and
+ * this tab keeps the login response's copy in sessionStorage as a fallback. A 401 anywhere but
+ * the login means the session ended: the app is told.
  */
 
 export interface Issue {
@@ -36,8 +38,29 @@ export function onSessionEnded(fn: () => void): void {
 /** For other channels (the event stream) that learn the session ended. */
 export const notifySessionEnded = (): void => sessionEnded?.();
 
+const CSRF_COOKIE = 'timebox_csrf';
+
+function csrfCookie(): string | null {
+  for (const part of document.cookie.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === CSRF_COOKIE) {
+      const value = part.slice(eq + 1).trim();
+      try {
+        return decodeURIComponent(value) || null;
+      } catch {
+        return null;
+      }
+    }
+  }
+  return null;
+}
+
 export const session = {
-  csrf: (): string | null => sessionStorage.getItem(CSRF_KEY),
+  /**
+   * The cookie first: it is set and cleared with the session cookie itself, so after a sign-in in
+   * another tab it holds the current session's token while this tab's stored copy is stale.
+   */
+  csrf: (): string | null => csrfCookie() ?? sessionStorage.getItem(CSRF_KEY),
   expiresAt: (): string | null => sessionStorage.getItem(EXPIRES_KEY),
   save(csrf: string, expiresAt: string) {
     sessionStorage.setItem(CSRF_KEY, csrf);
@@ -46,6 +69,10 @@ export const session = {
   clear() {
     sessionStorage.removeItem(CSRF_KEY);
     sessionStorage.removeItem(EXPIRES_KEY);
+  },
+  /** After signing out: the server clears the cookie too, unless the session was already gone. */
+  forgetCookie() {
+    document.cookie = `${CSRF_COOKIE}=; Path=/; SameSite=Strict; Max-Age=0`;
   },
 };
 

@@ -221,3 +221,91 @@ export interface Credential {
   password: string | null;
   expiresAt: string | null;
 }
+
+/*
+ * Certificates and tokens in the wizard, and the JIT account menu (rotate, delete). These extend
+ * the shapes above by declaration merging; optional where an older server may not send them yet.
+ */
+
+export interface Target {
+  /** 'requester': the credential names the requester (their e-mail); there is no username to choose. */
+  accountName?: 'per-person' | 'requester';
+}
+
+export interface JitAccount {
+  targetKind?: string;
+  /** The target can rotate this account's password (while a grant enables it). */
+  canRotate?: boolean;
+}
+
+/** POST …/grants/:id/credential: besides a password, what certificate and token targets issue. */
+export interface Credential {
+  certificate?: string;
+  /** Only when Timebox generated the key pair (no public key was given); shown once. */
+  privateKey?: string;
+  token?: string;
+  /** The CA's public key (SSH) or certificate (X.509) that relying parties trust. */
+  caPublicKey?: string;
+}
+
+/** POST …/jit-accounts/:id/rotate */
+export interface RotatedPassword {
+  accountId: string;
+  grantId: string;
+  username: string;
+  password: string;
+}
+
+/* The fleet of Linux endpoint agents, break-glass reviews and alerts. */
+
+/** What an agent's heartbeat reports (counts and versions only). */
+export interface AgentHealth {
+  appliedVersion?: number;
+  grants?: Record<string, number>;
+  failing?: number;
+  journalBacklog?: number;
+}
+
+export interface Agent {
+  id: string;
+  name: string;
+  hostname: string;
+  version: string;
+  enrolledAt: string;
+  lastSeenAt: string | null;
+  health: AgentHealth | null;
+  revoked: boolean;
+  revokedAt: string | null;
+  desiredVersion: number;
+  appliedVersion: number;
+}
+
+/** POST …/agents/enrolment-tokens: the token is in this answer only. */
+export interface EnrolmentToken {
+  id: string;
+  name: string | null;
+  token: string;
+  expiresAt: string;
+}
+
+/** GET …/reviews: a break-glass grant and its after-the-fact review. */
+export interface Review {
+  grantId: string;
+  requesterEmail: string;
+  reason: string;
+  owedSince: string;
+  reviewerId: string | null;
+  reviewedAt: string | null;
+  verdict: 'justified' | 'not_justified' | null;
+  notes: string | null;
+}
+
+/** GET …/alerts */
+export interface Alert {
+  id: string;
+  grantId: string | null;
+  severity: string;
+  message: string;
+  createdAt: string;
+  resolvedAt: string | null;
+}

@@ -1,4 +1,5 @@
 /** Sign in, sign out and "who am I". */
+import type { FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/types.js';
@@ -9,7 +10,7 @@ import { inTransaction, normalizeEmail, type Operators } from '../../auth/operat
 import { MAX_PASSWORD_INPUT, verifyPasswordOrDummy } from '../../auth/password-hash.js';
 import type { Tokens } from '../../auth/tokens.js';
 import type { Totp } from '../../auth/totp.js';
-import { actorOf, principalOf, SESSION_COOKIE } from '../auth-hook.js';
+import { actorOf, CSRF_COOKIE, principalOf, SESSION_COOKIE } from '../auth-hook.js';
 import type { ZodApp } from '../server.js';
 
 export const LOGIN_ATTEMPTS_PER_MINUTE = 10;
@@ -22,7 +23,7 @@ const loginBody = z.object({
 });
 const loginResponse = z.object({
   token: z.string().describe('Session token; also set as the timebox_session cookie'),
-  csrfToken: z.string().describe('Send as x-csrf-token on unsafe requests authenticated by the cookie'),
+  csrfToken: z.string().describe('Send as x-csrf-token on unsafe requests authenticated by the cookie; also set as the readable timebox_csrf cookie'),
   expiresAt: z.iso.datetime(),
   operator: operatorSummary,
 });
@@ -43,6 +44,17 @@ export interface AuthRoutesDeps {
 }
 
 const wrongCredentials = () => new AppError('unauthorized', 'email or password is incorrect');
+
+/**
+ * The CSRF cookie's attributes: readable by the page (it must echo the token), sent to this
+ * origin only, and Secure whenever the request came over HTTPS, even without TIMEBOX_SECURE_COOKIES.
+ */
+const csrfCookieOptions = (request: FastifyRequest, secureCookies: boolean) => ({
+  httpOnly: false,
+  sameSite: 'strict' as const,
+  path: '/',
+  secure: secureCookies || request.protocol === 'https',
+});
 
 export function authRoutes(deps: AuthRoutesDeps) {
   const { db, audit, operators, tokens, totp } = deps;
@@ -107,6 +119,8 @@ export function authRoutes(deps: AuthRoutesDeps) {
           secure: deps.secureCookies,
           expires: session.expiresAt,
         });
+        // A second tab has no copy of the token in its sessionStorage: it reads this cookie.
+        reply.setCookie(CSRF_COOKIE, session.csrfToken, { ...csrfCookieOptions(request, deps.secureCookies), expires: session.expiresAt });
         return {
           token: session.token,
           csrfToken: session.csrfToken,
@@ -126,6 +140,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
         }
         await tokens.revoke(principal.tokenId, principal.operatorId, actorOf(principal));
         reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: deps.secureCookies });
+        reply.clearCookie(CSRF_COOKIE, csrfCookieOptions(request, deps.secureCookies));
         return reply.status(204).send(null);
       },
     );

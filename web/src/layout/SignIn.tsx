@@ -1,4 +1,4 @@
-/** Email and password; the session cookie is set by the server, the CSRF token kept for this tab. */
+/** Email and password; the server sets the session and CSRF cookies, and this tab keeps a copy of the CSRF token. */
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api, messageOf, session } from '../api';
 import { FormError, TextField } from '../components/Field';

@@ -13,6 +13,8 @@ import { TargetsPage } from '../pages/TargetsPage';
 import { PoliciesPage } from '../pages/PoliciesPage';
 import { AuditPage } from '../pages/AuditPage';
 import { SettingsPage } from '../pages/SettingsPage';
+import { FleetPage } from '../pages/FleetPage';
+import { ReviewsPage } from '../pages/ReviewsPage';
 
 interface Section {
   path: string;
@@ -25,7 +27,9 @@ const sections: Section[] = [
   { path: '/jit-accounts', label: 'Just-in-time accounts', render: () => <JitAccountsPage /> },
   { path: '/requests', label: 'Requests', render: () => <RequestsPage /> },
   { path: '/approvals', label: 'Approvals', render: () => <ApprovalsPage /> },
+  { path: '/reviews', label: 'Reviews', needs: 'approvals.decide', render: () => <ReviewsPage /> },
   { path: '/targets', label: 'Targets', needs: 'targets.read', render: () => <TargetsPage /> },
+  { path: '/agents', label: 'Agents', needs: 'targets.manage', render: () => <FleetPage /> },
   { path: '/policies', label: 'Policies', needs: 'policies.read', render: () => <PoliciesPage /> },
   { path: '/audit', label: 'Audit', needs: 'audit.read', render: () => <AuditPage /> },
   { path: '/settings', label: 'Settings', render: () => <SettingsPage /> },

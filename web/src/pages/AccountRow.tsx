@@ -2,8 +2,7 @@
 import { GrantStatus, statusOfAccount, type ApprovalProgress } from '../components/Status';
 import { Menu, type MenuItem } from '../components/Menu';
 import type { Grant, JitAccount } from '../types';
-
-const COMING_SOON = 'coming soon';
+import { issuesCredential, secretNoun } from '../wizard/credential-kinds';
 
 export function AccountRow(props: {
   account: JitAccount;
@@ -12,10 +11,14 @@ export function AccountRow(props: {
   showOwner: boolean;
   isMine: boolean;
   canEndAny: boolean;
+  /** A tenant admin: may delete anyone's account. */
+  isAdmin: boolean;
   onEnable: () => void;
   onEnd: (grant: Grant) => void;
   onShowPassword: (grant: Grant) => void;
   onExtend: (grant: Grant) => void;
+  onRotate: (grant: Grant) => void;
+  onDelete: () => void;
 }) {
   const { account, grant } = props;
   const status = statusOfAccount(account, grant);
@@ -29,11 +32,31 @@ export function AccountRow(props: {
     );
   }
   if (grant && live && (props.isMine || props.canEndAny)) items.push({ label: 'End now', onSelect: () => props.onEnd(grant) });
+  // Certificates and tokens have no password to rotate and cannot be lengthened (request again).
+  const credentialKind = issuesCredential(account.targetKind);
   if (grant && props.isMine && grant.state === 'active' && grant.credentialAvailable) {
-    items.push({ label: 'Show password', onSelect: () => props.onShowPassword(grant) });
+    items.push({ label: `Show ${secretNoun(account.targetKind)}`, onSelect: () => props.onShowPassword(grant) });
   }
-  if (grant && props.isMine && grant.state === 'active') items.push({ label: 'Extend', onSelect: () => props.onExtend(grant) });
-  items.push({ label: 'Rotate password', disabledReason: COMING_SOON }, { label: 'Delete', disabledReason: COMING_SOON });
+  if (grant && props.isMine && grant.state === 'active' && !credentialKind) items.push({ label: 'Extend', onSelect: () => props.onExtend(grant) });
+  if (props.isMine && !credentialKind) {
+    items.push(
+      !grant || grant.state !== 'active'
+        ? { label: 'Rotate password', disabledReason: 'only while the account is enabled' }
+        : !account.canRotate
+          ? { label: 'Rotate password', disabledReason: 'this target cannot rotate passwords' }
+          : { label: 'Rotate password', onSelect: () => props.onRotate(grant) },
+    );
+  }
+  if (props.isMine || props.isAdmin) {
+    // The server refuses while a grant is live; said here first so nobody has to try.
+    items.push(
+      live
+        ? { label: 'Delete', disabledReason: 'end the access first' }
+        : grant?.state === 'revoking'
+          ? { label: 'Delete', disabledReason: 'the access is being ended' }
+          : { label: 'Delete', onSelect: props.onDelete },
+    );
+  }
 
   return (
     <tr data-account={account.username}>

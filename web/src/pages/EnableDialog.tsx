@@ -10,6 +10,7 @@ import { focusFirstInvalid, hasErrors, placeError, type FieldErrors } from '../f
 import { fittingPolicies } from '../policy-match';
 import type { Grant, JitAccount, Policy } from '../types';
 import { askWords, durationProblem, reasonProblem } from '../wizard/ask-rules';
+import { issuesCredential } from '../wizard/credential-kinds';
 
 type Field = 'reason' | 'duration' | 'policy';
 const serverPaths: Partial<Record<string, Field>> = { 'body.reason': 'reason', 'body.durationSeconds': 'duration', 'body.policyId': 'policy' };
@@ -69,8 +70,10 @@ export function EnableDialog(props: { account: JitAccount; lastGrant: Grant | un
     <Dialog title={`Enable ${account.username} again`} onClose={props.onClose}>
       <form ref={formRef} onSubmit={submit} noValidate>
         <p className="hint dialog-intro">
-          On <strong>{account.targetName}</strong> with {entitlements.length ? entitlements.join(', ') : 'the same groups as last time'}. A new
-          password is generated.
+          On <strong>{account.targetName}</strong> with {entitlements.length ? entitlements.join(', ') : 'the same groups as last time'}.{' '}
+          {issuesCredential(account.targetKind)
+            ? 'A new credential is issued, with a key pair Timebox generates (to use your own key, activate it from the wizard).'
+            : 'A new password is generated.'}
         </p>
         <FormError message={errors.form} />
         <TextArea

@@ -4,20 +4,24 @@ import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import { Link } from '../router';
-import type { Grant, JitAccount } from '../types';
-import { PasswordDialog } from '../wizard/PasswordDialog';
+import type { Credential, Grant, JitAccount } from '../types';
+import { CredentialDialog } from '../wizard/CredentialDialog';
 import { AccountRow } from './AccountRow';
+import { DeleteDialog } from './DeleteDialog';
 import { EnableDialog } from './EnableDialog';
 import { EndDialog } from './EndDialog';
 import { ExtendDialog } from './ExtendDialog';
+import { RotateDialog } from './RotateDialog';
 import { useApprovalProgress } from '../hooks/useApprovalProgress';
 import { useAccounts } from './useAccounts';
 
 type Open =
   | { kind: 'enable'; account: JitAccount; grant: Grant | undefined }
   | { kind: 'end'; account: JitAccount; grant: Grant }
-  | { kind: 'password'; grant: Grant }
+  | { kind: 'password'; grant: Grant; targetKind: string | undefined; revealed?: Credential; title?: string }
   | { kind: 'extend'; account: JitAccount; grant: Grant }
+  | { kind: 'rotate'; account: JitAccount; grant: Grant }
+  | { kind: 'delete'; account: JitAccount }
   | null;
 
 export function JitAccountsPage() {
@@ -29,6 +33,7 @@ export function JitAccountsPage() {
   const [notice, setNotice] = useState<string | null>(null);
   const showOwner = !mine && everyoneAllowed;
   const progress = useApprovalProgress(Object.values(latest));
+  const isAdmin = ws.tenant.roles.some((r) => r === 'owner' || r === 'admin');
 
   return (
     <div>
@@ -84,10 +89,13 @@ export function JitAccountsPage() {
                 showOwner={showOwner}
                 isMine={a.operatorId === ws.me.id}
                 canEndAny={ws.can('grants.revoke_any')}
+                isAdmin={isAdmin}
                 onEnable={() => setOpen({ kind: 'enable', account: a, grant: latest[a.id] })}
                 onEnd={(grant) => setOpen({ kind: 'end', account: a, grant })}
-                onShowPassword={(grant) => setOpen({ kind: 'password', grant })}
+                onShowPassword={(grant) => setOpen({ kind: 'password', grant, targetKind: a.targetKind })}
                 onExtend={(grant) => setOpen({ kind: 'extend', account: a, grant })}
+                onRotate={(grant) => setOpen({ kind: 'rotate', account: a, grant })}
+                onDelete={() => setOpen({ kind: 'delete', account: a })}
               />
             ))}
           </tbody>
@@ -101,7 +109,7 @@ export function JitAccountsPage() {
           onEnabled={(grant) => {
             reload();
             setNotice(grant.state === 'requested' ? `${open.account.username}: sent for approval. The password can be revealed here once it is active.` : null);
-            setOpen(grant.state === 'active' || grant.state === 'activating' ? { kind: 'password', grant } : null);
+            setOpen(grant.state === 'active' || grant.state === 'activating' ? { kind: 'password', grant, targetKind: open.account.targetKind } : null);
           }}
         />
       ) : null}
@@ -126,10 +134,39 @@ export function JitAccountsPage() {
           }}
         />
       ) : null}
+      {open?.kind === 'rotate' ? (
+        <RotateDialog
+          account={open.account}
+          onClose={() => setOpen(null)}
+          onRotated={(r) =>
+            setOpen({
+              kind: 'password',
+              grant: open.grant,
+              targetKind: open.account.targetKind,
+              title: `New password for ${r.username}`,
+              revealed: { username: r.username, password: r.password, expiresAt: open.grant.expiresAt },
+            })
+          }
+        />
+      ) : null}
+      {open?.kind === 'delete' ? (
+        <DeleteDialog
+          account={open.account}
+          onClose={() => setOpen(null)}
+          onDeleted={() => {
+            reload();
+            setNotice(`${open.account.username} was deleted from ${open.account.targetName}.`);
+            setOpen(null);
+          }}
+        />
+      ) : null}
       {open?.kind === 'password' ? (
-        <PasswordDialog
+        <CredentialDialog
           tenant={ws.slug}
           grant={open.grant}
+          kind={open.targetKind}
+          revealed={open.revealed}
+          title={open.title}
           onClose={() => {
             reload();
             setOpen(null);

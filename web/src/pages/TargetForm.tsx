@@ -1,48 +1,47 @@
-/** Add a target: its kind, a name, and the connection settings of Timebox's service account on it. */
+/**
+ * Add a target: its kind, a name, and the kind's settings (a service account, the credentials it
+ * issues, or the host agent). The server validates everything again; its objections appear under
+ * the fields they concern and nothing is stored until all of it is accepted.
+ */
 import { useRef, useState, type FormEvent } from 'react';
-import { ApiError, api, messageOf, tenantPath } from '../api';
+import { api, tenantPath } from '../api';
 import { FormError, SelectField, TextField } from '../components/Field';
 import { useWorkspace } from '../context';
 import { focusFirstInvalid } from '../forms';
-import { kindLabel } from '../rules';
 import type { CheckReport, Target } from '../types';
+import { placeConfigErrors } from './targets/config-errors';
 import { KindFields } from './targets/KindFields';
-import { configOf, configProblems, initialValues, splitConfigError, type ConfigValues, type TargetKind } from './targets/target-kinds';
-
-const kinds: TargetKind[] = ['postgres', 'active-directory', 'active-directory-groups'];
+import { configOf, draftProblems, fieldOfPath, initialDraft, kindInfos, targetNameProblem, type DraftErrors, type TargetDraft, type TargetKind } from './targets/target-kinds';
 
 export function TargetForm(props: { onCreated: (t: Target, check: CheckReport) => void; onCancel: () => void }) {
   const ws = useWorkspace();
   const formRef = useRef<HTMLFormElement>(null);
   const [kind, setKind] = useState<TargetKind>('postgres');
   const [name, setName] = useState('');
-  const [values, setValues] = useState<ConfigValues>(initialValues.postgres);
-  const [startTls, setStartTls] = useState(false);
-  const [errors, setErrors] = useState<ConfigValues>({});
+  const [draft, setDraft] = useState<TargetDraft>(() => initialDraft('postgres'));
+  const [errors, setErrors] = useState<DraftErrors>({});
   const [busy, setBusy] = useState(false);
+  const info = kindInfos.find((k) => k.kind === kind)!;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const found = configProblems(kind, values);
-    if (!name.trim()) found.name = 'Give the target a name.';
-    else if (!/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/.test(name.trim())) found.name = 'Use letters, digits, spaces, dots, underscores and hyphens.';
+    const found = draftProblems(kind, draft);
+    const nameProblem = targetNameProblem(name);
+    if (nameProblem) found.name = nameProblem;
     setErrors(found);
     if (Object.keys(found).length) return focusFirstInvalid(formRef.current);
     setBusy(true);
     try {
-      const res = await api.post<{ target: Target; check: CheckReport }>(tenantPath(ws.slug, '/targets'), { name: name.trim(), kind, config: configOf(kind, values, { startTls }) });
+      const res = await api.post<{ target: Target; check: CheckReport }>(tenantPath(ws.slug, '/targets'), { name: name.trim(), kind, config: configOf(kind, draft) });
       props.onCreated(res.target, res.check);
     } catch (err) {
-      const message = messageOf(err);
-      if (err instanceof ApiError && /target named/.test(message)) setErrors({ name: message });
-      else if (err instanceof ApiError && err.status === 400) {
-        const { byField, rest } = splitConfigError(message, Object.keys(values));
-        setErrors({ ...byField, ...(rest ? { form: rest } : {}) });
-      } else setErrors({ form: message });
+      setErrors(placeConfigErrors(err, (path) => fieldOfPath(kind, draft, path)));
       focusFirstInvalid(formRef.current);
       setBusy(false);
     }
   };
+
+  const clear = (field: string) => setErrors((cur) => (cur[field] ? { ...cur, [field]: '' } : cur));
 
   return (
     <form ref={formRef} className="card form" onSubmit={submit} noValidate aria-labelledby="add-target-title">
@@ -57,39 +56,42 @@ export function TargetForm(props: { onCreated: (t: Target, check: CheckReport) =
           error={errors.name}
           onChange={(e) => {
             setName(e.target.value);
-            setErrors((cur) => ({ ...cur, name: '' }));
+            clear('name');
           }}
         />
         <SelectField
           id="target-kind"
           label="Kind"
           value={kind}
+          hint={info.help}
           onChange={(e) => {
             const k = e.target.value as TargetKind;
             setKind(k);
-            setValues(initialValues[k]);
+            setDraft(initialDraft(k));
             setErrors({});
           }}
         >
-          {kinds.map((k) => (
-            <option key={k} value={k}>
-              {kindLabel(k)}
+          {kindInfos.map((k) => (
+            <option key={k.kind} value={k.kind}>
+              {k.label}
             </option>
           ))}
         </SelectField>
       </div>
       <KindFields
         kind={kind}
-        values={values}
+        draft={draft}
         errors={errors}
-        flags={{ startTls }}
-        onFlags={(f) => setStartTls(f.startTls)}
         onChange={(field, value) => {
-          setValues((cur) => ({ ...cur, [field]: value }));
-          setErrors((cur) => ({ ...cur, [field]: '' }));
+          setDraft((cur) => ({ ...cur, values: { ...cur.values, [field]: value } }));
+          clear(field);
+        }}
+        onRules={(sudoRules) => {
+          setDraft((cur) => ({ ...cur, sudoRules }));
+          setErrors((cur) => Object.fromEntries(Object.entries(cur).filter(([k]) => !k.startsWith('sudoRules'))));
         }}
       />
-      <p className="hint">The settings are stored encrypted and never shown again. The connection is tested right after saving.</p>
+      <p className="hint">The settings are stored encrypted and never shown again. The target is tested right after saving.</p>
       <div className="form-actions">
         <button type="button" onClick={props.onCancel}>
           Cancel

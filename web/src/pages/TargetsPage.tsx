@@ -1,4 +1,7 @@
-/** "Targets": the connected systems, adding one, and "Test connection" with each check shown. */
+/**
+ * "Targets": the connected systems, adding one, and "Test connection" with each check shown. A
+ * link to `…/targets#target-<id>` (from the fleet) scrolls to that target and marks it.
+ */
 import { useCallback, useEffect, useState } from 'react';
 import { allPages, api, messageOf, tenantPath } from '../api';
 import { CheckResult } from '../components/CheckResult';
@@ -9,6 +12,9 @@ import { formatDate } from '../format';
 import { kindLabel } from '../rules';
 import type { CheckReport, Target } from '../types';
 import { TargetForm } from './TargetForm';
+import { kindLabelOf } from './targets/target-kinds';
+
+const labelOf = (kind: string) => kindLabelOf(kind) ?? kindLabel(kind);
 
 export function TargetsPage() {
   const ws = useWorkspace();
@@ -21,6 +27,11 @@ export function TargetsPage() {
     allPages<Target>(tenantPath(ws.slug, '/targets'), {}).then(setTargets, (err: unknown) => setError(messageOf(err)));
   }, [ws.slug]);
   useEffect(load, [load]);
+
+  const linked = /^#target-([0-9a-f-]+)$/.exec(location.hash)?.[1] ?? null;
+  useEffect(() => {
+    if (linked && targets?.some((t) => t.id === linked)) document.getElementById(`target-${linked}`)?.scrollIntoView({ block: 'center' });
+  }, [linked, targets]);
 
   const test = async (t: Target) => {
     setChecks((c) => ({ ...c, [t.id]: 'running' }));
@@ -70,9 +81,9 @@ export function TargetsPage() {
             {targets.map((t) => {
               const c = checks[t.id];
               return (
-                <tr key={t.id}>
+                <tr key={t.id} id={`target-${t.id}`} className={linked === t.id ? 'linked' : undefined} aria-current={linked === t.id ? 'true' : undefined}>
                   <th scope="row">{t.name}</th>
-                  <td>{kindLabel(t.kind)}</td>
+                  <td>{labelOf(t.kind)}</td>
                   <td className="nowrap">{formatDate(t.createdAt)}</td>
                   <td>
                     <button type="button" onClick={() => test(t)} disabled={c === 'running'} aria-label={`Test connection to ${t.name}`}>

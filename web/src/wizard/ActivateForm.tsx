@@ -1,7 +1,9 @@
 /**
  * The activation form: target, username (editable only before the account exists), groups or
- * roles, policy (pencil to change), duration within the policy, reason, ticket. Checked here as
- * the person types; the server checks again and its answer is shown at the field it concerns.
+ * roles, policy (pencil to change), duration within the policy, reason, ticket. Targets that issue
+ * a certificate or token name the requester instead of a username, and may take a public key.
+ * Checked here as the person types; the server checks again and its answer is shown at the field
+ * it concerns.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, tenantPath } from '../api';
@@ -13,18 +15,28 @@ import { formatDuration, localInputToIso, parseDuration } from '../format';
 import { useServerClock } from '../live';
 import { focusFirstInvalid, hasErrors, placeError, type FieldErrors } from '../forms';
 import { fittingPolicies } from '../policy-match';
-import { accountNameProblem, defaultAccountName, kindLabel } from '../rules';
+import { accountNameProblem, defaultAccountName } from '../rules';
 import type { Grant, JitAccount, Policy, Target } from '../types';
 import { askWords, durationProblem, reasonProblem } from './ask-rules';
 import { AskExtras, extrasProblems, noExtras, type Extras } from './AskExtras';
+import { entitlementWords, labelOfKind, namesRequester, takesPublicKey } from './credential-kinds';
 import { EntitlementPicker } from './EntitlementPicker';
+import { PublicKeyField, publicKeyProblem } from './PublicKeyField';
 
-type Field = 'target' | 'username' | 'entitlements' | 'policy' | 'duration' | 'reason' | 'ticket' | 'startAt';
-const words: [RegExp, Field][] = [[/ticket/i, 'ticket'], [/start/i, 'startAt'], ...askWords];
+type Field = 'target' | 'username' | 'publicKey' | 'entitlements' | 'policy' | 'duration' | 'reason' | 'ticket' | 'startAt';
+// Key messages first: "SSH public key refused: …", "CSR: …", "public key: …" name no other field.
+const words: [RegExp, Field][] = [
+  [/public key|CSR|PEM|certificate request/i, 'publicKey'],
+  [/principal|scope/i, 'entitlements'],
+  [/ticket/i, 'ticket'],
+  [/start/i, 'startAt'],
+  ...askWords,
+];
 
 const serverPaths: Partial<Record<string, Field>> = {
   'body.targetId': 'target',
   'body.accountName': 'username',
+  'body.publicKey': 'publicKey',
   'body.entitlements': 'entitlements',
   'body.policyId': 'policy',
   'body.durationSeconds': 'duration',
@@ -47,6 +59,7 @@ export function ActivateForm(props: {
   const formRef = useRef<HTMLFormElement>(null);
   const [targetId, setTargetId] = useState(props.targets[0]?.id ?? '');
   const [username, setUsername] = useState(() => defaultAccountName(ws.me.email));
+  const [publicKey, setPublicKey] = useState('');
   const [entitlements, setEntitlements] = useState<string[]>([]);
   const [policyId, setPolicyId] = useState<string | null>(null);
   const [duration, setDuration] = useState('');
@@ -57,6 +70,9 @@ export function ActivateForm(props: {
   const [busy, setBusy] = useState(false);
 
   const existing = props.mine.find((a) => a.targetId === targetId);
+  const requester = namesRequester(props.targets.find((t) => t.id === targetId), props.kind);
+  const withKey = takesPublicKey(props.kind);
+  const terms = entitlementWords(props.kind);
   const fitting = fittingPolicies(props.policies, { targetId, entitlements, roles: ws.tenant.roles, operatorId: ws.me.id, groupIds: props.myGroups });
   const policy = fitting.find((p) => p.id === policyId) ?? fitting[0];
   const totp = useTotpStep('request-totp', !!policy?.rules?.mfa.request);
@@ -67,13 +83,14 @@ export function ActivateForm(props: {
     if (policy && !durationTouched) setDuration(formatDuration(policy.defaultDurationSeconds));
   }, [policy?.id, durationTouched]);
 
-  const usernameLive = existing ? null : accountNameProblem(props.kind, username);
+  const usernameLive = existing || requester ? null : accountNameProblem(props.kind, username);
   const set = (field: Field, message: string | null) => setErrors((e) => ({ ...e, [field]: message ?? undefined, form: undefined }));
 
   const validate = (): FieldErrors<Field> => ({
     target: targetId ? undefined : 'Choose a target.',
     username: usernameLive ?? undefined,
-    entitlements: entitlements.length ? undefined : 'Choose at least one group or role.',
+    publicKey: withKey ? (publicKeyProblem(publicKey) ?? undefined) : undefined,
+    entitlements: entitlements.length ? undefined : `Choose at least one ${terms.noun ?? 'group or role'}.`,
     policy: policy ? undefined : 'No policy lets you request this on this target. Ask an admin for one.',
     duration: durationProblem(duration, policy) ?? undefined,
     reason: reasonProblem(reason, policy) ?? undefined,
@@ -97,12 +114,16 @@ export function ActivateForm(props: {
         ...(extras.emergency ? { emergency: true } : {}),
         ...totp.body(),
         ...(policy ? { policyId: policy.id } : {}),
-        ...(existing ? {} : { accountName: username }),
+        ...(existing || requester ? {} : { accountName: username }),
+        ...(withKey && publicKey.trim() ? { publicKey: publicKey.trim() } : {}),
       });
       if (['active', 'activating', 'requested', 'approved'].includes(grant.state)) props.onCreated(grant);
       else setErrors({ form: `The account could not be activated: ${grant.lastError ?? grant.endReason ?? grant.state}.` });
     } catch (err) {
-      setErrors(totp.handle(err) ? {} : placeError(err, serverPaths, words));
+      const placed = totp.handle(err) ? {} : placeError(err, serverPaths, words);
+      // A message for a field this target does not show (username, public key) goes to the top.
+      const hidden = (['username', 'publicKey'] as const).find((f) => placed[f] && (f === 'username' ? requester : !withKey));
+      setErrors(hidden ? { ...placed, [hidden]: undefined, form: placed[hidden] } : placed);
       focusFirstInvalid(formRef.current);
     } finally {
       setBusy(false);
@@ -110,9 +131,9 @@ export function ActivateForm(props: {
   };
 
   return (
-    <form ref={formRef} className="card form" onSubmit={submit} noValidate aria-label={`Activate ${kindLabel(props.kind)} JIT account`}>
+    <form ref={formRef} className="card form" onSubmit={submit} noValidate aria-label={`Activate ${labelOfKind(props.kind)} JIT account`}>
       <p className="step">
-        Account type: <strong>{kindLabel(props.kind)}</strong>{' '}
+        Account type: <strong>{labelOfKind(props.kind)}</strong>{' '}
         <button type="button" className="link-button" onClick={props.onBack}>
           change
         </button>
@@ -137,30 +158,49 @@ export function ActivateForm(props: {
               </option>
             ))}
           </SelectField>
-          <TextField
-            id="username"
-            label="Username"
-            value={existing ? existing.username : username}
-            readOnly={!!existing}
-            autoComplete="off"
-            spellCheck={false}
-            hint={existing ? 'Your account on this target exists already; its username cannot be changed.' : 'Can only be chosen now, when the account is first created.'}
-            error={errors.username ?? usernameLive}
-            onChange={(e) => {
-              setUsername(e.target.value);
-              set('username', null);
-            }}
-          />
+          {requester ? (
+            <p className="issued-to" data-testid="issued-to">
+              Issued to <strong>{ws.me.email}</strong>: on this target the credential names you, so there is no username to choose.
+            </p>
+          ) : (
+            <TextField
+              id="username"
+              label="Username"
+              value={existing ? existing.username : username}
+              readOnly={!!existing}
+              autoComplete="off"
+              spellCheck={false}
+              hint={existing ? 'Your account on this target exists already; its username cannot be changed.' : 'Can only be chosen now, when the account is first created.'}
+              error={errors.username ?? usernameLive}
+              onChange={(e) => {
+                setUsername(e.target.value);
+                set('username', null);
+              }}
+            />
+          )}
           <EntitlementPicker
             tenant={ws.slug}
             targetId={targetId}
             selected={entitlements}
+            legend={terms.legend}
+            searchLabel={terms.searchLabel}
             error={errors.entitlements}
             onChange={(next) => {
               setEntitlements(next);
               set('entitlements', null);
             }}
           />
+          {withKey ? (
+            <PublicKeyField
+              kind={props.kind}
+              value={publicKey}
+              error={errors.publicKey}
+              onChange={(next) => {
+                setPublicKey(next);
+                set('publicKey', null);
+              }}
+            />
+          ) : null}
         </div>
         <div>
           <PolicyPicker

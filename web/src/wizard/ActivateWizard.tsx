@@ -1,18 +1,18 @@
 /**
  * "Activate JIT account": first the kind of account (the target kinds this tenant has), then the
- * form; on success the password is revealed once.
+ * form; on success the password, certificate or token is revealed once.
  */
 import { useEffect, useState } from 'react';
 import { allPages, api, messageOf, query, tenantPath } from '../api';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
-import { kindLabel } from '../rules';
 import { formatDate } from '../format';
 import { Link, navigate } from '../router';
 import type { Grant, Group, JitAccount, Page, Policy, Target } from '../types';
 import { ActivateForm } from './ActivateForm';
-import { PasswordDialog } from './PasswordDialog';
+import { CredentialDialog } from './CredentialDialog';
+import { labelOfKind, secretNoun } from './credential-kinds';
 
 interface Data {
   targets: Target[];
@@ -63,7 +63,7 @@ export function ActivateWizard() {
           <div className="kind-choices">
             {kinds.map((k) => (
               <button key={k} type="button" className="kind-choice" onClick={() => setKind(k)}>
-                {kindLabel(k)}
+                {labelOfKind(k)}
                 <span className="hint">
                   {data.targets.filter((t) => t.kind === k).length} target(s)
                 </span>
@@ -87,11 +87,11 @@ export function ActivateWizard() {
           {created.state === 'requested'
             ? 'Your request was sent and waits for approval.'
             : `Your request is approved; access starts ${formatDate(created.requestedStartAt ?? created.startsAt)}.`}{' '}
-          Follow it under <Link to={`/t/${ws.slug}/requests`}>Requests</Link> or <Link to={back}>Just-in-time accounts</Link>; the password
-          can be revealed there once the account is active.
+          Follow it under <Link to={`/t/${ws.slug}/requests`}>Requests</Link> or <Link to={back}>Just-in-time accounts</Link>; the {secretNoun(kind ?? undefined)}
+          can be revealed there once the access is active.
         </div>
       ) : created ? (
-        <PasswordDialog tenant={ws.slug} grant={created} onClose={() => navigate(back)} />
+        <CredentialDialog tenant={ws.slug} grant={created} kind={kind ?? undefined} onClose={() => navigate(back)} />
       ) : null}
     </div>
   );

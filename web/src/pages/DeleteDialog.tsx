@@ -1,0 +1,51 @@
+/**
+ * "Delete": removes a JIT account from its target and from the list, after asking. The server
+ * refuses while a grant of the account is live; its message is shown here.
+ */
+import { useState, type FormEvent } from 'react';
+import { api, messageOf, tenantPath } from '../api';
+import { Dialog } from '../components/Dialog';
+import { FormError } from '../components/Field';
+import { useWorkspace } from '../context';
+import type { JitAccount } from '../types';
+
+export function DeleteDialog(props: { account: JitAccount; onClose: () => void; onDeleted: () => void }) {
+  const ws = useWorkspace();
+  const { account } = props;
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.del<null>(tenantPath(ws.slug, `/jit-accounts/${account.id}`));
+      props.onDeleted();
+    } catch (err) {
+      setError(messageOf(err));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Dialog title={`Delete ${account.username} on ${account.targetName}`} onClose={props.onClose}>
+      <form onSubmit={submit} noValidate>
+        <p className="dialog-intro">
+          The account <strong className="mono">{account.username}</strong> is removed from <strong>{account.targetName}</strong> and from
+          this list{account.operatorId === ws.me.id ? '' : ` (it belongs to ${account.operatorEmail})`}. Its past grants stay in the audit
+          log. A fresh account can be activated later.
+        </p>
+        <FormError message={error} />
+        <div className="dialog-actions">
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="danger" disabled={busy}>
+            {busy ? 'Deleting…' : 'Delete account'}
+          </button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
