@@ -71,6 +71,9 @@ export interface JitAccount {
   status: string;
   targetId: string;
   targetName: string;
+  targetKind: string;
+  /** The target can rotate this account's password (while a grant enables it). */
+  canRotate: boolean;
   operatorId: string;
   operatorEmail: string;
   lastGrantId: string | null;
@@ -82,6 +85,8 @@ export interface Target {
   id: string;
   name: string;
   kind: string;
+  /** 'requester': the credential names the requester (their e-mail); there is no username to choose. */
+  accountName: 'per-person' | 'requester';
   createdAt: string;
   updatedAt: string;
 }
@@ -216,30 +221,11 @@ export interface Member {
   roles: Role[];
 }
 
+/** POST …/grants/:id/credential: a password, or what certificate and token targets issue. */
 export interface Credential {
   username: string;
   password: string | null;
   expiresAt: string | null;
-}
-
-/*
- * Certificates and tokens in the wizard, and the JIT account menu (rotate, delete). These extend
- * the shapes above by declaration merging; optional where an older server may not send them yet.
- */
-
-export interface Target {
-  /** 'requester': the credential names the requester (their e-mail); there is no username to choose. */
-  accountName?: 'per-person' | 'requester';
-}
-
-export interface JitAccount {
-  targetKind?: string;
-  /** The target can rotate this account's password (while a grant enables it). */
-  canRotate?: boolean;
-}
-
-/** POST …/grants/:id/credential: besides a password, what certificate and token targets issue. */
-export interface Credential {
   certificate?: string;
   /** Only when Timebox generated the key pair (no public key was given); shown once. */
   privateKey?: string;
