@@ -1,11 +1,13 @@
 /**
- * The agent's own settings (SMTP for credential email, the power-users group, the login shell).
+ * The agent's own settings (SMTP for credential email, the power-users group, the login shell,
+ * sshd's certificate trust files).
  * Read from a JSON file, by default `agent.json` in the state directory. It may hold the SMTP
  * password, so it must not be readable or writable by anyone but its owner.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { SmtpSettingsSchema } from './deliver-credentials.js';
+import { SshTrustSettingsSchema } from './ssh-trust.js';
 
 export const AgentConfigSchema = z.strictObject({
   smtp: SmtpSettingsSchema.optional(),
@@ -23,6 +25,8 @@ export const AgentConfigSchema = z.strictObject({
   heartbeatMs: z.int().min(1_000).max(600_000).optional(),
   /** Server mode: how long one long poll may be held by the server (default 25 s). */
   pollWaitSeconds: z.int().min(1).max(25).optional(),
+  /** Server mode: keep sshd's RevokedKeys (and TrustedUserCAKeys) files current (ssh-trust.ts). */
+  sshTrust: SshTrustSettingsSchema.optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
 export type AgentConfigInput = z.input<typeof AgentConfigSchema>;

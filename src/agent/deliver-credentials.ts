@@ -1,8 +1,9 @@
 /**
  * Emails a new account's credentials to its user straight from the endpoint (Trigger-it's
- * "SMTP from the endpoint"; with a server, Timebox can instead show a password it chose once to the
- * owner: `serverPassword` grants). The password exists only
- * in memory and in the message: never in logs, the journal, the schedule or error messages.
+ * "SMTP from the endpoint"; with a server, Timebox can instead choose the password itself and show
+ * it once to the owner or email it from the server: `serverPassword` grants, whose email uses the
+ * same words, `credentialEmailText`). The password exists only in memory and in the message:
+ * never in logs, the journal, the schedule or error messages.
  */
 import os from 'node:os';
 import nodemailer from 'nodemailer';

@@ -5,7 +5,7 @@
  * is undone; processes are killed after the groups and rule are gone so nothing restarted with them.
  */
 import { transient } from '../core/errors.js';
-import { accountTag, type StepContext } from './grant-steps.js';
+import { accountTag, groupHeldByOtherGrant, type StepContext } from './grant-steps.js';
 import { isTerminal, type ScheduledGrant } from './schedule.js';
 
 type Facts = Record<string, boolean | string | number>;
@@ -13,6 +13,11 @@ type Facts = Record<string, boolean | string | number>;
 async function persist(ctx: StepContext, g: ScheduledGrant, patch: Partial<ScheduledGrant>): Promise<void> {
   Object.assign(g, patch);
   await ctx.store.save();
+}
+
+/** What this grant added, less what another live grant of the same user also added (it keeps those). */
+function groupsToRemove(ctx: StepContext, g: ScheduledGrant): string[] {
+  return g.groupsAdded.filter((grp) => !groupHeldByOtherGrant(ctx, g, grp, ['activating', 'active']));
 }
 
 export async function endGrant(ctx: StepContext, g: ScheduledGrant): Promise<void> {
@@ -48,7 +53,7 @@ export async function endGrant(ctx: StepContext, g: ScheduledGrant): Promise<voi
     }
   } else {
     if (s.sudo) await host.removeSudoRule(s.grantId);
-    for (const grp of g.groupsAdded) await host.removeFromGroup(u, grp);
+    for (const grp of groupsToRemove(ctx, g)) await host.removeFromGroup(u, grp);
     if (s.endSessions) await host.terminateUserProcesses(u);
   }
   const verified = await verifyEnded(ctx, g);
@@ -69,7 +74,7 @@ export async function verifyEnded(ctx: StepContext, g: ScheduledGrant): Promise<
   }
   const acct = await host.getAccount(u);
   const ours = !!acct && acct.comment === accountTag(g);
-  const groupsLeft = (acct?.groups ?? []).filter((x) => g.groupsAdded.includes(x));
+  const groupsLeft = (acct?.groups ?? []).filter((x) => groupsToRemove(ctx, g).includes(x));
   facts.groupsRemoved = groupsLeft.length === 0;
   if (groupsLeft.length) problems.push(`still in ${groupsLeft.join(', ')}`);
   if (s.kind === 'local-account') {

@@ -57,6 +57,14 @@ function sudoInstall(g: ScheduledGrant): InstalledSudoRule {
   return { username: g.username!, rule: g.spec.sudo!, notBefore: new Date(activeFrom(g)), notAfter: new Date(effectiveEnd(g)) };
 }
 
+/**
+ * Another unfinished grant of the same user that added `grp`. Overlapping grants of one user share
+ * a group: whoever ends last removes it, so the end of one never takes it from the other.
+ */
+export function groupHeldByOtherGrant(ctx: StepContext, g: ScheduledGrant, grp: string, statuses: readonly ScheduledGrant['status'][]): boolean {
+  return ctx.store.grants().some((o) => o !== g && o.username === g.username && statuses.includes(o.status) && o.groupsAdded.includes(grp));
+}
+
 /** Host-side checks before anything is applied; `invalid`/`permanent` errors reject the grant. */
 export async function admit(ctx: StepContext, g: ScheduledGrant): Promise<void> {
   if (g.admitted) return;
@@ -77,6 +85,8 @@ export async function admit(ctx: StepContext, g: ScheduledGrant): Promise<void> 
     const acct = await host.getAccount(g.username!);
     if (!acct) throw invalid(`user ${g.username} does not exist on this host`);
     if (acct.system) throw permanent(`user ${g.username} is a system account (uid ${acct.uid}); the agent never manages those`);
+    // A Timebox local account belongs to its own grant (and is deleted at its end).
+    if (acct.comment.startsWith('timebox grant ')) throw permanent(`user ${g.username} is a temporary account of another Timebox grant`);
   }
   for (const grp of await desiredGroups(ctx, g)) {
     if (!(await host.groupExists(grp))) throw invalid(`group ${grp} does not exist on this host`);
@@ -143,7 +153,8 @@ export async function activate(ctx: StepContext, g: ScheduledGrant): Promise<voi
   for (const grp of await desiredGroups(ctx, g)) {
     if (g.groupsHeldBefore.includes(grp)) continue;
     if (!g.groupsAdded.includes(grp)) {
-      if ((await host.groupMembers(grp)).includes(u)) {
+      // Held through another live grant: shared, not "held before", or the other's end would strand it.
+      if ((await host.groupMembers(grp)).includes(u) && !groupHeldByOtherGrant(ctx, g, grp, ['pending', 'provisioning', 'provisioned', 'activating', 'active', 'ending'])) {
         await persist(ctx, g, { groupsHeldBefore: [...g.groupsHeldBefore, grp] });
         continue;
       }

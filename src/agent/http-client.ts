@@ -13,6 +13,9 @@ import { signRequest } from './signing.js';
 export interface HttpResult {
   status: number;
   text: string;
+  /** The body as received (binary answers such as a KRL). */
+  bytes: Buffer;
+  headers: http.IncomingHttpHeaders;
 }
 
 export class AgentHttpError extends Error {
@@ -90,7 +93,8 @@ export function httpRequest(url: URL, method: string, headers: Record<string, st
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+          const bytes = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, text: bytes.toString('utf8'), bytes, headers: res.headers });
         });
       },
     );

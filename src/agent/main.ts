@@ -3,7 +3,8 @@
  * calls `runAgent`. It loads the local schedule, starts the enforcer (which ends overdue grants at
  * once), then feeds it desired states from a source for as long as it runs: the server (long poll,
  * signed with the key from `timebox agent enroll`) when the state directory holds an identity, else
- * a local file. Losing the source never stops enforcement.
+ * a local file. Losing the source never stops enforcement. In server mode it can also keep sshd's
+ * certificate trust files current (`sshTrust`, ssh-trust.ts), refreshed whenever a new state arrives.
  */
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,6 +23,7 @@ import { loadIdentity } from './identity.js';
 import { Journal } from './journal.js';
 import { Reporter } from './reporter.js';
 import { ScheduleStore } from './schedule.js';
+import { SshTrustSync } from './ssh-trust.js';
 import { ensurePrivateDir } from './state-files.js';
 
 export interface RunAgentOptions {
@@ -51,6 +53,8 @@ export interface AgentHandle {
   journal: Journal;
   /** Set in server mode. */
   reporter: Reporter | null;
+  /** Set in server mode when agent.json has `sshTrust`. */
+  sshTrust: SshTrustSync | null;
   /** Settles when the source loop ends (after stop). */
   done: Promise<void>;
   stop(): Promise<void>;
@@ -100,6 +104,8 @@ export async function startAgent(opts: RunAgentOptions): Promise<AgentHandle> {
   let source = opts.source ?? (opts.scheduleFile ? new FileDesiredStateSource(path.resolve(opts.scheduleFile), { pollMs: opts.filePollMs }) : null);
   let reporter: Reporter | null = null;
   let reporting: Promise<void> = Promise.resolve();
+  let sshTrust: SshTrustSync | null = null;
+  let trusting: Promise<void> = Promise.resolve();
   if (!source && !opts.offline) {
     const enrolled = await loadIdentity(stateDir);
     if (enrolled) {
@@ -109,22 +115,48 @@ export async function startAgent(opts: RunAgentOptions): Promise<AgentHandle> {
       journal.onRecord = () => reporter?.kick();
       log.info({ server: enrolled.server.origin, agentId: enrolled.identity.agentId }, 'server mode: desired states by long poll, journal and heartbeats reported');
       reporting = reporter.run(abort.signal);
+      if (config.sshTrust) {
+        sshTrust = new SshTrustSync({
+          settings: config.sshTrust,
+          server: enrolled.server,
+          tenant: enrolled.identity.tenant,
+          caPem: enrolled.identity.caPem,
+          log,
+          backoffMaxMs: config.backoffMaxMs,
+        });
+        log.info({ revokedKeysFile: config.sshTrust.revokedKeysFile, trustedCaKeysFile: config.sshTrust.trustedCaKeysFile ?? null }, 'maintaining the SSH trust files');
+        trusting = sshTrust.run(abort.signal);
+      }
     } else {
       log.warn({ stateDir }, 'no desired-state source (not enrolled, no --schedule-file): only the local schedule is enforced');
     }
   }
-  const fed = source ? feed(source, enforcer, store, log, abort.signal, config.backoffMaxMs ?? 30_000) : Promise.resolve();
-  const done = Promise.all([fed, reporting]).then(() => undefined);
+  if (config.sshTrust && !sshTrust) log.warn('sshTrust is set, but the trust files come from a server and this agent is not talking to one: not maintained');
+  const onState = () => sshTrust?.kick();
+  const fed = source ? feed(source, enforcer, store, log, abort.signal, config.backoffMaxMs ?? 30_000, onState) : Promise.resolve();
+  const done = Promise.all([fed, reporting, trusting]).then(() => undefined);
   const stop = async () => {
     abort.abort();
     await done;
     await enforcer.stop();
   };
-  return { enforcer, store, journal, reporter, done, stop };
+  return { enforcer, store, journal, reporter, sshTrust, done, stop };
 }
 
-/** Desired states into the enforcer; failures back off (with jitter) and leave enforcement untouched. */
-async function feed(source: DesiredStateSource, enforcer: Enforcer, store: ScheduleStore, log: Logger, signal: AbortSignal, backoffMaxMs: number): Promise<void> {
+/**
+ * Desired states into the enforcer; failures back off (with jitter) and leave enforcement untouched.
+ * `onState` hears of every new state first: the server also bumps the version when the tenant's
+ * SSH trust changed, and the trust files should not wait for the grants to be applied.
+ */
+async function feed(
+  source: DesiredStateSource,
+  enforcer: Enforcer,
+  store: ScheduleStore,
+  log: Logger,
+  signal: AbortSignal,
+  backoffMaxMs: number,
+  onState: () => void,
+): Promise<void> {
   let failures = 0;
   while (!signal.aborted) {
     try {
@@ -132,6 +164,7 @@ async function feed(source: DesiredStateSource, enforcer: Enforcer, store: Sched
       if (failures > 0) log.info('desired-state source reachable again');
       failures = 0;
       if (ds) {
+        onState();
         // Version and count only: a desired state may carry passwords.
         log.info({ version: ds.version, grants: ds.grants.length }, 'desired state received');
         await enforcer.applyDesiredState(ds);

@@ -7,13 +7,19 @@
  * list always match. An agent reports the version it applied (`applied`): a grant it applied is
  * "acknowledged" and its end must then be confirmed by the agent's journal, while a grant removed
  * before any state listing it was served (or before the agent applied one) is simply gone.
+ *
+ * A change of the tenant's SSH trust (certificate revoked early, CA created, rotated or retired)
+ * bumps every agent of the tenant too (`signalSshTrustChange`): the grant list stays the same, and
+ * the new version tells agents that maintain sshd's trust files to fetch them now.
  */
 import { createPublicKey } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { AppError } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
+import type { TrustChangeHook } from '../credentials/trust-signal.js';
 import type { SecretBox } from '../secrets/types.js';
+import type { Database } from '../store/schema.js';
 import { agentsDb, type AgentRow, type AgentsDb, type AgentsTx, type AgentGrantStatus } from '../store/schema-agents.js';
 import {
   AGENT_HEADER,
@@ -25,7 +31,9 @@ import {
   verifySignature,
 } from '../agent/signing.js';
 import { PROTOCOL_SCHEMA_VERSION, type DesiredState, type Heartbeat, type JournalEntry } from '../agent/protocol.js';
-import type { AppDeps } from './deps.js';
+import { systemActor, type AppDeps } from './deps.js';
+import { loadGrant } from './grant-queries.js';
+import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
 
 /* ---------- wake-ups: a change answers waiting long polls at once (in this process) ---------- */
 
@@ -119,6 +127,30 @@ export async function bumpDesiredVersion(tx: AgentsTx, agentId: string): Promise
     .executeTakeFirstOrThrow();
   return Number(row.desired_version);
 }
+
+/**
+ * The credential engines' hook: SSH trust of a tenant changed. Every unrevoked agent of the tenant
+ * gets a new version in the changing transaction (rows locked in id order, so concurrent changes
+ * never deadlock), and after the commit this process's held long polls are woken; other server
+ * processes see the version within their one-second re-check. Agents then refetch the KRL and CA
+ * keys (conditional GETs: unchanged files cost a 304).
+ */
+export const signalSshTrustChange: TrustChangeHook = async (tx: Transaction<Database>, change) => {
+  if (change.kind !== 'ssh') return;
+  const db = agentsDb(tx);
+  const agents = await db
+    .selectFrom('agents')
+    .select('id')
+    .where('tenant_id', '=', change.tenantId)
+    .where('revoked_at', 'is', null)
+    .orderBy('id')
+    .forUpdate()
+    .execute();
+  if (agents.length === 0) return;
+  const ids = agents.map((a) => a.id);
+  await db.updateTable('agents').set({ desired_version: sql<string>`desired_version + 1` }).where('id', 'in', ids).execute();
+  return () => ids.forEach(wakeAgent);
+};
 
 export const passwordContext = (grantId: string) => `agent-grant:${grantId}:password`;
 
@@ -223,7 +255,7 @@ const rank: Record<AgentGrantStatus, number> = { sent: 0, accepted: 1, provision
  * verified on the host lets the server's revocation finish; a refusal is shown on the grant.
  */
 export async function ingestJournal(
-  deps: Pick<AppDeps, 'db' | 'clock' | 'poke' | 'log'>,
+  deps: AppDeps,
   agent: AgentRow,
   entries: JournalEntry[],
 ): Promise<{ stored: number; duplicates: number }> {
@@ -231,6 +263,7 @@ export async function ingestJournal(
   const now = deps.clock.now();
   let stored = 0;
   const ended: string[] = [];
+  const refused = new Map<string, string>();
   await db.transaction().execute(async (tx) => {
     let bump = false;
     for (const e of entries) {
@@ -281,7 +314,10 @@ export async function ingestJournal(
           .set({ last_error: `the agent on ${agent.hostname} refused the grant: ${e.message}`.slice(0, 2000) })
           .where('id', '=', row.grant_id)
           .execute();
-        if (e.event === 'rejected') ended.push(row.grant_id);
+        if (e.event === 'rejected') {
+          ended.push(row.grant_id);
+          refused.set(row.grant_id, e.message);
+        }
       }
     }
     if (bump) await bumpDesiredVersion(tx, agent.id);
@@ -298,8 +334,28 @@ export async function ingestJournal(
       .execute();
     deps.poke();
   }
+  for (const [grantId, message] of refused) await endRefusedGrant(deps, grantId, `the agent on ${agent.hostname} refused the grant: ${message}`);
   wakeAgent(agent.id);
   return { stored, duplicates: entries.length - stored };
+}
+
+/**
+ * A grant the host refused (it arrived while the activation was not waiting for the agent's
+ * answer) does not run there: it is ended now, with the agent's reason, instead of showing
+ * "active" until its end time.
+ */
+async function endRefusedGrant(deps: AppDeps, grantId: string, reason: string): Promise<void> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const grant = await loadGrant(deps.db, grantId);
+    if (!grant || grant.state !== 'active') return;
+    try {
+      await deps.db.transaction().execute((tx) => applyGrantEvent(deps, tx, grant, { type: 'revoke', reason: reason.slice(0, 1000) }, systemActor, { reason: reason.slice(0, 1000) }));
+      deps.poke();
+      return;
+    } catch (err) {
+      if (!(err instanceof StaleGrantError)) throw err;
+    }
+  }
 }
 
 export async function recordHeartbeat(deps: Pick<AppDeps, 'db' | 'clock'>, agent: AgentRow, hb: Heartbeat): Promise<void> {

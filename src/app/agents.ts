@@ -204,11 +204,12 @@ export async function assertAgentTargetConfig(
   deps: Pick<AppDeps, 'db' | 'secrets'>,
   tenantId: string,
   config: { agentId: string },
+  kind = 'linux-agent',
 ): Promise<void> {
   const agent = await agentsDb(deps.db).selectFrom('agents').select(['id', 'revoked_at', 'name']).where('tenant_id', '=', tenantId).where('id', '=', config.agentId).executeTakeFirst();
   if (!agent) throw badRequest(`config.agentId: no agent ${config.agentId} is enrolled in this tenant (see GET …/agents)`);
   if (agent.revoked_at) throw badRequest(`config.agentId: agent ${agent.name} was revoked; enrol the host again`);
-  const others = await deps.db.selectFrom('targets').select(['id', 'name', 'config_enc']).where('tenant_id', '=', tenantId).where('kind', '=', 'linux-agent').execute();
+  const others = await deps.db.selectFrom('targets').select(['id', 'name', 'config_enc']).where('tenant_id', '=', tenantId).where('kind', '=', kind).execute();
   for (const t of others) {
     let other: { agentId?: unknown };
     try {
@@ -216,6 +217,6 @@ export async function assertAgentTargetConfig(
     } catch {
       continue;
     }
-    if (other.agentId === config.agentId) throw conflict(`agent ${agent.name} already has a host target ("${t.name}"); one target per agent`);
+    if (other.agentId === config.agentId) throw conflict(`agent ${agent.name} already has a ${kind} target ("${t.name}"); one per agent`);
   }
 }

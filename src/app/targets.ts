@@ -7,7 +7,7 @@ import { classifyTargetError } from '../core/errors.js';
 import type { TargetRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { assertAgentTargetConfig } from './agents.js';
-import { LINUX_AGENT_KIND } from '../connectors/linux-agent/config.js';
+import { AGENT_TARGET_KINDS } from '../connectors/linux-agent/config.js';
 
 export interface TargetView {
   id: string;
@@ -64,7 +64,7 @@ export async function addTarget(
   const parsed = definition.configSchema.safeParse(input.config);
   if (!parsed.success) throw badRequest(`invalid ${input.kind} target configuration: ${describeIssues(parsed.error.issues, 'config')}`);
   // A host target names an agent of this tenant, and only one target may name it.
-  if (input.kind === LINUX_AGENT_KIND) await assertAgentTargetConfig(deps, tenantId, parsed.data as { agentId: string });
+  if (AGENT_TARGET_KINDS.includes(input.kind)) await assertAgentTargetConfig(deps, tenantId, parsed.data as { agentId: string }, input.kind);
 
   const existing = await deps.db
     .selectFrom('targets')

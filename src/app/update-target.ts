@@ -9,14 +9,14 @@ import { AppError, badRequest, conflict } from '../core/errors.js';
 import { describeIssues } from '../core/zod-issues.js';
 import type { CheckReport } from '../connectors/contract.js';
 import { classifyTargetError } from '../core/errors.js';
-import { LINUX_AGENT_KIND } from '../connectors/linux-agent/config.js';
+import { AGENT_TARGET_KINDS } from '../connectors/linux-agent/config.js';
 import type { Actor, AppDeps } from './deps.js';
 import { configContext, connectorFor, getTarget, toTargetView, type TargetView } from './targets.js';
 
 const LIVE = ['activating', 'active', 'revoking', 'revoke_failed'] as const;
 
 /** Keys whose change would move live grants to another system: a new target is the honest way. */
-const IDENTITY_KEYS: Record<string, string[]> = { [LINUX_AGENT_KIND]: ['agentId'] };
+const IDENTITY_KEYS: Record<string, string[]> = Object.fromEntries(AGENT_TARGET_KINDS.map((k) => [k, ['agentId']]));
 
 export async function updateTarget(
   deps: AppDeps,

@@ -16,6 +16,7 @@ import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
 import type { CertificateAuthorityRow, CredentialsDatabase } from '../store/schema-credentials.js';
 import { generateCaKey } from './ca-keys.js';
+import { trustSignals, type TrustChangeHook } from './trust-signal.js';
 import { SYSTEM, credentialsDb, type Actor, type CaInfo, type CaKind, type PublishedCa } from './types.js';
 
 export interface CaStoreDeps {
@@ -27,6 +28,8 @@ export interface CaStoreDeps {
   scratchRoot?: string;
   x509ValidityDays?: number;
   newId?: () => string;
+  /** Told (inside the transaction) when a CA is created, rotated or retired: what relying parties trust changed. */
+  onTrustChange?: TrustChangeHook;
 }
 
 /** What an engine needs to sign one credential. */
@@ -46,6 +49,14 @@ export function createCaStore(deps: CaStoreDeps) {
   const context = (id: string) => `ca:${id}`;
   const audit = (tx: Transaction<CredentialsDatabase>, event: Parameters<AuditLog['append']>[1]) =>
     deps.audit.append(tx as unknown as Transaction<Database>, event);
+  const signalsOf = () => {
+    const signals = trustSignals(deps.onTrustChange);
+    return {
+      raise: (tx: Transaction<CredentialsDatabase>, tenantId: string, kind: CaKind) =>
+        signals.raise(tx as unknown as Transaction<Database>, { tenantId, kind }),
+      flush: signals.flush,
+    };
+  };
 
   async function activeRow(tenantId: string, kind: CaKind): Promise<CertificateAuthorityRow | undefined> {
     return db
@@ -94,6 +105,7 @@ export function createCaStore(deps: CaStoreDeps) {
       const existing = await activeRow(tenantId, kind);
       if (existing) return toInfo(existing);
       const row = await newRow(tenantId, kind);
+      const signals = signalsOf();
       try {
         await db.transaction().execute(async (tx) => {
           await tx.insertInto('certificate_authorities').values(row).execute();
@@ -104,7 +116,9 @@ export function createCaStore(deps: CaStoreDeps) {
             subject: { type: 'certificate_authority', id: row.id },
             after: created(row),
           });
+          await signals.raise(tx, tenantId, kind);
         });
+        signals.flush();
       } catch (err) {
         // Another request created it first (one active CA per tenant and kind): use theirs.
         if (!isUniqueViolation(err)) throw err;
@@ -122,6 +136,7 @@ export function createCaStore(deps: CaStoreDeps) {
     async rotate(tenantId: string, kind: CaKind, actor: Actor = SYSTEM): Promise<{ active: CaInfo; retiring: CaInfo | null }> {
       const row = await newRow(tenantId, kind);
       const now = deps.clock.now();
+      const signals = signalsOf();
       const old = await db.transaction().execute(async (tx) => {
         const current = await tx
           .selectFrom('certificate_authorities')
@@ -149,8 +164,10 @@ export function createCaStore(deps: CaStoreDeps) {
           before: current ? { id: current.id, ...created(current) } : null,
           after: created(row),
         });
+        await signals.raise(tx, tenantId, kind);
         return retired;
       });
+      signals.flush();
       return { active: toInfo((await activeRow(tenantId, kind))!), retiring: old ? toInfo(old) : null };
     },
 
@@ -199,7 +216,8 @@ export function createCaStore(deps: CaStoreDeps) {
      */
     async retireDrained(tenantId?: string, actor: Actor = SYSTEM): Promise<CaInfo[]> {
       const now = deps.clock.now();
-      return db.transaction().execute(async (tx) => {
+      const signals = signalsOf();
+      const done = await db.transaction().execute(async (tx) => {
         // Lock first, count second: under READ COMMITTED the count then sees any credential that an
         // issuer (which holds this row's lock while recording) committed before we got the lock.
         let q = tx.selectFrom('certificate_authorities').select(['id']).where('status', '=', 'retiring');
@@ -229,10 +247,14 @@ export function createCaStore(deps: CaStoreDeps) {
             subject: { type: 'certificate_authority', id },
             after: created(row),
           });
+          // Hosts stop trusting it and refuse what it signed (the KRL lists retired CAs).
+          await signals.raise(tx, row.tenant_id, row.kind);
           retired.push(toInfo(row));
         }
         return retired;
       });
+      signals.flush();
+      return done;
     },
 
     async get(caId: string): Promise<CaInfo | null> {

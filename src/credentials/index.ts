@@ -13,6 +13,7 @@ import { createIssuedCredentials } from './issued.js';
 import { createKrl } from './krl.js';
 import { createSecurityTokens } from './security-tokens.js';
 import { createSshCertificates } from './ssh-certificates.js';
+import type { TrustChangeHook } from './trust-signal.js';
 import { createX509Certificates } from './x509-certificates.js';
 
 export interface CredentialEnginesDeps {
@@ -26,12 +27,15 @@ export interface CredentialEnginesDeps {
   crlNextUpdateSeconds?: number;
   /** Where ssh-keygen scratch directories go (default /dev/shm, else the OS temp dir). */
   scratchRoot?: string;
+  /** Told when what relying parties must trust or refuse changes (CA created, rotated, retired; early revocation). */
+  onTrustChange?: TrustChangeHook;
 }
 
 export function createCredentialEngines(deps: CredentialEnginesDeps) {
   const scratch = deps.scratchRoot ? { scratchRoot: deps.scratchRoot } : {};
-  const cas = createCaStore({ db: deps.db, box: deps.box, clock: deps.clock, audit: deps.audit, ...scratch });
-  const issued = createIssuedCredentials({ db: deps.db, clock: deps.clock, audit: deps.audit });
+  const signal = deps.onTrustChange ? { onTrustChange: deps.onTrustChange } : {};
+  const cas = createCaStore({ db: deps.db, box: deps.box, clock: deps.clock, audit: deps.audit, ...scratch, ...signal });
+  const issued = createIssuedCredentials({ db: deps.db, clock: deps.clock, audit: deps.audit, ...signal });
   const krl = createKrl({ cas, issued, clock: deps.clock, ...scratch });
   const crl = createCrl({
     cas,
@@ -52,3 +56,4 @@ export function createCredentialEngines(deps: CredentialEnginesDeps) {
 
 export type CredentialEngines = ReturnType<typeof createCredentialEngines>;
 export type { Actor, CaInfo, CaKind, IssuedCredential, PublishedCa, RevocationReason } from './types.js';
+export type { TrustChange, TrustChangeHook } from './trust-signal.js';

@@ -9,6 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { badRequest, conflict, notFound } from '../core/errors.js';
 import type { Database } from '../store/schema.js';
 import type { CredentialsDatabase, IssuedCredentialRow } from '../store/schema-credentials.js';
+import { trustSignals, type TrustChangeHook } from './trust-signal.js';
 import {
   REVOCATION_REASONS,
   SYSTEM,
@@ -24,6 +25,8 @@ export interface IssuedDeps {
   clock: Clock;
   audit: AuditLog;
   newId?: () => string;
+  /** Told (inside the transaction) when an early revocation changes what hosts must refuse. */
+  onTrustChange?: TrustChangeHook;
 }
 
 export interface NewCredential {
@@ -53,7 +56,13 @@ export function createIssuedCredentials(deps: IssuedDeps) {
   const audit = (tx: Transaction<CredentialsDatabase>, event: Parameters<AuditLog['append']>[1]) =>
     deps.audit.append(tx as unknown as Transaction<Database>, event);
 
-  async function revokeRows(rows: IssuedCredentialRow[], reason: RevocationReason, actor: Actor, tx: Transaction<CredentialsDatabase>) {
+  async function revokeRows(
+    rows: IssuedCredentialRow[],
+    reason: RevocationReason,
+    actor: Actor,
+    tx: Transaction<CredentialsDatabase>,
+    signals: ReturnType<typeof trustSignals>,
+  ) {
     const now = deps.clock.now();
     const out: IssuedCredential[] = [];
     for (const row of rows) {
@@ -76,6 +85,11 @@ export function createIssuedCredentials(deps: IssuedDeps) {
         reason,
         after: { caId: row.ca_id, serial: row.serial, grantId: row.grant_id, subject: row.subject },
       });
+      if (deps.onTrustChange) {
+        // Hosts must refuse it now (a KRL or CRL changed): whoever listens is told in this transaction.
+        const ca = await tx.selectFrom('certificate_authorities').select('kind').where('id', '=', row.ca_id).executeTakeFirstOrThrow();
+        await signals.raise(tx as unknown as Transaction<Database>, { tenantId: row.tenant_id, kind: ca.kind });
+      }
       out.push(toCredential(updated));
     }
     return out;
@@ -147,20 +161,26 @@ export function createIssuedCredentials(deps: IssuedDeps) {
     /** Revokes one credential early; idempotent (a second call returns the first revocation). */
     async revoke(id: string, reason: RevocationReason = 'privilegeWithdrawn', actor: Actor = SYSTEM): Promise<IssuedCredential> {
       checkReason(reason);
-      return db.transaction().execute(async (tx) => {
+      const signals = trustSignals(deps.onTrustChange);
+      const revoked = await db.transaction().execute(async (tx) => {
         const row = await tx.selectFrom('issued_credentials').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
         if (!row) throw notFound('credential');
-        return (await revokeRows([row], reason, actor, tx))[0]!;
+        return (await revokeRows([row], reason, actor, tx, signals))[0]!;
       });
+      signals.flush();
+      return revoked;
     },
 
     /** Revokes every credential issued for a grant (the grant ended early). */
     async revokeForGrant(grantId: string, reason: RevocationReason = 'privilegeWithdrawn', actor: Actor = SYSTEM): Promise<IssuedCredential[]> {
       checkReason(reason);
-      return db.transaction().execute(async (tx) => {
+      const signals = trustSignals(deps.onTrustChange);
+      const revoked = await db.transaction().execute(async (tx) => {
         const rows = await tx.selectFrom('issued_credentials').selectAll().where('grant_id', '=', grantId).forUpdate().execute();
-        return revokeRows(rows, reason, actor, tx);
+        return revokeRows(rows, reason, actor, tx, signals);
       });
+      signals.flush();
+      return revoked;
     },
 
     /** Revoked credentials of a CA that a revocation list must still carry. */

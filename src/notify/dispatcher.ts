@@ -13,6 +13,7 @@ import type { Database } from '../store/schema.js';
 import { errorText } from './db.js';
 import { nodemailerTransport, sendEmail, type DeliveryResult, type MailTransportFactory } from './deliver-email.js';
 import { postWebhook, WEBHOOK_TIMEOUT_MS } from './deliver-webhook.js';
+import { deliverHostCredentials, HOST_CREDENTIALS_EVENT } from './host-credentials.js';
 import { NO_SMTP_SETTINGS } from './notifier.js';
 import {
   claimDueNotifications,
@@ -88,6 +89,13 @@ export function createNotificationDispatcher(opts: DispatcherOptions): Notificat
   }
 
   async function run(n: ClaimedNotification): Promise<void> {
+    // Credential emails wait for their account and carry a secret: their own path (host-credentials.ts).
+    if (n.event === HOST_CREDENTIALS_EVENT) {
+      return deliverHostCredentials({ db, secrets, clock, log, transport, retry, random: opts.random }, n).catch((err: unknown) => {
+        // The lease lapses and another claim tries again; the error never holds the password.
+        log.error({ err: errorText(err), notification: n.id }, 'credential email delivery failed unexpectedly');
+      });
+    }
     let result: DeliveryResult;
     try {
       result = await deliver(n);

@@ -103,3 +103,19 @@ export async function releaseNotificationLeasesOf(db: Kysely<Database>, workerId
     WHERE status = 'pending' AND left(locked_by, ${prefix.length}) = ${prefix}`.execute(db);
   return Number(r.numAffectedRows ?? 0);
 }
+
+/** An outcome that also replaces the payload (to erase a secret it held), in one update while the lease is ours. */
+export async function settleWithPayload(
+  db: Kysely<Database>,
+  n: ClaimedNotification,
+  outcome: { status: 'sent'; at: Date } | { status: 'failed'; error: string },
+  payload: string,
+): Promise<void> {
+  const done = outcome.status === 'sent' ? { status: 'sent' as const, sent_at: outcome.at, last_error: null } : { status: 'failed' as const, last_error: outcome.error };
+  await ours(n)(db).set({ ...done, payload, locked_by: null, locked_until: null }).execute();
+}
+
+/** Not ready to be sent yet (not a failure): look again at `at` without counting this claim as an attempt. */
+export async function waitUncounted(db: Kysely<Database>, n: ClaimedNotification, at: Date, note: string): Promise<void> {
+  await ours(n)(db).set({ next_attempt_at: at, attempts: sql<number>`attempts - 1`, last_error: note, locked_by: null, locked_until: null }).execute();
+}

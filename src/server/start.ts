@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
 import { createActivateJob } from '../app/activate-grant.js';
+import { signalSshTrustChange } from '../app/agent-channel.js';
 import type { AppDeps } from '../app/deps.js';
 import { createPendingTimeoutJob } from '../app/pending-timeout.js';
 import { createExpiryWarningJob } from '../app/expiry-warning.js';
@@ -42,6 +43,7 @@ import { policyRoutes } from '../http/routes/policy-routes.js';
 import { targetRoutes } from '../http/routes/target-routes.js';
 import { agentRoutes } from '../http/routes/agent-routes.js';
 import { createLinuxAgentConnector } from '../connectors/linux-agent/linux-agent-connector.js';
+import { createLinuxAgentUsersConnector } from '../connectors/linux-agent/linux-agent-users-connector.js';
 import { createKeyedLimiter } from '../scheduler/keyed-limiter.js';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
 import { releaseLeasesOf } from '../scheduler/work-queue.js';
@@ -100,6 +102,8 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     audit,
     // Read at each issue: the URL is known only once the server listens.
     tokenIssuer: () => config.TIMEBOX_TOKEN_ISSUER ?? (url || `http://${config.HOST}:${config.PORT}`),
+    // Enrolled agents refresh their hosts' SSH trust files as soon as it changes.
+    onTrustChange: signalSshTrustChange,
   });
   const definitions: ConnectorDefinition<any>[] = [
     postgresConnector,
@@ -111,7 +115,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     ...(opts.connectors ?? []),
   ];
   if (config.TIMEBOX_ENABLE_FAKE_CONNECTOR === 'true') definitions.push(fakeConnector);
-  definitions.push(createLinuxAgentConnector({ db: store.db, secrets, clock }));
+  definitions.push(createLinuxAgentConnector({ db: store.db, secrets, clock }), createLinuxAgentUsersConnector({ db: store.db, secrets, clock }));
   const hub = createConnectorHub(createRegistry(definitions), { credentials, clock });
   const retry = {
     baseMs: config.TIMEBOX_RETRY_BASE_MS,

@@ -176,6 +176,16 @@ it('serves the desired state by long poll; the password travels once and is eras
   const fleetRow = (await fleet())[0]!;
   expect(fleetRow.lastSeenAt).not.toBeNull();
   expect(fleetRow.appliedVersion).toBe(v3.version);
+
+  // The host refuses a grant after the request answered: it is ended at once with the agent's reason.
+  const req3 = await server.admin.post(`${T}/requests`, { targetId, entitlements: ['users'], durationSeconds: 600, reason: 'the host says no' });
+  expect(req3.body.state).toBe('active');
+  const g3 = req3.body.id as string;
+  await agent.call('POST', '/api/v1/agents/journal', {
+    entries: [{ id: `${g3}:rejected`, at: new Date().toISOString(), grantId: g3, event: 'rejected', message: 'group adm does not exist on this host' }],
+  }, { timeoutMs: 10_000 });
+  const refused = await waitForState(g3, 'revoked');
+  expect(refused.endReason).toBe('the agent on web-01.example.test refused the grant: group adm does not exist on this host');
 });
 
 it('Trigger-it mode: the agent makes the password and emails it to the end user; the server never has it', async () => {

@@ -7,10 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
 import { AgentClient } from '../../src/agent/http-client.js';
-import { loadIdentity } from '../../src/agent/identity.js';
-import { freePort } from '../harness/host-namespace.js';
+import { enrollAgent, loadIdentity } from '../../src/agent/identity.js';
+import { freePort, type HostNamespace } from '../harness/host-namespace.js';
+import { startAgentProcess, waitUntil, writeAgentConfig, type AgentProcess } from '../agent/support.js';
 import { shiftableClock } from '../support/test-server.js';
 import { signIn, type ApiClient } from '../support/http.js';
 
@@ -27,7 +29,7 @@ export interface RestartableServer {
   destroy(): Promise<void>;
 }
 
-export async function startRestartableServer(env: Record<string, string> = {}): Promise<RestartableServer> {
+export async function startRestartableServer(env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<RestartableServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'timebox-agent-e2e-'));
   const port = await freePort();
   const clock = shiftableClock();
@@ -41,7 +43,7 @@ export async function startRestartableServer(env: Record<string, string> = {}): 
     TIMEBOX_SWEEP_MS: '500',
     ...env,
   };
-  let tb = await startTimebox({ clock, env: fullEnv });
+  let tb = await startTimebox({ clock, env: fullEnv, ...(opts.logger ? { logger: opts.logger } : {}) });
   if (!tb.bootstrap) throw new Error('expected a fresh store with a bootstrap owner');
   const admin = await signIn(tb.url, tb.bootstrap.email, tb.bootstrap.password);
   let running = true;
@@ -57,7 +59,7 @@ export async function startRestartableServer(env: Record<string, string> = {}): 
     },
     async restart() {
       if (running) await server.stop();
-      tb = await startTimebox({ clock, env: fullEnv });
+      tb = await startTimebox({ clock, env: fullEnv, ...(opts.logger ? { logger: opts.logger } : {}) });
       server.tb = tb;
       running = true;
     },
@@ -102,4 +104,45 @@ export async function addMember(server: RestartableServer, email: string, roles:
   const res = await server.admin.post<{ initialPassword?: string }>('/api/v1/tenants/default/members', { email, roles });
   if (res.status !== 201 || !res.body.initialPassword) throw new Error(`could not add ${email}: ${res.status} ${JSON.stringify(res.body)}`);
   return signIn(server.url, email, res.body.initialPassword);
+}
+
+/** A policy letting requesters and owners ask for `targetId` for at most `maxSeconds`. */
+export async function policyFor(admin: ApiClient, targetId: string, name: string, maxSeconds = 3600): Promise<void> {
+  const policy = await admin.post('/api/v1/tenants/default/policies', {
+    name,
+    targetId,
+    requesterRoles: ['requester', 'owner'],
+    maxDurationSeconds: maxSeconds,
+    defaultDurationSeconds: Math.min(600, maxSeconds),
+  });
+  if (policy.status !== 201) throw new Error(`policy: ${policy.status} ${JSON.stringify(policy.body)}`);
+}
+
+/**
+ * Enrols an agent for the namespace host (token from the API, `enrollAgent` writing the state
+ * directory) and starts it inside the namespace with quick reconnects; resolves once it reported in.
+ * `start: false` enrols only (`run()` starts it later).
+ */
+export async function enrolledAgent(
+  server: RestartableServer,
+  ns: HostNamespace,
+  stateDir: string,
+  hostname = 'web-01.example.test',
+): Promise<{ agentId: string; run(): Promise<AgentProcess> }> {
+  const tok = await server.admin.post('/api/v1/tenants/default/agents/enrolment-tokens', { name: hostname.split('.')[0], expiresInMinutes: 5 });
+  if (tok.status !== 201) throw new Error(`enrolment token: ${tok.status} ${JSON.stringify(tok.body)}`);
+  const id = await enrollAgent({ server: server.url, token: tok.body.token as string, stateDir, hostname });
+  const configFile = await writeAgentConfig(stateDir, { backoffMaxMs: 2_000, heartbeatMs: 2_000 });
+  return {
+    agentId: id.agentId,
+    async run() {
+      const agent = startAgentProcess(ns, { stateDir, configFile });
+      await waitUntil('the agent reported in', 30_000, async () => {
+        if (agent.child.exitCode !== null) throw new Error(`the agent exited: ${agent.output()}`);
+        const a = (await server.admin.get(`/api/v1/tenants/default/agents/${id.agentId}`)).body;
+        return a.appliedVersion >= 0 && a.health !== null;
+      });
+      return agent;
+    },
+  };
 }

@@ -28,6 +28,14 @@ export interface NsSshd {
   log(): string;
 }
 
+/** Certificate logins besides passwords: sshd reads both files (paths inside the namespace) per authentication. */
+export interface NsSshdOptions {
+  /** sshd's TrustedUserCAKeys. */
+  trustedUserCaKeysFile?: string;
+  /** sshd's RevokedKeys (a KRL; when it is missing sshd refuses every key login). */
+  revokedKeysFile?: string;
+}
+
 export interface HostNamespace {
   /** The namespace's init, as the host sees it. */
   initPid: number;
@@ -37,8 +45,8 @@ export interface HostNamespace {
   spawn(argv: string[], opts?: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: boolean }): ChildProcess;
   /** The host pid of the process `nsenter` started for `child` (to kill -9 it from outside). */
   innerPid(child: ChildProcess): Promise<number>;
-  /** sshd on 127.0.0.1:<free port>, password logins through PAM, running inside. */
-  startSshd(): Promise<NsSshd>;
+  /** sshd on 127.0.0.1:<free port>, password logins through PAM (and certificates if asked), running inside. */
+  startSshd(opts?: NsSshdOptions): Promise<NsSshd>;
   destroy(): Promise<void>;
 }
 
@@ -141,7 +149,7 @@ export async function createHostNamespace(): Promise<HostNamespace> {
     return child;
   };
 
-  const startSshd = async (): Promise<NsSshd> => {
+  const startSshd = async (opts: NsSshdOptions = {}): Promise<NsSshd> => {
     const sshd = '/usr/sbin/sshd';
     if (!existsSync(sshd)) throw new Error('sshd is required: apt-get install -y --no-install-recommends openssh-server sshpass');
     const dir = path.join(base, 'ssh');
@@ -160,7 +168,10 @@ export async function createHostNamespace(): Promise<HostNamespace> {
         'UsePAM yes',
         'PasswordAuthentication yes',
         'KbdInteractiveAuthentication no',
-        'PubkeyAuthentication no',
+        ...(opts.trustedUserCaKeysFile
+          ? ['PubkeyAuthentication yes', 'AuthorizedKeysFile none', `TrustedUserCAKeys ${opts.trustedUserCaKeysFile}`]
+          : ['PubkeyAuthentication no']),
+        ...(opts.revokedKeysFile ? [`RevokedKeys ${opts.revokedKeysFile}`] : []),
         'PermitRootLogin no',
         'MaxStartups 50',
         'LoginGraceTime 20',

@@ -1,16 +1,55 @@
 /**
- * `timebox agent enroll | run`: the endpoint agent on a Linux host (as root). enroll exchanges a
- * one-time token for this host's identity (the private key stays in the state directory); run
- * enforces grants from the server (or a local desired-state file) until stopped.
+ * `timebox agent enroll | run | install-service`: the endpoint agent on a Linux host (as root).
+ * enroll exchanges a one-time token for this host's identity (the private key stays in the state
+ * directory); run enforces grants from the server (or a local desired-state file) until stopped;
+ * install-service makes run a systemd service.
  */
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { enrollAgent } from '../../agent/identity.js';
 import { runAgent } from '../../agent/main.js';
+import { AGENT_UNIT_NAME, renderAgentUnit } from '../../agent/systemd-unit.js';
 import { CliError, ExitCode, exitCodeForStatus } from '../exit-codes.js';
 import { print } from '../output.js';
 
 const DEFAULT_STATE_DIR = '/var/lib/timebox-agent';
+const DEFAULT_UNIT_DIR = '/etc/systemd/system';
+
+/**
+ * Node options this process runs with (a TypeScript loader from a checkout), made absolute: the
+ * service starts in another directory, where a bare `--import tsx` would not resolve.
+ */
+function absoluteNodeArgs(execArgv: string[]): string[] {
+  const out: string[] = [];
+  const require = createRequire(import.meta.url);
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    const next = execArgv[i + 1];
+    if ((a === '--import' || a === '--loader' || a === '--experimental-loader') && next !== undefined) {
+      out.push(a, /^(file:|\/)/.test(next) ? next : import.meta.resolve(next));
+      i++;
+    } else if ((a === '--require' || a === '-r') && next !== undefined) {
+      out.push(a, path.isAbsolute(next) ? next : require.resolve(next));
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
+function run(file: string, args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    execFile(file, args, { timeout: 120_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, output: `${String(stdout)}${String(stderr)}`.trim() });
+    });
+  });
+}
 
 export function registerAgent(program: Command): void {
   const agent = program.command('agent').description('the endpoint agent on this Linux host (run as root)');
@@ -52,5 +91,57 @@ export function registerAgent(program: Command): void {
       } catch (err) {
         throw new CliError(`the agent stopped: ${(err as Error).message}`, ExitCode.failure);
       }
+    });
+
+  agent
+    .command('install-service')
+    .description(`install \`agent run\` as the systemd service ${AGENT_UNIT_NAME} and start it (root)`)
+    .option('--state-dir <dir>', 'the state directory of `agent enroll`', DEFAULT_STATE_DIR)
+    .option('--config <file>', 'agent settings (default <state-dir>/agent.json, optional)')
+    .option('--unit-dir <dir>', 'where the unit file goes', DEFAULT_UNIT_DIR)
+    .option('--no-start', 'write the unit only; print the commands that enable and start it')
+    .action(async (opts: { stateDir: string; config?: string; unitDir: string; start: boolean }) => {
+      const script = process.argv[1];
+      if (!script) throw new CliError('cannot tell which script runs timebox', ExitCode.failure);
+      let unit: string;
+      try {
+        unit = renderAgentUnit({
+          nodePath: process.execPath,
+          nodeArgs: absoluteNodeArgs(process.execArgv),
+          scriptPath: path.resolve(script),
+          stateDir: path.resolve(opts.stateDir),
+          ...(opts.config ? { configFile: path.resolve(opts.config) } : {}),
+        });
+      } catch (err) {
+        throw new CliError((err as Error).message, ExitCode.usage);
+      }
+      const file = path.join(path.resolve(opts.unitDir), AGENT_UNIT_NAME);
+      const tmp = `${file}.tmp-${process.pid}`;
+      try {
+        await writeFile(tmp, unit, { mode: 0o644 });
+        await chmod(tmp, 0o644);
+        await rename(tmp, file);
+      } catch (err) {
+        throw new CliError(`cannot write ${file}: ${(err as Error).message}`, ExitCode.failure);
+      }
+      print(`Wrote ${file}.`);
+      if (!existsSync(path.join(path.resolve(opts.stateDir), 'identity.json'))) {
+        print(`Note: ${opts.stateDir} holds no enrolment yet; run \`timebox agent enroll\` first, or the service only enforces its local schedule.`);
+      }
+      const commands: string[][] = [
+        ['systemctl', 'daemon-reload'],
+        ['systemctl', 'enable', '--now', AGENT_UNIT_NAME],
+      ];
+      // The test systemd itself uses (sd_booted): is this host running under systemd?
+      if (!opts.start || !existsSync('/run/systemd/system')) {
+        print(opts.start ? 'systemd is not running on this host; enable and start the service with:' : 'Enable and start the service with:');
+        for (const c of commands) print(`  ${c.join(' ')}`);
+        return;
+      }
+      for (const [cmd, ...args] of commands) {
+        const r = await run(cmd!, args);
+        if (r.code !== 0) throw new CliError(`${[cmd, ...args].join(' ')} failed (exit ${r.code}): ${r.output}`, ExitCode.failure);
+      }
+      print(`Started ${AGENT_UNIT_NAME}; follow it with: journalctl -u ${AGENT_UNIT_NAME} -f`);
     });
 }

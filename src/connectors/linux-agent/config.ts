@@ -1,13 +1,18 @@
 /**
- * A `linux-agent` target: one enrolled agent (one host), the sudo rules and local groups its
- * grants may use, and how the new account's password reaches its user. Names are checked with the
- * agent's own rules (src/agent/names.ts), so what the server accepts the agent accepts too.
+ * Host targets through an enrolled agent. `linux-agent`: one enrolled agent (one host), the sudo
+ * rules and local groups its grants may use, and how the new account's password reaches its user.
+ * `linux-agent-users`: the same host, the same rules and groups, given to existing users (no
+ * account, no password). Names are checked with the agent's own rules (src/agent/names.ts), so
+ * what the server accepts the agent accepts too.
  */
 import { z } from 'zod';
 import { accountNameProblem } from '../../agent/names.js';
 import { SudoRuleSchema, type LocalRole } from '../../agent/protocol.js';
 
 export const LINUX_AGENT_KIND = 'linux-agent';
+export const LINUX_AGENT_USERS_KIND = 'linux-agent-users';
+/** Kinds whose config names an enrolled agent (one target of each kind per agent). */
+export const AGENT_TARGET_KINDS: readonly string[] = [LINUX_AGENT_KIND, LINUX_AGENT_USERS_KIND];
 export const ROLES: readonly LocalRole[] = ['administrators', 'power-users', 'users'];
 export const RULE_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
@@ -28,14 +33,20 @@ export const LinuxAgentConfigSchema = z.strictObject({
   groups: z.array(groupName).max(64).default([]),
   /**
    * reveal: Timebox generates the password and shows it once to the account's owner; it reaches
-   * the agent inside the signed, TLS-protected desired state. agent-email (Trigger-it): the agent
-   * generates it and emails the credentials from the host (its agent.json needs SMTP settings).
+   * the agent inside the signed, TLS-protected desired state. server-email: the same password,
+   * emailed by the server through the tenant's SMTP settings once the agent reports the account
+   * created, and never shown in Timebox. agent-email (Trigger-it): the agent generates it and
+   * emails the credentials from the host (its agent.json needs SMTP settings).
    */
-  credentialDelivery: z.enum(['reveal', 'agent-email']).default('reveal'),
-  /** agent-email: the end user's address; default the requester's own. */
+  credentialDelivery: z.enum(['reveal', 'server-email', 'agent-email']).default('reveal'),
+  /** server-email, agent-email: the end user's address; default the requester's own. */
   emailTo: z.email().optional(),
 });
 export type LinuxAgentConfig = z.infer<typeof LinuxAgentConfigSchema>;
+
+/** `linux-agent-users`: existing users get the rules and groups; nothing is created, no password. */
+export const LinuxAgentUsersConfigSchema = LinuxAgentConfigSchema.omit({ credentialDelivery: true, emailTo: true });
+export type LinuxAgentUsersConfig = z.infer<typeof LinuxAgentUsersConfigSchema>;
 
 /** Linux system and service accounts a JIT account must never be named after (the agent also refuses uid < 1000). */
 const RESERVED = new Set(
@@ -47,14 +58,31 @@ const RESERVED = new Set(
   ).split(' '),
 );
 
+const isSystemName = (name: string) => RESERVED.has(name) || name.startsWith('systemd-') || name.startsWith('_');
+
 /** Why `name` cannot be a JIT account on a Linux host, or null. */
 export function linuxAccountNameProblem(name: string): string | null {
   const p = accountNameProblem(name, 'account name');
   if (p) return p;
-  if (RESERVED.has(name) || name.startsWith('systemd-') || name.startsWith('_')) {
-    return `account name "${name}" is a Linux system or service account; choose a personal name such as "ann_jit"`;
-  }
+  if (isSystemName(name)) return `account name "${name}" is a Linux system or service account; choose a personal name such as "ann_jit"`;
   return null;
+}
+
+/** Why `name` cannot be the existing user a `linux-agent-users` grant changes, or null (the agent also refuses uid < 1000). */
+export function existingUserNameProblem(name: string): string | null {
+  const p = accountNameProblem(name, 'user name');
+  if (p) return p;
+  if (isSystemName(name)) return `user "${name}" is a Linux system or service account; ask for your own user on the host`;
+  return null;
+}
+
+/** `linux-agent-users` entitlements: sudo rules and groups; the roles belong to new local accounts. */
+export function usersEntitlementNameProblem(name: string): string | null {
+  if ((ROLES as readonly string[]).includes(name)) {
+    return `${name} is a role for new local accounts (linux-agent targets); for an existing user ask for sudo:<rule> or group:<name>`;
+  }
+  const p = entitlementNameProblem(name);
+  return p ? p.replace('use administrators, power-users, users, sudo:<rule> or group:<name>', 'use sudo:<rule> or group:<name>') : null;
 }
 
 export function entitlementNameProblem(name: string): string | null {

@@ -103,12 +103,21 @@ function fingerprintCache<T>(maxAgeMs: number) {
   };
 }
 
-/** Sends with a strong ETag; answers 304 when the client already has these bytes. */
-function sendCacheable(request: FastifyRequest, reply: FastifyReply, type: string, body: string | Buffer) {
-  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 32)}"`;
+const tagOf = (data: string | Buffer) => `"${createHash('sha256').update(data).digest('base64url').slice(0, 32)}"`;
+
+/**
+ * Sends with an ETag and answers 304 when the client already has it. Without `contentKey` the tag
+ * is strong (these bytes). With it the tag is weak and names the content: a KRL rebuilt by another
+ * server process (or after a restart) carries a new timestamp but lists the same keys, and hosts
+ * polling behind a load balancer should still get their 304.
+ */
+function sendCacheable(request: FastifyRequest, reply: FastifyReply, type: string, body: string | Buffer, contentKey?: string) {
+  const etag = contentKey === undefined ? tagOf(body) : `W/${tagOf(contentKey)}`;
   reply.header('etag', etag);
   const seen = request.headers['if-none-match'];
-  if (typeof seen === 'string' && seen.split(',').some((t) => t.trim().replace(/^W\//, '') === etag)) {
+  // If-None-Match compares weakly (RFC 9110 13.1.2).
+  const opaque = etag.replace(/^W\//, '');
+  if (typeof seen === 'string' && seen.split(',').some((t) => t.trim().replace(/^W\//, '') === opaque)) {
     return reply.code(304).send();
   }
   return reply.type(type).send(body);
@@ -187,9 +196,10 @@ export const credentialRoutes =
         // The KRL lists revoked serials of live CAs and the keys of retired ones: rebuilt when either changes.
         const parts: string[] = [];
         for (const ca of all) parts.push(`${ca.id}:${ca.status}:${ca.status === 'retired' ? '' : await revokedKey(ca.id)}`);
-        const krl = await krls(tenantId, parts.join(';'), +deps.clock.now(), () => engines.krl.build(tenantId));
+        const listed = parts.join(';');
+        const krl = await krls(tenantId, listed, +deps.clock.now(), () => engines.krl.build(tenantId));
         reply.header('content-disposition', 'attachment; filename="timebox_revoked_keys"');
-        return sendCacheable(request, reply, 'application/octet-stream', krl);
+        return sendCacheable(request, reply, 'application/octet-stream', krl, `krl:${listed}`);
       },
     );
 

@@ -1,0 +1,175 @@
+/**
+ * The credential email of a `linux-agent` grant with `credentialDelivery: server-email`: user
+ * name, password, host and end time, sent by the server through the tenant's SMTP settings.
+ *
+ * The outbox row is written in the grant's own transaction, but sent only once the agent has
+ * reported the account created (so the password works when the email arrives); a grant that ends
+ * or is refused first gives it up. The password is never stored in clear: the row's body holds a
+ * placeholder, its payload the password encrypted with the SecretBox (bound to the row), and that
+ * ciphertext is erased as soon as the email is sent or given up. Errors are scrubbed of it before
+ * they are logged or stored; nothing about it goes into the audit log.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Logger } from 'pino';
+import { credentialEmailText } from '../agent/deliver-credentials.js';
+import type { Clock } from '../core/clock.js';
+import { backoffDelay, type RetryPolicy } from '../core/retry.js';
+import type { SecretBox } from '../secrets/types.js';
+import type { Database } from '../store/schema.js';
+import { agentsDb } from '../store/schema-agents.js';
+import { notifyDb } from './db.js';
+import { sendEmail, type MailTransportFactory } from './deliver-email.js';
+import { NO_SMTP_SETTINGS } from './notifier.js';
+import { retryLater, settleWithPayload, waitUncounted, type ClaimedNotification } from './outbox.js';
+import { loadSmtpConfig } from './settings.js';
+
+export const HOST_CREDENTIALS_EVENT = 'host_credentials';
+/** In the stored body where the password goes; filled in only in memory, at sending time. */
+const PASSWORD_SLOT = '<password>';
+const passwordContext = (notificationId: string) => `notification:${notificationId}:password`;
+
+interface Payload {
+  grantId: string;
+  passwordEnc?: string;
+}
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+const pendingFor = (db: Db, grantId: string) =>
+  notifyDb(db)
+    .updateTable('notifications')
+    .where('event', '=', HOST_CREDENTIALS_EVENT)
+    .where('status', '=', 'pending')
+    .where(sql<string>`payload->>'grantId'`, '=', grantId);
+
+/** Why the server cannot email credentials for `tenantId`, or null. Checked before a grant is written. */
+export async function hostCredentialsRecipientProblem(db: Kysely<Database>, tenantId: string | undefined): Promise<string | null> {
+  if (!tenantId) return 'server-email delivery needs the grant\'s tenant';
+  const s = await notifyDb(db).selectFrom('tenant_notification_settings').select(['smtp_host', 'from_address']).where('tenant_id', '=', tenantId).executeTakeFirst();
+  return s?.smtp_host && s.from_address ? null : 'server-email delivery needs this tenant\'s SMTP settings (settings → notifications); none are set';
+}
+
+export interface HostCredentials {
+  tenantId: string;
+  grantId: string;
+  to: string;
+  username: string;
+  password: string;
+  hostName: string;
+  startAt: Date;
+  endAt: Date;
+  now: Date;
+}
+
+/** Queues the email in the caller's transaction; the dispatcher holds it until the account exists. */
+export async function queueHostCredentials(tx: Db, secrets: SecretBox, c: HostCredentials): Promise<void> {
+  const id = randomUUID();
+  const body = credentialEmailText({ to: c.to, username: c.username, password: PASSWORD_SLOT, hostName: c.hostName, startAt: c.startAt, endAt: c.endAt, endAction: 'delete' });
+  const payload: Payload = { grantId: c.grantId, passwordEnc: secrets.encrypt(c.password, passwordContext(id)) };
+  await notifyDb(tx)
+    .insertInto('notifications')
+    .values({
+      id,
+      tenant_id: c.tenantId,
+      channel: 'email',
+      recipient: c.to,
+      event: HOST_CREDENTIALS_EVENT,
+      subject: `Your temporary account on ${c.hostName}`,
+      body,
+      payload: JSON.stringify(payload),
+      status: 'pending',
+      next_attempt_at: c.now,
+      created_at: c.now,
+    })
+    .execute();
+}
+
+/** A retried activation chose a new password before the agent set the old one: the email carries the new one. */
+export async function replaceHostCredentialsPassword(tx: Db, secrets: SecretBox, grantId: string, password: string): Promise<void> {
+  const rows = await notifyDb(tx)
+    .selectFrom('notifications')
+    .select('id')
+    .where('event', '=', HOST_CREDENTIALS_EVENT)
+    .where('status', '=', 'pending')
+    .where(sql<string>`payload->>'grantId'`, '=', grantId)
+    .execute();
+  for (const r of rows) {
+    const payload: Payload = { grantId, passwordEnc: secrets.encrypt(password, passwordContext(r.id)) };
+    await notifyDb(tx).updateTable('notifications').set({ payload: JSON.stringify(payload) }).where('id', '=', r.id).execute();
+  }
+}
+
+/** Gives up a credential email not sent yet (the grant ended or was refused): its password is erased. */
+export async function dropHostCredentials(tx: Db, grantId: string, why: string): Promise<void> {
+  await pendingFor(tx, grantId)
+    .set({ status: 'failed', last_error: why, payload: JSON.stringify({ grantId }), locked_by: null, locked_until: null })
+    .execute();
+}
+
+export interface HostCredentialsDeps {
+  db: Kysely<Database>;
+  secrets: SecretBox;
+  clock: Clock;
+  log: Logger;
+  transport: MailTransportFactory;
+  retry: RetryPolicy;
+  random?: () => number;
+}
+
+/** Never store or log a secret, even if a relay were to echo it back. */
+const scrub = (text: string, secret: string) => [secret, Buffer.from(secret).toString('base64')].reduce((t, s) => t.split(s).join('***'), text);
+
+/** How long to wait before looking again for the account: soon at first, every 30 s for an agent that is away. */
+const notReadyDelay = (ageMs: number) => Math.min(30_000, Math.max(1_000, ageMs / 10));
+
+/** The dispatcher's handling of one claimed credential email. */
+export async function deliverHostCredentials(d: HostCredentialsDeps, n: ClaimedNotification): Promise<void> {
+  const payload = (n.payload ?? {}) as Partial<Payload>;
+  const grantId = typeof payload.grantId === 'string' ? payload.grantId : '';
+  const erased = JSON.stringify({ grantId });
+  const giveUp = async (error: string) => {
+    await settleWithPayload(d.db, n, { status: 'failed', error }, erased);
+    d.log.warn({ notification: n.id, grantId, error }, 'credential email given up');
+    if (grantId) {
+      await d.db.updateTable('grants').set({ last_error: `the credential email to ${n.recipient} was not sent: ${error}`.slice(0, 2000) }).where('id', '=', grantId).execute();
+    }
+  };
+  if (!payload.passwordEnc || !grantId) return giveUp('the password is no longer stored');
+
+  const row = await agentsDb(d.db).selectFrom('agent_grants').select(['agent_status', 'removed_at', 'created_at']).where('grant_id', '=', grantId).executeTakeFirst();
+  if (!row || row.removed_at || row.agent_status === 'ended' || row.agent_status === 'rejected') {
+    return giveUp('the grant ended or was refused by the agent before the account was ready');
+  }
+  const now = d.clock.now();
+  if (row.agent_status === 'sent' || row.agent_status === 'accepted') {
+    const age = now.getTime() - row.created_at.getTime();
+    return waitUncounted(d.db, n, new Date(now.getTime() + notReadyDelay(age)), 'waiting for the agent to create the account');
+  }
+
+  let password: string;
+  try {
+    password = d.secrets.decrypt(payload.passwordEnc, passwordContext(n.id));
+  } catch {
+    return giveUp('the stored password cannot be decrypted');
+  }
+  let smtp;
+  try {
+    smtp = await loadSmtpConfig(d.db, d.secrets, n.tenantId);
+  } catch {
+    return giveUp('the stored SMTP password cannot be decrypted; save the SMTP settings again');
+  }
+  if (!smtp) return giveUp(NO_SMTP_SETTINGS);
+  const result = await sendEmail(smtp, { to: n.recipient, subject: n.subject, body: n.body.split(PASSWORD_SLOT).join(password), id: n.id }, d.transport);
+  if (result.ok) {
+    await settleWithPayload(d.db, n, { status: 'sent', at: d.clock.now() }, erased);
+    d.log.info({ notification: n.id, grantId }, 'credential email sent');
+    return;
+  }
+  const error = scrub(result.error, password);
+  if (result.permanent || n.attempts >= d.retry.maxAttempts) {
+    return giveUp(`${error}${result.permanent ? '' : ` (gave up after ${n.attempts} attempts)`}`);
+  }
+  d.log.warn({ notification: n.id, grantId, attempts: n.attempts, error }, 'credential email not delivered; retrying');
+  await retryLater(d.db, n, new Date(d.clock.now().getTime() + backoffDelay(d.retry, n.attempts, d.random)), error);
+}
