@@ -13,6 +13,7 @@ import { can } from '../core/roles.js';
 import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
 import type { Actor, AppDeps } from './deps.js';
 import { handleOf } from './grant-queries.js';
+import { findLiveAccount } from './jit-accounts.js';
 import { connectorFor, getTarget } from './targets.js';
 
 /** Grants in these states may still need the account (or are being taken off it). */
@@ -25,13 +26,7 @@ export async function deleteJitAccount(
   viewer: { operatorId: string; roles: readonly string[] },
   accountId: string,
 ): Promise<void> {
-  const account = await deps.db
-    .selectFrom('jit_accounts')
-    .selectAll()
-    .where('id', '=', accountId)
-    .where('tenant_id', '=', tenantId)
-    .where('status', '<>', 'deleted')
-    .executeTakeFirst();
+  const account = await findLiveAccount(deps, tenantId, accountId);
   const mayDelete = account && (account.operator_id === viewer.operatorId || can(viewer.roles, 'grants.revoke_any'));
   if (!account || !mayDelete) throw notFound(`JIT account ${accountId}`);
   const target = await getTarget(deps, tenantId, account.target_id);

@@ -5,7 +5,7 @@
  */
 import { notFound } from '../core/errors.js';
 import { can } from '../core/roles.js';
-import type { GrantRow } from '../store/schema.js';
+import type { GrantRow, JitAccountRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { requestAccess, type Requester } from './request-access.js';
 
@@ -59,6 +59,17 @@ export async function listJitAccounts(
   return { items, next: rows.length > opts.limit ? items[items.length - 1]!.id : null };
 }
 
+/** A JIT account of the tenant that is not deleted, or undefined. */
+export async function findLiveAccount(deps: Pick<AppDeps, 'db'>, tenantId: string, accountId: string): Promise<JitAccountRow | undefined> {
+  return deps.db
+    .selectFrom('jit_accounts')
+    .selectAll()
+    .where('id', '=', accountId)
+    .where('tenant_id', '=', tenantId)
+    .where('status', '<>', 'deleted')
+    .executeTakeFirst();
+}
+
 /** Enable again: a new grant for the same account. Only its owner may, since it is theirs alone. */
 export async function enableJitAccount(
   deps: AppDeps,
@@ -77,13 +88,7 @@ export async function enableJitAccount(
     emergency?: boolean;
   },
 ): Promise<GrantRow> {
-  const account = await deps.db
-    .selectFrom('jit_accounts')
-    .selectAll()
-    .where('id', '=', accountId)
-    .where('tenant_id', '=', tenantId)
-    .where('status', '<>', 'deleted')
-    .executeTakeFirst();
+  const account = await findLiveAccount(deps, tenantId, accountId);
   if (!account || account.operator_id !== who.operatorId) throw notFound(`JIT account ${accountId}`);
   let entitlements = ask.entitlements;
   if (!entitlements?.length) {

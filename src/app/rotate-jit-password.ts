@@ -12,6 +12,7 @@ import { generatePassword } from '../secrets/password.js';
 import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
 import type { Actor, AppDeps } from './deps.js';
 import { handleOf } from './grant-queries.js';
+import { findLiveAccount } from './jit-accounts.js';
 import { connectorFor, getTarget } from './targets.js';
 
 export interface RotatedPassword {
@@ -29,13 +30,7 @@ export async function rotateJitAccountPassword(
   accountId: string,
   totp?: string,
 ): Promise<RotatedPassword> {
-  const account = await deps.db
-    .selectFrom('jit_accounts')
-    .selectAll()
-    .where('id', '=', accountId)
-    .where('tenant_id', '=', tenantId)
-    .where('status', '<>', 'deleted')
-    .executeTakeFirst();
+  const account = await findLiveAccount(deps, tenantId, accountId);
   // Only the owner: a password is shown to the one person it belongs to (others get a 404).
   if (!account || account.operator_id !== ownerId) throw notFound(`JIT account ${accountId}`);
   const target = await getTarget(deps, tenantId, account.target_id);

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
-import { credentialEmailText } from '../agent/deliver-credentials.js';
+import { credentialEmailText, type CredentialMessage } from '../agent/deliver-credentials.js';
 import type { Clock } from '../core/clock.js';
 import { backoffDelay, type RetryPolicy } from '../core/retry.js';
 import type { SecretBox } from '../secrets/types.js';
@@ -50,15 +50,10 @@ export async function hostCredentialsRecipientProblem(db: Kysely<Database>, tena
   return s?.smtp_host && s.from_address ? null : 'server-email delivery needs this tenant\'s SMTP settings (settings → notifications); none are set';
 }
 
-export interface HostCredentials {
+/** The agent's credential message (the account is always deleted at the end), for one grant. */
+export interface HostCredentials extends Omit<CredentialMessage, 'endAction'> {
   tenantId: string;
   grantId: string;
-  to: string;
-  username: string;
-  password: string;
-  hostName: string;
-  startAt: Date;
-  endAt: Date;
   now: Date;
 }
 
