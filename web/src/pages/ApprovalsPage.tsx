@@ -1,6 +1,7 @@
 /** "Approvals": requests and extensions waiting for the viewer's decision, live. */
 import { useState } from 'react';
 import { FormError } from '../components/Field';
+import { LiveNotice } from '../components/LiveNotice';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import type { InboxItem } from '../types';
@@ -17,13 +18,7 @@ export function ApprovalsPage() {
   return (
     <div>
       <PageHeader title="Approvals" intro="Requests and extensions waiting for you. They arrive and leave as they happen; no need to reload." />
-      <div aria-live="polite">
-        {notice ? (
-          <p className="notice" role="status">
-            {notice}
-          </p>
-        ) : null}
-      </div>
+      <LiveNotice message={notice} />
       <FormError message={error} />
       {items === null ? (
         error ? null : <p className="loading">Loading…</p>

@@ -5,6 +5,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, messageOf, tenantPath } from '../api';
 import { Dialog } from '../components/Dialog';
+import { DialogActions } from '../components/DialogActions';
 import { FormError } from '../components/Field';
 import { useWorkspace } from '../context';
 import type { JitAccount } from '../types';
@@ -37,14 +38,7 @@ export function DeleteDialog(props: { account: JitAccount; onClose: () => void; 
           log. A fresh account can be activated later.
         </p>
         <FormError message={error} />
-        <div className="dialog-actions">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="danger" disabled={busy}>
-            {busy ? 'Deleting…' : 'Delete account'}
-          </button>
-        </div>
+        <DialogActions onCancel={props.onClose} busy={busy} busyLabel="Deleting…" label="Delete account" tone="danger" />
       </form>
     </Dialog>
   );

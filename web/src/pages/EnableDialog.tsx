@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { api, messageOf, tenantPath } from '../api';
 import { Dialog } from '../components/Dialog';
+import { DialogActions } from '../components/DialogActions';
 import { FormError, TextArea, TextField } from '../components/Field';
 import { PolicyPicker } from '../components/PolicyPicker';
 import { useWorkspace } from '../context';
@@ -107,14 +108,7 @@ export function EnableDialog(props: { account: JitAccount; lastGrant: Grant | un
           emptyText={policies ? 'No policy covers this account.' : 'Loading policies…'}
           onChange={setPolicyId}
         />
-        <div className="dialog-actions">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Enabling…' : 'Enable'}
-          </button>
-        </div>
+        <DialogActions onCancel={props.onClose} busy={busy} busyLabel="Enabling…" label="Enable" />
       </form>
     </Dialog>
   );

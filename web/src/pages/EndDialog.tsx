@@ -2,6 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, tenantPath } from '../api';
 import { Dialog } from '../components/Dialog';
+import { DialogActions } from '../components/DialogActions';
 import { FormError, TextField } from '../components/Field';
 import { useWorkspace } from '../context';
 import { placeError, type FieldErrors } from '../forms';
@@ -32,14 +33,7 @@ export function EndDialog(props: { account: JitAccount; grant: Grant; onClose: (
         <p>The account is disabled on {props.account.targetName} and its open sessions are ended.</p>
         <FormError message={errors.form} />
         <TextField id="end-reason" label="Reason" value={reason} error={errors.reason} onChange={(e) => setReason(e.target.value)} />
-        <div className="dialog-actions">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="danger" disabled={busy}>
-            {busy ? 'Ending…' : 'End now'}
-          </button>
-        </div>
+        <DialogActions onCancel={props.onClose} busy={busy} busyLabel="Ending…" label="End now" tone="danger" />
       </form>
     </Dialog>
   );

@@ -5,6 +5,7 @@
 import { useRef, useState, type FormEvent } from 'react';
 import { api, tenantPath } from '../api';
 import { Dialog } from '../components/Dialog';
+import { DialogActions, DialogDone } from '../components/DialogActions';
 import { FormError, TextArea, TextField } from '../components/Field';
 import { useWorkspace } from '../context';
 import { formatDate, parseDuration } from '../format';
@@ -55,11 +56,7 @@ export function ExtendDialog(props: { account: JitAccount; grant: Grant; onClose
           <p className="notice" role="status">
             {result.applied ? `Extended: the access now ends ${formatDate(result.grant.expiresAt)}.` : 'Sent for approval. The access keeps its current end until the approvers agree.'}
           </p>
-          <div className="dialog-actions">
-            <button type="button" className="primary" onClick={props.onClose} autoFocus>
-              Done
-            </button>
-          </div>
+          <DialogDone onClose={props.onClose} autoFocus />
         </div>
       ) : (
         <form ref={formRef} onSubmit={submit} noValidate>
@@ -89,14 +86,7 @@ export function ExtendDialog(props: { account: JitAccount; grant: Grant; onClose
               setErrors((x) => ({ ...x, reason: undefined }));
             }}
           />
-          <div className="dialog-actions">
-            <button type="button" onClick={props.onClose}>
-              Cancel
-            </button>
-            <button type="submit" className="primary" disabled={busy}>
-              {busy ? 'Sending…' : 'Extend'}
-            </button>
-          </div>
+          <DialogActions onCancel={props.onClose} busy={busy} busyLabel="Sending…" label="Extend" />
         </form>
       )}
     </Dialog>

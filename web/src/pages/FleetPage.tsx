@@ -4,6 +4,7 @@
  */
 import { useState } from 'react';
 import { FormError } from '../components/Field';
+import { LiveNotice } from '../components/LiveNotice';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import type { Agent } from '../types';
@@ -47,13 +48,7 @@ export function FleetPage() {
           </button>
         ) : null}
       </PageHeader>
-      <div aria-live="polite">
-        {notice ? (
-          <p className="notice" role="status">
-            {notice}
-          </p>
-        ) : null}
-      </div>
+      <LiveNotice message={notice} />
       <FormError message={error} />
       {agents === null ? (
         error ? null : <p className="loading">Loading…</p>

@@ -4,6 +4,7 @@
  */
 import { useState } from 'react';
 import { FormError } from '../components/Field';
+import { LiveNotice } from '../components/LiveNotice';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import { AlertTable } from './reviews/AlertTable';
@@ -18,13 +19,7 @@ export function ReviewsPage() {
   return (
     <div className="reviews-page">
       <PageHeader title="Reviews and alerts" intro="Emergency (break-glass) access was granted without approval: each use is reviewed afterwards. Alerts stay here until resolved." />
-      <div aria-live="polite">
-        {notice ? (
-          <p className="notice" role="status">
-            {notice}
-          </p>
-        ) : null}
-      </div>
+      <LiveNotice message={notice} />
       <FormError message={error} />
       <section aria-labelledby="reviews-owed">
         <h2 id="reviews-owed">Break-glass reviews owed</h2>

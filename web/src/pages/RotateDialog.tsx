@@ -5,6 +5,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, messageOf, tenantPath } from '../api';
 import { Dialog } from '../components/Dialog';
+import { DialogActions } from '../components/DialogActions';
 import { FormError } from '../components/Field';
 import { useTotpStep } from '../components/TotpField';
 import { useWorkspace } from '../context';
@@ -41,14 +42,7 @@ export function RotateDialog(props: { account: JitAccount; onClose: () => void; 
         </p>
         <FormError message={error} />
         {totp.field}
-        <div className="dialog-actions">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="danger" disabled={busy}>
-            {busy ? 'Rotating…' : 'Rotate password'}
-          </button>
-        </div>
+        <DialogActions onCancel={props.onClose} busy={busy} busyLabel="Rotating…" label="Rotate password" tone="danger" />
       </form>
     </Dialog>
   );

@@ -3,61 +3,47 @@
  * issues, or the host agent). The server validates everything again; its objections appear under
  * the fields they concern and nothing is stored until all of it is accepted.
  */
-import { useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, tenantPath } from '../api';
 import { FormError, SelectField, TextField } from '../components/Field';
 import { useWorkspace } from '../context';
-import { focusFirstInvalid } from '../forms';
 import type { CheckReport, Target } from '../types';
-import { placeConfigErrors } from './targets/config-errors';
 import { KindFields } from './targets/KindFields';
-import { configOf, draftProblems, fieldOfPath, initialDraft, kindInfos, targetNameProblem, type DraftErrors, type TargetDraft, type TargetKind } from './targets/target-kinds';
+import { configOf, fieldOfPath, kindInfos, type TargetKind } from './targets/target-kinds';
+import { useTargetDraft } from './targets/useTargetDraft';
 
 export function TargetForm(props: { onCreated: (t: Target, check: CheckReport) => void; onCancel: () => void }) {
   const ws = useWorkspace();
-  const formRef = useRef<HTMLFormElement>(null);
   const [kind, setKind] = useState<TargetKind>('postgres');
-  const [name, setName] = useState('');
-  const [draft, setDraft] = useState<TargetDraft>(() => initialDraft('postgres'));
-  const [errors, setErrors] = useState<DraftErrors>({});
+  const form = useTargetDraft(kind);
   const [busy, setBusy] = useState(false);
   const info = kindInfos.find((k) => k.kind === kind)!;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const found = draftProblems(kind, draft);
-    const nameProblem = targetNameProblem(name);
-    if (nameProblem) found.name = nameProblem;
-    setErrors(found);
-    if (Object.keys(found).length) return focusFirstInvalid(formRef.current);
+    if (!form.check()) return;
     setBusy(true);
     try {
-      const res = await api.post<{ target: Target; check: CheckReport }>(tenantPath(ws.slug, '/targets'), { name: name.trim(), kind, config: configOf(kind, draft) });
+      const res = await api.post<{ target: Target; check: CheckReport }>(tenantPath(ws.slug, '/targets'), { name: form.name.trim(), kind, config: configOf(kind, form.draft) });
       props.onCreated(res.target, res.check);
     } catch (err) {
-      setErrors(placeConfigErrors(err, (path) => fieldOfPath(kind, draft, path)));
-      focusFirstInvalid(formRef.current);
+      form.refused(err, (path) => fieldOfPath(kind, form.draft, path));
       setBusy(false);
     }
   };
 
-  const clear = (field: string) => setErrors((cur) => (cur[field] ? { ...cur, [field]: '' } : cur));
-
   return (
-    <form ref={formRef} className="card form" onSubmit={submit} noValidate aria-labelledby="add-target-title">
+    <form ref={form.formRef} className="card form" onSubmit={submit} noValidate aria-labelledby="add-target-title">
       <h2 id="add-target-title">Add a target</h2>
-      <FormError message={errors.form} />
+      <FormError message={form.errors.form} />
       <div className="grid-2">
         <TextField
           id="target-name"
           label="Name"
           hint="How people will see it, e.g. orders-db."
-          value={name}
-          error={errors.name}
-          onChange={(e) => {
-            setName(e.target.value);
-            clear('name');
-          }}
+          value={form.name}
+          error={form.errors.name}
+          onChange={(e) => form.changeName(e.target.value)}
         />
         <SelectField
           id="target-kind"
@@ -67,8 +53,7 @@ export function TargetForm(props: { onCreated: (t: Target, check: CheckReport) =
           onChange={(e) => {
             const k = e.target.value as TargetKind;
             setKind(k);
-            setDraft(initialDraft(k));
-            setErrors({});
+            form.reset(k);
           }}
         >
           {kindInfos.map((k) => (
@@ -80,16 +65,10 @@ export function TargetForm(props: { onCreated: (t: Target, check: CheckReport) =
       </div>
       <KindFields
         kind={kind}
-        draft={draft}
-        errors={errors}
-        onChange={(field, value) => {
-          setDraft((cur) => ({ ...cur, values: { ...cur.values, [field]: value } }));
-          clear(field);
-        }}
-        onRules={(sudoRules) => {
-          setDraft((cur) => ({ ...cur, sudoRules }));
-          setErrors((cur) => Object.fromEntries(Object.entries(cur).filter(([k]) => !k.startsWith('sudoRules'))));
-        }}
+        draft={form.draft}
+        errors={form.errors}
+        onChange={form.changeValue}
+        onRules={form.changeRules}
       />
       <p className="hint">The settings are stored encrypted and never shown again. The target is tested right after saving.</p>
       <div className="form-actions">

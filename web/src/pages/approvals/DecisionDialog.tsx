@@ -6,6 +6,7 @@
 import { useRef, useState, type FormEvent } from 'react';
 import { api, tenantPath } from '../../api';
 import { Dialog } from '../../components/Dialog';
+import { DialogActions } from '../../components/DialogActions';
 import { FormError, TextArea, TextField } from '../../components/Field';
 import { useTotpStep } from '../../components/TotpField';
 import { formatDate, formatDuration, parseDuration } from '../../format';
@@ -122,14 +123,7 @@ export function DecisionDialog(props: { tenant: string; item: InboxItem; kind: D
           }}
         />
         {totp.field}
-        <div className="dialog-actions">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button type="submit" className={kind === 'deny' ? 'danger' : 'primary'} disabled={busy}>
-            {busy ? 'Sending…' : kind === 'deny' ? 'Deny' : 'Approve'}
-          </button>
-        </div>
+        <DialogActions onCancel={props.onClose} busy={busy} busyLabel="Sending…" label={kind === 'deny' ? 'Deny' : 'Approve'} tone={kind === 'deny' ? 'danger' : 'primary'} />
       </form>
     </Dialog>
   );

@@ -6,6 +6,7 @@
 import { useRef, useState, type FormEvent } from 'react';
 import { api, tenantPath } from '../../api';
 import { Dialog } from '../../components/Dialog';
+import { DialogActions, DialogDone } from '../../components/DialogActions';
 import { FormError, SelectField, TextField } from '../../components/Field';
 import { formatDate } from '../../format';
 import { focusFirstInvalid, placeError, type FieldErrors } from '../../forms';
@@ -82,11 +83,7 @@ export function AddAgentDialog(props: { tenant: string; onClose: () => void }) {
             The agent accepts plain http:// only to a loopback address: give the server’s https:// address in --server (and --ca-file for a private CA).
           </p>
         ) : null}
-        <div className="dialog-actions">
-          <button type="button" className="primary" onClick={props.onClose}>
-            Done
-          </button>
-        </div>
+        <DialogDone onClose={props.onClose} />
       </Dialog>
     );
   }
@@ -116,14 +113,7 @@ export function AddAgentDialog(props: { tenant: string; onClose: () => void }) {
             </option>
           ))}
         </SelectField>
-        <div className="dialog-actions">
-          <button type="button" onClick={props.onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy}>
-            {busy ? 'Creating…' : 'Create enrolment token'}
-          </button>
-        </div>
+        <DialogActions onCancel={props.onClose} busy={busy} busyLabel="Creating…" label="Create enrolment token" />
       </form>
     </Dialog>
   );

@@ -4,72 +4,57 @@
  * since a review or a resolved alert by someone else changes no grant.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, messageOf, tenantPath } from '../../api';
+import { api, tenantPath } from '../../api';
+import { useLiveData } from '../../hooks/useLiveData';
 import { useLiveEvents } from '../../live';
 import type { Alert, Grant, Review } from '../../types';
 
-const FALLBACK_REFRESH_MS = 30_000;
+const FALLBACK_REFRESH = { everyMs: 30_000 };
 /** Grant details looked up per load, at most (the lists themselves are complete). */
 const MAX_LOOKUPS = 50;
 
+interface Owed {
+  reviews: Review[];
+  alerts: Alert[];
+}
+
 export function useReviews(tenant: string) {
-  const [reviews, setReviews] = useState<Review[] | null>(null);
-  const [alerts, setAlerts] = useState<Alert[] | null>(null);
-  const [grants, setGrants] = useState<Record<string, Grant>>({});
-  const [error, setError] = useState<string | null>(null);
-  const known = useRef(new Map<string, Grant>());
-  const seq = useRef(0);
-  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
-
-  const load = useCallback(async () => {
-    const mine = ++seq.current;
-    try {
-      const [r, a] = await Promise.all([
-        api.get<{ items: Review[] }>(tenantPath(tenant, '/reviews')),
-        api.get<{ items: Alert[] }>(tenantPath(tenant, '/alerts')),
-      ]);
-      if (mine !== seq.current) return;
-      setReviews(r.items);
-      setAlerts(a.items);
-      setError(null);
-      const ids = [...new Set([...r.items.map((i) => i.grantId), ...a.items.flatMap((i) => (i.grantId ? [i.grantId] : []))])];
-      const missing = ids.filter((id) => !known.current.has(id)).slice(0, MAX_LOOKUPS);
-      const found = await Promise.allSettled(missing.map((id) => api.get<Grant>(tenantPath(tenant, `/grants/${id}`))));
-      for (const f of found) if (f.status === 'fulfilled') known.current.set(f.value.id, f.value);
-      if (mine === seq.current) setGrants(Object.fromEntries(known.current));
-    } catch (err) {
-      if (mine === seq.current) setError(messageOf(err));
-    }
+  const request = useCallback(async (): Promise<Owed> => {
+    const [r, a] = await Promise.all([api.get<{ items: Review[] }>(tenantPath(tenant, '/reviews')), api.get<{ items: Alert[] }>(tenantPath(tenant, '/alerts'))]);
+    return { reviews: r.items, alerts: a.items };
   }, [tenant]);
+  const { data, error, update, reloadSoon } = useLiveData(request, FALLBACK_REFRESH);
+  const [grants, setGrants] = useState<Record<string, Grant>>({});
+  const known = useRef(new Map<string, Grant>());
 
-  const reloadSoon = useCallback(() => {
-    clearTimeout(pending.current);
-    pending.current = setTimeout(() => void load(), 250);
-  }, [load]);
-
+  // After each load, the grants the cards and alerts name; the lists show before these arrive.
   useEffect(() => {
-    void load();
-    const t = setInterval(() => void load(), FALLBACK_REFRESH_MS);
+    if (!data) return;
+    let stale = false;
+    const ids = [...new Set([...data.reviews.map((i) => i.grantId), ...data.alerts.flatMap((i) => (i.grantId ? [i.grantId] : []))])];
+    const missing = ids.filter((id) => !known.current.has(id)).slice(0, MAX_LOOKUPS);
+    void Promise.allSettled(missing.map((id) => api.get<Grant>(tenantPath(tenant, `/grants/${id}`)))).then((found) => {
+      for (const f of found) if (f.status === 'fulfilled') known.current.set(f.value.id, f.value);
+      if (!stale) setGrants(Object.fromEntries(known.current));
+    });
     return () => {
-      clearInterval(t);
-      clearTimeout(pending.current);
+      stale = true;
     };
-  }, [load]);
+  }, [data, tenant]);
 
+  // A grant's state changes (it ends) while a review is owed: look it up again on the reload this event brings.
   useLiveEvents((e) => {
-    // A grant's state changes (it ends) while a review is owed: refresh what the cards show.
     if (e.kind === 'grant') known.current.delete(e.grant.id);
-    reloadSoon();
   });
 
   /** Takes a reviewed grant out at once; the reload that follows confirms it (and its alert leaves). */
   const settle = useCallback(
     (grantId: string) => {
-      setReviews((cur) => cur?.filter((r) => r.grantId !== grantId) ?? cur);
+      update((cur) => (cur ? { ...cur, reviews: cur.reviews.filter((r) => r.grantId !== grantId) } : cur));
       reloadSoon();
     },
-    [reloadSoon],
+    [update, reloadSoon],
   );
 
-  return { reviews, alerts, grants, error, settle, reload: reloadSoon };
+  return { reviews: data?.reviews ?? null, alerts: data?.alerts ?? null, grants, error, settle, reload: reloadSoon };
 }

@@ -38,8 +38,19 @@ export function SmtpForm() {
       warning: formatDuration(s.expiryWarningSeconds),
     });
   };
+  // The form appears once the stored settings are in: filling it earlier would be overwritten.
+  const [loaded, setLoaded] = useState(false);
   useEffect(() => {
-    api.get<NotificationSettings>(tenantPath(ws.slug, '/settings/notifications')).then(show, (err: unknown) => setErrors({ form: messageOf(err) }));
+    api.get<NotificationSettings>(tenantPath(ws.slug, '/settings/notifications')).then(
+      (s) => {
+        show(s);
+        setLoaded(true);
+      },
+      (err: unknown) => {
+        setErrors({ form: messageOf(err) });
+        setLoaded(true);
+      },
+    );
   }, [ws.slug]);
 
   const bind = (k: Field) => ({
@@ -89,6 +100,7 @@ export function SmtpForm() {
   };
 
   const passwordSet = !!saved?.smtp?.passwordSet;
+  if (!loaded) return <p className="loading">Loading email settings…</p>;
   return (
     <form
       ref={formRef}

@@ -1,7 +1,8 @@
 /** Fields of the credential kinds: SSH certificates, X.509 client certificates, security tokens. */
 import { CheckList } from '../../components/CheckList';
 import { TextArea, TextField } from '../../components/Field';
-import { sshExtensions, type CredentialKind } from './credential-kinds';
+import type { CredentialKind } from '../../wizard/credential-kinds';
+import { sshExtensions } from './credential-kinds';
 import { binder, type FieldProps } from './field-binding';
 
 export function CredentialFields(p: FieldProps & { kind: CredentialKind }) {

@@ -2,11 +2,12 @@
  * Kinds that issue a credential instead of changing an account (src/connectors/credentials/):
  * SSH certificates (principals), X.509 client certificates (roles) and security tokens (scopes).
  * Only what must be there is checked here; the server judges each name and says which is wrong.
+ * Which kinds these are, and what an issued credential is called, is said once in
+ * wizard/credential-kinds.ts; this file holds only the target form's settings for them.
  */
+import type { CredentialKind } from '../../wizard/credential-kinds';
 import { linesOf } from './lists';
 import type { ConfigValues } from './target-kinds';
-
-export type CredentialKind = 'ssh-certificate' | 'x509-certificate' | 'security-token';
 
 /** src/credentials/ssh-certificates.ts SSH_EXTENSIONS, with what each lets the holder do. */
 export const sshExtensions: { value: string; label: string }[] = [

@@ -4,6 +4,7 @@
  * and which form field a server message about a config path belongs to. The server validates
  * again; its per-field messages are placed at the fields they name (config-errors.ts).
  */
+import type { CredentialKind } from '../../wizard/credential-kinds';
 import * as conn from './connection-kinds';
 import * as cred from './credential-kinds';
 import * as host from './linux-agent-kind';
@@ -15,9 +16,7 @@ export type TargetKind =
   | 'active-directory-groups'
   | 'linux-agent'
   | 'linux-agent-users'
-  | 'ssh-certificate'
-  | 'x509-certificate'
-  | 'security-token';
+  | CredentialKind;
 
 /** Text and switch values by config field; switches are 'true' or 'false'. */
 export type ConfigValues = Record<string, string>;
