@@ -26,6 +26,7 @@ import { generatePassword } from '../secrets/password.js';
 import type { GrantRow, JitAccountRow, TargetRow } from '../store/schema.js';
 import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
 import { systemActor, type Actor, type AppDeps } from './deps.js';
+import { grantSummary, tenantAdmins } from './approvers.js';
 import { handleOf, latestEnd } from './grant-queries.js';
 import { connectorFor } from './targets.js';
 
@@ -404,6 +405,16 @@ async function repair(
           .insertInto('alerts')
           .values({ id: randomUUID(), tenant_id: account.tenant_id, grant_id: spec.grantId, severity: 'critical', message: message.slice(0, 2000), created_at: at })
           .execute();
+        // Once per open alert: the owner and the tenant's admins hear of it, not only the alerts page.
+        const grant = deps.notifier ? await tx.selectFrom('grants').selectAll().where('id', '=', spec.grantId).executeTakeFirst() : undefined;
+        if (deps.notifier && grant) {
+          await deps.notifier.enqueue(
+            tx,
+            account.tenant_id,
+            { type: 'drift_unrepaired', grant: await grantSummary(tx, grant), account: account.username, error: failure.slice(0, 1000), findings: findings.slice(0, 20) },
+            { operatorIds: [...new Set([account.operator_id, ...(await tenantAdmins(tx, account.tenant_id))])] },
+          );
+        }
         await deps.audit.append(tx, {
           tenantId: account.tenant_id,
           actor,

@@ -59,6 +59,8 @@ export const notificationEventSchema = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('revoke_failed'), grant: grantSummarySchema, error: z.string() }),
   z.object({ type: z.literal('review_owed'), grant: grantSummarySchema }),
+  /** The reconciler found a JIT account changed behind Timebox's back and could not put it right. */
+  z.object({ type: z.literal('drift_unrepaired'), grant: grantSummarySchema, account: z.string(), error: z.string(), findings: z.array(z.string()) }),
 ]);
 
 export type NotificationEvent = z.infer<typeof notificationEventSchema>;
@@ -73,4 +75,5 @@ export const notificationEventTypes = [
   'break_glass',
   'revoke_failed',
   'review_owed',
+  'drift_unrepaired',
 ] as const satisfies readonly NotificationEventType[];

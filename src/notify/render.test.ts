@@ -25,6 +25,7 @@ const examples: NotificationEvent[] = [
   { type: 'break_glass', grant },
   { type: 'revoke_failed', grant, error: 'connection refused' },
   { type: 'review_owed', grant },
+  { type: 'drift_unrepaired', grant, account: 'alice_jit', error: 'insufficient access rights', findings: ['alice_jit can still log in (LOGIN)'] },
 ];
 
 describe('rendered messages', () => {
@@ -42,6 +43,7 @@ describe('rendered messages', () => {
       '[Timebox: Acme] BREAK-GLASS: rita@acme.test took emergency access to prod-db',
       "[Timebox: Acme] ACTION NEEDED: revoking rita@acme.test's access to prod-db failed",
       '[Timebox: Acme] Review owed: emergency access of rita@acme.test to prod-db',
+      '[Timebox: Acme] ACTION NEEDED: JIT account alice_jit on prod-db was changed and could not be repaired',
     ]);
   });
 

@@ -117,6 +117,12 @@ export function renderMessage(event: NotificationEvent, ctx: RenderContext): Mes
         `Timebox could not revoke this access and keeps retrying. Check the target now.`,
         `Last error: ${clip(oneLine(event.error), 500)}`,
       ], g);
+    case 'drift_unrepaired':
+      return compose(ctx, `ACTION NEEDED: JIT account ${oneLine(event.account)} on ${target} was changed and could not be repaired`, [
+        `The JIT account ${oneLine(event.account)} on ${target} (of ${requester}) no longer matches what Timebox granted, and putting it right failed. Check the target now.`,
+        `Found: ${clip(oneLine(event.findings.join('; ')), 500)}`,
+        `Repair failed: ${clip(oneLine(event.error), 500)}`,
+      ], g);
     case 'review_owed':
       return compose(ctx, `Review owed: emergency access of ${requester} to ${target}`, [
         `Break-glass access of ${requester} to ${target} needs a review: was it justified?`,
@@ -134,4 +140,4 @@ export function renderTestMessage(ctx: Pick<RenderContext, 'tenant'>): Message {
 }
 
 /** Events that mean something is wrong: chat cards are coloured for them. */
-export const urgentEvents: ReadonlySet<string> = new Set(['break_glass', 'revoke_failed']);
+export const urgentEvents: ReadonlySet<string> = new Set(['break_glass', 'revoke_failed', 'drift_unrepaired']);

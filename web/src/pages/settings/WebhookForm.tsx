@@ -7,7 +7,7 @@ import { useWorkspace } from '../../context';
 import { placeError, type FieldErrors } from '../../forms';
 import type { Webhook } from '../../types';
 
-const events = ['approval_requested', 'request_decided', 'approver_acted', 'grant_activated', 'expiry_warning', 'break_glass', 'revoke_failed', 'review_owed'];
+const events = ['approval_requested', 'request_decided', 'approver_acted', 'grant_activated', 'expiry_warning', 'break_glass', 'revoke_failed', 'review_owed', 'drift_unrepaired'];
 type Field = 'name' | 'url' | 'events';
 
 export function WebhookForm(props: { onCreated: (name: string, secret: string) => void }) {
