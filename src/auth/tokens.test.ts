@@ -33,6 +33,7 @@ describe('authenticate', () => {
       platformAdmin: false,
       tokenId: t.id,
       kind: 'api',
+      expiresAt: null,
     });
     const rows = await store.db.selectFrom('api_tokens').selectAll().execute();
     expect(JSON.stringify(rows)).not.toContain(t.token);

@@ -26,6 +26,8 @@ export interface Principal {
   platformAdmin: boolean;
   tokenId: string;
   kind: TokenKind;
+  /** When this session or token stops working (null: an API token without expiry). */
+  expiresAt: Date | null;
 }
 
 export interface ApiTokenView {
@@ -167,6 +169,7 @@ export function createTokens(deps: TokensDeps) {
       platformAdmin: row.platform_admin,
       tokenId: row.id,
       kind: row.kind,
+      expiresAt: row.expires_at,
     };
     return { principal, csrfHash: row.csrf_hash };
   }

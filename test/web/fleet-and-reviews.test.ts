@@ -303,6 +303,10 @@ describe('fleet, reviews and every target kind in the dashboard', () => {
     const shown = tab.getByRole('dialog', { name: 'Enrol a new agent' });
     expect(await shown.getByLabel('Enrolment token', { exact: true }).inputValue()).toMatch(/^tbe_/);
     await shown.getByRole('button', { name: 'Done' }).click();
+    // It knows when the shared session ends, though it never signed in.
+    await tab.goto('/t/default/settings');
+    const ends = tab.getByRole('term').filter({ hasText: 'Session ends' }).locator('xpath=following-sibling::dd[1]');
+    expect(await ends.textContent()).toMatch(/\d{4}|\d:\d\d/);
 
     // Twelve hours later the session is over: the tab learns it from its event stream and offers
     // the sign-in page with a word of explanation (the first tab too).

@@ -11,6 +11,7 @@ type Auth = { kind: 'loading' } | { kind: 'out'; message?: string } | { kind: 'i
 
 async function loadIdentity(): Promise<{ me: Me; tenants: Tenant[] }> {
   const [me, tenants] = await Promise.all([api.get<Me>('/api/v1/me'), allPages<Tenant>('/api/v1/tenants', {}, 1000)]);
+  session.noteExpiry(me.session.expiresAt);
   return { me, tenants };
 }
 

@@ -70,6 +70,10 @@ export const session = {
     sessionStorage.removeItem(CSRF_KEY);
     sessionStorage.removeItem(EXPIRES_KEY);
   },
+  /** A tab that did not sign in learns when the shared session ends from GET /api/v1/me. */
+  noteExpiry(expiresAt: string | null) {
+    if (expiresAt) sessionStorage.setItem(EXPIRES_KEY, expiresAt);
+  },
   /** After signing out: the server clears the cookie too, unless the session was already gone. */
   forgetCookie() {
     document.cookie = `${CSRF_COOKIE}=; Path=/; SameSite=Strict; Max-Age=0`;

@@ -13,6 +13,8 @@ export interface Operator {
 export interface Me {
   operator: Operator;
   memberships: { tenant: { id: string; slug: string; name: string }; roles: Role[] }[];
+  /** The credential of the request: this browser session, and when it ends. */
+  session: { kind: 'session' | 'api'; expiresAt: string | null };
 }
 
 export interface Tenant {

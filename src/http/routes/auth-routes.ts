@@ -29,6 +29,8 @@ const loginResponse = z.object({
 });
 const meResponse = z.object({
   operator: operatorSummary.extend({ platformAdmin: z.boolean(), mfaEnabled: z.boolean() }),
+  /** The credential of this request: a browser session or an API token, and when it ends. */
+  session: z.object({ kind: z.enum(['session', 'api']), expiresAt: z.iso.datetime().nullable() }),
   memberships: z.array(
     z.object({ tenant: z.object({ id: z.uuid(), slug: z.string(), name: z.string() }), roles: z.array(z.enum(roles)) }),
   ),
@@ -159,6 +161,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
             mfaEnabled: await totp.isEnabled(principal.operatorId),
           },
           memberships: await operators.membershipsOf(principal.operatorId),
+          session: { kind: principal.kind, expiresAt: principal.expiresAt?.toISOString() ?? null },
         };
       },
     );
