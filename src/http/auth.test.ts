@@ -47,7 +47,7 @@ describe('sign in', () => {
 
   it('marks the cookie Secure when the server is configured for HTTPS', async () => {
     const app = await createHttpServer({ db: t.db, audit: t.audit, clock: t.clock, logger: false, routes: [], secureCookies: true });
-    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: t.admin.email, password: t.admin.password } });
+    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: t.admin.email, password: t.admin.password }, remoteAddress: '10.8.8.8' });
     await app.close();
     expect(String(res.headers['set-cookie'])).toMatch(/; Secure/);
   });

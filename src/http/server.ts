@@ -5,6 +5,7 @@
  */
 import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
+import { databaseRateLimitStore } from './rate-limit-store.js';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import {
@@ -74,8 +75,9 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   installErrorHandlers(app);
 
   await app.register(fastifyCookie);
-  // Only routes that ask for it (login) are limited; the limits live in their route config.
-  await app.register(fastifyRateLimit, { global: false });
+  // Only routes that ask for it (login) are limited; the limits live in their route config. The
+  // counters live in the database, so the limit holds across every process sharing it.
+  await app.register(fastifyRateLimit, { global: false, store: databaseRateLimitStore(db) });
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',

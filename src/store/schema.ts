@@ -192,6 +192,13 @@ export interface SettingsTable {
   value: Json;
 }
 
+/** Counters of rate-limited routes, shared by every server process (src/http/rate-limit-store.ts). */
+export interface RateLimitsTable {
+  key: string;
+  count: number;
+  reset_at: Timestamp;
+}
+
 export interface OperatorGroupsTable {
   id: string;
   tenant_id: string;
@@ -254,6 +261,7 @@ export interface TenantJitSettingsTable {
 }
 
 export interface Database extends NotificationTables, CredentialTables, AgentTables {
+  rate_limits: RateLimitsTable;
   tenant_jit_settings: TenantJitSettingsTable;
   operator_groups: OperatorGroupsTable;
   operator_group_members: OperatorGroupMembersTable;
