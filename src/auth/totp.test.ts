@@ -197,6 +197,25 @@ describe('disabling', () => {
   });
 });
 
+describe('recovery codes', () => {
+  it('remove a lost app (once each); they are gone with it and are never accepted for a sensitive action', async () => {
+    const id = await newOperator();
+    const { secret } = await totp.startEnrolment(id);
+    const codes = await totp.confirmEnrolment(id, await codeAt(secret));
+    expect(codes).toHaveLength(10);
+    // A policy's fresh-code demand wants the app itself, not a recovery code.
+    await expect(requireFreshTotp(deps, id, codes[0], 'approve')).rejects.toEqual(invalid);
+    const stored = await store.db.selectFrom('operator_recovery_codes').select('code_hash').where('operator_id', '=', id).execute();
+    expect(stored).toHaveLength(10);
+    expect(JSON.stringify(stored)).not.toContain(codes[0]!.replace(/-/g, ''));
+
+    await totp.disable(id, codes[1]);
+    expect(await totp.isEnabled(id)).toBe(false);
+    expect(await store.db.selectFrom('operator_recovery_codes').select('code_hash').where('operator_id', '=', id).execute()).toEqual([]);
+    expect((await auditOf(id)).map((e) => e.action)).toEqual(['mfa.enrolled', 'mfa.verify_failed', 'mfa.recovery_code_used', 'mfa.disabled']);
+  });
+});
+
 describe('requireFreshTotp', () => {
   it('lets an operator without an app through unless the policy demands MFA', async () => {
     const id = await newOperator();

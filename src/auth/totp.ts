@@ -8,7 +8,8 @@
  * by a conditional UPDATE, so two simultaneous uses of one code cannot both pass, on any number
  * of servers.
  *
- * Codes and secrets never reach the audit log, errors or logs.
+ * Codes and secrets never reach the audit log, errors or logs. Recovery codes (recovery-codes.ts)
+ * stand in for a code at sign-in and for removing a lost app; nowhere else.
  */
 import type { Kysely } from 'kysely';
 import { generateSecret, generateURI, verify } from 'otplib';
@@ -18,11 +19,12 @@ import { AppError, conflict, notFound } from '../core/errors.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
 import { inTransaction } from './operators.js';
+import { dropRecoveryCodes, isRecoveryCodeShape, replaceRecoveryCodes, useRecoveryCode } from './recovery-codes.js';
 
 type Db = Kysely<Database>;
 
 /** What a code is being checked for; recorded with failed attempts. */
-export type MfaPurpose = 'login' | 'enrol' | 'disable' | 'request' | 'approve' | 'reveal';
+export type MfaPurpose = 'login' | 'enrol' | 'disable' | 'request' | 'approve' | 'reveal' | 'recovery-codes';
 
 export interface TotpDeps {
   db: Db;
@@ -150,14 +152,14 @@ export function createTotp(deps: TotpDeps) {
     return { secret, otpauthUri: generateURI({ issuer, label: row.email, secret }) };
   }
 
-  /** Proves the app holds the pending secret; from now on sign-in asks for a code. */
-  async function confirmEnrolment(operatorId: string, code: string | undefined): Promise<void> {
+  /** Proves the app holds the pending secret; from now on sign-in asks for a code. Returns the recovery codes, to show once. */
+  async function confirmEnrolment(operatorId: string, code: string | undefined): Promise<string[]> {
     const row = await load(operatorId);
     if (row.totp_enabled_at) throw conflict('an authenticator app is already enrolled');
     const pending = row.totp_pending_secret_enc;
     if (!pending) throw conflict('there is no enrolment to confirm; start one first');
     const step = await matchStep(operatorId, pending, null, code, 'enrol');
-    await inTransaction(db, async (tx) => {
+    return inTransaction(db, async (tx) => {
       // Only the very secret the code was checked against: a restart in between wins.
       const res = await tx
         .updateTable('operators')
@@ -174,6 +176,37 @@ export function createTotp(deps: TotpDeps) {
         subject: { type: 'operator', id: operatorId },
         after: { method: 'totp' },
       });
+      return replaceRecoveryCodes(tx, operatorId, clock.now());
+    });
+  }
+
+  /** Uses up a recovery code (sign-in, removing a lost app); a wrong one counts like a wrong code. */
+  async function spendRecoveryCode(operatorId: string, code: string, purpose: MfaPurpose, db2: Db = db): Promise<void> {
+    refuseWhileLocked(operatorId);
+    const left = await useRecoveryCode(db2, operatorId, code, clock.now());
+    if (left === null) return fail(operatorId, purpose, 'wrong or already used recovery code');
+    failureLog.delete(operatorId);
+    await audit.append(db2, {
+      tenantId: null,
+      actor: { type: 'operator', id: operatorId },
+      action: 'mfa.recovery_code_used',
+      subject: { type: 'operator', id: operatorId },
+      after: { purpose, remaining: left },
+    });
+  }
+
+  /** A new set of recovery codes (the old ones stop working), for a current code from the app. */
+  async function replaceCodes(operatorId: string, code: string | undefined): Promise<string[]> {
+    await verifyFresh(operatorId, code, 'recovery-codes');
+    return inTransaction(db, async (tx) => {
+      const codes = await replaceRecoveryCodes(tx, operatorId, clock.now());
+      await audit.append(tx, {
+        tenantId: null,
+        actor: { type: 'operator', id: operatorId },
+        action: 'mfa.recovery_codes_replaced',
+        subject: { type: 'operator', id: operatorId },
+      });
+      return codes;
     });
   }
 
@@ -195,14 +228,18 @@ export function createTotp(deps: TotpDeps) {
     const row = await load(operatorId);
     const secretEnc = row.totp_secret_enc;
     if (!row.totp_enabled_at || !secretEnc) throw conflict('no authenticator app is enrolled');
-    const step = await matchStep(operatorId, secretEnc, row.totp_last_step, code, 'disable');
+    // A lost app is removed with a recovery code instead.
+    const recovery = isRecoveryCodeShape(code);
+    if (recovery) await spendRecoveryCode(operatorId, code, 'disable');
+    const step = recovery ? null : await matchStep(operatorId, secretEnc, row.totp_last_step, code, 'disable');
     const done = await inTransaction(db, async (tx) => {
-      if (!(await claimStep(operatorId, secretEnc, step, tx))) return false;
+      if (step !== null && !(await claimStep(operatorId, secretEnc, step, tx))) return false;
       await tx
         .updateTable('operators')
         .set({ totp_secret_enc: null, totp_pending_secret_enc: null, totp_enabled_at: null, totp_last_step: null })
         .where('id', '=', operatorId)
         .execute();
+      await dropRecoveryCodes(tx, operatorId);
       await audit.append(tx, {
         tenantId: null,
         actor: { type: 'operator', id: operatorId },
@@ -228,11 +265,13 @@ export function createTotp(deps: TotpDeps) {
     const row = await load(operatorId);
     const secretEnc = row.totp_secret_enc;
     if (!row.totp_enabled_at || !secretEnc) throw mfaNotEnrolled();
+    // Sign-in only: a recovery code gets a person in, not past a policy's fresh-code demand.
+    if (purpose === 'login' && isRecoveryCodeShape(code)) return spendRecoveryCode(operatorId, code, purpose);
     const step = await matchStep(operatorId, secretEnc, row.totp_last_step, code, purpose);
     if (!(await claimStep(operatorId, secretEnc, step))) await fail(operatorId, purpose, 'code already used');
   }
 
-  return { startEnrolment, confirmEnrolment, disable, isEnabled, verifyFresh };
+  return { startEnrolment, confirmEnrolment, disable, isEnabled, verifyFresh, replaceCodes };
 }
 
 export type Totp = ReturnType<typeof createTotp>;

@@ -20,6 +20,8 @@ let admin: SignedIn;
 let secret: string;
 /** Every code sent in this file, for the leak check at the end. */
 const codes: string[] = [];
+/** The recovery codes handed out at enrolment. */
+let recovery: string[] = [];
 
 beforeAll(async () => {
   t = await createTestApp({ logger });
@@ -70,7 +72,13 @@ describe('enrolling an authenticator app', () => {
     const wrong = await confirm(`${(Number(right[0]) + 1) % 10}${right.slice(1)}`);
     expect(wrong.statusCode).toBe(401);
     expect(wrong.json()).toEqual(invalid);
-    expect((await confirm(right)).statusCode).toBe(204);
+    const confirmed = await confirm(right);
+    expect(confirmed.statusCode).toBe(200);
+    expect(confirmed.headers['cache-control']).toBe('no-store');
+    recovery = confirmed.json<{ recoveryCodes: string[] }>().recoveryCodes;
+    expect(recovery).toHaveLength(10);
+    for (const c of recovery) expect(c).toMatch(/^[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$/);
+    expect(new Set(recovery).size).toBe(10);
     expect((await me(admin.token)).operator.mfaEnabled).toBe(true);
   });
 });
@@ -108,6 +116,29 @@ describe('signing in once enrolled', () => {
   });
 });
 
+describe('recovery codes (the app is lost)', () => {
+  it('sign in once each, typed any way; a wrong or used one counts as a wrong code', async () => {
+    const [first, second] = recovery as [string, string];
+    const ok = await login('10.0.1.1', { totp: ` ${first.toUpperCase().replace(/-/g, ' ')} ` });
+    expect(ok.statusCode).toBe(200);
+    expect((await login('10.0.1.2', { totp: first })).json()).toEqual(invalid);
+    expect((await login('10.0.1.3', { totp: 'abcd-efgh-jkmn' })).json()).toEqual(invalid);
+    expect((await login('10.0.1.4', { totp: second.replace(/-/g, '') })).statusCode).toBe(200);
+    const used = await t.db.selectFrom('audit_events').select('after').where('action', '=', 'mfa.recovery_code_used').orderBy('seq').execute();
+    expect(used.map((u) => u.after)).toEqual([{ purpose: 'login', remaining: 9 }, { purpose: 'login', remaining: 8 }]);
+  });
+
+  it('are replaced with a current code from the app: the old ones stop working', async () => {
+    t.clock.advance(30_000);
+    const replaced = await t.request({ method: 'POST', url: '/api/v1/me/mfa/recovery-codes', headers: bearer(admin.token), payload: { code: await codeAt() } });
+    expect(replaced.statusCode).toBe(200);
+    const fresh = replaced.json<{ recoveryCodes: string[] }>().recoveryCodes;
+    expect(fresh).toHaveLength(10);
+    expect((await login('10.0.1.5', { totp: recovery[2]! })).json()).toEqual(invalid);
+    recovery = fresh;
+  });
+});
+
 describe('removing the app', () => {
   it('needs a current code and a session; afterwards sign-in asks for the password only', async () => {
     const remove = (token: string, code: string) =>
@@ -125,7 +156,20 @@ describe('removing the app', () => {
     expect((await login('10.0.0.3')).statusCode).toBe(200);
 
     const actions = await t.db.selectFrom('audit_events').select('action').where('action', 'like', 'mfa.%').orderBy('seq').execute();
-    expect(actions.map((a) => a.action)).toEqual(['mfa.verify_failed', 'mfa.enrolled', 'mfa.verify_failed', 'mfa.verify_failed', 'mfa.verify_failed', 'mfa.disabled']);
+    expect(actions.map((a) => a.action)).toEqual([
+      'mfa.verify_failed',
+      'mfa.enrolled',
+      'mfa.verify_failed',
+      'mfa.verify_failed',
+      'mfa.recovery_code_used',
+      'mfa.verify_failed', // the used recovery code
+      'mfa.verify_failed', // one that never existed
+      'mfa.recovery_code_used',
+      'mfa.recovery_codes_replaced',
+      'mfa.verify_failed', // a code of the replaced set
+      'mfa.verify_failed',
+      'mfa.disabled',
+    ]);
   });
 });
 
@@ -135,9 +179,9 @@ it('no secret or code appears in audit rows or logs', async () => {
   expect(logs).toContain('/api/v1/me/mfa/totp'); // requests are logged...
   expect(audit).not.toContain(secret); // ...but never the secret or a code
   expect(logs).not.toContain(secret);
-  for (const code of codes) {
-    expect(audit).not.toContain(`"${code}"`);
-    expect(logs).not.toContain(`"${code}"`);
+  for (const code of [...codes, ...recovery]) {
+    expect(audit).not.toContain(code);
+    expect(logs).not.toContain(code);
   }
   expect(await t.leakedHashes()).toEqual([]);
 });

@@ -192,6 +192,14 @@ export interface SettingsTable {
   value: Json;
 }
 
+/** An operator's single-use recovery codes, stored as hashes only. */
+export interface OperatorRecoveryCodesTable {
+  operator_id: string;
+  code_hash: string;
+  created_at: Timestamp;
+  used_at: NullableTimestamp;
+}
+
 /** Counters of rate-limited routes, shared by every server process (src/http/rate-limit-store.ts). */
 export interface RateLimitsTable {
   key: string;
@@ -262,6 +270,7 @@ export interface TenantJitSettingsTable {
 
 export interface Database extends NotificationTables, CredentialTables, AgentTables {
   rate_limits: RateLimitsTable;
+  operator_recovery_codes: OperatorRecoveryCodesTable;
   tenant_jit_settings: TenantJitSettingsTable;
   operator_groups: OperatorGroupsTable;
   operator_group_members: OperatorGroupMembersTable;

@@ -25,6 +25,7 @@ const login = (...extra: string[]) =>
 // The server runs on real time; `offset` 30 is the app's next code, accepted (±1 step) and
 // later than any code used before it, so no test has to wait for the clock.
 const codeAt = (offset = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offset });
+let recovery: string[] = [];
 const savedToken = async () => (JSON.parse(await readFile(configFile, 'utf8')) as { token?: string }).token;
 
 describe('timebox mfa and login', () => {
@@ -39,7 +40,8 @@ describe('timebox mfa and login', () => {
 
     const confirmed = await cli(['mfa', 'enroll', '--code', await codeAt()]);
     expect(confirmed.stderr).toBe('');
-    expect(confirmed.stdout).toBe('Authenticator app enrolled; signing in now also asks for its code.\n');
+    expect(confirmed.stdout).toMatch(/^Authenticator app enrolled; signing in now also asks for its code\.\nRecovery codes \(each works once, .*not shown again\):\n( {2}[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}\n){10}$/);
+    recovery = [...confirmed.stdout.matchAll(/^ {2}([a-z2-9-]{14})$/gm)].map((m) => m[1]!);
     expect(confirmed.code).toBe(0);
   });
 
@@ -60,6 +62,15 @@ describe('timebox mfa and login', () => {
     expect(ok.stdout).toContain(`Signed in to ${server.url} as ${server.admin.email}`);
 
     const again = await login('--totp', code);
+    expect(again.stderr).toBe('timebox: that code is wrong or was already used\n');
+    expect(again.code).toBe(3);
+  });
+
+  it('login with a recovery code signs in once (the app is lost)', async () => {
+    const ok = await login('--totp', recovery[0]!);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    const again = await login('--totp', recovery[0]!);
     expect(again.stderr).toBe('timebox: that code is wrong or was already used\n');
     expect(again.code).toBe(3);
   });

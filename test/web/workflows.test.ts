@@ -405,6 +405,13 @@ describe('approval workflows in the dashboard', () => {
     await A.getByLabel('Code from the app').fill(await code(alanSecret));
     await A.getByRole('button', { name: 'Confirm' }).click();
     await A.getByRole('status').getByText('Your authenticator app is set up.', { exact: false }).waitFor();
+    // Ten recovery codes, shown once.
+    const recovery = (await A.getByLabel('Recovery codes', { exact: true }).inputValue()).split('\n');
+    expect(recovery).toHaveLength(10);
+    for (const c of recovery) expect(c).toMatch(/^[a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$/);
+    await shot(A, 'settings-recovery-codes');
+    await A.getByRole('button', { name: 'I have saved them' }).click();
+    expect(await A.getByLabel('Recovery codes', { exact: true }).count()).toBe(0);
 
     const p = await server.admin.post(`${T}/policies`, {
       name: 'orders write',

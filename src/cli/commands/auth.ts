@@ -24,7 +24,7 @@ export function registerAuth(program: Command): void {
     .option('--server <url>', 'server URL, e.g. http://localhost:8420 (default: $TIMEBOX_SERVER, else the last one used)')
     .option('--email <email>', 'your email (default: the last one used on this server)')
     .option('--password-stdin', 'read the password from the first line of stdin instead of prompting')
-    .option('--totp <code>', 'the 6-digit code from your authenticator app (asked for when needed, if there is a terminal)')
+    .option('--totp <code>', 'the 6-digit code from your authenticator app, or a recovery code if it is lost (asked for when needed, if there is a terminal)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { server?: string; email?: string; passwordStdin?: boolean; totp?: string; json?: boolean }, cmd: Command) => {
       const file = await readConfig();

@@ -31,9 +31,10 @@ export function registerMfa(program: Command): void {
     .action(async (opts: { code?: string; json?: boolean }) => {
       const conn = await loadConnection();
       const confirm = async (code: string) => {
-        await apiPost(conn, '/api/v1/me/mfa/totp/confirm', { code });
-        if (opts.json) printJson({ enrolled: true });
-        else print(ENROLLED);
+        const { recoveryCodes } = await apiPost<{ recoveryCodes: string[] }>(conn, '/api/v1/me/mfa/totp/confirm', { code });
+        if (opts.json) return printJson({ enrolled: true, recoveryCodes });
+        print(ENROLLED);
+        printRecoveryCodes(recoveryCodes);
       };
       // Starting again would replace the secret the code was made from, so --code only confirms.
       if (opts.code !== undefined) return confirm(opts.code);
@@ -54,9 +55,22 @@ export function registerMfa(program: Command): void {
     });
 
   mfa
-    .command('disable')
-    .description('remove your authenticator app; needs a current code from it')
+    .command('recovery-codes')
+    .description('replace your recovery codes (the old ones stop working); needs a current code from the app')
     .option('--code <code>', 'the 6-digit code the app shows now (asked for if there is a terminal)')
+    .option('--json', 'machine-readable output (includes the codes)')
+    .action(async (opts: { code?: string; json?: boolean }) => {
+      const conn = await loadConnection();
+      const code = await codeFrom(opts.code, 'pass --code CODE');
+      const { recoveryCodes } = await apiPost<{ recoveryCodes: string[] }>(conn, '/api/v1/me/mfa/recovery-codes', { code });
+      if (opts.json) return printJson({ recoveryCodes });
+      printRecoveryCodes(recoveryCodes);
+    });
+
+  mfa
+    .command('disable')
+    .description('remove your authenticator app; needs a current code from it, or a recovery code when it is lost')
+    .option('--code <code>', 'the 6-digit code the app shows now, or a recovery code (asked for if there is a terminal)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { code?: string; json?: boolean }) => {
       const conn = await loadConnection();
@@ -65,4 +79,10 @@ export function registerMfa(program: Command): void {
       if (opts.json) printJson({ enrolled: false });
       else print('Authenticator app removed; signing in asks for the password only.');
     });
+}
+
+/** Shown once: the server keeps only their hashes. */
+function printRecoveryCodes(codes: string[]): void {
+  print('Recovery codes (each works once, to sign in or remove the app if you lose it; keep them offline, they are not shown again):');
+  for (const c of codes) print(`  ${c}`);
 }

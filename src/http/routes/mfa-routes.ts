@@ -1,4 +1,4 @@
-/** The signed-in operator's authenticator app (TOTP): enrol, confirm, remove. */
+/** The signed-in operator's authenticator app (TOTP): enrol, confirm, remove; recovery codes. */
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { forbidden } from '../../core/errors.js';
@@ -8,7 +8,10 @@ import { principalOf } from '../auth-hook.js';
 import type { ZodApp } from '../server.js';
 
 // Loose on purpose (spaces, wrong length): the TOTP module answers those with its own messages.
-const codeBody = z.object({ code: z.string().max(32).describe('The 6-digit code the app shows now') });
+const codeBody = z.object({ code: z.string().max(32).describe('The 6-digit code the app shows now (removing the app: or a recovery code)') });
+const recoveryCodes = z.object({
+  recoveryCodes: z.array(z.string()).describe('Single-use codes for signing in (or removing the app) without it; shown only in this response'),
+});
 const enrolment = z.object({
   secret: z.string().describe('Base32 secret, to type into the app by hand; shown only in this response'),
   otpauthUri: z.string().describe('otpauth:// URI, for a QR code'),
@@ -41,14 +44,30 @@ export function mfaRoutes(deps: { totp: Totp }) {
       {
         schema: {
           tags: ['auth'],
-          summary: 'Finish enrolment with a code from the app; sign-in asks for a code from then on',
+          summary: 'Finish enrolment with a code from the app; sign-in asks for a code from then on. Answers ten recovery codes, once',
           body: codeBody,
-          response: { 204: z.null() },
+          response: { 200: recoveryCodes },
         },
       },
       async (request, reply) => {
-        await totp.confirmEnrolment(sessionOf(request).operatorId, request.body.code);
-        return reply.status(204).send(null);
+        const codes = await totp.confirmEnrolment(sessionOf(request).operatorId, request.body.code);
+        return reply.header('cache-control', 'no-store').send({ recoveryCodes: codes });
+      },
+    );
+
+    app.post(
+      '/api/v1/me/mfa/recovery-codes',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: 'Replace your recovery codes (the old ones stop working); needs a current code from the app',
+          body: codeBody,
+          response: { 200: recoveryCodes },
+        },
+      },
+      async (request, reply) => {
+        const codes = await totp.replaceCodes(sessionOf(request).operatorId, request.body.code);
+        return reply.header('cache-control', 'no-store').send({ recoveryCodes: codes });
       },
     );
 
@@ -57,7 +76,7 @@ export function mfaRoutes(deps: { totp: Totp }) {
       {
         schema: {
           tags: ['auth'],
-          summary: 'Remove the authenticator app; needs a current code from it',
+          summary: 'Remove the authenticator app; needs a current code from it, or a recovery code when the app is lost',
           body: codeBody,
           response: { 204: z.null() },
         },

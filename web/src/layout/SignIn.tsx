@@ -67,7 +67,7 @@ export function SignIn(props: { message?: string; onSignedIn: () => Promise<void
           <TextField
             id="totp"
             label="Authenticator code"
-            inputMode="numeric"
+            hint="The 6-digit code your app shows now. Lost the app? A recovery code works here, once."
             autoComplete="one-time-code"
             value={totp}
             onChange={(e) => setTotp(e.target.value)}

@@ -1,11 +1,13 @@
 /**
  * Settings → Security: the authenticator app (TOTP) as second factor. Enrolling shows the
  * otpauth URI and the secret once (for the app: paste the URI or type the secret), and finishes
- * with a code from the app; turning it off needs a current code too.
+ * with a code from the app, which answers ten recovery codes, shown once. Turning it off needs a
+ * current code, or a recovery code when the app is lost; new recovery codes need a current code.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { api, messageOf, mfaOf } from '../../api';
 import { FormError, TextField } from '../../components/Field';
+import { SecretField } from '../../components/SecretField';
 import type { Me } from '../../types';
 
 type Enrolment = { secret: string; otpauthUri: string };
@@ -19,6 +21,8 @@ export function SecuritySettings() {
   const [codeError, setCodeError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  /** Shown once, right after they are made. */
+  const [recoveryCodes, setRecoveryCodes] = useState<string[] | null>(null);
 
   const load = useCallback(() => {
     api.get<Me>('/api/v1/me').then(
@@ -49,30 +53,46 @@ export function SecuritySettings() {
       setCode('');
     });
 
-  const codeProblem = () => (/^\d{6}$/.test(code.replace(/\s+/g, '')) ? null : 'Enter the 6-digit code your app shows now.');
+  const typed = () => code.trim();
+  const isAppCode = () => /^\d{6}$/.test(typed().replace(/\s+/g, ''));
+  const isRecoveryCode = () => /^[a-z2-9]{4}[-\s]?[a-z2-9]{4}[-\s]?[a-z2-9]{4}$/i.test(typed());
+  const codeProblem = () => (isAppCode() ? null : 'Enter the 6-digit code your app shows now.');
+  const sent = () => (isAppCode() ? typed().replace(/\s+/g, '') : typed());
 
   const confirm = (e: FormEvent) => {
     e.preventDefault();
     const p = codeProblem();
     if (p) return setCodeError(p);
     void run(async () => {
-      await api.post('/api/v1/me/mfa/totp/confirm', { code: code.replace(/\s+/g, '') });
+      const r = await api.post<{ recoveryCodes: string[] }>('/api/v1/me/mfa/totp/confirm', { code: sent() });
       setEnrolment(null);
       setCode('');
       setEnabled(true);
+      setRecoveryCodes(r.recoveryCodes);
       setNotice('Your authenticator app is set up. Signing in asks for a code from now on.');
     });
   };
 
   const disable = (e: FormEvent) => {
     e.preventDefault();
+    if (!isAppCode() && !isRecoveryCode()) return setCodeError('Enter the 6-digit code your app shows now, or one of your recovery codes.');
+    void run(async () => {
+      await api.del('/api/v1/me/mfa/totp', { code: sent() });
+      setCode('');
+      setEnabled(false);
+      setRecoveryCodes(null);
+      setNotice('The authenticator app is removed. Signing in needs only your password now.');
+    });
+  };
+
+  const replaceCodes = () => {
     const p = codeProblem();
     if (p) return setCodeError(p);
     void run(async () => {
-      await api.del('/api/v1/me/mfa/totp', { code: code.replace(/\s+/g, '') });
+      const r = await api.post<{ recoveryCodes: string[] }>('/api/v1/me/mfa/recovery-codes', { code: sent() });
       setCode('');
-      setEnabled(false);
-      setNotice('The authenticator app is removed. Signing in needs only your password now.');
+      setRecoveryCodes(r.recoveryCodes);
+      setNotice('New recovery codes are made; the old ones no longer work.');
     });
   };
 
@@ -80,9 +100,9 @@ export function SecuritySettings() {
     <TextField
       id="mfa-code"
       label="Code from the app"
-      inputMode="numeric"
+      hint={enabled ? 'Lost the app? To turn it off, enter one of your recovery codes instead.' : undefined}
       autoComplete="one-time-code"
-      maxLength={8}
+      maxLength={16}
       value={code}
       error={codeError}
       onChange={(e) => {
@@ -101,6 +121,20 @@ export function SecuritySettings() {
         </p>
       ) : null}
       <FormError message={error} />
+      {recoveryCodes ? (
+        <div className="recovery-codes">
+          <SecretField
+            id="mfa-recovery-codes"
+            label="Recovery codes"
+            value={recoveryCodes.join('\n')}
+            fileName="timebox-recovery-codes.txt"
+            note="Each works once, to sign in or to turn off the app if you lose it. Keep them offline; they are not shown again."
+          />
+          <button type="button" onClick={() => setRecoveryCodes(null)}>
+            I have saved them
+          </button>
+        </div>
+      ) : null}
       {enabled === null ? (
         error ? null : <p className="loading">Loading…</p>
       ) : enabled ? (
@@ -110,6 +144,9 @@ export function SecuritySettings() {
           </p>
           {codeField}
           <div className="form-actions">
+            <button type="button" onClick={replaceCodes} disabled={busy}>
+              New recovery codes
+            </button>
             <button type="submit" className="danger" disabled={busy}>
               Turn off
             </button>
