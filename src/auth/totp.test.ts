@@ -237,7 +237,7 @@ describe('requireFreshTotp', () => {
 });
 
 describe('on PostgreSQL with two servers', () => {
-  it('one code presented to both at once passes exactly once', async () => {
+  it('one code presented to both at once passes exactly once; wrong codes are counted across both', async () => {
     const database = await createTestDatabase(inject('pgAdminUrl'));
     const a = await openStore({ databaseUrl: database.url, poolSize: 3 });
     const b = await openStore({ databaseUrl: database.url, poolSize: 3 });
@@ -257,6 +257,15 @@ describe('on PostgreSQL with two servers', () => {
         onB.verifyFresh(id, code, 'approve'),
       ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+
+      // Wrong codes count across servers: five in all, spread over both, lock both.
+      const other = (await ops.create({ email: 'pg2@example.com', displayName: 'Pg 2' }, system)).id;
+      const second = (await onA.startEnrolment(other)).secret;
+      await onA.confirmEnrolment(other, await codeAt(second));
+      clock.advance(30_000);
+      const right = await codeAt(second);
+      for (let i = 0; i < 5; i++) await expect((i % 2 ? onB : onA).verifyFresh(other, wrong(right), 'approve')).rejects.toEqual(invalid);
+      for (const t of [onA, onB]) await expect(t.verifyFresh(other, right, 'approve')).rejects.toEqual(expect.objectContaining({ code: 'rate_limited' }));
     } finally {
       await a.close();
       await b.close();

@@ -18,6 +18,7 @@ import type { Clock } from '../core/clock.js';
 import { AppError, conflict, notFound } from '../core/errors.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
+import { countInWindow, countSoFar, resetCount } from '../store/window-counter.js';
 import { inTransaction } from './operators.js';
 import { dropRecoveryCodes, isRecoveryCodeShape, replaceRecoveryCodes, useRecoveryCode } from './recovery-codes.js';
 
@@ -47,11 +48,11 @@ const CODE = /^\d{6}$/;
 /**
  * Wrong codes per operator before further attempts are refused for a while. Sign-in has its own
  * rate limit, but request/approve/reveal do not: without this, 10^6 codes could be tried at
- * request speed. Kept in memory per process (per database); several servers each allow as many.
+ * request speed. Counted in the database (window-counter.ts), so several servers allow five in all.
  */
 const MAX_FAILURES = 5;
 const FAILURE_WINDOW_MS = 5 * 60_000;
-const failuresByDb = new WeakMap<Db, Map<string, number[]>>();
+const failureKey = (operatorId: string) => `mfa-failures:${operatorId}`;
 
 export const mfaRequired = () =>
   new AppError('unauthorized', 'enter the 6-digit code from your authenticator app', { mfa: 'required' });
@@ -64,12 +65,6 @@ const contextOf = (operatorId: string) => `operator:${operatorId}:totp`;
 export function createTotp(deps: TotpDeps) {
   const { db, secrets, clock, audit } = deps;
   const issuer = deps.issuer ?? 'Timebox';
-  let failures = failuresByDb.get(db);
-  if (!failures) {
-    failures = new Map();
-    failuresByDb.set(db, failures);
-  }
-  const failureLog = failures;
 
   async function load(operatorId: string) {
     const row = await db
@@ -81,20 +76,18 @@ export function createTotp(deps: TotpDeps) {
     return row;
   }
 
-  function refuseWhileLocked(operatorId: string): void {
-    const now = clock.now().getTime();
-    const recent = (failureLog.get(operatorId) ?? []).filter((t) => now - t < FAILURE_WINDOW_MS);
-    if (recent.length > 0) failureLog.set(operatorId, recent);
-    else failureLog.delete(operatorId);
-    if (recent.length >= MAX_FAILURES) {
-      const minutes = Math.ceil((recent[0]! + FAILURE_WINDOW_MS - now) / 60_000);
+  async function refuseWhileLocked(operatorId: string): Promise<void> {
+    const now = clock.now();
+    const { count, resetAt } = await countSoFar(db, failureKey(operatorId), now);
+    if (count >= MAX_FAILURES && resetAt) {
+      const minutes = Math.ceil((resetAt.getTime() - now.getTime()) / 60_000);
       throw new AppError('rate_limited', `too many wrong codes; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`);
     }
   }
 
   /** Counts and audits a refused code, then refuses it. */
   async function fail(operatorId: string, purpose: MfaPurpose, reason: string): Promise<never> {
-    failureLog.set(operatorId, [...(failureLog.get(operatorId) ?? []), clock.now().getTime()]);
+    await countInWindow(db, failureKey(operatorId), FAILURE_WINDOW_MS, clock.now());
     await audit.append(db, {
       tenantId: null,
       actor: { type: 'operator', id: operatorId },
@@ -120,7 +113,7 @@ export function createTotp(deps: TotpDeps) {
     // Apps show "123 456"; people type what they see.
     const token = (code ?? '').replace(/\s+/g, '');
     if (token === '') throw mfaRequired();
-    refuseWhileLocked(operatorId);
+    await refuseWhileLocked(operatorId);
     if (!CODE.test(token)) return fail(operatorId, purpose, 'not a 6-digit code');
     const result = await verify({
       secret: secrets.decrypt(secretEnc, contextOf(operatorId)),
@@ -131,7 +124,7 @@ export function createTotp(deps: TotpDeps) {
     });
     // `timeStep` is in every valid TOTP result; the check narrows otplib's TOTP|HOTP union.
     if (!result.valid || !('timeStep' in result)) return fail(operatorId, purpose, 'wrong or already used code');
-    failureLog.delete(operatorId);
+    await resetCount(db, failureKey(operatorId));
     return result.timeStep;
   }
 
@@ -182,10 +175,10 @@ export function createTotp(deps: TotpDeps) {
 
   /** Uses up a recovery code (sign-in, removing a lost app); a wrong one counts like a wrong code. */
   async function spendRecoveryCode(operatorId: string, code: string, purpose: MfaPurpose, db2: Db = db): Promise<void> {
-    refuseWhileLocked(operatorId);
+    await refuseWhileLocked(operatorId);
     const left = await useRecoveryCode(db2, operatorId, code, clock.now());
     if (left === null) return fail(operatorId, purpose, 'wrong or already used recovery code');
-    failureLog.delete(operatorId);
+    await resetCount(db, failureKey(operatorId));
     await audit.append(db2, {
       tenantId: null,
       actor: { type: 'operator', id: operatorId },

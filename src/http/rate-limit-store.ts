@@ -1,13 +1,14 @@
 /**
- * A store for @fastify/rate-limit that keeps its counters in the database, so every server
- * process sharing it enforces one limit: ten sign-in attempts a minute stay ten behind a load
- * balancer, not ten per process. One upsert per limited request (fixed window per key); keys
+ * A store for @fastify/rate-limit that keeps its counters in the database (window-counter.ts), so
+ * every server process sharing it enforces one limit: ten sign-in attempts a minute stay ten
+ * behind a load balancer, not ten per process. One upsert per limited request; keys
  * are prefixed with the route, so two routes never share a counter. Windows follow the real
  * time, not the business clock: a rate limit is a transport matter.
  */
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Database } from '../store/schema.js';
+import { countInWindow, sweepCounts } from '../store/window-counter.js';
 
 type Callback = (err: Error | null, result?: { current: number; ttl: number }) => void;
 
@@ -19,24 +20,12 @@ export function databaseRateLimitStore(db: Kysely<Database>, now: () => number =
 
   async function incr(key: string, timeWindow: number): Promise<{ current: number; ttl: number }> {
     const t = now();
-    const at = new Date(t);
-    const fresh = new Date(t + timeWindow);
-    const row = await db
-      .insertInto('rate_limits')
-      .values({ key, count: 1, reset_at: fresh })
-      .onConflict((oc) =>
-        oc.column('key').doUpdateSet({
-          count: sql<number>`CASE WHEN rate_limits.reset_at <= ${at} THEN 1 ELSE rate_limits.count + 1 END`,
-          reset_at: sql<Date>`CASE WHEN rate_limits.reset_at <= ${at} THEN ${fresh} ELSE rate_limits.reset_at END`,
-        }),
-      )
-      .returning(['count', 'reset_at'])
-      .executeTakeFirstOrThrow();
+    const { count, resetAt } = await countInWindow(db, key, timeWindow, new Date(t));
     if (t - lastSweep > SWEEP_EVERY_MS) {
       lastSweep = t;
-      await db.deleteFrom('rate_limits').where('reset_at', '<', at).execute();
+      await sweepCounts(db, new Date(t));
     }
-    return { current: Number(row.count), ttl: Math.max(0, new Date(row.reset_at).getTime() - t) };
+    return { current: count, ttl: Math.max(0, resetAt.getTime() - t) };
   }
 
   /** The shape the plugin instantiates: `new Store(options)`, then `child(routeOptions)` per route. */
