@@ -18,7 +18,7 @@ import { systemClock } from '../../core/clock.js';
 import type { SecretBox } from '../../secrets/types.js';
 import type { Database } from '../../store/schema.js';
 import { agentsDb, storeTx, type AgentRow, type AgentsTx } from '../../store/schema-agents.js';
-import { GrantSpecSchema, type GrantSpec as AgentGrantSpec, type GrantSpecInput } from '../../agent/protocol.js';
+import { GrantSpecSchema, type GrantSpec as AgentGrantSpec, type GrantSpecInput, type SudoRule } from '../../agent/protocol.js';
 import { bumpDesiredVersion, wakeAgent } from '../../app/agent-channel.js';
 import { dropHostCredentials } from '../../notify/host-credentials.js';
 import type { CheckItem, ConnectorContext, Entitlement, RevokeSpec, VerifyResult } from '../contract.js';
@@ -37,6 +37,24 @@ export function checkedForAgent(spec: GrantSpecInput): AgentGrantSpec {
   const checked = GrantSpecSchema.safeParse(spec);
   if (!checked.success) throw invalid(`the agent would refuse this grant: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return checked.data;
+}
+
+/** What a host target offers beyond roles: named sudo rules and local groups. */
+export interface OfferedOnHost {
+  sudoRules: Record<string, SudoRule>;
+  groups: string[];
+}
+
+/** A `sudo:<rule>` or `group:<name>` entitlement (already name-checked) that the target must offer. */
+export function offeredEntitlement(config: OfferedOnHost, e: string): { sudoRule: string } | { group: string } {
+  if (e.startsWith('sudo:')) {
+    const name = e.slice(5);
+    if (!config.sudoRules[name]) throw invalid(`this host target has no sudo rule named ${name}`);
+    return { sudoRule: name };
+  }
+  const g = e.slice(6);
+  if (!config.groups.includes(g)) throw invalid(`this host target does not offer the group ${g}`);
+  return { group: g };
 }
 
 export interface PutGrant {

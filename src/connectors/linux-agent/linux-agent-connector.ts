@@ -18,7 +18,7 @@ import { passwordContext } from '../../app/agent-channel.js';
 import { hostCredentialsRecipientProblem, queueHostCredentials, replaceHostCredentialsPassword } from '../../notify/host-credentials.js';
 import { storeTx } from '../../store/schema-agents.js';
 import type { ConnectorContext, ConnectorDefinition, ConnectorInstance, Entitlement, GrantResult, GrantSpec } from '../contract.js';
-import { AgentTargetInstance, checkedForAgent, type AgentTargetDeps } from './agent-target.js';
+import { AgentTargetInstance, checkedForAgent, offeredEntitlement, type AgentTargetDeps } from './agent-target.js';
 import {
   entitlementNameProblem,
   entitlementSetProblem,
@@ -89,14 +89,10 @@ class LinuxAgentInstance extends AgentTargetInstance implements ConnectorInstanc
       const p = entitlementNameProblem(e);
       if (p) throw invalid(p);
       if ((ROLES as readonly string[]).includes(e)) out.role = e as LocalRole;
-      else if (e.startsWith('sudo:')) {
-        const name = e.slice(5);
-        if (!this.config.sudoRules[name]) throw invalid(`this host target has no sudo rule named ${name}`);
-        out.sudoRule = name;
-      } else {
-        const g = e.slice(6);
-        if (!this.config.groups.includes(g)) throw invalid(`this host target does not offer the group ${g}`);
-        out.groups.push(g);
+      else {
+        const o = offeredEntitlement(this.config, e);
+        if ('sudoRule' in o) out.sudoRule = o.sudoRule;
+        else out.groups.push(o.group);
       }
     }
     return out;

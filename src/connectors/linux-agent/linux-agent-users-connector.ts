@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { invalid } from '../../core/errors.js';
 import type { GrantSpecInput } from '../../agent/protocol.js';
 import type { ConnectorContext, ConnectorDefinition, ConnectorInstance, Entitlement, GrantResult, GrantSpec } from '../contract.js';
-import { AgentTargetInstance, checkedForAgent, type AgentTargetDeps } from './agent-target.js';
+import { AgentTargetInstance, checkedForAgent, offeredEntitlement, type AgentTargetDeps } from './agent-target.js';
 import {
   entitlementSetProblem,
   existingUserNameProblem,
@@ -87,15 +87,9 @@ class LinuxAgentUsersInstance extends AgentTargetInstance implements ConnectorIn
     for (const e of entitlements) {
       const p = usersEntitlementNameProblem(e);
       if (p) throw invalid(p);
-      if (e.startsWith('sudo:')) {
-        const name = e.slice(5);
-        if (!this.config.sudoRules[name]) throw invalid(`this host target has no sudo rule named ${name}`);
-        out.sudoRule = name;
-      } else {
-        const g = e.slice(6);
-        if (!this.config.groups.includes(g)) throw invalid(`this host target does not offer the group ${g}`);
-        out.groups.push(g);
-      }
+      const o = offeredEntitlement(this.config, e);
+      if ('sudoRule' in o) out.sudoRule = o.sudoRule;
+      else out.groups.push(o.group);
     }
     if (!out.sudoRule && out.groups.length === 0) throw invalid('ask for sudo:<rule> or group:<name>');
     return out;
