@@ -285,7 +285,8 @@ describe('fresh authenticator codes demanded by policy', () => {
       const start = await api.post('/api/v1/me/mfa/totp');
       expect(start.status).toBe(200);
       const ok = await api.post('/api/v1/me/mfa/totp/confirm', { code: await code(start.body.secret, -1) });
-      expect(ok.status).toBe(204);
+      expect(ok.status).toBe(200);
+      expect(ok.body.recoveryCodes).toHaveLength(10);
       return start.body.secret as string;
     };
     const aliceSecret = await enrol(alice!.api);
