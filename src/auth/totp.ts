@@ -245,6 +245,32 @@ export function createTotp(deps: TotpDeps) {
     if (!done) await fail(operatorId, 'disable', 'code already used');
   }
 
+  /**
+   * A platform administrator removes the app (and recovery codes) of someone who lost both, after
+   * checking who they are out of band; the reason goes into the audit log.
+   */
+  async function reset(operatorId: string, by: { operatorId: string }, reason: string): Promise<void> {
+    const row = await load(operatorId);
+    if (!row.totp_enabled_at && !row.totp_pending_secret_enc) throw conflict('this operator has no authenticator app');
+    await inTransaction(db, async (tx) => {
+      await tx
+        .updateTable('operators')
+        .set({ totp_secret_enc: null, totp_pending_secret_enc: null, totp_enabled_at: null, totp_last_step: null })
+        .where('id', '=', operatorId)
+        .execute();
+      await dropRecoveryCodes(tx, operatorId);
+      await resetCount(tx, failureKey(operatorId));
+      await audit.append(tx, {
+        tenantId: null,
+        actor: { type: 'operator', id: by.operatorId },
+        action: 'mfa.reset',
+        subject: { type: 'operator', id: operatorId },
+        reason,
+        before: { method: 'totp' },
+      });
+    });
+  }
+
   async function isEnabled(operatorId: string): Promise<boolean> {
     const row = await db.selectFrom('operators').select(['totp_enabled_at', 'totp_secret_enc']).where('id', '=', operatorId).executeTakeFirst();
     return Boolean(row?.totp_enabled_at && row.totp_secret_enc);
@@ -264,7 +290,7 @@ export function createTotp(deps: TotpDeps) {
     if (!(await claimStep(operatorId, secretEnc, step))) await fail(operatorId, purpose, 'code already used');
   }
 
-  return { startEnrolment, confirmEnrolment, disable, isEnabled, verifyFresh, replaceCodes };
+  return { startEnrolment, confirmEnrolment, disable, isEnabled, verifyFresh, replaceCodes, reset };
 }
 
 export type Totp = ReturnType<typeof createTotp>;

@@ -1,7 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { generate } from 'otplib';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOperators } from '../auth/operators.js';
+import { createTotp } from '../auth/totp.js';
+import { createSecretBox } from '../secrets/envelope.js';
 import { createTestApp, type SignedIn, type TestApp } from './testing.js';
 
 const logLines: string[] = [];
@@ -170,6 +174,36 @@ describe('removing the app', () => {
       'mfa.verify_failed',
       'mfa.disabled',
     ]);
+  });
+});
+
+describe('a platform administrator resetting someone who lost app and codes', () => {
+  it('is refused to others, needs a reason, removes the app and its codes, and is audited', async () => {
+    const ops = createOperators({ db: t.db, audit: t.audit, clock: t.clock });
+    const bob = await ops.create({ email: 'bob@example.com', displayName: 'Bob', password: 'bob-password-123' }, { type: 'system', id: null });
+    const bobTotp = createTotp({ db: t.db, secrets: createSecretBox(randomBytes(32)), clock: t.clock, audit: t.audit });
+    const bobSecret = (await bobTotp.startEnrolment(bob.id)).secret;
+    await bobTotp.confirmEnrolment(bob.id, await generate({ secret: bobSecret, epoch: Math.floor(t.clock.now().getTime() / 1000) }));
+    const reset = (token: string, body: Record<string, string>, id = bob.id) => t.request({ method: 'DELETE', url: `/api/v1/operators/${id}/mfa`, headers: bearer(token), payload: body });
+
+    const bobSession = await t.login('bob@example.com', 'bob-password-123', '10.0.2.1').catch(() => null);
+    expect(bobSession).toBeNull(); // his app is needed to sign in
+    const short = await reset(admin.token, { reason: 'lost' });
+    expect(short.statusCode).toBe(400);
+    expect(short.json().error.message).toMatch(/at least 10 characters/);
+    expect((await reset(admin.token, { reason: 'identified by video call with his manager' }, admin.operatorId)).statusCode).toBe(403);
+
+    expect((await reset(admin.token, { reason: 'identified by video call with his manager' })).statusCode).toBe(204);
+    expect(await bobTotp.isEnabled(bob.id)).toBe(false);
+    expect(await t.db.selectFrom('operator_recovery_codes').select('code_hash').where('operator_id', '=', bob.id).execute()).toEqual([]);
+    const audited = await t.db.selectFrom('audit_events').select(['actor_id', 'reason']).where('action', '=', 'mfa.reset').execute();
+    expect(audited).toEqual([{ actor_id: admin.operatorId, reason: 'identified by video call with his manager' }]);
+
+    // Bob signs in with his password alone now, and may not reset anyone himself.
+    const bobIn = await t.login('bob@example.com', 'bob-password-123', '10.0.2.2');
+    const notAdmin = await reset(bobIn.token, { reason: 'identified by video call with his manager' }, admin.operatorId);
+    expect(notAdmin.statusCode).toBe(403);
+    expect(notAdmin.json().error.message).toMatch(/only a platform administrator/);
   });
 });
 

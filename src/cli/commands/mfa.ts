@@ -68,6 +68,17 @@ export function registerMfa(program: Command): void {
     });
 
   mfa
+    .command('reset')
+    .description("platform administrators: remove another operator's authenticator app and recovery codes (they lost both); audited")
+    .argument('<operator-id>', 'the operator (see timebox members list)')
+    .requiredOption('--reason <text>', 'how the person was identified (kept in the audit log)')
+    .action(async (operatorId: string, opts: { reason: string }) => {
+      const conn = await loadConnection();
+      await apiDelete(conn, `/api/v1/operators/${encodeURIComponent(operatorId)}/mfa`, { reason: opts.reason });
+      print(`Authenticator app of ${operatorId} removed; they sign in with their password and can enrol a new app.`);
+    });
+
+  mfa
     .command('disable')
     .description('remove your authenticator app; needs a current code from it, or a recovery code when it is lost')
     .option('--code <code>', 'the 6-digit code the app shows now, or a recovery code (asked for if there is a terminal)')

@@ -1,4 +1,4 @@
-/** The signed-in operator's authenticator app (TOTP): enrol, confirm, remove; recovery codes. */
+/** The signed-in operator's authenticator app (TOTP): enrol, confirm, remove; recovery codes; a platform admin's reset. */
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { forbidden } from '../../core/errors.js';
@@ -68,6 +68,26 @@ export function mfaRoutes(deps: { totp: Totp }) {
       async (request, reply) => {
         const codes = await totp.replaceCodes(sessionOf(request).operatorId, request.body.code);
         return reply.header('cache-control', 'no-store').send({ recoveryCodes: codes });
+      },
+    );
+
+    app.delete(
+      '/api/v1/operators/:operatorId/mfa',
+      {
+        schema: {
+          tags: ['auth'],
+          summary: "Platform administrators: remove an operator's authenticator app and recovery codes (both lost); audited with the reason",
+          params: z.object({ operatorId: z.uuid({ error: 'must be an operator id (UUID)' }) }),
+          body: z.strictObject({ reason: z.string().trim().min(10, { error: 'say why (at least 10 characters): how the person was identified' }).max(1000) }),
+          response: { 204: z.null() },
+        },
+      },
+      async (request, reply) => {
+        const principal = sessionOf(request);
+        if (!principal.platformAdmin) throw forbidden("only a platform administrator can reset another operator's authenticator app");
+        if (principal.operatorId === request.params.operatorId) throw forbidden('remove your own app from Settings → Security with a code or a recovery code');
+        await totp.reset(request.params.operatorId, { operatorId: principal.operatorId }, request.body.reason);
+        return reply.status(204).send(null);
       },
     );
 
