@@ -18,7 +18,6 @@
  * one connection).
  */
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import { holdingStates } from '../core/lifecycle.js';
 import { classifyTargetError } from '../core/errors.js';
 import type { ConnectorInstance, RevokeSpec, VerifyResult } from '../connectors/contract.js';
@@ -26,8 +25,9 @@ import { generatePassword } from '../secrets/password.js';
 import type { GrantRow, JitAccountRow, TargetRow } from '../store/schema.js';
 import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
 import { systemActor, type Actor, type AppDeps } from './deps.js';
-import { grantSummary, tenantAdmins } from './approvers.js';
+import { openDriftAlerts, raiseDriftAlert, resolveDriftAlerts } from './drift-alerts.js';
 import { handleOf, latestEnd } from './grant-queries.js';
+import { runLease } from './run-lease.js';
 import { connectorFor } from './targets.js';
 
 export interface ReconcileCounts {
@@ -55,7 +55,6 @@ export interface Reconciler {
 const PAGE = 100;
 /** Accounts checked at once within a page (each target also has its own limit). */
 const CONCURRENCY = 4;
-const RUN_LEASE_MS = 120_000;
 /** accountExpires may differ from the grant's end by rounding; more than this is drift. */
 const EXPIRY_TOLERANCE_MS = 60_000;
 const inFlightStates = ['activating', 'revoking', 'revoke_failed'];
@@ -145,7 +144,7 @@ export function createReconciler(deps: AppDeps): Reconciler {
             const mine = holding.filter((g) => g.jit_account_id === a!.id);
             const clean = await checkAccount(deps, actor, a, targets.get(a.target_id) ?? null, mine, last.get(a.id), counts);
             const ids = [...mine, last.get(a.id)].flatMap((g) => (g && alerted.has(g.id) ? [g.id] : []));
-            if (clean && ids.length) await resolveDriftAlerts(deps, ids);
+            if (clean && ids.length) await resolveDriftAlerts(deps.db, ids, deps.clock.now());
           }
         };
         await Promise.all(Array.from({ length: CONCURRENCY }, worker));
@@ -278,31 +277,6 @@ async function checkAccount(
   return false;
 }
 
-const DRIFT_ALERT = 'Drift on JIT account%';
-
-/** Grants (of this page) with an open drift alert: resolved once their account checks clean. */
-async function openDriftAlerts(deps: AppDeps, grantIds: string[]): Promise<Set<string>> {
-  if (grantIds.length === 0) return new Set();
-  const rows = await deps.db
-    .selectFrom('alerts')
-    .select('grant_id')
-    .where('grant_id', 'in', grantIds)
-    .where('resolved_at', 'is', null)
-    .where('message', 'like', DRIFT_ALERT)
-    .execute();
-  return new Set(rows.map((r) => r.grant_id!));
-}
-
-async function resolveDriftAlerts(deps: AppDeps, grantIds: string[]): Promise<void> {
-  await deps.db
-    .updateTable('alerts')
-    .set({ resolved_at: deps.clock.now() })
-    .where('grant_id', 'in', grantIds)
-    .where('resolved_at', 'is', null)
-    .where('message', 'like', DRIFT_ALERT)
-    .execute();
-}
-
 async function repair(
   deps: AppDeps,
   actor: Actor,
@@ -369,94 +343,27 @@ async function repair(
         if (!live && account.status === 'enabled') {
           await tx.updateTable('jit_accounts').set({ status: 'disabled', updated_at: at }).where('id', '=', account.id).execute();
         }
-        await tx
-          .updateTable('alerts')
-          .set({ resolved_at: at })
-          .where('grant_id', '=', spec.grantId)
-          .where('resolved_at', 'is', null)
-          .where('message', 'like', DRIFT_ALERT)
-          .execute();
+        await resolveDriftAlerts(tx, [spec.grantId], at);
       });
       deps.log.warn({ account: account.id, target: target.id, findings }, 'reconciler repaired drift on a JIT account');
       return;
     }
 
     counts.failed++;
-    deps.log.error({ account: account.id, target: target.id, findings, err: failure }, 'reconciler could not repair drift on a JIT account');
+    const reason = failure;
+    deps.log.error({ account: account.id, target: target.id, findings, err: reason }, 'reconciler could not repair drift on a JIT account');
     await deps.db.transaction().execute(async (tx) => {
       await deps.audit.append(tx, {
         tenantId: account.tenant_id,
         actor,
         action: 'drift.repair_failed',
         subject: { type: 'jit_account', id: account.id },
-        reason: failure,
+        reason,
         after: about,
       });
-      const message = `Drift on JIT account ${account.username} (target ${target.name}) could not be repaired: ${failure}. Found: ${findings.join('; ')}`;
-      const open = await tx
-        .selectFrom('alerts')
-        .select('id')
-        .where('grant_id', '=', spec.grantId)
-        .where('resolved_at', 'is', null)
-        .where('message', 'like', DRIFT_ALERT)
-        .executeTakeFirst();
-      if (!open) {
-        await tx
-          .insertInto('alerts')
-          .values({ id: randomUUID(), tenant_id: account.tenant_id, grant_id: spec.grantId, severity: 'critical', message: message.slice(0, 2000), created_at: at })
-          .execute();
-        // Once per open alert: the owner and the tenant's admins hear of it, not only the alerts page.
-        const grant = deps.notifier ? await tx.selectFrom('grants').selectAll().where('id', '=', spec.grantId).executeTakeFirst() : undefined;
-        if (deps.notifier && grant) {
-          await deps.notifier.enqueue(
-            tx,
-            account.tenant_id,
-            { type: 'drift_unrepaired', grant: await grantSummary(tx, grant), account: account.username, error: failure.slice(0, 1000), findings: findings.slice(0, 20) },
-            { operatorIds: [...new Set([account.operator_id, ...(await tenantAdmins(tx, account.tenant_id))])] },
-          );
-        }
-        await deps.audit.append(tx, {
-          tenantId: account.tenant_id,
-          actor,
-          action: 'alert.raised',
-          subject: { type: 'jit_account', id: account.id },
-          reason: message.slice(0, 2000),
-          after: { severity: 'critical' },
-        });
-      }
+      await raiseDriftAlert(deps, tx, { actor, account, targetName: target.name, grantId: spec.grantId, failure: reason, findings, at });
     });
   } finally {
     await releaseAccountLease(deps.db, account.id, token);
   }
-}
-
-/** A lease row in `settings`: one holder per scope across processes; lapses if the holder dies. */
-function runLease(deps: AppDeps, key: string) {
-  const owner = `${deps.workerId}:${randomUUID()}`;
-  const value = () => JSON.stringify({ owner, until: new Date(deps.clock.now().getTime() + RUN_LEASE_MS).toISOString() });
-  let renewedAt = 0;
-  const lease = {
-    async acquire(): Promise<boolean> {
-      const now = deps.clock.now().toISOString();
-      const r = await sql<{ key: string }>`
-        INSERT INTO settings (key, value) VALUES (${key}, ${value()}::jsonb)
-        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
-        WHERE (settings.value->>'until')::timestamptz < ${now}::timestamptz OR settings.value->>'owner' = ${owner}
-        RETURNING key`.execute(deps.db);
-      renewedAt = Date.now();
-      return r.rows.length === 1;
-    },
-    /** Renews when a third of the lease has passed (real time: a run's length is real). */
-    async keep(): Promise<boolean> {
-      if (Date.now() - renewedAt < RUN_LEASE_MS / 3) return true;
-      const r = await sql<{ key: string }>`
-        UPDATE settings SET value = ${value()}::jsonb WHERE key = ${key} AND value->>'owner' = ${owner} RETURNING key`.execute(deps.db);
-      renewedAt = Date.now();
-      return r.rows.length === 1;
-    },
-    async release(): Promise<void> {
-      await sql`DELETE FROM settings WHERE key = ${key} AND value->>'owner' = ${owner}`.execute(deps.db);
-    },
-  };
-  return lease;
 }

@@ -11,7 +11,7 @@ import type { CheckReport } from '../connectors/contract.js';
 import { classifyTargetError } from '../core/errors.js';
 import { AGENT_TARGET_KINDS } from '../connectors/linux-agent/config.js';
 import type { Actor, AppDeps } from './deps.js';
-import { configContext, connectorFor, getTarget, toTargetView, type TargetView } from './targets.js';
+import { configContext, getTarget, toTargetView, type TargetView } from './targets.js';
 
 const LIVE = ['activating', 'active', 'revoking', 'revoke_failed'] as const;
 
@@ -26,7 +26,9 @@ export async function updateTarget(
   input: { name?: string; config?: Record<string, unknown> },
 ): Promise<{ target: TargetView; check: CheckReport | null }> {
   const target = await getTarget(deps, tenantId, targetId);
-  const { definition } = connectorFor(deps, target);
+  // The definition only: the live instance is not needed (and would be rebuilt after the change).
+  const definition = deps.connectors.definition(target.kind);
+  if (!definition) throw badRequest(`this server has no connector for target kind "${target.kind}"`);
   if (input.name !== undefined && input.name !== target.name) {
     const taken = await deps.db.selectFrom('targets').select('id').where('tenant_id', '=', tenantId).where('name', '=', input.name).executeTakeFirst();
     if (taken) throw conflict(`a target named "${input.name}" already exists`);

@@ -6,12 +6,15 @@
  * runs, until the alert is resolved.
  */
 import pg from 'pg';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { preparePgTarget, type PgTarget } from '../support/pg-target.js';
 import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
 import type { ApiClient } from '../support/http.js';
 import { startSmtpSink } from '../notify/support.js';
 
+// JIT role names are cluster-wide and test files share the cluster: one set of people per run.
+const runId = randomBytes(3).toString('hex');
 const T = '/api/v1/tenants/default';
 let server: TestServer;
 let target: PgTarget;
@@ -30,7 +33,7 @@ beforeAll(async () => {
   target = await preparePgTarget(inject('pgAdminUrl'));
   targetId = (await server.admin.post(`${T}/targets`, { name: 'orders-db', kind: 'postgres', config: target.config })).body.target.id;
   await server.admin.post(`${T}/policies`, { name: 'db', targetId, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 1800 });
-  alice = await addOperator(server, 'alice@example.test', ['requester']);
+  alice = await addOperator(server, `alice.${runId}@example.test`, ['requester']);
 });
 
 afterAll(async () => {
@@ -65,7 +68,7 @@ it('emails the owner and the admins once when drift cannot be repaired', async (
   await server.tb.dispatcher.drain();
   const subject = `[Timebox: Default] ACTION NEEDED: JIT account ${username} on orders-db was changed and could not be repaired`;
   const mails = smtp.received.filter((m) => m.subject === subject);
-  expect(mails.flatMap((m) => m.to).sort()).toEqual(['alice@example.test', server.tb.bootstrap!.email].sort());
+  expect(mails.flatMap((m) => m.to).sort()).toEqual([`alice.${runId}@example.test`, server.tb.bootstrap!.email].sort());
   expect(mails[0]!.text).toMatch(/can still log in \(LOGIN\)/);
   expect(mails[0]!.text).toMatch(/Repair failed: .*not a Timebox JIT account/);
 

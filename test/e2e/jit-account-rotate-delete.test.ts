@@ -6,11 +6,14 @@
  * role that owns objects is refused (nothing is dropped with it).
  */
 import pg from 'pg';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
 import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
 import type { ApiClient } from '../support/http.js';
 
+// JIT role names are cluster-wide and test files share the cluster: one set of people per run.
+const runId = randomBytes(3).toString('hex');
 const T = '/api/v1/tenants/default';
 let server: TestServer;
 let target: PgTarget;
@@ -34,8 +37,8 @@ beforeAll(async () => {
     defaultDurationSeconds: 3600,
   });
   expect(policy.status).toBe(201);
-  alice = await addOperator(server, 'alice@example.test', ['requester']);
-  bob = await addOperator(server, 'bob@example.test', ['requester']);
+  alice = await addOperator(server, `alice.${runId}@example.test`, ['requester']);
+  bob = await addOperator(server, `bob.${runId}@example.test`, ['requester']);
 });
 
 afterAll(async () => {

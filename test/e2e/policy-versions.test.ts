@@ -4,11 +4,14 @@
  * decides it), while a new request gets the new rules. A stale edit, a stale policy choice and bad
  * input are refused clearly and change nothing; a removed policy takes no new requests.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
 import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
 import type { ApiClient } from '../support/http.js';
 
+// JIT role names are cluster-wide and test files share the cluster: one set of people per run.
+const runId = randomBytes(3).toString('hex');
 const T = '/api/v1/tenants/default';
 let server: TestServer;
 let target: PgTarget;
@@ -34,8 +37,8 @@ beforeAll(async () => {
   server = await startTestServer();
   target = await preparePgTarget(inject('pgAdminUrl'));
   targetId = (await server.admin.post(`${T}/targets`, { name: 'orders-db', kind: 'postgres', config: target.config })).body.target.id;
-  alice = await addOperator(server, 'alice@example.test', ['requester']);
-  carol = await addOperator(server, 'carol@example.test', ['approver']);
+  alice = await addOperator(server, `alice.${runId}@example.test`, ['requester']);
+  carol = await addOperator(server, `carol.${runId}@example.test`, ['approver']);
   const carolId = (await carol.get('/api/v1/me')).body.operator.id;
   const created = await server.admin.post(`${T}/policies`, body({ rules: { approvalLevels: [{ approverIds: [carolId] }] } }));
   expect(created.status, JSON.stringify(created.body)).toBe(201);

@@ -12,6 +12,8 @@ import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
 import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
 import type { ApiClient } from '../support/http.js';
 
+// JIT role names are cluster-wide and test files share the cluster: one set of people per run.
+const runId = randomBytes(3).toString('hex');
 const T = '/api/v1/tenants/default';
 let server: TestServer;
 let target: PgTarget;
@@ -24,7 +26,7 @@ beforeAll(async () => {
   targetId = (await server.admin.post(`${T}/targets`, { name: 'orders-db', kind: 'postgres', config: target.config })).body.target.id;
   await server.admin.post(`${T}/targets`, { name: 'billing-db', kind: 'postgres', config: target.config });
   await server.admin.post(`${T}/policies`, { name: 'db', targetId, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 1800 });
-  alice = await addOperator(server, 'alice@example.test', ['requester']);
+  alice = await addOperator(server, `alice.${runId}@example.test`, ['requester']);
 });
 
 afterAll(async () => {
