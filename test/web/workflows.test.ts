@@ -223,7 +223,7 @@ describe('approval workflows in the dashboard', () => {
     const two = form.getByTestId('level-2');
     await two.getByRole('group', { name: 'Approvers of level 2' }).getByRole('checkbox', { name: server.adminLogin.email }).check();
     await form.getByLabel('A ticket or change number is required').check();
-    await form.getByLabel('Ticket pattern (optional)').fill('(a+)+$');
+    await form.getByLabel('Ticket pattern (optional)').fill('(a)\\1');
     await form.getByLabel('Allow break-glass (emergency) access').check();
     await form.getByLabel('Schedule a start up to (days ahead)').fill('7');
     await form.getByRole('button', { name: 'Create policy' }).click();
@@ -231,7 +231,7 @@ describe('approval workflows in the dashboard', () => {
     await form.getByRole('alert').getByText('The policy was not saved: the server found 3 problems, shown below.').waitFor();
     await one.getByRole('alert').getByText('approvalLevels[0] needs 2 approvals but has only 1 possible approver(s)').waitFor();
     await win.getByRole('alert').getByText('windows[0] never opens: the window opens and closes at the same time (08:00)').waitFor();
-    await O.locator('#policy-ticket-pattern-error').getByText('could take exponential time').waitFor();
+    await O.locator('#policy-ticket-pattern-error').getByText('backreferences').waitFor();
     await shot(O, 'policy-editor-errors', true);
     const names = async () => (await server.admin.get(`${T}/policies`)).body.items.map((p: { name: string }) => p.name);
     expect(await names()).not.toContain('prod change');
