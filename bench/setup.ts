@@ -27,6 +27,8 @@ export function serverEnv(extra: Record<string, string>): Record<string, string>
     TIMEBOX_LOG_LEVEL: 'warn',
     TIMEBOX_ENABLE_FAKE_CONNECTOR: 'true',
     TIMEBOX_MASTER_KEY: newMasterKey(),
+    // Benchmark targets (PostgreSQL, the AD DC) run on this host.
+    TIMEBOX_OUTBOUND_ALLOW: 'loopback',
     ...extra,
   };
 }

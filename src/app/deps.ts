@@ -5,6 +5,7 @@ import type { AuditLog } from '../audit/types.js';
 import type { ConnectorHub } from '../connectors/registry.js';
 import type { Clock } from '../core/clock.js';
 import type { RetryPolicy } from '../core/retry.js';
+import type { OutboundPolicy } from '../net/outbound-policy.js';
 import type { KeyedLimiter } from '../scheduler/keyed-limiter.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   workerId: string;
   /** Tell the scheduler that work was added. */
   poke(): void;
+  /** Where the server may connect on a tenant's say-so (webhooks, SMTP relays, targets). */
+  outbound: OutboundPolicy;
   notifier?: NotificationQueue;
 }
 

@@ -1,10 +1,13 @@
 /**
  * Changing a target's name or settings (a rotated service password, a new CA, another DC). Keys
- * left out of `config` keep their stored value, so secrets need not be typed again; the merged
- * config is validated by the kind's schema like a new one. The new settings are tested before
- * they are saved: while grants on the target are live, settings that fail the test are refused,
- * because revoking those grants depends on them.
+ * left out of `config` keep their stored value, so secrets need not be typed again — unless a
+ * field that decides where or to whom they go changes (the kind's `secretBinding`): then every
+ * secret must be given again, before anything is sent anywhere, so a stored secret never follows
+ * a changed address. The merged config is validated by the kind's schema like a new one. The new
+ * settings are tested before they are saved: while grants on the target are live, settings that
+ * fail the test are refused, because revoking those grants depends on them. Refusals are audited.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { AppError, badRequest, conflict } from '../core/errors.js';
 import { describeIssues } from '../core/zod-issues.js';
 import type { CheckReport } from '../connectors/contract.js';
@@ -46,6 +49,18 @@ export async function updateTarget(
     }
     const parsed = definition.configSchema.safeParse({ ...stored, ...input.config });
     if (!parsed.success) throw badRequest(`invalid ${target.kind} target configuration: ${describeIssues(parsed.error.issues, 'config')}`);
+    const binding = definition.secretBinding;
+    if (binding) {
+      const next = parsed.data as Record<string, unknown>;
+      const moved = binding.bindings.filter((k) => !isDeepStrictEqual(next[k], stored[k]));
+      const missing = binding.secrets.filter((k) => !(k in input.config!));
+      if (moved.length > 0 && missing.length > 0) {
+        await auditRefusal(deps, actor, tenantId, target.id, 'secret required for a changed address', { configKeysChanged: changedKeys, bindingKeysChanged: moved });
+        throw badRequest(
+          `${missing.map((k) => `config.${k}`).join(', ')} must be given again: changing ${moved.map((k) => `config.${k}`).join(', ')} decides where the stored secret would be sent`,
+        );
+      }
+    }
     check = await testSettings(deps, target.kind, parsed.data);
     if (!check.ok) {
       const live = await deps.db
@@ -56,6 +71,10 @@ export async function updateTarget(
         .executeTakeFirstOrThrow();
       if (Number(live.n) > 0) {
         const failed = check.items.filter((i) => !i.ok).map((i) => `${i.name}: ${i.message}`).join('; ');
+        await auditRefusal(deps, actor, tenantId, target.id, 'the new settings failed the connection test', {
+          configKeysChanged: changedKeys,
+          failedChecks: check.items.filter((i) => !i.ok).map((i) => i.name),
+        });
         throw new AppError('conflict', `not saved: ${live.n} live grant(s) on ${target.name} need these settings to be revoked, and they fail the connection test (${failed})`, { check });
       }
     }
@@ -77,11 +96,16 @@ export async function updateTarget(
       subject: { type: 'target', id: target.id },
       // Which settings changed, never their values (they may be secrets).
       before: { name: target.name },
-      after: { name: updated.name, configKeysChanged: changedKeys },
+      after: { name: updated.name, configKeysChanged: changedKeys, ...(check ? { checkOk: check.ok } : {}) },
     });
     return updated;
   });
   return { target: toTargetView(row), check };
+}
+
+/** Outside any transaction: the attempt is recorded although nothing was saved. Key names only, never values. */
+async function auditRefusal(deps: AppDeps, actor: Actor, tenantId: string, targetId: string, reason: string, after: Record<string, unknown>) {
+  await deps.audit.append(deps.db, { tenantId, actor, action: 'target.update_refused', subject: { type: 'target', id: targetId }, reason, after });
 }
 
 async function testSettings(deps: AppDeps, kind: string, config: unknown): Promise<CheckReport> {

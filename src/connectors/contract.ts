@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { CredentialEngines } from '../credentials/index.js';
+import type { OutboundPolicy } from '../net/outbound-policy.js';
 
 export interface Capabilities {
   /** The target enforces the end time itself (VALID UNTIL, accountExpires, cert validity...). */
@@ -149,6 +150,20 @@ export interface ConnectorServices {
   /** The tenants' certificate authorities and credential engines (SSH, X.509, tokens). */
   credentials?: CredentialEngines;
   clock?: Clock;
+  /**
+   * Where the server may connect: kinds that reach a network address resolve and pin it through
+   * this. The server always passes it; absent only for connectors built in their own tests.
+   */
+  outbound?: OutboundPolicy;
+}
+
+/**
+ * Config keys that decide where, or to whom, the config's secrets go (host, port, URL, CA, TLS
+ * name...). Changing any binding key requires every secret key to be given again.
+ */
+export interface SecretBinding {
+  secrets: string[];
+  bindings: string[];
 }
 
 /** The parts of a request a connector may check before anything is created. */
@@ -162,6 +177,8 @@ export interface ConnectorDefinition<Config = unknown> {
   /** Validated at the edge; the parsed config is stored encrypted. */
   configSchema: z.ZodType<Config>;
   capabilities: Capabilities;
+  /** Declared by kinds whose config holds a secret sent to an address the config names. */
+  secretBinding?: SecretBinding;
   /** Allowed account names on this target: returns a message for a person, or null if fine. */
   validateAccountName(name: string): string | null;
   /** Entitlement names are checked before anything is created. */

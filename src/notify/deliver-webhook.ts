@@ -1,9 +1,16 @@
 /**
  * Posts one signed webhook. The body is sent byte for byte as signed; redirects are not
- * followed (they could lead anywhere, including into the server's own network); errors name
- * the origin only, since chat webhook URLs carry their token in the path.
+ * followed (they could lead anywhere, including into the server's own network); the host name is
+ * resolved through the outbound policy and the connection made to the address it checked;
+ * errors name the origin and a failure class only, never what the other side sent, since
+ * chat webhook URLs carry their token in the path and an internal service's answer is not the
+ * tenant's to read.
  */
+import http from 'node:http';
+import https from 'node:https';
+import { failureClass } from '../net/failure-class.js';
 import { errorText } from './db.js';
+import type { OutboundPolicy } from '../net/outbound-policy.js';
 import type { DeliveryResult } from './deliver-email.js';
 import { EVENT_HEADER, SIGNATURE_HEADER, signWebhook } from './verify-signature.js';
 import { webhookUrlProblem } from './url-policy.js';
@@ -12,34 +19,45 @@ export const WEBHOOK_TIMEOUT_MS = 10_000;
 
 export type WebhookResult = DeliveryResult & { status: number | null };
 
-const originOf = (url: string) => {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return '(invalid URL)';
-  }
-};
-
 /** Timeouts, rate limits and server errors pass; other refusals need a person. */
 const transientStatus = (s: number) => s === 408 || s === 425 || s === 429 || s >= 500;
+
+/** One POST; resolves with the status (the body is not read), rejects with the network error. */
+function post(url: URL, headers: Record<string, string>, body: string, timeoutMs: number, policy: OutboundPolicy): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = url.protocol === 'https:' ? https.request : http.request;
+    const req = request(
+      url,
+      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup: policy.lookup, agent: false },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      },
+    );
+    const timer = setTimeout(() => req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })), timeoutMs);
+    req.on('error', reject);
+    req.on('close', () => clearTimeout(timer));
+    req.end(body);
+  });
+}
 
 export async function postWebhook(
   hook: { url: string; secret: string },
   m: { id: string; event: string; rawBody: string },
   now: Date,
+  policy: OutboundPolicy,
   timeoutMs = WEBHOOK_TIMEOUT_MS,
 ): Promise<WebhookResult> {
   // Checked again at send time: the rules may have tightened since the webhook was saved.
-  const problem = webhookUrlProblem(hook.url);
+  const problem = webhookUrlProblem(hook.url, policy);
   if (problem) return { ok: false, status: null, permanent: true, error: `webhook URL is not allowed: it ${problem}` };
-  const origin = originOf(hook.url);
-  let res: Response;
+  const url = new URL(hook.url);
+  let status: number;
   try {
-    res = await fetch(hook.url, {
-      method: 'POST',
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-      headers: {
+    status = await post(
+      url,
+      {
         'content-type': 'application/json',
         'user-agent': 'Timebox-Webhook/1',
         [EVENT_HEADER]: m.event,
@@ -47,18 +65,25 @@ export async function postWebhook(
         // Same id on every retry: receivers can drop a duplicate after a lost answer.
         'X-Timebox-Delivery': m.id,
       },
-      body: m.rawBody,
-    });
+      m.rawBody,
+      timeoutMs,
+      policy,
+    );
   } catch (err) {
-    const e = err as { name?: string; cause?: { code?: string } };
-    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (e.cause?.code ?? errorText(err));
-    return { ok: false, status: null, permanent: false, error: `could not deliver to ${origin}: ${why}` };
+    const cls = failureClass(err);
+    const why = cls === 'timed out' ? `no answer within ${timeoutMs / 1000} s` : cls;
+    // A name that resolves inside the network will not move out of it by retrying.
+    return {
+      ok: false,
+      status: null,
+      permanent: cls === 'address not allowed',
+      error: `could not deliver to ${url.origin}: ${why}`,
+      detail: errorText(err),
+    };
   }
-  // The answer's body is not needed; release the connection.
-  await res.body?.cancel().catch(() => undefined);
-  if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
-  if (res.status >= 300 && res.status < 400) {
-    return { ok: false, status: res.status, permanent: true, error: `${origin} answered HTTP ${res.status} (a redirect); redirects are not followed, use the final URL` };
+  if (status >= 200 && status < 300) return { ok: true, status };
+  if (status >= 300 && status < 400) {
+    return { ok: false, status, permanent: true, error: `${url.origin} answered HTTP ${status} (a redirect); redirects are not followed, use the final URL` };
   }
-  return { ok: false, status: res.status, permanent: !transientStatus(res.status), error: `${origin} answered HTTP ${res.status}` };
+  return { ok: false, status, permanent: !transientStatus(status), error: `${url.origin} answered HTTP ${status}` };
 }

@@ -10,8 +10,9 @@ import type { Clock } from '../core/clock.js';
 import { backoffDelay, type RetryPolicy } from '../core/retry.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
+import type { OutboundPolicy } from '../net/outbound-policy.js';
 import { errorText } from './db.js';
-import { nodemailerTransport, sendEmail, type DeliveryResult, type MailTransportFactory } from './deliver-email.js';
+import { pinnedSmtpTransport, sendEmail, type DeliveryResult, type MailTransportFactory } from './deliver-email.js';
 import { postWebhook, WEBHOOK_TIMEOUT_MS } from './deliver-webhook.js';
 import { deliverHostCredentials, HOST_CREDENTIALS_EVENT } from './host-credentials.js';
 import { NO_SMTP_SETTINGS } from './notifier.js';
@@ -36,7 +37,9 @@ export interface DispatcherOptions {
   clock: Clock;
   log: Logger;
   workerId: string;
-  /** How emails leave; default nodemailer over the tenant's SMTP settings. */
+  /** Where the server may connect: SMTP relays and webhook hosts are resolved and checked by it. */
+  outbound: OutboundPolicy;
+  /** How emails leave; default nodemailer over the tenant's SMTP settings, pinned by `outbound`. */
   transport?: MailTransportFactory;
   retry?: RetryPolicy;
   random?: () => number;
@@ -63,7 +66,7 @@ export function createNotificationDispatcher(opts: DispatcherOptions): Notificat
   const sweepMs = opts.sweepMs ?? 2_000;
   // Longer than the slowest delivery (SMTP: 10 s connect + 30 s socket), so a lease never lapses mid-send.
   const leaseMs = opts.leaseMs ?? 120_000;
-  const transport = opts.transport ?? nodemailerTransport;
+  const transport = opts.transport ?? pinnedSmtpTransport(opts.outbound);
 
   async function deliver(n: ClaimedNotification): Promise<DeliveryResult> {
     if (n.channel === 'email') {
@@ -85,7 +88,7 @@ export function createNotificationDispatcher(opts: DispatcherOptions): Notificat
     if (!hook) return { ok: false, permanent: true, error: 'the webhook was deleted before delivery' };
     if (!hook.enabled) return { ok: false, permanent: true, error: 'the webhook is disabled' };
     const rawBody = JSON.stringify(n.payload);
-    return postWebhook(hook, { id: n.id, event: n.event, rawBody }, clock.now(), opts.webhookTimeoutMs ?? WEBHOOK_TIMEOUT_MS);
+    return postWebhook(hook, { id: n.id, event: n.event, rawBody }, clock.now(), opts.outbound, opts.webhookTimeoutMs ?? WEBHOOK_TIMEOUT_MS);
   }
 
   async function run(n: ClaimedNotification): Promise<void> {
@@ -107,7 +110,7 @@ export function createNotificationDispatcher(opts: DispatcherOptions): Notificat
     try {
       if (result.ok) return await markSent(db, n, clock.now());
       const last = result.permanent || n.attempts >= retry.maxAttempts;
-      log.warn({ notification: n.id, tenantId: n.tenantId, channel: n.channel, attempts: n.attempts, final: last, error: result.error }, 'notification not delivered');
+      log.warn({ notification: n.id, tenantId: n.tenantId, channel: n.channel, attempts: n.attempts, final: last, error: result.error, detail: result.detail }, 'notification not delivered');
       if (last) {
         const note = result.permanent ? '' : ` (gave up after ${n.attempts} attempts)`;
         await markFailed(db, n, `${result.error}${note}`);

@@ -11,6 +11,8 @@ import type { Database } from '../store/schema.js';
 import type { NotificationSettingsRow } from '../store/schema-notifications.js';
 import { notifyDb, smtpPasswordContext, type NotifyDb } from './db.js';
 import { isLoopbackHost } from './url-policy.js';
+import { AppError, badRequest } from '../core/errors.js';
+import type { OutboundPolicy } from '../net/outbound-policy.js';
 
 export const DEFAULT_EXPIRY_WARNING_SECONDS = 900;
 
@@ -124,6 +126,20 @@ export interface SettingsDeps {
   audit: AuditLog;
   secrets: SecretBox;
   clock: Clock;
+  outbound: OutboundPolicy;
+}
+
+/**
+ * The relay fields that decide where, or over what, the stored SMTP password goes (and every
+ * message, JIT passwords included): changing one requires the password again.
+ */
+export const SMTP_SECRET_BINDING = ['host', 'port', 'secure', 'requireTls'] as const;
+
+type StoredSmtp = Pick<NotificationSettingsRow, 'smtp_host' | 'smtp_port' | 'smtp_secure' | 'smtp_require_tls'>;
+function changedBindings(before: StoredSmtp, s: NonNullable<SettingsInput['smtp']>): string[] {
+  const next = { host: s.host.toLowerCase(), port: s.port, secure: s.secure ?? s.port === 465, requireTls: s.requireTls !== false };
+  const prev = { host: before.smtp_host?.toLowerCase(), port: before.smtp_port, secure: before.smtp_secure, requireTls: before.smtp_require_tls };
+  return SMTP_SECRET_BINDING.filter((k) => next[k] !== prev[k]);
 }
 
 /** Replaces the settings; an omitted password keeps the stored one. Audited without secrets. */
@@ -133,10 +149,34 @@ export async function saveNotificationSettings(
   tenantId: string,
   input: SettingsInput,
 ): Promise<NotificationSettingsView> {
-  return deps.db.transaction().execute(async (tx) => {
+  const refuse = async (error: AppError, why: string, detail: Record<string, unknown>) => {
+    // Outside the refused change's transaction: the attempt is recorded although nothing was saved.
+    await deps.audit.append(deps.db, {
+      tenantId,
+      actor,
+      action: 'notifications.settings_refused',
+      subject: { type: 'tenant', id: tenantId },
+      reason: why,
+      after: detail,
+    });
+    return error;
+  };
+  if (input.smtp) {
+    const problem = deps.outbound.literalProblem(input.smtp.host);
+    if (problem) {
+      throw await refuse(badRequest(`smtp.host must not be ${problem} (${input.smtp.host}) unless the server operator allows it`), 'address not allowed', {
+        host: input.smtp.host,
+      });
+    }
+  }
+  const refused = await deps.db.transaction().execute(async (tx) => {
     const db = notifyDb(tx);
     const before = await db.selectFrom('tenant_notification_settings').selectAll().where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
     const s = input.smtp;
+    if (s && s.password === undefined && s.username && before?.smtp_password_enc) {
+      const changed = changedBindings(before, s);
+      if (changed.length > 0) return { changed };
+    }
     const passwordEnc =
       s === null || s.password === null || !s.username
         ? null
@@ -173,4 +213,13 @@ export async function saveNotificationSettings(
     });
     return after;
   });
+  if ('changed' in refused) {
+    const fields = refused.changed.map((k) => `smtp.${k}`).join(', ');
+    throw await refuse(
+      badRequest(`smtp.password must be given again: changing ${fields} decides where the stored password (and every message) would be sent`),
+      'secret required for a changed address',
+      { changed: refused.changed },
+    );
+  }
+  return refused;
 }

@@ -2,6 +2,7 @@
 import type { Kysely } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
+import type { OutboundPolicy } from '../net/outbound-policy.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
 import { postWebhook } from './deliver-webhook.js';
@@ -18,7 +19,7 @@ export interface TestSendResult {
 
 /** Null when the tenant has no such webhook. Sent even when disabled: that is how one checks it first. */
 export async function sendTestWebhook(
-  deps: { db: Kysely<Database>; secrets: SecretBox; clock: Clock },
+  deps: { db: Kysely<Database>; secrets: SecretBox; clock: Clock; outbound: OutboundPolicy },
   tenant: { id: string; slug: string; name: string },
   webhookId: string,
 ): Promise<TestSendResult | null> {
@@ -27,6 +28,6 @@ export async function sendTestWebhook(
   const now = deps.clock.now();
   const message = renderTestMessage({ tenant });
   const rawBody = JSON.stringify(webhookPayload(hook.format, message, { type: 'test' }, { tenant }, now));
-  const r = await postWebhook(hook, { id: randomUUID(), event: 'test', rawBody }, now);
+  const r = await postWebhook(hook, { id: randomUUID(), event: 'test', rawBody }, now, deps.outbound);
   return { delivered: r.ok, status: r.status, error: r.ok ? null : r.error };
 }

@@ -8,13 +8,14 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { AuditInput, AuditLog } from '../audit/types.js';
 import type { Clock } from '../core/clock.js';
-import { conflict } from '../core/errors.js';
+import { badRequest, conflict } from '../core/errors.js';
+import type { OutboundPolicy } from '../net/outbound-policy.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
 import type { WebhookFormat, WebhookRow } from '../store/schema-notifications.js';
 import { notifyDb, webhookSecretContext } from './db.js';
 import { notificationEventTypes } from './events.js';
-import { redactUrl, webhookUrlProblem } from './url-policy.js';
+import { redactUrl, webhookUrlProblem, webhookUrlSyntaxProblem } from './url-policy.js';
 
 export const webhookFormats = ['slack', 'teams', 'generic'] as const satisfies readonly WebhookFormat[];
 
@@ -24,7 +25,7 @@ export const webhookInputSchema = z.strictObject({
     .string()
     .max(2048, { error: 'must be at most 2048 characters' })
     .superRefine((url, ctx) => {
-      const problem = webhookUrlProblem(url);
+      const problem = webhookUrlSyntaxProblem(url);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     }),
   format: z.enum(webhookFormats, { error: `must be one of ${webhookFormats.join(', ')}` }),
@@ -61,6 +62,7 @@ export interface WebhookDeps {
   audit: AuditLog;
   secrets: SecretBox;
   clock: Clock;
+  outbound: OutboundPolicy;
 }
 
 type Actor = AuditInput['actor'];
@@ -71,6 +73,9 @@ export async function createWebhook(
   tenantId: string,
   input: WebhookInput,
 ): Promise<{ webhook: WebhookView; secret: string }> {
+  // Where it leads, by the server's outbound policy (a name is judged again when resolved, at delivery).
+  const where = webhookUrlProblem(input.url, deps.outbound);
+  if (where) throw badRequest(`url ${where}`);
   const id = randomUUID();
   const secret = input.secret ?? `whsec_${randomBytes(32).toString('base64url')}`;
   return deps.db.transaction().execute(async (tx) => {

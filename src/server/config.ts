@@ -1,6 +1,7 @@
 /** Server settings from the environment, validated: a typo is a clear error at start, not later. */
 import { z } from 'zod';
 import { describeIssues } from '../core/zod-issues.js';
+import { parseOutboundAllow } from '../net/outbound-policy.js';
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8420),
@@ -22,6 +23,20 @@ const envSchema = z.object({
   /** The built dashboard (npm run build:web); defaults to dist/web of this package. */
   TIMEBOX_WEB_DIR: z.string().optional(),
   /** `iss` of security tokens; defaults to the server's URL. Resource servers check it. */
+  /**
+   * Address ranges the server may connect to besides the public internet (webhooks, SMTP relays,
+   * targets): any of loopback, private, link-local, cgnat, and CIDRs, comma-separated.
+   */
+  TIMEBOX_OUTBOUND_ALLOW: z
+    .string()
+    .default('')
+    .superRefine((v, ctx) => {
+      try {
+        parseOutboundAllow(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^TIMEBOX_OUTBOUND_ALLOW: /, '') });
+      }
+    }),
   TIMEBOX_TOKEN_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
 });
 

@@ -35,6 +35,7 @@ import { groupRoutes } from '../http/routes/group-routes.js';
 import { notificationRoutes } from '../http/routes/notification-routes.js';
 import { defaultWebDir, webRoutes } from '../http/routes/web-routes.js';
 import { createNotificationDispatcher } from '../notify/dispatcher.js';
+import { createOutboundPolicy } from '../net/outbound-policy.js';
 import { createNotifier } from '../notify/notifier.js';
 import { grantRoutes } from '../http/routes/grant-routes.js';
 import { jitAccountRoutes } from '../http/routes/jit-account-routes.js';
@@ -116,7 +117,8 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   ];
   if (config.TIMEBOX_ENABLE_FAKE_CONNECTOR === 'true') definitions.push(fakeConnector);
   definitions.push(createLinuxAgentConnector({ db: store.db, secrets, clock }), createLinuxAgentUsersConnector({ db: store.db, secrets, clock }));
-  const hub = createConnectorHub(createRegistry(definitions), { credentials, clock });
+  const outbound = createOutboundPolicy({ allow: config.TIMEBOX_OUTBOUND_ALLOW });
+  const hub = createConnectorHub(createRegistry(definitions), { credentials, clock, outbound });
   const retry = {
     baseMs: config.TIMEBOX_RETRY_BASE_MS,
     maxMs: Math.max(config.TIMEBOX_RETRY_BASE_MS, 5 * 60_000),
@@ -140,6 +142,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     targetLimiter: createKeyedLimiter({ total: 64, perKey: 8 }),
     workerId,
     poke: () => scheduler?.poke(),
+    outbound,
   };
   scheduler = createScheduler({
     db: store.db,
@@ -158,7 +161,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   const sched = scheduler;
   deps.notifier = createNotifier(deps);
   // Messages go out on their own loop: a slow mail relay never delays a revocation.
-  const dispatcher = createNotificationDispatcher({ db: store.db, secrets: deps.secrets, clock, log, workerId });
+  const dispatcher = createNotificationDispatcher({ db: store.db, secrets: deps.secrets, clock, log, workerId, outbound });
 
   const released = await releaseLeasesOf(store.db, workerId);
   if (released > 0) log.warn({ released, workerId }, 'took back scheduled work held when this server last stopped');

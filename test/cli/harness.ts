@@ -33,6 +33,8 @@ export async function startTestServer(): Promise<TestServer> {
       TIMEBOX_DATA_DIR: path.join(dir, 'data'),
       TIMEBOX_LOG_LEVEL: 'silent',
       TIMEBOX_ENABLE_FAKE_CONNECTOR: 'true',
+      // Every test target, relay and receiver listens on this host.
+      TIMEBOX_OUTBOUND_ALLOW: 'loopback',
     },
   });
   if (!tb.bootstrap) throw new Error('a fresh data dir must bootstrap an admin');

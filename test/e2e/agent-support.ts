@@ -41,6 +41,8 @@ export async function startRestartableServer(env: Record<string, string> = {}, o
     TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
     TIMEBOX_RETRY_BASE_MS: '200',
     TIMEBOX_SWEEP_MS: '500',
+    // Every test target, relay and receiver listens on this host.
+    TIMEBOX_OUTBOUND_ALLOW: 'loopback',
     ...env,
   };
   let tb = await startTimebox({ clock, env: fullEnv, ...(opts.logger ? { logger: opts.logger } : {}) });

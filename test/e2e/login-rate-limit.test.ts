@@ -23,7 +23,7 @@ async function start(databaseUrl: string, masterKey: string): Promise<Timebox> {
   const dir = await mkdtemp(join(tmpdir(), 'timebox-ratelimit-'));
   dirs.push(dir);
   return startTimebox({
-    env: { PORT: '0', HOST: '127.0.0.1', TIMEBOX_DATA_DIR: dir, TIMEBOX_LOG_LEVEL: 'silent', TIMEBOX_MASTER_KEY: masterKey, DATABASE_URL: databaseUrl },
+    env: { PORT: '0', HOST: '127.0.0.1', TIMEBOX_DATA_DIR: dir, TIMEBOX_LOG_LEVEL: 'silent', TIMEBOX_MASTER_KEY: masterKey, DATABASE_URL: databaseUrl, TIMEBOX_OUTBOUND_ALLOW: 'loopback' },
   });
 }
 

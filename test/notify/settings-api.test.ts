@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSecretBox } from '../../src/secrets/envelope.js';
 import { createTestApp, type SignedIn, type TestApp } from '../../src/http/testing.js';
 import { notificationRoutes } from '../../src/http/routes/notification-routes.js';
+import { createOutboundPolicy } from '../../src/net/outbound-policy.js';
 import { createNotifier } from '../../src/notify/notifier.js';
 import { notifyDb } from '../../src/notify/db.js';
 import { verifyWebhookSignature } from '../../src/notify/verify-signature.js';
@@ -31,7 +32,7 @@ const smtp = { host: 'smtp.acme.test', port: 587, username: 'timebox', password:
 beforeAll(async () => {
   t = await createTestApp({
     // db, audit and clock are the test app's own, read from the server once it exists.
-    routes: [(app) => notificationRoutes({ db: app.deps.db, audit: app.deps.audit, clock: app.deps.clock, secrets })(app)],
+    routes: [(app) => notificationRoutes({ db: app.deps.db, audit: app.deps.audit, clock: app.deps.clock, secrets, outbound: createOutboundPolicy({ allow: 'loopback' }) })(app)],
   });
   receiver = await startReceiver((n) => (n === 2 ? 500 : 200));
   const root = await t.login(t.admin.email, t.admin.password);
@@ -68,12 +69,18 @@ describe('notification settings', () => {
     expect(put.json()).toEqual(expected);
     expect((await call(alice, 'GET', settingsUrl('acme'))).json()).toEqual(expected);
 
-    // Saving again without a password keeps the stored one.
+    // Saving again without a password keeps the stored one, as long as it would go where it went.
     const { password: _, ...withoutPassword } = smtp;
-    expect((await call(alice, 'PUT', settingsUrl('acme'), { smtp: { ...withoutPassword, port: 465 } })).json()).toMatchObject({
-      smtp: { port: 465, secure: true, passwordSet: true },
+    expect((await call(alice, 'PUT', settingsUrl('acme'), { smtp: { ...withoutPassword, from: 'jit@acme.test' } })).json()).toMatchObject({
+      smtp: { port: 587, from: 'jit@acme.test', passwordSet: true },
       expiryWarningSeconds: 600,
     });
+    // Another port (and TLS mode) decides where the password goes: it must be given again.
+    const moved = await call(alice, 'PUT', settingsUrl('acme'), { smtp: { ...withoutPassword, port: 465 } });
+    expect(moved.statusCode).toBe(400);
+    expect(moved.json().error.message).toBe(
+      'smtp.password must be given again: changing smtp.port, smtp.secure decides where the stored password (and every message) would be sent',
+    );
 
     const stored = await notifyDb(t.db).selectFrom('tenant_notification_settings').selectAll().execute();
     expect(stored[0]!.smtp_password_enc).toMatch(/^tb1\./);
@@ -154,9 +161,11 @@ describe('webhooks', () => {
     expect(await bad('https://user:pass@hooks.acme.test/x')).toBe(
       'invalid request: body.url: must not contain credentials (user:password@); the webhook secret signs every request instead',
     );
-    expect(await bad('http://hooks.acme.test/x')).toBe('invalid request: body.url: must use https; plain http is allowed only for localhost and 127.0.0.1');
+    expect(await bad('http://hooks.acme.test/x')).toBe(
+      'invalid request: body.url: must use https; plain http is allowed only to an internal address the server operator allows',
+    );
     expect(await bad('https://169.254.169.254/latest/meta-data')).toBe(
-      'invalid request: body.url: must not point into a private, loopback or link-local network (169.254.169.254)',
+      'url must not point to a link-local address (169.254.169.254) unless the server operator allows it',
     );
   });
 

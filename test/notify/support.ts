@@ -13,6 +13,7 @@ import { SMTPServer } from 'smtp-server';
 import { createAuditLog } from '../../src/audit/audit-log.js';
 import { fakeClock } from '../../src/core/clock.js';
 import { createNotificationDispatcher } from '../../src/notify/dispatcher.js';
+import { createOutboundPolicy } from '../../src/net/outbound-policy.js';
 import type { GrantSummary } from '../../src/notify/events.js';
 import { createSecretBox } from '../../src/secrets/envelope.js';
 import { openStore, type Store } from '../../src/store/db.js';
@@ -132,7 +133,9 @@ export async function createNotifyKit(opts: { store?: Store } = {}) {
     return { id, email };
   }
 
-  const kit = { db, clock, secrets, audit, log };
+  // Test receivers and relays listen on this host: the server operator's allowance for loopback.
+  const outbound = createOutboundPolicy({ allow: 'loopback' });
+  const kit = { db, clock, secrets, audit, log, outbound };
   /** A dispatcher that never waits: its retries are driven by the fake clock. */
   const dispatcherFor = (workerId: string) => createNotificationDispatcher({ ...kit, workerId, random: () => 1, sweepMs: 50 });
 

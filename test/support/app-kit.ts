@@ -11,6 +11,7 @@ import { fakeClock } from '../../src/core/clock.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../../src/core/retry.js';
 import { createAuditLog } from '../../src/audit/audit-log.js';
 import { createSecretBox } from '../../src/secrets/envelope.js';
+import { createOutboundPolicy } from '../../src/net/outbound-policy.js';
 import { createKeyedLimiter } from '../../src/scheduler/keyed-limiter.js';
 import { createScheduler } from '../../src/scheduler/scheduler.js';
 import { openStore, type Store } from '../../src/store/db.js';
@@ -30,7 +31,9 @@ export async function createAppKit(opts: {
 }) {
   const store = opts.store ?? (await openStore(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : { dataDir: 'memory://' }));
   const clock = fakeClock(opts.start ?? '2026-03-01T09:00:00.000Z');
-  const hub = createConnectorHub(createRegistry(opts.connectors));
+  // Real targets in these tests listen on this host: the operator's allowance for loopback.
+  const outbound = createOutboundPolicy({ allow: 'loopback' });
+  const hub = createConnectorHub(createRegistry(opts.connectors), { outbound });
   const log = pino({ level: process.env.TIMEBOX_TEST_LOG ?? 'silent' });
   let scheduler: ReturnType<typeof createScheduler> | null = null;
   const deps: AppDeps = {
@@ -44,6 +47,7 @@ export async function createAppKit(opts: {
     targetLimiter: createKeyedLimiter({ total: 64, perKey: 8 }),
     workerId: `test-${randomUUID().slice(0, 8)}`,
     poke: () => scheduler?.poke(),
+    outbound,
   };
   scheduler = createScheduler({
     db: store.db,

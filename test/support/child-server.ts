@@ -16,7 +16,8 @@ export interface ChildServer {
 
 export async function startChildServer(env: Record<string, string>, timeoutMs = 30_000): Promise<ChildServer> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
-    env: { ...process.env, TIMEBOX_LOG_LEVEL: 'warn', ...env },
+    // Every test target, relay and receiver listens on this host.
+    env: { ...process.env, TIMEBOX_LOG_LEVEL: 'warn', TIMEBOX_OUTBOUND_ALLOW: 'loopback', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -38,6 +38,8 @@ export async function startTestServer(opts: { databaseUrl?: string; env?: Record
       TIMEBOX_DATA_DIR: dataDir,
       TIMEBOX_LOG_LEVEL: process.env.TIMEBOX_TEST_LOG ?? 'silent',
       TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
+      // Every test target, relay and receiver listens on this host.
+      TIMEBOX_OUTBOUND_ALLOW: 'loopback',
       ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}),
       ...opts.env,
     },

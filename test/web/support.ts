@@ -73,6 +73,8 @@ export async function startWebServer(opts: {
       TIMEBOX_LOG_LEVEL: process.env.TIMEBOX_TEST_LOG ?? 'silent',
       TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
       TIMEBOX_WEB_DIR: opts.distDir,
+      // Every test target, relay and receiver listens on this host.
+      TIMEBOX_OUTBOUND_ALLOW: 'loopback',
       ...opts.env,
     },
   });

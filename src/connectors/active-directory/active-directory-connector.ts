@@ -6,12 +6,13 @@
  * Both speak LDAP over TLS only and never change an object Timebox did not create or was not asked
  * to change.
  */
-import type { ConnectorContext, ConnectorDefinition, ConnectorInstance } from '../contract.js';
+import type { ConnectorContext, ConnectorDefinition, ConnectorInstance, ConnectorServices } from '../contract.js';
 import { PASSWORD_LENGTH, checkTarget } from './check.js';
 import {
   type ActiveDirectoryConfig,
   type ActiveDirectoryGroupsConfig,
   activeDirectoryConfigSchema,
+  activeDirectorySecretBinding,
   activeDirectoryGroupsConfigSchema,
 } from './config.js';
 import { listGroups } from './entitlements.js';
@@ -41,8 +42,8 @@ function caller(kind: string, where: string) {
   };
 }
 
-function createJitInstance(raw: ActiveDirectoryConfig): ConnectorInstance {
-  const config = activeDirectoryConfigSchema.parse(raw);
+function createJitInstance(raw: ActiveDirectoryConfig, services?: ConnectorServices): ConnectorInstance {
+  const config = { ...activeDirectoryConfigSchema.parse(raw), outbound: services?.outbound };
   const where = whereOf(config);
   const call = caller('active-directory', where);
   return {
@@ -72,8 +73,8 @@ function createJitInstance(raw: ActiveDirectoryConfig): ConnectorInstance {
   };
 }
 
-function createGroupsInstance(raw: ActiveDirectoryGroupsConfig): ConnectorInstance {
-  const config = activeDirectoryGroupsConfigSchema.parse(raw);
+function createGroupsInstance(raw: ActiveDirectoryGroupsConfig, services?: ConnectorServices): ConnectorInstance {
+  const config = { ...activeDirectoryGroupsConfigSchema.parse(raw), outbound: services?.outbound };
   const where = whereOf(config);
   const call = caller('active-directory-groups', where);
   return {
@@ -101,6 +102,7 @@ export const activeDirectoryConnector: ConnectorDefinition<ActiveDirectoryConfig
   configSchema: activeDirectoryConfigSchema,
   // No endsSessions: AD cannot end a logged-on session or recall Kerberos tickets already issued.
   capabilities: { nativeExpiry: true, endsSessions: false, canRotate: true, jitAccounts: true },
+  secretBinding: activeDirectorySecretBinding,
   validateAccountName,
   validateEntitlementName,
   passwordPolicy: { length: PASSWORD_LENGTH },
@@ -112,6 +114,7 @@ export const activeDirectoryGroupMembershipConnector: ConnectorDefinition<Active
   configSchema: activeDirectoryGroupsConfigSchema,
   // Membership has no native end on domains below the 2016 functional level (no TTL links).
   capabilities: { nativeExpiry: false, endsSessions: false, canRotate: false, jitAccounts: false },
+  secretBinding: activeDirectorySecretBinding,
   validateAccountName,
   validateEntitlementName,
   passwordPolicy: { length: PASSWORD_LENGTH },

@@ -3,6 +3,7 @@
  * password cross this connection, and AD refuses password writes without it anyway.
  */
 import { z } from 'zod';
+import type { OutboundPolicy } from '../../net/outbound-policy.js';
 import { dnProblem, isWithin } from './dn.js';
 
 const dn = (what: string) =>
@@ -26,6 +27,15 @@ const connectionShape = {
   baseDn: dn('baseDn'),
   connectTimeoutMs: z.number().int().positive().max(120_000).default(5_000),
   operationTimeoutMs: z.number().int().positive().max(600_000).default(15_000),
+};
+
+/**
+ * The fields that decide where, or to whom, the bind password (and every JIT password) goes:
+ * changing any of them requires bindPassword again, so a stored secret never follows a changed address.
+ */
+export const activeDirectorySecretBinding = {
+  secrets: ['bindPassword'],
+  bindings: ['url', 'startTls', 'caPem', 'tlsServerName'],
 };
 
 type Conn = { url: string; startTls: boolean };
@@ -70,5 +80,8 @@ export const activeDirectoryGroupsConfigSchema = z.strictObject(connectionShape)
 
 export type ActiveDirectoryGroupsConfig = z.output<typeof activeDirectoryGroupsConfigSchema>;
 
-/** What the session layer needs from either kind. */
-export type ConnectionConfig = ActiveDirectoryGroupsConfig;
+/**
+ * What the session layer needs from either kind; `outbound` (the server's address policy) is
+ * added by the connector instance, never part of the stored settings.
+ */
+export type ConnectionConfig = ActiveDirectoryGroupsConfig & { outbound?: OutboundPolicy };

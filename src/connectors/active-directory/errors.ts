@@ -58,6 +58,8 @@ export function toTargetError(err: unknown, where: string, doing = 'talking to t
   const sys = errCode(err);
   const at = `Active Directory at ${where}`;
 
+  // Refused by the server's outbound policy before anything was sent.
+  if (sys === 'EOUTBOUND') return permanent(`${at}: ${message}`, err);
   if (sys && NET.has(sys)) return transient(`${at} is unreachable (${sys}) while ${doing}`, err);
   if (sys && CERT.has(sys)) {
     return permanent(

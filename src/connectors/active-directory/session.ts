@@ -50,6 +50,23 @@ export function tlsOptions(config: ConnectionConfig): tls.ConnectionOptions {
   };
 }
 
+/**
+ * The URL with its host replaced by the address the outbound policy checked, so the socket goes
+ * where the check said; the certificate is still checked against the configured name (tlsOptions).
+ */
+async function connectUrl(config: ConnectionConfig, where: string): Promise<string> {
+  if (!config.outbound) return config.url;
+  const url = new URL(config.url);
+  let pinned;
+  try {
+    pinned = await config.outbound.resolve(url.hostname.replace(/^\[|\]$/g, ''));
+  } catch (err) {
+    throw toTargetError(err, where, 'resolving the DC address');
+  }
+  url.hostname = pinned.family === 6 ? `[${pinned.address}]` : pinned.address;
+  return url.toString().replace(/\/$/, '');
+}
+
 export function whereOf(config: ConnectionConfig): string {
   return config.url.replace(/\/$/, '');
 }
@@ -62,7 +79,7 @@ export async function withSession<T>(
   ctx.signal?.throwIfAborted();
   const where = whereOf(config);
   const client = new Client({
-    url: config.url,
+    url: await connectUrl(config, where),
     connectTimeout: config.connectTimeoutMs,
     timeout: config.operationTimeoutMs,
     // Only for ldaps://: ldapts treats any tlsOptions as "TLS from the first byte", which would

@@ -1,6 +1,8 @@
 /** Connection settings of one PostgreSQL target, and how they become a pg.Pool. */
 import { z } from 'zod';
 import type pg from 'pg';
+import type { OutboundPolicy } from '../../net/outbound-policy.js';
+import { pinnedStream, ScramOnlyClient } from './connect.js';
 
 export const postgresConfigSchema = z.strictObject({
   host: z.string().min(1),
@@ -14,15 +16,29 @@ export const postgresConfigSchema = z.strictObject({
   /** PEM of the CA that signed the server certificate (verify-full); system CAs otherwise. */
   caPem: z.string().min(1).optional(),
   connectTimeoutMs: z.number().int().positive().default(5000),
+  /** Send the password to a server that asks for it in clear text or as MD5 (old servers only). */
+  allowInsecurePasswordAuth: z.boolean().default(false),
 });
+
+/**
+ * The fields that decide where, or over what, the service password goes: changing any of them
+ * requires the password again, so a stored secret never follows a changed address.
+ */
+export const postgresSecretBinding = {
+  secrets: ['password'],
+  bindings: ['host', 'port', 'ssl', 'caPem', 'allowInsecurePasswordAuth'],
+};
 
 export type PostgresConfig = z.output<typeof postgresConfigSchema>;
 
 /** Server-side limit for every statement: a hung target must fail the call, not the scheduler. */
 export const STATEMENT_TIMEOUT_MS = 15_000;
 
-export function poolConfig(config: PostgresConfig): pg.PoolConfig {
+/** `outbound`: the server's address policy (absent only for connectors built outside a server). */
+export function poolConfig(config: PostgresConfig, outbound?: OutboundPolicy): pg.PoolConfig {
   return {
+    ...(config.allowInsecurePasswordAuth ? {} : { Client: ScramOnlyClient }),
+    ...(outbound ? { stream: pinnedStream(outbound) } : {}),
     host: config.host,
     port: config.port,
     database: config.database,

@@ -3,6 +3,7 @@
  * transient is retried quickly, the others need a person, with a message that says what to fix.
  */
 import { TargetError, invalid, permanent, transient } from '../../core/errors.js';
+import { INSECURE_AUTH } from './connect.js';
 
 const TRANSIENT_NET = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 const TRANSIENT_SQL = new Set([
@@ -41,6 +42,9 @@ export function toTargetError(err: unknown, where: string): TargetError {
   const code = codeOf(err);
   const message = err instanceof Error ? err.message : String(err);
 
+  // Refused before the password left: a person must change the target or the server's settings.
+  if (code === 'EOUTBOUND') return permanent(`PostgreSQL at ${where}: ${message}`, err);
+  if (code === INSECURE_AUTH) return permanent(`PostgreSQL at ${where}: ${message}`, err);
   if (code && TRANSIENT_NET.has(code)) return transient(`PostgreSQL at ${where} is unreachable (${code}): ${message}`, err);
   if (code && (TRANSIENT_SQL.has(code) || code.startsWith('08'))) {
     return transient(`PostgreSQL at ${where} failed temporarily (${code}): ${message}`, err);

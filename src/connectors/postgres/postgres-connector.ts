@@ -4,9 +4,9 @@
  * disables the login, rotates the password and terminates live sessions.
  */
 import pg from 'pg';
-import type { ConnectorContext, ConnectorDefinition, ConnectorInstance } from '../contract.js';
+import type { ConnectorContext, ConnectorDefinition, ConnectorInstance, ConnectorServices } from '../contract.js';
 import { checkTarget } from './check.js';
-import { type PostgresConfig, poolConfig, postgresConfigSchema } from './config.js';
+import { type PostgresConfig, poolConfig, postgresConfigSchema, postgresSecretBinding } from './config.js';
 import { listGroupRoles } from './entitlements.js';
 import { toTargetError } from './errors.js';
 import { validateAccountName, validateEntitlementName } from './names.js';
@@ -14,10 +14,10 @@ import { dropRole, extendRole, grantRole, revokeRole, rotateRole, verifyRole } f
 
 export { postgresConfigSchema, type PostgresConfig } from './config.js';
 
-function createInstance(rawConfig: PostgresConfig): ConnectorInstance {
+function createInstance(rawConfig: PostgresConfig, services?: ConnectorServices): ConnectorInstance {
   const config = postgresConfigSchema.parse(rawConfig);
   const where = `${config.host}:${config.port}/${config.database}`;
-  const pool = new pg.Pool(poolConfig(config));
+  const pool = new pg.Pool(poolConfig(config, services?.outbound));
   // Idle connections die when the server restarts; the pool drops them. Without a listener the
   // 'error' event would crash the process.
   pool.on('error', () => {});
@@ -69,6 +69,7 @@ export const postgresConnector: ConnectorDefinition<PostgresConfig> = {
   kind: 'postgres',
   configSchema: postgresConfigSchema,
   capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true },
+  secretBinding: postgresSecretBinding,
   validateAccountName,
   validateEntitlementName,
   passwordPolicy: { length: 32 },

@@ -12,6 +12,7 @@ import { listNotifications, notificationStatuses, type NotificationView } from '
 import { getNotificationSettings, saveNotificationSettings, settingsInputSchema, type NotificationSettingsView } from '../../notify/settings.js';
 import { sendTestWebhook } from '../../notify/test-send.js';
 import { createWebhook, deleteWebhook, listWebhooks, webhookFormats, webhookInputSchema, type WebhookView } from '../../notify/webhooks.js';
+import type { OutboundPolicy } from '../../net/outbound-policy.js';
 import type { SecretBox } from '../../secrets/types.js';
 import type { Database } from '../../store/schema.js';
 import { actorOf, principalOf } from '../auth-hook.js';
@@ -25,6 +26,8 @@ export interface NotificationRouteDeps {
   audit: AuditLog;
   secrets: SecretBox;
   clock: Clock;
+  /** The server's outbound address policy: webhook URLs and SMTP hosts are judged by it. */
+  outbound: OutboundPolicy;
 }
 
 const settingsSchema = z.object({
