@@ -96,7 +96,7 @@ export async function updateTarget(
       subject: { type: 'target', id: target.id },
       // Which settings changed, never their values (they may be secrets).
       before: { name: target.name },
-      after: { name: updated.name, configKeysChanged: changedKeys, ...(check ? { checkOk: check.ok } : {}) },
+      after: { name: updated.name, configKeysChanged: changedKeys },
     });
     return updated;
   });

@@ -119,21 +119,25 @@ export function createOutboundPolicy(opts: { allow?: string | OutboundAllowance;
     return addressProblem(ip);
   }
 
-  async function resolve(host: string): Promise<PinnedAddress> {
+  /** Every address of the host, all checked, IPv4 first (the family most services listen on). */
+  async function resolveAll(host: string): Promise<PinnedAddress[]> {
     const literal = parseAddress(host);
     const found: LookupAddress[] = literal
       ? [{ address: literal.toString(), family: literal.kind() === 'ipv6' ? 6 : 4 }]
       : await resolver(host.replace(/\.$/, ''));
     if (found.length === 0) throw Object.assign(new Error(`${host} has no address`), { code: 'ENOTFOUND' });
-    // Every answer must pass: a name that also points inside is not trusted with the first answer.
+    const out: PinnedAddress[] = [];
+    // Every answer must pass: a name that also points inside is not trusted with its other answers.
     for (const a of found) {
       const ip = parseAddress(a.address)!;
       const problem = addressProblem(ip);
       if (problem) throw new OutboundRefused(host, ip.toString(), problem);
+      out.push({ address: ip.toString(), family: ip.kind() === 'ipv6' ? 6 : 4 });
     }
-    const first = parseAddress(found[0]!.address)!;
-    return { address: first.toString(), family: first.kind() === 'ipv6' ? 6 : 4 };
+    return out.sort((a, b) => a.family - b.family);
   }
+
+  const resolve = async (host: string) => (await resolveAll(host))[0]!;
 
   return {
     addressProblem,
@@ -142,8 +146,8 @@ export function createOutboundPolicy(opts: { allow?: string | OutboundAllowance;
     lookup(hostname, options, callback) {
       // Node asks for every address (`all`) when it races IPv4 and IPv6; one pinned answer serves both.
       const all = typeof options === 'object' && options !== null && (options as { all?: boolean }).all === true;
-      resolve(hostname).then(
-        (p) => (all ? (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, [p]) : callback(null, p.address, p.family)),
+      resolveAll(hostname).then(
+        (list) => (all ? (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list) : callback(null, list[0]!.address, list[0]!.family)),
         (err: NodeJS.ErrnoException) => callback(err, '', 0),
       );
     },
