@@ -129,7 +129,7 @@ export function SmtpForm() {
           type="password"
           autoComplete="new-password"
           placeholder={passwordSet ? 'stored; type to replace' : ''}
-          hint={passwordSet ? 'A password is stored. It is never shown; empty keeps it.' : 'Never shown again once saved.'}
+          hint={passwordSet ? 'A password is stored. It is never shown; empty keeps it. A new host, port or TLS setting needs it again.' : 'Never shown again once saved.'}
           disabled={v.clearPassword}
           {...bind('password')}
         />
