@@ -302,7 +302,8 @@ describe('Active Directory JIT accounts through Timebox', () => {
       ['carol*jit', 400, /contains "\*", which Active Directory does not allow/],
       ['carol)(jit', 400, /may only contain ASCII letters, digits, "_", "-" and "\."/],
       ['jörg_jit', 400, /contains "ö": Timebox accepts only ASCII/],
-      ['Administrator', 409, /^the account name "Administrator" is already in use on target "corp-ad" \(.*not a Timebox JIT account\); Timebox will not take it over/],
+      ['Administrator', 400, /^"Administrator" is a built-in Active Directory account or well-known principal and cannot be a JIT account/],
+      ['svc-timebox', 409, /^the account name "svc-timebox" is already in use on target "corp-ad" \(.*not a Timebox JIT account\); Timebox will not take it over/],
     ];
     for (const [name, status, message] of cases) {
       const res = await ask(name);
