@@ -122,3 +122,26 @@ export async function ensureAccountUsable(
   if (status.status === 'foreign') throw foreignConflict(target, username, status);
   return owner;
 }
+
+/**
+ * A name Timebox chose itself (the person asked for none): the first of `candidates` this
+ * claimant may use, so a person with JIT accounts on two databases of one cluster gets `ann_jit`
+ * and `ann_jit2` instead of a refusal. The first refusal is reported when none is usable.
+ */
+export async function firstUsableName(
+  deps: Deps,
+  target: TargetRow,
+  candidates: string[],
+  claimant: Claimant,
+): Promise<{ username: string; owner: AccountOwner }> {
+  let refusal: unknown = null;
+  for (const username of candidates) {
+    try {
+      return { username, owner: await ensureAccountUsable(deps, target, username, claimant) };
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== 'conflict') throw err;
+      refusal ??= err;
+    }
+  }
+  throw refusal ?? conflict('no account name could be chosen; ask for one (accountName)');
+}

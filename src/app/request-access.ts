@@ -18,7 +18,7 @@ import { groupsOf } from './operator-groups.js';
 import { routeRequest } from './route-request.js';
 import { requireFreshTotp } from '../auth/totp.js';
 import { enforceJitSettings } from './jit-settings.js';
-import { ensureAccountUsable } from './account-ownership.js';
+import { ensureAccountUsable, firstUsableName } from './account-ownership.js';
 import { entitlementExists } from './entitlement-lookup.js';
 
 export interface AccessAsk {
@@ -111,7 +111,7 @@ export async function requestAccess(
     .where('operator_id', '=', who.operatorId)
     .where('status', '<>', 'deleted')
     .executeTakeFirst();
-  const username = chooseUsername(existing, ask.accountName, who.email, definition.accountName);
+  let username = chooseUsername(existing, ask.accountName, who.email, definition.accountName);
   if (!existing) {
     const why = definition.validateAccountName(username);
     if (why) throw badRequest(why);
@@ -119,7 +119,13 @@ export async function requestAccess(
   // Ownership, before anything is written: the name is not another JIT account's (here or on a
   // target reaching the same cluster/domain) and the target's account is free or ours.
   const newAccountId = randomUUID();
-  await ensureAccountUsable(deps, target, username, existing ?? { id: newAccountId, created_at: null, last_grant_id: null });
+  const claimant = existing ?? { id: newAccountId, created_at: null, last_grant_id: null };
+  if (!existing && !ask.accountName && definition.accountName !== 'requester') {
+    const candidates = [username, ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${username}${n}`)];
+    username = (await firstUsableName(deps, target, candidates.filter((c) => !definition.validateAccountName(c)), claimant)).username;
+  } else {
+    await ensureAccountUsable(deps, target, username, claimant);
+  }
 
   await ensureEntitlementsExist(deps, instance, target.name, entitlements);
 

@@ -185,7 +185,9 @@ describe('Active Directory JIT accounts through Timebox', () => {
     // The native backstop is the end of the grant.
     const grant = (await bob.get(`${T}/grants/${grantId}`)).body;
     expect(fromFileTime(during.accountExpires).toISOString()).toBe(grant.expiresAt);
-    expect(String(during.description)).toMatch(/^Timebox JIT account of bob\./);
+    // The ownership marker: this installation and bob's JIT account, then who and why.
+    const bobAccount = (await bob.get(`${T}/jit-accounts?mine=true`)).body.items[0];
+    expect(String(during.description)).toMatch(new RegExp(`^Timebox JIT account [0-9a-f-]{36}/${bobAccount.id} of bob\\.`));
 
     server.clock.shift(1800_000 + 1_000);
     await server.tb.scheduler.drain();
