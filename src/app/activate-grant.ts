@@ -15,6 +15,7 @@ import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
 import { latestEnd, loadGrant, otherHolders } from './grant-queries.js';
 import { getTarget, connectorFor } from './targets.js';
 import { scheduleExpiryWarning } from './expiry-warning.js';
+import { ownerFor } from './account-ownership.js';
 
 /** Transient activation failures are retried this many times before the grant is given up. */
 const maxActivationAttempts = 3;
@@ -63,7 +64,7 @@ async function activateHoldingLease(deps: AppDeps, stale: GrantRow, item: WorkIt
   const account = await deps.db
     .selectFrom('jit_accounts')
     .innerJoin('operators', 'operators.id', 'jit_accounts.operator_id')
-    .select(['jit_accounts.username', 'operators.display_name', 'operators.email'])
+    .select(['jit_accounts.id', 'jit_accounts.username', 'jit_accounts.created_at', 'jit_accounts.last_grant_id', 'operators.display_name', 'operators.email'])
     .where('jit_accounts.id', '=', grant.jit_account_id)
     .executeTakeFirstOrThrow();
   const request = await deps.db
@@ -76,6 +77,8 @@ async function activateHoldingLease(deps: AppDeps, stale: GrantRow, item: WorkIt
 
   const { definition, instance } = connectorFor(deps, target);
   const password = generatePassword(definition.passwordPolicy.length);
+  // The marker the connector writes and checks: this JIT account of this installation, no other.
+  const owner = await ownerFor(deps, target, account.username, account);
   let result;
   try {
     result = await deps.targetLimiter.run(target.id, () =>
@@ -87,7 +90,7 @@ async function activateHoldingLease(deps: AppDeps, stale: GrantRow, item: WorkIt
           requester: { operatorId: grant.operator_id, email: account.email },
           startsAt: grant.starts_at ?? now,
           ...(request.public_key !== null ? { subjectPublicKey: request.public_key } : {}),
-          account: { username: account.username, ownerDisplay: `${account.display_name} <${account.email}>` },
+          account: { username: account.username, ownerDisplay: `${account.display_name} <${account.email}>`, owner },
           entitlements: grant.entitlements,
           notAfter: grant.expires_at!,
           accountNotAfter,
@@ -102,6 +105,16 @@ async function activateHoldingLease(deps: AppDeps, stale: GrantRow, item: WorkIt
     if (e.retryable && item.attempts < maxActivationAttempts) {
       await deps.db.updateTable('grants').set({ last_error: e.message }).where('id', '=', grant.id).execute();
       return { type: 'defer', at: new Date(now.getTime() + backoffDelay(deps.retry, item.attempts)), error: e.message };
+    }
+    if (e.refusal) {
+      // Refused before the target changed anything: the grant ends 'failed', nothing to revoke.
+      await deps.db.transaction().execute((tx) =>
+        applyGrantEvent(deps, tx, grant, { type: 'activation_refused', error: e.message }, systemActor, {
+          extra: { last_error: e.message },
+        }),
+      );
+      deps.poke();
+      return { type: 'done' };
     }
     // Give up and clean up whatever reached the target.
     await deps.db.transaction().execute((tx) =>

@@ -15,6 +15,7 @@ import type { Actor, AppDeps } from './deps.js';
 import { handleOf } from './grant-queries.js';
 import { findLiveAccount } from './jit-accounts.js';
 import { connectorFor, getTarget } from './targets.js';
+import { accountStatusOn, foreignConflict, ownerFor } from './account-ownership.js';
 
 /** Grants in these states may still need the account (or are being taken off it). */
 const BLOCKING = ['requested', 'approved', 'activating', 'active', 'revoking', 'revoke_failed'] as const;
@@ -34,6 +35,20 @@ export async function deleteJitAccount(
   // Kinds whose "account" is the person's own identity or an existing user: nothing to remove there.
   const onTarget = definition.capabilities.jitAccounts && definition.accountName !== 'requester';
   if (onTarget && !instance.deleteAccount) throw conflict(`${target.kind} targets cannot delete accounts`);
+
+  // Whose is the account on the target? Another's is never removed. One this JIT account never
+  // had there (its only activation was refused) leaves the target alone: only the row goes.
+  let removeFromTarget = onTarget;
+  const owner = await ownerFor(deps, target, account.username, account);
+  if (onTarget) {
+    const status = await accountStatusOn(deps, target, instance, account.username, owner);
+    if (status.status === 'foreign') {
+      if (account.last_grant_id !== null) throw foreignConflict(target, account.username, status);
+      removeFromTarget = false;
+    } else if (status.status === 'free' && instance.accountStatus) {
+      removeFromTarget = false;
+    }
+  }
 
   const now = deps.clock.now();
   const lease = `${deps.workerId}:delete:${account.id}:${randomUUID()}`;
@@ -59,9 +74,9 @@ export async function deleteJitAccount(
     });
     if (lastHandle === undefined) return;
 
-    if (onTarget) {
+    if (removeFromTarget) {
       try {
-        await deps.targetLimiter.run(target.id, () => instance.deleteAccount!({ log: deps.log }, account.username, lastHandle));
+        await deps.targetLimiter.run(target.id, () => instance.deleteAccount!({ log: deps.log }, account.username, lastHandle, owner));
       } catch (err) {
         // Nothing was removed (or the target refused): the account is back to plain disabled.
         await deps.db.updateTable('jit_accounts').set({ status: 'disabled', updated_at: deps.clock.now() }).where('id', '=', account.id).execute();
@@ -77,7 +92,7 @@ export async function deleteJitAccount(
         actor,
         action: 'jit_account.deleted',
         subject: { type: 'jit_account', id: account.id },
-        after: { username: account.username, targetId: target.id, operatorId: account.operator_id, removedFromTarget: onTarget },
+        after: { username: account.username, targetId: target.id, operatorId: account.operator_id, removedFromTarget: removeFromTarget },
       });
     });
   } finally {

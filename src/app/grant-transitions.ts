@@ -150,6 +150,7 @@ function eventReason(e: GrantEvent): string | null {
     case 'revoke':
       return e.reason;
     case 'activation_failed':
+    case 'activation_refused':
     case 'revoke_attempt_failed':
       return e.error;
     default:

@@ -5,16 +5,15 @@
  * in addition to owners, admins and approvers, who always may.
  *
  * `enforceJitSettings` is called by requestAccess (and so by "enable again") before anything is
- * written. Without settings for a target nothing changes, except that a NEW JIT account's name
- * must be free on the target (see `ensureNameFree`).
+ * written. Without settings for a target nothing changes. Whether the account name may be used
+ * (free or this JIT account's, on the target and across targets) is account-ownership.ts's.
  */
-import { randomUUID } from 'node:crypto';
-import { AppError, badRequest, classifyTargetError, conflict, forbidden, policyViolation } from '../core/errors.js';
-import { generatePassword } from '../secrets/password.js';
+import { AppError, badRequest, classifyTargetError, forbidden, policyViolation } from '../core/errors.js';
 import type { TargetRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { groupsOf } from './operator-groups.js';
-import { defaultAccountName, type AccessAsk, type Requester } from './request-access.js';
+import type { AccessAsk, Requester } from './request-access.js';
+import { entitlementExists } from './entitlement-lookup.js';
 import { connectorFor, getTarget } from './targets.js';
 
 /** Roles that may always create JIT accounts (the seeds' Primary, Super and Manager). */
@@ -110,14 +109,14 @@ export async function setJitSettings(
   // Every group must exist on the target now: picked from the live list, checked the same way.
   const missing: string[] = [];
   for (const g of groups) {
-    let page;
+    let exists;
     try {
-      page = await deps.targetLimiter.run(target.id, () => instance.listEntitlements({ log: deps.log }, { search: g, limit: 50 }));
+      exists = await deps.targetLimiter.run(target.id, () => entitlementExists(instance, { log: deps.log }, g));
     } catch (err) {
       const e = classifyTargetError(err);
       throw new AppError('target_error', `target "${target.name}" could not be reached to check the groups: ${e.message}`);
     }
-    if (!page.items.some((i) => i.externalId === g)) missing.push(g);
+    if (!exists) missing.push(g);
   }
   if (missing.length) {
     throw badRequest(`target "${target.name}" has no group ${missing.map((m) => `"${m}"`).join(', ')}; pick groups from its entitlement list`);
@@ -163,8 +162,8 @@ const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 /**
  * Called by requestAccess once the target is known and the entitlements are named, before any
  * write. With enabled settings: only allowed groups, and only permitted people. With disabled
- * settings: refused. Without settings: as before. Then, for a person's first JIT account on a
- * target, the account name must be free there.
+ * settings: refused. Without settings: as before. (`ask` is kept for callers; the account name
+ * is checked by account-ownership.ts.)
  */
 export async function enforceJitSettings(
   deps: AppDeps,
@@ -172,7 +171,7 @@ export async function enforceJitSettings(
   target: TargetRow,
   who: Requester,
   entitlements: readonly string[],
-  ask?: Pick<AccessAsk, 'accountName'>,
+  _ask?: Pick<AccessAsk, 'accountName'>,
 ): Promise<void> {
   const settings = await deps.db
     .selectFrom('tenant_jit_settings')
@@ -201,61 +200,5 @@ export async function enforceJitSettings(
         { notAllowed: refused },
       );
     }
-  }
-  await ensureNameFree(deps, target, who, ask?.accountName ?? null);
-}
-
-/**
- * A person's first JIT account on a target must not take over something already there (an
- * existing directory user such as Administrator, a role of the same name): the connector's
- * verify is asked what a handle with that name and no entitlements finds, and anything other
- * than 'absent' refuses the request before anything is written. Skipped when the name is
- * invalid or already used in Timebox (requestAccess explains those), or the kind creates no
- * JIT accounts.
- */
-async function ensureNameFree(deps: AppDeps, target: TargetRow, who: Requester, asked: string | null): Promise<void> {
-  const { definition, instance } = connectorFor(deps, target);
-  if (!definition.capabilities.jitAccounts || definition.accountName === 'requester') return;
-  const existing = await deps.db
-    .selectFrom('jit_accounts')
-    .select('id')
-    .where('target_id', '=', target.id)
-    .where('operator_id', '=', who.operatorId)
-    .where('status', '<>', 'deleted')
-    .executeTakeFirst();
-  if (existing) return;
-  const username = asked ?? defaultAccountName(who.email);
-  if (definition.validateAccountName(username)) return;
-  const taken = await deps.db
-    .selectFrom('jit_accounts')
-    .select('id')
-    .where('target_id', '=', target.id)
-    .where('username', '=', username)
-    .where('status', '<>', 'deleted')
-    .executeTakeFirst();
-  if (taken) return;
-  let result;
-  try {
-    result = await deps.targetLimiter.run(target.id, () =>
-      instance.verify(
-        { log: deps.log },
-        {
-          grantId: randomUUID(),
-          handle: { username, entitlements: [] },
-          retain: [],
-          accountStillNeededUntil: null,
-          rotatePassword: generatePassword(32),
-        },
-      ),
-    );
-  } catch (err) {
-    const e = classifyTargetError(err);
-    if (e.errorClass === 'invalid') throw badRequest(`the account name "${username}" cannot be used on target "${target.name}": ${e.message}`);
-    throw new AppError('target_error', `target "${target.name}" could not be reached to check the account name: ${e.message}`);
-  }
-  if (result.state !== 'absent') {
-    throw conflict(
-      `the account name "${username}" is already in use on target "${target.name}" (${result.findings.join('; ') || result.state}); Timebox will not take it over: choose another account name`,
-    );
   }
 }

@@ -18,6 +18,8 @@ import { groupsOf } from './operator-groups.js';
 import { routeRequest } from './route-request.js';
 import { requireFreshTotp } from '../auth/totp.js';
 import { enforceJitSettings } from './jit-settings.js';
+import { ensureAccountUsable, firstUsableName } from './account-ownership.js';
+import { entitlementExists } from './entitlement-lookup.js';
 
 export interface AccessAsk {
   targetId: string;
@@ -109,18 +111,20 @@ export async function requestAccess(
     .where('operator_id', '=', who.operatorId)
     .where('status', '<>', 'deleted')
     .executeTakeFirst();
-  const username = chooseUsername(existing, ask.accountName, who.email, definition.accountName);
+  let username = chooseUsername(existing, ask.accountName, who.email, definition.accountName);
   if (!existing) {
     const why = definition.validateAccountName(username);
     if (why) throw badRequest(why);
-    const taken = await deps.db
-      .selectFrom('jit_accounts')
-      .select('id')
-      .where('target_id', '=', target.id)
-      .where('username', '=', username)
-      .where('status', '<>', 'deleted')
-      .executeTakeFirst();
-    if (taken) throw conflict(`the account name "${username}" is already used by another person on this target; choose another`);
+  }
+  // Ownership, before anything is written: the name is not another JIT account's (here or on a
+  // target reaching the same cluster/domain) and the target's account is free or ours.
+  const newAccountId = randomUUID();
+  const claimant = existing ?? { id: newAccountId, created_at: null, last_grant_id: null };
+  if (!existing && !ask.accountName && definition.accountName !== 'requester') {
+    const candidates = [username, ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${username}${n}`)];
+    username = (await firstUsableName(deps, target, candidates.filter((c) => !definition.validateAccountName(c)), claimant)).username;
+  } else {
+    await ensureAccountUsable(deps, target, username, claimant);
   }
 
   await ensureEntitlementsExist(deps, instance, target.name, entitlements);
@@ -139,7 +143,7 @@ export async function requestAccess(
       account = await tx
         .insertInto('jit_accounts')
         .values({
-          id: randomUUID(),
+          id: newAccountId,
           tenant_id: tenantId,
           target_id: target.id,
           operator_id: who.operatorId,
@@ -250,14 +254,14 @@ async function ensureEntitlementsExist(
 ): Promise<void> {
   const missing: string[] = [];
   for (const name of entitlements) {
-    let page;
+    let exists;
     try {
-      page = await instance.listEntitlements({ log: deps.log }, { search: name, limit: 50 });
+      exists = await entitlementExists(instance, { log: deps.log }, name);
     } catch (err) {
       const e = classifyTargetError(err);
       throw new AppError('target_error', `target "${targetName}" could not be reached to check the entitlements: ${e.message}`);
     }
-    if (!page.items.some((i) => i.externalId === name)) missing.push(name);
+    if (!exists) missing.push(name);
   }
   if (missing.length) throw badRequest(`target "${targetName}" has no entitlement named ${missing.map((m) => `"${m}"`).join(', ')}`);
 }

@@ -14,6 +14,7 @@ import type { Actor, AppDeps } from './deps.js';
 import { handleOf } from './grant-queries.js';
 import { findLiveAccount } from './jit-accounts.js';
 import { connectorFor, getTarget } from './targets.js';
+import { accountStatusOn, ensureNameUnclaimed, foreignConflict, ownerFor } from './account-ownership.js';
 
 export interface RotatedPassword {
   accountId: string;
@@ -53,6 +54,15 @@ export async function rotateJitAccountPassword(
   // Same bar as showing the password in the first place.
   if (grant.rules && readRules(grant.rules).mfa.reveal) await requireFreshTotp(deps, ownerId, totp, 'reveal', { requireMfa: true });
 
+  // Only an account whose marker names this JIT account of this installation gets a new password.
+  await ensureNameUnclaimed(deps, target, account.username, account);
+  const owner = await ownerFor(deps, target, account.username, account);
+  const status = await accountStatusOn(deps, target, instance, account.username, owner);
+  if (status.status === 'foreign') throw foreignConflict(target, account.username, status);
+  if (status.status === 'free' && instance.accountStatus) {
+    throw conflict(`${account.username} does not exist on target "${target.name}" any more; end the grant and enable the account again`);
+  }
+
   const now = deps.clock.now();
   const lease = `${deps.workerId}:rotate:${account.id}:${randomUUID()}`;
   if (!(await acquireAccountLease(deps.db, account.id, lease, now))) {
@@ -61,9 +71,10 @@ export async function rotateJitAccountPassword(
   try {
     const password = generatePassword(definition.passwordPolicy.length);
     try {
-      await deps.targetLimiter.run(target.id, () => instance.rotate!({ log: deps.log }, handleOf(grant), password));
+      await deps.targetLimiter.run(target.id, () => instance.rotate!({ log: deps.log }, handleOf(grant), password, owner));
     } catch (err) {
       const e = classifyTargetError(err);
+      if (e.refusal === 'account_foreign') throw conflict(`the target refused the new password: ${e.message}`);
       throw new AppError('target_error', `the target did not take the new password: ${e.message}`);
     }
     await deps.db.transaction().execute(async (tx) => {

@@ -10,7 +10,7 @@ import { formatDuration } from './duration.js';
 import { ExitCode } from './exit-codes.js';
 import { clean, keyValues, note, print, printJson, relative, when } from './output.js';
 
-const failedStates = new Set(['revoked', 'revoke_failed', 'expired', 'cancelled', 'denied']);
+const failedStates = new Set(['revoked', 'revoke_failed', 'expired', 'cancelled', 'denied', 'failed']);
 
 export async function revealCredential(ctx: Ctx, grantId: string): Promise<Credential> {
   return apiPost<Credential>(ctx.conn, await ctx.tenantPath(`/grants/${grantId}/credential`));

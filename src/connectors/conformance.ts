@@ -4,7 +4,7 @@
  * a real (or, for the fake, in-memory) target. Assertions are about what a user notices: can the
  * account log in, does verify tell the truth after revoke.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetError } from '../core/errors.js';
@@ -68,6 +68,34 @@ export function describeConnectorConformance(name: string, setup: () => Promise<
       const v = await target.verify(ctx, revokeSpec(handle));
       expect(v.state).toBe('present');
       expect(v.findings.length).toBeGreaterThan(0);
+    });
+
+    it('an account belongs to the JIT account its marker names: owned for it, foreign for any other, never adopted', async () => {
+      // Kinds without the lookup have no account the server can ask about (credential kinds; host
+      // agents refuse foreign accounts on the host themselves): nothing to check for them.
+      if (!target.accountStatus) return;
+      const installationId = randomUUID();
+      const mine = { accountId: randomUUID(), installationId };
+      const theirs = { accountId: randomUUID(), installationId };
+      const user = fx.newUsername();
+      expect(await target.accountStatus(ctx, user, mine)).toEqual({ status: 'free' });
+      const pw = password();
+      const spec = grantSpec(user, pw);
+      await target.grant(ctx, { ...spec, account: { ...spec.account, owner: mine } });
+      expect(await target.accountStatus(ctx, user, mine)).toEqual({ status: 'owned' });
+      expect(await target.accountStatus(ctx, user, theirs)).toEqual({ status: 'foreign', reason: 'other_account' });
+      expect(await target.accountStatus(ctx, user, { accountId: mine.accountId, installationId: randomUUID() })).toEqual({
+        status: 'foreign',
+        reason: 'other_installation',
+      });
+
+      const other = password();
+      const taken = grantSpec(user, other);
+      const err = await target.grant(ctx, { ...taken, account: { ...taken.account, owner: theirs } }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TargetError);
+      expect((err as TargetError).refusal).toBe('account_foreign');
+      expect(await fx.canLogin(user, pw)).toBe(true);
+      expect(await fx.canLogin(user, other)).toBe(false);
     });
 
     it('granting twice leaves the same working account', async () => {

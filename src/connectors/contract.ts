@@ -7,6 +7,9 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { CredentialEngines } from '../credentials/index.js';
 import type { OutboundPolicy } from '../net/outbound-policy.js';
+import type { AccountOwner, AccountStatus } from '../core/account-ownership.js';
+
+export type { AccountOwner, AccountStatus, ForeignReason } from '../core/account-ownership.js';
 
 export interface Capabilities {
   /** The target enforces the end time itself (VALID UNTIL, accountExpires, cert validity...). */
@@ -81,6 +84,13 @@ export interface GrantSpec {
     username: string;
     /** Who the account belongs to, for descriptions on the target. */
     ownerDisplay: string;
+    /**
+     * The JIT account and installation the account must belong to. Set by the core on every
+     * activation; connectors with accounts on the target write it into their marker and refuse
+     * (`refused('account_foreign')`) an existing account whose marker names anyone else.
+     * Optional in the type only so connector tests written before it still compile.
+     */
+    owner?: AccountOwner;
   };
   entitlements: string[];
   notAfter: Date;
@@ -134,12 +144,27 @@ export interface ConnectorInstance {
   revoke(ctx: ConnectorContext, spec: RevokeSpec): Promise<void>;
   /** After a revoke: 'absent' means nothing of the revoked part remains. */
   verify(ctx: ConnectorContext, spec: RevokeSpec): Promise<VerifyResult>;
-  rotate?(ctx: ConnectorContext, handle: Record<string, unknown>, password: string): Promise<void>;
+  /** Sets a new password; with `owner`, refuses an account whose marker names anyone else. */
+  rotate?(ctx: ConnectorContext, handle: Record<string, unknown>, password: string, owner?: AccountOwner): Promise<void>;
   /**
    * Removes a JIT account Timebox created (no live grant holds it). Idempotent: an account that is
-   * already gone is success; one that is not Timebox's is refused. `handle` is the last grant's.
+   * already gone is success; one that is not Timebox's (or, with `owner`, not this JIT account's)
+   * is refused. `handle` is the last grant's.
    */
-  deleteAccount?(ctx: ConnectorContext, username: string, handle: Record<string, unknown> | null): Promise<void>;
+  deleteAccount?(
+    ctx: ConnectorContext,
+    username: string,
+    handle: Record<string, unknown> | null,
+    owner?: AccountOwner,
+  ): Promise<void>;
+  /**
+   * Exact lookup of an account name on the target: free (nothing has the name), owned (its marker
+   * names `owner`), or foreign with a reason code. Kinds without it create no account the server
+   * can look up (credential kinds; host agents refuse foreign accounts themselves).
+   */
+  accountStatus?(ctx: ConnectorContext, name: string, owner: AccountOwner): Promise<AccountStatus>;
+  /** Exact lookup: is `name` an entitlement this target offers? Kinds without it are asked by listing. */
+  entitlementExists?(ctx: ConnectorContext, name: string): Promise<boolean>;
   /** Moves the native expiry when a grant is extended (VALID UNTIL, accountExpires...). */
   extend?(ctx: ConnectorContext, handle: Record<string, unknown>, accountNotAfter: Date): Promise<void>;
   close(): Promise<void>;
@@ -179,8 +204,17 @@ export interface ConnectorDefinition<Config = unknown> {
   capabilities: Capabilities;
   /** Declared by kinds whose config holds a secret sent to an address the config names. */
   secretBinding?: SecretBinding;
-  /** Allowed account names on this target: returns a message for a person, or null if fine. */
+  /**
+   * Allowed account names on this target, reserved names included (PostgreSQL `public`, AD
+   * `krbtgt`...): returns a message for a person, or null if fine.
+   */
   validateAccountName(name: string): string | null;
+  /**
+   * Where account names live, from the config: targets with the same scope share one namespace
+   * (PostgreSQL roles are per cluster, AD sAMAccountNames per domain), so a JIT account name on
+   * one of them is taken on all. Kinds without it: names are per target.
+   */
+  accountScope?(config: Config): string;
   /** Entitlement names are checked before anything is created. */
   validateEntitlementName(name: string): string | null;
   /** Password that satisfies the target's rules (length, complexity). */

@@ -6,14 +6,23 @@
 /** How the scheduler should react to a failed target call. */
 export type TargetErrorClass = 'transient' | 'permanent' | 'unsupported' | 'invalid';
 
+/**
+ * A grant the target refused before changing anything (checked first, touched nothing): the
+ * grant ends as 'failed', with nothing to clean up.
+ */
+export type TargetRefusal = 'account_foreign' | 'name_invalid' | 'entitlement_missing' | 'entitlement_unfit';
+
 export class TargetError extends Error {
+  /** Set only on refusals that left the target unchanged. */
+  readonly refusal: TargetRefusal | undefined;
   constructor(
     readonly errorClass: TargetErrorClass,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; refusal?: TargetRefusal },
   ) {
     super(message, options);
     this.name = 'TargetError';
+    this.refusal = options?.refusal;
   }
 
   /** Only transient failures are worth retrying quickly; the rest need a person. */
@@ -26,6 +35,9 @@ export const transient = (message: string, cause?: unknown) => new TargetError('
 export const permanent = (message: string, cause?: unknown) => new TargetError('permanent', message, { cause });
 export const unsupported = (message: string, cause?: unknown) => new TargetError('unsupported', message, { cause });
 export const invalid = (message: string, cause?: unknown) => new TargetError('invalid', message, { cause });
+/** The target refused before anything was changed on it (see TargetRefusal). */
+export const refused = (refusal: TargetRefusal, message: string, cause?: unknown) =>
+  new TargetError('invalid', message, { cause, refusal });
 
 export type AppErrorCode =
   | 'bad_request'

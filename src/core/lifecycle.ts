@@ -17,6 +17,8 @@ export const grantStates = [
   'denied',
   'cancelled',
   'expired',
+  /** The target refused the activation before changing anything: nothing to take back. */
+  'failed',
 ] as const;
 export type GrantState = (typeof grantStates)[number];
 
@@ -24,7 +26,7 @@ export type GrantState = (typeof grantStates)[number];
 export const liveStates: readonly GrantState[] = ['activating', 'active', 'revoking', 'revoke_failed'];
 /** States in which the privilege is wanted: counted as holders for overlapping grants. */
 export const holdingStates: readonly GrantState[] = ['activating', 'active'];
-export const finalStates: readonly GrantState[] = ['revoked', 'denied', 'cancelled', 'expired'];
+export const finalStates: readonly GrantState[] = ['revoked', 'denied', 'cancelled', 'expired', 'failed'];
 
 export interface GrantSnapshot {
   state: GrantState;
@@ -49,6 +51,8 @@ export type GrantEvent =
   | { type: 'start' }
   | { type: 'activated' }
   | { type: 'activation_failed'; error: string }
+  /** The target refused the grant before touching anything (a foreign account, a missing role). */
+  | { type: 'activation_refused'; error: string }
   | { type: 'expire' }
   | { type: 'revoke'; reason: string }
   | { type: 'extend'; seconds: number }
@@ -155,6 +159,14 @@ export function transition(g: GrantSnapshot, e: GrantEvent, now: Date, opts: Lif
       if (s !== 'activating') return fail(`cannot fail activation of a ${s} grant`);
       // Clean up whatever part of the grant reached the target.
       return beginRevocation(g, now, `activation failed: ${e.error}`);
+    case 'activation_refused':
+      if (s !== 'activating') return fail(`cannot refuse activation of a ${s} grant`);
+      // Nothing reached the target: no revocation to run, no alert claiming a privilege may remain.
+      return {
+        ok: true,
+        grant: { ...g, state: 'failed', endReason: `activation refused by the target: ${e.error}` },
+        effects: [{ type: 'unschedule', work: 'revoke' }],
+      };
     case 'expire':
       if (s !== 'active') return fail(`cannot expire a grant that is ${s}`);
       if (!g.expiresAt || now < g.expiresAt) return fail('the grant has not reached its end time');

@@ -185,7 +185,9 @@ describe('Active Directory JIT accounts through Timebox', () => {
     // The native backstop is the end of the grant.
     const grant = (await bob.get(`${T}/grants/${grantId}`)).body;
     expect(fromFileTime(during.accountExpires).toISOString()).toBe(grant.expiresAt);
-    expect(String(during.description)).toMatch(/^Timebox JIT account of bob\./);
+    // The ownership marker: this installation and bob's JIT account, then who and why.
+    const bobAccount = (await bob.get(`${T}/jit-accounts?mine=true`)).body.items[0];
+    expect(String(during.description)).toMatch(new RegExp(`^Timebox JIT account [0-9a-f-]{36}/${bobAccount.id} of bob\\.`));
 
     server.clock.shift(1800_000 + 1_000);
     await server.tb.scheduler.drain();
@@ -302,7 +304,8 @@ describe('Active Directory JIT accounts through Timebox', () => {
       ['carol*jit', 400, /contains "\*", which Active Directory does not allow/],
       ['carol)(jit', 400, /may only contain ASCII letters, digits, "_", "-" and "\."/],
       ['jörg_jit', 400, /contains "ö": Timebox accepts only ASCII/],
-      ['Administrator', 409, /^the account name "Administrator" is already in use on target "corp-ad" \(.*not a Timebox JIT account\); Timebox will not take it over/],
+      ['Administrator', 400, /^"Administrator" is a built-in Active Directory account or well-known principal and cannot be a JIT account/],
+      ['svc-timebox', 409, /^the account name "svc-timebox" is already in use on target "corp-ad" \(.*not a Timebox JIT account\); Timebox will not take it over/],
     ];
     for (const [name, status, message] of cases) {
       const res = await ask(name);

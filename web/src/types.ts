@@ -39,7 +39,8 @@ export type GrantState =
   | 'revoke_failed'
   | 'denied'
   | 'cancelled'
-  | 'expired';
+  | 'expired'
+  | 'failed';
 
 export interface Grant {
   id: string;

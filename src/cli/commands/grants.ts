@@ -7,7 +7,7 @@ import { ExitCode } from '../exit-codes.js';
 import { printCredential, printGrant, revealCredential } from '../grant-output.js';
 import { clean, note, print, printJson, relative, table, when } from '../output.js';
 
-const grantStates = ['requested', 'approved', 'activating', 'active', 'revoking', 'revoked', 'revoke_failed', 'denied', 'cancelled', 'expired'];
+const grantStates = ['requested', 'approved', 'activating', 'active', 'revoking', 'revoked', 'revoke_failed', 'denied', 'cancelled', 'expired', 'failed'];
 
 function expiresColumn(g: Grant): string {
   if (g.state === 'active' && g.expiresAt) return `${when(g.expiresAt)} (${relative(g.expiresAt)})`;

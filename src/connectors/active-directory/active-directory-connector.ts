@@ -18,9 +18,13 @@ import {
 import { listGroups } from './entitlements.js';
 import { toTargetError } from './errors.js';
 import { grantGroups, revokeGroups, verifyGroups } from './group-membership.js';
-import { deleteJitAccount, extendJitAccount, grantJitAccount, revokeJitAccount, rotateJitAccount, verifyJitAccount } from './jit-accounts.js';
-import { validateAccountName, validateEntitlementName } from './names.js';
-import { whereOf } from './session.js';
+import {
+  deleteJitAccount, extendJitAccount, grantJitAccount, jitAccountStatus, revokeJitAccount, rotateJitAccount, verifyJitAccount,
+} from './jit-accounts.js';
+import { securityGroupExists } from './directory.js';
+import { parseDn } from './dn.js';
+import { validateAccountName, validateEntitlementName, validateJitAccountName } from './names.js';
+import { whereOf, withSession } from './session.js';
 
 export {
   activeDirectoryConfigSchema,
@@ -42,6 +46,16 @@ function caller(kind: string, where: string) {
   };
 }
 
+/** Exact entitlement lookup: a security group under baseDn, by its DN. */
+async function groupExists(config: ActiveDirectoryGroupsConfig, ctx: ConnectorContext, dn: string): Promise<boolean> {
+  if (validateEntitlementName(dn)) return false;
+  return withSession(config, ctx, (s) => securityGroupExists(s, config.baseDn, dn));
+}
+
+/** sAMAccountNames are unique per domain: the DC components of baseDn name it. */
+const domainOf = (baseDn: string) =>
+  parseDn(baseDn).flatMap((rdn) => rdn.filter((a) => a.type.toLowerCase() === 'dc').map((a) => a.value.toLowerCase())).join('.');
+
 function createJitInstance(raw: ActiveDirectoryConfig, services?: ConnectorServices): ConnectorInstance {
   const config = { ...activeDirectoryConfigSchema.parse(raw), outbound: services?.outbound };
   const where = whereOf(config);
@@ -61,11 +75,13 @@ function createJitInstance(raw: ActiveDirectoryConfig, services?: ConnectorServi
         ctx.log.info({ target: where, grantId: spec.grantId, retain: spec.retain, disabled: spec.accountStillNeededUntil === null }, 'active directory grant revoked');
       }),
     verify: (ctx, spec) => call(ctx, 'verify', () => verifyJitAccount(config, ctx, spec)),
-    rotate: (ctx, handle, password) => call(ctx, 'rotate', () => rotateJitAccount(config, ctx, handle, password)),
+    rotate: (ctx, handle, password, owner) => call(ctx, 'rotate', () => rotateJitAccount(config, ctx, handle, password, owner)),
     extend: (ctx, handle, until) => call(ctx, 'extend', () => extendJitAccount(config, ctx, handle, until)),
-    deleteAccount: (ctx, username) =>
+    accountStatus: (ctx, name, owner) => call(ctx, 'accountStatus', () => jitAccountStatus(config, ctx, name, owner)),
+    entitlementExists: (ctx, name) => call(ctx, 'entitlementExists', () => groupExists(config, ctx, name)),
+    deleteAccount: (ctx, username, _handle, owner) =>
       call(ctx, 'deleteAccount', async () => {
-        await deleteJitAccount(config, ctx, username);
+        await deleteJitAccount(config, ctx, username, owner);
         ctx.log.info({ target: where, username }, 'active directory JIT account deleted');
       }),
     // Connections live for one call each: nothing to close.
@@ -80,6 +96,7 @@ function createGroupsInstance(raw: ActiveDirectoryGroupsConfig, services?: Conne
   return {
     check: (ctx) => call(ctx, 'check', () => checkTarget(config, ctx)),
     listEntitlements: (ctx, q) => call(ctx, 'listEntitlements', () => listGroups(config, ctx, q)),
+    entitlementExists: (ctx, name) => call(ctx, 'entitlementExists', () => groupExists(config, ctx, name)),
     grant: (ctx, spec) =>
       call(ctx, 'grant', async () => {
         const handle = await grantGroups(config, ctx, spec);
@@ -103,8 +120,9 @@ export const activeDirectoryConnector: ConnectorDefinition<ActiveDirectoryConfig
   // No endsSessions: AD cannot end a logged-on session or recall Kerberos tickets already issued.
   capabilities: { nativeExpiry: true, endsSessions: false, canRotate: true, jitAccounts: true },
   secretBinding: activeDirectorySecretBinding,
-  validateAccountName,
+  validateAccountName: validateJitAccountName,
   validateEntitlementName,
+  accountScope: (config) => `ad:${domainOf(config.baseDn)}`,
   passwordPolicy: { length: PASSWORD_LENGTH },
   create: createJitInstance,
 };

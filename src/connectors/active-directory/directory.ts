@@ -2,7 +2,7 @@
  * Questions and changes shared by both AD kinds: find an account, check groups, add and remove
  * group members. Every value placed in a filter is escaped; every DN is parsed first.
  */
-import { invalid, permanent } from '../../core/errors.js';
+import { invalid, permanent, refused } from '../../core/errors.js';
 import { isWithin, normalizeDn } from './dn.js';
 import { escapeFilterValue } from './escape.js';
 import { type Session, text, texts, valueChange } from './session.js';
@@ -97,7 +97,7 @@ export function withoutRetained(groups: string[], retain: string[]): string[] {
 export async function checkGroups(s: Session, baseDn: string, groups: string[]): Promise<void> {
   const outside = groups.filter((g) => !isWithin(g, baseDn));
   if (outside.length > 0) {
-    throw invalid(`group(s) ${outside.join('; ')} are outside baseDn ${baseDn}; Timebox only grants groups under it`);
+    throw refused('entitlement_missing', `group(s) ${outside.join('; ')} are outside baseDn ${baseDn}; Timebox only grants groups under it`);
   }
   const missing: string[] = [];
   const readOnly: string[] = [];
@@ -106,7 +106,7 @@ export async function checkGroups(s: Session, baseDn: string, groups: string[]):
     if (!entry) missing.push(g);
     else if (!texts(entry, 'allowedAttributesEffective').some((a) => a.toLowerCase() === 'member')) readOnly.push(g);
   }
-  if (missing.length > 0) throw invalid(`group(s) ${missing.join('; ')} do not exist (or are not groups) in the directory`);
+  if (missing.length > 0) throw refused('entitlement_missing', `group(s) ${missing.join('; ')} do not exist (or are not groups) in the directory`);
   if (readOnly.length > 0) {
     throw permanent(
       `the service account may not change the members of ${readOnly.join('; ')}: delegate "Write Members" on each group Timebox grants (for protected groups such as Domain Admins, on AdminSDHolder)`,
@@ -142,4 +142,11 @@ export async function removeMember(s: Session, group: string, userDn: string): P
     }
     throw err;
   }
+}
+
+/** Exact: is `dn` a security group under baseDn (what the entitlement list offers)? */
+export async function securityGroupExists(s: Session, baseDn: string, dn: string): Promise<boolean> {
+  if (!isWithin(dn, baseDn)) return false;
+  const entry = await s.read(`looking up group ${dn}`, dn, ['cn'], `(&(objectClass=group)(groupType:1.2.840.113556.1.4.803:=2147483648))`);
+  return entry !== null;
 }

@@ -1,6 +1,6 @@
 /** What a grant leaves behind for revoke and verify: JSON only, checked again when read back. */
 import { z } from 'zod';
-import { invalid } from '../../core/errors.js';
+import { invalid, refused } from '../../core/errors.js';
 import { normalizeDn } from './dn.js';
 import { validateAccountName, validateEntitlementName } from './names.js';
 
@@ -16,7 +16,7 @@ export type AdHandle = z.infer<typeof handleSchema>;
 /** Refuses bad names before any LDAP call, with the same messages as at grant time. */
 export function checkNames(username: string, groups: string[]): void {
   const problem = validateAccountName(username) ?? groups.map(validateEntitlementName).find((m) => m !== null);
-  if (problem) throw invalid(problem);
+  if (problem) throw refused('name_invalid', problem);
 }
 
 export function parseHandle(raw: Record<string, unknown>): AdHandle {

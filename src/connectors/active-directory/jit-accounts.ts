@@ -4,7 +4,8 @@
  * that ends access at the grant's end even if Timebox is down.
  */
 import { randomBytes } from 'node:crypto';
-import { invalid, permanent, transient } from '../../core/errors.js';
+import { type AccountOwner, type AccountStatus, describeForeign, ownerTag, ownershipOf } from '../../core/account-ownership.js';
+import { invalid, permanent, refused, transient } from '../../core/errors.js';
 import type { ConnectorContext, GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
 import type { ActiveDirectoryConfig } from './config.js';
 import { formatDn, normalizeDn, parentOf, parseDn } from './dn.js';
@@ -19,22 +20,52 @@ import { sweepIdleAccounts } from './sweep.js';
 
 const clean = (s: string, max: number) => s.replace(/\p{Cc}/gu, ' ').trim().slice(0, max);
 export const displayNameOf = (owner: string) => `JIT: ${clean(owner, 200)}`;
+/** The description is the ownership marker: it names the owning JIT account and installation. */
 const descriptionOf = (spec: GrantSpec) =>
-  `${JIT_MARKER} of ${clean(spec.account.ownerDisplay, 200)}; grant ${clean(spec.grantId, 64)}: ${clean(spec.reason, 600)} (managed by Timebox)`;
+  `${spec.account.owner ? ownerTag(JIT_MARKER, spec.account.owner) : JIT_MARKER} of ${clean(spec.account.ownerDisplay, 200)}; grant ${clean(spec.grantId, 64)}: ${clean(spec.reason, 600)} (managed by Timebox)`;
 
 /** DC=example,DC=com → example.com, the default UPN suffix. */
 const dnsNameOf = (root: string) =>
   parseDn(root).flatMap((rdn) => rdn.filter((a) => a.type.toLowerCase() === 'dc').map((a) => a.value)).join('.');
 
 function notOurs(account: Account, username: string) {
-  return invalid(
+  return refused(
+    'account_foreign',
     `sAMAccountName "${username}" is already used by ${account.dn}, which is not a Timebox JIT account; Timebox will not change it (choose another account name)`,
   );
 }
 
-/** Grant changes only accounts Timebox made: marked, a user, and directly in the JIT OU. */
-function assertOursForGrant(account: Account, username: string, jitOu: string) {
+/** Exact: whose is the object with this sAMAccountName (anywhere in the domain)? */
+export function accountOwnership(account: Account | null, owner: AccountOwner): AccountStatus {
+  if (!account) return { status: 'free' };
+  if (!account.isUser) return { status: 'foreign', reason: 'not_an_account' };
+  return ownershipOf(JIT_MARKER, account.description, owner);
+}
+
+/**
+ * Changes only accounts Timebox made: a user carrying the marker, which with an owner must name
+ * it (another person's JIT account in a shared JIT OU is never adopted).
+ */
+function assertOurs(account: Account, username: string, owner: AccountOwner | undefined) {
   if (!account.isUser || !isTimeboxAccount(account)) throw notOurs(account, username);
+  if (!owner) return;
+  const status = accountOwnership(account, owner);
+  if (status.status === 'foreign') {
+    throw refused(
+      'account_foreign',
+      `sAMAccountName "${username}" (${account.dn}) is not this JIT account's: ${describeForeign(status.reason)}; Timebox will not change it`,
+    );
+  }
+}
+
+export async function jitAccountStatus(config: ActiveDirectoryConfig, ctx: ConnectorContext, username: string, owner: AccountOwner) {
+  checkNames(username, []);
+  return withSession(config, ctx, async (s) => accountOwnership(await findAccount(s, await domainRoot(s), username), owner));
+}
+
+/** Grant changes only accounts Timebox made: marked (for this owner), a user, and directly in the JIT OU. */
+function assertOursForGrant(account: Account, username: string, jitOu: string, owner?: AccountOwner) {
+  assertOurs(account, username, owner);
   if (parentOf(account.dn) !== normalizeDn(jitOu)) {
     throw invalid(`the Timebox JIT account ${account.dn} is outside the JIT OU ${jitOu}; move it back (or delete it) before granting`);
   }
@@ -57,7 +88,7 @@ export async function grantJitAccount(config: ActiveDirectoryConfig, ctx: Connec
   return withSession(config, ctx, async (s) => {
     const root = await domainRoot(s);
     let account = await findAccount(s, root, username);
-    if (account) assertOursForGrant(account, username, config.jitOu);
+    if (account) assertOursForGrant(account, username, config.jitOu, spec.account.owner);
     // Everything is checked before anything is created: a refused grant leaves no trace.
     await checkGroups(s, config.baseDn, groups);
 
@@ -79,8 +110,8 @@ export async function grantJitAccount(config: ActiveDirectoryConfig, ctx: Connec
         if ((err as { cause?: { code?: unknown } }).cause?.code !== 68) throw err;
         // A concurrent grant made it first (then it is ours), or another object has that name.
         account = await findAccount(s, root, username);
-        if (!account) throw invalid(`an object named ${dn} already exists in the JIT OU and is not a Timebox JIT account`, err);
-        assertOursForGrant(account, username, config.jitOu);
+        if (!account) throw refused('account_foreign', `an object named ${dn} already exists in the JIT OU and is not a Timebox JIT account`, err);
+        assertOursForGrant(account, username, config.jitOu, spec.account.owner);
       }
     }
     if (account) await s.replace(`updating the JIT account ${dn}`, dn, fields);
@@ -181,12 +212,18 @@ export async function verifyJitAccount(config: ActiveDirectoryConfig, ctx: Conne
   });
 }
 
-export async function rotateJitAccount(config: ActiveDirectoryConfig, ctx: ConnectorContext, raw: Record<string, unknown>, password: string) {
+export async function rotateJitAccount(
+  config: ActiveDirectoryConfig,
+  ctx: ConnectorContext,
+  raw: Record<string, unknown>,
+  password: string,
+  owner?: AccountOwner,
+) {
   const handle = parseHandle(raw);
   await withSession(config, ctx, async (s) => {
     const account = await findAccount(s, await domainRoot(s), handle.username);
     if (!account) throw invalid(`the JIT account ${handle.username} does not exist in the domain`);
-    if (!account.isUser || !isTimeboxAccount(account)) throw notOurs(account, handle.username);
+    assertOurs(account, handle.username, owner);
     const mention = passwordMentionsAccount(password, account.samAccountName, account.displayName);
     if (mention) throw transient(`the generated password happens to contain ${mention}, which Active Directory refuses; retry with a new password`);
     await s.replace(`setting the password of ${account.dn}`, account.dn, { unicodePwd: unicodePwd(password) });
@@ -194,12 +231,12 @@ export async function rotateJitAccount(config: ActiveDirectoryConfig, ctx: Conne
 }
 
 /** Deletes a JIT account no grant holds (the person asked): only a marked user directly in the JIT OU. */
-export async function deleteJitAccount(config: ActiveDirectoryConfig, ctx: ConnectorContext, username: string) {
+export async function deleteJitAccount(config: ActiveDirectoryConfig, ctx: ConnectorContext, username: string, owner?: AccountOwner) {
   checkNames(username, []);
   await withSession(config, ctx, async (s) => {
     const account = await findAccount(s, await domainRoot(s), username);
     if (!account) return; // already gone (deleteAfterIdleDays, or by hand)
-    assertOursForGrant(account, username, config.jitOu);
+    assertOursForGrant(account, username, config.jitOu, owner);
     await s.step(`deleting the JIT account ${account.dn}`, (c) => c.del(account.dn));
   });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { passwordMentionsAccount, validateAccountName, validateEntitlementName } from './names.js';
+import { passwordMentionsAccount, validateAccountName, validateEntitlementName, validateJitAccountName } from './names.js';
 
 describe('Active Directory account names (sAMAccountName)', () => {
   it('accepts the names admins use for JIT accounts', () => {
@@ -47,5 +47,19 @@ describe("AD's complexity rule about names in the password", () => {
     expect(passwordMentionsAccount('Q9-bobZ', 'alice', 'JIT: Bob Smith <b@x.test>')).toBe('"Bob" from the display name');
     expect(passwordMentionsAccount('Q9-boZ', 'al', 'JIT: Al Bo <b@x.test>')).toBeNull(); // 2-char parts do not count
     expect(passwordMentionsAccount('Zz9-Random', 'alice_jit', 'JIT: Alice')).toBeNull();
+  });
+});
+
+describe('Active Directory JIT account names: built-in and well-known accounts are reserved', () => {
+  it.each(['krbtgt', 'KRBTGT', 'Administrator', 'administrator', 'Guest', 'DefaultAccount', 'WDAGUtilityAccount', 'krbtgt_12345', 'Administrators', 'Everyone'])(
+    'refuses %s',
+    (name) => expect(validateJitAccountName(name)).toMatch(/built-in Active Directory account or well-known principal/),
+  );
+  it.each(['admin_jit', 'krbtgt_x', 'guest_jit', 'administrator2'])('accepts %s', (name) => expect(validateJitAccountName(name)).toBeNull());
+  it('still applies the sAMAccountName rules first', () => {
+    expect(validateJitAccountName('a,b')).toMatch(/contains ","/);
+  });
+  it('leaves existing users (group-membership grants) to the plain rules', () => {
+    expect(validateAccountName('Administrator')).toBeNull();
   });
 });

@@ -38,6 +38,30 @@ export function validateAccountName(name: string): string | null {
 }
 
 /**
+ * Built-in accounts and well-known principals of every domain (compared ignoring case, as AD
+ * does): never a JIT account, even where the domain has renamed or removed them. `krbtgt_<n>` are
+ * the read-only DCs' Kerberos accounts.
+ */
+export const RESERVED_ACCOUNT_NAMES: ReadonlySet<string> = new Set(
+  (
+    'administrator guest krbtgt defaultaccount wdagutilityaccount ' +
+    'administrators users guests replicator dnsadmins dnsupdateproxy system everyone ' +
+    'iusr iwam local_service network_service localsystem localservice networkservice'
+  ).split(' '),
+);
+
+/** JIT accounts: the sAMAccountName rules plus the reserved names above. */
+export function validateJitAccountName(name: string): string | null {
+  const problem = validateAccountName(name);
+  if (problem) return problem;
+  const lower = name.toLowerCase();
+  if (RESERVED_ACCOUNT_NAMES.has(lower) || /^krbtgt_\d+$/.test(lower)) {
+    return `"${name}" is a built-in Active Directory account or well-known principal and cannot be a JIT account; choose a personal name such as "ann_jit"`;
+  }
+  return null;
+}
+
+/**
  * Entitlements are group distinguished names ("CN=Server Admins,OU=Groups,DC=example,DC=com"):
  * unambiguous across OUs and domains, where a group's sAMAccountName or CN may not be, and
  * exactly what `member`/`memberOf` hold, so findings name the group an admin sees in ADUC.

@@ -10,7 +10,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { TargetError, invalid } from '../../core/errors.js';
+import { type AccountOwner, type AccountStatus, ownerTag, ownershipOf } from '../../core/account-ownership.js';
+import { TargetError, invalid, refused } from '../../core/errors.js';
 import type { ConnectorContext, ConnectorDefinition, ConnectorInstance, RevokeSpec, VerifyResult } from '../contract.js';
 
 const failure = z.enum(['transient', 'permanent']).optional();
@@ -33,6 +34,8 @@ export interface FakeAccount {
   enabled: boolean;
   /** false for accounts Timebox did not create; it must refuse to touch them. */
   managed: boolean;
+  /** The ownership marker of a managed account (`Timebox JIT account <installation>/<account>`). */
+  marker?: string;
   entitlements: Set<string>;
   password: string;
   validUntil: Date;
@@ -93,6 +96,10 @@ const validateAccountName = (name: string) =>
 const validateEntitlementName = (name: string) =>
   /^[A-Za-z0-9_.-]{1,63}$/.test(name) ? null : `Entitlement names may only contain letters, digits, _ . - (got ${JSON.stringify(name)})`;
 
+const MARKER = 'Timebox JIT account';
+const statusOf = (acct: FakeAccount, owner: AccountOwner): AccountStatus =>
+  acct.managed ? ownershipOf(MARKER, acct.marker ?? MARKER, owner) : { status: 'foreign', reason: 'not_timebox' };
+
 function createInstance(rawConfig: FakeConfig): ConnectorInstance {
   const config = fakeConfigSchema.parse(rawConfig);
   const state = fakeTargetState(config.instance);
@@ -146,8 +153,13 @@ function createInstance(rawConfig: FakeConfig): ConnectorInstance {
       const missing = spec.entitlements.filter((e) => !state.entitlements.has(e));
       if (missing.length) throw invalid(`entitlement(s) ${missing.join(', ')} do not exist on the target`);
       const existing = state.accounts.get(username);
-      if (existing && !existing.managed) throw invalid(`account ${username} already exists and is not a Timebox JIT account`);
+      if (existing && !existing.managed) throw refused('account_foreign', `account ${username} already exists and is not a Timebox JIT account`);
+      const owner = spec.account.owner;
+      if (existing && owner && statusOf(existing, owner).status !== 'owned') {
+        throw refused('account_foreign', `account ${username} belongs to another JIT account`);
+      }
       const acct = existing ?? { enabled: true, managed: true, entitlements: new Set<string>(), password: '', validUntil: new Date(0), sessions: 0 };
+      acct.marker = owner ? ownerTag(MARKER, owner) : MARKER;
       acct.enabled = true;
       acct.password = spec.password;
       acct.validUntil = spec.accountNotAfter;
@@ -189,15 +201,24 @@ function createInstance(rawConfig: FakeConfig): ConnectorInstance {
       if (!acct) throw invalid(`account ${username} does not exist`);
       acct.validUntil = until;
     },
-    async rotate(_ctx, handle, password) {
+    async accountStatus(_ctx, name, owner) {
+      const acct = state.accounts.get(name);
+      return acct ? statusOf(acct, owner) : { status: 'free' };
+    },
+    async entitlementExists(_ctx, name) {
+      return state.entitlements.has(name);
+    },
+    async rotate(_ctx, handle, password, owner) {
       const { acct, username } = account(handle);
       if (!acct) throw invalid(`account ${username} does not exist`);
+      if (owner && statusOf(acct, owner).status !== 'owned') throw refused('account_foreign', `account ${username} belongs to another JIT account`);
       acct.password = password;
     },
-    async deleteAccount(_ctx, username) {
+    async deleteAccount(_ctx, username, _handle, owner) {
       const acct = state.accounts.get(username);
       if (!acct) return;
       if (!acct.managed) throw invalid(`account ${username} was not created by Timebox`);
+      if (owner && statusOf(acct, owner).status !== 'owned') throw refused('account_foreign', `account ${username} belongs to another JIT account`);
       state.accounts.delete(username);
     },
     async close() {},

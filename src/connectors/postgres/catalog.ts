@@ -1,5 +1,6 @@
 /** Read-only questions to the PostgreSQL catalog about roles. Values always go as parameters. */
 import type pg from 'pg';
+import { type AccountOwner, type AccountStatus, ownershipOf } from '../../core/account-ownership.js';
 
 /** Comment prefix that marks a role as created (and so changeable) by Timebox. */
 export const JIT_MARKER = 'Timebox JIT account';
@@ -11,6 +12,10 @@ export interface RoleInfo {
 }
 
 export const isTimeboxRole = (role: RoleInfo) => role.comment?.startsWith(JIT_MARKER) ?? false;
+
+/** Whose role this is: only a comment naming `owner` (JIT account + installation) makes it ours. */
+export const roleOwnership = (role: RoleInfo | null, owner: AccountOwner): AccountStatus =>
+  role ? ownershipOf(JIT_MARKER, role.comment, owner) : { status: 'free' };
 
 export async function findRoles(c: pg.ClientBase, names: string[]): Promise<Map<string, RoleInfo>> {
   const { rows } = await c.query<{ name: string; can_login: boolean; comment: string | null }>(

@@ -43,3 +43,20 @@ export async function listGroupRoles(pool: pg.Pool, serviceUser: string, q: List
     nextCursor: rows.length > limit ? (page.at(-1)?.name ?? null) : null,
   };
 }
+
+/** Exact lookup with the same rules as the list: a group role Timebox may grant, named exactly so. */
+export async function groupRoleExists(pool: pg.Pool, serviceUser: string, name: string): Promise<boolean> {
+  const { rows } = await withClient(pool, (c) =>
+    c.query(
+      `SELECT 1 FROM pg_roles
+        WHERE rolname::text = $1
+          AND NOT rolcanlogin
+          AND rolname::text !~ '^pg_'
+          AND rolname::text <> $2
+          AND rolname::text ~ $3
+          AND coalesce(shobj_description(oid, 'pg_authid'), '') NOT LIKE $4`,
+      [name, serviceUser, ENTITLEMENT_NAME_REGEX, `${JIT_MARKER}%`],
+    ),
+  );
+  return rows.length > 0;
+}

@@ -17,6 +17,26 @@ describe('PostgreSQL name rules', () => {
     expect(validateAccountName('pg_admin')).toMatch(/reserves/);
   });
 
+  it.each([
+    ['public', /PostgreSQL reserves/],
+    ['none', /PostgreSQL reserves/],
+    ['all', /PostgreSQL reserves/],
+    ['current_user', /PostgreSQL reserves/],
+    ['session_user', /PostgreSQL reserves/],
+    ['current_role', /PostgreSQL reserves/],
+    ['user', /PostgreSQL reserves/],
+    ['select', /PostgreSQL reserves/],
+    ['table', /PostgreSQL reserves/],
+    ['pg_monitor', /may not start with "pg_"/],
+    ['pg_signal_backend', /may not start with "pg_"/],
+  ])('refuses the reserved name %s', (name, message) => {
+    expect(validateAccountName(name)).toMatch(message);
+  });
+
+  it.each(['public_jit', 'users', 'user_jit', 'allison', 'tables', 'pgadmin', 'nonesuch'])('accepts %s, which only looks like a reserved name', (name) => {
+    expect(validateAccountName(name)).toBeNull();
+  });
+
   it('allows DBA-style entitlement names but nothing that needs quoting tricks', () => {
     for (const ok of ['app_RO', 'reporting.read', 'team-a', 'x']) expect(validateEntitlementName(ok), ok).toBeNull();
     for (const bad of ['', 'a b', 'a"b', "a'b", 'a;b', 'ü', 'x'.repeat(64)]) {

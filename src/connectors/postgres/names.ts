@@ -5,6 +5,23 @@
 
 const MAX = 63; // NAMEDATALEN - 1: PostgreSQL silently truncates longer names.
 
+/**
+ * Names PostgreSQL refuses for roles (`public`, `none`: 42939), role-spec keywords that would mean
+ * someone else in GRANT/ALTER (`current_user`, `session_user`, `current_role`, `user`, `all`), and
+ * the other reserved SQL keywords (pg_get_keywords() catcode 'R'), which a DBA could only type
+ * quoted. `pg_*` is refused separately.
+ */
+export const RESERVED_ROLE_NAMES: ReadonlySet<string> = new Set(
+  (
+    'public none all current_user session_user current_role user system_user ' +
+    'analyse analyze and any array as asc asymmetric both case cast check collate column constraint create ' +
+    'current_catalog current_date current_time current_timestamp default deferrable desc distinct do else end ' +
+    'except false fetch for foreign from grant group having in initially intersect into lateral leading limit ' +
+    'localtime localtimestamp not null offset on only or order placing primary references returning select ' +
+    'some symmetric table then to trailing true union unique using variadic when where window with'
+  ).split(' '),
+);
+
 /** JIT accounts: unquoted-identifier style, so a DBA can type them without quotes. */
 export function validateAccountName(name: string): string | null {
   if (name.length < 3 || name.length > MAX) {
@@ -18,6 +35,9 @@ export function validateAccountName(name: string): string | null {
   }
   if (name.startsWith('pg_')) {
     return `Account names may not start with "pg_", which PostgreSQL reserves (got ${JSON.stringify(name)})`;
+  }
+  if (RESERVED_ROLE_NAMES.has(name)) {
+    return `"${name}" is a name PostgreSQL reserves (a keyword or special role name) and cannot be a JIT account; choose a personal name such as "ann_jit"`;
   }
   return null;
 }

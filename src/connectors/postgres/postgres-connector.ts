@@ -7,10 +7,10 @@ import pg from 'pg';
 import type { ConnectorContext, ConnectorDefinition, ConnectorInstance, ConnectorServices } from '../contract.js';
 import { checkTarget } from './check.js';
 import { type PostgresConfig, poolConfig, postgresConfigSchema, postgresSecretBinding } from './config.js';
-import { listGroupRoles } from './entitlements.js';
+import { groupRoleExists, listGroupRoles } from './entitlements.js';
 import { toTargetError } from './errors.js';
 import { validateAccountName, validateEntitlementName } from './names.js';
-import { dropRole, extendRole, grantRole, revokeRole, rotateRole, verifyRole } from './roles.js';
+import { dropRole, extendRole, grantRole, revokeRole, roleStatus, rotateRole, verifyRole } from './roles.js';
 
 export { postgresConfigSchema, type PostgresConfig } from './config.js';
 
@@ -50,11 +50,13 @@ function createInstance(rawConfig: PostgresConfig, services?: ConnectorServices)
         ctx.log.info({ target: where, grantId: spec.grantId, retain: spec.retain }, 'postgres grant revoked');
       }),
     verify: (ctx, spec) => call(ctx, 'verify', () => verifyRole(pool, spec)),
-    rotate: (ctx, handle, password) => call(ctx, 'rotate', () => rotateRole(pool, handle, password)),
+    rotate: (ctx, handle, password, owner) => call(ctx, 'rotate', () => rotateRole(pool, handle, password, owner)),
+    accountStatus: (ctx, name, owner) => call(ctx, 'accountStatus', () => roleStatus(pool, name, owner)),
+    entitlementExists: (ctx, name) => call(ctx, 'entitlementExists', () => groupRoleExists(pool, config.user, name)),
     extend: (ctx, handle, until) => call(ctx, 'extend', () => extendRole(pool, handle, until)),
-    deleteAccount: (ctx, username) =>
+    deleteAccount: (ctx, username, _handle, owner) =>
       call(ctx, 'deleteAccount', async () => {
-        await dropRole(pool, username);
+        await dropRole(pool, username, owner);
         ctx.log.info({ target: where, username }, 'postgres JIT account deleted');
       }),
     close: () => {
@@ -72,6 +74,8 @@ export const postgresConnector: ConnectorDefinition<PostgresConfig> = {
   secretBinding: postgresSecretBinding,
   validateAccountName,
   validateEntitlementName,
+  // Roles are per cluster: every database of one server shares them.
+  accountScope: (config) => `postgres://${config.host.toLowerCase()}:${config.port}`,
   passwordPolicy: { length: 32 },
   create: createInstance,
 };

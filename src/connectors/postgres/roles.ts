@@ -4,9 +4,12 @@
  */
 import pg from 'pg';
 import { z } from 'zod';
-import { invalid, transient } from '../../core/errors.js';
+import { type AccountOwner, type AccountStatus, describeForeign, ownerTag } from '../../core/account-ownership.js';
+import { invalid, refused, transient } from '../../core/errors.js';
 import type { GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
-import { JIT_MARKER, findRole, findRoles, isTimeboxRole, liveSessions, memberships, terminateSessions } from './catalog.js';
+import {
+  JIT_MARKER, type RoleInfo, findRole, findRoles, isTimeboxRole, liveSessions, memberships, roleOwnership, terminateSessions,
+} from './catalog.js';
 import { validateAccountName, validateEntitlementName } from './names.js';
 import { scramSha256Verifier } from './scram.js';
 import { inTransaction, withClient } from './session.js';
@@ -22,7 +25,7 @@ export type PostgresHandle = z.infer<typeof handleSchema>;
 
 function checkNames(username: string, entitlements: string[]) {
   const problem = validateAccountName(username) ?? entitlements.map(validateEntitlementName).find((m) => m !== null);
-  if (problem) throw invalid(problem);
+  if (problem) throw refused('name_invalid', problem);
 }
 
 export function parseHandle(raw: Record<string, unknown>): PostgresHandle {
@@ -32,10 +35,14 @@ export function parseHandle(raw: Record<string, unknown>): PostgresHandle {
   return parsed.data;
 }
 
-/** One-line, bounded comment: who owns the account and why it was last enabled. */
+/**
+ * One-line, bounded comment: the owning JIT account and installation (the ownership marker), who
+ * the person is and why it was last enabled.
+ */
 function roleComment(spec: GrantSpec): string {
   const clean = (s: string, max: number) => s.replace(/[\p{Cc}]/gu, ' ').slice(0, max);
-  return `${JIT_MARKER} of ${clean(spec.account.ownerDisplay, 200)}; grant ${clean(spec.grantId, 64)}: ${clean(spec.reason, 500)}`;
+  const tag = spec.account.owner ? ownerTag(JIT_MARKER, spec.account.owner) : JIT_MARKER;
+  return `${tag} of ${clean(spec.account.ownerDisplay, 200)}; grant ${clean(spec.grantId, 64)}: ${clean(spec.reason, 500)}`;
 }
 
 /** Serialises concurrent grant/revoke of one account on this database. */
@@ -43,7 +50,29 @@ const lockAccount = (c: pg.ClientBase, username: string) =>
   c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`timebox:role:${username}`]);
 
 const notOurs = (username: string) =>
-  invalid(`role "${username}" already exists and is not a Timebox JIT account; Timebox will not change it`);
+  refused('account_foreign', `role "${username}" already exists and is not a Timebox JIT account; Timebox will not change it`);
+
+/**
+ * Refuses a role Timebox may not change: with an owner, one whose comment does not name it;
+ * without (older callers, revoke of an older handle), one without the Timebox marker.
+ */
+function assertOurs(role: RoleInfo, username: string, owner: AccountOwner | undefined): void {
+  if (!owner) {
+    if (!isTimeboxRole(role)) throw notOurs(username);
+    return;
+  }
+  const status = roleOwnership(role, owner);
+  if (status.status === 'foreign') {
+    if (status.reason === 'not_timebox') throw notOurs(username);
+    throw refused('account_foreign', `role "${username}" is not this JIT account's (${describeForeign(status.reason)}); Timebox will not change it`);
+  }
+}
+
+/** Exact: is the name free, this JIT account's role, or someone else's? */
+export async function roleStatus(pool: pg.Pool, username: string, owner: AccountOwner): Promise<AccountStatus> {
+  checkNames(username, []);
+  return withClient(pool, async (c) => roleOwnership(await findRole(c, username), owner));
+}
 
 export async function grantRole(pool: pg.Pool, spec: GrantSpec): Promise<PostgresHandle> {
   const { username } = spec.account;
@@ -54,17 +83,18 @@ export async function grantRole(pool: pg.Pool, spec: GrantSpec): Promise<Postgre
   await inTransaction(pool, async (c) => {
     await lockAccount(c, username);
     const existing = await findRole(c, username);
-    if (existing && !isTimeboxRole(existing)) throw notOurs(username);
+    if (existing) assertOurs(existing, username, spec.account.owner);
 
     // Everything is checked before anything is created: a refused grant leaves no trace.
     const found = await findRoles(c, entitlements);
     const missing = entitlements.filter((e) => !found.has(e));
     if (missing.length > 0) {
-      throw invalid(`entitlement role(s) ${missing.map((m) => `"${m}"`).join(', ')} do not exist on the server`);
+      throw refused('entitlement_missing', `entitlement role(s) ${missing.map((m) => `"${m}"`).join(', ')} do not exist on the server`);
     }
     const unfit = entitlements.filter((e) => e === username || e.startsWith('pg_') || found.get(e)?.canLogin);
     if (unfit.length > 0) {
-      throw invalid(
+      throw refused(
+        'entitlement_unfit',
         `role(s) ${unfit.map((m) => `"${m}"`).join(', ')} cannot be entitlements: only group roles (NOLOGIN, not pg_*) can be granted`,
       );
     }
@@ -140,14 +170,19 @@ export async function verifyRole(pool: pg.Pool, spec: RevokeSpec): Promise<Verif
   });
 }
 
-export async function rotateRole(pool: pg.Pool, rawHandle: Record<string, unknown>, password: string): Promise<void> {
+export async function rotateRole(
+  pool: pg.Pool,
+  rawHandle: Record<string, unknown>,
+  password: string,
+  owner?: AccountOwner,
+): Promise<void> {
   const { username } = parseHandle(rawHandle);
   const verifier = await scramSha256Verifier(password);
   await inTransaction(pool, async (c) => {
     await lockAccount(c, username);
     const role = await findRole(c, username);
     if (!role) throw invalid(`role "${username}" does not exist on the server`);
-    if (!isTimeboxRole(role)) throw notOurs(username);
+    assertOurs(role, username, owner);
     await c.query(`ALTER ROLE ${ident(username)} WITH PASSWORD ${lit(verifier)}`);
   });
 }
@@ -156,13 +191,13 @@ export async function rotateRole(pool: pg.Pool, rawHandle: Record<string, unknow
  * Drops a JIT login role no grant holds any more. Objects it owns (or privileges granted to it)
  * are never dropped with it: PostgreSQL refuses, and the message says how to hand them over.
  */
-export async function dropRole(pool: pg.Pool, username: string): Promise<void> {
+export async function dropRole(pool: pg.Pool, username: string, owner?: AccountOwner): Promise<void> {
   checkNames(username, []);
   const exists = await inTransaction(pool, async (c) => {
     await lockAccount(c, username);
     const role = await findRole(c, username);
     if (!role) return false;
-    if (!isTimeboxRole(role)) throw notOurs(username);
+    assertOurs(role, username, owner);
     await c.query(`ALTER ROLE ${ident(username)} WITH NOLOGIN VALID UNTIL ${timestamp(PAST)}`);
     return true;
   });

@@ -3,7 +3,7 @@ import { formatDate, formatRemaining } from '../format';
 import { useServerNow } from '../live';
 import type { Grant, GrantState, JitAccount } from '../types';
 
-export type ShownStatus = 'active' | 'activating' | 'waiting' | 'scheduled' | 'disabling' | 'revoke_failed' | 'denied' | 'disabled';
+export type ShownStatus = 'active' | 'activating' | 'waiting' | 'scheduled' | 'disabling' | 'revoke_failed' | 'failed' | 'denied' | 'disabled';
 
 const labels: Record<ShownStatus, string> = {
   active: 'Active',
@@ -12,6 +12,7 @@ const labels: Record<ShownStatus, string> = {
   scheduled: 'Approved, starts later',
   disabling: 'Disabling',
   revoke_failed: 'Revoke failed',
+  failed: 'Refused by target',
   denied: 'Denied',
   disabled: 'Disabled',
 };
@@ -36,6 +37,8 @@ export function statusOfGrant(state: GrantState): ShownStatus {
       return 'disabling';
     case 'revoke_failed':
       return 'revoke_failed';
+    case 'failed':
+      return 'failed';
     case 'denied':
       return 'denied';
     default:
@@ -79,6 +82,7 @@ export function GrantStatus({ status, grant, progress }: { status: ShownStatus; 
       {status === 'scheduled' && grant?.requestedStartAt ? <span className="status-note">starts {formatDate(grant.requestedStartAt)}</span> : null}
       {status === 'denied' && grant?.endReason ? <span className="status-note">“{grant.endReason}”</span> : null}
       {status === 'revoke_failed' && grant?.lastError ? <span className="status-error">{grant.lastError}</span> : null}
+      {status === 'failed' && grant?.endReason ? <span className="status-error">{grant.endReason}</span> : null}
     </div>
   );
 }
