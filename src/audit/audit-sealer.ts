@@ -92,6 +92,7 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
   let current: Promise<unknown> = Promise.resolve();
   let holding = false;
   let logId: string | null = null;
+  const lastSigned = new Map<string, { position: string; hash: string }>();
   // One pass at a time in this process (the loop and sealNow callers share it).
   let chainTail: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -168,6 +169,7 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
   /** Signs the heads of chains that moved since their last checkpoint; witnesses first, then the database. */
   async function checkpoint(): Promise<number> {
     logId ??= await readLogId(deps.db);
+    if (dirty === null) await rememberWitnessed(logId);
     const heads =
       dirty === null
         ? await allHeads()
@@ -179,25 +181,32 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
       return 0;
     }
     const keys = sql.join([...heads.keys()].map((c) => sql`(${toSqlChain(c)}::uuid)`));
-    const last = await sql<{ k: string; position: string; hash: string; current: string | null }>`
-      SELECT c.k::text AS k, cp.chain_pos::text AS position, cp.hash,
-             (SELECT e.hash FROM audit_events e WHERE coalesce(e.tenant_id, ${sql.lit(ZERO_UUID)}::uuid) = c.k AND e.chain_pos = cp.chain_pos) AS current
+    const stored = await sql<{ k: string; position: string; hash: string }>`
+      SELECT c.k::text AS k, cp.chain_pos::text AS position, cp.hash
       FROM (VALUES ${keys}) AS c(k)
       CROSS JOIN LATERAL (
         SELECT chain_pos, hash FROM audit_checkpoints
         WHERE ${chainExpr} = c.k AND log_id = ${logId}::uuid ORDER BY chain_pos DESC LIMIT 1
       ) cp`.execute(deps.db);
-    const lastByChain = new Map(last.rows.map((r) => [fromSqlChain(r.k), r]));
+    // What was signed before, by the database's copy and by this sealer's own memory (which a
+    // database administrator cannot delete): the chain must still match both.
+    const refs: { chain: string; position: string; hash: string }[] = stored.rows.map((r) => ({ chain: fromSqlChain(r.k), position: r.position, hash: r.hash }));
+    for (const chain of heads.keys()) {
+      const mine = lastSigned.get(chain);
+      if (mine) refs.push({ chain, ...mine });
+    }
+    const current = await currentHashes(refs);
     const at = new Date(deps.clock.now().getTime()).toISOString();
     const signed: SignedCheckpoint[] = [];
     for (const [chain, head] of heads) {
-      const prev = lastByChain.get(chain);
-      if (prev && prev.current !== prev.hash) {
+      const mine = refs.filter((r) => r.chain === chain);
+      const broken = mine.find((r) => current.get(`${r.chain}/${r.position}`) !== r.hash);
+      if (broken) {
         // Never sign over a history that no longer matches what was signed before.
-        deps.log.error({ tenantId: chain || null, position: prev.position }, 'audit chain no longer matches its last signed checkpoint; not signing it again');
+        deps.log.error({ tenantId: chain || null, position: broken.position }, 'audit chain no longer matches a signed checkpoint; not signing it again');
         continue;
       }
-      if (prev && BigInt(prev.position) >= BigInt(head.position)) continue;
+      if (mine.some((r) => BigInt(r.position) >= BigInt(head.position))) continue;
       signed.push(
         signCheckpoint(
           { log_id: logId, tenant_id: chain === '' ? null : chain, position: head.position, hash: head.hash, at, key_id: deps.signer.keyId },
@@ -218,11 +227,39 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
         .values(signed.map((c) => ({ log_id: c.log_id, tenant_id: c.tenant_id, chain_pos: c.position, hash: c.hash, at: new Date(c.at), key_id: c.key_id, signature: c.signature })))
         .execute();
     }
+    for (const c of signed) lastSigned.set(chainOf(c.tenant_id), { position: c.position, hash: c.hash });
     dirty = new Set();
     sinceCheckpoint = 0;
     firstUncheckpointedAt = null;
     totals.checkpoints += signed.length;
     return signed.length;
+  }
+
+  /** The newest checkpoint per chain in the readable witnesses (once, at the first checkpoint after start). */
+  async function rememberWitnessed(log: string) {
+    for (const w of deps.witnesses) {
+      if (!w.read) continue;
+      try {
+        for (const c of (await w.read()).checkpoints) {
+          if (c.log_id !== log || c.key_id !== deps.signer.keyId) continue;
+          const chain = chainOf(c.tenant_id);
+          const known = lastSigned.get(chain);
+          if (!known || BigInt(known.position) < BigInt(c.position)) lastSigned.set(chain, { position: c.position, hash: c.hash });
+        }
+      } catch (err) {
+        deps.log.warn({ err, witness: w.name }, 'could not read back the audit witness');
+      }
+    }
+  }
+
+  async function currentHashes(refs: readonly { chain: string; position: string }[]): Promise<Map<string, string>> {
+    if (refs.length === 0) return new Map();
+    const pairs = sql.join(refs.map((r) => sql`(${toSqlChain(r.chain)}::uuid, ${r.position}::bigint)`));
+    const { rows } = await sql<{ k: string; position: string; hash: string }>`
+      SELECT p.k::text AS k, p.pos::text AS position, e.hash
+      FROM (VALUES ${pairs}) AS p(k, pos)
+      JOIN audit_events e ON ${sql.raw('coalesce(e.tenant_id, ')}${sql.lit(ZERO_UUID)}::uuid) = p.k AND e.chain_pos = p.pos`.execute(deps.db);
+    return new Map(rows.map((r) => [`${fromSqlChain(r.k)}/${r.position}`, r.hash]));
   }
 
   async function allHeads(): Promise<Map<string, ChainHead>> {
