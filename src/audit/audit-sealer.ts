@@ -20,6 +20,7 @@ import { readLogId } from './log-id.js';
 
 /** Held only by sealers, inside their batch transaction: never by a request. */
 const SEAL_LOCK_KEY = '8315921000466915090';
+const ACQUIRE_EVERY_MS = 5_000;
 /** Stands for the platform chain (tenant_id null) in SQL; the same expression as the unique index. */
 const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 const chainExpr = sql`coalesce(tenant_id, ${sql.lit(ZERO_UUID)}::uuid)`;
@@ -292,8 +293,14 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
     return { sealed, checkpoints };
   }
 
+  let lastTry = 0;
   async function tick() {
     try {
+      if (!holding) {
+        // Another replica seals: ask for the lease now and then, not at every poll.
+        if (Date.now() - lastTry < ACQUIRE_EVERY_MS) return;
+        lastTry = Date.now();
+      }
       holding = holding ? await lease.keep() : await lease.acquire();
       if (holding) await serial(() => pass(false));
     } catch (err) {

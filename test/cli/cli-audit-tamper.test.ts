@@ -25,6 +25,10 @@ describe('timebox audit verify', () => {
     const ok = await runCli(['audit', 'verify'], { env });
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/Audit log intact: \d+ events checked in \d+ chain\(s\)/);
+    const mine = await runCli(['audit', 'verify', '--tenant-only'], { env });
+    expect(mine.stdout).toMatch(/Audit log intact: \d+ events checked in 1 chain\(s\), 1 matching a signed checkpoint/);
+    const key = await runCli(['audit', 'public-key'], { env });
+    expect(key.stdout).toBe(server.tb.audit.signing.publicKeyPem);
 
     const db = server.tb.store.db;
     const row = await db.selectFrom('audit_events').select(['seq', 'chain_pos']).where('action', '=', 'target.created').executeTakeFirstOrThrow();
