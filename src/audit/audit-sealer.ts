@@ -205,6 +205,7 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
       if (broken) {
         // Never sign over a history that no longer matches what was signed before.
         deps.log.error({ tenantId: chain || null, position: broken.position }, 'audit chain no longer matches a signed checkpoint; not signing it again');
+        if (chain !== '') await raiseTamperAlert(chain, broken.position);
         continue;
       }
       if (mine.some((r) => BigInt(r.position) >= BigInt(head.position))) continue;
@@ -234,6 +235,16 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
     firstUncheckpointedAt = null;
     totals.checkpoints += signed.length;
     return signed.length;
+  }
+
+  /** Tells the tenant's admins (open alerts), once while it stays open. */
+  async function raiseTamperAlert(tenantId: string, position: string) {
+    const message = `The audit log no longer matches the checkpoint signed at position ${position}: events were changed or deleted in the database. Run audit verify.`;
+    await sql`
+      INSERT INTO alerts (id, tenant_id, grant_id, severity, message, created_at)
+      SELECT gen_random_uuid(), ${tenantId}::uuid, NULL, 'critical', ${message}, ${deps.clock.now()}
+      WHERE EXISTS (SELECT 1 FROM tenants WHERE id = ${tenantId}::uuid)
+        AND NOT EXISTS (SELECT 1 FROM alerts WHERE tenant_id = ${tenantId}::uuid AND message = ${message} AND resolved_at IS NULL)`.execute(deps.db);
   }
 
   /** The newest checkpoint per chain in the readable witnesses (once, at the first checkpoint after start). */

@@ -175,6 +175,9 @@ describe('signed checkpoints against a database administrator', () => {
     await server.tb.audit.sealer.sealNow({ checkpoint: true });
     const added = (await readFile(witnessFile(), 'utf8')).split('\n').slice(before - 1).filter(Boolean).map((l) => JSON.parse(l));
     expect(added.filter((c: { tenant_id: string }) => c.tenant_id === tenants.alpha)).toEqual([]);
+    // ...and tells the tenant's admins.
+    const alerts = (await server.admin.get('/api/v1/tenants/alpha/alerts')).body.items;
+    expect(alerts).toContainEqual(expect.objectContaining({ severity: 'critical', message: expect.stringMatching(/audit log no longer matches the checkpoint signed at position \d+/) }));
   });
 
   it('(b) events deleted after a checkpoint are caught', async () => {
