@@ -33,6 +33,8 @@ export interface LifecycleResult {
   endedOtherwise: number;
   requestErrors: number;
   timedOut: boolean;
+  /** Audit event written -> sealed into its chain, over the last 1,024 events sealed during the run. */
+  sealLagMs: { p50: number | null; p99: number | null; max: number | null };
 }
 
 export async function measureLifecycles(o: { databaseUrl: string; lifecycles: number; concurrency: number; timeoutMs: number }): Promise<LifecycleResult> {
@@ -102,6 +104,7 @@ export async function measureLifecycles(o: { databaseUrl: string; lifecycles: nu
       endedOtherwise: Number(row.other),
       requestErrors,
       timedOut,
+      sealLagMs: tb.audit.sealer.stats().lagMs,
     };
   } finally {
     await tb.close();

@@ -98,6 +98,7 @@ async function main() {
       rows.push(row(`pgbench simple-update (scale 1, 4 clients, ${scale.pgbenchSeconds} s)`, 'PostgreSQL', tps, 'tps'));
       rows.push(row('Lifecycles / pgbench tps', 'PostgreSQL', r.perSecond / tps, ''));
       rows.push(row('Lifecycles ended other than revoked-on-expiry', 'PostgreSQL', r.endedOtherwise + r.requestErrors, '', { text: '0', ok: (v) => v === 0 }));
+      rows.push(row('Audit seal lag p99 (event written -> sealed, during the lifecycles)', 'PostgreSQL', r.sealLagMs.p99 ?? Number.NaN, 'ms', { text: '< 1,000 ms', ok: (v) => v < 1_000 }));
     });
 
     await section('AD JIT grant + revoke', 'PostgreSQL', async () => {

@@ -5,7 +5,7 @@
  *
  * An expiring grant goes active -> revoking -> revoked (or -> revoke attempt failed) in ONE
  * transaction after the target call: the scheduled item is already the durable intent, and one
- * commit (one turn on the audit chain's lock) per expiry keeps mass expiry fast.
+ * commit per expiry keeps mass expiry fast.
  */
 import { classifyTargetError } from '../core/errors.js';
 import type { TargetError } from '../core/errors.js';
@@ -87,7 +87,9 @@ async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkO
   }
 
   await persist(deps, grant, async (g, tx) => {
-    // Plain updates first, the audited transition last: the audit chain's lock is held briefly.
+    // The grant row first, then the JIT account: the order activation uses too, so a revocation
+    // and an activation of the same grant cannot deadlock.
+    const revoked = await applyGrantEvent(deps, tx, g, { type: 'revoked' }, systemActor, { reason: g.end_reason ?? 'expired', extra: { last_error: null } });
     await tx
       .updateTable('alerts')
       .set({ resolved_at: deps.clock.now() })
@@ -98,7 +100,7 @@ async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkO
     if (others.length === 0) {
       await tx.updateTable('jit_accounts').set({ status: 'disabled', updated_at: deps.clock.now() }).where('id', '=', g.jit_account_id).execute();
     }
-    return applyGrantEvent(deps, tx, g, { type: 'revoked' }, systemActor, { reason: g.end_reason ?? 'expired', extra: { last_error: null } });
+    return revoked;
   });
   return { type: 'done' };
 }

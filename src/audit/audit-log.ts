@@ -1,23 +1,21 @@
 /**
- * The append-only, hash-chained audit log (guarantee 5).
+ * The append-only audit log (guarantee 5), written without any lock shared between requests.
  *
- * Each row's hash covers its content and the previous row's hash, so editing, deleting or
- * inserting a row breaks the chain from that point (see audit-verify.ts). Appends from several
- * server processes serialize on a transaction-scoped advisory lock, which also makes seq gapless.
+ * An event is one INSERT in the deciding transaction: durable and visible as soon as the change
+ * it describes commits, unsealed (no chain position or hash yet). The sealer (audit-sealer.ts)
+ * later gives it the next position of its tenant's chain (or of the platform chain, tenant_id
+ * null) and hash = sha256hex(prev_hash + "\n" + canonicalJson(hashed fields)); see hashRecord.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Clock } from '../core/clock.js';
 import type { AuditEventRow, Database } from '../store/schema.js';
 import type { AuditInput, AuditLog } from './types.js';
 
-/** Arbitrary but fixed: 'timebox' in ASCII. Every appender in every process must use the same one. */
-export const AUDIT_LOCK_KEY = '32767015871737720'; // 0x74696d65626f78
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** One event exactly as it is hashed and exported; snake_case to match the table. */
-export interface AuditRecord {
-  seq: string;
+/** What an event says, as stored and hashed; snake_case to match the table. */
+export interface AuditContent {
   id: string;
   /** ISO-8601 with milliseconds, UTC. */
   at: string;
@@ -32,9 +30,17 @@ export interface AuditRecord {
   after: unknown;
 }
 
-export interface ChainedAuditRecord extends AuditRecord {
-  prev_hash: string;
-  hash: string;
+/** One event as listed and exported: content, insertion id and (once sealed) its chain links. */
+export interface ChainedAuditRecord extends AuditContent {
+  /** Insertion id: stable sort key of lists and exports; not the chain position. */
+  seq: string;
+  /** Position in its tenant's chain (the platform chain when tenant_id is null), from 1; null while unsealed. */
+  position: string | null;
+  prev_hash: string | null;
+  hash: string | null;
+  sealed_at: string | null;
+  /** False while the sealer has not linked it yet (a moment after commit). */
+  sealed: boolean;
 }
 
 export interface AuditLogDeps {
@@ -43,24 +49,15 @@ export interface AuditLogDeps {
 }
 
 export interface AuditLogWriter extends AuditLog {
-  /** Same as append, returning the stored event (seq, hashes) for callers that show or test it. */
+  /** Same as append, returning the stored (still unsealed) event for callers that show or test it. */
   appendRecord(db: Transaction<Database> | Kysely<Database>, event: AuditInput): Promise<ChainedAuditRecord>;
 }
 
 export function createAuditLog(deps: AuditLogDeps): AuditLogWriter {
   const newId = deps.newId ?? randomUUID;
 
-  async function appendIn(tx: Transaction<Database>, event: AuditInput): Promise<ChainedAuditRecord> {
-    await sql`select pg_advisory_xact_lock(${AUDIT_LOCK_KEY}::bigint)`.execute(tx);
-    // Read after taking the lock: under READ COMMITTED this statement sees the previous holder's commit.
-    const last = await tx
-      .selectFrom('audit_events')
-      .select(['seq', 'hash'])
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    const record: AuditRecord = {
-      seq: (BigInt(last?.seq ?? 0) + 1n).toString(),
+  async function appendRecord(db: Transaction<Database> | Kysely<Database>, event: AuditInput): Promise<ChainedAuditRecord> {
+    const content: AuditContent = {
       id: normalizeUuid(newId(), 'event id'),
       // Date has millisecond precision, which timestamptz keeps exactly, so re-hashing matches.
       at: new Date(deps.clock.now().getTime()).toISOString(),
@@ -75,26 +72,18 @@ export function createAuditLog(deps: AuditLogDeps): AuditLogWriter {
       before: toJsonValue(event.before),
       after: toJsonValue(event.after),
     };
-    const prev_hash = last?.hash ?? GENESIS_HASH;
-    const hash = hashRecord(prev_hash, record);
-    await tx
+    // A single statement: with a plain Kysely it is its own transaction, otherwise it joins the caller's.
+    const row = await db
       .insertInto('audit_events')
       .values({
-        ...record,
-        at: new Date(record.at),
-        before: record.before === null ? null : canonicalJson(record.before),
-        after: record.after === null ? null : canonicalJson(record.after),
-        prev_hash,
-        hash,
+        ...content,
+        at: new Date(content.at),
+        before: content.before === null ? null : canonicalJson(content.before),
+        after: content.after === null ? null : canonicalJson(content.after),
       })
-      .execute();
-    return { ...record, prev_hash, hash };
-  }
-
-  async function appendRecord(db: Transaction<Database> | Kysely<Database>, event: AuditInput) {
-    // A plain Kysely means the caller has no transaction: the lock needs one, so open it here.
-    if (db.isTransaction) return appendIn(db as Transaction<Database>, event);
-    return db.transaction().execute((tx) => appendIn(tx, event));
+      .returning('seq')
+      .executeTakeFirstOrThrow();
+    return { ...content, seq: String(row.seq), position: null, prev_hash: null, hash: null, sealed_at: null, sealed: false };
   }
 
   return {
@@ -105,11 +94,14 @@ export function createAuditLog(deps: AuditLogDeps): AuditLogWriter {
   };
 }
 
-/** sha256hex(prev_hash + "\n" + canonicalJson(record)): also the recipe for offline verification. */
-export function hashRecord(prevHash: string, record: AuditRecord): string {
+/**
+ * sha256hex(prev_hash + "\n" + canonicalJson(fields)) where fields are the content plus the chain
+ * position (a decimal string): the recipe the offline verifier repeats.
+ */
+export function hashRecord(prevHash: string, record: AuditContent & { position: string }): string {
   const r = record;
   const hashed = {
-    seq: r.seq,
+    position: r.position,
     id: r.id,
     at: r.at,
     tenant_id: r.tenant_id,
@@ -125,7 +117,7 @@ export function hashRecord(prevHash: string, record: AuditRecord): string {
   return createHash('sha256').update(`${prevHash}\n${canonicalJson(hashed)}`, 'utf8').digest('hex');
 }
 
-/** A stored row as the record that was hashed (and that export writes). */
+/** A stored row as listed and exported. */
 export function rowToRecord(row: AuditEventRow): ChainedAuditRecord {
   return {
     seq: String(row.seq),
@@ -140,8 +132,11 @@ export function rowToRecord(row: AuditEventRow): ChainedAuditRecord {
     reason: row.reason,
     before: row.before ?? null,
     after: row.after ?? null,
+    position: row.chain_pos === null ? null : String(row.chain_pos),
     prev_hash: row.prev_hash,
     hash: row.hash,
+    sealed_at: row.sealed_at?.toISOString() ?? null,
+    sealed: row.hash !== null,
   };
 }
 

@@ -1,13 +1,16 @@
 /**
  * Reading the audit log: a filtered, keyset-paginated list (newest first) for the UI/API, and a
- * JSON-lines export (oldest first) that carries seq, prev_hash and hash so an auditor can check
- * every row offline: hash = sha256hex(prev_hash + "\n" + canonicalJson(line without prev_hash/hash)).
- * An unfiltered export can also be checked for links between rows; a filtered one has gaps by design.
+ * JSON-lines export (oldest first). Both sort by insertion id (seq), which is stable, and show
+ * unsealed events too (position, prev_hash and hash null). Export lines carry each event's chain
+ * position and hashes, followed by one `{"checkpoint": …}` line per signed checkpoint of the
+ * exported chains, so an auditor can check a tenant's export alone, offline
+ * (scripts/verify-audit-export.mjs). An export filtered by more than the tenant has gaps by design.
  */
 import type { Kysely, SelectQueryBuilder } from 'kysely';
 import { badRequest } from '../core/errors.js';
 import type { Database } from '../store/schema.js';
 import { rowToRecord, type ChainedAuditRecord } from './audit-log.js';
+import { listStoredCheckpoints } from './audit-verify.js';
 
 export interface AuditFilter {
   tenantId?: string;
@@ -52,7 +55,12 @@ export async function exportAuditEvents(
   db: Kysely<Database>,
   filter: AuditFilter,
   write: (line: string) => void | Promise<void>,
-): Promise<{ exported: number }> {
+): Promise<{ exported: number; checkpoints: number }> {
+  applyFilter(db.selectFrom('audit_events').selectAll(), filter); // a bad filter is a 400 before anything is read
+  // Only an export of whole chains can be checked against checkpoints. Read before the events:
+  // sealing only moves forward, so every checkpoint read now covers events sealed when read below.
+  const wholeChains = Object.entries(filter).every(([k, v]) => k === 'tenantId' || v === undefined);
+  const signed = wholeChains ? await listStoredCheckpoints(db, filter.tenantId) : [];
   let after: string | null = null;
   let exported = 0;
   for (;;) {
@@ -64,9 +72,11 @@ export async function exportAuditEvents(
       await write(JSON.stringify(rowToRecord(row)));
       exported++;
     }
-    if (rows.length < EXPORT_PAGE_SIZE) return { exported };
+    if (rows.length < EXPORT_PAGE_SIZE) break;
     after = String(rows[rows.length - 1]!.seq);
   }
+  for (const cp of signed) await write(JSON.stringify({ checkpoint: cp }));
+  return { exported, checkpoints: signed.length };
 }
 
 type AuditQuery = SelectQueryBuilder<Database, 'audit_events', any>;

@@ -1,81 +1,108 @@
 /**
- * Walks the audit chain in seq order and reports every place it is broken.
- *
- * - A row edited in place no longer matches its own hash.
- * - A row edited and re-hashed no longer matches the next row's prev_hash.
- * - A deleted row leaves a gap in seq and a prev_hash that matches nothing.
- * - An inserted or reordered row breaks seq continuity or the prev_hash link.
- * Deleting the newest rows leaves a valid shorter chain: compare `head` with a copy kept
- * elsewhere (e.g. the last verified head hash) to detect truncation.
+ * `audit verify` against the database: every sealed event of every chain (or one tenant's),
+ * checked link by link and against the signed checkpoints found in the database and in every
+ * readable witness (see chain-check.ts for what each problem means).
  */
-import type { Kysely } from 'kysely';
+import type { KeyObject } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
-import { GENESIS_HASH, hashRecord, rowToRecord } from './audit-log.js';
+import { rowToRecord } from './audit-log.js';
+import { createChainChecker, type ChainCheckResult } from './chain-check.js';
+import type { SignedCheckpoint } from './checkpoints.js';
+import { readLogId } from './log-id.js';
+import { chainOf } from './seal-plan.js';
+import type { AuditWitness } from './witness.js';
+
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+const chainExpr = sql`coalesce(tenant_id, ${sql.lit(ZERO_UUID)}::uuid)`;
 
 export interface VerifyOptions {
   /** Rows read per query: memory stays bounded whatever the size of the log. */
   batchSize?: number;
   /** Stop collecting problems after this many (a wholesale rewrite would list every row). */
   maxProblems?: number;
+  /** Only this tenant's chain. */
+  tenantId?: string;
 }
 
-export interface AuditProblem {
-  seq: string;
-  problem: string;
+export interface VerifyResult extends ChainCheckResult {
+  logId: string;
+  /** Events written but not sealed yet: not covered by the check. */
+  unsealed: number;
+  /** Witness lines that are not checkpoints (e.g. torn by a crash mid-write). */
+  unreadableWitnessLines: number;
 }
 
-export interface VerifyResult {
-  ok: boolean;
-  checked: number;
-  problems: AuditProblem[];
-  /** True when more problems were found than `maxProblems`. */
-  truncated: boolean;
-  /** The last row seen: keep its hash somewhere safe to detect later truncation of the log. */
-  head: { seq: string; hash: string } | null;
+export interface AuditTrust {
+  /** Public keys whose checkpoints count, by key id. */
+  trustedKeys: ReadonlyMap<string, KeyObject>;
+  witnesses: readonly AuditWitness[];
 }
 
-export async function verifyAuditChain(db: Kysely<Database>, opts: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verifyAuditLog(db: Kysely<Database>, trust: AuditTrust, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 5000));
-  const maxProblems = opts.maxProblems ?? 1000;
-  const problems: AuditProblem[] = [];
-  let truncated = false;
-  const report = (seq: string, problem: string) => {
-    if (problems.length < maxProblems) problems.push({ seq, problem });
-    else truncated = true;
-  };
-
-  let checked = 0;
-  let prev: { seq: bigint; hash: string } | null = null;
+  const logId = await readLogId(db);
+  const { checkpoints, unreadable } = await gatherCheckpoints(db, trust.witnesses, opts.tenantId);
+  const checker = createChainChecker({
+    logId,
+    trustedKeys: trust.trustedKeys,
+    checkpoints,
+    onlyChains: opts.tenantId ? new Set([chainOf(opts.tenantId)]) : undefined,
+    maxProblems: opts.maxProblems,
+  });
+  let after: { k: string; pos: string } | null = null;
   for (;;) {
-    let query = db.selectFrom('audit_events').selectAll().orderBy('seq', 'asc').limit(batchSize);
-    if (prev) query = query.where('seq', '>', prev.seq.toString());
-    const rows = await query.execute();
-    for (const row of rows) {
-      const record = rowToRecord(row);
-      const seq = BigInt(record.seq);
-      const expectedSeq: bigint = prev ? prev.seq + 1n : 1n;
-      const expectedPrev: string = prev ? prev.hash : GENESIS_HASH;
-      if (seq !== expectedSeq) {
-        const missing = seq - 1n === expectedSeq ? `${expectedSeq}` : `${expectedSeq}..${seq - 1n}`;
-        report(record.seq, `seq ${missing} missing: row(s) deleted before this one`);
-      }
-      if (record.prev_hash !== expectedPrev) {
-        const what = prev ? `the hash of seq ${prev.seq}` : 'the genesis hash';
-        report(record.seq, `prev_hash does not match ${what}: a row before it was deleted, inserted or altered`);
-      }
-      if (hashRecord(record.prev_hash, record) !== record.hash) {
-        report(record.seq, 'content does not match its hash: the row was altered after it was written');
-      }
-      prev = { seq, hash: record.hash };
-      checked++;
-    }
+    let q = db
+      .selectFrom('audit_events')
+      .selectAll()
+      .select(sql<string>`${chainExpr}::text`.as('chain_key'))
+      .where('chain_pos', 'is not', null);
+    if (opts.tenantId) q = q.where('tenant_id', '=', opts.tenantId);
+    if (after) q = q.where(sql<boolean>`(${chainExpr}, chain_pos) > (${after.k}::uuid, ${after.pos}::bigint)`);
+    const rows = await q.orderBy(sql`${chainExpr}`).orderBy('chain_pos').limit(batchSize).execute();
+    for (const row of rows) checker.feed(rowToRecord(row));
     if (rows.length < batchSize) break;
+    const last = rows[rows.length - 1]!;
+    after = { k: last.chain_key, pos: String(last.chain_pos) };
   }
-  return {
-    ok: problems.length === 0 && !truncated,
-    checked,
-    problems,
-    truncated,
-    head: prev ? { seq: prev.seq.toString(), hash: prev.hash } : null,
-  };
+  let unsealedQ = db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).where('hash', 'is', null);
+  if (opts.tenantId) unsealedQ = unsealedQ.where('tenant_id', '=', opts.tenantId);
+  const unsealed = Number((await unsealedQ.executeTakeFirstOrThrow()).n);
+  return { ...checker.finish(), logId, unsealed, unreadableWitnessLines: unreadable };
+}
+
+/** Checkpoints stored in the database and in every witness that can be read back. */
+export async function gatherCheckpoints(
+  db: Kysely<Database>,
+  witnesses: readonly AuditWitness[],
+  tenantId?: string,
+): Promise<{ checkpoints: (SignedCheckpoint & { source: string })[]; unreadable: number }> {
+  const stored = await listStoredCheckpoints(db, tenantId);
+  const out: (SignedCheckpoint & { source: string })[] = stored.map((c) => ({ ...c, source: 'the database' }));
+  let unreadable = 0;
+  for (const w of witnesses) {
+    if (!w.read) continue;
+    const read = await w.read();
+    unreadable += read.unreadable;
+    for (const c of read.checkpoints) {
+      if (tenantId === undefined || c.tenant_id === tenantId) out.push({ ...c, source: w.name });
+    }
+  }
+  return { checkpoints: out, unreadable };
+}
+
+/** The database's checkpoints, oldest first, as signed (for exports and verification). */
+export async function listStoredCheckpoints(db: Kysely<Database>, tenantId?: string): Promise<SignedCheckpoint[]> {
+  let q = db.selectFrom('audit_checkpoints').selectAll();
+  if (tenantId !== undefined) q = q.where('tenant_id', '=', tenantId);
+  const rows = await q.orderBy('id').execute();
+  return rows.map((r) => ({
+    log_id: r.log_id,
+    tenant_id: r.tenant_id,
+    position: String(r.chain_pos),
+    hash: r.hash,
+    at: r.at.toISOString(),
+    key_id: r.key_id,
+    signature: r.signature,
+  }));
 }

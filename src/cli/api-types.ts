@@ -103,16 +103,28 @@ export interface AuditEvent {
   reason: string | null;
   before: unknown;
   after: unknown;
-  prev_hash: string;
-  hash: string;
+  position: string | null;
+  prev_hash: string | null;
+  hash: string | null;
+  sealed_at: string | null;
+  sealed: boolean;
 }
 
 export interface VerifyReport {
   ok: boolean;
+  logId: string;
   checked: number;
-  problems: { seq: string; problem: string }[];
+  unsealed: number;
+  problems: { tenant_id: string | null; position: string | null; problem: string }[];
   truncated: boolean;
-  head: { seq: string; hash: string } | null;
+  chains: {
+    tenant_id: string | null;
+    events: number;
+    head: { position: string; hash: string } | null;
+    checkpoint: { position: string; at: string } | null;
+  }[];
+  checkpoints: { trusted: number; otherLogs: number; unknownKey: number };
+  unreadableWitnessLines: number;
 }
 
 export interface ApiToken {

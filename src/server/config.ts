@@ -38,6 +38,14 @@ const envSchema = z.object({
       }
     }),
   TIMEBOX_TOKEN_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
+  /** Append-only file that receives every signed audit checkpoint; default <data dir>/audit-witness.jsonl. */
+  TIMEBOX_AUDIT_WITNESS_FILE: z.string().min(1).optional(),
+  /** How often the audit sealer looks for committed events to seal. */
+  TIMEBOX_AUDIT_SEAL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  /** A signed checkpoint of every chain that moved after this many sealed events... */
+  TIMEBOX_AUDIT_CHECKPOINT_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  /** ...or this long after the first event sealed since the last checkpoint. */
+  TIMEBOX_AUDIT_CHECKPOINT_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
 });
 
 export type ServerConfig = z.infer<typeof envSchema>;

@@ -14,6 +14,11 @@ import { createExpiryWarningJob } from '../app/expiry-warning.js';
 import { createRevokeJob } from '../app/revoke-grant.js';
 import { createReconciler } from '../app/reconcile.js';
 import { createAuditLog } from '../audit/audit-log.js';
+import { createAuditSealer, type AuditSealer } from '../audit/audit-sealer.js';
+import type { AuditTrust } from '../audit/audit-verify.js';
+import { loadAuditSigningKey, type AuditSigningKey } from '../audit/signing-key.js';
+import { fileWitness, WITNESS_FILE } from '../audit/witness.js';
+import { join } from 'node:path';
 import { bootstrapIfEmpty, type BootstrapCredentials } from '../auth/bootstrap.js';
 import type { ConnectorDefinition } from '../connectors/contract.js';
 import { fakeConnector } from '../connectors/fake/fake-connector.js';
@@ -63,6 +68,8 @@ export interface Timebox {
   credentials: CredentialEngines;
   /** Sends queued email and webhooks; tests drain it. */
   dispatcher: { drain(): Promise<number> };
+  /** The audit sealer (tests seal on demand), the checkpoint key and the witnesses. */
+  audit: { sealer: AuditSealer; signing: AuditSigningKey; trust: AuditTrust };
   /** Set on the very first start only: the first owner's password, to print once. */
   bootstrap: BootstrapCredentials | null;
   close(): Promise<void>;
@@ -94,6 +101,10 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   const store = await openStore(embedded ? { dataDir: config.TIMEBOX_DATA_DIR } : { databaseUrl: config.DATABASE_URL });
 
   const audit = createAuditLog({ clock });
+  const signing = await loadAuditSigningKey({ env, dataDir: config.TIMEBOX_DATA_DIR });
+  if (signing.created) log.warn({ dir: config.TIMEBOX_DATA_DIR, keyId: signing.keyId }, 'created a new audit signing key file; publish its public key (timebox audit public-key) to auditors');
+  const witnesses = [fileWitness(config.TIMEBOX_AUDIT_WITNESS_FILE ?? join(config.TIMEBOX_DATA_DIR, WITNESS_FILE))];
+  const auditTrust: AuditTrust = { trustedKeys: new Map([[signing.keyId, signing.publicKey]]), witnesses };
   const secrets = createSecretBox(masterKey.key);
   let url = '';
   const credentials = createCredentialEngines({
@@ -167,6 +178,17 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   if (released > 0) log.warn({ released, workerId }, 'took back scheduled work held when this server last stopped');
   const bootstrap = await bootstrapIfEmpty(store.db, deps.audit, clock);
   const routeDeps = { ...deps, runNow: sched.runNow };
+  const sealer = createAuditSealer({
+    db: store.db,
+    clock,
+    log,
+    workerId,
+    signer: signing,
+    witnesses,
+    pollMs: config.TIMEBOX_AUDIT_SEAL_MS,
+    checkpointEvery: config.TIMEBOX_AUDIT_CHECKPOINT_EVENTS,
+    checkpointMs: config.TIMEBOX_AUDIT_CHECKPOINT_MS,
+  });
   const reconciler = createReconciler(deps);
   const app = await createHttpServer({
     db: store.db,
@@ -184,7 +206,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       approvalRoutes(routeDeps),
       jitAccountRoutes(routeDeps),
       jitSettingsRoutes(deps, reconciler),
-      auditRoutes(deps),
+      auditRoutes(deps, { trust: auditTrust, signing }),
       notificationRoutes(deps),
       eventRoutes({ db: store.db, ...opts.events }),
       credentialRoutes({ db: store.db, credentials, clock }),
@@ -203,6 +225,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   sched.start();
   reconciler.start(config.TIMEBOX_RECONCILE_MS);
   dispatcher.start();
+  sealer.start();
   // Retiring CAs whose credentials have all ended stop being published (reads also do this lazily).
   const retireTimer = setInterval(() => {
     credentials.cas.retireDrained().catch((err: unknown) => log.warn({ err }, 'retiring drained certificate authorities failed'));
@@ -219,6 +242,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     scheduler: sched,
     credentials,
     dispatcher,
+    audit: { sealer, signing, trust: auditTrust },
     bootstrap,
     async close() {
       if (closed) return;
@@ -228,6 +252,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       await sched.stop();
       await reconciler.stop();
       await dispatcher.stop();
+      await sealer.stop();
       await hub.closeAll();
       await store.close();
     },

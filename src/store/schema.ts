@@ -161,7 +161,8 @@ export interface ScheduledWorkTable {
 }
 
 export interface AuditEventsTable {
-  seq: ColumnType<string, string | number, never>;
+  /** Insertion id: unique and stable, not a chain position (gaps where a transaction rolled back). */
+  seq: ColumnType<string, never, never>;
   id: string;
   at: Timestamp;
   tenant_id: string | null;
@@ -173,8 +174,25 @@ export interface AuditEventsTable {
   reason: string | null;
   before: Json;
   after: Json;
-  prev_hash: string;
+  /** The writing transaction (xid8, as text); set by the database. */
+  xid: ColumnType<string, never, never>;
+  /** Chain columns: null until the sealer seals the event (src/audit/audit-sealer.ts). */
+  chain_pos: ColumnType<string | null, never, string>;
+  prev_hash: ColumnType<string | null, never, string>;
+  hash: ColumnType<string | null, never, string>;
+  sealed_at: ColumnType<Date | null, never, Date>;
+}
+
+/** A signed head of one chain (src/audit/checkpoints.ts). */
+export interface AuditCheckpointsTable {
+  id: ColumnType<string, never, never>;
+  log_id: string;
+  tenant_id: string | null;
+  chain_pos: ColumnType<string, string, never>;
   hash: string;
+  at: Timestamp;
+  key_id: string;
+  signature: string;
 }
 
 export interface AlertsTable {
@@ -289,6 +307,7 @@ export interface Database extends NotificationTables, CredentialTables, AgentTab
   grants: GrantsTable;
   scheduled_work: ScheduledWorkTable;
   audit_events: AuditEventsTable;
+  audit_checkpoints: AuditCheckpointsTable;
   alerts: AlertsTable;
   settings: SettingsTable;
 }
@@ -300,3 +319,4 @@ export type OperatorRow = Selectable<OperatorsTable>;
 export type JitAccountRow = Selectable<JitAccountsTable>;
 export type PolicyRow = Selectable<PoliciesTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
+export type AuditCheckpointRow = Selectable<AuditCheckpointsTable>;

@@ -1,4 +1,4 @@
-/** `timebox audit verify` passes on an intact log and fails (exit 1) after a row is edited by hand. */
+/** `timebox audit verify` passes on an intact log and fails (exit 1) after an event is edited by hand. */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,13 +20,19 @@ beforeAll(async () => {
 afterAll(async () => server?.close());
 
 describe('timebox audit verify', () => {
-  it('detects a row edited by someone with database rights', async () => {
+  it('detects an event edited by someone with database rights', async () => {
+    await server.tb.audit.sealer.sealNow({ checkpoint: true });
     const ok = await runCli(['audit', 'verify'], { env });
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/Audit chain intact: \d+ events checked/);
+    expect(ok.stdout).toMatch(/Audit log intact: \d+ events checked in \d+ chain\(s\)/);
+    const mine = await runCli(['audit', 'verify', '--tenant-only'], { env });
+    expect(mine.stdout).toMatch(/Audit log intact: \d+ events checked in 1 chain\(s\), 1 matching a signed checkpoint/);
+    const key = await runCli(['audit', 'public-key'], { env });
+    expect(key.stdout).toBe(server.tb.audit.signing.publicKeyPem);
 
     const db = server.tb.store.db;
-    const row = await db.selectFrom('audit_events').select('seq').where('action', '=', 'target.created').executeTakeFirstOrThrow();
+    const row = await db.selectFrom('audit_events').select(['seq', 'chain_pos']).where('action', '=', 'target.created').executeTakeFirstOrThrow();
+    expect(row.chain_pos).not.toBeNull();
     // The table refuses edits; a hand-editor with DBA rights switches the guard off first.
     await sql`ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update`.execute(db);
     await sql`UPDATE audit_events SET reason = 'nothing to see here' WHERE seq = ${row.seq}`.execute(db);
@@ -34,7 +40,7 @@ describe('timebox audit verify', () => {
 
     const bad = await runCli(['audit', 'verify'], { env });
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toContain(`seq ${row.seq}:`);
+    expect(bad.stdout).toContain(`position ${row.chain_pos}: content does not match its hash`);
     expect(bad.stdout).toMatch(/problem\(s\) found/);
   });
 });

@@ -16,7 +16,7 @@ import { addTarget } from '../../src/app/targets.js';
 import { createPolicy } from '../../src/app/policies.js';
 import { requestAccess } from '../../src/app/request-access.js';
 import { createSecretBox } from '../../src/secrets/envelope.js';
-import { verifyAuditChain } from '../../src/audit/audit-verify.js';
+import { verifyAuditLog } from '../../src/audit/audit-verify.js';
 import { openStore } from '../../src/store/db.js';
 
 const GRANTS = 500;
@@ -97,7 +97,8 @@ describe('two servers on one store', () => {
     expect(roles.rows[0]).toEqual({ login: 0, members: 0 });
 
     const check = await openStore({ databaseUrl: store.url });
-    expect((await verifyAuditChain(check.db)).ok).toBe(true);
+    // Every chain links up (what the sealers sealed so far; checkpoints are the audit tests' concern).
+    expect((await verifyAuditLog(check.db, { trustedKeys: new Map(), witnesses: [] })).ok).toBe(true);
     await check.close();
     await db.end();
   }, 240_000);

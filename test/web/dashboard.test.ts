@@ -301,6 +301,7 @@ describe('web dashboard', () => {
     await page.getByTestId('inbox-empty').getByText('Nothing is waiting for your approval.').waitFor();
 
     await nav('Audit');
+    await server.tb.audit.sealer.sealNow();
     const table = page.getByRole('table', { name: 'Audit events' });
     await table.getByText('policy.created').first().waitFor();
     await page.getByLabel('Person').selectOption({ label: dana.email });

@@ -217,6 +217,9 @@ export interface AuditEvent {
   reason: string | null;
   before: unknown;
   after: unknown;
+  /** Position in the tenant's hash chain; null for a moment after commit, until sealed. */
+  position: string | null;
+  sealed: boolean;
 }
 
 export interface Member {

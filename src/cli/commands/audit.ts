@@ -1,9 +1,10 @@
 /** `timebox audit list | export | verify`. */
 import { createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { apiPages, apiPost, apiStream, type Query } from '../api-client.js';
+import { apiGet, apiPages, apiPost, apiStream, type Query } from '../api-client.js';
 import type { AuditEvent, VerifyReport } from '../api-types.js';
 import { intArg, isoArg } from '../args.js';
 import { connect } from '../context.js';
@@ -35,8 +36,8 @@ export function registerAudit(program: Command): void {
       const page = await apiPages<AuditEvent>(ctx.conn, await ctx.tenantPath('/audit'), filterQuery(opts), opts.limit);
       if (ctx.json) return printJson(page);
       table(
-        ['SEQ', 'AT', 'ACTION', 'ACTOR', 'SUBJECT', 'REASON'],
-        page.items.map((e) => [e.seq, e.at, e.action, who(e.actor_type, e.actor_id), who(e.subject_type, e.subject_id), e.reason]),
+        ['SEQ', 'POS', 'AT', 'ACTION', 'ACTOR', 'SUBJECT', 'REASON'],
+        page.items.map((e) => [e.seq, e.position ?? 'unsealed', e.at, e.action, who(e.actor_type, e.actor_id), who(e.subject_type, e.subject_id), e.reason]),
         'No audit events match.',
       );
     });
@@ -75,19 +76,37 @@ export function registerAudit(program: Command): void {
 
   audit
     .command('verify')
-    .description('check the whole hash chain (platform admins); exit code 1 when problems are found')
+    .description('check every chain against itself and the signed checkpoints (platform admins); exit code 1 when problems are found')
+    .option('--tenant-only', "check only the current tenant's chain (tenant auditors)")
     .option('--json', 'machine-readable output')
-    .action(async (_opts: unknown, cmd: Command) => {
+    .action(async (opts: { tenantOnly?: boolean }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const report = await apiPost<VerifyReport>(ctx.conn, '/api/v1/audit/verify');
+      const path = opts.tenantOnly ? await ctx.tenantPath('/audit/verify') : '/api/v1/audit/verify';
+      const report = await apiPost<VerifyReport>(ctx.conn, path);
       if (!report.ok) process.exitCode = ExitCode.failure;
       if (ctx.json) return printJson(report);
+      const chainName = (t: string | null) => (t ? `tenant ${clean(t)}` : 'platform chain');
       if (report.ok) {
-        const head = report.head ? `; head seq ${report.head.seq}, hash ${report.head.hash}` : '';
-        print(`Audit chain intact: ${report.checked} events checked${head}.`);
+        const signed = report.chains.filter((c) => c.checkpoint).length;
+        const unsealed = report.unsealed > 0 ? `; ${report.unsealed} event(s) not sealed yet` : '';
+        print(`Audit log intact: ${report.checked} events checked in ${report.chains.length} chain(s), ${signed} matching a signed checkpoint${unsealed}.`);
         return;
       }
-      for (const p of report.problems) print(`seq ${clean(p.seq)}: ${clean(p.problem)}`);
+      for (const p of report.problems) print(`${chainName(p.tenant_id)} position ${clean(p.position ?? '-')}: ${clean(p.problem)}`);
       print(`${report.problems.length}${report.truncated ? '+' : ''} problem(s) found in ${report.checked} events checked${report.truncated ? ' (list truncated)' : ''}.`);
+    });
+
+  audit
+    .command('public-key')
+    .description('the public key audit checkpoints are signed with, for verifying exports offline')
+    .option('--out <file>', 'write the PEM to this file')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { out?: string }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const key = await apiGet<{ keyId: string; publicKeyPem: string }>(ctx.conn, '/api/v1/audit/public-key');
+      if (ctx.json) return printJson(key);
+      if (!opts.out) return print(key.publicKeyPem.trimEnd());
+      await writeFile(opts.out, key.publicKeyPem);
+      print(`Wrote public key ${key.keyId} to ${opts.out}`);
     });
 }

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import type { AppDeps } from '../../app/deps.js';
 import { exportAuditEvents, listAuditEvents, type AuditFilter } from '../../audit/audit-query.js';
-import { verifyAuditChain } from '../../audit/audit-verify.js';
+import { verifyAuditLog, type AuditTrust } from '../../audit/audit-verify.js';
 import { forbidden } from '../../core/errors.js';
 import { principalOf } from '../auth-hook.js';
 import { pageQuerySchema, pageSchema } from '../pagination.js';
@@ -24,9 +24,37 @@ const eventSchema = z.object({
   reason: z.string().nullable(),
   before: z.unknown(),
   after: z.unknown(),
-  prev_hash: z.string(),
-  hash: z.string(),
+  position: z.string().nullable(),
+  prev_hash: z.string().nullable(),
+  hash: z.string().nullable(),
+  sealed_at: z.string().nullable(),
+  sealed: z.boolean(),
 });
+
+const verifySchema = z.object({
+  ok: z.boolean(),
+  logId: z.string(),
+  checked: z.number(),
+  unsealed: z.number(),
+  problems: z.array(z.object({ tenant_id: z.string().nullable(), position: z.string().nullable(), problem: z.string() })),
+  truncated: z.boolean(),
+  chains: z.array(
+    z.object({
+      tenant_id: z.string().nullable(),
+      events: z.number(),
+      head: z.object({ position: z.string(), hash: z.string() }).nullable(),
+      checkpoint: z.object({ position: z.string(), at: z.string() }).nullable(),
+    }),
+  ),
+  checkpoints: z.object({ trusted: z.number(), otherLogs: z.number(), unknownKey: z.number() }),
+  unreadableWitnessLines: z.number(),
+});
+
+/** What the audit routes need besides the database: the keys and witnesses checkpoints are checked with. */
+export interface AuditRouteDeps {
+  trust: AuditTrust;
+  signing: { keyId: string; publicKeyPem: string };
+}
 
 const filterSchema = z.object({
   action: z.string().max(100).regex(/^[a-z_.*]+$/, { error: 'an action such as grant.revoked or grant.*' }).optional(),
@@ -48,7 +76,7 @@ function toFilter(tenantId: string, q: z.infer<typeof filterSchema>): AuditFilte
 }
 
 export const auditRoutes =
-  (deps: AppDeps): RouteModule =>
+  (deps: AppDeps, audit: AuditRouteDeps): RouteModule =>
   (app) => {
     app.get(
       '/api/v1/tenants/:tenant/audit',
@@ -97,23 +125,43 @@ export const auditRoutes =
       {
         schema: {
           tags: ['audit'],
-          summary: 'Check the whole hash chain: any edited, deleted or reordered row is reported',
-          response: {
-            200: z.object({
-              ok: z.boolean(),
-              checked: z.number(),
-              problems: z.array(z.object({ seq: z.string(), problem: z.string() })),
-              truncated: z.boolean(),
-              head: z.object({ seq: z.string(), hash: z.string() }).nullable(),
-            }),
-          },
+          summary: 'Check every chain against itself and the signed checkpoints: edited, deleted, reordered or rewritten events are reported',
+          response: { 200: verifySchema },
         },
       },
       async (request) => {
-        // The chain spans all tenants: only a platform admin may read its verdict.
-        if (!principalOf(request).platformAdmin) throw forbidden('only a platform administrator can verify the whole audit chain');
-        return verifyAuditChain(deps.db);
+        // Spans all tenants: only a platform admin may read its verdict.
+        if (!principalOf(request).platformAdmin) throw forbidden('only a platform administrator can verify the whole audit log');
+        return verifyAuditLog(deps.db, audit.trust);
       },
+    );
+
+    app.post(
+      '/api/v1/tenants/:tenant/audit/verify',
+      {
+        schema: {
+          tags: ['audit'],
+          summary: "Check the tenant's chain against itself and the signed checkpoints",
+          params: tenantParamsSchema,
+          response: { 200: verifySchema },
+        },
+      },
+      async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'audit.read');
+        return verifyAuditLog(deps.db, audit.trust, { tenantId: t.tenantId });
+      },
+    );
+
+    app.get(
+      '/api/v1/audit/public-key',
+      {
+        schema: {
+          tags: ['audit'],
+          summary: 'The public key that checkpoints are signed with, for offline verification of exports',
+          response: { 200: z.object({ keyId: z.string(), publicKeyPem: z.string() }) },
+        },
+      },
+      async () => ({ keyId: audit.signing.keyId, publicKeyPem: audit.signing.publicKeyPem }),
     );
 
     app.get(

@@ -60,7 +60,7 @@ export function AuditPage() {
 
   return (
     <div>
-      <PageHeader title="Audit" intro="Every step, who took it and why. The log is hash-chained; the export carries the hashes.">
+      <PageHeader title="Audit" intro="Every step, who took it and why. Each tenant's log is hash-chained and signed; the export carries the hashes and signatures.">
         <a className="button" href={tenantPath(ws.slug, '/audit/export') + query({ ...filter })} download={`audit-${ws.slug}.jsonl`}>
           Export JSON lines
         </a>
@@ -94,6 +94,7 @@ export function AuditPage() {
               <th scope="col">Action</th>
               <th scope="col">Subject</th>
               <th scope="col">Reason</th>
+              <th scope="col" title="Position in the tenant's hash chain">Chain</th>
             </tr>
           </thead>
           <tbody>
@@ -107,6 +108,9 @@ export function AuditPage() {
                   {e.subject_id ? ` ${e.subject_id.slice(0, 8)}` : ''}
                 </td>
                 <td className="reason">{e.reason ?? ''}</td>
+                <td className="mono small" title={e.sealed ? undefined : 'recorded; joins the hash chain within a second'}>
+                  {e.sealed ? `#${e.position}` : 'sealing…'}
+                </td>
               </tr>
             ))}
           </tbody>

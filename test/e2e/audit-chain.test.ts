@@ -1,0 +1,287 @@
+/**
+ * The audit log against someone with write access to the database, on real PostgreSQL:
+ * a history rewritten with every later hash recomputed, and events deleted from the end, are
+ * caught by the signed checkpoints kept outside the database; a tenant's export verifies on its
+ * own with the offline script; and kill -9 in the middle of a seal loses and doubles nothing.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { hashRecord } from '../../src/audit/audit-log.js';
+import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
+import { freePort } from '../harness/postgres.js';
+import { startChildServer, type ChildServer } from '../support/child-server.js';
+import { signIn, type ApiClient } from '../support/http.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+
+const run = promisify(execFile);
+const VERIFIER = 'scripts/verify-audit-export.mjs';
+
+async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The offline verifier as an auditor runs it: a separate Node process reading files. */
+async function verifyOffline(files: { export: string; publicKey: string; witness?: string }) {
+  const args = [VERIFIER, '--export', files.export, '--public-key', files.publicKey];
+  if (files.witness) args.push('--witness', files.witness);
+  try {
+    const { stdout } = await run(process.execPath, args, { timeout: 60_000 });
+    return { code: 0, stdout };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+async function exportOf(baseUrl: string, token: string, tenant: string, file: string): Promise<string> {
+  const res = await fetch(new URL(`/api/v1/tenants/${tenant}/audit/export`, baseUrl), { headers: { authorization: `Bearer ${token}` } });
+  expect(res.status).toBe(200);
+  await writeFile(file, await res.text());
+  return file;
+}
+
+describe('signed checkpoints against a database administrator', () => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let dba: pg.Client;
+  let dir: string;
+  let token: string;
+  const tenants: Record<string, string> = {};
+
+  /** What a person with DBA rights can do: switch the guards off, change rows, switch them on. */
+  async function asDba(statements: (c: pg.Client) => Promise<void>) {
+    await dba.query('BEGIN');
+    await dba.query('ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update');
+    await dba.query('ALTER TABLE audit_checkpoints DISABLE TRIGGER audit_checkpoints_no_update');
+    await statements(dba);
+    await dba.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update');
+    await dba.query('ALTER TABLE audit_checkpoints ENABLE TRIGGER audit_checkpoints_no_update');
+    await dba.query('COMMIT');
+  }
+
+  const chainRows = async (tenantId: string) =>
+    (await dba.query(`SELECT * FROM audit_events WHERE tenant_id = $1 AND chain_pos IS NOT NULL ORDER BY chain_pos`, [tenantId])).rows;
+
+  async function addTargets(tenant: string, n: number) {
+    for (let i = 0; i < n; i++) {
+      const res = await server.admin.post(`/api/v1/tenants/${tenant}/targets`, {
+        name: `t-${randomUUID().slice(0, 8)}`,
+        kind: 'fake',
+        config: { instance: `audit-${randomUUID()}`, entitlements: ['readers'] },
+      });
+      expect(res.status).toBe(201);
+    }
+  }
+
+  const platformVerify = async () => (await server.admin.post('/api/v1/audit/verify')).body;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(inject('pgAdminUrl'));
+    server = await startTestServer({ databaseUrl: database.url, env: { TIMEBOX_ENABLE_FAKE_CONNECTOR: 'true' } });
+    dba = new pg.Client({ connectionString: database.url });
+    await dba.connect();
+    dir = await mkdtemp(join(tmpdir(), 'timebox-audit-'));
+    const login = await server.admin.post<{ token: string }>('/api/v1/auth/login', {
+      email: server.tb.bootstrap!.email,
+      password: server.tb.bootstrap!.password,
+    });
+    token = login.body.token;
+    for (const slug of ['alpha', 'beta']) expect((await server.admin.post('/api/v1/tenants', { slug, name: slug })).status).toBe(201);
+    for (const r of (await dba.query<{ id: string; slug: string }>('SELECT id, slug FROM tenants')).rows) tenants[r.slug] = r.id;
+    await addTargets('default', 3);
+    await addTargets('alpha', 8);
+    await addTargets('beta', 8);
+    await server.tb.audit.sealer.sealNow({ checkpoint: true });
+    const key = (await server.admin.get<{ publicKeyPem: string }>('/api/v1/audit/public-key')).body;
+    await writeFile(join(dir, 'audit.pub'), key.publicKeyPem);
+  });
+  afterAll(async () => {
+    await dba?.end();
+    await server?.close();
+    await database?.drop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const witnessFile = () => join(server.tb.audit.trust.witnesses[0]!.name.replace(/^file /, ''));
+
+  it("(c) a tenant's export verifies on its own with the offline script", async () => {
+    expect(await platformVerify()).toMatchObject({ ok: true, unsealed: 0, problems: [] });
+    const file = await exportOf(server.url, token, 'alpha', join(dir, 'alpha.jsonl'));
+    const lines = (await readFile(file, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.every((l) => l.checkpoint ? (l.checkpoint as { tenant_id: string }).tenant_id === tenants.alpha : l.tenant_id === tenants.alpha)).toBe(true);
+    const positions = lines.filter((l) => !l.checkpoint).map((l) => Number(l.position)).sort((a, b) => a - b);
+    expect(positions).toEqual(Array.from({ length: positions.length }, (_, i) => i + 1));
+
+    const alone = await verifyOffline({ export: file, publicKey: join(dir, 'audit.pub') });
+    expect(alone.stdout).toContain(`tenant ${tenants.alpha}: ${positions.length} events, head position ${positions.length}, signed up to position ${positions.length}`);
+    expect(alone.stdout).toContain('Audit export intact');
+    expect(alone.code).toBe(0);
+    const withWitness = await verifyOffline({ export: file, publicKey: join(dir, 'audit.pub'), witness: witnessFile() });
+    expect(withWitness.code).toBe(0);
+
+    // An export that is not the one signed: one field changed in the file.
+    await writeFile(join(dir, 'alpha-edited.jsonl'), (await readFile(file, 'utf8')).replace(/"action":"target.created"/, '"action":"target.viewed"'));
+    const edited = await verifyOffline({ export: join(dir, 'alpha-edited.jsonl'), publicKey: join(dir, 'audit.pub') });
+    expect(edited.code).toBe(1);
+    expect(edited.stdout).toMatch(/content does not match its hash/);
+  });
+
+  it('(a) an edited event with every later hash recomputed fails against the checkpoints', async () => {
+    const rows = await chainRows(tenants.alpha!);
+    const signedPos = rows.length;
+    // Rewrite position 3 and recompute every later hash with the published recipe, then remove
+    // the database's copies of the checkpoints as well.
+    await asDba(async (c) => {
+      let prev = rows[1]!.hash as string;
+      for (const row of rows.slice(2)) {
+        const content = { ...row, at: (row.at as Date).toISOString(), position: String(row.chain_pos) };
+        if (row.chain_pos === '3') content.reason = 'nothing to see here';
+        const hash = hashRecord(prev, content);
+        await c.query('UPDATE audit_events SET reason = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [content.reason, prev, hash, row.seq]);
+        prev = hash;
+      }
+      await c.query('DELETE FROM audit_checkpoints');
+    });
+
+    const report = await platformVerify();
+    expect(report.ok).toBe(false);
+    // The chain is consistent in itself: only the signed checkpoint from the witness tells.
+    expect(report.problems).toEqual([
+      { tenant_id: tenants.alpha, position: String(signedPos), problem: expect.stringMatching(/differs from the checkpoint signed at .*: history was rewritten/) },
+    ]);
+    const tenantReport = (await server.admin.post('/api/v1/tenants/alpha/audit/verify')).body;
+    expect(tenantReport).toMatchObject({ ok: false, problems: [{ position: String(signedPos) }] });
+
+    const file = await exportOf(server.url, token, 'alpha', join(dir, 'alpha-rewritten.jsonl'));
+    const offline = await verifyOffline({ export: file, publicKey: join(dir, 'audit.pub'), witness: witnessFile() });
+    expect(offline.code).toBe(1);
+    expect(offline.stdout).toMatch(/history was rewritten/);
+
+    // The sealer does not sign over the rewritten history either.
+    const before = (await readFile(witnessFile(), 'utf8')).split('\n').length;
+    await addTargets('alpha', 1);
+    await server.tb.audit.sealer.sealNow({ checkpoint: true });
+    const added = (await readFile(witnessFile(), 'utf8')).split('\n').slice(before - 1).filter(Boolean).map((l) => JSON.parse(l));
+    expect(added.filter((c: { tenant_id: string }) => c.tenant_id === tenants.alpha)).toEqual([]);
+    // ...and tells the tenant's admins.
+    const alerts = (await server.admin.get('/api/v1/tenants/alpha/alerts')).body.items;
+    expect(alerts).toContainEqual(expect.objectContaining({ severity: 'critical', message: expect.stringMatching(/audit log no longer matches the checkpoint signed at position \d+/) }));
+  });
+
+  it('(b) events deleted after a checkpoint are caught', async () => {
+    await addTargets('beta', 2);
+    await server.tb.audit.sealer.sealNow({ checkpoint: true });
+    const rows = await chainRows(tenants.beta!);
+    const head = rows.length;
+    await asDba(async (c) => {
+      await c.query('DELETE FROM audit_events WHERE tenant_id = $1 AND chain_pos > $2', [tenants.beta, head - 3]);
+      await c.query('DELETE FROM audit_checkpoints WHERE tenant_id = $1', [tenants.beta]);
+    });
+    const report = (await server.admin.post('/api/v1/tenants/beta/audit/verify')).body;
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual({
+      tenant_id: tenants.beta,
+      position: String(head),
+      problem: expect.stringMatching(new RegExp(`the chain ends at position ${head - 3} but position ${head} was signed at .*: events were deleted`)),
+    });
+    const file = await exportOf(server.url, token, 'beta', join(dir, 'beta.jsonl'));
+    const offline = await verifyOffline({ export: file, publicKey: join(dir, 'audit.pub'), witness: witnessFile() });
+    expect(offline.code).toBe(1);
+    expect(offline.stdout).toMatch(/events were deleted/);
+  });
+});
+
+describe('kill -9 during sealing', () => {
+  let database: TestDatabase;
+  let child: ChildServer | null = null;
+  let dataDir: string;
+  let db: pg.Pool;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(inject('pgAdminUrl'));
+    dataDir = await mkdtemp(join(tmpdir(), 'timebox-audit-crash-'));
+    db = new pg.Pool({ connectionString: database.url, max: 4 });
+  });
+  afterAll(async () => {
+    await child?.stop();
+    await db?.end();
+    await database?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('loses nothing, seals nothing twice, and the chain verifies after restart', async () => {
+    const env = {
+      DATABASE_URL: database.url,
+      PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+      TIMEBOX_DATA_DIR: dataDir,
+      TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
+      TIMEBOX_ENABLE_FAKE_CONNECTOR: 'true',
+      TIMEBOX_AUDIT_SEAL_MS: '50',
+    };
+    child = await startChildServer(env);
+    const admin: ApiClient = await signIn(child.url, child.bootstrap!.email, child.bootstrap!.password);
+    const unsealed = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events WHERE hash IS NULL')).rows[0]!.n;
+    await until('the first events to be sealed', async () => (await unsealed()) === 0);
+
+    // Hold the sealer's horizon with an open transaction, so the next events stay unsealed...
+    const horizon = await db.connect();
+    const rowLock = await db.connect();
+    await horizon.query('BEGIN');
+    await horizon.query('SELECT pg_current_xact_id()');
+    for (let i = 0; i < 5; i++) {
+      const res = await admin.post('/api/v1/tenants/default/targets', {
+        name: `crash-${i}`,
+        kind: 'fake',
+        config: { instance: `crash-${randomUUID()}`, entitlements: ['readers'] },
+      });
+      expect(res.status).toBe(201);
+    }
+    // ...lock them, so the sealer's UPDATE will wait in the middle of its batch transaction...
+    await rowLock.query('BEGIN');
+    const locked = await rowLock.query('SELECT seq FROM audit_events WHERE hash IS NULL FOR SHARE');
+    expect(locked.rowCount).toBeGreaterThanOrEqual(5);
+    await horizon.query('COMMIT');
+    horizon.release();
+    await until('the sealer to be waiting inside its batch', async () => {
+      const r = await db.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%UPDATE audit_events AS e SET chain_pos%'`);
+      return r.rowCount === 1;
+    });
+    // ...and kill the server right there.
+    await child.kill9();
+    child = null;
+    await rowLock.query('ROLLBACK');
+    rowLock.release();
+
+    const before = (await db.query<{ id: string }>('SELECT id FROM audit_events')).rows.map((r) => r.id);
+    expect(await unsealed()).toBeGreaterThanOrEqual(5); // the killed batch sealed nothing
+
+    child = await startChildServer(env);
+    await until('every event to be sealed after the restart', async () => (await unsealed()) === 0);
+    const after = await db.query<{ id: string; chain: string; pos: string }>(
+      `SELECT id, coalesce(tenant_id::text, 'platform') AS chain, chain_pos::text AS pos FROM audit_events ORDER BY 2, chain_pos`,
+    );
+    const ids = new Set(after.rows.map((r) => r.id));
+    expect(before.filter((id) => !ids.has(id))).toEqual([]); // nothing lost
+    const byChain = new Map<string, number[]>();
+    for (const r of after.rows) byChain.set(r.chain, [...(byChain.get(r.chain) ?? []), Number(r.pos)]);
+    for (const positions of byChain.values()) expect(positions).toEqual(positions.map((_, i) => i + 1)); // once each, no gaps
+
+    // The session survives the restart; the restarted sealer signed every chain head it found.
+    const report = (await admin.post('/api/v1/audit/verify')).body;
+    expect(report).toMatchObject({ ok: true, unsealed: 0, problems: [] });
+    expect(report.chains.every((c: { checkpoint: unknown }) => c.checkpoint !== null)).toBe(true);
+  }, 240_000);
+});
