@@ -28,6 +28,7 @@ import { createTotp, noSecretBox } from '../auth/totp.js';
 import type { SecretBox } from '../secrets/types.js';
 import { installAuthHook, SESSION_COOKIE } from './auth-hook.js';
 import { BODY_LIMIT_BYTES, installErrorHandlers } from './error-handler.js';
+import { installTextGuard } from './text-guard.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { mfaRoutes } from './routes/mfa-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
@@ -73,6 +74,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app);
+  installTextGuard(app);
 
   await app.register(fastifyCookie);
   // Only routes that ask for it (login) are limited; the limits live in their route config. The

@@ -23,7 +23,7 @@ import { LINUX_AGENT_KIND, LinuxAgentConfigSchema } from '../../connectors/linux
 import { agentsDb, type AgentRow } from '../../store/schema-agents.js';
 import { principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, pageQuerySchema, pageSchema, stringAndIdKeys } from '../pagination.js';
-import { text, uuidParam } from '../schemas.js';
+import { name, uuidParam } from '../schemas.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
 
@@ -87,7 +87,7 @@ export const agentRoutes =
           summary: 'A one-time enrolment token for a new agent (shown once, stored hashed, single use)',
           params: tenantParamsSchema,
           body: z.strictObject({
-            name: text(64).optional(),
+            name: name(64).optional(),
             expiresInMinutes: z
               .number({ error: 'must be a number of minutes' })
               .int({ error: 'must be a whole number of minutes' })

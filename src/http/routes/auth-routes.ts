@@ -12,6 +12,8 @@ import type { Tokens } from '../../auth/tokens.js';
 import type { Totp } from '../../auth/totp.js';
 import { actorOf, CSRF_COOKIE, principalOf, SESSION_COOKIE } from '../auth-hook.js';
 import type { ZodApp } from '../server.js';
+import { findUnsafeInRequest, textRefusal } from '../text-guard.js';
+import { escapeUnsafeText } from '../../core/text.js';
 
 export const LOGIN_ATTEMPTS_PER_MINUTE = 10;
 
@@ -66,13 +68,15 @@ export function authRoutes(deps: AuthRoutesDeps) {
       {
         config: {
           public: true,
+          // A refused sign-in is audited, whatever text it carried: the handler applies the rule.
+          checksOwnText: true,
           rateLimit: {
             max: LOGIN_ATTEMPTS_PER_MINUTE,
             timeWindow: 60_000,
             // After body parsing, so the key can include the email: guessing one account's
             // password is slowed down without locking everybody behind the same NAT out.
             hook: 'preHandler',
-            keyGenerator: (req) => `${req.ip}|${normalizeEmail(String((req.body as { email?: unknown } | undefined)?.email ?? ''))}`,
+            keyGenerator: (req) => `${req.ip}|${escapeUnsafeText(normalizeEmail(String((req.body as { email?: unknown } | undefined)?.email ?? '')))}`,
             errorResponseBuilder: (_req, ctx) => new AppError('rate_limited', `too many sign-in attempts; try again in ${ctx.after}`),
           },
         },
@@ -85,6 +89,18 @@ export function authRoutes(deps: AuthRoutesDeps) {
         },
       },
       async (request, reply) => {
+        const unsafe = findUnsafeInRequest(request);
+        if (unsafe) {
+          await audit.append(db, {
+            tenantId: null,
+            actor: { type: 'operator', id: null },
+            action: 'auth.login_failed',
+            subject: { type: 'operator', id: null },
+            reason: 'unreadable text',
+            after: { email: escapeUnsafeText(normalizeEmail(request.body.email)), ip: request.ip },
+          });
+          throw textRefusal(unsafe);
+        }
         const email = normalizeEmail(request.body.email);
         const operator = await operators.findByEmail(email);
         // Always one argon2 verification, so unknown emails answer as slowly as known ones.

@@ -1,0 +1,76 @@
+/**
+ * The server-wide floor under every route's own schema: no string in a request's body, query or
+ * path parameters (values and object keys alike) may carry what the store cannot hold or a
+ * person cannot see — lone surrogates, NUL and other control characters but tab, line feed and
+ * carriage return — and no body may nest deeper than any request of this API needs. Runs before
+ * validation, so routes written later are covered without doing anything.
+ *
+ * A route that must record the refusal itself (sign-in audits failed attempts) sets
+ * `config.checksOwnText` and applies the rule in its handler.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../core/errors.js';
+import { describeTextProblem, findUnsafeText } from '../core/text.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The handler applies the text rule itself (to audit what it refuses). */
+    checksOwnText?: boolean;
+  }
+}
+
+/** Deeper than any request body of this API; deeper structures only serve to exhaust stacks. */
+export const MAX_NESTING = 32;
+
+export interface TextIssue {
+  path: string;
+  message: string;
+}
+
+const child = (path: string, key: string | number) =>
+  typeof key === 'number' ? `${path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+
+/** The first unsafe string (or excessive nesting) under `root`, walked without recursion. */
+export function findUnsafeValue(value: unknown, root: string): TextIssue | null {
+  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: root, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: v, path, depth } = stack.pop()!;
+    if (typeof v === 'string') {
+      const p = findUnsafeText(v);
+      if (p) return { path, message: describeTextProblem(p) };
+      continue;
+    }
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= MAX_NESTING) return { path, message: `is nested more than ${MAX_NESTING} levels deep` };
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: child(path, i), depth: depth + 1 });
+      continue;
+    }
+    const keys = Object.keys(v);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i]!;
+      const p = findUnsafeText(key);
+      // The key itself cannot be shown safely: name its position instead.
+      if (p) return { path: `${path} (a field name)`, message: describeTextProblem(p) };
+      stack.push({ value: (v as Record<string, unknown>)[key], path: child(path, key), depth: depth + 1 });
+    }
+  }
+  return null;
+}
+
+export function textRefusal(issue: TextIssue): AppError {
+  return new AppError('bad_request', `invalid request: ${issue.path}: ${issue.message}`, { issues: [issue] });
+}
+
+/** The first unsafe string of a request, looking at params, query and body in that order. */
+export function findUnsafeInRequest(request: FastifyRequest): TextIssue | null {
+  return findUnsafeValue(request.params, 'params') ?? findUnsafeValue(request.query, 'query') ?? findUnsafeValue(request.body, 'body');
+}
+
+export function installTextGuard(app: FastifyInstance): void {
+  app.addHook('preValidation', async (request) => {
+    if (request.routeOptions.config?.checksOwnText) return;
+    const issue = findUnsafeInRequest(request);
+    if (issue) throw textRefusal(issue);
+  });
+}
