@@ -1,6 +1,7 @@
 /** Server settings from the environment, validated: a typo is a clear error at start, not later. */
 import { z } from 'zod';
 import { describeIssues } from '../core/zod-issues.js';
+import { parseTrustProxy } from '../http/trust-proxy.js';
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8420),
@@ -8,7 +9,16 @@ const envSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }).optional(),
   TIMEBOX_DATA_DIR: z.string().default('./data'),
   TIMEBOX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  TIMEBOX_TRUST_PROXY: z.enum(['true', 'false']).default('false'),
+  /** Proxies in front of Timebox: false, a hop count, or their addresses/CIDRs (src/http/trust-proxy.ts). */
+  TIMEBOX_TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((v, ctx) => {
+      const parsed = parseTrustProxy(v);
+      if (parsed.ok) return parsed.value;
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    }),
   TIMEBOX_SECURE_COOKIES: z.enum(['true', 'false']).default('false'),
   /** Enables the in-memory 'fake' target kind: for benchmarks and demos, never production. */
   TIMEBOX_ENABLE_FAKE_CONNECTOR: z.enum(['true', 'false']).default('false'),

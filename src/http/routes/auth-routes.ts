@@ -50,14 +50,22 @@ export interface AuthRoutesDeps {
 const wrongCredentials = () => new AppError('unauthorized', 'email or password is incorrect');
 
 /**
- * The CSRF cookie's attributes: readable by the page (it must echo the token), sent to this
- * origin only, and Secure whenever the request came over HTTPS, even without TIMEBOX_SECURE_COOKIES.
+ * Cookies are Secure whenever the request came over HTTPS (directly, or as a trusted proxy's
+ * X-Forwarded-Proto says), and always with TIMEBOX_SECURE_COOKIES.
  */
+const isSecure = (request: FastifyRequest, secureCookies: boolean) => secureCookies || request.protocol === 'https';
+const sessionCookieOptions = (request: FastifyRequest, secureCookies: boolean) => ({
+  httpOnly: true,
+  sameSite: 'strict' as const,
+  path: '/',
+  secure: isSecure(request, secureCookies),
+});
+/** The CSRF cookie: readable by the page (it must echo the token), sent to this origin only. */
 const csrfCookieOptions = (request: FastifyRequest, secureCookies: boolean) => ({
   httpOnly: false,
   sameSite: 'strict' as const,
   path: '/',
-  secure: secureCookies || request.protocol === 'https',
+  secure: isSecure(request, secureCookies),
 });
 
 export function authRoutes(deps: AuthRoutesDeps) {
@@ -130,13 +138,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
           });
           return s;
         });
-        reply.setCookie(SESSION_COOKIE, session.token, {
-          httpOnly: true,
-          sameSite: 'strict',
-          path: '/',
-          secure: deps.secureCookies,
-          expires: session.expiresAt,
-        });
+        reply.setCookie(SESSION_COOKIE, session.token, { ...sessionCookieOptions(request, deps.secureCookies), expires: session.expiresAt });
         // A second tab has no copy of the token in its sessionStorage: it reads this cookie.
         reply.setCookie(CSRF_COOKIE, session.csrfToken, { ...csrfCookieOptions(request, deps.secureCookies), expires: session.expiresAt });
         return {
@@ -157,7 +159,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
           throw badRequest('logout ends a session; revoke an API token with DELETE /api/v1/tokens/{id}');
         }
         await tokens.revoke(principal.tokenId, principal.operatorId, actorOf(principal));
-        reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: deps.secureCookies });
+        reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(request, deps.secureCookies));
         reply.clearCookie(CSRF_COOKIE, csrfCookieOptions(request, deps.secureCookies));
         return reply.status(204).send(null);
       },
