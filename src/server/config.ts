@@ -31,6 +31,8 @@ const envSchema = z.object({
   TIMEBOX_RECONCILE_MS: z.coerce.number().int().min(0).max(86_400_000).refine((v) => v === 0 || v >= 1_000, { error: 'must be 0 (off) or at least 1000 ms' }).default(300_000),
   /** The built dashboard (npm run build:web); defaults to dist/web of this package. */
   TIMEBOX_WEB_DIR: z.string().optional(),
+  /** The ssh-keygen signing SSH certificates (absolute path); default: the first of /usr/bin, /bin, /usr/local/bin. */
+  TIMEBOX_SSH_KEYGEN: z.string().refine((p) => p.startsWith('/'), { error: 'must be an absolute path, e.g. /usr/bin/ssh-keygen' }).optional(),
   /** `iss` of security tokens; defaults to the server's URL. Resource servers check it. */
   TIMEBOX_TOKEN_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
 });
