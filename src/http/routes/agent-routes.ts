@@ -207,10 +207,11 @@ export const agentRoutes =
       },
     );
 
-    // Signed requests: their own scope, which keeps each raw body for the signature check.
+    // Signed requests: their own scope, which keeps each raw body for the signature check. JSON
+    // is the only body accepted (415 otherwise), so no body is ever read that was not signed.
     await app.register(async (channel) => {
       const parseJson = channel.getDefaultJsonParser('error', 'error');
-      channel.removeContentTypeParser('application/json');
+      channel.removeAllContentTypeParsers();
       channel.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
         rawBodies.set(request, body as string);
         parseJson(request, body as string, done);
