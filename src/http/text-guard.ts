@@ -62,9 +62,29 @@ export function textRefusal(issue: TextIssue): AppError {
   return new AppError('bad_request', `invalid request: ${issue.path}: ${issue.message}`, { issues: [issue] });
 }
 
+/**
+ * The query string's parser turns bytes that are not UTF-8 into U+FFFD without a word; the raw
+ * query must decode strictly, so such bytes are refused instead of stored as something else.
+ */
+function findUndecodableQuery(url: string | undefined): TextIssue | null {
+  const at = url?.indexOf('?') ?? -1;
+  if (!url || at < 0) return null;
+  try {
+    decodeURIComponent(url.slice(at + 1));
+    return null;
+  } catch {
+    return { path: 'query', message: 'is not valid percent-encoded UTF-8' };
+  }
+}
+
 /** The first unsafe string of a request, looking at params, query and body in that order. */
 export function findUnsafeInRequest(request: FastifyRequest): TextIssue | null {
-  return findUnsafeValue(request.params, 'params') ?? findUnsafeValue(request.query, 'query') ?? findUnsafeValue(request.body, 'body');
+  return (
+    findUnsafeValue(request.params, 'params') ??
+    findUndecodableQuery(request.raw.url) ??
+    findUnsafeValue(request.query, 'query') ??
+    findUnsafeValue(request.body, 'body')
+  );
 }
 
 export function installTextGuard(app: FastifyInstance): void {
