@@ -2,15 +2,16 @@
  * Every request schema of the OpenAPI document, attacked with generated hostile input: NUL and
  * other control characters, lone UTF-16 surrogates, bidi overrides and invisible characters,
  * blank and huge strings, wrong types and nested junk, in bodies, queries and path parameters.
- * Signed in as a tenant owner, whatever is sent: never a 5xx, and a refusal creates no row in
+ * On PostgreSQL, signed in as a tenant owner, whatever is sent: never a 5xx, and a refusal creates no row in
  * any main table (audit events of refusals, such as failed sign-ins, aside).
  *
  * Bounded in time: a fixed number of runs per operation (HOSTILE_RUNS to change it); a failure
  * prints fast-check's seed and path (HOSTILE_SEED replays a run).
  */
 import fc from 'fast-check';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { sql } from 'kysely';
+import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 type Schema = Record<string, any>;
@@ -35,6 +36,7 @@ const TABLES = [
 ] as const;
 
 let server: TestServer;
+let store: TestDatabase;
 let token: string;
 let operations: Operation[] = [];
 let components: Record<string, Schema> = {};
@@ -168,7 +170,9 @@ async function send(op: Operation, url: string, body: unknown): Promise<{ status
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // PostgreSQL, where a NUL or a lone surrogate used to surface as a 500.
+  store = await createTestDatabase(inject('pgAdminUrl'));
+  server = await startTestServer({ databaseUrl: store.url });
   const login = await fetch(new URL('/api/v1/auth/login', server.url), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -195,6 +199,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  await store?.drop();
 });
 
 it('answers hostile input to every request schema without a 5xx, creating nothing when it refuses', async () => {
