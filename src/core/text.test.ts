@@ -60,5 +60,7 @@ describe('the text rule', () => {
   it('escapes what it cannot store, keeping well-formed text as it is', () => {
     expect(escapeUnsafeText('a\u0000b\ud800c🔑\\')).toBe('a\\u0000b\\ud800c🔑\\\\');
     expect(findUnsafeText(escapeUnsafeText('\udc00\u0001\ud83d'))).toBeNull();
+    // What a host's output keeps: lines and backslashes as they were, only the unsendable escaped.
+    expect(escapeUnsafeText('a\\b\n\tc\u001b[0m\ud800', { keepLines: true, backslash: false })).toBe('a\\b\n\tc\\u001b[0m\\ud800');
   });
 });

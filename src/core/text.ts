@@ -111,10 +111,14 @@ export function describeTextProblem(p: TextProblem): string {
 }
 
 /**
- * `s` made safe to store and show, for the few places that must record text they refuse (a
- * failed sign-in's email): lone surrogates and control characters become `\uXXXX` escapes.
+ * `s` made safe to store and show, for the few places that must record or pass on text they
+ * cannot refuse (a failed sign-in's email, a host command's output): lone surrogates and control
+ * characters become `\uXXXX` escapes. `keepLines` keeps tab, line feed and carriage return (what
+ * every field accepts); `backslash` also escapes `\`, so an escape and the same text typed
+ * literally stay distinguishable.
  */
-export function escapeUnsafeText(s: string): string {
+export function escapeUnsafeText(s: string, opts: { keepLines?: boolean; backslash?: boolean } = {}): string {
+  const backslash = opts.backslash ?? true;
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const unit = s.charCodeAt(i);
@@ -127,7 +131,10 @@ export function escapeUnsafeText(s: string): string {
       }
     }
     const lone = unit >= 0xd800 && unit <= 0xdfff;
-    out += lone || isControl(unit) || unit === 0x5c ? (unit === 0x5c ? '\\\\' : `\\u${unit.toString(16).padStart(4, '0')}`) : s[i]!;
+    const control = isControl(unit) && !(opts.keepLines && isLineControl(unit));
+    if (lone || control) out += `\\u${unit.toString(16).padStart(4, '0')}`;
+    else if (unit === 0x5c && backslash) out += '\\\\';
+    else out += s[i]!;
   }
   return out;
 }
