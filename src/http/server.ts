@@ -29,6 +29,7 @@ import type { SecretBox } from '../secrets/types.js';
 import { installAuthHook, SESSION_COOKIE } from './auth-hook.js';
 import { BODY_LIMIT_BYTES, installErrorHandlers } from './error-handler.js';
 import { installTextGuard } from './text-guard.js';
+import { installIssueSentences } from '../core/zod-issues.js';
 import { fastifyTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { mfaRoutes } from './routes/mfa-routes.js';
@@ -64,6 +65,7 @@ export interface HttpServerOptions extends HttpDeps {
 }
 
 export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp> {
+  installIssueSentences();
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,

@@ -62,19 +62,37 @@ export function textRefusal(issue: TextIssue): AppError {
   return new AppError('bad_request', `invalid request: ${issue.path}: ${issue.message}`, { issues: [issue] });
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Whether the bytes a query part stands for (percent escapes included) are valid UTF-8. */
+function isUtf8(part: string): boolean {
+  const bytes = Buffer.from(part.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * The query string's parser turns bytes that are not UTF-8 into U+FFFD without a word; the raw
- * query must decode strictly, so such bytes are refused instead of stored as something else.
+ * The query string's parser turns bytes that are not UTF-8 into U+FFFD without a word; such
+ * bytes are refused instead, naming the parameter. (A `%` not followed by two hex digits stays
+ * a literal `%`, as the parser reads it.)
  */
 function findUndecodableQuery(url: string | undefined): TextIssue | null {
   const at = url?.indexOf('?') ?? -1;
   if (!url || at < 0) return null;
-  try {
-    decodeURIComponent(url.slice(at + 1));
-    return null;
-  } catch {
-    return { path: 'query', message: 'is not valid percent-encoded UTF-8' };
+  for (const pair of url.slice(at + 1).split('&')) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? pair : pair.slice(0, eq);
+    const keyOk = isUtf8(key);
+    if (!keyOk || !isUtf8(eq < 0 ? '' : pair.slice(eq + 1))) {
+      const named = keyOk && /^[A-Za-z_][\w.-]*$/.test(key) ? `query.${key}` : 'query';
+      return { path: named, message: 'is not valid UTF-8 text (after percent-decoding)' };
+    }
   }
+  return null;
 }
 
 /** The first unsafe string of a request, looking at params, query and body in that order. */

@@ -1,6 +1,6 @@
 /** Server settings from the environment, validated: a typo is a clear error at start, not later. */
 import { z } from 'zod';
-import { describeIssues } from '../core/zod-issues.js';
+import { describeIssues, installIssueSentences } from '../core/zod-issues.js';
 import { parseTrustProxy } from '../http/trust-proxy.js';
 
 const envSchema = z.object({
@@ -40,6 +40,7 @@ const envSchema = z.object({
 export type ServerConfig = z.infer<typeof envSchema>;
 
 export function loadServerConfig(env: Record<string, string | undefined>): ServerConfig {
+  installIssueSentences();
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) throw new Error(`invalid server settings: ${describeIssues(parsed.error.issues)}`);
   return parsed.data;

@@ -56,8 +56,10 @@ describe.each([
 
   it('in a query or a path parameter: 400', async () => {
     const encoded = value === NUL ? 'bad%00name' : 'bad%ED%A0%80name';
+    // (bytes that are not UTF-8 at all: what a lone surrogate becomes on the wire)
     const query = await server.admin.get(`${T}/audit?actorId=${encoded}`);
     expect(query.status).toBe(400);
+    expect(query.body.error.message).toMatch(/^invalid request: query\.actorId: /);
     const param = await server.admin.get(`/api/v1/tenants/${encoded}/targets`);
     expect(param.status).toBe(400);
   });
