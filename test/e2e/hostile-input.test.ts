@@ -22,7 +22,7 @@ interface Operation {
   body?: Schema;
 }
 
-const RUNS = Number(process.env.HOSTILE_RUNS ?? 10);
+const RUNS = Number(process.env.HOSTILE_RUNS ?? 16);
 const SEED = process.env.HOSTILE_SEED ? Number(process.env.HOSTILE_SEED) : Date.now() % 2 ** 31;
 /** Operations that would end the test's own session or never answer (a live event stream). */
 const SKIP = new Set(['POST /api/v1/auth/logout', 'GET /api/v1/tenants/{tenant}/events']);
