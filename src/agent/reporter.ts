@@ -14,6 +14,19 @@ import { JOURNAL_BATCH, JournalEntrySchema, type AgentHealth, type JournalEntry 
 import type { ScheduleStore } from './schedule.js';
 import { readJsonIfExists, writeFileAtomic } from './state-files.js';
 import { AGENT_VERSION } from './version.js';
+import { escapeUnsafeText } from '../core/text.js';
+
+/**
+ * Messages may quote a host command's output: control characters the server refuses (it would
+ * refuse the whole batch, for ever) are sent escaped as \uXXXX instead.
+ */
+function sendable(e: JournalEntry): JournalEntry {
+  const escape = (t: string) => escapeUnsafeText(t, { keepLines: true, backslash: false });
+  const verified = e.verified
+    ? Object.fromEntries(Object.entries(e.verified).map(([k, v]) => [escape(k), typeof v === 'string' ? escape(v) : v]))
+    : undefined;
+  return { ...e, message: escape(e.message), ...(verified ? { verified } : {}) };
+}
 
 export const UPLOAD_OFFSET_FILE = 'journal-uploaded.json';
 
@@ -122,7 +135,7 @@ export class Reporter {
       if (!line.trim()) continue;
       try {
         const r = JournalEntrySchema.safeParse(JSON.parse(line));
-        if (r.success) entries.push(r.data);
+        if (r.success) entries.push(sendable(r.data));
       } catch {
         // a torn line from a crash mid-append: skipped, as the journal reader does
       }

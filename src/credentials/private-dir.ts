@@ -41,11 +41,22 @@ export async function writePrivateFile(file: string, content: string | Buffer): 
   await writeFile(file, content, { mode: 0o600, flag: 'wx' });
 }
 
-function sshKeygenPath(): string {
-  for (const dir of [...(process.env.PATH ?? '').split(path.delimiter), '/usr/bin', '/usr/local/bin']) {
-    if (dir && existsSync(path.join(dir, 'ssh-keygen'))) return path.join(dir, 'ssh-keygen');
+/** Where the OpenSSH client installs ssh-keygen; never $PATH, which the environment controls. */
+export const SSH_KEYGEN_LOCATIONS = ['/usr/bin/ssh-keygen', '/bin/ssh-keygen', '/usr/local/bin/ssh-keygen'];
+
+/**
+ * The ssh-keygen to run: TIMEBOX_SSH_KEYGEN when set (an absolute path), else the first of the
+ * fixed system locations that exists. A directory planted early in $PATH is never consulted.
+ */
+export function resolveSshKeygen(setting: string | undefined, exists: (file: string) => boolean = existsSync): string {
+  if (setting) {
+    if (!path.isAbsolute(setting)) throw new Error(`TIMEBOX_SSH_KEYGEN must be an absolute path, not ${JSON.stringify(setting)}`);
+    if (!exists(setting)) throw new Error(`TIMEBOX_SSH_KEYGEN points to ${setting}, which does not exist`);
+    return setting;
   }
-  throw new Error('ssh-keygen not found: install the OpenSSH client (Debian: openssh-client)');
+  const found = SSH_KEYGEN_LOCATIONS.find((f) => exists(f));
+  if (!found) throw new Error(`ssh-keygen not found in ${SSH_KEYGEN_LOCATIONS.join(', ')}: install the OpenSSH client (Debian: openssh-client) or set TIMEBOX_SSH_KEYGEN`);
+  return found;
 }
 
 /**
@@ -55,9 +66,9 @@ function sshKeygenPath(): string {
 export function sshKeygen(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
-      sshKeygenPath(),
+      resolveSshKeygen(process.env.TIMEBOX_SSH_KEYGEN),
       args,
-      { timeout: 30_000, maxBuffer: 1024 * 1024, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } },
+      { timeout: 30_000, maxBuffer: 1024 * 1024, env: { PATH: '/usr/bin:/bin', LC_ALL: 'C' } },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`ssh-keygen failed: ${String(stderr).trim() || err.message}`));
         else resolve(String(stdout));

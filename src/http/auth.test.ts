@@ -157,7 +157,7 @@ describe('the readable CSRF cookie (double submit: a second tab stays signed in)
   });
 
   it('is Secure when the request came over HTTPS (a proxy that says so), even without secure session cookies', async () => {
-    const app = await createHttpServer({ db: t.db, audit: t.audit, clock: t.clock, logger: false, routes: [], trustProxy: true });
+    const app = await createHttpServer({ db: t.db, audit: t.audit, clock: t.clock, logger: false, routes: [], trustProxy: { kind: 'hops', hops: 1 } });
     const res = await app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',

@@ -3,12 +3,8 @@ import { z } from 'zod';
 import { grantStates } from '../core/lifecycle.js';
 import type { GrantView } from '../app/grants.js';
 
-/** Free text a person types: bounded, no control characters (NUL would not even store). */
-export const text = (max: number) =>
-  z
-    .string()
-    .max(max, { error: `must be at most ${max} characters` })
-    .refine((s) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(s), { error: 'must not contain control characters' });
+/** The text building blocks every request schema uses (the rule: src/core/text.ts). */
+export { multiline, name, note, reason, text } from '../core/text-schema.js';
 
 export const uuidParam = z.uuid({ error: 'must be an id (UUID)' });
 export const maxGrantSeconds = 31 * 24 * 3600;

@@ -68,7 +68,7 @@ describe('errors a client sees', () => {
     expect(res.statusCode).toBe(400);
     const body = res.json();
     expect(body.error.code).toBe('bad_request');
-    expect(body.error.message).toContain('body.expiresInDays: expected number, received string');
+    expect(body.error.message).toContain('body.expiresInDays: must be a number, not text');
 
     const missing = await t.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'a@b.c' } });
     expect(missing.statusCode).toBe(400);

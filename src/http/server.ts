@@ -28,6 +28,9 @@ import { createTotp, noSecretBox } from '../auth/totp.js';
 import type { SecretBox } from '../secrets/types.js';
 import { installAuthHook, SESSION_COOKIE } from './auth-hook.js';
 import { BODY_LIMIT_BYTES, installErrorHandlers } from './error-handler.js';
+import { installTextGuard } from './text-guard.js';
+import { installIssueSentences } from '../core/zod-issues.js';
+import { fastifyTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { mfaRoutes } from './routes/mfa-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
@@ -53,19 +56,20 @@ export interface HttpServerOptions extends HttpDeps {
   logger: Logger | false;
   /** Extra route modules (targets, grants, audit...), registered after the built-in ones. */
   routes: RouteModule[];
-  /** Behind a reverse proxy: take the client IP (rate limits, logs) from X-Forwarded-For. */
-  trustProxy?: boolean;
-  /** Mark the session cookie Secure; on whenever the server is reached over HTTPS. */
+  /** Behind reverse proxies: which X-Forwarded-* hops to believe for the client address and scheme. */
+  trustProxy?: TrustProxy;
+  /** Always mark the session cookies Secure; they are anyway whenever the request came over HTTPS. */
   secureCookies?: boolean;
   /** Encrypts operators' TOTP secrets; without it, enrolled operators cannot sign in (never skipped). */
   secrets?: SecretBox;
 }
 
 export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp> {
+  installIssueSentences();
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: deps.trustProxy ?? false,
+    trustProxy: fastifyTrustProxy(deps.trustProxy ?? { kind: 'none' }),
   }).withTypeProvider<ZodTypeProvider>();
 
   const { db, audit, clock } = deps;
@@ -73,6 +77,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app);
+  installTextGuard(app);
 
   await app.register(fastifyCookie);
   // Only routes that ask for it (login) are limited; the limits live in their route config. The

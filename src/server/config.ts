@@ -1,7 +1,8 @@
 /** Server settings from the environment, validated: a typo is a clear error at start, not later. */
 import { z } from 'zod';
-import { describeIssues } from '../core/zod-issues.js';
+import { describeIssues, installIssueSentences } from '../core/zod-issues.js';
 import { parseOutboundAllow } from '../net/outbound-policy.js';
+import { parseTrustProxy } from '../http/trust-proxy.js';
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8420),
@@ -9,7 +10,16 @@ const envSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// URL' }).optional(),
   TIMEBOX_DATA_DIR: z.string().default('./data'),
   TIMEBOX_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  TIMEBOX_TRUST_PROXY: z.enum(['true', 'false']).default('false'),
+  /** Proxies in front of Timebox: false, a hop count, or their addresses/CIDRs (src/http/trust-proxy.ts). */
+  TIMEBOX_TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((v, ctx) => {
+      const parsed = parseTrustProxy(v);
+      if (parsed.ok) return parsed.value;
+      ctx.addIssue({ code: 'custom', message: parsed.message });
+      return z.NEVER;
+    }),
   TIMEBOX_SECURE_COOKIES: z.enum(['true', 'false']).default('false'),
   /** Enables the in-memory 'fake' target kind: for benchmarks and demos, never production. */
   TIMEBOX_ENABLE_FAKE_CONNECTOR: z.enum(['true', 'false']).default('false'),
@@ -22,7 +32,8 @@ const envSchema = z.object({
   TIMEBOX_RECONCILE_MS: z.coerce.number().int().min(0).max(86_400_000).refine((v) => v === 0 || v >= 1_000, { error: 'must be 0 (off) or at least 1000 ms' }).default(300_000),
   /** The built dashboard (npm run build:web); defaults to dist/web of this package. */
   TIMEBOX_WEB_DIR: z.string().optional(),
-  /** `iss` of security tokens; defaults to the server's URL. Resource servers check it. */
+  /** The ssh-keygen signing SSH certificates (absolute path); default: the first of /usr/bin, /bin, /usr/local/bin. */
+  TIMEBOX_SSH_KEYGEN: z.string().refine((p) => p.startsWith('/'), { error: 'must be an absolute path, e.g. /usr/bin/ssh-keygen' }).optional(),
   /**
    * Address ranges the server may connect to besides the public internet (webhooks, SMTP relays,
    * targets): any of loopback, private, link-local, cgnat, and CIDRs, comma-separated.
@@ -37,6 +48,7 @@ const envSchema = z.object({
         ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^TIMEBOX_OUTBOUND_ALLOW: /, '') });
       }
     }),
+  /** `iss` of security tokens; defaults to the server's URL. Resource servers check it. */
   TIMEBOX_TOKEN_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
   /** Append-only file that receives every signed audit checkpoint; default <data dir>/audit-witness.jsonl. */
   TIMEBOX_AUDIT_WITNESS_FILE: z.string().min(1).optional(),
@@ -51,6 +63,7 @@ const envSchema = z.object({
 export type ServerConfig = z.infer<typeof envSchema>;
 
 export function loadServerConfig(env: Record<string, string | undefined>): ServerConfig {
+  installIssueSentences();
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) throw new Error(`invalid server settings: ${describeIssues(parsed.error.issues)}`);
   return parsed.data;

@@ -195,7 +195,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     audit: deps.audit,
     clock,
     logger: log,
-    trustProxy: config.TIMEBOX_TRUST_PROXY === 'true',
+    trustProxy: config.TIMEBOX_TRUST_PROXY,
     secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
     secrets: deps.secrets,
     routes: [

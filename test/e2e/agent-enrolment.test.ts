@@ -98,6 +98,13 @@ it('refuses unsigned, stale, replayed, tampered and unknown requests with 401', 
   expect(tampered.status).toBe(401);
   expect(tampered.text).toMatch(/bad signature/);
   expect((await send(sign(undefined, '00000000-0000-4000-8000-000000000000'))).status).toBe(401);
+  // A body that is not JSON is never checked against a signature of the empty body: refused.
+  for (const contentType of ['text/plain', 'application/octet-stream']) {
+    const emptySigned = signRequest(enrolled.key, { agentId, method: 'POST', path: url.pathname, body: '' });
+    const other = await httpRequest(url, 'POST', { ...emptySigned, 'content-type': contentType }, body, { timeoutMs: 10_000 });
+    expect(other.status, other.text).toBe(415);
+    expect(other.text).toMatch(/send application\/json/);
+  }
   // Operator tokens mean nothing here.
   expect((await server.admin.get('/api/v1/agents/desired-state?since=-1')).status).toBe(401);
   // The agent API is in the OpenAPI document like every other route.

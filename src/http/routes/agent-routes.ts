@@ -23,7 +23,7 @@ import { LINUX_AGENT_KIND, LinuxAgentConfigSchema } from '../../connectors/linux
 import { agentsDb, type AgentRow } from '../../store/schema-agents.js';
 import { principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, pageQuerySchema, pageSchema, stringAndIdKeys } from '../pagination.js';
-import { text, uuidParam } from '../schemas.js';
+import { name, uuidParam } from '../schemas.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
 
@@ -87,7 +87,7 @@ export const agentRoutes =
           summary: 'A one-time enrolment token for a new agent (shown once, stored hashed, single use)',
           params: tenantParamsSchema,
           body: z.strictObject({
-            name: text(64).optional(),
+            name: name(64).optional(),
             expiresInMinutes: z
               .number({ error: 'must be a number of minutes' })
               .int({ error: 'must be a whole number of minutes' })
@@ -207,10 +207,11 @@ export const agentRoutes =
       },
     );
 
-    // Signed requests: their own scope, which keeps each raw body for the signature check.
+    // Signed requests: their own scope, which keeps each raw body for the signature check. JSON
+    // is the only body accepted (415 otherwise), so no body is ever read that was not signed.
     await app.register(async (channel) => {
       const parseJson = channel.getDefaultJsonParser('error', 'error');
-      channel.removeContentTypeParser('application/json');
+      channel.removeAllContentTypeParsers();
       channel.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
         rawBodies.set(request, body as string);
         parseJson(request, body as string, done);

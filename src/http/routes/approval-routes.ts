@@ -9,7 +9,7 @@ import { simulatePolicy } from '../../app/simulate-policy.js';
 import { principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
-import { durationSeconds, grantJson, grantSchema, iso, text, uuidParam } from '../schemas.js';
+import { durationSeconds, grantJson, grantSchema, iso, name, note, reason, text, uuidParam } from '../schemas.js';
 import type { GrantRouteDeps } from './grant-routes.js';
 
 const grantParams = tenantParamsSchema.extend({ grantId: uuidParam });
@@ -54,7 +54,7 @@ export const approvalRoutes =
           tags: ['approvals'],
           summary: 'Approve at your level; you may shorten the duration or move the start, never lengthen',
           params: grantParams,
-          body: z.strictObject({ reason: text(1000).optional(), durationSeconds: durationSeconds.optional(), startAt: z.iso.datetime({ offset: true }).optional(), totp }),
+          body: z.strictObject({ reason: note(1000).optional(), durationSeconds: durationSeconds.optional(), startAt: z.iso.datetime({ offset: true }).optional(), totp }),
           response: { 200: grantSchema },
         },
       },
@@ -75,7 +75,7 @@ export const approvalRoutes =
 
     app.post(
       '/api/v1/tenants/:tenant/grants/:grantId/deny',
-      { schema: { tags: ['approvals'], params: grantParams, body: z.strictObject({ reason: text(1000).min(1, { error: 'say why' }), totp }), response: { 200: grantSchema } } },
+      { schema: { tags: ['approvals'], params: grantParams, body: z.strictObject({ reason: reason(1000, 'say why'), totp }), response: { 200: grantSchema } } },
       async (request) => {
         const { t, actor, viewer } = await who(request, request.params.tenant);
         const g = await decideRequest(deps, actor, t.tenantId, viewer.operatorId, request.params.grantId, { decision: 'deny', reason: request.body.reason, totp: request.body.totp });
@@ -90,7 +90,7 @@ export const approvalRoutes =
           tags: ['grants'],
           summary: 'Ask for more time on an active grant (within the policy cap)',
           params: grantParams,
-          body: z.strictObject({ seconds: durationSeconds, reason: text(1000).min(1, { error: 'a reason is required' }) }),
+          body: z.strictObject({ seconds: durationSeconds, reason: reason(1000, 'a reason is required') }),
           response: { 200: z.object({ applied: z.boolean(), extensionId: z.string(), grant: grantSchema }) },
         },
       },
@@ -108,7 +108,7 @@ export const approvalRoutes =
           schema: {
             tags: ['approvals'],
             params: tenantParamsSchema.extend({ extensionId: uuidParam }),
-            body: z.strictObject({ reason: text(1000).optional(), totp }),
+            body: z.strictObject({ reason: note(1000).optional(), totp }),
             response: { 200: z.object({ state: z.string(), grant: grantSchema.nullable() }) },
           },
         },
@@ -148,7 +148,7 @@ export const approvalRoutes =
         schema: {
           tags: ['approvals'],
           params: grantParams,
-          body: z.strictObject({ verdict: z.enum(['justified', 'not_justified']), notes: text(2000).min(1, { error: 'write what you found' }) }),
+          body: z.strictObject({ verdict: z.enum(['justified', 'not_justified']), notes: reason(2000, 'write what you found') }),
         },
       },
       async (request, reply) => {
@@ -167,9 +167,9 @@ export const approvalRoutes =
           summary: 'What would happen if this person asked for this, at this time? Writes nothing.',
           params: tenantParamsSchema,
           body: z.strictObject({
-            operatorEmail: z.string().min(3).max(254),
+            operatorEmail: name(254).min(3, { error: 'must be an email address' }),
             targetId: uuidParam,
-            entitlements: z.array(z.string().min(1).max(256)).min(1).max(50),
+            entitlements: z.array(name(256)).min(1).max(50),
             durationSeconds: durationSeconds.optional(),
             at: z.iso.datetime({ offset: true }).optional(),
             ticket: text(128).optional(),

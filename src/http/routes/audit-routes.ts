@@ -9,6 +9,7 @@ import { principalOf } from '../auth-hook.js';
 import { pageQuerySchema, pageSchema } from '../pagination.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
+import { text } from '../schemas.js';
 
 
 const eventSchema = z.object({
@@ -58,8 +59,8 @@ export interface AuditRouteDeps {
 
 const filterSchema = z.object({
   action: z.string().max(100).regex(/^[a-z_.*]+$/, { error: 'an action such as grant.revoked or grant.*' }).optional(),
-  actorId: z.string().max(100).optional(),
-  subjectId: z.string().max(100).optional(),
+  actorId: text(100).optional(),
+  subjectId: text(100).optional(),
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),
 });

@@ -12,6 +12,8 @@ import type { Tokens } from '../../auth/tokens.js';
 import type { Totp } from '../../auth/totp.js';
 import { actorOf, CSRF_COOKIE, principalOf, SESSION_COOKIE } from '../auth-hook.js';
 import type { ZodApp } from '../server.js';
+import { findUnsafeInRequest, textRefusal } from '../text-guard.js';
+import { escapeUnsafeText } from '../../core/text.js';
 
 export const LOGIN_ATTEMPTS_PER_MINUTE = 10;
 
@@ -48,14 +50,22 @@ export interface AuthRoutesDeps {
 const wrongCredentials = () => new AppError('unauthorized', 'email or password is incorrect');
 
 /**
- * The CSRF cookie's attributes: readable by the page (it must echo the token), sent to this
- * origin only, and Secure whenever the request came over HTTPS, even without TIMEBOX_SECURE_COOKIES.
+ * Cookies are Secure whenever the request came over HTTPS (directly, or as a trusted proxy's
+ * X-Forwarded-Proto says), and always with TIMEBOX_SECURE_COOKIES.
  */
+const isSecure = (request: FastifyRequest, secureCookies: boolean) => secureCookies || request.protocol === 'https';
+const sessionCookieOptions = (request: FastifyRequest, secureCookies: boolean) => ({
+  httpOnly: true,
+  sameSite: 'strict' as const,
+  path: '/',
+  secure: isSecure(request, secureCookies),
+});
+/** The CSRF cookie: readable by the page (it must echo the token), sent to this origin only. */
 const csrfCookieOptions = (request: FastifyRequest, secureCookies: boolean) => ({
   httpOnly: false,
   sameSite: 'strict' as const,
   path: '/',
-  secure: secureCookies || request.protocol === 'https',
+  secure: isSecure(request, secureCookies),
 });
 
 export function authRoutes(deps: AuthRoutesDeps) {
@@ -66,13 +76,15 @@ export function authRoutes(deps: AuthRoutesDeps) {
       {
         config: {
           public: true,
+          // A refused sign-in is audited, whatever text it carried: the handler applies the rule.
+          checksOwnText: true,
           rateLimit: {
             max: LOGIN_ATTEMPTS_PER_MINUTE,
             timeWindow: 60_000,
             // After body parsing, so the key can include the email: guessing one account's
             // password is slowed down without locking everybody behind the same NAT out.
             hook: 'preHandler',
-            keyGenerator: (req) => `${req.ip}|${normalizeEmail(String((req.body as { email?: unknown } | undefined)?.email ?? ''))}`,
+            keyGenerator: (req) => `${req.ip}|${escapeUnsafeText(normalizeEmail(String((req.body as { email?: unknown } | undefined)?.email ?? '')))}`,
             errorResponseBuilder: (_req, ctx) => new AppError('rate_limited', `too many sign-in attempts; try again in ${ctx.after}`),
           },
         },
@@ -85,6 +97,18 @@ export function authRoutes(deps: AuthRoutesDeps) {
         },
       },
       async (request, reply) => {
+        const unsafe = findUnsafeInRequest(request);
+        if (unsafe) {
+          await audit.append(db, {
+            tenantId: null,
+            actor: { type: 'operator', id: null },
+            action: 'auth.login_failed',
+            subject: { type: 'operator', id: null },
+            reason: 'unreadable text',
+            after: { email: escapeUnsafeText(normalizeEmail(request.body.email)), ip: request.ip },
+          });
+          throw textRefusal(unsafe);
+        }
         const email = normalizeEmail(request.body.email);
         const operator = await operators.findByEmail(email);
         // Always one argon2 verification, so unknown emails answer as slowly as known ones.
@@ -114,13 +138,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
           });
           return s;
         });
-        reply.setCookie(SESSION_COOKIE, session.token, {
-          httpOnly: true,
-          sameSite: 'strict',
-          path: '/',
-          secure: deps.secureCookies,
-          expires: session.expiresAt,
-        });
+        reply.setCookie(SESSION_COOKIE, session.token, { ...sessionCookieOptions(request, deps.secureCookies), expires: session.expiresAt });
         // A second tab has no copy of the token in its sessionStorage: it reads this cookie.
         reply.setCookie(CSRF_COOKIE, session.csrfToken, { ...csrfCookieOptions(request, deps.secureCookies), expires: session.expiresAt });
         return {
@@ -141,7 +159,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
           throw badRequest('logout ends a session; revoke an API token with DELETE /api/v1/tokens/{id}');
         }
         await tokens.revoke(principal.tokenId, principal.operatorId, actorOf(principal));
-        reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: deps.secureCookies });
+        reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(request, deps.secureCookies));
         reply.clearCookie(CSRF_COOKIE, csrfCookieOptions(request, deps.secureCookies));
         return reply.status(204).send(null);
       },

@@ -23,6 +23,7 @@ import type { Database } from '../../store/schema.js';
 import { principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
+import { text } from '../schemas.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -224,7 +225,7 @@ export const credentialRoutes =
           summary: 'X.509 CRL (public): DER of the issuing CA (or ?keyId=), or with ?format=pem the CRLs of every published CA',
           querystring: z.object({
             format: z.enum(['der', 'pem']).default('der'),
-            keyId: z.string().max(200).optional().describe('A published CA (its subject key identifier); default the issuing CA'),
+            keyId: text(200).optional().describe('A published CA (its subject key identifier); default the issuing CA'),
           }),
         },
       },
@@ -261,7 +262,7 @@ export const credentialRoutes =
           params: tenantParamsSchema,
           body: z.object({
             token: z.string({ error: 'token is required' }).min(1, { error: 'token is required' }).max(16 * 1024),
-            token_type_hint: z.string().max(64).optional(),
+            token_type_hint: text(64).optional(),
           }),
           response: { 200: introspectionSchema },
         },

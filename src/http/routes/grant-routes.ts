@@ -12,14 +12,14 @@ import { principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, pageQuerySchema, pageSchema, timeAndIdKeys } from '../pagination.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
-import { durationSeconds, grantJson, grantSchema, text, uuidParam } from '../schemas.js';
+import { durationSeconds, grantJson, grantSchema, name, reason, text, uuidParam } from '../schemas.js';
 
 export interface GrantRouteDeps extends AppDeps {
   runNow(grantId: string, kind: WorkKind): Promise<boolean>;
 }
 
 const grantParams = tenantParamsSchema.extend({ grantId: uuidParam });
-export const accountNameSchema = z.string().min(1).max(64);
+export const accountNameSchema = name(64);
 
 export const grantRoutes =
   (deps: GrantRouteDeps): RouteModule =>
@@ -33,9 +33,9 @@ export const grantRoutes =
           params: tenantParamsSchema,
           body: z.strictObject({
             targetId: uuidParam,
-            entitlements: z.array(z.string().min(1).max(256)).min(1, { error: 'choose at least one entitlement' }).max(50),
+            entitlements: z.array(name(256)).min(1, { error: 'choose at least one entitlement' }).max(50),
             durationSeconds: durationSeconds.optional(),
-            reason: text(1000).min(1, { error: 'a reason is required' }),
+            reason: reason(1000, 'a reason is required'),
             ticket: text(128).optional(),
             policyId: uuidParam.optional(),
             accountName: accountNameSchema.optional(),
@@ -119,7 +119,7 @@ export const grantRoutes =
           tags: ['grants'],
           summary: 'End a grant now (its owner, or an admin); access is taken away and verified',
           params: grantParams,
-          body: z.strictObject({ reason: text(1000).min(1, { error: 'a reason is required' }) }),
+          body: z.strictObject({ reason: reason(1000, 'a reason is required') }),
           response: { 200: grantSchema },
         },
       },

@@ -8,7 +8,7 @@ import { principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, oneStringKey, pageQuerySchema, pageSchema } from '../pagination.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
-import { durationSeconds, grantJson, grantSchema, text, uuidParam } from '../schemas.js';
+import { durationSeconds, grantJson, grantSchema, name, reason, text, uuidParam } from '../schemas.js';
 import type { GrantRouteDeps } from './grant-routes.js';
 
 const accountSchema = z.object({
@@ -72,9 +72,9 @@ export const jitAccountRoutes =
           summary: 'Enable a previously used JIT account again, with a new reason and duration',
           params: accountParams,
           body: z.strictObject({
-            reason: text(1000).min(1, { error: 'a reason is required' }),
+            reason: reason(1000, 'a reason is required'),
             durationSeconds: durationSeconds.optional(),
-            entitlements: z.array(z.string().min(1).max(256)).max(50).optional(),
+            entitlements: z.array(name(256)).max(50).optional(),
             policyId: uuidParam.optional(),
             ticket: text(128).optional(),
             totp: z.string().regex(/^\d{6}$/, { error: 'a 6-digit code' }).optional(),

@@ -10,7 +10,7 @@ import { conflict } from '../../core/errors.js';
 import { principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
-import { iso, uuidParam } from '../schemas.js';
+import { iso, name, uuidParam } from '../schemas.js';
 
 const settingsSchema = z.object({
   targetId: z.string(),
@@ -52,7 +52,7 @@ export const jitSettingsRoutes =
           params,
           body: z.strictObject({
             enabled: z.boolean(),
-            allowedGroups: z.array(z.string().min(1).max(2048)).max(MAX_ALLOWED_GROUPS, { error: `at most ${MAX_ALLOWED_GROUPS} groups` }),
+            allowedGroups: z.array(name(2048)).max(MAX_ALLOWED_GROUPS, { error: `at most ${MAX_ALLOWED_GROUPS} groups` }),
             creatorGroupIds: z.array(uuidParam).max(MAX_CREATOR_GROUPS, { error: `at most ${MAX_CREATOR_GROUPS} operator groups` }).default([]),
           }),
           response: { 200: settingsSchema },

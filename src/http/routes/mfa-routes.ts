@@ -6,6 +6,7 @@ import type { Totp } from '../../auth/totp.js';
 import type { Principal } from '../../auth/tokens.js';
 import { principalOf } from '../auth-hook.js';
 import type { ZodApp } from '../server.js';
+import { reason } from '../schemas.js';
 
 // Loose on purpose (spaces, wrong length): the TOTP module answers those with its own messages.
 const codeBody = z.object({ code: z.string().max(32).describe('The 6-digit code the app shows now (removing the app: or a recovery code)') });
@@ -78,7 +79,7 @@ export function mfaRoutes(deps: { totp: Totp }) {
           tags: ['auth'],
           summary: "Platform administrators: remove an operator's authenticator app and recovery codes (both lost); audited with the reason",
           params: z.object({ operatorId: z.uuid({ error: 'must be an operator id (UUID)' }) }),
-          body: z.strictObject({ reason: z.string().trim().min(10, { error: 'say why (at least 10 characters): how the person was identified' }).max(1000) }),
+          body: z.strictObject({ reason: reason(1000).min(10, { error: 'say why (at least 10 characters): how the person was identified' }) }),
           response: { 204: z.null() },
         },
       },

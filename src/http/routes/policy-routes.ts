@@ -7,7 +7,7 @@ import { policyRulesSchema } from '../../core/policy-rules.js';
 import { principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
-import { durationSeconds, uuidParam } from '../schemas.js';
+import { durationSeconds, name, uuidParam } from '../schemas.js';
 
 const policySchema = z.object({
   id: z.string(),
@@ -25,7 +25,7 @@ const policySchema = z.object({
 const policyBodySchema = z.strictObject({
   name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, { error: 'use letters, digits, spaces, . _ -' }),
   targetId: uuidParam.nullish(),
-  entitlements: z.array(z.string().min(1).max(256)).min(1).max(100).nullish(),
+  entitlements: z.array(name(256)).min(1).max(100).nullish(),
   requesterRoles: z.array(z.enum(roles)).default([]),
   maxDurationSeconds: durationSeconds,
   defaultDurationSeconds: durationSeconds,

@@ -7,7 +7,7 @@ import { principalOf } from '../auth-hook.js';
 import { decodeCursor, oneStringKey, pageQuerySchema, pageSchema, encodeCursor } from '../pagination.js';
 import type { RouteModule } from '../server.js';
 import { tenantParamsSchema, requireTenant } from '../tenant-access.js';
-import { text, uuidParam } from '../schemas.js';
+import { name, text, uuidParam } from '../schemas.js';
 
 const targetSchema = z.object({
   id: z.string(),
@@ -42,7 +42,7 @@ export const targetRoutes =
           params: tenantParamsSchema,
           body: z.strictObject({
             name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, { error: 'use letters, digits, spaces, . _ -' }),
-            kind: z.string().min(1).max(32),
+            kind: name(32),
             config: z.record(z.string(), z.unknown()),
           }),
           response: { 201: z.object({ target: targetSchema, check: checkSchema }) },

@@ -10,6 +10,7 @@ import { actorOf, principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, oneStringKey, pageQuerySchema, pageSchema, stringAndIdKeys, toPage } from '../pagination.js';
 import { effectiveRoles, requireTenant, tenantParamsSchema, tenantSlugSchema, type TenantAccess } from '../tenant-access.js';
 import type { ZodApp } from '../server.js';
+import { name } from '../schemas.js';
 
 const role = z.enum(allRoles);
 const tenantView = z.object({ id: z.uuid(), slug: z.string(), name: z.string(), roles: z.array(role) });
@@ -17,8 +18,8 @@ const operatorView = z.object({ id: z.uuid(), email: z.string(), displayName: z.
 const memberView = z.object({ operator: operatorView, roles: z.array(role) });
 const addMemberBody = z.object({
   // Deliberately loose: internal domains without a dot (admin@localhost) are real addresses here.
-  email: z.string().trim().max(320).regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address' }),
-  displayName: z.string().trim().min(1).max(200).optional(),
+  email: name(320).regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address' }),
+  displayName: name(200).optional(),
   roles: z.array(role).min(1).max(allRoles.length),
   password: z.string().min(12, { error: 'must be at least 12 characters' }).max(256).optional(),
 });
@@ -70,7 +71,7 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators 
         schema: {
           tags: ['tenants'],
           summary: 'Create a tenant (platform admins); the creator becomes its owner',
-          body: z.object({ slug: tenantSlugSchema, name: z.string().trim().min(1).max(200) }),
+          body: z.object({ slug: tenantSlugSchema, name: name(200) }),
           response: { 201: tenantView },
         },
       },

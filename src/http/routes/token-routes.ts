@@ -5,11 +5,12 @@ import { forbidden, notFound } from '../../core/errors.js';
 import type { Tokens } from '../../auth/tokens.js';
 import { actorOf, principalOf } from '../auth-hook.js';
 import type { ZodApp } from '../server.js';
+import { name } from '../schemas.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 const createBody = z.object({
-  name: z.string().trim().min(1).max(100),
+  name: name(100),
   expiresInDays: z.number().int().min(1).max(3650).optional().describe('Omit for a token that does not expire'),
 });
 const tokenView = z.object({

@@ -1,0 +1,140 @@
+/**
+ * The one rule for text that crosses an edge (request bodies, queries, path parameters).
+ *
+ * - Well-formed Unicode: a lone UTF-16 surrogate cannot be stored (PostgreSQL refuses it in
+ *   json, silently turns it into U+FFFD elsewhere) and breaks audit hashing.
+ * - No control characters: NUL cannot be stored at all; the others hide text from the person
+ *   reading it. Only fields documented as multi-line (PEM, notes) accept tab, line feed and
+ *   carriage return.
+ * - Names refuse invisible formatting characters (bidi overrides and isolates, zero-width
+ *   characters): they make one name look like another.
+ * - Required text is never blank: "   " is no reason.
+ *
+ * Pure: answers a problem as data; messages are built by `describeTextProblem`.
+ */
+
+/** What kind of text a field holds, from strictest to loosest. */
+export type TextKind = 'name' | 'line' | 'multiline';
+
+export type TextProblem =
+  | { code: 'lone_surrogate'; index: number; codeUnit: number }
+  | { code: 'control_character'; index: number; codePoint: number }
+  | { code: 'line_break'; index: number; codePoint: number }
+  | { code: 'invisible_formatting'; index: number; codePoint: number };
+
+/** Tab, line feed, carriage return: accepted in multi-line text only. */
+const isLineControl = (c: number) => c === 0x09 || c === 0x0a || c === 0x0d;
+/** C0 controls, DEL, C1 controls. */
+const isControl = (c: number) => c <= 0x1f || (c >= 0x7f && c <= 0x9f);
+/** Line and paragraph separators break a line as surely as LF. */
+const isUnicodeLineBreak = (c: number) => c === 0x2028 || c === 0x2029;
+
+/**
+ * Invisible characters that change how neighbouring text is shown: bidi embeddings, overrides
+ * and isolates, marks, zero-width joiners/spaces, word joiner and invisible operators, the
+ * Arabic letter mark, the BOM, soft hyphen, Mongolian vowel separator, interlinear annotation
+ * and tag characters.
+ */
+export function isInvisibleFormatting(c: number): boolean {
+  return (
+    c === 0x00ad ||
+    c === 0x061c ||
+    c === 0x180e ||
+    (c >= 0x200b && c <= 0x200f) ||
+    (c >= 0x202a && c <= 0x202e) ||
+    (c >= 0x2060 && c <= 0x2069) ||
+    c === 0xfeff ||
+    (c >= 0xfff9 && c <= 0xfffb) ||
+    (c >= 0xe0000 && c <= 0xe007f)
+  );
+}
+
+/** The first problem of `s` for a field of this kind, or null when it is acceptable. */
+export function findTextProblem(s: string, kind: TextKind): TextProblem | null {
+  for (let i = 0; i < s.length; i++) {
+    const unit = s.charCodeAt(i);
+    let c = unit;
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      if (next < 0xdc00 || next > 0xdfff) return { code: 'lone_surrogate', index: i, codeUnit: unit };
+      c = 0x10000 + ((unit - 0xd800) << 10) + (next - 0xdc00);
+    } else if (unit >= 0xdc00 && unit <= 0xdfff) {
+      return { code: 'lone_surrogate', index: i, codeUnit: unit };
+    }
+    if (isControl(c)) {
+      if (!(kind === 'multiline' && isLineControl(c))) {
+        return isLineControl(c) ? { code: 'line_break', index: i, codePoint: c } : { code: 'control_character', index: i, codePoint: c };
+      }
+    } else if (isUnicodeLineBreak(c) && kind !== 'multiline') {
+      return { code: 'line_break', index: i, codePoint: c };
+    } else if (kind === 'name' && isInvisibleFormatting(c)) {
+      return { code: 'invisible_formatting', index: i, codePoint: c };
+    }
+    if (c > 0xffff) i++;
+  }
+  return null;
+}
+
+/**
+ * The floor every string of every request must meet, whatever its field: what the store cannot
+ * hold (lone surrogates, NUL) and control characters other than tab, line feed and carriage
+ * return. Fields then apply their own, stricter kind.
+ */
+export function findUnsafeText(s: string): TextProblem | null {
+  return findTextProblem(s, 'multiline');
+}
+
+export const codePointLabel = (c: number) => `U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
+
+const characterNames: Record<number, string> = {
+  0x00: 'NUL', 0x09: 'tab', 0x0a: 'line feed', 0x0d: 'carriage return', 0x1b: 'escape', 0x7f: 'delete',
+  0x2028: 'line separator', 0x2029: 'paragraph separator', 0x200b: 'zero-width space', 0x200d: 'zero-width joiner',
+  0x200e: 'left-to-right mark', 0x200f: 'right-to-left mark', 0x202e: 'right-to-left override', 0x202d: 'left-to-right override',
+  0x2066: 'left-to-right isolate', 0x2067: 'right-to-left isolate', 0x2068: 'first strong isolate', 0x2069: 'pop directional isolate',
+  0xfeff: 'byte order mark',
+};
+
+const named = (c: number) => (characterNames[c] ? `${characterNames[c]}, ${codePointLabel(c)}` : codePointLabel(c));
+
+/** A phrase completing "<field> …", e.g. "must not contain control characters (NUL, U+0000)". */
+export function describeTextProblem(p: TextProblem): string {
+  switch (p.code) {
+    case 'lone_surrogate':
+      return `is not valid Unicode text (a lone surrogate ${codePointLabel(p.codeUnit)} at position ${p.index + 1})`;
+    case 'control_character':
+      return `must not contain control characters (${named(p.codePoint)} at position ${p.index + 1})`;
+    case 'line_break':
+      return `must be a single line (${named(p.codePoint)} at position ${p.index + 1})`;
+    case 'invisible_formatting':
+      return `must not contain invisible formatting characters such as direction overrides (${named(p.codePoint)} at position ${p.index + 1})`;
+  }
+}
+
+/**
+ * `s` made safe to store and show, for the few places that must record or pass on text they
+ * cannot refuse (a failed sign-in's email, a host command's output): lone surrogates and control
+ * characters become `\uXXXX` escapes. `keepLines` keeps tab, line feed and carriage return (what
+ * every field accepts); `backslash` also escapes `\`, so an escape and the same text typed
+ * literally stay distinguishable.
+ */
+export function escapeUnsafeText(s: string, opts: { keepLines?: boolean; backslash?: boolean } = {}): string {
+  const backslash = opts.backslash ?? true;
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const unit = s.charCodeAt(i);
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        out += s[i]! + s[i + 1]!;
+        i++;
+        continue;
+      }
+    }
+    const lone = unit >= 0xd800 && unit <= 0xdfff;
+    const control = isControl(unit) && !(opts.keepLines && isLineControl(unit));
+    if (lone || control) out += `\\u${unit.toString(16).padStart(4, '0')}`;
+    else if (unit === 0x5c && backslash) out += '\\\\';
+    else out += s[i]!;
+  }
+  return out;
+}
