@@ -22,6 +22,8 @@ const envSchema = z.object({
   /** The built dashboard (npm run build:web); defaults to dist/web of this package. */
   TIMEBOX_WEB_DIR: z.string().optional(),
   /** `iss` of security tokens; defaults to the server's URL. Resource servers check it. */
+  /** How people reach this server (behind a proxy): the single sign-on redirect URI is built from it. */
+  TIMEBOX_PUBLIC_URL: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
   TIMEBOX_TOKEN_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
 });
 
