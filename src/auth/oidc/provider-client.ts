@@ -61,7 +61,9 @@ export function describeFailure(err: unknown, issuer: string): AppError {
     const desc = err.error_description ? `: ${err.error_description}` : '';
     return ssoError('provider_refused', `the identity provider refused the sign-in (${err.error}${desc})`);
   }
-  const message = err instanceof Error ? err.message : String(err);
+  // openid-client says "unexpected JWT claim value encountered"; its cause names the claim.
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : null;
+  const message = cause?.message ?? (err instanceof Error ? err.message : String(err));
   return ssoError('invalid_response', `the identity provider's answer was not accepted: ${message}`);
 }
 
