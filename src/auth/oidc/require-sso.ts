@@ -37,7 +37,7 @@ export async function assertPasswordSignInAllowed(
       after: { email: operator.email, ip, tenants: slugs },
     });
     const hint = rows.some(breakGlass) && !mfaEnabled ? ' (break-glass sign-in needs an authenticator app enrolled first)' : '';
-    throw new AppError('forbidden', `tenant ${slugs.join(', ')} requires single sign-on: use "Sign in with SSO"${hint}`, { sso: 'required', tenants: slugs });
+    throw new AppError('forbidden', `tenant ${slugs.join(', ')} requires single sign-on: continue with SSO for tenant ${slugs[0]} instead of a password${hint}`, { sso: 'required', tenants: slugs });
   }
   for (const r of rows) {
     await deps.audit.append(deps.db, {

@@ -59,7 +59,8 @@ export const ssoSettingsInput = z.strictObject({
     .max(MAX_MAPPINGS)
     .default([]),
   requireSso: z.boolean().default(false),
-  breakGlassEmails: z.array(z.email({ error: 'break-glass owners are named by email' })).max(20).default([]),
+  // Operators' emails need not have a dot in the domain (admin@localhost): only the shape is checked.
+  breakGlassEmails: z.array(z.string().trim().max(320).regex(/^[^@\s]+@[^@\s]+$/, { error: 'break-glass owners are named by email' })).max(20).default([]),
 });
 export type SsoSettingsInput = z.infer<typeof ssoSettingsInput>;
 
