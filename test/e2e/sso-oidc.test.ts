@@ -112,6 +112,46 @@ describe('the callback refuses', () => {
   });
 });
 
+describe('linking an existing person', () => {
+  it("never lets another tenant's provider take over a person that tenant does not have", async () => {
+    // Frank belongs to default only; tenant "beta" has its own provider, which asserts his email.
+    const frank = await s.admin.post('/api/v1/tenants/default/members', { email: 'frank@example.test', roles: ['approver'] });
+    expect(frank.status).toBe(201);
+    expect((await s.admin.post('/api/v1/tenants', { slug: 'beta', name: 'Beta' })).status).toBe(201);
+    const betaIdp = await startRogueProvider();
+    try {
+      await configureSso(s.admin, 'beta', { issuer: betaIdp.issuer, clientId: betaIdp.clientId, clientSecret: betaIdp.clientSecret, roleMappings: [{ group: 'all', roles: ['owner'] }] });
+      betaIdp.person = { sub: 'beta-frank', email: 'frank@example.test', groups: ['all'] };
+      const b = browserless();
+      const callback = await startAndAuthorize(b, s.url, 'beta');
+      await refusedWithNothingCreated(() => b.get(callback), 403, /cannot be linked to a Timebox account: ask an admin of the tenant to add frank@example\.test/);
+    } finally {
+      await betaIdp.stop();
+    }
+  });
+
+  it('links a member of the tenant whose email the provider vouches for; the session reaches that tenant only', async () => {
+    const grace = await s.admin.post('/api/v1/tenants/default/members', { email: 'grace@example.test', roles: ['auditor'] });
+    expect(grace.status).toBe(201);
+    expect((await s.admin.post('/api/v1/tenants/beta/members', { email: 'grace@example.test', roles: ['requester'] })).status).toBe(201);
+    rogue.mode = 'good';
+    rogue.person = { sub: 'sub-grace', email: 'grace@example.test', groups: ['timebox-requesters'] };
+    const b = browserless();
+    const res = await b.get(await startAndAuthorize(b, s.url, 'default'));
+    expect(res.status).toBe(200);
+    const api = apiClient(s.url, b.jar.get('timebox_session'));
+    const me = await api.get('/api/v1/me');
+    expect(me.body.operator.email).toBe('grace@example.test');
+    // The provider of "default" vouched for her: her "beta" membership is out of this session's reach.
+    expect(me.body.memberships.map((m: { tenant: { slug: string } }) => m.tenant.slug)).toEqual(['default']);
+    expect(me.body.memberships[0].roles).toEqual(['requester']);
+    expect((await api.get('/api/v1/tenants/beta/targets')).status).toBe(404);
+    expect((await api.get('/api/v1/tenants/default/targets')).status).toBe(200);
+    const link = await db().selectFrom('sso_identities').select(['subject']).where('subject', '=', 'sub-grace').execute();
+    expect(link).toHaveLength(1);
+  });
+});
+
 describe('the CLI handoff', () => {
   it('refuses a one-time code that is made up, or presented with the wrong verifier', async () => {
     const anon = apiClient(s.url);
