@@ -147,6 +147,12 @@ describe('linking an existing person', () => {
     expect(me.body.memberships[0].roles).toEqual(['requester']);
     expect((await api.get('/api/v1/tenants/beta/targets')).status).toBe(404);
     expect((await api.get('/api/v1/tenants/default/targets')).status).toBe(200);
+    // An API token made from this session is confined the same way.
+    const token = await api.post('/api/v1/tokens', { name: 'from sso' });
+    expect(token.status).toBe(201);
+    const viaToken = apiClient(s.url, token.body.token);
+    expect((await viaToken.get('/api/v1/tenants/beta/targets')).status).toBe(404);
+    expect((await viaToken.get('/api/v1/tenants')).body.items.map((t: { slug: string }) => t.slug)).toEqual(['default']);
     const link = await db().selectFrom('sso_identities').select(['subject']).where('subject', '=', 'sub-grace').execute();
     expect(link).toHaveLength(1);
   });
