@@ -71,27 +71,26 @@ export function createProviderClient(opts: { now?: () => number } = {}) {
   const now = opts.now ?? Date.now;
   const cache = new Map<string, { config: oidc.Configuration; at: number; key: string }>();
 
+  /** Discovery, uncached: also how settings are checked before they are saved. */
+  async function discover(s: Pick<SsoProviderSettings, 'issuer' | 'clientId' | 'clientSecret'>): Promise<oidc.Configuration> {
+    const insecure = new URL(s.issuer).protocol === 'http:' && isLoopbackHost(new URL(s.issuer).hostname);
+    try {
+      return await oidc.discovery(new URL(s.issuer), s.clientId, undefined, s.clientSecret ? oidc.ClientSecretBasic(s.clientSecret) : oidc.None(), {
+        timeout: HTTP_TIMEOUT_SECONDS,
+        execute: [oidc.enableNonRepudiationChecks, ...(insecure ? [oidc.allowInsecureRequests] : [])],
+      });
+    } catch (err) {
+      throw describeFailure(err, s.issuer);
+    }
+  }
+
   async function configFor(s: SsoProviderSettings): Promise<oidc.Configuration> {
     const key = `${s.issuer}|${s.clientId}|${s.updatedAt.getTime()}`;
     const hit = cache.get(s.tenantId);
     if (hit && hit.key === key && now() - hit.at < DISCOVERY_TTL_MS) return hit.config;
-    const insecure = new URL(s.issuer).protocol === 'http:' && isLoopbackHost(new URL(s.issuer).hostname);
-    try {
-      const config = await oidc.discovery(
-        new URL(s.issuer),
-        s.clientId,
-        undefined,
-        s.clientSecret ? oidc.ClientSecretBasic(s.clientSecret) : oidc.None(),
-        {
-          timeout: HTTP_TIMEOUT_SECONDS,
-          execute: [oidc.enableNonRepudiationChecks, ...(insecure ? [oidc.allowInsecureRequests] : [])],
-        },
-      );
-      cache.set(s.tenantId, { config, at: now(), key });
-      return config;
-    } catch (err) {
-      throw describeFailure(err, s.issuer);
-    }
+    const config = await discover(s);
+    cache.set(s.tenantId, { config, at: now(), key });
+    return config;
   }
 
   /** The URL to send the browser to; the caller keeps verifier, state and nonce server-side. */
@@ -170,7 +169,7 @@ export function createProviderClient(opts: { now?: () => number } = {}) {
     }
   }
 
-  return { configFor, authorizationUrl, exchangeCode, deviceSupported, startDevice, pollDevice };
+  return { discover, configFor, authorizationUrl, exchangeCode, deviceSupported, startDevice, pollDevice };
 }
 
 export type ProviderClient = ReturnType<typeof createProviderClient>;

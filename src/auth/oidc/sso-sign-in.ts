@@ -100,13 +100,15 @@ export function createSsoSignIn(deps: SsoSignInDeps) {
   async function syncOperatorGroups(tx: Transaction<Database>, s: SsoProviderSettings, operatorId: string, id: SsoIdentity, actor: { type: 'operator'; id: string }) {
     if (id.mappedOperatorGroups.length === 0) return;
     const groups = await tx.selectFrom('operator_groups').select(['id', 'name']).where('tenant_id', '=', s.tenantId).where('name', 'in', id.mappedOperatorGroups).execute();
+    // A mapped operator group may have been deleted since the mapping was saved.
+    if (groups.length === 0) return;
     const current = new Set(
       (
         await tx
           .selectFrom('operator_group_members')
           .select('group_id')
           .where('operator_id', '=', operatorId)
-          .where('group_id', 'in', groups.map((g) => g.id).concat(['00000000-0000-0000-0000-000000000000']))
+          .where('group_id', 'in', groups.map((g) => g.id))
           .execute()
       ).map((r) => r.group_id),
     );

@@ -150,15 +150,8 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
         const body = request.body;
         // The provider must answer discovery before anyone depends on it.
         const previous = await settings.forSignIn(t.tenantId);
-        const secret = body.clientSecret ?? previous?.clientSecret ?? null;
-        await provider.configFor({
-          ...(previous ?? ({} as SsoProviderSettings)),
-          tenantId: `check:${t.tenantId}`,
-          issuer: body.issuer,
-          clientId: body.clientId,
-          clientSecret: secret,
-          updatedAt: clock.now(),
-        } as SsoProviderSettings).catch((err: unknown) => {
+        const clientSecret = body.clientSecret ?? previous?.clientSecret ?? null;
+        await provider.discover({ issuer: body.issuer, clientId: body.clientId, clientSecret }).catch((err: unknown) => {
           const e = describeFailure(err, body.issuer);
           throw new AppError('bad_request', `the issuer did not answer OpenID discovery: ${e.message}`, e.details);
         });
