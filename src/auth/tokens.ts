@@ -28,6 +28,8 @@ export interface Principal {
   kind: TokenKind;
   /** When this session or token stops working (null: an API token without expiry). */
   expiresAt: Date | null;
+  /** Begun through this tenant's single sign-on: reaches that tenant only, never platform powers. */
+  ssoTenantId: string | null;
 }
 
 export interface ApiTokenView {
@@ -81,7 +83,7 @@ export function createTokens(deps: TokensDeps) {
   }
 
   /** The token is returned here only; afterwards only its hash exists. */
-  async function createApiToken(input: { operatorId: string; name: string; expiresAt: Date | null }, actor: Actor, db: Db = deps.db) {
+  async function createApiToken(input: { operatorId: string; name: string; expiresAt: Date | null; ssoTenantId?: string | null }, actor: Actor, db: Db = deps.db) {
     const token = newSecret();
     const row = {
       id: newId(),
@@ -92,6 +94,8 @@ export function createTokens(deps: TokensDeps) {
       csrf_hash: null,
       created_at: clock.now(),
       expires_at: input.expiresAt,
+      // A token made from a single sign-on session is confined like the session.
+      sso_tenant_id: input.ssoTenantId ?? null,
     };
     await inTransaction(db, async (tx) => {
       await tx.insertInto('api_tokens').values(row).execute();
@@ -153,7 +157,7 @@ export function createTokens(deps: TokensDeps) {
     const row = await db
       .selectFrom('api_tokens as t')
       .innerJoin('operators as o', 'o.id', 't.operator_id')
-      .select(['t.id', 't.kind', 't.csrf_hash', 't.expires_at', 't.revoked_at', 't.last_used_at'])
+      .select(['t.id', 't.kind', 't.csrf_hash', 't.expires_at', 't.revoked_at', 't.last_used_at', 't.sso_tenant_id'])
       .select(['o.id as operator_id', 'o.email', 'o.display_name', 'o.platform_admin', 'o.disabled'])
       .where('t.token_hash', '=', sha256Hex(token))
       .executeTakeFirst();
@@ -166,10 +170,11 @@ export function createTokens(deps: TokensDeps) {
       operatorId: row.operator_id,
       email: row.email,
       displayName: row.display_name,
-      platformAdmin: row.platform_admin,
+      platformAdmin: row.platform_admin && row.sso_tenant_id === null,
       tokenId: row.id,
       kind: row.kind,
       expiresAt: row.expires_at,
+      ssoTenantId: row.sso_tenant_id,
     };
     return { principal, csrfHash: row.csrf_hash };
   }

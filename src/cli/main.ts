@@ -16,6 +16,7 @@ import { registerMembers } from './commands/members.js';
 import { registerMfa } from './commands/mfa.js';
 import { registerPolicies } from './commands/policies.js';
 import { registerRequest } from './commands/request.js';
+import { registerSso } from './commands/sso.js';
 import { registerTargets } from './commands/targets.js';
 import { registerTokens } from './commands/tokens.js';
 import { CliError, ExitCode, exitCodesHelp } from './exit-codes.js';
@@ -56,6 +57,7 @@ function buildProgram(): Command {
   registerTokens(program);
   registerMembers(program);
   registerMfa(program);
+  registerSso(program);
   registerAgents(program);
   registerAgent(program);
   return program;

@@ -38,7 +38,8 @@ export async function requireTenant(request: FastifyRequest, slug: string, permi
     .select(['t.id', 't.slug', 't.name', 'm.roles'])
     .where('t.slug', '=', slug)
     .executeTakeFirst();
-  if (!row || (!row.roles && !principal.platformAdmin)) throw notFound(`tenant ${slug.slice(0, 40)}`);
+  const outsideSso = principal.ssoTenantId !== null && row?.id !== principal.ssoTenantId;
+  if (!row || outsideSso || (!row.roles && !principal.platformAdmin)) throw notFound(`tenant ${slug.slice(0, 40)}`);
   const roles = effectiveRoles(row.roles, principal.platformAdmin);
   if (permission && !can(roles, permission)) {
     throw forbidden(`you need the ${permission} permission in tenant ${row.slug} (your roles there: ${roles.join(', ') || 'none'})`);

@@ -49,6 +49,8 @@ const envSchema = z.object({
       }
     }),
   /** `iss` of security tokens; defaults to the server's URL. Resource servers check it. */
+  /** How people reach this server (behind a proxy): the single sign-on redirect URI is built from it. */
+  TIMEBOX_PUBLIC_URL: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
   TIMEBOX_TOKEN_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
   /** Append-only file that receives every signed audit checkpoint; default <data dir>/audit-witness.jsonl. */
   TIMEBOX_AUDIT_WITNESS_FILE: z.string().min(1).optional(),

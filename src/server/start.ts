@@ -48,6 +48,7 @@ import { jitSettingsRoutes } from '../http/routes/jit-settings-routes.js';
 import { policyRoutes } from '../http/routes/policy-routes.js';
 import { targetRoutes } from '../http/routes/target-routes.js';
 import { agentRoutes } from '../http/routes/agent-routes.js';
+import { ssoRoutes } from '../http/routes/sso-routes.js';
 import { createLinuxAgentConnector } from '../connectors/linux-agent/linux-agent-connector.js';
 import { createLinuxAgentUsersConnector } from '../connectors/linux-agent/linux-agent-users-connector.js';
 import { createKeyedLimiter } from '../scheduler/keyed-limiter.js';
@@ -211,6 +212,11 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       eventRoutes({ db: store.db, ...opts.events }),
       credentialRoutes({ db: store.db, credentials, clock }),
       agentRoutes(deps),
+      ssoRoutes({
+        ...deps,
+        secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
+        publicUrl: () => config.TIMEBOX_PUBLIC_URL ?? (url || `http://${config.HOST}:${config.PORT}`),
+      }),
       // Last: it answers every other GET with the dashboard.
       webRoutes({ distDir: config.TIMEBOX_WEB_DIR ?? defaultWebDir() }),
     ],

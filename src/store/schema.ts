@@ -3,6 +3,7 @@ import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 import type { NotificationTables } from './schema-notifications.js';
 import type { CredentialTables } from './schema-credentials.js';
 import type { AgentTables } from './schema-agents.js';
+import type { SsoTables } from './schema-sso.js';
 
 type Timestamp = ColumnType<Date, Date, Date>;
 type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
@@ -48,6 +49,8 @@ export interface ApiTokensTable {
   expires_at: NullableTimestamp;
   last_used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
+  /** Set for sessions begun through a tenant's single sign-on: they reach that tenant only. */
+  sso_tenant_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface TargetsTable {
@@ -286,7 +289,7 @@ export interface TenantJitSettingsTable {
   updated_by: string | null;
 }
 
-export interface Database extends NotificationTables, CredentialTables, AgentTables {
+export interface Database extends NotificationTables, CredentialTables, AgentTables, SsoTables {
   rate_limits: RateLimitsTable;
   operator_recovery_codes: OperatorRecoveryCodesTable;
   tenant_jit_settings: TenantJitSettingsTable;

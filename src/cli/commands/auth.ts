@@ -7,8 +7,9 @@ import { optionsOf } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { keyValues, note, print, printJson, when } from '../output.js';
 import { promptHidden, readLineFromStdin } from '../prompt.js';
+import { ssoLogin } from './sso-login.js';
 
-interface LoginResponse {
+export interface LoginResponse {
   token: string;
   expiresAt: string;
   operator: { id: string; email: string; displayName: string };
@@ -16,6 +17,26 @@ interface LoginResponse {
 
 const tenantsOf = (me: Me) => me.memberships.map((m) => ({ slug: m.tenant.slug, name: m.tenant.name, roles: m.roles }));
 const describeTenants = (me: Me) => tenantsOf(me).map((t) => `${t.slug} (${t.roles.join(', ') || 'no roles'})`).join(', ') || 'none';
+
+/** Checks the tenant, saves the session in the config file and says so: every way of signing in ends here. */
+async function saveSession(server: string, session: LoginResponse, cmd: Command, json: boolean): Promise<void> {
+  const conn = { server, token: session.token };
+  const me = await apiGet<Me>(conn, '/api/v1/me');
+  const tenant = optionsOf(cmd).tenant;
+  if (tenant && !me.operator.platformAdmin && !me.memberships.some((m) => m.tenant.slug === tenant)) {
+    throw new CliError(`you are not a member of tenant ${tenant}; your tenants: ${describeTenants(me)}`, ExitCode.notFound);
+  }
+  const path = await writeConfig({ server, token: session.token, email: session.operator.email, ...(tenant ? { tenant } : {}) });
+
+  if (json) {
+    printJson({ server, email: session.operator.email, expiresAt: session.expiresAt, tenant: tenant ?? null, tenants: tenantsOf(me), config: path });
+  } else {
+    print(`Signed in to ${server} as ${session.operator.email} until ${when(session.expiresAt)}.`);
+    print(`Tenants: ${describeTenants(me)}${tenant ? `; working in ${tenant}` : ''}`);
+    print(`Session saved in ${path}`);
+  }
+  if (process.env.TIMEBOX_TOKEN) note('timebox: note: TIMEBOX_TOKEN is set and takes precedence over the saved session');
+}
 
 export function registerAuth(program: Command): void {
   program
@@ -25,12 +46,22 @@ export function registerAuth(program: Command): void {
     .option('--email <email>', 'your email (default: the last one used on this server)')
     .option('--password-stdin', 'read the password from the first line of stdin instead of prompting')
     .option('--totp <code>', 'the 6-digit code from your authenticator app, or a recovery code if it is lost (asked for when needed, if there is a terminal)')
+    .option('--sso', "sign in through the tenant's identity provider in a browser (needs --tenant)")
+    .option('--device', 'with --sso: no browser here; approve the sign-in on another device (device authorization grant)')
+    .option('--no-browser', 'with --sso: only print the URL, do not try to open a browser')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { server?: string; email?: string; passwordStdin?: boolean; totp?: string; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { server?: string; email?: string; passwordStdin?: boolean; totp?: string; json?: boolean; sso?: boolean; device?: boolean; browser?: boolean }, cmd: Command) => {
       const file = await readConfig();
       const rawServer = opts.server ?? process.env.TIMEBOX_SERVER ?? file.server;
       if (!rawServer) throw new CliError('which server? pass --server URL (e.g. http://localhost:8420)', ExitCode.usage);
       const server = normalizeServer(rawServer);
+      if (opts.sso || opts.device) {
+        const tenant = optionsOf(cmd).tenant;
+        if (!tenant) throw new CliError('single sign-on is per tenant: pass --tenant SLUG', ExitCode.usage);
+        const session = await ssoLogin({ server, tenant, device: opts.device === true, openBrowser: opts.browser !== false });
+        await saveSession(server, session, cmd, opts.json === true);
+        return;
+      }
       const email = opts.email ?? (file.server === server ? file.email : undefined);
       if (!email) throw new CliError('pass --email EMAIL', ExitCode.usage);
       const password = opts.passwordStdin ? await readLineFromStdin() : await promptHidden(`Password for ${email}: `);
@@ -48,22 +79,7 @@ export function registerAuth(program: Command): void {
         }
         session = await signIn(await promptHidden('Code from your authenticator app: '));
       }
-      const conn = { server, token: session.token };
-      const me = await apiGet<Me>(conn, '/api/v1/me');
-      const tenant = optionsOf(cmd).tenant;
-      if (tenant && !me.operator.platformAdmin && !me.memberships.some((m) => m.tenant.slug === tenant)) {
-        throw new CliError(`you are not a member of tenant ${tenant}; your tenants: ${describeTenants(me)}`, ExitCode.notFound);
-      }
-      const path = await writeConfig({ server, token: session.token, email: session.operator.email, ...(tenant ? { tenant } : {}) });
-
-      if (opts.json) {
-        printJson({ server, email: session.operator.email, expiresAt: session.expiresAt, tenant: tenant ?? null, tenants: tenantsOf(me), config: path });
-      } else {
-        print(`Signed in to ${server} as ${session.operator.email} until ${when(session.expiresAt)}.`);
-        print(`Tenants: ${describeTenants(me)}${tenant ? `; working in ${tenant}` : ''}`);
-        print(`Session saved in ${path}`);
-      }
-      if (process.env.TIMEBOX_TOKEN) note('timebox: note: TIMEBOX_TOKEN is set and takes precedence over the saved session');
+      await saveSession(server, session, cmd, opts.json === true);
     });
 
   program

@@ -1,5 +1,5 @@
 /** Sign in, sign out and "who am I". */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { AuditLog } from '../../audit/types.js';
@@ -10,6 +10,7 @@ import { inTransaction, normalizeEmail, type Operators } from '../../auth/operat
 import { MAX_PASSWORD_INPUT, verifyPasswordOrDummy } from '../../auth/password-hash.js';
 import type { Tokens } from '../../auth/tokens.js';
 import type { Totp } from '../../auth/totp.js';
+import { assertPasswordSignInAllowed } from '../../auth/oidc/require-sso.js';
 import { actorOf, CSRF_COOKIE, principalOf, SESSION_COOKIE } from '../auth-hook.js';
 import type { ZodApp } from '../server.js';
 import { findUnsafeInRequest, textRefusal } from '../text-guard.js';
@@ -67,6 +68,18 @@ const csrfCookieOptions = (request: FastifyRequest, secureCookies: boolean) => (
   path: '/',
   secure: isSecure(request, secureCookies),
 });
+
+/** The browser's session cookies, as password sign-in and single sign-on both set them. */
+export function setSessionCookies(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  session: { token: string; csrfToken: string; expiresAt: Date },
+  secureCookies: boolean,
+): void {
+  reply.setCookie(SESSION_COOKIE, session.token, { ...sessionCookieOptions(request, secureCookies), expires: session.expiresAt });
+  // A second tab has no copy of the token in its sessionStorage: it reads this cookie.
+  reply.setCookie(CSRF_COOKIE, session.csrfToken, { ...csrfCookieOptions(request, secureCookies), expires: session.expiresAt });
+}
 
 export function authRoutes(deps: AuthRoutesDeps) {
   const { db, audit, operators, tokens, totp } = deps;
@@ -127,6 +140,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
         // Only after the password: the answer says "code needed" to those who know the password.
         const mfa = await totp.isEnabled(operator.id);
         if (mfa) await totp.verifyFresh(operator.id, request.body.totp, 'login');
+        await assertPasswordSignInAllowed({ db, audit }, operator, mfa, request.ip);
         const session = await inTransaction(db, async (tx) => {
           const s = await tokens.createSession(operator.id, tx);
           await audit.append(tx, {
@@ -138,9 +152,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
           });
           return s;
         });
-        reply.setCookie(SESSION_COOKIE, session.token, { ...sessionCookieOptions(request, deps.secureCookies), expires: session.expiresAt });
-        // A second tab has no copy of the token in its sessionStorage: it reads this cookie.
-        reply.setCookie(CSRF_COOKIE, session.csrfToken, { ...csrfCookieOptions(request, deps.secureCookies), expires: session.expiresAt });
+        setSessionCookies(request, reply, session, deps.secureCookies);
         return {
           token: session.token,
           csrfToken: session.csrfToken,
@@ -178,7 +190,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
             platformAdmin: principal.platformAdmin,
             mfaEnabled: await totp.isEnabled(principal.operatorId),
           },
-          memberships: await operators.membershipsOf(principal.operatorId),
+          memberships: (await operators.membershipsOf(principal.operatorId)).filter((m) => !principal.ssoTenantId || m.tenant.id === principal.ssoTenantId),
           session: { kind: principal.kind, expiresAt: principal.expiresAt?.toISOString() ?? null },
         };
       },

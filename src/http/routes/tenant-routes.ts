@@ -54,6 +54,7 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators 
           .leftJoin('memberships as m', (j) => j.onRef('m.tenant_id', '=', 't.id').on('m.operator_id', '=', principal.operatorId))
           .select(['t.id', 't.slug', 't.name', 'm.roles']);
         if (!principal.platformAdmin) q = q.where('m.operator_id', 'is not', null);
+        if (principal.ssoTenantId) q = q.where('t.id', '=', principal.ssoTenantId);
         if (after) q = q.where('t.slug', '>', after[0]);
         const rows = await q.orderBy('t.slug').limit(limit + 1).execute();
         return toPage(

@@ -41,7 +41,7 @@ export function tokenRoutes(deps: { tokens: Tokens; clock: Clock }) {
         if (principal.kind !== 'session') throw forbidden('API tokens can only be created from a signed-in session');
         const { name, expiresInDays } = request.body;
         const expiresAt = expiresInDays === undefined ? null : new Date(clock.now().getTime() + expiresInDays * DAY_MS);
-        const t = await tokens.createApiToken({ operatorId: principal.operatorId, name, expiresAt }, actorOf(principal));
+        const t = await tokens.createApiToken({ operatorId: principal.operatorId, name, expiresAt, ssoTenantId: principal.ssoTenantId }, actorOf(principal));
         return reply.status(201).send({ id: t.id, name: t.name, token: t.token, expiresAt: iso(t.expiresAt) });
       },
     );

@@ -2,6 +2,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, api, messageOf, session } from '../api';
 import { FormError, TextField } from '../components/Field';
+import { SsoSignIn } from './SsoSignIn';
 
 interface LoginResponse {
   csrfToken: string;
@@ -78,6 +79,7 @@ export function SignIn(props: { message?: string; onSignedIn: () => Promise<void
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
+      <SsoSignIn />
     </main>
   );
 }

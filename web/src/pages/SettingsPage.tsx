@@ -9,6 +9,7 @@ import { GroupsSettings } from './settings/GroupsSettings';
 import { JitSettings } from './settings/JitSettings';
 import { NotificationSettingsPage } from './settings/NotificationSettings';
 import { SecuritySettings } from './settings/SecuritySettings';
+import { SsoSettingsForm } from './settings/SsoSettings';
 
 interface Tab {
   path: string;
@@ -23,6 +24,7 @@ const tabs: Tab[] = [
   { path: '/groups', label: 'Groups', needs: 'policies.read', render: () => <GroupsSettings /> },
   { path: '/notifications', label: 'Notifications', needs: 'members.manage', render: () => <NotificationSettingsPage /> },
   { path: '/jit-accounts', label: 'JIT accounts', needs: 'targets.manage', render: () => <JitSettings /> },
+  { path: '/sso', label: 'Single sign-on', needs: 'members.manage', render: () => <SsoSettingsForm /> },
 ];
 
 export function SettingsPage() {

@@ -1,0 +1,191 @@
+/**
+ * Single sign-on from the outside: bad input and attacks against the callback, each refused
+ * with a clear message and with no operator, session or link created. The bad ID tokens come
+ * from a hand-rolled provider (test/harness/rogue-oidc.ts) so Timebox's real validation path —
+ * openid-client's issuer, audience, expiry, nonce and JWKS signature checks — does the refusing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRogueProvider, type RogueProvider } from '../harness/rogue-oidc.js';
+import { apiClient } from '../support/http.js';
+import { browserless, configureSso, signInFootprint, startAndAuthorize } from '../support/sso.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+
+let s: TestServer;
+let rogue: RogueProvider;
+
+beforeAll(async () => {
+  s = await startTestServer();
+  rogue = await startRogueProvider();
+  await configureSso(s.admin, 'default', {
+    issuer: rogue.issuer,
+    clientId: rogue.clientId,
+    clientSecret: rogue.clientSecret,
+    roleMappings: [{ group: 'timebox-requesters', roles: ['requester'] }],
+  });
+  rogue.person = { sub: 'sub-ada', email: 'ada@example.test', groups: ['timebox-requesters'] };
+});
+
+afterAll(async () => {
+  await rogue?.stop();
+  await s?.close();
+});
+
+const db = () => s.tb.store.db;
+
+/** The sentence the refusal page shows (it is HTML-escaped there). */
+function pageMessage(html: string): string {
+  const m = /<p id="message">([^<]*)<\/p>/.exec(html);
+  return (m?.[1] ?? html).replace(/&#(\d+);/g, (_x, n: string) => String.fromCharCode(Number(n)));
+}
+
+async function refusedWithNothingCreated(run: () => Promise<{ status: number; text: string }>, status: number, message: RegExp) {
+  const before = await signInFootprint(db());
+  const res = await run();
+  expect(res.status).toBe(status);
+  expect(pageMessage(res.text)).toMatch(message);
+  expect(res.text).not.toMatch(/Set-Cookie|timebox_session/);
+  expect(await signInFootprint(db())).toEqual(before);
+}
+
+describe('the callback refuses', () => {
+  it('a missing or unknown state', async () => {
+    const b = browserless();
+    await refusedWithNothingCreated(() => b.get(`${s.url}/api/v1/auth/sso/callback?code=abc`), 400, /has no state/);
+    await refusedWithNothingCreated(() => b.get(`${s.url}/api/v1/auth/sso/callback?code=abc&state=made-up`), 400, /unknown, expired or was already used/);
+  });
+
+  it('an answer arriving in another browser than the one that started (login CSRF)', async () => {
+    const victim = browserless();
+    const attacker = browserless();
+    const callback = await startAndAuthorize(attacker, s.url, 'default');
+    await refusedWithNothingCreated(() => victim.get(callback), 400, /started in another browser/);
+  });
+
+  it('a replayed answer (the same code and state twice)', async () => {
+    rogue.mode = 'good';
+    rogue.person = { sub: 'sub-replay', email: 'replay@example.test', groups: ['timebox-requesters'] };
+    const b = browserless();
+    const callback = await startAndAuthorize(b, s.url, 'default');
+    const browserCookie = b.jar.get('timebox_sso');
+    const first = await b.get(callback);
+    expect(first.status).toBe(200);
+    expect(first.text).toContain('Signed in as replay@example.test');
+    expect(b.jar.get('timebox_session')).toMatch(/^tb_/);
+    // The attacker replays it with the browser binding cookie too: the flow is gone.
+    b.jar.set('timebox_sso', browserCookie!);
+    await refusedWithNothingCreated(() => b.get(callback), 400, /already used/);
+    expect(rogue.redeemed).toBe(1);
+  });
+
+  for (const [mode, message] of [
+    ['wrong-nonce', /nonce/],
+    ['other-key', /signature/i],
+    ['wrong-audience', /"aud" \(audience\)/],
+    ['expired', /"exp" \(expiration time\).*past/],
+  ] as const) {
+    it(`an ID token with ${mode}`, async () => {
+      rogue.mode = mode;
+      rogue.person = { sub: `sub-${mode}`, email: `${mode}@example.test`, groups: ['timebox-requesters'] };
+      const b = browserless();
+      const callback = await startAndAuthorize(b, s.url, 'default');
+      await refusedWithNothingCreated(() => b.get(callback), 401, message);
+      expect(b.jar.has('timebox_session')).toBe(false);
+    });
+  }
+
+  it('an email the provider does not vouch for (email_verified false)', async () => {
+    rogue.mode = 'unverified-email';
+    rogue.person = { sub: 'sub-unverified', email: 'unverified@example.test', groups: ['timebox-requesters'] };
+    const b = browserless();
+    const callback = await startAndAuthorize(b, s.url, 'default');
+    await refusedWithNothingCreated(() => b.get(callback), 401, /does not vouch for unverified@example\.test/);
+  });
+
+  it('a provider that is down', async () => {
+    const down = await startRogueProvider();
+    const t = await s.admin.post('/api/v1/tenants', { slug: 'downstream', name: 'Downstream' });
+    expect(t.status).toBe(201);
+    await configureSso(s.admin, 'downstream', { issuer: down.issuer, clientId: down.clientId, clientSecret: down.clientSecret, roleMappings: [{ group: 'g', roles: ['requester'] }] });
+    await down.stop();
+    const b = browserless();
+    await refusedWithNothingCreated(() => b.get(`${s.url}/api/v1/auth/sso/downstream/start`), 502, /could not reach the identity provider/);
+  });
+});
+
+describe('linking an existing person', () => {
+  it("never lets another tenant's provider take over a person that tenant does not have", async () => {
+    // Frank belongs to default only; tenant "beta" has its own provider, which asserts his email.
+    const frank = await s.admin.post('/api/v1/tenants/default/members', { email: 'frank@example.test', roles: ['approver'] });
+    expect(frank.status).toBe(201);
+    expect((await s.admin.post('/api/v1/tenants', { slug: 'beta', name: 'Beta' })).status).toBe(201);
+    const betaIdp = await startRogueProvider();
+    try {
+      await configureSso(s.admin, 'beta', { issuer: betaIdp.issuer, clientId: betaIdp.clientId, clientSecret: betaIdp.clientSecret, roleMappings: [{ group: 'all', roles: ['owner'] }] });
+      betaIdp.person = { sub: 'beta-frank', email: 'frank@example.test', groups: ['all'] };
+      const b = browserless();
+      const callback = await startAndAuthorize(b, s.url, 'beta');
+      await refusedWithNothingCreated(() => b.get(callback), 403, /cannot be linked to a Timebox account: ask an admin of the tenant to add frank@example\.test/);
+    } finally {
+      await betaIdp.stop();
+    }
+  });
+
+  it('links a member of the tenant whose email the provider vouches for; the session reaches that tenant only', async () => {
+    const grace = await s.admin.post('/api/v1/tenants/default/members', { email: 'grace@example.test', roles: ['auditor'] });
+    expect(grace.status).toBe(201);
+    expect((await s.admin.post('/api/v1/tenants/beta/members', { email: 'grace@example.test', roles: ['requester'] })).status).toBe(201);
+    rogue.mode = 'good';
+    rogue.person = { sub: 'sub-grace', email: 'grace@example.test', groups: ['timebox-requesters'] };
+    const b = browserless();
+    const res = await b.get(await startAndAuthorize(b, s.url, 'default'));
+    expect(res.status).toBe(200);
+    const api = apiClient(s.url, b.jar.get('timebox_session'));
+    const me = await api.get('/api/v1/me');
+    expect(me.body.operator.email).toBe('grace@example.test');
+    // The provider of "default" vouched for her: her "beta" membership is out of this session's reach.
+    expect(me.body.memberships.map((m: { tenant: { slug: string } }) => m.tenant.slug)).toEqual(['default']);
+    expect(me.body.memberships[0].roles).toEqual(['requester']);
+    expect((await api.get('/api/v1/tenants/beta/targets')).status).toBe(404);
+    expect((await api.get('/api/v1/tenants/default/targets')).status).toBe(200);
+    // An API token made from this session is confined the same way.
+    const token = await api.post('/api/v1/tokens', { name: 'from sso' });
+    expect(token.status).toBe(201);
+    const viaToken = apiClient(s.url, token.body.token);
+    expect((await viaToken.get('/api/v1/tenants/beta/targets')).status).toBe(404);
+    expect((await viaToken.get('/api/v1/tenants')).body.items.map((t: { slug: string }) => t.slug)).toEqual(['default']);
+    const link = await db().selectFrom('sso_identities').select(['subject']).where('subject', '=', 'sub-grace').execute();
+    expect(link).toHaveLength(1);
+  });
+});
+
+describe('the CLI handoff', () => {
+  it('refuses a one-time code that is made up, or presented with the wrong verifier', async () => {
+    const anon = apiClient(s.url);
+    const made = await anon.post('/api/v1/auth/sso/cli/exchange', { code: 'x'.repeat(43), codeVerifier: 'v'.repeat(43) });
+    expect(made.status).toBe(401);
+    expect(made.body.error.message).toMatch(/unknown, expired, already used or not yours/);
+  });
+
+  it('refuses a redirect that is not a loopback address', async () => {
+    const res = await apiClient(s.url).post('/api/v1/auth/sso/default/cli', { redirectUri: 'https://evil.example/cb', codeChallenge: 'a'.repeat(43) });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/127\.0\.0\.1/);
+  });
+});
+
+describe('settings', () => {
+  it('never return the client secret, and refuse an issuer that does not answer discovery', async () => {
+    const got = await s.admin.get('/api/v1/tenants/default/sso');
+    expect(got.status).toBe(200);
+    expect(got.body.clientSecretSet).toBe(true);
+    expect(JSON.stringify(got.body)).not.toContain(rogue.clientSecret);
+    const bad = await s.admin.call('PUT', '/api/v1/tenants/default/sso', { issuer: 'http://127.0.0.1:9/', clientId: 'x', clientSecret: 'y' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/did not answer OpenID discovery/);
+    const plain = await s.admin.call('PUT', '/api/v1/tenants/default/sso', { issuer: 'http://idp.example.com/', clientId: 'x', clientSecret: 'y' });
+    expect(plain.status).toBe(400);
+    expect(plain.body.error.message).toMatch(/must use https/);
+    const row = await db().selectFrom('tenant_sso').select('client_secret_enc').executeTakeFirstOrThrow();
+    expect(row.client_secret_enc).not.toContain(rogue.clientSecret);
+  });
+});
