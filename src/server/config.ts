@@ -37,6 +37,8 @@ const envSchema = z.object({
         ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^TIMEBOX_OUTBOUND_ALLOW: /, '') });
       }
     }),
+  /** Bearer token a Prometheus scraper presents at /metrics; unset: the endpoint is off (404). */
+  TIMEBOX_METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters (e.g. openssl rand -hex 32)' }).optional(),
   TIMEBOX_TOKEN_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
 });
 

@@ -45,6 +45,8 @@ import { targetRoutes } from '../http/routes/target-routes.js';
 import { agentRoutes } from '../http/routes/agent-routes.js';
 import { createLinuxAgentConnector } from '../connectors/linux-agent/linux-agent-connector.js';
 import { createLinuxAgentUsersConnector } from '../connectors/linux-agent/linux-agent-users-connector.js';
+import { createMetrics } from '../metrics/metrics.js';
+import { metricsRoutes } from '../http/routes/metrics-routes.js';
 import { createKeyedLimiter } from '../scheduler/keyed-limiter.js';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
 import { releaseLeasesOf } from '../scheduler/work-queue.js';
@@ -130,6 +132,17 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   const workerId =
     config.TIMEBOX_WORKER_ID ?? (config.PORT !== 0 ? `${hostname()}:${config.PORT}` : `${hostname()}-${randomUUID().slice(0, 8)}`);
 
+  // Every replica serves its own process figures; the database-derived gauges read the shared
+  // database, so they are the same from any replica.
+  const metrics = createMetrics({
+    db: store.db,
+    clock,
+    log,
+    statementTimeout: store.kind === 'postgres',
+    // The audit sealer's lag connects here when the deployment has one.
+    sealLagSeconds: undefined,
+  });
+
   let scheduler: Scheduler | null = null;
   const deps: AppDeps = {
     db: store.db,
@@ -143,6 +156,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     workerId,
     poke: () => scheduler?.poke(),
     outbound,
+    metrics: metrics.recorder,
   };
   scheduler = createScheduler({
     db: store.db,
@@ -176,7 +190,9 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     trustProxy: config.TIMEBOX_TRUST_PROXY === 'true',
     secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
     secrets: deps.secrets,
+    observeRequest: metrics.observeRequest,
     routes: [
+      metricsRoutes({ metrics, token: config.TIMEBOX_METRICS_TOKEN }),
       targetRoutes(deps),
       policyRoutes(deps),
       groupRoutes(deps),
