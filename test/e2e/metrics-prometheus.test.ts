@@ -3,10 +3,12 @@
  * a target that refuses every revocation, so they stay past their end and unrevoked: the PromQL
  * query for timebox_overdue_revocations returns the number the grants list shows with
  * `overdue=true`. A scrape job with a wrong token is refused (401), and a server without the
- * token setting has no /metrics at all (404).
+ * token setting has no /metrics at all (404). The alert rules documented in docs/metrics.md are
+ * loaded as they are written, and the overdue and revoke_failed alerts go pending.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { startPrometheus, type PrometheusServer } from '../harness/prometheus.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -31,6 +33,26 @@ async function sampleAfter(promql: string, afterMs: number) {
   }
 }
 
+/** The alert rules exactly as docs/metrics.md gives them (its second YAML block). */
+async function documentedRules(): Promise<string> {
+  const doc = await readFile(new URL('../../docs/metrics.md', import.meta.url), 'utf8');
+  const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  const rules = blocks.find((b) => b.startsWith('groups:'));
+  if (!rules) throw new Error('docs/metrics.md has no rule block');
+  return rules;
+}
+
+/** Waits for the named alert of the documented rules to be pending or firing. */
+async function alertRaised(name: string) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const found = (await prometheus.alerts()).find((a) => a.name === name);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`alert ${name} was not raised; ${JSON.stringify(await prometheus.alerts())}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 beforeAll(async () => {
   [server, plain] = await Promise.all([
     startTestServer({ env: { TIMEBOX_ENABLE_FAKE_CONNECTOR: 'true', TIMEBOX_METRICS_TOKEN: token } }),
@@ -40,7 +62,7 @@ beforeAll(async () => {
     { name: 'timebox', target: hostPort(server.url), bearerToken: token },
     { name: 'wrong-token', target: hostPort(server.url), bearerToken: 'x'.repeat(48) },
     { name: 'metrics-off', target: hostPort(plain.url), bearerToken: token },
-  ]);
+  ], { rules: await documentedRules() });
 });
 
 afterAll(async () => {
@@ -99,6 +121,12 @@ describe('/metrics scraped by Prometheus', () => {
     expect(names).toContain('/api/v1/tenants/:tenant/grants');
     expect(names.some((n) => n?.includes('/default/'))).toBe(false);
     expect(await prometheus.query('process_resident_memory_bytes{job="timebox"}')).toHaveLength(1);
+
+    // The documented rules see it: the grants are overdue, and the permanent failure put them in revoke_failed.
+    expect((await alertRaised('TimeboxOverdueRevocations')).value).toBe(shown);
+    expect((await alertRaised('TimeboxRevokeFailed')).value).toBe(2);
+    const failures = await prometheus.query('sum(timebox_revoke_failures_total{job="timebox",target_kind="fake"})');
+    expect(failures[0]!.value).toBeGreaterThanOrEqual(2);
   });
 
   it('is refused without the right token, and absent without the setting', async () => {

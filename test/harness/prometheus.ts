@@ -25,6 +25,8 @@ export interface PrometheusServer {
   query(promql: string): Promise<Array<{ metric: Record<string, string>; value: number; at: number }>>;
   /** The scrape targets' health as Prometheus sees it (job, health, lastError). */
   targets(): Promise<Array<{ job: string; health: string; lastError: string; lastScrape: string }>>;
+  /** Alerts of the loaded rules that are pending or firing. */
+  alerts(): Promise<Array<{ name: string; state: string; value: number }>>;
   /** Output of the process, for failure messages. */
   log(): string;
   stop(): Promise<void>;
@@ -38,9 +40,16 @@ function yamlString(s: string) {
   return JSON.stringify(s); // a JSON string is a valid YAML double-quoted scalar
 }
 
-export async function startPrometheus(jobs: ScrapeJob[]): Promise<PrometheusServer> {
+/** `rules`: the text of a rule file (YAML) to load, evaluated every second. */
+export async function startPrometheus(jobs: ScrapeJob[], opts: { rules?: string } = {}): Promise<PrometheusServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'timebox-prometheus-'));
-  const lines = ['global:', '  scrape_interval: 1s', '  scrape_timeout: 1s', '  evaluation_interval: 1s', 'scrape_configs:'];
+  const lines = ['global:', '  scrape_interval: 1s', '  scrape_timeout: 1s', '  evaluation_interval: 1s'];
+  if (opts.rules !== undefined) {
+    const file = path.join(dir, 'rules.yml');
+    await writeFile(file, opts.rules);
+    lines.push('rule_files:', `  - ${yamlString(file)}`);
+  }
+  lines.push('scrape_configs:');
   for (const job of jobs) {
     lines.push(`  - job_name: ${yamlString(job.name)}`, '    metrics_path: /metrics');
     if (job.bearerToken !== undefined) {
@@ -118,6 +127,11 @@ export async function startPrometheus(jobs: ScrapeJob[]): Promise<PrometheusServ
       const res = await fetch(`${url}/api/v1/targets`);
       const body = (await res.json()) as { data: { activeTargets: Array<{ labels: Record<string, string>; health: string; lastError: string; lastScrape: string }> } };
       return body.data.activeTargets.map((t) => ({ job: t.labels.job ?? '', health: t.health, lastError: t.lastError, lastScrape: t.lastScrape }));
+    },
+    async alerts() {
+      const res = await fetch(`${url}/api/v1/alerts`);
+      const body = (await res.json()) as { data: { alerts: Array<{ labels: Record<string, string>; state: string; value: string }> } };
+      return body.data.alerts.map((a) => ({ name: a.labels.alertname ?? '', state: a.state, value: Number(a.value) }));
     },
     log: () => output,
     stop,
