@@ -122,8 +122,10 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       agents.set(s.agentsConnected);
       databaseOk.set(1);
     } catch (err) {
-      // Missing beats stale: the gauges stay empty and the alert on this one fires instead.
+      // Unknown beats stale or a false 0: NaN (labelled series left out) makes no threshold
+      // alert fire, and the alert on timebox_metrics_database_ok fires instead.
       opts.log.warn({ err }, 'metrics: could not read the database figures');
+      for (const g of [overdue, queueDepth, oldestDue, outbox, outboxOldest, agents]) g.set(Number.NaN);
       databaseOk.set(0);
     }
   }
@@ -138,6 +140,8 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       opts.log.warn({ err }, 'metrics: could not read the audit seal lag');
     }
   }
+
+  let refreshing: Promise<unknown> | null = null;
 
   return {
     recorder: {
@@ -159,7 +163,12 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       httpDuration.observe({ method, route: route ?? 'unmatched', status_class: statusClass(statusCode) }, seconds);
     },
     async scrape() {
-      await Promise.all([refreshDatabaseGauges(), refreshSealLag()]);
+      // Scrapes that arrive together share one round of queries: a burst of scrapers (or a
+      // slow database) never piles queries up on the store.
+      refreshing ??= Promise.all([refreshDatabaseGauges(), refreshSealLag()]).finally(() => {
+        refreshing = null;
+      });
+      await refreshing;
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
   };

@@ -80,7 +80,8 @@ export async function readScrapeSnapshotWithin(
 ): Promise<ScrapeSnapshot> {
   const work = opts.statementTimeout
     ? db.transaction().execute(async (tx) => {
-        await sql`SET LOCAL statement_timeout = ${sql.lit(Math.max(1, Math.floor(opts.timeoutMs)))}`.execute(tx);
+        // A little under the deadline: the database ends the query itself before the scrape gives up.
+        await sql`SET LOCAL statement_timeout = ${sql.lit(Math.max(1, Math.floor(opts.timeoutMs * 0.8)))}`.execute(tx);
         return readScrapeSnapshot(tx, now);
       })
     : readScrapeSnapshot(db, now);
