@@ -130,7 +130,10 @@ describe('/metrics scraped by Prometheus', () => {
   });
 
   it('is refused without the right token, and absent without the setting', async () => {
-    expect((await scrape(server.url)).status).toBe(401);
+    const missing = await scrape(server.url);
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
     expect((await scrape(server.url, 'Bearer wrong-token-of-some-length')).status).toBe(401);
     expect((await scrape(server.url, token)).status).toBe(401);
     const ok = await scrape(server.url, `Bearer ${token}`);
