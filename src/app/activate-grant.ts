@@ -142,6 +142,8 @@ async function activateHoldingLease(deps: AppDeps, stale: GrantRow, item: WorkIt
         .where('id', '=', grant.jit_account_id)
         .execute();
     });
+    const began = grant.starts_at ?? now;
+    deps.metrics?.activated(target.kind, (deps.clock.now().getTime() - began.getTime()) / 1000);
   } catch (err) {
     if (!(err instanceof StaleGrantError)) throw err;
     // Revoked while we were granting: keep the real handle so the revocation removes everything.

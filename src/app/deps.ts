@@ -6,6 +6,7 @@ import type { ConnectorHub } from '../connectors/registry.js';
 import type { Clock } from '../core/clock.js';
 import type { RetryPolicy } from '../core/retry.js';
 import type { OutboundPolicy } from '../net/outbound-policy.js';
+import type { MetricsRecorder } from '../metrics/metrics.js';
 import type { KeyedLimiter } from '../scheduler/keyed-limiter.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
@@ -37,6 +38,8 @@ export interface AppDeps {
   /** Where the server may connect on a tenant's say-so (webhooks, SMTP relays, targets). */
   outbound: OutboundPolicy;
   notifier?: NotificationQueue;
+  /** Activation and revocation figures for /metrics; absent: not recorded. */
+  metrics?: MetricsRecorder;
 }
 
 /** Who is acting: recorded on every audit event. */

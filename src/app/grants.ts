@@ -9,6 +9,7 @@ import { loadGrant } from './grant-queries.js';
 import { credentialContext } from './activate-grant.js';
 import { readRules } from '../core/policy-rules.js';
 import { requireFreshTotp } from '../auth/totp.js';
+import { isOverdueRevocation } from './overdue-revocations.js';
 
 export interface GrantView {
   id: string;
@@ -97,6 +98,8 @@ export interface GrantFilter {
   state?: GrantState;
   mine?: boolean;
   targetId?: string;
+  /** Only grants whose end has passed and that are not yet verified revoked. */
+  overdue?: { now: Date };
   limit: number;
   /** keyset: grants created before this (created_at, id) */
   before?: { createdAt: Date; id: string } | null;
@@ -112,6 +115,10 @@ export async function listGrants(
   if (f.mine || !can(viewer.roles, 'grants.read_all')) q = q.where('grants.operator_id', '=', viewer.operatorId);
   if (f.state) q = q.where('grants.state', '=', f.state);
   if (f.targetId) q = q.where('grants.target_id', '=', f.targetId);
+  if (f.overdue) {
+    const now = f.overdue.now;
+    q = q.where((eb) => isOverdueRevocation(eb, now));
+  }
   if (f.before) {
     const b = f.before;
     q = q.where((eb) =>

@@ -53,6 +53,7 @@ async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkO
   const grant = await loadGrant(deps.db, grantId);
   if (!grant || (!isDue(grant, deps.clock.now()) && !isRevoking(grant))) return { type: 'done' };
   const target = await getTarget(deps, grant.tenant_id, grant.target_id);
+  if (grant.revoke_attempts > 0) deps.metrics?.revokeRetried(target.kind);
   const others = await otherHolders(deps.db, grant, deps.clock.now());
   const spec: RevokeSpec = {
     grantId: grant.id,
@@ -79,6 +80,7 @@ async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkO
 
   if (failure) {
     deps.log.warn({ grant: grant.id, target: target.id, errorClass: failure.errorClass, err: failure.message }, 'revocation attempt failed');
+    deps.metrics?.revokeFailed(target.kind, failure.errorClass);
     const event: GrantEvent = { type: 'revoke_attempt_failed', error: failure.message, retryable: failure.retryable };
     await persist(deps, grant, async (g, tx) =>
       applyGrantEvent(deps, tx, g, event, systemActor, { extra: { last_error: failure!.message } }),
@@ -102,7 +104,15 @@ async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkO
     }
     return revoked;
   });
+  deps.metrics?.revoked(target.kind, expiryLagSeconds(grant, deps.clock.now()));
   return { type: 'done' };
+}
+
+/** End to verified revocation, for grants that ran to their end (an early end has no lag). */
+function expiryLagSeconds(g: GrantRow, revokedAt: Date): number | null {
+  if (!g.expires_at || g.expires_at > revokedAt) return null;
+  if (g.end_reason && g.end_reason !== 'expired') return null;
+  return (revokedAt.getTime() - g.expires_at.getTime()) / 1000;
 }
 
 type Tx = Transaction<Database>;

@@ -62,6 +62,8 @@ export interface HttpServerOptions extends HttpDeps {
   secureCookies?: boolean;
   /** Encrypts operators' TOTP secrets; without it, enrolled operators cannot sign in (never skipped). */
   secrets?: SecretBox;
+  /** Told the duration of every response, by route pattern (metrics). */
+  observeRequest?: (method: string, route: string | undefined, statusCode: number, seconds: number) => void;
 }
 
 export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp> {
@@ -109,6 +111,13 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
   });
+  const observe = deps.observeRequest;
+  if (observe) {
+    app.addHook('onResponse', async (request, reply) => {
+      // The pattern, never the raw URL: one series per route, whatever ids the paths carry.
+      observe(request.method, request.is404 ? undefined : request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
   // The dummy hash makes unknown-email logins as slow as real ones; compute it before the first.
   app.addHook('onReady', async () => {
     await warmDummyHash();

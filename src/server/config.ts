@@ -48,9 +48,11 @@ const envSchema = z.object({
         ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^TIMEBOX_OUTBOUND_ALLOW: /, '') });
       }
     }),
-  /** `iss` of security tokens; defaults to the server's URL. Resource servers check it. */
   /** How people reach this server (behind a proxy): the single sign-on redirect URI is built from it. */
   TIMEBOX_PUBLIC_URL: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
+  /** Bearer token a Prometheus scraper presents at /metrics; unset: the endpoint is off (404). */
+  TIMEBOX_METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters (e.g. openssl rand -hex 32)' }).optional(),
+  /** `iss` of security tokens; defaults to the server's URL. Resource servers check it. */
   TIMEBOX_TOKEN_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
   /** Append-only file that receives every signed audit checkpoint; default <data dir>/audit-witness.jsonl. */
   TIMEBOX_AUDIT_WITNESS_FILE: z.string().min(1).optional(),

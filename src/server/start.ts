@@ -15,6 +15,7 @@ import { createRevokeJob } from '../app/revoke-grant.js';
 import { createReconciler } from '../app/reconcile.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { createAuditSealer, type AuditSealer } from '../audit/audit-sealer.js';
+import { oldestUnsealedAgeSeconds } from '../audit/seal-lag.js';
 import type { AuditTrust } from '../audit/audit-verify.js';
 import { loadAuditSigningKey, type AuditSigningKey } from '../audit/signing-key.js';
 import { fileWitness, WITNESS_FILE } from '../audit/witness.js';
@@ -51,6 +52,8 @@ import { agentRoutes } from '../http/routes/agent-routes.js';
 import { ssoRoutes } from '../http/routes/sso-routes.js';
 import { createLinuxAgentConnector } from '../connectors/linux-agent/linux-agent-connector.js';
 import { createLinuxAgentUsersConnector } from '../connectors/linux-agent/linux-agent-users-connector.js';
+import { createMetrics } from '../metrics/metrics.js';
+import { metricsRoutes } from '../http/routes/metrics-routes.js';
 import { createKeyedLimiter } from '../scheduler/keyed-limiter.js';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
 import { releaseLeasesOf } from '../scheduler/work-queue.js';
@@ -142,6 +145,16 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   const workerId =
     config.TIMEBOX_WORKER_ID ?? (config.PORT !== 0 ? `${hostname()}:${config.PORT}` : `${hostname()}-${randomUUID().slice(0, 8)}`);
 
+  // Every replica serves its own process figures; the database-derived gauges read the shared
+  // database, so they are the same from any replica.
+  const metrics = createMetrics({
+    db: store.db,
+    clock,
+    log,
+    statementTimeout: store.kind === 'postgres',
+    sealLagSeconds: () => oldestUnsealedAgeSeconds(store.db, clock),
+  });
+
   let scheduler: Scheduler | null = null;
   const deps: AppDeps = {
     db: store.db,
@@ -155,6 +168,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     workerId,
     poke: () => scheduler?.poke(),
     outbound,
+    metrics: metrics.recorder,
   };
   scheduler = createScheduler({
     db: store.db,
@@ -199,7 +213,9 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     trustProxy: config.TIMEBOX_TRUST_PROXY,
     secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
     secrets: deps.secrets,
+    observeRequest: metrics.observeRequest,
     routes: [
+      metricsRoutes({ metrics, token: config.TIMEBOX_METRICS_TOKEN }),
       targetRoutes(deps),
       policyRoutes(deps),
       groupRoutes(deps),

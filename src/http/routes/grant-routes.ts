@@ -79,6 +79,8 @@ export const grantRoutes =
             state: z.enum(grantStates).optional(),
             mine: z.enum(['true', 'false']).optional(),
             targetId: uuidParam.optional(),
+            /** Grants past their end and not yet verified revoked: what timebox_overdue_revocations counts. */
+            overdue: z.enum(['true', 'false']).optional(),
           }),
           response: { 200: pageSchema(grantSchema) },
         },
@@ -92,6 +94,7 @@ export const grantRoutes =
           state: q.state,
           mine: q.mine === 'true',
           targetId: q.targetId,
+          ...(q.overdue === 'true' ? { overdue: { now: deps.clock.now() } } : {}),
           limit: q.limit,
           before: c ? { createdAt: new Date(c[0]), id: c[1] } : null,
         });
