@@ -8,6 +8,7 @@ import { failureClass } from '../net/failure-class.js';
 import type { OutboundPolicy } from '../net/outbound-policy.js';
 import type { ExportedEvent } from './exported-event.js';
 import { httpAuthorization, httpBatchBody, type HttpFormat } from './http-batch.js';
+import { refuseDisallowedLiteral } from './outbound-check.js';
 import type { SiemSink } from './siem-streamer.js';
 
 export interface HttpSinkOptions {
@@ -28,6 +29,12 @@ export function httpSink(opts: HttpSinkOptions): SiemSink {
     send(events: readonly ExportedEvent[]): Promise<void> {
       const body = httpBatchBody(opts.format, events);
       return new Promise<void>((resolve, reject) => {
+        try {
+          refuseDisallowedLiteral(opts.policy, opts.url.hostname.replace(/^\[(.*)\]$/, '$1'));
+        } catch (err) {
+          reject(new Error(`collector unreachable (${failureClass(err)})`, { cause: err }));
+          return;
+        }
         const request = opts.url.protocol === 'https:' ? https.request : http.request;
         const req = request(
           opts.url,

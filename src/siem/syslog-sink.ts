@@ -9,6 +9,7 @@ import { failureClass } from '../net/failure-class.js';
 import type { OutboundPolicy } from '../net/outbound-policy.js';
 import type { ExportedEvent } from './exported-event.js';
 import type { SiemSink } from './siem-streamer.js';
+import { refuseDisallowedLiteral } from './outbound-check.js';
 import { syslogFrames } from './syslog-frame.js';
 
 export interface SyslogSinkOptions {
@@ -29,6 +30,12 @@ export function syslogSink(opts: SyslogSinkOptions): SiemSink {
     send(events: readonly ExportedEvent[]): Promise<void> {
       const payload = syslogFrames(events, opts.hostname);
       return new Promise<void>((resolve, reject) => {
+        try {
+          refuseDisallowedLiteral(opts.policy, opts.host);
+        } catch (err) {
+          reject(new Error(`syslog delivery failed (${failureClass(err)})`, { cause: err }));
+          return;
+        }
         let peerEnded = false;
         let failed: Error | null = null;
         const socket = tls.connect({

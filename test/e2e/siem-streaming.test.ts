@@ -10,6 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { exportAuditEvents } from '../../src/audit/audit-query.js';
+import { createOutboundPolicy } from '../../src/net/outbound-policy.js';
+import { httpSink } from '../../src/siem/http-sink.js';
+import { syslogSink } from '../../src/siem/syslog-sink.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { startRsyslog, type Rsyslog } from '../harness/rsyslog.js';
 import type { ApiClient } from '../support/http.js';
@@ -22,16 +25,19 @@ const TOKEN = 'hec-token-' + randomUUID();
 const T = '/api/v1/tenants/default';
 
 /** An HTTP collector: records every request; "down" means nothing listens on its port. */
-function startCollector() {
-  const requests: { authorization: string | undefined; events: Record<string, unknown>[] }[] = [];
+function startCollector(shape: 'splunk' | 'json' = 'splunk') {
+  const requests: { authorization: string | undefined; body: string; events: Record<string, unknown>[] }[] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
-      // HEC's batch shape: event objects one after another.
-      const events = body.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
-      requests.push({ authorization: req.headers.authorization, events });
+      // HEC's batch shape: event objects one after another; the generic one: a JSON array.
+      const events =
+        shape === 'json'
+          ? (JSON.parse(body) as Record<string, unknown>[])
+          : body.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+      requests.push({ authorization: req.headers.authorization, body, events });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"Success","code":0}');
     });
   });
@@ -232,4 +238,66 @@ describe('SIEM streaming to rsyslog over TLS and a Splunk-HEC-shaped collector',
         `failures ${JSON.stringify(server.tb.siem.stats().map((s) => [s.sink, s.failures]))}`,
     );
   }, 180_000);
+});
+
+describe('generic JSON collector on the embedded store', () => {
+  const json = startCollector('json');
+  let embedded: TestServer;
+
+  beforeAll(async () => {
+    await json.start();
+    embedded = await startTestServer({
+      env: {
+        TIMEBOX_ENABLE_FAKE_CONNECTOR: 'true',
+        TIMEBOX_AUDIT_SEAL_MS: '100',
+        TIMEBOX_SIEM_HTTP: `http://localhost:${json.port}/ingest`,
+        TIMEBOX_SIEM_HTTP_TOKEN: TOKEN,
+        TIMEBOX_SIEM_POLL_MS: '100',
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await embedded?.close();
+    await json.stop().catch(() => {});
+  });
+
+  it('posts JSON arrays whose items are the export lines, byte for byte', async () => {
+    const target = await embedded.admin.post(`${T}/targets`, { name: 'ledger', kind: 'fake', config: { instance: `siem-${randomUUID()}`, entitlements: ['readers'] } });
+    expect(target.status).toBe(201);
+    const res = await embedded.admin.get<string>(`${T}/audit/export`);
+    const lines = String(res.body).split('\n').filter((l) => l.startsWith('{"seq"'));
+    await embedded.tb.audit.sealer.sealNow();
+    let exported = new Map<string, string>();
+    await until('the collector to hold every sealed event', async () => {
+      exported = new Map();
+      await exportAuditEvents(embedded.tb.store.db, {}, (l) => {
+        const r = JSON.parse(l) as { id?: string; sealed?: boolean };
+        if (r.id && r.sealed) exported.set(r.id, l);
+      });
+      const got = new Set(json.requests.flatMap((r) => r.events.map((e) => e.id as string)));
+      return exported.size > 0 && [...exported.keys()].every((id) => got.has(id));
+    });
+    expect(lines.length).toBeGreaterThan(0);
+    for (const r of json.requests) {
+      expect(r.authorization).toBe(`Bearer ${TOKEN}`);
+      // The body is the export lines joined into an array: no second serialisation.
+      const items = r.events.map((e) => exported.get(e.id as string));
+      expect(r.body).toBe(`[${items.join(',')}]`);
+    }
+  }, 60_000);
+
+  it('refuses collectors the outbound policy does not allow, sending nothing', async () => {
+    const before = json.requests.length;
+    const strict = createOutboundPolicy({ allow: '' });
+    const event = { id: randomUUID(), at: new Date().toISOString(), action: 'test.event', line: '{}' };
+    // Names and literals alike (net and tls skip `lookup` for a literal).
+    for (const host of ['localhost', '127.0.0.1', '[::ffff:127.0.0.1]']) {
+      const url = new URL(`http://${host}:${json.port}/ingest`);
+      await expect(httpSink({ url, format: 'json', policy: strict }).send([event])).rejects.toThrow(/address not allowed/);
+      const bare = url.hostname.replace(/^\[(.*)\]$/, '$1');
+      await expect(syslogSink({ host: bare, port: json.port, hostname: 'h', policy: strict }).send([event])).rejects.toThrow(/address not allowed/);
+    }
+    expect(json.requests.length).toBe(before);
+  });
 });
