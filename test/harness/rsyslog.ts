@@ -6,6 +6,7 @@
  * flushes what it accepted), `start()` brings it back on the same port appending to the same file.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
@@ -13,6 +14,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+/** /usr/sbin is not on every user's PATH. */
+const RSYSLOGD = existsSync('/usr/sbin/rsyslogd') ? '/usr/sbin/rsyslogd' : 'rsyslogd';
 
 export interface Rsyslog {
   port: number;
@@ -84,7 +87,7 @@ export async function startRsyslog(): Promise<Rsyslog> {
   async function start() {
     if (child) return;
     stderr = '';
-    const proc = spawn('rsyslogd', ['-n', '-f', conf, '-i', pidFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(RSYSLOGD, ['-n', '-f', conf, '-i', pidFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child = proc;
     const exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`rsyslogd exited (${code}): ${stderr}`))));
