@@ -8,7 +8,7 @@
  */
 import type { Kysely, SelectQueryBuilder } from 'kysely';
 import { badRequest } from '../core/errors.js';
-import type { Database } from '../store/schema.js';
+import type { AuditEventRow, Database } from '../store/schema.js';
 import { rowToRecord, type ChainedAuditRecord } from './audit-log.js';
 import { listStoredCheckpoints } from './audit-verify.js';
 
@@ -69,7 +69,7 @@ export async function exportAuditEvents(
     const rows = await query.orderBy('seq', 'asc').limit(EXPORT_PAGE_SIZE).execute();
     for (const row of rows) {
       // Awaited one by one so a slow consumer (HTTP response, file) applies back-pressure.
-      await write(JSON.stringify(rowToRecord(row)));
+      await write(exportLine(row));
       exported++;
     }
     if (rows.length < EXPORT_PAGE_SIZE) break;
@@ -77,6 +77,11 @@ export async function exportAuditEvents(
   }
   for (const cp of signed) await write(JSON.stringify({ checkpoint: cp }));
   return { exported, checkpoints: signed.length };
+}
+
+/** One event as an export line (and as SIEM sinks send it): the one serialisation of an event. */
+export function exportLine(row: AuditEventRow): string {
+  return JSON.stringify(rowToRecord(row));
 }
 
 type AuditQuery = SelectQueryBuilder<Database, 'audit_events', any>;

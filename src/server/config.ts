@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { describeIssues, installIssueSentences } from '../core/zod-issues.js';
 import { parseOutboundAllow } from '../net/outbound-policy.js';
 import { parseTrustProxy } from '../http/trust-proxy.js';
+import { HTTP_FORMATS } from '../siem/http-batch.js';
+import { parseHttpCollectorUrl, parseSyslogUrl } from '../siem/siem-config.js';
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8420),
@@ -62,6 +64,28 @@ const envSchema = z.object({
   TIMEBOX_AUDIT_CHECKPOINT_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   /** ...or this long after the first event sealed since the last checkpoint. */
   TIMEBOX_AUDIT_CHECKPOINT_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+  /** SIEM: sealed audit events to syslog over TLS, tls://host:port (docs/siem.md). */
+  TIMEBOX_SIEM_SYSLOG: z.string().min(1).optional().superRefine((v, ctx) => {
+    const r = v === undefined ? null : parseSyslogUrl(v);
+    if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+  }),
+  /** PEM file of the CA that issued the syslog collector's certificate (default: the system's). */
+  TIMEBOX_SIEM_SYSLOG_CA: z.string().min(1).optional(),
+  /** SIEM: sealed audit events as JSON batches to an HTTP collector. */
+  TIMEBOX_SIEM_HTTP: z.string().min(1).optional().superRefine((v, ctx) => {
+    const r = v === undefined ? null : parseHttpCollectorUrl(v);
+    if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
+  }),
+  /** Sent as `Authorization: Splunk <token>` (splunk) or `Bearer <token>` (json). */
+  TIMEBOX_SIEM_HTTP_TOKEN: z.string().min(1).optional(),
+  TIMEBOX_SIEM_HTTP_FORMAT: z.enum(HTTP_FORMATS).default('json'),
+  TIMEBOX_SIEM_HTTP_CA: z.string().min(1).optional(),
+  /** Events per SIEM delivery, and how often an idle sink looks for sealed events. */
+  TIMEBOX_SIEM_BATCH: z.coerce.number().int().min(1).max(10_000).default(500),
+  TIMEBOX_SIEM_POLL_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
+  /** First retry delay after a failed delivery; doubles (with jitter) up to TIMEBOX_SIEM_RETRY_MAX_MS. */
+  TIMEBOX_SIEM_RETRY_BASE_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
+  TIMEBOX_SIEM_RETRY_MAX_MS: z.coerce.number().int().min(10).max(3_600_000).default(300_000),
 });
 
 export type ServerConfig = z.infer<typeof envSchema>;

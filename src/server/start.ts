@@ -16,6 +16,8 @@ import { createReconciler } from '../app/reconcile.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { createAuditSealer, type AuditSealer } from '../audit/audit-sealer.js';
 import { oldestUnsealedAgeSeconds } from '../audit/seal-lag.js';
+import { siemSinksFromConfig } from '../siem/siem-config.js';
+import { createSiemStreamer, type SiemStreamer } from '../siem/siem-streamer.js';
 import type { AuditTrust } from '../audit/audit-verify.js';
 import { loadAuditSigningKey, type AuditSigningKey } from '../audit/signing-key.js';
 import { fileWitness, WITNESS_FILE } from '../audit/witness.js';
@@ -74,6 +76,8 @@ export interface Timebox {
   dispatcher: { drain(): Promise<number> };
   /** The audit sealer (tests seal on demand), the checkpoint key and the witnesses. */
   audit: { sealer: AuditSealer; signing: AuditSigningKey; trust: AuditTrust };
+  /** Sealed audit events to the operator's SIEM sinks (none configured: an idle streamer). */
+  siem: SiemStreamer;
   /** Set on the very first start only: the first owner's password, to print once. */
   bootstrap: BootstrapCredentials | null;
   close(): Promise<void>;
@@ -204,6 +208,13 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     checkpointEvery: config.TIMEBOX_AUDIT_CHECKPOINT_EVENTS,
     checkpointMs: config.TIMEBOX_AUDIT_CHECKPOINT_MS,
   });
+  // Sealed events to the SIEM on their own loops: a collector that is down never delays a grant.
+  const siem = createSiemStreamer({ db: store.db, clock, log, workerId }, siemSinksFromConfig(config, outbound), {
+    batchSize: config.TIMEBOX_SIEM_BATCH,
+    pollMs: config.TIMEBOX_SIEM_POLL_MS,
+    retryBaseMs: config.TIMEBOX_SIEM_RETRY_BASE_MS,
+    retryMaxMs: config.TIMEBOX_SIEM_RETRY_MAX_MS,
+  });
   const reconciler = createReconciler(deps);
   const app = await createHttpServer({
     db: store.db,
@@ -248,6 +259,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   reconciler.start(config.TIMEBOX_RECONCILE_MS);
   dispatcher.start();
   sealer.start();
+  siem.start();
   // Retiring CAs whose credentials have all ended stop being published (reads also do this lazily).
   const retireTimer = setInterval(() => {
     credentials.cas.retireDrained().catch((err: unknown) => log.warn({ err }, 'retiring drained certificate authorities failed'));
@@ -265,6 +277,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     credentials,
     dispatcher,
     audit: { sealer, signing, trust: auditTrust },
+    siem,
     bootstrap,
     async close() {
       if (closed) return;
@@ -274,6 +287,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       await sched.stop();
       await reconciler.stop();
       await dispatcher.stop();
+      await siem.stop();
       await sealer.stop();
       await hub.closeAll();
       await store.close();

@@ -18,6 +18,7 @@ import * as m0013 from './migrations/0013_rate_limits.js';
 import * as m0014 from './migrations/0014_mfa_recovery_codes.js';
 import * as m0018 from './migrations/0018_audit_sealing.js';
 import * as m0020 from './migrations/0020_sso.js';
+import * as m0022 from './migrations/0022_siem_cursors.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -34,6 +35,7 @@ const migrations: Record<string, Migration> = {
   '0014_mfa_recovery_codes': m0014,
   '0018_audit_sealing': m0018,
   '0020_sso': m0020,
+  '0022_siem_cursors': m0022,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

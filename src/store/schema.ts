@@ -208,6 +208,14 @@ export interface AlertsTable {
   resolved_at: NullableTimestamp;
 }
 
+/** Per SIEM sink and audit chain (tenant id, or the zero uuid for the platform), the last position delivered. */
+export interface SiemCursorsTable {
+  sink: string;
+  chain: string;
+  chain_pos: string;
+  updated_at: Date;
+}
+
 export interface SettingsTable {
   key: string;
   value: Json;
@@ -313,6 +321,7 @@ export interface Database extends NotificationTables, CredentialTables, AgentTab
   audit_checkpoints: AuditCheckpointsTable;
   alerts: AlertsTable;
   settings: SettingsTable;
+  siem_cursors: SiemCursorsTable;
 }
 
 export type GrantRow = Selectable<GrantsTable>;

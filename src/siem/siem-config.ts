@@ -1,0 +1,73 @@
+/**
+ * SIEM sinks from the server's settings (the operator's, platform-wide):
+ *   TIMEBOX_SIEM_SYSLOG=tls://host:6514  (+ TIMEBOX_SIEM_SYSLOG_CA=<PEM file>)
+ *   TIMEBOX_SIEM_HTTP=https://collector/path (+ _TOKEN, _FORMAT=json|splunk, _CA=<PEM file>)
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { OutboundPolicy } from '../net/outbound-policy.js';
+import type { ServerConfig } from '../server/config.js';
+import { httpSink } from './http-sink.js';
+import type { SiemSink } from './siem-streamer.js';
+import { syslogSink } from './syslog-sink.js';
+
+/** Parses `tls://host:port` (port defaults to 6514, RFC 5425); a message in words when it is not. */
+export function parseSyslogUrl(raw: string): { host: string; port: number } | string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'must be a URL like tls://siem.example.com:6514';
+  }
+  if (url.protocol !== 'tls:') return 'must start with tls:// (syslog is only sent over TLS)';
+  if (url.hostname === '') return 'must name a host';
+  if (url.pathname !== '' && url.pathname !== '/') return 'must not have a path';
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  return { host, port: url.port === '' ? 6514 : Number(url.port) };
+}
+
+export function parseHttpCollectorUrl(raw: string): URL | string {
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an http(s):// URL';
+    if (url.username || url.password) return 'must not carry credentials; use TIMEBOX_SIEM_HTTP_TOKEN';
+    return url;
+  } catch {
+    return 'must be a URL like https://collector.example.com/services/collector';
+  }
+}
+
+const readPem = (path: string | undefined, setting: string): string | undefined => {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`invalid server settings: ${setting}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+  }
+};
+
+/** The configured sinks (none when no SIEM setting is given). Settings were validated by config.ts. */
+export function siemSinksFromConfig(config: ServerConfig, policy: OutboundPolicy): SiemSink[] {
+  const sinks: SiemSink[] = [];
+  if (config.TIMEBOX_SIEM_SYSLOG) {
+    const target = parseSyslogUrl(config.TIMEBOX_SIEM_SYSLOG);
+    if (typeof target === 'string') throw new Error(`invalid server settings: TIMEBOX_SIEM_SYSLOG: ${target}`);
+    const ca = readPem(config.TIMEBOX_SIEM_SYSLOG_CA, 'TIMEBOX_SIEM_SYSLOG_CA');
+    sinks.push(syslogSink({ ...target, ...(ca ? { ca } : {}), hostname: hostname(), policy }));
+  }
+  if (config.TIMEBOX_SIEM_HTTP) {
+    const url = parseHttpCollectorUrl(config.TIMEBOX_SIEM_HTTP);
+    if (typeof url === 'string') throw new Error(`invalid server settings: TIMEBOX_SIEM_HTTP: ${url}`);
+    const ca = readPem(config.TIMEBOX_SIEM_HTTP_CA, 'TIMEBOX_SIEM_HTTP_CA');
+    sinks.push(
+      httpSink({
+        url,
+        format: config.TIMEBOX_SIEM_HTTP_FORMAT,
+        ...(config.TIMEBOX_SIEM_HTTP_TOKEN ? { token: config.TIMEBOX_SIEM_HTTP_TOKEN } : {}),
+        ...(ca ? { ca } : {}),
+        policy,
+      }),
+    );
+  }
+  return sinks;
+}
