@@ -7,7 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AppError, badRequest, conflict, policyViolation } from '../core/errors.js';
-import type { GrantRow, JitAccountRow } from '../store/schema.js';
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, GrantRow, JitAccountRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { resolvePolicy } from './policies.js';
 import { connectorFor, getTarget } from './targets.js';
@@ -18,6 +19,7 @@ import { groupsOf } from './operator-groups.js';
 import { routeRequest } from './route-request.js';
 import { requireFreshTotp } from '../auth/totp.js';
 import { enforceJitSettings } from './jit-settings.js';
+import { lockPerson } from './person-lock.js';
 
 export interface AccessAsk {
   targetId: string;
@@ -86,19 +88,17 @@ export async function requestAccess(
   const durationSeconds = ask.durationSeconds ?? policy.default_duration_seconds;
   const reason = ask.reason.trim();
   if (ask.startAt && ask.startAt.getTime() < now.getTime() - 60_000) throw badRequest('the start time is in the past');
-  const open = await deps.db
-    .selectFrom('grants')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('operator_id', '=', who.operatorId)
-    .where('policy_id', '=', policy.id)
-    .where('state', 'in', ['requested', 'approved', 'activating', 'active'])
-    .executeTakeFirstOrThrow();
-  const evaluation = evaluateAsk(
-    { name: policy.name, maxDurationSeconds: policy.max_duration_seconds, reasonMinLength: policy.reason_min_length, rules },
-    { durationSeconds, reason, ticket: ask.ticket, startAt: ask.startAt, emergency: ask.emergency },
-    { now, requesterGroupIds: groupIds, openGrants: Number(open.n) },
-  );
-  if (evaluation.route.kind === 'refused') throw policyViolation(evaluation.refusals.join('; '), { refusals: evaluation.refusals });
+  const evaluate = (openGrants: number) => {
+    const e = evaluateAsk(
+      { name: policy.name, maxDurationSeconds: policy.max_duration_seconds, reasonMinLength: policy.reason_min_length, rules },
+      { durationSeconds, reason, ticket: ask.ticket, startAt: ask.startAt, emergency: ask.emergency },
+      { now, requesterGroupIds: groupIds, openGrants },
+    );
+    if (e.route.kind === 'refused') throw policyViolation(e.refusals.join('; '), { refusals: e.refusals });
+    return e;
+  };
+  // Counted here to refuse early; counted again where the grant is written (see below).
+  const evaluation = evaluate(await countOpenGrants(deps.db, who.operatorId, policy.id));
   // Before the transaction: a code is spent (and a failure audited) whatever happens next.
   if (rules.mfa.request) await requireFreshTotp(deps, who.operatorId, ask.totp, 'request', { requireMfa: true });
 
@@ -118,6 +118,7 @@ export async function requestAccess(
       .select('id')
       .where('target_id', '=', target.id)
       .where('username', '=', username)
+      .where('operator_id', '<>', who.operatorId)
       .where('status', '<>', 'deleted')
       .executeTakeFirst();
     if (taken) throw conflict(`the account name "${username}" is already used by another person on this target; choose another`);
@@ -128,12 +129,29 @@ export async function requestAccess(
   const grantId = randomUUID();
   const requestId = randomUUID();
   const grant = await deps.db.transaction().execute(async (tx) => {
+    // This person's requests are written one at a time (on any number of servers), so the cap on
+    // open grants is counted where it is applied, and a first request racing another first
+    // request for the same target finds the JIT account that one created instead of a 409.
+    await lockPerson(tx, who.operatorId);
+    if (rules.maxConcurrentGrants !== undefined) evaluate(await countOpenGrants(tx, who.operatorId, policy.id));
+    const current =
+      existing ??
+      (await tx
+        .selectFrom('jit_accounts')
+        .selectAll()
+        .where('target_id', '=', target.id)
+        .where('operator_id', '=', who.operatorId)
+        .where('status', '<>', 'deleted')
+        .executeTakeFirst());
     let account: JitAccountRow;
-    if (existing) {
+    if (current) {
       // Locked: a delete that starts now waits for this request (and then refuses, a grant exists).
-      account = await tx.selectFrom('jit_accounts').selectAll().where('id', '=', existing.id).forUpdate().executeTakeFirstOrThrow();
+      account = await tx.selectFrom('jit_accounts').selectAll().where('id', '=', current.id).forUpdate().executeTakeFirstOrThrow();
       if (account.status === 'deleting' || account.status === 'deleted') {
         throw conflict(`your JIT account ${account.username} on this target is being deleted; ask again once it is gone`);
+      }
+      if (!existing && account.username !== username) {
+        throw conflict(`your JIT account on this target is "${account.username}" (created by your other request a moment ago); its name cannot be changed`);
       }
     } else {
       account = await tx
@@ -149,7 +167,12 @@ export async function requestAccess(
           updated_at: now,
         })
         .returningAll()
-        .executeTakeFirstOrThrow();
+        .executeTakeFirstOrThrow()
+        .catch((err: unknown) => {
+          // Another person took the name between the check above and now.
+          if (isUniqueViolation(err)) throw conflict(`the account name "${username}" is already used by another person on this target; choose another`);
+          throw err;
+        });
       await deps.audit.append(tx, {
         tenantId,
         actor,
@@ -222,6 +245,20 @@ export async function requestAccess(
   deps.poke();
   return grant;
 }
+
+/** The person's pending or live grants under a policy: what `maxConcurrentGrants` counts. */
+async function countOpenGrants(db: Kysely<Database> | Transaction<Database>, operatorId: string, policyId: string): Promise<number> {
+  const open = await db
+    .selectFrom('grants')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('operator_id', '=', operatorId)
+    .where('policy_id', '=', policyId)
+    .where('state', 'in', ['requested', 'approved', 'activating', 'active'])
+    .executeTakeFirstOrThrow();
+  return Number(open.n);
+}
+
+const isUniqueViolation = (err: unknown) => typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 
 function chooseUsername(
   existing: JitAccountRow | undefined,
