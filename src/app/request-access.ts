@@ -145,8 +145,10 @@ export async function requestAccess(
         .executeTakeFirst());
     let account: JitAccountRow;
     if (current) {
-      // Locked: a delete that starts now waits for this request (and then refuses, a grant exists).
-      account = await tx.selectFrom('jit_accounts').selectAll().where('id', '=', current.id).forUpdate().executeTakeFirstOrThrow();
+      // KEY SHARE: a delete (FOR UPDATE) that starts now waits for this request and then refuses,
+      // a grant exists; the plain updates of activations and revocations (status, lease) do not
+      // wait, so a transaction of theirs holding the audit chain never waits on this one.
+      account = await tx.selectFrom('jit_accounts').selectAll().where('id', '=', current.id).forKeyShare().executeTakeFirstOrThrow();
       if (account.status === 'deleting' || account.status === 'deleted') {
         throw conflict(`your JIT account ${account.username} on this target is being deleted; ask again once it is gone`);
       }
