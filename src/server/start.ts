@@ -13,6 +13,7 @@ import { createPendingTimeoutJob } from '../app/pending-timeout.js';
 import { createExpiryWarningJob } from '../app/expiry-warning.js';
 import { createRevokeJob } from '../app/revoke-grant.js';
 import { createReconciler } from '../app/reconcile.js';
+import { createTargetProbe } from '../app/probe-targets.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { bootstrapIfEmpty, type BootstrapCredentials } from '../auth/bootstrap.js';
 import type { ConnectorDefinition } from '../connectors/contract.js';
@@ -165,6 +166,8 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   const bootstrap = await bootstrapIfEmpty(store.db, deps.audit, clock);
   const routeDeps = { ...deps, runNow: sched.runNow };
   const reconciler = createReconciler(deps);
+  // Targets with failed revocations are probed every few seconds; revoked within ~15 s of their return.
+  const targetProbe = createTargetProbe(deps);
   const app = await createHttpServer({
     db: store.db,
     audit: deps.audit,
@@ -199,6 +202,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   // Overdue work from before a restart runs at once.
   sched.start();
   reconciler.start(config.TIMEBOX_RECONCILE_MS);
+  targetProbe.start();
   dispatcher.start();
   // Retiring CAs whose credentials have all ended stop being published (reads also do this lazily).
   const retireTimer = setInterval(() => {
@@ -224,6 +228,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       await app.close();
       await sched.stop();
       await reconciler.stop();
+      await targetProbe.stop();
       await dispatcher.stop();
       await hub.closeAll();
       await store.close();
