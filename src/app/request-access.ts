@@ -100,7 +100,7 @@ export async function requestAccess(
   // Counted here to refuse early; counted again where the grant is written (see below).
   const evaluation = evaluate(await countOpenGrants(deps.db, who.operatorId, policy.id));
   // Before the transaction: a code is spent (and a failure audited) whatever happens next.
-  if (rules.mfa.request) await requireFreshTotp(deps, who.operatorId, ask.totp, 'request', { requireMfa: true });
+  if (rules.mfa.request) await requireFreshTotp(deps, who.operatorId, ask.totp, 'request');
 
   const existing = await deps.db
     .selectFrom('jit_accounts')

@@ -51,7 +51,7 @@ export async function rotateJitAccountPassword(
     throw conflict(`${account.username} is not enabled; its password was rotated to an unknown one when its last grant ended. Enable it again for a new password`);
   }
   // Same bar as showing the password in the first place.
-  if (grant.rules && readRules(grant.rules).mfa.reveal) await requireFreshTotp(deps, ownerId, totp, 'reveal', { requireMfa: true });
+  if (grant.rules && readRules(grant.rules).mfa.reveal) await requireFreshTotp(deps, ownerId, totp, 'reveal');
 
   const now = deps.clock.now();
   const lease = `${deps.workerId}:rotate:${account.id}:${randomUUID()}`;
