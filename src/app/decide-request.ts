@@ -20,7 +20,7 @@ export interface DecisionInput {
   reason?: string | null;
   /** Shorten: never longer than asked. */
   durationSeconds?: number;
-  /** Move the start (still within what the policy allows ahead). */
+  /** Move the start (still within what the policy allows ahead, and within its access windows). */
   startAt?: Date | null;
   /** A fresh authenticator code, when the policy demands one to approve. */
   totp?: string;
