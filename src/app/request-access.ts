@@ -152,7 +152,7 @@ export async function requestAccess(
       if (account.status === 'deleting' || account.status === 'deleted') {
         throw conflict(`your JIT account ${account.username} on this target is being deleted; ask again once it is gone`);
       }
-      if (!existing && account.username !== username) {
+      if (!existing && ask.accountName && account.username !== username) {
         throw conflict(`your JIT account on this target is "${account.username}" (created by your other request a moment ago); its name cannot be changed`);
       }
     } else {
