@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError, forbidden, notFound, policyViolation } from '../core/errors.js';
 import { decisionRefusal, resolveApprovals, type Decision } from '../core/approval.js';
-import { formatDuration } from '../core/policy-evaluation.js';
+import { formatDuration, windowRefusal } from '../core/policy-evaluation.js';
 import { readRules } from '../core/policy-rules.js';
 import type { GrantRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
@@ -20,7 +20,7 @@ export interface DecisionInput {
   reason?: string | null;
   /** Shorten: never longer than asked. */
   durationSeconds?: number;
-  /** Move the start (still within what the policy allows ahead). */
+  /** Move the start (still within what the policy allows ahead, and within its access windows). */
   startAt?: Date | null;
   /** A fresh authenticator code, when the policy demands one to approve. */
   totp?: string;
@@ -34,7 +34,7 @@ export async function requireApproverMfa(deps: AppDeps, grantId: string, approve
     .select('policies.rules')
     .where('grants.id', '=', grantId)
     .executeTakeFirst();
-  if (row && readRules(row.rules).mfa.approve) await requireFreshTotp(deps, approverId, code, 'approve', { requireMfa: true });
+  if (row && readRules(row.rules).mfa.approve) await requireFreshTotp(deps, approverId, code, 'approve');
 }
 
 export async function decideRequest(
@@ -85,6 +85,10 @@ export async function decideRequest(
       if (aheadDays > Math.max(rules.maxScheduleAheadDays, 0) && input.startAt.getTime() > now.getTime() + 60_000) {
         throw policyViolation(`policy "${policy?.name}" allows a start at most ${rules.maxScheduleAheadDays} day(s) ahead`);
       }
+      // The policy's access windows bind the approver's start as they bound the requester's.
+      const start = input.startAt > now ? input.startAt : now;
+      const outside = windowRefusal(rules.windows, start, input.durationSeconds ?? grant.duration_seconds);
+      if (outside) throw policyViolation(`the new start is outside policy "${policy?.name}": ${outside}`);
     }
 
     await tx

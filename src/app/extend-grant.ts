@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, classifyTargetError, forbidden, notFound, policyViolation } from '../core/errors.js';
 import { decisionRefusal, resolveApprovals, type Decision } from '../core/approval.js';
 import { formatDuration } from '../core/policy-evaluation.js';
-import { readRules } from '../core/policy-rules.js';
+import { readRules, type PolicyRules } from '../core/policy-rules.js';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, GrantRow } from '../store/schema.js';
 import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
@@ -31,6 +31,25 @@ async function policyOf(db: Kysely<Database> | Transaction<Database>, grant: Gra
   return { name: policy?.name ?? '(none)', rules: readRules(policy?.rules) };
 }
 
+/**
+ * Why adding `seconds` to the grant would break the policy's cap, or null. Asked when an
+ * extension is requested (an early, clear answer) and again where it is applied, under the
+ * account lease and the grant's row lock: asks that were each within the cap alone never add up
+ * to more than it.
+ */
+function capRefusal(name: string, rules: PolicyRules, grant: GrantRow, seconds: number): AppError | null {
+  if (!rules.extension?.allowed) return policyViolation(`policy "${name}" does not allow extensions; request access again instead`);
+  const total = grant.duration_seconds + grant.extended_seconds + seconds;
+  if (total <= rules.extension.maxTotalSeconds) return null;
+  const room = Math.max(0, rules.extension.maxTotalSeconds - grant.duration_seconds - grant.extended_seconds);
+  return policyViolation(
+    `policy "${name}" caps a grant at ${formatDuration(rules.extension.maxTotalSeconds)} in total; you can extend by at most ${formatDuration(room)}`,
+  );
+}
+
+const onePending = () =>
+  new AppError('conflict', 'an extension of this grant is already waiting for approval; wait for its decision before asking again');
+
 export async function requestExtension(
   deps: AppDeps,
   actor: Actor,
@@ -43,22 +62,27 @@ export async function requestExtension(
   if (!grant || grant.tenant_id !== tenantId || grant.operator_id !== requesterId) throw notFound(`grant ${grantId}`);
   if (grant.state !== 'active') throw new AppError('conflict', `only an active grant can be extended (this one is ${grant.state})`);
   const { name, rules } = await policyOf(deps.db, grant);
-  if (!rules.extension?.allowed) throw policyViolation(`policy "${name}" does not allow extensions; request access again instead`);
-  const total = grant.duration_seconds + grant.extended_seconds + input.seconds;
-  if (total > rules.extension.maxTotalSeconds) {
-    const room = Math.max(0, rules.extension.maxTotalSeconds - grant.duration_seconds - grant.extended_seconds);
-    throw policyViolation(
-      `policy "${name}" caps a grant at ${formatDuration(rules.extension.maxTotalSeconds)} in total; you can extend by at most ${formatDuration(room)}`,
-    );
-  }
+  const early = capRefusal(name, rules, grant, input.seconds);
+  if (early) throw early;
   const id = randomUUID();
   const now = deps.clock.now();
-  const immediate = rules.extension.selfApprove || rules.approvalLevels.length === 0;
+  const immediate = rules.extension!.selfApprove || rules.approvalLevels.length === 0;
   await deps.db.transaction().execute(async (tx) => {
+    // The grant's row lock orders concurrent asks: each sees the one before it.
+    const locked = await tx.selectFrom('grants').selectAll().where('id', '=', grant.id).forUpdate().executeTakeFirstOrThrow();
+    if (locked.state !== 'active') throw new AppError('conflict', `only an active grant can be extended (this one is ${locked.state})`);
+    const refusal = capRefusal(name, rules, locked, input.seconds);
+    if (refusal) throw refusal;
+    const waiting = await tx.selectFrom('grant_extensions').select('id').where('grant_id', '=', grant.id).where('state', '=', 'pending').executeTakeFirst();
+    if (waiting) throw onePending();
     await tx
       .insertInto('grant_extensions')
       .values({ id, tenant_id: tenantId, grant_id: grant.id, requester_id: requesterId, seconds: input.seconds, reason: input.reason, state: immediate ? 'approved' : 'pending', created_at: now, decided_at: immediate ? now : null })
-      .execute();
+      .execute()
+      .catch((err: unknown) => {
+        if ((err as { code?: unknown } | null)?.code === '23505') throw onePending();
+        throw err;
+      });
     // Live views (the dashboard's event stream) follow grants' updated_at.
     await tx.updateTable('grants').set({ updated_at: now }).where('id', '=', grant.id).execute();
     await deps.audit.append(tx, {
@@ -81,12 +105,41 @@ export async function requestExtension(
     }
   });
   if (!immediate) return { applied: false, extensionId: id, grant };
-  return { applied: true, extensionId: id, grant: await applyExtension(deps, actor, grant.id, input.seconds, input.reason) };
+  const applied = await applyExtension(deps, actor, { id, grantId: grant.id, seconds: input.seconds, reason: input.reason });
+  return { applied: true, extensionId: id, grant: applied };
 }
 
-/** Moves the end on the target (native expiry) and then in the store. */
-export async function applyExtension(deps: AppDeps, actor: Actor, grantId: string, seconds: number, reason: string): Promise<GrantRow> {
-  const grant = await loadGrant(deps.db, grantId);
+/** An approved extension the cap no longer leaves room for is cancelled, with the reason audited. */
+async function cancelOverCap(deps: AppDeps, actor: Actor, ext: ApprovedExtension, grant: GrantRow, refusal: AppError): Promise<never> {
+  await deps.db.transaction().execute(async (tx) => {
+    await tx.updateTable('grant_extensions').set({ state: 'cancelled', decided_at: deps.clock.now() }).where('id', '=', ext.id).where('state', '=', 'approved').execute();
+    await deps.audit.append(tx, {
+      tenantId: grant.tenant_id,
+      actor,
+      action: 'extension.cancelled',
+      subject: { type: 'grant', id: grant.id },
+      reason: refusal.message,
+      after: { extensionId: ext.id, seconds: ext.seconds },
+    });
+  });
+  throw refusal;
+}
+
+interface ApprovedExtension {
+  id: string;
+  grantId: string;
+  seconds: number;
+  reason: string;
+}
+
+/**
+ * Moves the end on the target (native expiry) and then in the store. The account lease keeps
+ * every other change of this account (another extension, a revocation) out meanwhile; the cap is
+ * checked under it before the target is touched, and once more under the grant's row lock in the
+ * transaction that moves the end.
+ */
+export async function applyExtension(deps: AppDeps, actor: Actor, ext: ApprovedExtension): Promise<GrantRow> {
+  const grant = await loadGrant(deps.db, ext.grantId);
   if (!grant || grant.state !== 'active' || !grant.expires_at) throw new AppError('conflict', 'the grant is no longer active');
   const token = `${deps.workerId}:extend:${grant.id}:${randomUUID().slice(0, 8)}`;
   let leased = false;
@@ -96,23 +149,30 @@ export async function applyExtension(deps: AppDeps, actor: Actor, grantId: strin
   }
   if (!leased) throw new AppError('conflict', 'the account is busy with another change; try again in a moment');
   try {
-    const target = await getTarget(deps, grant.tenant_id, grant.target_id);
+    const current = await loadGrant(deps.db, grant.id);
+    if (!current || current.state !== 'active' || !current.expires_at) throw new AppError('conflict', 'the grant is no longer active');
+    const { name, rules } = await policyOf(deps.db, current);
+    const overCap = capRefusal(name, rules, current, ext.seconds);
+    if (overCap) return await cancelOverCap(deps, actor, ext, current, overCap);
+    const target = await getTarget(deps, current.tenant_id, current.target_id);
     const { instance } = connectorFor(deps, target);
     if (!instance.extend) throw new AppError('policy_violation', `targets of kind ${target.kind} cannot move their expiry; request access again instead`);
-    const newEnd = new Date(grant.expires_at.getTime() + seconds * 1000);
-    const until = latestEnd([{ ...grant, expires_at: newEnd }, ...(await otherHolders(deps.db, grant))]) ?? newEnd;
+    const newEnd = new Date(current.expires_at.getTime() + ext.seconds * 1000);
+    const until = latestEnd([{ ...current, expires_at: newEnd }, ...(await otherHolders(deps.db, current))]) ?? newEnd;
     try {
-      await deps.targetLimiter.run(target.id, () => instance.extend!({ log: deps.log }, handleOf(grant), until));
+      await deps.targetLimiter.run(target.id, () => instance.extend!({ log: deps.log }, handleOf(current), until));
     } catch (err) {
       const e = classifyTargetError(err);
       throw new AppError('target_error', `target "${target.name}" could not move the expiry: ${e.message}`);
     }
-    const fresh = await loadGrant(deps.db, grant.id);
-    if (!fresh || fresh.state !== 'active') throw new AppError('conflict', 'the grant ended while it was being extended');
     return await deps.db.transaction().execute(async (tx) => {
-      const extended = await applyGrantEvent(deps, tx, fresh, { type: 'extend', seconds }, actor, {
-        reason,
-        extra: { extended_seconds: fresh.extended_seconds + seconds },
+      const fresh = await tx.selectFrom('grants').selectAll().where('id', '=', grant.id).forUpdate().executeTakeFirst();
+      if (!fresh || fresh.state !== 'active') throw new AppError('conflict', 'the grant ended while it was being extended');
+      const refusal = capRefusal(name, rules, fresh, ext.seconds);
+      if (refusal) throw refusal;
+      const extended = await applyGrantEvent(deps, tx, fresh, { type: 'extend', seconds: ext.seconds }, actor, {
+        reason: ext.reason,
+        extra: { extended_seconds: fresh.extended_seconds + ext.seconds },
       });
       await scheduleExpiryWarning(deps, tx, extended);
       return extended;
@@ -166,6 +226,6 @@ export async function decideExtension(
     return { state, ext };
   });
   if (outcome.state !== 'approved') return { state: outcome.state, grant: null };
-  const grant = await applyExtension(deps, actor, outcome.ext.grant_id, outcome.ext.seconds, outcome.ext.reason);
+  const grant = await applyExtension(deps, actor, { id: outcome.ext.id, grantId: outcome.ext.grant_id, seconds: outcome.ext.seconds, reason: outcome.ext.reason });
   return { state: 'approved', grant };
 }

@@ -193,7 +193,7 @@ export async function revealCredential(
     .where('grants.tenant_id', '=', tenantId)
     .executeTakeFirst();
   if (policy && policy.operator_id === viewer.operatorId && readRules(policy.rules).mfa.reveal) {
-    await requireFreshTotp(deps, viewer.operatorId, totp, 'reveal', { requireMfa: true });
+    await requireFreshTotp(deps, viewer.operatorId, totp, 'reveal');
   }
   return deps.db.transaction().execute(async (tx) => {
     const grant = await tx

@@ -7,7 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AppError, badRequest, conflict, policyViolation } from '../core/errors.js';
-import type { GrantRow, JitAccountRow } from '../store/schema.js';
+import type { Kysely, Transaction } from 'kysely';
+import type { Database, GrantRow, JitAccountRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { resolvePolicy } from './policies.js';
 import { connectorFor, getTarget } from './targets.js';
@@ -20,6 +21,7 @@ import { requireFreshTotp } from '../auth/totp.js';
 import { enforceJitSettings } from './jit-settings.js';
 import { ensureAccountUsable, firstUsableName } from './account-ownership.js';
 import { entitlementExists } from './entitlement-lookup.js';
+import { lockPerson } from './person-lock.js';
 
 export interface AccessAsk {
   targetId: string;
@@ -88,29 +90,29 @@ export async function requestAccess(
   const durationSeconds = ask.durationSeconds ?? policy.default_duration_seconds;
   const reason = ask.reason.trim();
   if (ask.startAt && ask.startAt.getTime() < now.getTime() - 60_000) throw badRequest('the start time is in the past');
-  const open = await deps.db
-    .selectFrom('grants')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('operator_id', '=', who.operatorId)
-    .where('policy_id', '=', policy.id)
-    .where('state', 'in', ['requested', 'approved', 'activating', 'active'])
-    .executeTakeFirstOrThrow();
-  const evaluation = evaluateAsk(
-    { name: policy.name, maxDurationSeconds: policy.max_duration_seconds, reasonMinLength: policy.reason_min_length, rules },
-    { durationSeconds, reason, ticket: ask.ticket, startAt: ask.startAt, emergency: ask.emergency },
-    { now, requesterGroupIds: groupIds, openGrants: Number(open.n) },
-  );
-  if (evaluation.route.kind === 'refused') throw policyViolation(evaluation.refusals.join('; '), { refusals: evaluation.refusals });
+  const evaluate = (openGrants: number) => {
+    const e = evaluateAsk(
+      { name: policy.name, maxDurationSeconds: policy.max_duration_seconds, reasonMinLength: policy.reason_min_length, rules },
+      { durationSeconds, reason, ticket: ask.ticket, startAt: ask.startAt, emergency: ask.emergency },
+      { now, requesterGroupIds: groupIds, openGrants },
+    );
+    if (e.route.kind === 'refused') throw policyViolation(e.refusals.join('; '), { refusals: e.refusals });
+    return e;
+  };
+  // Counted here to refuse early; counted again where the grant is written (see below).
+  const evaluation = evaluate(await countOpenGrants(deps.db, who.operatorId, policy.id));
   // Before the transaction: a code is spent (and a failure audited) whatever happens next.
-  if (rules.mfa.request) await requireFreshTotp(deps, who.operatorId, ask.totp, 'request', { requireMfa: true });
+  if (rules.mfa.request) await requireFreshTotp(deps, who.operatorId, ask.totp, 'request');
 
-  const existing = await deps.db
-    .selectFrom('jit_accounts')
-    .selectAll()
-    .where('target_id', '=', target.id)
-    .where('operator_id', '=', who.operatorId)
-    .where('status', '<>', 'deleted')
-    .executeTakeFirst();
+  const ownAccount = () =>
+    deps.db
+      .selectFrom('jit_accounts')
+      .selectAll()
+      .where('target_id', '=', target.id)
+      .where('operator_id', '=', who.operatorId)
+      .where('status', '<>', 'deleted')
+      .executeTakeFirst();
+  let existing = await ownAccount();
   let username = chooseUsername(existing, ask.accountName, who.email, definition.accountName);
   if (!existing) {
     const why = definition.validateAccountName(username);
@@ -119,12 +121,26 @@ export async function requestAccess(
   // Ownership, before anything is written: the name is not another JIT account's (here or on a
   // target reaching the same cluster/domain) and the target's account is free or ours.
   const newAccountId = randomUUID();
-  const claimant = existing ?? { id: newAccountId, created_at: null, last_grant_id: null };
-  if (!existing && !ask.accountName && definition.accountName !== 'requester') {
-    const candidates = [username, ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${username}${n}`)];
-    username = (await firstUsableName(deps, target, candidates.filter((c) => !definition.validateAccountName(c)), claimant)).username;
-  } else {
-    await ensureAccountUsable(deps, target, username, claimant);
+  const checkName = async () => {
+    const claimant = existing ?? { id: newAccountId, created_at: null, last_grant_id: null };
+    if (!existing && !ask.accountName && definition.accountName !== 'requester') {
+      const candidates = [username, ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${username}${n}`)];
+      username = (await firstUsableName(deps, target, candidates.filter((c) => !definition.validateAccountName(c)), claimant)).username;
+    } else {
+      await ensureAccountUsable(deps, target, username, claimant);
+    }
+  };
+  try {
+    await checkName();
+  } catch (err) {
+    // A first request racing another first request of the same person: the account the other one
+    // just created is this person's own, not a foreign one. Check again as that account; the
+    // transaction below reuses it under the person lock.
+    if (existing || !(err instanceof AppError) || err.code !== 'conflict') throw err;
+    existing = await ownAccount();
+    if (!existing) throw err;
+    username = chooseUsername(existing, ask.accountName, who.email, definition.accountName);
+    await checkName();
   }
 
   await ensureEntitlementsExist(deps, instance, target.name, entitlements);
@@ -132,12 +148,31 @@ export async function requestAccess(
   const grantId = randomUUID();
   const requestId = randomUUID();
   const grant = await deps.db.transaction().execute(async (tx) => {
+    // This person's requests are written one at a time (on any number of servers), so the cap on
+    // open grants is counted where it is applied, and a first request racing another first
+    // request for the same target finds the JIT account that one created instead of a 409.
+    await lockPerson(tx, who.operatorId);
+    if (rules.maxConcurrentGrants !== undefined) evaluate(await countOpenGrants(tx, who.operatorId, policy.id));
+    const current =
+      existing ??
+      (await tx
+        .selectFrom('jit_accounts')
+        .selectAll()
+        .where('target_id', '=', target.id)
+        .where('operator_id', '=', who.operatorId)
+        .where('status', '<>', 'deleted')
+        .executeTakeFirst());
     let account: JitAccountRow;
-    if (existing) {
-      // Locked: a delete that starts now waits for this request (and then refuses, a grant exists).
-      account = await tx.selectFrom('jit_accounts').selectAll().where('id', '=', existing.id).forUpdate().executeTakeFirstOrThrow();
+    if (current) {
+      // KEY SHARE: a delete (FOR UPDATE) that starts now waits for this request and then refuses,
+      // a grant exists; the plain updates of activations and revocations (status, lease) do not
+      // wait, so a transaction of theirs holding the audit chain never waits on this one.
+      account = await tx.selectFrom('jit_accounts').selectAll().where('id', '=', current.id).forKeyShare().executeTakeFirstOrThrow();
       if (account.status === 'deleting' || account.status === 'deleted') {
         throw conflict(`your JIT account ${account.username} on this target is being deleted; ask again once it is gone`);
+      }
+      if (!existing && ask.accountName && account.username !== username) {
+        throw conflict(`your JIT account on this target is "${account.username}" (created by your other request a moment ago); its name cannot be changed`);
       }
     } else {
       account = await tx
@@ -153,7 +188,12 @@ export async function requestAccess(
           updated_at: now,
         })
         .returningAll()
-        .executeTakeFirstOrThrow();
+        .executeTakeFirstOrThrow()
+        .catch((err: unknown) => {
+          // Another person took the name between the check above and now.
+          if (isUniqueViolation(err)) throw conflict(`the account name "${username}" is already used by another person on this target; choose another`);
+          throw err;
+        });
       await deps.audit.append(tx, {
         tenantId,
         actor,
@@ -226,6 +266,20 @@ export async function requestAccess(
   deps.poke();
   return grant;
 }
+
+/** The person's pending or live grants under a policy: what `maxConcurrentGrants` counts. */
+async function countOpenGrants(db: Kysely<Database> | Transaction<Database>, operatorId: string, policyId: string): Promise<number> {
+  const open = await db
+    .selectFrom('grants')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('operator_id', '=', operatorId)
+    .where('policy_id', '=', policyId)
+    .where('state', 'in', ['requested', 'approved', 'activating', 'active'])
+    .executeTakeFirstOrThrow();
+  return Number(open.n);
+}
+
+const isUniqueViolation = (err: unknown) => typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 
 function chooseUsername(
   existing: JitAccountRow | undefined,

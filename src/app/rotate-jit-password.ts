@@ -52,7 +52,7 @@ export async function rotateJitAccountPassword(
     throw conflict(`${account.username} is not enabled; its password was rotated to an unknown one when its last grant ended. Enable it again for a new password`);
   }
   // Same bar as showing the password in the first place.
-  if (grant.rules && readRules(grant.rules).mfa.reveal) await requireFreshTotp(deps, ownerId, totp, 'reveal', { requireMfa: true });
+  if (grant.rules && readRules(grant.rules).mfa.reveal) await requireFreshTotp(deps, ownerId, totp, 'reveal');
 
   // Only an account whose marker names this JIT account of this installation gets a new password.
   await ensureNameUnclaimed(deps, target, account.username, account);

@@ -216,11 +216,10 @@ describe('recovery codes', () => {
   });
 });
 
-describe('requireFreshTotp', () => {
-  it('lets an operator without an app through unless the policy demands MFA', async () => {
+describe('requireFreshTotp (called where a policy demands a fresh code)', () => {
+  it('refuses an operator without an app: the policy demands MFA', async () => {
     const id = await newOperator();
-    expect(await requireFreshTotp(deps, id, undefined, 'request')).toBe(false);
-    await expect(requireFreshTotp(deps, id, undefined, 'request', { requireMfa: true })).rejects.toEqual(
+    await expect(requireFreshTotp(deps, id, undefined, 'request')).rejects.toEqual(
       expect.objectContaining({
         code: 'forbidden',
         message: 'this policy requires multi-factor authentication; enrol an authenticator app first',
@@ -228,11 +227,13 @@ describe('requireFreshTotp', () => {
     );
   });
 
-  it('asks an enrolled operator for a fresh code whatever the policy says', async () => {
+  it('asks an enrolled operator for a fresh code, accepted once', async () => {
     const { id, secret } = await enrolled();
     clock.advance(30_000);
     await expect(requireFreshTotp(deps, id, undefined, 'reveal')).rejects.toEqual(required);
-    expect(await requireFreshTotp(deps, id, await codeAt(secret), 'reveal', { requireMfa: true })).toBe(true);
+    const code = await codeAt(secret);
+    await expect(requireFreshTotp(deps, id, code, 'reveal')).resolves.toBeUndefined();
+    await expect(requireFreshTotp(deps, id, code, 'reveal')).rejects.toEqual(invalid);
   });
 });
 

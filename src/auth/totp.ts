@@ -296,24 +296,22 @@ export function createTotp(deps: TotpDeps) {
 export type Totp = ReturnType<typeof createTotp>;
 
 /**
- * The check before a sensitive action: an operator who has enrolled always gives a fresh code;
- * one who has not may go on, unless the policy demands MFA. True when a code was verified (say
- * so in the action's audit event). Call outside any transaction (see verifyFresh).
+ * The check before a sensitive action whose policy demands a fresh code (`mfa.request`,
+ * `mfa.approve`, `mfa.reveal`): the operator must have enrolled an app and give a current code,
+ * used once. Where the policy does not demand one, nothing is asked: the policy is the one place
+ * a tenant decides on step-up, and asking only those who enrolled would make enrolling a burden
+ * (sign-in already asks every enrolled operator for a code). Call outside any transaction (see
+ * verifyFresh).
  */
 export async function requireFreshTotp(
   deps: TotpDeps,
   operatorId: string,
   code: string | undefined,
   purpose: 'request' | 'approve' | 'reveal',
-  policy: { requireMfa?: boolean } = {},
-): Promise<boolean> {
+): Promise<void> {
   const totp = createTotp(deps);
-  if (await totp.isEnabled(operatorId)) {
-    await totp.verifyFresh(operatorId, code, purpose);
-    return true;
-  }
-  if (policy.requireMfa) throw mfaNotEnrolled();
-  return false;
+  if (!(await totp.isEnabled(operatorId))) throw mfaNotEnrolled();
+  await totp.verifyFresh(operatorId, code, purpose);
 }
 
 /**

@@ -1,7 +1,8 @@
 /** `timebox serve`: runs the server until SIGINT/SIGTERM, printing the first owner's password once. */
-import { startTimebox } from '../server/start.js';
 
 export async function serve(): Promise<void> {
+  // Loaded here, not at the top: every other command talks to a server and starts faster without it.
+  const { startTimebox } = await import('../server/start.js');
   const tb = await startTimebox();
   if (tb.bootstrap) {
     // Printed on stdout once, never logged: the only time anyone sees this password.

@@ -50,7 +50,8 @@ export function describeWindow(w: AccessWindow): string {
   return `${days} ${w.from}–${w.to} ${w.timeZone}${dates}`;
 }
 
-function windowRefusal(windows: readonly AccessWindow[], start: Date, durationSeconds: number): string | null {
+/** Why a grant starting at `start` for `durationSeconds` falls outside the windows, or null. */
+export function windowRefusal(windows: readonly AccessWindow[], start: Date, durationSeconds: number): string | null {
   if (windows.length === 0) return null;
   if (!inAnyWindow(windows, start)) return `access is allowed only ${windows.map(describeWindow).join(' or ')}`;
   const end = windowEnd(windows, start, durationSeconds * 1000);

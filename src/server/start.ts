@@ -13,6 +13,7 @@ import { createPendingTimeoutJob } from '../app/pending-timeout.js';
 import { createExpiryWarningJob } from '../app/expiry-warning.js';
 import { createRevokeJob } from '../app/revoke-grant.js';
 import { createReconciler } from '../app/reconcile.js';
+import { createTargetProbe } from '../app/probe-targets.js';
 import { createAuditLog } from '../audit/audit-log.js';
 import { createAuditSealer, type AuditSealer } from '../audit/audit-sealer.js';
 import { oldestUnsealedAgeSeconds } from '../audit/seal-lag.js';
@@ -216,6 +217,8 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     retryMaxMs: config.TIMEBOX_SIEM_RETRY_MAX_MS,
   });
   const reconciler = createReconciler(deps);
+  // Targets with failed revocations are probed every few seconds; revoked within ~15 s of their return.
+  const targetProbe = createTargetProbe(deps);
   const app = await createHttpServer({
     db: store.db,
     audit: deps.audit,
@@ -257,6 +260,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   // Overdue work from before a restart runs at once.
   sched.start();
   reconciler.start(config.TIMEBOX_RECONCILE_MS);
+  targetProbe.start();
   dispatcher.start();
   sealer.start();
   siem.start();
@@ -286,6 +290,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       await app.close();
       await sched.stop();
       await reconciler.stop();
+      await targetProbe.stop();
       await dispatcher.stop();
       await siem.stop();
       await sealer.stop();

@@ -5,7 +5,7 @@
  * middle of provisioning, activation or the end (right after a host change it had not recorded
  * yet), the next run converges to a clean host: no account, rule, membership or process left.
  */
-import { rm, unlink } from 'node:fs/promises';
+import { readFile, rm, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { createHostNamespace, type HostNamespace } from '../harness/host-namespace.js';
@@ -17,6 +17,7 @@ import {
   sleep,
   startAgentProcess,
   startHostWorker,
+  startReadyAgent,
   waitForJournal,
   waitUntil,
   writeDesiredState,
@@ -60,19 +61,54 @@ function adminGrant(grantId: string, username: string, start: number, end: numbe
   };
 }
 
-async function newAgentDir(grants: unknown[]): Promise<{ stateDir: string; scheduleFile: string }> {
+async function newAgentDir(): Promise<{ stateDir: string; scheduleFile: string }> {
   const stateDir = await makeStateDir();
   stateDirs.push(stateDir);
-  const scheduleFile = path.join(stateDir, 'desired.json');
-  await writeDesiredState(scheduleFile, 1, grants);
-  return { stateDir, scheduleFile };
+  return { stateDir, scheduleFile: path.join(stateDir, 'desired.json') };
 }
 
-function run(opts: { stateDir: string; scheduleFile?: string; crash?: string }): AgentProcess {
-  const a = startAgentProcess(ns, opts);
+function track(a: AgentProcess, stateDir: string): AgentProcess {
   agents.push(a);
-  onTestFailed(async () => console.error(a.output(), JSON.stringify(await readJournal(opts.stateDir))));
+  onTestFailed(async () => console.error(a.output(), JSON.stringify(await readJournal(stateDir))));
   return a;
+}
+
+/**
+ * A first agent, running before its grant is written: the grant's times are measured from a
+ * running agent (`grants(now)`), not from a process still starting on a busy machine.
+ */
+async function runWith(dirs: { stateDir: string; scheduleFile: string }, grants: (now: number) => unknown[], crash?: string): Promise<AgentProcess> {
+  const a = track(await startReadyAgent(ns, { ...dirs, ...(crash ? { crash } : {}) }), dirs.stateDir);
+  await writeDesiredState(dirs.scheduleFile, 2, grants(Date.now()));
+  return a;
+}
+
+const HOUR = 3_600_000;
+
+/**
+ * Moves the grant's end to `end` through a new desired-state version and waits until the agent
+ * has it in its local schedule (what it enforces, with or without the file).
+ */
+async function moveEnd(dirs: { stateDir: string; scheduleFile: string }, grant: ReturnType<typeof adminGrant>, end: number): Promise<void> {
+  await writeDesiredState(dirs.scheduleFile, 3, [{ ...grant, endAt: iso(end) }]);
+  await waitUntil('the agent took the new end', 60_000, async () => {
+    const text = await readFile(path.join(dirs.stateDir, 'schedule.json'), 'utf8').catch(() => '');
+    return text.includes(iso(end));
+  });
+}
+
+/** A later run on the same state (the desired state as the first run left it). */
+function run(opts: { stateDir: string; scheduleFile?: string }): AgentProcess {
+  return track(startAgentProcess(ns, opts), opts.stateDir);
+}
+
+/** When the agent process began enforcing (its first log line), from its own clock. */
+function startedAt(a: AgentProcess): number | null {
+  for (const line of a.output().split('\n')) {
+    if (!line.includes('agent starting')) continue;
+    return (JSON.parse(line) as { time: number }).time;
+  }
+  return null;
 }
 
 const sudoMembers = async () => (await ns.exec(['getent', 'group', 'sudo'])).stdout.trim().split(':')[3]!.split(',');
@@ -94,30 +130,40 @@ async function expectClean(grantId: string, username: string, endAction: 'delete
   expect(leftovers).toEqual([]);
 }
 
-describe('without any server', () => {
+// Each step here is a process on the host; on a busy machine they take seconds. Waits are bounded
+// generously; what is asserted about time is that nothing ends early and ends come promptly.
+describe('without any server', { timeout: 120_000 }, () => {
   it('ends the grant on time even after its only source disappeared', async () => {
-    const start = Date.now() + 3_000;
-    const end = start + 4_000;
-    const { stateDir, scheduleFile } = await newAgentDir([adminGrant('o-file', 'tboff', start, end, 'disable')]);
-    run({ stateDir, scheduleFile });
-    await waitForJournal(stateDir, 'activated', 20_000, (e) => e.event === 'activated');
+    const dirs = await newAgentDir();
+    const { stateDir, scheduleFile } = dirs;
+    let grant = adminGrant('o-file', 'tboff', 0, 0, 'disable');
+    await runWith(dirs, (now) => [(grant = adminGrant('o-file', 'tboff', now + 3_000, now + HOUR, 'disable'))]);
+    await waitForJournal(stateDir, 'activated', 60_000, (e) => e.event === 'activated');
     expect(await sudoAllowed('tboff')).toBe(true);
+    // Active, however long that took on this machine: now the end comes close.
+    const end = Date.now() + 4_000;
+    await moveEnd(dirs, grant, end);
     await unlink(scheduleFile); // no server, and now no file either
-    const ended = await waitForJournal(stateDir, 'ended', end - Date.now() + 5_000, (e) => e.event === 'ended');
+    const ended = await waitForJournal(stateDir, 'ended', end - Date.now() + 60_000, (e) => e.event === 'ended');
     expect(Date.parse(ended.at)).toBeGreaterThanOrEqual(end);
-    expect(Date.parse(ended.at)).toBeLessThan(end + 3_000);
+    // By the agent's own timer: done within seconds of the end (every step a host process).
+    expect(Date.parse(ended.at)).toBeLessThan(end + 15_000);
     expect(await sudoAllowed('tboff')).toBe(false);
     await expectClean('o-file', 'tboff', 'disable');
   });
 
   it('enforces an end that passed while the agent was down at once on restart', async () => {
-    const start = Date.now() + 3_000;
-    const end = start + 3_000;
-    const dirs = await newAgentDir([adminGrant('o-down', 'tbdown', start, end, 'delete')]);
-    const first = run(dirs);
-    await waitForJournal(dirs.stateDir, 'activated', 20_000, (e) => e.event === 'activated');
+    const dirs = await newAgentDir();
+    let grant = adminGrant('o-down', 'tbdown', 0, 0, 'delete');
+    const first = await runWith(dirs, (now) => [(grant = adminGrant('o-down', 'tbdown', now + 3_000, now + HOUR, 'delete'))]);
+    await waitForJournal(dirs.stateDir, 'activated', 60_000, (e) => e.event === 'activated');
     const session = ns.spawn(['runuser', '-u', 'tbdown', '--', 'sleep', '600']);
-    await waitUntil('the session runs', 5_000, async () => (await host.userProcesses('tbdown')).length > 0);
+    await waitUntil('the session runs', 10_000, async () => (await host.userProcesses('tbdown')).length > 0);
+    // The end comes close; the agent re-activates for it (sudo NOTAFTER moves), then dies before it.
+    const end = Date.now() + 12_000;
+    await moveEnd(dirs, grant, end);
+    await waitForJournal(dirs.stateDir, 're-activated for the new end', 60_000, (e) => e.event === 'activated' && e.message.includes(iso(end)));
+    expect(Date.now(), 'the agent must be killed before the end').toBeLessThan(end);
     await first.kill9();
 
     await sleep(end + 1_500 - Date.now());
@@ -126,17 +172,18 @@ describe('without any server', () => {
     expect(await host.sudoRuleInstalled('o-down')).toBe(true);
     expect(await sudoAllowed('tbdown')).toBe(false);
 
-    const restartedAt = Date.now();
-    run(dirs);
-    const ended = await waitForJournal(dirs.stateDir, 'ended', 10_000, (e) => e.event === 'ended');
-    // At once: the process start (tsx) dominates; no waiting for any timer or server.
-    expect(Date.parse(ended.at) - restartedAt).toBeLessThan(6_000);
+    const second = run(dirs);
+    const ended = await waitForJournal(dirs.stateDir, 'ended', 60_000, (e) => e.event === 'ended');
+    // At once on its first pass, measured from the restarted agent's own start (however long the
+    // process took to start on a busy machine): no waiting for any timer or server.
+    const began = await waitUntil('the restarted agent logged its start', 5_000, async () => startedAt(second));
+    expect(Date.parse(ended.at) - began).toBeLessThan(15_000);
     await new Promise((resolve) => (session.exitCode !== null || session.signalCode !== null ? resolve(null) : session.once('exit', resolve)));
     await expectClean('o-down', 'tbdown', 'delete');
   });
 });
 
-describe('kill -9 mid-operation, then restart', () => {
+describe('kill -9 mid-operation, then restart', { timeout: 150_000 }, () => {
   // method:n = SIGKILL right after the n-th call of that host operation returned.
   const cases: Array<[string, string, 'delete' | 'disable']> = [
     ['provisioning: account created, not yet recorded', 'createDisabledAccount:1', 'delete'],
@@ -148,20 +195,32 @@ describe('kill -9 mid-operation, then restart', () => {
     ['end: password rotated, account not deleted', 'setPassword:2', 'delete'],
   ];
 
-  it.each(cases)('%s (%s) converges to a clean host', async (_label, crash, endAction) => {
+  it.each(cases)('%s (%s) converges to a clean host', async (label, crash, endAction) => {
     const n = users.length;
     const grantId = `c-${n}`;
     const username = `tbcrash${n}`;
-    const start = Date.now() + 3_000;
-    const end = start + 2_500;
-    const dirs = await newAgentDir([adminGrant(grantId, username, start, end, endAction)]);
-    const first = run({ ...dirs, crash });
-    const exit = await waitUntil('the crash', end - Date.now() + 10_000, async () => (first.child.exitCode !== null || first.child.signalCode !== null ? first.exited : null));
+    const dirs = await newAgentDir();
+    let grant = adminGrant(grantId, username, 0, 0, endAction);
+    // The end is far at first: provisioning and activation take what they take on a busy machine.
+    const first = await runWith(dirs, (now) => [(grant = adminGrant(grantId, username, now + 3_000, now + HOUR, endAction))], crash);
+    let end = 0;
+    if (label.startsWith('end:')) {
+      // A crash in the end: once active, the end comes close.
+      await waitForJournal(dirs.stateDir, 'activated', 60_000, (e) => e.event === 'activated');
+      end = Date.now() + 3_000;
+      await moveEnd(dirs, grant, end);
+    }
+    const exit = await waitUntil('the crash', 60_000, async () => (first.child.exitCode !== null || first.child.signalCode !== null ? first.exited : null));
     expect(exit.signal ?? exit.code).toBe('SIGKILL');
     expect((await readJournal(dirs.stateDir)).some((e) => e.event === 'ended')).toBe(false);
+    if (end === 0) {
+      // A crash before the end: the end comes close for the restarted agent to enforce.
+      end = Date.now() + 3_000;
+      await writeDesiredState(dirs.scheduleFile, 3, [{ ...grant, endAt: iso(end) }]);
+    }
 
     run(dirs);
-    const ended = await waitForJournal(dirs.stateDir, 'ended', Math.max(0, end - Date.now()) + 10_000, (e) => e.event === 'ended');
+    const ended = await waitForJournal(dirs.stateDir, 'ended', Math.max(0, end - Date.now()) + 60_000, (e) => e.event === 'ended');
     expect(Date.parse(ended.at)).toBeGreaterThanOrEqual(end);
     await expectClean(grantId, username, endAction);
   });

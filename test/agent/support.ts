@@ -90,7 +90,7 @@ export function startAgentProcess(
  */
 export async function startReadyAgent(
   ns: HostNamespace,
-  opts: { stateDir: string; scheduleFile: string; configFile?: string },
+  opts: { stateDir: string; scheduleFile: string; configFile?: string; crash?: string },
 ): Promise<AgentProcess> {
   await writeDesiredState(opts.scheduleFile, 1, []);
   const agent = startAgentProcess(ns, opts);

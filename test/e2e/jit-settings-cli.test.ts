@@ -32,7 +32,9 @@ afterAll(async () => {
   await server?.close();
 });
 
-describe('timebox jit-settings and reconcile', () => {
+// Each test runs four or five CLI processes one after another; on a busy machine each may take
+// several seconds to start. No assertion here rests on how long anything takes.
+describe('timebox jit-settings and reconcile', { timeout: 150_000 }, () => {
   it('shows, saves (validated against the target) and enforces the settings', async () => {
     const none = await runCli(['jit-settings', 'show', 'billing-db'], { env });
     expect(none).toMatchObject({ code: 0, stderr: '' });

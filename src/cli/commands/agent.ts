@@ -11,7 +11,6 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { enrollAgent } from '../../agent/identity.js';
-import { runAgent } from '../../agent/main.js';
 import { AGENT_UNIT_NAME, renderAgentUnit } from '../../agent/systemd-unit.js';
 import { CliError, ExitCode, exitCodeForStatus } from '../exit-codes.js';
 import { print } from '../output.js';
@@ -87,6 +86,8 @@ export function registerAgent(program: Command): void {
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
       try {
+        // Loaded when run: the agent's host code is not needed by any other command.
+        const { runAgent } = await import('../../agent/main.js');
         await runAgent({ stateDir: opts.stateDir, scheduleFile: opts.scheduleFile, configFile: opts.config, signal: abort.signal });
       } catch (err) {
         throw new CliError(`the agent stopped: ${(err as Error).message}`, ExitCode.failure);

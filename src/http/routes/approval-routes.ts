@@ -1,5 +1,6 @@
 /** Approvals inbox and decisions, extensions, break-glass reviews, and the policy simulator. */
 import { z } from 'zod';
+import { awaitActivation } from '../../app/activation-outcome.js';
 import { approvalInbox } from '../../app/approval-inbox.js';
 import { decideRequest } from '../../app/decide-request.js';
 import { decideExtension, requestExtension } from '../../app/extend-grant.js';
@@ -68,7 +69,7 @@ export const approvalRoutes =
           startAt: b.startAt ? new Date(b.startAt) : null,
           totp: b.totp,
         });
-        if (g.state === 'activating') await deps.runNow(g.id, 'activate');
+        if (g.state === 'activating') await awaitActivation(deps, deps.runNow, g.id);
         return grantJson(await getGrant(deps, t.tenantId, { ...viewer, roles: [...viewer.roles, 'auditor'] }, g.id));
       },
     );

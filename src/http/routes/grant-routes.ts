@@ -4,6 +4,7 @@
  * sees the outcome; the durable schedule still owns them if this process dies midway.
  */
 import { z } from 'zod';
+import { awaitActivation } from '../../app/activation-outcome.js';
 import type { AppDeps } from '../../app/deps.js';
 import { endGrant, getGrant, listGrants, revealCredential } from '../../app/grants.js';
 import { requestAccess } from '../../app/request-access.js';
@@ -63,7 +64,7 @@ export const grantRoutes =
           { operatorId: p.operatorId, email: p.email, displayName: p.displayName, roles: t.roles },
           { ...b, startAt: b.startAt ? new Date(b.startAt) : null },
         );
-        if (grant.state === 'activating') await deps.runNow(grant.id, 'activate');
+        if (grant.state === 'activating') await awaitActivation(deps, deps.runNow, grant.id);
         const view = await getGrant(deps, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, grant.id);
         return reply.status(201).send(grantJson(view));
       },
