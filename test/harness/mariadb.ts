@@ -209,7 +209,7 @@ export function serviceAccountSetup(user: string, password: string, schema = 'ti
     `CREATE DATABASE IF NOT EXISTS \`${schema}\``,
     `CREATE TABLE IF NOT EXISTS \`${schema}\`.jit_accounts (user VARCHAR(80) NOT NULL PRIMARY KEY, host VARCHAR(255) NOT NULL, marker VARCHAR(1024) NOT NULL)`,
     `CREATE USER ${svc} IDENTIFIED BY ${mysql.escape(password)}`,
-    `GRANT CREATE USER, CONNECTION ADMIN ON *.* TO ${svc}`,
+    `GRANT CREATE USER, CONNECTION ADMIN, PROCESS ON *.* TO ${svc}`,
     `GRANT SELECT ON mysql.global_priv TO ${svc}`,
     // MariaDB checks UPDATE on the mysql schema for SET DEFAULT ROLE … FOR another user.
     `GRANT UPDATE ON mysql.* TO ${svc}`,

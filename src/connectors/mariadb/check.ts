@@ -107,10 +107,10 @@ export async function checkTarget(pool: Pool, cfg: MariadbConfig): Promise<Check
     },
     {
       name: 'end sessions',
-      ok: has('CONNECTION ADMIN') || has('SUPER'),
-      message: has('CONNECTION ADMIN') || has('SUPER')
-        ? `${svc} can end sessions of revoked users`
-        : `${svc} cannot end other users' sessions, so revoked users would stay connected: GRANT CONNECTION ADMIN ON *.* TO ${svc}`,
+      ok: (has('CONNECTION ADMIN') || has('SUPER')) && has('PROCESS'),
+      message: (has('CONNECTION ADMIN') || has('SUPER')) && has('PROCESS')
+        ? `${svc} can see and end sessions of revoked users`
+        : `${svc} cannot ${has('PROCESS') ? 'end' : 'see'} other users' sessions, so revoked users would stay connected: GRANT ${has('PROCESS') ? 'CONNECTION ADMIN' : 'PROCESS, CONNECTION ADMIN'} ON *.* TO ${svc}`,
     },
     {
       name: 'read accounts',
