@@ -27,6 +27,7 @@ import { bootstrapIfEmpty, type BootstrapCredentials } from '../auth/bootstrap.j
 import type { ConnectorDefinition } from '../connectors/contract.js';
 import { fakeConnector } from '../connectors/fake/fake-connector.js';
 import { postgresConnector } from '../connectors/postgres/postgres-connector.js';
+import { mariadbConnector } from '../connectors/mariadb/mariadb-connector.js';
 import {
   activeDirectoryConnector,
   activeDirectoryGroupMembershipConnector,
@@ -128,6 +129,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   });
   const definitions: ConnectorDefinition<any>[] = [
     postgresConnector,
+    mariadbConnector,
     activeDirectoryConnector,
     activeDirectoryGroupMembershipConnector,
     sshCertificateConnector,

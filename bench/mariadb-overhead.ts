@@ -1,0 +1,196 @@
+/**
+ * What Timebox adds to a MariaDB JIT grant: grant + revoke round trips through Timebox's app layer
+ * (requestAccess, the activation job, ending the grant, the revoke job with its verify) against a
+ * real MariaDB, beside the same SQL statements sent by a bare mysql2 script with nothing around
+ * them. Alternating blocks in the same run; the figure is direct time ÷ Timebox time (goal ≥ 0.8),
+ * the median over the block pairs. Accounts exist before measuring on both sides.
+ *
+ * Run alone: `npx tsx bench/mariadb-overhead.ts` (BENCH_QUICK=1 for fewer round trips).
+ * The Timebox side uses the store given by DATABASE_URL, or the embedded one.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import { endGrant } from '../src/app/grants.js';
+import { requestAccess, type Requester } from '../src/app/request-access.js';
+import { startTimebox, type Timebox } from '../src/server/start.js';
+import { type MariaDbServer, type MariadbTarget, prepareMariadbTarget, startMariaDb } from '../test/harness/mariadb.js';
+import { benchLogger, say, serverEnv } from './setup.js';
+import { summarize } from './stats.js';
+
+export interface MariadbOverheadFigures {
+  roundTrips: number;
+  timebox: { perSecond: number };
+  direct: { perSecond: number };
+  /** Direct time ÷ Timebox time (1: no overhead); median of the block pairs. */
+  ratio: number;
+}
+
+async function call(p: string, base: string, method: string, token: string | null, body?: unknown) {
+  const res = await fetch(new URL(p, base), {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${p} answered ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+const hash = (pw: string) => `*${createHash('sha1').update(createHash('sha1').update(pw).digest()).digest('hex').toUpperCase()}`;
+
+/** The direct side: the connector's statements (lookups included), one pooled connection per call. */
+function directClient(db: MariaDbServer, t: MariadbTarget) {
+  const pool = mysql.createPool({ host: db.host, port: db.port, user: t.config.user, password: t.config.password, ssl: { ca: db.caPem }, connectionLimit: 4 });
+  const role = t.readers;
+  const q = async (c: mysql.PoolConnection, sql: string, v: unknown[] = []) => (await c.query(sql, v))[0];
+  const locked = async <T>(user: string, fn: (c: mysql.PoolConnection) => Promise<T>) => {
+    const c = await pool.getConnection();
+    try {
+      await q(c, 'SELECT GET_LOCK(?, 10)', [`timebox:user:${user}`]);
+      await q(c, "SET time_zone = '+00:00'");
+      return await fn(c);
+    } finally {
+      await q(c, 'SELECT RELEASE_LOCK(?)', [`timebox:user:${user}`]);
+      c.release();
+    }
+  };
+  const once = async (sql: string, v: unknown[] = []) => {
+    const c = await pool.getConnection();
+    try {
+      return await q(c, sql, v);
+    } finally {
+      c.release();
+    }
+  };
+  const findUser = (c: mysql.PoolConnection, u: string) =>
+    q(c, "SELECT Host, JSON_VALUE(Priv, '$.is_role'), JSON_VALUE(Priv, '$.account_locked') FROM mysql.global_priv WHERE User = ?", [u]);
+  const roles = (c: mysql.PoolConnection) =>
+    q(c, "SELECT Role FROM mysql.roles_mapping WHERE User = SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AND Host = SUBSTRING_INDEX(CURRENT_USER(), '@', -1) AND Admin_option = 'Y'");
+  const held = (c: mysql.PoolConnection, u: string) => q(c, "SELECT Role FROM mysql.roles_mapping WHERE User = ? AND Host = '%' AND Role IN (?)", [u, [role]]);
+  const event = (u: string) => `timebox.\`tb_lock_${createHash('sha256').update(`${u}@%`).digest('hex').slice(0, 40)}\``;
+  const at = () => mysql.escape(new Date(Date.now() + 600_000).toISOString().slice(0, 19).replace('T', ' '));
+  return {
+    async create(u: string) {
+      await once(`CREATE USER ${mysql.escape(u)}@'%' IDENTIFIED BY PASSWORD ${mysql.escape(hash(randomBytes(9).toString('hex')))} ACCOUNT LOCK`);
+      await once('REPLACE INTO timebox.jit_accounts VALUES (?, ?, ?)', [u, '%', 'Timebox JIT account (bench baseline)']);
+    },
+    async roundTrip(u: string) {
+      const who = `${mysql.escape(u)}@'%'`;
+      // The request's checks: the entitlement exists, the name is free or ours.
+      const c0 = await pool.getConnection();
+      await roles(c0);
+      await findUser(c0, u);
+      await q(c0, 'SELECT marker FROM timebox.jit_accounts WHERE user = ?', [u]);
+      c0.release();
+      await locked(u, async (c) => {
+        await findUser(c, u);
+        await q(c, 'SELECT marker FROM timebox.jit_accounts WHERE user = ?', [u]);
+        await roles(c);
+        await q(c, 'REPLACE INTO timebox.jit_accounts (user, host, marker) VALUES (?, ?, ?)', [u, '%', 'Timebox JIT account (bench baseline): grant']);
+        await q(c, `ALTER USER ${who} IDENTIFIED BY PASSWORD ${mysql.escape(hash(randomBytes(9).toString('hex')))} ACCOUNT LOCK`);
+        await held(c, u);
+        await q(c, `GRANT \`${role}\` TO ${who}`);
+        await q(c, `SET DEFAULT ROLE \`${role}\` FOR ${who}`);
+        await q(c, `CREATE OR REPLACE EVENT ${event(u)} ON SCHEDULE AT ${at()} ON COMPLETION NOT PRESERVE COMMENT 'bench' DO ALTER USER ${who} ACCOUNT LOCK`);
+        await q(c, `ALTER USER ${who} ACCOUNT UNLOCK`);
+      });
+      await locked(u, async (c) => {
+        await findUser(c, u);
+        await q(c, 'SELECT marker FROM timebox.jit_accounts WHERE user = ?', [u]);
+        await q(c, `ALTER USER ${who} ACCOUNT LOCK`);
+        await held(c, u);
+        await q(c, `REVOKE \`${role}\` FROM ${who}`);
+        await q(c, `SET DEFAULT ROLE NONE FOR ${who}`);
+        await q(c, `ALTER USER ${who} IDENTIFIED BY PASSWORD ${mysql.escape(hash(randomBytes(9).toString('hex')))}`);
+        await q(c, 'SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()', [u]);
+        await q(c, 'SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()', [u]);
+        await q(c, `DROP EVENT IF EXISTS ${event(u)}`);
+      });
+      const c1 = await pool.getConnection();
+      await findUser(c1, u);
+      await held(c1, u);
+      await q(c1, 'SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()', [u]);
+      await q(c1, "SELECT 1 FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'timebox' AND EVENT_NAME = ?", [u]);
+      c1.release();
+    },
+    close: () => pool.end(),
+  };
+}
+
+async function timeboxSide(tb: Timebox, t: MariadbTarget) {
+  const token = (await call('/api/v1/auth/login', tb.url, 'POST', null, tb.bootstrap)).token as string;
+  const T = '/api/v1/tenants/default';
+  const { target } = await call(`${T}/targets`, tb.url, 'POST', token, { name: 'bench-mariadb', kind: 'mariadb', config: t.config });
+  await call(`${T}/policies`, tb.url, 'POST', token, {
+    name: 'bench', targetId: target.id, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600, reasonMinLength: 0,
+  });
+  const tenantId = (await tb.store.db.selectFrom('tenants').select('id').where('slug', '=', 'default').executeTakeFirstOrThrow()).id;
+  const email = 'mb0@bench.invalid';
+  const m = await call(`${T}/members`, tb.url, 'POST', token, { email, roles: ['requester'] });
+  const who: Requester = { operatorId: m.operator.id, email, displayName: 'Bench 0', roles: ['requester'] };
+  return async () => {
+    const actor = { type: 'operator' as const, id: who.operatorId };
+    const g = await requestAccess(tb.deps, actor, tenantId, who, { targetId: target.id, entitlements: [t.readers], durationSeconds: 600, reason: 'benchmark' });
+    await tb.scheduler.runNow(g.id, 'activate');
+    await endGrant(tb.deps, actor, tenantId, who, g.id, 'benchmark done');
+    await tb.scheduler.runNow(g.id, 'revoke');
+    const state = await tb.store.db.selectFrom('grants').select(['state', 'last_error']).where('id', '=', g.id).executeTakeFirstOrThrow();
+    if (state.state !== 'revoked') throw new Error(`a benchmark grant ended ${state.state}: ${state.last_error ?? ''}`);
+  };
+}
+
+export async function measureMariadbOverhead(o: { databaseUrl?: string; roundTrips: number }): Promise<MariadbOverheadFigures> {
+  const db = await startMariaDb({ name: 'bench-mariadb' });
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'timebox-bench-mariadb-'));
+  let tb: Timebox | null = null;
+  let direct: ReturnType<typeof directClient> | null = null;
+  try {
+    const t = await prepareMariadbTarget(db);
+    tb = await startTimebox({
+      env: serverEnv({ ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}), TIMEBOX_DATA_DIR: dataDir, TIMEBOX_RECONCILE_MS: '0' }),
+      logger: benchLogger(),
+    });
+    const timebox = await timeboxSide(tb, t);
+    direct = directClient(db, t);
+    const user = 'mbl0_jit';
+    await direct.create(user);
+    // Warm both sides (a first grant creates the account in Timebox).
+    for (let i = 0; i < 3; i++) {
+      await direct.roundTrip(user);
+      await timebox();
+    }
+    const size = 10;
+    const pairs = Math.max(2, Math.round(o.roundTrips / size));
+    let dMs = 0;
+    let tMs = 0;
+    const ratios: number[] = [];
+    for (let i = 0; i < pairs; i++) {
+      let s = performance.now();
+      for (let k = 0; k < size; k++) await direct.roundTrip(user);
+      const d = performance.now() - s;
+      s = performance.now();
+      for (let k = 0; k < size; k++) await timebox();
+      const tt = performance.now() - s;
+      dMs += d;
+      tMs += tt;
+      ratios.push(d / tt);
+    }
+    const n = pairs * size;
+    const r = { roundTrips: n, direct: { perSecond: n / (dMs / 1000) }, timebox: { perSecond: n / (tMs / 1000) }, ratio: summarize(ratios).p50 };
+    say(`MariaDB overhead, ${n} round trips each: direct ${r.direct.perSecond.toFixed(1)}/s, Timebox ${r.timebox.perSecond.toFixed(1)}/s, direct ÷ Timebox ${r.ratio.toFixed(2)} (goal ≥ 0.8)`);
+    return r;
+  } finally {
+    await direct?.close();
+    await tb?.close();
+    await db.destroy();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const figures = await measureMariadbOverhead({ databaseUrl: process.env.DATABASE_URL, roundTrips: process.env.BENCH_QUICK === '1' ? 40 : 200 });
+  process.stdout.write(`${JSON.stringify(figures)}\n`);
+}

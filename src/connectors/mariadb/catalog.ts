@@ -1,0 +1,106 @@
+/** Read-only questions to the server about users, roles and sessions. Values always go as parameters. */
+import type { PoolConnection, RowDataPacket } from 'mysql2/promise';
+import { type AccountOwner, type AccountStatus, ownershipOf } from '../../core/account-ownership.js';
+import { STATEMENT_TIMEOUT_MS } from './config.js';
+import { ident } from './sql.js';
+
+/** Prefix of the marker row that makes an account Timebox's (MariaDB users have no comment). */
+export const JIT_MARKER = 'Timebox JIT account';
+
+export async function rows<T>(c: PoolConnection, sql: string, values: unknown[] = []): Promise<T[]> {
+  const [out] = await c.query<RowDataPacket[]>({ sql, values, timeout: STATEMENT_TIMEOUT_MS });
+  return out as unknown as T[];
+}
+export async function exec(c: PoolConnection, sql: string): Promise<void> {
+  await c.query({ sql, timeout: STATEMENT_TIMEOUT_MS });
+}
+
+export interface UserInfo {
+  host: string;
+  isRole: boolean;
+  locked: boolean;
+}
+
+/** Every user or role row with this name (one per host pattern). */
+export async function findUsers(c: PoolConnection, name: string): Promise<UserInfo[]> {
+  const found = await rows<{ host: string; is_role: string | null; locked: string | null }>(
+    c,
+    `SELECT Host AS host, JSON_VALUE(Priv, '$.is_role') AS is_role, JSON_VALUE(Priv, '$.account_locked') AS locked
+       FROM mysql.global_priv WHERE User = ?`,
+    [name],
+  );
+  // JSON_VALUE gives a JSON true as '1'.
+  const yes = (v: string | null) => v === '1' || v === 'true';
+  return found.map((r) => ({ host: r.host, isRole: yes(r.is_role), locked: yes(r.locked) }));
+}
+
+export async function findMarker(c: PoolConnection, schema: string, name: string): Promise<string | null> {
+  const found = await rows<{ marker: string }>(c, `SELECT marker FROM ${ident(schema)}.jit_accounts WHERE user = ?`, [name]);
+  return found[0]?.marker ?? null;
+}
+
+/** Free, this JIT account's, or someone else's: a role, or a user whose marker does not name `owner`. */
+export async function accountOwnership(c: PoolConnection, schema: string, name: string, owner: AccountOwner): Promise<AccountStatus> {
+  const users = await findUsers(c, name);
+  if (users.length === 0) return { status: 'free' };
+  if (users.some((u) => u.isRole)) return { status: 'foreign', reason: 'not_an_account' };
+  return ownershipOf(JIT_MARKER, await findMarker(c, schema, name), owner);
+}
+
+/** Roles the user holds directly, among `roles`. */
+export async function heldRoles(c: PoolConnection, user: string, host: string, roles: string[]): Promise<string[]> {
+  if (roles.length === 0) return [];
+  const found = await rows<{ role: string }>(
+    c,
+    'SELECT Role AS role FROM mysql.roles_mapping WHERE User = ? AND Host = ? AND Role IN (?) ORDER BY Role',
+    [user, host, roles],
+  );
+  return found.map((r) => r.role);
+}
+
+/** Roles the service account may hand out: those it holds WITH ADMIN OPTION. */
+export async function grantableRoles(c: PoolConnection): Promise<string[]> {
+  const found = await rows<{ role: string }>(
+    c,
+    `SELECT Role AS role FROM mysql.roles_mapping
+      WHERE User = SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AND Host = SUBSTRING_INDEX(CURRENT_USER(), '@', -1)
+        AND Admin_option = 'Y'
+      ORDER BY Role`,
+  );
+  return found.map((r) => r.role);
+}
+
+export async function sessionIds(c: PoolConnection, user: string): Promise<number[]> {
+  const found = await rows<{ id: number }>(
+    c,
+    'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()',
+    [user],
+  );
+  return found.map((r) => Number(r.id));
+}
+
+/**
+ * Ends every session of the user and waits (up to 5 s) until they are gone: a session keeps its
+ * roles after they are revoked. Returns how many remain, which should be 0.
+ */
+export async function killSessions(c: PoolConnection, user: string): Promise<number> {
+  for (const id of await sessionIds(c, user)) {
+    try {
+      await exec(c, `KILL CONNECTION ${Number(id)}`);
+    } catch (err) {
+      // Gone in between: that is what we wanted.
+      if ((err as { code?: string }).code !== 'ER_NO_SUCH_THREAD') throw err;
+    }
+  }
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    const left = (await sessionIds(c, user)).length;
+    if (left === 0 || Date.now() > deadline) return left;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function eventExists(c: PoolConnection, schema: string, name: string): Promise<boolean> {
+  const found = await rows(c, 'SELECT 1 FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND EVENT_NAME = ?', [schema, name]);
+  return found.length > 0;
+}

@@ -1,0 +1,142 @@
+/**
+ * The MariaDB connector against a real MariaDB server (Debian's mariadb-server) over verified TLS:
+ * the shared conformance suite, what `check` names, and names refused before anything is created.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import mysql from 'mysql2/promise';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeConnectorConformance } from '../../src/connectors/conformance.js';
+import type { ConnectorContext, ConnectorInstance, GrantSpec } from '../../src/connectors/contract.js';
+import { mariadbConnector } from '../../src/connectors/mariadb/mariadb-connector.js';
+import { TargetError } from '../../src/core/errors.js';
+import { type MariaDbServer, type MariadbTarget, prepareMariadbTarget, startMariaDb } from '../harness/mariadb.js';
+
+const ctx: ConnectorContext = { log: pino({ level: 'silent' }) };
+const hex = (n: number) => randomBytes(n).toString('hex');
+const pw = () => `Pw-${randomBytes(18).toString('base64url')}`;
+
+let server: MariaDbServer | undefined;
+let starting: Promise<MariaDbServer> | undefined;
+const shared = () => (starting ??= startMariaDb({ name: 'mariadb-connector' }).then((s) => (server = s)));
+afterAll(async () => {
+  await server?.destroy();
+});
+
+async function canLogin(s: MariaDbServer, user: string, password: string): Promise<boolean> {
+  try {
+    const c = await mysql.createConnection({ host: s.host, port: s.port, user, password, ssl: { ca: s.caPem } });
+    await c.query('SELECT 1');
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describeConnectorConformance('mariadb', async () => {
+  const s = await shared();
+  const t = await prepareMariadbTarget(s);
+  return {
+    definition: mariadbConnector,
+    config: mariadbConnector.configSchema.parse(t.config),
+    entitlements: [t.readers, t.writers],
+    newUsername: () => `conf_${hex(4)}_jit`,
+    canLogin: (u, p) => canLogin(s, u, p),
+    cleanup: async () => {},
+  };
+});
+
+describe('mariadb connector against a real server', () => {
+  let s: MariaDbServer;
+  let t: MariadbTarget;
+  let target: ConnectorInstance;
+  const spec = (username: string, password: string, entitlements: string[]): GrantSpec => ({
+    grantId: `g-${hex(4)}`,
+    account: { username, ownerDisplay: "Alice O'Neil", owner: { accountId: randomUUID(), installationId: randomUUID() } },
+    entitlements,
+    notAfter: new Date(Date.now() + 600_000),
+    accountNotAfter: new Date(Date.now() + 600_000),
+    reason: 'INC-42; fix "prod"',
+    password,
+  });
+
+  beforeAll(async () => {
+    s = await shared();
+    t = await prepareMariadbTarget(s);
+    target = mariadbConnector.create(mariadbConnector.configSchema.parse(t.config));
+  });
+  afterAll(async () => {
+    await target?.close();
+  });
+
+  it('check names every requirement and passes for the documented setup', async () => {
+    const report = await target.check(ctx);
+    expect(report.items.map((i) => i.name)).toEqual([
+      'connection', 'authentication', 'server version', 'create users', 'end sessions', 'read accounts',
+      'default roles', 'backstop events', 'event scheduler', 'account markers', 'roles',
+    ]);
+    expect(report.items.filter((i) => !i.ok)).toEqual([]);
+    expect(report.items[0]!.message).toMatch(/over TLS/);
+  });
+
+  it('check says what is missing for a service account without privileges', async () => {
+    const c = await s.admin();
+    const weak = `weak_${hex(3)}`;
+    await c.query(`CREATE USER '${weak}'@'%' IDENTIFIED BY 'weak-pass-1'`);
+    await c.end();
+    const w = mariadbConnector.create(mariadbConnector.configSchema.parse({ ...t.config, user: weak, password: 'weak-pass-1' }));
+    const report = await w.check(ctx);
+    await w.close();
+    expect(report.ok).toBe(false);
+    const failed = Object.fromEntries(report.items.filter((i) => !i.ok).map((i) => [i.name, i.message]));
+    expect(failed['create users']).toMatch(/GRANT CREATE USER/);
+    expect(failed['end sessions']).toMatch(/CONNECTION ADMIN/);
+    expect(failed['backstop events']).toMatch(/GRANT EVENT/);
+    expect(failed['read accounts']).toMatch(/mysql.global_priv/);
+  });
+
+  it('refuses a server certificate its CA did not sign', async () => {
+    const other = mariadbConnector.create(mariadbConnector.configSchema.parse({ ...t.config, caPem: undefined }));
+    const report = await other.check(ctx);
+    await other.close();
+    expect(report.ok).toBe(false);
+    expect(report.items[0]!.message).toMatch(/certificate/i);
+  });
+
+  it('refuses reserved, too long and quoting-trick names before touching the server', () => {
+    for (const bad of ['root', 'mysql', 'mariadb_sys', 'public', 'current_user', 'a'.repeat(81), "x'@'%", 'ann`jit', 'Ann_jit', 'ann jit']) {
+      expect(mariadbConnector.validateAccountName(bad)).not.toBeNull();
+    }
+    expect(mariadbConnector.validateAccountName('ann_jit')).toBeNull();
+    expect(mariadbConnector.validateAccountName('a'.repeat(80))).toBeNull();
+    for (const bad of ['PUBLIC', 'none', "r'; DROP USER root; --", 'r`x']) expect(mariadbConnector.validateEntitlementName(bad)).not.toBeNull();
+  });
+
+  it('a foreign user is reported foreign and never changed', async () => {
+    const c = await s.admin();
+    const name = `bob_${hex(3)}`;
+    await c.query(`CREATE USER '${name}'@'%' IDENTIFIED BY 'bobs-own-pass'`);
+    await c.end();
+    const owner = { accountId: randomUUID(), installationId: randomUUID() };
+    expect(await target.accountStatus!(ctx, name, owner)).toEqual({ status: 'foreign', reason: 'not_timebox' });
+    expect(await target.accountStatus!(ctx, t.readers, owner)).toEqual({ status: 'foreign', reason: 'not_an_account' });
+    const err = await target.grant(ctx, spec(name, pw(), [t.readers])).catch((e: unknown) => e);
+    expect((err as TargetError).refusal).toBe('account_foreign');
+    expect(await canLogin(s, name, 'bobs-own-pass')).toBe(true);
+  });
+
+  it('the backstop event locks the account at its end by itself', async () => {
+    const name = `evt_${hex(3)}_jit`;
+    const password = pw();
+    const g = spec(name, password, [t.readers]);
+    g.accountNotAfter = new Date(Date.now() + 3_000);
+    await target.grant(ctx, g);
+    expect(await canLogin(s, name, password)).toBe(true);
+    const deadline = Date.now() + 30_000;
+    while (await canLogin(s, name, password)) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
+});
