@@ -6,10 +6,8 @@
  * 2. Otherwise <dataDir>/audit-signing-key.pem, created on first start, readable by the owner only.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { constants } from 'node:fs';
-import { link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createOwnerOnlyFile, readOwnerOnlyFile } from '../secrets/key-file.js';
 import { keyIdOf } from './checkpoints.js';
 
 const ENV_NAME = 'TIMEBOX_AUDIT_SIGNING_KEY';
@@ -38,7 +36,8 @@ export async function loadAuditSigningKey(opts: { env: Record<string, string | u
   const path = join(opts.dataDir, SIGNING_KEY_FILE);
   const existing = await readKeyFile(path);
   if (existing) return describe(existing, 'file', false);
-  return describe(await createKeyFile(opts.dataDir, path), 'file', true);
+  const made = await createKeyFile(path);
+  return describe(made.key, 'file', made.created);
 }
 
 function describe(privateKey: KeyObject, source: 'env' | 'file', created: boolean): AuditSigningKey {
@@ -65,43 +64,14 @@ function parseKey(pem: string, where: string): KeyObject {
 }
 
 async function readKeyFile(path: string): Promise<KeyObject | null> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  if (!info.isFile()) throw new Error(`audit signing key file ${path} is not a regular file`);
-  if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
-    const mode = (info.mode & 0o777).toString(8).padStart(3, '0');
-    throw new Error(`audit signing key file ${path} is accessible by group or other users (mode ${mode}); restrict it with: chmod 600 ${path}`);
-  }
-  return parseKey(await readFile(path, 'utf8'), `audit signing key file ${path}`);
+  const text = await readOwnerOnlyFile(path, 'audit signing key file');
+  return text === null ? null : parseKey(text, `audit signing key file ${path}`);
 }
 
-async function createKeyFile(dataDir: string, path: string): Promise<KeyObject> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+async function createKeyFile(path: string): Promise<{ key: KeyObject; created: boolean }> {
   const { privateKey } = generateKeyPairSync('ed25519');
-  const tmp = join(dataDir, `.${SIGNING_KEY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  // O_EXCL + 0600 from the first byte; link() below refuses to replace a key another process made.
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  try {
-    await fh.writeFile(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'utf8');
-    await fh.chmod(0o600);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await link(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const winner = await readKeyFile(path);
-    if (winner) return winner;
-    throw err;
-  } finally {
-    await unlink(tmp).catch(() => {});
-  }
-  return privateKey;
+  if (await createOwnerOnlyFile(path, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString())) return { key: privateKey, created: true };
+  const winner = await readKeyFile(path);
+  if (!winner) throw new Error(`audit signing key file ${path} vanished while starting`);
+  return { key: winner, created: false };
 }

@@ -8,9 +8,8 @@
  * Error messages never contain the key or any part of it.
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createOwnerOnlyFile, readOwnerOnlyFile } from './key-file.js';
 
 const KEY_BYTES = 32;
 const ENV_NAME = 'TIMEBOX_MASTER_KEY';
@@ -47,7 +46,7 @@ export async function loadMasterKey(opts: LoadMasterKeyOptions): Promise<LoadedM
   const path = join(dataDir, MASTER_KEY_FILE);
   const existing = await readKeyFile(path);
   if (existing) return { key: existing, source: 'file', created: false };
-  return createKeyFile(dataDir, path);
+  return createKeyFile(path);
 }
 
 const HOW_TO_GENERATE = 'generate one with `openssl rand -base64 32`';
@@ -64,65 +63,14 @@ function parseKey(text: string, where: string): Buffer {
 }
 
 async function readKeyFile(path: string): Promise<Buffer | null> {
-  let info;
-  try {
-    info = await stat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  if (!info.isFile()) throw new Error(`master key file ${path} is not a regular file`);
-  // Windows has no POSIX modes; elsewhere anyone else able to read (or swap) the key defeats it.
-  if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
-    const mode = (info.mode & 0o777).toString(8).padStart(3, '0');
-    throw new Error(
-      `master key file ${path} is accessible by group or other users (mode ${mode}); ` +
-        `restrict it with: chmod 600 ${path}`,
-    );
-  }
-  return parseKey(await readFile(path, 'utf8'), `master key file ${path}`);
+  const text = await readOwnerOnlyFile(path, 'master key file');
+  return text === null ? null : parseKey(text, `master key file ${path}`);
 }
 
-async function createKeyFile(dataDir: string, path: string): Promise<LoadedMasterKey> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+async function createKeyFile(path: string): Promise<LoadedMasterKey> {
   const key = randomBytes(KEY_BYTES);
-  const tmp = join(dataDir, `.${MASTER_KEY_FILE}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  // O_EXCL + 0600 from the first byte: the key is never on disk with wider permissions.
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  try {
-    await fh.writeFile(`${key.toString('base64')}\n`, 'utf8');
-    await fh.chmod(0o600); // in case an unusual umask or ACL widened the mode
-    await fh.sync(); // the key must survive a crash right after first start
-  } finally {
-    await fh.close();
-  }
-  try {
-    // link(), unlike rename(), fails when the target exists: if two processes start together,
-    // the second one uses the first one's key instead of replacing it after it was used.
-    await link(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const winner = await readKeyFile(path);
-    if (winner) return { key: winner, source: 'file', created: false };
-    throw err;
-  } finally {
-    await unlink(tmp).catch(() => {});
-  }
-  await chmod(path, 0o600);
-  await syncDir(dataDir);
-  return { key, source: 'file', created: true };
-}
-
-/** Makes the new directory entry durable; not supported everywhere, so best effort. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, constants.O_RDONLY);
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Some platforms/filesystems cannot fsync a directory; the file itself is already synced.
-  }
+  if (await createOwnerOnlyFile(path, `${key.toString('base64')}\n`)) return { key, source: 'file', created: true };
+  const winner = await readKeyFile(path);
+  if (!winner) throw new Error(`master key file ${path} vanished while starting`);
+  return { key: winner, source: 'file', created: false };
 }
