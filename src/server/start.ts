@@ -37,6 +37,9 @@ import { defaultWebDir, webRoutes } from '../http/routes/web-routes.js';
 import { createNotificationDispatcher } from '../notify/dispatcher.js';
 import { createNotifier } from '../notify/notifier.js';
 import { grantRoutes } from '../http/routes/grant-routes.js';
+import { offboardingRoutes } from '../http/routes/offboarding-routes.js';
+import { createOffboarding } from '../app/offboarding.js';
+import { createTokens } from '../auth/tokens.js';
 import { jitAccountRoutes } from '../http/routes/jit-account-routes.js';
 import { jitSettingsRoutes } from '../http/routes/jit-settings-routes.js';
 import { policyRoutes } from '../http/routes/policy-routes.js';
@@ -186,6 +189,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       eventRoutes({ db: store.db, ...opts.events }),
       credentialRoutes({ db: store.db, credentials, clock }),
       agentRoutes(deps),
+      offboardingRoutes({ offboarding: createOffboarding({ ...deps, tokens: createTokens({ db: store.db, audit: deps.audit, clock }) }) }),
       // Last: it answers every other GET with the dashboard.
       webRoutes({ distDir: config.TIMEBOX_WEB_DIR ?? defaultWebDir() }),
     ],

@@ -16,6 +16,7 @@ import * as m0010 from './migrations/0010_jit_account_deletion.js';
 import * as m0012 from './migrations/0012_policy_versions.js';
 import * as m0013 from './migrations/0013_rate_limits.js';
 import * as m0014 from './migrations/0014_mfa_recovery_codes.js';
+import * as m0019 from './migrations/0019_operator_identity.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -30,6 +31,7 @@ const migrations: Record<string, Migration> = {
   '0012_policy_versions': m0012,
   '0013_rate_limits': m0013,
   '0014_mfa_recovery_codes': m0014,
+  '0019_operator_identity': m0019,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
