@@ -125,20 +125,6 @@ export function createOperators(deps: OperatorsDeps) {
     });
   }
 
-  async function setPassword(operatorId: string, password: string, actor: Actor, db: Db = deps.db): Promise<void> {
-    const passwordHash = await hashPassword(password);
-    await inTransaction(db, async (tx) => {
-      const res = await tx.updateTable('operators').set({ password_hash: passwordHash }).where('id', '=', operatorId).executeTakeFirst();
-      if (res.numUpdatedRows === 0n) throw notFound('operator');
-      await audit.append(tx, {
-        tenantId: null,
-        actor,
-        action: 'operator.password_set',
-        subject: { type: 'operator', id: operatorId },
-      });
-    });
-  }
-
   /**
    * Membership changes of one tenant are serialised on its row, so two admins demoting the
    * last two owners at once cannot both succeed (and row locks cannot deadlock).
@@ -306,7 +292,7 @@ export function createOperators(deps: OperatorsDeps) {
     });
   }
 
-  return { create, setPassword, setMembership, removeMembership, listMembers, findByEmail, membershipsOf, createTenant };
+  return { create, setMembership, removeMembership, listMembers, findByEmail, membershipsOf, createTenant };
 }
 
 export type Operators = ReturnType<typeof createOperators>;

@@ -34,6 +34,7 @@ describe('authenticate', () => {
       tokenId: t.id,
       kind: 'api',
       expiresAt: null,
+      passwordChangeRequired: false,
     });
     const rows = await store.db.selectFrom('api_tokens').selectAll().execute();
     expect(JSON.stringify(rows)).not.toContain(t.token);
