@@ -137,7 +137,7 @@ export function MembersSettings() {
           </p>
         ) : null}
         <TextField id="offboard-reason" label="Reason for disabling or ending sessions" hint="Recorded in the audit log." value={reason} onChange={(e) => setReason(e.target.value)} />
-        <table>
+        <table className="table" aria-label="Members">
           <thead>
             <tr>
               <th>Email</th>
