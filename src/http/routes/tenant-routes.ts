@@ -50,7 +50,7 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
         const after = decodeCursor(cursor, oneStringKey);
         let q = db
           .selectFrom('tenants as t')
-          .leftJoin('memberships as m', (j) => j.onRef('m.tenant_id', '=', 't.id').on('m.operator_id', '=', principal.operatorId))
+          .leftJoin('memberships as m', (j) => j.onRef('m.tenant_id', '=', 't.id').on('m.operator_id', '=', principal.operatorId).on('m.disabled_at', 'is', null))
           .select(['t.id', 't.slug', 't.name', 'm.roles']);
         if (!principal.platformAdmin) q = q.where('m.operator_id', 'is not', null);
         if (after) q = q.where('t.slug', '>', after[0]);
