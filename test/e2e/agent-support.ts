@@ -14,7 +14,8 @@ import { enrollAgent, loadIdentity } from '../../src/agent/identity.js';
 import { freePort, type HostNamespace } from '../harness/host-namespace.js';
 import { startAgentProcess, waitUntil, writeAgentConfig, type AgentProcess } from '../agent/support.js';
 import { shiftableClock } from '../support/test-server.js';
-import { addMember as invite, signInFirstOwner, type ApiClient } from '../support/http.js';
+import { signInFirstOwner, type ApiClient } from '../support/http.js';
+import { createMember } from '../support/test-server.js';
 
 export interface RestartableServer {
   tb: Timebox;
@@ -101,7 +102,7 @@ export async function hostTargetWithPolicy(
 
 /** Adds an operator to the default tenant and signs them in. */
 export async function addMember(server: RestartableServer, email: string, roles: string[]): Promise<ApiClient> {
-  return (await invite(server.url, server.admin, 'default', email, roles)).api;
+  return (await createMember(server.tb, 'default', email, roles)).api;
 }
 
 /** A policy letting requesters and owners ask for `targetId` for at most `maxSeconds`. */

@@ -87,6 +87,7 @@ export interface Member {
 export async function addMember(baseUrl: string, admin: ApiClient, tenant: string, email: string, roles: string[], displayName?: string): Promise<Member> {
   const res = await admin.post<Invited>(`/api/v1/tenants/${tenant}/members`, { email, roles, ...(displayName ? { displayName } : {}) });
   if (res.status !== 201) throw new Error(`could not invite ${email}: ${res.status} ${JSON.stringify(res.body)}`);
+  if (!res.body.link) throw new Error(`the invitation of ${email} was e-mailed (the tenant has SMTP settings): use createMember from test-server.ts`);
   const password = ownPassword();
   const accepted = await apiClient(baseUrl).post('/api/v1/invitations/accept', { token: tokenOf(res.body.link), password, ...(displayName ? { displayName } : {}) });
   if (accepted.status !== 200) throw new Error(`could not accept the invitation of ${email}: ${accepted.status} ${JSON.stringify(accepted.body)}`);

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
-import { addMember, signInFirstOwner, type ApiClient } from './http.js';
+import { createOperators } from '../../src/auth/operators.js';
+import { ownPassword, signIn, signInFirstOwner, type ApiClient, type Member } from './http.js';
 
 export function shiftableClock() {
   let offset = 0;
@@ -57,7 +58,22 @@ export async function startTestServer(opts: { databaseUrl?: string; env?: Record
   };
 }
 
-/** Adds a new person to a tenant (invited, accepted with their own password) and signs them in. */
+/**
+ * A member with their own password, written straight into the store (as accepting an invitation
+ * leaves them), then signed in. No invitation mail: tests with SMTP settings count their mails.
+ * Invitations themselves are shown in test/e2e/invitations.test.ts.
+ */
+export async function createMember(tb: Timebox, tenant: string, email: string, roles: string[]): Promise<Member> {
+  const operators = createOperators({ db: tb.store.db, audit: tb.deps.audit, clock: tb.deps.clock });
+  const t = await tb.store.db.selectFrom('tenants').select('id').where('slug', '=', tenant).executeTakeFirstOrThrow();
+  const password = ownPassword();
+  const system = { type: 'system' as const, id: null };
+  const op = await operators.create({ email, displayName: email.split('@')[0] ?? email, password }, system);
+  await operators.setMembership(t.id, op.id, roles, system);
+  return { id: op.id, email: op.email, password, api: await signIn(tb.url, email, password) };
+}
+
+/** Adds a new person to a tenant and signs them in (see createMember). */
 export async function addOperator(s: TestServer, email: string, roles: string[], tenant = 'default'): Promise<ApiClient> {
-  return (await addMember(s.url, s.admin, tenant, email, roles)).api;
+  return (await createMember(s.tb, tenant, email, roles)).api;
 }
