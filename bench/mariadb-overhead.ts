@@ -15,6 +15,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { endGrant } from '../src/app/grants.js';
 import { requestAccess, type Requester } from '../src/app/request-access.js';
+import { createOperators } from '../src/auth/operators.js';
 import { startTimebox, type Timebox } from '../src/server/start.js';
 import { type MariaDbServer, type MariadbTarget, prepareMariadbTarget, startMariaDb } from '../test/harness/mariadb.js';
 import { benchLogger, say, serverEnv } from './setup.js';
@@ -122,6 +123,8 @@ function directClient(db: MariaDbServer, t: MariadbTarget) {
 
 async function timeboxSide(tb: Timebox, t: MariadbTarget) {
   const token = (await call('/api/v1/auth/login', tb.url, 'POST', null, tb.bootstrap)).token as string;
+  // The printed password must be changed before anything else.
+  await call('/api/v1/me/password', tb.url, 'POST', token, { currentPassword: tb.bootstrap!.password, newPassword: `Bench-${randomBytes(12).toString('base64url')}` });
   const T = '/api/v1/tenants/default';
   const { target } = await call(`${T}/targets`, tb.url, 'POST', token, { name: 'bench-mariadb', kind: 'mariadb', config: t.config });
   await call(`${T}/policies`, tb.url, 'POST', token, {
@@ -129,8 +132,12 @@ async function timeboxSide(tb: Timebox, t: MariadbTarget) {
   });
   const tenantId = (await tb.store.db.selectFrom('tenants').select('id').where('slug', '=', 'default').executeTakeFirstOrThrow()).id;
   const email = 'mb0@bench.invalid';
-  const m = await call(`${T}/members`, tb.url, 'POST', token, { email, roles: ['requester'] });
-  const who: Requester = { operatorId: m.operator.id, email, displayName: 'Bench 0', roles: ['requester'] };
+  // Straight into the store: this person never signs in, they only hold grants.
+  const operators = createOperators({ db: tb.store.db, audit: tb.deps.audit, clock: tb.deps.clock });
+  const system = { type: 'system' as const, id: null };
+  const op = await operators.create({ email, displayName: 'Bench 0' }, system);
+  await operators.setMembership(tenantId, op.id, ['requester'], system);
+  const who: Requester = { operatorId: op.id, email, displayName: 'Bench 0', roles: ['requester'] };
   return async () => {
     const actor = { type: 'operator' as const, id: who.operatorId };
     const g = await requestAccess(tb.deps, actor, tenantId, who, { targetId: target.id, entitlements: [t.readers], durationSeconds: 600, reason: 'benchmark' });

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: expiry lag, full lifecycles per second, Timebox's overhead on Active Directory
- * grants (real Samba DC) and a million active grants, printed as one markdown table (targets
+ * grants (real Samba DC), offboarding (disable to last grant revoked) and a million active grants, printed as one markdown table (targets
  * beside the figures) and saved as bench/results/latest.json.
  * Not a test: a missed target is reported, never asserted. The exit code is non-zero only when a
  * benchmark could not run at all, so a broken benchmark fails CI and a slow machine does not.
@@ -17,6 +17,7 @@ import { measureAdOverhead } from './ad-overhead.js';
 import { measureExpiryLag, type ExpiryLagResult } from './expiry-lag.js';
 import { measureLifecycles, runPgbench } from './lifecycles.js';
 import { measureMillionGrants } from './million-grants.js';
+import { measureOffboarding } from './offboarding.js';
 import { say } from './setup.js';
 import { errorRow, renderMarkdown, row, type Row } from './table.js';
 
@@ -34,6 +35,7 @@ const scale = {
   // At least one sweep (TIMEBOX_SWEEP_MS defaults to 5 s) even in quick mode.
   idleMs: quick ? 6_000 : 10_000,
   adRoundTrips: quick ? 20 : 200,
+  offboardingRounds: quick ? 2 : 5,
 };
 
 const rows: Row[] = [];
@@ -110,6 +112,13 @@ async function main() {
         rows.push(row(`${fig}, same LDAP operations direct`, 'PostgreSQL', r.direct.perSecond, '/s'));
         rows.push(row(`Timebox overhead on AD round trips, ${r.concurrency} in flight`, 'PostgreSQL', r.overheadPct, '%', { text: '≤ 20 %', ok: (v) => v <= 20 }));
       }
+    });
+
+    await section('Offboarding', 'PostgreSQL', async () => {
+      const r = await measureOffboarding({ databaseUrl: await pg.createDatabase('offboarding'), grants: 5, rounds: scale.offboardingRounds, timeoutMs: 60_000 });
+      details.offboarding = r;
+      rows.push(row(`Offboarding: disable to last of ${r.grants} grants revoked, worst of ${r.rounds}`, 'PostgreSQL', r.worstSeconds, 's', { text: '< 5 s', ok: (v) => v < 5 }));
+      rows.push(row('Offboarded grants not revoked', 'PostgreSQL', r.notRevoked, '', { text: '0', ok: (v) => v === 0 }));
     });
 
     await section('Active grants at restart', 'PostgreSQL', async () => {

@@ -58,13 +58,24 @@ export async function setupTenant(
   opts: { maxDurationSeconds: number },
 ): Promise<BenchTenant> {
   if (!admin) throw new Error('the server was not started on an empty database: no bootstrap credentials to sign in with');
-  const { token } = await call<{ token: string }>(url, 'POST', '/api/v1/auth/login', null, admin);
+  const first = await call<{ token: string; passwordChangeRequired?: boolean }>(url, 'POST', '/api/v1/auth/login', null, admin);
+  const { token } = first;
+  // The printed password must be changed before anything else.
+  if (first.passwordChangeRequired) {
+    const newPassword = `Bench-${randomBytes(12).toString('base64url')}`;
+    await call(url, 'POST', '/api/v1/me/password', token, { currentPassword: admin.password, newPassword });
+    admin.password = newPassword;
+  }
   const slug = 'bench';
   const tenant = await call<{ id: string }>(url, 'POST', '/api/v1/tenants', token, { slug, name: 'Benchmark' });
-  const member = await call<{ operator: { id: string } }>(url, 'POST', `/api/v1/tenants/${slug}/members`, token, {
+  // The requester is invited and accepts with their own password, as people join.
+  const invited = await call<{ link: string }>(url, 'POST', `/api/v1/tenants/${slug}/members`, token, {
     email: 'requester@bench.invalid',
     roles: ['requester'],
   });
+  const requesterLogin = { email: 'requester@bench.invalid', password: `Bench-${randomBytes(12).toString('base64url')}` };
+  await call(url, 'POST', '/api/v1/invitations/accept', null, { token: invited.link.split('/invite/')[1], password: requesterLogin.password });
+  const member = await call<{ operator: { id: string } }>(url, 'POST', '/api/v1/auth/login', null, requesterLogin);
   const instance = `bench-${randomBytes(4).toString('hex')}`;
   const { target } = await call<{ target: { id: string } }>(url, 'POST', `/api/v1/tenants/${slug}/targets`, token, {
     name: 'fake',

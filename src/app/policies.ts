@@ -10,6 +10,7 @@ import { policyRulesSchema, readRules, rulesProblems, type PolicyRules, type Pol
 import { describeIssues } from '../core/zod-issues.js';
 import type { PolicyRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
+import { ableToApprove } from './approvers.js';
 import { groupMembers } from './operator-groups.js';
 
 export interface PolicyInput {
@@ -182,7 +183,11 @@ async function checkRules(deps: Pick<AppDeps, 'db' | 'clock'>, tenantId: string,
     ? await deps.db.selectFrom('memberships').select('operator_id').where('tenant_id', '=', tenantId).where('operator_id', 'in', people).execute()
     : [];
   const unknownPeople = people.filter((p) => !known.some((k) => k.operator_id === p));
+  const namedApprovers = [...new Set(rules.approvalLevels.flatMap((l) => l.approverIds))].filter((p) => !unknownPeople.includes(p));
+  const able = await ableToApprove(deps.db, tenantId, namedApprovers);
+  const cannotApprove = namedApprovers.filter((p) => !able.has(p));
   const problems = [
+    ...(cannotApprove.length ? [`approvers whose role here cannot approve (give them the approver role first): ${cannotApprove.join(', ')}`] : []),
     ...(unknownGroups.length ? [`unknown operator group(s): ${unknownGroups.join(', ')}`] : []),
     ...(unknownPeople.length ? [`not members of this tenant: ${unknownPeople.join(', ')}`] : []),
     ...rulesProblems(rules, deps.clock.now(), members),

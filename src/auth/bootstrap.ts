@@ -36,7 +36,8 @@ export async function bootstrapIfEmpty(db: Kysely<Database>, audit: AuditLog, cl
     const tenant = existing ?? (await operators.createTenant(DEFAULT_TENANT, system, tx));
     const password = generatePassword(24);
     const admin = await operators.create(
-      { email: BOOTSTRAP_EMAIL, displayName: 'Administrator', password, platformAdmin: true, auditTenantId: tenant.id },
+      // Printed on the console: nobody chose it, so it is changed at first sign-in.
+      { email: BOOTSTRAP_EMAIL, displayName: 'Administrator', password, passwordChangeRequired: true, platformAdmin: true, auditTenantId: tenant.id },
       system,
       tx,
     );

@@ -26,9 +26,10 @@ export interface OperatorView {
 /** Only for sign-in: the one place a password hash leaves this module. */
 export interface OperatorWithHash extends OperatorView {
   passwordHash: string | null;
+  passwordChangeRequired: boolean;
 }
 export interface TenantView { id: string; slug: string; name: string }
-export interface MemberView { operator: OperatorView; roles: Role[] }
+export interface MemberView { operator: OperatorView; roles: Role[]; disabledHere: boolean }
 export interface MembershipView { tenant: TenantView; roles: Role[] }
 
 export interface OperatorsDeps {
@@ -78,7 +79,15 @@ export function createOperators(deps: OperatorsDeps) {
   const { audit, clock } = deps;
 
   async function create(
-    input: { email: string; displayName: string; password?: string | null; platformAdmin?: boolean; auditTenantId?: string | null },
+    input: {
+      email: string;
+      displayName: string;
+      password?: string | null;
+      /** True for a password the operator did not choose (generated): changed at first sign-in. */
+      passwordChangeRequired?: boolean;
+      platformAdmin?: boolean;
+      auditTenantId?: string | null;
+    },
     actor: Actor,
     db: Db = deps.db,
   ): Promise<OperatorView> {
@@ -92,6 +101,7 @@ export function createOperators(deps: OperatorsDeps) {
       email,
       display_name: displayName,
       password_hash: passwordHash,
+      password_change_required: input.passwordChangeRequired ?? false,
       platform_admin: input.platformAdmin ?? false,
       disabled: false,
       created_at: clock.now(),
@@ -112,20 +122,6 @@ export function createOperators(deps: OperatorsDeps) {
         after: { email, displayName, platformAdmin: row.platform_admin, passwordSet: passwordHash !== null },
       });
       return view;
-    });
-  }
-
-  async function setPassword(operatorId: string, password: string, actor: Actor, db: Db = deps.db): Promise<void> {
-    const passwordHash = await hashPassword(password);
-    await inTransaction(db, async (tx) => {
-      const res = await tx.updateTable('operators').set({ password_hash: passwordHash }).where('id', '=', operatorId).executeTakeFirst();
-      if (res.numUpdatedRows === 0n) throw notFound('operator');
-      await audit.append(tx, {
-        tenantId: null,
-        actor,
-        action: 'operator.password_set',
-        subject: { type: 'operator', id: operatorId },
-      });
     });
   }
 
@@ -214,12 +210,19 @@ export function createOperators(deps: OperatorsDeps) {
       guard?.(rolesOf(existing.roles));
       if (existing.roles.includes('owner')) await assertOwnerRemains(tx, tenantId, operatorId);
       await tx.deleteFrom('memberships').where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).execute();
+      // Nobody stays an approver or requester of a tenant through a group after leaving it.
+      const groups = await tx
+        .deleteFrom('operator_group_members')
+        .where('operator_id', '=', operatorId)
+        .where('group_id', 'in', (eb) => eb.selectFrom('operator_groups').select('id').where('tenant_id', '=', tenantId))
+        .returning('group_id')
+        .execute();
       await audit.append(tx, {
         tenantId,
         actor,
         action: 'membership.removed',
         subject: { type: 'operator', id: operatorId },
-        before: { roles: rolesOf(existing.roles) },
+        before: { roles: rolesOf(existing.roles), groupIds: groups.map((g) => g.group_id) },
       });
       return rolesOf(existing.roles);
     });
@@ -234,14 +237,14 @@ export function createOperators(deps: OperatorsDeps) {
     let q = db
       .selectFrom('memberships as m')
       .innerJoin('operators as o', 'o.id', 'm.operator_id')
-      .select(['o.id', 'o.email', 'o.display_name', 'o.platform_admin', 'o.disabled', 'o.created_at', 'm.roles'])
+      .select(['o.id', 'o.email', 'o.display_name', 'o.platform_admin', 'o.disabled', 'o.created_at', 'm.roles', 'm.disabled_at'])
       .where('m.tenant_id', '=', tenantId);
     if (page.after) {
       const [email, id] = page.after;
       q = q.where((eb) => eb.or([eb('o.email', '>', email), eb.and([eb('o.email', '=', email), eb('o.id', '>', id)])]));
     }
     const rows = await q.orderBy('o.email').orderBy('o.id').limit(page.limit + 1).execute();
-    const items = rows.slice(0, page.limit).map((r) => ({ operator: toView(r), roles: rolesOf(r.roles) }));
+    const items = rows.slice(0, page.limit).map((r) => ({ operator: toView(r), roles: rolesOf(r.roles), disabledHere: r.disabled_at !== null }));
     const last = items.at(-1);
     const next: [string, string] | null = rows.length > page.limit && last ? [last.operator.email, last.operator.id] : null;
     return { items, next };
@@ -250,10 +253,10 @@ export function createOperators(deps: OperatorsDeps) {
   async function findByEmail(email: string, db: Db = deps.db): Promise<OperatorWithHash | undefined> {
     const r = await db
       .selectFrom('operators')
-      .select([...operatorColumns, 'password_hash'])
+      .select([...operatorColumns, 'password_hash', 'password_change_required'])
       .where('email', '=', normalizeEmail(email))
       .executeTakeFirst();
-    return r && { ...toView(r), passwordHash: r.password_hash };
+    return r && { ...toView(r), passwordHash: r.password_hash, passwordChangeRequired: r.password_change_required };
   }
 
   async function membershipsOf(operatorId: string, db: Db = deps.db): Promise<MembershipView[]> {
@@ -262,6 +265,7 @@ export function createOperators(deps: OperatorsDeps) {
       .innerJoin('tenants as t', 't.id', 'm.tenant_id')
       .select(['t.id', 't.slug', 't.name', 'm.roles'])
       .where('m.operator_id', '=', operatorId)
+      .where('m.disabled_at', 'is', null)
       .orderBy('t.slug')
       .execute();
     return rows.map((r) => ({ tenant: { id: r.id, slug: r.slug, name: r.name }, roles: rolesOf(r.roles) }));
@@ -288,7 +292,7 @@ export function createOperators(deps: OperatorsDeps) {
     });
   }
 
-  return { create, setPassword, setMembership, removeMembership, listMembers, findByEmail, membershipsOf, createTenant };
+  return { create, setMembership, removeMembership, listMembers, findByEmail, membershipsOf, createTenant };
 }
 
 export type Operators = ReturnType<typeof createOperators>;

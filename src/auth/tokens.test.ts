@@ -35,6 +35,7 @@ describe('authenticate', () => {
       kind: 'api',
       expiresAt: null,
       ssoTenantId: null,
+      passwordChangeRequired: false,
     });
     const rows = await store.db.selectFrom('api_tokens').selectAll().execute();
     expect(JSON.stringify(rows)).not.toContain(t.token);

@@ -30,6 +30,8 @@ export interface Principal {
   expiresAt: Date | null;
   /** Begun through this tenant's single sign-on: reaches that tenant only, never platform powers. */
   ssoTenantId: string | null;
+  /** The password was set by someone else: only changing it, /me and signing out are allowed. */
+  passwordChangeRequired: boolean;
 }
 
 export interface ApiTokenView {
@@ -158,7 +160,7 @@ export function createTokens(deps: TokensDeps) {
       .selectFrom('api_tokens as t')
       .innerJoin('operators as o', 'o.id', 't.operator_id')
       .select(['t.id', 't.kind', 't.csrf_hash', 't.expires_at', 't.revoked_at', 't.last_used_at', 't.sso_tenant_id'])
-      .select(['o.id as operator_id', 'o.email', 'o.display_name', 'o.platform_admin', 'o.disabled'])
+      .select(['o.id as operator_id', 'o.email', 'o.display_name', 'o.platform_admin', 'o.disabled', 'o.password_change_required'])
       .where('t.token_hash', '=', sha256Hex(token))
       .executeTakeFirst();
     const now = clock.now();
@@ -175,15 +177,28 @@ export function createTokens(deps: TokensDeps) {
       kind: row.kind,
       expiresAt: row.expires_at,
       ssoTenantId: row.sso_tenant_id,
+      passwordChangeRequired: row.password_change_required,
     };
     return { principal, csrfHash: row.csrf_hash };
+  }
+
+  /**
+   * Ends every session (and, with `apiTokens`, every API token) of an operator, except `keep`.
+   * The next call with any of them is 401. Returns how many ended; the caller audits.
+   */
+  async function revokeAllOf(operatorId: string, opts: { apiTokens: boolean; keep?: string }, db: Db = deps.db): Promise<number> {
+    let q = db.updateTable('api_tokens').set({ revoked_at: clock.now() }).where('operator_id', '=', operatorId).where('revoked_at', 'is', null);
+    if (!opts.apiTokens) q = q.where('kind', '=', 'session');
+    if (opts.keep) q = q.where('id', '!=', opts.keep);
+    const res = await q.executeTakeFirst();
+    return Number(res.numUpdatedRows);
   }
 
   async function authenticate(token: string): Promise<Principal | null> {
     return (await resolve(token))?.principal ?? null;
   }
 
-  return { createSession, createApiToken, listApiTokens, revoke, resolve, authenticate };
+  return { createSession, createApiToken, listApiTokens, revoke, revokeAllOf, resolve, authenticate };
 }
 
 export type Tokens = ReturnType<typeof createTokens>;

@@ -66,8 +66,9 @@ async function errorFrom(conn: Conn, res: Response): Promise<ApiError> {
   let message = `the server answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
   let details: unknown;
   try {
-    const body = JSON.parse(text) as { error?: { message?: unknown; details?: unknown } };
+    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
     if (typeof body.error?.message === 'string') message = body.error.message;
+    if (body.error?.code === 'password_change_required') message = 'you must change the password you were given before anything else: run timebox password change';
     details = body.error?.details;
   } catch {
     // not our error shape (a proxy's page, say): keep the status line

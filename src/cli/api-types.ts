@@ -145,10 +145,22 @@ export interface CreatedToken {
 export interface Member {
   operator: { id: string; email: string; displayName: string; disabled: boolean };
   roles: string[];
+  disabledHere?: boolean;
 }
 
-export interface AddedMember {
-  operator: { id: string; email: string; displayName: string };
-  roles: string[];
-  initialPassword?: string;
+/** POST members: a role change of a member (200), or an invitation (201). */
+export type AddedMember =
+  | { operator: { id: string; email: string; displayName: string }; roles: string[] }
+  | {
+      invitation: { id: string; email: string; roles: string[]; expiresAt: string };
+      delivery: 'email' | 'link';
+      link: string | null;
+    };
+
+export interface OffboardingReport {
+  sessionsAndTokensEnded: number;
+  requestsCancelled: number;
+  grantsRevoked: number;
+  approvalsRerouted: number;
+  approvalsFlagged: number;
 }

@@ -14,6 +14,7 @@ import { registerJitAccounts } from './commands/jit-accounts.js';
 import { registerJitSettings, registerReconcile } from './commands/jit-settings.js';
 import { registerMembers } from './commands/members.js';
 import { registerMfa } from './commands/mfa.js';
+import { registerPassword } from './commands/password.js';
 import { registerPolicies } from './commands/policies.js';
 import { registerRequest } from './commands/request.js';
 import { registerSso } from './commands/sso.js';
@@ -58,6 +59,7 @@ function buildProgram(): Command {
   registerMembers(program);
   registerMfa(program);
   registerSso(program);
+  registerPassword(program);
   registerAgents(program);
   registerAgent(program);
   return program;

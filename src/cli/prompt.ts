@@ -14,6 +14,22 @@ export async function readLineFromStdin(): Promise<string> {
   }
 }
 
+/** The first `n` lines of stdin (e.g. current and new password), without line endings. */
+export async function readLinesFromStdin(n: number): Promise<string[]> {
+  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
+  const lines: string[] = [];
+  try {
+    for await (const line of rl) {
+      lines.push(line);
+      if (lines.length === n) break;
+    }
+    return lines;
+  } finally {
+    rl.close();
+    process.stdin.destroy();
+  }
+}
+
 /** Asks on stderr and reads keystrokes in raw mode, so the password never shows on screen. */
 export async function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;

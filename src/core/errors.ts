@@ -47,7 +47,9 @@ export type AppErrorCode =
   | 'conflict'
   | 'policy_violation'
   | 'rate_limited'
-  | 'target_error';
+  | 'target_error'
+  /** A password someone else set must be changed before anything else (403). */
+  | 'password_change_required';
 
 const statusOf: Record<AppErrorCode, number> = {
   bad_request: 400,
@@ -58,6 +60,7 @@ const statusOf: Record<AppErrorCode, number> = {
   policy_violation: 422,
   rate_limited: 429,
   target_error: 502,
+  password_change_required: 403,
 };
 
 /** An error whose message is safe and useful to show to the person who caused it. */

@@ -20,11 +20,21 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route needs no signed-in operator (login, health, OpenAPI document). */
     public?: boolean;
+    /** Usable while the operator must still change a password someone else set (change it, /me, sign out). */
+    beforePasswordChange?: boolean;
   }
   interface FastifyRequest {
     /** Set for every non-public route; null on public ones. */
     principal: Principal | null;
   }
+}
+
+export const passwordChangeRequired = () =>
+  new AppError('password_change_required', 'change the password you were given before doing anything else (POST /api/v1/me/password)');
+
+/** A password someone else set is changed before anything else is allowed. */
+function requireOwnPassword(request: FastifyRequest, principal: Principal): void {
+  if (principal.passwordChangeRequired && !request.routeOptions.config?.beforePasswordChange) throw passwordChangeRequired();
 }
 
 export const unauthorized = () => new AppError('unauthorized', 'sign in first (missing or invalid token)');
@@ -53,6 +63,7 @@ export function installAuthHook(app: FastifyInstance, tokens: Pick<Tokens, 'reso
     if (bearer !== undefined) {
       const resolved = bearer ? await tokens.resolve(bearer) : null;
       if (!resolved) throw unauthorized();
+      requireOwnPassword(request, resolved.principal);
       request.principal = resolved.principal;
       return;
     }
@@ -67,6 +78,7 @@ export function installAuthHook(app: FastifyInstance, tokens: Pick<Tokens, 'reso
         throw forbidden('missing or invalid CSRF token');
       }
     }
+    requireOwnPassword(request, resolved.principal);
     request.principal = resolved.principal;
   });
 }

@@ -35,6 +35,9 @@ import { authRoutes } from './routes/auth-routes.js';
 import { mfaRoutes } from './routes/mfa-routes.js';
 import { tenantRoutes } from './routes/tenant-routes.js';
 import { tokenRoutes } from './routes/token-routes.js';
+import { identityRoutes } from './routes/identity-routes.js';
+import { createInvitations } from '../auth/invitations.js';
+import { createOwnPassword } from '../auth/own-password.js';
 
 export type ZodApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, ZodTypeProvider>;
 export type RouteModule = (app: ZodApp) => void | Promise<void>;
@@ -104,6 +107,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   const tokens = createTokens({ db, audit, clock });
   const operators = createOperators({ db, audit, clock });
   const totp = createTotp({ db, audit, clock, secrets: deps.secrets ?? noSecretBox });
+  const invitations = createInvitations({ db, audit, clock, operators });
   installAuthHook(app, tokens);
 
   // Responses carry tokens and private data: never cached, never sniffed as another type.
@@ -151,7 +155,8 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
     authRoutes({ db, audit, operators, tokens, totp, secureCookies: deps.secureCookies ?? false }),
     mfaRoutes({ totp }),
     tokenRoutes({ tokens, clock }),
-    tenantRoutes({ db, operators }),
+    tenantRoutes({ db, operators, invitations }),
+    identityRoutes({ invitations, ownPassword: createOwnPassword({ db, audit, tokens }), tokens }),
   ];
   for (const routes of [...builtIn, ...deps.routes]) {
     // Each module in its own encapsulated scope; hooks and handlers above still apply.

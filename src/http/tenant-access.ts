@@ -35,9 +35,11 @@ export async function requireTenant(request: FastifyRequest, slug: string, permi
   const row = await request.server.deps.db
     .selectFrom('tenants as t')
     .leftJoin('memberships as m', (join) => join.onRef('m.tenant_id', '=', 't.id').on('m.operator_id', '=', principal.operatorId))
-    .select(['t.id', 't.slug', 't.name', 'm.roles'])
+    .select(['t.id', 't.slug', 't.name', 'm.roles', 'm.disabled_at'])
     .where('t.slug', '=', slug)
     .executeTakeFirst();
+  // A member disabled here (offboarded) is no member at all.
+  if (row?.disabled_at) row.roles = null;
   const outsideSso = principal.ssoTenantId !== null && row?.id !== principal.ssoTenantId;
   if (!row || outsideSso || (!row.roles && !principal.platformAdmin)) throw notFound(`tenant ${slug.slice(0, 40)}`);
   const roles = effectiveRoles(row.roles, principal.platformAdmin);

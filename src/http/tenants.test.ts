@@ -12,11 +12,7 @@ const get = (who: SignedIn, url: string) => t.request({ method: 'GET', url, head
 const post = (who: SignedIn, url: string, payload: object) => t.request({ method: 'POST', url, headers: as(who), payload });
 const del = (who: SignedIn, url: string) => t.request({ method: 'DELETE', url, headers: as(who) });
 
-async function addMember(tenant: string, email: string, roles: string[]) {
-  const res = await post(root, `/api/v1/tenants/${tenant}/members`, { email, roles });
-  expect(res.statusCode).toBe(201);
-  return t.login(email, res.json().initialPassword);
-}
+const addMember = (tenant: string, email: string, roles: string[]) => t.addMember(root, tenant, email, roles);
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -79,25 +75,36 @@ describe('members', () => {
     expect((await get(rita, '/api/v1/tenants/acme/members')).statusCode).toBe(403);
   });
 
-  it('an admin adds a new operator, who gets a one-time password that works', async () => {
+  it('an admin invites a new person, who chooses their own password', async () => {
     const res = await post(alice, '/api/v1/tenants/acme/members', { email: 'Carol@Acme.test', displayName: 'Carol', roles: ['approver', 'approver'] });
     expect(res.statusCode).toBe(201);
     const body = res.json();
-    expect(body).toMatchObject({ operator: { email: 'carol@acme.test', displayName: 'Carol' }, roles: ['approver'] });
-    const carol = await t.login('carol@acme.test', body.initialPassword);
+    expect(body).toMatchObject({ invitation: { email: 'carol@acme.test', roles: ['approver'] }, delivery: 'link', link: expect.stringMatching(/\/invite\/tbi_/) });
+    expect(JSON.stringify(body)).not.toMatch(/password/i);
+    const token = body.link.split('/invite/')[1];
+    const accepted = await t.request({ method: 'POST', url: '/api/v1/invitations/accept', payload: { token, password: 'violet-harbor-tractor-91' } });
+    expect(accepted.json()).toEqual({ email: 'carol@acme.test', tenant: { slug: 'acme', name: 'Acme' } });
+    const carol = await t.login('carol@acme.test', 'violet-harbor-tractor-91');
     const me = await get(carol, '/api/v1/me');
     expect(me.json().memberships).toEqual([{ tenant: expect.objectContaining({ slug: 'acme' }), roles: ['approver'] }]);
+    expect(me.json().operator).toMatchObject({ displayName: 'Carol', passwordChangeRequired: false });
 
-    // Adding again updates the roles; no password is shown for an existing operator.
+    // Adding a member again updates the roles.
     const again = await post(alice, '/api/v1/tenants/acme/members', { email: 'carol@acme.test', roles: ['requester'] });
     expect(again.statusCode).toBe(200);
     expect(again.json()).toEqual({ operator: expect.objectContaining({ email: 'carol@acme.test' }), roles: ['requester'] });
   });
 
-  it("an admin cannot set an existing operator's password (accounts are shared across tenants)", async () => {
-    const res = await post(alice, '/api/v1/tenants/acme/members', { email: 'bob@globex.test', roles: ['requester'], password: 'a-new-password-1' });
-    expect(res.statusCode).toBe(409);
-    // Bob's own password still works, and nothing was added.
+  it("an admin cannot set anyone's password, and an existing account is never linked without consent", async () => {
+    const withPassword = await post(alice, '/api/v1/tenants/acme/members', { email: 'bob@globex.test', roles: ['requester'], password: 'a-new-password-1' });
+    expect(withPassword.statusCode).toBe(400);
+    const invited = await post(alice, '/api/v1/tenants/acme/members', { email: 'bob@globex.test', roles: ['requester'] });
+    expect(invited.statusCode).toBe(201);
+    // The link does not let its holder into Bob's account, and nothing was added.
+    const token = invited.json().link.split('/invite/')[1];
+    const taken = await t.request({ method: 'POST', url: '/api/v1/invitations/accept', payload: { token, password: 'violet-harbor-tractor-91' } });
+    expect(taken.statusCode).toBe(409);
+    expect(taken.json().error.message).toContain('sign in as bob@globex.test');
     expect((await get(bob, '/api/v1/me')).json().memberships.map((m: { tenant: { slug: string } }) => m.tenant.slug)).toEqual(['globex']);
   });
 

@@ -37,6 +37,22 @@ export async function createTestApp(opts: { routes?: RouteModule[]; secureCookie
     secureCookies: opts.secureCookies ?? false,
     secrets: createSecretBox(randomBytes(32)),
   });
+  /**
+   * The printed password must be changed at first sign-in; route tests start from an owner who
+   * did that (through the API, as a person would). `admin.password` is the new one.
+   */
+  {
+    const first = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: admin, remoteAddress: '192.0.2.1' });
+    const next = `Own-${randomBytes(12).toString('base64url')}`;
+    const changed = await app.inject({
+      method: 'POST',
+      url: '/api/v1/me/password',
+      headers: { authorization: `Bearer ${first.json<{ token: string }>().token}` },
+      payload: { currentPassword: admin.password, newPassword: next },
+    });
+    if (changed.statusCode !== 200) throw new Error(`first owner's password change failed: ${changed.body}`);
+    admin.password = next;
+  }
   /** Every response (headers and body) this helper saw, for leak checks. */
   const seen: string[] = [];
 
@@ -51,6 +67,22 @@ export async function createTestApp(opts: { routes?: RouteModule[]; secureCookie
     if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`);
     const body = res.json<{ token: string; csrfToken: string; operator: { id: string } }>();
     return { token: body.token, csrfToken: body.csrfToken, cookie: `${SESSION_COOKIE}=${body.token}`, operatorId: body.operator.id };
+  }
+
+  /** `by` invites a new person to the tenant; they accept with their own password and sign in. */
+  async function addMember(by: SignedIn, tenant: string, email: string, roles: string[], displayName?: string): Promise<SignedIn> {
+    const res = await request({
+      method: 'POST',
+      url: `/api/v1/tenants/${tenant}/members`,
+      headers: { authorization: `Bearer ${by.token}` },
+      payload: { email, roles, ...(displayName ? { displayName } : {}) },
+    });
+    if (res.statusCode !== 201) throw new Error(`invitation failed: ${res.statusCode} ${res.body}`);
+    const token = String(res.json<{ link: string }>().link.split('/invite/')[1]);
+    const password = `Own-${randomBytes(12).toString('base64url')}`;
+    const accepted = await request({ method: 'POST', url: '/api/v1/invitations/accept', payload: { token, password } });
+    if (accepted.statusCode !== 200) throw new Error(`accepting failed: ${accepted.statusCode} ${accepted.body}`);
+    return login(email, password);
   }
 
   /** Stored hashes (passwords, tokens, CSRF) that appear in any response seen so far. */
@@ -71,7 +103,7 @@ export async function createTestApp(opts: { routes?: RouteModule[]; secureCookie
     await store.close();
   }
 
-  return { app, store, db: store.db, clock, audit, admin, request, login, leakedHashes, seen, close };
+  return { app, store, db: store.db, clock, audit, admin, request, login, addMember, leakedHashes, seen, close };
 }
 
 export type TestApp = Awaited<ReturnType<typeof createTestApp>>;

@@ -71,7 +71,10 @@ export function createNotifier(deps: NotifierDeps): Notifier {
           ? []
           : await db
               .selectFrom('operators')
-              .leftJoin('memberships', (j) => j.onRef('memberships.operator_id', '=', 'operators.id').on('memberships.tenant_id', '=', tenantId))
+              .leftJoin('memberships', (j) =>
+                // A member disabled here (offboarded) hears nothing more about the tenant.
+                j.onRef('memberships.operator_id', '=', 'operators.id').on('memberships.tenant_id', '=', tenantId).on('memberships.disabled_at', 'is', null),
+              )
               .select(['operators.id', 'operators.email', 'operators.disabled', 'memberships.tenant_id as member_of'])
               .where('operators.id', 'in', lookup)
               .execute();

@@ -48,6 +48,9 @@ import { createNotificationDispatcher } from '../notify/dispatcher.js';
 import { createOutboundPolicy } from '../net/outbound-policy.js';
 import { createNotifier } from '../notify/notifier.js';
 import { grantRoutes } from '../http/routes/grant-routes.js';
+import { offboardingRoutes } from '../http/routes/offboarding-routes.js';
+import { createOffboarding } from '../app/offboarding.js';
+import { createTokens } from '../auth/tokens.js';
 import { jitAccountRoutes } from '../http/routes/jit-account-routes.js';
 import { jitSettingsRoutes } from '../http/routes/jit-settings-routes.js';
 import { policyRoutes } from '../http/routes/policy-routes.js';
@@ -249,6 +252,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
         secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
         publicUrl: () => config.TIMEBOX_PUBLIC_URL ?? (url || `http://${config.HOST}:${config.PORT}`),
       }),
+      offboardingRoutes({ offboarding: createOffboarding({ ...deps, tokens: createTokens({ db: store.db, audit: deps.audit, clock }) }) }),
       // Last: it answers every other GET with the dashboard.
       webRoutes({ distDir: config.TIMEBOX_WEB_DIR ?? defaultWebDir() }),
     ],

@@ -18,6 +18,7 @@ import * as m0013 from './migrations/0013_rate_limits.js';
 import * as m0014 from './migrations/0014_mfa_recovery_codes.js';
 import * as m0017 from './migrations/0017_one_pending_extension.js';
 import * as m0018 from './migrations/0018_audit_sealing.js';
+import * as m0019 from './migrations/0019_operator_identity.js';
 import * as m0020 from './migrations/0020_sso.js';
 import * as m0022 from './migrations/0022_siem_cursors.js';
 
@@ -36,6 +37,7 @@ const migrations: Record<string, Migration> = {
   '0014_mfa_recovery_codes': m0014,
   '0017_one_pending_extension': m0017,
   '0018_audit_sealing': m0018,
+  '0019_operator_identity': m0019,
   '0020_sso': m0020,
   '0022_siem_cursors': m0022,
 };

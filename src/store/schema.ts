@@ -4,6 +4,7 @@ import type { NotificationTables } from './schema-notifications.js';
 import type { CredentialTables } from './schema-credentials.js';
 import type { AgentTables } from './schema-agents.js';
 import type { SsoTables } from './schema-sso.js';
+import type { IdentityTables } from './schema-identity.js';
 
 type Timestamp = ColumnType<Date, Date, Date>;
 type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
@@ -21,6 +22,8 @@ export interface OperatorsTable {
   email: string;
   display_name: string;
   password_hash: string | null;
+  /** Set on a password someone else chose or generated (the first owner's): change it before anything else. */
+  password_change_required: ColumnType<boolean, boolean | undefined, boolean>;
   platform_admin: ColumnType<boolean, boolean | undefined, boolean>;
   disabled: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
@@ -36,6 +39,8 @@ export interface MembershipsTable {
   operator_id: string;
   roles: string[];
   created_at: Timestamp;
+  /** Offboarded from this tenant: no access here; re-enabling restores sign-in only. */
+  disabled_at: NullableTimestamp;
 }
 
 export interface ApiTokensTable {
@@ -297,7 +302,7 @@ export interface TenantJitSettingsTable {
   updated_by: string | null;
 }
 
-export interface Database extends NotificationTables, CredentialTables, AgentTables, SsoTables {
+export interface Database extends NotificationTables, CredentialTables, AgentTables, SsoTables, IdentityTables {
   rate_limits: RateLimitsTable;
   operator_recovery_codes: OperatorRecoveryCodesTable;
   tenant_jit_settings: TenantJitSettingsTable;

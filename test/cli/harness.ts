@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
+import { signInFirstOwner } from '../support/http.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
@@ -17,14 +18,14 @@ const main = path.join(root, 'src', 'cli', 'main.ts');
 export interface TestServer {
   tb: Timebox;
   url: string;
-  /** The first owner's generated password. */
+  /** The first owner: the generated password, or (firstPasswordChanged, the default) the one they changed it to. */
   admin: { email: string; password: string };
   /** A fresh temp dir for config files and exports; removed by close(). */
   dir: string;
   close(): Promise<void>;
 }
 
-export async function startTestServer(): Promise<TestServer> {
+export async function startTestServer(opts: { firstPasswordChanged?: boolean } = {}): Promise<TestServer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'timebox-cli-'));
   const tb = await startTimebox({
     env: {
@@ -38,6 +39,8 @@ export async function startTestServer(): Promise<TestServer> {
     },
   });
   if (!tb.bootstrap) throw new Error('a fresh data dir must bootstrap an admin');
+  // The printed password must be changed at first sign-in; most tests start after that.
+  if (opts.firstPasswordChanged !== false) await signInFirstOwner(tb.url, tb.bootstrap);
   return {
     tb,
     url: tb.url,

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../harness/postgres.js';
 import { type JitDomain, type SambaDc, adminClient, bindAs, prepareJitDomain, startSambaDc } from '../harness/samba.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
-import { signIn, type ApiClient } from '../support/http.js';
+import { addMember, signIn, signInFirstOwner, type ApiClient } from '../support/http.js';
 import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
 import { adTargetConfig, groupMembers } from '../support/ad-target.js';
 
@@ -85,11 +85,8 @@ describe('Timebox is down at the end of a grant', () => {
     };
     child = await startChildServer(env);
     const owner = child.bootstrap!;
-    const admin = await signIn(child.url, owner.email, owner.password);
-    const { targetId, requester } = await setUp(admin, async (email) => {
-      const m = await admin.post(`${T}/members`, { email, roles: ['requester'] });
-      return signIn(child!.url, email, m.body.initialPassword);
-    });
+    const admin = await signInFirstOwner(child.url, owner);
+    const { targetId, requester } = await setUp(admin, async (email) => (await addMember(child!.url, admin, 'default', email, ['requester'])).api);
 
     const res = await requester.post(`${T}/requests`, {
       targetId, entitlements: [domain.groups[0]], durationSeconds: 15, reason: 'INC-7 short task', accountName: 'dana_jit',

@@ -21,7 +21,7 @@ import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js
 import { runArgv, sshLogin } from '../harness/sshd.js';
 import { repoRoot, waitUntil, writeAgentConfig } from '../agent/support.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
-import { signIn, type ApiClient } from '../support/http.js';
+import { addMember, signIn, type ApiClient } from '../support/http.js';
 import { startRestartableServer, type RestartableServer } from './agent-support.js';
 
 const T = '/api/v1/tenants/default';
@@ -124,13 +124,12 @@ beforeAll(async () => {
 
   for (const who of ['alice', 'bob'] as const) {
     const email = `${who}.${randomBytes(3).toString('hex')}@example.test`;
-    const m = await server.admin.post<{ initialPassword: string }>(`${T}/members`, { email, roles: ['requester'] });
-    expect(m.status).toBe(201);
+    const m = await addMember(server.url, server.admin, 'default', email, ['requester']);
     const key = path.join(scratch, `id_${who}`);
     expect((await runArgv('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', email, '-f', key])).code).toBe(0);
     people[who] = {
-      here: await signIn(server.url, email, m.body.initialPassword),
-      there: await signIn(other.url, email, m.body.initialPassword),
+      here: m.api,
+      there: await signIn(other.url, email, m.password),
       key,
       publicKey: (await readFile(`${key}.pub`, 'utf8')).trim(),
     };

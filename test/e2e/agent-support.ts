@@ -14,7 +14,8 @@ import { enrollAgent, loadIdentity } from '../../src/agent/identity.js';
 import { freePort, type HostNamespace } from '../harness/host-namespace.js';
 import { startAgentProcess, waitUntil, writeAgentConfig, type AgentProcess } from '../agent/support.js';
 import { shiftableClock } from '../support/test-server.js';
-import { signIn, type ApiClient } from '../support/http.js';
+import { signInFirstOwner, type ApiClient } from '../support/http.js';
+import { createMember } from '../support/test-server.js';
 
 export interface RestartableServer {
   tb: Timebox;
@@ -47,7 +48,7 @@ export async function startRestartableServer(env: Record<string, string> = {}, o
   };
   let tb = await startTimebox({ clock, env: fullEnv, ...(opts.logger ? { logger: opts.logger } : {}) });
   if (!tb.bootstrap) throw new Error('expected a fresh store with a bootstrap owner');
-  const admin = await signIn(tb.url, tb.bootstrap.email, tb.bootstrap.password);
+  const admin = await signInFirstOwner(tb.url, tb.bootstrap);
   let running = true;
   const server: RestartableServer = {
     tb,
@@ -103,9 +104,7 @@ export async function hostTargetWithPolicy(
 
 /** Adds an operator to the default tenant and signs them in. */
 export async function addMember(server: RestartableServer, email: string, roles: string[]): Promise<ApiClient> {
-  const res = await server.admin.post<{ initialPassword?: string }>('/api/v1/tenants/default/members', { email, roles });
-  if (res.status !== 201 || !res.body.initialPassword) throw new Error(`could not add ${email}: ${res.status} ${JSON.stringify(res.body)}`);
-  return signIn(server.url, email, res.body.initialPassword);
+  return (await createMember(server.tb, 'default', email, roles)).api;
 }
 
 /** A policy letting requesters and owners ask for `targetId` for at most `maxSeconds`. */

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { generate } from 'otplib';
 import { preparePgTarget, type PgTarget } from '../support/pg-target.js';
-import { startTestServer, type TestServer } from '../support/test-server.js';
-import { signIn, type ApiClient } from '../support/http.js';
+import { createMember, startTestServer, type TestServer } from '../support/test-server.js';
+import type { ApiClient } from '../support/http.js';
 
 const T = '/api/v1/tenants/default';
 let server: TestServer;
@@ -18,9 +18,8 @@ let targetId: string;
 
 async function person(name: string, roles: string[]): Promise<{ id: string; api: ApiClient }> {
   const email = `${name}.${randomBytes(3).toString('hex')}@example.com`;
-  const res = await server.admin.post(`${T}/members`, { email, roles });
-  expect(res.status).toBe(201);
-  return { id: res.body.operator.id, api: await signIn(server.url, email, res.body.initialPassword) };
+  const m = await createMember(server.tb, 'default', email, roles);
+  return { id: m.id, api: m.api };
 }
 
 async function policy(rules: Record<string, unknown>): Promise<string> {

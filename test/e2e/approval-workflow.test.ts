@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
-import { startTestServer, type TestServer } from '../support/test-server.js';
-import { signIn, type ApiClient } from '../support/http.js';
+import { createMember, startTestServer, type TestServer } from '../support/test-server.js';
+import type { ApiClient } from '../support/http.js';
 import { startReceiver, startSmtpSink } from '../notify/support.js';
 import { verifyWebhookSignature } from '../../src/notify/verify-signature.js';
 import { generate } from 'otplib';
@@ -25,9 +25,9 @@ const people: Record<string, { id: string; email: string; api: ApiClient }> = {}
 
 async function person(name: string, roles: string[]) {
   const email = `${name}.${randomBytes(3).toString('hex')}@example.com`;
-  const res = await server.admin.post(`${T}/members`, { email, roles });
-  const api = await signIn(server.url, email, res.body.initialPassword);
-  people[name] = { id: res.body.operator.id, email, api };
+  // Straight into the store: SMTP is set up here, and invitation mails would join the count.
+  const m = await createMember(server.tb, 'default', email, roles);
+  people[name] = { id: m.id, email, api: m.api };
   return people[name]!;
 }
 

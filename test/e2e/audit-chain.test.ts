@@ -16,7 +16,7 @@ import { hashRecord } from '../../src/audit/audit-log.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { freePort } from '../harness/postgres.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
-import { signIn, type ApiClient } from '../support/http.js';
+import { signInFirstOwner, type ApiClient } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 const run = promisify(execFile);
@@ -232,7 +232,7 @@ describe('kill -9 during sealing', () => {
       TIMEBOX_AUDIT_SEAL_MS: '50',
     };
     child = await startChildServer(env);
-    const admin: ApiClient = await signIn(child.url, child.bootstrap!.email, child.bootstrap!.password);
+    const admin: ApiClient = await signInFirstOwner(child.url, child.bootstrap!);
     const unsealed = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_events WHERE hash IS NULL')).rows[0]!.n;
     await until('the first events to be sealed', async () => (await unsealed()) === 0);
 

@@ -10,7 +10,7 @@ import { freePort, startPostgres, type PgCluster } from '../harness/postgres.js'
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { preparePgTarget, type PgTarget } from '../support/pg-target.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
-import { signIn, type ApiClient } from '../support/http.js';
+import { addMember, signInFirstOwner, type ApiClient } from '../support/http.js';
 
 const N = 6;
 let targetCluster: PgCluster;
@@ -78,7 +78,7 @@ describe('crash recovery', () => {
 
   it('finishes activations that were in flight when the server was killed', async () => {
     server = await startChildServer(env);
-    const admin = await signIn(server.url, server.bootstrap!.email, server.bootstrap!.password);
+    const admin = await signInFirstOwner(server.url, server.bootstrap!);
     const added = await admin.post('/api/v1/tenants/default/targets', { name: 'pg', kind: 'postgres', config: target.config });
     expect(added.status).toBe(201);
     targetId = added.body.target.id;
@@ -87,8 +87,7 @@ describe('crash recovery', () => {
     });
     for (let i = 0; i < N; i++) {
       const email = `crash${i}.${randomBytes(2).toString('hex')}@example.com`;
-      const m = await admin.post('/api/v1/tenants/default/members', { email, roles: ['requester'] });
-      users.push(await signIn(server.url, email, m.body.initialPassword));
+      users.push((await addMember(server.url, admin, 'default', email, ['requester'])).api);
     }
 
     // Hold the connector's per-account lock on the target: activations start, then hang there.

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { preparePgTarget, type PgTarget } from '../support/pg-target.js';
-import { startTestServer, type TestServer } from '../support/test-server.js';
+import { createMember, startTestServer, type TestServer } from '../support/test-server.js';
 import { signIn, type ApiClient } from '../support/http.js';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
 
@@ -59,9 +59,9 @@ describe('POST /requests with two replicas', () => {
     const people: ApiClient[][] = [];
     for (let i = 0; i < 4; i++) {
       const email = `p${i}.${randomBytes(3).toString('hex')}@example.com`;
-      const res = await first.admin.post(`${T}/members`, { email, roles: ['requester'] });
-      const a = await signIn(first.url, email, res.body.initialPassword);
-      const b = await signIn(second.url, email, res.body.initialPassword);
+      const m = await createMember(first.tb, 'default', email, ['requester']);
+      const a = m.api;
+      const b = await signIn(second.url, email, m.password);
       people.push([a, b]);
     }
     const states: string[] = [];

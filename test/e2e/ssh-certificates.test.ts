@@ -15,7 +15,7 @@ import { runArgv, sshLogin, startSshd, type Sshd } from '../harness/sshd.js';
 import { credentialsDb } from '../../src/credentials/types.js';
 import { scratchDir } from '../credentials/support.js';
 import { runCli } from '../cli/harness.js';
-import type { ApiClient } from '../support/http.js';
+import { addMember, type ApiClient } from '../support/http.js';
 import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
 
 const T = '/api/v1/tenants/default';
@@ -294,13 +294,12 @@ describe('bad input is a 400 that creates nothing', () => {
 describe('the CLI', () => {
   it('requests with --public-key-file and writes the certificate once with --out (0600)', async () => {
     const who = `carol.${randomBytes(3).toString('hex')}@example.com`;
-    const member = await server.admin.post<{ initialPassword: string }>(`${T}/members`, { email: who, roles: ['requester'] });
-    expect(member.status).toBe(201);
+    const member = await addMember(server.url, server.admin, 'default', who, ['requester']);
 
     const env = { TIMEBOX_CONFIG: path.join(scratch.dir, 'cli.json') };
     const signIn = await runCli(['login', '--server', server.url, '--email', who, '--password-stdin'], {
       env,
-      input: `${member.body.initialPassword}\n`,
+      input: `${member.password}\n`,
     });
     expect(signIn.code, signIn.stderr).toBe(0);
     const out = path.join(scratch.dir, 'cli-cert.pub');

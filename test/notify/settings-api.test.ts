@@ -38,10 +38,7 @@ beforeAll(async () => {
   const root = await t.login(t.admin.email, t.admin.password);
   const post = (url: string, payload: object) => call(root, 'POST', url, payload);
   for (const slug of ['acme', 'globex']) expect((await post('/api/v1/tenants', { slug, name: slug.toUpperCase() })).statusCode).toBe(201);
-  const add = async (tenant: string, email: string, roles: string[]) => {
-    const res = await post(`/api/v1/tenants/${tenant}/members`, { email, roles });
-    return t.login(email, res.json().initialPassword);
-  };
+  const add = (tenant: string, email: string, roles: string[]) => t.addMember(root, tenant, email, roles);
   alice = await add('acme', 'alice@acme.test', ['admin']);
   rita = await add('acme', 'rita@acme.test', ['requester']);
   bob = await add('globex', 'bob@globex.test', ['owner']);

@@ -17,7 +17,7 @@ import pg from 'pg';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runArgv } from '../harness/sshd.js';
-import { signIn, type ApiClient } from '../support/http.js';
+import { addMember, type ApiClient } from '../support/http.js';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
 import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
@@ -94,10 +94,9 @@ describe('certificates in the wizard, rotate and delete in the JIT account menu'
       const p = await server.admin.post(`${T}/policies`, { name, targetId, entitlements, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 1800 });
       expect(p.status, JSON.stringify(p.body)).toBe(201);
     }
-    const added = await server.admin.post(`${T}/members`, { email: sam.email, roles: ['requester'] });
-    expect(added.status).toBe(201);
-    sam.password = added.body.initialPassword;
-    samApi = await signIn(server.url, sam.email, sam.password);
+    const added = await addMember(server.url, server.admin, 'default', sam.email, ['requester']);
+    sam.password = added.password;
+    samApi = added.api;
 
     const keyFile = join(scratch, 'id_ed25519');
     const gen = await keygen(['-q', '-t', 'ed25519', '-N', '', '-C', sam.email, '-f', keyFile]);

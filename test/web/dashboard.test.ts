@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
-import { signIn, type ApiClient } from '../support/http.js';
+import { addExistingMember, addMember, signIn, type ApiClient } from '../support/http.js';
 import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 const hex = randomBytes(3).toString('hex');
@@ -41,12 +41,12 @@ describe('web dashboard', () => {
     target = pgTarget;
     server = await startWebServer({ adminUrl, distDir: built });
     // Dana administers two tenants (customers), so the tenant picker shows.
-    const added = await server.admin.post<{ initialPassword: string }>('/api/v1/tenants/default/members', { email: dana.email, displayName: 'Dana', roles: ['admin'] });
-    expect(added.status).toBe(201);
-    dana.password = added.body.initialPassword;
+    const added = await addMember(server.url, server.admin, 'default', dana.email, ['admin'], 'Dana');
+    dana.password = added.password;
     expect((await server.admin.post('/api/v1/tenants', { slug: `lab-${hex}`, name: 'Lab customer' })).status).toBe(201);
-    expect((await server.admin.post(`/api/v1/tenants/lab-${hex}/members`, { email: dana.email, roles: ['requester'] })).status).toBe(201);
-    danaApi = await signIn(server.url, dana.email, dana.password);
+    // Dana has an account already: she accepts the second tenant's invitation signed in.
+    await addExistingMember(server.admin, `lab-${hex}`, added.api, dana.email, ['requester']);
+    danaApi = added.api;
 
     browser = await launchChromium();
     context = await browser.newContext({ baseURL: server.url, viewport: { width: 1366, height: 768 } });
@@ -352,8 +352,6 @@ describe('web dashboard', () => {
 
   async function newRequester(): Promise<[string, string]> {
     const email = `rita.${randomBytes(3).toString('hex')}@example.com`;
-    const res = await server.admin.post<{ initialPassword: string }>('/api/v1/tenants/default/members', { email, roles: ['requester'] });
-    expect(res.status).toBe(201);
-    return [email, res.body.initialPassword];
+    return [email, (await addMember(server.url, server.admin, 'default', email, ['requester'])).password];
   }
 });

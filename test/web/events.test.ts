@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { apiClient } from '../support/http.js';
+import { addMember, apiClient } from '../support/http.js';
 import { openEventStreamCount } from '../../src/http/routes/event-routes.js';
 import { openSse, type SseEvent } from './sse-client.js';
 import { startWebServer, type WebServer } from './support.js';
@@ -27,9 +27,8 @@ describe('event stream', () => {
 
   async function requester() {
     const email = `rita.${randomBytes(3).toString('hex')}@example.com`;
-    const added = await server.admin.post<{ initialPassword: string }>('/api/v1/tenants/default/members', { email, roles: ['requester'] });
-    expect(added.status).toBe(201);
-    return login(email, added.body.initialPassword);
+    const added = await addMember(server.url, server.admin, 'default', email, ['requester']);
+    return login(email, added.password);
   }
 
   async function activate(api: ReturnType<typeof apiClient>, reason: string) {

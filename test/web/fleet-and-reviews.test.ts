@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { enrollAgent } from '../../src/agent/identity.js';
 import type { AgentClient } from '../../src/agent/http-client.js';
 import { agentClientFrom } from '../e2e/agent-support.js';
+import { addMember } from '../support/http.js';
 import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 const T = '/api/v1/tenants/default';
@@ -70,9 +71,8 @@ describe('fleet, reviews and every target kind in the dashboard', () => {
     const [built] = await Promise.all([buildSpa(), mkdir(screenshotDir, { recursive: true })]);
     distDir = built;
     server = await startWebServer({ adminUrl, distDir: built });
-    const added = await server.admin.post(`${T}/members`, { email: dana.email, displayName: 'Dana', roles: ['admin'] });
-    expect(added.status).toBe(201);
-    dana.password = added.body.initialPassword;
+    const added = await addMember(server.url, server.admin, 'default', dana.email, ['admin'], 'Dana');
+    dana.password = added.password;
 
     // A credential target and a policy allowing the owner emergency access to it.
     const target = await server.admin.post(`${T}/targets`, { name: 'emergency-hosts', kind: 'ssh-certificate', config: { principalsAllowed: ['deploy'] } });
@@ -84,7 +84,7 @@ describe('fleet, reviews and every target kind in the dashboard', () => {
       requesterRoles: ['owner'],
       maxDurationSeconds: 3600,
       defaultDurationSeconds: 1800,
-      rules: { approvalLevels: [{ approverIds: [added.body.operator.id] }], breakGlass: { allowed: true } },
+      rules: { approvalLevels: [{ approverIds: [added.id] }], breakGlass: { allowed: true } },
     });
     expect(policy.status, JSON.stringify(policy.body)).toBe(201);
 

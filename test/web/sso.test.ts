@@ -12,6 +12,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestProvider, type TestProvider } from '../harness/oidc-provider.js';
 import { signInFootprint } from '../support/sso.js';
+import { createMember } from '../support/test-server.js';
 import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 describe('single sign-on in the dashboard', () => {
@@ -161,8 +162,7 @@ describe('single sign-on in the dashboard', () => {
   });
 
   it('with SSO required, refuses password sign-in, except a break-glass owner with an authenticator code', async () => {
-    const carol = await server.admin.post<{ initialPassword: string }>('/api/v1/tenants/default/members', { email: 'carol@example.test', roles: ['requester'] });
-    expect(carol.status).toBe(201);
+    const carol = await createMember(server.tb, 'default', 'carol@example.test', ['requester']);
     // The break-glass owner enrols an authenticator app first (the server refuses them otherwise).
     const start = await server.admin.post('/api/v1/me/mfa/totp');
     const epoch = () => Math.floor(server.clock.now().getTime() / 1000);
@@ -182,7 +182,7 @@ describe('single sign-on in the dashboard', () => {
     const page = await freshPage();
     await page.goto('/');
     await page.getByLabel('Email').fill('carol@example.test');
-    await page.getByLabel('Password').fill(carol.body.initialPassword);
+    await page.getByLabel('Password').fill(carol.password);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').filter({ hasText: 'requires single sign-on' }).waitFor();
     await shot(page, 'sso-required-password-refused');

@@ -15,7 +15,7 @@ import { chromium, type Browser } from 'playwright-core';
 import type { ZodApp } from '../../src/http/server.js';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
-import { signIn, type ApiClient } from '../support/http.js';
+import { signIn, signInFirstOwner, type ApiClient } from '../support/http.js';
 import { shiftableClock } from '../support/test-server.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -58,6 +58,8 @@ export async function startWebServer(opts: {
   env?: Record<string, string>;
   pollMs?: number;
   heartbeatMs?: number;
+  /** False: leave the printed password for the test to change (admin is then signed in but may do nothing else). */
+  firstPasswordChanged?: boolean;
 }): Promise<WebServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'timebox-web-data-'));
   const store: TestDatabase = await createTestDatabase(opts.adminUrl);
@@ -82,7 +84,8 @@ export async function startWebServer(opts: {
   const app = tb.app;
   const url = tb.url;
   const adminLogin = { email: tb.bootstrap.email, password: tb.bootstrap.password };
-  const admin = await signIn(url, adminLogin.email, adminLogin.password);
+  // The printed password is changed at first sign-in; adminLogin keeps the new one.
+  const admin = opts.firstPasswordChanged === false ? await signIn(url, adminLogin.email, adminLogin.password) : await signInFirstOwner(url, adminLogin);
   return {
     url,
     tb,

@@ -15,7 +15,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startReceiver } from '../notify/support.js';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
-import { signIn, type ApiClient } from '../support/http.js';
+import { addMember, type ApiClient } from '../support/http.js';
 import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 const T = '/api/v1/tenants/default';
@@ -48,9 +48,8 @@ describe('approval workflows in the dashboard', () => {
 
   async function person(name: string, roles: string[]): Promise<Person> {
     const email = `${name}.${hex}@example.com`;
-    const res = await server.admin.post(`${T}/members`, { email, roles });
-    expect(res.status).toBe(201);
-    return { email, password: res.body.initialPassword, id: res.body.operator.id, api: await signIn(server.url, email, res.body.initialPassword) };
+    const m = await addMember(server.url, server.admin, 'default', email, roles);
+    return { email, password: m.password, id: m.id, api: m.api };
   }
 
   async function openAs(email: string, password: string): Promise<Page> {

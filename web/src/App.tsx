@@ -2,6 +2,8 @@
 import { useEffect, useState } from 'react';
 import { allPages, api, onSessionEnded, session } from './api';
 import { SignIn } from './layout/SignIn';
+import { MustChangePassword } from './layout/ChangePassword';
+import { InvitePage } from './pages/invite/InvitePage';
 import { TenantPicker } from './layout/TenantPicker';
 import { TenantArea } from './layout/TenantArea';
 import { navigate, Redirect, usePath } from './router';
@@ -10,9 +12,11 @@ import type { Me, Tenant } from './types';
 type Auth = { kind: 'loading' } | { kind: 'out'; message?: string } | { kind: 'in'; me: Me; tenants: Tenant[] };
 
 async function loadIdentity(): Promise<{ me: Me; tenants: Tenant[] }> {
-  const [me, tenants] = await Promise.all([api.get<Me>('/api/v1/me'), allPages<Tenant>('/api/v1/tenants', {}, 1000)]);
+  const me = await api.get<Me>('/api/v1/me');
   session.noteExpiry(me.session.expiresAt);
-  return { me, tenants };
+  // Until a password someone else set is changed, nothing but /me answers.
+  if (me.operator.passwordChangeRequired) return { me, tenants: [] };
+  return { me, tenants: await allPages<Tenant>('/api/v1/tenants', {}, 1000) };
 }
 
 export const homeOf = (tenants: Tenant[]) => (tenants.length === 1 && tenants[0] ? `/t/${tenants[0].slug}/jit-accounts` : '/tenants');
@@ -55,7 +59,15 @@ export function App() {
   };
 
   if (auth.kind === 'loading') return <p className="loading">Loading…</p>;
+  const invite = /^\/invite\/([^/]+)$/.exec(path);
+  if (invite) {
+    const reload = async () => setAuth({ kind: 'in', ...(await loadIdentity()) });
+    return <InvitePage token={decodeURIComponent(invite[1] ?? '')} signedInAs={auth.kind === 'in' ? auth.me.operator.email : null} onAccepted={reload} />;
+  }
   if (auth.kind === 'out') return <SignIn message={auth.message} onSignedIn={signedIn} />;
+  if (auth.me.operator.passwordChangeRequired) {
+    return <MustChangePassword email={auth.me.operator.email} onChanged={() => void signedIn()} onSignOut={() => void signOut()} />;
+  }
 
   if (path === '/' || path === '/sign-in') return <Redirect to={homeOf(auth.tenants)} />;
   const m = /^\/t\/([^/]+)(\/.*)?$/.exec(path);

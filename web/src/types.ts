@@ -8,6 +8,8 @@ export interface Operator {
   displayName: string;
   platformAdmin: boolean;
   mfaEnabled?: boolean;
+  /** A password someone else set: the dashboard asks for a new one before anything else. */
+  passwordChangeRequired?: boolean;
 }
 
 export interface Me {

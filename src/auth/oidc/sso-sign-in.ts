@@ -92,6 +92,12 @@ export function createSsoSignIn(deps: SsoSignInDeps) {
       .executeTakeFirst();
   }
 
+  /** Offboarded in this tenant (membership disabled): single sign-on must not let them back in. */
+  async function disabledHere(tx: Transaction<Database>, tenantId: string, operatorId: string): Promise<boolean> {
+    const m = await tx.selectFrom('memberships').select('disabled_at').where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).executeTakeFirst();
+    return Boolean(m?.disabled_at);
+  }
+
   async function isMember(tx: Transaction<Database>, tenantId: string, operatorId: string): Promise<boolean> {
     const m = await tx.selectFrom('memberships').select('operator_id').where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).executeTakeFirst();
     return Boolean(m);
@@ -167,6 +173,7 @@ export function createSsoSignIn(deps: SsoSignInDeps) {
         }
       }
       if (operator?.disabled) return { refused: 'operator_disabled' };
+      if (operator && (await disabledHere(tx, s.tenantId, operator.id))) return { refused: 'operator_disabled' };
       if (id.roles.length === 0) {
         // The IdP no longer gives this person a role here: they stop being a member.
         if (operator && (await isMember(tx, s.tenantId, operator.id))) {

@@ -13,6 +13,7 @@ export interface LoginResponse {
   token: string;
   expiresAt: string;
   operator: { id: string; email: string; displayName: string };
+  passwordChangeRequired?: boolean;
 }
 
 const tenantsOf = (me: Me) => me.memberships.map((m) => ({ slug: m.tenant.slug, name: m.tenant.name, roles: m.roles }));
@@ -34,6 +35,9 @@ async function saveSession(server: string, session: LoginResponse, cmd: Command,
     print(`Signed in to ${server} as ${session.operator.email} until ${when(session.expiresAt)}.`);
     print(`Tenants: ${describeTenants(me)}${tenant ? `; working in ${tenant}` : ''}`);
     print(`Session saved in ${path}`);
+  }
+  if (session.passwordChangeRequired) {
+    note('timebox: you were given this password: change it before anything else with timebox password change');
   }
   if (process.env.TIMEBOX_TOKEN) note('timebox: note: TIMEBOX_TOKEN is set and takes precedence over the saved session');
 }

@@ -1,21 +1,21 @@
-/** `timebox members add | list`. */
+/** `timebox members add | list | disable | enable | end-sessions`. */
 import type { Command } from 'commander';
 import { apiPages, apiPost } from '../api-client.js';
-import type { AddedMember, Member } from '../api-types.js';
+import type { AddedMember, Member, OffboardingReport } from '../api-types.js';
 import { csvArg } from '../args.js';
-import { connect } from '../context.js';
-import { clean, print, printJson, table } from '../output.js';
+import { connect, idArg } from '../context.js';
+import { clean, print, printJson, table, when } from '../output.js';
 
 export function registerMembers(program: Command): void {
   const members = program.command('members').description('people in the tenant and their roles');
 
   members
     .command('add')
-    .description('add a member (creating their account if new) or replace their roles')
+    .description("invite someone to the tenant (they choose their own password), or replace a member's roles")
     .requiredOption('--email <email>', 'their email')
     .requiredOption('--roles <roles>', 'comma-separated: owner, admin, approver, requester, auditor', csvArg)
-    .option('--display-name <name>', 'name shown to others (new accounts only)')
-    .option('--json', 'machine-readable output (includes a new account\'s initial password)')
+    .option('--display-name <name>', 'suggested name for a new account')
+    .option('--json', 'machine-readable output (includes the invitation link when it is not e-mailed)')
     .action(async (opts: { email: string; roles: string[]; displayName?: string }, cmd: Command) => {
       const ctx = await connect(cmd);
       const tenant = await ctx.tenant();
@@ -25,11 +25,52 @@ export function registerMembers(program: Command): void {
         ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
       });
       if (ctx.json) return printJson(m);
-      print(`${clean(m.operator.email)} is a member of ${tenant} with roles: ${m.roles.join(', ')}`);
-      if (m.initialPassword) {
-        print(`New account; initial password: ${m.initialPassword}`);
-        print('It is shown only this once; hand it over securely and ask them to change it.');
+      if ('operator' in m) {
+        print(`${clean(m.operator.email)} is a member of ${tenant} with roles: ${m.roles.join(', ')}`);
+        return;
       }
+      print(`Invited ${clean(m.invitation.email)} to ${tenant} as ${m.invitation.roles.join(', ')}; the link works once, until ${when(m.invitation.expiresAt)}.`);
+      if (m.link) {
+        print(`Invitation link (shown only this once; no SMTP settings, so pass it on yourself): ${clean(m.link)}`);
+      } else {
+        print('The link was e-mailed to them.');
+      }
+    });
+
+  const byId = (id: string) => idArg(id, 'operator');
+  members
+    .command('disable <operator-id>')
+    .description('offboard a member here: end their sessions and API tokens, cancel their requests, revoke their grants, re-route approvals')
+    .requiredOption('--reason <text>', 'why (audited)')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { reason: string }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const r = await apiPost<OffboardingReport>(ctx.conn, await ctx.tenantPath(`/members/${byId(id)}/disable`), { reason: opts.reason });
+      if (ctx.json) return printJson(r);
+      print(`Disabled in ${await ctx.tenant()}: ${r.sessionsAndTokensEnded} session(s)/token(s) ended, ${r.requestsCancelled} request(s) cancelled, ${r.grantsRevoked} grant(s) being revoked, ${r.approvalsRerouted} approval(s) re-routed, ${r.approvalsFlagged} flagged.`);
+    });
+
+  members
+    .command('enable <operator-id>')
+    .description('let a disabled member sign in here again (no grant comes back)')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      await apiPost(ctx.conn, await ctx.tenantPath(`/members/${byId(id)}/enable`), {});
+      if (ctx.json) return printJson({ enabled: true });
+      print('Enabled: they can sign in again; their grants stay ended.');
+    });
+
+  members
+    .command('end-sessions <operator-id>')
+    .description("end a member's sessions and revoke their API tokens, without disabling them")
+    .requiredOption('--reason <text>', 'why (audited)')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { reason: string }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const r = await apiPost<{ sessionsAndTokensEnded: number }>(ctx.conn, await ctx.tenantPath(`/members/${byId(id)}/end-sessions`), { reason: opts.reason });
+      if (ctx.json) return printJson(r);
+      print(`${r.sessionsAndTokensEnded} session(s) and API token(s) ended.`);
     });
 
   members
@@ -42,7 +83,7 @@ export function registerMembers(program: Command): void {
       if (ctx.json) return printJson(items);
       table(
         ['EMAIL', 'NAME', 'ROLES', 'DISABLED', 'ID'],
-        items.map((m) => [m.operator.email, m.operator.displayName, m.roles.join(','), m.operator.disabled ? 'yes' : 'no', m.operator.id]),
+        items.map((m) => [m.operator.email, m.operator.displayName, m.roles.join(','), m.operator.disabled ? 'everywhere' : m.disabledHere ? 'here' : 'no', m.operator.id]),
         'No members.',
       );
     });

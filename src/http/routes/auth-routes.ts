@@ -29,9 +29,14 @@ const loginResponse = z.object({
   csrfToken: z.string().describe('Send as x-csrf-token on unsafe requests authenticated by the cookie; also set as the readable timebox_csrf cookie'),
   expiresAt: z.iso.datetime(),
   operator: operatorSummary,
+  passwordChangeRequired: z.boolean().describe('Only POST /api/v1/me/password, /me and sign-out work until the password is changed'),
 });
 const meResponse = z.object({
-  operator: operatorSummary.extend({ platformAdmin: z.boolean(), mfaEnabled: z.boolean() }),
+  operator: operatorSummary.extend({
+    platformAdmin: z.boolean(),
+    mfaEnabled: z.boolean(),
+    passwordChangeRequired: z.boolean().describe('A password someone else set: change it (POST /api/v1/me/password) before anything else'),
+  }),
   /** The credential of this request: a browser session or an API token, and when it ends. */
   session: z.object({ kind: z.enum(['session', 'api']), expiresAt: z.iso.datetime().nullable() }),
   memberships: z.array(
@@ -158,13 +163,14 @@ export function authRoutes(deps: AuthRoutesDeps) {
           csrfToken: session.csrfToken,
           expiresAt: session.expiresAt.toISOString(),
           operator: { id: operator.id, email: operator.email, displayName: operator.displayName },
+          passwordChangeRequired: operator.passwordChangeRequired,
         };
       },
     );
 
     app.post(
       '/api/v1/auth/logout',
-      { schema: { tags: ['auth'], summary: 'End the current session', response: { 204: z.null() } } },
+      { config: { beforePasswordChange: true }, schema: { tags: ['auth'], summary: 'End the current session', response: { 204: z.null() } } },
       async (request, reply) => {
         const principal = principalOf(request);
         if (principal.kind !== 'session') {
@@ -179,7 +185,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
 
     app.get(
       '/api/v1/me',
-      { schema: { tags: ['auth'], summary: 'The signed-in operator and their tenants', response: { 200: meResponse } } },
+      { config: { beforePasswordChange: true }, schema: { tags: ['auth'], summary: 'The signed-in operator and their tenants', response: { 200: meResponse } } },
       async (request) => {
         const principal = principalOf(request);
         return {
@@ -189,6 +195,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
             displayName: principal.displayName,
             platformAdmin: principal.platformAdmin,
             mfaEnabled: await totp.isEnabled(principal.operatorId),
+            passwordChangeRequired: principal.passwordChangeRequired,
           },
           memberships: (await operators.membershipsOf(principal.operatorId)).filter((m) => !principal.ssoTenantId || m.tenant.id === principal.ssoTenantId),
           session: { kind: principal.kind, expiresAt: principal.expiresAt?.toISOString() ?? null },

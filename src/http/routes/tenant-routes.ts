@@ -3,9 +3,10 @@ import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { conflict, forbidden } from '../../core/errors.js';
 import { can, roles as allRoles } from '../../core/roles.js';
-import { generatePassword } from '../../secrets/password.js';
 import type { Database } from '../../store/schema.js';
 import { inTransaction, normalizeEmail, type Operators } from '../../auth/operators.js';
+import type { Invitations } from '../../auth/invitations.js';
+import { invitationIssued, originOf, toIssued } from './identity-routes.js';
 import { actorOf, principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, oneStringKey, pageQuerySchema, pageSchema, stringAndIdKeys, toPage } from '../pagination.js';
 import { effectiveRoles, requireTenant, tenantParamsSchema, tenantSlugSchema, type TenantAccess } from '../tenant-access.js';
@@ -15,19 +16,18 @@ import { name } from '../schemas.js';
 const role = z.enum(allRoles);
 const tenantView = z.object({ id: z.uuid(), slug: z.string(), name: z.string(), roles: z.array(role) });
 const operatorView = z.object({ id: z.uuid(), email: z.string(), displayName: z.string(), disabled: z.boolean() });
-const memberView = z.object({ operator: operatorView, roles: z.array(role) });
-const addMemberBody = z.object({
+const memberView = z.object({
+  operator: operatorView,
+  roles: z.array(role),
+  disabledHere: z.boolean().describe('Offboarded from this tenant (operator.disabled: everywhere)'),
+});
+const addMemberBody = z.strictObject({
   // Deliberately loose: internal domains without a dot (admin@localhost) are real addresses here.
   email: name(320).regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address' }),
-  displayName: name(200).optional(),
+  displayName: name(200).optional().describe('A suggestion for a new account; the invitee may change it'),
   roles: z.array(role).min(1).max(allRoles.length),
-  password: z.string().min(12, { error: 'must be at least 12 characters' }).max(256).optional(),
 });
-const addMemberResponse = z.object({
-  operator: operatorView.omit({ disabled: true }),
-  roles: z.array(role),
-  initialPassword: z.string().optional().describe('Generated password of a new operator, shown only in this response'),
-});
+const memberUpdated = z.object({ operator: operatorView.omit({ disabled: true }), roles: z.array(role) });
 
 /**
  * Owners can only be touched by someone with owners.manage. Given as a guard to the membership
@@ -39,8 +39,8 @@ function guardOwner(access: TenantAccess, previousRoles: readonly string[], what
   }
 }
 
-export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators }) {
-  const { db, operators } = deps;
+export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators; invitations: Invitations }) {
+  const { db, operators, invitations } = deps;
   return (app: ZodApp) => {
     app.get(
       '/api/v1/tenants',
@@ -51,7 +51,7 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators 
         const after = decodeCursor(cursor, oneStringKey);
         let q = db
           .selectFrom('tenants as t')
-          .leftJoin('memberships as m', (j) => j.onRef('m.tenant_id', '=', 't.id').on('m.operator_id', '=', principal.operatorId))
+          .leftJoin('memberships as m', (j) => j.onRef('m.tenant_id', '=', 't.id').on('m.operator_id', '=', principal.operatorId).on('m.disabled_at', 'is', null))
           .select(['t.id', 't.slug', 't.name', 'm.roles']);
         if (!principal.platformAdmin) q = q.where('m.operator_id', 'is not', null);
         if (principal.ssoTenantId) q = q.where('t.id', '=', principal.ssoTenantId);
@@ -108,9 +108,10 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators 
         const { limit, cursor } = request.query;
         const page = await operators.listMembers(access.tenantId, { limit, after: decodeCursor(cursor, stringAndIdKeys) });
         return {
-          items: page.items.map(({ operator: o, roles }) => ({
+          items: page.items.map(({ operator: o, roles, disabledHere }) => ({
             operator: { id: o.id, email: o.email, displayName: o.displayName, disabled: o.disabled },
             roles,
+            disabledHere,
           })),
           nextCursor: page.next ? encodeCursor(page.next) : null,
         };
@@ -122,43 +123,38 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators 
       {
         schema: {
           tags: ['tenants'],
-          summary: 'Add a member (creating the operator if new) or replace their roles',
+          summary: "Invite someone to the tenant (201, the same answer whether they have an account or not), or change a member's roles (200)",
           params: tenantParamsSchema,
           body: addMemberBody,
-          response: { 200: addMemberResponse, 201: addMemberResponse },
+          response: { 200: memberUpdated, 201: invitationIssued },
         },
       },
       async (request, reply) => {
         const principal = principalOf(request);
         const access = await requireTenant(request, request.params.tenant, 'members.manage');
-        const { roles, password } = request.body;
+        const { roles } = request.body;
         const email = normalizeEmail(request.body.email);
         if (roles.includes('owner') && !can(access.roles, 'owners.manage')) {
           throw forbidden(`you need the owners.manage permission in tenant ${access.slug} to make someone an owner`);
         }
         const actor = actorOf(principal);
-        const existing = await operators.findByEmail(email);
-        // Operators are shared by all tenants: one tenant's admin must never set another's password.
-        if (existing && password !== undefined) throw conflict(`${email} already has an account; only they can change its password`);
-        const initialPassword = existing || password !== undefined ? undefined : generatePassword(20);
-        const result = await inTransaction(db, async (tx) => {
-          const operator =
-            existing ??
-            (await operators.create(
-              { email, displayName: request.body.displayName ?? email.split('@')[0] ?? email, password: password ?? initialPassword, auditTenantId: access.tenantId },
-              actor,
-              tx,
-            ));
-          const m = await operators.setMembership(access.tenantId, operator.id, roles, actor, tx, (previous) =>
+        // Only people already in this tenant (the admin sees them on the members page) are found by email.
+        const member = await db
+          .selectFrom('memberships as m')
+          .innerJoin('operators as o', 'o.id', 'm.operator_id')
+          .select(['o.id', 'o.email', 'o.display_name'])
+          .where('m.tenant_id', '=', access.tenantId)
+          .where('o.email', '=', email)
+          .executeTakeFirst();
+        if (member) {
+          const m = await operators.setMembership(access.tenantId, member.id, roles, actor, db, (previous) =>
             guardOwner(access, previous, "change an owner's roles"),
           );
-          return { operator, ...m };
-        });
-        return reply.status(result.created ? 201 : 200).send({
-          operator: { id: result.operator.id, email: result.operator.email, displayName: result.operator.displayName },
-          roles: result.roles,
-          ...(initialPassword ? { initialPassword } : {}),
-        });
+          return reply.status(200).send({ operator: { id: member.id, email: member.email, displayName: member.display_name }, roles: m.roles });
+        }
+        // Everyone else gets an invitation: nobody is linked to an existing account without consent.
+        const issued = await invitations.inviteMember({ tenantId: access.tenantId, email, roles, displayName: request.body.displayName, origin: originOf(request) }, actor);
+        return reply.status(201).send(toIssued(issued));
       },
     );
 

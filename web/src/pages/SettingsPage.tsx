@@ -1,4 +1,4 @@
-/** "Settings": general, security (authenticator app), groups, notifications, JIT accounts; one page each. */
+/** "Settings": general, security (password, authenticator app), members, groups, notifications, JIT accounts; one page each. */
 import type { ReactNode } from 'react';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
@@ -10,6 +10,8 @@ import { JitSettings } from './settings/JitSettings';
 import { NotificationSettingsPage } from './settings/NotificationSettings';
 import { SecuritySettings } from './settings/SecuritySettings';
 import { SsoSettingsForm } from './settings/SsoSettings';
+import { PasswordSettings } from './settings/PasswordSettings';
+import { MembersSettings } from './settings/MembersSettings';
 
 interface Tab {
   path: string;
@@ -20,7 +22,17 @@ interface Tab {
 
 const tabs: Tab[] = [
   { path: '', label: 'General', render: () => <GeneralSettings /> },
-  { path: '/security', label: 'Security', render: () => <SecuritySettings /> },
+  {
+    path: '/security',
+    label: 'Security',
+    render: () => (
+      <>
+        <PasswordSettings />
+        <SecuritySettings />
+      </>
+    ),
+  },
+  { path: '/members', label: 'Members', needs: 'members.manage', render: () => <MembersSettings /> },
   { path: '/groups', label: 'Groups', needs: 'policies.read', render: () => <GroupsSettings /> },
   { path: '/notifications', label: 'Notifications', needs: 'members.manage', render: () => <NotificationSettingsPage /> },
   { path: '/jit-accounts', label: 'JIT accounts', needs: 'targets.manage', render: () => <JitSettings /> },

@@ -1,0 +1,221 @@
+/**
+ * Offboarding in one action: disable an operator in one tenant (their membership) or everywhere
+ * (platform administrators). In order, each step audited:
+ *   1. every session and API token of theirs ends (the next call is 401), in the same commit as
+ *      the switch itself;
+ *   2. their pending requests are cancelled and every live grant is revoked through the normal
+ *      lifecycle (native expiry on the target, revoke job, verify, audit);
+ *   3. requests waiting on them as an approver are re-routed to the level's remaining approvers,
+ *      or flagged with an alert when the level can no longer reach its quorum.
+ * Re-enabling restores sign-in only: grants stay ended, tokens stay revoked.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Transaction } from 'kysely';
+import { AppError, conflict, forbidden, notFound } from '../core/errors.js';
+import { resolveApprovals, type Decision } from '../core/approval.js';
+import { readRules } from '../core/policy-rules.js';
+import type { Database, GrantRow } from '../store/schema.js';
+import type { Tokens } from '../auth/tokens.js';
+import type { Actor, AppDeps } from './deps.js';
+import { applyGrantEvent, InvalidTransitionError, StaleGrantError } from './grant-transitions.js';
+import { loadGrant } from './grant-queries.js';
+import { approversAt, grantSummary, resolveLevels } from './approvers.js';
+import { groupMembers } from './operator-groups.js';
+
+type Tx = Transaction<Database>;
+
+export interface OffboardingDeps extends AppDeps {
+  tokens: Pick<Tokens, 'revokeAllOf'>;
+}
+
+export interface OffboardingReport {
+  sessionsAndTokensEnded: number;
+  requestsCancelled: number;
+  grantsRevoked: number;
+  approvalsRerouted: number;
+  approvalsFlagged: number;
+}
+
+const LIVE = ['activating', 'active'] as const;
+const PENDING = ['requested', 'approved'] as const;
+
+export function createOffboarding(deps: OffboardingDeps) {
+  const { db, audit, clock, tokens } = deps;
+
+  async function endSessionsIn(tx: Tx, operatorId: string, tenantId: string | null, actor: Actor, reason: string): Promise<number> {
+    const ended = await tokens.revokeAllOf(operatorId, { apiTokens: true }, tx);
+    await audit.append(tx, {
+      tenantId,
+      actor,
+      action: 'operator.sessions_ended',
+      subject: { type: 'operator', id: operatorId },
+      reason,
+      after: { sessionsAndTokensEnded: ended },
+    });
+    return ended;
+  }
+
+  /** Ends every session and API token of the operator without disabling them. */
+  async function endSessions(operatorId: string, tenantId: string | null, actor: Actor, reason: string): Promise<number> {
+    return db.transaction().execute((tx) => endSessionsIn(tx, operatorId, tenantId, actor, reason));
+  }
+
+  /** One grant event in its own transaction, retried on a concurrent change (the revoke job racing us). */
+  async function endOne(grant: GrantRow, actor: Actor, reason: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const g = attempt === 0 ? grant : await loadGrant(db, grant.id);
+      if (!g) return false;
+      const event = (PENDING as readonly string[]).includes(g.state)
+        ? ({ type: 'cancel', reason } as const)
+        : (LIVE as readonly string[]).includes(g.state)
+          ? ({ type: 'revoke', reason } as const)
+          : null;
+      if (!event) return false;
+      try {
+        await db.transaction().execute((tx) => applyGrantEvent(deps, tx, g, event, actor, { reason }));
+        return true;
+      } catch (err) {
+        if (err instanceof InvalidTransitionError) return false;
+        if (!(err instanceof StaleGrantError)) throw err;
+      }
+    }
+    return false;
+  }
+
+  async function endGrantsOf(operatorId: string, tenantId: string | null, actor: Actor, reason: string) {
+    let q = db.selectFrom('grants').selectAll().where('operator_id', '=', operatorId).where('state', 'in', [...PENDING, ...LIVE]);
+    if (tenantId) q = q.where('tenant_id', '=', tenantId);
+    const grants = await q.execute();
+    let requestsCancelled = 0;
+    let grantsRevoked = 0;
+    for (const g of grants) {
+      const pending = (PENDING as readonly string[]).includes(g.state);
+      if (await endOne(g, actor, reason)) {
+        if (pending) requestsCancelled++;
+        else grantsRevoked++;
+      }
+    }
+    deps.poke();
+    return { requestsCancelled, grantsRevoked };
+  }
+
+  /**
+   * Pending requests of a tenant whose current level named this operator (directly or by group):
+   * tell the remaining approvers, or raise an alert when the quorum is out of reach.
+   */
+  async function rerouteApprovals(operatorId: string, tenantId: string, actor: Actor) {
+    const waiting = await db.selectFrom('grants').selectAll().where('tenant_id', '=', tenantId).where('state', '=', 'requested').where('operator_id', '!=', operatorId).execute();
+    let rerouted = 0;
+    let flagged = 0;
+    for (const g of waiting) {
+      const policy = g.policy_id ? await db.selectFrom('policies').select('rules').where('id', '=', g.policy_id).executeTakeFirst() : undefined;
+      const rules = readRules(policy?.rules);
+      const level = rules.approvalLevels[g.approval_level - 1];
+      if (!level) continue;
+      const inGroups = [...(await groupMembers(db, tenantId, level.groupIds)).values()].flat();
+      if (!level.approverIds.includes(operatorId) && !inGroups.includes(operatorId)) continue;
+      await db.transaction().execute(async (tx) => {
+        const levels = await resolveLevels(tx, tenantId, rules.approvalLevels);
+        const prior = await tx.selectFrom('approvals').select(['approver_id', 'level', 'decision']).where('subject_type', '=', 'grant').where('subject_id', '=', g.id).execute();
+        const decisions: Decision[] = prior.map((d) => ({ approverId: d.approver_id, level: d.level, decision: d.decision }));
+        const state = resolveApprovals(levels, g.operator_id, decisions);
+        if (state.status !== 'pending') return;
+        const remaining = (await approversAt(tx, tenantId, level)).filter((a) => a !== g.operator_id);
+        const approvedHere = decisions.filter((d) => d.level === g.approval_level && d.decision === 'approve').length;
+        const undecided = remaining.filter((a) => !decisions.some((d) => d.approverId === a));
+        const summary = await grantSummary(tx, g);
+        if (approvedHere + undecided.length < level.quorum) {
+          const message = `Request ${g.id} (${summary.requesterEmail} on ${summary.targetName}) can no longer reach the quorum of approval level ${g.approval_level} (${level.quorum} needed, ${approvedHere} given, ${undecided.length} approver(s) left) after an approver was disabled`;
+          await tx.insertInto('alerts').values({ id: randomUUID(), tenant_id: tenantId, grant_id: g.id, severity: 'warning', message, created_at: clock.now() }).execute();
+          await audit.append(tx, { tenantId, actor, action: 'alert.raised', subject: { type: 'grant', id: g.id }, reason: message, after: { severity: 'warning', disabledApproverId: operatorId } });
+          flagged++;
+          return;
+        }
+        await audit.append(tx, {
+          tenantId,
+          actor,
+          action: 'approval.rerouted',
+          subject: { type: 'grant', id: g.id },
+          after: { level: g.approval_level, quorum: level.quorum, approverIds: remaining, disabledApproverId: operatorId },
+        });
+        await deps.notifier?.enqueue(tx, tenantId, { type: 'approval_requested', grant: summary, level: g.approval_level, quorum: level.quorum, approverIds: undecided }, { operatorIds: undecided });
+        rerouted++;
+      });
+    }
+    return { rerouted, flagged };
+  }
+
+  async function assertNotLastOwner(tx: Tx, tenantId: string, operatorId: string) {
+    const owners = await tx
+      .selectFrom('memberships')
+      .select('operator_id')
+      .where('tenant_id', '=', tenantId)
+      .where('disabled_at', 'is', null)
+      .where((eb) => eb(eb.val('owner'), '=', eb.fn.any('roles')))
+      .execute();
+    if (owners.every((o) => o.operator_id === operatorId)) throw conflict('this is the last owner of the tenant; make someone else owner first');
+  }
+
+  /** Disable in one tenant. `guard` sees the member's roles (e.g. only owners may disable an owner). */
+  async function disableMember(tenantId: string, operatorId: string, actor: Actor, reason: string, guard: (roles: string[]) => void): Promise<OffboardingReport> {
+    if (actor.id === operatorId) throw forbidden('you cannot disable yourself');
+    const ended = await db.transaction().execute(async (tx) => {
+      await tx.selectFrom('tenants').select('id').where('id', '=', tenantId).forUpdate().executeTakeFirstOrThrow();
+      const m = await tx.selectFrom('memberships').select(['roles', 'disabled_at']).where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).executeTakeFirst();
+      if (!m) throw notFound('member');
+      guard(m.roles);
+      if (m.disabled_at) throw conflict('this member is already disabled here');
+      if (m.roles.includes('owner')) await assertNotLastOwner(tx, tenantId, operatorId);
+      await tx.updateTable('memberships').set({ disabled_at: clock.now() }).where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).execute();
+      await audit.append(tx, { tenantId, actor, action: 'membership.disabled', subject: { type: 'operator', id: operatorId }, reason });
+      return endSessionsIn(tx, operatorId, tenantId, actor, reason);
+    });
+    const grants = await endGrantsOf(operatorId, tenantId, actor, `offboarded: ${reason}`);
+    const approvals = await rerouteApprovals(operatorId, tenantId, actor);
+    return { sessionsAndTokensEnded: ended, ...grants, approvalsRerouted: approvals.rerouted, approvalsFlagged: approvals.flagged };
+  }
+
+  /** Disable everywhere (platform administrators only; the route checks). */
+  async function disableOperator(operatorId: string, actor: Actor, reason: string): Promise<OffboardingReport> {
+    if (actor.id === operatorId) throw forbidden('you cannot disable yourself');
+    const ended = await db.transaction().execute(async (tx) => {
+      const op = await tx.selectFrom('operators').select(['disabled']).where('id', '=', operatorId).forUpdate().executeTakeFirst();
+      if (!op) throw notFound('operator');
+      if (op.disabled) throw conflict('this operator is already disabled');
+      await tx.updateTable('operators').set({ disabled: true }).where('id', '=', operatorId).execute();
+      await audit.append(tx, { tenantId: null, actor, action: 'operator.disabled', subject: { type: 'operator', id: operatorId }, reason });
+      return endSessionsIn(tx, operatorId, null, actor, reason);
+    });
+    const grants = await endGrantsOf(operatorId, null, actor, `offboarded: ${reason}`);
+    const tenants = await db.selectFrom('memberships').select('tenant_id').where('operator_id', '=', operatorId).execute();
+    let rerouted = 0;
+    let flagged = 0;
+    for (const t of tenants) {
+      const r = await rerouteApprovals(operatorId, t.tenant_id, actor);
+      rerouted += r.rerouted;
+      flagged += r.flagged;
+    }
+    return { sessionsAndTokensEnded: ended, ...grants, approvalsRerouted: rerouted, approvalsFlagged: flagged };
+  }
+
+  /** Sign-in only: grants and tokens ended by the disabling stay ended. */
+  async function enableMember(tenantId: string, operatorId: string, actor: Actor): Promise<void> {
+    await db.transaction().execute(async (tx) => {
+      const res = await tx.updateTable('memberships').set({ disabled_at: null }).where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).where('disabled_at', 'is not', null).executeTakeFirst();
+      if (res.numUpdatedRows === 0n) throw new AppError('conflict', 'this member is not disabled here');
+      await audit.append(tx, { tenantId, actor, action: 'membership.enabled', subject: { type: 'operator', id: operatorId } });
+    });
+  }
+
+  async function enableOperator(operatorId: string, actor: Actor): Promise<void> {
+    await db.transaction().execute(async (tx) => {
+      const res = await tx.updateTable('operators').set({ disabled: false }).where('id', '=', operatorId).where('disabled', '=', true).executeTakeFirst();
+      if (res.numUpdatedRows === 0n) throw new AppError('conflict', 'this operator is not disabled');
+      await audit.append(tx, { tenantId: null, actor, action: 'operator.enabled', subject: { type: 'operator', id: operatorId } });
+    });
+  }
+
+  return { disableMember, disableOperator, enableMember, enableOperator, endSessions };
+}
+
+export type Offboarding = ReturnType<typeof createOffboarding>;

@@ -1,0 +1,287 @@
+/**
+ * Invitations: the only way into a tenant for someone who is not yet in it, and the only way
+ * back in after a platform administrator reset someone's sign-in. A one-time link (256 random
+ * bits, 72 hours, single use, stored as a SHA-256 hash) is e-mailed when the tenant has SMTP
+ * settings, otherwise handed once to the inviting admin to pass on.
+ *
+ * Nobody sets anyone else's password. A new person chooses their own on the accept page; a
+ * person who already has an account must accept while signed in as that account (consent), so
+ * holding the link is never enough to enter someone's existing account. The inviting admin's
+ * answer is the same whether the email has an account or not.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import type { AuditLog } from '../audit/types.js';
+import type { Clock } from '../core/clock.js';
+import { AppError, badRequest, conflict, forbidden, notFound } from '../core/errors.js';
+import type { Role } from '../core/roles.js';
+import { generateToken, sha256Hex } from '../secrets/password.js';
+import type { Database } from '../store/schema.js';
+import type { InvitationRow } from '../store/schema-identity.js';
+import { notifyDb } from '../notify/db.js';
+import { inTransaction, normalizeEmail, parseRoles, type Actor, type Operators } from './operators.js';
+import { hashPassword } from './password-hash.js';
+import { passwordProblem } from './password-policy.js';
+
+export const INVITATION_TTL_MS = 72 * 60 * 60 * 1000;
+export const INVITATION_PREFIX = 'tbi_';
+const MAX_TOKEN_LENGTH = 128;
+export const INVITATION_EVENT = 'invitation';
+
+type Db = Kysely<Database>;
+
+export interface InvitationView {
+  id: string;
+  email: string;
+  roles: Role[];
+  expiresAt: Date;
+}
+
+/** What the inviting admin gets back: the same shape whether the email has an account or not. */
+export interface InvitationIssued {
+  invitation: InvitationView;
+  /** 'email': sent to the invitee; 'link': no SMTP settings, pass `link` on (shown only here). */
+  delivery: 'email' | 'link';
+  link: string | null;
+}
+
+/** What the accept page may show to whoever holds the link: nothing about existing accounts. */
+export interface InvitationPreview {
+  email: string;
+  kind: 'member' | 'reset';
+  tenant: { slug: string; name: string } | null;
+  roles: Role[];
+  expiresAt: Date;
+}
+
+export interface InvitationsDeps {
+  db: Db;
+  audit: AuditLog;
+  clock: Clock;
+  operators: Operators;
+}
+
+const invitePath = (token: string) => `/invite/${token}`;
+
+export function createInvitations(deps: InvitationsDeps) {
+  const { db, audit, clock, operators } = deps;
+
+  /** Open invitations of this email to this tenant end when a new one is issued. */
+  async function supersede(tx: Transaction<Database>, email: string, tenantId: string | null, now: Date) {
+    let q = tx.updateTable('invitations').set({ expires_at: now }).where('email', '=', email).where('used_at', 'is', null).where('expires_at', '>', now);
+    q = tenantId ? q.where('tenant_id', '=', tenantId) : q.where('kind', '=', 'reset');
+    await q.execute();
+  }
+
+  async function insert(
+    tx: Transaction<Database>,
+    input: { email: string; kind: 'member' | 'reset'; tenantId: string | null; roles: Role[]; displayName: string | null; invitedBy: string | null },
+  ): Promise<{ row: InvitationRow; token: string }> {
+    const now = clock.now();
+    await supersede(tx, input.email, input.tenantId, now);
+    const token = INVITATION_PREFIX + generateToken(32);
+    const row: InvitationRow = {
+      id: randomUUID(),
+      token_hash: sha256Hex(token),
+      email: input.email,
+      kind: input.kind,
+      tenant_id: input.tenantId,
+      roles: input.roles,
+      display_name: input.displayName,
+      invited_by: input.invitedBy,
+      created_at: now,
+      expires_at: new Date(now.getTime() + INVITATION_TTL_MS),
+      used_at: null,
+      used_by: null,
+    };
+    await tx.insertInto('invitations').values(row).execute();
+    return { row, token };
+  }
+
+  /**
+   * Invites `email` to the tenant with `roles`. Both branches (account or not) do the same work
+   * and answer the same; whether an account exists only matters when the link is used.
+   */
+  async function inviteMember(
+    input: { tenantId: string; email: string; roles: readonly string[]; displayName?: string | undefined; origin: string },
+    actor: Actor,
+  ): Promise<InvitationIssued> {
+    const email = normalizeEmail(input.email);
+    const roles = parseRoles(input.roles);
+    return inTransaction(db, async (tx) => {
+      const { row, token } = await insert(tx, { email, kind: 'member', tenantId: input.tenantId, roles, displayName: input.displayName?.trim() || null, invitedBy: actor.id });
+      const tenant = await tx.selectFrom('tenants').select(['name']).where('id', '=', input.tenantId).executeTakeFirstOrThrow();
+      const link = `${input.origin}${invitePath(token)}`;
+      const mailed = await queueEmail(tx, input.tenantId, email, `You are invited to ${tenant.name} on Timebox`, [
+        `You have been invited to the tenant "${tenant.name}" on Timebox with the role(s): ${roles.join(', ')}.`,
+        '',
+        `Open this link within 72 hours to accept: ${link}`,
+        'If you have no Timebox account yet, you choose your own password there; if you have one, sign in first.',
+        'The link works once. If you did not expect this invitation, ignore this message.',
+      ]);
+      await audit.append(tx, {
+        tenantId: input.tenantId,
+        actor,
+        action: 'invitation.created',
+        subject: { type: 'invitation', id: row.id },
+        after: { email, roles, expiresAt: row.expires_at, delivery: mailed ? 'email' : 'link' },
+      });
+      return {
+        invitation: { id: row.id, email, roles, expiresAt: row.expires_at },
+        delivery: mailed ? 'email' : 'link',
+        link: mailed ? null : link,
+      };
+    });
+  }
+
+  /**
+   * A platform administrator clears someone's sign-in (password, sessions, API tokens) and
+   * issues a reset invitation: only the holder of the link chooses the next password.
+   */
+  async function resetSignIn(operatorId: string, actor: Actor, origin: string, revokeAll: (tx: Transaction<Database>) => Promise<number>) {
+    return inTransaction(db, async (tx) => {
+      const op = await tx.selectFrom('operators').select(['id', 'email']).where('id', '=', operatorId).forUpdate().executeTakeFirst();
+      if (!op) throw notFound('operator');
+      await tx.updateTable('operators').set({ password_hash: null, password_change_required: false }).where('id', '=', op.id).execute();
+      const ended = await revokeAll(tx);
+      const { row, token } = await insert(tx, { email: op.email, kind: 'reset', tenantId: null, roles: [], displayName: null, invitedBy: actor.id });
+      await audit.append(tx, {
+        tenantId: null,
+        actor,
+        action: 'operator.sign_in_reset',
+        subject: { type: 'operator', id: op.id },
+        after: { invitationId: row.id, expiresAt: row.expires_at, sessionsAndTokensEnded: ended },
+      });
+      return { invitation: { id: row.id, email: op.email, roles: [] as Role[], expiresAt: row.expires_at }, delivery: 'link' as const, link: `${origin}${invitePath(token)}` };
+    });
+  }
+
+  /** The tenant's SMTP settings decide: with them the link goes by email only. */
+  async function queueEmail(tx: Transaction<Database>, tenantId: string, to: string, subject: string, lines: string[]): Promise<boolean> {
+    const n = notifyDb(tx);
+    const smtp = await n.selectFrom('tenant_notification_settings').select(['smtp_host', 'from_address']).where('tenant_id', '=', tenantId).executeTakeFirst();
+    if (!smtp?.smtp_host || !smtp.from_address) return false;
+    const now = clock.now();
+    await n
+      .insertInto('notifications')
+      .values({
+        id: randomUUID(),
+        tenant_id: tenantId,
+        channel: 'email',
+        recipient: to,
+        event: INVITATION_EVENT,
+        subject,
+        body: lines.join('\n'),
+        payload: JSON.stringify({}),
+        status: 'pending',
+        next_attempt_at: now,
+        created_at: now,
+      })
+      .execute();
+    return true;
+  }
+
+  /** The open invitation behind a token, or why there is none (each case says so plainly). */
+  async function usable(tx: Kysely<Database>, token: string, lock: boolean): Promise<InvitationRow> {
+    if (!token.startsWith(INVITATION_PREFIX) || token.length > MAX_TOKEN_LENGTH) throw notFound('invitation');
+    let q = tx.selectFrom('invitations').selectAll().where('token_hash', '=', sha256Hex(token));
+    if (lock) q = q.forUpdate();
+    const row = await q.executeTakeFirst();
+    if (!row) throw notFound('invitation');
+    if (row.used_at) throw conflict('this invitation link was already used; ask for a new one');
+    if (row.expires_at <= clock.now()) throw conflict('this invitation link has expired; ask for a new one');
+    return row;
+  }
+
+  async function preview(token: string): Promise<InvitationPreview> {
+    const row = await usable(db, token, false);
+    const tenant = row.tenant_id ? await db.selectFrom('tenants').select(['slug', 'name']).where('id', '=', row.tenant_id).executeTakeFirst() : undefined;
+    return { email: row.email, kind: row.kind, tenant: tenant ?? null, roles: row.roles as Role[], expiresAt: row.expires_at };
+  }
+
+  async function join(tx: Transaction<Database>, row: InvitationRow, operatorId: string, actor: Actor): Promise<void> {
+    if (!row.tenant_id) return;
+    const existing = await tx.selectFrom('memberships').select('roles').where('tenant_id', '=', row.tenant_id).where('operator_id', '=', operatorId).executeTakeFirst();
+    // Already a member: keep what they have (an admin changes roles on the members page).
+    if (!existing) await operators.setMembership(row.tenant_id, operatorId, row.roles, actor, tx);
+  }
+
+  async function markUsed(tx: Transaction<Database>, row: InvitationRow, operatorId: string, actor: Actor): Promise<void> {
+    await tx.updateTable('invitations').set({ used_at: clock.now(), used_by: operatorId }).where('id', '=', row.id).execute();
+    await audit.append(tx, {
+      tenantId: row.tenant_id,
+      actor,
+      action: 'invitation.accepted',
+      subject: { type: 'invitation', id: row.id },
+      after: { operatorId, kind: row.kind, roles: row.roles },
+    });
+  }
+
+  /**
+   * Accepting with a new password: a new person (no account yet) or a reset. An existing
+   * account never gets its password from a link of a tenant invitation: it must sign in and
+   * accept (acceptSignedIn).
+   */
+  async function acceptWithPassword(input: { token: string; password: string; displayName?: string | undefined }) {
+    const first = await usable(db, input.token, false);
+    const problem = passwordProblem(input.password, first.email, input.displayName);
+    if (problem) throw badRequest(problem);
+    // Hashed before the transaction (PGlite has a single connection).
+    const hash = await hashPassword(input.password);
+    return inTransaction(db, async (tx) => {
+      const row = await usable(tx, input.token, true);
+      const account = await tx.selectFrom('operators').select(['id', 'disabled', 'password_hash']).where('email', '=', row.email).executeTakeFirst();
+      if (row.kind === 'reset') {
+        if (!account) throw notFound('invitation');
+        if (account.disabled) throw forbidden('this account is disabled; ask a platform administrator');
+        await tx.updateTable('operators').set({ password_hash: hash, password_change_required: false }).where('id', '=', account.id).execute();
+        const actor = { type: 'operator' as const, id: account.id };
+        await audit.append(tx, { tenantId: null, actor, action: 'operator.password_set', subject: { type: 'operator', id: account.id }, after: { via: 'reset invitation' } });
+        await markUsed(tx, row, account.id, actor);
+        return { email: row.email, tenant: null };
+      }
+      if (account) {
+        throw new AppError('conflict', `this address already has a Timebox account: sign in as ${row.email}, then open the link again to accept`, { signInRequired: true });
+      }
+      const displayName = input.displayName?.trim() || row.display_name || row.email.split('@')[0] || row.email;
+      const id = randomUUID();
+      await tx
+        .insertInto('operators')
+        .values({ id, email: row.email, display_name: displayName, password_hash: hash, password_change_required: false, platform_admin: false, disabled: false, created_at: clock.now() })
+        .execute();
+      const actor = { type: 'operator' as const, id };
+      await audit.append(tx, {
+        tenantId: row.tenant_id,
+        actor,
+        action: 'operator.created',
+        subject: { type: 'operator', id },
+        after: { email: row.email, displayName, platformAdmin: false, passwordSet: true, invitationId: row.id },
+      });
+      await join(tx, row, id, actor);
+      await markUsed(tx, row, id, actor);
+      return { email: row.email, tenant: await tenantOf(tx, row.tenant_id) };
+    });
+  }
+
+  /** The signed-in person accepts: consent to join the tenant, only as the invited address. */
+  async function acceptSignedIn(token: string, me: { operatorId: string; email: string }) {
+    return inTransaction(db, async (tx) => {
+      const row = await usable(tx, token, true);
+      if (row.kind !== 'member') throw badRequest('this link resets a sign-in: open it signed out and choose a new password');
+      if (normalizeEmail(me.email) !== row.email) throw forbidden(`this invitation is for another address; sign in as ${row.email} to accept it`);
+      const actor = { type: 'operator' as const, id: me.operatorId };
+      await join(tx, row, me.operatorId, actor);
+      await markUsed(tx, row, me.operatorId, actor);
+      return { email: row.email, tenant: await tenantOf(tx, row.tenant_id) };
+    });
+  }
+
+  async function tenantOf(tx: Transaction<Database>, tenantId: string | null) {
+    if (!tenantId) return null;
+    return (await tx.selectFrom('tenants').select(['slug', 'name']).where('id', '=', tenantId).executeTakeFirst()) ?? null;
+  }
+
+  return { inviteMember, resetSignIn, preview, acceptWithPassword, acceptSignedIn };
+}
+
+export type Invitations = ReturnType<typeof createInvitations>;

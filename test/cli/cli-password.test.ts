@@ -1,0 +1,101 @@
+/**
+ * Own passwords and members through the CLI, as a person uses it: the first owner signs in with
+ * the printed password and is told to change it; nothing else works until they do (with the
+ * reason when the new one is weak); changing it ends their other sessions. Then members are
+ * invited (the link shown once, no password anywhere) and offboarded from the command line.
+ */
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiClient, ownPassword, tokenOf } from '../support/http.js';
+import { runCli, startTestServer, type TestServer } from './harness.js';
+
+let server: TestServer;
+let env: Record<string, string>;
+const printed = { password: '' };
+const cli = (args: string[], input?: string) => runCli(args, { env, input });
+
+beforeAll(async () => {
+  server = await startTestServer({ firstPasswordChanged: false });
+  env = { TIMEBOX_CONFIG: path.join(server.dir, 'config', 'cli.json') };
+  printed.password = server.admin.password;
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('the printed password', () => {
+  const next = ownPassword();
+
+  it('signs in, but says to change it, and nothing else works until then', async () => {
+    const login = await cli(['login', '--server', server.url, '--email', server.admin.email, '--password-stdin'], `${printed.password}\n`);
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.stderr).toContain('change it before anything else with timebox password change');
+
+    const blocked = await cli(['members', 'list', '--tenant', 'default']);
+    expect(blocked.code).not.toBe(0);
+    expect(blocked.stderr).toContain('you must change the password you were given before anything else: run timebox password change');
+    // whoami still answers.
+    expect((await cli(['whoami'])).code).toBe(0);
+  });
+
+  it('refuses a weak new password with the reason', async () => {
+    const weak = await cli(['password', 'change', '--password-stdin'], `${printed.password}\npassword1234\n`);
+    expect(weak.code).not.toBe(0);
+    expect(weak.stderr).toMatch(/too easy to guess/);
+    const short = await cli(['password', 'change', '--password-stdin'], `${printed.password}\nshort\n`);
+    expect(short.stderr).toContain('at least 12 characters');
+  });
+
+  it('refuses a wrong current password', async () => {
+    const wrong = await cli(['password', 'change', '--password-stdin'], `not-the-password\n${next}\n`);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain('the current password is not correct');
+  });
+
+  it('changes it: other sessions end, this one goes on, the old password is dead', async () => {
+    const other = await apiClient(server.url).post('/api/v1/auth/login', { email: server.admin.email, password: printed.password });
+    expect(other.status).toBe(200);
+    const changed = await cli(['password', 'change', '--password-stdin'], `${printed.password}\n${next}\n`);
+    expect(changed.code, changed.stderr).toBe(0);
+    expect(changed.stdout).toContain('Password changed. 1 other session(s) ended; this one stays signed in.');
+    expect((await apiClient(server.url, other.body.token).get('/api/v1/me')).status).toBe(401);
+    expect((await cli(['members', 'list', '--tenant', 'default'])).code).toBe(0);
+    expect((await apiClient(server.url).post('/api/v1/auth/login', { email: server.admin.email, password: printed.password })).status).toBe(401);
+    expect((await apiClient(server.url).post('/api/v1/auth/login', { email: server.admin.email, password: next })).status).toBe(200);
+  });
+});
+
+describe('members from the CLI', () => {
+  let id = '';
+  let password = '';
+  it('invites: the link shown once, no password anywhere', async () => {
+    const added = await cli(['members', 'add', '--tenant', 'default', '--email', 'ivy@example.com', '--roles', 'requester']);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stdout).toMatch(/^Invited ivy@example.com to default as requester; the link works once, until /m);
+    expect(added.stdout).not.toMatch(/password:/i);
+    const link = /Invitation link .*: (\S+)$/m.exec(added.stdout)?.[1];
+    password = ownPassword();
+    expect((await apiClient(server.url).post('/api/v1/invitations/accept', { token: tokenOf(link ?? null), password })).status).toBe(200);
+  });
+
+  it('disables (session 401 at once) and lists the member as disabled here', async () => {
+    const ivy = await apiClient(server.url).post('/api/v1/auth/login', { email: 'ivy@example.com', password });
+    id = ivy.body.operator.id as string;
+
+    const disabled = await cli(['members', 'disable', id, '--tenant', 'default', '--reason', 'left the team']);
+    expect(disabled.code, disabled.stderr).toBe(0);
+    expect(disabled.stdout).toContain('Disabled in default: 1 session(s)/token(s) ended');
+    expect((await apiClient(server.url, ivy.body.token).get('/api/v1/me')).status).toBe(401);
+    const list = await cli(['members', 'list', '--tenant', 'default']);
+    expect(list.stdout).toMatch(/ivy@example.com +ivy +requester +here /);
+  });
+
+  it('enables (sign-in only) and ends sessions without disabling', async () => {
+    const enabled = await cli(['members', 'enable', id, '--tenant', 'default']);
+    expect(enabled.stdout).toContain('their grants stay ended');
+    const again = await apiClient(server.url).post('/api/v1/auth/login', { email: 'ivy@example.com', password });
+    const ended = await cli(['members', 'end-sessions', id, '--tenant', 'default', '--reason', 'lost phone']);
+    expect(ended.stdout).toContain('1 session(s) and API token(s) ended.');
+    expect((await apiClient(server.url, again.body.token).get('/api/v1/me')).status).toBe(401);
+  });
+});

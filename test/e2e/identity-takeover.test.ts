@@ -1,0 +1,152 @@
+/**
+ * The reproduced takeover, from outside: operators are shared by all tenants, and a tenant admin
+ * used to be able to create an account with a password of their choosing, then sign in as that
+ * person wherever they were added later. Now nobody sets anyone's password: tenant B's admin has
+ * no way in to the account of a person tenant A added. And decisions follow roles: an approver
+ * demoted to auditor still named in a policy is refused, and nothing activates.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addMember, apiClient, ownPassword, tokenOf, type Invited, type Member } from '../support/http.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+
+const hex = randomBytes(3).toString('hex');
+let server: TestServer;
+let adminA: Member; // admin of tenant a
+let adminB: Member; // admin of tenant b
+let person: Member; // added by tenant a
+
+const login = (email: string, password: string) => apiClient(server.url).post('/api/v1/auth/login', { email, password });
+
+beforeAll(async () => {
+  server = await startTestServer({ env: { TIMEBOX_ENABLE_FAKE_CONNECTOR: 'true' } });
+  for (const slug of [`a-${hex}`, `b-${hex}`]) expect((await server.admin.post('/api/v1/tenants', { slug, name: slug })).status).toBe(201);
+  adminA = await addMember(server.url, server.admin, `a-${hex}`, `admin-a.${hex}@example.com`, ['admin']);
+  adminB = await addMember(server.url, server.admin, `b-${hex}`, `admin-b.${hex}@example.com`, ['admin']);
+  person = await addMember(server.url, adminA.api, `a-${hex}`, `pat.${hex}@example.com`, ['requester']);
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('the cross-tenant takeover', () => {
+  it("tenant B's admin cannot choose, learn or reset the password of a person tenant A added", async () => {
+    const B = `/api/v1/tenants/b-${hex}`;
+    // The old way: adding them with a password of the admin's choosing.
+    const withPassword = await adminB.api.post(`${B}/members`, { email: person.email, roles: ['admin'], password: 'chosen-by-admin-b-1' });
+    expect(withPassword.status).toBe(400);
+    expect(JSON.stringify(withPassword.body)).toContain('password');
+
+    // Adding them now: an invitation, nothing about the account.
+    const invited = await adminB.api.post<Invited>(`${B}/members`, { email: person.email, roles: ['admin'] });
+    expect(invited.status).toBe(201);
+    expect(Object.keys(invited.body).sort()).toEqual(['delivery', 'invitation', 'link']);
+    expect(JSON.stringify(invited.body)).not.toContain(person.id);
+    expect(JSON.stringify(invited.body)).not.toMatch(/operator|password|displayName/i);
+
+    // The link does not open the account: neither by choosing a password on it...
+    const taken = await apiClient(server.url).post('/api/v1/invitations/accept', { token: tokenOf(invited.body.link), password: 'chosen-by-admin-b-1' });
+    expect(taken.status).toBe(409);
+    expect(taken.body.error.message).toContain(`sign in as ${person.email}`);
+    expect((await login(person.email, 'chosen-by-admin-b-1')).status).toBe(401);
+    // ...nor by accepting it signed in as someone else.
+    const asAdmin = await adminB.api.post('/api/v1/me/invitations/accept', { token: tokenOf(invited.body.link) });
+    expect(asAdmin.status).toBe(403);
+
+    // Resetting someone's sign-in is for platform administrators only.
+    expect((await adminB.api.post(`/api/v1/operators/${person.id}/reset-sign-in`)).status).toBe(403);
+    expect((await adminA.api.post(`/api/v1/operators/${person.id}/reset-sign-in`)).status).toBe(403);
+
+    // Nothing changed: the person's own password works, and they are not in tenant B.
+    expect((await login(person.email, person.password)).status).toBe(200);
+    const me = await person.api.get('/api/v1/me');
+    expect(me.body.memberships.map((m: { tenant: { slug: string } }) => m.tenant.slug)).toEqual([`a-${hex}`]);
+    expect((await adminB.api.get(`${B}/members`)).body.items.map((m: { operator: { email: string } }) => m.operator.email)).not.toContain(person.email);
+    // And B's admin cannot touch their sessions either: not a member there.
+    expect((await adminB.api.post(`${B}/members/${person.id}/end-sessions`, { reason: 'probe' })).status).toBe(404);
+  });
+
+  it('the person joins tenant B only by accepting, signed in as themselves', async () => {
+    const B = `/api/v1/tenants/b-${hex}`;
+    const invited = await adminB.api.post<Invited>(`${B}/members`, { email: person.email, roles: ['requester'] });
+    const accepted = await person.api.post('/api/v1/me/invitations/accept', { token: tokenOf(invited.body.link) });
+    expect(accepted.status).toBe(200);
+    expect(accepted.body).toEqual({ email: person.email, tenant: { slug: `b-${hex}`, name: `b-${hex}` } });
+    const me = await person.api.get('/api/v1/me');
+    expect(me.body.memberships.map((m: { tenant: { slug: string } }) => m.tenant.slug)).toEqual([`a-${hex}`, `b-${hex}`]);
+    // The earlier invitation (admin role) was superseded by this one: it opens nothing now.
+    expect((await person.api.post('/api/v1/me/invitations/accept', { token: tokenOf(invited.body.link) })).status).toBe(409);
+  });
+
+  it('a platform administrator resets a sign-in with a new link: password cleared, sessions ended', async () => {
+    const reset = await server.admin.post<Invited>(`/api/v1/operators/${person.id}/reset-sign-in`);
+    expect(reset.status).toBe(201);
+    expect((await person.api.get('/api/v1/me')).status).toBe(401);
+    expect((await login(person.email, person.password)).status).toBe(401);
+    const next = ownPassword();
+    const accepted = await apiClient(server.url).post('/api/v1/invitations/accept', { token: tokenOf(reset.body.link), password: next });
+    expect(accepted.status).toBe(200);
+    expect((await login(person.email, next)).status).toBe(200);
+    person.password = next;
+  });
+});
+
+describe('decisions follow roles', () => {
+  it('an approver demoted to auditor is refused (403) and nothing activates; a policy refuses such approvers', async () => {
+    const A = `/api/v1/tenants/a-${hex}`;
+    const carol = await addMember(server.url, adminA.api, `a-${hex}`, `carol.${hex}@example.com`, ['approver']);
+    const rita = await addMember(server.url, adminA.api, `a-${hex}`, `rita.${hex}@example.com`, ['requester']);
+    const target = await adminA.api.post(`${A}/targets`, { name: 'orders', kind: 'fake', config: { instance: `t-${hex}`, entitlements: ['readers'] } });
+    expect(target.status, JSON.stringify(target.body)).toBe(201);
+    const policy = await adminA.api.post(`${A}/policies`, {
+      name: 'orders',
+      targetId: target.body.target.id,
+      requesterRoles: ['requester'],
+      maxDurationSeconds: 3600,
+      defaultDurationSeconds: 600,
+      rules: { approvalLevels: [{ name: 'leads', approverIds: [carol.id], quorum: 1 }] },
+    });
+    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+    const req = await rita.api.post(`${A}/requests`, { targetId: target.body.target.id, entitlements: ['readers'], durationSeconds: 600, reason: 'INC-1 look at orders' });
+    expect(req.status, JSON.stringify(req.body)).toBe(201);
+    expect(req.body.state).toBe('requested');
+
+    // Demoted while still named in the policy.
+    expect((await adminA.api.post(`${A}/members`, { email: carol.email, roles: ['auditor'] })).status).toBe(200);
+    for (const decision of ['approve', 'deny']) {
+      const refused = await carol.api.post(`${A}/grants/${req.body.id}/${decision}`, { reason: 'looks fine' });
+      expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    }
+    const grant = await rita.api.get(`${A}/grants/${req.body.id}`);
+    expect(grant.body.state).toBe('requested');
+    expect(grant.body.startsAt).toBeNull();
+
+    // Saving a policy that names an approver whose role cannot approve is refused.
+    const again = await adminA.api.post(`${A}/policies`, {
+      name: 'orders-2',
+      targetId: target.body.target.id,
+      requesterRoles: ['requester'],
+      maxDurationSeconds: 3600,
+      defaultDurationSeconds: 600,
+      rules: { approvalLevels: [{ name: 'leads', approverIds: [carol.id], quorum: 1 }] },
+    });
+    expect(again.status).toBe(400);
+    expect(again.body.error.message).toContain('cannot approve');
+
+    // Promoted back, the decision counts at once.
+    expect((await adminA.api.post(`${A}/members`, { email: carol.email, roles: ['approver'] })).status).toBe(200);
+    const approved = await carol.api.post(`${A}/grants/${req.body.id}/approve`, { reason: 'ok now' });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+  });
+
+  it('removing a member removes them from the tenant’s operator groups', async () => {
+    const A = `/api/v1/tenants/a-${hex}`;
+    const dan = await addMember(server.url, adminA.api, `a-${hex}`, `dan.${hex}@example.com`, ['approver']);
+    const group = await adminA.api.post(`${A}/groups`, { name: `leads-${hex}`, memberIds: [dan.id] });
+    expect(group.status, JSON.stringify(group.body)).toBe(201);
+    expect((await adminA.api.call('DELETE', `${A}/members/${dan.id}`)).status).toBe(204);
+    const groups = await adminA.api.get(`${A}/groups`);
+    const leads = groups.body.items.find((g: { id: string }) => g.id === group.body.id);
+    expect(leads.memberIds).toEqual([]);
+  });
+});

@@ -1,0 +1,159 @@
+/**
+ * Invitations from outside: a link accepted once with the invitee's own password; expired after
+ * 72 hours (the test clock moves); refused when reused; an existing account joins another tenant
+ * only with its consent; and the inviting admin gets the same answer whether the address has an
+ * account or not, by link (no SMTP) and by email (SMTP set, the link only in the mail).
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSmtpSink } from '../notify/support.js';
+import { addMember, apiClient, ownPassword, signIn, tokenOf, type ApiResponse, type Invited, type Member } from '../support/http.js';
+import { startTestServer, type TestServer } from '../support/test-server.js';
+
+const hex = randomBytes(3).toString('hex');
+const HOUR = 3_600_000;
+let server: TestServer;
+let smtp: Awaited<ReturnType<typeof startSmtpSink>>;
+let known: Member; // has an account (in tenant default)
+const anon = () => apiClient(server.url);
+
+/** The answer with what must differ (ids, the address, the link's token, the time) blanked out. */
+function shapeOf(res: ApiResponse<Invited>) {
+  const b = res.body;
+  return {
+    status: res.status,
+    body: {
+      ...b,
+      invitation: { ...b.invitation, id: '<id>', email: '<email>', expiresAt: '<time>' },
+      link: b.link === null ? null : b.link.replace(/tbi_[A-Za-z0-9_-]+$/, '<token>'),
+    },
+  };
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  smtp = await startSmtpSink({ username: 'relay', password: 'relay-password-1' });
+  known = await addMember(server.url, server.admin, 'default', `known.${hex}@example.com`, ['requester']);
+  for (const slug of [`nomail-${hex}`, `mail-${hex}`]) expect((await server.admin.post('/api/v1/tenants', { slug, name: slug })).status).toBe(201);
+  const settings = await server.admin.call('PUT', `/api/v1/tenants/mail-${hex}/settings/notifications`, {
+    smtp: { host: '127.0.0.1', port: smtp.port, username: 'relay', password: 'relay-password-1', from: 'timebox@example.com', requireTls: false },
+  });
+  expect(settings.status, JSON.stringify(settings.body)).toBe(200);
+});
+afterAll(async () => {
+  await server?.close();
+  await smtp?.close();
+});
+
+describe('an invitation link', () => {
+  it('is accepted once with a password the invitee chooses; weak ones are refused with the reason', async () => {
+    const email = `new.${hex}@example.com`;
+    const invited = await server.admin.post<Invited>('/api/v1/tenants/default/members', { email, roles: ['approver'], displayName: 'Nia' });
+    expect(invited.status).toBe(201);
+    expect(invited.body).toMatchObject({ delivery: 'link', invitation: { email, roles: ['approver'] } });
+    expect(new Date(invited.body.invitation.expiresAt).getTime() - server.clock.now().getTime()).toBeGreaterThan(71.9 * HOUR);
+    const token = tokenOf(invited.body.link);
+    // Only its hash is stored.
+    const stored = await server.tb.store.db.selectFrom('invitations').selectAll().where('email', '=', email).execute();
+    expect(JSON.stringify(stored)).not.toContain(token);
+
+    const preview = await anon().post('/api/v1/invitations/preview', { token });
+    expect(preview.body).toMatchObject({ email, kind: 'member', tenant: { slug: 'default' }, roles: ['approver'] });
+
+    for (const [password, why] of [
+      ['short-1', /at least 12 characters/],
+      [email, /email/],
+      ['password12345', /too easy to guess/],
+    ] as const) {
+      const weak = await anon().post('/api/v1/invitations/accept', { token, password });
+      expect(weak.status).toBe(400);
+      expect(weak.body.error.message).toMatch(why);
+    }
+    const password = ownPassword();
+    const accepted = await anon().post('/api/v1/invitations/accept', { token, password });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+    const login = await anon().post('/api/v1/auth/login', { email, password });
+    expect(login.status).toBe(200);
+    expect(login.body).toMatchObject({ operator: { displayName: 'Nia' }, passwordChangeRequired: false });
+
+    const reused = await anon().post('/api/v1/invitations/accept', { token, password: ownPassword() });
+    expect(reused.status).toBe(409);
+    expect(reused.body.error.message).toContain('already used');
+    expect((await anon().post('/api/v1/auth/login', { email, password })).status).toBe(200);
+  });
+
+  it('an unknown or tampered token is refused', async () => {
+    expect((await anon().post('/api/v1/invitations/accept', { token: `tbi_${'A'.repeat(43)}`, password: ownPassword() })).status).toBe(404);
+    expect((await anon().post('/api/v1/invitations/accept', { token: 'not-a-token', password: ownPassword() })).status).toBe(404);
+    expect((await anon().post('/api/v1/invitations/accept', { token: '', password: 'x' })).status).toBe(400);
+  });
+});
+
+describe('someone who already has an account', () => {
+  it('joins another tenant only by accepting while signed in as themselves', async () => {
+    const T = `/api/v1/tenants/nomail-${hex}`;
+    const invited = await server.admin.post<Invited>(`${T}/members`, { email: known.email, roles: ['auditor'] });
+    expect(invited.status).toBe(201);
+    // Not a member until they consent.
+    const before = await known.api.get('/api/v1/me');
+    expect(before.body.memberships.map((m: { tenant: { slug: string } }) => m.tenant.slug)).toEqual(['default']);
+    // The link alone opens nothing.
+    const without = await anon().post('/api/v1/invitations/accept', { token: tokenOf(invited.body.link), password: ownPassword() });
+    expect(without.status).toBe(409);
+    expect((await anon().post('/api/v1/auth/login', { email: known.email, password: known.password })).status).toBe(200);
+
+    const accepted = await known.api.post('/api/v1/me/invitations/accept', { token: tokenOf(invited.body.link) });
+    expect(accepted.status).toBe(200);
+    const after = await known.api.get('/api/v1/me');
+    expect(after.body.memberships).toContainEqual({ tenant: expect.objectContaining({ slug: `nomail-${hex}` }), roles: ['auditor'] });
+  });
+});
+
+describe('the inviting admin learns nothing about the address', () => {
+  it('answers the same, by link, whether the email has an account or not', async () => {
+    const T = `/api/v1/tenants/nomail-${hex}`;
+    // Same length, so even Content-Length cannot tell them apart.
+    const unknown = `nobody.${hex}@example.com`.padEnd(known.email.length, 'x').slice(0, known.email.length);
+    const other = await addMember(server.url, server.admin, 'default', `other.${hex}@example.com`.slice(0, known.email.length), ['requester']);
+    const a = await server.admin.post<Invited>(`${T}/members`, { email: other.email, roles: ['requester'] });
+    const b = await server.admin.post<Invited>(`${T}/members`, { email: unknown, roles: ['requester'] });
+    expect(shapeOf(a)).toEqual(shapeOf(b));
+    expect(a.status).toBe(201);
+    expect(JSON.stringify(a.body).length).toBe(JSON.stringify(b.body).length);
+  });
+
+  it('answers the same by email, and only the mail carries the link that works', async () => {
+    const T = `/api/v1/tenants/mail-${hex}`;
+    const unknown = `fresh.${hex}@example.com`.padEnd(known.email.length, 'y').slice(0, known.email.length);
+    const a = await server.admin.post<Invited>(`${T}/members`, { email: known.email, roles: ['requester'] });
+    const b = await server.admin.post<Invited>(`${T}/members`, { email: unknown, roles: ['requester'] });
+    expect(shapeOf(a)).toEqual(shapeOf(b));
+    expect(a.body).toMatchObject({ delivery: 'email', link: null });
+
+    await server.tb.dispatcher.drain();
+    const mail = smtp.received.find((m) => m.to.includes(unknown));
+    expect(mail?.subject).toBe(`You are invited to mail-${hex} on Timebox`);
+    const link = /(http\S+\/invite\/tbi_[A-Za-z0-9_-]+)/.exec(mail!.text)?.[1];
+    expect(link).toBeDefined();
+    const password = ownPassword();
+    expect((await anon().post('/api/v1/invitations/accept', { token: tokenOf(link!), password })).status).toBe(200);
+    const me = await signIn(server.url, unknown, password);
+    expect((await me.get('/api/v1/me')).body.memberships).toEqual([{ tenant: expect.objectContaining({ slug: `mail-${hex}` }), roles: ['requester'] }]);
+    expect(smtp.received.some((m) => m.to.includes(known.email) && m.subject.includes(`mail-${hex}`))).toBe(true);
+  });
+});
+
+// Last: moving the clock 72 hours on also ends every session of this file.
+describe('an unused link', () => {
+  it('expires after 72 hours', async () => {
+    const email = `late.${hex}@example.com`;
+    const invited = await server.admin.post<Invited>('/api/v1/tenants/default/members', { email, roles: ['requester'] });
+    server.clock.shift(72 * HOUR + 1000);
+    const late = await anon().post('/api/v1/invitations/accept', { token: tokenOf(invited.body.link), password: ownPassword() });
+    expect(late.status).toBe(409);
+    expect(late.body.error.message).toContain('expired');
+    expect((await anon().post('/api/v1/invitations/preview', { token: tokenOf(invited.body.link) })).status).toBe(409);
+    const nobody = await server.tb.store.db.selectFrom('operators').select('id').where('email', '=', email).execute();
+    expect(nobody).toEqual([]);
+  });
+});

@@ -1,0 +1,184 @@
+/**
+ * Settings → Members: who is in the tenant, invitations (nobody sets anyone's password: the
+ * invitee chooses their own), and offboarding: disable (sessions and tokens end at once, requests
+ * cancelled, grants revoked), enable (sign-in only), or just end someone's sessions.
+ */
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { allPages, api, messageOf } from '../../api';
+import { FormError, TextField } from '../../components/Field';
+import { SecretField } from '../../components/SecretField';
+import { useWorkspace } from '../../context';
+
+const ROLES = ['owner', 'admin', 'approver', 'requester', 'auditor'] as const;
+
+interface MemberRow {
+  operator: { id: string; email: string; displayName: string; disabled: boolean };
+  roles: string[];
+  disabledHere?: boolean;
+}
+interface Invited {
+  invitation: { email: string; roles: string[]; expiresAt: string };
+  delivery: 'email' | 'link';
+  link: string | null;
+}
+interface Report {
+  sessionsAndTokensEnded: number;
+  requestsCancelled: number;
+  grantsRevoked: number;
+  approvalsRerouted: number;
+  approvalsFlagged: number;
+}
+
+export function MembersSettings() {
+  const ws = useWorkspace();
+  const base = `/api/v1/tenants/${ws.slug}`;
+  const [members, setMembers] = useState<MemberRow[]>([]);
+  const [email, setEmail] = useState('');
+  const [roles, setRoles] = useState<string[]>(['requester']);
+  const [invited, setInvited] = useState<Invited | null>(null);
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const load = useCallback(() => {
+    allPages<MemberRow>(`${base}/members`, {}, 1000).then(setMembers, (err: unknown) => setError(messageOf(err)));
+  }, [base]);
+  useEffect(load, [load]);
+
+  const run = async (fn: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    setNotice(null);
+    try {
+      await fn();
+      load();
+    } catch (err) {
+      setError(messageOf(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const invite = (e: FormEvent) => {
+    e.preventDefault();
+    void run(async () => {
+      const r = await api.post<Invited | MemberRow>(`${base}/members`, { email: email.trim(), roles });
+      if ('invitation' in r) {
+        setInvited(r);
+        setNotice(r.delivery === 'email' ? `Invitation e-mailed to ${r.invitation.email}.` : null);
+      } else {
+        setInvited(null);
+        setNotice(`${r.operator.email} now has the role(s) ${r.roles.join(', ')}.`);
+      }
+      setEmail('');
+    });
+  };
+
+  const needReason = () => {
+    if (reason.trim().length < 3) {
+      setError('Say why first (the reason field above the list; it is audited).');
+      return false;
+    }
+    return true;
+  };
+  const disable = (m: MemberRow) =>
+    needReason() &&
+    void run(async () => {
+      const r = await api.post<Report>(`${base}/members/${m.operator.id}/disable`, { reason: reason.trim() });
+      setNotice(
+        `${m.operator.email} is disabled here: ${r.sessionsAndTokensEnded} session(s) and token(s) ended, ${r.requestsCancelled} request(s) cancelled, ${r.grantsRevoked} grant(s) being revoked, ${r.approvalsRerouted} approval(s) re-routed, ${r.approvalsFlagged} flagged.`,
+      );
+    });
+  const enable = (m: MemberRow) =>
+    void run(async () => {
+      await api.post(`${base}/members/${m.operator.id}/enable`);
+      setNotice(`${m.operator.email} can sign in here again. Their grants stay ended.`);
+    });
+  const endSessions = (m: MemberRow) =>
+    needReason() &&
+    void run(async () => {
+      const r = await api.post<{ sessionsAndTokensEnded: number }>(`${base}/members/${m.operator.id}/end-sessions`, { reason: reason.trim() });
+      setNotice(`${r.sessionsAndTokensEnded} session(s) and API token(s) of ${m.operator.email} ended.`);
+    });
+
+  return (
+    <>
+      <section className="card narrow" aria-labelledby="invite-title">
+        <h2 id="invite-title">Invite someone</h2>
+        <p className="hint">They choose their own password (or already have an account and accept while signed in). The link works once, for 72 hours.</p>
+        <form onSubmit={invite} noValidate aria-label="Invite someone">
+          <TextField id="invite-email" label="Email" type="email" value={email} onChange={(e) => setEmail(e.target.value)} />
+          <fieldset className="field">
+            <legend>Roles</legend>
+            {ROLES.map((r) => (
+              <label key={r} className="check">
+                <input type="checkbox" checked={roles.includes(r)} onChange={(e) => setRoles((rs) => (e.target.checked ? [...rs, r] : rs.filter((x) => x !== r)))} /> {r}
+              </label>
+            ))}
+          </fieldset>
+          <button type="submit" className="primary" disabled={busy}>
+            Invite
+          </button>
+        </form>
+        {invited?.link ? (
+          <div role="status">
+            <p>No email is set up for this tenant: pass this link on to {invited.invitation.email} yourself. It is shown only now.</p>
+            <SecretField id="invitation-link" label="Invitation link" value={invited.link} />
+          </div>
+        ) : null}
+      </section>
+      <section className="card" aria-labelledby="members-title">
+        <h2 id="members-title">Members</h2>
+        <FormError message={error} />
+        {notice ? (
+          <p className="notice" role="status">
+            {notice}
+          </p>
+        ) : null}
+        <TextField id="offboard-reason" label="Reason for disabling or ending sessions" hint="Recorded in the audit log." value={reason} onChange={(e) => setReason(e.target.value)} />
+        <table className="table" aria-label="Members">
+          <thead>
+            <tr>
+              <th>Email</th>
+              <th>Name</th>
+              <th>Roles</th>
+              <th>Status</th>
+              <th>Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {members.map((m) => {
+              const self = m.operator.id === ws.me.id;
+              const off = m.operator.disabled || m.disabledHere;
+              return (
+                <tr key={m.operator.id} aria-label={`Member ${m.operator.email}`}>
+                  <td>{m.operator.email}</td>
+                  <td>{m.operator.displayName}</td>
+                  <td>{m.roles.join(', ')}</td>
+                  <td>{m.operator.disabled ? 'disabled everywhere' : m.disabledHere ? 'disabled here' : 'active'}</td>
+                  <td>
+                    {self ? null : off ? (
+                      <button type="button" disabled={busy || m.operator.disabled} onClick={() => enable(m)}>
+                        Enable
+                      </button>
+                    ) : (
+                      <>
+                        <button type="button" className="danger" disabled={busy} onClick={() => disable(m)}>
+                          Disable
+                        </button>{' '}
+                        <button type="button" disabled={busy} onClick={() => endSessions(m)}>
+                          End sessions
+                        </button>
+                      </>
+                    )}
+                  </td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </section>
+    </>
+  );
+}
