@@ -28,6 +28,7 @@ const idpGroup = z.string().trim().min(1, { error: 'an IdP group must not be emp
 /** https only, except a provider on this machine (development, tests). */
 export const issuerUrl = z.url({ error: 'must be the issuer URL, e.g. https://login.example.com/realms/acme' }).refine(
   (u) => {
+    if (!URL.canParse(u)) return false; // zod runs refinements after a failed check too
     const url = new URL(u);
     return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
   },

@@ -66,6 +66,8 @@ const sessionResponse = z.object({
 const loopbackRedirect = z
   .url({ error: 'must be the loopback URL the CLI listens on' })
   .refine((u) => {
+    // zod runs refinements after a failed check too: an unparsable URL is simply refused here.
+    if (!URL.canParse(u)) return false;
     const url = new URL(u);
     return url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === '[::1]') && url.port !== '' && !url.search && !url.hash;
   }, { error: 'must be http://127.0.0.1:<port>/<path> (a loopback address with a port, no query)' });
