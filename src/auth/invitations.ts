@@ -19,6 +19,8 @@ import { generateToken, sha256Hex } from '../secrets/password.js';
 import type { Database } from '../store/schema.js';
 import type { InvitationRow } from '../store/schema-identity.js';
 import { notifyDb } from '../notify/db.js';
+import { INVITATION_LINK, queueInvitationEmail } from '../notify/invitation-email.js';
+import type { SecretBox } from '../secrets/types.js';
 import { inTransaction, normalizeEmail, parseRoles, type Actor, type Operators } from './operators.js';
 import { hashPassword } from './password-hash.js';
 import { passwordProblem } from './password-policy.js';
@@ -26,7 +28,6 @@ import { passwordProblem } from './password-policy.js';
 export const INVITATION_TTL_MS = 72 * 60 * 60 * 1000;
 export const INVITATION_PREFIX = 'tbi_';
 const MAX_TOKEN_LENGTH = 128;
-export const INVITATION_EVENT = 'invitation';
 
 type Db = Kysely<Database>;
 
@@ -59,12 +60,14 @@ export interface InvitationsDeps {
   audit: AuditLog;
   clock: Clock;
   operators: Operators;
+  /** Seals the link in a queued invitation email (it is a credential). */
+  secrets: SecretBox;
 }
 
 const invitePath = (token: string) => `/invite/${token}`;
 
 export function createInvitations(deps: InvitationsDeps) {
-  const { db, audit, clock, operators } = deps;
+  const { db, audit, clock, operators, secrets } = deps;
 
   /** Open invitations of this email to this tenant end when a new one is issued. */
   async function supersede(tx: Transaction<Database>, email: string, tenantId: string | null, now: Date) {
@@ -112,10 +115,10 @@ export function createInvitations(deps: InvitationsDeps) {
       const { row, token } = await insert(tx, { email, kind: 'member', tenantId: input.tenantId, roles, displayName: input.displayName?.trim() || null, invitedBy: actor.id });
       const tenant = await tx.selectFrom('tenants').select(['name']).where('id', '=', input.tenantId).executeTakeFirstOrThrow();
       const link = `${input.origin}${invitePath(token)}`;
-      const mailed = await queueEmail(tx, input.tenantId, email, `You are invited to ${tenant.name} on Timebox`, [
+      const mailed = await queueEmail(tx, row.id, input.tenantId, email, link, `You are invited to ${tenant.name} on Timebox`, [
         `You have been invited to the tenant "${tenant.name}" on Timebox with the role(s): ${roles.join(', ')}.`,
         '',
-        `Open this link within 72 hours to accept: ${link}`,
+        `Open this link within 72 hours to accept: ${INVITATION_LINK}`,
         'If you have no Timebox account yet, you choose your own password there; if you have one, sign in first.',
         'The link works once. If you did not expect this invitation, ignore this message.',
       ]);
@@ -156,28 +159,11 @@ export function createInvitations(deps: InvitationsDeps) {
     });
   }
 
-  /** The tenant's SMTP settings decide: with them the link goes by email only. */
-  async function queueEmail(tx: Transaction<Database>, tenantId: string, to: string, subject: string, lines: string[]): Promise<boolean> {
-    const n = notifyDb(tx);
-    const smtp = await n.selectFrom('tenant_notification_settings').select(['smtp_host', 'from_address']).where('tenant_id', '=', tenantId).executeTakeFirst();
+  /** The tenant's SMTP settings decide: with them the link goes by email only, sealed until sent. */
+  async function queueEmail(tx: Transaction<Database>, invitationId: string, tenantId: string, to: string, link: string, subject: string, lines: string[]): Promise<boolean> {
+    const smtp = await notifyDb(tx).selectFrom('tenant_notification_settings').select(['smtp_host', 'from_address']).where('tenant_id', '=', tenantId).executeTakeFirst();
     if (!smtp?.smtp_host || !smtp.from_address) return false;
-    const now = clock.now();
-    await n
-      .insertInto('notifications')
-      .values({
-        id: randomUUID(),
-        tenant_id: tenantId,
-        channel: 'email',
-        recipient: to,
-        event: INVITATION_EVENT,
-        subject,
-        body: lines.join('\n'),
-        payload: JSON.stringify({}),
-        status: 'pending',
-        next_attempt_at: now,
-        created_at: now,
-      })
-      .execute();
+    await queueInvitationEmail(tx, secrets, { tenantId, invitationId, to, subject, lines, link, now: clock.now() });
     return true;
   }
 

@@ -107,7 +107,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   const tokens = createTokens({ db, audit, clock });
   const operators = createOperators({ db, audit, clock });
   const totp = createTotp({ db, audit, clock, secrets: deps.secrets ?? noSecretBox });
-  const invitations = createInvitations({ db, audit, clock, operators });
+  const invitations = createInvitations({ db, audit, clock, operators, secrets: deps.secrets ?? noSecretBox });
   installAuthHook(app, tokens);
 
   // Responses carry tokens and private data: never cached, never sniffed as another type.

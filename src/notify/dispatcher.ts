@@ -15,6 +15,7 @@ import { errorText } from './db.js';
 import { pinnedSmtpTransport, sendEmail, type DeliveryResult, type MailTransportFactory } from './deliver-email.js';
 import { postWebhook, WEBHOOK_TIMEOUT_MS } from './deliver-webhook.js';
 import { deliverHostCredentials, HOST_CREDENTIALS_EVENT } from './host-credentials.js';
+import { deliverInvitationEmail, INVITATION_EVENT } from './invitation-email.js';
 import { NO_SMTP_SETTINGS } from './notifier.js';
 import {
   claimDueNotifications,
@@ -92,11 +93,12 @@ export function createNotificationDispatcher(opts: DispatcherOptions): Notificat
   }
 
   async function run(n: ClaimedNotification): Promise<void> {
-    // Credential emails wait for their account and carry a secret: their own path (host-credentials.ts).
-    if (n.event === HOST_CREDENTIALS_EVENT) {
-      return deliverHostCredentials({ db, secrets, clock, log, transport, retry, random: opts.random }, n).catch((err: unknown) => {
-        // The lease lapses and another claim tries again; the error never holds the password.
-        log.error({ err: errorText(err), notification: n.id }, 'credential email delivery failed unexpectedly');
+    // Emails carrying a sealed secret (sealed-secret.ts) are rendered and erased on their own path.
+    const sealed = n.event === HOST_CREDENTIALS_EVENT ? deliverHostCredentials : n.event === INVITATION_EVENT ? deliverInvitationEmail : null;
+    if (sealed) {
+      return sealed({ db, secrets, clock, log, transport, retry, random: opts.random }, n).catch((err: unknown) => {
+        // The lease lapses and another claim tries again; the error never holds the secret.
+        log.error({ err: errorText(err), notification: n.id, event: n.event }, 'email with a secret: delivery failed unexpectedly');
       });
     }
     let result: DeliveryResult;

@@ -11,23 +11,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Logger } from 'pino';
 import { credentialEmailText, type CredentialMessage } from '../agent/deliver-credentials.js';
-import type { Clock } from '../core/clock.js';
-import { backoffDelay, type RetryPolicy } from '../core/retry.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
 import { agentsDb } from '../store/schema-agents.js';
 import { notifyDb } from './db.js';
-import { sendEmail, type MailTransportFactory } from './deliver-email.js';
-import { NO_SMTP_SETTINGS } from './notifier.js';
-import { retryLater, settleWithPayload, waitUncounted, type ClaimedNotification } from './outbox.js';
-import { loadSmtpConfig } from './settings.js';
+import { waitUncounted, type ClaimedNotification } from './outbox.js';
+import { hasSealedSecret, sealedEmail, sealSecret, secretPlaceholder, type SealedEmailDeps } from './sealed-secret.js';
 
 export const HOST_CREDENTIALS_EVENT = 'host_credentials';
 /** In the stored body where the password goes; filled in only in memory, at sending time. */
-const PASSWORD_SLOT = '<password>';
-const passwordContext = (notificationId: string) => `notification:${notificationId}:password`;
+const PASSWORD_SLOT = secretPlaceholder('password');
 
 interface Payload {
   grantId: string;
@@ -61,7 +55,7 @@ export interface HostCredentials extends Omit<CredentialMessage, 'endAction'> {
 export async function queueHostCredentials(tx: Db, secrets: SecretBox, c: HostCredentials): Promise<void> {
   const id = randomUUID();
   const body = credentialEmailText({ to: c.to, username: c.username, password: PASSWORD_SLOT, hostName: c.hostName, startAt: c.startAt, endAt: c.endAt, endAction: 'delete' });
-  const payload: Payload = { grantId: c.grantId, passwordEnc: secrets.encrypt(c.password, passwordContext(id)) };
+  const payload: Payload = { grantId: c.grantId, ...sealSecret(secrets, id, 'password', c.password) };
   await notifyDb(tx)
     .insertInto('notifications')
     .values({
@@ -90,7 +84,7 @@ export async function replaceHostCredentialsPassword(tx: Db, secrets: SecretBox,
     .where(sql<string>`payload->>'grantId'`, '=', grantId)
     .execute();
   for (const r of rows) {
-    const payload: Payload = { grantId, passwordEnc: secrets.encrypt(password, passwordContext(r.id)) };
+    const payload: Payload = { grantId, ...sealSecret(secrets, r.id, 'password', password) };
     await notifyDb(tx).updateTable('notifications').set({ payload: JSON.stringify(payload) }).where('id', '=', r.id).execute();
   }
 }
@@ -102,18 +96,7 @@ export async function dropHostCredentials(tx: Db, grantId: string, why: string):
     .execute();
 }
 
-export interface HostCredentialsDeps {
-  db: Kysely<Database>;
-  secrets: SecretBox;
-  clock: Clock;
-  log: Logger;
-  transport: MailTransportFactory;
-  retry: RetryPolicy;
-  random?: () => number;
-}
-
-/** Never store or log a secret, even if a relay were to echo it back. */
-const scrub = (text: string, secret: string) => [secret, Buffer.from(secret).toString('base64')].reduce((t, s) => t.split(s).join('***'), text);
+export type HostCredentialsDeps = SealedEmailDeps;
 
 /** How long to wait before looking again for the account: soon at first, every 30 s for an agent that is away. */
 const notReadyDelay = (ageMs: number) => Math.min(30_000, Math.max(1_000, ageMs / 10));
@@ -122,15 +105,16 @@ const notReadyDelay = (ageMs: number) => Math.min(30_000, Math.max(1_000, ageMs 
 export async function deliverHostCredentials(d: HostCredentialsDeps, n: ClaimedNotification): Promise<void> {
   const payload = (n.payload ?? {}) as Partial<Payload>;
   const grantId = typeof payload.grantId === 'string' ? payload.grantId : '';
-  const erased = JSON.stringify({ grantId });
-  const giveUp = async (error: string) => {
-    await settleWithPayload(d.db, n, { status: 'failed', error }, erased);
-    d.log.warn({ notification: n.id, grantId, error }, 'credential email given up');
-    if (grantId) {
+  const { giveUp, send } = sealedEmail(d, n, {
+    slot: 'password',
+    erased: { grantId },
+    what: 'credential email',
+    onGiveUp: async (error) => {
+      if (!grantId) return;
       await d.db.updateTable('grants').set({ last_error: `the credential email to ${n.recipient} was not sent: ${error}`.slice(0, 2000) }).where('id', '=', grantId).execute();
-    }
-  };
-  if (!payload.passwordEnc || !grantId) return giveUp('the password is no longer stored');
+    },
+  });
+  if (!hasSealedSecret(payload, 'password') || !grantId) return giveUp('the password is no longer stored');
 
   const row = await agentsDb(d.db).selectFrom('agent_grants').select(['agent_status', 'removed_at', 'created_at']).where('grant_id', '=', grantId).executeTakeFirst();
   if (!row || row.removed_at || row.agent_status === 'ended' || row.agent_status === 'rejected') {
@@ -141,30 +125,5 @@ export async function deliverHostCredentials(d: HostCredentialsDeps, n: ClaimedN
     const age = now.getTime() - row.created_at.getTime();
     return waitUncounted(d.db, n, new Date(now.getTime() + notReadyDelay(age)), 'waiting for the agent to create the account');
   }
-
-  let password: string;
-  try {
-    password = d.secrets.decrypt(payload.passwordEnc, passwordContext(n.id));
-  } catch {
-    return giveUp('the stored password cannot be decrypted');
-  }
-  let smtp;
-  try {
-    smtp = await loadSmtpConfig(d.db, d.secrets, n.tenantId);
-  } catch {
-    return giveUp('the stored SMTP password cannot be decrypted; save the SMTP settings again');
-  }
-  if (!smtp) return giveUp(NO_SMTP_SETTINGS);
-  const result = await sendEmail(smtp, { to: n.recipient, subject: n.subject, body: n.body.split(PASSWORD_SLOT).join(password), id: n.id }, d.transport);
-  if (result.ok) {
-    await settleWithPayload(d.db, n, { status: 'sent', at: d.clock.now() }, erased);
-    d.log.info({ notification: n.id, grantId }, 'credential email sent');
-    return;
-  }
-  const error = scrub(result.error, password);
-  if (result.permanent || n.attempts >= d.retry.maxAttempts) {
-    return giveUp(`${error}${result.permanent ? '' : ` (gave up after ${n.attempts} attempts)`}`);
-  }
-  d.log.warn({ notification: n.id, grantId, attempts: n.attempts, error }, 'credential email not delivered; retrying');
-  await retryLater(d.db, n, new Date(d.clock.now().getTime() + backoffDelay(d.retry, n.attempts, d.random)), error);
+  return send();
 }

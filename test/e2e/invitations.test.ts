@@ -2,7 +2,8 @@
  * Invitations from outside: a link accepted once with the invitee's own password; expired after
  * 72 hours (the test clock moves); refused when reused; an existing account joins another tenant
  * only with its consent; and the inviting admin gets the same answer whether the address has an
- * account or not, by link (no SMTP) and by email (SMTP set, the link only in the mail).
+ * account or not, by link (no SMTP) and by email (SMTP set, the link only in the mail: sealed in
+ * the outbox while queued, erased once sent).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,11 +131,23 @@ describe('the inviting admin learns nothing about the address', () => {
     expect(shapeOf(a)).toEqual(shapeOf(b));
     expect(a.body).toMatchObject({ delivery: 'email', link: null });
 
+    // While queued, the link is in no column in clear: the body has a placeholder, the payload a ciphertext.
+    const outbox = () => server.tb.store.db.selectFrom('notifications').selectAll().where('event', '=', 'invitation').where('recipient', 'in', [known.email, unknown]).execute();
+    const queued = await outbox();
+    expect(queued.map((r) => r.status)).toEqual(['pending', 'pending']);
+    expect(JSON.stringify(queued)).not.toContain('tbi_');
+    expect(queued.every((r) => r.body.includes('accept: <link>') && typeof (r.payload as { linkEnc?: unknown }).linkEnc === 'string')).toBe(true);
+
     await server.tb.dispatcher.drain();
     const mail = smtp.received.find((m) => m.to.includes(unknown));
     expect(mail?.subject).toBe(`You are invited to mail-${hex} on Timebox`);
     const link = /(http\S+\/invite\/tbi_[A-Za-z0-9_-]+)/.exec(mail!.text)?.[1];
     expect(link).toBeDefined();
+    // Sent: the sealed link is erased, and the token was never stored anywhere in the outbox.
+    const sent = await outbox();
+    expect(sent.map((r) => r.status)).toEqual(['sent', 'sent']);
+    expect(sent.map((r) => r.payload)).toEqual([{ invitationId: expect.any(String) }, { invitationId: expect.any(String) }]);
+    expect(JSON.stringify(sent)).not.toContain(tokenOf(link!));
     const password = ownPassword();
     expect((await anon().post('/api/v1/invitations/accept', { token: tokenOf(link!), password })).status).toBe(200);
     const me = await signIn(server.url, unknown, password);
