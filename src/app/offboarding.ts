@@ -5,8 +5,9 @@
  *      the switch itself;
  *   2. their pending requests are cancelled and every live grant is revoked through the normal
  *      lifecycle (native expiry on the target, revoke job, verify, audit);
- *   3. requests waiting on them as an approver are re-routed to the level's remaining approvers,
- *      or flagged with an alert when the level can no longer reach its quorum.
+ *   3. requests and extension requests waiting on them as an approver are re-routed to the
+ *      level's remaining approvers, or flagged with an alert when the level can no longer reach
+ *      its quorum (the report's approval counts include extensions).
  * Re-enabling restores sign-in only: grants stay ended, tokens stay revoked.
  */
 import { randomUUID } from 'node:crypto';
@@ -34,6 +35,16 @@ export interface OffboardingReport {
   grantsRevoked: number;
   approvalsRerouted: number;
   approvalsFlagged: number;
+}
+
+/** A decision waiting on approvers: a request (subject `grant`) or an extension request. */
+interface WaitingDecision {
+  subjectType: 'grant' | 'extension';
+  subjectId: string;
+  grant: GrantRow;
+  requesterId: string;
+  level: number;
+  extensionSeconds?: number;
 }
 
 const LIVE = ['activating', 'active'] as const;
@@ -100,34 +111,61 @@ export function createOffboarding(deps: OffboardingDeps) {
   }
 
   /**
-   * Pending requests of a tenant whose current level named this operator (directly or by group):
-   * tell the remaining approvers, or raise an alert when the quorum is out of reach.
+   * What waits on an approver in a tenant: requests (subject `grant`) and extension requests
+   * (subject `extension`), each at its current approval level of the grant's policy.
+   */
+  async function waitingDecisions(operatorId: string, tenantId: string): Promise<WaitingDecision[]> {
+    const requests = await db.selectFrom('grants').selectAll().where('tenant_id', '=', tenantId).where('state', '=', 'requested').where('operator_id', '!=', operatorId).execute();
+    const extensions = await db.selectFrom('grant_extensions').selectAll().where('tenant_id', '=', tenantId).where('state', '=', 'pending').where('requester_id', '!=', operatorId).execute();
+    const extended = extensions.length ? await db.selectFrom('grants').selectAll().where('id', 'in', extensions.map((e) => e.grant_id)).execute() : [];
+    return [
+      ...requests.map((g): WaitingDecision => ({ subjectType: 'grant', subjectId: g.id, grant: g, requesterId: g.operator_id, level: g.approval_level })),
+      ...extensions.flatMap((e): WaitingDecision[] => {
+        const grant = extended.find((g) => g.id === e.grant_id);
+        return grant ? [{ subjectType: 'extension', subjectId: e.id, grant, requesterId: e.requester_id, level: e.approval_level, extensionSeconds: e.seconds }] : [];
+      }),
+    ];
+  }
+
+  /** Whether the decision is still open (read in the re-routing transaction). */
+  async function stillWaiting(tx: Tx, w: WaitingDecision): Promise<boolean> {
+    if (w.subjectType === 'grant') return !!(await tx.selectFrom('grants').select('id').where('id', '=', w.subjectId).where('state', '=', 'requested').executeTakeFirst());
+    return !!(await tx.selectFrom('grant_extensions').select('id').where('id', '=', w.subjectId).where('state', '=', 'pending').executeTakeFirst());
+  }
+
+  /**
+   * Requests and extension requests of a tenant whose current level named this operator
+   * (directly or by group): tell the remaining approvers, or raise an alert when the quorum is
+   * out of reach.
    */
   async function rerouteApprovals(operatorId: string, tenantId: string, actor: Actor) {
-    const waiting = await db.selectFrom('grants').selectAll().where('tenant_id', '=', tenantId).where('state', '=', 'requested').where('operator_id', '!=', operatorId).execute();
     let rerouted = 0;
     let flagged = 0;
-    for (const g of waiting) {
+    for (const w of await waitingDecisions(operatorId, tenantId)) {
+      const g = w.grant;
       const policy = g.policy_id ? await db.selectFrom('policies').select('rules').where('id', '=', g.policy_id).executeTakeFirst() : undefined;
       const rules = readRules(policy?.rules);
-      const level = rules.approvalLevels[g.approval_level - 1];
+      const level = rules.approvalLevels[w.level - 1];
       if (!level) continue;
       const inGroups = [...(await groupMembers(db, tenantId, level.groupIds)).values()].flat();
       if (!level.approverIds.includes(operatorId) && !inGroups.includes(operatorId)) continue;
       await db.transaction().execute(async (tx) => {
+        if (!(await stillWaiting(tx, w))) return;
         const levels = await resolveLevels(tx, tenantId, rules.approvalLevels);
-        const prior = await tx.selectFrom('approvals').select(['approver_id', 'level', 'decision']).where('subject_type', '=', 'grant').where('subject_id', '=', g.id).execute();
+        const prior = await tx.selectFrom('approvals').select(['approver_id', 'level', 'decision']).where('subject_type', '=', w.subjectType).where('subject_id', '=', w.subjectId).execute();
         const decisions: Decision[] = prior.map((d) => ({ approverId: d.approver_id, level: d.level, decision: d.decision }));
-        const state = resolveApprovals(levels, g.operator_id, decisions);
+        const state = resolveApprovals(levels, w.requesterId, decisions);
         if (state.status !== 'pending') return;
-        const remaining = (await approversAt(tx, tenantId, level)).filter((a) => a !== g.operator_id);
-        const approvedHere = decisions.filter((d) => d.level === g.approval_level && d.decision === 'approve').length;
+        const remaining = (await approversAt(tx, tenantId, level)).filter((a) => a !== w.requesterId);
+        const approvedHere = decisions.filter((d) => d.level === w.level && d.decision === 'approve').length;
         const undecided = remaining.filter((a) => !decisions.some((d) => d.approverId === a));
         const summary = await grantSummary(tx, g);
+        const extension = w.subjectType === 'extension' ? { extensionId: w.subjectId } : {};
         if (approvedHere + undecided.length < level.quorum) {
-          const message = `Request ${g.id} (${summary.requesterEmail} on ${summary.targetName}) can no longer reach the quorum of approval level ${g.approval_level} (${level.quorum} needed, ${approvedHere} given, ${undecided.length} approver(s) left) after an approver was disabled`;
+          const what = w.subjectType === 'extension' ? `Extension request ${w.subjectId} of grant ${g.id}` : `Request ${g.id}`;
+          const message = `${what} (${summary.requesterEmail} on ${summary.targetName}) can no longer reach the quorum of approval level ${w.level} (${level.quorum} needed, ${approvedHere} given, ${undecided.length} approver(s) left) after an approver was disabled`;
           await tx.insertInto('alerts').values({ id: randomUUID(), tenant_id: tenantId, grant_id: g.id, severity: 'warning', message, created_at: clock.now() }).execute();
-          await audit.append(tx, { tenantId, actor, action: 'alert.raised', subject: { type: 'grant', id: g.id }, reason: message, after: { severity: 'warning', disabledApproverId: operatorId } });
+          await audit.append(tx, { tenantId, actor, action: 'alert.raised', subject: { type: 'grant', id: g.id }, reason: message, after: { severity: 'warning', disabledApproverId: operatorId, ...extension } });
           flagged++;
           return;
         }
@@ -136,9 +174,10 @@ export function createOffboarding(deps: OffboardingDeps) {
           actor,
           action: 'approval.rerouted',
           subject: { type: 'grant', id: g.id },
-          after: { level: g.approval_level, quorum: level.quorum, approverIds: remaining, disabledApproverId: operatorId },
+          after: { level: w.level, quorum: level.quorum, approverIds: remaining, disabledApproverId: operatorId, ...extension },
         });
-        await deps.notifier?.enqueue(tx, tenantId, { type: 'approval_requested', grant: summary, level: g.approval_level, quorum: level.quorum, approverIds: undecided }, { operatorIds: undecided });
+        const asked = { type: 'approval_requested' as const, grant: summary, level: w.level, quorum: level.quorum, approverIds: undecided };
+        await deps.notifier?.enqueue(tx, tenantId, w.extensionSeconds === undefined ? asked : { ...asked, extensionSeconds: w.extensionSeconds }, { operatorIds: undecided });
         rerouted++;
       });
     }
