@@ -6,9 +6,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRogueProvider, type RogueProvider } from '../harness/rogue-oidc.js';
-import { apiClient } from '../support/http.js';
+import { addExistingMember, apiClient } from '../support/http.js';
 import { browserless, configureSso, signInFootprint, startAndAuthorize } from '../support/sso.js';
-import { startTestServer, type TestServer } from '../support/test-server.js';
+import { createMember, startTestServer, type TestServer } from '../support/test-server.js';
 
 let s: TestServer;
 let rogue: RogueProvider;
@@ -115,8 +115,7 @@ describe('the callback refuses', () => {
 describe('linking an existing person', () => {
   it("never lets another tenant's provider take over a person that tenant does not have", async () => {
     // Frank belongs to default only; tenant "beta" has its own provider, which asserts his email.
-    const frank = await s.admin.post('/api/v1/tenants/default/members', { email: 'frank@example.test', roles: ['approver'] });
-    expect(frank.status).toBe(201);
+    await createMember(s.tb, 'default', 'frank@example.test', ['approver']);
     expect((await s.admin.post('/api/v1/tenants', { slug: 'beta', name: 'Beta' })).status).toBe(201);
     const betaIdp = await startRogueProvider();
     try {
@@ -131,9 +130,9 @@ describe('linking an existing person', () => {
   });
 
   it('links a member of the tenant whose email the provider vouches for; the session reaches that tenant only', async () => {
-    const grace = await s.admin.post('/api/v1/tenants/default/members', { email: 'grace@example.test', roles: ['auditor'] });
-    expect(grace.status).toBe(201);
-    expect((await s.admin.post('/api/v1/tenants/beta/members', { email: 'grace@example.test', roles: ['requester'] })).status).toBe(201);
+    const grace = await createMember(s.tb, 'default', 'grace@example.test', ['auditor']);
+    // Her membership of "beta" needs her consent: she accepts its invitation, signed in.
+    await addExistingMember(s.admin, 'beta', grace.api, 'grace@example.test', ['requester']);
     rogue.mode = 'good';
     rogue.person = { sub: 'sub-grace', email: 'grace@example.test', groups: ['timebox-requesters'] };
     const b = browserless();
