@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { runLease } from '../app/run-lease.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../store/schema.js';
+import type { AuditContent } from './audit-log.js';
 import { signCheckpoint, type SignedCheckpoint } from './checkpoints.js';
 import { chainOf, planSeal, type ChainHead, type UnsealedEvent } from './seal-plan.js';
 import type { AuditWitness } from './witness.js';
@@ -59,20 +60,11 @@ export interface AuditSealer {
   stats(): SealStats;
 }
 
-interface RawEvent {
+/** A stored event as the sealer reads it: its content, insertion id and writing transaction. */
+interface RawEvent extends Omit<AuditContent, 'at'> {
   seq: string;
   xid: string;
-  id: string;
   at: Date;
-  tenant_id: string | null;
-  actor_type: string;
-  actor_id: string | null;
-  action: string;
-  subject_type: string;
-  subject_id: string | null;
-  reason: string | null;
-  before: unknown;
-  after: unknown;
 }
 
 export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
