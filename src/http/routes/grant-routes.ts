@@ -20,7 +20,8 @@ export interface GrantRouteDeps extends AppDeps {
 }
 
 const grantParams = tenantParamsSchema.extend({ grantId: uuidParam });
-export const accountNameSchema = name(64);
+// Only an outer bound: each target kind's own name rule decides (PostgreSQL 63, MariaDB 80, AD 20...).
+export const accountNameSchema = name(256);
 
 export const grantRoutes =
   (deps: GrantRouteDeps): RouteModule =>
