@@ -3,6 +3,7 @@
  * retried quickly, the others need a person, with a message that says what to fix.
  */
 import { TargetError, invalid, permanent, transient } from '../../core/errors.js';
+import { errorCodeOf } from '../error-code.js';
 
 const TRANSIENT = new Set([
   'ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
@@ -15,13 +16,6 @@ const PRIVILEGE = new Set([
   'ER_KILL_DENIED_ERROR', 'ER_COLUMNACCESS_DENIED_ERROR', 'ER_PROCACCESS_DENIED_ERROR',
 ]);
 
-function codeOf(err: unknown): string | undefined {
-  if (!err || typeof err !== 'object') return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') return code;
-  if (err instanceof AggregateError) return codeOf(err.errors[0]);
-  return undefined;
-}
 
 function privilegeHint(message: string): string {
   if (/kill|thread/i.test(message)) return ' (it needs CONNECTION ADMIN, or SUPER, to end sessions)';
@@ -33,7 +27,7 @@ function privilegeHint(message: string): string {
 
 export function toTargetError(err: unknown, where: string): TargetError {
   if (err instanceof TargetError) return err;
-  const code = codeOf(err);
+  const code = errorCodeOf(err);
   const message = err instanceof Error ? err.message : String(err);
   const sqlState = (err as { sqlState?: unknown })?.sqlState;
   if (code === 'EOUTBOUND' || (err as Error)?.name === 'OutboundRefused') return permanent(`MariaDB at ${where}: ${message}`, err);

@@ -4,6 +4,7 @@
  */
 import { TargetError, invalid, permanent, transient } from '../../core/errors.js';
 import { INSECURE_AUTH } from './connect.js';
+import { errorCodeOf } from '../error-code.js';
 
 const TRANSIENT_NET = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 const TRANSIENT_SQL = new Set([
@@ -18,14 +19,6 @@ const TRANSIENT_SQL = new Set([
   '42710', // duplicate_object: a concurrent grant created the role first; a retry finds it
 ]);
 
-function codeOf(err: unknown): string | undefined {
-  if (!err || typeof err !== 'object') return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') return code;
-  // Node's happy-eyeballs connect reports an AggregateError of per-address failures.
-  if (err instanceof AggregateError) return codeOf(err.errors[0]);
-  return undefined;
-}
 
 function privilegeHint(message: string): string {
   if (/terminate|signal/i.test(message)) return ' (grant it with: GRANT pg_signal_backend TO <service account>)';
@@ -39,7 +32,7 @@ function privilegeHint(message: string): string {
 /** `where` names the target (host:port) so a message read in an alert says which server. */
 export function toTargetError(err: unknown, where: string): TargetError {
   if (err instanceof TargetError) return err;
-  const code = codeOf(err);
+  const code = errorCodeOf(err);
   const message = err instanceof Error ? err.message : String(err);
 
   // Refused before the password left: a person must change the target or the server's settings.
