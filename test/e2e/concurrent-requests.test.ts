@@ -6,7 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { finalStates } from '../../src/core/lifecycle.js';
 import { startPostgres, type PgCluster } from '../harness/postgres.js';
 import type { ApiClient } from '../support/http.js';
 import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
@@ -88,7 +89,15 @@ describe('concurrent requests on PostgreSQL', () => {
     const log = await readFile(cluster.logFile, 'utf8');
     expect(log).not.toMatch(/deadlock detected/);
 
-    // Everything that happened is in the audit log, and it verifies.
+    // Everything that happened is in the audit log, and it verifies. The last grants are still
+    // expiring on schedule (each writes events); once every grant has ended, nothing else writes.
+    await vi.waitFor(
+      async () => {
+        const open = await server.tb.store.db.selectFrom('grants').select('id').where('state', 'not in', [...finalStates]).execute();
+        if (open.length > 0) throw new Error(`${open.length} grant(s) have not ended yet`);
+      },
+      { timeout: 60_000, interval: 200 },
+    );
     await server.tb.audit.sealer.sealNow({ checkpoint: true });
     const report = (await server.admin.post('/api/v1/audit/verify')).body;
     expect(report).toMatchObject({ ok: true, unsealed: 0 });
