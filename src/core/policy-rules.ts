@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { isValidTimeZone, neverOpens, weekdays, type AccessWindow } from './access-window.js';
 import { checkTicketPattern } from './safe-pattern.js';
+import { name } from './text-schema.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'use HH:MM (24 h)' });
 const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'use YYYY-MM-DD' });
@@ -19,44 +20,57 @@ export const accessWindowSchema = z.strictObject({
   dates: z.strictObject({ from: day, to: day }).optional(),
 });
 
-export const approvalLevelSchema = z.strictObject({
-  name: z.string().min(1).max(64).optional(),
-  approverIds: z.array(id).max(100).default([]),
-  groupIds: z.array(id).max(50).default([]),
-  quorum: z.number().int().min(1).max(50).default(1),
-});
+const levelOf = (ruleName: z.ZodType<string>) =>
+  z.strictObject({
+    name: ruleName.optional(),
+    approverIds: z.array(id).max(100).default([]),
+    groupIds: z.array(id).max(50).default([]),
+    quorum: z.number().int().min(1).max(50).default(1),
+  });
 
-export const autoApproveRuleSchema = z.strictObject({
-  name: z.string().min(1).max(64),
-  /** All given conditions must hold. */
-  requesterGroupIds: z.array(id).max(50).optional(),
-  maxDurationSeconds: z.number().int().min(10).optional(),
-  windows: z.array(accessWindowSchema).max(20).optional(),
-});
+const autoApproveOf = (ruleName: z.ZodType<string>) =>
+  z.strictObject({
+    name: ruleName,
+    /** All given conditions must hold. */
+    requesterGroupIds: z.array(id).max(50).optional(),
+    maxDurationSeconds: z.number().int().min(10).optional(),
+    windows: z.array(accessWindowSchema).max(20).optional(),
+  });
 
-export const policyRulesSchema = z.strictObject({
-  requesterOperatorIds: z.array(id).max(500).default([]),
-  requesterGroupIds: z.array(id).max(50).default([]),
-  ticket: z.strictObject({ required: z.boolean(), pattern: z.string().max(200).optional() }).optional(),
-  windows: z.array(accessWindowSchema).max(20).default([]),
-  maxConcurrentGrants: z.number().int().min(1).max(1000).optional(),
-  maxScheduleAheadDays: z.number().int().min(0).max(365).default(0),
-  extension: z
-    .strictObject({
-      allowed: z.boolean(),
-      /** The grant's total length, extensions included, never goes beyond this. */
-      maxTotalSeconds: z.number().int().min(60),
-      /** Requester may extend within the cap without asking the approvers again. */
-      selfApprove: z.boolean().default(false),
-    })
-    .optional(),
-  approvalLevels: z.array(approvalLevelSchema).max(5).default([]),
-  autoApprove: z.array(autoApproveRuleSchema).max(10).default([]),
-  breakGlass: z.strictObject({ allowed: z.boolean() }).default({ allowed: false }),
-  mfa: z
-    .strictObject({ request: z.boolean().default(false), approve: z.boolean().default(false), reveal: z.boolean().default(false) })
-    .default({ request: false, approve: false, reveal: false }),
-});
+/** The shape once; the rule names' text rule differs between what a person sends and what is stored. */
+const rulesOf = (ruleName: z.ZodType<string>) =>
+  z.strictObject({
+    requesterOperatorIds: z.array(id).max(500).default([]),
+    requesterGroupIds: z.array(id).max(50).default([]),
+    ticket: z.strictObject({ required: z.boolean(), pattern: z.string().max(200).optional() }).optional(),
+    windows: z.array(accessWindowSchema).max(20).default([]),
+    maxConcurrentGrants: z.number().int().min(1).max(1000).optional(),
+    maxScheduleAheadDays: z.number().int().min(0).max(365).default(0),
+    extension: z
+      .strictObject({
+        allowed: z.boolean(),
+        /** The grant's total length, extensions included, never goes beyond this. */
+        maxTotalSeconds: z.number().int().min(60),
+        /** Requester may extend within the cap without asking the approvers again. */
+        selfApprove: z.boolean().default(false),
+      })
+      .optional(),
+    approvalLevels: z.array(levelOf(ruleName)).max(5).default([]),
+    autoApprove: z.array(autoApproveOf(ruleName)).max(10).default([]),
+    breakGlass: z.strictObject({ allowed: z.boolean() }).default({ allowed: false }),
+    mfa: z
+      .strictObject({ request: z.boolean().default(false), approve: z.boolean().default(false), reveal: z.boolean().default(false) })
+      .default({ request: false, approve: false, reveal: false }),
+  });
+
+/** At the API edge: rule names are names people read and compare (no bidi controls, no invisibles). */
+export const policyRulesSchema = rulesOf(name(64));
+export const approvalLevelSchema = levelOf(name(64));
+/**
+ * Read back from the store: rules saved before names followed the text rule must still load (a
+ * policy that cannot be read would refuse every request on it).
+ */
+const storedRulesSchema = rulesOf(z.string().min(1).max(64));
 
 export type PolicyRules = z.output<typeof policyRulesSchema>;
 export type PolicyRulesInput = z.input<typeof policyRulesSchema>;
@@ -66,7 +80,7 @@ export const emptyRules: PolicyRules = policyRulesSchema.parse({});
 
 /** Parses stored rules; a stored value that no longer parses is a bug, not user input. */
 export function readRules(stored: unknown): PolicyRules {
-  return policyRulesSchema.parse(stored ?? {});
+  return storedRulesSchema.parse(stored ?? {});
 }
 
 /**

@@ -75,7 +75,19 @@ export async function createWebhook(
 ): Promise<{ webhook: WebhookView; secret: string }> {
   // Where it leads, by the server's outbound policy (a name is judged again when resolved, at delivery).
   const where = webhookUrlProblem(input.url, deps.outbound);
-  if (where) throw badRequest(`url ${where}`);
+  if (where) {
+    // Recorded although nothing is saved: an admin probing internal addresses is worth knowing of.
+    // Redacted as everywhere: the rest of a webhook URL may hold a token.
+    await deps.audit.append(deps.db, {
+      tenantId,
+      actor,
+      action: 'webhook.refused',
+      subject: { type: 'tenant', id: tenantId },
+      reason: 'address not allowed',
+      after: { name: input.name, url: redactUrl(input.url) },
+    });
+    throw badRequest(`url ${where}`);
+  }
   const id = randomUUID();
   const secret = input.secret ?? `whsec_${randomBytes(32).toString('base64url')}`;
   return deps.db.transaction().execute(async (tx) => {

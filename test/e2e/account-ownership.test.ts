@@ -31,7 +31,7 @@ let racer: ApiClient;
 let dual: ApiClient; // works on both databases
 let other: ApiClient; // people of the other installation
 let other2: ApiClient;
-const ids = { targetA: '', targetB: '', alias: '', autoPolicyB: '', approvalPolicyB: '', otherTarget: '' };
+const ids = { targetA: '', targetB: '', alias: '', shortForm: '', autoPolicyB: '', approvalPolicyB: '', otherTarget: '' };
 
 async function asSuperuser<R extends pg.QueryResultRow>(query: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
   const c = new pg.Client({ connectionString: inject('pgAdminUrl') });
@@ -93,8 +93,10 @@ beforeAll(async () => {
   dbB = await preparePgTarget(inject('pgAdminUrl'));
   ids.targetA = await addTarget(s1, 'app-a', dbA.config);
   ids.targetB = await addTarget(s1, 'app-b', dbB.config);
-  // The same server under another address (a DNS alias, say): Timebox's store cannot tell.
-  ids.alias = await addTarget(s1, 'app-b-alias', { ...dbB.config, host: '127.1' });
+  // The same server under another name (a DNS alias, say): Timebox's store cannot tell.
+  ids.alias = await addTarget(s1, 'app-b-alias', { ...dbB.config, host: 'localhost' });
+  // The same address written another way: the store can.
+  ids.shortForm = await addTarget(s1, 'app-b-short', { ...dbB.config, host: '127.1' });
   ids.otherTarget = await addTarget(s2, 'app-b', dbB.config);
 
   victim = await addOperator(s1, `victim.${runId}@example.test`, ['approver']);
@@ -146,6 +148,11 @@ describe('ownership of JIT roles on a shared cluster', () => {
     expect(viaB.body.error.message).toBe(
       `the account name "${victimName}" is already used by another JIT account on a target that reaches the same server or domain as "app-b"; choose another`,
     );
+    // Through the address written short (127.1): the store knows it is the same server.
+    await addPolicy(s1, { name: 'short auto', targetId: ids.shortForm, requesterRoles: ['requester'] });
+    const viaShort = await ask(mallory, ids.shortForm, dbB.readers, victimName);
+    expect(viaShort.status, JSON.stringify(viaShort.body)).toBe(409);
+    expect(viaShort.body.error.message).toMatch(/is already used by another JIT account on a target that reaches the same server or domain as "app-b-short"/);
     // Through the alias: the role's marker names another JIT account.
     const viaAlias = await ask(mallory, ids.alias, dbB.readers, victimName);
     expect(viaAlias.status, JSON.stringify(viaAlias.body)).toBe(409);

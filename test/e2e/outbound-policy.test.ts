@@ -71,6 +71,10 @@ describe('webhooks', () => {
       expect(res.body.error.message, url).toBe(`url must not point to ${what} unless the server operator allows it`);
     }
     expect(await webhookCount(strict)).toBe(0);
+    // Each attempt is in the audit log, without the URL's path (it may hold a token).
+    const refused = (await strict.admin.get(`${T}/audit?action=webhook.refused&limit=50`)).body.items as { reason: string; after: { url: string } }[];
+    expect(refused).toHaveLength(cases().length);
+    expect(refused.every((e) => e.reason === 'address not allowed' && !e.after.url.includes('meta-data'))).toBe(true);
   });
 
   it('resolve names at delivery: a name that leads to this host is not contacted', async () => {

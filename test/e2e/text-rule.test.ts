@@ -98,6 +98,20 @@ describe('names and reasons', () => {
     expect(ok.body.name).toBe('Zoë – ключ 🔑');
   });
 
+  it('refuses them in the names of a policy\'s approval levels and auto-approve rules, saving nothing', async () => {
+    const before = await counts();
+    const policy = (rules: unknown) => ({ name: 'p', requesterRoles: ['requester'], maxDurationSeconds: 600, defaultDurationSeconds: 60, rules });
+    for (const [rules, field] of [
+      [{ approvalLevels: [{ name: 'managers\u202e', approverIds: [] }] }, 'body.rules.approvalLevels[0].name'],
+      [{ autoApprove: [{ name: 'night\u200bshift', maxDurationSeconds: 60 }] }, 'body.rules.autoApprove[0].name'],
+    ] as const) {
+      const res = await server.admin.post(`${T}/policies`, policy(rules));
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body.error.message).toContain(`${field}: must not contain invisible formatting characters`);
+    }
+    expect(await counts()).toEqual(before);
+  });
+
   it('refuses a blank reason (one space is no reason)', async () => {
     const res = await server.admin.post(`${T}/requests`, {
       targetId: '00000000-0000-4000-8000-000000000000', entitlements: ['r'], durationSeconds: 600, reason: ' ',

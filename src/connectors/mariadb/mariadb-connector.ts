@@ -9,6 +9,7 @@ import { dropUser, extendUser, grantUser, revokeUser, rotateUser, userStatus, ve
 import { grantableRoles } from './catalog.js';
 import { checkTarget } from './check.js';
 import { type MariadbConfig, mariadbConfigSchema, mariadbSecretBinding, poolOptions } from './config.js';
+import { canonicalHost } from '../../net/canonical-host.js';
 import { toTargetError } from './errors.js';
 import { validateAccountName, validateEntitlementName } from './names.js';
 import { withConnection } from './session.js';
@@ -85,7 +86,7 @@ export const mariadbConnector: ConnectorDefinition<MariadbConfig> = {
   validateAccountName,
   validateEntitlementName,
   // Users are per server: every schema shares them.
-  accountScope: (config) => `mariadb://${config.host.toLowerCase()}:${config.port}`,
+  accountScope: (config) => `mariadb://${canonicalHost(config.host)}:${config.port}`,
   passwordPolicy: { length: 32 },
   create: createInstance,
 };

@@ -8,6 +8,7 @@ import type { ConnectorContext, ConnectorDefinition, ConnectorInstance, Connecto
 import { checkTarget } from './check.js';
 import { type PostgresConfig, poolConfig, postgresConfigSchema, postgresSecretBinding } from './config.js';
 import { groupRoleExists, listGroupRoles } from './entitlements.js';
+import { canonicalHost } from '../../net/canonical-host.js';
 import { toTargetError } from './errors.js';
 import { validateAccountName, validateEntitlementName } from './names.js';
 import { dropRole, extendRole, grantRole, revokeRole, roleStatus, rotateRole, verifyRole } from './roles.js';
@@ -75,7 +76,7 @@ export const postgresConnector: ConnectorDefinition<PostgresConfig> = {
   validateAccountName,
   validateEntitlementName,
   // Roles are per cluster: every database of one server shares them.
-  accountScope: (config) => `postgres://${config.host.toLowerCase()}:${config.port}`,
+  accountScope: (config) => `postgres://${canonicalHost(config.host)}:${config.port}`,
   passwordPolicy: { length: 32 },
   create: createInstance,
 };

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { getGrant } from '../../app/grants.js';
 import { deleteJitAccount } from '../../app/delete-jit-account.js';
+import { awaitActivation } from '../../app/activation-outcome.js';
 import { enableJitAccount, listJitAccounts } from '../../app/jit-accounts.js';
 import { rotateJitAccountPassword } from '../../app/rotate-jit-password.js';
 import { principalOf } from '../auth-hook.js';
@@ -95,7 +96,8 @@ export const jitAccountRoutes =
           request.params.accountId,
           { ...request.body, startAt: request.body.startAt ? new Date(request.body.startAt) : null },
         );
-        if (grant.state === 'activating') await deps.runNow(grant.id, 'activate');
+        // Answered with the outcome (active, or failed and cleaned up), as a new request is.
+        if (grant.state === 'activating') await awaitActivation(deps, deps.runNow, grant.id);
         return reply.status(201).send(grantJson(await getGrant(deps, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, grant.id)));
       },
     );
