@@ -1,7 +1,7 @@
 /**
  * The server's Prometheus metrics. Events (activations, revocations, failures, HTTP requests)
  * are observed where they happen, in this process; the state of the shared database (grants by
- * state, overdue revocations, scheduler and outbox backlog, connected agents) is read at scrape
+ * state, overdue revocations, scheduler, outbox and SIEM backlog, connected agents) is read at scrape
  * time with one bounded query each. One registry per server, never the global one, so several
  * servers can live in one process (tests) without mixing their figures.
  */
@@ -46,6 +46,8 @@ export interface MetricsOptions {
    * Absent: `timebox_audit_seal_lag_seconds` is not exported.
    */
   sealLagSeconds?: () => Promise<number | null>;
+  /** Sealed audit events not yet delivered, per SIEM sink; absent when none is configured. */
+  siemBacklog?: () => Promise<Record<string, number>>;
 }
 
 const statusClass = (code: number) => `${Math.floor(code / 100)}xx`;
@@ -107,6 +109,9 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const sealLag = opts.sealLagSeconds
     ? new Gauge({ name: 'timebox_audit_seal_lag_seconds', help: 'Age of the oldest audit event not yet sealed into its chain; 0 when all are sealed.', registers })
     : null;
+  const siemBacklog = opts.siemBacklog
+    ? new Gauge({ name: 'timebox_siem_backlog', help: 'Sealed audit events not yet delivered to each SIEM sink.', labelNames: ['sink'], registers })
+    : null;
   const dbGauges = [grants, overdue, queueDepth, oldestDue, outbox, outboxOldest, agents];
 
   async function refreshDatabaseGauges() {
@@ -141,6 +146,16 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     }
   }
 
+  async function refreshSiemBacklog() {
+    if (!siemBacklog || !opts.siemBacklog) return;
+    siemBacklog.reset();
+    try {
+      for (const [sink, n] of Object.entries(await opts.siemBacklog())) siemBacklog.set({ sink }, n);
+    } catch (err) {
+      opts.log.warn({ err }, 'metrics: could not read the SIEM backlog');
+    }
+  }
+
   let refreshing: Promise<unknown> | null = null;
 
   return {
@@ -165,7 +180,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     async scrape() {
       // Scrapes that arrive together share one round of queries: a burst of scrapers (or a
       // slow database) never piles queries up on the store.
-      refreshing ??= Promise.all([refreshDatabaseGauges(), refreshSealLag()]).finally(() => {
+      refreshing ??= Promise.all([refreshDatabaseGauges(), refreshSealLag(), refreshSiemBacklog()]).finally(() => {
         refreshing = null;
       });
       await refreshing;

@@ -157,12 +157,15 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
 
   // Every replica serves its own process figures; the database-derived gauges read the shared
   // database, so they are the same from any replica.
+  const siemSinks = siemSinksFromConfig(config, outbound);
   const metrics = createMetrics({
     db: store.db,
     clock,
     log,
     statementTimeout: store.kind === 'postgres',
     sealLagSeconds: () => oldestUnsealedAgeSeconds(store.db, clock),
+    // Read at scrape time, once the streamer below exists.
+    siemBacklog: siemSinks.length > 0 ? () => siem.backlog() : undefined,
   });
 
   let scheduler: Scheduler | null = null;
@@ -215,7 +218,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     checkpointMs: config.TIMEBOX_AUDIT_CHECKPOINT_MS,
   });
   // Sealed events to the SIEM on their own loops: a collector that is down never delays a grant.
-  const siem = createSiemStreamer({ db: store.db, clock, log, workerId }, siemSinksFromConfig(config, outbound), {
+  const siem = createSiemStreamer({ db: store.db, clock, log, workerId }, siemSinks, {
     batchSize: config.TIMEBOX_SIEM_BATCH,
     pollMs: config.TIMEBOX_SIEM_POLL_MS,
     retryBaseMs: config.TIMEBOX_SIEM_RETRY_BASE_MS,

@@ -22,6 +22,7 @@ const PER_PHASE = 60;
 const PEOPLE = 4;
 const BATCH = 50;
 const TOKEN = 'hec-token-' + randomUUID();
+const METRICS_TOKEN = 'metrics-' + randomUUID();
 const T = '/api/v1/tenants/default';
 
 /** An HTTP collector: records every request; "down" means nothing listens on its port. */
@@ -84,6 +85,7 @@ beforeAll(async () => {
       TIMEBOX_SIEM_POLL_MS: '100',
       TIMEBOX_SIEM_RETRY_BASE_MS: '100',
       TIMEBOX_SIEM_RETRY_MAX_MS: '1000',
+      TIMEBOX_METRICS_TOKEN: METRICS_TOKEN,
     },
   });
   const target = await server.admin.post(`${T}/targets`, {
@@ -139,6 +141,14 @@ const until = async (what: string, check: () => Promise<boolean> | boolean) => {
     await new Promise((r) => setTimeout(r, 100));
   }
 };
+/** The SIEM backlog per sink, as a Prometheus scrape of /metrics shows it. */
+async function scrapedBacklog(): Promise<Record<string, number>> {
+  const res = await fetch(new URL('/metrics', server.url), { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+  expect(res.status).toBe(200);
+  const out: Record<string, number> = {};
+  for (const m of (await res.text()).matchAll(/^timebox_siem_backlog\{sink="([^"]+)"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
 const sinkStats = (name: string) => server.tb.siem.stats().find((s) => s.sink === name)!;
 
 /** Every sealed event as exported: the tenant's export over HTTP, plus the platform chain's lines. */
@@ -182,6 +192,10 @@ describe('SIEM streaming to rsyslog over TLS and a Splunk-HEC-shaped collector',
     const backlog = await server.tb.siem.backlog();
     expect(backlog.syslog).toBeGreaterThanOrEqual(PER_PHASE * 2);
     expect(backlog.http).toBeGreaterThanOrEqual(PER_PHASE * 2);
+    // The same backlog is what a scraper sees (an alert on it tells of a collector down).
+    const scraped = await scrapedBacklog();
+    expect(scraped.syslog).toBeGreaterThanOrEqual(PER_PHASE * 2);
+    expect(scraped.http).toBeGreaterThanOrEqual(PER_PHASE * 2);
 
     await rsyslog.start();
     await collector.start();
@@ -232,6 +246,7 @@ describe('SIEM streaming to rsyslog over TLS and a Splunk-HEC-shaped collector',
       const b = await server.tb.siem.backlog();
       return b.syslog === 0 && b.http === 0;
     });
+    expect(await scrapedBacklog()).toEqual({ syslog: 0, http: 0 });
     console.log(
       `SIEM run: ${expected.size} sealed events; lifecycle median ms up ${median(up).toFixed(0)}, sinks down ${median(down).toFixed(0)}, after ${median(after).toFixed(0)}; ` +
         `duplicates syslog ${viaSyslog.length - new Set(viaSyslog.map((m) => m.id)).size}, http ${viaHttp.length - new Set(viaHttp).size}; ` +
