@@ -178,6 +178,11 @@ describe('single sign-on in the dashboard', () => {
       breakGlassEmails: [server.adminLogin.email],
     });
     expect(saved.status).toBe(200);
+    // Requiring SSO ends the password sessions members already had; the break-glass owner's stays.
+    expect((await carol.api.get('/api/v1/me')).status).toBe(401);
+    expect((await server.admin.get('/api/v1/me')).status).toBe(200);
+    const configured = await db().selectFrom('audit_events').select('after').where('action', '=', 'sso.updated').orderBy('seq', 'desc').executeTakeFirstOrThrow();
+    expect((configured.after as { endedPasswordSessions: number }).endedPasswordSessions).toBeGreaterThanOrEqual(1);
 
     const carolSessionsOf = () =>
       db()
@@ -194,7 +199,7 @@ describe('single sign-on in the dashboard', () => {
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').filter({ hasText: 'requires single sign-on' }).waitFor();
     await shot(page, 'sso-required-password-refused');
-    // No session was made by the refused sign-in (the one she had from before SSO was required stays).
+    // No session was made by the refused sign-in.
     expect(await carolSessionsOf()).toEqual(sessionsBefore);
 
     await page.getByLabel('Email').fill(server.adminLogin.email);

@@ -49,3 +49,32 @@ export async function assertPasswordSignInAllowed(
     });
   }
 }
+
+/**
+ * When a tenant starts requiring single sign-on, the password sessions its members already hold
+ * end too: otherwise a session made with a password yesterday would outlive the rule for its
+ * whole lifetime. Sessions made through the tenant's provider stay, and so do those of the
+ * break-glass owners who could sign in with a password now (an authenticator app enrolled).
+ * Personal API tokens are deliberate credentials for scripts and are left to their owners.
+ */
+export async function endPasswordSessions(tx: Kysely<Database>, tenantId: string, breakGlassEmails: readonly string[], now: Date): Promise<number> {
+  const members = tx.selectFrom('memberships').select('operator_id').where('tenant_id', '=', tenantId);
+  const exempt = tx
+    .selectFrom('memberships as m')
+    .innerJoin('operators as o', 'o.id', 'm.operator_id')
+    .select('o.id')
+    .where('m.tenant_id', '=', tenantId)
+    .where('o.email', 'in', breakGlassEmails.length ? [...breakGlassEmails] : [''])
+    .where('o.totp_enabled_at', 'is not', null)
+    .where((eb) => eb(eb.val('owner'), '=', eb.fn.any('m.roles')));
+  const ended = await tx
+    .updateTable('api_tokens')
+    .set({ revoked_at: now })
+    .where('kind', '=', 'session')
+    .where('sso_tenant_id', 'is', null)
+    .where('revoked_at', 'is', null)
+    .where('operator_id', 'in', members)
+    .where('operator_id', 'not in', exempt)
+    .executeTakeFirst();
+  return Number(ended.numUpdatedRows);
+}

@@ -14,6 +14,7 @@ import type { SecretBox } from '../../secrets/types.js';
 import type { Database } from '../../store/schema.js';
 import type { SsoGroupMapping, SsoRoleMapping } from '../../store/schema-sso.js';
 import { inTransaction, normalizeEmail, type Actor } from '../operators.js';
+import { endPasswordSessions } from './require-sso.js';
 
 type Db = Kysely<Database>;
 
@@ -137,7 +138,7 @@ export function createSsoSettings(deps: SsoSettingsDeps) {
   async function set(tenantId: string, input: SsoSettingsInput, actor: Actor): Promise<SsoSettingsView> {
     const breakGlass = [...new Set(input.breakGlassEmails.map(normalizeEmail))];
     return inTransaction(db, async (tx) => {
-      const existing = await tx.selectFrom('tenant_sso').select(['client_secret_enc']).where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
+      const existing = await tx.selectFrom('tenant_sso').select(['client_secret_enc', 'require_sso']).where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
       if (!existing && !input.clientSecret) throw badRequest('clientSecret is required the first time single sign-on is set up');
       const wanted = [...new Set(input.groupMappings.map((m) => m.operatorGroup))];
       if (wanted.length) {
@@ -176,12 +177,13 @@ export function createSsoSettings(deps: SsoSettingsDeps) {
       else await tx.insertInto('tenant_sso').values({ tenant_id: tenantId, ...row }).execute();
       const saved = toView((await readRow(tx, tenantId))!);
       const { updatedAt: _u, ...after } = saved;
+      const endedSessions = input.requireSso && !existing?.require_sso ? await endPasswordSessions(tx, tenantId, breakGlass, clock.now()) : 0;
       await audit.append(tx, {
         tenantId,
         actor,
         action: existing ? 'sso.updated' : 'sso.configured',
         subject: { type: 'tenant', id: tenantId },
-        after: { ...after, clientSecretChanged: Boolean(input.clientSecret) },
+        after: { ...after, clientSecretChanged: Boolean(input.clientSecret), endedPasswordSessions: endedSessions },
       });
       return saved;
     });
