@@ -39,9 +39,17 @@ import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
 
 const waiters = new Map<string, Set<() => void>>();
 
-/** Wakes every long poll of `agentId` held by this process (others notice within a second). */
+/** The NOTIFY channel of desired-state changes; the payload is the agent's id (agent-push.ts). */
+export const AGENT_CHANGES_CHANNEL = 'timebox_agent_changes';
+
+/** Wakes every long poll of `agentId` held by this process (other processes hear the NOTIFY). */
 export function wakeAgent(agentId: string): void {
   for (const w of waiters.get(agentId) ?? []) w();
+}
+
+/** Wakes every held long poll of this process: each re-reads its version once. */
+export function wakeAllAgents(): void {
+  for (const set of waiters.values()) for (const w of set) w();
 }
 
 function onWake(agentId: string, fn: () => void): () => void {
@@ -125,6 +133,8 @@ export async function bumpDesiredVersion(tx: AgentsTx, agentId: string): Promise
     .where('id', '=', agentId)
     .returning('desired_version')
     .executeTakeFirstOrThrow();
+  // Delivered to every listening server process at commit, never before (nor on rollback).
+  await sql`SELECT pg_notify(${AGENT_CHANGES_CHANNEL}, ${agentId})`.execute(tx);
   return Number(row.desired_version);
 }
 
@@ -132,7 +142,7 @@ export async function bumpDesiredVersion(tx: AgentsTx, agentId: string): Promise
  * The credential engines' hook: SSH trust of a tenant changed. Every unrevoked agent of the tenant
  * gets a new version in the changing transaction (rows locked in id order, so concurrent changes
  * never deadlock), and after the commit this process's held long polls are woken; other server
- * processes see the version within their one-second re-check. Agents then refetch the KRL and CA
+ * processes hear the NOTIFY. Agents then refetch the KRL and CA
  * keys (conditional GETs: unchanged files cost a 304).
  */
 export const signalSshTrustChange: TrustChangeHook = async (tx: Transaction<Database>, change) => {
@@ -149,6 +159,7 @@ export const signalSshTrustChange: TrustChangeHook = async (tx: Transaction<Data
   if (agents.length === 0) return;
   const ids = agents.map((a) => a.id);
   await db.updateTable('agents').set({ desired_version: sql<string>`desired_version + 1` }).where('id', 'in', ids).execute();
+  await sql`SELECT pg_notify(${AGENT_CHANGES_CHANNEL}, id) FROM unnest(${ids}::text[]) AS id`.execute(tx);
   return () => ids.forEach(wakeAgent);
 };
 
@@ -200,8 +211,8 @@ export interface WaitOptions {
   since: number;
   waitMs: number;
   signal: AbortSignal;
-  /** Fallback re-check (changes made by another server process). */
-  recheckMs?: number;
+  /** How long to wait before re-reading the version unprompted (agent-push.ts); 1 s when absent. */
+  recheckMs?: () => number;
 }
 
 /**
@@ -229,7 +240,7 @@ export async function waitForDesiredState(
     const onAbort = () => stop.abort();
     opts.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      await sleep(Math.min(left, opts.recheckMs ?? 1_000), undefined, { signal: stop.signal }).catch(() => undefined);
+      await sleep(Math.min(left, opts.recheckMs?.() ?? 1_000), undefined, { signal: stop.signal }).catch(() => undefined);
     } finally {
       off();
       opts.signal.removeEventListener('abort', onAbort);

@@ -1,6 +1,7 @@
 /** What the use cases need, passed explicitly from the composition root. */
 import type { Kysely, Transaction } from 'kysely';
 import type { Logger } from 'pino';
+import type { AgentPush } from './agent-push.js';
 import type { AuditLog } from '../audit/types.js';
 import type { ConnectorHub } from '../connectors/registry.js';
 import type { Clock } from '../core/clock.js';
@@ -40,6 +41,8 @@ export interface AppDeps {
   notifier?: NotificationQueue;
   /** Activation and revocation figures for /metrics; absent: not recorded. */
   metrics?: MetricsRecorder;
+  /** How held agent long polls learn of changes (agent-push.ts); absent: they re-check each second. */
+  agentPush?: AgentPush;
 }
 
 /** Who is acting: recorded on every audit event. */

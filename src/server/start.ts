@@ -67,6 +67,7 @@ import { releaseLeasesOf } from '../scheduler/work-queue.js';
 import { createSecretBox } from '../secrets/envelope.js';
 import { loadMasterKey } from '../secrets/master-key.js';
 import { openStore, type Store } from '../store/db.js';
+import { inProcessAgentPush, startAgentPush } from '../app/agent-push.js';
 import { loadServerConfig, type ServerConfig } from './config.js';
 
 export interface Timebox {
@@ -182,6 +183,8 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     poke: () => scheduler?.poke(),
     outbound,
     metrics: metrics.recorder,
+    // Replicas share PostgreSQL: each listens for the others' agent changes. Embedded: one process.
+    agentPush: config.DATABASE_URL ? startAgentPush({ databaseUrl: config.DATABASE_URL, log }) : inProcessAgentPush,
   };
   scheduler = createScheduler({
     db: store.db,
@@ -303,6 +306,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       await dispatcher.stop();
       await siem.stop();
       await sealer.stop();
+      await deps.agentPush?.stop();
       await hub.closeAll();
       await store.close();
     },

@@ -265,6 +265,7 @@ export const agentRoutes =
               since: request.query.since,
               waitMs: request.query.wait * 1000,
               signal: abort.signal,
+              recheckMs: deps.agentPush?.recheckMs,
             });
             // Nothing new within the wait: 204, and the agent asks again.
             if (!state) return reply.status(204 as 200).send(undefined as never);
