@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres, type PgCluster } from '../test/harness/postgres.js';
 import { measureAdOverhead } from './ad-overhead.js';
+import { measureAgentFleet } from './agent-fleet.js';
 import { measureExpiryLag, type ExpiryLagResult } from './expiry-lag.js';
 import { measureLifecycles, runPgbench } from './lifecycles.js';
 import { measureMillionGrants } from './million-grants.js';
@@ -36,6 +37,8 @@ const scale = {
   idleMs: quick ? 6_000 : 10_000,
   adRoundTrips: quick ? 20 : 200,
   offboardingRounds: quick ? 2 : 5,
+  fleetAgents: quick ? 1_000 : 10_000,
+  fleetIdleMs: quick ? 5_000 : 20_000,
 };
 
 const rows: Row[] = [];
@@ -77,7 +80,8 @@ async function main() {
   const base = await mkdtemp(path.join(os.tmpdir(), 'timebox-bench-'));
   tmpDirs.push(base);
   try {
-    cluster = await startPostgres({ name: 'bench' });
+    // Production settings: every commit flushed to disk (fsync, synchronous_commit on).
+    cluster = await startPostgres({ name: 'bench', durable: true });
     const pg = cluster;
 
     await section('Expiry lag', 'PGlite', async () => {
@@ -121,6 +125,18 @@ async function main() {
       rows.push(row('Offboarded grants not revoked', 'PostgreSQL', r.notRevoked, '', { text: '0', ok: (v) => v === 0 }));
     });
 
+    await section('Agent fleet', 'PostgreSQL', async () => {
+      const r = await measureAgentFleet({ databaseUrl: await pg.createDatabase('agent_fleet'), agents: scale.fleetAgents, idleMs: scale.fleetIdleMs, pushTimeoutMs: 60_000 });
+      details.agentFleet = r;
+      const n = `${r.agents.toLocaleString('en-US')} agents holding signed long polls`;
+      rows.push(row(`Agent fleet idle: CPU (server + load generator), ${n}`, 'PostgreSQL', r.idleCores, 'cores', { text: '< 1 core', ok: (v) => v < 1 }));
+      rows.push(row(`Agent fleet idle: database transactions/s (all of the server's work), ${n}`, 'PostgreSQL', r.idleTransactionsPerSecond, '/s'));
+      rows.push(row(`Desired-state push to every agent, p50`, 'PostgreSQL', r.pushMs.p50, 'ms'));
+      rows.push(row(`Desired-state push to every agent, p99`, 'PostgreSQL', r.pushMs.p99, 'ms', { text: '< 2,000 ms', ok: (v) => v < 2_000 }));
+      rows.push(row('Agents without their new state after 60 s', 'PostgreSQL', r.missed, '', { text: '0', ok: (v) => v === 0 }));
+      rows.push(row(`RSS (server + load generator), ${n}`, 'PostgreSQL', r.rssMb, 'MB', { text: '< 1,024 MB', ok: (v) => v < 1_024 }));
+    });
+
     await section('Active grants at restart', 'PostgreSQL', async () => {
       const r = await measureMillionGrants({ createDatabase: (n) => pg.createDatabase(n), grants: scale.millionGrants, idleMs: scale.idleMs });
       details.activeGrants = r;
@@ -143,7 +159,7 @@ async function main() {
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
   const header =
     `Timebox benchmark (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}, ${os.cpus().length} CPUs, load ${load}, ` +
-    `node ${process.version}, ${((Date.now() - started) / 1000).toFixed(0)} s; PostgreSQL: throwaway cluster, fsync off`;
+    `node ${process.version}, ${((Date.now() - started) / 1000).toFixed(0)} s; PostgreSQL: throwaway cluster at production durability (fsync, synchronous_commit on)`;
   process.stdout.write(`\n${header}\n\n${renderMarkdown(rows)}\n\n`);
   const out = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
   await mkdir(path.dirname(out), { recursive: true });

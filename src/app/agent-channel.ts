@@ -226,6 +226,8 @@ export async function waitForDesiredState(
 ): Promise<DesiredState | null> {
   const deadline = Date.now() + opts.waitMs;
   for (;;) {
+    // Shutting down or the client left: the store may already be closing.
+    if (opts.signal.aborted) return null;
     const agent = await deps.db.selectFrom('agents').select(['desired_version', 'revoked_at']).where('id', '=', agentId).executeTakeFirstOrThrow();
     if (agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
     if (Number(agent.desired_version) > opts.since) {

@@ -118,7 +118,7 @@ async function postgresIds(): Promise<{ uid: number; gid: number } | null> {
 }
 
 /** Settings appended to postgresql.conf: no shell quoting of paths through `pg_ctl -o`. */
-function serverSettings(port: number, socketDir: string): string {
+function serverSettings(port: number, socketDir: string, durable: boolean): string {
   const quoted = `'${socketDir.replace(/'/g, "''")}'`;
   return [
     '',
@@ -126,16 +126,19 @@ function serverSettings(port: number, socketDir: string): string {
     `port = ${port}`,
     "listen_addresses = '127.0.0.1'",
     `unix_socket_directories = ${quoted}`,
-    // Throwaway data: durability buys nothing here and costs time on a shared machine.
-    'fsync = off',
-    'synchronous_commit = off',
-    'full_page_writes = off',
+    // Throwaway data: durability buys nothing in tests and costs time on a shared machine.
+    // Benchmarks keep PostgreSQL's production defaults (every commit flushed).
+    ...(durable ? [] : ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off']),
     "password_encryption = 'scram-sha-256'",
     '',
   ].join('\n');
 }
 
-export async function startPostgres(opts: { name?: string } = {}): Promise<PgCluster> {
+/**
+ * `durable`: fsync, synchronous_commit and full_page_writes at PostgreSQL's defaults (on), as in
+ * production; off otherwise (tests).
+ */
+export async function startPostgres(opts: { name?: string; durable?: boolean } = {}): Promise<PgCluster> {
   await assertPostgresAvailable();
   const safeName = (opts.name ?? 'pg').replace(/[^a-zA-Z0-9_-]/g, '_');
   const dir = await mkdtemp(path.join(os.tmpdir(), `timebox-${safeName}-`));
@@ -183,7 +186,7 @@ export async function startPostgres(opts: { name?: string } = {}): Promise<PgClu
   let lastError: unknown;
   for (let attempt = 0; attempt < 5 && !running; attempt++) {
     port = await freePort();
-    await appendFile(path.join(dataDir, 'postgresql.conf'), serverSettings(port, dataDir));
+    await appendFile(path.join(dataDir, 'postgresql.conf'), serverSettings(port, dataDir, opts.durable === true));
     try {
       await pgCtlStart();
     } catch (err) {
