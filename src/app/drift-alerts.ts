@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
+import { type Finding, describeFinding, describeFindings } from '../core/findings.js';
 import type { Database, JitAccountRow } from '../store/schema.js';
 import { grantSummary, tenantAdmins } from './approvers.js';
 import type { Actor, AppDeps } from './deps.js';
@@ -40,7 +41,7 @@ export async function resolveDriftAlerts(db: Db, grantIds: string[], at: Date): 
 export async function raiseDriftAlert(
   deps: AppDeps,
   tx: Transaction<Database>,
-  d: { actor: Actor; account: JitAccountRow; targetName: string; grantId: string; failure: string; findings: string[]; at: Date },
+  d: { actor: Actor; account: JitAccountRow; targetName: string; grantId: string; failure: string; findings: Finding[]; at: Date },
 ): Promise<void> {
   const { account } = d;
   const open = await tx
@@ -51,7 +52,7 @@ export async function raiseDriftAlert(
     .where('message', 'like', DRIFT_ALERT)
     .executeTakeFirst();
   if (open) return;
-  const message = `Drift on JIT account ${account.username} (target ${d.targetName}) could not be repaired: ${d.failure}. Found: ${d.findings.join('; ')}`.slice(0, 2000);
+  const message = `Drift on JIT account ${account.username} (target ${d.targetName}) could not be repaired: ${d.failure}. Found: ${describeFindings(d.findings)}`.slice(0, 2000);
   await tx
     .insertInto('alerts')
     .values({ id: randomUUID(), tenant_id: account.tenant_id, grant_id: d.grantId, severity: 'critical', message, created_at: d.at })
@@ -62,7 +63,7 @@ export async function raiseDriftAlert(
     await deps.notifier.enqueue(
       tx,
       account.tenant_id,
-      { type: 'drift_unrepaired', grant: await grantSummary(tx, grant), account: account.username, error: d.failure.slice(0, 1000), findings: d.findings.slice(0, 20) },
+      { type: 'drift_unrepaired', grant: await grantSummary(tx, grant), account: account.username, error: d.failure.slice(0, 1000), findings: d.findings.slice(0, 20).map(describeFinding) },
       { operatorIds: [...new Set([account.operator_id, ...(await tenantAdmins(tx, account.tenant_id))])] },
     );
   }
