@@ -1,7 +1,7 @@
 /**
  * The reconciler's critical alerts for drift it could not repair: raised once per grant while
  * open (with an email to the account's owner and the tenant's admins), and resolved once the
- * account checks clean. They are told apart from other alerts by their message.
+ * account checks clean. They are told apart from other alerts by their kind, 'drift'.
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
@@ -12,7 +12,7 @@ import type { Actor, AppDeps } from './deps.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-const DRIFT_ALERT = 'Drift on JIT account%';
+const DRIFT_ALERT = 'drift';
 
 /** Grants (of this page) with an open drift alert: resolved once their account checks clean. */
 export async function openDriftAlerts(deps: Pick<AppDeps, 'db'>, grantIds: string[]): Promise<Set<string>> {
@@ -22,7 +22,7 @@ export async function openDriftAlerts(deps: Pick<AppDeps, 'db'>, grantIds: strin
     .select('grant_id')
     .where('grant_id', 'in', grantIds)
     .where('resolved_at', 'is', null)
-    .where('message', 'like', DRIFT_ALERT)
+    .where('kind', '=', DRIFT_ALERT)
     .execute();
   return new Set(rows.map((r) => r.grant_id!));
 }
@@ -33,7 +33,7 @@ export async function resolveDriftAlerts(db: Db, grantIds: string[], at: Date): 
     .set({ resolved_at: at })
     .where('grant_id', 'in', grantIds)
     .where('resolved_at', 'is', null)
-    .where('message', 'like', DRIFT_ALERT)
+    .where('kind', '=', DRIFT_ALERT)
     .execute();
 }
 
@@ -49,13 +49,13 @@ export async function raiseDriftAlert(
     .select('id')
     .where('grant_id', '=', d.grantId)
     .where('resolved_at', 'is', null)
-    .where('message', 'like', DRIFT_ALERT)
+    .where('kind', '=', DRIFT_ALERT)
     .executeTakeFirst();
   if (open) return;
   const message = `Drift on JIT account ${account.username} (target ${d.targetName}) could not be repaired: ${d.failure}. Found: ${describeFindings(d.findings)}`.slice(0, 2000);
   await tx
     .insertInto('alerts')
-    .values({ id: randomUUID(), tenant_id: account.tenant_id, grant_id: d.grantId, severity: 'critical', message, created_at: d.at })
+    .values({ id: randomUUID(), tenant_id: account.tenant_id, grant_id: d.grantId, severity: 'critical', kind: DRIFT_ALERT, message, created_at: d.at })
     .execute();
   // The owner and the tenant's admins hear of it, not only the alerts page.
   const grant = deps.notifier ? await tx.selectFrom('grants').selectAll().where('id', '=', d.grantId).executeTakeFirst() : undefined;
