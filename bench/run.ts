@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: expiry lag, full lifecycles per second, Timebox's overhead on Active Directory
- * grants (real Samba DC), offboarding (disable to last grant revoked) and a million active grants, printed as one markdown table (targets
+ * grants (real Samba DC) and on MariaDB grants (real MariaDB, beside a bare mysql2 script), offboarding (disable to last grant revoked) and a million active grants, printed as one markdown table (targets
  * beside the figures) and saved as bench/results/latest.json.
  * Not a test: a missed target is reported, never asserted. The exit code is non-zero only when a
  * benchmark could not run at all, so a broken benchmark fails CI and a slow machine does not.
@@ -17,6 +17,7 @@ import { measureAdOverhead } from './ad-overhead.js';
 import { measureAgentFleet } from './agent-fleet.js';
 import { measureExpiryLag, type ExpiryLagResult } from './expiry-lag.js';
 import { measureLifecycles, runPgbench } from './lifecycles.js';
+import { measureMariadbOverhead } from './mariadb-overhead.js';
 import { measureMillionGrants } from './million-grants.js';
 import { measureOffboarding } from './offboarding.js';
 import { say } from './setup.js';
@@ -36,6 +37,7 @@ const scale = {
   // At least one sweep (TIMEBOX_SWEEP_MS defaults to 5 s) even in quick mode.
   idleMs: quick ? 6_000 : 10_000,
   adRoundTrips: quick ? 20 : 200,
+  mariadbRoundTrips: quick ? 40 : 200,
   offboardingRounds: quick ? 2 : 5,
   fleetAgents: quick ? 1_000 : 10_000,
   fleetIdleMs: quick ? 5_000 : 20_000,
@@ -117,6 +119,19 @@ async function main() {
         rows.push(row(`Timebox overhead on AD round trips, ${r.concurrency} in flight`, 'PostgreSQL', r.overheadPct, '%', { text: '≤ 20 %', ok: (v) => v <= 20 }));
       }
     });
+
+    // The embedded store (the default install) and PostgreSQL: the store is most of the difference.
+    for (const store of ['PGlite', 'PostgreSQL'] as const) {
+      await section('MariaDB JIT grant + revoke', store, async () => {
+        const databaseUrl = store === 'PostgreSQL' ? await pg.createDatabase('mariadb_overhead') : undefined;
+        const r = await measureMariadbOverhead({ databaseUrl, roundTrips: scale.mariadbRoundTrips });
+        details[`mariadbOverhead${store}`] = r;
+        const fig = `MariaDB JIT grant + revoke round trips/s (${r.roundTrips} each, alternating blocks)`;
+        rows.push(row(`${fig}, through Timebox`, store, r.timebox.perSecond, '/s'));
+        rows.push(row(`${fig}, same statements from bare mysql2`, store, r.direct.perSecond, '/s'));
+        rows.push(row('MariaDB: bare mysql2 time ÷ Timebox time', store, r.ratio, '', { text: '≥ 0.8', ok: (v) => v >= 0.8 }));
+      });
+    }
 
     await section('Offboarding', 'PostgreSQL', async () => {
       const r = await measureOffboarding({ databaseUrl: await pg.createDatabase('offboarding'), grants: 5, rounds: scale.offboardingRounds, timeoutMs: 60_000 });

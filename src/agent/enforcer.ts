@@ -98,7 +98,7 @@ export class Enforcer {
           const key = `${parsed.grantId}:${parsed.error}`;
           if (!this.rejectedSeen.has(key)) {
             this.rejectedSeen.add(key);
-            journal.record(parsed.grantId, 'rejected', `grant refused: ${parsed.error}`);
+            journal.record(parsed.grantId, 'rejected', `grant refused: ${parsed.error}`, { code: 'grant_refused' });
           }
           continue;
         }
@@ -182,7 +182,7 @@ export class Enforcer {
     if (refusal && !g.admitted && g.status === 'pending') {
       Object.assign(g, { status: 'rejected', lastError: e.message, retryAt: null });
       await ctx.store.save();
-      ctx.journal.record(id, 'rejected', `grant refused, nothing applied: ${e.message}`);
+      ctx.journal.record(id, 'rejected', `grant refused, nothing applied: ${e.message}`, { code: 'grant_refused' });
       return;
     }
     if (refusal && phase !== 0 && !g.revokedAt) {
@@ -190,14 +190,17 @@ export class Enforcer {
       g.revokedAt = ctx.clock.now().toISOString();
       Object.assign(g, { lastError: e.message, retryAt: null });
       await ctx.store.save();
-      ctx.journal.record(id, 'error', `activation refused, ending the grant: ${e.message}`, { idSuffix: 'activation' });
+      ctx.journal.record(id, 'error', `activation refused, ending the grant: ${e.message}`, { idSuffix: 'activation', code: 'activation_refused' });
       return this.step(g, 0);
     }
     const failures = g.failures + 1;
     const delay = backoffDelay(this.retry, failures);
     const retryAt = new Date(ctx.clock.now().getTime() + delay).toISOString();
     if (g.lastError !== e.message) {
-      ctx.journal.record(id, 'error', `${phase === 0 ? 'end' : 'step'} failed, retrying: ${e.message}`, { idSuffix: String(failures) });
+      ctx.journal.record(id, 'error', `${phase === 0 ? 'end' : 'step'} failed, retrying: ${e.message}`, {
+        idSuffix: String(failures),
+        code: phase === 0 ? 'end_failed' : 'step_failed',
+      });
     }
     Object.assign(g, { failures, retryAt, lastError: e.message });
     await ctx.store.save();

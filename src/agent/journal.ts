@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
-import { JournalEntrySchema, type JournalEntry, type JournalEvent } from './protocol.js';
+import { JournalEntrySchema, type JournalCode, type JournalEntry, type JournalEvent } from './protocol.js';
 import { appendLineDurable } from './state-files.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';
@@ -30,13 +30,14 @@ export class Journal {
     grantId: string | null,
     event: JournalEvent,
     message: string,
-    extra: { idSuffix?: string; verified?: JournalEntry['verified'] } = {},
+    extra: { idSuffix?: string; verified?: JournalEntry['verified']; code?: JournalCode } = {},
   ): JournalEntry {
     const entry: JournalEntry = {
       id: [grantId ?? '-', event, extra.idSuffix].filter(Boolean).join(':'),
       at: this.clock.now().toISOString(),
       grantId,
       event,
+      ...(extra.code ? { code: extra.code } : {}),
       message,
       ...(extra.verified ? { verified: extra.verified } : {}),
     };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderSudoRule, sudoTime } from './host/linux-sudoers.js';
 import { accountNameProblem, sudoCommandProblem } from './names.js';
-import { parseGrantSpec } from './protocol.js';
+import { activationRefusalId, isActivationRefusal, JournalEntrySchema, parseGrantSpec, type JournalEntry } from './protocol.js';
 
 const base = { grantId: 'g-1', startAt: '2026-01-01T10:00:00Z', endAt: '2026-01-01T11:00:00Z' };
 
@@ -83,5 +83,25 @@ describe('sudoers rendering', () => {
     const rule = { runAs: ['root'], commands: ['/bin/ls, ALL'], noPassword: true };
     expect(() => renderSudoRule('g-1', { username: 'alice', rule, notBefore: new Date(0), notAfter: new Date(1) })).toThrow(/not allowed/);
     expect(() => renderSudoRule('g.1', { username: 'alice', rule: { ...rule, commands: ['ALL'] }, notBefore: new Date(0), notAfter: new Date(1) })).toThrow(/grant id/);
+  });
+});
+
+describe('journal codes', () => {
+  const entry = (e: Partial<JournalEntry>): JournalEntry => ({ id: 'g-1:error:3', at: base.startAt, grantId: 'g-1', event: 'error', message: 'x', ...e });
+
+  it('an activation refusal is told by its code, whatever the message says', () => {
+    expect(isActivationRefusal(entry({ code: 'activation_refused', message: 'reworded entirely' }))).toBe(true);
+    expect(isActivationRefusal(entry({ code: 'step_failed', message: 'activation refused, ending the grant' }))).toBe(false);
+  });
+
+  it('an agent that sends no code is read by the stable id of its activation refusal, never by its words', () => {
+    expect(isActivationRefusal(entry({ id: activationRefusalId('g-1') }))).toBe(true);
+    expect(isActivationRefusal(entry({ message: 'activation refused, ending the grant: …' }))).toBe(false);
+  });
+
+  it('a server accepts entries with and without a code, and refuses an unknown one', () => {
+    expect(JournalEntrySchema.safeParse(entry({})).success).toBe(true);
+    expect(JournalEntrySchema.safeParse(entry({ code: 'grant_refused' })).success).toBe(true);
+    expect(JournalEntrySchema.safeParse({ ...entry({}), code: 'whatever' }).success).toBe(false);
   });
 });

@@ -147,17 +147,36 @@ export const JournalEventSchema = z.enum([
 ]);
 export type JournalEvent = z.infer<typeof JournalEventSchema>;
 
+/**
+ * What a refusal or failure means, for the server to act on (the message is for people):
+ * `grant_refused` nothing was applied; `activation_refused` the host could not apply the grant as
+ * specified and ends it; `step_failed` / `end_failed` a step is being retried.
+ */
+export const JournalCodeSchema = z.enum(['grant_refused', 'activation_refused', 'step_failed', 'end_failed']);
+export type JournalCode = z.infer<typeof JournalCodeSchema>;
+
 export const JournalEntrySchema = z.strictObject({
   /** Stable per grant and event (plus a counter for errors) so the server can de-duplicate. */
   id: z.string(),
   at: instant,
   grantId: z.string().nullable(),
   event: JournalEventSchema,
+  /** Set on 'rejected' and 'error' entries by agents since the code was added; older ones omit it. */
+  code: JournalCodeSchema.optional(),
   message: z.string(),
   /** Facts checked on the host after the step (never secrets). */
   verified: z.record(z.string(), z.union([z.boolean(), z.string(), z.number()])).optional(),
 });
 export type JournalEntry = z.infer<typeof JournalEntrySchema>;
+
+/** The entry id an activation refusal has always had: read from agents that send no code. */
+export const activationRefusalId = (grantId: string) => `${grantId}:error:activation`;
+
+/** Did the host refuse to apply the grant (and end it)? By code, or by the stable id of older agents. */
+export function isActivationRefusal(e: JournalEntry): boolean {
+  if (e.code) return e.code === 'activation_refused';
+  return e.event === 'error' && e.grantId !== null && e.id === activationRefusalId(e.grantId);
+}
 
 /*
  * The HTTP API between agent and server (docs/agent.md, "Protocol"). Everything after enrolment

@@ -30,7 +30,7 @@ import {
   TIMESTAMP_HEADER,
   verifySignature,
 } from '../agent/signing.js';
-import { PROTOCOL_SCHEMA_VERSION, type DesiredState, type Heartbeat, type JournalEntry } from '../agent/protocol.js';
+import { PROTOCOL_SCHEMA_VERSION, type DesiredState, type Heartbeat, type JournalEntry, isActivationRefusal } from '../agent/protocol.js';
 import { systemActor, type AppDeps } from './deps.js';
 import { loadGrant } from './grant-queries.js';
 import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
@@ -321,7 +321,7 @@ export async function ingestJournal(
         ended.push(row.grant_id);
       }
       await tx.updateTable('agent_grants').set(patch).where('grant_id', '=', row.grant_id).execute();
-      if (e.event === 'rejected' || (e.event === 'error' && /activation refused/.test(e.message))) {
+      if (e.event === 'rejected' || isActivationRefusal(e)) {
         await tx
           .updateTable('grants')
           .set({ last_error: `the agent on ${agent.hostname} refused the grant: ${e.message}`.slice(0, 2000) })

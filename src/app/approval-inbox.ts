@@ -77,7 +77,7 @@ export async function approvalInbox(
       quorum: state.quorum,
       approvals: state.approvals,
       acted: rows.map((r) => ({ approverId: r.approver_id, approverEmail: r.email, decision: r.decision, level: r.level, at: r.created_at })),
-      cannotDecide: decisionRefusal(levels, s.requester, decisions, viewer.operatorId),
+      cannotDecide: decisionRefusal(levels, s.requester, decisions, viewer.operatorId)?.message ?? null,
     });
   }
   return items;

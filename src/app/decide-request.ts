@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AppError, forbidden, notFound, policyViolation } from '../core/errors.js';
-import { decisionRefusal, resolveApprovals, type Decision } from '../core/approval.js';
+import { decisionRefusal, isConflict, resolveApprovals, type Decision } from '../core/approval.js';
 import { formatDuration, windowRefusal } from '../core/policy-evaluation.js';
 import { readRules } from '../core/policy-rules.js';
 import type { GrantRow } from '../store/schema.js';
@@ -68,8 +68,8 @@ export async function decideRequest(
     const decisions: Decision[] = previous.map((d) => ({ approverId: d.approver_id, level: d.level, decision: d.decision }));
     const refusal = decisionRefusal(levels, grant.operator_id, decisions, approverId);
     if (refusal) {
-      if (/already/.test(refusal)) throw new AppError('conflict', refusal);
-      throw forbidden(refusal);
+      if (isConflict(refusal)) throw new AppError('conflict', refusal.message);
+      throw forbidden(refusal.message);
     }
     const state = resolveApprovals(levels, grant.operator_id, decisions);
     const level = state.status === 'pending' ? state.level : 0;

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AppError, classifyTargetError, forbidden, notFound, policyViolation } from '../core/errors.js';
-import { decisionRefusal, resolveApprovals, type Decision } from '../core/approval.js';
+import { decisionRefusal, isConflict, resolveApprovals, type Decision } from '../core/approval.js';
 import { formatDuration } from '../core/policy-evaluation.js';
 import { readRules, type PolicyRules } from '../core/policy-rules.js';
 import type { Kysely, Transaction } from 'kysely';
@@ -203,7 +203,7 @@ export async function decideExtension(
     const prev = await tx.selectFrom('approvals').select(['approver_id', 'level', 'decision']).where('subject_type', '=', 'extension').where('subject_id', '=', ext.id).execute();
     const decisions: Decision[] = prev.map((d) => ({ approverId: d.approver_id, level: d.level, decision: d.decision }));
     const refusal = decisionRefusal(levels, ext.requester_id, decisions, approverId);
-    if (refusal) throw /already/.test(refusal) ? new AppError('conflict', refusal) : forbidden(refusal);
+    if (refusal) throw isConflict(refusal) ? new AppError('conflict', refusal.message) : forbidden(refusal.message);
     const current = resolveApprovals(levels, ext.requester_id, decisions);
     const level = current.status === 'pending' ? current.level : 0;
     await tx

@@ -5,9 +5,10 @@
  * - an account with no live grant is verified as if fully revoked (`retain: []`, no further need,
  *   the last grant's handle); anything but 'absent' (re-enabled by hand, a group added, the
  *   expiry cleared) is drift, repaired with revoke + verify under the account lease;
- * - an account with live grants is verified against the union of their entitlements, where the
- *   connector can tell what it did not grant (see `liveDriftReaders`); extra groups are removed
- *   and a cleared or moved native expiry is set back to the latest end.
+ * - an account with live grants, on kinds with the `liveDrift` capability, is verified with a
+ *   sweep retaining the union of their entitlements until their latest end: an entitlement none
+ *   of them holds is taken away and a native expiry moved later (or cleared) is set back.
+ * Findings are data (core/findings.ts): every one is drift, and each is audited as it is.
  * Accounts with work in flight (activating, revoking, revoke_failed) belong to the scheduler and
  * are skipped. Each drift is audited (`drift.detected`, then `drift.repaired` or
  * `drift.repair_failed` with a critical alert).
@@ -21,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { holdingStates } from '../core/lifecycle.js';
 import { classifyTargetError } from '../core/errors.js';
 import type { ConnectorInstance, RevokeSpec, VerifyResult } from '../connectors/contract.js';
+import { describeFindings } from '../core/findings.js';
 import { generatePassword } from '../secrets/password.js';
 import type { GrantRow, JitAccountRow, TargetRow } from '../store/schema.js';
 import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
@@ -55,45 +57,7 @@ export interface Reconciler {
 const PAGE = 100;
 /** Accounts checked at once within a page (each target also has its own limit). */
 const CONCURRENCY = 4;
-/** accountExpires may differ from the grant's end by rounding; more than this is drift. */
-const EXPIRY_TOLERANCE_MS = 60_000;
 const inFlightStates = ['activating', 'revoking', 'revoke_failed'];
-
-/** What a full-revoke verify of an account with live grants says is drift. */
-interface LiveDrift {
-  /** Entitlements present that no live grant holds: to be taken away. */
-  extras: string[];
-  /** Every finding that counts as drift (for the audit log). */
-  findings: string[];
-}
-type LiveDriftReader = (findings: string[], latestEnd: Date) => LiveDrift;
-
-/**
- * Connectors whose verify, given a full revoke spec retaining every live entitlement, names what
- * Timebox did not grant. Their other findings (the account is enabled, expires at the end of the
- * grant) are what a live grant is supposed to look like. Kinds without a reader (postgres,
- * active-directory-groups, fake) are checked only once no grant of the account is live.
- */
-const liveDriftReaders: Record<string, LiveDriftReader> = {
-  'active-directory': (findings, end) => {
-    const drift: LiveDrift = { extras: [], findings: [] };
-    for (const f of findings) {
-      const extra = /^\S+ is a member of (.+), which Timebox did not grant$/.exec(f);
-      if (extra) {
-        drift.extras.push(extra[1]!);
-        drift.findings.push(f);
-        continue;
-      }
-      if (/never expires/.test(f) || /is not a Timebox JIT account/.test(f)) {
-        drift.findings.push(f);
-        continue;
-      }
-      const later = /^accountExpires of \S+ is (\S+), later than the grant$/.exec(f);
-      if (later && new Date(later[1]!).getTime() > end.getTime() + EXPIRY_TOLERANCE_MS) drift.findings.push(f);
-    }
-    return drift;
-  },
-};
 
 type Counts = ReconcileCounts;
 type AccountRow = JitAccountRow;
@@ -238,33 +202,23 @@ async function checkAccount(
   const { instance } = connector;
   const live = holding.filter((g) => g.state === 'active');
 
+  // What the live grants hold (nothing, when none is live); anything beyond is drift.
   let spec: RevokeSpec;
-  let repairSpec: RevokeSpec;
-  let findings: string[];
-  const ask = (s: RevokeSpec) => deps.targetLimiter.run(target.id, () => instance.verify({ log: deps.log }, s));
+  if (live.length === 0) {
+    // Only kinds whose accounts are Timebox's own sweep: an existing user's other groups are not ours.
+    const sweep = connector.definition.capabilities.liveDrift === true;
+    spec = { grantId: last.id, handle: handleOf(last), retain: [], accountStillNeededUntil: null, rotatePassword: generatePassword(32), sweep };
+  } else {
+    if (!connector.definition.capabilities.liveDrift) return false;
+    const newest = [...live].sort((a, b) => (b.starts_at?.getTime() ?? 0) - (a.starts_at?.getTime() ?? 0))[0]!;
+    const retain = [...new Set(live.flatMap((g) => g.entitlements))];
+    spec = { grantId: newest.id, handle: handleOf(newest), retain, accountStillNeededUntil: latestEnd(live)!, rotatePassword: generatePassword(32), sweep: true };
+  }
+  let verified: VerifyResult;
   try {
-    if (live.length === 0) {
-      spec = { grantId: last.id, handle: handleOf(last), retain: [], accountStillNeededUntil: null, rotatePassword: generatePassword(32) };
-      const verified = await ask(spec);
-      counts.checked++;
-      if (verified.state === 'absent') return true;
-      findings = verified.findings.length ? verified.findings : [`the target reports the account as ${verified.state}`];
-      repairSpec = spec;
-    } else {
-      const reader = liveDriftReaders[target.kind];
-      if (!reader) return false;
-      const newest = [...live].sort((a, b) => (b.starts_at?.getTime() ?? 0) - (a.starts_at?.getTime() ?? 0))[0]!;
-      const retain = [...new Set(live.flatMap((g) => g.entitlements))];
-      const end = latestEnd(live)!;
-      spec = { grantId: newest.id, handle: handleOf(newest), retain, accountStillNeededUntil: null, rotatePassword: generatePassword(32) };
-      const verified = await ask(spec);
-      counts.checked++;
-      const drift = reader(verified.findings, end);
-      if (drift.findings.length === 0) return true;
-      findings = drift.findings;
-      // Take away only what no live grant holds, and set the native expiry back to their end.
-      repairSpec = { ...spec, handle: { ...handleOf(newest), entitlements: drift.extras }, accountStillNeededUntil: end };
-    }
+    verified = await deps.targetLimiter.run(target.id, () => instance.verify({ log: deps.log }, spec));
+    counts.checked++;
+    if (verified.state === 'absent') return true;
   } catch (err) {
     const e = classifyTargetError(err);
     counts.failed++;
@@ -273,7 +227,7 @@ async function checkAccount(
   }
 
   counts.drifted++;
-  await repair(deps, actor, account, target, instance, holding, repairSpec, findings, live.length > 0, counts);
+  await repair(deps, actor, account, target, instance, holding, spec, verified, live.length > 0, counts);
   return false;
 }
 
@@ -285,7 +239,7 @@ async function repair(
   instance: ConnectorInstance,
   seen: GrantRow[],
   spec: RevokeSpec,
-  findings: string[],
+  found: VerifyResult,
   live: boolean,
   counts: Counts,
 ): Promise<void> {
@@ -309,7 +263,8 @@ async function repair(
       counts.skipped++;
       return;
     }
-    const about = { targetId: target.id, username: account.username, live, findings };
+    const { findings } = found;
+    const about = { targetId: target.id, username: account.username, live, state: found.state, findings };
     await deps.audit.append(deps.db, {
       tenantId: account.tenant_id,
       actor,
@@ -324,7 +279,7 @@ async function repair(
         await instance.revoke({ log: deps.log }, spec);
         return instance.verify({ log: deps.log }, spec);
       });
-      if (after.state !== 'absent') failure = `verification after the repair found: ${after.findings.join('; ') || after.state}`;
+      if (after.state !== 'absent') failure = `verification after the repair found: ${describeFindings(after.findings) || after.state}`;
     } catch (err) {
       failure = classifyTargetError(err).message;
     }

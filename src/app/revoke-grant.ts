@@ -9,6 +9,7 @@
  */
 import { classifyTargetError } from '../core/errors.js';
 import type { TargetError } from '../core/errors.js';
+import { describeFindings } from '../core/findings.js';
 import type { GrantEvent } from '../core/lifecycle.js';
 import { generatePassword } from '../secrets/password.js';
 import type { WorkItem } from '../scheduler/work-queue.js';
@@ -71,7 +72,7 @@ async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkO
       await instance.revoke({ log: deps.log }, spec);
       const verified = await instance.verify({ log: deps.log }, spec);
       if (verified.state !== 'absent') {
-        throw classifyTargetError(new Error(`verification after revoke found: ${verified.findings.join('; ') || verified.state}`));
+        throw classifyTargetError(new Error(`verification after revoke found: ${describeFindings(verified.findings) || verified.state}`));
       }
     });
   } catch (err) {

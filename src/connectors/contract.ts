@@ -9,7 +9,10 @@ import type { CredentialEngines } from '../credentials/index.js';
 import type { OutboundPolicy } from '../net/outbound-policy.js';
 import type { AccountOwner, AccountStatus } from '../core/account-ownership.js';
 
+import type { Finding } from '../core/findings.js';
+
 export type { AccountOwner, AccountStatus, ForeignReason } from '../core/account-ownership.js';
+export type { Finding, FindingKind } from '../core/findings.js';
 
 export interface Capabilities {
   /** The target enforces the end time itself (VALID UNTIL, accountExpires, cert validity...). */
@@ -20,6 +23,12 @@ export interface Capabilities {
   canRotate: boolean;
   /** Grants create or re-enable a per-person JIT account (as opposed to changing an existing one). */
   jitAccounts: boolean;
+  /**
+   * `verify` with `sweep` reports what was added beside live grants (an entitlement none holds, a
+   * native expiry moved later) and `revoke` with `sweep` takes it away: the reconciler checks
+   * accounts with live grants too. Without it, only accounts no grant holds are checked.
+   */
+  liveDrift?: boolean;
 }
 
 export interface CheckItem {
@@ -119,14 +128,21 @@ export interface RevokeSpec {
   accountStillNeededUntil: Date | null;
   /** A fresh random password nobody knows, for rotation on revoke. */
   rotatePassword: string;
+  /**
+   * The reconciler's repair (kinds with `liveDrift`): everything the account holds beyond `retain`
+   * is taken away, not only the handle's entitlements, and a native expiry later than
+   * `accountStillNeededUntil` is set back; `verify` reports both. A full revoke
+   * (`accountStillNeededUntil` null) of a JIT account always sweeps.
+   */
+  sweep?: boolean;
 }
 
 export type VerifyState = 'present' | 'absent' | 'drifted';
 
 export interface VerifyResult {
   state: VerifyState;
-  /** What was found, in words; empty when all is as expected. */
-  findings: string[];
+  /** What was found, as data (core/findings.ts); empty when all is as expected. */
+  findings: Finding[];
 }
 
 export interface ConnectorContext {

@@ -41,23 +41,38 @@ export function resolveApprovals(levels: readonly ResolvedLevel[], requesterId: 
   return { status: 'approved' };
 }
 
+/**
+ * Why a person may not decide: a code the layers act on (the HTTP status follows it) and words
+ * for the person. `already_decided` and `settled` are conflicts with what happened; the rest say
+ * who may decide.
+ */
+export type DecisionRefusalCode = 'own_request' | 'already_decided' | 'settled' | 'other_level' | 'not_an_approver';
+
+export interface DecisionRefusal {
+  code: DecisionRefusalCode;
+  message: string;
+}
+
+/** A refusal that reports a conflict with what already happened (rather than a missing right). */
+export const isConflict = (r: DecisionRefusal): boolean => r.code === 'already_decided' || r.code === 'settled';
+
 /** Why this person may not decide now, or null. */
 export function decisionRefusal(
   levels: readonly ResolvedLevel[],
   requesterId: string,
   decisions: readonly Decision[],
   approverId: string,
-): string | null {
-  if (approverId === requesterId) return 'you cannot approve or deny your own request';
-  if (decisions.some((d) => d.approverId === approverId)) return 'you have already decided on this request';
+): DecisionRefusal | null {
+  if (approverId === requesterId) return { code: 'own_request', message: 'you cannot approve or deny your own request' };
+  if (decisions.some((d) => d.approverId === approverId)) return { code: 'already_decided', message: 'you have already decided on this request' };
   const state = resolveApprovals(levels, requesterId, decisions);
-  if (state.status !== 'pending') return `the request is already ${state.status}`;
+  if (state.status !== 'pending') return { code: 'settled', message: `the request is already ${state.status}` };
   const level = levels[state.level - 1]!;
   if (!level.approverIds.includes(approverId)) {
     const later = levels.findIndex((l) => l.approverIds.includes(approverId));
     return later >= 0
-      ? `you approve at level ${later + 1}; the request is waiting for level ${state.level}`
-      : 'you are not an approver of this request';
+      ? { code: 'other_level', message: `you approve at level ${later + 1}; the request is waiting for level ${state.level}` }
+      : { code: 'not_an_approver', message: 'you are not an approver of this request' };
   }
   return null;
 }

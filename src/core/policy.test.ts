@@ -142,13 +142,15 @@ describe('approval resolution', () => {
     expect(resolveApprovals(levels, 'req', [d('a1', 1), d('a2', 1, 'deny')])).toEqual({ status: 'denied', by: 'a2', level: 1 });
   });
   it.each([
-    ['self-approval', 'a1', [], 'a1', /your own request/],
-    ['twice', 'req', [d('a1', 1)], 'a1', /already decided/],
-    ['level 2 before level 1', 'req', [], 'b1', /you approve at level 2; the request is waiting for level 1/],
-    ['a stranger', 'req', [], 'zz', /not an approver/],
-    ['after approval', 'req', [d('a1', 1), d('a2', 1), d('b1', 2)], 'a3', /already decided|already approved/],
-  ] as const)('refuses %s', (_n, requester, decisions, approver, why) => {
-    expect(decisionRefusal(levels, requester, decisions as readonly Decision[], approver)).toMatch(why);
+    ['self-approval', 'a1', [], 'a1', 'own_request', /your own request/],
+    ['twice', 'req', [d('a1', 1)], 'a1', 'already_decided', /already decided/],
+    ['level 2 before level 1', 'req', [], 'b1', 'other_level', /you approve at level 2; the request is waiting for level 1/],
+    ['a stranger', 'req', [], 'zz', 'not_an_approver', /not an approver/],
+    ['after approval', 'req', [d('a1', 1), d('a2', 1), d('b1', 2)], 'a3', 'settled', /already approved/],
+  ] as const)('refuses %s', (_n, requester, decisions, approver, code, why) => {
+    const refusal = decisionRefusal(levels, requester, decisions as readonly Decision[], approver);
+    expect(refusal?.code).toBe(code);
+    expect(refusal?.message).toMatch(why);
   });
   it('lets an eligible approver decide', () => expect(decisionRefusal(levels, 'req', [], 'a2')).toBeNull());
 });

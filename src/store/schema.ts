@@ -209,6 +209,8 @@ export interface AlertsTable {
   grant_id: string | null;
   severity: string;
   message: string;
+  /** What raised it, for code that finds its own alerts again ('drift'); null for the rest (migration 0025). */
+  kind: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
   resolved_at: NullableTimestamp;
 }

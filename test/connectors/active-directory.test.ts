@@ -202,9 +202,9 @@ describe('active-directory connector, proven with real binds', () => {
     const drift = await target.verify(ctx, spec);
     expect(drift.state).toBe('drifted');
     expect(drift.findings).toEqual([
-      `${user} is still a member of ${domain.groups[1]}`,
-      `${user} is enabled (userAccountControl 512)`,
-      `${user} never expires (accountExpires is not set)`,
+      { kind: 'entitlement', subject: domain.groups[1], expected: 'absent', actual: 'present' },
+      { kind: 'login', subject: user, expected: 'disabled', actual: 'enabled' },
+      { kind: 'expiry', subject: user, expected: expect.any(String), actual: null },
     ]);
 
     await target.revoke(ctx, spec);
@@ -219,7 +219,7 @@ describe('active-directory connector, proven with real binds', () => {
     const dn = `CN=${user},${domain.jitOu}`;
     await admin.modify(domain.groups[1], [new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [dn] }) })]);
     const spec = revokeSpec(handle);
-    expect((await target.verify(ctx, spec)).findings).toContain(`${user} is a member of ${domain.groups[1]}, which Timebox did not grant`);
+    expect((await target.verify(ctx, spec)).findings).toContainEqual({ kind: 'entitlement', subject: domain.groups[1], expected: 'absent', actual: 'present' });
     await target.revoke(ctx, spec);
     expect(await members(domain.groups[1])).not.toContain(dn);
     expect(await target.verify(ctx, spec)).toEqual({ state: 'absent', findings: [] });

@@ -166,8 +166,8 @@ describe('postgres connector against a real server', () => {
     const drift = await target.verify(ctx, spec);
     expect(drift.state).toBe('drifted');
     expect(drift.findings).toEqual([
-      `role "${user}" is still a member of "${w.entitlements[1]}"`,
-      `role "${user}" can still log in (LOGIN)`,
+      { kind: 'entitlement', subject: w.entitlements[1], expected: 'absent', actual: 'present' },
+      { kind: 'login', subject: user, expected: 'disabled', actual: 'enabled' },
     ]);
     await target.revoke(ctx, spec);
     expect(await target.verify(ctx, spec)).toEqual({ state: 'absent', findings: [] });

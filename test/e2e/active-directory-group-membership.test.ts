@@ -113,6 +113,6 @@ describe('temporary group membership of an existing user', () => {
     expect(await groupsOfUser()).toEqual([]);
     const events = (await server.admin.get(`${T}/audit?action=drift.*`)).body.items;
     expect(events[0]).toMatchObject({ action: 'drift.repaired' });
-    expect(events[0].after.findings).toEqual([`dana.admin is still a member of ${domain.groups[1]}`]);
+    expect(events[0].after.findings).toEqual([{ kind: 'entitlement', subject: domain.groups[1], expected: 'absent', actual: 'present' }]);
   });
 });

@@ -220,12 +220,11 @@ describe('Active Directory JIT accounts through Timebox', () => {
     expect(await members(backup)).not.toContain(accountDn);
     const events = await auditActions('&action=drift.*');
     expect(events.map((e) => e.action)).toEqual(['drift.repaired', 'drift.detected']);
-    const findings: string[] = events[0]!.after.findings;
-    expect(findings).toEqual(
+    expect(events[0]!.after.findings).toEqual(
       expect.arrayContaining([
-        'bob_jit is enabled (userAccountControl 512)',
-        'bob_jit never expires (accountExpires is not set)',
-        `bob_jit is a member of ${backup}, which Timebox did not grant`,
+        { kind: 'login', subject: 'bob_jit', expected: 'disabled', actual: 'enabled' },
+        { kind: 'expiry', subject: 'bob_jit', expected: expect.any(String), actual: null },
+        { kind: 'entitlement', subject: backup, expected: 'absent', actual: 'present' },
       ]),
     );
 

@@ -43,7 +43,7 @@ describe('MariaDB JIT user through Timebox', () => {
   beforeAll(async () => {
     db = await startMariaDb({ name: 'mariadb-e2e' });
     target = await prepareMariadbTarget(db);
-    server = await startTestServer();
+    server = await startTestServer({ env: { TIMEBOX_RECONCILE_MS: '0' } }); // the tests run the reconciler themselves
     ({ client: alice, targetId } = await setUp(server, target, `alice.${runId}@example.com`));
   });
   afterAll(async () => {
@@ -80,6 +80,28 @@ describe('MariaDB JIT user through Timebox', () => {
     expect(after.ok).toBe(false);
     expect(after.stderr).toMatch(/account is locked|Access denied/);
     expect((await alice.get(`${T}/grants/${grantId}`)).body).toMatchObject({ state: 'revoked', endReason: 'expired' });
+  });
+
+  it('an account unlocked and given its role back by hand after the end is locked and stripped again by the reconciler', async () => {
+    const { username } = (await alice.get(`${T}/jit-accounts?mine=true`)).body.items[0];
+    const c = await db.admin();
+    await c.query(`ALTER USER '${username}'@'%' IDENTIFIED BY 'rogue-pass-1' ACCOUNT UNLOCK`);
+    await c.query(`GRANT ${target.readers} TO '${username}'@'%'`);
+    await c.end();
+    expect(await mariadbClient(db, username, 'rogue-pass-1', 'SELECT 1')).toMatchObject({ ok: true });
+
+    const run = await server.admin.post(`${T}/reconcile`);
+    expect(run.body).toMatchObject({ drifted: 1, repaired: 1, failed: 0 });
+    const after = await mariadbClient(db, username, 'rogue-pass-1', 'SELECT 1');
+    expect(after.ok).toBe(false);
+    const detected = (await server.admin.get(`${T}/audit?action=drift.detected`)).body.items[0];
+    expect(detected.after.findings).toEqual(
+      expect.arrayContaining([
+        { kind: 'entitlement', subject: target.readers, expected: 'absent', actual: 'present' },
+        { kind: 'login', subject: username, expected: 'disabled', actual: 'enabled' },
+      ]),
+    );
+    expect((await server.admin.post(`${T}/reconcile`)).body).toMatchObject({ drifted: 0, failed: 0 });
   });
 
   it('bad names are a 400 with the reason and nothing is created', async () => {

@@ -118,7 +118,7 @@ export const activeDirectoryConnector: ConnectorDefinition<ActiveDirectoryConfig
   kind: 'active-directory',
   configSchema: activeDirectoryConfigSchema,
   // No endsSessions: AD cannot end a logged-on session or recall Kerberos tickets already issued.
-  capabilities: { nativeExpiry: true, endsSessions: false, canRotate: true, jitAccounts: true },
+  capabilities: { nativeExpiry: true, endsSessions: false, canRotate: true, jitAccounts: true, liveDrift: true },
   secretBinding: activeDirectorySecretBinding,
   validateAccountName: validateJitAccountName,
   validateEntitlementName,

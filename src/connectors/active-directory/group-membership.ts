@@ -4,6 +4,7 @@
  * itself is never created, enabled, disabled or given a password.
  */
 import { invalid } from '../../core/errors.js';
+import { findings as finding } from '../../core/findings.js';
 import type { ConnectorContext, GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
 import type { ActiveDirectoryGroupsConfig } from './config.js';
 import { type Account, addMember, checkGroups, findAccount, heldGroups, isTimeboxAccount, removeMember, withoutRetained } from './directory.js';
@@ -53,7 +54,7 @@ export async function verifyGroups(config: ActiveDirectoryGroupsConfig, ctx: Con
     if (!account) return { state: 'absent', findings: [] };
     const toRevoke = withoutRetained(handle.entitlements, spec.retain);
     const held = heldGroups(account, toRevoke);
-    const findings = held.map((g) => `${handle.username} is still a member of ${g}`);
+    const findings = held.map(finding.entitlement);
     if (held.length === 0) return { state: 'absent', findings };
     return { state: held.length === toRevoke.length ? 'present' : 'drifted', findings };
   });

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { type AccountOwner, type AccountStatus, describeForeign, ownerTag, ownershipOf } from '../../core/account-ownership.js';
 import { invalid, permanent, refused, transient } from '../../core/errors.js';
+import { type Finding, expiryFinding, findings as finding } from '../../core/findings.js';
 import type { ConnectorContext, GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
 import type { ActiveDirectoryConfig } from './config.js';
 import { formatDn, normalizeDn, parentOf, parseDn } from './dn.js';
@@ -145,10 +146,13 @@ async function scramblePassword(s: Session, account: Account, preferred: string)
   throw lastError ?? permanent(`could not find a password the domain accepts for ${account.dn}`);
 }
 
-/** Groups the account should lose: the grant's (not retained), and on a full revoke any other. */
+/**
+ * Groups the account should lose: the grant's (not retained), and with a sweep (a full revoke or
+ * the reconciler's repair) any other group no live grant retains.
+ */
 function groupsToRemove(account: Account, handle: AdHandle, spec: RevokeSpec, full: boolean) {
   const granted = heldGroups(account, withoutRetained(handle.entitlements, spec.retain));
-  if (!full) return { granted, extra: [] as string[] };
+  if (!full && !spec.sweep) return { granted, extra: [] as string[] };
   const grantedKeys = new Set(handle.entitlements.map(normalizeDn));
   const extra = withoutRetained(account.memberOf, spec.retain).filter((g) => !grantedKeys.has(normalizeDn(g)));
   return { granted, extra };
@@ -191,24 +195,23 @@ export async function verifyJitAccount(config: ActiveDirectoryConfig, ctx: Conne
     const account = await findAccount(s, await domainRoot(s), handle.username);
     if (!account) return { state: 'absent', findings: [] };
     const name = handle.username;
-    if (!isTimeboxAccount(account)) {
-      return { state: 'drifted', findings: [`sAMAccountName ${name} now belongs to ${account.dn}, which is not a Timebox JIT account`] };
-    }
+    if (!isTimeboxAccount(account)) return { state: 'drifted', findings: [finding.owner(name, account.dn)] };
     const { granted, extra } = groupsToRemove(account, handle, spec, full);
-    const findings = granted.map((g) => `${name} is still a member of ${g}`);
-    findings.push(...extra.map((g) => `${name} is a member of ${g}, which Timebox did not grant`));
-    // While another grant still needs the account, its login is legitimate: only groups count.
+    const found: Finding[] = [...granted, ...extra].map(finding.entitlement);
+    // While another grant still needs the account, its login is legitimate: only groups count,
+    // and with a sweep an expiry moved past the live grants' end.
     if (full) {
-      if (isEnabled(account)) findings.push(`${name} is enabled (userAccountControl ${account.userAccountControl})`);
-      if (!account.accountExpires) findings.push(`${name} never expires (accountExpires is not set)`);
-      else if (account.accountExpires.getTime() > Date.now()) {
-        findings.push(`accountExpires of ${name} is ${account.accountExpires.toISOString()}, later than the grant`);
-      }
+      if (isEnabled(account)) found.push(finding.login(name));
+      const later = expiryFinding(name, new Date(), account.accountExpires);
+      if (later) found.push(later);
+    } else if (spec.sweep && spec.accountStillNeededUntil) {
+      const later = expiryFinding(name, spec.accountStillNeededUntil, account.accountExpires);
+      if (later) found.push(later);
     }
-    if (findings.length === 0) return { state: 'absent', findings };
+    if (found.length === 0) return { state: 'absent', findings: found };
     const toRevoke = withoutRetained(handle.entitlements, spec.retain);
     const nothingRevoked = granted.length === toRevoke.length && (!full || isEnabled(account));
-    return { state: nothingRevoked ? 'present' : 'drifted', findings };
+    return { state: nothingRevoked ? 'present' : 'drifted', findings: found };
   });
 }
 

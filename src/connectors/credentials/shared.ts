@@ -6,6 +6,7 @@
  * the requester's identity (their e-mail address).
  */
 import { AppError, invalid, transient } from '../../core/errors.js';
+import { findings as finding } from '../../core/findings.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { CredentialEngines } from '../../credentials/index.js';
 import type { Capabilities, ConnectorServices, Entitlement, EntitlementPage, GrantSpec, ListEntitlementsQuery, RevokeSpec, VerifyResult } from '../contract.js';
@@ -107,6 +108,6 @@ export async function verifyGrantCredentials(s: CredentialServices, spec: Revoke
   if (live.length === 0) return { state: 'absent', findings: [] };
   return {
     state: 'present',
-    findings: live.map((c) => `credential ${c.id} (serial ${c.serial}) is neither revoked nor expired (valid until ${c.notAfter.toISOString()})`),
+    findings: live.map((c) => finding.credential(`${c.id} (serial ${c.serial})`, c.notAfter)),
   };
 }

@@ -71,7 +71,7 @@ describe('fake connector specifics', () => {
     fakeTargetState(instance).accounts.get('carol_jit')!.enabled = true; // re-enabled by hand
     const v = await target.verify(ctx, revoke);
     expect(v.state).toBe('drifted');
-    expect(v.findings).toEqual(['carol_jit is still enabled']);
+    expect(v.findings).toEqual([{ kind: 'login', subject: 'carol_jit', expected: 'disabled', actual: 'enabled' }]);
   });
 
   it('refuses to take over an account it did not create', async () => {

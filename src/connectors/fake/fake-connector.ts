@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { type AccountOwner, type AccountStatus, ownerTag, ownershipOf } from '../../core/account-ownership.js';
 import { TargetError, invalid, refused } from '../../core/errors.js';
+import { type Finding, expiryFinding, findings as finding } from '../../core/findings.js';
 import type { ConnectorContext, ConnectorDefinition, ConnectorInstance, RevokeSpec, VerifyResult } from '../contract.js';
 
 const failure = z.enum(['transient', 'permanent']).optional();
@@ -129,6 +130,11 @@ function createInstance(rawConfig: FakeConfig): ConnectorInstance {
   };
 
   const revokedPart = (spec: RevokeSpec, entitlements: string[]) => entitlements.filter((e) => !spec.retain.includes(e));
+  /** What a revoke takes: the handle's (not retained); with a sweep, everything not retained. */
+  const toTake = (spec: RevokeSpec, entitlements: string[], acct: FakeAccount) =>
+    spec.sweep || spec.accountStillNeededUntil === null
+      ? [...acct.entitlements].filter((e) => !spec.retain.includes(e)).sort()
+      : revokedPart(spec, entitlements).filter((e) => acct.entitlements.has(e));
 
   return {
     async check() {
@@ -172,7 +178,7 @@ function createInstance(rawConfig: FakeConfig): ConnectorInstance {
       const { entitlements, acct, username } = account(spec.handle);
       if (!acct) return;
       if (!acct.managed) throw invalid(`account ${username} is not a Timebox JIT account`);
-      for (const e of revokedPart(spec, entitlements)) acct.entitlements.delete(e);
+      for (const e of toTake(spec, entitlements, acct)) acct.entitlements.delete(e);
       if (spec.accountStillNeededUntil === null) {
         acct.enabled = false;
         acct.password = spec.rotatePassword;
@@ -188,10 +194,14 @@ function createInstance(rawConfig: FakeConfig): ConnectorInstance {
       if (!acct) return { state: 'absent', findings: [] };
       const toRevoke = revokedPart(spec, entitlements);
       const held = toRevoke.filter((e) => acct.entitlements.has(e));
-      const findings = held.map((e) => `${username} still has ${e}`);
+      const findings: Finding[] = toTake(spec, entitlements, acct).map(finding.entitlement);
       const disable = spec.accountStillNeededUntil === null;
-      if (disable && acct.enabled) findings.push(`${username} is still enabled`);
-      if (disable && acct.sessions > 0) findings.push(`${username} has ${acct.sessions} live session(s)`);
+      if (disable && acct.enabled) findings.push(finding.login(username));
+      if (disable && acct.sessions > 0) findings.push(finding.sessions(username, acct.sessions));
+      if (!disable && spec.sweep) {
+        const later = expiryFinding(username, spec.accountStillNeededUntil!, acct.validUntil);
+        if (later) findings.push(later);
+      }
       if (findings.length === 0) return { state: 'absent', findings };
       const nothingRevoked = held.length === toRevoke.length && (!disable || acct.enabled);
       return { state: nothingRevoked ? 'present' : 'drifted', findings };
@@ -228,7 +238,7 @@ function createInstance(rawConfig: FakeConfig): ConnectorInstance {
 export const fakeConnector: ConnectorDefinition<FakeConfig> = {
   kind: 'fake',
   configSchema: fakeConfigSchema,
-  capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true },
+  capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true, liveDrift: true },
   validateAccountName,
   validateEntitlementName,
   passwordPolicy: { length: 24 },

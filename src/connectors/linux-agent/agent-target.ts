@@ -13,6 +13,7 @@
  */
 import type { Kysely } from 'kysely';
 import { invalid, permanent, transient } from '../../core/errors.js';
+import { findings as finding } from '../../core/findings.js';
 import type { Clock } from '../../core/clock.js';
 import { systemClock } from '../../core/clock.js';
 import type { SecretBox } from '../../secrets/types.js';
@@ -202,7 +203,7 @@ export abstract class AgentTargetInstance {
     const row = await this.db.selectFrom('agent_grants').selectAll().where('grant_id', '=', spec.grantId).executeTakeFirst();
     if (!row) return { state: 'absent', findings: [] };
     if (row.agent_status === 'ended' || row.agent_status === 'rejected') return { state: 'absent', findings: [] };
-    if (!row.removed_at) return { state: 'present', findings: [`the grant is still in the desired state of agent ${row.agent_id}`] };
+    if (!row.removed_at) return { state: 'present', findings: [finding.desiredState(row.agent_id)] };
     const agent = await this.db.selectFrom('agents').selectAll().where('id', '=', row.agent_id).executeTakeFirstOrThrow();
     // Taken out before any state listing it was served, or the agent applied a later state without
     // ever applying one that listed it: the host never had it.

@@ -7,6 +7,7 @@ import type { Pool, PoolConnection } from 'mysql2/promise';
 import { z } from 'zod';
 import { type AccountOwner, type AccountStatus, describeForeign, ownerTag, readMarker } from '../../core/account-ownership.js';
 import { invalid, refused, transient } from '../../core/errors.js';
+import { type Finding, findings as finding } from '../../core/findings.js';
 import type { GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
 import {
   JIT_MARKER, accountOwnership, eventExists, exec, findMarker, findUsers, grantableRoles, heldRoles, killSessions, rows, sessionIds,
@@ -149,12 +150,13 @@ export async function verifyUser(pool: Pool, cfg: MariadbConfig, spec: RevokeSpe
     const user = (await findUsers(c, username)).find((u) => u.host === host);
     if (!user) return { state: 'absent', findings: [] };
     const held = await heldRoles(c, username, host, toRevoke);
-    const findings = held.map((e) => `user "${username}" still holds role "${e}"`);
+    const findings: Finding[] = held.map(finding.entitlement);
     if (disable) {
-      if (!user.locked) findings.push(`user "${username}" is not locked (it can still log in)`);
+      if (!user.locked) findings.push(finding.login(username));
       const sessions = (await sessionIds(c, username)).length;
-      if (sessions > 0) findings.push(`user "${username}" has ${sessions} live session(s)`);
-      if (await eventExists(c, cfg.schema, backstopEventName(username, host))) findings.push(`the backstop event of "${username}" is still scheduled`);
+      if (sessions > 0) findings.push(finding.sessions(username, sessions));
+      const event = backstopEventName(username, host);
+      if (await eventExists(c, cfg.schema, event)) findings.push(finding.backstop(`${cfg.schema}.${event}`));
     }
     if (findings.length === 0) return { state: 'absent', findings };
     const nothingRevoked = held.length === toRevoke.length && (!disable || !user.locked);

@@ -9,6 +9,8 @@ export interface RoleInfo {
   name: string;
   canLogin: boolean;
   comment: string | null;
+  /** VALID UNTIL; null when there is none (or it is 'infinity'): the password never expires. */
+  validUntil: Date | null;
 }
 
 export const isTimeboxRole = (role: RoleInfo) => role.comment?.startsWith(JIT_MARKER) ?? false;
@@ -18,12 +20,13 @@ export const roleOwnership = (role: RoleInfo | null, owner: AccountOwner): Accou
   role ? ownershipOf(JIT_MARKER, role.comment, owner) : { status: 'free' };
 
 export async function findRoles(c: pg.ClientBase, names: string[]): Promise<Map<string, RoleInfo>> {
-  const { rows } = await c.query<{ name: string; can_login: boolean; comment: string | null }>(
-    `SELECT rolname::text AS name, rolcanlogin AS can_login, shobj_description(oid, 'pg_authid') AS comment
+  const { rows } = await c.query<{ name: string; can_login: boolean; comment: string | null; valid_until: Date | null }>(
+    `SELECT rolname::text AS name, rolcanlogin AS can_login, shobj_description(oid, 'pg_authid') AS comment,
+            CASE WHEN isfinite(rolvaliduntil) THEN rolvaliduntil END AS valid_until
        FROM pg_roles WHERE rolname::text = ANY($1::text[])`,
     [names],
   );
-  return new Map(rows.map((r) => [r.name, { name: r.name, canLogin: r.can_login, comment: r.comment }]));
+  return new Map(rows.map((r) => [r.name, { name: r.name, canLogin: r.can_login, comment: r.comment, validUntil: r.valid_until }]));
 }
 
 export async function findRole(c: pg.ClientBase, name: string): Promise<RoleInfo | null> {
@@ -41,6 +44,20 @@ export async function memberships(c: pg.ClientBase, role: string, groups: string
       WHERE u.rolname::text = $1 AND g.rolname::text = ANY($2::text[])
       ORDER BY 1`,
     [role, groups],
+  );
+  return rows.map((r) => r.name);
+}
+
+/** Every role the role is directly a member of (whoever granted it). */
+export async function allMemberships(c: pg.ClientBase, role: string): Promise<string[]> {
+  const { rows } = await c.query<{ name: string }>(
+    `SELECT g.rolname::text AS name
+       FROM pg_auth_members m
+       JOIN pg_roles g ON g.oid = m.roleid
+       JOIN pg_roles u ON u.oid = m.member
+      WHERE u.rolname::text = $1
+      ORDER BY 1`,
+    [role],
   );
   return rows.map((r) => r.name);
 }

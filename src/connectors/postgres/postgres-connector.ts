@@ -71,7 +71,7 @@ function createInstance(rawConfig: PostgresConfig, services?: ConnectorServices)
 export const postgresConnector: ConnectorDefinition<PostgresConfig> = {
   kind: 'postgres',
   configSchema: postgresConfigSchema,
-  capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true },
+  capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true, liveDrift: true },
   secretBinding: postgresSecretBinding,
   validateAccountName,
   validateEntitlementName,

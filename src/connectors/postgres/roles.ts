@@ -6,9 +6,10 @@ import pg from 'pg';
 import { z } from 'zod';
 import { type AccountOwner, type AccountStatus, describeForeign, ownerTag } from '../../core/account-ownership.js';
 import { invalid, refused, transient } from '../../core/errors.js';
+import { type Finding, expiryFinding, findings as finding } from '../../core/findings.js';
 import type { GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
 import {
-  JIT_MARKER, type RoleInfo, findRole, findRoles, isTimeboxRole, liveSessions, memberships, roleOwnership, terminateSessions,
+  JIT_MARKER, type RoleInfo, allMemberships, findRole, findRoles, isTimeboxRole, liveSessions, memberships, roleOwnership, terminateSessions,
 } from './catalog.js';
 import { validateAccountName, validateEntitlementName } from './names.js';
 import { scramSha256Verifier } from './scram.js';
@@ -117,31 +118,39 @@ export async function grantRole(pool: pg.Pool, spec: GrantSpec): Promise<Postgre
   return { username, entitlements };
 }
 
+/**
+ * The memberships a revoke takes away: the handle's (not retained); with a sweep (a full revoke,
+ * or the reconciler's repair) every membership no live grant retains, granted by hand or not.
+ */
+async function membershipsToRevoke(c: pg.ClientBase, handle: PostgresHandle, spec: RevokeSpec): Promise<string[]> {
+  const sweep = spec.sweep === true || spec.accountStillNeededUntil === null;
+  if (sweep) return (await allMemberships(c, handle.username)).filter((e) => !spec.retain.includes(e));
+  return memberships(c, handle.username, handle.entitlements.filter((e) => !spec.retain.includes(e)));
+}
+
 export async function revokeRole(pool: pg.Pool, spec: RevokeSpec): Promise<void> {
   const handle = parseHandle(spec.handle);
   const { username } = handle;
-  const toRevoke = handle.entitlements.filter((e) => !spec.retain.includes(e));
   const disable = spec.accountStillNeededUntil === null;
   const verifier = disable ? await scramSha256Verifier(spec.rotatePassword) : null;
 
-  const exists = await inTransaction(pool, async (c) => {
+  const revoked = await inTransaction(pool, async (c) => {
     await lockAccount(c, username);
     const role = await findRole(c, username);
-    if (!role) return false; // already gone: revocation is complete
+    if (!role) return null; // already gone: revocation is complete
     if (!isTimeboxRole(role)) throw notOurs(username);
-    for (const e of await memberships(c, username, toRevoke)) {
-      await c.query(`REVOKE ${ident(e)} FROM ${ident(username)}`);
-    }
+    const taken = await membershipsToRevoke(c, handle, spec);
+    for (const e of taken) await c.query(`REVOKE ${ident(e)} FROM ${ident(username)}`);
     if (verifier) {
       await c.query(`ALTER ROLE ${ident(username)} WITH NOLOGIN PASSWORD ${lit(verifier)} VALID UNTIL ${timestamp(PAST)}`);
     } else if (spec.accountStillNeededUntil) {
       await c.query(`ALTER ROLE ${ident(username)} VALID UNTIL ${timestamp(spec.accountStillNeededUntil)}`);
     }
-    return true;
+    return taken.length + handle.entitlements.filter((e) => !spec.retain.includes(e)).length;
   });
 
   // After commit, so a reconnecting client can only get the new state.
-  if (exists && (disable || toRevoke.length > 0)) {
+  if (revoked !== null && (disable || revoked > 0)) {
     const left = await withClient(pool, (c) => terminateSessions(c, username));
     if (left > 0) throw transient(`${left} session(s) of role "${username}" did not end in time`);
   }
@@ -156,17 +165,23 @@ export async function verifyRole(pool: pg.Pool, spec: RevokeSpec): Promise<Verif
   return withClient(pool, async (c) => {
     const role = await findRole(c, username);
     if (!role) return { state: 'absent', findings: [] };
-    const held = await memberships(c, username, toRevoke);
-    const findings = held.map((e) => `role "${username}" is still a member of "${e}"`);
+    const found: Finding[] = [];
+    if (!isTimeboxRole(role)) found.push(finding.owner(username, 'a role without the Timebox marker'));
+    const held = await membershipsToRevoke(c, handle, spec);
+    found.push(...held.map(finding.entitlement));
     // While another grant still needs the account, its login and sessions are legitimate.
     if (disable) {
-      if (role.canLogin) findings.push(`role "${username}" can still log in (LOGIN)`);
+      if (role.canLogin) found.push(finding.login(username));
       const sessions = await liveSessions(c, username);
-      if (sessions > 0) findings.push(`role "${username}" has ${sessions} live session(s)`);
+      if (sessions > 0) found.push(finding.sessions(username, sessions));
+    } else if (spec.sweep && spec.accountStillNeededUntil) {
+      const later = expiryFinding(username, spec.accountStillNeededUntil, role.validUntil);
+      if (later) found.push(later);
     }
-    if (findings.length === 0) return { state: 'absent', findings };
-    const nothingRevoked = held.length === toRevoke.length && (!disable || role.canLogin);
-    return { state: nothingRevoked ? 'present' : 'drifted', findings };
+    if (found.length === 0) return { state: 'absent', findings: found };
+    const stillHeld = toRevoke.filter((e) => held.includes(e));
+    const nothingRevoked = stillHeld.length === toRevoke.length && (!disable || role.canLogin);
+    return { state: nothingRevoked ? 'present' : 'drifted', findings: found };
   });
 }
 
