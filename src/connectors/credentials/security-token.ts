@@ -13,6 +13,7 @@ import {
   grantContext,
   pageOf,
   requesterAccountName,
+  requesterAccountNameRules,
   revokeGrantCredentials,
   supersedeEarlier,
   verifyGrantCredentials,
@@ -31,7 +32,9 @@ const audience = z
 
 export const securityTokenConfigSchema = z.strictObject({
   /** The API(s) the tokens are for (`aud`). */
-  audience: z.union([audience, z.array(audience).min(1).max(8)]),
+  audience: z
+    .union([audience, z.array(audience).min(1).max(8)])
+    .meta({ title: 'Audience', description: 'The API the tokens are for; one per line for several.', 'x-widget': 'lines' }),
   /** Scopes that may be granted (entitlements), joined into the `scope` claim. */
   scopes: z
     .array(z.string().superRefine((sc, ctx) => {
@@ -39,7 +42,8 @@ export const securityTokenConfigSchema = z.strictObject({
       if (why) ctx.addIssue({ code: 'custom', message: why });
     }))
     .min(1)
-    .max(100),
+    .max(100)
+    .meta({ title: 'Scopes that may be granted', description: 'One per line.' }),
 });
 export type SecurityTokenConfig = z.output<typeof securityTokenConfigSchema>;
 
@@ -84,8 +88,11 @@ function createInstance(config: SecurityTokenConfig, services?: ConnectorService
   };
 }
 
-export const securityTokenConnector: ConnectorDefinition<SecurityTokenConfig> = {
+export const securityTokenConnector: ConnectorDefinition<SecurityTokenConfig, 'security-token'> = {
   kind: 'security-token',
+  label: 'Security tokens (JWT)',
+  help: 'A grant issues a signed token for an API with the chosen scopes, valid exactly for the grant.',
+  accountNameRules: requesterAccountNameRules(128),
   configSchema: securityTokenConfigSchema,
   capabilities: credentialCapabilities,
   accountName: 'requester',

@@ -17,6 +17,7 @@ import {
   pageOf,
   problemOf,
   requesterAccountName,
+  requesterAccountNameRules,
   revokeGrantCredentials,
   supersedeEarlier,
   verifyGrantCredentials,
@@ -44,15 +45,17 @@ export const x509CertificateConfigSchema = z.strictObject({
       if (why) ctx.addIssue({ code: 'custom', message: why });
     }))
     .min(1)
-    .max(100),
+    .max(100)
+    .meta({ title: 'Roles that may be granted', description: 'One per line; each becomes a URI in the certificate.' }),
   /** The role URIs are this prefix plus the role name. */
   roleUriPrefix: z
     .string()
     .max(200)
     .refine(absoluteUriPrefix, { error: 'must start an absolute ASCII URI, e.g. urn:timebox:role: or https://example.com/roles/' })
-    .default('urn:timebox:role:'),
+    .default('urn:timebox:role:')
+    .meta({ title: 'Role URI prefix', description: 'The role URIs are this prefix plus the role name.' }),
   /** Put the requester's e-mail address in an e-mail SAN too. */
-  emailSan: z.boolean().default(true),
+  emailSan: z.boolean().default(true).meta({ title: 'Put the requester’s e-mail address in the certificate' }),
 });
 export type X509CertificateConfig = z.output<typeof x509CertificateConfigSchema>;
 
@@ -113,8 +116,11 @@ function createInstance(config: X509CertificateConfig, services?: ConnectorServi
   };
 }
 
-export const x509CertificateConnector: ConnectorDefinition<X509CertificateConfig> = {
+export const x509CertificateConnector: ConnectorDefinition<X509CertificateConfig, 'x509-certificate'> = {
   kind: 'x509-certificate',
+  label: 'X.509 client certificates',
+  help: 'A grant issues a TLS client certificate carrying the chosen roles, valid exactly for the grant.',
+  accountNameRules: requesterAccountNameRules(64),
   configSchema: x509CertificateConfigSchema,
   capabilities: credentialCapabilities,
   accountName: 'requester',

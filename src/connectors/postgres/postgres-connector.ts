@@ -9,7 +9,7 @@ import { checkTarget } from './check.js';
 import { type PostgresConfig, poolConfig, postgresConfigSchema, postgresSecretBinding } from './config.js';
 import { groupRoleExists, listGroupRoles } from './entitlements.js';
 import { toTargetError } from './errors.js';
-import { validateAccountName, validateEntitlementName } from './names.js';
+import { accountNameRules, validateAccountName, validateEntitlementName } from './names.js';
 import { dropRole, extendRole, grantRole, revokeRole, roleStatus, rotateRole, verifyRole } from './roles.js';
 
 export { postgresConfigSchema, type PostgresConfig } from './config.js';
@@ -67,9 +67,12 @@ function createInstance(rawConfig: PostgresConfig, services?: ConnectorServices)
   };
 }
 
-export const postgresConnector: ConnectorDefinition<PostgresConfig> = {
+export const postgresConnector: ConnectorDefinition<PostgresConfig, 'postgres'> = {
   kind: 'postgres',
+  label: 'PostgreSQL',
+  help: 'A grant enables the person’s own JIT login role with the chosen roles, until the grant ends.',
   configSchema: postgresConfigSchema,
+  accountNameRules,
   capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true },
   secretBinding: postgresSecretBinding,
   validateAccountName,
