@@ -87,7 +87,8 @@ export const sshCertificateConfigSchema = z
       .meta({ title: 'Forced command (optional)', description: 'The only command the certificates may run.' }),
   })
   .refine((c) => (c.principalsAllowed?.length ?? 0) > 0 || c.principalPattern !== undefined, {
-    error: 'give principalsAllowed (a list) or principalPattern (a regular expression), or both',
+    error: 'list the principals that may be granted (principalsAllowed), or give a principal pattern (principalPattern), or both',
+    path: ['principalsAllowed'],
   });
 export type SshCertificateConfig = z.output<typeof sshCertificateConfigSchema>;
 

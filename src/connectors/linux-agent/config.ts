@@ -36,7 +36,7 @@ export const LinuxAgentConfigSchema = z.strictObject({
     .array(groupName)
     .max(64)
     .default([])
-    .meta({ title: 'Local groups (optional)', description: 'Offered as group:<name> entitlements; one per line, and they must exist on the host.' }),
+    .meta({ title: 'Local groups that may be granted', description: 'Offered as group:<name> entitlements, one per line or comma-separated; they must exist on the host.' }),
   /**
    * reveal: Timebox generates the password and shows it once to the account's owner; it reaches
    * the agent inside the signed, TLS-protected desired state. server-email: the same password,
@@ -48,7 +48,7 @@ export const LinuxAgentConfigSchema = z.strictObject({
     .enum(['reveal', 'server-email', 'agent-email'])
     .default('reveal')
     .meta({
-      title: 'How the password reaches its user',
+      title: 'Password delivery',
       description: 'reveal: shown once in Timebox; server-email: mailed by the server; agent-email: generated and mailed by the agent on the host.',
     }),
   /** server-email, agent-email: the end user's address; default the requester's own. */
