@@ -55,7 +55,14 @@ export function TargetsPage() {
     <div>
       <PageHeader title="Targets" intro="Systems where Timebox grants access for a time.">
         {manage && !editing ? (
-          <button type="button" className="primary" onClick={() => setEditing({ mode: 'add' })}>
+          <button
+            type="button"
+            className="primary"
+            onClick={() => {
+              setNotice(null);
+              setEditing({ mode: 'add' });
+            }}
+          >
             Add target
           </button>
         ) : null}
@@ -102,7 +109,8 @@ export function TargetsPage() {
                   <th scope="row">{t.name}</th>
                   <td>{labelOf(t.kind)}</td>
                   <td>
-                    <TargetStatus target={t} />
+                    {/* The findings once: here, unless this session's test shows them beside. */}
+                    <TargetStatus target={t} detailed={!c || c === 'running' || 'error' in c} />
                   </td>
                   <td className="nowrap">{formatDate(t.createdAt)}</td>
                   <td>
@@ -112,7 +120,14 @@ export function TargetsPage() {
                       </button>
                       {manage ? (
                         <>
-                          <button type="button" onClick={() => setEditing({ mode: 'edit', target: t })} aria-label={`Edit ${t.name}`}>
+                          <button
+                            type="button"
+                            onClick={() => {
+                              setNotice(null);
+                              setEditing({ mode: 'edit', target: t });
+                            }}
+                            aria-label={`Edit ${t.name}`}
+                          >
                             Edit
                           </button>
                           <button type="button" className="danger-outline" onClick={() => setDeleting(t)} aria-label={`Delete ${t.name}`}>
@@ -153,7 +168,7 @@ export function TargetsPage() {
   );
 }
 
-function TargetStatus({ target }: { target: Target }) {
+function TargetStatus({ target, detailed }: { target: Target; detailed: boolean }) {
   const last = target.lastCheck;
   if (!last) return <span className="badge badge-disabled">Not tested</span>;
   if (last.ok) return <span className="badge badge-active">Working</span>;
@@ -162,7 +177,8 @@ function TargetStatus({ target }: { target: Target }) {
     <div className="target-broken">
       <span className="badge badge-failed">Broken</span>
       <p className="status-error">
-        {failed.map((i) => `${i.name}: ${i.message}`).join('; ') || 'The connection test failed.'} <span className="status-note">(tested {formatDate(last.at)})</span>
+        {detailed ? failed.map((i) => `${i.name}: ${i.message}`).join('; ') || 'The connection test failed.' : `Failed: ${failed.map((i) => i.name).join(', ')}.`}{' '}
+        <span className="status-note">(tested {formatDate(last.at)})</span>
       </p>
     </div>
   );
