@@ -8,6 +8,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { TARGET_KINDS, accountNameRuleBroken, type AccountNameRules } from '../../src/core/target-kinds.js';
+import { kindSamples as samples } from '../support/kind-samples.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
 
 let server: TestServer;
@@ -17,27 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
 });
-
-const CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
-const agentId = '2f1c4b9e-8a57-4f7b-9f43-0c1d2e3f4a5b';
-/** Per kind: a config its connector accepts, and one it refuses. */
-const samples: Record<(typeof TARGET_KINDS)[number], { good: unknown; bad: unknown }> = {
-  postgres: { good: { host: 'db.example.com', user: 'timebox_svc', password: 'pw-1' }, bad: { host: 'db.example.com', user: 'timebox_svc', port: 'five' } },
-  mariadb: { good: { host: 'db.example.com', user: 'timebox_svc', password: 'pw-1', ssl: 'require' }, bad: { host: '', user: 'timebox_svc', password: 'pw-1' } },
-  'active-directory': {
-    good: { url: 'ldaps://dc1.example.com', bindDn: 'svc@example.com', bindPassword: 'pw-1', caPem: CA, baseDn: 'DC=example,DC=com', jitOu: 'OU=JIT,DC=example,DC=com' },
-    bad: { url: 'http://dc1.example.com', bindDn: 'svc@example.com', bindPassword: 'pw-1', caPem: CA, baseDn: 'DC=example,DC=com', jitOu: 'OU=JIT,DC=example,DC=com' },
-  },
-  'active-directory-groups': {
-    good: { url: 'ldaps://dc1.example.com', bindDn: 'svc@example.com', bindPassword: 'pw-1', caPem: CA, baseDn: 'DC=example,DC=com' },
-    bad: { url: 'ldaps://dc1.example.com', bindDn: 'svc@example.com', bindPassword: 'pw-1', caPem: 'not a certificate', baseDn: 'DC=example,DC=com' },
-  },
-  'linux-agent': { good: { agentId, sudoRules: { psql: { runAs: ['postgres'], commands: ['/usr/bin/psql'] } }, groups: ['adm'] }, bad: { agentId: 'host-1' } },
-  'linux-agent-users': { good: { agentId, groups: ['adm'] }, bad: { agentId, credentialDelivery: 'reveal' } },
-  'ssh-certificate': { good: { principalsAllowed: ['deploy'], extensions: ['permit-pty'] }, bad: { principalsAllowed: ['deploy'], extensions: ['permit-everything'] } },
-  'x509-certificate': { good: { roles: ['reader'] }, bad: { roles: [] } },
-  'security-token': { good: { audience: 'https://api.example.com', scopes: ['read'] }, bad: { audience: 'https://api.example.com' } },
-};
 
 interface KindView {
   kind: string;

@@ -5,6 +5,7 @@
  * which also sees an early revocation. `iss` is the server's issuer (TIMEBOX_TOKEN_ISSUER).
  */
 import { z } from 'zod';
+import { refused } from '../../core/errors.js';
 import type { ConnectorDefinition, ConnectorInstance, ConnectorServices } from '../contract.js';
 import {
   asTargetError,
@@ -62,6 +63,9 @@ function createInstance(config: SecurityTokenConfig, services?: ConnectorService
     async grant(_ctx, spec) {
       try {
         const c = grantContext(spec);
+        // The configuration may have changed since the request was checked: nothing is issued for a scope it no longer offers.
+        const missing = spec.entitlements.filter((sc) => !config.scopes.includes(sc));
+        if (missing.length) throw refused('entitlement_missing', `scope(s) ${missing.map((sc) => JSON.stringify(sc)).join(', ')} are not offered by this target`);
         await supersedeEarlier(s, spec.grantId);
         const issued = await s.engines.tokens.issue({
           tenantId: c.tenantId,

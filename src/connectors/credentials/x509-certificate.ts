@@ -7,6 +7,7 @@
  * requester's CSR or PEM public key, or Timebox generates one and returns it once.
  */
 import { z } from 'zod';
+import { refused } from '../../core/errors.js';
 import { parseCsrPem, parsePublicKeyPem } from '../../credentials/x509-keys.js';
 import type { ConnectorDefinition, ConnectorInstance, ConnectorServices } from '../contract.js';
 import {
@@ -81,6 +82,9 @@ function createInstance(config: X509CertificateConfig, services?: ConnectorServi
     async grant(_ctx, spec) {
       try {
         const c = grantContext(spec);
+        // The configuration may have changed since the request was checked: nothing is issued for a role it no longer offers.
+        const missing = spec.entitlements.filter((r) => !config.roles.includes(r));
+        if (missing.length) throw refused('entitlement_missing', `role(s) ${missing.map((r) => JSON.stringify(r)).join(', ')} are not offered by this target`);
         await supersedeEarlier(s, spec.grantId);
         const req = {
           tenantId: c.tenantId,
