@@ -75,7 +75,7 @@ function TargetFormBody(props: Props & { kinds: TargetKindInfo[]; stored: Record
 
   const title = editing ? `Edit ${editing.name}` : 'Add a target';
   return (
-    <form ref={form.formRef} className="card form" onSubmit={submit} noValidate aria-labelledby="target-form-title">
+    <form ref={form.formRef} className="card form target-form" onSubmit={submit} noValidate aria-labelledby="target-form-title">
       <h2 id="target-form-title">{title}</h2>
       <FormError message={form.errors.form} />
       <div className="grid-2">
