@@ -38,7 +38,9 @@ export async function listJitAccounts(
     .selectAll('jit_accounts')
     .select(['targets.name as target_name', 'targets.kind as target_kind', 'operators.email as operator_email'])
     .where('jit_accounts.tenant_id', '=', tenantId)
-    .where('jit_accounts.status', '<>', 'deleted');
+    .where('jit_accounts.status', '<>', 'deleted')
+    // Accounts on a deleted target can no longer be asked for or enabled: not listed.
+    .where('targets.deleted_at', 'is', null);
   if (opts.mine || !can(viewer.roles, 'grants.read_all')) q = q.where('jit_accounts.operator_id', '=', viewer.operatorId);
   if (opts.after) q = q.where('jit_accounts.id', '>', opts.after);
   const rows = await q.orderBy('jit_accounts.id').limit(opts.limit + 1).execute();

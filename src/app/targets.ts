@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { badRequest, notFound, AppError } from '../core/errors.js';
 import { describeIssues } from '../core/zod-issues.js';
-import type { CheckReport, ConnectorInstance, ConnectorDefinition, EntitlementPage } from '../connectors/contract.js';
+import type { z } from 'zod';
+import type { CheckItem, CheckReport, ConnectorInstance, ConnectorDefinition, EntitlementPage } from '../connectors/contract.js';
 import { classifyTargetError } from '../core/errors.js';
 import type { TargetRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
@@ -15,6 +16,8 @@ export interface TargetView {
   kind: string;
   createdAt: Date;
   updatedAt: Date;
+  /** The last connection test; `ok: false` marks the target broken until a test passes. */
+  lastCheck: { ok: boolean; at: Date; items: CheckItem[] } | null;
 }
 
 export const toTargetView = (t: TargetRow): TargetView => ({
@@ -23,7 +26,31 @@ export const toTargetView = (t: TargetRow): TargetView => ({
   kind: t.kind,
   createdAt: t.created_at,
   updatedAt: t.updated_at,
+  lastCheck:
+    t.last_check_ok === null || t.last_check_at === null
+      ? null
+      : { ok: t.last_check_ok, at: t.last_check_at, items: (typeof t.last_check === 'string' ? JSON.parse(t.last_check) : (t.last_check ?? [])) as CheckItem[] },
 });
+
+/** The connection test's outcome as stored with the target. */
+export const checkColumns = (check: CheckReport, at: Date) => ({ last_check_ok: check.ok, last_check_at: at, last_check: JSON.stringify(check.items) });
+
+/** The connector's config objections as issues at their fields (`body.config.<path>`), for forms. */
+export function configRefused(kind: string, issues: readonly z.core.$ZodIssue[]): AppError {
+  return badRequest(`invalid ${kind} target configuration: ${describeIssues(issues, 'config')}`, {
+    issues: issues.map((i) => ({ path: ['body', 'config', ...i.path.map(String)].join('.'), message: i.message })),
+  });
+}
+
+/** A failed connection test, refused with its findings unless the admin saves anyway. */
+export function checkFailed(check: CheckReport, what: string): AppError {
+  const failed = check.items.filter((i) => !i.ok).map((i) => `${i.name}: ${i.message}`).join('; ');
+  return new AppError(
+    'target_check_failed',
+    `${what} not saved: the connection test failed (${failed}). Fix the settings, or save anyway (saveUnchecked) and the target is listed as broken until a test passes`,
+    { check },
+  );
+}
 
 export const configContext = (targetId: string) => `target:${targetId}:config`;
 
@@ -33,6 +60,7 @@ export async function getTarget(deps: Pick<AppDeps, 'db'>, tenantId: string, tar
     .selectAll()
     .where('tenant_id', '=', tenantId)
     .where('id', '=', targetId)
+    .where('deleted_at', 'is', null)
     .executeTakeFirst();
   if (!row) throw notFound(`target ${targetId}`);
   return row;
@@ -55,14 +83,14 @@ export async function addTarget(
   deps: AppDeps,
   actor: Actor,
   tenantId: string,
-  input: { name: string; kind: string; config: unknown },
+  input: { name: string; kind: string; config: unknown; saveUnchecked?: boolean },
 ): Promise<{ target: TargetView; check: CheckReport }> {
   const definition = deps.connectors.definition(input.kind);
   if (!definition) {
     throw badRequest(`unknown target kind "${input.kind}"; this server supports: ${deps.connectors.kinds().join(', ')}`);
   }
   const parsed = definition.configSchema.safeParse(input.config);
-  if (!parsed.success) throw badRequest(`invalid ${input.kind} target configuration: ${describeIssues(parsed.error.issues, 'config')}`);
+  if (!parsed.success) throw configRefused(input.kind, parsed.error.issues);
   // A host target names an agent of this tenant, and only one target may name it.
   if (AGENT_TARGET_KINDS.includes(input.kind)) await assertAgentTargetConfig(deps, tenantId, parsed.data as { agentId: string }, input.kind);
 
@@ -71,8 +99,23 @@ export async function addTarget(
     .select('id')
     .where('tenant_id', '=', tenantId)
     .where('name', '=', input.name)
+    .where('deleted_at', 'is', null)
     .executeTakeFirst();
   if (existing) throw new AppError('conflict', `a target named "${input.name}" already exists`);
+
+  // Tested before anything is stored: a target that cannot work is not saved by accident.
+  const check = await testSettings(deps, input.kind, parsed.data);
+  if (!check.ok && !input.saveUnchecked) {
+    await deps.audit.append(deps.db, {
+      tenantId,
+      actor,
+      action: 'target.create_refused',
+      subject: { type: 'target', id: null },
+      reason: 'the connection test failed',
+      after: { name: input.name, kind: input.kind, failedChecks: check.items.filter((i) => !i.ok).map((i) => i.name) },
+    });
+    throw checkFailed(check, `target "${input.name}"`);
+  }
 
   const id = randomUUID();
   const now = deps.clock.now();
@@ -87,6 +130,7 @@ export async function addTarget(
         config_enc: deps.secrets.encrypt(JSON.stringify(parsed.data), configContext(id)),
         created_at: now,
         updated_at: now,
+        ...checkColumns(check, now),
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -95,22 +139,36 @@ export async function addTarget(
       actor,
       action: 'target.created',
       subject: { type: 'target', id },
-      after: { name: input.name, kind: input.kind },
+      after: { name: input.name, kind: input.kind, ...(check.ok ? {} : { savedUnchecked: true }) },
     });
     return inserted;
   });
-  const check = await checkTarget(deps, row);
   return { target: toTargetView(row), check };
 }
 
-/** "Test connection": never throws for target problems, it reports them. */
+/** "Test connection": never throws for target problems, it reports them; the outcome is kept with the target. */
 export async function checkTarget(deps: AppDeps, target: TargetRow): Promise<CheckReport> {
+  let report: CheckReport;
   try {
     const { instance } = connectorFor(deps, target);
-    return await instance.check({ log: deps.log });
+    report = await instance.check({ log: deps.log });
   } catch (err) {
     const e = classifyTargetError(err);
-    return { ok: false, items: [{ name: 'connection', ok: false, message: e.message }] };
+    report = { ok: false, items: [{ name: 'connection', ok: false, message: e.message }] };
+  }
+  await deps.db.updateTable('targets').set(checkColumns(report, deps.clock.now())).where('id', '=', target.id).execute();
+  return report;
+}
+
+/** Settings not saved yet, tested on an instance of their own. Never throws for target problems. */
+export async function testSettings(deps: AppDeps, kind: string, config: unknown): Promise<CheckReport> {
+  const instance = deps.connectors.scratch(kind, config);
+  try {
+    return await instance.check({ log: deps.log });
+  } catch (err) {
+    return { ok: false, items: [{ name: 'connection', ok: false, message: classifyTargetError(err).message }] };
+  } finally {
+    await instance.close().catch(() => {});
   }
 }
 
@@ -133,7 +191,7 @@ export async function listTargets(
   tenantId: string,
   page: { limit: number; after?: string | null },
 ): Promise<{ items: TargetView[]; next: string | null }> {
-  let q = deps.db.selectFrom('targets').selectAll().where('tenant_id', '=', tenantId).orderBy('name').limit(page.limit + 1);
+  let q = deps.db.selectFrom('targets').selectAll().where('tenant_id', '=', tenantId).where('deleted_at', 'is', null).orderBy('name').limit(page.limit + 1);
   if (page.after) q = q.where('name', '>', page.after);
   const rows = await q.execute();
   const items = rows.slice(0, page.limit).map(toTargetView);

@@ -4,17 +4,17 @@
  * field that decides where or to whom they go changes (the kind's `secretBinding`): then every
  * secret must be given again, before anything is sent anywhere, so a stored secret never follows
  * a changed address. The merged config is validated by the kind's schema like a new one. The new
- * settings are tested before they are saved: while grants on the target are live, settings that
- * fail the test are refused, because revoking those grants depends on them. Refusals are audited.
+ * settings are tested before they are saved: settings that fail the test are refused unless the
+ * admin saves anyway (`saveUnchecked`, the target is then listed broken); while grants on the
+ * target are live they are refused even then, because revoking those grants depends on them.
+ * Refusals are audited, with the target's name.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { AppError, badRequest, conflict } from '../core/errors.js';
-import { describeIssues } from '../core/zod-issues.js';
 import type { CheckReport } from '../connectors/contract.js';
-import { classifyTargetError } from '../core/errors.js';
 import { AGENT_TARGET_KINDS } from '../connectors/linux-agent/config.js';
 import type { Actor, AppDeps } from './deps.js';
-import { configContext, getTarget, toTargetView, type TargetView } from './targets.js';
+import { checkColumns, checkFailed, configContext, configRefused, getTarget, testSettings, toTargetView, type TargetView } from './targets.js';
 
 const LIVE = ['activating', 'active', 'revoking', 'revoke_failed'] as const;
 
@@ -26,14 +26,14 @@ export async function updateTarget(
   actor: Actor,
   tenantId: string,
   targetId: string,
-  input: { name?: string; config?: Record<string, unknown> },
+  input: { name?: string; config?: Record<string, unknown>; saveUnchecked?: boolean },
 ): Promise<{ target: TargetView; check: CheckReport | null }> {
   const target = await getTarget(deps, tenantId, targetId);
   // The definition only: the live instance is not needed (and would be rebuilt after the change).
   const definition = deps.connectors.definition(target.kind);
   if (!definition) throw badRequest(`this server has no connector for target kind "${target.kind}"`);
   if (input.name !== undefined && input.name !== target.name) {
-    const taken = await deps.db.selectFrom('targets').select('id').where('tenant_id', '=', tenantId).where('name', '=', input.name).executeTakeFirst();
+    const taken = await deps.db.selectFrom('targets').select('id').where('tenant_id', '=', tenantId).where('name', '=', input.name).where('deleted_at', 'is', null).executeTakeFirst();
     if (taken) throw conflict(`a target named "${input.name}" already exists`);
   }
 
@@ -48,14 +48,14 @@ export async function updateTarget(
       }
     }
     const parsed = definition.configSchema.safeParse({ ...stored, ...input.config });
-    if (!parsed.success) throw badRequest(`invalid ${target.kind} target configuration: ${describeIssues(parsed.error.issues, 'config')}`);
+    if (!parsed.success) throw configRefused(target.kind, parsed.error.issues);
     const binding = definition.secretBinding;
     if (binding) {
       const next = parsed.data as Record<string, unknown>;
       const moved = binding.bindings.filter((k) => !isDeepStrictEqual(next[k], stored[k]));
       const missing = binding.secrets.filter((k) => !(k in input.config!));
       if (moved.length > 0 && missing.length > 0) {
-        await auditRefusal(deps, actor, tenantId, target.id, 'secret required for a changed address', { configKeysChanged: changedKeys, bindingKeysChanged: moved });
+        await auditRefusal(deps, actor, tenantId, target, 'secret required for a changed address', { configKeysChanged: changedKeys, bindingKeysChanged: moved });
         throw badRequest(
           `${missing.map((k) => `config.${k}`).join(', ')} must be given again: changing ${moved.map((k) => `config.${k}`).join(', ')} decides where the stored secret would be sent`,
         );
@@ -71,11 +71,18 @@ export async function updateTarget(
         .executeTakeFirstOrThrow();
       if (Number(live.n) > 0) {
         const failed = check.items.filter((i) => !i.ok).map((i) => `${i.name}: ${i.message}`).join('; ');
-        await auditRefusal(deps, actor, tenantId, target.id, 'the new settings failed the connection test', {
+        await auditRefusal(deps, actor, tenantId, target, 'the new settings failed the connection test', {
           configKeysChanged: changedKeys,
           failedChecks: check.items.filter((i) => !i.ok).map((i) => i.name),
         });
         throw new AppError('conflict', `not saved: ${live.n} live grant(s) on ${target.name} need these settings to be revoked, and they fail the connection test (${failed})`, { check });
+      }
+      if (!input.saveUnchecked) {
+        await auditRefusal(deps, actor, tenantId, target, 'the new settings failed the connection test', {
+          configKeysChanged: changedKeys,
+          failedChecks: check.items.filter((i) => !i.ok).map((i) => i.name),
+        });
+        throw checkFailed(check, `the new settings of "${target.name}" were`);
       }
     }
     configEnc = deps.secrets.encrypt(JSON.stringify(parsed.data), configContext(target.id));
@@ -85,7 +92,7 @@ export async function updateTarget(
   const row = await deps.db.transaction().execute(async (tx) => {
     const updated = await tx
       .updateTable('targets')
-      .set({ name: input.name ?? target.name, config_enc: configEnc, updated_at: now })
+      .set({ name: input.name ?? target.name, config_enc: configEnc, updated_at: now, ...(check ? checkColumns(check, now) : {}) })
       .where('id', '=', target.id)
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -96,7 +103,7 @@ export async function updateTarget(
       subject: { type: 'target', id: target.id },
       // Which settings changed, never their values (they may be secrets).
       before: { name: target.name },
-      after: { name: updated.name, configKeysChanged: changedKeys },
+      after: { name: updated.name, configKeysChanged: changedKeys, ...(check && !check.ok ? { savedUnchecked: true } : {}) },
     });
     return updated;
   });
@@ -104,17 +111,6 @@ export async function updateTarget(
 }
 
 /** Outside any transaction: the attempt is recorded although nothing was saved. Key names only, never values. */
-async function auditRefusal(deps: AppDeps, actor: Actor, tenantId: string, targetId: string, reason: string, after: Record<string, unknown>) {
-  await deps.audit.append(deps.db, { tenantId, actor, action: 'target.update_refused', subject: { type: 'target', id: targetId }, reason, after });
-}
-
-async function testSettings(deps: AppDeps, kind: string, config: unknown): Promise<CheckReport> {
-  const instance = deps.connectors.scratch(kind, config);
-  try {
-    return await instance.check({ log: deps.log });
-  } catch (err) {
-    return { ok: false, items: [{ name: 'connection', ok: false, message: classifyTargetError(err).message }] };
-  } finally {
-    await instance.close().catch(() => {});
-  }
+async function auditRefusal(deps: AppDeps, actor: Actor, tenantId: string, target: { id: string; name: string }, reason: string, after: Record<string, unknown>) {
+  await deps.audit.append(deps.db, { tenantId, actor, action: 'target.update_refused', subject: { type: 'target', id: target.id }, reason, after: { name: target.name, ...after } });
 }

@@ -8,6 +8,7 @@ import type { Clock } from '../core/clock.js';
 import type { CredentialEngines } from '../credentials/index.js';
 import type { OutboundPolicy } from '../net/outbound-policy.js';
 import type { AccountOwner, AccountStatus } from '../core/account-ownership.js';
+import type { AccountNameRules } from '../core/target-kinds.js';
 
 import type { Finding } from '../core/findings.js';
 
@@ -213,10 +214,22 @@ export interface RequestCheck {
   publicKey?: string;
 }
 
-export interface ConnectorDefinition<Config = unknown> {
-  kind: string;
+/**
+ * One target kind, declared once: the server validates with it, `GET /api/v1/target-kinds` serves
+ * it (the config schema as JSON Schema, with each field's `title`, `description`, `writeOnly` for
+ * secrets and `x-…` form hints from the schema's `.meta()`), and the dashboard builds its forms
+ * from that.
+ */
+export interface ConnectorDefinition<Config = unknown, Kind extends string = string> {
+  kind: Kind;
+  /** What people call the kind ("PostgreSQL"). */
+  label: string;
+  /** One sentence: what a grant does on a target of this kind. */
+  help: string;
   /** Validated at the edge; the parsed config is stored encrypted. */
   configSchema: z.ZodType<Config>;
+  /** The account-name rules as data, for forms; `validateAccountName` stays the judge. */
+  accountNameRules: AccountNameRules;
   capabilities: Capabilities;
   /** Declared by kinds whose config holds a secret sent to an address the config names. */
   secretBinding?: SecretBinding;

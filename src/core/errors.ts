@@ -48,6 +48,8 @@ export type AppErrorCode =
   | 'policy_violation'
   | 'rate_limited'
   | 'target_error'
+  /** A target's connection test failed and the admin did not ask to save it anyway (422, details.check). */
+  | 'target_check_failed'
   /** A password someone else set must be changed before anything else (403). */
   | 'password_change_required';
 
@@ -60,6 +62,7 @@ const statusOf: Record<AppErrorCode, number> = {
   policy_violation: 422,
   rate_limited: 429,
   target_error: 502,
+  target_check_failed: 422,
   password_change_required: 403,
 };
 

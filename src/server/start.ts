@@ -32,7 +32,7 @@ import {
   activeDirectoryConnector,
   activeDirectoryGroupMembershipConnector,
 } from '../connectors/active-directory/active-directory-connector.js';
-import { createConnectorHub, createRegistry } from '../connectors/registry.js';
+import { createConnectorHub, createRegistry, type KindRegistry } from '../connectors/registry.js';
 import { securityTokenConnector, sshCertificateConnector, x509CertificateConnector } from '../connectors/credentials/index.js';
 import { createCredentialEngines, type CredentialEngines } from '../credentials/index.js';
 import { credentialRoutes } from '../http/routes/credential-routes.js';
@@ -55,6 +55,7 @@ import { jitAccountRoutes } from '../http/routes/jit-account-routes.js';
 import { jitSettingsRoutes } from '../http/routes/jit-settings-routes.js';
 import { policyRoutes } from '../http/routes/policy-routes.js';
 import { targetRoutes } from '../http/routes/target-routes.js';
+import { targetKindRoutes } from '../http/routes/target-kind-routes.js';
 import { agentRoutes } from '../http/routes/agent-routes.js';
 import { ssoRoutes } from '../http/routes/sso-routes.js';
 import { createLinuxAgentConnector } from '../connectors/linux-agent/linux-agent-connector.js';
@@ -131,20 +132,21 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     // Enrolled agents refresh their hosts' SSH trust files as soon as it changes.
     onTrustChange: signalSshTrustChange,
   });
-  const definitions: ConnectorDefinition<any>[] = [
-    postgresConnector,
-    mariadbConnector,
-    activeDirectoryConnector,
-    activeDirectoryGroupMembershipConnector,
-    sshCertificateConnector,
-    x509CertificateConnector,
-    securityTokenConnector,
-    ...(opts.connectors ?? []),
-  ];
-  if (config.TIMEBOX_ENABLE_FAKE_CONNECTOR === 'true') definitions.push(fakeConnector);
-  definitions.push(createLinuxAgentConnector({ db: store.db, secrets, clock }), createLinuxAgentUsersConnector({ db: store.db, secrets, clock }));
+  // One definition per kind of the core's TargetKind union: the compiler checks none is missing.
+  const kinds: KindRegistry = {
+    postgres: postgresConnector,
+    mariadb: mariadbConnector,
+    'active-directory': activeDirectoryConnector,
+    'active-directory-groups': activeDirectoryGroupMembershipConnector,
+    'linux-agent': createLinuxAgentConnector({ db: store.db, secrets, clock }),
+    'linux-agent-users': createLinuxAgentUsersConnector({ db: store.db, secrets, clock }),
+    'ssh-certificate': sshCertificateConnector,
+    'x509-certificate': x509CertificateConnector,
+    'security-token': securityTokenConnector,
+  };
+  const extras = [...(opts.connectors ?? []), ...(config.TIMEBOX_ENABLE_FAKE_CONNECTOR === 'true' ? [fakeConnector] : [])];
   const outbound = createOutboundPolicy({ allow: config.TIMEBOX_OUTBOUND_ALLOW });
-  const hub = createConnectorHub(createRegistry(definitions), { credentials, clock, outbound });
+  const hub = createConnectorHub(createRegistry(kinds, extras), { credentials, clock, outbound });
   const retry = {
     baseMs: config.TIMEBOX_RETRY_BASE_MS,
     maxMs: Math.max(config.TIMEBOX_RETRY_BASE_MS, 5 * 60_000),
@@ -242,6 +244,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     routes: [
       metricsRoutes({ metrics, token: config.TIMEBOX_METRICS_TOKEN }),
       targetRoutes(deps),
+      targetKindRoutes(deps),
       policyRoutes(deps),
       groupRoutes(deps),
       grantRoutes(routeDeps),

@@ -22,6 +22,7 @@ import * as m0019 from './migrations/0019_operator_identity.js';
 import * as m0020 from './migrations/0020_sso.js';
 import * as m0022 from './migrations/0022_siem_cursors.js';
 import * as m0025 from './migrations/0025_alert_kind.js';
+import * as m0024 from './migrations/0024_target_checks.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -42,6 +43,7 @@ const migrations: Record<string, Migration> = {
   '0020_sso': m0020,
   '0022_siem_cursors': m0022,
   '0025_alert_kind': m0025,
+  '0024_target_checks': m0024,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

@@ -66,6 +66,13 @@ export interface TargetsTable {
   config_enc: string;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** The last connection test (migration 0024): null before any. */
+  last_check_ok: ColumnType<boolean | null, boolean | null | undefined, boolean | null>;
+  last_check_at: NullableTimestamp;
+  /** The test's items, as JSON text on write. */
+  last_check: Json;
+  /** Set when the target was deleted; the row stays so grants and the audit trail keep its name. */
+  deleted_at: NullableTimestamp;
 }
 
 export interface EntitlementsTable {

@@ -3,7 +3,7 @@
  * real Samba AD DC. The user's own account (password, enabled state) is never touched.
  */
 import { randomBytes } from 'node:crypto';
-import type { Client } from 'ldapts';
+import { Client, EqualityFilter } from 'ldapts';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetError } from '../../src/core/errors.js';
@@ -16,6 +16,7 @@ import {
 } from '../../src/connectors/active-directory/active-directory-connector.js';
 import { type JitDomain, type SambaDc, adminClient, bindAs, prepareJitDomain, startSambaDc } from '../harness/samba.js';
 import { groupMembers } from '../support/ad-target.js';
+import { describeMembershipConformance } from '../../src/connectors/membership-conformance.js';
 
 const ctx = { log: pino({ level: 'silent' }) };
 const hex = (n: number) => randomBytes(n).toString('hex');
@@ -161,3 +162,28 @@ describe('active-directory-groups connector', () => {
     expect(await target.verify(ctx, spec)).toEqual({ state: 'absent', findings: [] });
   });
 });
+
+// The shared membership contract, judged as the person sees it: their own bind and their own memberOf.
+describeMembershipConformance('active-directory-groups (Samba AD DC)', async () => ({
+  definition: activeDirectoryGroupMembershipConnector,
+  config: activeDirectoryGroupsConfigSchema.parse(connection()),
+  entitlements: domain.groups,
+  missing: `CN=missing-${hex(3)},${domain.groupsOu}`,
+  async newPerson() {
+    const u = await existingUser();
+    return { username: u.sam, password: u.password };
+  },
+  async holds(person, group) {
+    const own = new Client({ url: dc.ldapsUrl, connectTimeout: 5000, timeout: 15_000, tlsOptions: { ca: dc.caPem, servername: dc.tlsServerName } });
+    try {
+      await own.bind(`${person.username}@${dc.realm.toLowerCase()}`, person.password);
+      const { searchEntries } = await own.search(dc.baseDn, { scope: 'sub', filter: new EqualityFilter({ attribute: 'sAMAccountName', value: person.username }), attributes: ['memberOf'] });
+      const m = searchEntries[0]?.memberOf ?? [];
+      return (Array.isArray(m) ? m : [m]).map((g) => String(g).toLowerCase()).includes(group.toLowerCase());
+    } finally {
+      await own.unbind().catch(() => {});
+    }
+  },
+  canLogin: async (person) => (await bindAs(dc, `${person.username}@${dc.realm.toLowerCase()}`, person.password)) === 'ok',
+  cleanup: async () => {},
+}));

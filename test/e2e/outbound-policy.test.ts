@@ -157,6 +157,7 @@ describe('target connection tests', () => {
         name: `pg-${runId}`,
         kind: 'postgres',
         config: { host: '127.1', port: pgEndpoint.port, user: 'timebox_svc', password: 'service-password-1' },
+        saveUnchecked: true,
       });
       expect(pgTarget.status, JSON.stringify(pgTarget.body)).toBe(201);
       expect(pgTarget.body.check.ok).toBe(false);
@@ -172,6 +173,7 @@ describe('target connection tests', () => {
           caPem: '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n',
           baseDn: 'DC=example,DC=test',
         },
+        saveUnchecked: true,
       });
       expect(adTarget.status, JSON.stringify(adTarget.body)).toBe(201);
       expect(adTarget.body.check.ok).toBe(false);

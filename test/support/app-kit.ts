@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import type { ConnectorDefinition } from '../../src/connectors/contract.js';
-import { createConnectorHub, createRegistry } from '../../src/connectors/registry.js';
+import { createConnectorHub, registryOf } from '../../src/connectors/registry.js';
 import { fakeClock } from '../../src/core/clock.js';
 import { defaultRetryPolicy, type RetryPolicy } from '../../src/core/retry.js';
 import { createAuditLog } from '../../src/audit/audit-log.js';
@@ -33,7 +33,7 @@ export async function createAppKit(opts: {
   const clock = fakeClock(opts.start ?? '2026-03-01T09:00:00.000Z');
   // Real targets in these tests listen on this host: the operator's allowance for loopback.
   const outbound = createOutboundPolicy({ allow: 'loopback' });
-  const hub = createConnectorHub(createRegistry(opts.connectors), { outbound });
+  const hub = createConnectorHub(registryOf(opts.connectors), { outbound });
   const log = pino({ level: process.env.TIMEBOX_TEST_LOG ?? 'silent' });
   let scheduler: ReturnType<typeof createScheduler> | null = null;
   const deps: AppDeps = {

@@ -94,6 +94,41 @@ export interface Target {
   accountName: 'per-person' | 'requester';
   createdAt: string;
   updatedAt: string;
+  /** The last connection test; null before any. */
+  lastCheck: { ok: boolean; at: string; items: CheckReport['items'] } | null;
+  /** The last test failed (saved anyway, or failing since). */
+  broken: boolean;
+}
+
+/** The part of JSON Schema the target forms read (GET /target-kinds). */
+export interface JsonSchema {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  enum?: unknown[];
+  items?: JsonSchema;
+  anyOf?: JsonSchema[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  default?: unknown;
+  examples?: unknown[];
+  /** A secret: never shown back, blank keeps it when editing. */
+  writeOnly?: boolean;
+  /** A form hint: 'pem', 'lines', or the name of a custom field component. */
+  'x-widget'?: string;
+  /** Shown under "Advanced settings". */
+  'x-advanced'?: boolean;
+}
+
+/** A target kind as the server declares it (GET /target-kinds). */
+export interface TargetKindInfo {
+  kind: string;
+  label: string;
+  help: string;
+  accountName: 'per-person' | 'requester';
+  capabilities: { nativeExpiry: boolean; endsSessions: boolean; canRotate: boolean; jitAccounts: boolean };
+  accountNameRules: { minLength: number; maxLength: number; pattern: string; reserved: string[]; reservedPrefixes: string[]; hint: string };
+  configSchema: JsonSchema;
 }
 
 export interface CheckReport {

@@ -42,24 +42,26 @@ export function registerTargets(program: Command): void {
 
   targets
     .command('add')
-    .description('connect a target; its configuration is validated, stored encrypted and checked')
+    .description('connect a target; its configuration is validated and tested before it is stored (encrypted)')
     .requiredOption('--name <name>', 'a name people will recognise, e.g. "orders-db"')
     .requiredOption('--kind <kind>', 'connector kind, e.g. postgres')
     .option('--config <json>', 'connector configuration as a JSON object')
     .option('--config-file <file>', 'read the connector configuration (JSON) from a file')
+    .option('--save-unchecked', 'save it even though its connection test fails (it is listed broken until a test passes)')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { name: string; kind: string; config?: string; configFile?: string; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { name: string; kind: string; config?: string; configFile?: string; saveUnchecked?: boolean; json?: boolean }, cmd: Command) => {
       const config = await configFrom(opts);
       const ctx = await connect(cmd);
       const r = await apiPost<{ target: Target; check: CheckReport }>(ctx.conn, await ctx.tenantPath('/targets'), {
         name: opts.name,
         kind: opts.kind,
         config,
+        ...(opts.saveUnchecked ? { saveUnchecked: true } : {}),
       });
       if (ctx.json) return printJson(r);
       print(`Added target ${clean(r.target.name)} (${r.target.kind}), id ${r.target.id}`);
       printCheck(r.check);
-      if (!r.check.ok) note(`timebox: warning: the target was added but its check failed; fix it, then run: timebox targets check ${r.target.id}`);
+      if (!r.check.ok) note(`timebox: warning: saved unchecked, the target is listed broken; fix it, then run: timebox targets check ${r.target.id}`);
     });
 
   targets
@@ -69,8 +71,9 @@ export function registerTargets(program: Command): void {
     .option('--name <name>', 'a new name')
     .option('--config <json>', 'settings to change, as a JSON object (e.g. a rotated service password: prefer --config-file)')
     .option('--config-file <file>', 'read the settings to change (JSON) from a file')
+    .option('--save-unchecked', 'save the settings even though their connection test fails (refused anyway while grants are live)')
     .option('--json', 'machine-readable output')
-    .action(async (idOrName: string, opts: { name?: string; config?: string; configFile?: string }, cmd: Command) => {
+    .action(async (idOrName: string, opts: { name?: string; config?: string; configFile?: string; saveUnchecked?: boolean }, cmd: Command) => {
       const config = opts.config === undefined && opts.configFile === undefined ? undefined : await configFrom(opts);
       if (!config && opts.name === undefined) throw new CliError('nothing to change: give --name, --config or --config-file', ExitCode.usage);
       const ctx = await connect(cmd);
@@ -78,6 +81,7 @@ export function registerTargets(program: Command): void {
       const r = await apiPut<{ target: Target; check: CheckReport | null }>(ctx.conn, await ctx.tenantPath(`/targets/${target.id}`), {
         ...(opts.name !== undefined ? { name: opts.name } : {}),
         ...(config ? { config } : {}),
+        ...(opts.saveUnchecked ? { saveUnchecked: true } : {}),
       });
       if (ctx.json) return printJson(r);
       print(`Updated target ${clean(r.target.name)} (${r.target.kind}).`);

@@ -23,7 +23,7 @@ import {
 } from './jit-accounts.js';
 import { securityGroupExists } from './directory.js';
 import { parseDn } from './dn.js';
-import { validateAccountName, validateEntitlementName, validateJitAccountName } from './names.js';
+import { accountNameRules, jitAccountNameRules, validateAccountName, validateEntitlementName, validateJitAccountName } from './names.js';
 import { whereOf, withSession } from './session.js';
 
 export {
@@ -114,9 +114,12 @@ function createGroupsInstance(raw: ActiveDirectoryGroupsConfig, services?: Conne
   };
 }
 
-export const activeDirectoryConnector: ConnectorDefinition<ActiveDirectoryConfig> = {
+export const activeDirectoryConnector: ConnectorDefinition<ActiveDirectoryConfig, 'active-directory'> = {
   kind: 'active-directory',
+  label: 'Active Directory',
+  help: 'A grant enables a personal JIT account in an OU of its own, in the chosen groups.',
   configSchema: activeDirectoryConfigSchema,
+  accountNameRules: jitAccountNameRules,
   // No endsSessions: AD cannot end a logged-on session or recall Kerberos tickets already issued.
   capabilities: { nativeExpiry: true, endsSessions: false, canRotate: true, jitAccounts: true, liveDrift: true },
   secretBinding: activeDirectorySecretBinding,
@@ -127,9 +130,12 @@ export const activeDirectoryConnector: ConnectorDefinition<ActiveDirectoryConfig
   create: createJitInstance,
 };
 
-export const activeDirectoryGroupMembershipConnector: ConnectorDefinition<ActiveDirectoryGroupsConfig> = {
+export const activeDirectoryGroupMembershipConnector: ConnectorDefinition<ActiveDirectoryGroupsConfig, 'active-directory-groups'> = {
   kind: 'active-directory-groups',
+  label: 'Active Directory groups',
+  help: 'A grant adds the person’s own directory account to the chosen groups for a time.',
   configSchema: activeDirectoryGroupsConfigSchema,
+  accountNameRules,
   // Membership has no native end on domains below the 2016 functional level (no TTL links).
   capabilities: { nativeExpiry: false, endsSessions: false, canRotate: false, jitAccounts: false },
   secretBinding: activeDirectorySecretBinding,

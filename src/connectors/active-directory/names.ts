@@ -2,6 +2,7 @@
  * What Timebox accepts as names on Active Directory, checked before anything reaches the DC.
  * Account names are sAMAccountNames (the "pre-Windows 2000" logon name); entitlements are group DNs.
  */
+import type { AccountNameRules } from '../../core/target-kinds.js';
 import { parseDn } from './dn.js';
 
 /** AD refuses longer sAMAccountNames for users (Samba accepts them: the check must be ours). */
@@ -49,6 +50,19 @@ export const RESERVED_ACCOUNT_NAMES: ReadonlySet<string> = new Set(
     'iusr iwam local_service network_service localsystem localservice networkservice'
   ).split(' '),
 );
+
+/** What validateAccountName checks, as data for forms (a person's existing account). */
+export const accountNameRules: AccountNameRules = {
+  minLength: 1,
+  maxLength: MAX_ACCOUNT_NAME,
+  pattern: '^[A-Za-z0-9_.-]*[A-Za-z0-9_-]$',
+  reserved: [],
+  reservedPrefixes: [],
+  hint: `Up to ${MAX_ACCOUNT_NAME} ASCII letters, digits, "_", "-" and "." (a sAMAccountName), not ending with a dot.`,
+};
+
+/** What validateJitAccountName checks, as data for forms. */
+export const jitAccountNameRules: AccountNameRules = { ...accountNameRules, reserved: [...RESERVED_ACCOUNT_NAMES] };
 
 /** JIT accounts: the sAMAccountName rules plus the reserved names above. */
 export function validateJitAccountName(name: string): string | null {

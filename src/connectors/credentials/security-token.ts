@@ -5,6 +5,7 @@
  * which also sees an early revocation. `iss` is the server's issuer (TIMEBOX_TOKEN_ISSUER).
  */
 import { z } from 'zod';
+import { refused } from '../../core/errors.js';
 import type { ConnectorDefinition, ConnectorInstance, ConnectorServices } from '../contract.js';
 import {
   asTargetError,
@@ -13,6 +14,7 @@ import {
   grantContext,
   pageOf,
   requesterAccountName,
+  requesterAccountNameRules,
   revokeGrantCredentials,
   supersedeEarlier,
   verifyGrantCredentials,
@@ -31,7 +33,9 @@ const audience = z
 
 export const securityTokenConfigSchema = z.strictObject({
   /** The API(s) the tokens are for (`aud`). */
-  audience: z.union([audience, z.array(audience).min(1).max(8)]),
+  audience: z
+    .union([audience, z.array(audience).min(1).max(8)])
+    .meta({ title: 'Audience', description: 'The API the tokens are for; one per line for several.', 'x-widget': 'lines' }),
   /** Scopes that may be granted (entitlements), joined into the `scope` claim. */
   scopes: z
     .array(z.string().superRefine((sc, ctx) => {
@@ -39,7 +43,8 @@ export const securityTokenConfigSchema = z.strictObject({
       if (why) ctx.addIssue({ code: 'custom', message: why });
     }))
     .min(1)
-    .max(100),
+    .max(100)
+    .meta({ title: 'Scopes that may be granted', description: 'One per line.' }),
 });
 export type SecurityTokenConfig = z.output<typeof securityTokenConfigSchema>;
 
@@ -58,6 +63,9 @@ function createInstance(config: SecurityTokenConfig, services?: ConnectorService
     async grant(_ctx, spec) {
       try {
         const c = grantContext(spec);
+        // The configuration may have changed since the request was checked: nothing is issued for a scope it no longer offers.
+        const missing = spec.entitlements.filter((sc) => !config.scopes.includes(sc));
+        if (missing.length) throw refused('entitlement_missing', `scope(s) ${missing.map((sc) => JSON.stringify(sc)).join(', ')} are not offered by this target`);
         await supersedeEarlier(s, spec.grantId);
         const issued = await s.engines.tokens.issue({
           tenantId: c.tenantId,
@@ -84,8 +92,11 @@ function createInstance(config: SecurityTokenConfig, services?: ConnectorService
   };
 }
 
-export const securityTokenConnector: ConnectorDefinition<SecurityTokenConfig> = {
+export const securityTokenConnector: ConnectorDefinition<SecurityTokenConfig, 'security-token'> = {
   kind: 'security-token',
+  label: 'Security tokens (JWT)',
+  help: 'A grant issues a signed token for an API with the chosen scopes, valid exactly for the grant.',
+  accountNameRules: requesterAccountNameRules(128),
   configSchema: securityTokenConfigSchema,
   capabilities: credentialCapabilities,
   accountName: 'requester',

@@ -7,6 +7,7 @@
  */
 import { AppError, invalid, transient } from '../../core/errors.js';
 import { findings as finding } from '../../core/findings.js';
+import type { AccountNameRules } from '../../core/target-kinds.js';
 import { systemClock, type Clock } from '../../core/clock.js';
 import type { CredentialEngines } from '../../credentials/index.js';
 import type { Capabilities, ConnectorServices, Entitlement, EntitlementPage, GrantSpec, ListEntitlementsQuery, RevokeSpec, VerifyResult } from '../contract.js';
@@ -38,6 +39,16 @@ export function grantContext(spec: GrantSpec): { tenantId: string; subject: stri
 const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 
 /** The account name is the requester's e-mail address: it becomes the certificate's or token's subject. */
+/** The requester's e-mail address, as data for forms. */
+export const requesterAccountNameRules = (maxLength: number): AccountNameRules => ({
+  minLength: 3,
+  maxLength,
+  pattern: EMAIL.source,
+  reserved: [],
+  reservedPrefixes: [],
+  hint: `The requester's own e-mail address (at most ${maxLength} characters); it cannot be chosen.`,
+});
+
 export function requesterAccountName(maxLength: number) {
   return (name: string): string | null => {
     if (typeof name !== 'string' || !EMAIL.test(name)) {

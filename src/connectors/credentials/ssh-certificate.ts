@@ -20,6 +20,7 @@ import {
   pageOf,
   problemOf,
   requesterAccountName,
+  requesterAccountNameRules,
   revokeGrantCredentials,
   supersedeEarlier,
   verifyGrantCredentials,
@@ -51,7 +52,8 @@ export const sshCertificateConfigSchema = z
         if (why) ctx.addIssue({ code: 'custom', message: why });
       }))
       .max(500)
-      .optional(),
+      .optional()
+      .meta({ title: 'Principals that may be granted', description: 'One per line: the account names on hosts the certificates may name.' }),
     /** Or any principal matching this regular expression (whole name, anchored). */
     principalPattern: z
       .string()
@@ -60,25 +62,33 @@ export const sshCertificateConfigSchema = z
         const why = checkTicketPattern(p);
         if (why) ctx.addIssue({ code: 'custom', message: why.replace('the ticket pattern', 'the principal pattern') });
       })
-      .optional(),
+      .optional()
+      .meta({ title: 'Or a principal pattern (optional)', description: 'A regular expression any granted principal must match whole, e.g. app-[a-z]+.' }),
     /** Certificate extensions; only permit-pty unless the target asks for more. */
-    extensions: z.array(z.enum(SSH_EXTENSIONS)).max(SSH_EXTENSIONS.length).default(['permit-pty']),
+    extensions: z
+      .array(z.enum(SSH_EXTENSIONS))
+      .max(SSH_EXTENSIONS.length)
+      .default(['permit-pty'])
+      .meta({ title: 'What the certificates permit', description: 'permit-pty: an interactive terminal; the others forward ports, the agent or X11, or run ~/.ssh/rc.' }),
     /** Critical option source-address: client addresses or CIDRs allowed to use the certificates. */
     sourceAddresses: z
       .array(z.string().refine(isCidr, { error: 'must be an IP address or CIDR' }))
       .min(1)
       .max(32)
-      .optional(),
+      .optional()
+      .meta({ title: 'Source addresses (optional)', description: 'One per line: client addresses or CIDRs allowed to use the certificates.' }),
     /** Critical option force-command. */
     forceCommand: z
       .string()
       .min(1)
       .max(1024)
       .refine((c) => c.trim() !== '' && !/\p{Cc}/u.test(c), { error: 'must be a command of printable characters' })
-      .optional(),
+      .optional()
+      .meta({ title: 'Forced command (optional)', description: 'The only command the certificates may run.' }),
   })
   .refine((c) => (c.principalsAllowed?.length ?? 0) > 0 || c.principalPattern !== undefined, {
-    error: 'give principalsAllowed (a list) or principalPattern (a regular expression), or both',
+    error: 'list the principals that may be granted (principalsAllowed), or give a principal pattern (principalPattern), or both',
+    path: ['principalsAllowed'],
   });
 export type SshCertificateConfig = z.output<typeof sshCertificateConfigSchema>;
 
@@ -168,8 +178,11 @@ function createInstance(config: SshCertificateConfig, services?: ConnectorServic
   };
 }
 
-export const sshCertificateConnector: ConnectorDefinition<SshCertificateConfig> = {
+export const sshCertificateConnector: ConnectorDefinition<SshCertificateConfig, 'ssh-certificate'> = {
   kind: 'ssh-certificate',
+  label: 'SSH certificates',
+  help: 'A grant signs an SSH certificate for the chosen principals, valid exactly for the grant.',
+  accountNameRules: requesterAccountNameRules(128),
   configSchema: sshCertificateConfigSchema,
   capabilities: credentialCapabilities,
   accountName: 'requester',

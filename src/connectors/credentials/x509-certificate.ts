@@ -7,6 +7,7 @@
  * requester's CSR or PEM public key, or Timebox generates one and returns it once.
  */
 import { z } from 'zod';
+import { refused } from '../../core/errors.js';
 import { parseCsrPem, parsePublicKeyPem } from '../../credentials/x509-keys.js';
 import type { ConnectorDefinition, ConnectorInstance, ConnectorServices } from '../contract.js';
 import {
@@ -17,6 +18,7 @@ import {
   pageOf,
   problemOf,
   requesterAccountName,
+  requesterAccountNameRules,
   revokeGrantCredentials,
   supersedeEarlier,
   verifyGrantCredentials,
@@ -44,15 +46,17 @@ export const x509CertificateConfigSchema = z.strictObject({
       if (why) ctx.addIssue({ code: 'custom', message: why });
     }))
     .min(1)
-    .max(100),
+    .max(100)
+    .meta({ title: 'Roles that may be granted', description: 'One per line; each becomes a URI in the certificate.' }),
   /** The role URIs are this prefix plus the role name. */
   roleUriPrefix: z
     .string()
     .max(200)
     .refine(absoluteUriPrefix, { error: 'must start an absolute ASCII URI, e.g. urn:timebox:role: or https://example.com/roles/' })
-    .default('urn:timebox:role:'),
+    .default('urn:timebox:role:')
+    .meta({ title: 'Role URI prefix', description: 'The role URIs are this prefix plus the role name.' }),
   /** Put the requester's e-mail address in an e-mail SAN too. */
-  emailSan: z.boolean().default(true),
+  emailSan: z.boolean().default(true).meta({ title: 'Put the requester’s e-mail address in the certificate' }),
 });
 export type X509CertificateConfig = z.output<typeof x509CertificateConfigSchema>;
 
@@ -78,6 +82,9 @@ function createInstance(config: X509CertificateConfig, services?: ConnectorServi
     async grant(_ctx, spec) {
       try {
         const c = grantContext(spec);
+        // The configuration may have changed since the request was checked: nothing is issued for a role it no longer offers.
+        const missing = spec.entitlements.filter((r) => !config.roles.includes(r));
+        if (missing.length) throw refused('entitlement_missing', `role(s) ${missing.map((r) => JSON.stringify(r)).join(', ')} are not offered by this target`);
         await supersedeEarlier(s, spec.grantId);
         const req = {
           tenantId: c.tenantId,
@@ -113,8 +120,11 @@ function createInstance(config: X509CertificateConfig, services?: ConnectorServi
   };
 }
 
-export const x509CertificateConnector: ConnectorDefinition<X509CertificateConfig> = {
+export const x509CertificateConnector: ConnectorDefinition<X509CertificateConfig, 'x509-certificate'> = {
   kind: 'x509-certificate',
+  label: 'X.509 client certificates',
+  help: 'A grant issues a TLS client certificate carrying the chosen roles, valid exactly for the grant.',
+  accountNameRules: requesterAccountNameRules(64),
   configSchema: x509CertificateConfigSchema,
   capabilities: credentialCapabilities,
   accountName: 'requester',

@@ -235,9 +235,19 @@ function createInstance(rawConfig: FakeConfig): ConnectorInstance {
   };
 }
 
-export const fakeConnector: ConnectorDefinition<FakeConfig> = {
+export const fakeConnector: ConnectorDefinition<FakeConfig, 'fake'> = {
   kind: 'fake',
+  label: 'In-memory test target',
+  help: 'For tests only: accounts live in the server’s memory.',
   configSchema: fakeConfigSchema,
+  accountNameRules: {
+    minLength: 3,
+    maxLength: 63,
+    pattern: '^[a-z][a-z0-9_]*$',
+    reserved: [],
+    reservedPrefixes: [],
+    hint: '3 to 63 lowercase letters, digits and underscores, starting with a letter.',
+  },
   capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true, liveDrift: true },
   validateAccountName,
   validateEntitlementName,

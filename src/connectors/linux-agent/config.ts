@@ -6,6 +6,7 @@
  * what the server accepts the agent accepts too.
  */
 import { z } from 'zod';
+import type { AccountNameRules } from '../../core/target-kinds.js';
 import { accountNameProblem } from '../../agent/names.js';
 import { SudoRuleSchema, type LocalRole } from '../../agent/protocol.js';
 
@@ -23,14 +24,19 @@ const groupName = z.string().superRefine((v, ctx) => {
 
 export const LinuxAgentConfigSchema = z.strictObject({
   /** The enrolled agent (GET /api/v1/tenants/:tenant/agents). */
-  agentId: z.uuid({ error: 'agentId must be an agent id (UUID)' }),
+  agentId: z.uuid({ error: 'agentId must be an agent id (UUID)' }).meta({ title: 'Agent', description: 'The enrolled agent of the host.', 'x-widget': 'agent' }),
   /** Elevations offered as `sudo:<name>` entitlements. */
   sudoRules: z
     .record(z.string().regex(RULE_NAME_RE, { error: `sudo rule names must match ${RULE_NAME_RE.source}` }), SudoRuleSchema)
     .default({})
-    .refine((r) => Object.keys(r).length <= 32, { error: 'at most 32 sudo rules' }),
+    .refine((r) => Object.keys(r).length <= 32, { error: 'at most 32 sudo rules' })
+    .meta({ title: 'Sudo rules', description: 'Offered as sudo:<name> entitlements.', 'x-widget': 'sudo-rules' }),
   /** Local groups offered as `group:<name>` entitlements (they must exist on the host). */
-  groups: z.array(groupName).max(64).default([]),
+  groups: z
+    .array(groupName)
+    .max(64)
+    .default([])
+    .meta({ title: 'Local groups that may be granted', description: 'Offered as group:<name> entitlements, one per line or comma-separated; they must exist on the host.' }),
   /**
    * reveal: Timebox generates the password and shows it once to the account's owner; it reaches
    * the agent inside the signed, TLS-protected desired state. server-email: the same password,
@@ -38,9 +44,15 @@ export const LinuxAgentConfigSchema = z.strictObject({
    * created, and never shown in Timebox. agent-email (Trigger-it): the agent generates it and
    * emails the credentials from the host (its agent.json needs SMTP settings).
    */
-  credentialDelivery: z.enum(['reveal', 'server-email', 'agent-email']).default('reveal'),
+  credentialDelivery: z
+    .enum(['reveal', 'server-email', 'agent-email'])
+    .default('reveal')
+    .meta({
+      title: 'Password delivery',
+      description: 'reveal: shown once in Timebox; server-email: mailed by the server; agent-email: generated and mailed by the agent on the host.',
+    }),
   /** server-email, agent-email: the end user's address; default the requester's own. */
-  emailTo: z.email().optional(),
+  emailTo: z.email().optional().meta({ title: 'Send to (optional)', description: 'For e-mail delivery: the end user’s address; the requester’s own when empty.' }),
 });
 export type LinuxAgentConfig = z.infer<typeof LinuxAgentConfigSchema>;
 
@@ -57,6 +69,16 @@ const RESERVED = new Set(
     'halt shutdown ubuntu debian centos fedora ec2-user cloud-user opc vagrant'
   ).split(' '),
 );
+
+/** What linuxAccountNameProblem and existingUserNameProblem check, as data for forms. */
+export const linuxAccountNameRules: AccountNameRules = {
+  minLength: 1,
+  maxLength: 32,
+  pattern: '^[a-z_][a-z0-9_-]{0,31}$',
+  reserved: [...RESERVED],
+  reservedPrefixes: ['systemd-', '_'],
+  hint: 'Up to 32 lowercase letters, digits, "_" and "-", starting with a letter; not a system account.',
+};
 
 const isSystemName = (name: string) => RESERVED.has(name) || name.startsWith('systemd-') || name.startsWith('_');
 

@@ -25,15 +25,19 @@ import {
   LINUX_AGENT_KIND,
   LinuxAgentConfigSchema,
   linuxAccountNameProblem,
+  linuxAccountNameRules,
   ROLES,
   type LinuxAgentConfig,
 } from './config.js';
 
 export type LinuxAgentConnectorDeps = AgentTargetDeps;
 
-export function createLinuxAgentConnector(deps: LinuxAgentConnectorDeps): ConnectorDefinition<LinuxAgentConfig> {
+export function createLinuxAgentConnector(deps: LinuxAgentConnectorDeps): ConnectorDefinition<LinuxAgentConfig, typeof LINUX_AGENT_KIND> {
   return {
     kind: LINUX_AGENT_KIND,
+    label: 'Linux host (agent)',
+    help: 'A grant gives a temporary local account, groups or a sudo rule on a host, through its enrolled agent.',
+    accountNameRules: linuxAccountNameRules,
     configSchema: LinuxAgentConfigSchema,
     capabilities: { nativeExpiry: true, endsSessions: true, canRotate: false, jitAccounts: true },
     validateAccountName: linuxAccountNameProblem,

@@ -23,6 +23,7 @@ import { AgentTargetInstance, checkedForAgent, offeredEntitlement, type AgentTar
 import {
   entitlementSetProblem,
   existingUserNameProblem,
+  linuxAccountNameRules,
   LINUX_AGENT_USERS_KIND,
   LinuxAgentUsersConfigSchema,
   usersEntitlementNameProblem,
@@ -37,9 +38,12 @@ export interface LinuxAgentUsersConnectorDeps extends AgentTargetDeps {
 /** Only an agent heard from this recently is waited for: an offline one would only cost the wait. */
 const ANSWERS_WITHIN_MS = 90_000;
 
-export function createLinuxAgentUsersConnector(deps: LinuxAgentUsersConnectorDeps): ConnectorDefinition<LinuxAgentUsersConfig> {
+export function createLinuxAgentUsersConnector(deps: LinuxAgentUsersConnectorDeps): ConnectorDefinition<LinuxAgentUsersConfig, typeof LINUX_AGENT_USERS_KIND> {
   return {
     kind: LINUX_AGENT_USERS_KIND,
+    label: 'Linux host, existing users (agent)',
+    help: 'A grant gives a person’s existing user on a host a sudo rule or groups for a time, through its enrolled agent; no account is created.',
+    accountNameRules: { ...linuxAccountNameRules, hint: 'The person’s existing user on the host (up to 32 lowercase letters, digits, "_" and "-").' },
     configSchema: LinuxAgentUsersConfigSchema,
     // The agent ends the grant itself (its schedule, sudo NOTAFTER); nothing is created.
     capabilities: { nativeExpiry: true, endsSessions: true, canRotate: false, jitAccounts: false },

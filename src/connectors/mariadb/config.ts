@@ -10,20 +10,29 @@ const HOST_PATTERN = /^[A-Za-z0-9.%_:-]{1,255}$/;
 const SCHEMA = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 export const mariadbConfigSchema = z.strictObject({
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65535).default(3306),
+  host: z.string().min(1).meta({ title: 'Host', description: 'Name or address of the MariaDB or MySQL server.' }),
+  port: z.number().int().min(1).max(65535).default(3306).meta({ title: 'Port' }),
   /** The service account Timebox signs in as (see docs/targets/mariadb.md for its privileges). */
-  user: z.string().min(1).max(80),
-  password: z.string().min(1),
+  user: z.string().min(1).max(80).meta({ title: 'Service account user', description: 'Needs CREATE USER, the roles it hands out WITH ADMIN OPTION, EVENT and CONNECTION ADMIN.' }),
+  password: z.string().min(1).meta({ title: 'Service account password', writeOnly: true }),
   /** 'verify-full' checks the CA and the server name; 'require' encrypts but trusts any certificate. */
-  ssl: z.enum(['disable', 'require', 'verify-full']).default('verify-full'),
+  ssl: z
+    .enum(['disable', 'require', 'verify-full'])
+    .default('verify-full')
+    .meta({ title: 'TLS', description: 'verify-full checks the CA and the server name; require encrypts but trusts any certificate.' }),
   /** PEM of the CA that signed the server certificate (verify-full); system CAs otherwise. */
-  caPem: z.string().min(1).optional(),
+  caPem: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ title: 'Server CA certificate (PEM, optional)', description: 'The CA that signed the server’s certificate; the system’s CAs when empty.', 'x-widget': 'pem' }),
   /** The host part of every JIT account ('ann_jit'@'<accountHost>'). */
-  accountHost: z.string().regex(HOST_PATTERN, 'a MariaDB host pattern such as %, 10.0.% or app.example.com').default('%'),
+  accountHost: z.string().regex(HOST_PATTERN, 'a MariaDB host pattern such as %, 10.0.% or app.example.com').default('%')
+    .meta({ title: 'Host pattern of JIT accounts', description: 'Where JIT users may connect from: % for anywhere, or e.g. 10.0.%.' }),
   /** Schema of the backstop events and of the account-marker table `jit_accounts`. */
-  schema: z.string().regex(SCHEMA, 'a plain schema name (letters, digits, underscores)').default('timebox'),
-  connectTimeoutMs: z.number().int().positive().default(5000),
+  schema: z.string().regex(SCHEMA, 'a plain schema name (letters, digits, underscores)').default('timebox')
+    .meta({ title: 'Timebox schema', description: 'Holds the backstop events and account markers.', 'x-advanced': true }),
+  connectTimeoutMs: z.number().int().positive().default(5000).meta({ title: 'Connect timeout (ms)', 'x-advanced': true }),
 });
 
 export type MariadbConfig = z.output<typeof mariadbConfigSchema>;

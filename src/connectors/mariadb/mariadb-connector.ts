@@ -11,7 +11,7 @@ import { checkTarget } from './check.js';
 import { type MariadbConfig, mariadbConfigSchema, mariadbSecretBinding, poolOptions } from './config.js';
 import { canonicalHost } from '../../net/canonical-host.js';
 import { toTargetError } from './errors.js';
-import { validateAccountName, validateEntitlementName } from './names.js';
+import { accountNameRules, validateAccountName, validateEntitlementName } from './names.js';
 import { withConnection } from './session.js';
 
 export { mariadbConfigSchema, type MariadbConfig } from './config.js';
@@ -78,9 +78,12 @@ function createInstance(rawConfig: MariadbConfig, services?: ConnectorServices):
   };
 }
 
-export const mariadbConnector: ConnectorDefinition<MariadbConfig> = {
+export const mariadbConnector: ConnectorDefinition<MariadbConfig, 'mariadb'> = {
   kind: 'mariadb',
+  label: 'MariaDB / MySQL',
+  help: 'A grant enables the person’s own JIT user with the chosen roles; the server itself locks it at the end.',
   configSchema: mariadbConfigSchema,
+  accountNameRules,
   capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true },
   secretBinding: mariadbSecretBinding,
   validateAccountName,

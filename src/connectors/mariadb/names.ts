@@ -3,6 +3,8 @@
  * still quotes names as string literals or backquoted identifiers (the second).
  */
 
+import type { AccountNameRules } from '../../core/target-kinds.js';
+
 /** MariaDB's limit for user and role names; MySQL's is 32 (see docs/targets/mariadb.md). */
 export const MAX_NAME = 80;
 
@@ -15,6 +17,16 @@ export const RESERVED_ACCOUNT_NAMES: ReadonlySet<string> = new Set(
   ('root public none all current_user current_role user role default admin debian_sys_maint healthcheck ' +
     'replication repl monitor proxy event sys').split(' '),
 );
+
+/** What validateAccountName checks, as data for forms. */
+export const accountNameRules: AccountNameRules = {
+  minLength: 3,
+  maxLength: MAX_NAME,
+  pattern: '^[a-z][a-z0-9_]*$',
+  reserved: [...RESERVED_ACCOUNT_NAMES],
+  reservedPrefixes: ['mysql', 'mariadb'],
+  hint: `3 to ${MAX_NAME} lowercase letters, digits and underscores, starting with a letter, such as ann_jit.`,
+};
 
 export function validateAccountName(name: string): string | null {
   if (name.length < 3 || name.length > MAX_NAME) {

@@ -5,19 +5,29 @@ import type { OutboundPolicy } from '../../net/outbound-policy.js';
 import { pinnedStream, ScramOnlyClient } from './connect.js';
 
 export const postgresConfigSchema = z.strictObject({
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65535).default(5432),
-  database: z.string().min(1).default('postgres'),
+  host: z.string().min(1).meta({ title: 'Host', description: 'Name or address of the PostgreSQL server.' }),
+  port: z.number().int().min(1).max(65535).default(5432).meta({ title: 'Port' }),
+  database: z.string().min(1).default('postgres').meta({ title: 'Database', description: 'Any database the service account may connect to.' }),
   /** The service account Timebox signs in as: needs CREATEROLE and pg_signal_backend. */
-  user: z.string().min(1),
-  password: z.string().min(1),
+  user: z.string().min(1).meta({ title: 'Service account user', description: 'Needs CREATEROLE and pg_signal_backend.' }),
+  password: z.string().min(1).meta({ title: 'Service account password', writeOnly: true }),
   /** 'require' encrypts but trusts any certificate; 'verify-full' checks the CA and host name. */
-  ssl: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+  ssl: z
+    .enum(['disable', 'require', 'verify-full'])
+    .default('disable')
+    .meta({ title: 'SSL', description: 'require: encrypt, trust any certificate; verify-full: check the certificate and host name.' }),
   /** PEM of the CA that signed the server certificate (verify-full); system CAs otherwise. */
-  caPem: z.string().min(1).optional(),
-  connectTimeoutMs: z.number().int().positive().default(5000),
+  caPem: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ title: 'Server CA certificate (PEM, optional)', description: 'The CA that signed the server’s certificate, for verify-full; the system’s CAs when empty.', 'x-widget': 'pem' }),
+  connectTimeoutMs: z.number().int().positive().default(5000).meta({ title: 'Connect timeout (ms)', 'x-advanced': true }),
   /** Send the password to a server that asks for it in clear text or as MD5 (old servers only). */
-  allowInsecurePasswordAuth: z.boolean().default(false),
+  allowInsecurePasswordAuth: z
+    .boolean()
+    .default(false)
+    .meta({ title: 'Allow clear-text or MD5 password authentication', description: 'Old servers only: the password would be sent unprotected.', 'x-advanced': true }),
 });
 
 /**

@@ -3,6 +3,8 @@
  * statement still quotes identifiers and literals (the second line).
  */
 
+import type { AccountNameRules } from '../../core/target-kinds.js';
+
 const MAX = 63; // NAMEDATALEN - 1: PostgreSQL silently truncates longer names.
 
 /**
@@ -21,6 +23,16 @@ export const RESERVED_ROLE_NAMES: ReadonlySet<string> = new Set(
     'some symmetric table then to trailing true union unique using variadic when where window with'
   ).split(' '),
 );
+
+/** What validateAccountName checks, as data for forms. */
+export const accountNameRules: AccountNameRules = {
+  minLength: 3,
+  maxLength: MAX,
+  pattern: '^[a-z][a-z0-9_]*$',
+  reserved: [...RESERVED_ROLE_NAMES],
+  reservedPrefixes: ['pg_'],
+  hint: `3 to ${MAX} lowercase letters, digits and underscores, starting with a letter, such as ann_jit.`,
+};
 
 /** JIT accounts: unquoted-identifier style, so a DBA can type them without quotes. */
 export function validateAccountName(name: string): string | null {

@@ -10,7 +10,7 @@ import { type PostgresConfig, poolConfig, postgresConfigSchema, postgresSecretBi
 import { groupRoleExists, listGroupRoles } from './entitlements.js';
 import { canonicalHost } from '../../net/canonical-host.js';
 import { toTargetError } from './errors.js';
-import { validateAccountName, validateEntitlementName } from './names.js';
+import { accountNameRules, validateAccountName, validateEntitlementName } from './names.js';
 import { dropRole, extendRole, grantRole, revokeRole, roleStatus, rotateRole, verifyRole } from './roles.js';
 
 export { postgresConfigSchema, type PostgresConfig } from './config.js';
@@ -68,9 +68,12 @@ function createInstance(rawConfig: PostgresConfig, services?: ConnectorServices)
   };
 }
 
-export const postgresConnector: ConnectorDefinition<PostgresConfig> = {
+export const postgresConnector: ConnectorDefinition<PostgresConfig, 'postgres'> = {
   kind: 'postgres',
+  label: 'PostgreSQL',
+  help: 'A grant enables the person’s own JIT login role with the chosen roles, until the grant ends.',
   configSchema: postgresConfigSchema,
+  accountNameRules,
   capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true, liveDrift: true },
   secretBinding: postgresSecretBinding,
   validateAccountName,

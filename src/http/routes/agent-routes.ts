@@ -156,7 +156,10 @@ export const agentRoutes =
           tags: ['agents'],
           summary: "The agent's host target (kind linux-agent), from the fleet view",
           params: agentParams,
-          body: LinuxAgentConfigSchema.omit({ agentId: true }).extend({ name: targetName }),
+          body: LinuxAgentConfigSchema.omit({ agentId: true }).extend({
+            name: targetName,
+            saveUnchecked: z.boolean().optional().describe('Save even though the connection test fails (the target is listed broken)'),
+          }),
           response: {
             201: z.object({
               target: z.object({ id: z.string(), name: z.string(), kind: z.string(), createdAt: z.string(), updatedAt: z.string() }),
@@ -167,11 +170,12 @@ export const agentRoutes =
       },
       async (request, reply) => {
         const t = await requireTenant(request, request.params.tenant, 'targets.manage');
-        const { name, ...config } = request.body;
+        const { name, saveUnchecked, ...config } = request.body;
         const r = await addTarget(deps, operatorActor(request), t.tenantId, {
           name,
           kind: LINUX_AGENT_KIND,
           config: { ...config, agentId: request.params.agentId },
+          saveUnchecked,
         });
         return reply
           .status(201)

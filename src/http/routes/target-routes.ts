@@ -1,7 +1,9 @@
-/** Targets: add (config validated by its connector, stored encrypted), list, check, entitlements. */
+/** Targets: add (config validated by its connector, stored encrypted, tested), list, edit, delete, check, entitlements. */
 import { z } from 'zod';
 import type { AppDeps } from '../../app/deps.js';
-import { addTarget, checkTarget, getTarget, listTargetEntitlements, listTargets, toTargetView } from '../../app/targets.js';
+import { addTarget, checkTarget, configContext, getTarget, listTargetEntitlements, listTargets, toTargetView } from '../../app/targets.js';
+import { deleteTarget } from '../../app/delete-target.js';
+import { describeKind, secretKeysOf } from '../../connectors/kind-catalog.js';
 import { updateTarget } from '../../app/update-target.js';
 import { principalOf } from '../auth-hook.js';
 import { decodeCursor, oneStringKey, pageQuerySchema, pageSchema, encodeCursor } from '../pagination.js';
@@ -9,6 +11,7 @@ import type { RouteModule } from '../server.js';
 import { tenantParamsSchema, requireTenant } from '../tenant-access.js';
 import { name, text, uuidParam } from '../schemas.js';
 
+const checkItemSchema = z.object({ name: z.string(), ok: z.boolean(), message: z.string() });
 const targetSchema = z.object({
   id: z.string(),
   name: z.string(),
@@ -18,8 +21,18 @@ const targetSchema = z.object({
     .describe("'per-person': a JIT account whose name the requester may choose; 'requester': the credential names the requester (their e-mail), no name to choose"),
   createdAt: z.string(),
   updatedAt: z.string(),
+  lastCheck: z
+    .object({ ok: z.boolean(), at: z.string(), items: z.array(checkItemSchema) })
+    .nullable()
+    .describe('The last connection test; null before any'),
+  broken: z.boolean().describe('The last connection test failed (saved anyway, or failing since): grants may not work'),
 });
-const checkSchema = z.object({ ok: z.boolean(), items: z.array(z.object({ name: z.string(), ok: z.boolean(), message: z.string() })) });
+const checkSchema = z.object({ ok: z.boolean(), items: z.array(checkItemSchema) });
+const saveUnchecked = z
+  .boolean()
+  .optional()
+  .describe('Save even though the connection test fails; the target is then listed as broken until a test passes');
+const targetName = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, { error: 'use letters, digits, spaces, . _ -' });
 const targetParams = tenantParamsSchema.extend({ targetId: uuidParam });
 
 export const targetRoutes =
@@ -31,6 +44,8 @@ export const targetRoutes =
       accountName: deps.connectors.definition(t.kind)?.accountName ?? 'per-person',
       createdAt: t.createdAt.toISOString(),
       updatedAt: t.updatedAt.toISOString(),
+      lastCheck: t.lastCheck ? { ...t.lastCheck, at: t.lastCheck.at.toISOString() } : null,
+      broken: t.lastCheck?.ok === false,
     });
 
     app.post(
@@ -38,12 +53,14 @@ export const targetRoutes =
       {
         schema: {
           tags: ['targets'],
-          summary: 'Connect a target; its configuration is validated, stored encrypted and checked',
+          summary:
+            'Connect a target; its configuration is validated and tested before it is stored (encrypted). A failed test is refused (422, details.check) unless saveUnchecked',
           params: tenantParamsSchema,
           body: z.strictObject({
-            name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, { error: 'use letters, digits, spaces, . _ -' }),
+            name: targetName,
             kind: name(32),
             config: z.record(z.string(), z.unknown()),
+            saveUnchecked,
           }),
           response: { 201: z.object({ target: targetSchema, check: checkSchema }) },
         },
@@ -81,11 +98,13 @@ export const targetRoutes =
       {
         schema: {
           tags: ['targets'],
-          summary: 'Rename a target or change its settings; config keys left out keep their value. New settings are tested first',
+          summary:
+            'Rename a target or change its settings; config keys left out keep their value. New settings are tested first: a failed test is refused (422) unless saveUnchecked, and always while grants are live (409)',
           params: targetParams,
           body: z.strictObject({
-            name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, { error: 'use letters, digits, spaces, . _ -' }).optional(),
+            name: targetName.optional(),
             config: z.record(z.string(), z.unknown()).optional(),
+            saveUnchecked,
           }),
           response: { 200: z.object({ target: targetSchema, check: checkSchema.nullable() }) },
         },
@@ -95,6 +114,44 @@ export const targetRoutes =
         const p = principalOf(request);
         const r = await updateTarget(deps, { type: 'operator', id: p.operatorId }, t.tenantId, request.params.targetId, request.body);
         return { target: targetJson(r.target), check: r.check };
+      },
+    );
+
+    app.get(
+      '/api/v1/tenants/:tenant/targets/:targetId/settings',
+      {
+        schema: {
+          tags: ['targets'],
+          summary: "A target's stored settings for editing, without its secrets (the kind's writeOnly config keys)",
+          params: targetParams,
+          response: { 200: z.object({ config: z.record(z.string(), z.unknown()), secretKeys: z.array(z.string()) }) },
+        },
+      },
+      async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.manage');
+        const target = await getTarget(deps, t.tenantId, request.params.targetId);
+        const definition = deps.connectors.definition(target.kind);
+        const secretKeys = definition ? secretKeysOf(describeKind(definition)) : [];
+        const stored = JSON.parse(deps.secrets.decrypt(target.config_enc, configContext(target.id))) as Record<string, unknown>;
+        const config = Object.fromEntries(Object.entries(stored).filter(([k]) => !secretKeys.includes(k)));
+        return { config, secretKeys };
+      },
+    );
+
+    app.delete(
+      '/api/v1/tenants/:tenant/targets/:targetId',
+      {
+        schema: {
+          tags: ['targets'],
+          summary: 'Delete a target; refused (409) while any of its grants is not over. Past grants and the audit trail keep its name',
+          params: targetParams,
+        },
+      },
+      async (request, reply) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.manage');
+        const p = principalOf(request);
+        await deleteTarget(deps, { type: 'operator', id: p.operatorId }, t.tenantId, request.params.targetId);
+        return reply.status(204).send();
       },
     );
 

@@ -10,13 +10,15 @@ import { DialogActions, DialogDone } from '../../components/DialogActions';
 import { FormError, TextField } from '../../components/Field';
 import { Link } from '../../router';
 import type { Agent, CheckReport, Target } from '../../types';
-import { LinuxAgentFields } from '../targets/LinuxAgentFields';
-import { configOf, fieldOfPath } from '../targets/target-kinds';
+import { ConfigFields } from '../targets/ConfigFields';
+import { useTargetKinds } from '../targets/kinds';
 import { useTargetDraft } from '../targets/useTargetDraft';
 
 export function HostTargetDialog(props: { tenant: string; agent: Agent; onClose: () => void }) {
   const { agent } = props;
-  const form = useTargetDraft('linux-agent', { name: agent.name, values: { agentId: agent.id } });
+  // The fields of the linux-agent kind as the server declares them; the agent is this one.
+  const { kinds, error: kindsError } = useTargetKinds();
+  const form = useTargetDraft(kinds?.find((k) => k.kind === 'linux-agent') ?? null, { name: agent.name, config: { agentId: agent.id } });
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<{ target: Target; check: CheckReport } | null>(null);
 
@@ -25,11 +27,11 @@ export function HostTargetDialog(props: { tenant: string; agent: Agent; onClose:
     if (!form.check()) return;
     setBusy(true);
     try {
-      const { agentId: _agent, ...config } = configOf('linux-agent', form.draft);
+      const { agentId: _agent, ...config } = form.config();
       setCreated(await api.post<{ target: Target; check: CheckReport }>(tenantPath(props.tenant, `/agents/${agent.id}/target`), { name: form.name.trim(), ...config }));
     } catch (err) {
       // The agent is fixed here: a complaint about it is the form's.
-      form.refused(err, (path) => (path[0] === 'agentId' ? null : fieldOfPath('linux-agent', form.draft, path)));
+      form.refused(err, ['agentId']);
     } finally {
       setBusy(false);
     }
@@ -55,7 +57,7 @@ export function HostTargetDialog(props: { tenant: string; agent: Agent; onClose:
           Grants on it give a temporary local account on {agent.hostname} (administrators, power-users or users), plus any groups and one sudo rule
           listed here.
         </p>
-        <FormError message={form.errors.form} />
+        <FormError message={form.errors.form ?? kindsError} />
         <TextField
           id="host-target-name"
           label="Target name"
@@ -64,13 +66,14 @@ export function HostTargetDialog(props: { tenant: string; agent: Agent; onClose:
           error={form.errors.name}
           onChange={(e) => form.changeName(e.target.value)}
         />
-        <LinuxAgentFields
+        <ConfigFields
           idPrefix="host"
-          values={form.draft.values}
+          fields={form.fields}
+          values={form.values}
           errors={form.errors}
           onChange={form.changeValue}
-          rules={form.draft.sudoRules}
-          onRules={form.changeRules}
+          onClearErrors={form.clearErrors}
+          hidden={['agentId']}
         />
         <DialogActions onCancel={props.onClose} busy={busy} busyLabel="Creating and testing…" label="Create host target" />
       </form>

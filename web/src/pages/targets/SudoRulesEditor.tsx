@@ -2,8 +2,8 @@
  * The sudo rules a host target offers, each asked for as `sudo:<name>`: whom the grantee may act
  * as, which commands, and whether sudo asks for their password. A grant holds at most one rule.
  */
-import type { DraftErrors } from './target-kinds';
-import { newSudoRule, ruleErrorKey, type SudoRuleDraft } from './linux-agent-kind';
+import type { DraftErrors } from './schema-fields';
+import { newSudoRule, ruleErrorKey, type SudoRuleDraft } from './sudo-rules';
 
 export function SudoRulesEditor(props: { rules: SudoRuleDraft[]; errors: DraftErrors; onChange: (next: SudoRuleDraft[]) => void; idPrefix: string }) {
   const { rules, errors } = props;

@@ -1,50 +1,12 @@
 /**
- * Where the server's objections to a target belong in the form. They come in two shapes: request
- * validation lists issues by path (`body.sudoRules.psql.commands[0]`), and the connector's own
- * config check says "invalid <kind> target configuration: config.a.b: …; config.c: …". Both become
- * config paths; the kind decides which field each path is shown under (target-kinds.ts).
+ * Where the server's objections to a target belong in the form. Request validation and the kind's
+ * config validation both list issues by path (`body.config.sudoRules.psql.commands.0`); the form
+ * decides which field each path is shown under.
  */
 import { ApiError, messageOf } from '../../api';
-import type { DraftErrors } from './target-kinds';
-
-export interface ConfigIssue {
-  /** Inside the config (`['sudoRules', 'psql', 'commands', '0']`); `['name']` is the target's name. */
-  path: string[];
-  message: string;
-  /** The target's own name, not a config field. */
-  isName?: boolean;
-}
+import type { DraftErrors } from './schema-fields';
 
 const splitPath = (p: string): string[] => p.replace(/\[(\d+)\]/g, '.$1').split('.').filter(Boolean);
-
-/** "config.a.b: message" (or "config: message") → issue; null for any other text. */
-function fromText(part: string): ConfigIssue | null {
-  const m = /^config(?:\.([^:]+))?: ([\s\S]*)$/.exec(part.trim());
-  return m ? { path: m[1] ? splitPath(m[1]) : [], message: m[2]! } : null;
-}
-
-export function configIssuesOf(err: unknown): { issues: ConfigIssue[]; other: string[] } {
-  if (!(err instanceof ApiError) || err.status !== 400) return { issues: [], other: [messageOf(err)] };
-  const issues: ConfigIssue[] = [];
-  const other: string[] = [];
-  if (err.issues.length) {
-    for (const i of err.issues) {
-      const path = splitPath(i.path.replace(/^body\.?/, ''));
-      if (path[0] === 'name' && path.length === 1) issues.push({ path, message: i.message, isName: true });
-      else if (path[0] === 'config') issues.push({ path: path.slice(1), message: i.message });
-      else if (path.length) issues.push({ path, message: i.message });
-      else other.push(`${i.path}: ${i.message}`);
-    }
-    return { issues, other };
-  }
-  const body = err.message.replace(/^invalid [\w-]+ target configuration: /, '');
-  for (const part of body.split('; ')) {
-    const issue = fromText(part);
-    if (issue) issues.push(issue);
-    else other.push(part);
-  }
-  return { issues, other };
-}
 
 /**
  * Messages by field. `fieldOf` names the field of a config path (null: the form's message). An
@@ -52,22 +14,28 @@ export function configIssuesOf(err: unknown): { issues: ConfigIssue[]; other: st
  */
 export function placeConfigErrors(err: unknown, fieldOf: (path: string[]) => string | null): DraftErrors {
   const message = messageOf(err);
-  if (err instanceof ApiError && err.status === 409) {
-    return /target named/.test(message) ? { name: message } : { form: message };
+  if (!(err instanceof ApiError) || err.issues.length === 0) {
+    return err instanceof ApiError && err.status === 409 && err.code === 'conflict' && /target named/.test(message) ? { name: message } : { form: message };
   }
-  const { issues, other } = configIssuesOf(err);
   const out: DraftErrors = {};
+  const other: string[] = [];
   const add = (field: string, text: string) => {
     out[field] = out[field] ? `${out[field]} ${text}` : text;
   };
-  for (const issue of issues) {
-    const field = issue.isName ? 'name' : fieldOf(issue.path);
-    if (!field) {
-      other.push(issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message);
+  for (const issue of err.issues) {
+    const path = splitPath(issue.path.replace(/^body\.?/, ''));
+    if (path[0] === 'name' && path.length === 1) {
+      add('name', issue.message);
       continue;
     }
-    const index = issue.path.findIndex((p) => /^\d+$/.test(p));
-    const text = index > 0 && !issue.message.includes('"') ? `Line ${Number(issue.path[index]) + 1}: ${issue.message}` : issue.message;
+    const inConfig = path[0] === 'config' ? path.slice(1) : path;
+    const field = fieldOf(inConfig);
+    if (!field) {
+      other.push(inConfig.length ? `${inConfig.join('.')}: ${issue.message}` : issue.message);
+      continue;
+    }
+    const index = inConfig.findIndex((p) => /^\d+$/.test(p));
+    const text = index > 0 && !issue.message.includes('"') ? `Line ${Number(inConfig[index]) + 1}: ${issue.message}` : issue.message;
     add(field, /[.!?]$/.test(text) ? text : `${text}.`);
   }
   if (other.length) out.form = other.join('; ');

@@ -1,53 +1,63 @@
 /**
- * What a form creating a target holds: the target's name, the kind's settings and sudo rules, and
- * the messages by field. "Add a target" and an agent's "Create host target" check the same things
- * before sending and show the server's objections the same way, so both keep them here.
+ * What a form creating or editing a target holds: the target's name, the kind's settings as form
+ * values, and the messages by field. "Add a target", "Edit" and an agent's "Create host target"
+ * check the same things before sending and show the server's objections the same way.
  */
-import { useRef, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import { focusFirstInvalid } from '../../forms';
+import type { TargetKindInfo } from '../../types';
 import { placeConfigErrors } from './config-errors';
-import type { SudoRuleDraft } from './linux-agent-kind';
-import { draftProblems, initialDraft, targetNameProblem, type ConfigValues, type DraftErrors, type TargetDraft, type TargetKind } from './target-kinds';
+import { configOf, fieldOfPath, fieldsOf, initialValues, missingRequired, type DraftErrors, type Values } from './schema-fields';
 
-/** `kind` is the kind the form shows now; `start` fills the name and settings the form opens with. */
-export function useTargetDraft(kind: TargetKind, start: { name?: string; values?: ConfigValues } = {}) {
+const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]*$/;
+
+/** The server's rule for target names (src/http/routes/target-routes.ts). */
+export function targetNameProblem(name: string): string | undefined {
+  if (!name.trim()) return 'Give the target a name.';
+  if (name.trim().length > 64) return 'Use at most 64 characters.';
+  if (!TARGET_NAME.test(name.trim())) return 'Use letters, digits, spaces, dots, underscores and hyphens.';
+  return undefined;
+}
+
+/** `kind` is the kind the form shows now (null while kinds load); `start` the name and stored settings it opens with. */
+export function useTargetDraft(kind: TargetKindInfo | null, start: { name?: string; config?: Record<string, unknown>; editing?: boolean } = {}) {
   const formRef = useRef<HTMLFormElement>(null);
+  const fields = useMemo(() => (kind ? fieldsOf(kind.configSchema) : []), [kind]);
   const [name, setName] = useState(start.name ?? '');
-  const [draft, setDraft] = useState<TargetDraft>(() => {
-    const d = initialDraft(kind);
-    return { ...d, values: { ...d.values, ...start.values } };
-  });
+  const [values, setValues] = useState<Values>(() => initialValues(fields, start.config));
+  const [valuesOf, setValuesOf] = useState<string | null>(kind?.kind ?? null);
   const [errors, setErrors] = useState<DraftErrors>({});
 
-  // A field's message goes as soon as the field is changed.
+  // Another kind (or the kinds just loaded): its own starting settings, and no messages about the old ones.
+  if ((kind?.kind ?? null) !== valuesOf) {
+    setValuesOf(kind?.kind ?? null);
+    setValues(initialValues(fields, start.config));
+    setErrors({});
+  }
+
   const clear = (field: string) => setErrors((cur) => (cur[field] ? { ...cur, [field]: '' } : cur));
 
   return {
     formRef,
+    fields,
     name,
-    draft,
+    values,
     errors,
     changeName(value: string) {
       setName(value);
       clear('name');
     },
-    changeValue(field: string, value: string) {
-      setDraft((cur) => ({ ...cur, values: { ...cur.values, [field]: value } }));
+    changeValue(field: string, value: unknown) {
+      setValues((cur) => ({ ...cur, [field]: value }));
       clear(field);
     },
-    /** Rules added, removed or edited: their messages may no longer match a rule, so all go. */
-    changeRules(sudoRules: SudoRuleDraft[]) {
-      setDraft((cur) => ({ ...cur, sudoRules }));
-      setErrors((cur) => Object.fromEntries(Object.entries(cur).filter(([k]) => !k.startsWith('sudoRules'))));
+    clearErrors(prefix: string) {
+      setErrors((cur) => Object.fromEntries(Object.entries(cur).filter(([k]) => !k.startsWith(prefix))));
     },
-    /** Another kind chosen: its own starting settings, and no messages about the old ones. */
-    reset(next: TargetKind) {
-      setDraft(initialDraft(next));
-      setErrors({});
-    },
+    config: () => configOf(fields, values),
     /** The checks made before sending; false, with the first wrong field focused, when one fails. */
     check(): boolean {
-      const found = draftProblems(kind, draft);
+      const found = missingRequired(fields, values, !!start.editing);
       const nameProblem = targetNameProblem(name);
       if (nameProblem) found.name = nameProblem;
       setErrors(found);
@@ -55,9 +65,9 @@ export function useTargetDraft(kind: TargetKind, start: { name?: string; values?
       focusFirstInvalid(formRef.current);
       return false;
     },
-    /** The server's objections, at the fields `fieldOf` names for config paths (null: the form's message). */
-    refused(err: unknown, fieldOf: (path: string[]) => string | null) {
-      setErrors(placeConfigErrors(err, fieldOf));
+    /** The server's objections at their fields (`hidden` fields' go to the form's message). */
+    refused(err: unknown, hidden: string[] = []) {
+      setErrors(placeConfigErrors(err, (path) => (hidden.includes(path[0] ?? '') ? null : fieldOfPath(fields, values, path))));
       focusFirstInvalid(formRef.current);
     },
   };
