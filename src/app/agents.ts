@@ -209,7 +209,7 @@ export async function assertAgentTargetConfig(
   const agent = await agentsDb(deps.db).selectFrom('agents').select(['id', 'revoked_at', 'name']).where('tenant_id', '=', tenantId).where('id', '=', config.agentId).executeTakeFirst();
   if (!agent) throw badRequest(`config.agentId: no agent ${config.agentId} is enrolled in this tenant (see GET …/agents)`);
   if (agent.revoked_at) throw badRequest(`config.agentId: agent ${agent.name} was revoked; enrol the host again`);
-  const others = await deps.db.selectFrom('targets').select(['id', 'name', 'config_enc']).where('tenant_id', '=', tenantId).where('kind', '=', kind).execute();
+  const others = await deps.db.selectFrom('targets').select(['id', 'name', 'config_enc']).where('tenant_id', '=', tenantId).where('kind', '=', kind).where('deleted_at', 'is', null).execute();
   for (const t of others) {
     let other: { agentId?: unknown };
     try {

@@ -73,6 +73,7 @@ async function checkedRules(deps: AppDeps, tenantId: string, input: PolicyInput)
       .select('id')
       .where('tenant_id', '=', tenantId)
       .where('id', '=', input.targetId)
+      .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!t) throw notFound(`target ${input.targetId}`);
   }

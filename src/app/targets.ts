@@ -33,6 +33,7 @@ export async function getTarget(deps: Pick<AppDeps, 'db'>, tenantId: string, tar
     .selectAll()
     .where('tenant_id', '=', tenantId)
     .where('id', '=', targetId)
+    .where('deleted_at', 'is', null)
     .executeTakeFirst();
   if (!row) throw notFound(`target ${targetId}`);
   return row;
@@ -71,6 +72,7 @@ export async function addTarget(
     .select('id')
     .where('tenant_id', '=', tenantId)
     .where('name', '=', input.name)
+    .where('deleted_at', 'is', null)
     .executeTakeFirst();
   if (existing) throw new AppError('conflict', `a target named "${input.name}" already exists`);
 
@@ -133,7 +135,7 @@ export async function listTargets(
   tenantId: string,
   page: { limit: number; after?: string | null },
 ): Promise<{ items: TargetView[]; next: string | null }> {
-  let q = deps.db.selectFrom('targets').selectAll().where('tenant_id', '=', tenantId).orderBy('name').limit(page.limit + 1);
+  let q = deps.db.selectFrom('targets').selectAll().where('tenant_id', '=', tenantId).where('deleted_at', 'is', null).orderBy('name').limit(page.limit + 1);
   if (page.after) q = q.where('name', '>', page.after);
   const rows = await q.execute();
   const items = rows.slice(0, page.limit).map(toTargetView);

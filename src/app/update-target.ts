@@ -33,7 +33,7 @@ export async function updateTarget(
   const definition = deps.connectors.definition(target.kind);
   if (!definition) throw badRequest(`this server has no connector for target kind "${target.kind}"`);
   if (input.name !== undefined && input.name !== target.name) {
-    const taken = await deps.db.selectFrom('targets').select('id').where('tenant_id', '=', tenantId).where('name', '=', input.name).executeTakeFirst();
+    const taken = await deps.db.selectFrom('targets').select('id').where('tenant_id', '=', tenantId).where('name', '=', input.name).where('deleted_at', 'is', null).executeTakeFirst();
     if (taken) throw conflict(`a target named "${input.name}" already exists`);
   }
 

@@ -66,6 +66,8 @@ export interface TargetsTable {
   config_enc: string;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Set when an admin deleted it (migration 0026): hidden from lists and requests, kept for history. */
+  deleted_at: NullableTimestamp;
 }
 
 export interface EntitlementsTable {

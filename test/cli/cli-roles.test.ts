@@ -230,6 +230,36 @@ describe('admins, exit codes and JSON', () => {
     expect(removed.stdout).toBe('temp@example.test is no longer a member of default.\n');
   });
 
+  it('targets delete is refused while a grant is live or a JIT account is left, then deletes; history keeps the name', async () => {
+    const api = (method: string, p: string, body?: unknown) =>
+      fetch(`${server.url}${T}${p}`, { method, headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const targetId = ((await (await api('POST', '/targets', { name: 'doomed', kind: 'fake', config: { instance: `doomed-${randomUUID()}`, entitlements: ['readers'] } })).json()) as { target: { id: string } }).target.id;
+    await api('POST', '/policies', { name: 'doomed', targetId, requesterRoles: ['owner'], maxDurationSeconds: 3600, defaultDurationSeconds: 600 });
+    const grant = (await (await api('POST', '/requests', { targetId, entitlements: ['readers'], reason: 'last look before deleting' })).json()) as { id: string; state: string };
+    expect(grant.state).toBe('active');
+
+    const live = await as('admin', ['targets', 'delete', 'doomed']);
+    expect(live.stderr).toBe('timebox: doomed has 1 pending or live grant(s); revoke them or let them end, then delete it\n');
+    expect(live.code).toBe(5);
+
+    await api('POST', `/grants/${grant.id}/revoke`, { reason: 'deleting the target' });
+    const accounts = ((await (await api('GET', '/jit-accounts')).json()) as { items: { id: string; targetId: string }[] }).items.filter((a) => a.targetId === targetId);
+    expect(accounts).toHaveLength(1);
+    const left = await as('admin', ['targets', 'delete', 'doomed']);
+    expect(left.stderr).toMatch(/still has 1 JIT account\(s\) on the system; delete them first/);
+    expect(left.code).toBe(5);
+    expect((await api('DELETE', `/jit-accounts/${accounts[0]!.id}`)).status).toBe(204);
+
+    const deleted = ok(await as('admin', ['targets', 'delete', 'doomed']));
+    expect(deleted.stdout).toBe('Deleted target doomed (fake); past grants and the audit log keep its name.\n');
+    const names = (JSON.parse(ok(await as('admin', ['targets', 'list', '--output', 'json'])).stdout) as { name: string }[]).map((t) => t.name);
+    expect(names).not.toContain('doomed');
+    expect(((await (await api('GET', `/grants/${grant.id}`)).json()) as { targetName: string }).targetName).toBe('doomed');
+    expect((await api('POST', '/requests', { targetId, entitlements: ['readers'], reason: 'after deletion' })).status).toBe(404);
+    // The name is free again.
+    expect((await api('POST', '/targets', { name: 'doomed', kind: 'fake', config: { instance: `doomed-${randomUUID()}`, entitlements: ['readers'] } })).status).toBe(201);
+  }, 180_000);
+
   it('"not found" is exit 4 whatever was not found', async () => {
     const missing = randomUUID();
     const cases: [string[], RegExp][] = [

@@ -1,5 +1,6 @@
 /** Targets: add (config validated by its connector, stored encrypted), list, check, entitlements. */
 import { z } from 'zod';
+import { deleteTarget } from '../../app/delete-target.js';
 import type { AppDeps } from '../../app/deps.js';
 import { addTarget, checkTarget, getTarget, listTargetEntitlements, listTargets, toTargetView } from '../../app/targets.js';
 import { updateTarget } from '../../app/update-target.js';
@@ -95,6 +96,24 @@ export const targetRoutes =
         const p = principalOf(request);
         const r = await updateTarget(deps, { type: 'operator', id: p.operatorId }, t.tenantId, request.params.targetId, request.body);
         return { target: targetJson(r.target), check: r.check };
+      },
+    );
+
+    app.delete(
+      '/api/v1/tenants/:tenant/targets/:targetId',
+      {
+        schema: {
+          tags: ['targets'],
+          summary: 'Delete a target with no pending or live grant and no JIT account left on it; its history keeps its name',
+          params: targetParams,
+          response: { 204: z.null() },
+        },
+      },
+      async (request, reply) => {
+        const t = await requireTenant(request, request.params.tenant, 'targets.manage');
+        const p = principalOf(request);
+        await deleteTarget(deps, { type: 'operator', id: p.operatorId }, t.tenantId, request.params.targetId);
+        return reply.status(204).send(null);
       },
     );
 
