@@ -43,24 +43,30 @@ async function token(email: string, password: string): Promise<string> {
 beforeAll(async () => {
   [server, pgTarget] = await Promise.all([startTestServer(), preparePgTarget(inject('pgAdminUrl'))]);
   adminToken = await apiLogin(server);
-  for (const [key, roles] of [['rita', ['requester']], ['alan', ['approver']]] as const) {
-    const m = await createMember(server.tb, 'default', `${key}@example.test`, [...roles]);
-    people[key] = { id: m.id, email: m.email, token: await token(m.email, m.password) };
-  }
+  await Promise.all(
+    ([['rita', ['requester']], ['alan', ['approver']]] as const).map(async ([key, roles]) => {
+      const m = await createMember(server.tb, 'default', `${key}@example.test`, [...roles]);
+      people[key] = { id: m.id, email: m.email, token: await token(m.email, m.password) };
+    }),
+  );
   const post = <R>(p: string, body: unknown) => apiPost<R>(server, adminToken, `${T}${p}`, body);
   const target = async (name: string, kind: string, config: unknown) => (await post<{ target: { id: string } }>('/targets', { name, kind, config })).target.id;
-  const orders = await target('orders-db', 'postgres', pgTarget.config);
-  const scratchId = await target('scratch', 'fake', { instance: scratch, entitlements: ['readers', 'writers'] });
-  const vaultId = await target('vault', 'fake', { instance: vault, entitlements: ['readers'] });
+  const [orders, scratchId, vaultId] = await Promise.all([
+    target('orders-db', 'postgres', pgTarget.config),
+    target('scratch', 'fake', { instance: scratch, entitlements: ['readers', 'writers'] }),
+    target('vault', 'fake', { instance: vault, entitlements: ['readers'] }),
+  ]);
   const approval = {
     approvalLevels: [{ approverIds: [people.alan.id] }],
     breakGlass: { allowed: true },
     extension: { allowed: true, maxTotalSeconds: 8 * 3600 },
   };
   const base = { requesterRoles: ['requester'], maxDurationSeconds: 4 * 3600, defaultDurationSeconds: 3600 };
-  await post('/policies', { ...base, name: 'orders', targetId: orders, rules: approval });
-  await post('/policies', { ...base, name: 'scratch', targetId: scratchId, rules: approval });
-  await post('/policies', { ...base, name: 'vault', targetId: vaultId, rules: { mfa: { request: true, reveal: true } } });
+  await Promise.all([
+    post('/policies', { ...base, name: 'orders', targetId: orders, rules: approval }),
+    post('/policies', { ...base, name: 'scratch', targetId: scratchId, rules: approval }),
+    post('/policies', { ...base, name: 'vault', targetId: vaultId, rules: { mfa: { request: true, reveal: true } } }),
+  ]);
 
   // Rita enrols an authenticator app (the step before the codes the tests use).
   const started = await apiPost<{ secret: string }>(server, people.rita.token, '/api/v1/me/mfa/totp', {});
