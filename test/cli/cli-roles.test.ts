@@ -78,7 +78,11 @@ afterAll(async () => {
   await pgTarget?.drop();
 });
 
-describe('requester and approver from the CLI', () => {
+// Each step is a CLI run, a fresh Node process, and a test takes four to seven of them: on a busy
+// machine that is more than the usual minute per test.
+const steps = { timeout: 180_000 };
+
+describe('requester and approver from the CLI', steps, () => {
   let ordersGrant: string;
 
   it('request --wait shows progress, and prints the password and a connect line that logs in once an approver approves', async () => {
@@ -188,7 +192,7 @@ describe('requester and approver from the CLI', () => {
   });
 });
 
-describe('a policy that asks for an authenticator code to request and to reveal', () => {
+describe('a policy that asks for an authenticator code to request and to reveal', steps, () => {
   it('without a code (no terminal): told which flag to add, exit 3, nothing requested', async () => {
     const r = await as('rita', ['request', '--target', 'vault', '--entitlement', 'readers', '--reason', 'rotate keys CHG-1']);
     expect(r.stderr).toBe('timebox: this policy asks for the 6-digit code from your authenticator app: add --totp CODE\n');
@@ -221,7 +225,7 @@ describe('a policy that asks for an authenticator code to request and to reveal'
   });
 });
 
-describe('admins, exit codes and JSON', () => {
+describe('admins, exit codes and JSON', steps, () => {
   it('members add prints an invitation link; role and remove work by email', async () => {
     const added = ok(await as('admin', ['members', 'add', '--email', 'nia@example.test', '--roles', 'requester']));
     expect(added.stdout).toMatch(/^Invitation link \(shown only this once; .*\): http:\/\/\S+\/invite\/\S+$/m);
@@ -264,7 +268,7 @@ describe('admins, exit codes and JSON', () => {
     expect((await api('POST', '/requests', { targetId, entitlements: ['readers'], reason: 'after deletion' })).status).toBe(404);
     // The name is free again.
     expect((await api('POST', '/targets', { name: 'doomed', kind: 'fake', config: { instance: `doomed-${randomUUID()}`, entitlements: ['readers'] } })).status).toBe(201);
-  }, 180_000);
+  });
 
   it('"not found" is exit 4 whatever was not found', async () => {
     const missing = randomUUID();
@@ -282,8 +286,7 @@ describe('admins, exit codes and JSON', () => {
       expect(r.stderr, args.join(' ')).toMatch(message);
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(4);
     }
-    // Seven CLI processes, each starting Node: more than one test's usual minute on a busy machine.
-  }, 180_000);
+  });
 
   it('--output json gives JSON on stdout, before or after the command', async () => {
     const commands = [
@@ -300,5 +303,5 @@ describe('admins, exit codes and JSON', () => {
     }
     const bad = await as('admin', ['--output', 'yaml', 'grants', 'list']);
     expect(bad.code).toBe(2);
-  }, 180_000);
+  });
 });
