@@ -1,6 +1,7 @@
 /**
  * Deleting a target. Refused while any of its grants is not over (pending, approved, scheduled,
- * active, or being revoked): those still need the target, to activate or to end. A deleted target
+ * active, or being revoked): those still need the target, to activate or to end; and while it
+ * still holds JIT accounts (they would be left behind on the system: delete them first). A deleted target
  * is kept as a row marked deleted, so past grants, requests and the audit trail keep its name;
  * its name becomes free for a new target.
  */
@@ -27,6 +28,18 @@ export async function deleteTarget(deps: AppDeps, actor: Actor, tenantId: string
       throw conflict(
         `target "${target.name}" still has ${total} grant${total === 1 ? '' : 's'} that ${total === 1 ? 'is' : 'are'} not over (${byState}): revoke or deny them, or wait until they end, then delete it`,
         { openGrants: Object.fromEntries(open.map((r) => [r.state, Number(r.n)])) },
+      );
+    }
+    const accounts = await tx
+      .selectFrom('jit_accounts')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('target_id', '=', target.id)
+      .where('status', '<>', 'deleted')
+      .executeTakeFirstOrThrow();
+    if (Number(accounts.n) > 0) {
+      throw conflict(
+        `target "${target.name}" still has ${accounts.n} JIT account${accounts.n === '1' ? '' : 's'} on the system; delete ${accounts.n === '1' ? 'it' : 'them'} first (JIT accounts, Delete), so none is left behind`,
+        { jitAccounts: Number(accounts.n) },
       );
     }
     const now = deps.clock.now();

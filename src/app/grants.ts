@@ -10,6 +10,8 @@ import { credentialContext } from './activate-grant.js';
 import { readRules } from '../core/policy-rules.js';
 import { requireFreshTotp } from '../auth/totp.js';
 import { isOverdueRevocation } from './overdue-revocations.js';
+import { connectDetails } from './connect-details.js';
+import type { ConnectInfo } from '../core/connect-info.js';
 
 export interface GrantView {
   id: string;
@@ -174,6 +176,8 @@ export interface RevealedCredential {
   privateKey?: string;
   token?: string;
   caPublicKey?: string;
+  /** Where and how to connect with it, and until when (null when the grant has no end time). */
+  connect: ConnectInfo | null;
 }
 
 /** The generated password, once, to the grant's owner only; erased from the store as it is read. */
@@ -195,7 +199,7 @@ export async function revealCredential(
   if (policy && policy.operator_id === viewer.operatorId && readRules(policy.rules).mfa.reveal) {
     await requireFreshTotp(deps, viewer.operatorId, totp, 'reveal');
   }
-  return deps.db.transaction().execute(async (tx) => {
+  const revealed = await deps.db.transaction().execute(async (tx) => {
     const grant = await tx
       .selectFrom('grants')
       .selectAll()
@@ -238,6 +242,9 @@ export async function revealCredential(
       ...(credential.privateKey !== undefined ? { privateKey: credential.privateKey } : {}),
       ...(credential.token !== undefined ? { token: credential.token } : {}),
       ...(credential.caPublicKey !== undefined ? { caPublicKey: credential.caPublicKey } : {}),
+      targetId: grant.target_id,
     };
   });
+  const { targetId, ...rest } = revealed;
+  return { ...rest, connect: await connectDetails(deps, tenantId, { targetId, username: rest.username, expiresAt: rest.expiresAt }) };
 }

@@ -13,6 +13,8 @@ import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
 import type { Actor, AppDeps } from './deps.js';
 import { handleOf } from './grant-queries.js';
 import { findLiveAccount } from './jit-accounts.js';
+import { connectDetails } from './connect-details.js';
+import type { ConnectInfo } from '../core/connect-info.js';
 import { connectorFor, getTarget } from './targets.js';
 import { accountStatusOn, ensureNameUnclaimed, foreignConflict, ownerFor } from './account-ownership.js';
 
@@ -21,6 +23,8 @@ export interface RotatedPassword {
   grantId: string;
   username: string;
   password: string;
+  /** Where and how to connect, and until when. */
+  connect: ConnectInfo | null;
 }
 
 export async function rotateJitAccountPassword(
@@ -88,7 +92,8 @@ export async function rotateJitAccountPassword(
         after: { username: account.username, targetId: target.id, grantId: grant.id },
       });
     });
-    return { accountId: account.id, grantId: grant.id, username: account.username, password };
+    const connect = await connectDetails(deps, tenantId, { targetId: target.id, username: account.username, expiresAt: grant.expires_at });
+    return { accountId: account.id, grantId: grant.id, username: account.username, password, connect };
   } finally {
     await releaseAccountLease(deps.db, account.id, lease);
   }

@@ -158,3 +158,20 @@ export async function apiStream(conn: Conn, path: string, query: Query, out: Wri
   }
   return lines;
 }
+
+/**
+ * Opens a server-sent event stream (no overall timeout: it stays open while the caller listens);
+ * `signal` ends it. Errors answer like every other call.
+ */
+export async function apiEventStream(conn: Conn, path: string, signal: AbortSignal): Promise<Response> {
+  const headers: Record<string, string> = { accept: 'text/event-stream', 'user-agent': 'timebox-cli' };
+  if (conn.token) headers.authorization = `Bearer ${conn.token}`;
+  let res: Response;
+  try {
+    res = await fetch(urlOf(conn, path), { headers, signal });
+  } catch (err) {
+    throw networkError(conn, err);
+  }
+  if (!res.ok) throw await errorFrom(conn, res);
+  return res;
+}

@@ -61,6 +61,10 @@ export interface Grant {
   lastError: string | null;
   revokeAttempts: number;
   credentialAvailable: boolean;
+  ticket: string | null;
+  emergency: boolean;
+  policyId: string | null;
+  approvalLevel: number;
   createdAt: string;
 }
 
@@ -73,6 +77,7 @@ export interface Credential {
   privateKey?: string;
   token?: string;
   caPublicKey?: string;
+  connect: ConnectInfo | null;
 }
 
 export interface JitAccount {
@@ -163,4 +168,42 @@ export interface OffboardingReport {
   grantsRevoked: number;
   approvalsRerouted: number;
   approvalsFlagged: number;
+}
+
+// --- Approvals, extensions and the connect line (issue 14); converted to contract types at merge.
+
+/** How to connect with a revealed credential (src/core/connect-info.ts). */
+export interface ConnectInfo {
+  host: string | null;
+  port: number | null;
+  database: string | null;
+  domain: string | null;
+  command: string | null;
+  endsAt: string;
+}
+
+/** One entry of GET approvals: a request, or an extension of an active grant. */
+export interface ApprovalItem {
+  kind: 'request' | 'extension';
+  extensionId: string | null;
+  extensionSeconds: number | null;
+  extensionReason: string | null;
+  grant: Grant;
+  level: number;
+  levels: number;
+  quorum: number;
+  approvals: number;
+  acted: { approverId: string; approverEmail: string; decision: string; level: number; at: string }[];
+  cannotDecide: string | null;
+}
+
+export interface ExtensionDecision {
+  state: string;
+  grant: Grant | null;
+}
+
+export interface ExtensionRequested {
+  applied: boolean;
+  extensionId: string;
+  grant: Grant;
 }

@@ -9,9 +9,9 @@ export const ExitCode = {
   failure: 1,
   /** Usage error: unknown command or flag, a bad value (duration, date, JSON), or a request the server rejected as invalid (400). */
   usage: 2,
-  /** Not signed in, session expired, wrong password, or not allowed (401/403). */
+  /** Not signed in, session expired, wrong password or authenticator code, or not allowed (401/403). */
   auth: 3,
-  /** Not found: no such grant, target, token or tenant (404). */
+  /** Not found, whatever was not found: grant, target, member, group, token, tenant, approval (404). */
   notFound: 4,
   /** Refused by policy or in conflict with the current state (409/422). */
   refused: 5,
@@ -25,8 +25,8 @@ export const exitCodesHelp = [
   '  0  ok',
   '  1  failure, or problems found (audit verify, targets check)',
   '  2  usage error: bad flags or values (e.g. a bad duration), or the server rejected the request as invalid',
-  '  3  not signed in, wrong password or not allowed (HTTP 401/403)',
-  '  4  not found (HTTP 404)',
+  '  3  not signed in, wrong password, an authenticator code needed or wrong, or not allowed (HTTP 401/403)',
+  '  4  not found, whatever was not found: target, grant, member, group, tenant (HTTP 404)',
   '  5  refused by policy or conflict (HTTP 409/422)',
   '  6  server or target unreachable (network error, HTTP 502/503/504)',
 ].join('\n');

@@ -4,27 +4,54 @@
  */
 import { chmod, writeFile } from 'node:fs/promises';
 import { apiPost } from './api-client.js';
-import type { Credential, Grant } from './api-types.js';
+import type { ConnectInfo, Credential, Grant } from './api-types.js';
 import type { Ctx } from './context.js';
 import { formatDuration } from './duration.js';
 import { ExitCode } from './exit-codes.js';
 import { clean, keyValues, note, print, printJson, relative, when } from './output.js';
+import { promptHidden } from './prompt.js';
+import { needsCode, totpArg } from './totp.js';
 
 const failedStates = new Set(['revoked', 'revoke_failed', 'expired', 'cancelled', 'denied', 'failed']);
 
-export async function revealCredential(ctx: Ctx, grantId: string): Promise<Credential> {
-  return apiPost<Credential>(ctx.conn, await ctx.tenantPath(`/grants/${grantId}/credential`));
+export async function revealCredential(ctx: Ctx, grantId: string, totp?: string): Promise<Credential> {
+  return apiPost<Credential>(ctx.conn, await ctx.tenantPath(`/grants/${grantId}/credential`), totp !== undefined ? { totp } : {});
+}
+
+/** `2026-03-01 09:00 UTC (in 1h59m)`, and the local time when the terminal's time zone is another one. */
+export function endTime(iso: string): string {
+  const d = new Date(iso);
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  let local = '';
+  if (zone && zone !== 'UTC' && zone !== 'Etc/UTC') {
+    const text = new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZoneName: 'short' })
+      .format(d)
+      .replace(',', '');
+    local = `; ${text} here`;
+  }
+  return `${when(iso)} (${relative(iso)})${local}`;
+}
+
+/** Where and how to connect (from the server's `connect` field): printed after the credential. */
+export function printConnect(connect: ConnectInfo): void {
+  const where: [string, unknown][] = [];
+  if (connect.host) where.push(['host', connect.port ? `${connect.host}:${connect.port}` : connect.host]);
+  if (connect.database) where.push(['database', connect.database]);
+  if (connect.domain) where.push(['domain', connect.domain]);
+  for (const [k, v] of where) print(`  ${`${k}:`.padEnd(9)} ${clean(v)}`);
+  if (connect.command) print(`  connect:  ${clean(connect.command)}`);
 }
 
 /** The credential, once: the server forgets the password as it hands it over. */
 export function printCredential(credential: Credential, grant?: Grant): void {
-  const until = credential.expiresAt ?? grant?.expiresAt ?? null;
+  const until = credential.connect?.endsAt ?? credential.expiresAt ?? grant?.expiresAt ?? null;
   const issued = credential.certificate ?? credential.token;
   print(`  username: ${clean(credential.username)}`);
   if (!issued || credential.password) {
     print(`  password: ${credential.password ?? '(none: this target does not use a generated password)'}`);
   }
-  print(`  until:    ${when(until)}${until ? ` (${relative(until)})` : ''}`);
+  if (credential.connect) printConnect(credential.connect);
+  print(`  until:    ${until ? endTime(until) : '-'}`);
   if (credential.password) print('This password is shown only this once; Timebox does not keep it. Copy it now.');
   // Certificates, keys and tokens are printed whole (not cleaned): they are meant to be copied.
   if (credential.certificate) print(`certificate:\n${credential.certificate.trim()}`);
@@ -60,11 +87,29 @@ export async function saveCredential(credential: Credential, out: string): Promi
 }
 
 /**
- * After a request (or "enable again"): show the password when the grant is already active,
- * otherwise what happens next. A grant that failed to activate sets exit code 1.
+ * The credential of an active grant, asking for an authenticator code when the policy wants one
+ * to show it (the code used for the request cannot be used again: the app's next one is needed).
+ * Null when a code is needed and there is no terminal to ask on: the credential stays on the
+ * server and `grants credential --totp` shows it.
  */
-export async function finishGrant(ctx: Ctx, grant: Grant, opts: { out?: string } = {}): Promise<void> {
-  let credential = grant.state === 'active' && grant.credentialAvailable ? await revealCredential(ctx, grant.id) : null;
+async function credentialOf(ctx: Ctx, grant: Grant, totp: string | undefined): Promise<Credential | null> {
+  if (grant.state !== 'active' || !grant.credentialAvailable) return null;
+  try {
+    return await revealCredential(ctx, grant.id, totp);
+  } catch (err) {
+    if (!needsCode(err) || totp !== undefined) throw err;
+    if (!process.stdin.isTTY) return null;
+    return revealCredential(ctx, grant.id, totpArg(await promptHidden('This policy asks for a code to show the password; the next code from your authenticator app: ')));
+  }
+}
+
+/**
+ * After a request (or "enable again"): show the password when the grant is already active,
+ * otherwise what happens next. A grant that failed to activate sets exit code 1. `revealTotp`:
+ * a code for showing the password (`grants wait --totp`).
+ */
+export async function finishGrant(ctx: Ctx, grant: Grant, opts: { out?: string; revealTotp?: string } = {}): Promise<void> {
+  let credential = await credentialOf(ctx, grant, opts.revealTotp);
   if (credential && opts.out !== undefined) credential = await saveCredential(credential, opts.out);
   const failed = failedStates.has(grant.state);
   if (failed) process.exitCode = ExitCode.failure;
@@ -76,13 +121,19 @@ export async function finishGrant(ctx: Ctx, grant: Grant, opts: { out?: string }
     printCredential(credential, grant);
   } else if (grant.state === 'active') {
     print(`Access granted on ${what} as ${clean(grant.username)} until ${when(grant.expiresAt)} (grant ${grant.id})`);
+    if (grant.credentialAvailable) {
+      print('This policy asks for a fresh code from your authenticator app to show the password (the one used to ask cannot be used twice).');
+      print(`Show it with: timebox grants credential ${grant.id} --totp CODE`);
+    }
   } else if (grant.state === 'requested') {
-    print(`Requested ${what} (grant ${grant.id}); waiting for approval.`);
+    print(`Requested ${what} for ${formatDuration(grant.durationSeconds)} (grant ${grant.id}); waiting for approval.`);
+    print('Next: an approver approves or denies it (timebox approvals list, or Approvals in the dashboard).');
+    print(`Wait for the decision and get the password here: timebox grants wait ${grant.id}`);
   } else if (grant.state === 'approved' || grant.state === 'activating') {
     const start = grant.requestedStartAt ? ` at ${when(grant.requestedStartAt)}` : ' shortly';
     print(`Grant ${grant.id} on ${what} is ${grant.state}; access starts${start}.`);
     if (grant.lastError) print(`Last attempt failed (Timebox keeps retrying): ${clean(grant.lastError)}`);
-    print(`Once it is active, see the password with: timebox grants credential ${grant.id}`);
+    print(`Once it is active, see the password with: timebox grants credential ${grant.id} (or wait for it: timebox grants wait ${grant.id})`);
   } else {
     print(`Grant ${grant.id} on ${what} is ${grant.state}.`);
   }

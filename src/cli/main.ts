@@ -4,9 +4,10 @@
  * HTTP API as the signed-in operator. Failures print `timebox: <message>` (never a stack trace)
  * and exit with a code from exit-codes.ts.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { registerAgent } from './commands/agent.js';
 import { registerAgents } from './commands/agents.js';
+import { registerApprovals } from './commands/approvals.js';
 import { registerAudit } from './commands/audit.js';
 import { registerAuth } from './commands/auth.js';
 import { registerGrants } from './commands/grants.js';
@@ -35,6 +36,7 @@ function buildProgram(): Command {
     .name('timebox')
     .description('Just-in-time privileged access: no standing privileges.')
     .option('--tenant <slug>', 'tenant to work in (default: the one saved at login, else your only tenant)')
+    .addOption(new Option('--output <format>', 'text for people, json for scripts (the same as --json)').choices(['text', 'json']).default('text'))
     // Set before any subcommand exists: subcommands inherit these settings when created.
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`timebox: ${text.replace(/^error: /, '')}`) })
@@ -46,10 +48,16 @@ function buildProgram(): Command {
     .description('run the server (embedded database in ./data unless DATABASE_URL is set; port from PORT, default 8420)')
     .action(serve);
 
+  // `--output json` means `--json` for whichever command runs, so every command honours it the same way.
+  program.hook('preAction', (_program, action) => {
+    if (program.opts<{ output?: string }>().output === 'json') action.setOptionValue('json', true);
+  });
+
   registerAuth(program);
   registerTargets(program);
   registerPolicies(program);
   registerRequest(program);
+  registerApprovals(program);
   registerGrants(program);
   registerJitAccounts(program);
   registerJitSettings(program);

@@ -50,3 +50,13 @@ export const grantJson = (g: GrantView): z.infer<typeof grantSchema> => ({
   revokedAt: iso(g.revokedAt),
   createdAt: g.createdAt.toISOString(),
 });
+
+/** How to connect with a revealed credential (built by src/core/connect-info.ts). */
+export const connectInfoSchema = z.object({
+  host: z.string().nullable(),
+  port: z.number().nullable(),
+  database: z.string().nullable(),
+  domain: z.string().nullable(),
+  command: z.string().nullable().describe('A command to type (psql, mariadb, ssh, runas); never run by the server'),
+  endsAt: z.string().describe('When access ends (ISO 8601, UTC)'),
+});

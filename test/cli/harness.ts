@@ -2,7 +2,7 @@
  * For CLI tests: a real server in this process (embedded database in a temp dir, the in-memory
  * 'fake' target kind enabled) and the CLI run as a child process, the way a person runs it.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -105,4 +105,52 @@ export async function apiPost<T>(server: TestServer, token: string, urlPath: str
   });
   if (!res.ok) throw new Error(`POST ${urlPath}: ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
+}
+
+export interface RunningCli {
+  /** Resolves once stderr or stdout has shown text matching `pattern` (no polling, no sleeps). */
+  shows(pattern: RegExp): Promise<string>;
+  /** What the command printed and its exit code, once it has ended. */
+  done: Promise<CliResult>;
+}
+
+/** Starts `timebox ...args` and lets the test react to what it prints while it runs (`request --wait`). */
+export function startCli(args: string[], opts: { env?: Record<string, string> } = {}): RunningCli {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('TIMEBOX_')) env[k] = v;
+  Object.assign(env, { NO_COLOR: '1' }, opts.env);
+  const child = spawn(tsx, [main, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiting = new Set<() => void>();
+  const changed = () => waiting.forEach((check) => check());
+  child.stdout.on('data', (d: Buffer) => ((stdout += d.toString()), changed()));
+  child.stderr.on('data', (d: Buffer) => ((stderr += d.toString()), changed()));
+  let ended = false;
+  const done = new Promise<CliResult>((resolve) =>
+    child.on('close', (code) => {
+      ended = true;
+      resolve({ code: code ?? -1, stdout, stderr });
+      changed();
+    }),
+  );
+  return {
+    done,
+    shows(pattern) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = pattern.exec(stderr) ?? pattern.exec(stdout);
+          if (m) {
+            waiting.delete(check);
+            resolve(m[0]);
+          } else if (ended) {
+            waiting.delete(check);
+            reject(new Error(`the command ended without showing ${pattern}:\n${stdout}\n${stderr}`));
+          }
+        };
+        waiting.add(check);
+        check();
+      });
+    },
+  };
 }

@@ -59,7 +59,7 @@ it('saved anyway, it is listed broken; a passing test clears the mark', async ()
   expect((await listed()).find((t) => t.id === id)!.broken).toBe(false);
 });
 
-it('a target with a live grant cannot be deleted; once the grant is over it can, and the audit trail still names it', async () => {
+it('a target with a live grant or a JIT account left on it cannot be deleted; once both are gone it can, and the audit trail still names it', async () => {
   const id = (await listed()).find((t) => t.name === 'orders-db')!.id;
   await server.admin.post(`${T}/policies`, { name: 'db', targetId: id, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 1800 });
   const grant = await alice.post(`${T}/requests`, { targetId: id, entitlements: [target.readers], durationSeconds: 1800, reason: 'INC-77 look at orders' });
@@ -73,6 +73,13 @@ it('a target with a live grant cannot be deleted; once the grant is over it can,
   expect((await psql(target, cred.username, cred.password, 'select 1')).ok).toBe(true);
 
   expect((await server.admin.post(`${T}/grants/${grant.body.id}/revoke`, { reason: 'done with orders' })).body.state).toBe('revoked');
+  // Alice's JIT role is still on the server (disabled): deleting the target would leave it behind.
+  const withAccount = await server.admin.call('DELETE', `${T}/targets/${id}`);
+  expect(withAccount.status).toBe(409);
+  expect(withAccount.body.error.message).toBe('target "orders-db" still has 1 JIT account on the system; delete it first (JIT accounts, Delete), so none is left behind');
+  const account = ((await alice.get(`${T}/jit-accounts?mine=true`)).body.items as { id: string }[])[0]!;
+  expect((await alice.call('DELETE', `${T}/jit-accounts/${account.id}`)).status).toBe(204);
+  expect((await psql(target, cred.username, cred.password, 'select 1')).ok).toBe(false);
   const deleted = await server.admin.call('DELETE', `${T}/targets/${id}`);
   expect(deleted.status).toBe(204);
   expect(await listed()).toEqual([]);

@@ -1,10 +1,14 @@
-/** `timebox grants list | show | revoke | credential`. */
+/** `timebox grants list | show | revoke | credential | wait | extend`. */
 import { Option, type Command } from 'commander';
 import { apiGet, apiPages, apiPost, type Page } from '../api-client.js';
-import type { Grant } from '../api-types.js';
+import type { ExtensionRequested, Grant } from '../api-types.js';
+import { durationArg } from '../args.js';
+import { formatDuration } from '../duration.js';
+import { totpArg, withTotp } from '../totp.js';
+import { stillPending, waitWithProgress } from '../wait.js';
 import { connect, idArg } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
-import { printCredential, printGrant, revealCredential } from '../grant-output.js';
+import { finishGrant, printCredential, printGrant, revealCredential } from '../grant-output.js';
 import { clean, note, print, printJson, relative, table, when } from '../output.js';
 
 const grantStates = ['requested', 'approved', 'activating', 'active', 'revoking', 'revoked', 'revoke_failed', 'denied', 'cancelled', 'expired', 'failed'];
@@ -69,13 +73,44 @@ export function registerGrants(program: Command): void {
 
   grants
     .command('credential')
-    .description('show the generated password of your active grant (only once)')
+    .description('show the generated password of your active grant (only once), with how to connect')
     .argument('<id>', 'grant id')
+    .option('--totp <code>', 'the 6-digit code from your authenticator app, when the policy asks for one to show it', totpArg)
     .option('--json', 'machine-readable output (includes the password)')
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
+    .action(async (id: string, opts: { totp?: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const credential = await revealCredential(ctx, idArg(id, 'grant'));
+      const grantId = idArg(id, 'grant');
+      const credential = await withTotp(opts.totp, (totp) => revealCredential(ctx, grantId, totp));
       if (ctx.json) return printJson(credential);
       printCredential(credential);
+    });
+
+  grants
+    .command('wait')
+    .description('wait until your request is approved (then show the password) or denied')
+    .argument('<id>', 'grant id')
+    .option('--totp <code>', 'a code from your authenticator app, when the policy asks for one to show the password', totpArg)
+    .option('--out <file>', 'write the certificate or token to FILE (and a generated private key to FILE.key), mode 0600')
+    .option('--json', 'machine-readable output (includes the password)')
+    .action(async (id: string, opts: { totp?: string; out?: string }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      let grant = await apiGet<Grant>(ctx.conn, await ctx.tenantPath(`/grants/${idArg(id, 'grant')}`));
+      if (stillPending(grant)) grant = await waitWithProgress(ctx, grant);
+      await finishGrant(ctx, grant, { ...(opts.out !== undefined ? { out: opts.out } : {}), ...(opts.totp !== undefined ? { revealTotp: opts.totp } : {}) });
+    });
+
+  grants
+    .command('extend')
+    .description('ask for more time on your active grant (applied at once where the policy lets you, else approvers decide)')
+    .argument('<id>', 'grant id')
+    .requiredOption('--duration <duration>', 'how much longer, e.g. 30m, 1h', durationArg)
+    .requiredOption('--reason <text>', 'why (kept in the audit log)')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts: { duration: number; reason: string }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const r = await apiPost<ExtensionRequested>(ctx.conn, await ctx.tenantPath(`/grants/${idArg(id, 'grant')}/extend`), { seconds: opts.duration, reason: opts.reason });
+      if (ctx.json) return printJson(r);
+      if (r.applied) print(`Extended by ${formatDuration(opts.duration)}: grant ${r.grant.id} now ends ${when(r.grant.expiresAt)} (${relative(r.grant.expiresAt)}).`);
+      else print(`Asked for ${formatDuration(opts.duration)} more (extension ${r.extensionId}); an approver decides (timebox approvals list). The grant still ends ${when(r.grant.expiresAt)} until then.`);
     });
 }

@@ -1,10 +1,10 @@
 /** `timebox jit-accounts list | enable | rotate | delete`. */
 import type { Command } from 'commander';
 import { apiDelete, apiPages, apiPost } from '../api-client.js';
-import type { Grant, JitAccount } from '../api-types.js';
+import type { ConnectInfo, Grant, JitAccount } from '../api-types.js';
 import { collect, durationArg } from '../args.js';
 import { connect, idArg } from '../context.js';
-import { finishGrant } from '../grant-output.js';
+import { endTime, finishGrant, printConnect } from '../grant-output.js';
 import { clean, print, printJson, table, when } from '../output.js';
 
 export function registerJitAccounts(program: Command): void {
@@ -52,7 +52,7 @@ export function registerJitAccounts(program: Command): void {
     .option('--json', 'machine-readable output (includes the password)')
     .action(async (id: string, opts: { totp?: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const rotated = await apiPost<{ accountId: string; grantId: string; username: string; password: string }>(
+      const rotated = await apiPost<{ accountId: string; grantId: string; username: string; password: string; connect: ConnectInfo | null }>(
         ctx.conn,
         await ctx.tenantPath(`/jit-accounts/${idArg(id, 'JIT account')}/rotate`),
         opts.totp ? { totp: opts.totp } : {},
@@ -60,6 +60,10 @@ export function registerJitAccounts(program: Command): void {
       if (ctx.json) return printJson(rotated);
       print(`  username: ${clean(rotated.username)}`);
       print(`  password: ${rotated.password}`);
+      if (rotated.connect) {
+        printConnect(rotated.connect);
+        print(`  until:    ${endTime(rotated.connect.endsAt)}`);
+      }
       print('The previous password no longer works. This one is shown only this once; copy it now.');
     });
 
@@ -67,9 +71,11 @@ export function registerJitAccounts(program: Command): void {
     .command('delete')
     .description('delete an account no grant holds: removed from its target; your next request creates a fresh one')
     .argument('<id>', 'JIT account id')
+    .option('--json', 'machine-readable output')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
       await apiDelete(ctx.conn, await ctx.tenantPath(`/jit-accounts/${idArg(id, 'JIT account')}`));
+      if (ctx.json) return printJson({ deleted: true, id });
       print(`Deleted JIT account ${id}.`);
     });
 }

@@ -58,14 +58,15 @@ async function groupsByName(ctx: Ctx): Promise<OperatorGroup[]> {
 
 /** Operator groups by id or name. */
 async function resolveGroups(ctx: Ctx, given: string[]): Promise<string[]> {
-  if (given.every(isUuid)) return given.map((g) => g.toLowerCase());
+  // Ids are looked up too: an unknown group is "not found" (exit 4) however it was named.
   const groups = await groupsByName(ctx);
   return given.map((g) => {
-    if (isUuid(g)) return g.toLowerCase();
-    const found = groups.find((x) => x.name === g) ?? groups.find((x) => x.name.toLowerCase() === g.toLowerCase());
+    const found = isUuid(g)
+      ? groups.find((x) => x.id === g.toLowerCase())
+      : (groups.find((x) => x.name === g) ?? groups.find((x) => x.name.toLowerCase() === g.toLowerCase()));
     if (!found) {
       const known = groups.length ? `; groups: ${groups.map((x) => x.name).join(', ')}` : '; this tenant has no operator groups yet';
-      throw new CliError(`no operator group named ${JSON.stringify(g)}${known}`, ExitCode.notFound);
+      throw new CliError(`no operator group ${isUuid(g) ? 'with id' : 'named'} ${JSON.stringify(g)}${known}`, ExitCode.notFound);
     }
     return found.id;
   });

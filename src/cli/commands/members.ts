@@ -1,17 +1,27 @@
-/** `timebox members add | list | disable | enable | end-sessions`. */
+/** `timebox members add | role | remove | list | disable | enable | end-sessions`. */
 import type { Command } from 'commander';
-import { apiPages, apiPost } from '../api-client.js';
+import { apiDelete, apiPages, apiPost } from '../api-client.js';
 import type { AddedMember, Member, OffboardingReport } from '../api-types.js';
 import { csvArg } from '../args.js';
-import { connect, idArg } from '../context.js';
+import { connect, idArg, type Ctx } from '../context.js';
+import { CliError, ExitCode } from '../exit-codes.js';
 import { clean, print, printJson, table, when } from '../output.js';
+
+/** A member by email (any case) or operator id; not a member is "not found" (exit 4). */
+async function findMember(ctx: Ctx, who: string): Promise<Member> {
+  const { items } = await apiPages<Member>(ctx.conn, await ctx.tenantPath('/members'));
+  const wanted = who.trim().toLowerCase();
+  const found = items.find((m) => m.operator.id === wanted || m.operator.email.toLowerCase() === wanted);
+  if (!found) throw new CliError(`no member ${JSON.stringify(who)} in tenant ${await ctx.tenant()}; see timebox members list`, ExitCode.notFound);
+  return found;
+}
 
 export function registerMembers(program: Command): void {
   const members = program.command('members').description('people in the tenant and their roles');
 
   members
     .command('add')
-    .description("invite someone to the tenant (they choose their own password), or replace a member's roles")
+    .description("invite someone to the tenant: prints an invitation link (they choose their own password) unless it is e-mailed; for a member, replaces their roles")
     .requiredOption('--email <email>', 'their email')
     .requiredOption('--roles <roles>', 'comma-separated: owner, admin, approver, requester, auditor', csvArg)
     .option('--display-name <name>', 'suggested name for a new account')
@@ -35,6 +45,33 @@ export function registerMembers(program: Command): void {
       } else {
         print('The link was e-mailed to them.');
       }
+    });
+
+  members
+    .command('role')
+    .description("change a member's roles (replaces them)")
+    .argument('<member>', 'their email or operator id')
+    .requiredOption('--roles <roles>', 'comma-separated: owner, admin, approver, requester, auditor', csvArg)
+    .option('--json', 'machine-readable output')
+    .action(async (who: string, opts: { roles: string[] }, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const member = await findMember(ctx, who);
+      const m = await apiPost<AddedMember>(ctx.conn, await ctx.tenantPath('/members'), { email: member.operator.email, roles: opts.roles });
+      if (ctx.json) return printJson(m);
+      print(`${clean(member.operator.email)} now has roles in ${await ctx.tenant()}: ${'roles' in m ? m.roles.join(', ') : opts.roles.join(', ')}`);
+    });
+
+  members
+    .command('remove')
+    .description('take someone out of the tenant (their account stays; see disable to also end their access)')
+    .argument('<member>', 'their email or operator id')
+    .option('--json', 'machine-readable output')
+    .action(async (who: string, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const member = await findMember(ctx, who);
+      await apiDelete(ctx.conn, await ctx.tenantPath(`/members/${member.operator.id}`));
+      if (ctx.json) return printJson({ removed: true, operator: member.operator });
+      print(`${clean(member.operator.email)} is no longer a member of ${await ctx.tenant()}.`);
     });
 
   const byId = (id: string) => idArg(id, 'operator');

@@ -72,9 +72,11 @@ export function registerMfa(program: Command): void {
     .description("platform administrators: remove another operator's authenticator app and recovery codes (they lost both); audited")
     .argument('<operator-id>', 'the operator (see timebox members list)')
     .requiredOption('--reason <text>', 'how the person was identified (kept in the audit log)')
-    .action(async (operatorId: string, opts: { reason: string }) => {
+    .option('--json', 'machine-readable output')
+    .action(async (operatorId: string, opts: { reason: string; json?: boolean }) => {
       const conn = await loadConnection();
       await apiDelete(conn, `/api/v1/operators/${encodeURIComponent(operatorId)}/mfa`, { reason: opts.reason });
+      if (opts.json) return printJson({ reset: true, operatorId });
       print(`Authenticator app of ${operatorId} removed; they sign in with their password and can enrol a new app.`);
     });
 

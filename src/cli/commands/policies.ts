@@ -92,9 +92,11 @@ export function registerPolicies(program: Command): void {
     .command('remove')
     .description('remove a policy: no new requests under it; what is pending or running under it goes on')
     .argument('<id>', 'policy id (timebox policies list)')
+    .option('--json', 'machine-readable output')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
       await apiDelete(ctx.conn, await ctx.tenantPath(`/policies/${idArg(id, 'policy')}`));
+      if (ctx.json) return printJson({ removed: true, id });
       print(`Removed policy ${id}.`);
     });
 }

@@ -1,4 +1,7 @@
-/** `timebox request`: ask for access; when granted at once, show the password, certificate or token (once). */
+/**
+ * `timebox request`: ask for access; when granted at once (or, with --wait, once approved), show
+ * the password, certificate or token (once).
+ */
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { apiPost } from '../api-client.js';
@@ -7,6 +10,9 @@ import { collect, durationArg, isoArg } from '../args.js';
 import { connect, resolveTarget } from '../context.js';
 import { finishGrant } from '../grant-output.js';
 import { CliError, ExitCode } from '../exit-codes.js';
+import { note } from '../output.js';
+import { totpArg, withTotp } from '../totp.js';
+import { stillPending, waitWithProgress } from '../wait.js';
 
 interface RequestOptions {
   target: string;
@@ -18,6 +24,9 @@ interface RequestOptions {
   start?: string;
   publicKeyFile?: string;
   out?: string;
+  totp?: string;
+  emergency?: boolean;
+  wait?: boolean;
 }
 
 /** The public key or CSR to send: small, one text file (never a private key: the server refuses those too). */
@@ -47,21 +56,31 @@ export function registerRequest(program: Command): void {
     .option('--start <iso>', 'start later, at this ISO 8601 time (e.g. 2026-03-01T09:00:00Z)', isoArg)
     .option('--public-key-file <file>', 'your public key for targets that issue certificates (OpenSSH .pub, PEM public key or CSR)')
     .option('--out <file>', 'write the certificate or token to FILE (and a generated private key to FILE.key), mode 0600')
+    .option('--totp <code>', 'the 6-digit code from your authenticator app, when the policy asks for one (asked for when needed, if there is a terminal)', totpArg)
+    .option('--emergency', 'break-glass: access at once without approval, where the policy allows it; reviewed afterwards')
+    .option('--wait', 'stay until the request is approved or denied, then show the password')
     .option('--json', 'machine-readable output (includes the password)')
     .action(async (opts: RequestOptions, cmd: Command) => {
       const ctx = await connect(cmd);
       const publicKey = opts.publicKeyFile !== undefined ? await readPublicKey(opts.publicKeyFile) : undefined;
       const target = await resolveTarget(ctx, opts.target);
-      const grant = await apiPost<Grant>(ctx.conn, await ctx.tenantPath('/requests'), {
-        targetId: target.id,
-        entitlements: opts.entitlement,
-        reason: opts.reason,
-        ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
-        ...(opts.accountName !== undefined ? { accountName: opts.accountName } : {}),
-        ...(opts.ticket !== undefined ? { ticket: opts.ticket } : {}),
-        ...(opts.start !== undefined ? { startAt: opts.start } : {}),
-        ...(publicKey !== undefined ? { publicKey } : {}),
-      });
+      const path = await ctx.tenantPath('/requests');
+      let grant = await withTotp(opts.totp, (totp) =>
+        apiPost<Grant>(ctx.conn, path, {
+          targetId: target.id,
+          entitlements: opts.entitlement,
+          reason: opts.reason,
+          ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
+          ...(opts.accountName !== undefined ? { accountName: opts.accountName } : {}),
+          ...(opts.ticket !== undefined ? { ticket: opts.ticket } : {}),
+          ...(opts.start !== undefined ? { startAt: opts.start } : {}),
+          ...(publicKey !== undefined ? { publicKey } : {}),
+          ...(opts.emergency ? { emergency: true } : {}),
+          ...(totp !== undefined ? { totp } : {}),
+        }),
+      );
+      if (grant.emergency && !ctx.json) note('timebox: break-glass: no approval was asked for; approvers are told and the grant is reviewed afterwards.');
+      if (opts.wait && stillPending(grant)) grant = await waitWithProgress(ctx, grant);
       await finishGrant(ctx, grant, opts.out !== undefined ? { out: opts.out } : {});
     });
 }

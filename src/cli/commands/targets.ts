@@ -1,7 +1,7 @@
-/** `timebox targets add | update | check | list | entitlements`. */
+/** `timebox targets add | update | check | list | delete | entitlements`. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { apiPages, apiPost, apiPut } from '../api-client.js';
+import { apiDelete, apiPages, apiPost, apiPut } from '../api-client.js';
 import type { CheckReport, Entitlement, Target } from '../api-types.js';
 import { connect, resolveTarget } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -118,6 +118,19 @@ export function registerTargets(program: Command): void {
         items.map((t) => [t.id, t.name, t.kind, when(t.createdAt)]),
         'No targets yet; add one with: timebox targets add --name N --kind postgres --config-file F',
       );
+    });
+
+  targets
+    .command('delete')
+    .description('delete a target that has no pending or live grant and no JIT account left; its history keeps the name')
+    .argument('<target>', 'target id or name')
+    .option('--json', 'machine-readable output')
+    .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const target = await resolveTarget(ctx, idOrName);
+      await apiDelete(ctx.conn, await ctx.tenantPath(`/targets/${target.id}`));
+      if (ctx.json) return printJson({ deleted: true, target });
+      print(`Deleted target ${clean(target.name)} (${target.kind}); past grants and the audit log keep its name.`);
     });
 
   targets

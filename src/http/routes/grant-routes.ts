@@ -13,7 +13,7 @@ import { principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, pageQuerySchema, pageSchema, timeAndIdKeys } from '../pagination.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
-import { durationSeconds, grantJson, grantSchema, name, reason, text, uuidParam } from '../schemas.js';
+import { connectInfoSchema, durationSeconds, grantJson, grantSchema, name, reason, text, uuidParam } from '../schemas.js';
 
 export interface GrantRouteDeps extends AppDeps {
   runNow(grantId: string, kind: WorkKind): Promise<boolean>;
@@ -155,6 +155,7 @@ export const grantRoutes =
               privateKey: z.string().optional().describe('Generated because no public key was given; not stored after this response'),
               token: z.string().optional(),
               caPublicKey: z.string().optional(),
+              connect: connectInfoSchema.nullable().describe('Where and how to connect, and until when; null only for a grant without an end time'),
             }),
           },
         },

@@ -9,7 +9,7 @@ import { principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, oneStringKey, pageQuerySchema, pageSchema } from '../pagination.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
-import { durationSeconds, grantJson, grantSchema, name, reason, text, uuidParam } from '../schemas.js';
+import { connectInfoSchema, durationSeconds, grantJson, grantSchema, name, reason, text, uuidParam } from '../schemas.js';
 import type { GrantRouteDeps } from './grant-routes.js';
 
 const accountSchema = z.object({
@@ -32,6 +32,7 @@ const rotatedSchema = z.object({
   grantId: z.string(),
   username: z.string(),
   password: z.string().describe('Shown once; not stored'),
+  connect: connectInfoSchema.nullable(),
 });
 
 const accountParams = tenantParamsSchema.extend({ accountId: uuidParam });

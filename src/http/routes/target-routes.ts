@@ -1,8 +1,8 @@
 /** Targets: add (config validated by its connector, stored encrypted, tested), list, edit, delete, check, entitlements. */
 import { z } from 'zod';
+import { deleteTarget } from '../../app/delete-target.js';
 import type { AppDeps } from '../../app/deps.js';
 import { addTarget, checkTarget, configContext, getTarget, listTargetEntitlements, listTargets, toTargetView } from '../../app/targets.js';
-import { deleteTarget } from '../../app/delete-target.js';
 import { describeKind, secretKeysOf } from '../../connectors/kind-catalog.js';
 import { updateTarget } from '../../app/update-target.js';
 import { principalOf } from '../auth-hook.js';
