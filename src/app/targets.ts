@@ -1,7 +1,7 @@
 /** Connected systems: added with a validated, encrypted config, checked, asked for entitlements. */
 import { randomUUID } from 'node:crypto';
 import { badRequest, notFound, AppError } from '../core/errors.js';
-import { describeIssues } from '../core/zod-issues.js';
+import { invalidFields } from '../core/zod-issues.js';
 import type { CheckReport, ConnectorInstance, ConnectorDefinition, EntitlementPage } from '../connectors/contract.js';
 import { classifyTargetError } from '../core/errors.js';
 import type { TargetRow } from '../store/schema.js';
@@ -62,7 +62,7 @@ export async function addTarget(
     throw badRequest(`unknown target kind "${input.kind}"; this server supports: ${deps.connectors.kinds().join(', ')}`);
   }
   const parsed = definition.configSchema.safeParse(input.config);
-  if (!parsed.success) throw badRequest(`invalid ${input.kind} target configuration: ${describeIssues(parsed.error.issues, 'config')}`);
+  if (!parsed.success) throw invalidFields(`The ${input.kind} target's settings are not valid.`, parsed.error.issues, 'config');
   // A host target names an agent of this tenant, and only one target may name it.
   if (AGENT_TARGET_KINDS.includes(input.kind)) await assertAgentTargetConfig(deps, tenantId, parsed.data as { agentId: string }, input.kind);
 

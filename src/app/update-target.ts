@@ -9,7 +9,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { AppError, badRequest, conflict } from '../core/errors.js';
-import { describeIssues } from '../core/zod-issues.js';
+import { invalidFields } from '../core/zod-issues.js';
 import type { CheckReport } from '../connectors/contract.js';
 import { classifyTargetError } from '../core/errors.js';
 import { AGENT_TARGET_KINDS } from '../connectors/linux-agent/config.js';
@@ -48,7 +48,7 @@ export async function updateTarget(
       }
     }
     const parsed = definition.configSchema.safeParse({ ...stored, ...input.config });
-    if (!parsed.success) throw badRequest(`invalid ${target.kind} target configuration: ${describeIssues(parsed.error.issues, 'config')}`);
+    if (!parsed.success) throw invalidFields(`The ${target.kind} target's settings are not valid.`, parsed.error.issues, 'config');
     const binding = definition.secretBinding;
     if (binding) {
       const next = parsed.data as Record<string, unknown>;
