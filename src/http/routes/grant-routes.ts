@@ -8,6 +8,7 @@ import { awaitActivation } from '../../app/activation-outcome.js';
 import type { AppDeps } from '../../app/deps.js';
 import { endGrant, getGrant, listGrants, revealCredential } from '../../app/grants.js';
 import { requestAccess } from '../../app/request-access.js';
+import { connectDetails } from '../../app/connect-details.js';
 import { grantStates, type WorkKind } from '../../core/lifecycle.js';
 import { principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, pageQuerySchema, pageSchema, timeAndIdKeys } from '../pagination.js';
@@ -22,6 +23,15 @@ export interface GrantRouteDeps extends AppDeps {
 const grantParams = tenantParamsSchema.extend({ grantId: uuidParam });
 // Only an outer bound: each target kind's own name rule decides (PostgreSQL 63, MariaDB 80, AD 20...).
 export const accountNameSchema = name(256);
+
+export const connectSchema = z.object({
+  host: z.string().nullable(),
+  port: z.number().nullable(),
+  database: z.string().nullable(),
+  domain: z.string().nullable(),
+  command: z.string().nullable(),
+  endsAt: z.string(),
+});
 
 export const grantRoutes =
   (deps: GrantRouteDeps): RouteModule =>
@@ -155,6 +165,7 @@ export const grantRoutes =
               privateKey: z.string().optional().describe('Generated because no public key was given; not stored after this response'),
               token: z.string().optional(),
               caPublicKey: z.string().optional(),
+              connect: connectSchema.optional().describe('How to connect: where, a ready command, and when the access ends'),
             }),
           },
         },
@@ -170,7 +181,8 @@ export const grantRoutes =
           request.params.grantId,
           request.body?.totp,
         );
-        return { ...c, expiresAt: c.expiresAt?.toISOString() ?? null };
+        const connect = await connectDetails(deps, t.tenantId, request.params.grantId, c.username);
+        return { ...c, expiresAt: c.expiresAt?.toISOString() ?? null, ...(connect ? { connect } : {}) };
       },
     );
   };

@@ -9,7 +9,8 @@ import { decodeCursor, encodeCursor, oneStringKey, pageQuerySchema, pageSchema }
 import type { RouteModule } from '../server.js';
 import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
 import { durationSeconds, grantJson, grantSchema, name, reason, text, uuidParam } from '../schemas.js';
-import type { GrantRouteDeps } from './grant-routes.js';
+import { connectSchema, type GrantRouteDeps } from './grant-routes.js';
+import { connectDetails } from '../../app/connect-details.js';
 
 const accountSchema = z.object({
   id: z.string(),
@@ -31,6 +32,7 @@ const rotatedSchema = z.object({
   grantId: z.string(),
   username: z.string(),
   password: z.string().describe('Shown once; not stored'),
+  connect: connectSchema.optional().describe('How to connect: where, a ready command, and when the access ends'),
 });
 
 const accountParams = tenantParamsSchema.extend({ accountId: uuidParam });
@@ -115,7 +117,8 @@ export const jitAccountRoutes =
         const t = await requireTenant(request, request.params.tenant, 'requests.create');
         const p = principalOf(request);
         const rotated = await rotateJitAccountPassword(deps, { type: 'operator', id: p.operatorId }, t.tenantId, p.operatorId, request.params.accountId, request.body.totp);
-        return reply.header('cache-control', 'no-store').send(rotated);
+        const connect = await connectDetails(deps, t.tenantId, rotated.grantId, rotated.username);
+        return reply.header('cache-control', 'no-store').send({ ...rotated, ...(connect ? { connect } : {}) });
       },
     );
 
