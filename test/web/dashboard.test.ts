@@ -165,7 +165,7 @@ describe('web dashboard', () => {
     server.clock.shift(31 * 60_000);
     await server.tb.scheduler.drain();
     const row = accountRow(danaAccount);
-    await row.getByText('Disabled').waitFor();
+    await row.getByText('Expired').waitFor();
     expect(await page.evaluate('window.timeboxMarker')).toBe(42);
     expect((await psql(target, danaAccount, 'x', 'select 1')).ok).toBe(false);
 
@@ -208,7 +208,7 @@ describe('web dashboard', () => {
     const end = page.getByRole('dialog', { name: `End access of ${danaAccount} now` });
     await end.getByLabel('Reason').fill('done with INC-4712');
     await end.getByRole('button', { name: 'End now' }).click();
-    await row.getByText('Disabled').waitFor();
+    await row.getByText('Revoked').waitFor();
     expect((await psql(target, danaAccount, password, 'select 1')).ok).toBe(false);
 
     // The username is fixed now: the wizard shows it read-only for this target.

@@ -37,3 +37,11 @@ export const formatDateSeconds = (iso: string | null | undefined): string => (is
 
 /** `<input type="datetime-local">` value → ISO 8601 with offset, or undefined when empty. */
 export const localInputToIso = (value: string): string | undefined => (value ? new Date(value).toISOString() : undefined);
+
+const withZone = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short', timeZoneName: 'short' });
+
+/** "1 May 2026, 12:30 CEST (Europe/Berlin)": an end time nobody can misread across zones. */
+export function formatDateWithZone(iso: string): string {
+  const zone = withZone.resolvedOptions().timeZone;
+  return `${withZone.format(new Date(iso))}${zone ? ` (${zone})` : ''}`;
+}

@@ -1,5 +1,5 @@
 /** One tenant's pages: header, sidebar, live updates, and the page for the current path. */
-import { useEffect, useRef, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { WorkspaceContext } from '../context';
 import { LiveProvider, useLiveStatus } from '../live';
 import { can, type Permission } from '../permissions';
@@ -15,6 +15,9 @@ import { AuditPage } from '../pages/AuditPage';
 import { SettingsPage } from '../pages/SettingsPage';
 import { FleetPage } from '../pages/FleetPage';
 import { ReviewsPage } from '../pages/ReviewsPage';
+import { ConnectionBanner } from './ConnectionBanner';
+import { useDecisionNotices } from './useDecisionNotices';
+import { useWaitingApprovals } from './useWaitingApprovals';
 
 interface Section {
   path: string;
@@ -35,6 +38,36 @@ const sections: Section[] = [
   { path: '/settings', label: 'Settings', render: () => <SettingsPage /> },
 ];
 
+/** The sidebar's count next to "Approvals": what waits for my decision. */
+function WaitingCount({ tenant }: { tenant: string }) {
+  const count = useWaitingApprovals(tenant);
+  if (!count) return null;
+  return (
+    <span className="count" data-testid="approvals-count">
+      {count}
+      <span className="sr-only"> waiting for you</span>
+    </span>
+  );
+}
+
+function DecisionNotices({ tenant }: { tenant: string }) {
+  const { notices, dismiss } = useDecisionNotices(tenant);
+  return (
+    <div aria-live="polite" className="decision-notices">
+      {notices.map((n) => (
+        <p key={n.id} className={`notice decision decision-${n.tone}`} role="status" data-testid="decision-notice">
+          <span>
+            {n.text} <Link to={`/t/${tenant}/requests`}>See your requests</Link>
+          </span>
+          <button type="button" className="icon-button" aria-label="Dismiss" onClick={() => dismiss(n.id)}>
+            ×
+          </button>
+        </p>
+      ))}
+    </div>
+  );
+}
+
 function LiveIndicator() {
   const status = useLiveStatus();
   const text = status === 'live' ? 'Live' : status === 'connecting' ? 'Connecting…' : 'Offline';
@@ -53,6 +86,9 @@ export function TenantArea(props: { me: Operator; tenant: Tenant; tenants: Tenan
   const current = visible.find((s) => section === s.path || section.startsWith(`${s.path}/`));
   const mainRef = useRef<HTMLElement>(null);
   const title = wizard ? 'Activate JIT account' : (current?.label ?? 'Not found');
+  // On a narrow screen the sections fold into a menu, closed again by choosing one.
+  const [menuOpen, setMenuOpen] = useState(false);
+  useEffect(() => setMenuOpen(false), [section]);
 
   useEffect(() => {
     document.title = `${title} · ${tenant.name} · Timebox`;
@@ -66,6 +102,15 @@ export function TenantArea(props: { me: Operator; tenant: Tenant; tenants: Tenan
           Skip to content
         </a>
         <header className="topbar">
+          <button
+            type="button"
+            className="menu-toggle"
+            aria-expanded={menuOpen}
+            aria-controls="tenant-sections"
+            onClick={() => setMenuOpen((o) => !o)}
+          >
+            Menu
+          </button>
           <span className="brand">Timebox</span>
           <span className="tenant-title">{tenant.name}</span>
           {props.tenants.length > 1 ? <Link to="/tenants">Switch tenant</Link> : null}
@@ -77,18 +122,22 @@ export function TenantArea(props: { me: Operator; tenant: Tenant; tenants: Tenan
           </button>
         </header>
         <div className="layout">
-          <nav className="sidebar" aria-label={`${tenant.name} sections`}>
+          <nav id="tenant-sections" className={menuOpen ? 'sidebar open' : 'sidebar'} aria-label={`${tenant.name} sections`}>
             <ul>
               {visible.map((s) => (
                 <li key={s.path}>
                   <Link to={`/t/${tenant.slug}${s.path}`} aria-current={current === s ? 'page' : undefined}>
                     {s.label}
                   </Link>
+                  {/* Beside the link, not in it: the link keeps its name ("Approvals"). */}
+                  {s.path === '/approvals' ? <WaitingCount tenant={tenant.slug} /> : null}
                 </li>
               ))}
             </ul>
           </nav>
           <main className="content" id="main-content" ref={mainRef}>
+            <ConnectionBanner />
+            <DecisionNotices tenant={tenant.slug} />
             {wizard ? (
               <ActivateWizard />
             ) : current ? (
