@@ -38,12 +38,11 @@ const sections: Section[] = [
   { path: '/settings', label: 'Settings', render: () => <SettingsPage /> },
 ];
 
-/** The sidebar's count next to "Approvals": what waits for my decision. */
-function WaitingCount({ tenant }: { tenant: string }) {
-  const count = useWaitingApprovals(tenant);
+/** What waits for my decision, as a count: beside "Approvals" in the sidebar, and on the phone's menu button. */
+function WaitingCount({ count, testId }: { count: number | null; testId: string }) {
   if (!count) return null;
   return (
-    <span className="count" data-testid="approvals-count">
+    <span className="count" data-testid={testId}>
       {count}
       <span className="sr-only"> waiting for you</span>
     </span>
@@ -51,9 +50,9 @@ function WaitingCount({ tenant }: { tenant: string }) {
 }
 
 function DecisionNotices({ tenant }: { tenant: string }) {
-  const { notices, dismiss } = useDecisionNotices(tenant);
+  const { notices, dismiss, watching } = useDecisionNotices(tenant);
   return (
-    <div aria-live="polite" className="decision-notices">
+    <div aria-live="polite" className="decision-notices" data-watching={watching}>
       {notices.map((n) => (
         <p key={n.id} className={`notice decision decision-${n.tone}`} role="status" data-testid="decision-notice">
           <span>
@@ -78,7 +77,20 @@ function LiveIndicator() {
   );
 }
 
-export function TenantArea(props: { me: Operator; tenant: Tenant; tenants: Tenant[]; section: string; onSignOut: () => void }) {
+type AreaProps = { me: Operator; tenant: Tenant; tenants: Tenant[]; section: string; onSignOut: () => void };
+
+export function TenantArea(props: AreaProps) {
+  return (
+    <WorkspaceContext.Provider value={{ tenant: props.tenant, me: props.me }}>
+      <LiveProvider tenant={props.tenant.slug}>
+        <Shell {...props} />
+      </LiveProvider>
+    </WorkspaceContext.Provider>
+  );
+}
+
+/** Inside the live stream: the header, the sections and the page. */
+function Shell(props: AreaProps) {
   const { tenant } = props;
   const section = props.section === '/' ? '/jit-accounts' : props.section;
   const visible = sections.filter((s) => !s.needs || can(tenant.roles, s.needs));
@@ -88,6 +100,7 @@ export function TenantArea(props: { me: Operator; tenant: Tenant; tenants: Tenan
   const title = wizard ? 'Activate JIT account' : (current?.label ?? 'Not found');
   // On a narrow screen the sections fold into a menu, closed again by choosing one.
   const [menuOpen, setMenuOpen] = useState(false);
+  const waiting = useWaitingApprovals(tenant.slug);
   useEffect(() => setMenuOpen(false), [section]);
 
   useEffect(() => {
@@ -96,63 +109,62 @@ export function TenantArea(props: { me: Operator; tenant: Tenant; tenants: Tenan
   }, [title, tenant.name]);
 
   return (
-    <WorkspaceContext.Provider value={{ tenant, me: props.me }}>
-      <LiveProvider tenant={tenant.slug}>
-        <a href="#main-content" className="skip-link">
-          Skip to content
-        </a>
-        <header className="topbar">
-          <button
-            type="button"
-            className="menu-toggle"
-            aria-expanded={menuOpen}
-            aria-controls="tenant-sections"
-            onClick={() => setMenuOpen((o) => !o)}
-          >
-            Menu
-          </button>
-          <span className="brand">Timebox</span>
-          <span className="tenant-title">{tenant.name}</span>
-          {props.tenants.length > 1 ? <Link to="/tenants">Switch tenant</Link> : null}
-          <span className="spacer" />
-          <LiveIndicator />
-          <span className="who">{props.me.email}</span>
-          <button type="button" onClick={props.onSignOut}>
-            Sign out
-          </button>
-        </header>
-        <div className="layout">
-          <nav id="tenant-sections" className={menuOpen ? 'sidebar open' : 'sidebar'} aria-label={`${tenant.name} sections`}>
-            <ul>
-              {visible.map((s) => (
-                <li key={s.path}>
-                  <Link to={`/t/${tenant.slug}${s.path}`} aria-current={current === s ? 'page' : undefined}>
-                    {s.label}
-                  </Link>
-                  {/* Beside the link, not in it: the link keeps its name ("Approvals"). */}
-                  {s.path === '/approvals' ? <WaitingCount tenant={tenant.slug} /> : null}
-                </li>
-              ))}
-            </ul>
-          </nav>
-          <main className="content" id="main-content" ref={mainRef}>
-            <ConnectionBanner />
-            <DecisionNotices tenant={tenant.slug} />
-            {wizard ? (
-              <ActivateWizard />
-            ) : current ? (
-              current.render()
-            ) : (
-              <div>
-                <h1 tabIndex={-1}>Not found</h1>
-                <p>
-                  This page does not exist. <Link to={`/t/${tenant.slug}/jit-accounts`}>Go to just-in-time accounts</Link>.
-                </p>
-              </div>
-            )}
-          </main>
-        </div>
-      </LiveProvider>
-    </WorkspaceContext.Provider>
+    <>
+      <a href="#main-content" className="skip-link">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <button
+          type="button"
+          className="menu-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="tenant-sections"
+          onClick={() => setMenuOpen((o) => !o)}
+        >
+          Menu
+          <WaitingCount count={waiting} testId="menu-approvals-count" />
+        </button>
+        <span className="brand">Timebox</span>
+        <span className="tenant-title">{tenant.name}</span>
+        {props.tenants.length > 1 ? <Link to="/tenants">Switch tenant</Link> : null}
+        <span className="spacer" />
+        <LiveIndicator />
+        <span className="who">{props.me.email}</span>
+        <button type="button" onClick={props.onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <div className="layout">
+        <nav id="tenant-sections" className={menuOpen ? 'sidebar open' : 'sidebar'} aria-label={`${tenant.name} sections`}>
+          <ul>
+            {visible.map((s) => (
+              <li key={s.path}>
+                <Link to={`/t/${tenant.slug}${s.path}`} aria-current={current === s ? 'page' : undefined}>
+                  {s.label}
+                </Link>
+                {/* Beside the link, not in it: the link keeps its name ("Approvals"). */}
+                {s.path === '/approvals' ? <WaitingCount count={waiting} testId="approvals-count" /> : null}
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <main className="content" id="main-content" ref={mainRef}>
+          <ConnectionBanner />
+          <DecisionNotices tenant={tenant.slug} />
+          {wizard ? (
+            <ActivateWizard />
+          ) : current ? (
+            current.render()
+          ) : (
+            <div>
+              <h1 tabIndex={-1}>Not found</h1>
+              <p>
+                This page does not exist. <Link to={`/t/${tenant.slug}/jit-accounts`}>Go to just-in-time accounts</Link>.
+              </p>
+            </div>
+          )}
+        </main>
+      </div>
+    </>
   );
 }

@@ -37,9 +37,10 @@ export function decisionText(g: Grant): { tone: DecisionNotice['tone']; text: st
   }
 }
 
-export function useDecisionNotices(tenant: string): { notices: DecisionNotice[]; dismiss: (id: string) => void } {
+export function useDecisionNotices(tenant: string): { notices: DecisionNotice[]; dismiss: (id: string) => void; watching: number } {
   const waiting = useRef<Set<string> | null>(null);
   const [notices, setNotices] = useState<DecisionNotice[]>([]);
+  const [watching, setWatching] = useState(0);
   const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
 
   const check = useCallback(async () => {
@@ -50,9 +51,12 @@ export function useDecisionNotices(tenant: string): { notices: DecisionNotice[];
       return; // the banner about the server says enough
     }
     const before = waiting.current;
-    waiting.current = new Set(mine.filter((g) => g.state === 'requested').map((g) => g.id));
+    // An approved request being set up on the target is told once it is active (or failed).
+    const open = (g: Grant) => g.state === 'requested' || (g.state === 'activating' && !!before?.has(g.id));
+    waiting.current = new Set(mine.filter(open).map((g) => g.id));
+    setWatching(waiting.current.size);
     if (!before) return;
-    const decided = mine.filter((g) => before.has(g.id) && g.state !== 'requested');
+    const decided = mine.filter((g) => before.has(g.id) && !open(g));
     if (decided.length) setNotices((cur) => [...decided.map((g) => ({ id: g.id, ...decisionText(g) })), ...cur.filter((n) => !decided.some((g) => g.id === n.id))]);
   }, [tenant]);
 
@@ -65,13 +69,11 @@ export function useDecisionNotices(tenant: string): { notices: DecisionNotice[];
 
   useLiveEvents((e) => {
     // Only my waiting requests matter; a resync may hide a decision taken while disconnected.
-    if (e.kind === 'grant' && !waiting.current?.has(e.grant.id)) {
-      if (e.grant.state !== 'requested') return;
-    }
+    if (e.kind === 'grant' && !waiting.current?.has(e.grant.id) && e.grant.state !== 'requested') return;
     clearTimeout(pending.current);
     pending.current = setTimeout(() => void check(), 250);
   });
 
   const dismiss = useCallback((id: string) => setNotices((cur) => cur.filter((n) => n.id !== id)), []);
-  return { notices, dismiss };
+  return { notices, dismiss, watching };
 }

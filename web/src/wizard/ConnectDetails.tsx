@@ -3,7 +3,8 @@ import { CopyField } from '../pages/fleet/CopyField';
 import { formatDateWithZone } from '../format';
 import type { ConnectInfo } from '../types';
 
-export function ConnectDetails({ connect }: { connect: ConnectInfo }) {
+/** `showEnd`: false where the end is already shown next to the credential. */
+export function ConnectDetails({ connect, showEnd = true }: { connect: ConnectInfo; showEnd?: boolean }) {
   const rows: [string, string][] = [];
   if (connect.domain) rows.push(['Domain', connect.domain]);
   if (connect.host) rows.push(['Host', connect.host]);
@@ -22,10 +23,13 @@ export function ConnectDetails({ connect }: { connect: ConnectInfo }) {
           ))}
         </dl>
       ) : null}
-      {connect.command ? <CopyField id="connect-command" label="Command" value={connect.command} /> : null}
-      <p className="connect-ends" data-testid="connect-ends">
-        Access ends <strong>{formatDateWithZone(connect.endsAt)}</strong>.
-      </p>
+      {/* Shown whole (it wraps): a command cut off at the edge would be copied blind. */}
+      {connect.command ? <CopyField id="connect-command" label="Command" value={connect.command} multiline /> : null}
+      {showEnd ? (
+        <p className="connect-ends" data-testid="connect-ends">
+          Access ends <strong>{formatDateWithZone(connect.endsAt)}</strong>.
+        </p>
+      ) : null}
     </section>
   );
 }

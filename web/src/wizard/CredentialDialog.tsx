@@ -53,7 +53,7 @@ export function CredentialDialog(props: {
   const noun = secretNoun(props.kind, credential);
   const parts = credential ? partsOf(credential) : [];
   const usage = credential ? usageOf(credential, grant.entitlements[0]) : null;
-  const endsAt = credential?.expiresAt ?? grant.expiresAt;
+  const endsAt = credential?.connect?.endsAt ?? credential?.expiresAt ?? grant.expiresAt;
 
   const reveal = async () => {
     setBusy(true);
@@ -76,7 +76,7 @@ export function CredentialDialog(props: {
         <dt>Target</dt>
         <dd>{grant.targetName}</dd>
         <dt>{noun === 'password' ? 'Active until' : 'Valid until'}</dt>
-        <dd>{endsAt ? formatDateWithZone(endsAt) : '—'}</dd>
+        <dd data-testid="credential-ends">{endsAt ? formatDateWithZone(endsAt) : '—'}</dd>
       </dl>
       <p className="warning" id="only-once">
         <OnlyOnce noun={noun} generatedKey={!!credential?.privateKey} />
@@ -92,7 +92,7 @@ export function CredentialDialog(props: {
               How to use: <code className="mono">{usage}</code>
             </p>
           ) : null}
-          {credential.connect ? <ConnectDetails connect={credential.connect} /> : null}
+          {credential.connect ? <ConnectDetails connect={credential.connect} showEnd={false} /> : null}
         </>
       ) : credential ? (
         <p>This account signs in without a password (the target issued none).</p>
