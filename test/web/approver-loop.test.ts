@@ -42,11 +42,11 @@ describe("the approver's loop, the connect line, audit names and members, on a l
 
   const api = () => server!;
   /** The same screen at both sizes; the page is left at the laptop size. */
-  async function shots(page: Page, name: string) {
+  async function shots(page: Page, name: string, fullPage = false) {
     await page.setViewportSize(desktop);
-    await page.screenshot({ path: join(screenshotDir, `${name}-1366.png`) });
+    await page.screenshot({ path: join(screenshotDir, `${name}-1366.png`), fullPage });
     await page.setViewportSize(phone);
-    await page.screenshot({ path: join(screenshotDir, `${name}-390.png`) });
+    await page.screenshot({ path: join(screenshotDir, `${name}-390.png`), fullPage });
     await page.setViewportSize(desktop);
   }
   const nav = (page: Page, name: string) => page.getByRole('navigation', { name: /sections$/ }).getByRole('link', { name, exact: true }).click();
@@ -238,7 +238,7 @@ describe("the approver's loop, the connect line, audit names and members, on a l
     const all = await table.textContent();
     expect(all).not.toMatch(/operator:|grant [0-9a-f]{8}/);
     expect(all).toContain(`Target: orders-db`);
-    await shots(O, 'audit-names');
+    await shots(O, 'audit-names', true);
   });
 
   it('manages members: invite gives a link, roles change, a member is removed', async () => {
@@ -267,10 +267,27 @@ describe("the approver's loop, the connect line, audit names and members, on a l
     const listed = (await api().admin.get(`${T}/members`)).body.items as { operator: { email: string }; roles: string[] }[];
     expect(listed.find((m) => m.operator.email === rob.email)?.roles.sort()).toEqual(['auditor', 'requester']);
     expect(listed.some((m) => m.operator.email === sue.email)).toBe(false);
-    await shots(O, 'members');
+    await shots(O, 'members', true);
     await O.setViewportSize(phone);
     await fitsPhone(O);
     await O.setViewportSize(desktop);
+  });
+
+  it('fits every page on a phone: nothing sticks out sideways', async () => {
+    await O.setViewportSize(phone);
+    const wide: string[] = [];
+    for (const path of ['jit-accounts', 'jit-accounts/activate', 'requests', 'approvals', 'reviews', 'targets', 'agents', 'policies', 'audit', 'settings', 'settings/security', 'settings/members', 'settings/groups', 'settings/notifications', 'settings/jit-accounts', 'settings/sso']) {
+      await O.goto(`/t/default/${path}`);
+      await O.getByRole('heading', { level: 1 }).waitFor();
+      await O.locator('.loading').first().waitFor({ state: 'detached' });
+      const width = Number(await O.evaluate('document.documentElement.scrollWidth'));
+      if (width > phone.width) {
+        wide.push(`${path}: ${width}px`);
+        await O.screenshot({ path: join(screenshotDir, `too-wide-${path.replace(/\//g, '-')}-390.png`), fullPage: true });
+      }
+    }
+    await O.setViewportSize(desktop);
+    expect(wide).toEqual([]);
   });
 
   it('says plainly when the server cannot be reached, and stops presenting countdowns as certain', async () => {

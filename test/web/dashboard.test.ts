@@ -139,7 +139,7 @@ describe('web dashboard', () => {
     await dialog.getByRole('button', { name: 'Reveal password' }).click();
     const password = await dialog.getByLabel('Password').inputValue();
     expect(password.length).toBeGreaterThanOrEqual(16);
-    await dialog.getByRole('button', { name: 'Copy' }).click();
+    await dialog.getByRole('button', { name: 'Copy password' }).click();
     await dialog.getByText('Copied to the clipboard.').waitFor();
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(password);
     await shot('password-dialog');

@@ -39,7 +39,8 @@ export interface ApprovalProgress {
   levels: number;
 }
 
-export function statusOfGrant(state: GrantState): ShownStatus {
+/** `endReason` tells an access that ran out (revoked with reason "expired") from one ended early. */
+export function statusOfGrant(state: GrantState, endReason?: string | null): ShownStatus {
   switch (state) {
     case 'active':
       return 'active';
@@ -60,7 +61,7 @@ export function statusOfGrant(state: GrantState): ShownStatus {
     case 'expired':
       return 'expired';
     case 'revoked':
-      return 'revoked';
+      return endReason === 'expired' ? 'expired' : 'revoked';
     case 'cancelled':
       return 'cancelled';
   }
@@ -68,7 +69,7 @@ export function statusOfGrant(state: GrantState): ShownStatus {
 
 /** The account's status as its newest grant tells it (the account row alone when it has none). */
 export function statusOfAccount(account: JitAccount, grant: Grant | undefined): ShownStatus {
-  if (grant) return statusOfGrant(grant.state);
+  if (grant) return statusOfGrant(grant.state, grant.endReason);
   return account.status === 'enabled' ? 'active' : account.status === 'provisioning' ? 'activating' : 'disabled';
 }
 

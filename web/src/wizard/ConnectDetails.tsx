@@ -10,6 +10,8 @@ export function ConnectDetails({ connect, showEnd = true }: { connect: ConnectIn
   if (connect.host) rows.push(['Host', connect.host]);
   if (connect.port !== null) rows.push(['Port', String(connect.port)]);
   if (connect.database) rows.push(['Database', connect.database]);
+  // Tokens and certificates say how to use them elsewhere; nothing to add but the end.
+  if (!rows.length && !connect.command && !showEnd) return null;
   return (
     <section className="connect" aria-labelledby="connect-title" data-testid="credential-connect">
       <h3 id="connect-title">How to connect</h3>
