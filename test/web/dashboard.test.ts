@@ -318,8 +318,9 @@ describe('web dashboard', () => {
     const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
     expect(csv.suggestedFilename()).toBe('audit-default.csv');
     const rows = (await readFile(await csv.path(), 'utf8')).trim().split('\r\n');
-    expect(rows[0]).toBe('time,person,action,subject_type,subject_id,reason,details');
-    expect(rows.slice(1).every((r) => r.includes(`,${dana.email},grant.credential_revealed,`))).toBe(true);
+    expect(rows[0]).toBe('time,person,action,subject_type,subject_id,subject,reason,details');
+    expect(rows.slice(1).every((r) => r.includes(`,${dana.email},grant.credential_revealed,grant,`))).toBe(true);
+    expect(rows.slice(1).every((r) => r.includes(`,Access: ${danaAccount} on orders-db (${dana.email}),`))).toBe(true);
     expect(rows).toHaveLength(3);
 
     await page.getByLabel('Action').fill('Not An Action!');
