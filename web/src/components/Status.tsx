@@ -84,8 +84,11 @@ export function Countdown({ expiresAt }: { expiresAt: string }) {
   const certain = useLiveStatus() === 'live';
   const left = Date.parse(expiresAt) - now;
   return (
-    <span className={certain ? 'countdown' : 'countdown uncertain'} title={`Ends ${new Date(expiresAt).toLocaleString()}`}>
-      {left > 0 ? (certain ? `ends in ${formatRemaining(left)}` : `should end in ${formatRemaining(left)} (not confirmed: server unreachable)`) : certain ? 'ending…' : 'should have ended (not confirmed)'}
+    <span
+      className={certain ? 'countdown' : 'countdown uncertain'}
+      title={certain ? `Ends ${new Date(expiresAt).toLocaleString()}` : 'The server cannot be reached: nothing confirms the access is still there or ends then.'}
+    >
+      {left > 0 ? (certain ? `ends in ${formatRemaining(left)}` : `should end in ${formatRemaining(left)} (unconfirmed)`) : certain ? 'ending…' : 'should have ended (not confirmed)'}
     </span>
   );
 }
