@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, badRequest, notFound, policyViolation } from '../core/errors.js';
 import { isRole } from '../core/roles.js';
 import { policyRulesSchema, readRules, rulesProblems, type PolicyRules, type PolicyRulesInput } from '../core/policy-rules.js';
-import { describeIssues } from '../core/zod-issues.js';
+import { invalidFields } from '../core/zod-issues.js';
 import type { PolicyRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { ableToApprove } from './approvers.js';
@@ -58,7 +58,7 @@ async function checkedRules(deps: AppDeps, tenantId: string, input: PolicyInput)
   const badRoles = input.requesterRoles.filter((r) => !isRole(r));
   if (badRoles.length) throw badRequest(`unknown role(s): ${badRoles.join(', ')}`);
   const parsed = policyRulesSchema.safeParse(input.rules ?? {});
-  if (!parsed.success) throw badRequest(`invalid policy rules: ${describeIssues(parsed.error.issues, 'rules')}`);
+  if (!parsed.success) throw invalidFields('The policy rules are not valid.', parsed.error.issues, 'rules');
   const rules = parsed.data;
   if (input.requesterRoles.length + rules.requesterOperatorIds.length + rules.requesterGroupIds.length === 0) {
     throw badRequest('say who may request under this policy: requesterRoles, rules.requesterOperatorIds or rules.requesterGroupIds');

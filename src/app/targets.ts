@@ -1,7 +1,7 @@
 /** Connected systems: added with a validated, encrypted config, checked, asked for entitlements. */
 import { randomUUID } from 'node:crypto';
 import { badRequest, notFound, AppError } from '../core/errors.js';
-import { describeIssues } from '../core/zod-issues.js';
+import { invalidFields } from '../core/zod-issues.js';
 import type { z } from 'zod';
 import type { CheckItem, CheckReport, ConnectorInstance, ConnectorDefinition, EntitlementPage } from '../connectors/contract.js';
 import { classifyTargetError } from '../core/errors.js';
@@ -37,9 +37,7 @@ export const checkColumns = (check: CheckReport, at: Date) => ({ last_check_ok: 
 
 /** The connector's config objections as issues at their fields (`body.config.<path>`), for forms. */
 export function configRefused(kind: string, issues: readonly z.core.$ZodIssue[]): AppError {
-  return badRequest(`invalid ${kind} target configuration: ${describeIssues(issues, 'config')}`, {
-    issues: issues.map((i) => ({ path: ['body', 'config', ...i.path.map(String)].join('.'), message: i.message })),
-  });
+  return invalidFields(`The ${kind} target's settings are not valid.`, issues, 'config');
 }
 
 /** A failed connection test, refused with its findings unless the admin saves anyway. */

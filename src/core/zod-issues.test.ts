@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { describeIssues, installIssueSentences } from './zod-issues.js';
+import { describeIssues, fieldIssues, installIssueSentences, invalidFields, issueAsSentence } from './zod-issues.js';
 
 installIssueSentences();
 
@@ -39,5 +39,33 @@ describe('zod issues as sentences', () => {
     [{}, 'body.name: is required'],
   ])('%j → %s', (input, sentence) => {
     expect(messageFor(input).split('; ')).toContain(sentence);
+  });
+});
+
+describe('field issues as sentences a person understands', () => {
+  it.each([
+    ['body.accountName', 'must be at most 64 characters', 'Account name must be at most 64 characters.'],
+    ['config.user', 'is required', 'User is required.'],
+    ['body.durationSeconds', 'must be at least 10 seconds', 'Duration must be at least 10 seconds.'],
+    ['body.smtp.port', 'must be a port number between 1 and 65535', 'SMTP › port must be a port number between 1 and 65535.'],
+    ['body.expiryWarningSeconds', 'must be at least 60 seconds', 'Expiry warning must be at least 60 seconds.'],
+    ['body.targetId', 'must be an id (UUID)', 'Target ID must be an id (UUID).'],
+    ['rules.approvalLevels[0].quorum', 'must be at least 1', 'Approval levels › item 1 › quorum must be at least 1.'],
+    ['query.actorId', 'must not be empty', 'Actor ID in the query must not be empty.'],
+    ['body', 'has an unknown field "admin"', 'The request has an unknown field "admin".'],
+    ['body.reason', 'a reason is required', 'Reason: a reason is required.'],
+    ['body.slug', 'use lowercase letters, digits and dashes.', 'Slug: use lowercase letters, digits and dashes.'],
+    ['config.connectTimeoutMs', 'must be a whole number, not text', 'Connect timeout (ms) must be a whole number, not text.'],
+  ])('%s: %s → %s', (path, message, sentence) => {
+    expect(issueAsSentence({ path, message })).toBe(sentence);
+  });
+
+  it('keeps the path of each issue for forms and says all of them in the message', () => {
+    const r = z.strictObject({ user: z.string(), port: z.number() }).safeParse({ port: 'x' });
+    if (r.success) throw new Error('expected a failure');
+    const err = invalidFields("The postgres target's settings are not valid.", r.error.issues, 'config');
+    expect(err.message).toBe("The postgres target's settings are not valid. User is required. Port must be a number, not text.");
+    expect(err.details).toEqual({ issues: [{ path: 'config.user', message: 'is required' }, { path: 'config.port', message: 'must be a number, not text' }] });
+    expect(fieldIssues(r.error.issues, 'body')[1]?.path).toBe('body.port');
   });
 });

@@ -1,5 +1,6 @@
 /** Turns zod issues into sentences a person can act on: one line per field. */
 import { z } from 'zod';
+import { badRequest, type AppError } from './errors.js';
 
 export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string {
   return issues
@@ -68,4 +69,84 @@ export function issueSentence(issue: z.core.$ZodRawIssue): string | undefined {
 /** Makes `issueSentence` zod's message for every schema without its own. Idempotent. */
 export function installIssueSentences(): void {
   z.config({ customError: issueSentence });
+}
+
+/** One problem with one field of a request: where (`body.smtp.port`) and what (`must be …`). */
+export interface FieldIssue {
+  path: string;
+  message: string;
+}
+
+/** `['smtp', 'port']` under `body` → `body.smtp.port`; indexes as `[0]`. */
+export function issuePath(prefix: string, path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), prefix);
+}
+
+/** Zod issues as field issues (paths as the API reports them in `details.issues`). */
+export const fieldIssues = (issues: readonly z.core.$ZodIssue[], prefix: string): FieldIssue[] =>
+  issues.map((i) => ({ path: issuePath(prefix, i.path), message: i.message }));
+
+const acronyms: Record<string, string> = {
+  id: 'ID', ids: 'IDs', url: 'URL', smtp: 'SMTP', tls: 'TLS', ssl: 'SSL', dn: 'DN', ttl: 'TTL', totp: 'TOTP', mfa: 'MFA', ssh: 'SSH',
+  ip: 'IP', pem: 'PEM', ca: 'CA', jit: 'JIT', api: 'API', oidc: 'OIDC', sso: 'SSO', csr: 'CSR', jwt: 'JWT', ms: '(ms)',
+};
+
+/** Field names whose words alone would mislead (units the message already gives, codes). */
+const fieldWords: Record<string, string> = {
+  durationSeconds: 'duration', maxDurationSeconds: 'maximum duration', defaultDurationSeconds: 'default duration',
+  pendingTtlSeconds: 'time to wait for approval', startAt: 'start time', totp: 'authenticator code', caPem: 'CA certificate',
+};
+
+/** `accountName` → `account name`, `smtpHost` → `SMTP host`, `expiryWarningSeconds` → `expiry warning`. */
+function words(name: string): string {
+  if (fieldWords[name]) return fieldWords[name];
+  const parts = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/[_-]+/g, ' ')
+    .toLowerCase()
+    .split(' ')
+    .filter(Boolean);
+  if (parts.length > 1 && parts[parts.length - 1] === 'seconds') parts.pop();
+  return parts.map((p) => acronyms[p] ?? p).join(' ');
+}
+
+/** Where a field is, said after its name, by the part of the request it came in. */
+const placeOf: Record<string, string> = { query: ' in the query', params: ' in the address', headers: ' in the headers' };
+/** What a problem with the whole part (no field) is about. */
+const wholeOf: Record<string, string> = { body: 'the request', query: 'the query', params: 'the address', config: 'the settings', rules: 'the rules' };
+
+/** `body.smtp.port` → `SMTP › port`; `rules.approvalLevels[0].quorum` → `approval levels › item 1 › quorum`. */
+export function fieldLabel(path: string): string {
+  const segments = path.match(/\[\d+\]|\[".*?"\]|[^.[\]]+/g) ?? [];
+  const [root = '', ...rest] = segments;
+  if (rest.length === 0) return wholeOf[root] ?? words(root);
+  const label = rest
+    .map((s) => (/^\[\d+\]$/.test(s) ? `item ${Number(s.slice(1, -1)) + 1}` : s.startsWith('["') ? JSON.parse(s.slice(1, -1)) : words(s)))
+    .join(' › ');
+  return `${label}${placeOf[root] ?? ''}`;
+}
+
+const capitalise = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
+/** Messages that continue the field's name ("… must be at most 64 characters"); others follow a colon. */
+const CONTINUES = /^(must|is|are|has|have|does|do|may|cannot|can|should|needs?|contains?|names?|matches|refers?|exceeds?)\b/;
+
+/** One issue as a sentence: "Account name must be at most 64 characters." */
+export function issueAsSentence(issue: FieldIssue): string {
+  const label = fieldLabel(issue.path);
+  const text = issue.message.trim();
+  const sentence = CONTINUES.test(text) ? `${capitalise(label)} ${text}` : `${capitalise(label)}: ${text}`;
+  return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
+}
+
+/** Several issues as sentences, one after the other. */
+export const issuesAsSentences = (issues: readonly FieldIssue[]): string => issues.map(issueAsSentence).join(' ');
+
+/**
+ * A 400 for a value checked after the request's own schema (a target's settings, a policy's
+ * rules): `intro` says what was wrong as a whole, the issues say where, in sentences and (for
+ * forms) as `details.issues` with their paths.
+ */
+export function invalidFields(intro: string, issues: readonly z.core.$ZodIssue[], prefix: string): AppError {
+  const list = fieldIssues(issues, prefix);
+  return badRequest(`${intro} ${issuesAsSentences(list)}`, { issues: list });
 }

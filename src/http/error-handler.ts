@@ -7,6 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
+import { issuesAsSentences } from '../core/zod-issues.js';
 
 export const BODY_LIMIT_BYTES = 256 * 1024;
 
@@ -42,8 +43,9 @@ function validationError(err: FastifyError & { validationContext?: string }): Ma
     path: fieldPath(err.validationContext, v.instancePath),
     message: problem(v.message ?? 'is invalid'),
   }));
-  const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-  return { status: 400, code: 'bad_request', message: `invalid request: ${list}`, details: { issues } };
+  // The message reads as sentences ("Account name must be at most 64 characters."); forms place
+  // each issue at its field by path.
+  return { status: 400, code: 'bad_request', message: issuesAsSentences(issues), details: { issues } };
 }
 
 const byFastifyCode: Record<string, Omit<Mapped, 'details'>> = {

@@ -68,11 +68,11 @@ describe('errors a client sees', () => {
     expect(res.statusCode).toBe(400);
     const body = res.json();
     expect(body.error.code).toBe('bad_request');
-    expect(body.error.message).toContain('body.expiresInDays: must be a number, not text');
+    expect(body.error.message).toContain('Expires in days must be a number, not text.');
 
     const missing = await t.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'a@b.c' } });
     expect(missing.statusCode).toBe(400);
-    expect(missing.json().error.message).toContain('body.password: is required');
+    expect(missing.json().error.message).toContain('Password is required.');
   });
 
   it('a body over 256 KiB is a 413', async () => {

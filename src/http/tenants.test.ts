@@ -61,7 +61,7 @@ describe('tenant isolation', () => {
     expect(res.statusCode).toBe(403);
     const bad = await post(root, '/api/v1/tenants', { slug: 'Bad Slug', name: 'x' });
     expect(bad.statusCode).toBe(400);
-    expect(bad.json().error.message).toContain('body.slug: use lowercase letters');
+    expect(bad.json().error.message).toContain('Slug: use lowercase letters');
     const dup = await post(root, '/api/v1/tenants', { slug: 'acme', name: 'Again' });
     expect(dup.statusCode).toBe(409);
   });

@@ -11,6 +11,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../core/errors.js';
 import { describeTextProblem, findUnsafeText } from '../core/text.js';
+import { issueAsSentence } from '../core/zod-issues.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -59,7 +60,7 @@ export function findUnsafeValue(value: unknown, root: string): TextIssue | null 
 }
 
 export function textRefusal(issue: TextIssue): AppError {
-  return new AppError('bad_request', `invalid request: ${issue.path}: ${issue.message}`, { issues: [issue] });
+  return new AppError('bad_request', issueAsSentence(issue), { issues: [issue] });
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });

@@ -92,16 +92,16 @@ describe('notification settings', () => {
       expect(res.statusCode).toBe(400);
       return res.json().error.message as string;
     };
-    expect(await bad({ smtp: { ...smtp, port: 70000 } })).toBe('invalid request: body.smtp.port: must be a port number between 1 and 65535');
-    expect(await bad({ smtp: { ...smtp, port: '25' } })).toBe('invalid request: body.smtp.port: must be a port number between 1 and 65535');
+    expect(await bad({ smtp: { ...smtp, port: 70000 } })).toBe('SMTP › port must be a port number between 1 and 65535.');
+    expect(await bad({ smtp: { ...smtp, port: '25' } })).toBe('SMTP › port must be a port number between 1 and 65535.');
     expect(await bad({ smtp: { ...smtp, host: 'smtp://mail.acme.test:25' } })).toBe(
-      'invalid request: body.smtp.host: must be a host name or IP address without scheme or port, such as smtp.example.com',
+      'SMTP › host must be a host name or IP address without scheme or port, such as smtp.example.com.',
     );
-    expect(await bad({ smtp: { ...smtp, from: 'not an address' } })).toBe('invalid request: body.smtp.from: must be an email address such as timebox@example.com');
+    expect(await bad({ smtp: { ...smtp, from: 'not an address' } })).toBe('SMTP › from must be an email address such as timebox@example.com.');
     expect(await bad({ smtp: { ...smtp, requireTls: false } })).toMatch(
-      /^invalid request: body\.smtp\.requireTls: may be false with a username only for a relay on this host/,
+      /^SMTP › require TLS may be false with a username only for a relay on this host/,
     );
-    expect(await bad({ smtp: null, expiryWarningSeconds: 5 })).toBe('invalid request: body.expiryWarningSeconds: must be at least 60 seconds');
+    expect(await bad({ smtp: null, expiryWarningSeconds: 5 })).toBe('Expiry warning must be at least 60 seconds.');
   });
 
   it('are for admins: a requester gets 403, another tenant gets 404 as if it did not exist', async () => {
@@ -153,13 +153,13 @@ describe('webhooks', () => {
       expect(res.statusCode).toBe(400);
       return res.json().error.message as string;
     };
-    expect(await bad('ftp://files.acme.test/hook')).toBe('invalid request: body.url: must use https (the ftp scheme is not allowed)');
-    expect(await bad('javascript:alert(1)')).toBe('invalid request: body.url: must use https (the javascript scheme is not allowed)');
+    expect(await bad('ftp://files.acme.test/hook')).toBe('URL must use https (the ftp scheme is not allowed).');
+    expect(await bad('javascript:alert(1)')).toBe('URL must use https (the javascript scheme is not allowed).');
     expect(await bad('https://user:pass@hooks.acme.test/x')).toBe(
-      'invalid request: body.url: must not contain credentials (user:password@); the webhook secret signs every request instead',
+      'URL must not contain credentials (user:password@); the webhook secret signs every request instead.',
     );
     expect(await bad('http://hooks.acme.test/x')).toBe(
-      'invalid request: body.url: must use https; plain http is allowed only to an internal address the server operator allows',
+      'URL must use https; plain http is allowed only to an internal address the server operator allows.',
     );
     expect(await bad('https://169.254.169.254/latest/meta-data')).toBe(
       'url must not point to a link-local address (169.254.169.254) unless the server operator allows it',

@@ -233,7 +233,7 @@ describe('certificates in the wizard, rotate and delete in the JIT account menu'
     await page.getByRole('menuitem', { name: 'End now' }).click();
     const end = page.getByRole('dialog', { name: `End access of ${sam.account} now` });
     await end.getByRole('button', { name: 'End now' }).click();
-    await row(sam.account).getByText('Disabled').waitFor();
+    await row(sam.account).getByText('Revoked').waitFor();
 
     await openMenu(sam.account);
     expect(await page.getByRole('menuitem', { name: /^Rotate password/ }).getAttribute('title')).toBe('only while the account is enabled');
@@ -252,7 +252,7 @@ describe('certificates in the wizard, rotate and delete in the JIT account menu'
     expect(await roleExists(sam.account)).toBe(true);
 
     expect((await samApi.post(`${T}/grants/${again.body.id}/revoke`, { reason: 'done' })).body.state).toBe('revoked');
-    await row(sam.account).getByText('Disabled').waitFor();
+    await row(sam.account).getByText('Revoked').waitFor();
     await openMenu(sam.account);
     await page.getByRole('menuitem', { name: 'Delete' }).click();
     await page.getByRole('dialog', { name: `Delete ${sam.account} on orders-db` }).getByRole('button', { name: 'Delete account' }).click();

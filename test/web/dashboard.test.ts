@@ -139,7 +139,7 @@ describe('web dashboard', () => {
     await dialog.getByRole('button', { name: 'Reveal password' }).click();
     const password = await dialog.getByLabel('Password').inputValue();
     expect(password.length).toBeGreaterThanOrEqual(16);
-    await dialog.getByRole('button', { name: 'Copy' }).click();
+    await dialog.getByRole('button', { name: 'Copy password' }).click();
     await dialog.getByText('Copied to the clipboard.').waitFor();
     expect(await page.evaluate('navigator.clipboard.readText()')).toBe(password);
     await shot('password-dialog');
@@ -165,7 +165,7 @@ describe('web dashboard', () => {
     server.clock.shift(31 * 60_000);
     await server.tb.scheduler.drain();
     const row = accountRow(danaAccount);
-    await row.getByText('Disabled').waitFor();
+    await row.getByText('Expired').waitFor();
     expect(await page.evaluate('window.timeboxMarker')).toBe(42);
     expect((await psql(target, danaAccount, 'x', 'select 1')).ok).toBe(false);
 
@@ -208,7 +208,7 @@ describe('web dashboard', () => {
     const end = page.getByRole('dialog', { name: `End access of ${danaAccount} now` });
     await end.getByLabel('Reason').fill('done with INC-4712');
     await end.getByRole('button', { name: 'End now' }).click();
-    await row.getByText('Disabled').waitFor();
+    await row.getByText('Revoked').waitFor();
     expect((await psql(target, danaAccount, password, 'select 1')).ok).toBe(false);
 
     // The username is fixed now: the wizard shows it read-only for this target.
@@ -318,8 +318,9 @@ describe('web dashboard', () => {
     const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
     expect(csv.suggestedFilename()).toBe('audit-default.csv');
     const rows = (await readFile(await csv.path(), 'utf8')).trim().split('\r\n');
-    expect(rows[0]).toBe('time,person,action,subject_type,subject_id,reason,details');
-    expect(rows.slice(1).every((r) => r.includes(`,${dana.email},grant.credential_revealed,`))).toBe(true);
+    expect(rows[0]).toBe('time,person,action,subject_type,subject_id,subject,reason,details');
+    expect(rows.slice(1).every((r) => r.includes(`,${dana.email},grant.credential_revealed,grant,`))).toBe(true);
+    expect(rows.slice(1).every((r) => r.includes(`,Access: ${danaAccount} on orders-db (${dana.email}),`))).toBe(true);
     expect(rows).toHaveLength(3);
 
     await page.getByLabel('Action').fill('Not An Action!');

@@ -37,3 +37,12 @@ export const formatDateSeconds = (iso: string | null | undefined): string => (is
 
 /** `<input type="datetime-local">` value → ISO 8601 with offset, or undefined when empty. */
 export const localInputToIso = (value: string): string | undefined => (value ? new Date(value).toISOString() : undefined);
+
+// dateStyle/timeStyle cannot be combined with timeZoneName: the parts are named one by one.
+const withZone = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
+
+/** "1 May 2026, 12:30 CEST (Europe/Berlin)": an end time nobody can misread across zones. */
+export function formatDateWithZone(iso: string): string {
+  const zone = withZone.resolvedOptions().timeZone;
+  return `${withZone.format(new Date(iso))}${zone ? ` (${zone})` : ''}`;
+}

@@ -257,6 +257,8 @@ export interface AuditEvent {
   /** Position in the tenant's hash chain; null for a moment after commit, until sealed. */
   position: string | null;
   sealed: boolean;
+  /** The names behind the ids (null when unknown or gone); see issue-14 types below. */
+  names?: AuditNames;
 }
 
 export interface Member {
@@ -275,6 +277,7 @@ export interface Credential {
   token?: string;
   /** The CA's public key (SSH) or certificate (X.509) that relying parties trust. */
   caPublicKey?: string;
+  connect?: ConnectInfo;
 }
 
 /** POST …/jit-accounts/:id/rotate */
@@ -283,6 +286,7 @@ export interface RotatedPassword {
   grantId: string;
   username: string;
   password: string;
+  connect?: ConnectInfo;
 }
 
 /* The fleet of Linux endpoint agents, break-glass reviews and alerts. */
@@ -337,4 +341,25 @@ export interface Alert {
   message: string;
   createdAt: string;
   resolvedAt: string | null;
+}
+
+/* Added for the approver's loop, the connect line and the audit names (to be inferred from the API contract). */
+
+/** How to connect with a revealed credential (src/core/connect-info.ts). */
+export interface ConnectInfo {
+  host: string | null;
+  port: number | null;
+  database: string | null;
+  domain: string | null;
+  command: string | null;
+  endsAt: string;
+}
+
+/** GET …/audit: who and what an event is about, by name. */
+export interface AuditNames {
+  actor: string | null;
+  person: string | null;
+  target: string | null;
+  account: string | null;
+  subject: string | null;
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../app/deps.js';
 import { exportAuditEvents, listAuditEvents, type AuditFilter } from '../../audit/audit-query.js';
 import { verifyAuditLog, type AuditTrust } from '../../audit/audit-verify.js';
+import { auditNames } from '../../audit/audit-names.js';
 import { forbidden } from '../../core/errors.js';
 import { principalOf } from '../auth-hook.js';
 import { pageQuerySchema, pageSchema } from '../pagination.js';
@@ -30,6 +31,17 @@ const eventSchema = z.object({
   hash: z.string().nullable(),
   sealed_at: z.string().nullable(),
   sealed: z.boolean(),
+});
+
+/** The list shows people and things by name; the ids stay in the event. */
+const listedEventSchema = eventSchema.extend({
+  names: z.object({
+    actor: z.string().nullable().describe("The acting operator's email"),
+    person: z.string().nullable().describe("Whose access or account it is, or the operator acted on"),
+    target: z.string().nullable(),
+    account: z.string().nullable().describe('The account name on the target'),
+    subject: z.string().nullable().describe("The subject's own name (policy, group, target, operator)"),
+  }),
 });
 
 const verifySchema = z.object({
@@ -86,13 +98,15 @@ export const auditRoutes =
           tags: ['audit'],
           params: tenantParamsSchema,
           querystring: pageQuerySchema.extend(filterSchema.shape),
-          response: { 200: pageSchema(eventSchema) },
+          response: { 200: pageSchema(listedEventSchema) },
         },
       },
       async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'audit.read');
         const { limit, cursor, ...filter } = request.query;
-        return listAuditEvents(deps.db, { ...toFilter(t.tenantId, filter), limit, cursor: cursor ?? null });
+        const page = await listAuditEvents(deps.db, { ...toFilter(t.tenantId, filter), limit, cursor: cursor ?? null });
+        const names = await auditNames(deps.db, t.tenantId, page.items);
+        return { ...page, items: page.items.map((e, i) => ({ ...e, names: names[i]! })) };
       },
     );
 

@@ -1,9 +1,21 @@
 /** Status badges, approval progress, and the live countdown to a grant's end. */
 import { formatDate, formatRemaining } from '../format';
-import { useServerNow } from '../live';
+import { useLiveStatus, useServerNow } from '../live';
 import type { Grant, GrantState, JitAccount } from '../types';
 
-export type ShownStatus = 'active' | 'activating' | 'waiting' | 'scheduled' | 'disabling' | 'revoke_failed' | 'failed' | 'denied' | 'disabled';
+export type ShownStatus =
+  | 'active'
+  | 'activating'
+  | 'waiting'
+  | 'scheduled'
+  | 'disabling'
+  | 'revoke_failed'
+  | 'failed'
+  | 'denied'
+  | 'expired'
+  | 'revoked'
+  | 'cancelled'
+  | 'disabled';
 
 const labels: Record<ShownStatus, string> = {
   active: 'Active',
@@ -14,6 +26,10 @@ const labels: Record<ShownStatus, string> = {
   revoke_failed: 'Revoke failed',
   failed: 'Refused by target',
   denied: 'Denied',
+  expired: 'Expired',
+  revoked: 'Revoked',
+  cancelled: 'Cancelled',
+  /** An account with no grant to tell why. */
   disabled: 'Disabled',
 };
 
@@ -23,7 +39,8 @@ export interface ApprovalProgress {
   levels: number;
 }
 
-export function statusOfGrant(state: GrantState): ShownStatus {
+/** `endReason` tells an access that ran out (revoked with reason "expired") from one ended early. */
+export function statusOfGrant(state: GrantState, endReason?: string | null): ShownStatus {
   switch (state) {
     case 'active':
       return 'active';
@@ -41,14 +58,18 @@ export function statusOfGrant(state: GrantState): ShownStatus {
       return 'failed';
     case 'denied':
       return 'denied';
-    default:
-      return 'disabled';
+    case 'expired':
+      return 'expired';
+    case 'revoked':
+      return endReason === 'expired' ? 'expired' : 'revoked';
+    case 'cancelled':
+      return 'cancelled';
   }
 }
 
 /** The account's status as its newest grant tells it (the account row alone when it has none). */
 export function statusOfAccount(account: JitAccount, grant: Grant | undefined): ShownStatus {
-  if (grant) return statusOfGrant(grant.state);
+  if (grant) return statusOfGrant(grant.state, grant.endReason);
   return account.status === 'enabled' ? 'active' : account.status === 'provisioning' ? 'activating' : 'disabled';
 }
 
@@ -58,10 +79,16 @@ export function Badge({ status }: { status: ShownStatus }) {
 
 export function Countdown({ expiresAt }: { expiresAt: string }) {
   const now = useServerNow();
+  // Without the server, nothing confirms the access is still there (it may have been ended):
+  // the countdown becomes an estimate, said as such.
+  const certain = useLiveStatus() === 'live';
   const left = Date.parse(expiresAt) - now;
   return (
-    <span className="countdown" title={`Ends ${new Date(expiresAt).toLocaleString()}`}>
-      {left > 0 ? `ends in ${formatRemaining(left)}` : 'ending…'}
+    <span
+      className={certain ? 'countdown' : 'countdown uncertain'}
+      title={certain ? `Ends ${new Date(expiresAt).toLocaleString()}` : 'The server cannot be reached: nothing confirms the access is still there or ends then.'}
+    >
+      {left > 0 ? (certain ? `ends in ${formatRemaining(left)}` : `should end in ${formatRemaining(left)} (unconfirmed)`) : certain ? 'ending…' : 'should have ended (not confirmed)'}
     </span>
   );
 }

@@ -1,5 +1,5 @@
 /** One tenant's pages: header, sidebar, live updates, and the page for the current path. */
-import { useEffect, useRef, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { WorkspaceContext } from '../context';
 import { LiveProvider, useLiveStatus } from '../live';
 import { can, type Permission } from '../permissions';
@@ -15,6 +15,9 @@ import { AuditPage } from '../pages/AuditPage';
 import { SettingsPage } from '../pages/SettingsPage';
 import { FleetPage } from '../pages/FleetPage';
 import { ReviewsPage } from '../pages/ReviewsPage';
+import { ConnectionBanner } from './ConnectionBanner';
+import { useDecisionNotices } from './useDecisionNotices';
+import { useWaitingApprovals } from './useWaitingApprovals';
 
 interface Section {
   path: string;
@@ -35,6 +38,35 @@ const sections: Section[] = [
   { path: '/settings', label: 'Settings', render: () => <SettingsPage /> },
 ];
 
+/** What waits for my decision, as a count: beside "Approvals" in the sidebar, and on the phone's menu button. */
+function WaitingCount({ count, testId }: { count: number | null; testId: string }) {
+  if (!count) return null;
+  return (
+    <span className="count" data-testid={testId}>
+      {count}
+      <span className="sr-only"> waiting for you</span>
+    </span>
+  );
+}
+
+function DecisionNotices({ tenant }: { tenant: string }) {
+  const { notices, dismiss, watching } = useDecisionNotices(tenant);
+  return (
+    <div aria-live="polite" className="decision-notices" data-watching={watching}>
+      {notices.map((n) => (
+        <p key={n.id} className={`notice decision decision-${n.tone}`} role="status" data-testid="decision-notice">
+          <span>
+            {n.text} <Link to={`/t/${tenant}/requests`}>See your requests</Link>
+          </span>
+          <button type="button" className="icon-button" aria-label="Dismiss" onClick={() => dismiss(n.id)}>
+            ×
+          </button>
+        </p>
+      ))}
+    </div>
+  );
+}
+
 function LiveIndicator() {
   const status = useLiveStatus();
   const text = status === 'live' ? 'Live' : status === 'connecting' ? 'Connecting…' : 'Offline';
@@ -45,7 +77,20 @@ function LiveIndicator() {
   );
 }
 
-export function TenantArea(props: { me: Operator; tenant: Tenant; tenants: Tenant[]; section: string; onSignOut: () => void }) {
+type AreaProps = { me: Operator; tenant: Tenant; tenants: Tenant[]; section: string; onSignOut: () => void };
+
+export function TenantArea(props: AreaProps) {
+  return (
+    <WorkspaceContext.Provider value={{ tenant: props.tenant, me: props.me }}>
+      <LiveProvider tenant={props.tenant.slug}>
+        <Shell {...props} />
+      </LiveProvider>
+    </WorkspaceContext.Provider>
+  );
+}
+
+/** Inside the live stream: the header, the sections and the page. */
+function Shell(props: AreaProps) {
   const { tenant } = props;
   const section = props.section === '/' ? '/jit-accounts' : props.section;
   const visible = sections.filter((s) => !s.needs || can(tenant.roles, s.needs));
@@ -53,6 +98,10 @@ export function TenantArea(props: { me: Operator; tenant: Tenant; tenants: Tenan
   const current = visible.find((s) => section === s.path || section.startsWith(`${s.path}/`));
   const mainRef = useRef<HTMLElement>(null);
   const title = wizard ? 'Activate JIT account' : (current?.label ?? 'Not found');
+  // On a narrow screen the sections fold into a menu, closed again by choosing one.
+  const [menuOpen, setMenuOpen] = useState(false);
+  const waiting = useWaitingApprovals(tenant.slug);
+  useEffect(() => setMenuOpen(false), [section]);
 
   useEffect(() => {
     document.title = `${title} · ${tenant.name} · Timebox`;
@@ -60,50 +109,62 @@ export function TenantArea(props: { me: Operator; tenant: Tenant; tenants: Tenan
   }, [title, tenant.name]);
 
   return (
-    <WorkspaceContext.Provider value={{ tenant, me: props.me }}>
-      <LiveProvider tenant={tenant.slug}>
-        <a href="#main-content" className="skip-link">
-          Skip to content
-        </a>
-        <header className="topbar">
-          <span className="brand">Timebox</span>
-          <span className="tenant-title">{tenant.name}</span>
-          {props.tenants.length > 1 ? <Link to="/tenants">Switch tenant</Link> : null}
-          <span className="spacer" />
-          <LiveIndicator />
-          <span className="who">{props.me.email}</span>
-          <button type="button" onClick={props.onSignOut}>
-            Sign out
-          </button>
-        </header>
-        <div className="layout">
-          <nav className="sidebar" aria-label={`${tenant.name} sections`}>
-            <ul>
-              {visible.map((s) => (
-                <li key={s.path}>
-                  <Link to={`/t/${tenant.slug}${s.path}`} aria-current={current === s ? 'page' : undefined}>
-                    {s.label}
-                  </Link>
-                </li>
-              ))}
-            </ul>
-          </nav>
-          <main className="content" id="main-content" ref={mainRef}>
-            {wizard ? (
-              <ActivateWizard />
-            ) : current ? (
-              current.render()
-            ) : (
-              <div>
-                <h1 tabIndex={-1}>Not found</h1>
-                <p>
-                  This page does not exist. <Link to={`/t/${tenant.slug}/jit-accounts`}>Go to just-in-time accounts</Link>.
-                </p>
-              </div>
-            )}
-          </main>
-        </div>
-      </LiveProvider>
-    </WorkspaceContext.Provider>
+    <>
+      <a href="#main-content" className="skip-link">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <button
+          type="button"
+          className="menu-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="tenant-sections"
+          onClick={() => setMenuOpen((o) => !o)}
+        >
+          Menu
+          <WaitingCount count={waiting} testId="menu-approvals-count" />
+        </button>
+        <span className="brand">Timebox</span>
+        <span className="tenant-title">{tenant.name}</span>
+        {props.tenants.length > 1 ? <Link to="/tenants">Switch tenant</Link> : null}
+        <span className="spacer" />
+        <LiveIndicator />
+        <span className="who">{props.me.email}</span>
+        <button type="button" onClick={props.onSignOut}>
+          Sign out
+        </button>
+      </header>
+      <div className="layout">
+        <nav id="tenant-sections" className={menuOpen ? 'sidebar open' : 'sidebar'} aria-label={`${tenant.name} sections`}>
+          <ul>
+            {visible.map((s) => (
+              <li key={s.path}>
+                <Link to={`/t/${tenant.slug}${s.path}`} aria-current={current === s ? 'page' : undefined}>
+                  {s.label}
+                </Link>
+                {/* Beside the link, not in it: the link keeps its name ("Approvals"). */}
+                {s.path === '/approvals' ? <WaitingCount count={waiting} testId="approvals-count" /> : null}
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <main className="content" id="main-content" ref={mainRef}>
+          <ConnectionBanner />
+          <DecisionNotices tenant={tenant.slug} />
+          {wizard ? (
+            <ActivateWizard />
+          ) : current ? (
+            current.render()
+          ) : (
+            <div>
+              <h1 tabIndex={-1}>Not found</h1>
+              <p>
+                This page does not exist. <Link to={`/t/${tenant.slug}/jit-accounts`}>Go to just-in-time accounts</Link>.
+              </p>
+            </div>
+          )}
+        </main>
+      </div>
+    </>
   );
 }

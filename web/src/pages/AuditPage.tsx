@@ -13,6 +13,26 @@ import { AuditFilters, type AuditFilter } from './AuditFilters';
 type FilterErrors = Partial<Record<keyof AuditFilter | 'form', string>>;
 const paths: Partial<Record<string, keyof AuditFilter>> = { 'query.action': 'action', 'query.since': 'since', 'query.until': 'until', 'query.actorId': 'actorId' };
 
+const subjectWords: Record<string, string> = {
+  grant: 'Access',
+  jit_account: 'Account',
+  target: 'Target',
+  operator: 'Person',
+  policy: 'Policy',
+  group: 'Group',
+  extension: 'Extension',
+  tenant: 'Tenant',
+};
+
+/** "Access: alice_jit on orders-db (alice@example.com)", by name where the server knows it, else the kind and a short id. */
+export function subjectText(e: AuditEvent): string {
+  const n = e.names;
+  const kind = subjectWords[e.subject_type] ?? e.subject_type.replace(/_/g, ' ');
+  if (n?.account && n.target) return `${kind}: ${n.account} on ${n.target}${n.person ? ` (${n.person})` : ''}`;
+  if (n?.subject) return `${kind}: ${n.subject}`;
+  return e.subject_id ? `${kind} ${e.subject_id.slice(0, 8)}` : kind;
+}
+
 export function AuditPage() {
   const ws = useWorkspace();
   const [members, setMembers] = useState<Member[]>([]);
@@ -43,14 +63,16 @@ export function AuditPage() {
   }, [base, filter]);
 
   const who = (e: AuditEvent) =>
-    e.actor_type === 'operator' ? (members.find((m) => m.operator.id === e.actor_id)?.operator.email ?? e.actor_id ?? 'unknown') : e.actor_type;
+    e.actor_type === 'operator'
+      ? (e.names?.actor ?? members.find((m) => m.operator.id === e.actor_id)?.operator.email ?? e.actor_id ?? 'unknown')
+      : e.actor_type;
 
   const exportCsv = async () => {
     setExporting(true);
     try {
       const all = await allPages<AuditEvent>(base, { ...filter });
-      const rows = all.map((e) => [e.at, who(e), e.action, e.subject_type, e.subject_id, e.reason, e.after]);
-      download(`audit-${ws.slug}.csv`, toCsv(['time', 'person', 'action', 'subject_type', 'subject_id', 'reason', 'details'], rows), 'text/csv');
+      const rows = all.map((e) => [e.at, who(e), e.action, e.subject_type, e.subject_id, subjectText(e), e.reason, e.after]);
+      download(`audit-${ws.slug}.csv`, toCsv(['time', 'person', 'action', 'subject_type', 'subject_id', 'subject', 'reason', 'details'], rows), 'text/csv');
     } catch (err) {
       setErrors({ form: messageOf(err) });
     } finally {
@@ -103,9 +125,8 @@ export function AuditPage() {
                 <td className="nowrap">{formatDateSeconds(e.at)}</td>
                 <td>{who(e)}</td>
                 <td className="mono">{e.action}</td>
-                <td className="mono small">
-                  {e.subject_type}
-                  {e.subject_id ? ` ${e.subject_id.slice(0, 8)}` : ''}
+                <td className="subject" title={e.subject_id ? `${e.subject_type} ${e.subject_id}` : e.subject_type} data-testid="audit-subject">
+                  {subjectText(e)}
                 </td>
                 <td className="reason">{e.reason ?? ''}</td>
                 <td className="mono small" title={e.sealed ? undefined : 'recorded; joins the hash chain within a second'}>

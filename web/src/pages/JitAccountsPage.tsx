@@ -144,7 +144,7 @@ export function JitAccountsPage() {
               grant: open.grant,
               targetKind: open.account.targetKind,
               title: `New password for ${r.username}`,
-              revealed: { username: r.username, password: r.password, expiresAt: open.grant.expiresAt },
+              revealed: { username: r.username, password: r.password, expiresAt: open.grant.expiresAt, ...(r.connect ? { connect: r.connect } : {}) },
             })
           }
         />

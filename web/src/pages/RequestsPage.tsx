@@ -70,7 +70,7 @@ export function RequestsPage() {
                 <td className="mono">{g.entitlements.join(', ')}</td>
                 <td>{formatDuration(g.durationSeconds)}</td>
                 <td data-testid="request-status">
-                  <GrantStatus status={statusOfGrant(g.state)} grant={g} progress={progress[g.id]} />
+                  <GrantStatus status={statusOfGrant(g.state, g.endReason)} grant={g} progress={progress[g.id]} />
                 </td>
                 <td>{g.revokedAt ? `${formatDate(g.revokedAt)}${g.endReason ? ` (${g.endReason})` : ''}` : '—'}</td>
                 <td className="reason">{g.reason}</td>

@@ -10,7 +10,8 @@ import { Dialog } from '../components/Dialog';
 import { FormError } from '../components/Field';
 import { SecretField } from '../components/SecretField';
 import { useTotpStep } from '../components/TotpField';
-import { formatDate } from '../format';
+import { formatDateWithZone } from '../format';
+import { ConnectDetails } from './ConnectDetails';
 import type { Credential, Grant } from '../types';
 import { partsOf, secretNoun, usageOf } from './credential-kinds';
 
@@ -52,6 +53,7 @@ export function CredentialDialog(props: {
   const noun = secretNoun(props.kind, credential);
   const parts = credential ? partsOf(credential) : [];
   const usage = credential ? usageOf(credential, grant.entitlements[0]) : null;
+  const endsAt = credential?.connect?.endsAt ?? credential?.expiresAt ?? grant.expiresAt;
 
   const reveal = async () => {
     setBusy(true);
@@ -74,7 +76,7 @@ export function CredentialDialog(props: {
         <dt>Target</dt>
         <dd>{grant.targetName}</dd>
         <dt>{noun === 'password' ? 'Active until' : 'Valid until'}</dt>
-        <dd>{formatDate(credential?.expiresAt ?? grant.expiresAt)}</dd>
+        <dd data-testid="credential-ends">{endsAt ? formatDateWithZone(endsAt) : '—'}</dd>
       </dl>
       <p className="warning" id="only-once">
         <OnlyOnce noun={noun} generatedKey={!!credential?.privateKey} />
@@ -90,6 +92,7 @@ export function CredentialDialog(props: {
               How to use: <code className="mono">{usage}</code>
             </p>
           ) : null}
+          {credential.connect ? <ConnectDetails connect={credential.connect} showEnd={false} /> : null}
         </>
       ) : credential ? (
         <p>This account signs in without a password (the target issued none).</p>

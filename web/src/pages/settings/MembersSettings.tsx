@@ -8,8 +8,7 @@ import { allPages, api, messageOf } from '../../api';
 import { FormError, TextField } from '../../components/Field';
 import { SecretField } from '../../components/SecretField';
 import { useWorkspace } from '../../context';
-
-const ROLES = ['owner', 'admin', 'approver', 'requester', 'auditor'] as const;
+import { ChangeRolesDialog, RemoveMemberDialog, RoleChecks } from './MemberDialogs';
 
 interface MemberRow {
   operator: { id: string; email: string; displayName: string; disabled: boolean };
@@ -40,6 +39,7 @@ export function MembersSettings() {
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [open, setOpen] = useState<{ kind: 'roles' | 'remove'; member: MemberRow } | null>(null);
 
   const load = useCallback(() => {
     allPages<MemberRow>(`${base}/members`, {}, 1000).then(setMembers, (err: unknown) => setError(messageOf(err)));
@@ -109,14 +109,7 @@ export function MembersSettings() {
         <p className="hint">They choose their own password (or already have an account and accept while signed in). The link works once, for 72 hours.</p>
         <form onSubmit={invite} noValidate aria-label="Invite someone">
           <TextField id="invite-email" label="Email" type="email" value={email} onChange={(e) => setEmail(e.target.value)} />
-          <fieldset className="field">
-            <legend>Roles</legend>
-            {ROLES.map((r) => (
-              <label key={r} className="check">
-                <input type="checkbox" checked={roles.includes(r)} onChange={(e) => setRoles((rs) => (e.target.checked ? [...rs, r] : rs.filter((x) => x !== r)))} /> {r}
-              </label>
-            ))}
-          </fieldset>
+          <RoleChecks idPrefix="invite-role" roles={roles} onChange={setRoles} />
           <button type="submit" className="primary" disabled={busy}>
             Invite
           </button>
@@ -157,7 +150,17 @@ export function MembersSettings() {
                   <td>{m.operator.displayName}</td>
                   <td>{m.roles.join(', ')}</td>
                   <td>{m.operator.disabled ? 'disabled everywhere' : m.disabledHere ? 'disabled here' : 'active'}</td>
-                  <td>
+                  <td className="member-actions">
+                    {self ? null : (
+                      <>
+                        <button type="button" disabled={busy} onClick={() => setOpen({ kind: 'roles', member: m })}>
+                          Change roles
+                        </button>{' '}
+                        <button type="button" disabled={busy} onClick={() => setOpen({ kind: 'remove', member: m })}>
+                          Remove
+                        </button>{' '}
+                      </>
+                    )}
                     {self ? null : off ? (
                       <button type="button" disabled={busy || m.operator.disabled} onClick={() => enable(m)}>
                         Enable
@@ -179,6 +182,24 @@ export function MembersSettings() {
           </tbody>
         </table>
       </section>
+      {open ? (
+        (() => {
+          const Chosen = open.kind === 'roles' ? ChangeRolesDialog : RemoveMemberDialog;
+          return (
+            <Chosen
+              base={base}
+              member={open.member}
+              onClose={() => setOpen(null)}
+              onDone={(message) => {
+                setOpen(null);
+                setError(null);
+                setNotice(message);
+                load();
+              }}
+            />
+          );
+        })()
+      ) : null}
     </>
   );
 }

@@ -1,0 +1,17 @@
+/**
+ * How many requests and extensions wait for my decision, for the sidebar: the approvals inbox,
+ * counted again after every live event (a new request changes a grant) and every half minute for
+ * what the stream does not announce (an extension, a request the viewer may decide but not read).
+ */
+import { useCallback } from 'react';
+import { api, tenantPath } from '../api';
+import { useLiveData } from '../hooks/useLiveData';
+import type { InboxItem } from '../types';
+
+export function useWaitingApprovals(tenant: string): number | null {
+  const request = useCallback(
+    () => api.get<{ items: InboxItem[] }>(tenantPath(tenant, '/approvals')).then((r) => r.items.filter((i) => i.cannotDecide === null).length),
+    [tenant],
+  );
+  return useLiveData(request, { everyMs: 30_000, whileVisible: true }).data;
+}

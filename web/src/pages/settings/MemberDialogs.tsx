@@ -1,0 +1,97 @@
+/** Change a member's roles, or remove them from the tenant: each a small dialog saying what happens. */
+import { useState, type FormEvent } from 'react';
+import { api, messageOf } from '../../api';
+import { Dialog } from '../../components/Dialog';
+import { DialogActions } from '../../components/DialogActions';
+import { FormError } from '../../components/Field';
+
+export const ROLES = ['owner', 'admin', 'approver', 'requester', 'auditor'] as const;
+
+const roleHelp: Record<(typeof ROLES)[number], string> = {
+  owner: 'everything, including other owners',
+  admin: 'targets, policies, members, audit',
+  approver: 'decides requests, sees all grants',
+  requester: 'asks for access',
+  auditor: 'reads grants and the audit log',
+};
+
+export interface MemberRef {
+  operator: { id: string; email: string };
+  roles: string[];
+}
+
+export function RoleChecks(props: { idPrefix: string; roles: string[]; onChange: (roles: string[]) => void }) {
+  return (
+    <fieldset className="field">
+      <legend>Roles</legend>
+      {ROLES.map((r) => (
+        <label key={r} className="check">
+          <input
+            type="checkbox"
+            id={`${props.idPrefix}-${r}`}
+            checked={props.roles.includes(r)}
+            onChange={(e) => props.onChange(e.target.checked ? [...props.roles, r] : props.roles.filter((x) => x !== r))}
+          />{' '}
+          {r} <span className="hint">— {roleHelp[r]}</span>
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+export function ChangeRolesDialog(props: { base: string; member: MemberRef; onClose: () => void; onDone: (message: string) => void }) {
+  const { member } = props;
+  const [roles, setRoles] = useState<string[]>(member.roles);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (roles.length === 0) return setError('Choose at least one role; to take every role away, remove the member instead.');
+    setBusy(true);
+    try {
+      const r = await api.post<{ roles: string[] }>(`${props.base}/members`, { email: member.operator.email, roles });
+      props.onDone(`${member.operator.email} now has the role${r.roles.length === 1 ? '' : 's'} ${r.roles.join(', ')}.`);
+    } catch (err) {
+      setError(messageOf(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog title={`Roles of ${member.operator.email}`} onClose={props.onClose}>
+      <form onSubmit={submit} noValidate>
+        <FormError message={error} />
+        <RoleChecks idPrefix="change-role" roles={roles} onChange={setRoles} />
+        <DialogActions onCancel={props.onClose} busy={busy} busyLabel="Saving…" label="Save roles" />
+      </form>
+    </Dialog>
+  );
+}
+
+export function RemoveMemberDialog(props: { base: string; member: MemberRef; onClose: () => void; onDone: (message: string) => void }) {
+  const { member } = props;
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      await api.del(`${props.base}/members/${member.operator.id}`);
+      props.onDone(`${member.operator.email} is no longer a member.`);
+    } catch (err) {
+      setError(messageOf(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog title={`Remove ${member.operator.email}`} onClose={props.onClose}>
+      <form onSubmit={submit} noValidate>
+        <p className="dialog-intro">
+          They lose access to this tenant at once. Their account stays (other tenants, the audit trail); to end their live access first, use
+          Disable.
+        </p>
+        <FormError message={error} />
+        <DialogActions onCancel={props.onClose} busy={busy} busyLabel="Removing…" label="Remove member" tone="danger" />
+      </form>
+    </Dialog>
+  );
+}
