@@ -80,7 +80,7 @@ function createInstance(rawConfig: MariadbConfig, services?: ConnectorServices):
 export const mariadbConnector: ConnectorDefinition<MariadbConfig> = {
   kind: 'mariadb',
   configSchema: mariadbConfigSchema,
-  capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true },
+  capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true, liveDrift: true },
   secretBinding: mariadbSecretBinding,
   validateAccountName,
   validateEntitlementName,
