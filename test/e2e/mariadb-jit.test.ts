@@ -104,6 +104,38 @@ describe('MariaDB JIT user through Timebox', () => {
     expect((await server.admin.post(`${T}/reconcile`)).body).toMatchObject({ drifted: 0, failed: 0 });
   });
 
+  it('during a grant, a role granted by hand is revoked and a dropped backstop event scheduled again; the granted role stays', async () => {
+    const res = await alice.post(`${T}/requests`, { targetId, entitlements: [target.readers], durationSeconds: 1800, reason: 'INC-4712 orders again' });
+    expect(res.body.state).toBe('active');
+    const { username, password } = (await alice.post(`${T}/grants/${res.body.id}/credential`)).body;
+    const c = await db.admin();
+    const event = async () => {
+      const [rows] = await c.query<mysql.RowDataPacket[]>("SELECT EVENT_NAME AS n FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'timebox' AND EVENT_COMMENT LIKE ?", [`%locks ${username}@%`]);
+      return rows.map((r) => String(r.n));
+    };
+    const [name] = await event();
+    expect(name).toBeDefined();
+    await c.query(`GRANT ${target.writers} TO '${username}'@'%'`);
+    await c.query(`DROP EVENT timebox.${name}`);
+
+    const run = await server.admin.post(`${T}/reconcile`);
+    expect(run.body).toMatchObject({ drifted: 1, repaired: 1, failed: 0 });
+    expect(await event()).toEqual([name]);
+    const [roles] = await c.query<mysql.RowDataPacket[]>('SELECT Role AS r FROM mysql.roles_mapping WHERE User = ? ORDER BY 1', [username]);
+    expect(roles.map((r) => String(r.r))).toEqual([target.readers]);
+    await c.end();
+    expect(await mariadbClient(db, username, password, 'SELECT count(*) FROM shop.orders')).toMatchObject({ ok: true });
+    const detected = (await server.admin.get(`${T}/audit?action=drift.detected`)).body.items[0];
+    expect(detected.after).toMatchObject({
+      live: true,
+      findings: [
+        { kind: 'entitlement', subject: target.writers, expected: 'absent', actual: 'present' },
+        { kind: 'expiry', subject: username, expected: res.body.expiresAt, actual: null },
+      ],
+    });
+    expect((await alice.post(`${T}/grants/${res.body.id}/revoke`, { reason: 'done' })).body.state).toBe('revoked');
+  });
+
   it('bad names are a 400 with the reason and nothing is created', async () => {
     // Someone without a JIT account yet: the name is theirs to choose.
     const dave = await addOperator(server, `dave.${runId}@example.com`, ['requester']);

@@ -7,10 +7,11 @@ import type { Pool, PoolConnection } from 'mysql2/promise';
 import { z } from 'zod';
 import { type AccountOwner, type AccountStatus, describeForeign, ownerTag, readMarker } from '../../core/account-ownership.js';
 import { invalid, refused, transient } from '../../core/errors.js';
-import { type Finding, findings as finding } from '../../core/findings.js';
+import { type Finding, expiryFinding, findings as finding } from '../../core/findings.js';
 import type { GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
 import {
-  JIT_MARKER, accountOwnership, eventExists, exec, findMarker, findUsers, grantableRoles, heldRoles, killSessions, rows, sessionIds,
+  JIT_MARKER, accountOwnership, allRoles, eventExists, eventRunsAt, exec, findMarker, findUsers, grantableRoles, heldRoles, killSessions, rows,
+  sessionIds,
 } from './catalog.js';
 import type { MariadbConfig } from './config.js';
 import { validateAccountName, validateEntitlementName } from './names.js';
@@ -111,6 +112,17 @@ export async function grantUser(pool: Pool, cfg: MariadbConfig, spec: GrantSpec)
   return { username, host, entitlements };
 }
 
+/**
+ * The roles a revoke takes: the handle's (not retained); with a sweep (a full revoke, or the
+ * reconciler's repair) every role no live grant retains, granted by hand or not.
+ */
+async function rolesToRevoke(c: PoolConnection, handle: MariadbHandle, spec: RevokeSpec): Promise<string[]> {
+  if (spec.sweep === true || spec.accountStillNeededUntil === null) {
+    return (await allRoles(c, handle.username, handle.host)).filter((e) => !spec.retain.includes(e));
+  }
+  return heldRoles(c, handle.username, handle.host, handle.entitlements.filter((e) => !spec.retain.includes(e)));
+}
+
 export async function revokeUser(pool: Pool, cfg: MariadbConfig, spec: RevokeSpec): Promise<void> {
   const { username, host, entitlements } = parseHandle(spec.handle, cfg);
   const toRevoke = entitlements.filter((e) => !spec.retain.includes(e));
@@ -124,7 +136,8 @@ export async function revokeUser(pool: Pool, cfg: MariadbConfig, spec: RevokeSpe
       throw refused('account_foreign', `user "${username}" is not a Timebox JIT account; Timebox will not change it`);
     }
     if (disable) await exec(c, `ALTER USER ${who} ACCOUNT LOCK`);
-    for (const e of await heldRoles(c, username, host, toRevoke)) await exec(c, `REVOKE ${ident(e)} FROM ${who}`);
+    const taken = await rolesToRevoke(c, { username, host, entitlements }, spec);
+    for (const e of taken) await exec(c, `REVOKE ${ident(e)} FROM ${who}`);
     if (disable) {
       await exec(c, `SET DEFAULT ROLE NONE FOR ${who}`);
       await exec(c, `ALTER USER ${who} IDENTIFIED BY PASSWORD ${lit(nativePasswordHash(spec.rotatePassword))}`);
@@ -133,7 +146,7 @@ export async function revokeUser(pool: Pool, cfg: MariadbConfig, spec: RevokeSpe
       if (kept[0]) await exec(c, `SET DEFAULT ROLE ${ident(kept[0])} FOR ${who}`);
     }
     // After the account is locked and stripped, so a reconnecting client only gets the new state.
-    if (disable || toRevoke.length > 0) {
+    if (disable || toRevoke.length > 0 || taken.length > 0) {
       const left = await killSessions(c, username);
       if (left > 0) throw transient(`${left} session(s) of user "${username}" did not end in time`);
     }
@@ -150,13 +163,17 @@ export async function verifyUser(pool: Pool, cfg: MariadbConfig, spec: RevokeSpe
     const user = (await findUsers(c, username)).find((u) => u.host === host);
     if (!user) return { state: 'absent', findings: [] };
     const held = await heldRoles(c, username, host, toRevoke);
-    const findings: Finding[] = held.map(finding.entitlement);
+    const findings: Finding[] = (await rolesToRevoke(c, { username, host, entitlements }, spec)).map(finding.entitlement);
     if (disable) {
       if (!user.locked) findings.push(finding.login(username));
       const sessions = (await sessionIds(c, username)).length;
       if (sessions > 0) findings.push(finding.sessions(username, sessions));
       const event = backstopEventName(username, host);
       if (await eventExists(c, cfg.schema, event)) findings.push(finding.backstop(`${cfg.schema}.${event}`));
+    } else if (spec.sweep && spec.accountStillNeededUntil) {
+      // The backstop is the native expiry: dropped (null) or moved past the live grants' end is drift.
+      const later = expiryFinding(username, spec.accountStillNeededUntil, await eventRunsAt(c, cfg.schema, backstopEventName(username, host)));
+      if (later) findings.push(later);
     }
     if (findings.length === 0) return { state: 'absent', findings };
     const nothingRevoked = held.length === toRevoke.length && (!disable || !user.locked);

@@ -100,6 +100,26 @@ export async function killSessions(c: PoolConnection, user: string): Promise<num
   }
 }
 
+/** Every role granted to the user (whoever granted it). */
+export async function allRoles(c: PoolConnection, user: string, host: string): Promise<string[]> {
+  const found = await rows<{ role: string }>(c, 'SELECT Role AS role FROM mysql.roles_mapping WHERE User = ? AND Host = ? ORDER BY Role', [user, host]);
+  return found.map((r) => r.role);
+}
+
+/** When a one-time event runs (its schedule, read as UTC: Timebox creates them in UTC), or null if none. */
+export async function eventRunsAt(c: PoolConnection, schema: string, name: string): Promise<Date | null> {
+  const found = await rows<{ at: string | null; tz: string | null }>(
+    c,
+    'SELECT EXECUTE_AT AS at, TIME_ZONE AS tz FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND EVENT_NAME = ?',
+    [schema, name],
+  );
+  const at = found[0]?.at;
+  if (!at) return null;
+  // An event re-created by hand in another time zone is read as UTC: at worst a finding that repairs it.
+  const parsed = new Date(`${String(at).replace(' ', 'T')}Z`);
+  return Number.isNaN(parsed.getTime()) ? null : parsed;
+}
+
 export async function eventExists(c: PoolConnection, schema: string, name: string): Promise<boolean> {
   const found = await rows(c, 'SELECT 1 FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ? AND EVENT_NAME = ?', [schema, name]);
   return found.length > 0;

@@ -84,7 +84,7 @@ export const mariadbConnector: ConnectorDefinition<MariadbConfig, 'mariadb'> = {
   help: 'A grant enables the person’s own JIT user with the chosen roles; the server itself locks it at the end.',
   configSchema: mariadbConfigSchema,
   accountNameRules,
-  capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true },
+  capabilities: { nativeExpiry: true, endsSessions: true, canRotate: true, jitAccounts: true, liveDrift: true },
   secretBinding: mariadbSecretBinding,
   validateAccountName,
   validateEntitlementName,
