@@ -1,7 +1,7 @@
 /** `timebox targets add | update | check | list | entitlements`. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { apiPages, apiPost, apiPut } from '../api-client.js';
+import { apiDelete, apiPages, apiPost, apiPut } from '../api-client.js';
 import type { CheckReport, Entitlement, Target } from '../api-types.js';
 import { connect, resolveTarget } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -86,6 +86,19 @@ export function registerTargets(program: Command): void {
       if (ctx.json) return printJson(r);
       print(`Updated target ${clean(r.target.name)} (${r.target.kind}).`);
       if (r.check) printCheck(r.check);
+    });
+
+  targets
+    .command('delete')
+    .description('delete a target; refused while any of its grants is not over (past grants and the audit trail keep its name)')
+    .argument('<target>', 'target id or name')
+    .option('--json', 'machine-readable output')
+    .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const target = await resolveTarget(ctx, idOrName);
+      await apiDelete(ctx.conn, await ctx.tenantPath(`/targets/${target.id}`));
+      if (ctx.json) return printJson({ deleted: target.id, name: target.name });
+      print(`Deleted target ${clean(target.name)}.`);
     });
 
   targets
