@@ -34,6 +34,6 @@ it('refuses a target that fails its test, saves it on --save-unchecked, and dele
 
   const deleted = await runCli(['targets', 'delete', 'down-db'], { env });
   expect(deleted.code, deleted.stderr).toBe(0);
-  expect(deleted.stdout).toContain('Deleted target down-db.');
+  expect(deleted.stdout).toContain('Deleted target down-db (postgres);');
   expect((await runCli(['targets', 'list', '--json'], { env })).stdout).not.toContain('down-db');
 });

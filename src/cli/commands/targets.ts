@@ -89,19 +89,6 @@ export function registerTargets(program: Command): void {
     });
 
   targets
-    .command('delete')
-    .description('delete a target; refused while any of its grants is not over (past grants and the audit trail keep its name)')
-    .argument('<target>', 'target id or name')
-    .option('--json', 'machine-readable output')
-    .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
-      const ctx = await connect(cmd);
-      const target = await resolveTarget(ctx, idOrName);
-      await apiDelete(ctx.conn, await ctx.tenantPath(`/targets/${target.id}`));
-      if (ctx.json) return printJson({ deleted: target.id, name: target.name });
-      print(`Deleted target ${clean(target.name)}.`);
-    });
-
-  targets
     .command('check')
     .description('test the connection to a target (exit code 1 when the check finds problems)')
     .argument('<target>', 'target id or name')
@@ -135,7 +122,7 @@ export function registerTargets(program: Command): void {
 
   targets
     .command('delete')
-    .description('delete a target that has no pending or live grant and no JIT account left; its history keeps the name')
+    .description('delete a target; refused while any of its grants is not over or a JIT account is left on it (past grants and the audit trail keep its name)')
     .argument('<target>', 'target id or name')
     .option('--json', 'machine-readable output')
     .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
