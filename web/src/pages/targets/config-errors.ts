@@ -1,6 +1,6 @@
 /**
  * Where the server's objections to a target belong in the form. Request validation and the kind's
- * config validation both list issues by path (`body.config.sudoRules.psql.commands.0`); the form
+ * config validation both list issues by path (`body.name`, `config.sudoRules.psql.commands.0`); the form
  * decides which field each path is shown under.
  */
 import { ApiError, messageOf } from '../../api';
