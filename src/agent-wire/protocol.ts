@@ -161,7 +161,7 @@ export type JournalEntry = z.infer<typeof JournalEntrySchema>;
 
 /*
  * The HTTP API between agent and server (docs/agent.md, "Protocol"). Everything after enrolment
- * is signed (src/agent/signing.ts); the agent only ever connects out.
+ * is signed (src/agent-wire/signing.ts); the agent only ever connects out.
  */
 
 /** Host names as the agent reports them (RFC 1123 labels). */
