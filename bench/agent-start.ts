@@ -7,11 +7,14 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { cpuTimeMs } from './million-grants.js';
 import { percentile } from './stats.js';
 
 export interface AgentStartSample {
   how: string;
   startMs: number;
+  /** CPU time (user + system) until enforcing. */
+  cpuMs: number;
   rssMb: number;
 }
 
@@ -19,7 +22,7 @@ export interface AgentStartSample {
 const READY = 'only the local schedule is enforced';
 
 /** One start of `argv` (node arguments after the node binary, ending with agent `run` options). */
-async function startOnce(argv: string[], cwd: string): Promise<{ startMs: number; rssMb: number }> {
+async function startOnce(argv: string[], cwd: string): Promise<{ startMs: number; cpuMs: number; rssMb: number }> {
   const stateDir = await mkdtemp(path.join(os.tmpdir(), 'tb-agent-start-'));
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, [...argv, '--state-dir', stateDir], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -38,9 +41,10 @@ async function startOnce(argv: string[], cwd: string): Promise<{ startMs: number
       child.stderr!.on('data', onData);
       child.once('exit', (code) => reject(new Error(`the agent exited (${code}) before it was ready: ${out.slice(-500)}`)));
     });
+    const cpuMs = await cpuTimeMs(child.pid!);
     const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
     const rssMb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]) / 1024;
-    return { startMs, rssMb };
+    return { startMs, cpuMs, rssMb };
   } finally {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     if (child.exitCode === null) child.kill('SIGTERM');
@@ -56,7 +60,7 @@ export async function measureAgentStart(ways: { how: string; argv: string[]; cwd
     await startOnce(w.argv, w.cwd);
     const samples = [];
     for (let i = 0; i < runs; i++) samples.push(await startOnce(w.argv, w.cwd));
-    out.push({ how: w.how, startMs: median(samples.map((s) => s.startMs)), rssMb: median(samples.map((s) => s.rssMb)) });
+    out.push({ how: w.how, startMs: median(samples.map((s) => s.startMs)), cpuMs: median(samples.map((s) => s.cpuMs)), rssMb: median(samples.map((s) => s.rssMb)) });
   }
   return out;
 }

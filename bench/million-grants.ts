@@ -31,6 +31,8 @@ export interface RestartSample {
   /** Median of the restarts. */
   readyMs: number;
   readyRunsMs: number[];
+  /** CPU time (user + system) the server used until ready, median: what a busy machine changes least. */
+  cpuReadyMs: number;
   rssReadyMb: number;
   /** After idling (the scheduler sweeps every TIMEBOX_SWEEP_MS meanwhile). */
   rssIdleMb: number;
@@ -91,7 +93,7 @@ async function prepare(where: Where, name: string, grants: number) {
 }
 
 async function restarts(env: Record<string, string>, grants: number, mode: StartMode, n: number, idleMs: number): Promise<RestartSample> {
-  const runs: { readyMs: number; rssReadyMb: number }[] = [];
+  const runs: { readyMs: number; cpuReadyMs: number; rssReadyMb: number }[] = [];
   let idle = { rss: Number.NaN, hwm: Number.NaN };
   for (let i = 0; i < n; i++) {
     // Memory after idling once per database and mode: the last restart.
@@ -102,8 +104,9 @@ async function restarts(env: Record<string, string>, grants: number, mode: Start
   const readyRunsMs = runs.map((r) => Math.round(r.readyMs));
   const readyMs = percentile([...readyRunsMs].sort((a, b) => a - b), 50);
   const rssReadyMb = percentile(runs.map((r) => r.rssReadyMb).sort((a, b) => a - b), 50);
-  say(`restart (${mode.kind}) with ${grants.toLocaleString('en-US')} grants: ready in ${readyRunsMs.join(', ')} ms, RSS ${rssReadyMb.toFixed(0)} -> ${idle.rss.toFixed(0)} MB`);
-  return { grants, mode: mode.kind, readyMs, readyRunsMs, rssReadyMb, rssIdleMb: idle.rss, rssPeakMb: idle.hwm };
+  const cpuReadyMs = percentile(runs.map((r) => r.cpuReadyMs).sort((a, b) => a - b), 50);
+  say(`restart (${mode.kind}) with ${grants.toLocaleString('en-US')} grants: ready in ${readyRunsMs.join(', ')} ms (CPU ${cpuReadyMs} ms), RSS ${rssReadyMb.toFixed(0)} -> ${idle.rss.toFixed(0)} MB`);
+  return { grants, mode: mode.kind, readyMs, readyRunsMs, cpuReadyMs, rssReadyMb, rssIdleMb: idle.rss, rssPeakMb: idle.hwm };
 }
 
 async function restart(env: Record<string, string>, mode: StartMode, idleMs: number) {
@@ -128,10 +131,11 @@ async function restart(env: Record<string, string>, mode: StartMode, idleMs: num
   try {
     const readyMs = await waitHealthy(`http://127.0.0.1:${port}/healthz`, child, spawnedAt, () => stderr);
     pid = await serverPid(child.pid!);
+    const cpuReadyMs = await cpuTimeMs(pid);
     const rssReadyMb = (await memory(pid)).rss;
-    if (idleMs === 0) return { readyMs, rssReadyMb, idle: null };
+    if (idleMs === 0) return { readyMs, cpuReadyMs, rssReadyMb, idle: null };
     await new Promise((resolve) => setTimeout(resolve, idleMs));
-    return { readyMs, rssReadyMb, idle: await memory(pid) };
+    return { readyMs, cpuReadyMs, rssReadyMb, idle: await memory(pid) };
   } finally {
     await stopChild(child);
     process.removeListener('exit', killOnExit);
@@ -177,6 +181,14 @@ async function childrenOf(pid: number): Promise<number[]> {
     out.push(...text.split(/\s+/).filter(Boolean).map(Number));
   }
   return out;
+}
+
+/** User + system CPU time of a process so far (/proc/PID/stat, in clock ticks of 10 ms). */
+export async function cpuTimeMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) in parentheses; utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function memory(pid: number): Promise<{ rss: number; hwm: number }> {

@@ -39,7 +39,7 @@ const scale = {
   millionGrants: quick ? 100_000 : 1_000_000,
   // At least one sweep (TIMEBOX_SWEEP_MS defaults to 5 s) even in quick mode.
   idleMs: quick ? 6_000 : 10_000,
-  restarts: quick ? 1 : 3,
+  restarts: quick ? 2 : 3,
   agentStarts: quick ? 2 : 5,
   adRoundTrips: quick ? 20 : 200,
   offboardingRounds: quick ? 2 : 5,
@@ -90,10 +90,12 @@ function restartRows(r: MillionResult) {
     const n = `${s.grants.toLocaleString('en-US')} active grants`;
     if (s.mode === 'compiled') {
       rows.push(row(`Restart to ready, ${n} (compiled, npm start)`, label, s.readyMs, 'ms', ready));
+      rows.push(row(`CPU time to ready, ${n} (compiled)`, label, s.cpuReadyMs, 'ms'));
       rows.push(row(`RSS when ready, ${n}`, label, s.rssReadyMb, 'MB', rss));
       rows.push(row(`RSS after ${scale.idleMs / 1000} s idle, ${n}`, label, s.rssIdleMb, 'MB', rss));
     } else {
       rows.push(row(`Restart to ready, ${n} (through tsx, for comparison)`, label, s.readyMs, 'ms'));
+      rows.push(row(`CPU time to ready, ${n} (through tsx; tsx's own process not counted)`, label, s.cpuReadyMs, 'ms'));
     }
   }
   const compiled = r.samples.filter((s) => s.mode === 'compiled');
@@ -180,6 +182,7 @@ async function main() {
       details.agentStart = r;
       for (const s of r) {
         rows.push(row(`Agent start to enforcing, ${s.how}`, '—', s.startMs, 'ms'));
+        rows.push(row(`Agent CPU time to enforcing, ${s.how}`, '—', s.cpuMs, 'ms'));
         rows.push(row(`Agent RSS when enforcing, ${s.how}`, '—', s.rssMb, 'MB'));
       }
     });
