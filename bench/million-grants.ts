@@ -3,9 +3,11 @@
  * active (nothing per grant is loaded or kept in memory; see ARCHITECTURE.md, storage and scale).
  * The same measurements on an empty database are the baseline the loaded one is compared with.
  *
- * The server is measured as a separate process started the way an operator starts it
- * (`tsx src/cli/main.ts serve`), so ready time includes process start, module loading, the
- * migration check and the first database round trips.
+ * The server is measured as a separate process started the way an operator starts it: compiled
+ * (`node dist/cli/main.js serve`, what `npm start` and the service unit run) and, for
+ * comparison, through the TypeScript loader (`tsx src/cli/main.ts serve`). Ready time is spawn to
+ * the first 200 from /healthz: process start, module loading, the migration check and the first
+ * database round trips. Each figure is the median of a few restarts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
@@ -16,13 +18,21 @@ import { startTimebox } from '../src/server/start.js';
 import { freePort } from '../test/harness/postgres.js';
 import { seedActiveGrants } from './seed.js';
 import { benchLogger, say, serverEnv, setupTenant } from './setup.js';
+import { percentile } from './stats.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+/** How the server process is started: compiled JavaScript, or the TypeScript source through tsx. */
+export type StartMode = { kind: 'compiled'; mainJs: string } | { kind: 'tsx' };
+
 export interface RestartSample {
   grants: number;
-  dbSizeMb: number;
+  mode: StartMode['kind'];
+  /** Median of the restarts. */
   readyMs: number;
+  readyRunsMs: number[];
+  /** CPU time (user + system) the server used until ready, median: what a busy machine changes least. */
+  cpuReadyMs: number;
   rssReadyMb: number;
   /** After idling (the scheduler sweeps every TIMEBOX_SWEEP_MS meanwhile). */
   rssIdleMb: number;
@@ -31,25 +41,26 @@ export interface RestartSample {
 }
 
 export interface MillionResult {
-  empty: RestartSample;
-  loaded: RestartSample;
+  store: 'postgres' | 'pglite';
+  samples: RestartSample[];
   seedMs: number;
 }
 
-type CreateDatabase = (name: string) => Promise<string>;
+type Where = { store: 'postgres'; createDatabase: (name: string) => Promise<string> } | { store: 'pglite'; dataDir: (name: string) => string };
 
-export async function measureMillionGrants(o: { createDatabase: CreateDatabase; grants: number; idleMs: number }): Promise<MillionResult> {
-  const empty = await prepare(o.createDatabase, 'restart_empty', 0);
-  const loaded = await prepare(o.createDatabase, 'restart_loaded', o.grants);
-  const emptySample = await restart(empty.env, 0, o.idleMs);
-  const loadedSample = await restart(loaded.env, o.grants, o.idleMs);
-  return { empty: emptySample, loaded: loadedSample, seedMs: loaded.seedMs };
+export async function measureMillionGrants(o: { where: Where; grants: number; idleMs: number; restarts: number; modes: StartMode[] }): Promise<MillionResult> {
+  const empty = await prepare(o.where, 'restart_empty', 0);
+  const loaded = await prepare(o.where, 'restart_loaded', o.grants);
+  const samples: RestartSample[] = [];
+  for (const db of [{ env: empty.env, grants: 0 }, { env: loaded.env, grants: o.grants }]) {
+    for (const mode of o.modes) samples.push(await restarts(db.env, db.grants, mode, o.restarts, o.idleMs));
+  }
+  return { store: o.where.store, samples, seedMs: loaded.seedMs };
 }
 
 /** First start (migrations, first owner) in-process, the tenant via HTTP, then the bulk grants. */
-async function prepare(createDatabase: CreateDatabase, name: string, grants: number) {
-  const url = await createDatabase(name);
-  const env = serverEnv({ DATABASE_URL: url });
+async function prepare(where: Where, name: string, grants: number) {
+  const env = serverEnv(where.store === 'postgres' ? { DATABASE_URL: await where.createDatabase(name) } : { TIMEBOX_DATA_DIR: where.dataDir(name) });
   const tb = await startTimebox({ env, logger: benchLogger() });
   let seedMs = 0;
   try {
@@ -65,9 +76,9 @@ async function prepare(createDatabase: CreateDatabase, name: string, grants: num
         expiresFrom: new Date(Date.now() + 3600_000),
         spanMs: 30 * 86400_000,
         durationSeconds: 31 * 86400,
-        chunk: 100_000,
+        chunk: where.store === 'pglite' ? 20_000 : 100_000,
         onProgress: (done) => {
-          if (done - reported >= grants / 4 || done === grants) say(`seeded ${(reported = done).toLocaleString('en-US')} grants`);
+          if (done - reported >= grants / 4 || done === grants) say(`${where.store}: seeded ${(reported = done).toLocaleString('en-US')} grants`);
         },
       });
       // Autovacuum would do this shortly after a real bulk load; without it the planner works
@@ -81,11 +92,29 @@ async function prepare(createDatabase: CreateDatabase, name: string, grants: num
   return { env: { ...env, TIMEBOX_LOG_LEVEL: 'warn' }, seedMs };
 }
 
-async function restart(env: Record<string, string>, grants: number, idleMs: number): Promise<RestartSample> {
+async function restarts(env: Record<string, string>, grants: number, mode: StartMode, n: number, idleMs: number): Promise<RestartSample> {
+  const runs: { readyMs: number; cpuReadyMs: number; rssReadyMb: number }[] = [];
+  let idle = { rss: Number.NaN, hwm: Number.NaN };
+  for (let i = 0; i < n; i++) {
+    // Memory after idling once per database and mode: the last restart.
+    const r = await restart(env, mode, i === n - 1 ? idleMs : 0);
+    runs.push(r);
+    if (r.idle) idle = r.idle;
+  }
+  const readyRunsMs = runs.map((r) => Math.round(r.readyMs));
+  const readyMs = percentile([...readyRunsMs].sort((a, b) => a - b), 50);
+  const rssReadyMb = percentile(runs.map((r) => r.rssReadyMb).sort((a, b) => a - b), 50);
+  const cpuReadyMs = percentile(runs.map((r) => r.cpuReadyMs).sort((a, b) => a - b), 50);
+  say(`restart (${mode.kind}) with ${grants.toLocaleString('en-US')} grants: ready in ${readyRunsMs.join(', ')} ms (CPU ${cpuReadyMs} ms), RSS ${rssReadyMb.toFixed(0)} -> ${idle.rss.toFixed(0)} MB`);
+  return { grants, mode: mode.kind, readyMs, readyRunsMs, cpuReadyMs, rssReadyMb, rssIdleMb: idle.rss, rssPeakMb: idle.hwm };
+}
+
+async function restart(env: Record<string, string>, mode: StartMode, idleMs: number) {
   const port = await freePort();
+  // process.execPath + the script: the same node as this run, no shell, no PATH lookup.
+  const script = mode.kind === 'compiled' ? [mode.mainJs, 'serve'] : [path.join(repoRoot, 'node_modules', '.bin', 'tsx'), 'src/cli/main.ts', 'serve'];
   const spawnedAt = performance.now();
-  // process.execPath + tsx's CLI file: the same node as this run, no shell, no PATH lookup.
-  const child = spawn(process.execPath, [path.join(repoRoot, 'node_modules', '.bin', 'tsx'), 'src/cli/main.ts', 'serve'], {
+  const child = spawn(process.execPath, script, {
     cwd: repoRoot,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -102,19 +131,18 @@ async function restart(env: Record<string, string>, grants: number, idleMs: numb
   try {
     const readyMs = await waitHealthy(`http://127.0.0.1:${port}/healthz`, child, spawnedAt, () => stderr);
     pid = await serverPid(child.pid!);
+    const cpuReadyMs = await cpuTimeMs(pid);
     const rssReadyMb = (await memory(pid)).rss;
+    if (idleMs === 0) return { readyMs, cpuReadyMs, rssReadyMb, idle: null };
     await new Promise((resolve) => setTimeout(resolve, idleMs));
-    const after = await memory(pid);
-    const dbSizeMb = await databaseSizeMb(env.DATABASE_URL!);
-    say(`restart with ${grants.toLocaleString('en-US')} grants: ready in ${readyMs.toFixed(0)} ms, RSS ${rssReadyMb.toFixed(0)} -> ${after.rss.toFixed(0)} MB`);
-    return { grants, dbSizeMb, readyMs, rssReadyMb, rssIdleMb: after.rss, rssPeakMb: after.hwm };
+    return { readyMs, cpuReadyMs, rssReadyMb, idle: await memory(pid) };
   } finally {
     await stopChild(child);
     process.removeListener('exit', killOnExit);
   }
 }
 
-/** Milliseconds from spawn to the first 200 from /healthz, polling every 50 ms. */
+/** Milliseconds from spawn to the first 200 from /healthz, polling every 20 ms. */
 async function waitHealthy(url: string, child: ChildProcess, since: number, stderr: () => string): Promise<number> {
   const deadline = since + 60_000;
   while (performance.now() < deadline) {
@@ -126,7 +154,7 @@ async function waitHealthy(url: string, child: ChildProcess, since: number, stde
     } catch {
       // not listening yet
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`the server was not ready within 60 s: ${stderr().slice(-500)}`);
 }
@@ -155,22 +183,18 @@ async function childrenOf(pid: number): Promise<number[]> {
   return out;
 }
 
+/** User + system CPU time of a process so far (/proc/PID/stat, in clock ticks of 10 ms). */
+export async function cpuTimeMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) in parentheses; utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 async function memory(pid: number): Promise<{ rss: number; hwm: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-}
-
-async function databaseSizeMb(url: string): Promise<number> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const r = await client.query<{ b: string }>('SELECT pg_database_size(current_database()) AS b');
-    return Number(r.rows[0]!.b) / 1024 / 1024;
-  } finally {
-    await client.end();
-  }
 }
 
 /** SIGTERM (tsx passes it on and the server closes cleanly); SIGKILL to both if that hangs. */

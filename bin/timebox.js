@@ -1,3 +1,5 @@
 #!/usr/bin/env node
-// Installed command: runs the compiled CLI (npm run build first when working from a checkout).
-import '../dist/cli/main.js';
+// Installed command: the compiled CLI when built (npm run build), else its source through tsx.
+import { runEntry } from './run-entry.js';
+
+await runEntry('cli/main');

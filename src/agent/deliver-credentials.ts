@@ -2,12 +2,12 @@
  * Emails a new account's credentials to its user straight from the endpoint (Trigger-it's
  * "SMTP from the endpoint"; with a server, Timebox can instead choose the password itself and show
  * it once to the owner or email it from the server: `serverPassword` grants, whose email uses the
- * same words, `credentialEmailText`). The password exists only in memory and in the message:
- * never in logs, the journal, the schedule or error messages.
+ * same words, `credentialEmailText` of the wire contract). The password exists only in memory and
+ * in the message: never in logs, the journal, the schedule or error messages.
  */
 import os from 'node:os';
-import nodemailer from 'nodemailer';
 import { z } from 'zod';
+import { credentialEmailText, type CredentialMessage } from '../agent-wire/credential-message.js';
 import { redact } from './host/exec.js';
 
 export const SmtpSettingsSchema = z.strictObject({
@@ -28,17 +28,6 @@ export const SmtpSettingsSchema = z.strictObject({
 export type SmtpSettings = z.infer<typeof SmtpSettingsSchema>;
 export type SmtpSettingsInput = z.input<typeof SmtpSettingsSchema>;
 
-export interface CredentialMessage {
-  to: string;
-  username: string;
-  password: string;
-  /** The host the account lives on, as the user should read it. */
-  hostName: string;
-  startAt: Date;
-  endAt: Date;
-  endAction: 'disable' | 'delete';
-}
-
 export interface CredentialDelivery {
   deliver(message: CredentialMessage): Promise<void>;
 }
@@ -50,23 +39,6 @@ export class CredentialDeliveryError extends Error {
   }
 }
 
-const when = (d: Date) => `${d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, '')} UTC`;
-
-export function credentialEmailText(m: CredentialMessage): string {
-  return [
-    `A temporary account has been created for you on ${m.hostName}.`,
-    '',
-    `Username: ${m.username}`,
-    `Password: ${m.password}`,
-    '',
-    `You can log in from ${when(m.startAt)} until ${when(m.endAt)}.`,
-    `At ${when(m.endAt)} you are logged off and the account is ${m.endAction === 'delete' ? 'deleted' : 'disabled'}, even if you are still working.`,
-    '',
-    'If you did not expect this message, tell your administrator.',
-    '',
-  ].join('\n');
-}
-
 export class SmtpCredentialDelivery implements CredentialDelivery {
   private readonly settings: SmtpSettings;
 
@@ -76,6 +48,8 @@ export class SmtpCredentialDelivery implements CredentialDelivery {
 
   async deliver(m: CredentialMessage): Promise<void> {
     const s = this.settings;
+    // Loaded on the first email: most hosts never send one, and the agent stays small.
+    const { default: nodemailer } = await import('nodemailer');
     const transport = nodemailer.createTransport({
       host: s.host,
       port: s.port,

@@ -5,7 +5,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DesiredStateSchema, type DesiredState } from './protocol.js';
+import { DesiredStateSchema, type DesiredState } from '../agent-wire/protocol.js';
 import { assertNotWritableByOthers } from './state-files.js';
 
 export interface DesiredStateSource {

@@ -7,10 +7,10 @@
  */
 import { classifyTargetError, invalid } from '../core/errors.js';
 import { backoffDelay, defaultRetryPolicy, type RetryPolicy } from '../core/retry.js';
-import { NameError } from './names.js';
+import { NameError } from '../agent-wire/names.js';
 import { endGrant } from './grant-end.js';
 import { activate, admit, provision, type StepContext } from './grant-steps.js';
-import { parseGrantSpec, type DesiredState } from './protocol.js';
+import { parseGrantSpec, type DesiredState } from '../agent-wire/protocol.js';
 import { activeFrom, effectiveEnd, isTerminal, newScheduledGrant, type ScheduledGrant } from './schedule.js';
 
 export interface EnforcerOptions extends StepContext {

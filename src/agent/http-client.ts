@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import { signRequest } from './signing.js';
+import { signRequest } from '../agent-wire/signing.js';
 
 export interface HttpResult {
   status: number;

@@ -8,7 +8,7 @@
  */
 import type { DesiredStateSource } from './desired-state-source.js';
 import { AgentHttpError, errorMessage, type AgentClient } from './http-client.js';
-import { DesiredStateSchema, type DesiredState } from './protocol.js';
+import { DesiredStateSchema, type DesiredState } from '../agent-wire/protocol.js';
 
 export const DEFAULT_POLL_WAIT_SECONDS = 25;
 

@@ -10,8 +10,8 @@ import { readFile, rm, stat } from 'node:fs/promises';
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { AgentHttpError, errorMessage, httpRequest, parseServerUrl } from './http-client.js';
-import { EnrollResponseSchema, HOSTNAME_RE } from './protocol.js';
-import { generateAgentKeyPair, loadAgentPrivateKey } from './signing.js';
+import { EnrollResponseSchema, HOSTNAME_RE } from '../agent-wire/protocol.js';
+import { generateAgentKeyPair, loadAgentPrivateKey } from '../agent-wire/signing.js';
 import { ensurePrivateDir, writeFileAtomic } from './state-files.js';
 import { AGENT_VERSION } from './version.js';
 

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
-import { JournalEntrySchema, type JournalCode, type JournalEntry, type JournalEvent } from './protocol.js';
+import { JournalEntrySchema, type JournalCode, type JournalEntry, type JournalEvent } from '../agent-wire/protocol.js';
 import { appendLineDurable } from './state-files.js';
 
 export const JOURNAL_FILE = 'journal.jsonl';

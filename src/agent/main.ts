@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { systemClock, type Clock } from '../core/clock.js';
-import { generatePassword } from '../secrets/password.js';
+import { generatePassword } from '../core/password.js';
 import { AgentConfigSchema, loadAgentConfig, type AgentConfigInput } from './config.js';
 import { defaultHostName, SmtpCredentialDelivery, type CredentialDelivery } from './deliver-credentials.js';
 import { FileDesiredStateSource, type DesiredStateSource } from './desired-state-source.js';

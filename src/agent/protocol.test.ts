@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { renderSudoRule, sudoTime } from './host/linux-sudoers.js';
-import { accountNameProblem, sudoCommandProblem } from './names.js';
-import { activationRefusalId, isActivationRefusal, JournalEntrySchema, parseGrantSpec, type JournalEntry } from './protocol.js';
+import { accountNameProblem, sudoCommandProblem } from '../agent-wire/names.js';
+import { activationRefusalId, isActivationRefusal, JournalEntrySchema, parseGrantSpec, type JournalEntry } from '../agent-wire/protocol.js';
 
 const base = { grantId: 'g-1', startAt: '2026-01-01T10:00:00Z', endAt: '2026-01-01T11:00:00Z' };
 

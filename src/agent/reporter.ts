@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { AgentClient } from './http-client.js';
 import { jitteredBackoff } from './http-source.js';
 import type { Journal } from './journal.js';
-import { JOURNAL_BATCH, JournalEntrySchema, type AgentHealth, type JournalEntry } from './protocol.js';
+import { JOURNAL_BATCH, JournalEntrySchema, type AgentHealth, type JournalEntry } from '../agent-wire/protocol.js';
 import type { ScheduleStore } from './schedule.js';
 import { readJsonIfExists, writeFileAtomic } from './state-files.js';
 import { AGENT_VERSION } from './version.js';

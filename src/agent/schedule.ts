@@ -8,7 +8,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { GrantSpecSchema, type GrantSpec } from './protocol.js';
+import { GrantSpecSchema, type GrantSpec } from '../agent-wire/protocol.js';
 import { readJsonIfExists, writeFileAtomic } from './state-files.js';
 
 /**

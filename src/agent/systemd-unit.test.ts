@@ -5,15 +5,15 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AGENT_UNIT_NAME, agentExecStart, execArg, renderAgentUnit } from './systemd-unit.js';
 
-const script = path.resolve('src/cli/main.ts');
+const script = path.resolve('bin/timebox-agent.js');
 const lines = (unit: string) => unit.split('\n');
 const setting = (unit: string, key: string) => lines(unit).filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
 
 describe('the agent systemd unit', () => {
-  const unit = renderAgentUnit({ nodePath: process.execPath, nodeArgs: ['--import', 'file:///opt/timebox/loader.mjs'], scriptPath: script, stateDir: '/var/lib/timebox-agent' });
+  const unit = renderAgentUnit({ nodePath: process.execPath, scriptPath: script, stateDir: '/var/lib/timebox-agent' });
 
-  it('runs `agent run` with absolute node and script paths and the state directory, restarting always', () => {
-    expect(setting(unit, 'ExecStart')).toEqual([`${process.execPath} --import file:///opt/timebox/loader.mjs ${script} agent run --state-dir /var/lib/timebox-agent`]);
+  it('runs `timebox-agent run` with absolute node and script paths and the state directory, restarting always', () => {
+    expect(setting(unit, 'ExecStart')).toEqual([`${process.execPath} ${script} run --state-dir /var/lib/timebox-agent`]);
     expect(setting(unit, 'Restart')).toEqual(['always']);
     expect(setting(unit, 'After')).toEqual(['network-online.target']);
     expect(setting(unit, 'Wants')).toEqual(['network-online.target']);

@@ -1,5 +1,5 @@
 /**
- * The agent's systemd unit, as `timebox agent install-service` writes it. The agent runs as root
+ * The agent's systemd unit, as `timebox-agent install-service` writes it. The agent runs as root
  * and must be able to change /etc (useradd, gpasswd, sudoers.d), create and delete home
  * directories and kill any user's processes; the hardening kept here takes away only what none of
  * that needs. Ending access must never fail because of the sandbox, so options that would make a
@@ -12,9 +12,7 @@ export const AGENT_UNIT_NAME = 'timebox-agent.service';
 export interface AgentUnitOptions {
   /** Absolute path of the node binary. */
   nodePath: string;
-  /** Node options that must come before the script (e.g. a TypeScript loader), already absolute. */
-  nodeArgs?: string[];
-  /** Absolute path of the `timebox` CLI script. */
+  /** Absolute path of the `timebox-agent` script (it runs the compiled agent when built). */
   scriptPath: string;
   stateDir: string;
   /** `--config` for the agent, when not `<state-dir>/agent.json`. */
@@ -41,9 +39,9 @@ function absolute(what: string, p: string): string {
   return path.normalize(p);
 }
 
-/** The agent's command line: node, its options, the CLI script, `agent run --state-dir …`. */
+/** The agent's command line: node, the `timebox-agent` script, `run --state-dir …`. */
 export function agentExecStart(o: AgentUnitOptions): string[] {
-  const argv = [absolute('the node binary', o.nodePath), ...(o.nodeArgs ?? []), absolute('the timebox script', o.scriptPath), 'agent', 'run', '--state-dir', absolute('--state-dir', o.stateDir)];
+  const argv = [absolute('the node binary', o.nodePath), absolute('the timebox-agent script', o.scriptPath), 'run', '--state-dir', absolute('--state-dir', o.stateDir)];
   if (o.configFile) argv.push('--config', absolute('--config', o.configFile));
   return argv;
 }
@@ -51,7 +49,7 @@ export function agentExecStart(o: AgentUnitOptions): string[] {
 export function renderAgentUnit(o: AgentUnitOptions): string {
   return [
     '# Timebox endpoint agent: just-in-time local accounts, group memberships and sudo rules, ended on',
-    '# time from a local schedule even without the server. Written by `timebox agent install-service`;',
+    '# time from a local schedule even without the server. Written by `timebox-agent install-service`;',
     '# see docs/agent.md.',
     '',
     '[Unit]',

@@ -29,8 +29,8 @@ import {
   SIGNATURE_WINDOW_MS,
   TIMESTAMP_HEADER,
   verifySignature,
-} from '../agent/signing.js';
-import { PROTOCOL_SCHEMA_VERSION, type DesiredState, type Heartbeat, type JournalEntry, isActivationRefusal } from '../agent/protocol.js';
+} from '../agent-wire/signing.js';
+import { PROTOCOL_SCHEMA_VERSION, type DesiredState, type Heartbeat, type JournalEntry, isActivationRefusal } from '../agent-wire/protocol.js';
 import { systemActor, type AppDeps } from './deps.js';
 import { loadGrant } from './grant-queries.js';
 import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';

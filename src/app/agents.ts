@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { AppError, badRequest, conflict, notFound } from '../core/errors.js';
 import { generateToken, sha256Hex } from '../secrets/password.js';
 import { agentsDb, storeTx, type AgentRow } from '../store/schema-agents.js';
-import { parseAgentPublicKey } from '../agent/signing.js';
-import type { EnrollRequest } from '../agent/protocol.js';
+import { parseAgentPublicKey } from '../agent-wire/signing.js';
+import type { EnrollRequest } from '../agent-wire/protocol.js';
 import type { Actor, AppDeps } from './deps.js';
 import { wakeAgent } from './agent-channel.js';
 

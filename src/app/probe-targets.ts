@@ -26,13 +26,17 @@ export function createTargetProbe(deps: AppDeps, policy: ProbePolicy = defaultPr
   let timer: NodeJS.Timeout | null = null;
   let stopping = false;
 
-  /** Targets with a revocation that has failed at least once and is not done yet. */
+  /**
+   * Targets with a revocation that has failed at least once and is not done yet. The states are
+   * literals so the planner always sees the partial index grants_revoking (a few rows, however
+   * many grants are active).
+   */
   async function targetsWithFailedRevocations() {
     return deps.db
       .selectFrom('grants')
       .select(['target_id', 'tenant_id'])
       .distinct()
-      .where('state', 'in', ['revoking', 'revoke_failed'])
+      .where(sql<boolean>`state IN ('revoking', 'revoke_failed')`)
       .where('revoke_attempts', '>', 0)
       .execute();
   }

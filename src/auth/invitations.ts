@@ -210,7 +210,7 @@ export function createInvitations(deps: InvitationsDeps) {
    */
   async function acceptWithPassword(input: { token: string; password: string; displayName?: string | undefined }) {
     const first = await usable(db, input.token, false);
-    const problem = passwordProblem(input.password, first.email, input.displayName);
+    const problem = await passwordProblem(input.password, first.email, input.displayName);
     if (problem) throw badRequest(problem);
     // Hashed before the transaction (PGlite has a single connection).
     const hash = await hashPassword(input.password);

@@ -25,7 +25,7 @@ export function createOwnPassword(deps: OwnPasswordDeps) {
     const row = await db.selectFrom('operators').select(['password_hash', 'email', 'display_name']).where('id', '=', me.operatorId).executeTakeFirstOrThrow();
     if (!(await verifyPasswordOrDummy(row.password_hash, current))) throw forbidden('the current password is not correct');
     if (next === current) throw badRequest('the new password must differ from the current one');
-    const problem = passwordProblem(next, row.email, row.display_name);
+    const problem = await passwordProblem(next, row.email, row.display_name);
     if (problem) throw badRequest(problem);
     const hash = await hashPassword(next);
     return inTransaction(db, async (tx) => {

@@ -1,77 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `timebox` command: `serve` runs the server; everything else talks to a server over its
- * HTTP API as the signed-in operator. Failures print `timebox: <message>` (never a stack trace)
- * and exit with a code from exit-codes.ts.
+ * HTTP API as the signed-in operator (program.ts lists the commands). Failures print
+ * `timebox: <message>` (never a stack trace) and exit with a code from exit-codes.ts.
  */
-import { Command, CommanderError, Option } from 'commander';
-import { registerAgent } from './commands/agent.js';
-import { registerAgents } from './commands/agents.js';
-import { registerApprovals } from './commands/approvals.js';
-import { registerAudit } from './commands/audit.js';
-import { registerAuth } from './commands/auth.js';
-import { registerGrants } from './commands/grants.js';
-import { registerJitAccounts } from './commands/jit-accounts.js';
-import { registerJitSettings, registerReconcile } from './commands/jit-settings.js';
-import { registerMembers } from './commands/members.js';
-import { registerMfa } from './commands/mfa.js';
-import { registerPassword } from './commands/password.js';
-import { registerPolicies } from './commands/policies.js';
-import { registerRequest } from './commands/request.js';
-import { registerSso } from './commands/sso.js';
-import { registerTargets } from './commands/targets.js';
-import { registerTokens } from './commands/tokens.js';
-import { CliError, ExitCode, exitCodesHelp } from './exit-codes.js';
-import { serve } from './serve.js';
-
-const environmentHelp = [
-  'Environment:',
-  '  TIMEBOX_CONFIG   config file (default ~/.config/timebox/cli.json)',
-  '  TIMEBOX_SERVER   server URL, overrides the config file',
-  '  TIMEBOX_TOKEN    API token, overrides the saved session',
-].join('\n');
-
-function buildProgram(): Command {
-  const program = new Command()
-    .name('timebox')
-    .description('Just-in-time privileged access: no standing privileges.')
-    .option('--tenant <slug>', 'tenant to work in (default: the one saved at login, else your only tenant)')
-    .addOption(new Option('--output <format>', 'text for people, json for scripts (the same as --json)').choices(['text', 'json']).default('text'))
-    // Set before any subcommand exists: subcommands inherit these settings when created.
-    .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(`timebox: ${text.replace(/^error: /, '')}`) })
-    .showHelpAfterError('(add --help for usage)')
-    .addHelpText('after', `\n${environmentHelp}\n\n${exitCodesHelp}\n`);
-
-  program
-    .command('serve')
-    .description('run the server (embedded database in ./data unless DATABASE_URL is set; port from PORT, default 8420)')
-    .action(serve);
-
-  // `--output json` means `--json` for whichever command runs, so every command honours it the same way.
-  program.hook('preAction', (_program, action) => {
-    if (program.opts<{ output?: string }>().output === 'json') action.setOptionValue('json', true);
-  });
-
-  registerAuth(program);
-  registerTargets(program);
-  registerPolicies(program);
-  registerRequest(program);
-  registerApprovals(program);
-  registerGrants(program);
-  registerJitAccounts(program);
-  registerJitSettings(program);
-  registerReconcile(program);
-  registerAudit(program);
-  registerTokens(program);
-  registerMembers(program);
-  registerMfa(program);
-  registerSso(program);
-  registerPassword(program);
-  registerAgents(program);
-  registerAgent(program);
-  return program;
-}
+import { CommanderError } from 'commander';
+import { CliError, ExitCode } from './exit-codes.js';
+import { buildProgram } from './program.js';
 
 // `timebox audit export | head`: a closed pipe ends the command quietly.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -80,7 +15,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 try {
-  await buildProgram().parseAsync(process.argv);
+  await (await buildProgram(process.argv.slice(2))).parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     // Commander already printed the message (or the help); only the exit code is ours.

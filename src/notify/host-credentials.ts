@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { credentialEmailText, type CredentialMessage } from '../agent/deliver-credentials.js';
+import { credentialEmailText, type CredentialMessage } from '../agent-wire/credential-message.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
 import { agentsDb } from '../store/schema-agents.js';

@@ -121,9 +121,9 @@ export async function releaseLeasesOf(db: Kysely<Database>, workerId: string): P
   const prefix = `${workerId}:`;
   const work = await sql`
     UPDATE scheduled_work SET locked_by = NULL, locked_until = NULL
-    WHERE left(locked_by, ${prefix.length}) = ${prefix}`.execute(db);
+    WHERE locked_by IS NOT NULL AND left(locked_by, ${prefix.length}) = ${prefix}`.execute(db);
   await sql`
     UPDATE jit_accounts SET lease_owner = NULL, lease_until = NULL
-    WHERE left(lease_owner, ${prefix.length}) = ${prefix}`.execute(db);
+    WHERE lease_owner IS NOT NULL AND left(lease_owner, ${prefix.length}) = ${prefix}`.execute(db);
   return Number(work.numAffectedRows ?? 0);
 }

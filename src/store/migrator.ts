@@ -23,6 +23,7 @@ import * as m0020 from './migrations/0020_sso.js';
 import * as m0022 from './migrations/0022_siem_cursors.js';
 import * as m0025 from './migrations/0025_alert_kind.js';
 import * as m0024 from './migrations/0024_target_checks.js';
+import * as m0027 from './migrations/0027_unscanned_restart.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -44,6 +45,7 @@ const migrations: Record<string, Migration> = {
   '0022_siem_cursors': m0022,
   '0025_alert_kind': m0025,
   '0024_target_checks': m0024,
+  '0027_unscanned_restart': m0027,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

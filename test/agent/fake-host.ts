@@ -6,8 +6,8 @@
  */
 import { invalid, permanent, transient } from '../../src/core/errors.js';
 import type { AccountInfo, HostOperations, InstalledSudoRule } from '../../src/agent/host/host-operations.js';
-import { accountNameProblem } from '../../src/agent/names.js';
-import type { LocalRole } from '../../src/agent/protocol.js';
+import { accountNameProblem } from '../../src/agent-wire/names.js';
+import type { LocalRole } from '../../src/agent-wire/protocol.js';
 
 interface FakeAccount {
   uid: number;

@@ -11,7 +11,7 @@ import { fakeClock } from '../../src/core/clock.js';
 import { transient } from '../../src/core/errors.js';
 import { Enforcer } from '../../src/agent/enforcer.js';
 import { Journal } from '../../src/agent/journal.js';
-import { parseGrantSpec, type DesiredState, type GrantSpecInput } from '../../src/agent/protocol.js';
+import { parseGrantSpec, type DesiredState, type GrantSpecInput } from '../../src/agent-wire/protocol.js';
 import { ScheduleStore } from '../../src/agent/schedule.js';
 import { FakeHost } from './fake-host.js';
 import { makeStateDir, readJournal } from './support.js';

@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { AgentConfigInput } from '../../src/agent/config.js';
 import type { HostOperations } from '../../src/agent/host/host-operations.js';
-import type { GrantSpecInput, JournalEntry } from '../../src/agent/protocol.js';
+import type { GrantSpecInput, JournalEntry } from '../../src/agent-wire/protocol.js';
 import type { HostNamespace } from '../harness/host-namespace.js';
 import { sshCommand } from '../harness/host-namespace.js';
 import { encodeDates, reviveDates } from './fixtures/date-json.js';

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { enrollAgent, IDENTITY_FILE, KEY_FILE } from '../../src/agent/identity.js';
 import type { AgentClient } from '../../src/agent/http-client.js';
 import { httpRequest } from '../../src/agent/http-client.js';
-import { signRequest } from '../../src/agent/signing.js';
+import { signRequest } from '../../src/agent-wire/signing.js';
 import { agentsDb } from '../../src/store/schema-agents.js';
 import { loadIdentity } from '../../src/agent/identity.js';
 import { agentClientFrom, hostTargetWithPolicy, startRestartableServer, type RestartableServer } from './agent-support.js';

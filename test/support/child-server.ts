@@ -1,6 +1,7 @@
 /**
  * Timebox as a separate process, as it runs in production: so a test can kill -9 it mid-work
- * and start it again. Runs `node --import tsx` (one process, no wrapper that would outlive a kill).
+ * and start it again. Runs `node --import tsx` (one process, no wrapper that would outlive a kill),
+ * or compiled JavaScript when given its `main.js`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,8 +15,9 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-export async function startChildServer(env: Record<string, string>, timeoutMs = 30_000): Promise<ChildServer> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+export async function startChildServer(env: Record<string, string>, timeoutMs = 30_000, compiledMain?: string): Promise<ChildServer> {
+  const script = compiledMain ? [compiledMain, 'serve'] : ['--import', 'tsx', 'src/cli/main.ts', 'serve'];
+  const child: ChildProcess = spawn(process.execPath, script, {
     // Every test target, relay and receiver listens on this host.
     env: { ...process.env, TIMEBOX_LOG_LEVEL: 'warn', TIMEBOX_OUTBOUND_ALLOW: 'loopback', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

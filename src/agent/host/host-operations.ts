@@ -9,7 +9,7 @@
  *   an absent rule) so a restart after kill -9 can simply run the same steps again;
  * - secrets (passwords) never appear in thrown messages or logs.
  */
-import type { LocalRole, SudoRule } from '../protocol.js';
+import type { LocalRole, SudoRule } from '../../agent-wire/protocol.js';
 
 export interface AccountInfo {
   username: string;

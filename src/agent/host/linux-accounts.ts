@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { invalid, permanent } from '../../core/errors.js';
-import { assertAccountName, NameError } from '../names.js';
+import { assertAccountName, NameError } from '../../agent-wire/names.js';
 import type { AccountInfo } from './host-operations.js';
 import { run } from './exec.js';
 

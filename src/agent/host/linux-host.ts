@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { invalid } from '../../core/errors.js';
-import type { LocalRole } from '../protocol.js';
+import type { LocalRole } from '../../agent-wire/protocol.js';
 import type { AccountInfo, HostOperations, InstalledSudoRule } from './host-operations.js';
 import * as accounts from './linux-accounts.js';
 import { checkName, regularAccount } from './linux-accounts.js';

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { invalid, unsupported } from '../../core/errors.js';
-import { accountNameProblem, assertGrantId, runAsProblem, sudoCommandProblem } from '../names.js';
+import { accountNameProblem, assertGrantId, runAsProblem, sudoCommandProblem } from '../../agent-wire/names.js';
 import type { InstalledSudoRule } from './host-operations.js';
 import { findTool, run } from './exec.js';
 

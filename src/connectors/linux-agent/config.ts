@@ -2,13 +2,13 @@
  * Host targets through an enrolled agent. `linux-agent`: one enrolled agent (one host), the sudo
  * rules and local groups its grants may use, and how the new account's password reaches its user.
  * `linux-agent-users`: the same host, the same rules and groups, given to existing users (no
- * account, no password). Names are checked with the agent's own rules (src/agent/names.ts), so
+ * account, no password). Names are checked with the agent's own rules (src/agent-wire/names.ts), so
  * what the server accepts the agent accepts too.
  */
 import { z } from 'zod';
 import type { AccountNameRules } from '../../core/target-kinds.js';
-import { accountNameProblem } from '../../agent/names.js';
-import { SudoRuleSchema, type LocalRole } from '../../agent/protocol.js';
+import { accountNameProblem } from '../../agent-wire/names.js';
+import { SudoRuleSchema, type LocalRole } from '../../agent-wire/protocol.js';
 
 export const LINUX_AGENT_KIND = 'linux-agent';
 export const LINUX_AGENT_USERS_KIND = 'linux-agent-users';

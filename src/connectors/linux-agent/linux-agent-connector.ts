@@ -13,7 +13,7 @@
  * Built by a factory that closes over the store: no change to the connector contract.
  */
 import { invalid, transient } from '../../core/errors.js';
-import type { GrantSpecInput, LocalRole } from '../../agent/protocol.js';
+import type { GrantSpecInput, LocalRole } from '../../agent-wire/protocol.js';
 import { passwordContext } from '../../app/agent-channel.js';
 import { hostCredentialsRecipientProblem, queueHostCredentials, replaceHostCredentialsPassword } from '../../notify/host-credentials.js';
 import { storeTx } from '../../store/schema-agents.js';

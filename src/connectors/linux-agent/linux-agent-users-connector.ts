@@ -17,7 +17,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { invalid } from '../../core/errors.js';
-import type { GrantSpecInput } from '../../agent/protocol.js';
+import type { GrantSpecInput } from '../../agent-wire/protocol.js';
 import type { ConnectorContext, ConnectorDefinition, ConnectorInstance, Entitlement, GrantResult, GrantSpec } from '../contract.js';
 import { AgentTargetInstance, checkedForAgent, offeredEntitlement, type AgentTargetDeps } from './agent-target.js';
 import {

@@ -18,7 +18,7 @@ import {
 import { createEnrolmentToken, enrollAgent, getAgent, listAgents, MAX_ENROLMENT_MINUTES, revokeAgent, toAgentView, type AgentView } from '../../app/agents.js';
 import { addTarget } from '../../app/targets.js';
 import { AppError } from '../../core/errors.js';
-import { EnrollRequestSchema, HeartbeatSchema, JournalUploadSchema } from '../../agent/protocol.js';
+import { EnrollRequestSchema, HeartbeatSchema, JournalUploadSchema } from '../../agent-wire/protocol.js';
 import { LINUX_AGENT_KIND, LinuxAgentConfigSchema } from '../../connectors/linux-agent/config.js';
 import { agentsDb, type AgentRow } from '../../store/schema-agents.js';
 import { principalOf } from '../auth-hook.js';

@@ -1,45 +1,26 @@
 /**
- * `timebox agent enroll | run | install-service`: the endpoint agent on a Linux host (as root).
- * enroll exchanges a one-time token for this host's identity (the private key stays in the state
- * directory); run enforces grants from the server (or a local desired-state file) until stopped;
- * install-service makes run a systemd service.
+ * `timebox-agent enroll | run | install-service` (also `timebox agent …`): the endpoint agent on a
+ * Linux host (as root). enroll exchanges a one-time token for this host's identity (the private
+ * key stays in the state directory); run enforces grants from the server (or a local desired-state
+ * file) until stopped; install-service makes `timebox-agent run` a systemd service.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { enrollAgent } from '../../agent/identity.js';
-import { AGENT_UNIT_NAME, renderAgentUnit } from '../../agent/systemd-unit.js';
-import { CliError, ExitCode, exitCodeForStatus } from '../exit-codes.js';
-import { print } from '../output.js';
+import { CliError, ExitCode, exitCodeForStatus } from '../core/exit-codes.js';
+import { enrollAgent } from './identity.js';
+import { AGENT_UNIT_NAME, renderAgentUnit } from './systemd-unit.js';
 
 const DEFAULT_STATE_DIR = '/var/lib/timebox-agent';
 const DEFAULT_UNIT_DIR = '/etc/systemd/system';
 
-/**
- * Node options this process runs with (a TypeScript loader from a checkout), made absolute: the
- * service starts in another directory, where a bare `--import tsx` would not resolve.
- */
-function absoluteNodeArgs(execArgv: string[]): string[] {
-  const out: string[] = [];
-  const require = createRequire(import.meta.url);
-  for (let i = 0; i < execArgv.length; i++) {
-    const a = execArgv[i]!;
-    const next = execArgv[i + 1];
-    if ((a === '--import' || a === '--loader' || a === '--experimental-loader') && next !== undefined) {
-      out.push(a, /^(file:|\/)/.test(next) ? next : import.meta.resolve(next));
-      i++;
-    } else if ((a === '--require' || a === '-r') && next !== undefined) {
-      out.push(a, path.isAbsolute(next) ? next : require.resolve(next));
-      i++;
-    } else {
-      out.push(a);
-    }
-  }
-  return out;
-}
+/** The `timebox-agent` script beside this package's compiled and source trees (bin/ at its root). */
+export const AGENT_SCRIPT = fileURLToPath(new URL('../../bin/timebox-agent.js', import.meta.url));
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
 
 function run(file: string, args: string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
@@ -50,9 +31,8 @@ function run(file: string, args: string[]): Promise<{ code: number; output: stri
   });
 }
 
-export function registerAgent(program: Command): void {
-  const agent = program.command('agent').description('the endpoint agent on this Linux host (run as root)');
-
+/** Adds enroll, run and install-service to `agent` (the `timebox-agent` program or `timebox agent`). */
+export function registerAgentCommands(agent: Command): void {
   agent
     .command('enroll')
     .description('enrol this host with a one-time token from `timebox agents token`')
@@ -68,7 +48,7 @@ export function registerAgent(program: Command): void {
       try {
         const id = await enrollAgent({ server: opts.server, token, stateDir: opts.stateDir, hostname: opts.hostname, caPem });
         print(`Enrolled as agent ${id.name} (${id.agentId}) in tenant ${id.tenant}.`);
-        print(`Start it with: timebox agent run --state-dir ${opts.stateDir}`);
+        print(`Start it with: timebox-agent run --state-dir ${opts.stateDir}`);
       } catch (err) {
         const status = (err as { status?: unknown }).status;
         throw new CliError((err as Error).message, typeof status === 'number' ? exitCodeForStatus(status) : ExitCode.failure);
@@ -86,8 +66,8 @@ export function registerAgent(program: Command): void {
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
       try {
-        // Loaded when run: the agent's host code is not needed by any other command.
-        const { runAgent } = await import('../../agent/main.js');
+        // Loaded when run: enroll and install-service need none of the host code.
+        const { runAgent } = await import('./main.js');
         await runAgent({ stateDir: opts.stateDir, scheduleFile: opts.scheduleFile, configFile: opts.config, signal: abort.signal });
       } catch (err) {
         throw new CliError(`the agent stopped: ${(err as Error).message}`, ExitCode.failure);
@@ -96,20 +76,17 @@ export function registerAgent(program: Command): void {
 
   agent
     .command('install-service')
-    .description(`install \`agent run\` as the systemd service ${AGENT_UNIT_NAME} and start it (root)`)
-    .option('--state-dir <dir>', 'the state directory of `agent enroll`', DEFAULT_STATE_DIR)
+    .description(`install \`timebox-agent run\` as the systemd service ${AGENT_UNIT_NAME} and start it (root)`)
+    .option('--state-dir <dir>', 'the state directory of `timebox-agent enroll`', DEFAULT_STATE_DIR)
     .option('--config <file>', 'agent settings (default <state-dir>/agent.json, optional)')
     .option('--unit-dir <dir>', 'where the unit file goes', DEFAULT_UNIT_DIR)
     .option('--no-start', 'write the unit only; print the commands that enable and start it')
     .action(async (opts: { stateDir: string; config?: string; unitDir: string; start: boolean }) => {
-      const script = process.argv[1];
-      if (!script) throw new CliError('cannot tell which script runs timebox', ExitCode.failure);
       let unit: string;
       try {
         unit = renderAgentUnit({
           nodePath: process.execPath,
-          nodeArgs: absoluteNodeArgs(process.execArgv),
-          scriptPath: path.resolve(script),
+          scriptPath: AGENT_SCRIPT,
           stateDir: path.resolve(opts.stateDir),
           ...(opts.config ? { configFile: path.resolve(opts.config) } : {}),
         });
@@ -127,7 +104,7 @@ export function registerAgent(program: Command): void {
       }
       print(`Wrote ${file}.`);
       if (!existsSync(path.join(path.resolve(opts.stateDir), 'identity.json'))) {
-        print(`Note: ${opts.stateDir} holds no enrolment yet; run \`timebox agent enroll\` first, or the service only enforces its local schedule.`);
+        print(`Note: ${opts.stateDir} holds no enrolment yet; run \`timebox-agent enroll\` first, or the service only enforces its local schedule.`);
       }
       const commands: string[][] = [
         ['systemctl', 'daemon-reload'],
@@ -145,4 +122,9 @@ export function registerAgent(program: Command): void {
       }
       print(`Started ${AGENT_UNIT_NAME}; follow it with: journalctl -u ${AGENT_UNIT_NAME} -f`);
     });
+}
+
+/** `timebox agent …`: the same commands under the operator CLI. */
+export function registerAgentCommandsUnder(program: Command): void {
+  registerAgentCommands(program.command('agent').description('the endpoint agent on this Linux host (run as root); also the `timebox-agent` program'));
 }

@@ -180,7 +180,7 @@ export function isActivationRefusal(e: JournalEntry): boolean {
 
 /*
  * The HTTP API between agent and server (docs/agent.md, "Protocol"). Everything after enrolment
- * is signed (src/agent/signing.ts); the agent only ever connects out.
+ * is signed (src/agent-wire/signing.ts); the agent only ever connects out.
  */
 
 /** Host names as the agent reports them (RFC 1123 labels). */

@@ -1,0 +1,93 @@
+/**
+ * Production start: the compiled output of `npm run build` (tsc -p tsconfig.build.json) runs
+ * without the TypeScript loader. The server starts on its embedded database, migrates it, prints
+ * the first owner and serves /healthz; the agent program enforces, loading none of the server
+ * (every module it loads is recorded by a resolve hook and checked).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildOnce } from '../harness/build.js';
+import { freePort } from '../harness/postgres.js';
+import { startChildServer, type ChildServer } from '../support/child-server.js';
+
+// A first start creates and migrates the embedded database: seconds on a quiet machine, more
+// on a busy shared one.
+const START_MS = 180_000;
+
+let out = '';
+let tmp = '';
+let server: ChildServer | null = null;
+
+beforeAll(async () => {
+  out = await buildOnce('test-build');
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'tb-prod-start-'));
+}, 300_000);
+
+afterAll(async () => {
+  await server?.stop();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+  if (out) await rm(out, { recursive: true, force: true });
+});
+
+describe('production start from the build output', () => {
+  it('the compiled server migrates an empty embedded database and serves /healthz', async () => {
+    const env = {
+      TIMEBOX_DATA_DIR: path.join(tmp, 'data'),
+      PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+      TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
+    };
+    server = await startChildServer(env, START_MS, path.join(out, 'cli', 'main.js'));
+    expect(server.bootstrap?.email).toBeTruthy();
+    const res = await fetch(`${server.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+    // A second start of the same data: migrations already applied, no new first owner.
+    await server.stop();
+    server = await startChildServer(env, START_MS, path.join(out, 'cli', 'main.js'));
+    expect(server.bootstrap).toBeNull();
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  }, 2 * START_MS);
+
+  it('the compiled agent program enforces and loads only the agent, core and the wire contract', async () => {
+    const loaded = path.join(tmp, 'loaded.txt');
+    const hook = `
+      import { register } from 'node:module';
+      register('data:text/javascript,' + encodeURIComponent(\`
+        import { appendFileSync } from 'node:fs';
+        export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(loaded)}, r.url + '\\\\n'); return r; }
+      \`));`;
+    const stateDir = path.join(tmp, 'agent-state');
+    const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, path.join(out, 'agent', 'program.js'), 'run', '--state-dir', stateDir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let log = '';
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        log += d.toString();
+        if (log.includes('only the local schedule is enforced')) resolve();
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`the agent exited (${code}): ${log}`)));
+    });
+    child.kill('SIGTERM');
+    await exited;
+
+    const urls = (await readFile(loaded, 'utf8')).split('\n').filter(Boolean);
+    const ours = pathToFileURL(out).href;
+    const ownDirs = new Set(urls.filter((u) => u.startsWith(ours)).map((u) => u.slice(ours.length + 1).split('/')[0]));
+    expect([...ownDirs].sort()).toEqual(['agent', 'agent-wire', 'core']);
+    const packages = new Set(urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]).filter(Boolean));
+    expect([...packages].sort()).toEqual(expect.arrayContaining(['commander', 'pino', 'zod']));
+    for (const server of ['fastify', 'pg', 'kysely', 'ldapts', '@node-rs/argon2', '@peculiar/x509', '@electric-sql/pglite', 'nodemailer']) {
+      expect(packages.has(server), `the agent loaded ${server}`).toBe(false);
+    }
+  });
+});

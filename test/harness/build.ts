@@ -1,0 +1,24 @@
+/**
+ * The compiled server and agent, as `npm run build` makes them (tsc -p tsconfig.build.json), into
+ * a directory of the checkout (so packages resolve from its node_modules and the dashboard from
+ * its dist/web). Tests and the benchmark start production processes from it.
+ */
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Compiles src/ into `<repo>/.tmp/<name>` (replacing what was there); returns that directory. */
+export async function buildOnce(name: string): Promise<string> {
+  const outDir = path.join(repoRoot, '.tmp', name);
+  await rm(outDir, { recursive: true, force: true });
+  const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  await new Promise<void>((resolve, reject) =>
+    execFile(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`tsc -p tsconfig.build.json failed: ${stdout}${stderr}`)) : resolve(),
+    ),
+  );
+  return outDir;
+}
