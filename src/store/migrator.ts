@@ -21,6 +21,7 @@ import * as m0018 from './migrations/0018_audit_sealing.js';
 import * as m0019 from './migrations/0019_operator_identity.js';
 import * as m0020 from './migrations/0020_sso.js';
 import * as m0022 from './migrations/0022_siem_cursors.js';
+import * as m0023 from './migrations/0023_gateway.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   '0019_operator_identity': m0019,
   '0020_sso': m0020,
   '0022_siem_cursors': m0022,
+  '0023_gateway': m0023,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
