@@ -20,6 +20,9 @@ import { registerRequest } from './commands/request.js';
 import { registerSso } from './commands/sso.js';
 import { registerTargets } from './commands/targets.js';
 import { registerTokens } from './commands/tokens.js';
+import { registerGateway } from './commands/gateway.js';
+import { registerSessions } from './commands/sessions.js';
+import { registerSsh } from './commands/ssh.js';
 import { CliError, ExitCode, exitCodesHelp } from './exit-codes.js';
 import { serve } from './serve.js';
 
@@ -62,6 +65,9 @@ function buildProgram(): Command {
   registerPassword(program);
   registerAgents(program);
   registerAgent(program);
+  registerGateway(program);
+  registerSsh(program);
+  registerSessions(program);
   return program;
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { SecretBox } from '../secrets/types.js';
+import { credentialContext } from '../app/activate-grant.js';
 import { passwordContext } from '../app/agent-channel.js';
 import { LINUX_AGENT_KIND } from '../connectors/linux-agent/config.js';
 import type { Database } from '../store/schema.js';
@@ -28,7 +29,7 @@ export const REFUSAL_TEXT: Record<AccessRefusal, string> = {
   no_active_grant: 'you hold no active grant on this target',
   kind_unsupported: 'the gateway does not reach this kind of target yet',
   no_destination: 'the gateway has no address for this target (an admin sets it)',
-  no_credential: "the grant's credential is not held by Timebox (it was chosen on the host): log in directly",
+  no_credential: 'Timebox no longer holds the password of this grant (it was shown to you, or chosen on the host): log in directly with it',
 };
 
 export interface GatewayAccess {
@@ -58,6 +59,18 @@ export function targetNamesOf(user: string): Array<{ tenant: string | null; targ
   return out;
 }
 
+/**
+ * The grant's password while Timebox still holds it: the owner's copy, kept until it is revealed,
+ * or the copy for the agent, kept until the agent confirmed the account.
+ */
+function grantPassword(deps: AccessDeps, grantId: string, credentialEnc: string | null, agentPasswordEnc: string | null): string | null {
+  if (credentialEnc) {
+    const c = JSON.parse(deps.secrets.decrypt(credentialEnc, credentialContext(grantId))) as { password?: string };
+    if (c.password) return c.password;
+  }
+  return agentPasswordEnc ? deps.secrets.decrypt(agentPasswordEnc, passwordContext(grantId)) : null;
+}
+
 export async function decideAccess(deps: AccessDeps, operatorId: string, sshUser: string, now: Date): Promise<AccessDecision> {
   const db = gatewayDb(deps.db);
   const operator = await db.selectFrom('operators').select('disabled').where('id', '=', operatorId).executeTakeFirst();
@@ -83,7 +96,7 @@ export async function decideAccess(deps: AccessDeps, operatorId: string, sshUser
   // The active grant ending last: the session lasts as long as the person may be there.
   const grant = await db
     .selectFrom('grants')
-    .select(['id', 'expires_at'])
+    .select(['id', 'expires_at', 'credential_enc'])
     .where('target_id', '=', target.id)
     .where('operator_id', '=', operatorId)
     .where('state', '=', 'active')
@@ -101,7 +114,9 @@ export async function decideAccess(deps: AccessDeps, operatorId: string, sshUser
     .where('grant_id', '=', grant.id)
     .where('removed_at', 'is', null)
     .executeTakeFirst();
-  if (!onHost?.password_enc) return refuse('no_credential');
+  if (!onHost) return refuse('no_credential');
+  const password = grantPassword(deps, grant.id, grant.credential_enc, onHost.password_enc);
+  if (password === null) return refuse('no_credential');
   return {
     ok: true,
     access: {
@@ -112,7 +127,7 @@ export async function decideAccess(deps: AccessDeps, operatorId: string, sshUser
       expiresAt: grant.expires_at,
       account: onHost.username,
       destination,
-      password: deps.secrets.decrypt(onHost.password_enc, passwordContext(grant.id)),
+      password,
     },
   };
 }

@@ -9,7 +9,7 @@
  * carry the ends, so any number of gateways can run beside any number of server replicas.
  */
 import type { Logger } from 'pino';
-import { Server, type AuthContext, type Connection, type ServerChannel, type Session } from 'ssh2';
+import ssh2, { type AuthContext, type Connection, type ServerChannel, type Session } from 'ssh2';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../core/clock.js';
 import type { OutboundPolicy } from '../net/outbound-policy.js';
@@ -121,6 +121,7 @@ export async function startGateway(deps: GatewayDeps, listen: { host: string; po
         let live: LiveSession | null = null;
         let started = false;
         const begin = (kind: 'shell' | 'exec', command: string | null, ch: ServerChannel) => {
+          deps.log.debug({ kind, started, who: !!who }, 'session request');
           if (started || !who) return;
           started = true;
           const person = who;
@@ -193,7 +194,7 @@ export async function startGateway(deps: GatewayDeps, listen: { host: string; po
     client.on('error', (err) => deps.log.debug({ err }, 'gateway client connection error'));
   };
 
-  const server = new Server({ hostKeys: [hostKey.privateKey], ident: 'Timebox-Gateway' }, onConnection);
+  const server = new ssh2.Server({ hostKeys: [hostKey.privateKey], ident: 'Timebox-Gateway' }, onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(listen.port, listen.host, () => {

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { Client, type ClientChannel, type ServerChannel } from 'ssh2';
+import ssh2, { type Client, type ClientChannel, type ServerChannel } from 'ssh2';
 import type { OutboundPolicy } from '../net/outbound-policy.js';
 import { createAsciicastRecorder, type Recorder } from './asciicast-recorder.js';
 import type { GatewayAccess } from './gateway-access.js';
@@ -54,7 +54,7 @@ function connectHost(deps: SessionDeps, access: GatewayAccess): Promise<Client> 
   return deps.outbound.resolve(access.destination.host).then(
     (pinned) =>
       new Promise<Client>((resolve, reject) => {
-        const host = new Client();
+        const host = new ssh2.Client();
         host.once('ready', () => resolve(host));
         host.once('error', (err) => reject(err));
         host.connect({
@@ -88,7 +88,9 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
   let host: Client;
   let hostChannel: ClientChannel;
   try {
+    deps.log.debug({ grantId: r.access.grantId, host: r.access.destination.host, port: r.access.destination.port }, 'connecting to the host');
     host = await connectHost(deps, r.access);
+    deps.log.debug({ grantId: r.access.grantId }, 'logged in to the host');
     hostChannel = await openChannel(host, r).catch((err: unknown) => {
       host.end();
       throw err;
