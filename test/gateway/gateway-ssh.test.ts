@@ -294,6 +294,7 @@ it('closes the session at an early revocation and at an admin kill', async () =>
 }, 120_000);
 
 it('a gateway killed with -9: the recording is readable up to the last flush, the session ends abnormally, the grant is untouched', async () => {
+  onTestFailed(() => console.error(gw.output()));
   const grant = await requestGrant(eve, 'tbgweve', 600);
   const id = await identityOf(eve, 'eve');
   await usable(id);
