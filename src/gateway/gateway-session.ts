@@ -48,6 +48,8 @@ export interface SessionDeps extends SessionsDeps {
   flushMs: number;
 }
 
+const LOGIN_TIMEOUT_MS = 15_000;
+
 /** The host's SSH session, logged in with the grant's own credential. */
 function connectHost(deps: SessionDeps, access: GatewayAccess): Promise<Client> {
   const expected = Buffer.from(access.destination.host_key.split(' ')[1] ?? '', 'base64');
@@ -55,15 +57,26 @@ function connectHost(deps: SessionDeps, access: GatewayAccess): Promise<Client> 
     (pinned) =>
       new Promise<Client>((resolve, reject) => {
         const host = new ssh2.Client();
-        host.once('ready', () => resolve(host));
-        host.once('error', (err) => reject(err));
+        // The handshake has its own timeout; this bounds the login after it (PAM may stall).
+        const timer = setTimeout(() => {
+          host.end();
+          reject(new Error(`the host did not let the gateway in within ${LOGIN_TIMEOUT_MS} ms`));
+        }, LOGIN_TIMEOUT_MS);
+        host.once('ready', () => {
+          clearTimeout(timer);
+          resolve(host);
+        });
+        host.once('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
         host.connect({
           host: pinned.address,
           port: access.destination.port,
           username: access.account,
           password: access.password,
           tryKeyboard: false,
-          readyTimeout: 15_000,
+          readyTimeout: 10_000,
           keepaliveInterval: 15_000,
           hostVerifier: (key: Buffer) => key.equals(expected),
         });
@@ -134,17 +147,25 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
   });
 
   let ended: Promise<void> | null = null;
-  const toClient = (data: Buffer, stderr: boolean) => {
+  const toClient = (data: Buffer, stderr: boolean): boolean => {
     recorder.output(data);
-    if (stderr) channel.stderr.write(data);
-    else channel.write(data);
+    return stderr ? channel.stderr.write(data) : channel.write(data);
   };
 
-  hostChannel.on('data', (d: Buffer) => toClient(d, false));
+  // Backpressure both ways: a slow reader pauses the other side instead of filling memory.
+  hostChannel.on('data', (d: Buffer) => {
+    if (!toClient(d, false)) {
+      hostChannel.pause();
+      channel.once('drain', () => hostChannel.resume());
+    }
+  });
   hostChannel.stderr.on('data', (d: Buffer) => toClient(d, true));
   channel.on('data', (d: Buffer) => {
     recorder.input(d);
-    hostChannel.write(d);
+    if (!hostChannel.write(d)) {
+      channel.pause();
+      hostChannel.once('drain', () => channel.resume());
+    }
   });
   channel.on('eof', () => hostChannel.end());
   let exit: { code: number } | { signal: string } | null = null;
@@ -160,8 +181,7 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
     id,
     grantId: r.access.grantId,
     notice(text) {
-      const line = Buffer.from(`\r\n[timebox] ${text}\r\n`, 'utf8');
-      toClient(line, r.pty === null);
+      toClient(Buffer.from(`\r\n[timebox] ${text}\r\n`, 'utf8'), r.pty === null);
     },
     resize(p) {
       hostChannel.setWindow(p.rows, p.cols, p.height, p.width);
@@ -173,7 +193,18 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
     end(reason, notice) {
       ended ??= (async () => {
         if (notice) live.notice(notice);
+        if (reason === 'host_closed' && !exit) {
+          // The host's exit status may trail its close by a moment; the person's ssh needs it.
+          await new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, 500);
+            hostChannel.once('exit', () => {
+              clearTimeout(t);
+              setImmediate(resolve);
+            });
+          });
+        }
         const e = exit as { code: number } | { signal: string } | null;
+        deps.log.debug({ sessionId: id, reason, exit: e }, 'ending the session');
         try {
           if (reason === 'host_closed' && e) {
             if ('code' in e) channel.exit(e.code);

@@ -26,11 +26,13 @@ export interface GrantWatchDeps extends SessionsDeps {
 export const STALE_AFTER_MS = 60_000;
 const SEEN_EVERY_MS = 10_000;
 const SWEEP_EVERY_MS = 30_000;
+/** Sessions ending later than this get their timers from a later poll. */
+const HORIZON_MS = 60 * 60_000;
 
 interface Timers {
   endsAt: number;
   warn: NodeJS.Timeout | null;
-  end: NodeJS.Timeout;
+  end: NodeJS.Timeout | null;
 }
 
 export function createGrantWatch(deps: GrantWatchDeps) {
@@ -44,14 +46,22 @@ export function createGrantWatch(deps: GrantWatchDeps) {
     const t = timers.get(id);
     if (!t) return;
     if (t.warn) clearTimeout(t.warn);
-    clearTimeout(t.end);
+    if (t.end) clearTimeout(t.end);
     timers.delete(id);
   };
 
+  /**
+   * Timers are set only for ends within the horizon (setTimeout cannot wait 31 days); the poll
+   * arms the others as they come near.
+   */
   const arm = (s: LiveSession, endsAt: Date) => {
     clear(s.id);
     const at = endsAt.getTime();
     const left = at - deps.clock.now().getTime();
+    if (left > HORIZON_MS) {
+      timers.set(s.id, { endsAt: at, warn: null, end: null });
+      return;
+    }
     const warnIn = left - deps.warnSeconds * 1000;
     const warn =
       left > 0
@@ -79,8 +89,10 @@ export function createGrantWatch(deps: GrantWatchDeps) {
         else if (r.state !== 'active' || !r.expires_at) {
           const ended = !r.expires_at || r.expires_at.getTime() <= now.getTime();
           void s.end(ended ? 'grant_ended' : 'grant_revoked', ended ? 'your access has ended; session closed' : 'your access was revoked; session closed');
-        } else if (timers.get(r.id)?.endsAt !== r.expires_at.getTime()) {
-          arm(s, r.expires_at); // extended (or shortened)
+        } else {
+          const t = timers.get(r.id);
+          // Extended (or shortened), or come within the horizon.
+          if (t?.endsAt !== r.expires_at.getTime() || (!t.end && r.expires_at.getTime() - now.getTime() <= HORIZON_MS)) arm(s, r.expires_at);
         }
       }
       if (now.getTime() - lastSeen >= SEEN_EVERY_MS) {

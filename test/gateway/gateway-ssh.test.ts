@@ -58,7 +58,7 @@ async function startGatewayProcess(port: number): Promise<GatewayProcess> {
   child.stdout!.on('data', (d) => (out += String(d)));
   child.stderr!.on('data', (d) => (out += String(d)));
   const exited = once(child, 'exit');
-  await waitUntil('the gateway listens', 30_000, async () => {
+  await waitUntil('the gateway listens', 90_000, async () => {
     if (child.exitCode !== null) throw new Error(`gateway exited: ${out}`);
     return /Timebox gateway listening on/.test(out);
   });
@@ -131,7 +131,7 @@ async function requestGrant(client: ApiClient, account: string, seconds: number)
 }
 
 /** Waits until the gateway can log in as the grant's account (the agent has set it up). */
-const usable = (id: Identity) => waitUntil('a login through the gateway', 30_000, async () => (await ssh('web-01', id, ['true'])).code === 0);
+const usable = (id: Identity) => waitUntil('a login through the gateway', 60_000, async () => (await ssh('web-01', id, ['true'])).code === 0);
 
 const sessionsOf = async (grantId: string) => (await auditor.get(`${T}/gateway-sessions?grantId=${grantId}`)).body.items as Array<Record<string, any>>;
 const endedSession = (grantId: string, timeoutMs = 20_000) =>
@@ -199,7 +199,7 @@ it('a person with a grant runs a command as the grant account; the recording hol
   onTestFailed(() => console.error(gw.output()));
   const grant = await requestGrant(ann, 'tbgwann', 600);
   const id = await identityOf(ann, 'ann');
-  const r = await waitUntil('the command ran through the gateway', 20_000, async () => {
+  const r = await waitUntil('the command ran through the gateway', 60_000, async () => {
     const x = await ssh('web-01', id, ['id', '-un;', 'echo', 'hello-through-the-gateway;', 'printf', "'caf\\303\\251\\n'"]);
     return x.code === 0 ? x : null;
   });
@@ -220,6 +220,28 @@ it('a person with a grant runs a command as the grant account; the recording hol
   expect(outputOf((await recordingOf(shellSession.id)).events)).toBe(shell.stdout);
   // The person never saw the password: nothing was revealed.
   expect((await ann.get(`${T}/grants/${grant.id}`)).body.credentialAvailable).toBe(true);
+}, 120_000);
+
+it('timebox ssh fetches a certificate and runs the system ssh; a key registered in the profile works too', async () => {
+  const token = await ann.post('/api/v1/tokens', { name: 'cli' });
+  expect(token.status).toBe(201);
+  const cli = await runArgv(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'ssh', '--gateway', `127.0.0.1:${gw.port}`, 'web-01', '--', 'echo', 'via-timebox-ssh'], {
+    env: { ...process.env, TIMEBOX_SERVER: server.url, TIMEBOX_TOKEN: token.body.token, TIMEBOX_CONFIG: path.join(dir, 'no-cli.json'), HOME: dir },
+    timeoutMs: 60_000,
+  });
+  expect(cli.code, cli.stderr).toBe(0);
+  expect(cli.stdout).toBe('via-timebox-ssh\n');
+
+  const keyFile = path.join(dir, 'ann-laptop');
+  await runArgv('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+  const added = await ann.post('/api/v1/me/ssh-keys', { name: 'laptop', publicKey: await readFile(`${keyFile}.pub`, 'utf8') });
+  expect(added.status).toBe(201);
+  // No certificate at all: the key alone names Ann.
+  const plain = await ssh('web-01', { keyFile, certFile: '/dev/null' }, ['id', '-un']);
+  expect(plain.code, plain.stderr).toBe(0);
+  expect(plain.stdout).toBe('tbgwann\n');
+  expect((await ann.call('DELETE', `/api/v1/me/ssh-keys/${added.body.id}`)).status).toBe(204);
+  expect((await ssh('web-01', { keyFile, certFile: '/dev/null' }, ['true'])).code).toBe(255);
 }, 120_000);
 
 it('refuses a person without a grant, a stolen certificate without its key, unknown keys, and port forwarding', async () => {
