@@ -100,6 +100,9 @@ function openChannel(host: Client, r: SessionRequest): Promise<ClientChannel> {
 export async function startSession(deps: SessionDeps, channel: ServerChannel, r: SessionRequest, onEnded: (id: string) => void): Promise<LiveSession | null> {
   let host: Client;
   let hostChannel: ClientChannel;
+  // Events that may come while the session row is written: kept, not lost.
+  let exit: { code: number } | { signal: string } | null = null;
+  let hostClosed = false;
   try {
     deps.log.debug({ grantId: r.access.grantId, host: r.access.destination.host, port: r.access.destination.port }, 'connecting to the host');
     host = await connectHost(deps, r.access);
@@ -108,6 +111,11 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
       host.end();
       throw err;
     });
+    hostChannel.on('exit', (code: number | null, signal?: string) => {
+      exit = code !== null ? { code } : { signal: signal ?? 'KILL' };
+    });
+    // The channel's own close waits until its output is read; the connection's does not.
+    host.once('close', () => (hostClosed = true));
   } catch (err) {
     deps.log.warn({ err, targetId: r.access.targetId, grantId: r.access.grantId }, 'gateway could not open the session on the host');
     channel.stderr.write(`timebox gateway: could not open a session on ${r.access.targetName} as ${r.access.account}\r\n`);
@@ -168,10 +176,6 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
     }
   });
   channel.on('eof', () => hostChannel.end());
-  let exit: { code: number } | { signal: string } | null = null;
-  hostChannel.on('exit', (code: number | null, signal?: string) => {
-    exit = code !== null ? { code } : { signal: signal ?? 'KILL' };
-  });
   hostChannel.on('close', () => void live.end('host_closed'));
   channel.on('close', () => void live.end('client_closed'));
   host.on('error', (err) => deps.log.warn({ err, sessionId: id }, 'gateway lost the host connection'));
@@ -225,5 +229,6 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
       return ended;
     },
   };
+  if (hostClosed) void live.end('host_closed');
   return live;
 }

@@ -231,6 +231,9 @@ it('timebox ssh fetches a certificate and runs the system ssh; a key registered 
   });
   expect(cli.code, cli.stderr).toBe(0);
   expect(cli.stdout).toBe('via-timebox-ssh\n');
+  // The command's exit status comes through, whether the command ends at once or not.
+  const failing = await ssh('web-01', await identityOf(ann, 'ann-exit'), ['exit', '7']);
+  expect(failing.code).toBe(7);
 
   const keyFile = path.join(dir, 'ann-laptop');
   await runArgv('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
