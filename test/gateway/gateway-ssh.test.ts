@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -218,6 +218,18 @@ it('a person with a grant runs a command as the grant account; the recording hol
   expect(shell.stdout).toContain('shell-42');
   const shellSession = await waitUntil('the shell session ended', 20_000, async () => (await sessionsOf(grant.id)).find((s) => s.kind === 'shell' && !s.live) ?? null);
   expect(outputOf((await recordingOf(shellSession.id)).events)).toBe(shell.stdout);
+  // An auditor exports it with the CLI: the plain asciicast, the hash in the audit event.
+  const token = (await auditor.post('/api/v1/tokens', { name: 'cli' })).body.token as string;
+  const cliEnv = { ...process.env, TIMEBOX_SERVER: server.url, TIMEBOX_TOKEN: token, TIMEBOX_CONFIG: path.join(dir, 'no-cli.json'), HOME: dir };
+  const castFile = path.join(dir, 'exported.cast');
+  const exported = await runArgv(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'sessions', 'export', session.id, '-o', castFile], { env: cliEnv, timeoutMs: 60_000 });
+  expect(exported.code, exported.stderr).toBe(0);
+  const cast = await readFile(castFile);
+  expect(cast.toString('utf8')).toBe(rec.text);
+  expect(createHash('sha256').update(cast).digest('hex')).toBe(session.recordingSha256);
+  const listed = await runArgv(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'sessions', 'list', '--json'], { env: cliEnv, timeoutMs: 60_000 });
+  expect(JSON.parse(listed.stdout).map((x: { id: string }) => x.id)).toContain(session.id);
+
   // The person never saw the password: nothing was revealed.
   expect((await ann.get(`${T}/grants/${grant.id}`)).body.credentialAvailable).toBe(true);
 }, 120_000);
