@@ -139,11 +139,21 @@ export async function startGateway(deps: GatewayDeps, listen: { host: string; po
               sessions.delete(id);
               watch.forget(id);
             });
-            if (live) {
+            // A command that ended at once has already left (its row is closed).
+            if (live && !live.ending) {
               sessions.set(live.id, live);
               watch.track(live, decision.access.expiresAt);
             }
-          })().catch((err: unknown) => deps.log.error({ err }, 'starting a gateway session failed'));
+          })().catch((err: unknown) => {
+            deps.log.error({ err }, 'starting a gateway session failed');
+            try {
+              ch.stderr.write('timebox gateway: the session could not be started\r\n');
+              ch.exit(1);
+              ch.close();
+            } catch {
+              // the person's side is already gone
+            }
+          });
         };
         channel.on('pty', (ok, _no, p) => {
           pty = { term: p.term, cols: p.cols, rows: p.rows, width: p.width, height: p.height };

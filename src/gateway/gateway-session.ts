@@ -36,6 +36,8 @@ export interface LiveSession {
   notice(text: string): void;
   resize(p: Pick<Pty, 'cols' | 'rows' | 'width' | 'height'>): void;
   signal(name: string): void;
+  /** True once `end` was called. */
+  readonly ending: boolean;
   /** Ends the session (once); resolves when the recording is closed and the row written. */
   end(reason: EndReason, notice?: string): Promise<void>;
 }
@@ -184,6 +186,9 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
   const live: LiveSession = {
     id,
     grantId: r.access.grantId,
+    get ending() {
+      return ended !== null;
+    },
     notice(text) {
       toClient(Buffer.from(`\r\n[timebox] ${text}\r\n`, 'utf8'), r.pty === null);
     },
