@@ -114,6 +114,17 @@ export async function apiGet<T>(conn: Conn, path: string, query?: Query): Promis
   return json<T>(conn, await send(conn, 'GET', path, { query }));
 }
 
+/** A body that is not JSON (a recording), as bytes. */
+export async function apiGetBytes(conn: Conn, path: string): Promise<{ body: Buffer; headers: Headers }> {
+  const res = await send(conn, 'GET', path);
+  const body = Buffer.from(
+    await res.arrayBuffer().catch((err: unknown) => {
+      throw networkError(conn, err);
+    }),
+  );
+  return { body, headers: res.headers };
+}
+
 export async function apiPost<T>(conn: Conn, path: string, body: unknown = {}): Promise<T> {
   return json<T>(conn, await send(conn, 'POST', path, { body }));
 }

@@ -31,6 +31,9 @@ export const COMMANDS: { names: string[]; load: () => Promise<Register> }[] = [
   { names: ['sso'], load: async () => (await import('./commands/sso.js')).registerSso },
   { names: ['password'], load: async () => (await import('./commands/password.js')).registerPassword },
   { names: ['agents'], load: async () => (await import('./commands/agents.js')).registerAgents },
+  { names: ['gateway'], load: async () => (await import('./commands/gateway.js')).registerGateway },
+  { names: ['ssh', 'ssh-keys'], load: async () => (await import('./commands/ssh.js')).registerSsh },
+  { names: ['sessions'], load: async () => (await import('./commands/sessions.js')).registerSessions },
   // The endpoint agent's commands, the same as the `timebox-agent` program's.
   { names: ['agent'], load: async () => (await import('../agent/commands.js')).registerAgentCommandsUnder },
 ];

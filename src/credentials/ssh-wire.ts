@@ -10,6 +10,18 @@ export class SshReader {
     return v;
   }
 
+  u64(): bigint {
+    if (this.at + 8 > this.buf.length) throw new Error('truncated');
+    const v = this.buf.readBigUInt64BE(this.at);
+    this.at += 8;
+    return v;
+  }
+
+  /** Where the reader is (bytes consumed so far). */
+  get offset(): number {
+    return this.at;
+  }
+
   bytes(): Buffer {
     const len = this.u32();
     if (this.at + len > this.buf.length) throw new Error('truncated');

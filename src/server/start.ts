@@ -70,6 +70,10 @@ import { loadMasterKey } from '../secrets/master-key.js';
 import { openStore, type Store } from '../store/db.js';
 import { inProcessAgentPush, startAgentPush } from '../app/agent-push.js';
 import { loadServerConfig, type ServerConfig } from './config.js';
+import { loadGatewayConfig } from '../gateway/gateway-config.js';
+import type { Gateway } from '../gateway/gateway-server.js';
+import { recordingStoreFrom, startGatewayFromConfig } from '../gateway/start-gateway.js';
+import { gatewayRoutes } from '../http/routes/gateway-routes.js';
 
 export interface Timebox {
   url: string;
@@ -85,6 +89,8 @@ export interface Timebox {
   audit: { sealer: AuditSealer; signing: AuditSigningKey; trust: AuditTrust };
   /** Sealed audit events to the operator's SIEM sinks (none configured: an idle streamer). */
   siem: SiemStreamer;
+  /** The SSH gateway, when TIMEBOX_GATEWAY_PORT is set. */
+  gateway: Gateway | null;
   /** Set on the very first start only: the first owner's password, to print once. */
   bootstrap: BootstrapCredentials | null;
   close(): Promise<void>;
@@ -105,6 +111,8 @@ export interface StartOptions {
 export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   const env = opts.env ?? process.env;
   const config: ServerConfig = loadServerConfig(env);
+  const gatewayConfig = loadGatewayConfig(env);
+  let gateway: Gateway | null = null;
   const clock = opts.clock ?? systemClock;
   const log = opts.logger ?? pino({ level: config.TIMEBOX_LOG_LEVEL, base: { service: 'timebox' } });
 
@@ -256,6 +264,11 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       eventRoutes({ db: store.db, ...opts.events }),
       credentialRoutes({ db: store.db, credentials, clock }),
       agentRoutes(deps),
+      gatewayRoutes({
+        ...deps,
+        recordings: recordingStoreFrom(gatewayConfig),
+        address: () => gatewayConfig.publicAddress ?? (gateway ? `${gateway.host}:${gateway.port}` : null),
+      }),
       ssoRoutes({
         ...deps,
         secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
@@ -272,6 +285,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   } else {
     await app.ready();
   }
+  gateway = await startGatewayFromConfig(deps, gatewayConfig);
   // Overdue work from before a restart runs at once.
   sched.start();
   reconciler.start(config.TIMEBOX_RECONCILE_MS);
@@ -297,11 +311,13 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     dispatcher,
     audit: { sealer, signing, trust: auditTrust },
     siem,
+    gateway,
     bootstrap,
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(retireTimer);
+      await gateway?.close();
       await app.close();
       await sched.stop();
       await reconciler.stop();

@@ -21,8 +21,9 @@ import * as m0018 from './migrations/0018_audit_sealing.js';
 import * as m0019 from './migrations/0019_operator_identity.js';
 import * as m0020 from './migrations/0020_sso.js';
 import * as m0022 from './migrations/0022_siem_cursors.js';
-import * as m0025 from './migrations/0025_alert_kind.js';
+import * as m0023 from './migrations/0023_gateway.js';
 import * as m0024 from './migrations/0024_target_checks.js';
+import * as m0025 from './migrations/0025_alert_kind.js';
 import * as m0027 from './migrations/0027_unscanned_restart.js';
 
 const migrations: Record<string, Migration> = {
@@ -43,8 +44,9 @@ const migrations: Record<string, Migration> = {
   '0019_operator_identity': m0019,
   '0020_sso': m0020,
   '0022_siem_cursors': m0022,
-  '0025_alert_kind': m0025,
+  '0023_gateway': m0023,
   '0024_target_checks': m0024,
+  '0025_alert_kind': m0025,
   '0027_unscanned_restart': m0027,
 };
 

@@ -1,0 +1,52 @@
+/**
+ * `timebox gateway`: runs an SSH gateway on its own (beside server replicas, same DATABASE_URL
+ * and master key); `timebox gateway fingerprint` prints the host key to pin;
+ * `timebox gateway rotate-host-key` replaces it (gateways present the new one from their next start).
+ */
+import type { Command } from 'commander';
+import { apiGet } from '../api-client.js';
+import { connect } from '../context.js';
+import { print, printJson } from '../output.js';
+
+export function registerGateway(program: Command): void {
+  const gateway = program
+    .command('gateway')
+    .description('run the SSH gateway (port TIMEBOX_GATEWAY_PORT, default 2222; needs the server\'s DATABASE_URL and master key)')
+    .action(async () => {
+      const { runGatewayProcess } = await import('../../gateway/start-gateway.js');
+      const g = await runGatewayProcess();
+      process.stdout.write(`Timebox gateway listening on ${g.gateway.host}:${g.gateway.port}\nHost key fingerprint: ${g.gateway.hostKeyFingerprint}\n`);
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        process.stdout.write(`\n${signal}: stopping\n`);
+        await g.close();
+        process.exit(0);
+      };
+      process.on('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+    });
+
+  gateway
+    .command('fingerprint')
+    .description("the gateway's host key and fingerprint, as the server knows it")
+    .option('--json', 'machine-readable output')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const g = await apiGet<{ hostKey: string; fingerprint: string; address: string | null }>(ctx.conn, '/api/v1/gateway');
+      if (ctx.json) return printJson(g);
+      print(`Fingerprint: ${g.fingerprint}`);
+      print(`Host key:    ${g.hostKey}`);
+      print(`Address:     ${g.address ?? '(not configured: TIMEBOX_GATEWAY_PUBLIC_ADDRESS)'}`);
+    });
+
+  gateway
+    .command('rotate-host-key')
+    .description('generate a new gateway host key (run on a server host: it uses DATABASE_URL and the master key); restart the gateways after')
+    .action(async () => {
+      const { rotateHostKeyFromEnv } = await import('../../gateway/rotate-host-key.js');
+      const r = await rotateHostKeyFromEnv();
+      print(`Host key rotated: ${r.before ?? '(none)'} -> ${r.after}. Restart every gateway; people pin the new fingerprint (timebox ssh does it by itself).`);
+    });
+}

@@ -1,0 +1,94 @@
+/**
+ * The gateway's two keys, one of each per installation: the host key every gateway presents
+ * (people pin its fingerprint) and the CA key that signs operators' short-lived gateway
+ * certificates. Generated once, by whichever process needs them first (the insert that loses a
+ * race reads the winner's), and kept encrypted with the secret box, bound to their row.
+ */
+import ssh2 from 'ssh2';
+import type { AuditLog } from '../audit/types.js';
+import type { Clock } from '../core/clock.js';
+import { sshFingerprint } from '../credentials/ssh-public-key.js';
+import type { SecretBox } from '../secrets/types.js';
+import type { Database } from '../store/schema.js';
+import { gatewayDb, storeTxOf } from '../store/schema-gateway.js';
+import type { Kysely } from 'kysely';
+
+export type GatewayKeyName = 'host' | 'user_ca';
+
+export interface GatewayKey {
+  name: GatewayKeyName;
+  /** OpenSSH private key; never logged or returned by the API. */
+  privateKey: string;
+  /** `ssh-ed25519 AAAA… comment`. */
+  publicKey: string;
+  /** `SHA256:…`, as ssh-keygen -l and ssh print it. */
+  fingerprint: string;
+}
+
+export interface GatewayKeysDeps {
+  db: Kysely<Database>;
+  secrets: SecretBox;
+  clock: Clock;
+}
+
+const context = (name: GatewayKeyName) => `gateway-key:${name}`;
+const COMMENT: Record<GatewayKeyName, string> = { host: 'timebox-gateway-host', user_ca: 'timebox-gateway-user-ca' };
+
+export function fingerprintOfLine(publicKey: string): string {
+  return sshFingerprint(Buffer.from(publicKey.split(' ')[1] ?? '', 'base64'));
+}
+
+function generate(deps: GatewayKeysDeps, name: GatewayKeyName) {
+  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: COMMENT[name] });
+  return {
+    name,
+    algorithm: 'ssh-ed25519',
+    public_key: pair.public.trim(),
+    private_key_enc: deps.secrets.encrypt(pair.private, context(name)),
+    created_at: deps.clock.now(),
+  };
+}
+
+/** The key of that name, generated on first use. */
+export async function gatewayKey(deps: GatewayKeysDeps, name: GatewayKeyName): Promise<GatewayKey> {
+  const db = gatewayDb(deps.db);
+  let row = await db.selectFrom('gateway_keys').selectAll().where('name', '=', name).executeTakeFirst();
+  if (!row) {
+    await db.insertInto('gateway_keys').values(generate(deps, name)).onConflict((oc) => oc.column('name').doNothing()).execute();
+    row = await db.selectFrom('gateway_keys').selectAll().where('name', '=', name).executeTakeFirstOrThrow();
+  }
+  return {
+    name,
+    privateKey: deps.secrets.decrypt(row.private_key_enc, context(name)),
+    publicKey: row.public_key,
+    fingerprint: fingerprintOfLine(row.public_key),
+  };
+}
+
+/** The host key's public half only (for the API and the CLI), generated on first use. */
+export async function gatewayHostKey(deps: GatewayKeysDeps): Promise<{ publicKey: string; fingerprint: string }> {
+  const k = await gatewayKey(deps, 'host');
+  return { publicKey: k.publicKey, fingerprint: k.fingerprint };
+}
+
+/** A new host key; gateways present it from their next start. People must pin the new fingerprint. */
+export async function rotateGatewayHostKey(deps: GatewayKeysDeps & { audit: AuditLog }): Promise<{ before: string | null; after: string }> {
+  const db = gatewayDb(deps.db);
+  const fresh = generate(deps, 'host');
+  return db.transaction().execute(async (tx) => {
+    const old = await tx.selectFrom('gateway_keys').select('public_key').where('name', '=', 'host').forUpdate().executeTakeFirst();
+    await tx.deleteFrom('gateway_keys').where('name', '=', 'host').execute();
+    await tx.insertInto('gateway_keys').values(fresh).execute();
+    const before = old ? fingerprintOfLine(old.public_key) : null;
+    const after = fingerprintOfLine(fresh.public_key);
+    await deps.audit.append(storeTxOf(tx), {
+      tenantId: null,
+      actor: { type: 'system', id: null },
+      action: 'gateway.host_key_rotated',
+      subject: { type: 'gateway', id: null },
+      before: before ? { fingerprint: before } : null,
+      after: { fingerprint: after },
+    });
+    return { before, after };
+  });
+}

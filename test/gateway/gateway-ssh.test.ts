@@ -1,0 +1,356 @@
+/**
+ * The SSH gateway end to end: the system OpenSSH client → `timebox gateway` (its own process,
+ * beside a server on one PostgreSQL) → a real sshd on a throwaway host whose accounts the agent
+ * manages. A person with a grant gets in as the grant's account without ever seeing its password;
+ * others are refused; the recording holds exactly what the client received; sessions end at the
+ * grant's end (measured), on early revocation and on an admin's kill; forwarding is refused; a
+ * gateway killed with -9 leaves a recording readable up to its last flush and an abnormal end in
+ * the audit log, and the grant untouched.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, inject, it, onTestFailed } from 'vitest';
+import { createHostNamespace, freePort, type HostNamespace, type NsSshd } from '../harness/host-namespace.js';
+import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
+import { runArgv, type ExecResult } from '../harness/sshd.js';
+import { repoRoot, waitUntil, type AgentProcess } from '../agent/support.js';
+import { addMember, enrolledAgent, hostTargetWithPolicy, startRestartableServer, type RestartableServer } from '../e2e/agent-support.js';
+import type { ApiClient } from '../support/http.js';
+
+const T = '/api/v1/tenants/default';
+let db: TestDatabase;
+let server: RestartableServer;
+let ns: HostNamespace;
+let sshd: NsSshd;
+let agent: AgentProcess;
+let targetId: string;
+let dir: string;
+let gw: GatewayProcess;
+let ann: ApiClient;
+let bob: ApiClient;
+let cat: ApiClient;
+let dan: ApiClient;
+let eve: ApiClient;
+let auditor: ApiClient;
+const masterKey = randomBytes(32).toString('base64');
+
+interface GatewayProcess {
+  child: ChildProcess;
+  port: number;
+  output(): string;
+  kill9(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+let gatewayEnv: Record<string, string>;
+
+async function startGatewayProcess(port: number): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway'], {
+    cwd: repoRoot,
+    env: { ...process.env, ...gatewayEnv, TIMEBOX_GATEWAY_PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stderr!.on('data', (d) => (out += String(d)));
+  const exited = once(child, 'exit');
+  await waitUntil('the gateway listens', 90_000, async () => {
+    if (child.exitCode !== null) throw new Error(`gateway exited: ${out}`);
+    return /Timebox gateway listening on/.test(out);
+  });
+  return {
+    child,
+    port,
+    output: () => out,
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+interface Identity {
+  keyFile: string;
+  certFile: string;
+}
+
+/** A fresh key and its gateway certificate, as `timebox ssh` makes them. */
+async function identityOf(client: ApiClient, name: string): Promise<Identity> {
+  const keyFile = path.join(dir, name);
+  const gen = await runArgv('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+  if (gen.code !== 0) throw new Error(gen.stderr);
+  const cert = await client.post('/api/v1/gateway/certificate', { publicKey: await readFile(`${keyFile}.pub`, 'utf8') });
+  if (cert.status !== 200) throw new Error(`certificate: ${cert.status} ${JSON.stringify(cert.body)}`);
+  const certFile = `${keyFile}-cert.pub`;
+  await writeFile(certFile, `${cert.body.certificate}\n`);
+  return { keyFile, certFile };
+}
+
+function sshArgs(user: string, id: Identity, command: string[], extra: string[] = []): string[] {
+  return [
+    '-F', 'none', '-p', String(gw.port),
+    '-o', `UserKnownHostsFile=${path.join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
+    '-i', id.keyFile, '-o', `CertificateFile=${id.certFile}`,
+    ...extra,
+    `${user}@127.0.0.1`, ...(command.length ? ['--', ...command] : []),
+  ];
+}
+
+const sshEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LC_ALL: 'C' });
+const ssh = (user: string, id: Identity, command: string[], extra: string[] = [], input?: string): Promise<ExecResult> =>
+  runArgv('/usr/bin/ssh', sshArgs(user, id, command, extra), { env: sshEnv(), timeoutMs: 30_000, ...(input !== undefined ? { input } : {}) });
+
+/** A long session, the client kept open; resolves the time it ended. */
+function sshHeld(user: string, id: Identity, command: string[]) {
+  const child = spawn('/usr/bin/ssh', sshArgs(user, id, command), { env: sshEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d) => (out += String(d)));
+  child.stderr!.on('data', (d) => (err += String(d)));
+  const ended = new Promise<{ at: number; code: number | null }>((resolve) => child.once('exit', (code) => resolve({ at: Date.now(), code })));
+  return { child, ended, stdout: () => out, stderr: () => err };
+}
+
+async function requestGrant(client: ApiClient, account: string, seconds: number): Promise<{ id: string; expiresAt: string }> {
+  const r = await client.post(`${T}/requests`, { targetId, entitlements: ['users'], durationSeconds: seconds, reason: 'INC-77 gateway test', accountName: account });
+  if (r.status !== 201) throw new Error(`request: ${r.status} ${JSON.stringify(r.body)}`);
+  expect(r.body.state).toBe('active');
+  // The account exists on the host once the agent applied the grant.
+  await waitUntil(`${account} on the host`, 30_000, async () => (await ns.exec(['getent', 'passwd', account])).code === 0);
+  return { id: r.body.id as string, expiresAt: r.body.expiresAt as string };
+}
+
+/** Waits until the gateway can log in as the grant's account (the agent has set it up). */
+const usable = (id: Identity) => waitUntil('a login through the gateway', 60_000, async () => (await ssh('web-01', id, ['true'])).code === 0);
+
+const sessionsOf = async (grantId: string) => (await auditor.get(`${T}/gateway-sessions?grantId=${grantId}`)).body.items as Array<Record<string, any>>;
+const endedSession = (grantId: string, timeoutMs = 20_000) =>
+  waitUntil(`a session of ${grantId} ended`, timeoutMs, async () => (await sessionsOf(grantId)).find((s) => !s.live) ?? null);
+const recordingOf = async (sessionId: string): Promise<{ header: any; events: Array<[number, string, string]>; text: string }> => {
+  const r = await auditor.call('GET', `${T}/gateway-sessions/${sessionId}/recording`);
+  expect(r.status).toBe(200);
+  const text = typeof r.body === 'string' ? r.body : `${JSON.stringify(r.body)}\n`;
+  const [header, ...events] = text.trim().split('\n').map((l) => JSON.parse(l));
+  return { header, events, text };
+};
+const outputOf = (events: Array<[number, string, string]>) => events.filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+const auditOf = async (action: string) => ((await server.admin.get(`${T}/audit?action=${action}&limit=200`)).body.items ?? []) as Array<Record<string, any>>;
+
+beforeAll(async () => {
+  db = await createTestDatabase(inject('pgAdminUrl'));
+  dir = await mkdtemp(path.join(tmpdir(), 'tb-gateway-e2e-'));
+  const recordings = path.join(dir, 'recordings');
+  server = await startRestartableServer({ DATABASE_URL: db.url, TIMEBOX_MASTER_KEY: masterKey, TIMEBOX_GATEWAY_RECORDINGS_DIR: recordings });
+  gatewayEnv = {
+    DATABASE_URL: db.url,
+    TIMEBOX_MASTER_KEY: masterKey,
+    TIMEBOX_DATA_DIR: dir,
+    TIMEBOX_GATEWAY_RECORDINGS_DIR: recordings,
+    TIMEBOX_GATEWAY_ID: 'gateway-under-test',
+    TIMEBOX_OUTBOUND_ALLOW: 'loopback',
+    TIMEBOX_LOG_LEVEL: process.env.TIMEBOX_TEST_LOG ?? 'warn',
+  };
+  ns = await createHostNamespace();
+  sshd = await ns.startSshd();
+  const stateDir = path.join(dir, 'agent');
+  const enrolled = await enrolledAgent(server, ns, await mkdtemp(`${stateDir}-`));
+  agent = await enrolled.run();
+  targetId = (await hostTargetWithPolicy(server.admin, enrolled.agentId, {}, 3600)).targetId;
+  ann = await addMember(server, 'ann@example.test', ['requester']);
+  bob = await addMember(server, 'bob@example.test', ['requester']);
+  cat = await addMember(server, 'cat@example.test', ['requester']);
+  dan = await addMember(server, 'dan@example.test', ['requester']);
+  eve = await addMember(server, 'eve@example.test', ['requester']);
+  auditor = await addMember(server, 'audrey@example.test', ['auditor']);
+
+  const scan = await runArgv('/usr/bin/ssh-keyscan', ['-t', 'ed25519', '-p', String(sshd.port), '127.0.0.1']);
+  const line = scan.stdout.split('\n').find((l) => l.includes('ssh-ed25519'));
+  if (!line) throw new Error(`ssh-keyscan: ${scan.stderr}`);
+  const dest = await server.admin.call('PUT', `${T}/targets/${targetId}/gateway-destination`, { host: '127.0.0.1', port: sshd.port, hostKey: line });
+  expect(dest.status, JSON.stringify(dest.body)).toBe(200);
+
+  gw = await startGatewayProcess(await freePort());
+  const info = (await ann.get('/api/v1/gateway')).body;
+  expect(info.fingerprint).toMatch(/^SHA256:/);
+  // Pinned: the client accepts the gateway only with this key.
+  await writeFile(path.join(dir, 'known_hosts'), `[127.0.0.1]:${gw.port} ${info.hostKey}\n`);
+}, 240_000);
+
+afterAll(async () => {
+  await gw?.stop();
+  await agent?.kill9();
+  await ns?.destroy();
+  await server?.destroy();
+  await db?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+it('a person with a grant runs a command as the grant account; the recording holds exactly what the client received', async () => {
+  onTestFailed(() => console.error(gw.output()));
+  const grant = await requestGrant(ann, 'tbgwann', 600);
+  const id = await identityOf(ann, 'ann');
+  const r = await waitUntil('the command ran through the gateway', 60_000, async () => {
+    const x = await ssh('web-01', id, ['id', '-un;', 'echo', 'hello-through-the-gateway;', 'printf', "'caf\\303\\251\\n'"]);
+    return x.code === 0 ? x : null;
+  });
+  expect(r.stdout).toBe('tbgwann\nhello-through-the-gateway\ncafé\n');
+  const session = await endedSession(grant.id);
+  expect(session).toMatchObject({ account: 'tbgwann', kind: 'exec', endReason: 'host_closed', targetName: 'web-01', operatorEmail: 'ann@example.test' });
+  const rec = await recordingOf(session.id);
+  expect(rec.header).toMatchObject({ version: 2, width: 80, height: 24 });
+  expect(outputOf(rec.events)).toBe(r.stdout);
+  expect(session.recordingBytes).toBe(Buffer.byteLength(rec.text));
+  const ended = (await auditOf('gateway.session_ended')).find((e) => JSON.stringify(e).includes(session.id));
+  expect(JSON.stringify(ended ?? {})).toContain(session.recordingSha256);
+
+  // A shell on a terminal: typed commands run, the recording matches the terminal output byte for byte.
+  const shell = await ssh('web-01', id, [], ['-tt'], 'echo shell-$((40+2))\nexit\n');
+  expect(shell.stdout).toContain('shell-42');
+  const shellSession = await waitUntil('the shell session ended', 20_000, async () => (await sessionsOf(grant.id)).find((s) => s.kind === 'shell' && !s.live) ?? null);
+  expect(outputOf((await recordingOf(shellSession.id)).events)).toBe(shell.stdout);
+  // An auditor exports it with the CLI: the plain asciicast, the hash in the audit event.
+  const token = (await auditor.post('/api/v1/tokens', { name: 'cli' })).body.token as string;
+  const cliEnv = { ...process.env, TIMEBOX_SERVER: server.url, TIMEBOX_TOKEN: token, TIMEBOX_CONFIG: path.join(dir, 'no-cli.json'), HOME: dir };
+  const castFile = path.join(dir, 'exported.cast');
+  const exported = await runArgv(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'sessions', 'export', session.id, '-o', castFile], { env: cliEnv, timeoutMs: 60_000 });
+  expect(exported.code, exported.stderr).toBe(0);
+  const cast = await readFile(castFile);
+  expect(cast.toString('utf8')).toBe(rec.text);
+  expect(createHash('sha256').update(cast).digest('hex')).toBe(session.recordingSha256);
+  const listed = await runArgv(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'sessions', 'list', '--json'], { env: cliEnv, timeoutMs: 60_000 });
+  expect(JSON.parse(listed.stdout).map((x: { id: string }) => x.id)).toContain(session.id);
+
+  // The person never saw the password: nothing was revealed.
+  expect((await ann.get(`${T}/grants/${grant.id}`)).body.credentialAvailable).toBe(true);
+}, 120_000);
+
+it('timebox ssh fetches a certificate and runs the system ssh; a key registered in the profile works too', async () => {
+  const token = await ann.post('/api/v1/tokens', { name: 'cli' });
+  expect(token.status).toBe(201);
+  const cli = await runArgv(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'ssh', '--gateway', `127.0.0.1:${gw.port}`, 'web-01', '--', 'echo', 'via-timebox-ssh'], {
+    env: { ...process.env, TIMEBOX_SERVER: server.url, TIMEBOX_TOKEN: token.body.token, TIMEBOX_CONFIG: path.join(dir, 'no-cli.json'), HOME: dir },
+    timeoutMs: 60_000,
+  });
+  expect(cli.code, cli.stderr).toBe(0);
+  expect(cli.stdout).toBe('via-timebox-ssh\n');
+  // The command's exit status comes through, whether the command ends at once or not.
+  const failing = await ssh('web-01', await identityOf(ann, 'ann-exit'), ['exit', '7']);
+  expect(failing.code).toBe(7);
+
+  const keyFile = path.join(dir, 'ann-laptop');
+  await runArgv('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+  const added = await ann.post('/api/v1/me/ssh-keys', { name: 'laptop', publicKey: await readFile(`${keyFile}.pub`, 'utf8') });
+  expect(added.status).toBe(201);
+  // No certificate at all: the key alone names Ann.
+  const plain = await ssh('web-01', { keyFile, certFile: '/dev/null' }, ['id', '-un']);
+  expect(plain.code, plain.stderr).toBe(0);
+  expect(plain.stdout).toBe('tbgwann\n');
+  expect((await ann.call('DELETE', `/api/v1/me/ssh-keys/${added.body.id}`)).status).toBe(204);
+  expect((await ssh('web-01', { keyFile, certFile: '/dev/null' }, ['true'])).code).toBe(255);
+}, 120_000);
+
+it('refuses a person without a grant, a stolen certificate without its key, unknown keys, and port forwarding', async () => {
+  const bobId = await identityOf(bob, 'bob');
+  const noGrant = await ssh('web-01', bobId, ['true']);
+  expect(noGrant.code).toBe(255);
+  expect(noGrant.stderr).toMatch(/Permission denied/);
+
+  // Bob holds Ann's certificate but not her key: the client cannot use it, the gateway never lets it in.
+  const annCert = path.join(dir, 'ann-cert.pub');
+  const stolen = await ssh('web-01', { keyFile: bobId.keyFile, certFile: annCert }, ['true']);
+  expect(stolen.code).toBe(255);
+
+  const annId = await identityOf(ann, 'ann2');
+  const forward = await ssh('web-01', annId, [], ['-W', `127.0.0.1:${sshd.port}`]);
+  expect(forward.code).not.toBe(0);
+  expect(forward.stderr).toMatch(/stdio forwarding failed|administratively prohibited|open failed/);
+
+  const refusals = await auditOf('gateway.access_refused');
+  expect(refusals.some((e) => JSON.stringify(e).includes('no_active_grant'))).toBe(true);
+  const features = await auditOf('gateway.feature_refused');
+  expect(features.some((e) => JSON.stringify(e).includes('port_forwarding'))).toBe(true);
+  expect((await auditor.get(`${T}/gateway-sessions?live=true`)).body.items).toEqual([]);
+}, 120_000);
+
+it('closes the session within a second of the grant end, with a warning first; later logins are refused', async () => {
+  onTestFailed(() => console.error(gw.output()));
+  // Shorter than the warning lead: the warning comes at once.
+  const grant = await requestGrant(cat, 'tbgwcat', 25);
+  const id = await identityOf(cat, 'cat');
+  await usable(id);
+  const held = sshHeld('web-01', id, ['sleep', '600']);
+  await waitUntil('the session is live', 15_000, async () => (await sessionsOf(grant.id)).some((s) => s.live));
+  const { at } = await held.ended;
+  const lateMs = at - Date.parse(grant.expiresAt);
+  console.log(`gateway closed the session ${lateMs} ms after the grant's end`);
+  expect(lateMs).toBeGreaterThanOrEqual(-50);
+  expect(lateMs).toBeLessThan(1000);
+  expect(held.stderr()).toMatch(/your access ends in \d+ s/);
+  const session = await waitUntil('the session ended', 10_000, async () => (await sessionsOf(grant.id)).find((s) => s.endReason === 'grant_ended') ?? null);
+  expect(session.live).toBe(false);
+  const after = await ssh('web-01', await identityOf(cat, 'cat2'), ['true']);
+  expect(after.code).toBe(255);
+}, 120_000);
+
+it('closes the session at an early revocation and at an admin kill', async () => {
+  const grant = await requestGrant(dan, 'tbgwdan', 600);
+  const id = await identityOf(dan, 'dan');
+  await usable(id);
+  const killed = sshHeld('web-01', id, ['sleep', '600']);
+  const live = await waitUntil('the session is live', 15_000, async () => (await sessionsOf(grant.id)).find((s) => s.live) ?? null);
+  expect((await bob.post(`${T}/gateway-sessions/${live.id}/kill`)).status).toBe(403);
+  const kill = await auditor.post(`${T}/gateway-sessions/${live.id}/kill`);
+  expect(kill.status).toBe(202);
+  const t0 = Date.now();
+  await killed.ended;
+  expect(Date.now() - t0).toBeLessThan(2000);
+  await waitUntil('the session is recorded as killed', 5_000, async () => (await auditor.get(`${T}/gateway-sessions/${live.id}`)).body.endReason === 'killed');
+
+  const held = sshHeld('web-01', await identityOf(dan, 'dan2'), ['sleep', '600']);
+  await waitUntil('the second session is live', 15_000, async () => (await sessionsOf(grant.id)).some((s) => s.live));
+  const revokedAt = Date.now();
+  expect((await server.admin.post(`${T}/grants/${grant.id}/revoke`, { reason: 'INC-77 done early' })).status).toBe(200);
+  const { at } = await held.ended;
+  console.log(`gateway closed the session ${at - revokedAt} ms after the revocation was requested`);
+  expect(at - revokedAt).toBeLessThan(5000);
+  const sessions = await waitUntil('every session closed', 5_000, async () => {
+    const all = await sessionsOf(grant.id);
+    return all.every((s) => !s.live) ? all : null;
+  });
+  expect(sessions.map((s) => s.endReason)).toContain('grant_revoked');
+}, 120_000);
+
+it('a gateway killed with -9: the recording is readable up to the last flush, the session ends abnormally, the grant is untouched', async () => {
+  onTestFailed(() => console.error(gw.output()));
+  const grant = await requestGrant(eve, 'tbgweve', 600);
+  const id = await identityOf(eve, 'eve');
+  await usable(id);
+  const held = sshHeld('web-01', id, ['echo', 'before-the-crash;', 'sleep', '600']);
+  const live = await waitUntil('the session is live', 15_000, async () => (await sessionsOf(grant.id)).find((s) => s.live) ?? null);
+  // The recording is flushed at least every 2 s: the line shows up in the live export.
+  await waitUntil('the output was flushed', 10_000, async () => (await recordingOf(live.id)).text.includes('before-the-crash'));
+  await gw.kill9();
+  await held.ended;
+  const before = (await server.admin.get(`${T}/grants/${grant.id}`)).body;
+
+  gw = await startGatewayProcess(gw.port);
+  const session = (await auditor.get(`${T}/gateway-sessions/${live.id}`)).body;
+  expect(session).toMatchObject({ live: false, endReason: 'gateway_died' });
+  const rec = await recordingOf(live.id);
+  expect(outputOf(rec.events)).toBe('before-the-crash\n');
+  const ended = (await auditOf('gateway.session_ended')).find((e) => JSON.stringify(e).includes(live.id));
+  expect(JSON.stringify(ended)).toMatch(/"abnormal":true/);
+  const after = (await server.admin.get(`${T}/grants/${grant.id}`)).body;
+  expect(after.state).toBe('active');
+  expect(after.expiresAt).toBe(before.expiresAt);
+}, 120_000);
