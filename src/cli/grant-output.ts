@@ -3,8 +3,7 @@
  * place a generated password is ever shown.
  */
 import { chmod, writeFile } from 'node:fs/promises';
-import { apiPost } from './api-client.js';
-import type { Credential, Grant } from './api-types.js';
+import type { Credential, Grant } from '../api/types.js';
 import type { Ctx } from './context.js';
 import { formatDuration } from './duration.js';
 import { ExitCode } from './exit-codes.js';
@@ -13,7 +12,7 @@ import { clean, keyValues, note, print, printJson, relative, when } from './outp
 const failedStates = new Set(['revoked', 'revoke_failed', 'expired', 'cancelled', 'denied', 'failed']);
 
 export async function revealCredential(ctx: Ctx, grantId: string): Promise<Credential> {
-  return apiPost<Credential>(ctx.conn, await ctx.tenantPath(`/grants/${grantId}/credential`));
+  return ctx.api.call('revealCredential', { params: { tenant: await ctx.tenant(), grantId }, body: {} });
 }
 
 /** The credential, once: the server forgets the password as it hands it over. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { endpoint } from '../endpoint.js';
-import { EnrollRequestSchema, HeartbeatSchema, JournalUploadSchema } from '../../agent/protocol.js';
+import { AgentHealthSchema, EnrollRequestSchema, HeartbeatSchema, JournalUploadSchema, type AgentHealth } from '../../agent/protocol.js';
 import { LinuxAgentConfigSchema } from '../../connectors/linux-agent/config.js';
 import { uuidParam, name, tenantParamsSchema, pageQuerySchema, pageSchema } from '../fields.js';
 
@@ -10,6 +10,15 @@ export const AGENT_MAX_WAIT_SECONDS = 25;
 const signedDescription =
   'Signed by the agent: x-timebox-agent, x-timebox-timestamp (ms), x-timebox-nonce and x-timebox-signature (Ed25519, base64url) over ' +
   '"timebox-agent-v1\\n<agent id>\\n<METHOD>\\n<path?query>\\n<timestamp>\\n<nonce>\\n<sha256 hex of the body>". 401 when stale (±60 s), replayed, revoked or badly signed.';
+
+/**
+ * An agent's health is served as the agent last reported it (`health: unknown`); this reads it as
+ * today's agents report it, or null (none yet, or a shape this client does not know).
+ */
+export function readAgentHealth(health: unknown): AgentHealth | null {
+  const parsed = AgentHealthSchema.safeParse(health);
+  return parsed.success ? parsed.data : null;
+}
 
 export const agentSchema = z.object({
   id: z.string(),

@@ -68,7 +68,7 @@ export const settingsView = z.object({
   emailClaim: z.string(),
   emailVerifiedClaim: z.string(),
   groupsClaim: z.string(),
-  roleMappings: z.array(z.object({ group: z.string(), roles: z.array(z.string()) })),
+  roleMappings: z.array(z.object({ group: z.string(), roles: z.array(z.enum(roles)) })),
   groupMappings: z.array(z.object({ group: z.string(), operatorGroup: z.string() })),
   requireSso: z.boolean(),
   breakGlassEmails: z.array(z.string()),

@@ -1,13 +1,11 @@
 /** `timebox grants list | show | revoke | credential`. */
 import { Option, type Command } from 'commander';
-import { apiGet, apiPages, apiPost, type Page } from '../api-client.js';
-import type { Grant } from '../api-types.js';
+import type { Grant } from '../../api/types.js';
+import { grantStates } from '../../core/lifecycle.js';
 import { connect, idArg } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { printCredential, printGrant, revealCredential } from '../grant-output.js';
 import { clean, note, print, printJson, relative, table, when } from '../output.js';
-
-const grantStates = ['requested', 'approved', 'activating', 'active', 'revoking', 'revoked', 'revoke_failed', 'denied', 'cancelled', 'expired', 'failed'];
 
 function expiresColumn(g: Grant): string {
   if (g.state === 'active' && g.expiresAt) return `${when(g.expiresAt)} (${relative(g.expiresAt)})`;
@@ -24,11 +22,10 @@ export function registerGrants(program: Command): void {
     .option('--mine', 'only my own grants')
     .option('--all-pages', 'fetch every page, not just the newest 50')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { state?: string; mine?: boolean; allPages?: boolean }, cmd: Command) => {
+    .action(async (opts: { state?: Grant['state']; mine?: boolean; allPages?: boolean }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const path = await ctx.tenantPath('/grants');
-      const query = { state: opts.state, mine: opts.mine ? 'true' : undefined };
-      const page = opts.allPages ? await apiPages<Grant>(ctx.conn, path, query) : await apiGet<Page<Grant>>(ctx.conn, path, query);
+      const args = { params: { tenant: await ctx.tenant() }, query: { state: opts.state, mine: opts.mine ? ('true' as const) : undefined } };
+      const page = opts.allPages ? await ctx.api.pages('listGrants', args) : await ctx.api.call('listGrants', args);
       if (ctx.json) return printJson(page);
       table(
         ['ID', 'STATE', 'TARGET', 'ENTITLEMENTS', 'ACCOUNT', 'REQUESTED BY', 'ENDS'],
@@ -45,7 +42,7 @@ export function registerGrants(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const grant = await apiGet<Grant>(ctx.conn, await ctx.tenantPath(`/grants/${idArg(id, 'grant')}`));
+      const grant = await ctx.api.call('getGrant', { params: { tenant: await ctx.tenant(), grantId: idArg(id, 'grant') } });
       if (ctx.json) return printJson(grant);
       printGrant(grant);
     });
@@ -58,7 +55,7 @@ export function registerGrants(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { reason: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const grant = await apiPost<Grant>(ctx.conn, await ctx.tenantPath(`/grants/${idArg(id, 'grant')}/revoke`), { reason: opts.reason });
+      const grant = await ctx.api.call('revokeGrant', { params: { tenant: await ctx.tenant(), grantId: idArg(id, 'grant') }, body: { reason: opts.reason } });
       if (grant.state === 'revoke_failed') process.exitCode = ExitCode.failure;
       if (ctx.json) return printJson(grant);
       if (grant.state === 'revoked') print(`Grant ${grant.id} is revoked; ${clean(grant.username)} no longer has ${grant.entitlements.map(clean).join(', ')} on ${clean(grant.targetName)}.`);

@@ -1,7 +1,6 @@
 /** `timebox members add | list | disable | enable | end-sessions`. */
 import type { Command } from 'commander';
-import { apiPages, apiPost } from '../api-client.js';
-import type { AddedMember, Member, OffboardingReport } from '../api-types.js';
+import type { Role } from '../../api/types.js';
 import { csvArg } from '../args.js';
 import { connect, idArg } from '../context.js';
 import { clean, print, printJson, table, when } from '../output.js';
@@ -19,10 +18,14 @@ export function registerMembers(program: Command): void {
     .action(async (opts: { email: string; roles: string[]; displayName?: string }, cmd: Command) => {
       const ctx = await connect(cmd);
       const tenant = await ctx.tenant();
-      const m = await apiPost<AddedMember>(ctx.conn, await ctx.tenantPath('/members'), {
-        email: opts.email,
-        roles: opts.roles,
-        ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
+      const m = await ctx.api.call('addMember', {
+        params: { tenant },
+        body: {
+          email: opts.email,
+          // Roles as typed: the server refuses one it does not know, naming it.
+          roles: opts.roles as Role[],
+          ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
+        },
       });
       if (ctx.json) return printJson(m);
       if ('operator' in m) {
@@ -45,7 +48,7 @@ export function registerMembers(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { reason: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const r = await apiPost<OffboardingReport>(ctx.conn, await ctx.tenantPath(`/members/${byId(id)}/disable`), { reason: opts.reason });
+      const r = await ctx.api.call('disableMember', { params: { tenant: await ctx.tenant(), operatorId: byId(id) }, body: { reason: opts.reason } });
       if (ctx.json) return printJson(r);
       print(`Disabled in ${await ctx.tenant()}: ${r.sessionsAndTokensEnded} session(s)/token(s) ended, ${r.requestsCancelled} request(s) cancelled, ${r.grantsRevoked} grant(s) being revoked, ${r.approvalsRerouted} approval(s) re-routed, ${r.approvalsFlagged} flagged.`);
     });
@@ -56,7 +59,7 @@ export function registerMembers(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      await apiPost(ctx.conn, await ctx.tenantPath(`/members/${byId(id)}/enable`), {});
+      await ctx.api.call('enableMember', { params: { tenant: await ctx.tenant(), operatorId: byId(id) } });
       if (ctx.json) return printJson({ enabled: true });
       print('Enabled: they can sign in again; their grants stay ended.');
     });
@@ -68,7 +71,7 @@ export function registerMembers(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { reason: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const r = await apiPost<{ sessionsAndTokensEnded: number }>(ctx.conn, await ctx.tenantPath(`/members/${byId(id)}/end-sessions`), { reason: opts.reason });
+      const r = await ctx.api.call('endMemberSessions', { params: { tenant: await ctx.tenant(), operatorId: byId(id) }, body: { reason: opts.reason } });
       if (ctx.json) return printJson(r);
       print(`${r.sessionsAndTokensEnded} session(s) and API token(s) ended.`);
     });
@@ -79,7 +82,7 @@ export function registerMembers(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const { items } = await apiPages<Member>(ctx.conn, await ctx.tenantPath('/members'));
+      const { items } = await ctx.api.pages('listMembers', { params: { tenant: await ctx.tenant() } });
       if (ctx.json) return printJson(items);
       table(
         ['EMAIL', 'NAME', 'ROLES', 'DISABLED', 'ID'],

@@ -1,8 +1,6 @@
 /** `timebox request`: ask for access; when granted at once, show the password, certificate or token (once). */
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { apiPost } from '../api-client.js';
-import type { Grant } from '../api-types.js';
 import { collect, durationArg, isoArg } from '../args.js';
 import { connect, resolveTarget } from '../context.js';
 import { finishGrant } from '../grant-output.js';
@@ -52,7 +50,9 @@ export function registerRequest(program: Command): void {
       const ctx = await connect(cmd);
       const publicKey = opts.publicKeyFile !== undefined ? await readPublicKey(opts.publicKeyFile) : undefined;
       const target = await resolveTarget(ctx, opts.target);
-      const grant = await apiPost<Grant>(ctx.conn, await ctx.tenantPath('/requests'), {
+      const grant = await ctx.api.call('requestAccess', {
+        params: { tenant: await ctx.tenant() },
+        body: {
         targetId: target.id,
         entitlements: opts.entitlement,
         reason: opts.reason,
@@ -61,6 +61,7 @@ export function registerRequest(program: Command): void {
         ...(opts.ticket !== undefined ? { ticket: opts.ticket } : {}),
         ...(opts.start !== undefined ? { startAt: opts.start } : {}),
         ...(publicKey !== undefined ? { publicKey } : {}),
+        },
       });
       await finishGrant(ctx, grant, opts.out !== undefined ? { out: opts.out } : {});
     });

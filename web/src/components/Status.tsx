@@ -1,7 +1,7 @@
 /** Status badges, approval progress, and the live countdown to a grant's end. */
 import { formatDate, formatRemaining } from '../format';
 import { useServerNow } from '../live';
-import type { Grant, GrantState, JitAccount } from '../types';
+import type { Grant, GrantState, JitAccount } from '../../../src/api/types.js';
 
 export type ShownStatus = 'active' | 'activating' | 'waiting' | 'scheduled' | 'disabling' | 'revoke_failed' | 'failed' | 'denied' | 'disabled';
 

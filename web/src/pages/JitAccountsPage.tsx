@@ -4,7 +4,7 @@ import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import { Link } from '../router';
-import type { Credential, Grant, JitAccount } from '../types';
+import type { Credential, Grant, JitAccount } from '../../../src/api/types.js';
 import { CredentialDialog } from '../wizard/CredentialDialog';
 import { AccountRow } from './AccountRow';
 import { DeleteDialog } from './DeleteDialog';

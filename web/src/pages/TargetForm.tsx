@@ -4,10 +4,10 @@
  * the fields they concern and nothing is stored until all of it is accepted.
  */
 import { useState, type FormEvent } from 'react';
-import { api, tenantPath } from '../api';
+import { call } from '../api';
 import { FormError, SelectField, TextField } from '../components/Field';
 import { useWorkspace } from '../context';
-import type { CheckReport, Target } from '../types';
+import type { CheckReport, Target } from '../../../src/api/types.js';
 import { KindFields } from './targets/KindFields';
 import { configOf, fieldOfPath, kindInfos, type TargetKind } from './targets/target-kinds';
 import { useTargetDraft } from './targets/useTargetDraft';
@@ -24,7 +24,7 @@ export function TargetForm(props: { onCreated: (t: Target, check: CheckReport) =
     if (!form.check()) return;
     setBusy(true);
     try {
-      const res = await api.post<{ target: Target; check: CheckReport }>(tenantPath(ws.slug, '/targets'), { name: form.name.trim(), kind, config: configOf(kind, form.draft) });
+      const res = await call('createTarget', { params: { tenant: ws.slug }, body: { name: form.name.trim(), kind, config: configOf(kind, form.draft) } });
       props.onCreated(res.target, res.check);
     } catch (err) {
       form.refused(err, (path) => fieldOfPath(kind, form.draft, path));

@@ -3,14 +3,14 @@
  * link to `…/targets#target-<id>` (from the fleet) scrolls to that target and marks it.
  */
 import { useCallback, useEffect, useState } from 'react';
-import { allPages, api, messageOf, tenantPath } from '../api';
+import { call, allPages, messageOf } from '../api';
 import { CheckResult } from '../components/CheckResult';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import { formatDate } from '../format';
 import { kindLabel } from '../rules';
-import type { CheckReport, Target } from '../types';
+import type { CheckReport, Target } from '../../../src/api/types.js';
 import { TargetForm } from './TargetForm';
 import { kindLabelOf } from './targets/target-kinds';
 
@@ -24,7 +24,7 @@ export function TargetsPage() {
   const [checks, setChecks] = useState<Record<string, CheckReport | 'running' | { error: string }>>({});
 
   const load = useCallback(() => {
-    allPages<Target>(tenantPath(ws.slug, '/targets'), {}).then(setTargets, (err: unknown) => setError(messageOf(err)));
+    allPages('listTargets', { params: { tenant: ws.slug } }).then(setTargets, (err: unknown) => setError(messageOf(err)));
   }, [ws.slug]);
   useEffect(load, [load]);
 
@@ -36,7 +36,7 @@ export function TargetsPage() {
   const test = async (t: Target) => {
     setChecks((c) => ({ ...c, [t.id]: 'running' }));
     try {
-      const report = await api.post<CheckReport>(tenantPath(ws.slug, `/targets/${t.id}/check`));
+      const report = await call('checkTarget', { params: { tenant: ws.slug, targetId: t.id } });
       setChecks((c) => ({ ...c, [t.id]: report }));
     } catch (err) {
       setChecks((c) => ({ ...c, [t.id]: { error: messageOf(err) } }));

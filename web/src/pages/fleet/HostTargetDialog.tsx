@@ -3,13 +3,13 @@
  * it offers and how passwords reach people; then the connection test and a link to the target.
  */
 import { useState, type FormEvent } from 'react';
-import { api, tenantPath } from '../../api';
+import { call } from '../../api';
 import { CheckResult } from '../../components/CheckResult';
 import { Dialog } from '../../components/Dialog';
 import { DialogActions, DialogDone } from '../../components/DialogActions';
 import { FormError, TextField } from '../../components/Field';
 import { Link } from '../../router';
-import type { Agent, CheckReport, Target } from '../../types';
+import type { Agent, CallResult } from '../../../../src/api/types.js';
 import { LinuxAgentFields } from '../targets/LinuxAgentFields';
 import { configOf, fieldOfPath } from '../targets/target-kinds';
 import { useTargetDraft } from '../targets/useTargetDraft';
@@ -18,7 +18,7 @@ export function HostTargetDialog(props: { tenant: string; agent: Agent; onClose:
   const { agent } = props;
   const form = useTargetDraft('linux-agent', { name: agent.name, values: { agentId: agent.id } });
   const [busy, setBusy] = useState(false);
-  const [created, setCreated] = useState<{ target: Target; check: CheckReport } | null>(null);
+  const [created, setCreated] = useState<CallResult<'addAgentTarget'> | null>(null);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -26,7 +26,7 @@ export function HostTargetDialog(props: { tenant: string; agent: Agent; onClose:
     setBusy(true);
     try {
       const { agentId: _agent, ...config } = configOf('linux-agent', form.draft);
-      setCreated(await api.post<{ target: Target; check: CheckReport }>(tenantPath(props.tenant, `/agents/${agent.id}/target`), { name: form.name.trim(), ...config }));
+      setCreated(await call('addAgentTarget', { params: { tenant: props.tenant, agentId: agent.id }, body: { name: form.name.trim(), ...config } }));
     } catch (err) {
       // The agent is fixed here: a complaint about it is the form's.
       form.refused(err, (path) => (path[0] === 'agentId' ? null : fieldOfPath('linux-agent', form.draft, path)));

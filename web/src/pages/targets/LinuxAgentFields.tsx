@@ -4,11 +4,11 @@
  * reach people (not for existing users, who have their own).
  */
 import { useEffect, useState } from 'react';
-import { allPages, messageOf, tenantPath } from '../../api';
+import { allPages, messageOf } from '../../api';
 import { SelectField, TextField } from '../../components/Field';
 import { useWorkspace } from '../../context';
 import { Link } from '../../router';
-import type { Agent } from '../../types';
+import type { Agent } from '../../../../src/api/types.js';
 import { binder, type FieldProps } from './field-binding';
 import type { SudoRuleDraft } from './linux-agent-kind';
 import { SudoRulesEditor } from './SudoRulesEditor';
@@ -18,7 +18,7 @@ function AgentPicker(p: FieldProps) {
   const [agents, setAgents] = useState<Agent[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    allPages<Agent>(tenantPath(ws.slug, '/agents'), {}).then(
+    allPages('listAgents', { params: { tenant: ws.slug } }).then(
       (list) => setAgents(list.filter((a) => !a.revoked)),
       (err: unknown) => setError(messageOf(err)),
     );
