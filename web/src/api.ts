@@ -1,7 +1,7 @@
 /**
  * The dashboard's transport for the contract's typed client (src/api/client.ts): `call('getGrant',
  * { params: { tenant, grantId } })` answers a typed grant, parsed with the contract's schema in
- * development (or with localStorage `timebox.checkResponses` = 1, as the browser tests set). The session lives in the HttpOnly cookie the login sets; the
+ * development and in the browser tests' build. The session lives in the HttpOnly cookie the login sets; the
  * CSRF token is sent on every unsafe request. The login also sets it as the readable
  * `timebox_csrf` cookie, which every tab of this origin can read (a new tab stays signed in), and
  * this tab keeps the login response's copy in sessionStorage as a fallback. A 401 anywhere but
@@ -123,17 +123,9 @@ async function request(method: string, path: string, body?: unknown): Promise<{ 
   return { status: res.status, body: parsed ?? undefined };
 }
 
-function checkResponses(): boolean {
-  if (import.meta.env.DEV) return true;
-  try {
-    return localStorage.getItem('timebox.checkResponses') === '1';
-  } catch {
-    return false;
-  }
-}
-
 const client = createApiClient({
-  checkResponses: checkResponses(),
+  // Development, and the browser tests' build: a drifted answer fails loudly (ContractDriftError).
+  checkResponses: import.meta.env.DEV || import.meta.env.VITE_TIMEBOX_CHECK_RESPONSES === '1',
   transport: (r) => request(r.method, r.path + query(r.query ?? {}), r.body),
 });
 
