@@ -14,7 +14,6 @@ import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
 import type { WebhookFormat, WebhookRow } from '../store/schema-notifications.js';
 import { notifyDb, webhookSecretContext } from './db.js';
-import { notificationEventTypes } from './events.js';
 import { redactUrl, webhookUrlProblem, webhookUrlSyntaxProblem } from './url-policy.js';
 
 import { webhookFormats, webhookInput } from '../api/endpoints/notifications.js';

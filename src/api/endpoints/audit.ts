@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { endpoint } from '../endpoint.js';
-import { reason, text, tenantParamsSchema, pageQuerySchema, pageSchema } from '../fields.js';
+import { text, tenantParamsSchema, pageQuerySchema, pageSchema } from '../fields.js';
 
 export const eventSchema = z.object({
   seq: z.string(),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { roles } from '../../core/roles.js';
 import { endpoint } from '../endpoint.js';
-import { MAX_PASSWORD_INPUT, name } from '../fields.js';
+import { MAX_PASSWORD_INPUT } from '../fields.js';
 
 export const operatorSummary = z.object({ id: z.uuid(), email: z.string(), displayName: z.string() });
 export const loginBody = z.object({

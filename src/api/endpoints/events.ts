@@ -1,5 +1,5 @@
 import { endpoint } from '../endpoint.js';
-import { text, tenantParamsSchema } from '../fields.js';
+import { tenantParamsSchema } from '../fields.js';
 
 export const eventEndpoints = {
   events: endpoint({

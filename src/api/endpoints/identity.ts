@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { roles } from '../../core/roles.js';
 import { endpoint } from '../endpoint.js';
-import { MAX_PASSWORD_INPUT, name } from '../fields.js';
+import { MAX_PASSWORD_INPUT } from '../fields.js';
 
 export const tokenField = z.string().trim().min(1).max(200).describe('The token at the end of the invitation link (/invite/<token>)');
 export const invitationIssued = z.object({

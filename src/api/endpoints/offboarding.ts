@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { endpoint } from '../endpoint.js';
-import { reason, tenantParamsSchema } from '../fields.js';
+import { tenantParamsSchema } from '../fields.js';
 
 export const memberParams = tenantParamsSchema.extend({ operatorId: z.uuid({ error: 'must be an operator id (UUID)' }) });
 export const operatorParams = z.object({ operatorId: z.uuid({ error: 'must be an operator id (UUID)' }) });

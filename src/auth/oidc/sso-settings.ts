@@ -17,7 +17,7 @@ import { inTransaction, normalizeEmail, type Actor } from '../operators.js';
 
 type Db = Kysely<Database>;
 
-import { MAX_MAPPINGS, ssoSettingsInput } from '../../api/endpoints/sso.js';
+import { ssoSettingsInput } from '../../api/endpoints/sso.js';
 
 export { isLoopbackHost, issuerUrl, MAX_MAPPINGS, ssoSettingsInput } from '../../api/endpoints/sso.js';
 export type SsoSettingsInput = z.infer<typeof ssoSettingsInput>;

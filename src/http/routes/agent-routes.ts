@@ -19,7 +19,6 @@ import { LINUX_AGENT_KIND } from '../../connectors/linux-agent/config.js';
 import { agentsDb, type AgentRow } from '../../store/schema-agents.js';
 import { principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, stringAndIdKeys } from '../pagination.js';
-import { name } from '../../api/fields.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant } from '../tenant-access.js';
 

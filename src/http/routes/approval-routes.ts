@@ -1,7 +1,6 @@
 /** Approvals inbox and decisions, extensions, break-glass reviews, and the policy simulator. */
 import { endpoints } from '../../api/endpoints.js';
 import { routeOf } from '../route-of.js';
-import { totp } from '../../api/endpoints/approvals.js';
 import { awaitActivation } from '../../app/activation-outcome.js';
 import { approvalInbox } from '../../app/approval-inbox.js';
 import { decideRequest } from '../../app/decide-request.js';
@@ -13,7 +12,6 @@ import { principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant } from '../tenant-access.js';
 import { grantJson, iso } from '../schemas.js';
-import { durationSeconds, reason } from '../../api/fields.js';
 import type { GrantRouteDeps } from './grant-routes.js';
 
 export const approvalRoutes =

@@ -23,8 +23,7 @@ import type { CaInfo, CaKind, CredentialEngines } from '../../credentials/index.
 import type { Database } from '../../store/schema.js';
 import { principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
-import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
-import { text } from '../../api/fields.js';
+import { requireTenant } from '../tenant-access.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -47,8 +46,6 @@ const LIST_CACHE = 'public, no-cache';
 const CRL_REBUILD_MS = 10 * 60_000;
 
 const nothingPublished = () => new AppError('not_found', 'nothing is published here (no such tenant, or no CA of this kind yet)');
-const caKinds = ['ssh', 'x509', 'jwt'] as const;
-
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const caJson = (ca: CaInfo) => ({
   id: ca.id,
@@ -141,8 +138,6 @@ export const credentialRoutes =
         return { der: doc.der, pem: doc.pem };
       });
     }
-
-    const params = { params: tenantParamsSchema, security: [], tags: ['credentials'] };
 
     app.route({
       ...routeOf(endpoints.sshCaKeys, { config: { cacheControl: CA_CACHE } }),

@@ -15,7 +15,6 @@ import { decodeCursor, encodeCursor, timeAndIdKeys } from '../pagination.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant } from '../tenant-access.js';
 import { grantJson } from '../schemas.js';
-import { name } from '../../api/fields.js';
 
 export interface GrantRouteDeps extends AppDeps {
   runNow(grantId: string, kind: WorkKind): Promise<boolean>;

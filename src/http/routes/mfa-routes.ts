@@ -1,7 +1,6 @@
 /** The signed-in operator's authenticator app (TOTP): enrol, confirm, remove; recovery codes; a platform admin's reset. */
 import { routeOf } from '../route-of.js';
 import { endpoints } from '../../api/endpoints.js';
-import { recoveryCodes } from '../../api/endpoints/mfa.js';
 import type { FastifyRequest } from 'fastify';
 import { forbidden } from '../../core/errors.js';
 import type { Totp } from '../../auth/totp.js';

@@ -8,7 +8,6 @@ import { principalOf } from '../auth-hook.js';
 import { decodeCursor, oneStringKey, encodeCursor } from '../pagination.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant } from '../tenant-access.js';
-import { name } from '../../api/fields.js';
 
 export const targetRoutes =
   (deps: AppDeps): RouteModule =>

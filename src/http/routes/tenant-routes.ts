@@ -12,7 +12,6 @@ import { actorOf, principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, oneStringKey, stringAndIdKeys, toPage } from '../pagination.js';
 import { effectiveRoles, requireTenant, type TenantAccess } from '../tenant-access.js';
 import type { ZodApp } from '../server.js';
-import { name } from '../../api/fields.js';
 
 /**
  * Owners can only be touched by someone with owners.manage. Given as a guard to the membership

@@ -1,13 +1,11 @@
 /** Personal API tokens of the signed-in operator. The secret is shown once, at creation. */
 import { routeOf } from '../route-of.js';
 import { endpoints } from '../../api/endpoints.js';
-import { created } from '../../api/endpoints/tokens.js';
 import type { Clock } from '../../core/clock.js';
 import { forbidden, notFound } from '../../core/errors.js';
 import type { Tokens } from '../../auth/tokens.js';
 import { actorOf, principalOf } from '../auth-hook.js';
 import type { ZodApp } from '../server.js';
-import { name } from '../../api/fields.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 

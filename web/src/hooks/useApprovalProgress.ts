@@ -9,7 +9,7 @@ import type { ApprovalProgress } from '../components/Status';
 import { useWorkspace } from '../context';
 import { useLiveEvents } from '../live';
 import { fittingPolicies } from '../policy-match';
-import type { Grant, Group, InboxItem, Policy } from '../../../src/api/types.js';
+import type { Grant, Policy } from '../../../src/api/types.js';
 
 interface Basis {
   policies: Policy[];

@@ -4,11 +4,6 @@ import { call, ApiError, messageOf, session } from '../api';
 import { FormError, TextField } from '../components/Field';
 import { SsoSignIn } from './SsoSignIn';
 
-interface LoginResponse {
-  csrfToken: string;
-  expiresAt: string;
-}
-
 export function SignIn(props: { message?: string; onSignedIn: () => Promise<void> }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');

@@ -1,6 +1,6 @@
 /** "Requests": my grants, newest first, with their live state. */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { call, messageOf, query } from '../api';
+import { call, messageOf } from '../api';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { GrantStatus, statusOfGrant } from '../components/Status';
@@ -8,7 +8,7 @@ import { useWorkspace } from '../context';
 import { formatDate, formatDuration } from '../format';
 import { useLiveEvents } from '../live';
 import { useApprovalProgress } from '../hooks/useApprovalProgress';
-import type { Grant, Page } from '../../../src/api/types.js';
+import type { Grant } from '../../../src/api/types.js';
 
 export function RequestsPage() {
   const ws = useWorkspace();

@@ -4,9 +4,9 @@
  * reloaded shortly after to catch everything else (new grants, account status).
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { call, messageOf, query } from '../api';
+import { call, messageOf } from '../api';
 import { useLiveEvents } from '../live';
-import type { Grant, JitAccount, Page } from '../../../src/api/types.js';
+import type { Grant, JitAccount } from '../../../src/api/types.js';
 
 export interface AccountsState {
   accounts: JitAccount[] | null;

@@ -3,13 +3,13 @@
  * form; on success the password, certificate or token is revealed once.
  */
 import { useEffect, useState } from 'react';
-import { call, allPages, messageOf, query } from '../api';
+import { call, allPages, messageOf } from '../api';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import { formatDate } from '../format';
 import { Link, navigate } from '../router';
-import type { Grant, Group, JitAccount, Page, Policy, Target } from '../../../src/api/types.js';
+import type { Grant, Group, JitAccount, Policy, Target } from '../../../src/api/types.js';
 import { ActivateForm } from './ActivateForm';
 import { CredentialDialog } from './CredentialDialog';
 import { labelOfKind, secretNoun } from './credential-kinds';

@@ -3,19 +3,14 @@
  * here; someone who already has an account accepts while signed in (their consent). The page
  * shows what the link is for, never whether the address already has an account.
  */
+import type { CallResult } from '../../../../src/api/types.js';
 import { useEffect, useState, type FormEvent } from 'react';
 import { call, ApiError, messageOf } from '../../api';
 import { FormError, TextField } from '../../components/Field';
 import { PASSWORD_RULES } from '../../layout/ChangePassword';
 import { navigate } from '../../router';
 
-interface Preview {
-  email: string;
-  kind: 'member' | 'reset';
-  tenant: { slug: string; name: string } | null;
-  roles: string[];
-  expiresAt: string;
-}
+type Preview = CallResult<'previewInvitation'>;
 
 export function InvitePage(props: { token: string; signedInAs: string | null; onAccepted: () => Promise<void> }) {
   const [preview, setPreview] = useState<Preview | null>(null);

@@ -6,7 +6,7 @@
  */
 import { ApiError, messageOf } from '../../api';
 import { formatDuration, parseDuration } from '../../format';
-import type { AccessWindow, CallArgs, Policy, PolicyRules, Role, Weekday } from '../../../../src/api/types.js';
+import type { AccessWindow, CallArgs, Policy, Role, Weekday } from '../../../../src/api/types.js';
 
 export interface LevelDraft {
   key: number;

@@ -1,4 +1,5 @@
 /** The JIT settings of one target: enabled, allowed groups (searched on the target), creator groups. */
+import type { JitSettings } from '../../../../src/api/types.js';
 import { useState, type FormEvent } from 'react';
 import { call, messageOf } from '../../api';
 import { CheckList } from '../../components/CheckList';
@@ -9,15 +10,7 @@ import { useDirectory } from '../../hooks/useDirectory';
 import type { Target } from '../../../../src/api/types.js';
 import { EntitlementPicker } from '../../wizard/EntitlementPicker';
 
-export interface JitSettingsView {
-  targetId: string;
-  configured: boolean;
-  enabled: boolean;
-  allowedGroups: string[];
-  creatorGroupIds: string[];
-  updatedAt: string | null;
-  updatedBy: string | null;
-}
+export type JitSettingsView = JitSettings;
 
 export function JitSettingsForm(props: { target: Target; settings: JitSettingsView; onSaved: (s: JitSettingsView) => void }) {
   const ws = useWorkspace();

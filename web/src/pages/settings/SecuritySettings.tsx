@@ -4,13 +4,13 @@
  * with a code from the app, which answers ten recovery codes, shown once. Turning it off needs a
  * current code, or a recovery code when the app is lost; new recovery codes need a current code.
  */
+import type { CallResult } from '../../../../src/api/types.js';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { call, messageOf, mfaOf } from '../../api';
 import { FormError, TextField } from '../../components/Field';
 import { SecretField } from '../../components/SecretField';
-import type { Me } from '../../../../src/api/types.js';
 
-type Enrolment = { secret: string; otpauthUri: string };
+type Enrolment = CallResult<'startTotpEnrolment'>;
 const grouped = (secret: string) => secret.replace(/(.{4})/g, '$1 ').trim();
 
 export function SecuritySettings() {

@@ -4,26 +4,11 @@
  * sign-in is refused. The client secret is write-only: empty keeps the stored one.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import type { Role } from '../../../../src/api/types.js';
+import type { Role, SsoSettings } from '../../../../src/api/types.js';
 import { call, ApiError, messageOf } from '../../api';
 import { FormError, TextArea, TextField } from '../../components/Field';
 import { useWorkspace } from '../../context';
 import { focusFirstInvalid } from '../../forms';
-
-interface SsoSettings {
-  issuer: string;
-  clientId: string;
-  clientSecretSet: boolean;
-  scopes: string[];
-  emailClaim: string;
-  emailVerifiedClaim: string;
-  groupsClaim: string;
-  roleMappings: { group: string; roles: string[] }[];
-  groupMappings: { group: string; operatorGroup: string }[];
-  requireSso: boolean;
-  breakGlassEmails: string[];
-  redirectUri: string;
-}
 
 const blank = {
   issuer: '',

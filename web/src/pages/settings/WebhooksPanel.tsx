@@ -2,6 +2,7 @@
  * Webhooks: where events are posted (Slack, Teams, or signed generic JSON). The signing secret is
  * shown once, right after creation; "Send test" reports what the receiver answered.
  */
+import type { CallResult } from '../../../../src/api/types.js';
 import { useCallback, useEffect, useState } from 'react';
 import { call, messageOf } from '../../api';
 import { FormError } from '../../components/Field';
@@ -9,7 +10,7 @@ import { useWorkspace } from '../../context';
 import type { Webhook } from '../../../../src/api/types.js';
 import { WebhookForm } from './WebhookForm';
 
-type TestResult = { delivered: boolean; status: number | null; error: string | null };
+type TestResult = CallResult<'testWebhook'>;
 
 function testOutcome(t: TestResult | { error: string }): { ok: boolean; text: string } {
   if (!('delivered' in t)) return { ok: false, text: t.error };
