@@ -3,13 +3,13 @@
  * place a generated password is ever shown.
  */
 import { chmod, writeFile } from 'node:fs/promises';
-import type { Credential, Grant } from '../api/types.js';
+import type { Credential, Grant, GrantState } from '../api/types.js';
 import type { Ctx } from './context.js';
 import { formatDuration } from './duration.js';
 import { ExitCode } from './exit-codes.js';
 import { clean, keyValues, note, print, printJson, relative, when } from './output.js';
 
-const failedStates = new Set(['revoked', 'revoke_failed', 'expired', 'cancelled', 'denied', 'failed']);
+const failedStates = new Set<GrantState>(['revoked', 'revoke_failed', 'expired', 'cancelled', 'denied', 'failed']);
 
 export async function revealCredential(ctx: Ctx, grantId: string): Promise<Credential> {
   return ctx.api.call('revealCredential', { params: { tenant: await ctx.tenant(), grantId }, body: {} });

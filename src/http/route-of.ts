@@ -32,7 +32,7 @@ export function routeOf<const E extends EndpointDef>(
   const schema: Record<string, unknown> = { tags: [...e.tags] };
   if (e.summary) schema.summary = e.summary;
   if (e.hide) schema.hide = true;
-  if (e.auth === 'public') schema.security = [];
+  if (e.auth !== 'session') schema.security = []; // not the session: OpenAPI says no bearer or cookie
   if (e.params) schema.params = e.params;
   if (e.query) schema.querystring = e.query;
   if (e.body) schema.body = extra.body ?? e.body;
