@@ -11,7 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../api/endpoints.js';
 import { startTimebox, type Timebox } from '../server/start.js';
 
-/** The dashboard's files (and its client-side routes): not part of the API. */
+/**
+ * The dashboard's client-side routes: not part of the API. Its built files would each be a route
+ * too; the server here serves an empty dashboard folder, so there are none.
+ */
 const DASHBOARD_FILES = new Set(['GET /*']);
 
 let tb: Timebox;
@@ -21,7 +24,12 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'timebox-contract-'));
   tb = await startTimebox({
     listen: false,
-    env: { TIMEBOX_DATA_DIR: dataDir, TIMEBOX_LOG_LEVEL: 'silent', TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64') },
+    env: {
+      TIMEBOX_DATA_DIR: dataDir,
+      TIMEBOX_WEB_DIR: await mkdtemp(join(dataDir, 'web-')),
+      TIMEBOX_LOG_LEVEL: 'silent',
+      TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
+    },
   });
 }, 120_000);
 afterAll(async () => {
