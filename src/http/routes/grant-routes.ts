@@ -9,7 +9,7 @@ import { awaitActivation } from '../../app/activation-outcome.js';
 import type { AppDeps } from '../../app/deps.js';
 import { endGrant, getGrant, listGrants, revealCredential } from '../../app/grants.js';
 import { requestAccess } from '../../app/request-access.js';
-import { type WorkKind } from '../../core/lifecycle.js';
+import type { WorkKind } from '../../core/lifecycle.js';
 import { principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, timeAndIdKeys } from '../pagination.js';
 import type { RouteModule } from '../server.js';
@@ -19,8 +19,6 @@ import { grantJson } from '../schemas.js';
 export interface GrantRouteDeps extends AppDeps {
   runNow(grantId: string, kind: WorkKind): Promise<boolean>;
 }
-
-// Only an outer bound: each target kind's own name rule decides (PostgreSQL 63, MariaDB 80, AD 20...).
 
 export const grantRoutes =
   (deps: GrantRouteDeps): RouteModule =>

@@ -8,8 +8,6 @@ import type { Principal } from '../../auth/tokens.js';
 import { principalOf } from '../auth-hook.js';
 import type { ZodApp } from '../server.js';
 
-// Loose on purpose (spaces, wrong length): the TOTP module answers those with its own messages.
-
 /** An API token is for scripts; whoever holds one must not be able to change the second factor. */
 function sessionOf(request: FastifyRequest): Principal {
   const principal = principalOf(request);
