@@ -7,6 +7,7 @@ import { uuidParam, name, tenantParamsSchema, pageQuerySchema, pageSchema } from
 export const MAX_ENROLMENT_MINUTES = 7 * 24 * 60;
 /** The longest a desired-state long poll waits before answering 204. */
 export const AGENT_MAX_WAIT_SECONDS = 25;
+/** Signature headers, documented for the OpenAPI description. */
 const signedDescription =
   'Signed by the agent: x-timebox-agent, x-timebox-timestamp (ms), x-timebox-nonce and x-timebox-signature (Ed25519, base64url) over ' +
   '"timebox-agent-v1\\n<agent id>\\n<METHOD>\\n<path?query>\\n<timestamp>\\n<nonce>\\n<sha256 hex of the body>". 401 when stale (±60 s), replayed, revoked or badly signed.';

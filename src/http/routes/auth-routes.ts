@@ -64,6 +64,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
   const { db, audit, operators, tokens, totp } = deps;
   return (app: ZodApp) => {
     app.route({
+      // A refused sign-in is audited, whatever text it carried: the handler applies the rule.
       ...routeOf(endpoints.login, { config: { checksOwnText: true, rateLimit: {
             max: LOGIN_ATTEMPTS_PER_MINUTE,
             timeWindow: 60_000,

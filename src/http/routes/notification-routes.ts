@@ -89,6 +89,7 @@ export const notificationRoutes =
     });
 
     app.route({
+      // Each call makes an outbound request: not a tool for hammering someone else's server.
       ...routeOf(endpoints.testWebhook, { config: { rateLimit: {
             max: 10,
             timeWindow: 60_000,
