@@ -14,7 +14,9 @@ import type { Actor, AppDeps } from './deps.js';
 import { wakeAgent } from './agent-channel.js';
 
 export const ENROLMENT_TOKEN_PREFIX = 'tbe_';
-export const MAX_ENROLMENT_MINUTES = 7 * 24 * 60;
+import { MAX_ENROLMENT_MINUTES } from '../api/endpoints/agents.js';
+
+export { MAX_ENROLMENT_MINUTES };
 
 export interface EnrolmentTokenCreated {
   id: string;

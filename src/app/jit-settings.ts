@@ -18,9 +18,9 @@ import { connectorFor, getTarget } from './targets.js';
 
 /** Roles that may always create JIT accounts (the seeds' Primary, Super and Manager). */
 export const jitCreatorRoles = ['owner', 'admin', 'approver'] as const;
-/** Bounds of one settings document (a person picks the groups; hundreds would be a mistake). */
-export const MAX_ALLOWED_GROUPS = 200;
-export const MAX_CREATOR_GROUPS = 100;
+import { MAX_ALLOWED_GROUPS, MAX_CREATOR_GROUPS } from '../api/endpoints/jit-settings.js';
+
+export { MAX_ALLOWED_GROUPS, MAX_CREATOR_GROUPS };
 
 export interface JitSettingsView {
   targetId: string;

@@ -7,7 +7,9 @@ import { hash, verify } from '@node-rs/argon2';
 import { generateToken } from '../secrets/password.js';
 
 /** Longer inputs are refused before hashing so nobody can make the server hash megabytes. */
-export const MAX_PASSWORD_INPUT = 1024;
+import { MAX_PASSWORD_INPUT } from '../api/fields.js';
+
+export { MAX_PASSWORD_INPUT };
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password);

@@ -1,10 +1,11 @@
 /**
  * The HTTP client of the CLI: Node's fetch, a bearer token, and the server's error shape
  * (`{ error: { code, message } }`) turned into a CliError with the matching exit code.
- * One function per call pattern; the token never appears in any message.
+ * Calls go through the contract's typed client (`apiOf`); the token never appears in any message.
  */
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
+import { createApiClient, type ApiClient } from '../api/client.js';
 import { CliError, ExitCode, exitCodeForStatus, type ExitCodeValue } from './exit-codes.js';
 
 export interface Conn {
@@ -13,20 +14,14 @@ export interface Conn {
   token?: string;
 }
 
-export type Query = Record<string, string | number | boolean | undefined>;
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
+export type Query = Record<string, string | number | boolean | undefined | null>;
 
 const TIMEOUT_MS = 120_000;
-/** The largest page the server hands out. */
-export const MAX_PAGE = 200;
 
 function urlOf(conn: Conn, path: string, query?: Query): string {
   const url = new URL(conn.server + path);
   for (const [key, value] of Object.entries(query ?? {})) {
-    if (value !== undefined) url.searchParams.set(key, String(value));
+    if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
   }
   return url.toString();
 }
@@ -98,20 +93,16 @@ async function send(conn: Conn, method: string, path: string, opts: { query?: Qu
   return res;
 }
 
-async function json<T>(conn: Conn, res: Response): Promise<T> {
+async function json(conn: Conn, res: Response): Promise<unknown> {
   const text = await res.text().catch((err: unknown) => {
     throw networkError(conn, err);
   });
-  if (text === '') return undefined as T;
+  if (text === '') return undefined;
   try {
-    return JSON.parse(text) as T;
+    return JSON.parse(text) as unknown;
   } catch {
     throw new CliError(`the server at ${conn.server} did not answer with JSON; is it a Timebox server?`);
   }
-}
-
-export async function apiGet<T>(conn: Conn, path: string, query?: Query): Promise<T> {
-  return json<T>(conn, await send(conn, 'GET', path, { query }));
 }
 
 /** A body that is not JSON (a recording), as bytes. */
@@ -125,32 +116,21 @@ export async function apiGetBytes(conn: Conn, path: string): Promise<{ body: Buf
   return { body, headers: res.headers };
 }
 
-export async function apiPost<T>(conn: Conn, path: string, body: unknown = {}): Promise<T> {
-  return json<T>(conn, await send(conn, 'POST', path, { body }));
-}
-
-export async function apiPut<T>(conn: Conn, path: string, body: unknown = {}): Promise<T> {
-  return json<T>(conn, await send(conn, 'PUT', path, { body }));
-}
-
-export async function apiDelete(conn: Conn, path: string, body?: unknown): Promise<void> {
-  await json<unknown>(conn, await send(conn, 'DELETE', path, { body }));
-}
-
 /**
- * Follows `nextCursor` until the end, or until `max` items. The cursor of the first item not
- * returned comes back, so a caller can say that there is more.
+ * Answers are checked against the contract unless NODE_ENV is production (TIMEBOX_CHECK_RESPONSES=1
+ * forces it): a server and a CLI that drifted apart fail loudly, naming the field.
  */
-export async function apiPages<T>(conn: Conn, path: string, query: Query = {}, max = Infinity): Promise<Page<T>> {
-  const items: T[] = [];
-  let cursor: string | undefined;
-  for (;;) {
-    const limit = Math.min(MAX_PAGE, max - items.length);
-    const page = await apiGet<Page<T>>(conn, path, { ...query, limit, cursor });
-    items.push(...page.items);
-    if (!page.nextCursor || items.length >= max) return { items, nextCursor: page.nextCursor };
-    cursor = page.nextCursor;
-  }
+const checkResponses = process.env.NODE_ENV !== 'production' || process.env.TIMEBOX_CHECK_RESPONSES === '1';
+
+/** The typed client of the contract (src/api) over this connection: `api.call('getGrant', { params })`. */
+export function apiOf(conn: Conn): ApiClient {
+  return createApiClient({
+    checkResponses,
+    transport: async (r) => {
+      const res = await send(conn, r.method, r.path, { query: r.query as Query | undefined, body: r.body });
+      return { status: res.status, body: await json(conn, res) };
+    },
+  });
 }
 
 /** Copies a streamed body (JSON lines) to `out` without holding it in memory; returns its lines. */

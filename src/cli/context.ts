@@ -3,19 +3,20 @@
  * configured one, else the only one the operator belongs to) and name → id lookups.
  */
 import type { Command } from 'commander';
-import { apiGet, apiPages } from './api-client.js';
-import type { Me, Target } from './api-types.js';
+import type { ApiClient } from '../api/client.js';
+import type { Target } from '../api/types.js';
+import { apiOf, type Conn } from './api-client.js';
 import { isUuid } from './args.js';
 import { loadConnection, type Connection } from './config.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
 export interface Ctx {
   conn: Connection;
+  /** The contract's typed client over this connection. */
+  api: ApiClient;
   json: boolean;
   /** Slug of the tenant to act in; asks the server only when it must. */
   tenant(): Promise<string>;
-  /** `/api/v1/tenants/<slug><suffix>`. */
-  tenantPath(suffix: string): Promise<string>;
 }
 
 /** Global options (--tenant) merged with the command's own (--json). */
@@ -29,20 +30,18 @@ export async function connect(cmd: Command): Promise<Ctx> {
   let slug: string | undefined = opts.tenant ?? conn.tenant;
   const ctx: Ctx = {
     conn,
+    api: apiOf(conn),
     json: opts.json === true,
     async tenant() {
       slug ??= await onlyTenant(conn);
       return slug;
     },
-    async tenantPath(suffix) {
-      return `/api/v1/tenants/${encodeURIComponent(await ctx.tenant())}${suffix}`;
-    },
   };
   return ctx;
 }
 
-async function onlyTenant(conn: Connection): Promise<string> {
-  const me = await apiGet<Me>(conn, '/api/v1/me');
+async function onlyTenant(conn: Conn): Promise<string> {
+  const me = await apiOf(conn).call('me');
   const slugs = me.memberships.map((m) => m.tenant.slug);
   if (slugs.length === 1) return slugs[0]!;
   if (slugs.length === 0) {
@@ -53,8 +52,9 @@ async function onlyTenant(conn: Connection): Promise<string> {
 
 /** A target by id, or by its name (looked up in the tenant's target list). */
 export async function resolveTarget(ctx: Ctx, idOrName: string): Promise<Target> {
-  if (isUuid(idOrName)) return apiGet<Target>(ctx.conn, await ctx.tenantPath(`/targets/${idOrName}`));
-  const { items } = await apiPages<Target>(ctx.conn, await ctx.tenantPath('/targets'));
+  const tenant = await ctx.tenant();
+  if (isUuid(idOrName)) return ctx.api.call('getTarget', { params: { tenant, targetId: idOrName } });
+  const { items } = await ctx.api.pages('listTargets', { params: { tenant } });
   const exact = items.find((t) => t.name === idOrName);
   if (exact) return exact;
   const folded = items.filter((t) => t.name.toLowerCase() === idOrName.toLowerCase());

@@ -3,8 +3,7 @@
  * place a generated password is ever shown.
  */
 import { chmod, writeFile } from 'node:fs/promises';
-import { apiPost } from './api-client.js';
-import type { ConnectInfo, Credential, Grant } from './api-types.js';
+import type { ConnectInfo, Credential, Grant, GrantState } from '../api/types.js';
 import type { Ctx } from './context.js';
 import { formatDuration } from './duration.js';
 import { ExitCode } from './exit-codes.js';
@@ -12,10 +11,10 @@ import { clean, keyValues, note, print, printJson, relative, when } from './outp
 import { promptHidden } from './prompt.js';
 import { needsCode, totpArg } from './totp.js';
 
-const failedStates = new Set(['revoked', 'revoke_failed', 'expired', 'cancelled', 'denied', 'failed']);
+const failedStates = new Set<GrantState>(['revoked', 'revoke_failed', 'expired', 'cancelled', 'denied', 'failed']);
 
 export async function revealCredential(ctx: Ctx, grantId: string, totp?: string): Promise<Credential> {
-  return apiPost<Credential>(ctx.conn, await ctx.tenantPath(`/grants/${grantId}/credential`), totp !== undefined ? { totp } : {});
+  return ctx.api.call('revealCredential', { params: { tenant: await ctx.tenant(), grantId }, body: totp !== undefined ? { totp } : {} });
 }
 
 /** `2026-03-01 09:00 UTC (in 1h59m)`, and the local time when the terminal's time zone is another one. */

@@ -4,8 +4,10 @@
  * each (re)connection the grant is read once, so a change made while not listening is not missed.
  * A broken stream is reopened with growing pauses.
  */
-import { apiEventStream, apiGet } from './api-client.js';
-import type { Grant } from './api-types.js';
+import { endpoints } from '../api/endpoints.js';
+import { pathOf } from '../api/endpoint.js';
+import type { Grant } from '../api/types.js';
+import { apiEventStream } from './api-client.js';
 import type { Ctx } from './context.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { clean, note } from './output.js';
@@ -45,11 +47,11 @@ async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<SseE
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function waitForGrant(ctx: Ctx, grantId: string, onChange: (g: Grant) => void): Promise<Grant> {
-  const grantPath = await ctx.tenantPath(`/grants/${grantId}`);
-  const eventsPath = await ctx.tenantPath('/events');
+  const tenant = await ctx.tenant();
+  const eventsPath = pathOf(endpoints.events.path, { tenant });
   let lastState: string | undefined;
   const read = async (): Promise<Grant> => {
-    const g = await apiGet<Grant>(ctx.conn, grantPath);
+    const g = await ctx.api.call('getGrant', { params: { tenant, grantId } });
     if (g.state !== lastState) {
       lastState = g.state;
       onChange(g);

@@ -6,19 +6,11 @@
 import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
 
-export const MAX_PAGE_SIZE = 200;
-export const DEFAULT_PAGE_SIZE = 50;
+import { pageQuerySchema } from '../api/fields.js';
 
-export const pageQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
-  cursor: z.string().max(1024).optional(),
-});
+// The page shapes are part of the contract (src/api); the cursor codec is the server's.
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageQuerySchema, pageSchema } from '../api/fields.js';
 export type PageQuery = z.infer<typeof pageQuerySchema>;
-
-/** Response schema of a page of `item`. */
-export function pageSchema<T extends z.ZodType>(item: T) {
-  return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
-}
 
 export function encodeCursor(keys: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(keys), 'utf8').toString('base64url');

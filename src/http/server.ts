@@ -3,21 +3,16 @@
  * OpenAPI document all come from the same schemas), session/token auth and one error shape.
  * Returns the instance without listening so tests can `inject` and the CLI can `listen`.
  */
+import { routeOf } from './route-of.js';
+import { endpoints } from '../api/endpoints.js';
 import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { databaseRateLimitStore } from './rate-limit-store.js';
 import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
-import {
-  jsonSchemaTransform,
-  jsonSchemaTransformObject,
-  serializerCompiler,
-  validatorCompiler,
-  type ZodTypeProvider,
-} from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../store/schema.js';
@@ -52,6 +47,8 @@ export interface HttpDeps {
 declare module 'fastify' {
   interface FastifyInstance {
     deps: HttpDeps;
+    /** Every route registered, as `METHOD path` (HEAD routes Fastify adds for GET left out): checked against the contract's table. */
+    registeredRoutes: string[];
   }
 }
 
@@ -79,6 +76,11 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
 
   const { db, audit, clock } = deps;
   app.decorate('deps', { db, audit, clock });
+  const registeredRoutes: string[] = [];
+  app.decorate('registeredRoutes', registeredRoutes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') registeredRoutes.push(`${method} ${route.url}`);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app);
@@ -127,20 +129,14 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
     await warmDummyHash();
   });
 
-  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+  app.route({
+    ...routeOf(endpoints.openapi),
+    handler: async () => app.swagger(),
+  });
 
-  app.get(
-    '/healthz',
-    {
-      config: { public: true },
-      schema: {
-        tags: ['health'],
-        summary: 'Liveness and database check',
-        security: [],
-        response: { 200: z.object({ status: z.literal('ok') }), 503: z.object({ status: z.literal('unavailable') }) },
-      },
-    },
-    async (request, reply) => {
+  app.route({
+    ...routeOf(endpoints.health),
+    handler: async (request, reply) => {
       try {
         await sql`select 1`.execute(db);
         return { status: 'ok' as const };
@@ -149,7 +145,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
         return reply.status(503).send({ status: 'unavailable' as const });
       }
     },
-  );
+  });
 
   const builtIn: RouteModule[] = [
     authRoutes({ db, audit, operators, tokens, totp, secureCookies: deps.secureCookies ?? false }),

@@ -3,18 +3,11 @@
  * of answers exactly like one that does not exist, so slugs of other tenants cannot be probed.
  */
 import type { FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { forbidden, notFound } from '../core/errors.js';
 import { can, isRole, type Permission, type Role } from '../core/roles.js';
 import { principalOf } from './auth-hook.js';
 
-export const tenantSlugSchema = z
-  .string()
-  .min(2)
-  .max(40)
-  .regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/, { error: 'use lowercase letters, digits and inner hyphens (2 to 40 characters)' });
-
-export const tenantParamsSchema = z.object({ tenant: tenantSlugSchema });
+export { tenantParamsSchema, tenantSlugSchema } from '../api/fields.js';
 
 export interface TenantAccess {
   tenantId: string;

@@ -4,7 +4,10 @@ import type { Database } from '../store/schema.js';
 import type { NotificationChannel, NotificationStatus } from '../store/schema-notifications.js';
 import { notifyDb } from './db.js';
 
-export const notificationStatuses = ['pending', 'sent', 'failed'] as const satisfies readonly NotificationStatus[];
+import { notificationStatuses } from '../api/endpoints/notifications.js';
+
+export { notificationStatuses };
+notificationStatuses satisfies readonly NotificationStatus[];
 
 export interface NotificationView {
   id: string;

@@ -2,7 +2,8 @@
  * A tenant's notification settings: its SMTP relay (password stored encrypted, never shown
  * again) and how long before expiry people are warned. Validated here, once, for the API.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import { notificationSettingsInput, smtpInput } from '../api/endpoints/notifications.js';
 import type { AuditInput, AuditLog } from '../audit/types.js';
 import type { Clock } from '../core/clock.js';
 import type { SecretBox } from '../secrets/types.js';
@@ -27,48 +28,19 @@ export interface SmtpConfig {
   from: string;
 }
 
-const noControl = (s: string) => !/[\u0000-\u001f\u007f]/.test(s);
-const hostPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9a-fA-F:.]+$/;
-
-export const smtpInputSchema = z
-  .strictObject({
-    host: z.string().min(1).max(253).regex(hostPattern, { error: 'must be a host name or IP address without scheme or port, such as smtp.example.com' }),
-    port: z
-      .number({ error: 'must be a port number between 1 and 65535' })
-      .int({ error: 'must be a port number between 1 and 65535' })
-      .min(1, { error: 'must be a port number between 1 and 65535' })
-      .max(65535, { error: 'must be a port number between 1 and 65535' }),
-    /** Implicit TLS (port 465). Default: true on 465, otherwise STARTTLS. */
-    secure: z.boolean().optional(),
-    /** Default true. False only for a relay without TLS (a local one, or one that takes no password). */
-    requireTls: z.boolean().optional(),
-    username: z.string().min(1).max(256).refine(noControl, { error: 'must not contain control characters' }).nullish(),
-    /** Omitted: keep the stored password; null: remove it. */
-    password: z.string().min(1).max(1024).refine(noControl, { error: 'must not contain control characters' }).nullish(),
-    from: z.email({ error: 'must be an email address such as timebox@example.com' }).max(254),
-  })
-  .superRefine((s, ctx) => {
-    const tls = (s.secure ?? s.port === 465) || s.requireTls !== false;
-    // Without TLS, a man in the middle reads the AUTH exchange: only a relay on this host may do that.
-    if (!tls && s.username && !isLoopbackHost(s.host)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['requireTls'],
-        message: 'may be false with a username only for a relay on this host (localhost, 127.0.0.1, ::1): the password would cross the network unencrypted',
-      });
-    }
-    if (s.password && !s.username) ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required when a password is given' });
-  });
-
-export const settingsInputSchema = z.strictObject({
-  smtp: smtpInputSchema.nullable(),
-  expiryWarningSeconds: z
-    .number({ error: 'must be a number of seconds' })
-    .int({ error: 'must be a whole number of seconds' })
-    .min(60, { error: 'must be at least 60 seconds' })
-    .max(7 * 86400, { error: 'must be at most 7 days' })
-    .optional(),
+/** The contract's settings (src/api) plus the server's rule on relays without TLS. */
+export const smtpInputSchema = smtpInput.superRefine((s, ctx) => {
+  const tls = (s.secure ?? s.port === 465) || s.requireTls !== false;
+  // Without TLS, a man in the middle reads the AUTH exchange: only a relay on this host may do that.
+  if (!tls && s.username && !isLoopbackHost(s.host)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['requireTls'],
+      message: 'may be false with a username only for a relay on this host (localhost, 127.0.0.1, ::1): the password would cross the network unencrypted',
+    });
+  }
 });
+export const settingsInputSchema = notificationSettingsInput.extend({ smtp: smtpInputSchema.nullable() });
 export type SettingsInput = z.infer<typeof settingsInputSchema>;
 
 export interface NotificationSettingsView {

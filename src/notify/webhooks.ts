@@ -14,25 +14,19 @@ import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
 import type { WebhookFormat, WebhookRow } from '../store/schema-notifications.js';
 import { notifyDb, webhookSecretContext } from './db.js';
-import { notificationEventTypes } from './events.js';
 import { redactUrl, webhookUrlProblem, webhookUrlSyntaxProblem } from './url-policy.js';
 
-export const webhookFormats = ['slack', 'teams', 'generic'] as const satisfies readonly WebhookFormat[];
+import { webhookFormats, webhookInput } from '../api/endpoints/notifications.js';
 
-export const webhookInputSchema = z.strictObject({
-  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, { error: 'use letters, digits, spaces, . _ -' }),
-  url: z
-    .string()
-    .max(2048, { error: 'must be at most 2048 characters' })
-    .superRefine((url, ctx) => {
-      const problem = webhookUrlSyntaxProblem(url);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }),
-  format: z.enum(webhookFormats, { error: `must be one of ${webhookFormats.join(', ')}` }),
-  events: z.array(z.enum(notificationEventTypes, { error: `must be one of ${notificationEventTypes.join(', ')}` })).min(1).max(notificationEventTypes.length * 2),
-  enabled: z.boolean().optional(),
-  /** Omitted: one is generated. Given: for a receiver that already has one configured. */
-  secret: z.string().min(24, { error: 'must be at least 24 characters' }).max(256).optional(),
+export { webhookFormats };
+webhookFormats satisfies readonly WebhookFormat[];
+
+/** The contract's webhook (src/api) plus the server's rule on the URL's form. */
+export const webhookInputSchema = webhookInput.extend({
+  url: webhookInput.shape.url.superRefine((url, ctx) => {
+    const problem = webhookUrlSyntaxProblem(url);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
 });
 export type WebhookInput = z.infer<typeof webhookInputSchema>;
 

@@ -32,7 +32,14 @@ export function buildSpa(): Promise<string> {
     const nodeEnv = process.env.NODE_ENV;
     process.env.NODE_ENV = 'production';
     try {
-      await build({ configFile: join(repoRoot, 'web', 'vite.config.ts'), mode: 'production', logLevel: 'warn', build: { outDir, emptyOutDir: true } });
+      await build({
+        configFile: join(repoRoot, 'web', 'vite.config.ts'),
+        mode: 'production',
+        logLevel: 'warn',
+        build: { outDir, emptyOutDir: true },
+        // …except that every answer is checked against the API contract, so drift fails the test.
+        define: { 'import.meta.env.VITE_TIMEBOX_CHECK_RESPONSES': JSON.stringify('1') },
+      });
     } finally {
       process.env.NODE_ENV = nodeEnv;
     }

@@ -1,22 +1,22 @@
 /** Session state and top-level routes: sign-in, tenant picker, and the per-tenant pages. */
 import { useEffect, useState } from 'react';
-import { allPages, api, onSessionEnded, session } from './api';
+import { call, allPages, onSessionEnded, session } from './api';
 import { SignIn } from './layout/SignIn';
 import { MustChangePassword } from './layout/ChangePassword';
 import { InvitePage } from './pages/invite/InvitePage';
 import { TenantPicker } from './layout/TenantPicker';
 import { TenantArea } from './layout/TenantArea';
 import { navigate, Redirect, usePath } from './router';
-import type { Me, Tenant } from './types';
+import type { Me, Tenant } from '../../src/api/types.js';
 
 type Auth = { kind: 'loading' } | { kind: 'out'; message?: string } | { kind: 'in'; me: Me; tenants: Tenant[] };
 
 async function loadIdentity(): Promise<{ me: Me; tenants: Tenant[] }> {
-  const me = await api.get<Me>('/api/v1/me');
+  const me = await call('me');
   session.noteExpiry(me.session.expiresAt);
   // Until a password someone else set is changed, nothing but /me answers.
   if (me.operator.passwordChangeRequired) return { me, tenants: [] };
-  return { me, tenants: await allPages<Tenant>('/api/v1/tenants', {}, 1000) };
+  return { me, tenants: await allPages('listTenants', {}, 1000) };
 }
 
 export const homeOf = (tenants: Tenant[]) => (tenants.length === 1 && tenants[0] ? `/t/${tenants[0].slug}/jit-accounts` : '/tenants');
@@ -48,7 +48,7 @@ export function App() {
 
   const signOut = async () => {
     try {
-      await api.post('/api/v1/auth/logout');
+      await call('logout');
     } catch {
       /* the session may already be gone: signed out either way */
     }

@@ -1,10 +1,14 @@
 /**
- * A tiny client for the Timebox API. The session lives in the HttpOnly cookie the login sets; the
+ * The dashboard's transport for the contract's typed client (src/api/client.ts): `call('getGrant',
+ * { params: { tenant, grantId } })` answers a typed grant, parsed with the contract's schema in
+ * development and in the browser tests' build. The session lives in the HttpOnly cookie the login sets; the
  * CSRF token is sent on every unsafe request. The login also sets it as the readable
  * `timebox_csrf` cookie, which every tab of this origin can read (a new tab stays signed in), and
  * this tab keeps the login response's copy in sessionStorage as a fallback. A 401 anywhere but
  * the login means the session ended: the app is told.
  */
+
+import { createApiClient, type ApiClient, type CallArgs, type ItemOf } from '../../src/api/client.js';
 
 export interface Issue {
   path: string;
@@ -86,7 +90,7 @@ function toIssues(details: unknown): Issue[] {
   return list.filter((i): i is Issue => typeof i?.path === 'string' && typeof i?.message === 'string');
 }
 
-async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+async function request(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const csrf = session.csrf();
@@ -116,16 +120,22 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
     if (res.status === 401 && path !== '/api/v1/auth/login' && !mfaOf(err)) sessionEnded?.();
     throw err;
   }
-  return parsed as T;
+  return { status: res.status, body: parsed ?? undefined };
 }
 
-export const api = {
-  get: <T>(path: string) => request<T>('GET', path),
-  /** The body defaults to `{}`: the server's optional bodies are objects, never absent. */
-  post: <T>(path: string, body: unknown = {}) => request<T>('POST', path, body),
-  put: <T>(path: string, body?: unknown) => request<T>('PUT', path, body),
-  del: <T>(path: string, body?: unknown) => request<T>('DELETE', path, body),
-};
+const client = createApiClient({
+  // Development, and the browser tests' build: a drifted answer fails loudly (ContractDriftError).
+  checkResponses: import.meta.env.DEV || import.meta.env.VITE_TIMEBOX_CHECK_RESPONSES === '1',
+  transport: (r) => request(r.method, r.path + query(r.query ?? {}), r.body),
+});
+
+/** One call of the API by its key in the contract; the answer is typed by the contract's schema. */
+export const call: ApiClient['call'] = client.call;
+
+/** Every item of a paged endpoint, up to `max`. */
+export async function allPages<K extends Parameters<ApiClient['pages']>[0]>(key: K, args: CallArgs<K>, max = 10_000): Promise<ItemOf<K>[]> {
+  return (await client.pages(key, args, max)).items;
+}
 
 /**
  * `required` or `invalid` when the server wants (another) code from the authenticator app
@@ -137,27 +147,12 @@ export function mfaOf(err: unknown): 'required' | 'invalid' | null {
   return mfa === 'required' || mfa === 'invalid' ? mfa : null;
 }
 
-/** `/api/v1/tenants/<slug><rest>` */
-export const tenantPath = (tenant: string, rest: string) => `/api/v1/tenants/${encodeURIComponent(tenant)}${rest}`;
-
 /** A query string from the defined values only. */
 export function query(params: Record<string, string | number | boolean | undefined | null>): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
   const s = q.toString();
   return s ? `?${s}` : '';
-}
-
-/** Every page of a list endpoint, up to `max` items. */
-export async function allPages<T>(path: string, params: Record<string, string | undefined>, max = 10_000): Promise<T[]> {
-  const items: T[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await api.get<{ items: T[]; nextCursor: string | null }>(path + query({ ...params, limit: 200, cursor }));
-    items.push(...page.items);
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor && items.length < max);
-  return items;
 }
 
 /** The message to show for anything thrown. */

@@ -1,7 +1,7 @@
 /** The tenant being worked in and who is signed in, for every page inside the shell. */
 import { createContext, useContext } from 'react';
-import { can, type Permission } from './permissions';
-import type { Operator, Tenant } from './types';
+import { can, type Permission } from '../../src/core/roles.js';
+import type { Operator, Tenant } from '../../src/api/types.js';
 
 export interface Workspace {
   tenant: Tenant;

@@ -4,8 +4,10 @@
  * the server's clock as announced by the stream.
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import { api, notifySessionEnded, tenantPath } from './api';
-import type { GrantState } from './types';
+import { pathOf } from '../../src/api/endpoint.js';
+import { endpoints } from '../../src/api/endpoints.js';
+import { call, notifySessionEnded } from './api';
+import type { GrantState } from '../../src/api/types.js';
 
 export interface GrantChange {
   id: string;
@@ -39,7 +41,7 @@ export function LiveProvider(props: { tenant: string; children: ReactNode }) {
       if (!stopped) retry = setTimeout(connect, 3000);
     };
     function connect() {
-      const es = new EventSource(tenantPath(props.tenant, '/events'));
+      const es = new EventSource(pathOf(endpoints.events.path, { tenant: props.tenant }));
       source = es;
       es.addEventListener('hello', (m) => {
         const now = Date.parse((JSON.parse((m as MessageEvent<string>).data) as { now: string }).now);
@@ -66,7 +68,7 @@ export function LiveProvider(props: { tenant: string; children: ReactNode }) {
         // Refused (e.g. 401): ask the API why; a 401 there signs the person out.
         es.close();
         setStatus('offline');
-        api.get('/api/v1/me').then(reconnectLater, (err: unknown) => {
+        call('me').then(reconnectLater, (err: unknown) => {
           if ((err as { status?: number }).status !== 401) reconnectLater();
         });
       };

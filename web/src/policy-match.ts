@@ -1,5 +1,5 @@
 /** Which policies cover an ask, most specific first: the server's choice, mirrored for the form. */
-import type { Policy, Role } from './types';
+import type { Policy, Role } from '../../src/api/types.js';
 
 export interface AskWho {
   targetId: string;

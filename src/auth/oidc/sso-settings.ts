@@ -18,52 +18,9 @@ import { endPasswordSessions } from './require-sso.js';
 
 type Db = Kysely<Database>;
 
-export const MAX_MAPPINGS = 200;
-const claimName = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9_:./-]+$/, { error: 'a claim name: letters, digits and _ : . / -' });
-const idpGroup = z.string().trim().min(1, { error: 'an IdP group must not be empty' }).max(512);
+import { ssoSettingsInput } from '../../api/endpoints/sso.js';
 
-/** https only, except a provider on this machine (development, tests). */
-export const issuerUrl = z.url({ error: 'must be the issuer URL, e.g. https://login.example.com/realms/acme' }).refine(
-  (u) => {
-    if (!URL.canParse(u)) return false; // zod runs refinements after a failed check too
-    const url = new URL(u);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
-  },
-  { error: 'the issuer must use https (plain http only for a provider on 127.0.0.1 or localhost)' },
-);
-
-export function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-}
-
-export const ssoSettingsInput = z.strictObject({
-  issuer: issuerUrl,
-  clientId: z.string().trim().min(1).max(512),
-  clientSecret: z.string().min(1).max(4096).optional().describe('Omit to keep the stored one'),
-  scopes: z
-    .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, { error: 'a scope is one word without spaces or quotes' }))
-    .max(30)
-    .default(['openid', 'email', 'profile'])
-    .refine((s) => s.includes('openid'), { error: 'scopes must include openid' }),
-  emailClaim: claimName.default('email'),
-  emailVerifiedClaim: claimName.default('email_verified'),
-  groupsClaim: claimName.default('groups'),
-  roleMappings: z
-    .array(z.strictObject({ group: idpGroup, roles: z.array(z.enum(roles)).min(1, { error: 'map a group to at least one role' }) }))
-    .max(MAX_MAPPINGS)
-    .default([]),
-  groupMappings: z
-    .array(z.strictObject({ group: idpGroup, operatorGroup: z.string().trim().min(1).max(200) }))
-    .max(MAX_MAPPINGS)
-    .default([]),
-  requireSso: z.boolean().default(false),
-  // Operators' emails need not have a dot in the domain (admin@localhost): only the shape is checked.
-  breakGlassEmails: z.array(z.string().trim().max(320).regex(/^[^@\s]+@[^@\s]+$/, { error: 'break-glass owners are named by email' })).max(20).default([]),
-});
+export { isLoopbackHost, issuerUrl, MAX_MAPPINGS, ssoSettingsInput } from '../../api/endpoints/sso.js';
 export type SsoSettingsInput = z.infer<typeof ssoSettingsInput>;
 
 export interface SsoSettingsView {

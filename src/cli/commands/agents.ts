@@ -1,31 +1,14 @@
 /** `timebox agents list | revoke | token`: the fleet of Linux endpoint agents (administrators). */
 import type { Command } from 'commander';
-import { apiDelete, apiPages, apiPost } from '../api-client.js';
+import { readAgentHealth } from '../../api/endpoints/agents.js';
+import type { Agent } from '../../api/types.js';
 import { intArg } from '../args.js';
 import { connect, idArg } from '../context.js';
 import { clean, print, printJson, relative, table, when } from '../output.js';
 
-interface AgentItem {
-  id: string;
-  name: string;
-  hostname: string;
-  version: string;
-  lastSeenAt: string | null;
-  health: { appliedVersion?: number; grants?: Record<string, number>; failing?: number } | null;
-  revoked: boolean;
-  revokedAt: string | null;
-}
-
-interface CreatedEnrolmentToken {
-  id: string;
-  name: string | null;
-  token: string;
-  expiresAt: string;
-}
-
-function healthText(a: AgentItem): string {
+function healthText(a: Agent): string {
   if (a.revoked) return 'revoked';
-  const h = a.health;
+  const h = readAgentHealth(a.health);
   if (!h) return '-';
   const grants = Object.entries(h.grants ?? {})
     .filter(([, n]) => n > 0)
@@ -43,7 +26,7 @@ export function registerAgents(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const { items } = await apiPages<AgentItem>(ctx.conn, await ctx.tenantPath('/agents'));
+      const { items } = await ctx.api.pages('listAgents', { params: { tenant: await ctx.tenant() } });
       if (ctx.json) return printJson(items);
       table(
         ['ID', 'NAME', 'HOSTNAME', 'VERSION', 'LAST SEEN', 'HEALTH'],
@@ -60,7 +43,7 @@ export function registerAgents(program: Command): void {
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
       const agentId = idArg(id, 'agent');
-      await apiDelete(ctx.conn, await ctx.tenantPath(`/agents/${agentId}`));
+      await ctx.api.call('revokeAgent', { params: { tenant: await ctx.tenant(), agentId } });
       if (ctx.json) return printJson({ revoked: agentId });
       print(`Revoked agent ${agentId}. Grants already on the host still end on their own schedule there.`);
     });
@@ -73,9 +56,12 @@ export function registerAgents(program: Command): void {
     .option('--json', 'machine-readable output (includes the token)')
     .action(async (opts: { name?: string; expiresMinutes?: number }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const t = await apiPost<CreatedEnrolmentToken>(ctx.conn, await ctx.tenantPath('/agents/enrolment-tokens'), {
-        ...(opts.name ? { name: opts.name } : {}),
-        ...(opts.expiresMinutes !== undefined ? { expiresInMinutes: opts.expiresMinutes } : {}),
+      const t = await ctx.api.call('createAgentEnrolmentToken', {
+        params: { tenant: await ctx.tenant() },
+        body: {
+          ...(opts.name ? { name: opts.name } : {}),
+          ...(opts.expiresMinutes !== undefined ? { expiresInMinutes: opts.expiresMinutes } : {}),
+        },
       });
       if (ctx.json) return printJson(t);
       print(`Enrolment token${t.name ? ` for ${clean(t.name)}` : ''}, single use, valid until ${when(t.expiresAt)}:`);

@@ -4,8 +4,7 @@
  * and deny work on either.
  */
 import type { Command } from 'commander';
-import { apiGet, apiPost } from '../api-client.js';
-import type { ApprovalItem, ExtensionDecision, Grant } from '../api-types.js';
+import type { Grant, InboxItem as ApprovalItem } from '../../api/types.js';
 import { durationArg, isoArg } from '../args.js';
 import { connect, idArg, type Ctx } from '../context.js';
 import { formatDuration } from '../duration.js';
@@ -14,7 +13,7 @@ import { clean, note, print, printJson, table, when } from '../output.js';
 import { totpArg, withTotp } from '../totp.js';
 
 async function inbox(ctx: Ctx): Promise<ApprovalItem[]> {
-  return (await apiGet<{ items: ApprovalItem[] }>(ctx.conn, await ctx.tenantPath('/approvals'))).items;
+  return (await ctx.api.call('listApprovals', { params: { tenant: await ctx.tenant() } })).items;
 }
 
 /** The inbox entry an id names: an extension by its own id, a request by its grant id. */
@@ -59,8 +58,9 @@ async function decide(ctx: Ctx, id: string, decision: 'approve' | 'deny', opts: 
     if (opts.duration !== undefined || opts.start !== undefined) {
       throw new CliError('an extension is approved as asked (or denied); --duration and --start apply to requests only', ExitCode.usage);
     }
-    const path = await ctx.tenantPath(`/extensions/${item.extensionId}/${decision}`);
-    const r = await withTotp(opts.totp, (totp) => apiPost<ExtensionDecision>(ctx.conn, path, body(totp)));
+    const params = { tenant: await ctx.tenant(), extensionId: item.extensionId! };
+    const key = decision === 'approve' ? 'approveExtension' : 'denyExtension';
+    const r = await withTotp(opts.totp, (totp) => ctx.api.call(key, { params, body: body(totp) }));
     if (ctx.json) return printJson(r);
     const g = r.grant ?? item.grant;
     const more = formatDuration(item.extensionSeconds ?? 0);
@@ -69,13 +69,19 @@ async function decide(ctx: Ctx, id: string, decision: 'approve' | 'deny', opts: 
     else print(`Extension ${item.extensionId} is ${clean(r.state)}.`);
     return;
   }
-  const path = await ctx.tenantPath(`/grants/${item.grant.id}/${decision}`);
+  const params = { tenant: await ctx.tenant(), grantId: item.grant.id };
   const grant = await withTotp(opts.totp, (totp) =>
-    apiPost<Grant>(ctx.conn, path, {
-      ...body(totp),
-      ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
-      ...(opts.start !== undefined ? { startAt: opts.start } : {}),
-    }),
+    decision === 'deny'
+      ? // --reason is required by `deny`, so it is always there
+        ctx.api.call('denyRequest', { params, body: { ...body(totp), reason: opts.reason ?? '' } })
+      : ctx.api.call('approveRequest', {
+          params,
+          body: {
+            ...body(totp),
+            ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
+            ...(opts.start !== undefined ? { startAt: opts.start } : {}),
+          },
+        }),
   );
   if (ctx.json) return printJson(grant);
   if (decision === 'deny') {

@@ -4,8 +4,9 @@ import { writeFile } from 'node:fs/promises';
 import { rm } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { apiGet, apiPages, apiPost, apiStream, type Query } from '../api-client.js';
-import type { AuditEvent, VerifyReport } from '../api-types.js';
+import { pathOf } from '../../api/endpoint.js';
+import { endpoints } from '../../api/endpoints.js';
+import { apiStream } from '../api-client.js';
 import { intArg, isoArg } from '../args.js';
 import { connect } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -16,7 +17,7 @@ interface FilterOptions {
   since?: string;
 }
 
-const filterQuery = (o: FilterOptions): Query => ({ action: o.action, since: o.since });
+const filterQuery = (o: FilterOptions) => ({ action: o.action, since: o.since });
 const who = (type: string, id: string | null) => (id ? `${type}:${id.slice(0, 8)}` : type);
 
 function withFilters(cmd: Command): Command {
@@ -33,7 +34,7 @@ export function registerAudit(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: FilterOptions & { limit: number }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const page = await apiPages<AuditEvent>(ctx.conn, await ctx.tenantPath('/audit'), filterQuery(opts), opts.limit);
+      const page = await ctx.api.pages('listAudit', { params: { tenant: await ctx.tenant() }, query: filterQuery(opts) }, opts.limit);
       if (ctx.json) return printJson(page);
       table(
         ['SEQ', 'POS', 'AT', 'ACTION', 'ACTOR', 'SUBJECT', 'REASON'],
@@ -47,7 +48,7 @@ export function registerAudit(program: Command): void {
     .option('--json', 'with --out: print a machine-readable summary')
     .action(async (opts: FilterOptions & { out?: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const path = await ctx.tenantPath('/audit/export');
+      const path = pathOf(endpoints.exportAudit.path, { tenant: await ctx.tenant() });
       if (!opts.out) {
         await apiStream(ctx.conn, path, filterQuery(opts), process.stdout);
         return;
@@ -81,8 +82,9 @@ export function registerAudit(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { tenantOnly?: boolean }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const path = opts.tenantOnly ? await ctx.tenantPath('/audit/verify') : '/api/v1/audit/verify';
-      const report = await apiPost<VerifyReport>(ctx.conn, path);
+      const report = opts.tenantOnly
+        ? await ctx.api.call('verifyAudit', { params: { tenant: await ctx.tenant() } })
+        : await ctx.api.call('verifyPlatformAudit');
       if (!report.ok) process.exitCode = ExitCode.failure;
       if (ctx.json) return printJson(report);
       const chainName = (t: string | null) => (t ? `tenant ${clean(t)}` : 'platform chain');
@@ -103,7 +105,7 @@ export function registerAudit(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { out?: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const key = await apiGet<{ keyId: string; publicKeyPem: string }>(ctx.conn, '/api/v1/audit/public-key');
+      const key = await ctx.api.call('auditPublicKey');
       if (ctx.json) return printJson(key);
       if (!opts.out) return print(key.publicKeyPem.trimEnd());
       await writeFile(opts.out, key.publicKeyPem);

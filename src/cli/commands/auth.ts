@@ -1,7 +1,7 @@
 /** `timebox login`, `logout`, `whoami`. */
 import type { Command } from 'commander';
-import { ApiError, apiGet, apiPost } from '../api-client.js';
-import type { Me } from '../api-types.js';
+import type { CallResult, Me } from '../../api/types.js';
+import { ApiError, apiOf } from '../api-client.js';
 import { loadConnection, normalizeServer, readConfig, writeConfig } from '../config.js';
 import { optionsOf } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -9,12 +9,8 @@ import { keyValues, note, print, printJson, when } from '../output.js';
 import { promptHidden, readLineFromStdin } from '../prompt.js';
 import { ssoLogin } from './sso-login.js';
 
-export interface LoginResponse {
-  token: string;
-  expiresAt: string;
-  operator: { id: string; email: string; displayName: string };
-  passwordChangeRequired?: boolean;
-}
+/** A new session, from a password sign-in or single sign-on. */
+export type LoginResponse = CallResult<'ssoCliExchange'> & { passwordChangeRequired?: boolean };
 
 const tenantsOf = (me: Me) => me.memberships.map((m) => ({ slug: m.tenant.slug, name: m.tenant.name, roles: m.roles }));
 const describeTenants = (me: Me) => tenantsOf(me).map((t) => `${t.slug} (${t.roles.join(', ') || 'no roles'})`).join(', ') || 'none';
@@ -22,7 +18,7 @@ const describeTenants = (me: Me) => tenantsOf(me).map((t) => `${t.slug} (${t.rol
 /** Checks the tenant, saves the session in the config file and says so: every way of signing in ends here. */
 async function saveSession(server: string, session: LoginResponse, cmd: Command, json: boolean): Promise<void> {
   const conn = { server, token: session.token };
-  const me = await apiGet<Me>(conn, '/api/v1/me');
+  const me = await apiOf(conn).call('me');
   const tenant = optionsOf(cmd).tenant;
   if (tenant && !me.operator.platformAdmin && !me.memberships.some((m) => m.tenant.slug === tenant)) {
     throw new CliError(`you are not a member of tenant ${tenant}; your tenants: ${describeTenants(me)}`, ExitCode.notFound);
@@ -71,7 +67,7 @@ export function registerAuth(program: Command): void {
       const password = opts.passwordStdin ? await readLineFromStdin() : await promptHidden(`Password for ${email}: `);
       if (!password) throw new CliError('the password is empty', ExitCode.usage);
 
-      const signIn = (totp?: string) => apiPost<LoginResponse>({ server }, '/api/v1/auth/login', { email, password, ...(totp ? { totp } : {}) });
+      const signIn = (totp?: string): Promise<LoginResponse> => apiOf({ server }).call('login', { body: { email, password, ...(totp ? { totp } : {}) } });
       let session: LoginResponse;
       try {
         session = await signIn(opts.totp);
@@ -95,7 +91,7 @@ export function registerAuth(program: Command): void {
       let endedOnServer = false;
       if (file.server && file.token) {
         try {
-          await apiPost({ server: file.server, token: file.token }, '/api/v1/auth/logout');
+          await apiOf({ server: file.server, token: file.token }).call('logout');
           endedOnServer = true;
         } catch (err) {
           // Already expired is fine; anything else: the local copy goes anyway, but say so.
@@ -117,7 +113,7 @@ export function registerAuth(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { json?: boolean }) => {
       const conn = await loadConnection();
-      const me = await apiGet<Me>(conn, '/api/v1/me');
+      const me = await apiOf(conn).call('me');
       if (opts.json) {
         printJson({ server: conn.server, ...me });
         return;

@@ -4,7 +4,6 @@
  * `timebox gateway rotate-host-key` replaces it (gateways present the new one from their next start).
  */
 import type { Command } from 'commander';
-import { apiGet } from '../api-client.js';
 import { connect } from '../context.js';
 import { print, printJson } from '../output.js';
 
@@ -34,7 +33,7 @@ export function registerGateway(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const g = await apiGet<{ hostKey: string; fingerprint: string; address: string | null }>(ctx.conn, '/api/v1/gateway');
+      const g = await ctx.api.call('getGateway');
       if (ctx.json) return printJson(g);
       print(`Fingerprint: ${g.fingerprint}`);
       print(`Host key:    ${g.hostKey}`);

@@ -1,7 +1,7 @@
 /** `timebox grants list | show | revoke | credential | wait | extend`. */
 import { Option, type Command } from 'commander';
-import { apiGet, apiPages, apiPost, type Page } from '../api-client.js';
-import type { ExtensionRequested, Grant } from '../api-types.js';
+import type { Grant } from '../../api/types.js';
+import { grantStates } from '../../core/lifecycle.js';
 import { durationArg } from '../args.js';
 import { formatDuration } from '../duration.js';
 import { totpArg, withTotp } from '../totp.js';
@@ -10,8 +10,6 @@ import { connect, idArg } from '../context.js';
 import { ExitCode } from '../exit-codes.js';
 import { finishGrant, printCredential, printGrant, revealCredential } from '../grant-output.js';
 import { clean, note, print, printJson, relative, table, when } from '../output.js';
-
-const grantStates = ['requested', 'approved', 'activating', 'active', 'revoking', 'revoked', 'revoke_failed', 'denied', 'cancelled', 'expired', 'failed'];
 
 function expiresColumn(g: Grant): string {
   if (g.state === 'active' && g.expiresAt) return `${when(g.expiresAt)} (${relative(g.expiresAt)})`;
@@ -28,11 +26,10 @@ export function registerGrants(program: Command): void {
     .option('--mine', 'only my own grants')
     .option('--all-pages', 'fetch every page, not just the newest 50')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { state?: string; mine?: boolean; allPages?: boolean }, cmd: Command) => {
+    .action(async (opts: { state?: Grant['state']; mine?: boolean; allPages?: boolean }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const path = await ctx.tenantPath('/grants');
-      const query = { state: opts.state, mine: opts.mine ? 'true' : undefined };
-      const page = opts.allPages ? await apiPages<Grant>(ctx.conn, path, query) : await apiGet<Page<Grant>>(ctx.conn, path, query);
+      const args = { params: { tenant: await ctx.tenant() }, query: { state: opts.state, mine: opts.mine ? ('true' as const) : undefined } };
+      const page = opts.allPages ? await ctx.api.pages('listGrants', args) : await ctx.api.call('listGrants', args);
       if (ctx.json) return printJson(page);
       table(
         ['ID', 'STATE', 'TARGET', 'ENTITLEMENTS', 'ACCOUNT', 'REQUESTED BY', 'ENDS'],
@@ -49,7 +46,7 @@ export function registerGrants(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const grant = await apiGet<Grant>(ctx.conn, await ctx.tenantPath(`/grants/${idArg(id, 'grant')}`));
+      const grant = await ctx.api.call('getGrant', { params: { tenant: await ctx.tenant(), grantId: idArg(id, 'grant') } });
       if (ctx.json) return printJson(grant);
       printGrant(grant);
     });
@@ -62,7 +59,7 @@ export function registerGrants(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { reason: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const grant = await apiPost<Grant>(ctx.conn, await ctx.tenantPath(`/grants/${idArg(id, 'grant')}/revoke`), { reason: opts.reason });
+      const grant = await ctx.api.call('revokeGrant', { params: { tenant: await ctx.tenant(), grantId: idArg(id, 'grant') }, body: { reason: opts.reason } });
       if (grant.state === 'revoke_failed') process.exitCode = ExitCode.failure;
       if (ctx.json) return printJson(grant);
       if (grant.state === 'revoked') print(`Grant ${grant.id} is revoked; ${clean(grant.username)} no longer has ${grant.entitlements.map(clean).join(', ')} on ${clean(grant.targetName)}.`);
@@ -94,7 +91,7 @@ export function registerGrants(program: Command): void {
     .option('--json', 'machine-readable output (includes the password)')
     .action(async (id: string, opts: { totp?: string; out?: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      let grant = await apiGet<Grant>(ctx.conn, await ctx.tenantPath(`/grants/${idArg(id, 'grant')}`));
+      let grant = await ctx.api.call('getGrant', { params: { tenant: await ctx.tenant(), grantId: idArg(id, 'grant') } });
       if (stillPending(grant)) grant = await waitWithProgress(ctx, grant);
       await finishGrant(ctx, grant, { ...(opts.out !== undefined ? { out: opts.out } : {}), ...(opts.totp !== undefined ? { revealTotp: opts.totp } : {}) });
     });
@@ -108,7 +105,10 @@ export function registerGrants(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { duration: number; reason: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const r = await apiPost<ExtensionRequested>(ctx.conn, await ctx.tenantPath(`/grants/${idArg(id, 'grant')}/extend`), { seconds: opts.duration, reason: opts.reason });
+      const r = await ctx.api.call('extendGrant', {
+        params: { tenant: await ctx.tenant(), grantId: idArg(id, 'grant') },
+        body: { seconds: opts.duration, reason: opts.reason },
+      });
       if (ctx.json) return printJson(r);
       if (r.applied) print(`Extended by ${formatDuration(opts.duration)}: grant ${r.grant.id} now ends ${when(r.grant.expiresAt)} (${relative(r.grant.expiresAt)}).`);
       else print(`Asked for ${formatDuration(opts.duration)} more (extension ${r.extensionId}); an approver decides (timebox approvals list). The grant still ends ${when(r.grant.expiresAt)} until then.`);

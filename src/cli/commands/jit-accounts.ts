@@ -1,7 +1,5 @@
 /** `timebox jit-accounts list | enable | rotate | delete`. */
 import type { Command } from 'commander';
-import { apiDelete, apiPages, apiPost } from '../api-client.js';
-import type { ConnectInfo, Grant, JitAccount } from '../api-types.js';
 import { collect, durationArg } from '../args.js';
 import { connect, idArg } from '../context.js';
 import { endTime, finishGrant, printConnect } from '../grant-output.js';
@@ -17,7 +15,7 @@ export function registerJitAccounts(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { mine?: boolean }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const { items } = await apiPages<JitAccount>(ctx.conn, await ctx.tenantPath('/jit-accounts'), { mine: opts.mine ? 'true' : undefined });
+      const { items } = await ctx.api.pages('listJitAccounts', { params: { tenant: await ctx.tenant() }, query: { mine: opts.mine ? 'true' : undefined } });
       if (ctx.json) return printJson(items);
       table(
         ['ID', 'USERNAME', 'STATUS', 'TARGET', 'OWNER', 'LAST GRANT', 'UPDATED'],
@@ -36,10 +34,13 @@ export function registerJitAccounts(program: Command): void {
     .option('--json', 'machine-readable output (includes the password)')
     .action(async (id: string, opts: { reason: string; duration?: number; entitlement?: string[] }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const grant = await apiPost<Grant>(ctx.conn, await ctx.tenantPath(`/jit-accounts/${idArg(id, 'JIT account')}/enable`), {
-        reason: opts.reason,
-        ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
-        ...(opts.entitlement ? { entitlements: opts.entitlement } : {}),
+      const grant = await ctx.api.call('enableJitAccount', {
+        params: { tenant: await ctx.tenant(), accountId: idArg(id, 'JIT account') },
+        body: {
+          reason: opts.reason,
+          ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
+          ...(opts.entitlement ? { entitlements: opts.entitlement } : {}),
+        },
       });
       await finishGrant(ctx, grant);
     });
@@ -52,11 +53,10 @@ export function registerJitAccounts(program: Command): void {
     .option('--json', 'machine-readable output (includes the password)')
     .action(async (id: string, opts: { totp?: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const rotated = await apiPost<{ accountId: string; grantId: string; username: string; password: string; connect: ConnectInfo | null }>(
-        ctx.conn,
-        await ctx.tenantPath(`/jit-accounts/${idArg(id, 'JIT account')}/rotate`),
-        opts.totp ? { totp: opts.totp } : {},
-      );
+      const rotated = await ctx.api.call('rotateJitAccount', {
+        params: { tenant: await ctx.tenant(), accountId: idArg(id, 'JIT account') },
+        body: opts.totp ? { totp: opts.totp } : {},
+      });
       if (ctx.json) return printJson(rotated);
       print(`  username: ${clean(rotated.username)}`);
       print(`  password: ${rotated.password}`);
@@ -74,7 +74,7 @@ export function registerJitAccounts(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      await apiDelete(ctx.conn, await ctx.tenantPath(`/jit-accounts/${idArg(id, 'JIT account')}`));
+      await ctx.api.call('deleteJitAccount', { params: { tenant: await ctx.tenant(), accountId: idArg(id, 'JIT account') } });
       if (ctx.json) return printJson({ deleted: true, id });
       print(`Deleted JIT account ${id}.`);
     });

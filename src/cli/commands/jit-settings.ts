@@ -1,59 +1,13 @@
 /** `timebox jit-settings show | set` and `timebox reconcile`. */
 import type { Command } from 'commander';
-import { apiGet, apiPost, type Conn } from '../api-client.js';
+import type { Group, JitSettings } from '../../api/types.js';
 import { collect, isUuid } from '../args.js';
 import { connect, resolveTarget, type Ctx } from '../context.js';
-import { CliError, ExitCode, exitCodeForStatus } from '../exit-codes.js';
+import { CliError, ExitCode } from '../exit-codes.js';
 import { clean, keyValues, note, print, printJson, when } from '../output.js';
 
-interface JitSettings {
-  targetId: string;
-  configured: boolean;
-  enabled: boolean;
-  allowedGroups: string[];
-  creatorGroupIds: string[];
-  updatedAt: string | null;
-  updatedBy: string | null;
-}
-interface OperatorGroup {
-  id: string;
-  name: string;
-}
-interface ReconcileCounts {
-  checked: number;
-  drifted: number;
-  repaired: number;
-  failed: number;
-  skipped: number;
-}
-
-/** PUT with the server's error shape; api-client has no PUT of its own. */
-async function apiPut<T>(conn: Conn, path: string, body: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'application/json', 'user-agent': 'timebox-cli' };
-  if (conn.token) headers.authorization = `Bearer ${conn.token}`;
-  let res: Response;
-  try {
-    res = await fetch(new URL(conn.server + path), { method: 'PUT', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
-  } catch (err) {
-    const e = err as Error & { cause?: { message?: string } };
-    throw new CliError(`cannot reach the server at ${conn.server}: ${e.cause?.message ?? e.message}`, ExitCode.unreachable);
-  }
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    throw new CliError(`the server at ${conn.server} did not answer with JSON; is it a Timebox server?`);
-  }
-  if (!res.ok) {
-    const message = (parsed as { error?: { message?: unknown } } | undefined)?.error?.message;
-    throw new CliError(typeof message === 'string' ? message : `the server answered HTTP ${res.status}`, exitCodeForStatus(res.status));
-  }
-  return parsed as T;
-}
-
-async function groupsByName(ctx: Ctx): Promise<OperatorGroup[]> {
-  return (await apiGet<{ items: OperatorGroup[] }>(ctx.conn, await ctx.tenantPath('/groups'))).items;
+async function groupsByName(ctx: Ctx): Promise<Group[]> {
+  return (await ctx.api.call('listGroups', { params: { tenant: await ctx.tenant() } })).items;
 }
 
 /** Operator groups by id or name. */
@@ -103,7 +57,7 @@ export function registerJitSettings(program: Command): void {
     .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
       const target = await resolveTarget(ctx, idOrName);
-      await printSettings(ctx, target.name, await apiGet<JitSettings>(ctx.conn, await ctx.tenantPath(`/targets/${target.id}/jit-settings`)));
+      await printSettings(ctx, target.name, await ctx.api.call('getJitSettings', { params: { tenant: await ctx.tenant(), targetId: target.id } }));
     });
 
   settings
@@ -126,15 +80,15 @@ export function registerJitSettings(program: Command): void {
         if (opts.creatorGroup && opts.creatorGroups === false) throw new CliError('give --creator-group or --no-creator-groups, not both', ExitCode.usage);
         const ctx = await connect(cmd);
         const target = await resolveTarget(ctx, idOrName);
-        const path = await ctx.tenantPath(`/targets/${target.id}/jit-settings`);
-        const current = await apiGet<JitSettings>(ctx.conn, path);
+        const params = { tenant: await ctx.tenant(), targetId: target.id };
+        const current = await ctx.api.call('getJitSettings', { params });
         const body = {
           enabled: opts.enable ? true : opts.disable ? false : current.configured ? current.enabled : true,
           allowedGroups: opts.group ?? current.allowedGroups,
           creatorGroupIds:
             opts.creatorGroups === false ? [] : opts.creatorGroup ? await resolveGroups(ctx, opts.creatorGroup) : current.creatorGroupIds,
         };
-        const saved = await apiPut<JitSettings>(ctx.conn, path, body);
+        const saved = await ctx.api.call('setJitSettings', { params, body });
         if (!ctx.json) print(`Saved the JIT settings of ${clean(target.name)}.`);
         await printSettings(ctx, target.name, saved);
       },
@@ -148,7 +102,7 @@ export function registerReconcile(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const r = await apiPost<ReconcileCounts>(ctx.conn, await ctx.tenantPath('/reconcile'));
+      const r = await ctx.api.call('reconcile', { params: { tenant: await ctx.tenant() } });
       if (r.failed > 0) process.exitCode = ExitCode.failure;
       if (ctx.json) return printJson(r);
       print(`Checked ${r.checked} JIT account(s): ${r.drifted} drifted, ${r.repaired} repaired, ${r.failed} failed, ${r.skipped} skipped.`);

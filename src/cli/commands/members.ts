@@ -1,7 +1,6 @@
 /** `timebox members add | role | remove | list | disable | enable | end-sessions`. */
 import type { Command } from 'commander';
-import { apiDelete, apiPages, apiPost } from '../api-client.js';
-import type { AddedMember, Member, OffboardingReport } from '../api-types.js';
+import type { Member, Role } from '../../api/types.js';
 import { csvArg } from '../args.js';
 import { connect, idArg, type Ctx } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -9,7 +8,7 @@ import { clean, print, printJson, table, when } from '../output.js';
 
 /** A member by email (any case) or operator id; not a member is "not found" (exit 4). */
 async function findMember(ctx: Ctx, who: string): Promise<Member> {
-  const { items } = await apiPages<Member>(ctx.conn, await ctx.tenantPath('/members'));
+  const { items } = await ctx.api.pages('listMembers', { params: { tenant: await ctx.tenant() } });
   const wanted = who.trim().toLowerCase();
   const found = items.find((m) => m.operator.id === wanted || m.operator.email.toLowerCase() === wanted);
   if (!found) throw new CliError(`no member ${JSON.stringify(who)} in tenant ${await ctx.tenant()}; see timebox members list`, ExitCode.notFound);
@@ -29,10 +28,14 @@ export function registerMembers(program: Command): void {
     .action(async (opts: { email: string; roles: string[]; displayName?: string }, cmd: Command) => {
       const ctx = await connect(cmd);
       const tenant = await ctx.tenant();
-      const m = await apiPost<AddedMember>(ctx.conn, await ctx.tenantPath('/members'), {
-        email: opts.email,
-        roles: opts.roles,
-        ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
+      const m = await ctx.api.call('addMember', {
+        params: { tenant },
+        body: {
+          email: opts.email,
+          // Roles as typed: the server refuses one it does not know, naming it.
+          roles: opts.roles as Role[],
+          ...(opts.displayName !== undefined ? { displayName: opts.displayName } : {}),
+        },
       });
       if (ctx.json) return printJson(m);
       if ('operator' in m) {
@@ -56,7 +59,8 @@ export function registerMembers(program: Command): void {
     .action(async (who: string, opts: { roles: string[] }, cmd: Command) => {
       const ctx = await connect(cmd);
       const member = await findMember(ctx, who);
-      const m = await apiPost<AddedMember>(ctx.conn, await ctx.tenantPath('/members'), { email: member.operator.email, roles: opts.roles });
+      // Roles as typed: the server refuses one it does not know, naming it.
+      const m = await ctx.api.call('addMember', { params: { tenant: await ctx.tenant() }, body: { email: member.operator.email, roles: opts.roles as Role[] } });
       if (ctx.json) return printJson(m);
       print(`${clean(member.operator.email)} now has roles in ${await ctx.tenant()}: ${'roles' in m ? m.roles.join(', ') : opts.roles.join(', ')}`);
     });
@@ -69,7 +73,7 @@ export function registerMembers(program: Command): void {
     .action(async (who: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
       const member = await findMember(ctx, who);
-      await apiDelete(ctx.conn, await ctx.tenantPath(`/members/${member.operator.id}`));
+      await ctx.api.call('removeMember', { params: { tenant: await ctx.tenant(), operatorId: member.operator.id } });
       if (ctx.json) return printJson({ removed: true, operator: member.operator });
       print(`${clean(member.operator.email)} is no longer a member of ${await ctx.tenant()}.`);
     });
@@ -82,7 +86,7 @@ export function registerMembers(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { reason: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const r = await apiPost<OffboardingReport>(ctx.conn, await ctx.tenantPath(`/members/${byId(id)}/disable`), { reason: opts.reason });
+      const r = await ctx.api.call('disableMember', { params: { tenant: await ctx.tenant(), operatorId: byId(id) }, body: { reason: opts.reason } });
       if (ctx.json) return printJson(r);
       print(`Disabled in ${await ctx.tenant()}: ${r.sessionsAndTokensEnded} session(s)/token(s) ended, ${r.requestsCancelled} request(s) cancelled, ${r.grantsRevoked} grant(s) being revoked, ${r.approvalsRerouted} approval(s) re-routed, ${r.approvalsFlagged} flagged.`);
     });
@@ -93,7 +97,7 @@ export function registerMembers(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      await apiPost(ctx.conn, await ctx.tenantPath(`/members/${byId(id)}/enable`), {});
+      await ctx.api.call('enableMember', { params: { tenant: await ctx.tenant(), operatorId: byId(id) } });
       if (ctx.json) return printJson({ enabled: true });
       print('Enabled: they can sign in again; their grants stay ended.');
     });
@@ -105,7 +109,7 @@ export function registerMembers(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts: { reason: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const r = await apiPost<{ sessionsAndTokensEnded: number }>(ctx.conn, await ctx.tenantPath(`/members/${byId(id)}/end-sessions`), { reason: opts.reason });
+      const r = await ctx.api.call('endMemberSessions', { params: { tenant: await ctx.tenant(), operatorId: byId(id) }, body: { reason: opts.reason } });
       if (ctx.json) return printJson(r);
       print(`${r.sessionsAndTokensEnded} session(s) and API token(s) ended.`);
     });
@@ -116,7 +120,7 @@ export function registerMembers(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const { items } = await apiPages<Member>(ctx.conn, await ctx.tenantPath('/members'));
+      const { items } = await ctx.api.pages('listMembers', { params: { tenant: await ctx.tenant() } });
       if (ctx.json) return printJson(items);
       table(
         ['EMAIL', 'NAME', 'ROLES', 'DISABLED', 'ID'],

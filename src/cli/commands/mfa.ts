@@ -1,15 +1,10 @@
 /** `timebox mfa enroll | disable`: the authenticator app (TOTP) whose code sign-in asks for. */
 import type { Command } from 'commander';
-import { apiDelete, apiPost } from '../api-client.js';
+import { apiOf } from '../api-client.js';
 import { loadConnection } from '../config.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { clean, note, print, printJson } from '../output.js';
 import { promptHidden } from '../prompt.js';
-
-interface Enrolment {
-  secret: string;
-  otpauthUri: string;
-}
 
 const ENROLLED = 'Authenticator app enrolled; signing in now also asks for its code.';
 
@@ -29,9 +24,9 @@ export function registerMfa(program: Command): void {
     .option('--code <code>', 'confirm the enrolment started earlier with this code from the app (for scripts)')
     .option('--json', 'machine-readable output (includes the secret)')
     .action(async (opts: { code?: string; json?: boolean }) => {
-      const conn = await loadConnection();
+      const api = apiOf(await loadConnection());
       const confirm = async (code: string) => {
-        const { recoveryCodes } = await apiPost<{ recoveryCodes: string[] }>(conn, '/api/v1/me/mfa/totp/confirm', { code });
+        const { recoveryCodes } = await api.call('confirmTotp', { body: { code } });
         if (opts.json) return printJson({ enrolled: true, recoveryCodes });
         print(ENROLLED);
         printRecoveryCodes(recoveryCodes);
@@ -39,7 +34,7 @@ export function registerMfa(program: Command): void {
       // Starting again would replace the secret the code was made from, so --code only confirms.
       if (opts.code !== undefined) return confirm(opts.code);
 
-      const e = await apiPost<Enrolment>(conn, '/api/v1/me/mfa/totp');
+      const e = await api.call('startTotpEnrolment');
       if (opts.json) {
         printJson(e);
       } else {
@@ -60,9 +55,9 @@ export function registerMfa(program: Command): void {
     .option('--code <code>', 'the 6-digit code the app shows now (asked for if there is a terminal)')
     .option('--json', 'machine-readable output (includes the codes)')
     .action(async (opts: { code?: string; json?: boolean }) => {
-      const conn = await loadConnection();
+      const api = apiOf(await loadConnection());
       const code = await codeFrom(opts.code, 'pass --code CODE');
-      const { recoveryCodes } = await apiPost<{ recoveryCodes: string[] }>(conn, '/api/v1/me/mfa/recovery-codes', { code });
+      const { recoveryCodes } = await api.call('newRecoveryCodes', { body: { code } });
       if (opts.json) return printJson({ recoveryCodes });
       printRecoveryCodes(recoveryCodes);
     });
@@ -74,8 +69,7 @@ export function registerMfa(program: Command): void {
     .requiredOption('--reason <text>', 'how the person was identified (kept in the audit log)')
     .option('--json', 'machine-readable output')
     .action(async (operatorId: string, opts: { reason: string; json?: boolean }) => {
-      const conn = await loadConnection();
-      await apiDelete(conn, `/api/v1/operators/${encodeURIComponent(operatorId)}/mfa`, { reason: opts.reason });
+      await apiOf(await loadConnection()).call('resetOperatorMfa', { params: { operatorId }, body: { reason: opts.reason } });
       if (opts.json) return printJson({ reset: true, operatorId });
       print(`Authenticator app of ${operatorId} removed; they sign in with their password and can enrol a new app.`);
     });
@@ -86,9 +80,9 @@ export function registerMfa(program: Command): void {
     .option('--code <code>', 'the 6-digit code the app shows now, or a recovery code (asked for if there is a terminal)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { code?: string; json?: boolean }) => {
-      const conn = await loadConnection();
+      const api = apiOf(await loadConnection());
       const code = await codeFrom(opts.code, 'pass --code CODE');
-      await apiDelete(conn, '/api/v1/me/mfa/totp', { code });
+      await api.call('removeTotp', { body: { code } });
       if (opts.json) printJson({ enrolled: false });
       else print('Authenticator app removed; signing in asks for the password only.');
     });

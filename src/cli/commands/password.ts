@@ -1,6 +1,6 @@
 /** `timebox password change`: the signed-in operator's own password. */
 import type { Command } from 'commander';
-import { apiPost } from '../api-client.js';
+import { apiOf } from '../api-client.js';
 import { loadConnection } from '../config.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { print, printJson } from '../output.js';
@@ -25,7 +25,7 @@ export function registerPassword(program: Command): void {
         if ((await promptHidden('New password again: ')) !== next) throw new CliError('the two new passwords differ; nothing changed', ExitCode.usage);
       }
       if (!current || !next) throw new CliError('give the current password and the new one', ExitCode.usage);
-      const r = await apiPost<{ otherSessionsEnded: number }>(conn, '/api/v1/me/password', { currentPassword: current, newPassword: next });
+      const r = await apiOf(conn).call('changePassword', { body: { currentPassword: current, newPassword: next } });
       if (opts.json) return printJson(r);
       print(`Password changed. ${r.otherSessionsEnded} other session(s) ended; this one stays signed in.`);
     });

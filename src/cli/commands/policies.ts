@@ -1,7 +1,6 @@
 /** `timebox policies add | list`. */
 import type { Command } from 'commander';
-import { apiDelete, apiGet, apiPages, apiPost } from '../api-client.js';
-import type { Policy, Target } from '../api-types.js';
+import type { Role } from '../../api/types.js';
 import { csvArg, durationArg, intArg } from '../args.js';
 import { connect, idArg, resolveTarget } from '../context.js';
 import { formatDuration } from '../duration.js';
@@ -37,14 +36,18 @@ export function registerPolicies(program: Command): void {
     .action(async (opts: AddOptions, cmd: Command) => {
       const ctx = await connect(cmd);
       const target = opts.target ? await resolveTarget(ctx, opts.target) : null;
-      const p = await apiPost<Policy>(ctx.conn, await ctx.tenantPath('/policies'), {
-        name: opts.name,
-        targetId: target?.id ?? null,
-        entitlements: opts.entitlements ?? null,
-        requesterRoles: opts.roles,
-        maxDurationSeconds: opts.max,
-        defaultDurationSeconds: opts.default,
-        ...(opts.reasonMin !== undefined ? { reasonMinLength: opts.reasonMin } : {}),
+      const p = await ctx.api.call('createPolicy', {
+        params: { tenant: await ctx.tenant() },
+        body: {
+          name: opts.name,
+          targetId: target?.id ?? null,
+          entitlements: opts.entitlements ?? null,
+          // Roles as typed: the server refuses one it does not know, naming it.
+          requesterRoles: opts.roles as Role[],
+          maxDurationSeconds: opts.max,
+          defaultDurationSeconds: opts.default,
+          ...(opts.reasonMin !== undefined ? { reasonMinLength: opts.reasonMin } : {}),
+        },
       });
       if (ctx.json) return printJson(p);
       keyValues([
@@ -65,12 +68,12 @@ export function registerPolicies(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const { items } = await apiGet<{ items: Policy[] }>(ctx.conn, await ctx.tenantPath('/policies'));
+      const { items } = await ctx.api.call('listPolicies', { params: { tenant: await ctx.tenant() } });
       if (ctx.json) return printJson(items);
       // Names read better than ids; one extra call only when some policy names a target.
       const names = new Map<string, string>();
       if (items.some((p) => p.targetId)) {
-        for (const t of (await apiPages<Target>(ctx.conn, await ctx.tenantPath('/targets'))).items) names.set(t.id, t.name);
+        for (const t of (await ctx.api.pages('listTargets', { params: { tenant: await ctx.tenant() } })).items) names.set(t.id, t.name);
       }
       table(
         ['NAME', 'TARGET', 'ENTITLEMENTS', 'ROLES', 'MAX', 'DEFAULT', 'REASON MIN', 'ID'],
@@ -95,7 +98,7 @@ export function registerPolicies(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      await apiDelete(ctx.conn, await ctx.tenantPath(`/policies/${idArg(id, 'policy')}`));
+      await ctx.api.call('deletePolicy', { params: { tenant: await ctx.tenant(), policyId: idArg(id, 'policy') } });
       if (ctx.json) return printJson({ removed: true, id });
       print(`Removed policy ${id}.`);
     });

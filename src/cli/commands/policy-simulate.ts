@@ -1,17 +1,8 @@
 /** `timebox policies simulate`: "what would happen if alice asked for this on Saturday for 4h?" */
 import type { Command } from 'commander';
-import { apiPost } from '../api-client.js';
 import { collect, durationArg, isoArg } from '../args.js';
 import { connect, resolveTarget } from '../context.js';
 import { clean, keyValues, print, printJson } from '../output.js';
-
-interface Simulation {
-  policy: string | null;
-  route: string;
-  refusals: string[];
-  autoApprovedBy: string | null;
-  approvalLevels: Array<{ level: number; quorum: number; approvers: string[] }>;
-}
 
 const routeWords: Record<string, string> = {
   refused: 'refused',
@@ -35,7 +26,7 @@ export function registerPolicySimulate(policies: Command): void {
     .action(async (opts: { as: string; target: string; entitlement: string[]; duration?: number; at?: string; ticket?: string; emergency?: boolean }, cmd: Command) => {
       const ctx = await connect(cmd);
       const target = await resolveTarget(ctx, opts.target);
-      const sim = await apiPost<Simulation>(ctx.conn, await ctx.tenantPath('/policies/simulate'), {
+      const sim = await ctx.api.call('simulatePolicy', { params: { tenant: await ctx.tenant() }, body: {
         operatorEmail: opts.as,
         targetId: target.id,
         entitlements: opts.entitlement,
@@ -43,7 +34,7 @@ export function registerPolicySimulate(policies: Command): void {
         ...(opts.at ? { at: opts.at } : {}),
         ...(opts.ticket ? { ticket: opts.ticket } : {}),
         ...(opts.emergency ? { emergency: true } : {}),
-      });
+      } });
       if (ctx.json) return printJson(sim);
       keyValues([
         ['policy', sim.policy ?? '(none matches)'],

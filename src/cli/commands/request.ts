@@ -4,8 +4,6 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { apiPost } from '../api-client.js';
-import type { Grant } from '../api-types.js';
 import { collect, durationArg, isoArg } from '../args.js';
 import { connect, resolveTarget } from '../context.js';
 import { finishGrant } from '../grant-output.js';
@@ -64,19 +62,22 @@ export function registerRequest(program: Command): void {
       const ctx = await connect(cmd);
       const publicKey = opts.publicKeyFile !== undefined ? await readPublicKey(opts.publicKeyFile) : undefined;
       const target = await resolveTarget(ctx, opts.target);
-      const path = await ctx.tenantPath('/requests');
+      const tenant = await ctx.tenant();
       let grant = await withTotp(opts.totp, (totp) =>
-        apiPost<Grant>(ctx.conn, path, {
-          targetId: target.id,
-          entitlements: opts.entitlement,
-          reason: opts.reason,
-          ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
-          ...(opts.accountName !== undefined ? { accountName: opts.accountName } : {}),
-          ...(opts.ticket !== undefined ? { ticket: opts.ticket } : {}),
-          ...(opts.start !== undefined ? { startAt: opts.start } : {}),
-          ...(publicKey !== undefined ? { publicKey } : {}),
-          ...(opts.emergency ? { emergency: true } : {}),
-          ...(totp !== undefined ? { totp } : {}),
+        ctx.api.call('requestAccess', {
+          params: { tenant },
+          body: {
+            targetId: target.id,
+            entitlements: opts.entitlement,
+            reason: opts.reason,
+            ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
+            ...(opts.accountName !== undefined ? { accountName: opts.accountName } : {}),
+            ...(opts.ticket !== undefined ? { ticket: opts.ticket } : {}),
+            ...(opts.start !== undefined ? { startAt: opts.start } : {}),
+            ...(publicKey !== undefined ? { publicKey } : {}),
+            ...(opts.emergency ? { emergency: true } : {}),
+            ...(totp !== undefined ? { totp } : {}),
+          },
         }),
       );
       if (grant.emergency && !ctx.json) note('timebox: break-glass: no approval was asked for; approvers are told and the grant is reviewed afterwards.');

@@ -1,23 +1,11 @@
 /** `timebox sessions list | kill | export`: recorded gateway sessions (admins and auditors). */
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { apiGet, apiGetBytes, apiPost } from '../api-client.js';
+import { endpoints } from '../../api/endpoints.js';
+import { pathOf } from '../../api/endpoint.js';
+import { apiGetBytes } from '../api-client.js';
 import { connect, idArg } from '../context.js';
 import { clean, print, printJson, table, when } from '../output.js';
-
-interface SessionItem {
-  id: string;
-  live: boolean;
-  targetName: string;
-  operatorEmail: string;
-  account: string;
-  kind: string;
-  startedAt: string;
-  endedAt: string | null;
-  endReason: string | null;
-  recordingSha256: string | null;
-  recordingBytes: number | null;
-}
 
 export function registerSessions(program: Command): void {
   const sessions = program.command('sessions').description('recorded SSH gateway sessions (admins and auditors)');
@@ -29,7 +17,7 @@ export function registerSessions(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { live?: boolean }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const { items } = await apiGet<{ items: SessionItem[] }>(ctx.conn, await ctx.tenantPath('/gateway-sessions'), opts.live ? { live: 'true' } : {});
+      const { items } = await ctx.api.call('listGatewaySessions', { params: { tenant: await ctx.tenant() }, query: opts.live ? { live: 'true' } : {} });
       if (ctx.json) return printJson(items);
       table(
         ['ID', 'WHO', 'TARGET', 'ACCOUNT', 'KIND', 'STARTED', 'ENDED', 'REASON'],
@@ -45,7 +33,7 @@ export function registerSessions(program: Command): void {
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
       const sessionId = idArg(id, 'session');
-      await apiPost(ctx.conn, await ctx.tenantPath(`/gateway-sessions/${sessionId}/kill`));
+      await ctx.api.call('killGatewaySession', { params: { tenant: await ctx.tenant(), id: sessionId } });
       print(`Session ${sessionId} will be closed.`);
     });
 
@@ -57,7 +45,9 @@ export function registerSessions(program: Command): void {
     .action(async (id: string, opts: { output?: string }, cmd: Command) => {
       const ctx = await connect(cmd);
       const sessionId = idArg(id, 'session');
-      const { body, headers } = await apiGetBytes(ctx.conn, await ctx.tenantPath(`/gateway-sessions/${sessionId}/recording`));
+      // Not JSON: the recording's bytes, fetched at the contract's path.
+      const recording = pathOf(endpoints.exportGatewayRecording.path, { tenant: await ctx.tenant(), id: sessionId });
+      const { body, headers } = await apiGetBytes(ctx.conn, recording);
       const file = opts.output ?? `session-${sessionId}.cast`;
       await writeFile(file, body, { mode: 0o600, flag: 'wx' });
       const complete = headers.get('x-recording-complete') === 'true';

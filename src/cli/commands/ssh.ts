@@ -10,7 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import ssh2 from 'ssh2';
-import { apiDelete, apiGet, apiPost } from '../api-client.js';
 import { connect, idArg } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { clean, print, printJson, table, when } from '../output.js';
@@ -51,7 +50,7 @@ export function registerSsh(program: Command): void {
     .action(async (target: string, command: string[], opts: { gateway?: string; tty?: boolean }, cmd: Command) => {
       if (!/^[^\s@'"`$\\;&|<>()]+$/.test(target)) throw new CliError(`${JSON.stringify(target)} is not a target name`, ExitCode.usage);
       const ctx = await connect(cmd);
-      const info = await apiGet<{ hostKey: string; fingerprint: string; address: string | null }>(ctx.conn, '/api/v1/gateway');
+      const info = await ctx.api.call('getGateway');
       const address = opts.gateway ?? info.address;
       if (!address) throw new CliError('the server does not say where the gateway is; pass --gateway host:port', ExitCode.usage);
       const { host, port } = splitAddress(address);
@@ -63,7 +62,7 @@ export function registerSsh(program: Command): void {
         const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: `timebox-ssh:${ctx.conn.email ?? 'operator'}` });
         const keyFile = path.join(dir, 'id_ed25519');
         await writeFile(keyFile, pair.private, { mode: 0o600 });
-        const cert = await apiPost<{ certificate: string; notAfter: string }>(ctx.conn, '/api/v1/gateway/certificate', { publicKey: pair.public });
+        const cert = await ctx.api.call('issueGatewayCertificate', { body: { publicKey: pair.public } });
         const certFile = path.join(dir, 'id_ed25519-cert.pub');
         await writeFile(certFile, `${cert.certificate}\n`, { mode: 0o600 });
         const knownHosts = path.join(dir, 'known_hosts');
@@ -94,7 +93,7 @@ export function registerSsh(program: Command): void {
     .action(async (opts: { name: string; file: string }, cmd: Command) => {
       const ctx = await connect(cmd);
       const publicKey = (await readFile(opts.file, 'utf8')).trim();
-      const k = await apiPost<{ id: string; fingerprint: string }>(ctx.conn, '/api/v1/me/ssh-keys', { name: opts.name, publicKey });
+      const k = await ctx.api.call('addSshKey', { body: { name: opts.name, publicKey } });
       if (ctx.json) return printJson(k);
       print(`Registered ${k.fingerprint} (id ${k.id}).`);
     });
@@ -104,7 +103,7 @@ export function registerSsh(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const { items } = await apiGet<{ items: Array<{ id: string; name: string; fingerprint: string; createdAt: string }> }>(ctx.conn, '/api/v1/me/ssh-keys');
+      const { items } = await ctx.api.call('listSshKeys');
       if (ctx.json) return printJson(items);
       table(['ID', 'NAME', 'FINGERPRINT', 'ADDED'], items.map((k) => [k.id, clean(k.name), k.fingerprint, when(k.createdAt)]), 'No registered keys.');
     });
@@ -115,7 +114,7 @@ export function registerSsh(program: Command): void {
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
       const keyId = idArg(id, 'key');
-      await apiDelete(ctx.conn, `/api/v1/me/ssh-keys/${keyId}`);
+      await ctx.api.call('removeSshKey', { params: { id: keyId } });
       print(`Removed key ${keyId}.`);
     });
 }

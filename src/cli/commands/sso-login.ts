@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { apiPost } from '../api-client.js';
+import { apiOf } from '../api-client.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { note } from '../output.js';
 import type { LoginResponse } from './auth.js';
@@ -63,16 +63,16 @@ async function browserLogin(server: string, tenant: string, openBrowser: boolean
   const port = (loopback.address() as AddressInfo).port;
   const timer = setTimeout(() => settle({ error: 'no answer from the browser within 5 minutes' }), WAIT_MS);
   try {
-    const { authorizationUrl } = await apiPost<{ authorizationUrl: string }>({ server }, `/api/v1/auth/sso/${encodeURIComponent(tenant)}/cli`, {
-      redirectUri: `http://127.0.0.1:${port}/callback`,
-      codeChallenge: challenge,
+    const { authorizationUrl } = await apiOf({ server }).call('ssoCliStart', {
+      params: { tenant },
+      body: { redirectUri: `http://127.0.0.1:${port}/callback`, codeChallenge: challenge },
     });
     note('Open this URL in a browser to sign in:');
     note(authorizationUrl);
     if (openBrowser) tryOpenBrowser(authorizationUrl);
     const result = await answered;
     if ('error' in result) throw new CliError(`single sign-on refused: ${result.error}`, ExitCode.auth);
-    return await apiPost<LoginResponse>({ server }, '/api/v1/auth/sso/cli/exchange', { code: result.code, codeVerifier: verifier });
+    return await apiOf({ server }).call('ssoCliExchange', { body: { code: result.code, codeVerifier: verifier } });
   } finally {
     clearTimeout(timer);
     loopback.closeAllConnections();
@@ -80,23 +80,15 @@ async function browserLogin(server: string, tenant: string, openBrowser: boolean
   }
 }
 
-interface DeviceStart {
-  handle: string;
-  userCode: string;
-  verificationUri: string;
-  verificationUriComplete: string | null;
-  expiresIn: number;
-  interval: number;
-}
-
 async function deviceLogin(server: string, tenant: string): Promise<LoginResponse> {
-  const d = await apiPost<DeviceStart>({ server }, `/api/v1/auth/sso/${encodeURIComponent(tenant)}/device`);
+  const api = apiOf({ server });
+  const d = await api.call('ssoDeviceStart', { params: { tenant } });
   note(`On any device, open ${d.verificationUri} and enter the code ${d.userCode}`);
   if (d.verificationUriComplete) note(`(or open ${d.verificationUriComplete})`);
   const deadline = Date.now() + d.expiresIn * 1000;
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, Math.max(1, d.interval) * 1000));
-    const res = await apiPost<LoginResponse | { pending: true }>({ server }, '/api/v1/auth/sso/device/poll', { handle: d.handle });
+    const res = await api.call('ssoDevicePoll', { body: { handle: d.handle } });
     if (!('pending' in res)) return res;
   }
   throw new CliError('the device sign-in expired before it was approved; run timebox login --sso --device again', ExitCode.auth);

@@ -1,26 +1,13 @@
 /** `timebox sso show | set | remove`: the tenant's single sign-on (owners and admins). */
 import { InvalidArgumentError, type Command } from 'commander';
-import { ApiError, apiDelete, apiGet, apiPut } from '../api-client.js';
+import type { ApiClient } from '../../api/client.js';
+import type { Role, SsoSettings } from '../../api/types.js';
+import { ApiError } from '../api-client.js';
 import { collect } from '../args.js';
 import { connect } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { keyValues, print, printJson } from '../output.js';
 import { readLineFromStdin } from '../prompt.js';
-
-interface SsoSettings {
-  issuer: string;
-  clientId: string;
-  clientSecretSet: boolean;
-  scopes: string[];
-  emailClaim: string;
-  emailVerifiedClaim: string;
-  groupsClaim: string;
-  roleMappings: { group: string; roles: string[] }[];
-  groupMappings: { group: string; operatorGroup: string }[];
-  requireSso: boolean;
-  breakGlassEmails: string[];
-  redirectUri: string;
-}
 
 /** `--map "IdP group=role,role"`, repeatable; the last '=' splits (group names may hold '='). */
 function mapping(value: string, previous: { group: string; values: string[] }[] | undefined) {
@@ -30,9 +17,9 @@ function mapping(value: string, previous: { group: string; values: string[] }[] 
   return [...(previous ?? []), { group: value.slice(0, at).trim(), values }];
 }
 
-async function current(conn: Parameters<typeof apiGet>[0], path: string): Promise<SsoSettings | null> {
+async function current(api: ApiClient, tenant: string): Promise<SsoSettings | null> {
   try {
-    return await apiGet<SsoSettings>(conn, path);
+    return await api.call('getSsoSettings', { params: { tenant } });
   } catch (err) {
     if (err instanceof ApiError && (err.details as { sso?: string } | undefined)?.sso === 'not_configured') return null;
     throw err;
@@ -63,7 +50,7 @@ export function registerSso(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const s = await current(ctx.conn, await ctx.tenantPath('/sso'));
+      const s = await current(ctx.api, await ctx.tenant());
       if (!s) throw new CliError(`single sign-on is not set up for tenant ${await ctx.tenant()}; see timebox sso set --help`, ExitCode.notFound);
       if (ctx.json) return printJson(s);
       show(s);
@@ -87,8 +74,7 @@ export function registerSso(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const ctx = await connect(cmd);
-      const path = await ctx.tenantPath('/sso');
-      const s = await current(ctx.conn, path);
+      const s = await current(ctx.api, await ctx.tenant());
       const issuer = (opts.issuer as string | undefined) ?? s?.issuer;
       const clientId = (opts.clientId as string | undefined) ?? s?.clientId;
       if (!issuer || !clientId) throw new CliError('the first setup needs --issuer, --client-id and --client-secret-stdin', ExitCode.usage);
@@ -96,7 +82,7 @@ export function registerSso(program: Command): void {
       if (opts.clientSecretStdin && !secret) throw new CliError('the client secret on stdin is empty', ExitCode.usage);
       const roleMaps = opts.map as { group: string; values: string[] }[] | undefined;
       const groupMaps = opts.mapGroup as { group: string; values: string[] }[] | undefined;
-      const saved = await apiPut<SsoSettings>(ctx.conn, path, {
+      const saved = await ctx.api.call('setSsoSettings', { params: { tenant: await ctx.tenant() }, body: {
         issuer,
         clientId,
         ...(secret ? { clientSecret: secret } : {}),
@@ -104,11 +90,12 @@ export function registerSso(program: Command): void {
         emailClaim: (opts.emailClaim as string | undefined) ?? s?.emailClaim ?? 'email',
         emailVerifiedClaim: (opts.emailVerifiedClaim as string | undefined) ?? s?.emailVerifiedClaim ?? 'email_verified',
         groupsClaim: (opts.groupsClaim as string | undefined) ?? s?.groupsClaim ?? 'groups',
-        roleMappings: roleMaps ? roleMaps.map((m) => ({ group: m.group, roles: m.values })) : (s?.roleMappings ?? []),
+        // Roles as typed: the server refuses one it does not know, naming it.
+        roleMappings: roleMaps ? roleMaps.map((m) => ({ group: m.group, roles: m.values as Role[] })) : (s?.roleMappings ?? []),
         groupMappings: groupMaps ? groupMaps.flatMap((m) => m.values.map((g) => ({ group: m.group, operatorGroup: g }))) : (s?.groupMappings ?? []),
         requireSso: (opts.requireSso as boolean | undefined) ?? s?.requireSso ?? false,
         breakGlassEmails: (opts.breakGlass as string[] | undefined) ?? s?.breakGlassEmails ?? [],
-      });
+      } });
       if (ctx.json) return printJson(saved);
       print(`Single sign-on saved for tenant ${await ctx.tenant()}.`);
       show(saved);
@@ -120,7 +107,7 @@ export function registerSso(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      await apiDelete(ctx.conn, await ctx.tenantPath('/sso'));
+      await ctx.api.call('deleteSsoSettings', { params: { tenant: await ctx.tenant() } });
       if (ctx.json) return printJson({ removed: true });
       print(`Single sign-on removed from tenant ${await ctx.tenant()}.`);
     });

@@ -1,8 +1,7 @@
 /** `timebox targets add | update | check | list | delete | entitlements`. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { apiDelete, apiPages, apiPost, apiPut } from '../api-client.js';
-import type { CheckReport, Entitlement, Target } from '../api-types.js';
+import type { CheckReport } from '../../api/types.js';
 import { connect, resolveTarget } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { note, print, printJson, table, when, clean } from '../output.js';
@@ -52,11 +51,9 @@ export function registerTargets(program: Command): void {
     .action(async (opts: { name: string; kind: string; config?: string; configFile?: string; saveUnchecked?: boolean; json?: boolean }, cmd: Command) => {
       const config = await configFrom(opts);
       const ctx = await connect(cmd);
-      const r = await apiPost<{ target: Target; check: CheckReport }>(ctx.conn, await ctx.tenantPath('/targets'), {
-        name: opts.name,
-        kind: opts.kind,
-        config,
-        ...(opts.saveUnchecked ? { saveUnchecked: true } : {}),
+      const r = await ctx.api.call('createTarget', {
+        params: { tenant: await ctx.tenant() },
+        body: { name: opts.name, kind: opts.kind, config, ...(opts.saveUnchecked ? { saveUnchecked: true } : {}) },
       });
       if (ctx.json) return printJson(r);
       print(`Added target ${clean(r.target.name)} (${r.target.kind}), id ${r.target.id}`);
@@ -78,10 +75,13 @@ export function registerTargets(program: Command): void {
       if (!config && opts.name === undefined) throw new CliError('nothing to change: give --name, --config or --config-file', ExitCode.usage);
       const ctx = await connect(cmd);
       const target = await resolveTarget(ctx, idOrName);
-      const r = await apiPut<{ target: Target; check: CheckReport | null }>(ctx.conn, await ctx.tenantPath(`/targets/${target.id}`), {
-        ...(opts.name !== undefined ? { name: opts.name } : {}),
-        ...(config ? { config } : {}),
-        ...(opts.saveUnchecked ? { saveUnchecked: true } : {}),
+      const r = await ctx.api.call('updateTarget', {
+        params: { tenant: await ctx.tenant(), targetId: target.id },
+        body: {
+          ...(opts.name !== undefined ? { name: opts.name } : {}),
+          ...(config ? { config } : {}),
+          ...(opts.saveUnchecked ? { saveUnchecked: true } : {}),
+        },
       });
       if (ctx.json) return printJson(r);
       print(`Updated target ${clean(r.target.name)} (${r.target.kind}).`);
@@ -96,7 +96,7 @@ export function registerTargets(program: Command): void {
     .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
       const target = await resolveTarget(ctx, idOrName);
-      const report = await apiPost<CheckReport>(ctx.conn, await ctx.tenantPath(`/targets/${target.id}/check`));
+      const report = await ctx.api.call('checkTarget', { params: { tenant: await ctx.tenant(), targetId: target.id } });
       if (ctx.json) printJson(report);
       else {
         print(`Target ${clean(target.name)} (${target.kind}):`);
@@ -111,7 +111,7 @@ export function registerTargets(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const { items } = await apiPages<Target>(ctx.conn, await ctx.tenantPath('/targets'));
+      const { items } = await ctx.api.pages('listTargets', { params: { tenant: await ctx.tenant() } });
       if (ctx.json) return printJson(items);
       table(
         ['ID', 'NAME', 'KIND', 'CREATED'],
@@ -128,7 +128,7 @@ export function registerTargets(program: Command): void {
     .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
       const target = await resolveTarget(ctx, idOrName);
-      await apiDelete(ctx.conn, await ctx.tenantPath(`/targets/${target.id}`));
+      await ctx.api.call('deleteTarget', { params: { tenant: await ctx.tenant(), targetId: target.id } });
       if (ctx.json) return printJson({ deleted: true, target });
       print(`Deleted target ${clean(target.name)} (${target.kind}); past grants and the audit log keep its name.`);
     });
@@ -142,8 +142,9 @@ export function registerTargets(program: Command): void {
     .action(async (idOrName: string, opts: { search?: string }, cmd: Command) => {
       const ctx = await connect(cmd);
       const target = await resolveTarget(ctx, idOrName);
-      const { items } = await apiPages<Entitlement>(ctx.conn, await ctx.tenantPath(`/targets/${target.id}/entitlements`), {
-        search: opts.search,
+      const { items } = await ctx.api.pages('listEntitlements', {
+        params: { tenant: await ctx.tenant(), targetId: target.id },
+        query: { search: opts.search },
       });
       if (ctx.json) return printJson(items);
       table(

@@ -1,7 +1,5 @@
 /** `timebox tokens create | list | revoke`: personal API tokens. */
 import type { Command } from 'commander';
-import { apiDelete, apiGet, apiPost } from '../api-client.js';
-import type { ApiToken, CreatedToken } from '../api-types.js';
 import { intArg } from '../args.js';
 import { connect, idArg } from '../context.js';
 import { clean, print, printJson, table, when } from '../output.js';
@@ -17,9 +15,8 @@ export function registerTokens(program: Command): void {
     .option('--json', 'machine-readable output (includes the token)')
     .action(async (opts: { name: string; expiresDays?: number }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const t = await apiPost<CreatedToken>(ctx.conn, '/api/v1/tokens', {
-        name: opts.name,
-        ...(opts.expiresDays !== undefined ? { expiresInDays: opts.expiresDays } : {}),
+      const t = await ctx.api.call('createToken', {
+        body: { name: opts.name, ...(opts.expiresDays !== undefined ? { expiresInDays: opts.expiresDays } : {}) },
       });
       if (ctx.json) return printJson(t);
       print(`Created token ${clean(t.name)} (id ${t.id}), ${t.expiresAt ? `expires ${when(t.expiresAt)}` : 'does not expire'}:`);
@@ -33,7 +30,7 @@ export function registerTokens(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const { items } = await apiGet<{ items: ApiToken[] }>(ctx.conn, '/api/v1/tokens');
+      const { items } = await ctx.api.call('listTokens');
       if (ctx.json) return printJson(items);
       table(
         ['ID', 'NAME', 'CREATED', 'EXPIRES', 'LAST USED'],
@@ -50,7 +47,7 @@ export function registerTokens(program: Command): void {
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
       const tokenId = idArg(id, 'token');
-      await apiDelete(ctx.conn, `/api/v1/tokens/${tokenId}`);
+      await ctx.api.call('revokeToken', { params: { id: tokenId } });
       if (ctx.json) return printJson({ revoked: tokenId });
       print(`Revoked token ${tokenId}.`);
     });

@@ -4,58 +4,33 @@
  * token, then only signed requests (docs/agent.md): the long-polled desired state, journal
  * uploads and heartbeats. Agents only ever connect out to these.
  */
+import { routeOf } from '../route-of.js';
+import { endpoints } from '../../api/endpoints.js';
+import { AGENT_MAX_WAIT_SECONDS, agentSchema } from '../../api/endpoints/agents.js';
 import type { FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppDeps } from '../../app/deps.js';
-import {
-  authenticateAgent,
-  ingestJournal,
-  noteApplied,
-  recordHeartbeat,
-  waitForDesiredState,
-} from '../../app/agent-channel.js';
-import { createEnrolmentToken, enrollAgent, getAgent, listAgents, MAX_ENROLMENT_MINUTES, revokeAgent, toAgentView, type AgentView } from '../../app/agents.js';
+import { authenticateAgent, ingestJournal, noteApplied, recordHeartbeat, waitForDesiredState } from '../../app/agent-channel.js';
+import { createEnrolmentToken, enrollAgent, getAgent, listAgents, revokeAgent, toAgentView, type AgentView } from '../../app/agents.js';
 import { addTarget } from '../../app/targets.js';
 import { AppError } from '../../core/errors.js';
-import { EnrollRequestSchema, HeartbeatSchema, JournalUploadSchema } from '../../agent-wire/protocol.js';
-import { LINUX_AGENT_KIND, LinuxAgentConfigSchema } from '../../connectors/linux-agent/config.js';
+import { LINUX_AGENT_KIND } from '../../connectors/linux-agent/config.js';
 import { agentsDb, type AgentRow } from '../../store/schema-agents.js';
 import { principalOf } from '../auth-hook.js';
-import { decodeCursor, encodeCursor, pageQuerySchema, pageSchema, stringAndIdKeys } from '../pagination.js';
-import { name, uuidParam } from '../schemas.js';
+import { decodeCursor, encodeCursor, stringAndIdKeys } from '../pagination.js';
 import type { RouteModule } from '../server.js';
-import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
+import { requireTenant } from '../tenant-access.js';
 
 const operatorActor = (request: FastifyRequest) => ({ type: 'operator' as const, id: principalOf(request).operatorId });
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-const agentSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  hostname: z.string(),
-  version: z.string(),
-  enrolledAt: z.string(),
-  lastSeenAt: z.string().nullable(),
-  health: z.unknown(),
-  revoked: z.boolean(),
-  revokedAt: z.string().nullable(),
-  desiredVersion: z.number(),
-  appliedVersion: z.number(),
-});
 const agentJson = (a: AgentView): z.infer<typeof agentSchema> => ({
   ...a,
   enrolledAt: a.enrolledAt.toISOString(),
   lastSeenAt: iso(a.lastSeenAt),
   revokedAt: iso(a.revokedAt),
 });
-const agentParams = tenantParamsSchema.extend({ agentId: uuidParam });
-const targetName = z.string().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9 ._-]*$/, { error: 'use letters, digits, spaces, . _ -' });
-
-/** Signature headers, documented for the OpenAPI description. */
-const signedDescription =
-  'Signed by the agent: x-timebox-agent, x-timebox-timestamp (ms), x-timebox-nonce and x-timebox-signature (Ed25519, base64url) over ' +
-  '"timebox-agent-v1\\n<agent id>\\n<METHOD>\\n<path?query>\\n<timestamp>\\n<nonce>\\n<sha256 hex of the body>". 401 when stale (±60 s), replayed, revoked or badly signed.';
 
 /** The agent a signed request authenticated as (set by the channel's preValidation hook). */
 const agentOfRequest = new WeakMap<FastifyRequest, AgentRow>();
@@ -67,7 +42,7 @@ function agentOf(request: FastifyRequest): AgentRow {
 }
 
 export interface AgentRouteOptions {
-  /** Longest long-poll hold (default 25 s). */
+  /** Longest long-poll hold (default and at most AGENT_MAX_WAIT_SECONDS); a longer `wait` is cut to it. */
   maxWaitSeconds?: number;
 }
 
@@ -75,100 +50,48 @@ export const agentRoutes =
   (deps: AppDeps, opts: AgentRouteOptions = {}): RouteModule =>
   async (app) => {
     const db = agentsDb(deps.db);
-    const maxWait = opts.maxWaitSeconds ?? 25;
+    const maxWait = Math.min(opts.maxWaitSeconds ?? AGENT_MAX_WAIT_SECONDS, AGENT_MAX_WAIT_SECONDS);
 
     /* ---------- administrators ---------- */
 
-    app.post(
-      '/api/v1/tenants/:tenant/agents/enrolment-tokens',
-      {
-        schema: {
-          tags: ['agents'],
-          summary: 'A one-time enrolment token for a new agent (shown once, stored hashed, single use)',
-          params: tenantParamsSchema,
-          body: z.strictObject({
-            name: name(64).optional(),
-            expiresInMinutes: z
-              .number({ error: 'must be a number of minutes' })
-              .int({ error: 'must be a whole number of minutes' })
-              .min(1, { error: 'must be at least 1 minute' })
-              .max(MAX_ENROLMENT_MINUTES, { error: 'must be at most 7 days' })
-              .default(60),
-          }),
-          response: { 201: z.object({ id: z.string(), name: z.string().nullable(), token: z.string(), expiresAt: z.string() }) },
-        },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.createAgentEnrolmentToken),
+      handler: async (request, reply) => {
         const t = await requireTenant(request, request.params.tenant, 'targets.manage');
         const created = await createEnrolmentToken(deps, operatorActor(request), t.tenantId, request.body);
         return reply.status(201).send({ ...created, expiresAt: created.expiresAt.toISOString() });
       },
-    );
+    });
 
-    app.get(
-      '/api/v1/tenants/:tenant/agents',
-      {
-        schema: {
-          tags: ['agents'],
-          summary: 'The fleet: enrolled agents, when each was last seen and how it is doing',
-          params: tenantParamsSchema,
-          querystring: pageQuerySchema,
-          response: { 200: pageSchema(agentSchema) },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.listAgents),
+      handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'targets.read');
         const after = decodeCursor(request.query.cursor, stringAndIdKeys);
         const page = await listAgents(deps, t.tenantId, { limit: request.query.limit, after });
         return { items: page.items.map(agentJson), nextCursor: page.next ? encodeCursor(page.next) : null };
       },
-    );
+    });
 
-    app.get(
-      '/api/v1/tenants/:tenant/agents/:agentId',
-      { schema: { tags: ['agents'], params: agentParams, response: { 200: agentSchema } } },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.getAgent),
+      handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'targets.read');
         return agentJson(toAgentView(await getAgent(deps, t.tenantId, request.params.agentId)));
       },
-    );
+    });
 
-    app.delete(
-      '/api/v1/tenants/:tenant/agents/:agentId',
-      {
-        schema: {
-          tags: ['agents'],
-          summary: 'Revoke an agent: its requests are refused (401) at once and its desired state is no longer served',
-          params: agentParams,
-          response: { 200: agentSchema },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.revokeAgent),
+      handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'targets.manage');
         return agentJson(await revokeAgent(deps, operatorActor(request), t.tenantId, request.params.agentId));
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/tenants/:tenant/agents/:agentId/target',
-      {
-        schema: {
-          tags: ['agents'],
-          summary: "The agent's host target (kind linux-agent), from the fleet view",
-          params: agentParams,
-          body: LinuxAgentConfigSchema.omit({ agentId: true }).extend({
-            name: targetName,
-            saveUnchecked: z.boolean().optional().describe('Save even though the connection test fails (the target is listed broken)'),
-          }),
-          response: {
-            201: z.object({
-              target: z.object({ id: z.string(), name: z.string(), kind: z.string(), createdAt: z.string(), updatedAt: z.string() }),
-              check: z.object({ ok: z.boolean(), items: z.array(z.object({ name: z.string(), ok: z.boolean(), message: z.string() })) }),
-            }),
-          },
-        },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.addAgentTarget),
+      handler: async (request, reply) => {
         const t = await requireTenant(request, request.params.tenant, 'targets.manage');
         const { name, saveUnchecked, ...config } = request.body;
         const r = await addTarget(deps, operatorActor(request), t.tenantId, {
@@ -181,35 +104,22 @@ export const agentRoutes =
           .status(201)
           .send({ target: { ...r.target, createdAt: r.target.createdAt.toISOString(), updatedAt: r.target.updatedAt.toISOString() }, check: r.check });
       },
-    );
+    });
 
     /* ---------- agents ---------- */
 
-    app.post(
-      '/api/v1/agents/enroll',
-      {
-        config: {
-          public: true,
-          rateLimit: {
+    app.route({
+      ...routeOf(endpoints.enrollAgent, { config: { rateLimit: {
             max: 20,
             timeWindow: 60_000,
             errorResponseBuilder: (_req, ctx) => new AppError('rate_limited', `too many enrolment attempts; try again in ${ctx.after}`),
-          },
-        },
-        schema: {
-          tags: ['agents'],
-          summary: 'Exchange a one-time enrolment token for an agent identity bound to the agent\'s Ed25519 public key',
-          security: [],
-          body: EnrollRequestSchema,
-          response: { 201: z.object({ agentId: z.string(), name: z.string(), tenant: z.string() }) },
-        },
-      },
-      async (request, reply) => {
+          } } }),
+      handler: async (request, reply) => {
         const { agent, tenantSlug } = await enrollAgent(deps, request.body);
         request.log.info({ agentId: agent.id, hostname: agent.hostname }, 'agent enrolled');
         return reply.status(201).send({ agentId: agent.id, name: agent.name, tenant: tenantSlug });
       },
-    );
+    });
 
     // Signed requests: their own scope, which keeps each raw body for the signature check. JSON
     // is the only body accepted (415 otherwise), so no body is ever read that was not signed.
@@ -237,26 +147,9 @@ export const agentRoutes =
       });
 
       const typed = channel.withTypeProvider<ZodTypeProvider>();
-      typed.get(
-        '/api/v1/agents/desired-state',
-        {
-          config: { public: true },
-          schema: {
-            tags: ['agents'],
-            summary: 'Long poll: the desired state as soon as its version passes `since` (else 204 after `wait` seconds)',
-            description: `${signedDescription} \`applied\` is the version the agent last applied. The answer may carry server-chosen passwords: agents never log it.`,
-            security: [],
-            querystring: z.strictObject({
-              since: z.coerce.number().int().min(-1),
-              applied: z.coerce.number().int().min(-1).default(-1),
-              wait: z.coerce.number().int().min(0).max(maxWait).default(maxWait),
-            }),
-            response: {
-              200: z.object({ schemaVersion: z.number(), version: z.number(), issuedAt: z.string(), grants: z.array(z.record(z.string(), z.unknown())) }),
-            },
-          },
-        },
-        async (request, reply) => {
+      typed.route({
+        ...routeOf(endpoints.agentDesiredState),
+        handler: async (request, reply) => {
           const agent = agentOf(request);
           await noteApplied(db, agent.id, request.query.applied, deps.clock.now());
           const abort = new AbortController();
@@ -267,7 +160,7 @@ export const agentRoutes =
           try {
             const state = await waitForDesiredState({ db, secrets: deps.secrets, clock: deps.clock }, agent.id, {
               since: request.query.since,
-              waitMs: request.query.wait * 1000,
+              waitMs: Math.min(request.query.wait, maxWait) * 1000,
               signal: abort.signal,
               recheckMs: deps.agentPush?.recheckMs,
             });
@@ -279,43 +172,21 @@ export const agentRoutes =
             reply.raw.off('close', onClose);
           }
         },
-      );
+      });
 
-      typed.post(
-        '/api/v1/agents/journal',
-        {
-          config: { public: true },
-          schema: {
-            tags: ['agents'],
-            summary: 'Upload journal entries (idempotent by entry id)',
-            description: signedDescription,
-            security: [],
-            body: JournalUploadSchema,
-            response: { 200: z.object({ stored: z.number(), duplicates: z.number() }) },
-          },
-        },
-        async (request) => ingestJournal(deps, agentOf(request), request.body.entries),
-      );
+      typed.route({
+        ...routeOf(endpoints.agentJournal),
+        handler: async (request) => ingestJournal(deps, agentOf(request), request.body.entries),
+      });
 
-      typed.post(
-        '/api/v1/agents/heartbeat',
-        {
-          config: { public: true },
-          schema: {
-            tags: ['agents'],
-            summary: "The agent's version and health (counts, applied version)",
-            description: signedDescription,
-            security: [],
-            body: HeartbeatSchema,
-            response: { 200: z.object({ serverTime: z.string(), desiredVersion: z.number() }) },
-          },
-        },
-        async (request) => {
+      typed.route({
+        ...routeOf(endpoints.agentHeartbeat),
+        handler: async (request) => {
           const agent = agentOf(request);
           await recordHeartbeat(deps, agent, request.body);
           const fresh = await db.selectFrom('agents').select('desired_version').where('id', '=', agent.id).executeTakeFirstOrThrow();
           return { serverTime: deps.clock.now().toISOString(), desiredVersion: Number(fresh.desired_version) };
         },
-      );
+      });
     });
   };

@@ -1,13 +1,13 @@
 /** Sign in, sign out and "who am I". */
+import { routeOf } from '../route-of.js';
+import { endpoints } from '../../api/endpoints.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { z } from 'zod';
 import type { AuditLog } from '../../audit/types.js';
 import { AppError, badRequest } from '../../core/errors.js';
-import { roles } from '../../core/roles.js';
 import type { Database } from '../../store/schema.js';
 import { inTransaction, normalizeEmail, type Operators } from '../../auth/operators.js';
-import { MAX_PASSWORD_INPUT, verifyPasswordOrDummy } from '../../auth/password-hash.js';
+import { verifyPasswordOrDummy } from '../../auth/password-hash.js';
 import type { Tokens } from '../../auth/tokens.js';
 import type { Totp } from '../../auth/totp.js';
 import { assertPasswordSignInAllowed } from '../../auth/oidc/require-sso.js';
@@ -17,32 +17,6 @@ import { findUnsafeInRequest, textRefusal } from '../text-guard.js';
 import { escapeUnsafeText } from '../../core/text.js';
 
 export const LOGIN_ATTEMPTS_PER_MINUTE = 10;
-
-const operatorSummary = z.object({ id: z.uuid(), email: z.string(), displayName: z.string() });
-const loginBody = z.object({
-  email: z.string().trim().min(1).max(320),
-  password: z.string().min(1).max(MAX_PASSWORD_INPUT),
-  totp: z.string().max(32).optional().describe('Code from the authenticator app; needed once one is enrolled'),
-});
-const loginResponse = z.object({
-  token: z.string().describe('Session token; also set as the timebox_session cookie'),
-  csrfToken: z.string().describe('Send as x-csrf-token on unsafe requests authenticated by the cookie; also set as the readable timebox_csrf cookie'),
-  expiresAt: z.iso.datetime(),
-  operator: operatorSummary,
-  passwordChangeRequired: z.boolean().describe('Only POST /api/v1/me/password, /me and sign-out work until the password is changed'),
-});
-const meResponse = z.object({
-  operator: operatorSummary.extend({
-    platformAdmin: z.boolean(),
-    mfaEnabled: z.boolean(),
-    passwordChangeRequired: z.boolean().describe('A password someone else set: change it (POST /api/v1/me/password) before anything else'),
-  }),
-  /** The credential of this request: a browser session or an API token, and when it ends. */
-  session: z.object({ kind: z.enum(['session', 'api']), expiresAt: z.iso.datetime().nullable() }),
-  memberships: z.array(
-    z.object({ tenant: z.object({ id: z.uuid(), slug: z.string(), name: z.string() }), roles: z.array(z.enum(roles)) }),
-  ),
-});
 
 export interface AuthRoutesDeps {
   db: Kysely<Database>;
@@ -89,14 +63,9 @@ export function setSessionCookies(
 export function authRoutes(deps: AuthRoutesDeps) {
   const { db, audit, operators, tokens, totp } = deps;
   return (app: ZodApp) => {
-    app.post(
-      '/api/v1/auth/login',
-      {
-        config: {
-          public: true,
-          // A refused sign-in is audited, whatever text it carried: the handler applies the rule.
-          checksOwnText: true,
-          rateLimit: {
+    app.route({
+      // A refused sign-in is audited, whatever text it carried: the handler applies the rule.
+      ...routeOf(endpoints.login, { config: { checksOwnText: true, rateLimit: {
             max: LOGIN_ATTEMPTS_PER_MINUTE,
             timeWindow: 60_000,
             // After body parsing, so the key can include the email: guessing one account's
@@ -104,17 +73,8 @@ export function authRoutes(deps: AuthRoutesDeps) {
             hook: 'preHandler',
             keyGenerator: (req) => `${req.ip}|${escapeUnsafeText(normalizeEmail(String((req.body as { email?: unknown } | undefined)?.email ?? '')))}`,
             errorResponseBuilder: (_req, ctx) => new AppError('rate_limited', `too many sign-in attempts; try again in ${ctx.after}`),
-          },
-        },
-        schema: {
-          tags: ['auth'],
-          summary: 'Sign in with email, password and (once enrolled) an authenticator code; starts a 12-hour session',
-          security: [],
-          body: loginBody,
-          response: { 200: loginResponse },
-        },
-      },
-      async (request, reply) => {
+          } } }),
+      handler: async (request, reply) => {
         const unsafe = findUnsafeInRequest(request);
         if (unsafe) {
           await audit.append(db, {
@@ -166,12 +126,11 @@ export function authRoutes(deps: AuthRoutesDeps) {
           passwordChangeRequired: operator.passwordChangeRequired,
         };
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/auth/logout',
-      { config: { beforePasswordChange: true }, schema: { tags: ['auth'], summary: 'End the current session', response: { 204: z.null() } } },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.logout),
+      handler: async (request, reply) => {
         const principal = principalOf(request);
         if (principal.kind !== 'session') {
           throw badRequest('logout ends a session; revoke an API token with DELETE /api/v1/tokens/{id}');
@@ -181,12 +140,11 @@ export function authRoutes(deps: AuthRoutesDeps) {
         reply.clearCookie(CSRF_COOKIE, csrfCookieOptions(request, deps.secureCookies));
         return reply.status(204).send(null);
       },
-    );
+    });
 
-    app.get(
-      '/api/v1/me',
-      { config: { beforePasswordChange: true }, schema: { tags: ['auth'], summary: 'The signed-in operator and their tenants', response: { 200: meResponse } } },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.me),
+      handler: async (request) => {
         const principal = principalOf(request);
         return {
           operator: {
@@ -201,6 +159,6 @@ export function authRoutes(deps: AuthRoutesDeps) {
           session: { kind: principal.kind, expiresAt: principal.expiresAt?.toISOString() ?? null },
         };
       },
-    );
+    });
   };
 }

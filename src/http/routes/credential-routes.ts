@@ -12,18 +12,18 @@
  * are cached per tenant/CA and rebuilt only when what they list changes (or the CRL gets old), so
  * polling hosts cost a few queries each.
  */
+import { routeOf } from '../route-of.js';
+import { endpoints } from '../../api/endpoints.js';
 import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
-import { z } from 'zod';
 import type { Clock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
 import type { CaInfo, CaKind, CredentialEngines } from '../../credentials/index.js';
 import type { Database } from '../../store/schema.js';
 import { principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
-import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
-import { text } from '../schemas.js';
+import { requireTenant } from '../tenant-access.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -46,21 +46,6 @@ const LIST_CACHE = 'public, no-cache';
 const CRL_REBUILD_MS = 10 * 60_000;
 
 const nothingPublished = () => new AppError('not_found', 'nothing is published here (no such tenant, or no CA of this kind yet)');
-const caKinds = ['ssh', 'x509', 'jwt'] as const;
-const kindParams = tenantParamsSchema.extend({ kind: z.enum(caKinds) });
-
-const caSchema = z.object({
-  id: z.string(),
-  kind: z.enum(caKinds),
-  keyId: z.string(),
-  algorithm: z.string(),
-  publicKey: z.string(),
-  status: z.string(),
-  createdAt: z.string(),
-  notAfter: z.string().nullable(),
-  rotatedAt: z.string().nullable(),
-  retiredAt: z.string().nullable(),
-});
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const caJson = (ca: CaInfo) => ({
   id: ca.id,
@@ -73,20 +58,6 @@ const caJson = (ca: CaInfo) => ({
   notAfter: iso(ca.notAfter),
   rotatedAt: iso(ca.rotatedAt),
   retiredAt: iso(ca.retiredAt),
-});
-
-const introspectionSchema = z.object({
-  active: z.boolean(),
-  token_type: z.string().optional(),
-  sub: z.string().optional(),
-  scope: z.string().optional(),
-  iss: z.string().optional(),
-  aud: z.union([z.string(), z.array(z.string())]).optional(),
-  exp: z.number().optional(),
-  iat: z.number().optional(),
-  nbf: z.number().optional(),
-  jti: z.string().optional(),
-  grant_id: z.string().optional(),
 });
 
 /** One value per id, rebuilt when its fingerprint changes or it is older than maxAgeMs; concurrent callers share a build. */
@@ -168,28 +139,17 @@ export const credentialRoutes =
       });
     }
 
-    const pub = (cacheControl: string) => ({ public: true, cacheControl });
-    const params = { params: tenantParamsSchema, security: [], tags: ['credentials'] };
-
-    app.get(
-      '/api/v1/tenants/:tenant/ca/ssh',
-      {
-        config: pub(CA_CACHE),
-        schema: { ...params, summary: "The tenant's SSH CA public keys, one per line: a host's TrustedUserCAKeys file (public)" },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.sshCaKeys, { config: { cacheControl: CA_CACHE } }),
+      handler: async (request, reply) => {
         const { cas } = await publishedOf(request.params.tenant, 'ssh');
         return sendCacheable(request, reply, 'text/plain; charset=utf-8', cas.map((ca) => `${ca.publicKey}\n`).join(''));
       },
-    );
+    });
 
-    app.get(
-      '/api/v1/tenants/:tenant/ca/ssh/krl',
-      {
-        config: pub(LIST_CACHE),
-        schema: { ...params, summary: "The tenant's OpenSSH KRL (binary): a host's RevokedKeys file (public)" },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.sshKrl, { config: { cacheControl: LIST_CACHE } }),
+      handler: async (request, reply) => {
         const tenantId = await tenantIdOf(request.params.tenant);
         await engines.cas.retireDrained(tenantId);
         const all = await engines.cas.list(tenantId, 'ssh');
@@ -202,34 +162,19 @@ export const credentialRoutes =
         reply.header('content-disposition', 'attachment; filename="timebox_revoked_keys"');
         return sendCacheable(request, reply, 'application/octet-stream', krl, `krl:${listed}`);
       },
-    );
+    });
 
-    app.get(
-      '/api/v1/tenants/:tenant/ca/x509',
-      {
-        config: pub(CA_CACHE),
-        schema: { ...params, summary: "The tenant's X.509 client CA certificates (PEM bundle) to trust (public)" },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.x509CaCertificates, { config: { cacheControl: CA_CACHE } }),
+      handler: async (request, reply) => {
         const { cas } = await publishedOf(request.params.tenant, 'x509');
         return sendCacheable(request, reply, 'application/x-pem-file', cas.map((ca) => ca.publicKey.trim() + '\n').join(''));
       },
-    );
+    });
 
-    app.get(
-      '/api/v1/tenants/:tenant/ca/x509/crl',
-      {
-        config: pub(LIST_CACHE),
-        schema: {
-          ...params,
-          summary: 'X.509 CRL (public): DER of the issuing CA (or ?keyId=), or with ?format=pem the CRLs of every published CA',
-          querystring: z.object({
-            format: z.enum(['der', 'pem']).default('der'),
-            keyId: text(200).optional().describe('A published CA (its subject key identifier); default the issuing CA'),
-          }),
-        },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.x509Crl, { config: { cacheControl: LIST_CACHE } }),
+      handler: async (request, reply) => {
         const { cas } = await publishedOf(request.params.tenant, 'x509');
         const { format, keyId } = request.query;
         const chosen = keyId === undefined ? (format === 'pem' ? cas : [cas[0]!]) : cas.filter((ca) => ca.keyId === keyId);
@@ -238,89 +183,49 @@ export const credentialRoutes =
         if (format === 'pem') return sendCacheable(request, reply, 'application/x-pem-file', docs.map((d) => d.pem.trim() + '\n').join(''));
         return sendCacheable(request, reply, 'application/pkix-crl', docs[0]!.der);
       },
-    );
+    });
 
-    app.get(
-      '/api/v1/tenants/:tenant/.well-known/jwks.json',
-      {
-        config: pub(CA_CACHE),
-        schema: { ...params, summary: "The tenant's token signing keys (JWKS): the active key and retiring ones still in use (public)" },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.jwks, { config: { cacheControl: CA_CACHE } }),
+      handler: async (request, reply) => {
         const { cas } = await publishedOf(request.params.tenant, 'jwt');
         const jwks = { keys: cas.map((ca) => JSON.parse(ca.publicKey) as Record<string, unknown>) };
         return sendCacheable(request, reply, 'application/json; charset=utf-8', JSON.stringify(jwks));
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/tenants/:tenant/tokens/introspect',
-      {
-        schema: {
-          tags: ['credentials'],
-          summary: 'RFC 7662 token introspection for resource servers (form or JSON { token }); inactive says nothing about why',
-          params: tenantParamsSchema,
-          body: z.object({
-            token: z.string({ error: 'token is required' }).min(1, { error: 'token is required' }).max(16 * 1024),
-            token_type_hint: text(64).optional(),
-          }),
-          response: { 200: introspectionSchema },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.introspectToken),
+      handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'targets.read');
         return engines.tokens.introspect(t.tenantId, request.body.token);
       },
-    );
+    });
 
-    app.get(
-      '/api/v1/tenants/:tenant/ca',
-      {
-        schema: {
-          tags: ['credentials'],
-          summary: "The tenant's certificate authorities, every status (no private keys)",
-          params: tenantParamsSchema,
-          response: { 200: z.object({ items: z.array(caSchema) }) },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.listCas),
+      handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'targets.read');
         return { items: (await engines.cas.list(t.tenantId)).map(caJson) };
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/tenants/:tenant/ca/:kind',
-      {
-        schema: {
-          tags: ['credentials'],
-          summary: "Create the tenant's CA of this kind if it has none (idempotent), e.g. to set up hosts before the first grant",
-          params: kindParams,
-          response: { 200: caSchema },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.createCa),
+      handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'targets.manage');
         const p = principalOf(request);
         return caJson(await engines.cas.ensureActive(t.tenantId, request.params.kind, { type: 'operator', id: p.operatorId }));
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/tenants/:tenant/ca/:kind/rotate',
-      {
-        schema: {
-          tags: ['credentials'],
-          summary: 'Start issuing from a new CA; the previous one stays published until its credentials have ended',
-          params: kindParams,
-          response: { 200: z.object({ active: caSchema, retiring: caSchema.nullable() }) },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.rotateCa),
+      handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'targets.manage');
         const p = principalOf(request);
         const r = await engines.cas.rotate(t.tenantId, request.params.kind, { type: 'operator', id: p.operatorId });
         return { active: caJson(r.active), retiring: r.retiring ? caJson(r.retiring) : null };
       },
-    );
+    });
   };

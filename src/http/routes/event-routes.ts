@@ -4,6 +4,8 @@
  * sends a `grant` event per change; a comment line keeps proxies from closing an idle stream.
  * The stream ends when the client goes away, the session ends, or the server shuts down.
  */
+import { routeOf } from '../route-of.js';
+import { endpoints } from '../../api/endpoints.js';
 import type { ServerResponse } from 'node:http';
 import type { Kysely } from 'kysely';
 import { AppError } from '../../core/errors.js';
@@ -11,7 +13,7 @@ import { can } from '../../core/roles.js';
 import type { Database } from '../../store/schema.js';
 import { principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
-import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
+import { requireTenant } from '../tenant-access.js';
 
 export interface EventRouteDeps {
   db: Kysely<Database>;
@@ -47,18 +49,9 @@ export const eventRoutes =
       for (const end of [...open]) end();
     });
 
-    app.get(
-      '/api/v1/tenants/:tenant/events',
-      {
-        schema: {
-          tags: ['events'],
-          summary: 'Server-sent events: `grant` {id, state, expiresAt, lastError, now} whenever a grant you can see changes',
-          description:
-            'text/event-stream. A `hello` event carries the server time (`now`) first; a `session` event tells the client that its session ended just before the stream closes.',
-          params: tenantParamsSchema,
-        },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.events),
+      handler: async (request, reply) => {
         const slug = request.params.tenant;
         let access = await requireTenant(request, slug);
         const principal = principalOf(request);
@@ -166,5 +159,5 @@ export const eventRoutes =
         write('retry: 3000\n\n');
         send('hello', { now: clock.now().toISOString() });
       },
-    );
+    });
   };

@@ -3,58 +3,29 @@
  * generated password once. Activation and revocation run inline when possible so the caller
  * sees the outcome; the durable schedule still owns them if this process dies midway.
  */
-import { z } from 'zod';
+import { routeOf } from '../route-of.js';
+import { endpoints } from '../../api/endpoints.js';
 import { awaitActivation } from '../../app/activation-outcome.js';
 import type { AppDeps } from '../../app/deps.js';
 import { endGrant, getGrant, listGrants, revealCredential } from '../../app/grants.js';
 import { requestAccess } from '../../app/request-access.js';
-import { grantStates, type WorkKind } from '../../core/lifecycle.js';
+import type { WorkKind } from '../../core/lifecycle.js';
 import { principalOf } from '../auth-hook.js';
-import { decodeCursor, encodeCursor, pageQuerySchema, pageSchema, timeAndIdKeys } from '../pagination.js';
+import { decodeCursor, encodeCursor, timeAndIdKeys } from '../pagination.js';
 import type { RouteModule } from '../server.js';
-import { requireTenant, tenantParamsSchema } from '../tenant-access.js';
-import { connectInfoSchema, durationSeconds, grantJson, grantSchema, name, reason, text, uuidParam } from '../schemas.js';
+import { requireTenant } from '../tenant-access.js';
+import { grantJson } from '../schemas.js';
 
 export interface GrantRouteDeps extends AppDeps {
   runNow(grantId: string, kind: WorkKind): Promise<boolean>;
 }
 
-const grantParams = tenantParamsSchema.extend({ grantId: uuidParam });
-// Only an outer bound: each target kind's own name rule decides (PostgreSQL 63, MariaDB 80, AD 20...).
-export const accountNameSchema = name(256);
-
 export const grantRoutes =
   (deps: GrantRouteDeps): RouteModule =>
   (app) => {
-    app.post(
-      '/api/v1/tenants/:tenant/requests',
-      {
-        schema: {
-          tags: ['grants'],
-          summary: 'Ask for entitlements on a target for a duration, with a reason',
-          params: tenantParamsSchema,
-          body: z.strictObject({
-            targetId: uuidParam,
-            entitlements: z.array(name(256)).min(1, { error: 'choose at least one entitlement' }).max(50),
-            durationSeconds: durationSeconds.optional(),
-            reason: reason(1000, 'a reason is required'),
-            ticket: text(128).optional(),
-            policyId: uuidParam.optional(),
-            accountName: accountNameSchema.optional(),
-            startAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }).optional(),
-            emergency: z.boolean().optional(),
-            totp: z.string().regex(/^\d{6}$/, { error: 'a 6-digit code' }).optional(),
-            publicKey: z
-              .string()
-              .min(1)
-              .max(16 * 1024)
-              .optional()
-              .describe('Your public key for targets that issue certificates: OpenSSH line, PEM public key or PKCS#10 CSR'),
-          }),
-          response: { 201: grantSchema },
-        },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.requestAccess),
+      handler: async (request, reply) => {
         const t = await requireTenant(request, request.params.tenant, 'requests.create');
         const p = principalOf(request);
         const b = request.body;
@@ -69,25 +40,11 @@ export const grantRoutes =
         const view = await getGrant(deps, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, grant.id);
         return reply.status(201).send(grantJson(view));
       },
-    );
+    });
 
-    app.get(
-      '/api/v1/tenants/:tenant/grants',
-      {
-        schema: {
-          tags: ['grants'],
-          params: tenantParamsSchema,
-          querystring: pageQuerySchema.extend({
-            state: z.enum(grantStates).optional(),
-            mine: z.enum(['true', 'false']).optional(),
-            targetId: uuidParam.optional(),
-            /** Grants past their end and not yet verified revoked: what timebox_overdue_revocations counts. */
-            overdue: z.enum(['true', 'false']).optional(),
-          }),
-          response: { 200: pageSchema(grantSchema) },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.listGrants),
+      handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant);
         const p = principalOf(request);
         const q = request.query;
@@ -105,30 +62,20 @@ export const grantRoutes =
           nextCursor: page.next ? encodeCursor([page.next.createdAt.toISOString(), page.next.id]) : null,
         };
       },
-    );
+    });
 
-    app.get(
-      '/api/v1/tenants/:tenant/grants/:grantId',
-      { schema: { tags: ['grants'], params: grantParams, response: { 200: grantSchema } } },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.getGrant),
+      handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant);
         const p = principalOf(request);
         return grantJson(await getGrant(deps, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, request.params.grantId));
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/tenants/:tenant/grants/:grantId/revoke',
-      {
-        schema: {
-          tags: ['grants'],
-          summary: 'End a grant now (its owner, or an admin); access is taken away and verified',
-          params: grantParams,
-          body: z.strictObject({ reason: reason(1000, 'a reason is required') }),
-          response: { 200: grantSchema },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.revokeGrant),
+      handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant);
         const p = principalOf(request);
         const viewer = { operatorId: p.operatorId, roles: t.roles };
@@ -136,31 +83,11 @@ export const grantRoutes =
         await deps.runNow(request.params.grantId, 'revoke');
         return grantJson(await getGrant(deps, t.tenantId, { ...viewer, roles: [...t.roles, 'auditor'] }, request.params.grantId));
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/tenants/:tenant/grants/:grantId/credential',
-      {
-        schema: {
-          tags: ['grants'],
-          summary: 'Show the generated password, or the issued certificate, private key or token, once, to the grant owner only',
-          params: grantParams,
-          body: z.strictObject({ totp: z.string().regex(/^\d{6}$/, { error: 'a 6-digit code' }).optional() }).nullish(),
-          response: {
-            200: z.object({
-              username: z.string(),
-              password: z.string().nullable(),
-              expiresAt: z.string().nullable(),
-              certificate: z.string().optional(),
-              privateKey: z.string().optional().describe('Generated because no public key was given; not stored after this response'),
-              token: z.string().optional(),
-              caPublicKey: z.string().optional(),
-              connect: connectInfoSchema.nullable().describe('Where and how to connect, and until when; null only for a grant without an end time'),
-            }),
-          },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.revealCredential),
+      handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant);
         const p = principalOf(request);
         const c = await revealCredential(
@@ -173,5 +100,5 @@ export const grantRoutes =
         );
         return { ...c, expiresAt: c.expiresAt?.toISOString() ?? null };
       },
-    );
+    });
   };

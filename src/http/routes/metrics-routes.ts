@@ -3,6 +3,8 @@
  * Not a session route: without the setting it does not exist (404), and a wrong or missing
  * token is a 401 before anything is read.
  */
+import { routeOf } from '../route-of.js';
+import { endpoints } from '../../api/endpoints.js';
 import { AppError } from '../../core/errors.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { scrapeAccess } from '../../metrics/token.js';
@@ -10,7 +12,9 @@ import type { RouteModule } from '../server.js';
 
 export function metricsRoutes(deps: { metrics: Metrics; token: string | undefined }): RouteModule {
   return (app) => {
-    app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.metrics),
+      handler: async (request, reply) => {
       const access = scrapeAccess(deps.token, request.headers.authorization);
       if (access === 'off') throw new AppError('not_found', 'no route GET /metrics');
       if (access === 'denied') {
@@ -19,6 +23,7 @@ export function metricsRoutes(deps: { metrics: Metrics; token: string | undefine
       }
       const { contentType, body } = await deps.metrics.scrape();
       return reply.type(contentType).send(body);
+    },
     });
   };
 }

@@ -5,8 +5,10 @@
  * its own PKCE challenge and trades it for a session token) and the device authorization grant,
  * also redeemed by the server so the client secret never leaves it.
  */
+import { routeOf } from '../route-of.js';
+import { endpoints } from '../../api/endpoints.js';
+import { CALLBACK_PATH } from '../../api/endpoints/sso.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import type { AuditLog } from '../../audit/types.js';
 import type { Clock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
@@ -14,20 +16,20 @@ import { createOperators } from '../../auth/operators.js';
 import { createTokens } from '../../auth/tokens.js';
 import { createProviderClient, describeFailure, ssoError, type ProviderClient } from '../../auth/oidc/provider-client.js';
 import { createSsoFlows, FLOW_TTL_MS } from '../../auth/oidc/sso-flows.js';
-import { createSsoSettings, ssoSettingsInput, type SsoProviderSettings, type SsoSettingsView } from '../../auth/oidc/sso-settings.js';
+import { createSsoSettings, type SsoProviderSettings, type SsoSettingsView } from '../../auth/oidc/sso-settings.js';
 import { createSsoSignIn, type SsoSession } from '../../auth/oidc/sso-sign-in.js';
 import { generateToken } from '../../secrets/password.js';
 import type { SecretBox } from '../../secrets/types.js';
 import { actorOf, principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
-import { requireTenant, tenantParamsSchema, tenantSlugSchema } from '../tenant-access.js';
+import { requireTenant } from '../tenant-access.js';
 import { setSessionCookies } from './auth-routes.js';
 import { iso } from '../schemas.js';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../store/schema.js';
 
 export const SSO_BROWSER_COOKIE = 'timebox_sso';
-export const CALLBACK_PATH = '/api/v1/auth/sso/callback';
+export { CALLBACK_PATH };
 // Per address: a whole office behind one NAT signs in around nine o'clock.
 const SSO_ATTEMPTS_PER_MINUTE = 120;
 
@@ -41,37 +43,6 @@ export interface SsoRoutesDeps {
   publicUrl: () => string;
   provider?: ProviderClient;
 }
-
-const settingsView = z.object({
-  issuer: z.string(),
-  clientId: z.string(),
-  clientSecretSet: z.boolean().describe('The secret itself is never returned'),
-  scopes: z.array(z.string()),
-  emailClaim: z.string(),
-  emailVerifiedClaim: z.string(),
-  groupsClaim: z.string(),
-  roleMappings: z.array(z.object({ group: z.string(), roles: z.array(z.string()) })),
-  groupMappings: z.array(z.object({ group: z.string(), operatorGroup: z.string() })),
-  requireSso: z.boolean(),
-  breakGlassEmails: z.array(z.string()),
-  redirectUri: z.string().describe('Register this at the identity provider'),
-  updatedAt: z.string().nullable(),
-});
-const sessionResponse = z.object({
-  token: z.string(),
-  csrfToken: z.string(),
-  expiresAt: z.iso.datetime(),
-  operator: z.object({ id: z.uuid(), email: z.string(), displayName: z.string() }),
-});
-const loopbackRedirect = z
-  .url({ error: 'must be the loopback URL the CLI listens on' })
-  .refine((u) => {
-    // zod runs refinements after a failed check too: an unparsable URL is simply refused here.
-    if (!URL.canParse(u)) return false;
-    const url = new URL(u);
-    return url.protocol === 'http:' && (url.hostname === '127.0.0.1' || url.hostname === '[::1]') && url.port !== '' && !url.search && !url.hash;
-  }, { error: 'must be http://127.0.0.1:<port>/<path> (a loopback address with a port, no query)' });
-const challenge = z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be a base64url SHA-256 PKCE challenge (43 characters)' });
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -124,29 +95,19 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
   });
 
   return (app) => {
-    app.get(
-      '/api/v1/tenants/:tenant/sso',
-      { schema: { tags: ['sso'], summary: 'Single sign-on settings of the tenant (the client secret is never returned)', params: tenantParamsSchema, response: { 200: settingsView } } },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.getSsoSettings),
+      handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'members.manage');
         const v = await settings.get(t.tenantId);
         if (!v) throw new AppError('not_found', `single sign-on is not set up for tenant ${t.slug}`, { sso: 'not_configured', redirectUri: redirectUri() });
         return viewJson(v);
       },
-    );
+    });
 
-    app.put(
-      '/api/v1/tenants/:tenant/sso',
-      {
-        schema: {
-          tags: ['sso'],
-          summary: "Set the tenant's OpenID provider, claims, group mapping and whether SSO is required (checked against the provider before saving)",
-          params: tenantParamsSchema,
-          body: ssoSettingsInput,
-          response: { 200: settingsView },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.setSsoSettings),
+      handler: async (request) => {
         const principal = principalOf(request);
         const t = await requireTenant(request, request.params.tenant, 'members.manage');
         const body = request.body;
@@ -159,25 +120,20 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
         });
         return viewJson(await settings.set(t.tenantId, body, actorOf(principal)));
       },
-    );
+    });
 
-    app.delete(
-      '/api/v1/tenants/:tenant/sso',
-      { schema: { tags: ['sso'], summary: 'Remove single sign-on from the tenant (password sign-in is no longer refused)', params: tenantParamsSchema, response: { 204: z.null() } } },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.deleteSsoSettings),
+      handler: async (request, reply) => {
         const t = await requireTenant(request, request.params.tenant, 'members.manage');
         await settings.remove(t.tenantId, actorOf(principalOf(request)));
         return reply.status(204).send(null);
       },
-    );
+    });
 
-    app.get(
-      '/api/v1/auth/sso/:tenant/start',
-      {
-        config: { public: true, rateLimit },
-        schema: { tags: ['sso'], summary: "Dashboard sign-in: redirects the browser to the tenant's identity provider", security: [], params: z.object({ tenant: tenantSlugSchema }) },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.ssoStart, { config: { rateLimit } }),
+      handler: async (request, reply) => {
         try {
           const s = await providerOf(request.params.tenant);
           const browserSecret = generateToken(32);
@@ -198,20 +154,11 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
           return htmlPage(reply, e.status, 'Single sign-on is not available', e.message);
         }
       },
-    );
+    });
 
-    app.get(
-      CALLBACK_PATH,
-      {
-        config: { public: true, rateLimit },
-        schema: {
-          tags: ['sso'],
-          summary: 'Where the identity provider sends the browser back (register this redirect URI there)',
-          security: [],
-          querystring: z.object({ state: z.string().max(512).optional() }).passthrough(),
-        },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.ssoCallback, { config: { rateLimit } }),
+      handler: async (request, reply) => {
         const state = request.query.state;
         const flow = state ? await flows.take(state) : null;
         const browserSecret = request.cookies[SSO_BROWSER_COOKIE];
@@ -264,42 +211,21 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
           return fail(err, s);
         }
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/auth/sso/:tenant/cli',
-      {
-        config: { public: true, rateLimit },
-        schema: {
-          tags: ['sso'],
-          summary: 'CLI sign-in: answers the URL to open in a browser; the server sends the browser back to the CLI loopback with a one-time code',
-          security: [],
-          params: z.object({ tenant: tenantSlugSchema }),
-          body: z.strictObject({ redirectUri: loopbackRedirect, codeChallenge: challenge }),
-          response: { 200: z.object({ authorizationUrl: z.string() }) },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.ssoCliStart, { config: { rateLimit } }),
+      handler: async (request) => {
         const s = await providerOf(request.params.tenant);
         const f = await flows.begin(s.tenantId, 'cli', { cliRedirect: request.body.redirectUri, cliChallenge: request.body.codeChallenge });
         const url = await provider.authorizationUrl(s, { redirectUri: redirectUri(), ...f });
         return { authorizationUrl: url.toString() };
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/auth/sso/cli/exchange',
-      {
-        config: { public: true, rateLimit },
-        schema: {
-          tags: ['sso'],
-          summary: "CLI sign-in: trade the one-time code from the loopback redirect (and the CLI's PKCE verifier) for a session token",
-          security: [],
-          body: z.strictObject({ code: z.string().min(16).max(128), codeVerifier: z.string().min(43).max(128) }),
-          response: { 200: sessionResponse },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.ssoCliExchange, { config: { rateLimit } }),
+      handler: async (request) => {
         const h = await flows.redeemHandoff(request.body.code, request.body.codeVerifier);
         if (!h) throw ssoError('invalid_handoff', 'this sign-in code is unknown, expired, already used or not yours; sign in again', 'unauthorized');
         const op = await db.selectFrom('operators').select(['id', 'email', 'display_name', 'disabled']).where('id', '=', h.operatorId).executeTakeFirstOrThrow();
@@ -317,30 +243,11 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
         });
         return toSessionJson({ operator: { id: op.id, email: op.email, displayName: op.display_name }, session });
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/auth/sso/:tenant/device',
-      {
-        config: { public: true, rateLimit },
-        schema: {
-          tags: ['sso'],
-          summary: "CLI sign-in without a browser here: starts the provider's device authorization grant",
-          security: [],
-          params: z.object({ tenant: tenantSlugSchema }),
-          response: {
-            200: z.object({
-              handle: z.string().describe('Poll with this; it is not the device code'),
-              userCode: z.string(),
-              verificationUri: z.string(),
-              verificationUriComplete: z.string().nullable(),
-              expiresIn: z.number(),
-              interval: z.number(),
-            }),
-          },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.ssoDeviceStart, { config: { rateLimit } }),
+      handler: async (request) => {
         const s = await providerOf(request.params.tenant);
         const d = await provider.startDevice(s);
         const handle = await flows.beginDevice(s.tenantId, d.device_code, d.expires_in);
@@ -353,21 +260,11 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
           interval: d.interval ?? 5,
         };
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/auth/sso/device/poll',
-      {
-        config: { public: true },
-        schema: {
-          tags: ['sso'],
-          summary: 'CLI device sign-in: 202 while the person has not approved yet, then the session token once',
-          security: [],
-          body: z.strictObject({ handle: z.string().min(16).max(128) }),
-          response: { 200: sessionResponse, 202: z.object({ pending: z.literal(true) }) },
-        },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.ssoDevicePoll),
+      handler: async (request, reply) => {
         const handle = request.body.handle;
         const d = await flows.device(handle);
         if (!d) throw ssoError('invalid_state', 'this device sign-in is unknown, expired or already finished; start again', 'unauthorized');
@@ -387,6 +284,6 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
         if (!(await flows.finishDevice(handle))) throw ssoError('invalid_state', 'this device sign-in already finished', 'unauthorized');
         return toSessionJson(await sso.signIn(s, result, 'device', request.ip));
       },
-    );
+    });
   };
 }

@@ -1,33 +1,17 @@
 /** Tenants and their members. Tenants the caller does not belong to look like missing ones. */
+import { routeOf } from '../route-of.js';
+import { endpoints } from '../../api/endpoints.js';
 import type { Kysely } from 'kysely';
-import { z } from 'zod';
-import { conflict, forbidden } from '../../core/errors.js';
-import { can, roles as allRoles } from '../../core/roles.js';
+import { forbidden } from '../../core/errors.js';
+import { can } from '../../core/roles.js';
 import type { Database } from '../../store/schema.js';
 import { inTransaction, normalizeEmail, type Operators } from '../../auth/operators.js';
 import type { Invitations } from '../../auth/invitations.js';
-import { invitationIssued, originOf, toIssued } from './identity-routes.js';
+import { originOf, toIssued } from './identity-routes.js';
 import { actorOf, principalOf } from '../auth-hook.js';
-import { decodeCursor, encodeCursor, oneStringKey, pageQuerySchema, pageSchema, stringAndIdKeys, toPage } from '../pagination.js';
-import { effectiveRoles, requireTenant, tenantParamsSchema, tenantSlugSchema, type TenantAccess } from '../tenant-access.js';
+import { decodeCursor, encodeCursor, oneStringKey, stringAndIdKeys, toPage } from '../pagination.js';
+import { effectiveRoles, requireTenant, type TenantAccess } from '../tenant-access.js';
 import type { ZodApp } from '../server.js';
-import { name } from '../schemas.js';
-
-const role = z.enum(allRoles);
-const tenantView = z.object({ id: z.uuid(), slug: z.string(), name: z.string(), roles: z.array(role) });
-const operatorView = z.object({ id: z.uuid(), email: z.string(), displayName: z.string(), disabled: z.boolean() });
-const memberView = z.object({
-  operator: operatorView,
-  roles: z.array(role),
-  disabledHere: z.boolean().describe('Offboarded from this tenant (operator.disabled: everywhere)'),
-});
-const addMemberBody = z.strictObject({
-  // Deliberately loose: internal domains without a dot (admin@localhost) are real addresses here.
-  email: name(320).regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address' }),
-  displayName: name(200).optional().describe('A suggestion for a new account; the invitee may change it'),
-  roles: z.array(role).min(1).max(allRoles.length),
-});
-const memberUpdated = z.object({ operator: operatorView.omit({ disabled: true }), roles: z.array(role) });
 
 /**
  * Owners can only be touched by someone with owners.manage. Given as a guard to the membership
@@ -42,10 +26,9 @@ function guardOwner(access: TenantAccess, previousRoles: readonly string[], what
 export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators; invitations: Invitations }) {
   const { db, operators, invitations } = deps;
   return (app: ZodApp) => {
-    app.get(
-      '/api/v1/tenants',
-      { schema: { tags: ['tenants'], summary: 'Tenants I belong to (platform admins: all)', querystring: pageQuerySchema, response: { 200: pageSchema(tenantView) } } },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.listTenants),
+      handler: async (request) => {
         const principal = principalOf(request);
         const { limit, cursor } = request.query;
         const after = decodeCursor(cursor, oneStringKey);
@@ -64,19 +47,11 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
           (r) => [r.slug],
         );
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/tenants',
-      {
-        schema: {
-          tags: ['tenants'],
-          summary: 'Create a tenant (platform admins); the creator becomes its owner',
-          body: z.object({ slug: tenantSlugSchema, name: name(200) }),
-          response: { 201: tenantView },
-        },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.createTenant),
+      handler: async (request, reply) => {
         const principal = principalOf(request);
         if (!principal.platformAdmin) throw forbidden('only platform administrators can create tenants');
         const actor = actorOf(principal);
@@ -87,20 +62,11 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
         });
         return reply.status(201).send({ ...tenant, roles: ['owner' as const] });
       },
-    );
+    });
 
-    app.get(
-      '/api/v1/tenants/:tenant/members',
-      {
-        schema: {
-          tags: ['tenants'],
-          summary: 'Members of a tenant and their roles',
-          params: tenantParamsSchema,
-          querystring: pageQuerySchema,
-          response: { 200: pageSchema(memberView) },
-        },
-      },
-      async (request) => {
+    app.route({
+      ...routeOf(endpoints.listMembers),
+      handler: async (request) => {
         const access = await requireTenant(request, request.params.tenant);
         if (!can(access.roles, 'members.manage') && !can(access.roles, 'audit.read')) {
           throw forbidden(`you need the members.manage or audit.read permission in tenant ${access.slug}`);
@@ -116,20 +82,11 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
           nextCursor: page.next ? encodeCursor(page.next) : null,
         };
       },
-    );
+    });
 
-    app.post(
-      '/api/v1/tenants/:tenant/members',
-      {
-        schema: {
-          tags: ['tenants'],
-          summary: "Invite someone to the tenant (201, the same answer whether they have an account or not), or change a member's roles (200)",
-          params: tenantParamsSchema,
-          body: addMemberBody,
-          response: { 200: memberUpdated, 201: invitationIssued },
-        },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.addMember),
+      handler: async (request, reply) => {
         const principal = principalOf(request);
         const access = await requireTenant(request, request.params.tenant, 'members.manage');
         const { roles } = request.body;
@@ -156,19 +113,11 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
         const issued = await invitations.inviteMember({ tenantId: access.tenantId, email, roles, displayName: request.body.displayName, origin: originOf(request) }, actor);
         return reply.status(201).send(toIssued(issued));
       },
-    );
+    });
 
-    app.delete(
-      '/api/v1/tenants/:tenant/members/:operatorId',
-      {
-        schema: {
-          tags: ['tenants'],
-          summary: 'Remove a member from the tenant',
-          params: tenantParamsSchema.extend({ operatorId: z.uuid() }),
-          response: { 204: z.null() },
-        },
-      },
-      async (request, reply) => {
+    app.route({
+      ...routeOf(endpoints.removeMember),
+      handler: async (request, reply) => {
         const principal = principalOf(request);
         const access = await requireTenant(request, request.params.tenant, 'members.manage');
         await operators.removeMembership(access.tenantId, request.params.operatorId, actorOf(principal), db, (previous) =>
@@ -176,6 +125,6 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
         );
         return reply.status(204).send(null);
       },
-    );
+    });
   };
 }

@@ -1,5 +1,5 @@
 /** The items of a target's connection test, each passed or failed with its message. */
-import type { CheckReport } from '../types';
+import type { CheckReport } from '../../../src/api/types.js';
 
 export function CheckResult({ report, title }: { report: CheckReport; title: string }) {
   return (

@@ -4,7 +4,7 @@
  */
 import { useState } from 'react';
 import { formatDuration } from '../format';
-import type { Policy } from '../types';
+import type { Policy } from '../../../src/api/types.js';
 
 export function PolicyPicker(props: {
   id: string;

@@ -1,7 +1,7 @@
 /** Status badges, approval progress, and the live countdown to a grant's end. */
 import { formatDate, formatRemaining } from '../format';
 import { useLiveStatus, useServerNow } from '../live';
-import type { Grant, GrantState, JitAccount } from '../types';
+import type { Grant, GrantState, JitAccount } from '../../../src/api/types.js';
 
 export type ShownStatus =
   | 'active'

@@ -4,12 +4,12 @@
  * would have chosen (mirrored here), and the level is known only when there is a single one.
  */
 import { useEffect, useMemo, useState } from 'react';
-import { api, tenantPath } from '../api';
+import { call } from '../api';
 import type { ApprovalProgress } from '../components/Status';
 import { useWorkspace } from '../context';
 import { useLiveEvents } from '../live';
 import { fittingPolicies } from '../policy-match';
-import type { Grant, Group, InboxItem, Policy } from '../types';
+import type { Grant, Policy } from '../../../src/api/types.js';
 
 interface Basis {
   policies: Policy[];
@@ -29,9 +29,9 @@ export function useApprovalProgress(grants: readonly (Grant | undefined)[]): Rec
     let stale = false;
     const canPolicies = ws.can('policies.read');
     Promise.all([
-      canPolicies ? api.get<{ items: Policy[] }>(tenantPath(ws.slug, '/policies')).then((r) => r.items) : Promise.resolve([]),
-      canPolicies ? api.get<{ items: Group[] }>(tenantPath(ws.slug, '/groups')).then((r) => r.items) : Promise.resolve([]),
-      api.get<{ items: InboxItem[] }>(tenantPath(ws.slug, '/approvals')).then((r) => r.items),
+      canPolicies ? call('listPolicies', { params: { tenant: ws.slug } }).then((r) => r.items) : Promise.resolve([]),
+      canPolicies ? call('listGroups', { params: { tenant: ws.slug } }).then((r) => r.items) : Promise.resolve([]),
+      call('listApprovals', { params: { tenant: ws.slug } }).then((r) => r.items),
     ]).then(
       ([policies, groups, inbox]) => {
         if (stale) return;

@@ -4,9 +4,9 @@
  * may not read stays empty.
  */
 import { useCallback, useEffect, useState } from 'react';
-import { allPages, api, messageOf, tenantPath } from '../api';
+import { call, allPages, messageOf } from '../api';
 import { useWorkspace } from '../context';
-import type { Group, Member } from '../types';
+import type { Group, Member } from '../../../src/api/types.js';
 
 export interface Directory {
   members: Member[];
@@ -28,8 +28,8 @@ export function useDirectory(): Directory {
 
   const reload = useCallback(() => {
     Promise.all([
-      canMembers ? allPages<Member>(tenantPath(ws.slug, '/members'), {}, 2000) : Promise.resolve([]),
-      canGroups ? api.get<{ items: Group[] }>(tenantPath(ws.slug, '/groups')).then((r) => r.items) : Promise.resolve([]),
+      canMembers ? allPages('listMembers', { params: { tenant: ws.slug } }, 2000) : Promise.resolve([]),
+      canGroups ? call('listGroups', { params: { tenant: ws.slug } }).then((r) => r.items) : Promise.resolve([]),
     ]).then(
       ([m, g]) => {
         setMembers(m);

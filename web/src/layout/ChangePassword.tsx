@@ -4,7 +4,7 @@
  * in Settings → Security. The server checks the rules and says why a password is refused.
  */
 import { useState, type FormEvent } from 'react';
-import { api, messageOf } from '../api';
+import { call, messageOf } from '../api';
 import { FormError, TextField } from '../components/Field';
 
 export const PASSWORD_RULES = 'At least 12 characters, not your email, and hard to guess: a few unrelated words or a password manager’s suggestion.';
@@ -23,7 +23,7 @@ export function ChangePasswordForm(props: { onChanged: (otherSessionsEnded: numb
     setBusy(true);
     setError(null);
     try {
-      const r = await api.post<{ otherSessionsEnded: number }>('/api/v1/me/password', { currentPassword: current, newPassword: next });
+      const r = await call('changePassword', { body: { currentPassword: current, newPassword: next } });
       setCurrent('');
       setNext('');
       setAgain('');

@@ -1,13 +1,8 @@
 /** Email and password; the server sets the session and CSRF cookies, and this tab keeps a copy of the CSRF token. */
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, api, messageOf, session } from '../api';
+import { call, ApiError, messageOf, session } from '../api';
 import { FormError, TextField } from '../components/Field';
 import { SsoSignIn } from './SsoSignIn';
-
-interface LoginResponse {
-  csrfToken: string;
-  expiresAt: string;
-}
 
 export function SignIn(props: { message?: string; onSignedIn: () => Promise<void> }) {
   const [email, setEmail] = useState('');
@@ -29,7 +24,7 @@ export function SignIn(props: { message?: string; onSignedIn: () => Promise<void
     setBusy(true);
     setError(null);
     try {
-      const res = await api.post<LoginResponse>('/api/v1/auth/login', { email: email.trim(), password, ...(totp ? { totp: totp.trim() } : {}) });
+      const res = await call('login', { body: { email: email.trim(), password, ...(totp ? { totp: totp.trim() } : {}) } });
       session.save(res.csrfToken, res.expiresAt);
       setPassword('');
       await props.onSignedIn();

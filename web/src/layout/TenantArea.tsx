@@ -2,9 +2,9 @@
 import { useEffect, useRef, useState, type ReactNode } from 'react';
 import { WorkspaceContext } from '../context';
 import { LiveProvider, useLiveStatus } from '../live';
-import { can, type Permission } from '../permissions';
+import { can, type Permission } from '../../../src/core/roles.js';
 import { Link } from '../router';
-import type { Operator, Tenant } from '../types';
+import type { Operator, Tenant } from '../../../src/api/types.js';
 import { ActivateWizard } from '../wizard/ActivateWizard';
 import { JitAccountsPage } from '../pages/JitAccountsPage';
 import { RequestsPage } from '../pages/RequestsPage';

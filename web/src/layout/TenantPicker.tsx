@@ -1,7 +1,7 @@
 /** Several tenants (customers): choose which one to work in. */
 import { useEffect } from 'react';
 import { Link } from '../router';
-import type { Me, Tenant } from '../types';
+import type { Me, Tenant } from '../../../src/api/types.js';
 
 export function TenantPicker(props: { me: Me; tenants: Tenant[]; onSignOut: () => void; notFound?: string | undefined }) {
   useEffect(() => {

@@ -5,10 +5,10 @@
  * ended otherwise, with the approver's reason when there is one.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, query, tenantPath } from '../api';
+import { call } from '../api';
 import { formatDateWithZone, formatDate } from '../format';
 import { useLiveEvents } from '../live';
-import type { Grant, Page } from '../types';
+import type { Grant } from '../../../src/api/types.js';
 
 export interface DecisionNotice {
   id: string;
@@ -46,7 +46,7 @@ export function useDecisionNotices(tenant: string): { notices: DecisionNotice[];
   const check = useCallback(async () => {
     let mine: Grant[];
     try {
-      mine = (await api.get<Page<Grant>>(tenantPath(tenant, '/grants') + query({ mine: true, limit: 100 }))).items;
+      mine = (await call('listGrants', { params: { tenant }, query: { mine: 'true', limit: 100 } })).items;
     } catch {
       return; // the banner about the server says enough
     }

@@ -4,13 +4,12 @@
  * what the stream does not announce (an extension, a request the viewer may decide but not read).
  */
 import { useCallback } from 'react';
-import { api, tenantPath } from '../api';
+import { call } from '../api';
 import { useLiveData } from '../hooks/useLiveData';
-import type { InboxItem } from '../types';
 
 export function useWaitingApprovals(tenant: string): number | null {
   const request = useCallback(
-    () => api.get<{ items: InboxItem[] }>(tenantPath(tenant, '/approvals')).then((r) => r.items.filter((i) => i.cannotDecide === null).length),
+    () => call('listApprovals', { params: { tenant } }).then((r) => r.items.filter((i) => i.cannotDecide === null).length),
     [tenant],
   );
   return useLiveData(request, { everyMs: 30_000, whileVisible: true }).data;

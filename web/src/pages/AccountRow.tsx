@@ -1,7 +1,7 @@
 /** One JIT account: status with countdown or error, target, groups, last reason, and its menu. */
 import { GrantStatus, statusOfAccount, type ApprovalProgress } from '../components/Status';
 import { Menu, type MenuItem } from '../components/Menu';
-import type { Grant, JitAccount } from '../types';
+import type { Grant, JitAccount } from '../../../src/api/types.js';
 import { issuesCredential, secretNoun } from '../wizard/credential-kinds';
 
 export function AccountRow(props: {

@@ -4,7 +4,7 @@ import { FormError } from '../components/Field';
 import { LiveNotice } from '../components/LiveNotice';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
-import type { InboxItem } from '../types';
+import type { InboxItem } from '../../../src/api/types.js';
 import { ApprovalCard, type DecisionKind } from './approvals/ApprovalCard';
 import { DecisionDialog } from './approvals/DecisionDialog';
 import { itemKey, useInbox } from './approvals/useInbox';

@@ -1,7 +1,7 @@
 /** Audit filters: person, action (grant.* style), and a time range. */
 import { useState, type FormEvent } from 'react';
 import { SelectField, TextField } from '../components/Field';
-import type { Member } from '../types';
+import type { Member } from '../../../src/api/types.js';
 
 export interface AuditFilter {
   actorId?: string | undefined;

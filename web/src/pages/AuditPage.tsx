@@ -1,13 +1,15 @@
 /** "Audit": the tenant's events, filtered; JSON-lines export from the server, CSV built here. */
 import { useEffect, useState } from 'react';
-import { allPages, api, messageOf, query, tenantPath } from '../api';
+import { pathOf } from '../../../src/api/endpoint.js';
+import { endpoints } from '../../../src/api/endpoints.js';
+import { allPages, call, messageOf, query } from '../api';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import { download, toCsv } from '../csv';
 import { formatDateSeconds, localInputToIso } from '../format';
 import { placeError } from '../forms';
-import type { AuditEvent, Member, Page } from '../types';
+import type { AuditEvent, Member } from '../../../src/api/types.js';
 import { AuditFilters, type AuditFilter } from './AuditFilters';
 
 type FilterErrors = Partial<Record<keyof AuditFilter | 'form', string>>;
@@ -41,15 +43,14 @@ export function AuditPage() {
   const [next, setNext] = useState<string | null>(null);
   const [errors, setErrors] = useState<FilterErrors>({});
   const [exporting, setExporting] = useState(false);
-  const base = tenantPath(ws.slug, '/audit');
 
   useEffect(() => {
-    allPages<Member>(tenantPath(ws.slug, '/members'), {}, 1000).then(setMembers, () => setMembers([]));
+    allPages('listMembers', { params: { tenant: ws.slug } }, 1000).then(setMembers, () => setMembers([]));
   }, [ws.slug]);
 
   const fetchPage = async (cursor: string | null) => {
     try {
-      const page = await api.get<Page<AuditEvent>>(base + query({ ...filter, limit: 50, cursor }));
+      const page = await call('listAudit', { params: { tenant: ws.slug }, query: { ...filter, limit: 50, cursor: cursor ?? undefined } });
       setEvents((cur) => (cursor && cur ? [...cur, ...page.items] : page.items));
       setNext(page.nextCursor);
       setErrors({});
@@ -60,7 +61,7 @@ export function AuditPage() {
   };
   useEffect(() => {
     void fetchPage(null);
-  }, [base, filter]);
+  }, [ws.slug, filter]);
 
   const who = (e: AuditEvent) =>
     e.actor_type === 'operator'
@@ -70,7 +71,7 @@ export function AuditPage() {
   const exportCsv = async () => {
     setExporting(true);
     try {
-      const all = await allPages<AuditEvent>(base, { ...filter });
+      const all = await allPages('listAudit', { params: { tenant: ws.slug }, query: { ...filter } });
       const rows = all.map((e) => [e.at, who(e), e.action, e.subject_type, e.subject_id, subjectText(e), e.reason, e.after]);
       download(`audit-${ws.slug}.csv`, toCsv(['time', 'person', 'action', 'subject_type', 'subject_id', 'subject', 'reason', 'details'], rows), 'text/csv');
     } catch (err) {
@@ -83,7 +84,7 @@ export function AuditPage() {
   return (
     <div>
       <PageHeader title="Audit" intro="Every step, who took it and why. Each tenant's log is hash-chained and signed; the export carries the hashes and signatures.">
-        <a className="button" href={tenantPath(ws.slug, '/audit/export') + query({ ...filter })} download={`audit-${ws.slug}.jsonl`}>
+        <a className="button" href={pathOf(endpoints.exportAudit.path, { tenant: ws.slug }) + query({ ...filter })} download={`audit-${ws.slug}.jsonl`}>
           Export JSON lines
         </a>
         <button type="button" onClick={exportCsv} disabled={exporting}>

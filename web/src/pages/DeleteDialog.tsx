@@ -3,12 +3,12 @@
  * refuses while a grant of the account is live; its message is shown here.
  */
 import { useState, type FormEvent } from 'react';
-import { api, messageOf, tenantPath } from '../api';
+import { call, messageOf } from '../api';
 import { Dialog } from '../components/Dialog';
 import { DialogActions } from '../components/DialogActions';
 import { FormError } from '../components/Field';
 import { useWorkspace } from '../context';
-import type { JitAccount } from '../types';
+import type { JitAccount } from '../../../src/api/types.js';
 
 export function DeleteDialog(props: { account: JitAccount; onClose: () => void; onDeleted: () => void }) {
   const ws = useWorkspace();
@@ -21,7 +21,7 @@ export function DeleteDialog(props: { account: JitAccount; onClose: () => void; 
     setBusy(true);
     setError(null);
     try {
-      await api.del<null>(tenantPath(ws.slug, `/jit-accounts/${account.id}`));
+      await call('deleteJitAccount', { params: { tenant: ws.slug, accountId: account.id } });
       props.onDeleted();
     } catch (err) {
       setError(messageOf(err));

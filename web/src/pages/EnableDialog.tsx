@@ -1,6 +1,6 @@
 /** "Enable again": a new grant for an existing JIT account, with a new reason and duration. */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, messageOf, tenantPath } from '../api';
+import { call, messageOf } from '../api';
 import { Dialog } from '../components/Dialog';
 import { DialogActions } from '../components/DialogActions';
 import { FormError, TextArea, TextField } from '../components/Field';
@@ -9,7 +9,7 @@ import { useWorkspace } from '../context';
 import { formatDuration, parseDuration } from '../format';
 import { focusFirstInvalid, hasErrors, placeError, type FieldErrors } from '../forms';
 import { fittingPolicies } from '../policy-match';
-import type { Grant, JitAccount, Policy } from '../types';
+import type { Grant, JitAccount, Policy } from '../../../src/api/types.js';
 import { askWords, durationProblem, reasonProblem } from '../wizard/ask-rules';
 import { issuesCredential } from '../wizard/credential-kinds';
 
@@ -30,7 +30,7 @@ export function EnableDialog(props: { account: JitAccount; lastGrant: Grant | un
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    api.get<{ items: Policy[] }>(tenantPath(ws.slug, '/policies')).then(
+    call('listPolicies', { params: { tenant: ws.slug } }).then(
       (r) => setPolicies(r.items),
       (err: unknown) => setErrors({ form: messageOf(err) }),
     );
@@ -54,11 +54,11 @@ export function EnableDialog(props: { account: JitAccount; lastGrant: Grant | un
     if (hasErrors(found)) return focusFirstInvalid(formRef.current);
     setBusy(true);
     try {
-      const grant = await api.post<Grant>(tenantPath(ws.slug, `/jit-accounts/${account.id}/enable`), {
+      const grant = await call('enableJitAccount', { params: { tenant: ws.slug, accountId: account.id }, body: {
         reason: reason.trim(),
-        durationSeconds: parseDuration(duration),
+        durationSeconds: parseDuration(duration) ?? undefined,
         ...(policy ? { policyId: policy.id } : {}),
-      });
+      } });
       props.onEnabled(grant);
     } catch (err) {
       setErrors(placeError(err, serverPaths, words));

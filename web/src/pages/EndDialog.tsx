@@ -1,12 +1,12 @@
 /** "End now": take the access away before its time, with a reason for the audit log. */
 import { useState, type FormEvent } from 'react';
-import { api, tenantPath } from '../api';
+import { call } from '../api';
 import { Dialog } from '../components/Dialog';
 import { DialogActions } from '../components/DialogActions';
 import { FormError, TextField } from '../components/Field';
 import { useWorkspace } from '../context';
 import { placeError, type FieldErrors } from '../forms';
-import type { Grant, JitAccount } from '../types';
+import type { Grant, JitAccount } from '../../../src/api/types.js';
 
 export function EndDialog(props: { account: JitAccount; grant: Grant; onClose: () => void; onEnded: () => void }) {
   const ws = useWorkspace();
@@ -19,7 +19,7 @@ export function EndDialog(props: { account: JitAccount; grant: Grant; onClose: (
     if (!reason.trim()) return setErrors({ reason: 'A reason is required.' });
     setBusy(true);
     try {
-      await api.post<Grant>(tenantPath(ws.slug, `/grants/${props.grant.id}/revoke`), { reason: reason.trim() });
+      await call('revokeGrant', { params: { tenant: ws.slug, grantId: props.grant.id }, body: { reason: reason.trim() } });
       props.onEnded();
     } catch (err) {
       setErrors(placeError(err, { 'body.reason': 'reason' }, [[/reason/i, 'reason']]));

@@ -3,14 +3,14 @@
  * at once (new end shown) or sent to the approvers, as the policy says.
  */
 import { useRef, useState, type FormEvent } from 'react';
-import { api, tenantPath } from '../api';
+import { call } from '../api';
 import { Dialog } from '../components/Dialog';
 import { DialogActions, DialogDone } from '../components/DialogActions';
 import { FormError, TextArea, TextField } from '../components/Field';
 import { useWorkspace } from '../context';
 import { formatDate, parseDuration } from '../format';
 import { focusFirstInvalid, hasErrors, placeError, type FieldErrors } from '../forms';
-import type { Grant, JitAccount } from '../types';
+import type { Grant, JitAccount } from '../../../src/api/types.js';
 
 type Field = 'seconds' | 'reason';
 const paths: Partial<Record<string, Field>> = { 'body.seconds': 'seconds', 'body.reason': 'reason' };
@@ -39,7 +39,7 @@ export function ExtendDialog(props: { account: JitAccount; grant: Grant; onClose
     if (hasErrors(found)) return focusFirstInvalid(formRef.current);
     setBusy(true);
     try {
-      const r = await api.post<{ applied: boolean; grant: Grant }>(tenantPath(ws.slug, `/grants/${props.grant.id}/extend`), { seconds, reason: reason.trim() });
+      const r = await call('extendGrant', { params: { tenant: ws.slug, grantId: props.grant.id }, body: { seconds: seconds ?? 0, reason: reason.trim() } });
       setResult(r);
     } catch (err) {
       setErrors(placeError(err, paths, words));

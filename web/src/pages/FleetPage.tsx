@@ -7,7 +7,7 @@ import { FormError } from '../components/Field';
 import { LiveNotice } from '../components/LiveNotice';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
-import type { Agent } from '../types';
+import type { Agent } from '../../../src/api/types.js';
 import { AddAgentDialog } from './fleet/AddAgentDialog';
 import { STALE_AFTER_MS } from './fleet/agent-status';
 import { AgentTable } from './fleet/AgentTable';

@@ -4,7 +4,7 @@ import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import { Link } from '../router';
-import type { Credential, Grant, JitAccount } from '../types';
+import type { Credential, Grant, JitAccount } from '../../../src/api/types.js';
 import { CredentialDialog } from '../wizard/CredentialDialog';
 import { AccountRow } from './AccountRow';
 import { DeleteDialog } from './DeleteDialog';
@@ -144,7 +144,7 @@ export function JitAccountsPage() {
               grant: open.grant,
               targetKind: open.account.targetKind,
               title: `New password for ${r.username}`,
-              revealed: { username: r.username, password: r.password, expiresAt: open.grant.expiresAt, ...(r.connect ? { connect: r.connect } : {}) },
+              revealed: { username: r.username, password: r.password, expiresAt: open.grant.expiresAt, connect: r.connect },
             })
           }
         />

@@ -1,13 +1,13 @@
 /** "Policies": who may request what, when, for how long, with which approvals; creating, editing, removing; simulating. */
 import { useCallback, useEffect, useState } from 'react';
-import { allPages, api, messageOf, tenantPath } from '../api';
+import { call, allPages, messageOf } from '../api';
 import { Dialog } from '../components/Dialog';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import { formatDuration } from '../format';
 import { useDirectory } from '../hooks/useDirectory';
-import type { Policy, Target } from '../types';
+import type { Policy, Target } from '../../../src/api/types.js';
 import { PolicyEditor } from './policies/PolicyEditor';
 import { describeApproval, describeExtras, describeWindow } from './policies/policy-summary';
 import { SimulatePanel } from './policies/SimulatePanel';
@@ -25,7 +25,7 @@ export function PoliciesPage() {
   const [notice, setNotice] = useState<string | null>(null);
 
   const load = useCallback(() => {
-    Promise.all([api.get<{ items: Policy[] }>(tenantPath(ws.slug, '/policies')), allPages<Target>(tenantPath(ws.slug, '/targets'), {})]).then(
+    Promise.all([call('listPolicies', { params: { tenant: ws.slug } }), allPages('listTargets', { params: { tenant: ws.slug } })]).then(
       ([p, t]) => {
         setPolicies(p.items);
         setTargets(t);
@@ -181,7 +181,7 @@ function RemovePolicyDialog(props: { policy: Policy; onClose: () => void; onRemo
   const remove = async () => {
     setBusy(true);
     try {
-      await api.del(tenantPath(ws.slug, `/policies/${props.policy.id}`));
+      await call('deletePolicy', { params: { tenant: ws.slug, policyId: props.policy.id } });
       props.onRemoved();
     } catch (err) {
       setError(messageOf(err));

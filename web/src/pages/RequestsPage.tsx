@@ -1,6 +1,6 @@
 /** "Requests": my grants, newest first, with their live state. */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, messageOf, query, tenantPath } from '../api';
+import { call, messageOf } from '../api';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { GrantStatus, statusOfGrant } from '../components/Status';
@@ -8,7 +8,7 @@ import { useWorkspace } from '../context';
 import { formatDate, formatDuration } from '../format';
 import { useLiveEvents } from '../live';
 import { useApprovalProgress } from '../hooks/useApprovalProgress';
-import type { Grant, Page } from '../types';
+import type { Grant } from '../../../src/api/types.js';
 
 export function RequestsPage() {
   const ws = useWorkspace();
@@ -17,7 +17,7 @@ export function RequestsPage() {
   const progress = useApprovalProgress(grants ?? []);
 
   const load = useCallback(() => {
-    api.get<Page<Grant>>(tenantPath(ws.slug, '/grants') + query({ mine: true, limit: 100 })).then(
+    call('listGrants', { params: { tenant: ws.slug }, query: { mine: 'true', limit: 100 } }).then(
       (p) => {
         setGrants(p.items);
         setError(null);

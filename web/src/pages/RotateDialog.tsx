@@ -3,13 +3,13 @@
  * first, because the current password stops working at once.
  */
 import { useState, type FormEvent } from 'react';
-import { api, messageOf, tenantPath } from '../api';
+import { call, messageOf } from '../api';
 import { Dialog } from '../components/Dialog';
 import { DialogActions } from '../components/DialogActions';
 import { FormError } from '../components/Field';
 import { useTotpStep } from '../components/TotpField';
 import { useWorkspace } from '../context';
-import type { JitAccount, RotatedPassword } from '../types';
+import type { JitAccount, RotatedPassword } from '../../../src/api/types.js';
 
 export function RotateDialog(props: { account: JitAccount; onClose: () => void; onRotated: (r: RotatedPassword) => void }) {
   const ws = useWorkspace();
@@ -23,7 +23,7 @@ export function RotateDialog(props: { account: JitAccount; onClose: () => void; 
     setBusy(true);
     setError(null);
     try {
-      props.onRotated(await api.post<RotatedPassword>(tenantPath(ws.slug, `/jit-accounts/${account.id}/rotate`), totp.body()));
+      props.onRotated(await call('rotateJitAccount', { params: { tenant: ws.slug, accountId: account.id }, body: totp.body() }));
     } catch (err) {
       if (!totp.handle(err)) setError(messageOf(err));
       setBusy(false);

@@ -2,7 +2,7 @@
 import type { ReactNode } from 'react';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
-import type { Permission } from '../permissions';
+import type { Permission } from '../../../src/core/roles.js';
 import { Link, usePath } from '../router';
 import { GeneralSettings } from './settings/GeneralSettings';
 import { GroupsSettings } from './settings/GroupsSettings';

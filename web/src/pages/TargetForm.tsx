@@ -5,11 +5,12 @@
  * test is shown with its findings and a "Save anyway" choice (the target is then listed broken).
  */
 import { useEffect, useState, type FormEvent } from 'react';
-import { api, ApiError, messageOf, tenantPath } from '../api';
+import { ApiError, call, messageOf } from '../api';
 import { CheckResult } from '../components/CheckResult';
 import { FormError, SelectField, TextField } from '../components/Field';
 import { useWorkspace } from '../context';
-import type { CheckReport, Target, TargetKindInfo } from '../types';
+import type { CheckReport, Target } from '../../../src/api/types.js';
+import type { TargetKindInfo } from './targets/json-schema';
 import { ConfigFields } from './targets/ConfigFields';
 import { useTargetKinds } from './targets/kinds';
 import { useTargetDraft } from './targets/useTargetDraft';
@@ -29,7 +30,7 @@ export function TargetForm(props: Props) {
   const editingId = props.editing?.id;
   useEffect(() => {
     if (!editingId) return;
-    api.get<{ config: Record<string, unknown> }>(tenantPath(ws.slug, `/targets/${editingId}/settings`)).then(
+    call('getTargetSettings', { params: { tenant: ws.slug, targetId: editingId } }).then(
       (r) => setStored(r.config),
       (err: unknown) => setLoadError(messageOf(err)),
     );
@@ -54,9 +55,9 @@ function TargetFormBody(props: Props & { kinds: TargetKindInfo[]; stored: Record
     setBusy(true);
     try {
       const body = { name: form.name.trim(), config: form.config(), ...(saveUnchecked ? { saveUnchecked } : {}) };
-      const res = editing
-        ? await api.put<{ target: Target; check: CheckReport | null }>(tenantPath(ws.slug, `/targets/${editing.id}`), body)
-        : await api.post<{ target: Target; check: CheckReport }>(tenantPath(ws.slug, '/targets'), { ...body, kind: kindName });
+      const res: { target: Target; check: CheckReport | null } = editing
+        ? await call('updateTarget', { params: { tenant: ws.slug, targetId: editing.id }, body })
+        : await call('createTarget', { params: { tenant: ws.slug }, body: { ...body, kind: kindName } });
       props.onSaved(res.target, res.check);
     } catch (err) {
       const check = err instanceof ApiError && err.code === 'target_check_failed' ? (err.details as { check?: CheckReport } | undefined)?.check : undefined;

@@ -4,7 +4,7 @@
  * `…/targets#target-<id>` (from the fleet) scrolls to that target and marks it.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { allPages, api, messageOf, tenantPath } from '../api';
+import { allPages, call, messageOf } from '../api';
 import { CheckResult } from '../components/CheckResult';
 import { Dialog } from '../components/Dialog';
 import { DialogActions } from '../components/DialogActions';
@@ -12,7 +12,7 @@ import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import { formatDate } from '../format';
-import type { CheckReport, Target } from '../types';
+import type { CheckReport, Target } from '../../../src/api/types.js';
 import { TargetForm } from './TargetForm';
 import { useTargetKinds } from './targets/kinds';
 
@@ -31,7 +31,7 @@ export function TargetsPage() {
   const labelOf = (kind: string) => kinds?.find((k) => k.kind === kind)?.label ?? kind;
 
   const load = useCallback(() => {
-    allPages<Target>(tenantPath(ws.slug, '/targets'), {}).then(setTargets, (err: unknown) => setError(messageOf(err)));
+    allPages('listTargets', { params: { tenant: ws.slug } }).then(setTargets, (err: unknown) => setError(messageOf(err)));
   }, [ws.slug]);
   useEffect(load, [load]);
 
@@ -43,7 +43,7 @@ export function TargetsPage() {
   const test = async (t: Target) => {
     setChecks((c) => ({ ...c, [t.id]: 'running' }));
     try {
-      const report = await api.post<CheckReport>(tenantPath(ws.slug, `/targets/${t.id}/check`));
+      const report = await call('checkTarget', { params: { tenant: ws.slug, targetId: t.id } });
       setChecks((c) => ({ ...c, [t.id]: report }));
       load();
     } catch (err) {
@@ -191,7 +191,7 @@ function DeleteTargetDialog(props: { tenant: string; target: Target; onClose: ()
     e.preventDefault();
     setBusy(true);
     try {
-      await api.del(tenantPath(props.tenant, `/targets/${props.target.id}`));
+      await call('deleteTarget', { params: { tenant: props.tenant, targetId: props.target.id } });
       props.onDeleted();
     } catch (err) {
       setError(messageOf(err));

@@ -4,9 +4,9 @@
  * reloaded shortly after to catch everything else (new grants, account status).
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, messageOf, query, tenantPath } from '../api';
+import { call, messageOf } from '../api';
 import { useLiveEvents } from '../live';
-import type { Grant, JitAccount, Page } from '../types';
+import type { Grant, JitAccount } from '../../../src/api/types.js';
 
 export interface AccountsState {
   accounts: JitAccount[] | null;
@@ -29,14 +29,14 @@ export function useAccounts(tenant: string, mine: boolean): AccountsState {
     const mySeq = ++seq.current;
     try {
       const [acc, grants] = await Promise.all([
-        api.get<Page<JitAccount>>(tenantPath(tenant, '/jit-accounts') + query({ mine, limit: 200 })),
-        api.get<Page<Grant>>(tenantPath(tenant, '/grants') + query({ mine, limit: 200 })),
+        call('listJitAccounts', { params: { tenant }, query: { mine: mine ? 'true' : 'false', limit: 200 } }),
+        call('listGrants', { params: { tenant }, query: { mine: mine ? 'true' : 'false', limit: 200 } }),
       ]);
       const newest = new Map<string, Grant>();
       for (const g of grants.items) if (!newest.has(keyOf(g.targetId, g.operatorId))) newest.set(keyOf(g.targetId, g.operatorId), g);
       const byId = new Map(grants.items.map((g) => [g.id, g]));
       const missing = acc.items.filter((a) => !newest.has(keyOf(a.targetId, a.operatorId)) && a.lastGrantId && !byId.has(a.lastGrantId));
-      const fetched = await Promise.all(missing.map((a) => api.get<Grant>(tenantPath(tenant, `/grants/${a.lastGrantId}`)).catch(() => null)));
+      const fetched = await Promise.all(missing.map((a) => call('getGrant', { params: { tenant, grantId: a.lastGrantId ?? '' } }).catch(() => null)));
       for (const g of fetched) if (g) newest.set(keyOf(g.targetId, g.operatorId), g);
       if (mySeq !== seq.current) return;
       const next: Record<string, Grant> = {};

@@ -6,7 +6,7 @@
  * it concerns.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, tenantPath } from '../api';
+import { call } from '../api';
 import { FormError, SelectField, TextArea, TextField } from '../components/Field';
 import { PolicyPicker } from '../components/PolicyPicker';
 import { useTotpStep } from '../components/TotpField';
@@ -16,7 +16,7 @@ import { useServerClock } from '../live';
 import { focusFirstInvalid, hasErrors, placeError, type FieldErrors } from '../forms';
 import { fittingPolicies } from '../policy-match';
 import { accountNameProblem, defaultAccountName } from '../rules';
-import type { Grant, JitAccount, Policy, Target } from '../types';
+import type { Grant, JitAccount, Policy, Target } from '../../../src/api/types.js';
 import { askWords, durationProblem, reasonProblem } from './ask-rules';
 import { AskExtras, extrasProblems, noExtras, type Extras } from './AskExtras';
 import { entitlementWords, labelOfKind, namesRequester, takesPublicKey } from './credential-kinds';
@@ -104,10 +104,10 @@ export function ActivateForm(props: {
     if (hasErrors(found)) return focusFirstInvalid(formRef.current);
     setBusy(true);
     try {
-      const grant = await api.post<Grant>(tenantPath(ws.slug, '/requests'), {
+      const grant = await call('requestAccess', { params: { tenant: ws.slug }, body: {
         targetId,
         entitlements,
-        durationSeconds: parseDuration(duration),
+        durationSeconds: parseDuration(duration) ?? undefined,
         reason: reason.trim(),
         ...(extras.ticket.trim() ? { ticket: extras.ticket.trim() } : {}),
         ...(extras.startAt && !extras.emergency ? { startAt: localInputToIso(extras.startAt) } : {}),
@@ -116,7 +116,7 @@ export function ActivateForm(props: {
         ...(policy ? { policyId: policy.id } : {}),
         ...(existing || requester ? {} : { accountName: username }),
         ...(withKey && publicKey.trim() ? { publicKey: publicKey.trim() } : {}),
-      });
+      } });
       if (['active', 'activating', 'requested', 'approved'].includes(grant.state)) props.onCreated(grant);
       else setErrors({ form: `The account could not be activated: ${grant.lastError ?? grant.endReason ?? grant.state}.` });
     } catch (err) {

@@ -3,13 +3,13 @@
  * form; on success the password, certificate or token is revealed once.
  */
 import { useEffect, useState } from 'react';
-import { allPages, api, messageOf, query, tenantPath } from '../api';
+import { call, allPages, messageOf } from '../api';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
 import { formatDate } from '../format';
 import { Link, navigate } from '../router';
-import type { Grant, Group, JitAccount, Page, Policy, Target } from '../types';
+import type { Grant, Group, JitAccount, Policy, Target } from '../../../src/api/types.js';
 import { ActivateForm } from './ActivateForm';
 import { CredentialDialog } from './CredentialDialog';
 import { labelOfKind, secretNoun } from './credential-kinds';
@@ -31,10 +31,10 @@ export function ActivateWizard() {
 
   useEffect(() => {
     Promise.all([
-      allPages<Target>(tenantPath(ws.slug, '/targets'), {}),
-      api.get<{ items: Policy[] }>(tenantPath(ws.slug, '/policies')),
-      api.get<Page<JitAccount>>(tenantPath(ws.slug, '/jit-accounts') + query({ mine: true, limit: 200 })),
-      api.get<{ items: Group[] }>(tenantPath(ws.slug, '/groups')).then((r) => r.items, () => [] as Group[]),
+      allPages('listTargets', { params: { tenant: ws.slug } }),
+      call('listPolicies', { params: { tenant: ws.slug } }),
+      call('listJitAccounts', { params: { tenant: ws.slug }, query: { mine: 'true', limit: 200 } }),
+      call('listGroups', { params: { tenant: ws.slug } }).then((r) => r.items, () => [] as Group[]),
     ]).then(
       ([targets, policies, mine, groups]) =>
         setData({ targets, policies: policies.items, mine: mine.items, myGroups: groups.filter((g) => g.memberIds.includes(ws.me.id)).map((g) => g.id) }),

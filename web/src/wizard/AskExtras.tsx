@@ -5,7 +5,7 @@
  */
 import { RE2JS } from 're2js';
 import { TextField } from '../components/Field';
-import type { Policy } from '../types';
+import type { Policy } from '../../../src/api/types.js';
 
 export interface Extras {
   ticket: string;

@@ -1,7 +1,7 @@
 /** "How to connect" under a revealed credential: where, the command to paste, and when it ends. */
 import { CopyField } from '../pages/fleet/CopyField';
 import { formatDateWithZone } from '../format';
-import type { ConnectInfo } from '../types';
+import type { ConnectInfo } from '../../../src/api/types.js';
 
 /** `showEnd`: false where the end is already shown next to the credential. */
 export function ConnectDetails({ connect, showEnd = true }: { connect: ConnectInfo; showEnd?: boolean }) {

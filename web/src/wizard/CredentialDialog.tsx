@@ -5,14 +5,14 @@
  * the page. `revealed` shows something already fetched (a rotated password) without a reveal step.
  */
 import { useState, type ReactNode } from 'react';
-import { api, messageOf, tenantPath } from '../api';
+import { call, messageOf } from '../api';
 import { Dialog } from '../components/Dialog';
 import { FormError } from '../components/Field';
 import { SecretField } from '../components/SecretField';
 import { useTotpStep } from '../components/TotpField';
 import { formatDateWithZone } from '../format';
 import { ConnectDetails } from './ConnectDetails';
-import type { Credential, Grant } from '../types';
+import type { Credential, Grant } from '../../../src/api/types.js';
 import { partsOf, secretNoun, usageOf } from './credential-kinds';
 
 const titles = { password: 'Your JIT account is ready', certificate: 'Your certificate is ready', token: 'Your token is ready' };
@@ -59,7 +59,7 @@ export function CredentialDialog(props: {
     setBusy(true);
     setError(null);
     try {
-      setCredential(await api.post<Credential>(tenantPath(props.tenant, `/grants/${grant.id}/credential`), totp.body()));
+      setCredential(await call('revealCredential', { params: { tenant: props.tenant, grantId: grant.id }, body: totp.body() }));
     } catch (err) {
       if (!totp.handle(err)) setError(messageOf(err));
     } finally {

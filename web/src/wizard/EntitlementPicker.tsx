@@ -1,7 +1,7 @@
 /** The groups or roles to grant, searched live on the target (GET …/targets/:id/entitlements). */
 import { useEffect, useState } from 'react';
-import { api, messageOf, query, tenantPath } from '../api';
-import type { Entitlement, Page } from '../types';
+import { call, messageOf } from '../api';
+import type { Entitlement, Page } from '../../../src/api/types.js';
 
 export function EntitlementPicker(props: {
   tenant: string;
@@ -25,8 +25,7 @@ export function EntitlementPicker(props: {
     if (!targetId) return;
     let stale = false;
     const t = setTimeout(() => {
-      api
-        .get<Page<Entitlement>>(tenantPath(tenant, `/targets/${targetId}/entitlements`) + query({ search: search.trim(), limit: 50 }))
+      call('listEntitlements', { params: { tenant, targetId }, query: { search: search.trim() || undefined, limit: 50 } })
         .then(
           (p) => {
             if (stale) return;

@@ -1,6 +1,6 @@
 /** Checks shared by "Activate" and "Enable again", mirroring the server (which stays the judge). */
 import { formatDuration, parseDuration } from '../format';
-import type { Policy } from '../types';
+import type { Policy } from '../../../src/api/types.js';
 
 export function durationProblem(text: string, policy: Policy | undefined): string | null {
   const seconds = parseDuration(text);

@@ -4,7 +4,7 @@
  * of what they issue are saved and used. See docs/credentials.md.
  */
 import { kindLabel } from '../rules';
-import type { Credential, Target } from '../types';
+import type { Credential, Target } from '../../../src/api/types.js';
 
 /** The one list of credential kinds: the target form's settings for them (pages/targets/credential-kinds.ts) are keyed by it. */
 export type CredentialKind = 'ssh-certificate' | 'x509-certificate' | 'security-token';

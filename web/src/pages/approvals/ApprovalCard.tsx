@@ -1,6 +1,6 @@
 /** One request or extension waiting for approval: what is asked, where it stands, and the choices. */
 import { formatDate, formatDuration } from '../../format';
-import type { InboxItem } from '../../types';
+import type { InboxItem } from '../../../../src/api/types.js';
 
 export type DecisionKind = 'approve' | 'shorten' | 'deny';
 

@@ -4,14 +4,14 @@
  * the approver's authenticator app, the server says so and the code field appears.
  */
 import { useRef, useState, type FormEvent } from 'react';
-import { api, tenantPath } from '../../api';
+import { call } from '../../api';
 import { Dialog } from '../../components/Dialog';
 import { DialogActions } from '../../components/DialogActions';
 import { FormError, TextArea, TextField } from '../../components/Field';
 import { useTotpStep } from '../../components/TotpField';
 import { formatDate, formatDuration, parseDuration } from '../../format';
 import { focusFirstInvalid, hasErrors, placeError, type FieldErrors } from '../../forms';
-import type { Grant, InboxItem } from '../../types';
+import type { Grant, InboxItem } from '../../../../src/api/types.js';
 import type { DecisionKind } from './ApprovalCard';
 
 type Field = 'reason' | 'duration';
@@ -71,13 +71,18 @@ export function DecisionDialog(props: { tenant: string; item: InboxItem; kind: D
     const decision = kind === 'deny' ? 'deny' : 'approve';
     const body = {
       ...(reason.trim() ? { reason: reason.trim() } : {}),
-      ...(kind === 'shorten' && seconds !== g.durationSeconds ? { durationSeconds: seconds } : {}),
+      ...(kind === 'shorten' && seconds !== null && seconds !== g.durationSeconds ? { durationSeconds: seconds } : {}),
       ...totp.body(),
     };
     try {
       let grant: Grant | null;
-      if (ext) grant = (await api.post<{ state: string; grant: Grant | null }>(tenantPath(props.tenant, `/extensions/${item.extensionId}/${decision}`), body)).grant;
-      else grant = await api.post<Grant>(tenantPath(props.tenant, `/grants/${g.id}/${decision}`), body);
+      if (ext) {
+        const params = { tenant: props.tenant, extensionId: item.extensionId ?? '' };
+        grant = (decision === 'deny' ? await call('denyExtension', { params, body }) : await call('approveExtension', { params, body })).grant;
+      } else {
+        const params = { tenant: props.tenant, grantId: g.id };
+        grant = decision === 'deny' ? await call('denyRequest', { params, body: { ...body, reason: reason.trim() } }) : await call('approveRequest', { params, body });
+      }
       props.onDone(outcome(kind, item, grant, g.operatorEmail));
     } catch (err) {
       if (totp.handle(err)) setErrors({});

@@ -5,16 +5,16 @@
  * refresh every 30 s catches those (and approvers who do not see every grant's events).
  */
 import { useCallback } from 'react';
-import { api, tenantPath } from '../../api';
+import { call } from '../../api';
 import { useLiveData } from '../../hooks/useLiveData';
-import type { InboxItem } from '../../types';
+import type { InboxItem } from '../../../../src/api/types.js';
 
 const FALLBACK_REFRESH = { everyMs: 30_000 };
 
 export const itemKey = (i: InboxItem) => (i.kind === 'extension' ? `x:${i.extensionId}` : `g:${i.grant.id}`);
 
 export function useInbox(tenant: string) {
-  const request = useCallback(() => api.get<{ items: InboxItem[] }>(tenantPath(tenant, '/approvals')).then((r) => r.items), [tenant]);
+  const request = useCallback(() => call('listApprovals', { params: { tenant } }).then((r) => r.items), [tenant]);
   const { data: items, error, update, reloadSoon } = useLiveData(request, FALLBACK_REFRESH);
 
   /** Takes a decided item out at once; the reload that follows confirms it. */

@@ -4,13 +4,13 @@
  * stored, and closing the dialog forgets it (docs/agent.md, "Enrolment").
  */
 import { useRef, useState, type FormEvent } from 'react';
-import { api, tenantPath } from '../../api';
+import { call } from '../../api';
 import { Dialog } from '../../components/Dialog';
 import { DialogActions, DialogDone } from '../../components/DialogActions';
 import { FormError, SelectField, TextField } from '../../components/Field';
 import { formatDate } from '../../format';
 import { focusFirstInvalid, placeError, type FieldErrors } from '../../forms';
-import type { EnrolmentToken } from '../../types';
+import type { EnrolmentToken } from '../../../../src/api/types.js';
 import { CopyField } from './CopyField';
 
 const STATE_DIR = '/var/lib/timebox-agent';
@@ -52,7 +52,7 @@ export function AddAgentDialog(props: { tenant: string; onClose: () => void }) {
     setErrors({});
     try {
       const body = { ...(name.trim() ? { name: name.trim() } : {}), expiresInMinutes: Number(minutes) };
-      setCreated(await api.post<EnrolmentToken>(tenantPath(props.tenant, '/agents/enrolment-tokens'), body));
+      setCreated(await call('createAgentEnrolmentToken', { params: { tenant: props.tenant }, body }));
     } catch (err) {
       setErrors(placeError(err, { 'body.name': 'name', 'body.expiresInMinutes': 'expiry' }));
       focusFirstInvalid(formRef.current);

@@ -1,7 +1,7 @@
 /** The fleet as a table: who, where, which version, last seen (ticking), health and status. */
 import { formatDate, formatDateSeconds } from '../../format';
 import { useServerNow } from '../../live';
-import type { Agent } from '../../types';
+import type { Agent } from '../../../../src/api/types.js';
 import { agentStatus, ago, healthLines, statusLabels, type AgentStatus } from './agent-status';
 
 const badgeClass: Record<AgentStatus, string> = { online: 'badge-active', stale: 'badge-waiting', never: 'badge-disabled', revoked: 'badge-denied' };

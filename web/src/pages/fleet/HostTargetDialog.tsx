@@ -3,13 +3,13 @@
  * it offers and how passwords reach people; then the connection test and a link to the target.
  */
 import { useState, type FormEvent } from 'react';
-import { api, tenantPath } from '../../api';
+import { call } from '../../api';
 import { CheckResult } from '../../components/CheckResult';
 import { Dialog } from '../../components/Dialog';
 import { DialogActions, DialogDone } from '../../components/DialogActions';
 import { FormError, TextField } from '../../components/Field';
 import { Link } from '../../router';
-import type { Agent, CheckReport, Target } from '../../types';
+import type { Agent, CallArgs, CallResult } from '../../../../src/api/types.js';
 import { ConfigFields } from '../targets/ConfigFields';
 import { useTargetKinds } from '../targets/kinds';
 import { useTargetDraft } from '../targets/useTargetDraft';
@@ -20,7 +20,7 @@ export function HostTargetDialog(props: { tenant: string; agent: Agent; onClose:
   const { kinds, error: kindsError } = useTargetKinds();
   const form = useTargetDraft(kinds?.find((k) => k.kind === 'linux-agent') ?? null, { name: agent.name, config: { agentId: agent.id } });
   const [busy, setBusy] = useState(false);
-  const [created, setCreated] = useState<{ target: Target; check: CheckReport } | null>(null);
+  const [created, setCreated] = useState<CallResult<'addAgentTarget'> | null>(null);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -28,7 +28,9 @@ export function HostTargetDialog(props: { tenant: string; agent: Agent; onClose:
     setBusy(true);
     try {
       const { agentId: _agent, ...config } = form.config();
-      setCreated(await api.post<{ target: Target; check: CheckReport }>(tenantPath(props.tenant, `/agents/${agent.id}/target`), { name: form.name.trim(), ...config }));
+      // The config comes from the kind's JSON Schema form; the server validates it against the contract.
+      const body = { name: form.name.trim(), ...config } as CallArgs<'addAgentTarget'>['body'];
+      setCreated(await call('addAgentTarget', { params: { tenant: props.tenant, agentId: agent.id }, body }));
     } catch (err) {
       // The agent is fixed here: a complaint about it is the form's.
       form.refused(err, ['agentId']);

@@ -1,9 +1,9 @@
 /** Revoking an agent, after saying what that does (and does not do) to the host. */
 import { useState } from 'react';
-import { api, messageOf, tenantPath } from '../../api';
+import { call, messageOf } from '../../api';
 import { Dialog } from '../../components/Dialog';
 import { FormError } from '../../components/Field';
-import type { Agent } from '../../types';
+import type { Agent } from '../../../../src/api/types.js';
 
 export function RevokeDialog(props: { tenant: string; agent: Agent; onClose: () => void; onRevoked: (a: Agent) => void }) {
   const { agent } = props;
@@ -14,7 +14,7 @@ export function RevokeDialog(props: { tenant: string; agent: Agent; onClose: () 
     setBusy(true);
     setError(null);
     try {
-      props.onRevoked(await api.del<Agent>(tenantPath(props.tenant, `/agents/${agent.id}`)));
+      props.onRevoked(await call('revokeAgent', { params: { tenant: props.tenant, agentId: agent.id } }));
     } catch (err) {
       setError(messageOf(err));
       setBusy(false);

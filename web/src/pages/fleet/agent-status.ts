@@ -2,7 +2,8 @@
  * How an agent is doing, in words: online, stale, never seen or revoked (by the server's clock),
  * how long ago it was last seen, and what its last heartbeat said.
  */
-import type { Agent } from '../../types';
+import { readAgentHealth } from '../../../../src/api/endpoints/agents.js';
+import type { Agent } from '../../../../src/api/types.js';
 
 export type AgentStatus = 'online' | 'stale' | 'never' | 'revoked';
 
@@ -45,7 +46,7 @@ export function healthLines(a: Agent): HealthLine[] {
         ? { text: `Desired state (version ${a.desiredVersion}) not applied yet`, tone: 'warn' }
         : { text: `Applied version ${a.appliedVersion} of ${a.desiredVersion}`, tone: 'warn' },
   );
-  const h = a.health;
+  const h = readAgentHealth(a.health);
   if (!h) {
     lines.push({ text: 'No heartbeat yet', tone: 'muted' });
     return lines;

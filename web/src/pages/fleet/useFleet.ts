@@ -4,15 +4,15 @@
  * stream, which move agents' desired versions, and reconnections reload it too.
  */
 import { useCallback } from 'react';
-import { allPages, tenantPath } from '../../api';
+import { allPages } from '../../api';
 import { useLiveData } from '../../hooks/useLiveData';
-import type { Agent } from '../../types';
+import type { Agent } from '../../../../src/api/types.js';
 
 export const FLEET_POLL_MS = 10_000;
 const POLL = { everyMs: FLEET_POLL_MS, whileVisible: true };
 
 export function useFleet(tenant: string) {
-  const request = useCallback(() => allPages<Agent>(tenantPath(tenant, '/agents'), {}), [tenant]);
+  const request = useCallback(() => allPages('listAgents', { params: { tenant } }), [tenant]);
   const { data: agents, error, update, load } = useLiveData(request, POLL);
 
   /** Puts the server's answer for one agent in place (after a revocation), without waiting for the next poll. */

@@ -3,19 +3,14 @@
  * here; someone who already has an account accepts while signed in (their consent). The page
  * shows what the link is for, never whether the address already has an account.
  */
+import type { CallResult } from '../../../../src/api/types.js';
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, api, messageOf } from '../../api';
+import { call, ApiError, messageOf } from '../../api';
 import { FormError, TextField } from '../../components/Field';
 import { PASSWORD_RULES } from '../../layout/ChangePassword';
 import { navigate } from '../../router';
 
-interface Preview {
-  email: string;
-  kind: 'member' | 'reset';
-  tenant: { slug: string; name: string } | null;
-  roles: string[];
-  expiresAt: string;
-}
+type Preview = CallResult<'previewInvitation'>;
 
 export function InvitePage(props: { token: string; signedInAs: string | null; onAccepted: () => Promise<void> }) {
   const [preview, setPreview] = useState<Preview | null>(null);
@@ -29,7 +24,7 @@ export function InvitePage(props: { token: string; signedInAs: string | null; on
 
   useEffect(() => {
     document.title = 'Invitation · Timebox';
-    api.post<Preview>('/api/v1/invitations/preview', { token: props.token }).then(setPreview, (err: unknown) => setLoadError(messageOf(err)));
+    call('previewInvitation', { body: { token: props.token } }).then(setPreview, (err: unknown) => setLoadError(messageOf(err)));
   }, [props.token]);
 
   const run = async (fn: () => Promise<void>) => {
@@ -49,7 +44,7 @@ export function InvitePage(props: { token: string; signedInAs: string | null; on
     if (password !== again) return setError('The two passwords differ.');
     void run(async () => {
       try {
-        await api.post('/api/v1/invitations/accept', { token: props.token, password, ...(name.trim() ? { displayName: name.trim() } : {}) });
+        await call('acceptInvitation', { body: { token: props.token, password, ...(name.trim() ? { displayName: name.trim() } : {}) } });
       } catch (err) {
         if (err instanceof ApiError && (err.details as { signInRequired?: boolean } | undefined)?.signInRequired) {
           throw new Error(`${messageOf(err)}.`);
@@ -64,7 +59,7 @@ export function InvitePage(props: { token: string; signedInAs: string | null; on
 
   const acceptSignedIn = () =>
     run(async () => {
-      await api.post('/api/v1/me/invitations/accept', { token: props.token });
+      await call('acceptInvitationSignedIn', { body: { token: props.token } });
       await props.onAccepted();
       navigate(preview?.tenant ? `/t/${preview.tenant.slug}/jit-accounts` : '/tenants', { replace: true });
     });

@@ -1,6 +1,6 @@
 /** Auto-approval rules (simple form): members of some groups, for up to some duration, skip the approvers. */
 import { CheckList } from '../../components/CheckList';
-import type { Group } from '../../types';
+import type { Group } from '../../../../src/api/types.js';
 import { emptyAuto, type AutoDraft } from './draft';
 
 export function AutoApproveEditor(props: { rules: AutoDraft[]; groups: Group[]; errors: Record<string, string | undefined>; onChange: (next: AutoDraft[]) => void }) {

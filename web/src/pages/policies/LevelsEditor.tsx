@@ -3,7 +3,7 @@
  * of them must approve (quorum). The requester never approves their own request.
  */
 import { CheckList } from '../../components/CheckList';
-import type { Group, Member } from '../../types';
+import type { Group, Member } from '../../../../src/api/types.js';
 import { emptyLevel, type LevelDraft } from './draft';
 
 export function LevelsEditor(props: {

@@ -5,12 +5,12 @@
  * and its problems are shown at the part of the form they name. Nothing is saved on a problem.
  */
 import { useRef, useState, type FormEvent, type ReactNode } from 'react';
-import { api, tenantPath } from '../../api';
+import { call } from '../../api';
 import { FormError, SelectField, TextField } from '../../components/Field';
 import { useWorkspace } from '../../context';
 import { focusFirstInvalid } from '../../forms';
 import type { Directory } from '../../hooks/useDirectory';
-import type { Policy, Target } from '../../types';
+import type { Policy, Target } from '../../../../src/api/types.js';
 import { AutoApproveEditor } from './AutoApproveEditor';
 import { draftOf, emptyDraft, placePolicyError, toBody, type PolicyDraft, type PolicyErrors } from './draft';
 import { LevelsEditor } from './LevelsEditor';
@@ -57,8 +57,8 @@ export function PolicyEditor(props: { targets: Target[]; directory: Directory; e
     try {
       props.onCreated(
         editing
-          ? await api.put<Policy>(tenantPath(ws.slug, `/policies/${editing.id}`), body)
-          : await api.post<Policy>(tenantPath(ws.slug, '/policies'), body),
+          ? await call('updatePolicy', { params: { tenant: ws.slug, policyId: editing.id }, body })
+          : await call('createPolicy', { params: { tenant: ws.slug }, body }),
       );
     } catch (err) {
       const placed = placePolicyError(err, d);

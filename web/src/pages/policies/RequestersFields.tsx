@@ -1,8 +1,9 @@
 /** Who may request under the policy: by role, by person, or by operator group (any one suffices). */
+import { roles } from '../../../../src/core/roles.js';
 import { CheckList } from '../../components/CheckList';
-import type { Group, Member, Role } from '../../types';
+import type { Group, Member, Role } from '../../../../src/api/types.js';
 
-const allRoles: Role[] = ['owner', 'admin', 'approver', 'requester', 'auditor'];
+const allRoles: readonly Role[] = roles;
 
 export function RequestersFields(props: {
   roles: Role[];

@@ -1,11 +1,11 @@
 /** "What would happen if this person asked for this, then?": the server's answer, nothing written. */
 import { useState, type FormEvent } from 'react';
-import { api, tenantPath } from '../../api';
+import { call } from '../../api';
 import { FormError, SelectField, TextField } from '../../components/Field';
 import { useWorkspace } from '../../context';
 import { localInputToIso, parseDuration } from '../../format';
 import { placeError, type FieldErrors } from '../../forms';
-import type { Member, Simulation, Target } from '../../types';
+import type { Member, Simulation, Target } from '../../../../src/api/types.js';
 
 type Field = 'person' | 'target' | 'entitlements' | 'duration' | 'at';
 const paths: Partial<Record<string, Field>> = {
@@ -50,7 +50,7 @@ export function SimulatePanel(props: { members: Member[]; targets: Target[] }) {
     setBusy(true);
     try {
       setResult(
-        await api.post<Simulation>(tenantPath(ws.slug, '/policies/simulate'), {
+        await call('simulatePolicy', { params: { tenant: ws.slug }, body: {
           operatorEmail: v.person,
           targetId: v.target,
           entitlements,
@@ -58,7 +58,7 @@ export function SimulatePanel(props: { members: Member[]; targets: Target[] }) {
           ...(v.at ? { at: localInputToIso(v.at) } : {}),
           ...(v.ticket.trim() ? { ticket: v.ticket.trim() } : {}),
           ...(v.emergency ? { emergency: true } : {}),
-        }),
+        } }),
       );
     } catch (err) {
       setResult(null);

@@ -1,6 +1,6 @@
 /** Access windows: days of the week and a time range in a named time zone; several may be given. */
 import { useMemo } from 'react';
-import { weekdays, type Weekday } from '../../types';
+import { weekdays, type Weekday } from '../../../../src/core/access-window.js';
 import { emptyWindow, type WindowDraft } from './draft';
 
 const dayNames: Record<Weekday, string> = { mon: 'Mon', tue: 'Tue', wed: 'Wed', thu: 'Thu', fri: 'Fri', sat: 'Sat', sun: 'Sun' };

@@ -6,7 +6,7 @@
  */
 import { ApiError, messageOf } from '../../api';
 import { formatDuration, parseDuration } from '../../format';
-import type { AccessWindow, Policy, PolicyRules, Role, Weekday } from '../../types';
+import type { AccessWindow, CallArgs, Policy, Role, Weekday } from '../../../../src/api/types.js';
 
 export interface LevelDraft {
   key: number;
@@ -145,7 +145,7 @@ const intIn = (text: string, min: number, max: number): number | null => {
 const durationMsg = 'Enter a duration such as 30m, 1h or 1h30m.';
 
 /** The body for POST …/policies, or the problems that keep it from being sent. */
-export function toBody(d: PolicyDraft): { body: Record<string, unknown> | null; errors: PolicyErrors } {
+export function toBody(d: PolicyDraft): { body: CallArgs<'createPolicy'>['body'] | null; errors: PolicyErrors } {
   const e: PolicyErrors = {};
   const def = parseDuration(d.def);
   const max = parseDuration(d.max);
@@ -176,7 +176,7 @@ export function toBody(d: PolicyDraft): { body: Record<string, unknown> | null; 
   if (Object.values(e).some(Boolean)) return { body: null, errors: e };
 
   const entitlements = d.entitlements.split(/[\s,]+/).filter(Boolean);
-  const rules: Partial<PolicyRules> = {
+  const rules: NonNullable<CallArgs<'createPolicy'>['body']['rules']> = {
     requesterOperatorIds: d.operatorIds,
     requesterGroupIds: d.groupIds,
     windows: d.windows.map(({ timeZone, days, from, to, dates }) => ({ timeZone, days, from, to, ...(dates ? { dates } : {}) })),
@@ -199,9 +199,9 @@ export function toBody(d: PolicyDraft): { body: Record<string, unknown> | null; 
     targetId: d.targetId || null,
     entitlements: entitlements.length ? entitlements : null,
     requesterRoles: d.roles,
-    defaultDurationSeconds: def,
-    maxDurationSeconds: max,
-    reasonMinLength: reasonMin,
+    defaultDurationSeconds: def!,
+    maxDurationSeconds: max!,
+    reasonMinLength: reasonMin!,
     ...(d.pendingTtlSeconds !== undefined ? { pendingTtlSeconds: d.pendingTtlSeconds } : {}),
     rules,
   };

@@ -1,5 +1,5 @@
 /** One-line descriptions of a policy's rules for the list. */
-import type { AccessWindow, Policy } from '../../types';
+import type { AccessWindow, Policy } from '../../../../src/api/types.js';
 
 const dayOrder = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -1,6 +1,6 @@
 /** Open alerts: problems that need a person (a revocation that keeps failing, break-glass, drift). */
 import { formatDate } from '../../format';
-import type { Alert, Grant } from '../../types';
+import type { Alert, Grant } from '../../../../src/api/types.js';
 
 const severityClass = (s: string) => (s === 'critical' || s === 'error' ? 'badge-denied' : s === 'warning' ? 'badge-waiting' : 'badge-disabled');
 

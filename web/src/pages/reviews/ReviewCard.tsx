@@ -4,11 +4,11 @@
  * and its answer is shown in the card.
  */
 import { useId, useRef, useState, type FormEvent } from 'react';
-import { api, tenantPath } from '../../api';
+import { call } from '../../api';
 import { FormError, TextArea } from '../../components/Field';
 import { formatDate, formatDuration } from '../../format';
 import { focusFirstInvalid, placeError, type FieldErrors } from '../../forms';
-import type { Grant, Review } from '../../types';
+import type { Grant, Review } from '../../../../src/api/types.js';
 
 type Verdict = 'justified' | 'not_justified';
 type Field = 'verdict' | 'notes';
@@ -33,7 +33,7 @@ export function ReviewCard(props: { tenant: string; review: Review; grant: Grant
     if (found.verdict || found.notes) return focusFirstInvalid(formRef.current);
     setBusy(true);
     try {
-      await api.post(tenantPath(props.tenant, `/grants/${r.grantId}/review`), { verdict, notes: notes.trim() });
+      await call('submitReview', { params: { tenant: props.tenant, grantId: r.grantId }, body: { verdict: verdict ?? 'not_justified', notes: notes.trim() } });
       props.onRecorded(`Review recorded: the break-glass access of ${r.requesterEmail} was ${verdict === 'justified' ? 'justified' : 'not justified'}.`);
     } catch (err) {
       setErrors(placeError(err, { 'body.verdict': 'verdict', 'body.notes': 'notes' }));

@@ -4,10 +4,10 @@
  * since a review or a resolved alert by someone else changes no grant.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, tenantPath } from '../../api';
+import { call } from '../../api';
 import { useLiveData } from '../../hooks/useLiveData';
 import { useLiveEvents } from '../../live';
-import type { Alert, Grant, Review } from '../../types';
+import type { Alert, Grant, Review } from '../../../../src/api/types.js';
 
 const FALLBACK_REFRESH = { everyMs: 30_000 };
 /** Grant details looked up per load, at most (the lists themselves are complete). */
@@ -20,7 +20,7 @@ interface Owed {
 
 export function useReviews(tenant: string) {
   const request = useCallback(async (): Promise<Owed> => {
-    const [r, a] = await Promise.all([api.get<{ items: Review[] }>(tenantPath(tenant, '/reviews')), api.get<{ items: Alert[] }>(tenantPath(tenant, '/alerts'))]);
+    const [r, a] = await Promise.all([call('listReviews', { params: { tenant } }), call('listAlerts', { params: { tenant } })]);
     return { reviews: r.items, alerts: a.items };
   }, [tenant]);
   const { data, error, update, reloadSoon } = useLiveData(request, FALLBACK_REFRESH);
@@ -33,7 +33,7 @@ export function useReviews(tenant: string) {
     let stale = false;
     const ids = [...new Set([...data.reviews.map((i) => i.grantId), ...data.alerts.flatMap((i) => (i.grantId ? [i.grantId] : []))])];
     const missing = ids.filter((id) => !known.current.has(id)).slice(0, MAX_LOOKUPS);
-    void Promise.allSettled(missing.map((id) => api.get<Grant>(tenantPath(tenant, `/grants/${id}`)))).then((found) => {
+    void Promise.allSettled(missing.map((id) => call('getGrant', { params: { tenant, grantId: id } }))).then((found) => {
       for (const f of found) if (f.status === 'fulfilled') known.current.set(f.value.id, f.value);
       if (!stale) setGrants(Object.fromEntries(known.current));
     });

@@ -1,10 +1,10 @@
 /** Settings → General: who I am here, my session, and the tenant's members (for those who manage them). */
 import { useEffect, useState } from 'react';
-import { allPages, messageOf, session, tenantPath } from '../../api';
+import { allPages, messageOf, session } from '../../api';
 import { FormError } from '../../components/Field';
 import { useWorkspace } from '../../context';
 import { formatDate } from '../../format';
-import type { Member } from '../../types';
+import type { Member } from '../../../../src/api/types.js';
 
 export function GeneralSettings() {
   const ws = useWorkspace();
@@ -14,7 +14,7 @@ export function GeneralSettings() {
 
   useEffect(() => {
     if (!canSeeMembers) return;
-    allPages<Member>(tenantPath(ws.slug, '/members'), {}, 1000).then(setMembers, (err: unknown) => setError(messageOf(err)));
+    allPages('listMembers', { params: { tenant: ws.slug } }, 1000).then(setMembers, (err: unknown) => setError(messageOf(err)));
   }, [ws.slug, canSeeMembers]);
 
   return (

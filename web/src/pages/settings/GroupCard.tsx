@@ -1,6 +1,6 @@
 /** One operator group: its members (each removable) and adding another. */
 import { useId, useState } from 'react';
-import type { Group, Member } from '../../types';
+import type { Group, Member } from '../../../../src/api/types.js';
 
 export function GroupCard(props: {
   group: Group;

@@ -3,13 +3,13 @@
  * them and add or remove members; others see them.
  */
 import { useState, type FormEvent } from 'react';
-import { api, messageOf, tenantPath } from '../../api';
+import { call, messageOf } from '../../api';
 import { CheckList } from '../../components/CheckList';
 import { FormError, TextField } from '../../components/Field';
 import { useWorkspace } from '../../context';
 import { placeError, type FieldErrors } from '../../forms';
 import { useDirectory } from '../../hooks/useDirectory';
-import type { Group } from '../../types';
+import type { Group } from '../../../../src/api/types.js';
 import { GroupCard } from './GroupCard';
 
 export function GroupsSettings() {
@@ -28,7 +28,7 @@ export function GroupsSettings() {
     if (!name.trim()) return setErrors({ name: 'Give the group a name.' });
     setBusy(true);
     try {
-      const g = await api.post<Group>(tenantPath(ws.slug, '/groups'), { name: name.trim(), memberIds });
+      const g = await call('createGroup', { params: { tenant: ws.slug }, body: { name: name.trim(), memberIds } });
       setName('');
       setMemberIds([]);
       setErrors({});
@@ -43,10 +43,9 @@ export function GroupsSettings() {
 
   const setMember = async (group: Group, operatorId: string, member: boolean) => {
     setNotice(null);
-    const path = tenantPath(ws.slug, `/groups/${group.id}/members/${operatorId}`);
+    const params = { tenant: ws.slug, groupId: group.id, operatorId };
     try {
-      if (member) await api.put(path);
-      else await api.del(path);
+      await call(member ? 'addGroupMember' : 'removeGroupMember', { params });
       setNotice(`${dir.emailOf(operatorId)} ${member ? 'added to' : 'removed from'} “${group.name}”.`);
       dir.reload();
     } catch (err) {

@@ -4,11 +4,11 @@
  * approvers always may). Targets whose kind creates no JIT accounts say so (the server's answer).
  */
 import { useEffect, useState } from 'react';
-import { allPages, api, messageOf, tenantPath } from '../../api';
+import { call, allPages, messageOf } from '../../api';
 import { FormError, SelectField } from '../../components/Field';
 import { useWorkspace } from '../../context';
 import { kindLabel } from '../../rules';
-import type { Target } from '../../types';
+import type { Target } from '../../../../src/api/types.js';
 import { JitSettingsForm, type JitSettingsView } from './JitSettingsForm';
 
 export function JitSettings() {
@@ -19,7 +19,7 @@ export function JitSettings() {
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
-    allPages<Target>(tenantPath(ws.slug, '/targets'), {}).then(
+    allPages('listTargets', { params: { tenant: ws.slug } }).then(
       (t) => {
         setTargets(t);
         setTargetId((cur) => cur || t[0]?.id || '');
@@ -33,7 +33,7 @@ export function JitSettings() {
     let stale = false;
     setSettings(null);
     setError(null);
-    api.get<JitSettingsView>(tenantPath(ws.slug, `/targets/${targetId}/jit-settings`)).then(
+    call('getJitSettings', { params: { tenant: ws.slug, targetId } }).then(
       (s) => !stale && setSettings(s),
       (err: unknown) => !stale && setError(messageOf(err)),
     );

@@ -1,23 +1,16 @@
 /** The JIT settings of one target: enabled, allowed groups (searched on the target), creator groups. */
+import type { JitSettings } from '../../../../src/api/types.js';
 import { useState, type FormEvent } from 'react';
-import { api, messageOf, tenantPath } from '../../api';
+import { call, messageOf } from '../../api';
 import { CheckList } from '../../components/CheckList';
 import { FormError } from '../../components/Field';
 import { useWorkspace } from '../../context';
 import { formatDate } from '../../format';
 import { useDirectory } from '../../hooks/useDirectory';
-import type { Target } from '../../types';
+import type { Target } from '../../../../src/api/types.js';
 import { EntitlementPicker } from '../../wizard/EntitlementPicker';
 
-export interface JitSettingsView {
-  targetId: string;
-  configured: boolean;
-  enabled: boolean;
-  allowedGroups: string[];
-  creatorGroupIds: string[];
-  updatedAt: string | null;
-  updatedBy: string | null;
-}
+export type JitSettingsView = JitSettings;
 
 export function JitSettingsForm(props: { target: Target; settings: JitSettingsView; onSaved: (s: JitSettingsView) => void }) {
   const ws = useWorkspace();
@@ -36,7 +29,7 @@ export function JitSettingsForm(props: { target: Target; settings: JitSettingsVi
     setNotice(null);
     setErrors({});
     try {
-      const saved = await api.put<JitSettingsView>(tenantPath(ws.slug, `/targets/${target.id}/jit-settings`), { enabled, allowedGroups: allowed, creatorGroupIds: creators });
+      const saved = await call('setJitSettings', { params: { tenant: ws.slug, targetId: target.id }, body: { enabled, allowedGroups: allowed, creatorGroupIds: creators } });
       props.onSaved(saved);
       setNotice(`Saved: JIT accounts on ${target.name} are ${saved.enabled ? 'on' : 'off'}.`);
     } catch (err) {

@@ -1,13 +1,13 @@
 /** Change a member's roles, or remove them from the tenant: each a small dialog saying what happens. */
 import { useState, type FormEvent } from 'react';
-import { api, messageOf } from '../../api';
+import type { Role } from '../../../../src/api/types.js';
+import { roles as ROLES } from '../../../../src/core/roles.js';
+import { call, messageOf } from '../../api';
 import { Dialog } from '../../components/Dialog';
 import { DialogActions } from '../../components/DialogActions';
 import { FormError } from '../../components/Field';
 
-export const ROLES = ['owner', 'admin', 'approver', 'requester', 'auditor'] as const;
-
-const roleHelp: Record<(typeof ROLES)[number], string> = {
+const roleHelp: Record<Role, string> = {
   owner: 'everything, including other owners',
   admin: 'targets, policies, members, audit',
   approver: 'decides requests, sees all grants',
@@ -17,10 +17,10 @@ const roleHelp: Record<(typeof ROLES)[number], string> = {
 
 export interface MemberRef {
   operator: { id: string; email: string };
-  roles: string[];
+  roles: Role[];
 }
 
-export function RoleChecks(props: { idPrefix: string; roles: string[]; onChange: (roles: string[]) => void }) {
+export function RoleChecks(props: { idPrefix: string; roles: Role[]; onChange: (roles: Role[]) => void }) {
   return (
     <fieldset className="field">
       <legend>Roles</legend>
@@ -39,9 +39,9 @@ export function RoleChecks(props: { idPrefix: string; roles: string[]; onChange:
   );
 }
 
-export function ChangeRolesDialog(props: { base: string; member: MemberRef; onClose: () => void; onDone: (message: string) => void }) {
+export function ChangeRolesDialog(props: { tenant: string; member: MemberRef; onClose: () => void; onDone: (message: string) => void }) {
   const { member } = props;
-  const [roles, setRoles] = useState<string[]>(member.roles);
+  const [roles, setRoles] = useState<Role[]>(member.roles);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {
@@ -49,8 +49,9 @@ export function ChangeRolesDialog(props: { base: string; member: MemberRef; onCl
     if (roles.length === 0) return setError('Choose at least one role; to take every role away, remove the member instead.');
     setBusy(true);
     try {
-      const r = await api.post<{ roles: string[] }>(`${props.base}/members`, { email: member.operator.email, roles });
-      props.onDone(`${member.operator.email} now has the role${r.roles.length === 1 ? '' : 's'} ${r.roles.join(', ')}.`);
+      const r = await call('addMember', { params: { tenant: props.tenant }, body: { email: member.operator.email, roles } });
+      const now = 'roles' in r ? r.roles : roles;
+      props.onDone(`${member.operator.email} now has the role${now.length === 1 ? '' : 's'} ${now.join(', ')}.`);
     } catch (err) {
       setError(messageOf(err));
       setBusy(false);
@@ -67,7 +68,7 @@ export function ChangeRolesDialog(props: { base: string; member: MemberRef; onCl
   );
 }
 
-export function RemoveMemberDialog(props: { base: string; member: MemberRef; onClose: () => void; onDone: (message: string) => void }) {
+export function RemoveMemberDialog(props: { tenant: string; member: MemberRef; onClose: () => void; onDone: (message: string) => void }) {
   const { member } = props;
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -75,7 +76,7 @@ export function RemoveMemberDialog(props: { base: string; member: MemberRef; onC
     e.preventDefault();
     setBusy(true);
     try {
-      await api.del(`${props.base}/members/${member.operator.id}`);
+      await call('removeMember', { params: { tenant: props.tenant, operatorId: member.operator.id } });
       props.onDone(`${member.operator.email} is no longer a member.`);
     } catch (err) {
       setError(messageOf(err));

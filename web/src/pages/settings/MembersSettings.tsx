@@ -4,36 +4,21 @@
  * cancelled, grants revoked), enable (sign-in only), or just end someone's sessions.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { allPages, api, messageOf } from '../../api';
+import type { AddedMember, Member as MemberRow, Role } from '../../../../src/api/types.js';
+import { roles as ROLES } from '../../../../src/core/roles.js';
+import { allPages, call, messageOf } from '../../api';
 import { FormError, TextField } from '../../components/Field';
 import { SecretField } from '../../components/SecretField';
 import { useWorkspace } from '../../context';
 import { ChangeRolesDialog, RemoveMemberDialog, RoleChecks } from './MemberDialogs';
 
-interface MemberRow {
-  operator: { id: string; email: string; displayName: string; disabled: boolean };
-  roles: string[];
-  disabledHere?: boolean;
-}
-interface Invited {
-  invitation: { email: string; roles: string[]; expiresAt: string };
-  delivery: 'email' | 'link';
-  link: string | null;
-}
-interface Report {
-  sessionsAndTokensEnded: number;
-  requestsCancelled: number;
-  grantsRevoked: number;
-  approvalsRerouted: number;
-  approvalsFlagged: number;
-}
+type Invited = Extract<AddedMember, { invitation: unknown }>;
 
 export function MembersSettings() {
   const ws = useWorkspace();
-  const base = `/api/v1/tenants/${ws.slug}`;
   const [members, setMembers] = useState<MemberRow[]>([]);
   const [email, setEmail] = useState('');
-  const [roles, setRoles] = useState<string[]>(['requester']);
+  const [roles, setRoles] = useState<Role[]>(['requester']);
   const [invited, setInvited] = useState<Invited | null>(null);
   const [reason, setReason] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -42,8 +27,8 @@ export function MembersSettings() {
   const [open, setOpen] = useState<{ kind: 'roles' | 'remove'; member: MemberRow } | null>(null);
 
   const load = useCallback(() => {
-    allPages<MemberRow>(`${base}/members`, {}, 1000).then(setMembers, (err: unknown) => setError(messageOf(err)));
-  }, [base]);
+    allPages('listMembers', { params: { tenant: ws.slug } }, 1000).then(setMembers, (err: unknown) => setError(messageOf(err)));
+  }, [ws.slug]);
   useEffect(load, [load]);
 
   const run = async (fn: () => Promise<void>) => {
@@ -63,7 +48,7 @@ export function MembersSettings() {
   const invite = (e: FormEvent) => {
     e.preventDefault();
     void run(async () => {
-      const r = await api.post<Invited | MemberRow>(`${base}/members`, { email: email.trim(), roles });
+      const r = await call('addMember', { params: { tenant: ws.slug }, body: { email: email.trim(), roles } });
       if ('invitation' in r) {
         setInvited(r);
         setNotice(r.delivery === 'email' ? `Invitation e-mailed to ${r.invitation.email}.` : null);
@@ -85,20 +70,20 @@ export function MembersSettings() {
   const disable = (m: MemberRow) =>
     needReason() &&
     void run(async () => {
-      const r = await api.post<Report>(`${base}/members/${m.operator.id}/disable`, { reason: reason.trim() });
+      const r = await call('disableMember', { params: { tenant: ws.slug, operatorId: m.operator.id }, body: { reason: reason.trim() } });
       setNotice(
         `${m.operator.email} is disabled here: ${r.sessionsAndTokensEnded} session(s) and token(s) ended, ${r.requestsCancelled} request(s) cancelled, ${r.grantsRevoked} grant(s) being revoked, ${r.approvalsRerouted} approval(s) re-routed, ${r.approvalsFlagged} flagged.`,
       );
     });
   const enable = (m: MemberRow) =>
     void run(async () => {
-      await api.post(`${base}/members/${m.operator.id}/enable`);
+      await call('enableMember', { params: { tenant: ws.slug, operatorId: m.operator.id } });
       setNotice(`${m.operator.email} can sign in here again. Their grants stay ended.`);
     });
   const endSessions = (m: MemberRow) =>
     needReason() &&
     void run(async () => {
-      const r = await api.post<{ sessionsAndTokensEnded: number }>(`${base}/members/${m.operator.id}/end-sessions`, { reason: reason.trim() });
+      const r = await call('endMemberSessions', { params: { tenant: ws.slug, operatorId: m.operator.id }, body: { reason: reason.trim() } });
       setNotice(`${r.sessionsAndTokensEnded} session(s) and API token(s) of ${m.operator.email} ended.`);
     });
 
@@ -187,7 +172,7 @@ export function MembersSettings() {
           const Chosen = open.kind === 'roles' ? ChangeRolesDialog : RemoveMemberDialog;
           return (
             <Chosen
-              base={base}
+              tenant={ws.slug}
               member={open.member}
               onClose={() => setOpen(null)}
               onDone={(message) => {

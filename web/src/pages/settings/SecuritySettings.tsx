@@ -4,13 +4,13 @@
  * with a code from the app, which answers ten recovery codes, shown once. Turning it off needs a
  * current code, or a recovery code when the app is lost; new recovery codes need a current code.
  */
+import type { CallResult } from '../../../../src/api/types.js';
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, messageOf, mfaOf } from '../../api';
+import { call, messageOf, mfaOf } from '../../api';
 import { FormError, TextField } from '../../components/Field';
 import { SecretField } from '../../components/SecretField';
-import type { Me } from '../../types';
 
-type Enrolment = { secret: string; otpauthUri: string };
+type Enrolment = CallResult<'startTotpEnrolment'>;
 const grouped = (secret: string) => secret.replace(/(.{4})/g, '$1 ').trim();
 
 export function SecuritySettings() {
@@ -25,7 +25,7 @@ export function SecuritySettings() {
   const [recoveryCodes, setRecoveryCodes] = useState<string[] | null>(null);
 
   const load = useCallback(() => {
-    api.get<Me>('/api/v1/me').then(
+    call('me').then(
       (me) => setEnabled(!!me.operator.mfaEnabled),
       (err: unknown) => setError(messageOf(err)),
     );
@@ -49,7 +49,7 @@ export function SecuritySettings() {
   const start = () =>
     run(async () => {
       setNotice(null);
-      setEnrolment(await api.post<Enrolment>('/api/v1/me/mfa/totp'));
+      setEnrolment(await call('startTotpEnrolment'));
       setCode('');
     });
 
@@ -64,7 +64,7 @@ export function SecuritySettings() {
     const p = codeProblem();
     if (p) return setCodeError(p);
     void run(async () => {
-      const r = await api.post<{ recoveryCodes: string[] }>('/api/v1/me/mfa/totp/confirm', { code: sent() });
+      const r = await call('confirmTotp', { body: { code: sent() } });
       setEnrolment(null);
       setCode('');
       setEnabled(true);
@@ -77,7 +77,7 @@ export function SecuritySettings() {
     e.preventDefault();
     if (!isAppCode() && !isRecoveryCode()) return setCodeError('Enter the 6-digit code your app shows now, or one of your recovery codes.');
     void run(async () => {
-      await api.del('/api/v1/me/mfa/totp', { code: sent() });
+      await call('removeTotp', { body: { code: sent() } });
       setCode('');
       setEnabled(false);
       setRecoveryCodes(null);
@@ -89,7 +89,7 @@ export function SecuritySettings() {
     const p = codeProblem();
     if (p) return setCodeError(p);
     void run(async () => {
-      const r = await api.post<{ recoveryCodes: string[] }>('/api/v1/me/mfa/recovery-codes', { code: sent() });
+      const r = await call('newRecoveryCodes', { body: { code: sent() } });
       setCode('');
       setRecoveryCodes(r.recoveryCodes);
       setNotice('New recovery codes are made; the old ones no longer work.');

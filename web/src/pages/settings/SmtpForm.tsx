@@ -3,12 +3,12 @@
  * password is write-only: the page only learns whether one is stored; empty keeps it.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, messageOf, tenantPath } from '../../api';
+import { call, messageOf } from '../../api';
 import { FormError, TextField } from '../../components/Field';
 import { useWorkspace } from '../../context';
 import { formatDuration, parseDuration } from '../../format';
 import { focusFirstInvalid, placeError, type FieldErrors } from '../../forms';
-import type { NotificationSettings } from '../../types';
+import type { NotificationSettings } from '../../../../src/api/types.js';
 
 type Field = 'host' | 'port' | 'username' | 'password' | 'from' | 'warning';
 const paths: Partial<Record<string, Field>> = {
@@ -41,7 +41,7 @@ export function SmtpForm() {
   // The form appears once the stored settings are in: filling it earlier would be overwritten.
   const [loaded, setLoaded] = useState(false);
   useEffect(() => {
-    api.get<NotificationSettings>(tenantPath(ws.slug, '/settings/notifications')).then(
+    call('getNotificationSettings', { params: { tenant: ws.slug } }).then(
       (s) => {
         show(s);
         setLoaded(true);
@@ -89,7 +89,7 @@ export function SmtpForm() {
             from: v.from.trim(),
             ...(v.clearPassword ? { password: null } : v.password ? { password: v.password } : {}),
           };
-      show(await api.put<NotificationSettings>(tenantPath(ws.slug, '/settings/notifications'), { smtp, expiryWarningSeconds: warning }));
+      show(await call('setNotificationSettings', { params: { tenant: ws.slug }, body: { smtp, expiryWarningSeconds: warning ?? undefined } }));
       setNotice(off ? 'Email is off.' : 'Email settings saved.');
     } catch (err) {
       setErrors(placeError(err, paths, [[/smtp\.host/, 'host'], [/username|TLS/i, 'username']]));

@@ -4,25 +4,11 @@
  * sign-in is refused. The client secret is write-only: empty keeps the stored one.
  */
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { ApiError, api, messageOf, tenantPath } from '../../api';
+import type { Role, SsoSettings } from '../../../../src/api/types.js';
+import { call, ApiError, messageOf } from '../../api';
 import { FormError, TextArea, TextField } from '../../components/Field';
 import { useWorkspace } from '../../context';
 import { focusFirstInvalid } from '../../forms';
-
-interface SsoSettings {
-  issuer: string;
-  clientId: string;
-  clientSecretSet: boolean;
-  scopes: string[];
-  emailClaim: string;
-  emailVerifiedClaim: string;
-  groupsClaim: string;
-  roleMappings: { group: string; roles: string[] }[];
-  groupMappings: { group: string; operatorGroup: string }[];
-  requireSso: boolean;
-  breakGlassEmails: string[];
-  redirectUri: string;
-}
 
 const blank = {
   issuer: '',
@@ -84,7 +70,7 @@ export function SsoSettingsForm() {
   };
 
   useEffect(() => {
-    api.get<SsoSettings>(tenantPath(ws.slug, '/sso')).then(
+    call('getSsoSettings', { params: { tenant: ws.slug } }).then(
       (s) => {
         show(s);
         setLoaded(true);
@@ -118,7 +104,7 @@ export function SsoSettingsForm() {
     setNotice(null);
     try {
       show(
-        await api.put<SsoSettings>(tenantPath(ws.slug, '/sso'), {
+        await call('setSsoSettings', { params: { tenant: ws.slug }, body: {
           issuer: v.issuer.trim(),
           clientId: v.clientId.trim(),
           ...(v.clientSecret ? { clientSecret: v.clientSecret } : {}),
@@ -126,11 +112,12 @@ export function SsoSettingsForm() {
           emailClaim: v.emailClaim.trim(),
           emailVerifiedClaim: v.emailVerifiedClaim.trim(),
           groupsClaim: v.groupsClaim.trim(),
-          roleMappings: roles.map((m) => ({ group: m.group, roles: m.values })),
+          // Roles as chosen: the server refuses one it does not know, naming it.
+          roleMappings: roles.map((m) => ({ group: m.group, roles: m.values as Role[] })),
           groupMappings: groups.flatMap((m) => m.values.map((g) => ({ group: m.group, operatorGroup: g }))),
           requireSso: v.requireSso,
           breakGlassEmails: v.breakGlass.split(/[\s,]+/).filter(Boolean),
-        }),
+        } }),
       );
       setNotice('Single sign-on saved.');
     } catch (err) {
@@ -143,7 +130,7 @@ export function SsoSettingsForm() {
   const remove = async () => {
     setBusy(true);
     try {
-      await api.del(tenantPath(ws.slug, '/sso'));
+      await call('deleteSsoSettings', { params: { tenant: ws.slug } });
       setSaved(null);
       setV(blank);
       setNotice('Single sign-on removed. Password sign-in works again for everyone here.');

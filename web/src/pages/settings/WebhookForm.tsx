@@ -1,19 +1,20 @@
 /** Add a webhook: name, URL, format and the events it receives. */
 import { useState, type FormEvent } from 'react';
-import { api, tenantPath } from '../../api';
+import { call } from '../../api';
 import { CheckList } from '../../components/CheckList';
 import { FormError, SelectField, TextField } from '../../components/Field';
 import { useWorkspace } from '../../context';
 import { placeError, type FieldErrors } from '../../forms';
-import type { Webhook } from '../../types';
+import type { Webhook } from '../../../../src/api/types.js';
+import { notificationEventTypes, type NotificationEventType } from '../../../../src/notify/events.js';
 
-const events = ['approval_requested', 'request_decided', 'approver_acted', 'grant_activated', 'expiry_warning', 'break_glass', 'revoke_failed', 'review_owed', 'drift_unrepaired'];
+
 type Field = 'name' | 'url' | 'events';
 
 export function WebhookForm(props: { onCreated: (name: string, secret: string) => void }) {
   const ws = useWorkspace();
-  const [v, setV] = useState({ name: '', url: '', format: 'generic' });
-  const [chosen, setChosen] = useState<string[]>(['approval_requested', 'break_glass', 'revoke_failed']);
+  const [v, setV] = useState<{ name: string; url: string; format: Webhook['format'] }>({ name: '', url: '', format: 'generic' });
+  const [chosen, setChosen] = useState<NotificationEventType[]>(['approval_requested', 'break_glass', 'revoke_failed']);
   const [errors, setErrors] = useState<FieldErrors<Field>>({});
   const [busy, setBusy] = useState(false);
   const bind = (k: 'name' | 'url' | 'format') => ({
@@ -36,7 +37,7 @@ export function WebhookForm(props: { onCreated: (name: string, secret: string) =
     if (Object.values(found).some(Boolean)) return;
     setBusy(true);
     try {
-      const r = await api.post<{ webhook: Webhook; secret: string }>(tenantPath(ws.slug, '/webhooks'), { name: v.name.trim(), url: v.url.trim(), format: v.format, events: chosen });
+      const r = await call('createWebhook', { params: { tenant: ws.slug }, body: { name: v.name.trim(), url: v.url.trim(), format: v.format, events: chosen } });
       setV({ name: '', url: '', format: 'generic' });
       props.onCreated(r.webhook.name, r.secret);
     } catch (err) {
@@ -59,7 +60,7 @@ export function WebhookForm(props: { onCreated: (name: string, secret: string) =
         </SelectField>
       </div>
       <TextField id="hook-url" label="URL" placeholder="https://hooks.example.com/…" {...bind('url')} />
-      <CheckList compact legend="Events" options={events.map((x) => ({ value: x, label: x.replace(/_/g, ' ') }))} selected={chosen} onChange={setChosen} error={errors.events} filterFrom={99} />
+      <CheckList compact legend="Events" options={notificationEventTypes.map((x) => ({ value: x, label: x.replace(/_/g, ' ') }))} selected={chosen} onChange={(c) => setChosen(notificationEventTypes.filter((x) => c.includes(x)))} error={errors.events} filterFrom={99} />
       <div className="form-actions">
         <button type="submit" className="primary" disabled={busy}>
           {busy ? 'Adding…' : 'Add webhook'}

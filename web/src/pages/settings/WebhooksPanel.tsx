@@ -2,14 +2,15 @@
  * Webhooks: where events are posted (Slack, Teams, or signed generic JSON). The signing secret is
  * shown once, right after creation; "Send test" reports what the receiver answered.
  */
+import type { CallResult } from '../../../../src/api/types.js';
 import { useCallback, useEffect, useState } from 'react';
-import { api, messageOf, tenantPath } from '../../api';
+import { call, messageOf } from '../../api';
 import { FormError } from '../../components/Field';
 import { useWorkspace } from '../../context';
-import type { Webhook } from '../../types';
+import type { Webhook } from '../../../../src/api/types.js';
 import { WebhookForm } from './WebhookForm';
 
-type TestResult = { delivered: boolean; status: number | null; error: string | null };
+type TestResult = CallResult<'testWebhook'>;
 
 function testOutcome(t: TestResult | { error: string }): { ok: boolean; text: string } {
   if (!('delivered' in t)) return { ok: false, text: t.error };
@@ -25,7 +26,7 @@ export function WebhooksPanel() {
   const [tests, setTests] = useState<Record<string, TestResult | 'sending' | { error: string }>>({});
 
   const load = useCallback(() => {
-    api.get<{ items: Webhook[] }>(tenantPath(ws.slug, '/webhooks')).then(
+    call('listWebhooks', { params: { tenant: ws.slug } }).then(
       (r) => setHooks(r.items),
       (err: unknown) => setError(messageOf(err)),
     );
@@ -35,7 +36,7 @@ export function WebhooksPanel() {
   const test = async (h: Webhook) => {
     setTests((t) => ({ ...t, [h.id]: 'sending' }));
     try {
-      const r = await api.post<TestResult>(tenantPath(ws.slug, `/webhooks/${h.id}/test`));
+      const r = await call('testWebhook', { params: { tenant: ws.slug, id: h.id } });
       setTests((t) => ({ ...t, [h.id]: r }));
     } catch (err) {
       setTests((t) => ({ ...t, [h.id]: { error: messageOf(err) } }));
@@ -44,7 +45,7 @@ export function WebhooksPanel() {
 
   const remove = async (h: Webhook) => {
     try {
-      await api.del(tenantPath(ws.slug, `/webhooks/${h.id}`));
+      await call('deleteWebhook', { params: { tenant: ws.slug, id: h.id } });
       load();
     } catch (err) {
       setError(messageOf(err));

@@ -4,11 +4,11 @@
  * new kind needs nothing here unless it wants a control of its own.
  */
 import { useEffect, useState, type ReactNode } from 'react';
-import { allPages, messageOf, tenantPath } from '../../api';
+import { allPages, messageOf } from '../../api';
 import { SelectField } from '../../components/Field';
 import { useWorkspace } from '../../context';
 import { Link } from '../../router';
-import type { Agent } from '../../types';
+import type { Agent } from '../../../../src/api/types.js';
 import type { DraftErrors, FieldSpec } from './schema-fields';
 import { SudoRulesEditor } from './SudoRulesEditor';
 import { ruleFieldOfPath, rulesFromConfig, rulesToConfig, type SudoRuleDraft } from './sudo-rules';
@@ -38,7 +38,7 @@ function AgentPicker(p: CustomFieldProps) {
   const [agents, setAgents] = useState<Agent[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    allPages<Agent>(tenantPath(ws.slug, '/agents'), {}).then(
+    allPages('listAgents', { params: { tenant: ws.slug } }).then(
       (list) => setAgents(list.filter((a) => !a.revoked)),
       (err: unknown) => setError(messageOf(err)),
     );

@@ -3,20 +3,21 @@
  * config schema, from which the target forms are built. Asked once per page load.
  */
 import { useEffect, useState } from 'react';
-import { api, messageOf } from '../../api';
-import type { TargetKindInfo } from '../../types';
+import { call, messageOf } from '../../api';
+import type { TargetKindInfo } from './json-schema';
 
 let loading: Promise<TargetKindInfo[]> | null = null;
 
 export function loadTargetKinds(): Promise<TargetKindInfo[]> {
-  loading ??= api.get<{ items: TargetKindInfo[] }>('/api/v1/target-kinds').then(
-    (r) => r.items,
+  loading ??= call('listTargetKinds').then(
+    // The config schema is a JSON Schema document (the contract types it as an object): read as such.
+    (r) => r.items as TargetKindInfo[],
     (err: unknown) => {
       loading = null;
       throw err;
     },
   );
-  return loading;
+  return loading!;
 }
 
 export function useTargetKinds(): { kinds: TargetKindInfo[] | null; error: string | null } {

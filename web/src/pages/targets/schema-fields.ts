@@ -5,7 +5,7 @@
  * `x-advanced`), and kinds that need more name a custom field component (custom-fields.tsx).
  * The server validates every config; the form only says which required fields are still empty.
  */
-import type { JsonSchema } from '../../types';
+import type { JsonSchema } from './json-schema';
 import { customFields } from './custom-fields';
 
 export type Widget = 'text' | 'password' | 'number' | 'select' | 'checkbox' | 'checkboxes' | 'pem' | 'lines' | 'custom';

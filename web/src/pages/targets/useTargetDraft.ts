@@ -5,7 +5,7 @@
  */
 import { useMemo, useRef, useState } from 'react';
 import { focusFirstInvalid } from '../../forms';
-import type { TargetKindInfo } from '../../types';
+import type { TargetKindInfo } from './json-schema';
 import { placeConfigErrors } from './config-errors';
 import { configOf, fieldOfPath, fieldsOf, initialValues, missingRequired, type DraftErrors, type Values } from './schema-fields';
 

@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import { endpoint } from '../endpoint.js';
+import { uuidParam, name, tenantParamsSchema } from '../fields.js';
+
+const publicKeyText = z.string().min(1).max(16_384);
+export const sshKeySchema = z.object({ id: z.string(), name: z.string(), publicKey: z.string(), fingerprint: z.string(), createdAt: z.string() });
+export const destinationSchema = z.object({
+  targetId: z.string(),
+  host: z.string(),
+  port: z.number(),
+  hostKey: z.string(),
+  hostKeyFingerprint: z.string(),
+  updatedAt: z.string(),
+});
+export const sessionSchema = z.object({
+  id: z.string(),
+  live: z.boolean(),
+  grantId: z.string(),
+  targetId: z.string(),
+  targetName: z.string(),
+  operatorId: z.string(),
+  operatorEmail: z.string(),
+  account: z.string(),
+  kind: z.string(),
+  command: z.string().nullable(),
+  gatewayId: z.string(),
+  clientAddress: z.string().nullable(),
+  startedAt: z.string(),
+  endedAt: z.string().nullable(),
+  endReason: z.string().nullable(),
+  killRequestedAt: z.string().nullable(),
+  recordingSha256: z.string().nullable(),
+  recordingBytes: z.number().nullable(),
+});
+const targetParams = tenantParamsSchema.extend({ targetId: uuidParam });
+const sessionParams = tenantParamsSchema.extend({ id: uuidParam });
+
+export const gatewayEndpoints = {
+  getGateway: endpoint({
+    method: 'GET',
+    path: '/api/v1/gateway',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: "The SSH gateway's host key and fingerprint (pin it), and where people reach it",
+    response: { 200: z.object({ hostKey: z.string(), fingerprint: z.string(), address: z.string().nullable() }) },
+  }),
+  issueGatewayCertificate: endpoint({
+    method: 'POST',
+    path: '/api/v1/gateway/certificate',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'A short-lived gateway certificate for my ssh-ed25519 public key (5 minutes; the gateway checks grants itself)',
+    body: z.strictObject({ publicKey: publicKeyText }),
+    response: { 200: z.object({ certificate: z.string(), serial: z.string(), notAfter: z.string() }) },
+  }),
+  listSshKeys: endpoint({
+    method: 'GET',
+    path: '/api/v1/me/ssh-keys',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'My public keys registered for the gateway',
+    response: { 200: z.object({ items: z.array(sshKeySchema) }) },
+  }),
+  addSshKey: endpoint({
+    method: 'POST',
+    path: '/api/v1/me/ssh-keys',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'Register a public key of mine for the gateway',
+    body: z.strictObject({ name: name(100), publicKey: publicKeyText }),
+    response: { 201: sshKeySchema },
+  }),
+  removeSshKey: endpoint({
+    method: 'DELETE',
+    path: '/api/v1/me/ssh-keys/:id',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'Remove one of my registered keys',
+    params: z.object({ id: uuidParam }),
+    response: { 204: z.null() },
+  }),
+  getGatewayDestination: endpoint({
+    method: 'GET',
+    path: '/api/v1/tenants/:tenant/targets/:targetId/gateway-destination',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'Where the gateway reaches this host target',
+    params: targetParams,
+    response: { 200: destinationSchema },
+  }),
+  setGatewayDestination: endpoint({
+    method: 'PUT',
+    path: '/api/v1/tenants/:tenant/targets/:targetId/gateway-destination',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'Set where the gateway reaches this host target and the host key it must present (a line of ssh-keyscan)',
+    params: targetParams,
+    body: z.strictObject({ host: z.string().min(1).max(253), port: z.number().int().min(1).max(65535).default(22), hostKey: publicKeyText }),
+    response: { 200: destinationSchema },
+  }),
+  listGatewaySessions: endpoint({
+    method: 'GET',
+    path: '/api/v1/tenants/:tenant/gateway-sessions',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'Recorded sessions, newest first (admins and auditors)',
+    params: tenantParamsSchema,
+    query: z.object({
+      live: z.enum(['true', 'false']).optional(),
+      grantId: uuidParam.optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+    }),
+    response: { 200: z.object({ items: z.array(sessionSchema) }) },
+  }),
+  getGatewaySession: endpoint({
+    method: 'GET',
+    path: '/api/v1/tenants/:tenant/gateway-sessions/:id',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'One recorded session',
+    params: sessionParams,
+    response: { 200: sessionSchema },
+  }),
+  killGatewaySession: endpoint({
+    method: 'POST',
+    path: '/api/v1/tenants/:tenant/gateway-sessions/:id/kill',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'End a live session (its gateway closes it within a second)',
+    params: sessionParams,
+    response: { 202: z.object({ id: z.string(), killRequested: z.literal(true) }) },
+  }),
+  exportGatewayRecording: endpoint({
+    method: 'GET',
+    path: '/api/v1/tenants/:tenant/gateway-sessions/:id/recording',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'The recording as a plain asciicast v2 file (playable with asciinema play); a live one up to its last flush',
+    params: sessionParams,
+  }),
+};

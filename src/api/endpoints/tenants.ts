@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import { roles as allRoles } from '../../core/roles.js';
+import { endpoint } from '../endpoint.js';
+import { name, tenantParamsSchema, tenantSlugSchema, pageQuerySchema, pageSchema } from '../fields.js';
+import { invitationIssued } from './identity.js';
+
+export const role = z.enum(allRoles);
+export const tenantView = z.object({ id: z.uuid(), slug: z.string(), name: z.string(), roles: z.array(role) });
+export const operatorView = z.object({ id: z.uuid(), email: z.string(), displayName: z.string(), disabled: z.boolean() });
+export const memberView = z.object({
+  operator: operatorView,
+  roles: z.array(role),
+  disabledHere: z.boolean().describe('Offboarded from this tenant (operator.disabled: everywhere)'),
+});
+export const addMemberBody = z.strictObject({
+  // Deliberately loose: internal domains without a dot (admin@localhost) are real addresses here.
+  email: name(320).regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address' }),
+  displayName: name(200).optional().describe('A suggestion for a new account; the invitee may change it'),
+  roles: z.array(role).min(1).max(allRoles.length),
+});
+export const memberUpdated = z.object({ operator: operatorView.omit({ disabled: true }), roles: z.array(role) });
+
+export const tenantEndpoints = {
+  listTenants: endpoint({
+    method: 'GET',
+    path: '/api/v1/tenants',
+    auth: 'session',
+    tags: ['tenants'],
+    summary: 'Tenants I belong to (platform admins: all)',
+    query: pageQuerySchema,
+    response: { 200: pageSchema(tenantView) },
+  }),
+  createTenant: endpoint({
+    method: 'POST',
+    path: '/api/v1/tenants',
+    auth: 'session',
+    tags: ['tenants'],
+    summary: 'Create a tenant (platform admins); the creator becomes its owner',
+    body: z.object({ slug: tenantSlugSchema, name: name(200) }),
+    response: { 201: tenantView },
+  }),
+  listMembers: endpoint({
+    method: 'GET',
+    path: '/api/v1/tenants/:tenant/members',
+    auth: 'session',
+    tags: ['tenants'],
+    summary: 'Members of a tenant and their roles',
+    params: tenantParamsSchema,
+    query: pageQuerySchema,
+    response: { 200: pageSchema(memberView) },
+  }),
+  addMember: endpoint({
+    method: 'POST',
+    path: '/api/v1/tenants/:tenant/members',
+    auth: 'session',
+    tags: ['tenants'],
+    summary: "Invite someone to the tenant (201, the same answer whether they have an account or not), or change a member's roles (200)",
+    params: tenantParamsSchema,
+    body: addMemberBody,
+    response: { 200: memberUpdated, 201: invitationIssued },
+  }),
+  removeMember: endpoint({
+    method: 'DELETE',
+    path: '/api/v1/tenants/:tenant/members/:operatorId',
+    auth: 'session',
+    tags: ['tenants'],
+    summary: 'Remove a member from the tenant',
+    params: tenantParamsSchema.extend({ operatorId: z.uuid() }),
+    response: { 204: z.null() },
+  }),
+};
