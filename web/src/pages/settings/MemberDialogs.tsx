@@ -1,6 +1,6 @@
 /** Change a member's roles, or remove them from the tenant: each a small dialog saying what happens. */
 import { useState, type FormEvent } from 'react';
-import type { Role } from '../../../../src/api/types.js';
+import type { Member, Role } from '../../../../src/api/types.js';
 import { roles as ROLES } from '../../../../src/core/roles.js';
 import { call, messageOf } from '../../api';
 import { Dialog } from '../../components/Dialog';
@@ -15,10 +15,8 @@ const roleHelp: Record<Role, string> = {
   auditor: 'reads grants and the audit log',
 };
 
-export interface MemberRef {
-  operator: { id: string; email: string };
-  roles: Role[];
-}
+/** The member a dialog acts on (the contract's member, as the list shows it). */
+export type MemberRef = Pick<Member, 'operator' | 'roles'>;
 
 export function RoleChecks(props: { idPrefix: string; roles: Role[]; onChange: (roles: Role[]) => void }) {
   return (
