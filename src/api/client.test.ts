@@ -61,6 +61,11 @@ describe('the typed client', () => {
     await expect(call).rejects.toThrow(/getGrant .*state: .*expiresAt/);
   });
 
+  it('answers nothing for 204 No Content', async () => {
+    const api = createApiClient({ checkResponses: true, transport: async () => ({ status: 204, body: undefined }) });
+    await expect(api.call('enableMember', { params: { tenant: 'acme', operatorId: 'o1' } })).resolves.toBeUndefined();
+  });
+
   it('does not check when told not to (production)', async () => {
     const { api } = clientAnswering({ state: 'paused' }, false);
     await expect(api.call('getGrant', { params: { tenant: 'acme', grantId: grant.id } })).resolves.toEqual({ state: 'paused' });

@@ -72,6 +72,8 @@ export function createApiClient(opts: { transport: Transport; checkResponses: bo
       body: args.body,
     });
     const responses = (e as { response?: Record<number, z.ZodType> }).response;
+    // 204 No Content has no body to check (its schema, z.null(), describes the absence for OpenAPI).
+    if (res.status === 204) return undefined;
     const schema = responses?.[res.status];
     if (!schema || !opts.checkResponses) return res.body;
     const parsed = schema.safeParse(res.body);

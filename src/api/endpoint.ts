@@ -41,8 +41,8 @@ export type ParamsSchema<E> = Field<E, 'params'>;
 export type QuerySchema<E> = Field<E, 'query'>;
 export type BodySchema<E> = Field<E, 'body'>;
 
-/** The 2xx response schemas of an endpoint, by status. */
-type SuccessStatus = 200 | 201 | 202 | 204;
+/** The 2xx response schemas of an endpoint that carry a body (204 has none: its answer is undefined). */
+type SuccessStatus = 200 | 201 | 202;
 export type SuccessSchema<E> = E extends { response: infer R }
   ? { [S in keyof R]: S extends SuccessStatus ? R[S] : never }[keyof R]
   : undefined;
@@ -51,7 +51,7 @@ export type SuccessSchema<E> = E extends { response: infer R }
 export type ParamsOf<E> = ParamsSchema<E> extends z.ZodType ? z.input<ParamsSchema<E>> : undefined;
 export type QueryOf<E> = QuerySchema<E> extends z.ZodType ? z.input<QuerySchema<E>> : undefined;
 export type BodyOf<E> = BodySchema<E> extends z.ZodType ? z.input<BodySchema<E>> : undefined;
-export type ResponseOf<E> = SuccessSchema<E> extends z.ZodType ? z.output<SuccessSchema<E>> : undefined;
+export type ResponseOf<E> = [SuccessSchema<E>] extends [never] ? undefined : SuccessSchema<E> extends z.ZodType ? z.output<SuccessSchema<E>> : undefined;
 
 /** Fills `:name` segments of a path from params, encoded. */
 export function pathOf(path: string, params: Record<string, unknown> | undefined): string {

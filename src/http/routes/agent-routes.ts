@@ -109,11 +109,15 @@ export const agentRoutes =
     /* ---------- agents ---------- */
 
     app.route({
-      ...routeOf(endpoints.enrollAgent, { config: { rateLimit: {
+      ...routeOf(endpoints.enrollAgent, {
+        config: {
+          rateLimit: {
             max: 20,
             timeWindow: 60_000,
             errorResponseBuilder: (_req, ctx) => new AppError('rate_limited', `too many enrolment attempts; try again in ${ctx.after}`),
-          } } }),
+          },
+        },
+      }),
       handler: async (request, reply) => {
         const { agent, tenantSlug } = await enrollAgent(deps, request.body);
         request.log.info({ agentId: agent.id, hostname: agent.hostname }, 'agent enrolled');

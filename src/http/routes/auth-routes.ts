@@ -65,7 +65,10 @@ export function authRoutes(deps: AuthRoutesDeps) {
   return (app: ZodApp) => {
     app.route({
       // A refused sign-in is audited, whatever text it carried: the handler applies the rule.
-      ...routeOf(endpoints.login, { config: { checksOwnText: true, rateLimit: {
+      ...routeOf(endpoints.login, {
+        config: {
+          checksOwnText: true,
+          rateLimit: {
             max: LOGIN_ATTEMPTS_PER_MINUTE,
             timeWindow: 60_000,
             // After body parsing, so the key can include the email: guessing one account's
@@ -73,7 +76,9 @@ export function authRoutes(deps: AuthRoutesDeps) {
             hook: 'preHandler',
             keyGenerator: (req) => `${req.ip}|${escapeUnsafeText(normalizeEmail(String((req.body as { email?: unknown } | undefined)?.email ?? '')))}`,
             errorResponseBuilder: (_req, ctx) => new AppError('rate_limited', `too many sign-in attempts; try again in ${ctx.after}`),
-          } } }),
+          },
+        },
+      }),
       handler: async (request, reply) => {
         const unsafe = findUnsafeInRequest(request);
         if (unsafe) {

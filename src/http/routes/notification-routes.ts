@@ -90,11 +90,15 @@ export const notificationRoutes =
 
     app.route({
       // Each call makes an outbound request: not a tool for hammering someone else's server.
-      ...routeOf(endpoints.testWebhook, { config: { rateLimit: {
+      ...routeOf(endpoints.testWebhook, {
+        config: {
+          rateLimit: {
             max: 10,
             timeWindow: 60_000,
             errorResponseBuilder: (_req, ctx) => new AppError('rate_limited', `too many test sends; try again in ${ctx.after}`),
-          } } }),
+          },
+        },
+      }),
       handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'members.manage');
         const r = await sendTestWebhook(deps, { id: t.tenantId, slug: t.slug, name: t.name }, request.params.id);
