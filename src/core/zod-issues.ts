@@ -94,7 +94,7 @@ const acronyms: Record<string, string> = {
 /** Field names whose words alone would mislead (units the message already gives, codes). */
 const fieldWords: Record<string, string> = {
   durationSeconds: 'duration', maxDurationSeconds: 'maximum duration', defaultDurationSeconds: 'default duration',
-  pendingTtlSeconds: 'time to wait for approval', startAt: 'start time', totp: 'authenticator code', caPem: 'CA certificate',
+  pendingTtlSeconds: 'time to wait for approval', startAt: 'start time', totp: 'authenticator code', caPem: 'CA certificate', emailTo: 'recipient email',
 };
 
 /** `accountName` → `account name`, `smtpHost` → `SMTP host`, `expiryWarningSeconds` → `expiry warning`. */

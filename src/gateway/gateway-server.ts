@@ -224,9 +224,11 @@ export async function startGateway(deps: GatewayDeps, listen: { host: string; po
     live: () => [...sessions.values()],
     async close() {
       await watch.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stop accepting first; the close callback waits for the open connections, ended next.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([...sessions.values()].map((s) => s.end('gateway_stopped', 'the gateway is stopping')));
       for (const c of connections) c.end();
+      await closed;
     },
   };
 }

@@ -59,7 +59,11 @@ export async function runGatewayProcess(env: Record<string, string | undefined> 
   const config = loadGatewayConfig(env);
   const log = pino({ level: server.TIMEBOX_LOG_LEVEL, base: { service: 'timebox-gateway' } });
   const masterKey = await loadMasterKey({ env, dataDir: server.TIMEBOX_DATA_DIR });
-  const store = await openStore(server.DATABASE_URL ? { databaseUrl: server.DATABASE_URL } : { dataDir: server.TIMEBOX_DATA_DIR });
+  const store = await openStore(
+    server.DATABASE_URL
+      ? { databaseUrl: server.DATABASE_URL, onConnectionLost: (err) => log.warn({ err }, 'store: an idle database connection was lost; a new one is opened on next use') }
+      : { dataDir: server.TIMEBOX_DATA_DIR },
+  );
   const gateway = await startGatewayFromConfig(
     {
       db: store.db,

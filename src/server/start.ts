@@ -121,7 +121,11 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   if (embedded) await mkdir(config.TIMEBOX_DATA_DIR, { recursive: true, mode: 0o700 });
   const masterKey = await loadMasterKey({ env, dataDir: config.TIMEBOX_DATA_DIR });
   if (masterKey.created) log.warn({ dir: config.TIMEBOX_DATA_DIR }, 'created a new master key file; back it up: without it stored secrets cannot be read');
-  const store = await openStore(embedded ? { dataDir: config.TIMEBOX_DATA_DIR } : { databaseUrl: config.DATABASE_URL });
+  const store = await openStore(
+    embedded
+      ? { dataDir: config.TIMEBOX_DATA_DIR }
+      : { databaseUrl: config.DATABASE_URL, onConnectionLost: (err) => log.warn({ err }, 'store: an idle database connection was lost; a new one is opened on next use') },
+  );
 
   const audit = createAuditLog({ clock });
   const signing = await loadAuditSigningKey({ env, dataDir: config.TIMEBOX_DATA_DIR });

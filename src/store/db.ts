@@ -16,6 +16,12 @@ export interface StoreOptions {
   dataDir?: string;
   /** Connections to PostgreSQL (ignored for PGlite, which has one). */
   poolSize?: number;
+  /**
+   * Told when an idle PostgreSQL connection fails (a database restart, a failover, an
+   * administrator ending sessions). The pool drops it and opens a new one on next use; without a
+   * listener such an error would end the process.
+   */
+  onConnectionLost?: (err: Error) => void;
 }
 
 export interface Store {
@@ -30,6 +36,7 @@ export interface Store {
 export async function openStore(opts: StoreOptions): Promise<Store> {
   if (opts.databaseUrl) {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
+    pool.on('error', (err) => opts.onConnectionLost?.(err));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrateToLatest(db);
     return { db, kind: 'postgres', close: () => db.destroy() };

@@ -214,7 +214,8 @@ it('Trigger-it mode: the agent makes the password and emails it to the end user;
     // A bad address is refused when the target is configured, not on the host.
     const bad = await server.admin.post(`${T}/targets`, { name: 'bad-mail', kind: 'linux-agent', config: { agentId: id.agentId, credentialDelivery: 'agent-email', emailTo: 'not an address' } });
     expect(bad.status).toBe(400);
-    expect(bad.body.error.message).toMatch(/emailTo/);
+    expect(bad.body.error.message).toMatch(/Recipient email must be an email address/);
+    expect(bad.body.error.details.issues[0].path).toBe('config.emailTo');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -78,8 +78,8 @@ it('renames; refuses a taken name, bad settings and requesters, changing nothing
 
   const cases: Array<[unknown, number, RegExp]> = [
     [{ name: 'billing-db' }, 409, /a target named "billing-db" already exists/],
-    [{ config: { port: 'five' } }, 400, /config\.port/],
-    [{ config: { port: 70000 } }, 400, /config\.port/],
+    [{ config: { port: 'five' } }, 400, /^The postgres target's settings are not valid\. Port must be a number/],
+    [{ config: { port: 70000 } }, 400, /^The postgres target's settings are not valid\. Port /],
     [{ config: { colour: 'red' } }, 400, /colour/],
     [{ kind: 'active-directory' }, 400, /kind/],
   ];

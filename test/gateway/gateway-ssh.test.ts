@@ -134,6 +134,9 @@ async function requestGrant(client: ApiClient, account: string, seconds: number)
 const usable = (id: Identity) => waitUntil('a login through the gateway', 60_000, async () => (await ssh('web-01', id, ['true'])).code === 0);
 
 const sessionsOf = async (grantId: string) => (await auditor.get(`${T}/gateway-sessions?grantId=${grantId}`)).body.items as Array<Record<string, any>>;
+/** The live session running `sleep` (not the short login that checked the account was ready). */
+const heldSession = (grantId: string) =>
+  waitUntil('the held session is live', 15_000, async () => (await sessionsOf(grantId)).find((s) => s.live && String(s.command).includes('sleep')) ?? null);
 const endedSession = (grantId: string, timeoutMs = 20_000) =>
   waitUntil(`a session of ${grantId} ended`, timeoutMs, async () => (await sessionsOf(grantId)).find((s) => !s.live) ?? null);
 const recordingOf = async (sessionId: string): Promise<{ header: any; events: Array<[number, string, string]>; text: string }> => {
@@ -289,7 +292,7 @@ it('closes the session within a second of the grant end, with a warning first; l
   const id = await identityOf(cat, 'cat');
   await usable(id);
   const held = sshHeld('web-01', id, ['sleep', '600']);
-  await waitUntil('the session is live', 15_000, async () => (await sessionsOf(grant.id)).some((s) => s.live));
+  await heldSession(grant.id);
   const { at } = await held.ended;
   const lateMs = at - Date.parse(grant.expiresAt);
   console.log(`gateway closed the session ${lateMs} ms after the grant's end`);
@@ -307,7 +310,7 @@ it('closes the session at an early revocation and at an admin kill', async () =>
   const id = await identityOf(dan, 'dan');
   await usable(id);
   const killed = sshHeld('web-01', id, ['sleep', '600']);
-  const live = await waitUntil('the session is live', 15_000, async () => (await sessionsOf(grant.id)).find((s) => s.live) ?? null);
+  const live = await heldSession(grant.id);
   expect((await bob.post(`${T}/gateway-sessions/${live.id}/kill`)).status).toBe(403);
   const kill = await auditor.post(`${T}/gateway-sessions/${live.id}/kill`);
   expect(kill.status).toBe(202);
@@ -317,7 +320,7 @@ it('closes the session at an early revocation and at an admin kill', async () =>
   await waitUntil('the session is recorded as killed', 5_000, async () => (await auditor.get(`${T}/gateway-sessions/${live.id}`)).body.endReason === 'killed');
 
   const held = sshHeld('web-01', await identityOf(dan, 'dan2'), ['sleep', '600']);
-  await waitUntil('the second session is live', 15_000, async () => (await sessionsOf(grant.id)).some((s) => s.live));
+  await heldSession(grant.id);
   const revokedAt = Date.now();
   expect((await server.admin.post(`${T}/grants/${grant.id}/revoke`, { reason: 'INC-77 done early' })).status).toBe(200);
   const { at } = await held.ended;
@@ -336,7 +339,7 @@ it('a gateway killed with -9: the recording is readable up to the last flush, th
   const id = await identityOf(eve, 'eve');
   await usable(id);
   const held = sshHeld('web-01', id, ['echo', 'before-the-crash;', 'sleep', '600']);
-  const live = await waitUntil('the session is live', 15_000, async () => (await sessionsOf(grant.id)).find((s) => s.live) ?? null);
+  const live = await heldSession(grant.id);
   // The recording is flushed at least every 2 s: the line shows up in the live export.
   await waitUntil('the output was flushed', 10_000, async () => (await recordingOf(live.id)).text.includes('before-the-crash'));
   await gw.kill9();

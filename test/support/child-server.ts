@@ -28,7 +28,11 @@ export async function startChildServer(env: Record<string, string>, timeoutMs = 
   const exited = once(child, 'exit');
 
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      // Not left running behind a failed test.
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start in ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
     const onData = () => {
       const m = /Timebox listening on (\S+)/.exec(out);
       if (m) {

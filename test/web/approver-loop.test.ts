@@ -213,7 +213,7 @@ describe("the approver's loop, the connect line, audit names and members, on a l
     await connect.waitFor();
     const facts = await connect.locator('dt, dd').allTextContents();
     expect(facts).toEqual(['Host', target.host, 'Port', String(target.port), 'Database', target.database]);
-    expect(await connect.getByRole('textbox', { name: 'Command' }).inputValue()).toBe(`psql 'host=${target.host} port=${target.port} dbname=${target.database} user=${robAccount}'`);
+    expect(await connect.getByRole('textbox', { name: 'Command' }).inputValue()).toBe(`psql "host=${target.host} port=${target.port} user=${robAccount} dbname=${target.database}"`);
     // The end, with its time zone, once (above the password, where it was before the reveal).
     expect(await textOf(dialog.getByTestId('credential-ends'))).toMatch(/^\d{1,2} \w{3} \d{4}, \d{2}:\d{2} (CES?T|GMT\+[12]) \(Europe\/Berlin\)$/);
     // What the dialog says works: those host, port, database, user and password reach the data.
