@@ -60,3 +60,5 @@ export type TargetSettings = CallResult<'getTargetSettings'>;
 export type GatewayInfo = CallResult<'getGateway'>;
 export type SshKey = ItemOf<'listSshKeys'>;
 export type GatewaySession = ItemOf<'listGatewaySessions'>;
+export type SessionCommand = ItemOf<'listGatewaySessionCommands'>;
+export type CommandHit = ItemOf<'searchGatewayCommands'>;

@@ -30,6 +30,8 @@ export interface RecorderOptions {
   /** Monotonic milliseconds (performance.now by default). */
   now?: () => number;
   onError?: (err: unknown) => void;
+  /** Each event line as it is recorded, numbered from 1 in file order (the live view's feed). */
+  onEvent?: (seq: number, line: string) => void;
 }
 
 export interface RecordingSummary {
@@ -41,6 +43,10 @@ export interface Recorder {
   output(data: Buffer): void;
   input(data: Buffer): void;
   resize(cols: number, rows: number): void;
+  /** Milliseconds since the start, as the recording counts them. */
+  elapsedMs(): number;
+  /** Writes what is pending now; resolves with the number of events the file then holds. */
+  flushNow(): Promise<number>;
   /** Writes what is pending and the last chunk. */
   close(): Promise<RecordingSummary>;
 }
@@ -52,6 +58,7 @@ export function createAsciicastRecorder(o: RecorderOptions): Recorder {
   const hash = createHash('sha256');
   let bytes = 0;
   let index = 0;
+  let seq = 0;
   let pending: string[] = [];
   let closed = false;
   let summary: Promise<RecordingSummary> | undefined;
@@ -65,7 +72,9 @@ export function createAsciicastRecorder(o: RecorderOptions): Recorder {
   const at = () => Math.round(now() - started) / 1000;
   const event = (code: 'o' | 'i' | 'r', data: string) => {
     if (closed || data === '') return;
-    pending.push(`${JSON.stringify([at(), code, data])}\n`);
+    const line = `${JSON.stringify([at(), code, data])}\n`;
+    pending.push(line);
+    o.onEvent?.(++seq, line);
   };
 
   const flush = (last: boolean) => {
@@ -89,6 +98,11 @@ export function createAsciicastRecorder(o: RecorderOptions): Recorder {
       if (o.recordInput) event('i', inDecoder.write(data));
     },
     resize: (cols, rows) => event('r', `${cols}x${rows}`),
+    elapsedMs: () => Math.round(now() - started),
+    flushNow() {
+      const through = seq;
+      return closed ? summary!.then(() => through) : flush(false).then(() => through);
+    },
     close() {
       summary ??= (async () => {
         event('o', outDecoder.end());

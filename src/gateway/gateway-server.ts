@@ -23,6 +23,7 @@ import { startSession, type LiveSession, type Pty } from './gateway-session.js';
 import { closeAbandonedSessions } from './gateway-sessions.js';
 import { createGrantWatch } from './grant-watch.js';
 import type { RecordingStore } from './recording-store.js';
+import type { LiveFeed } from './live-feed.js';
 
 export interface GatewayDeps {
   db: Kysely<Database>;
@@ -41,6 +42,8 @@ export interface GatewayDeps {
   pollMs?: number;
   /** The notice on the terminal this long before the grant ends. */
   warnSeconds?: number;
+  /** Where watched sessions' output goes to the live view. */
+  liveFeed?: LiveFeed;
 }
 
 export interface Gateway {

@@ -11,6 +11,8 @@ import type { OutboundPolicy } from '../net/outbound-policy.js';
 import { createAsciicastRecorder, type Recorder } from './asciicast-recorder.js';
 import type { GatewayAccess } from './gateway-access.js';
 import { closeSessionRow, openSessionRow, type EndReason, type SessionsDeps } from './gateway-sessions.js';
+import type { LiveFeed } from './live-feed.js';
+import { observeSession } from './session-observers.js';
 
 export interface Pty {
   term: string;
@@ -48,6 +50,8 @@ export interface SessionDeps extends SessionsDeps {
   gatewayId: string;
   recordInput: boolean;
   flushMs: number;
+  /** Where watched sessions' output is published for the live view (none: no live view). */
+  liveFeed?: LiveFeed;
 }
 
 const LOGIN_TIMEOUT_MS = 15_000;
@@ -144,8 +148,9 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
     key,
     sink: await deps.recordings.create(id),
     header: {
-      width: r.pty?.cols ?? 80,
-      height: r.pty?.rows ?? 24,
+      // A client that told no size (0) gets the usual one: players cannot show 0 columns.
+      width: r.pty?.cols || 80,
+      height: r.pty?.rows || 24,
       timestamp: Math.floor(deps.clock.now().getTime() / 1000),
       title: `${r.access.account}@${r.access.targetName}`,
       ...(r.pty ? { env: { TERM: r.pty.term } } : {}),
@@ -154,11 +159,20 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
     recordInput: deps.recordInput,
     flushMs: deps.flushMs,
     onError: (err) => deps.log.error({ err, sessionId: id }, 'writing the session recording failed'),
+    onEvent: (seq, line) => observers.onEvent(seq, line),
+  });
+  const observers = observeSession(deps, {
+    id,
+    tenantId: r.access.tenantId,
+    trackCommands: r.kind === 'shell' && r.pty !== null,
+    elapsedMs: () => recorder.elapsedMs(),
+    flushNow: () => recorder.flushNow(),
   });
 
   let ended: Promise<void> | null = null;
   const toClient = (data: Buffer, stderr: boolean): boolean => {
     recorder.output(data);
+    observers.output(data);
     return stderr ? channel.stderr.write(data) : channel.write(data);
   };
 
@@ -172,6 +186,7 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
   hostChannel.stderr.on('data', (d: Buffer) => toClient(d, true));
   channel.on('data', (d: Buffer) => {
     recorder.input(d);
+    observers.input(d);
     if (!hostChannel.write(d)) {
       channel.pause();
       hostChannel.once('drain', () => channel.resume());
@@ -229,6 +244,7 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
         host.end();
         const summary = await recorder.close();
         await closeSessionRow(deps, id, { reason, sha256: summary.sha256, bytes: summary.bytes, complete: true });
+        await observers.finish(await recorder.flushNow());
         onEnded(id);
       })().catch((err: unknown) => deps.log.error({ err, sessionId: id }, 'closing a gateway session failed'));
       return ended;

@@ -20,6 +20,7 @@ import type { Database } from '../store/schema.js';
 import { loadGatewayConfig, type GatewayConfig } from './gateway-config.js';
 import { startGateway, type Gateway } from './gateway-server.js';
 import { localRecordingStore, type RecordingStore } from './recording-store.js';
+import { inProcessLiveFeed, postgresLiveFeed, type LiveFeed } from './live-feed.js';
 
 export interface GatewayHostDeps {
   db: Kysely<Database>;
@@ -28,6 +29,7 @@ export interface GatewayHostDeps {
   clock: Clock;
   log: Logger;
   outbound: OutboundPolicy;
+  liveFeed?: LiveFeed;
 }
 
 export function recordingStoreFrom(config: GatewayConfig): RecordingStore {
@@ -64,6 +66,8 @@ export async function runGatewayProcess(env: Record<string, string | undefined> 
       ? { databaseUrl: server.DATABASE_URL, onConnectionLost: (err) => log.warn({ err }, 'store: an idle database connection was lost; a new one is opened on next use') }
       : { dataDir: server.TIMEBOX_DATA_DIR },
   );
+  // Servers relaying the live view listen on the same database; alone on PGlite nobody can watch.
+  const liveFeed = server.DATABASE_URL ? postgresLiveFeed({ databaseUrl: server.DATABASE_URL, log }) : inProcessLiveFeed();
   const gateway = await startGatewayFromConfig(
     {
       db: store.db,
@@ -72,6 +76,7 @@ export async function runGatewayProcess(env: Record<string, string | undefined> 
       clock: systemClock,
       log,
       outbound: createOutboundPolicy({ allow: server.TIMEBOX_OUTBOUND_ALLOW }),
+      liveFeed,
     },
     config,
     config.port ?? 2222,
@@ -80,6 +85,7 @@ export async function runGatewayProcess(env: Record<string, string | undefined> 
     gateway: gateway!,
     async close() {
       await gateway!.close();
+      await liveFeed.close();
       await store.close();
     },
   };

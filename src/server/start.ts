@@ -74,6 +74,8 @@ import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import type { Gateway } from '../gateway/gateway-server.js';
 import { recordingStoreFrom, startGatewayFromConfig } from '../gateway/start-gateway.js';
 import { gatewayRoutes } from '../http/routes/gateway-routes.js';
+import { gatewayLiveRoutes } from '../http/routes/gateway-live-routes.js';
+import { inProcessLiveFeed, postgresLiveFeed } from '../gateway/live-feed.js';
 
 export interface Timebox {
   url: string;
@@ -244,6 +246,8 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   const reconciler = createReconciler(deps);
   // Targets with failed revocations are probed every few seconds; revoked within ~15 s of their return.
   const targetProbe = createTargetProbe(deps);
+  // Watched sessions' output, from whichever gateway holds them (live-feed.ts).
+  const liveFeed = config.DATABASE_URL ? postgresLiveFeed({ databaseUrl: config.DATABASE_URL, log }) : inProcessLiveFeed();
   const app = await createHttpServer({
     db: store.db,
     audit: deps.audit,
@@ -273,6 +277,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
         recordings: recordingStoreFrom(gatewayConfig),
         address: () => gatewayConfig.publicAddress ?? (gateway ? `${gateway.host}:${gateway.port}` : null),
       }),
+      gatewayLiveRoutes({ ...deps, recordings: recordingStoreFrom(gatewayConfig), liveFeed }),
       ssoRoutes({
         ...deps,
         secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
@@ -289,7 +294,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   } else {
     await app.ready();
   }
-  gateway = await startGatewayFromConfig(deps, gatewayConfig);
+  gateway = await startGatewayFromConfig({ ...deps, liveFeed }, gatewayConfig);
   // Overdue work from before a restart runs at once.
   sched.start();
   reconciler.start(config.TIMEBOX_RECONCILE_MS);
@@ -323,6 +328,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       clearInterval(retireTimer);
       await gateway?.close();
       await app.close();
+      await liveFeed.close();
       await sched.stop();
       await reconciler.stop();
       await targetProbe.stop();

@@ -60,11 +60,22 @@ export interface GatewaySessionsTable {
   recording_bytes: NullableInt8;
 }
 
+/** Command lines typed at a shell prompt and echoed by the host (migration 0028). */
+export interface GatewaySessionCommandsTable {
+  id: ColumnType<string, never, never>;
+  tenant_id: string;
+  session_id: string;
+  ordinal: number;
+  offset_ms: number;
+  text: string;
+}
+
 export interface GatewayTables {
   gateway_keys: GatewayKeysTable;
   operator_ssh_keys: OperatorSshKeysTable;
   gateway_destinations: GatewayDestinationsTable;
   gateway_sessions: GatewaySessionsTable;
+  gateway_session_commands: GatewaySessionCommandsTable;
 }
 
 export interface GatewayDatabase extends Database, AgentTables, GatewayTables {}

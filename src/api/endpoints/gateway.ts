@@ -32,6 +32,15 @@ export const sessionSchema = z.object({
   recordingSha256: z.string().nullable(),
   recordingBytes: z.number().nullable(),
 });
+export const sessionCommandSchema = z.object({ ordinal: z.number(), offsetMs: z.number(), text: z.string() });
+export const commandHitSchema = sessionCommandSchema.extend({
+  sessionId: z.string(),
+  at: z.string(),
+  targetName: z.string(),
+  operatorEmail: z.string(),
+  account: z.string(),
+  sessionLive: z.boolean(),
+});
 const targetParams = tenantParamsSchema.extend({ targetId: uuidParam });
 const sessionParams = tenantParamsSchema.extend({ id: uuidParam });
 
@@ -137,5 +146,37 @@ export const gatewayEndpoints = {
     tags: ['gateway'],
     summary: 'The recording as a plain asciicast v2 file (playable with asciinema play); a live one up to its last flush',
     params: sessionParams,
+  }),
+  watchGatewaySession: endpoint({
+    method: 'GET',
+    path: '/api/v1/tenants/:tenant/gateway-sessions/:id/live',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'Watch a session live (admins and auditors; audited): server-sent events, read-only',
+    description:
+      'text/event-stream. `header` {width, height} first, then the output recorded so far and as it happens: `out` {seq, t, data} and `resize` {seq, cols, rows} (seq: the event line in the recording, gap-free). `end` {endReason} when the session has ended and all of it was sent; `resync` when events were lost (open the stream again).',
+    params: sessionParams,
+  }),
+  listGatewaySessionCommands: endpoint({
+    method: 'GET',
+    path: '/api/v1/tenants/:tenant/gateway-sessions/:id/commands',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'The command lines entered at the shell prompt of a session, with their time into the recording (only lines the host echoed)',
+    params: sessionParams,
+    response: { 200: z.object({ items: z.array(sessionCommandSchema) }) },
+  }),
+  searchGatewayCommands: endpoint({
+    method: 'GET',
+    path: '/api/v1/tenants/:tenant/gateway-commands',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'Command lines containing a text (any case) across the sessions of the tenant, newest first',
+    params: tenantParamsSchema,
+    query: z.object({
+      q: z.string().trim().min(2, { error: 'type at least 2 characters to search' }).max(200),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+    }),
+    response: { 200: z.object({ items: z.array(commandHitSchema) }) },
   }),
 };
