@@ -15,6 +15,7 @@ import { AuditPage } from '../pages/AuditPage';
 import { SettingsPage } from '../pages/SettingsPage';
 import { FleetPage } from '../pages/FleetPage';
 import { ReviewsPage } from '../pages/ReviewsPage';
+import { SessionsPage } from '../pages/SessionsPage';
 import { ConnectionBanner } from './ConnectionBanner';
 import { useDecisionNotices } from './useDecisionNotices';
 import { useWaitingApprovals } from './useWaitingApprovals';
@@ -34,6 +35,7 @@ const sections: Section[] = [
   { path: '/targets', label: 'Targets', needs: 'targets.read', render: () => <TargetsPage /> },
   { path: '/agents', label: 'Agents', needs: 'targets.manage', render: () => <FleetPage /> },
   { path: '/policies', label: 'Policies', needs: 'policies.read', render: () => <PoliciesPage /> },
+  { path: '/sessions', label: 'Sessions', needs: 'audit.read', render: () => <SessionsPage /> },
   { path: '/audit', label: 'Audit', needs: 'audit.read', render: () => <AuditPage /> },
   { path: '/settings', label: 'Settings', render: () => <SettingsPage /> },
 ];
