@@ -31,6 +31,8 @@ export function Playback(props: { tenant: string; id: string; startAt?: number; 
       preload: true,
       fit: 'width',
       terminalFontSize: 'small',
+      // The bar (seek, play/pause, time) always in view, not only on hover.
+      controls: true,
     });
     onReady.current({
       seek(seconds) {
