@@ -7,26 +7,23 @@
  * gateway killed with -9 leaves a recording readable up to its last flush and an abnormal end in
  * the audit log, and the grant untouched.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject, it, onTestFailed } from 'vitest';
-import { createHostNamespace, freePort, type HostNamespace, type NsSshd } from '../harness/host-namespace.js';
-import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
+import type { HostNamespace, NsSshd } from '../harness/host-namespace.js';
 import { runArgv, type ExecResult } from '../harness/sshd.js';
-import { repoRoot, waitUntil, type AgentProcess } from '../agent/support.js';
-import { addMember, enrolledAgent, hostTargetWithPolicy, startRestartableServer, type RestartableServer } from '../e2e/agent-support.js';
+import { repoRoot, waitUntil } from '../agent/support.js';
+import { addMember, type RestartableServer } from '../e2e/agent-support.js';
+import { startGatewayRig, type GatewayProcess, type GatewayRig, type Identity } from '../support/gateway.js';
 import type { ApiClient } from '../support/http.js';
 
 const T = '/api/v1/tenants/default';
-let db: TestDatabase;
+let rig: GatewayRig;
 let server: RestartableServer;
 let ns: HostNamespace;
 let sshd: NsSshd;
-let agent: AgentProcess;
 let targetId: string;
 let dir: string;
 let gw: GatewayProcess;
@@ -36,77 +33,12 @@ let cat: ApiClient;
 let dan: ApiClient;
 let eve: ApiClient;
 let auditor: ApiClient;
-const masterKey = randomBytes(32).toString('base64');
 
-interface GatewayProcess {
-  child: ChildProcess;
-  port: number;
-  output(): string;
-  kill9(): Promise<void>;
-  stop(): Promise<void>;
-}
+const startGatewayProcess = (port: number) => rig.startGateway(port);
+const identityOf = (client: ApiClient, name: string): Promise<Identity> => rig.identity(client, name);
+const sshArgs = (user: string, id: Identity, command: string[], extra: string[] = []): string[] => rig.sshArgs(user, id, command, extra);
 
-let gatewayEnv: Record<string, string>;
-
-async function startGatewayProcess(port: number): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway'], {
-    cwd: repoRoot,
-    env: { ...process.env, ...gatewayEnv, TIMEBOX_GATEWAY_PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += String(d)));
-  child.stderr!.on('data', (d) => (out += String(d)));
-  const exited = once(child, 'exit');
-  await waitUntil('the gateway listens', 90_000, async () => {
-    if (child.exitCode !== null) throw new Error(`gateway exited: ${out}`);
-    return /Timebox gateway listening on/.test(out);
-  });
-  return {
-    child,
-    port,
-    output: () => out,
-    async kill9() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-interface Identity {
-  keyFile: string;
-  certFile: string;
-}
-
-/** A fresh key and its gateway certificate, as `timebox ssh` makes them. */
-async function identityOf(client: ApiClient, name: string): Promise<Identity> {
-  const keyFile = path.join(dir, name);
-  const gen = await runArgv('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
-  if (gen.code !== 0) throw new Error(gen.stderr);
-  const cert = await client.post('/api/v1/gateway/certificate', { publicKey: await readFile(`${keyFile}.pub`, 'utf8') });
-  if (cert.status !== 200) throw new Error(`certificate: ${cert.status} ${JSON.stringify(cert.body)}`);
-  const certFile = `${keyFile}-cert.pub`;
-  await writeFile(certFile, `${cert.body.certificate}\n`);
-  return { keyFile, certFile };
-}
-
-function sshArgs(user: string, id: Identity, command: string[], extra: string[] = []): string[] {
-  return [
-    '-F', 'none', '-p', String(gw.port),
-    '-o', `UserKnownHostsFile=${path.join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
-    '-i', id.keyFile, '-o', `CertificateFile=${id.certFile}`,
-    ...extra,
-    `${user}@127.0.0.1`, ...(command.length ? ['--', ...command] : []),
-  ];
-}
-
-const sshEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LC_ALL: 'C' });
+const sshEnv = () => rig.sshEnv();
 const ssh = (user: string, id: Identity, command: string[], extra: string[] = [], input?: string): Promise<ExecResult> =>
   runArgv('/usr/bin/ssh', sshArgs(user, id, command, extra), { env: sshEnv(), timeoutMs: 30_000, ...(input !== undefined ? { input } : {}) });
 
@@ -150,52 +82,18 @@ const outputOf = (events: Array<[number, string, string]>) => events.filter((e) 
 const auditOf = async (action: string) => ((await server.admin.get(`${T}/audit?action=${action}&limit=200`)).body.items ?? []) as Array<Record<string, any>>;
 
 beforeAll(async () => {
-  db = await createTestDatabase(inject('pgAdminUrl'));
-  dir = await mkdtemp(path.join(tmpdir(), 'tb-gateway-e2e-'));
-  const recordings = path.join(dir, 'recordings');
-  server = await startRestartableServer({ DATABASE_URL: db.url, TIMEBOX_MASTER_KEY: masterKey, TIMEBOX_GATEWAY_RECORDINGS_DIR: recordings });
-  gatewayEnv = {
-    DATABASE_URL: db.url,
-    TIMEBOX_MASTER_KEY: masterKey,
-    TIMEBOX_DATA_DIR: dir,
-    TIMEBOX_GATEWAY_RECORDINGS_DIR: recordings,
-    TIMEBOX_GATEWAY_ID: 'gateway-under-test',
-    TIMEBOX_OUTBOUND_ALLOW: 'loopback',
-    TIMEBOX_LOG_LEVEL: process.env.TIMEBOX_TEST_LOG ?? 'warn',
-  };
-  ns = await createHostNamespace();
-  sshd = await ns.startSshd();
-  const stateDir = path.join(dir, 'agent');
-  const enrolled = await enrolledAgent(server, ns, await mkdtemp(`${stateDir}-`));
-  agent = await enrolled.run();
-  targetId = (await hostTargetWithPolicy(server.admin, enrolled.agentId, {}, 3600)).targetId;
+  rig = await startGatewayRig({ pgAdminUrl: inject('pgAdminUrl') });
+  ({ server, ns, sshd, targetId, dir, gw } = rig);
   ann = await addMember(server, 'ann@example.test', ['requester']);
   bob = await addMember(server, 'bob@example.test', ['requester']);
   cat = await addMember(server, 'cat@example.test', ['requester']);
   dan = await addMember(server, 'dan@example.test', ['requester']);
   eve = await addMember(server, 'eve@example.test', ['requester']);
   auditor = await addMember(server, 'audrey@example.test', ['auditor']);
-
-  const scan = await runArgv('/usr/bin/ssh-keyscan', ['-t', 'ed25519', '-p', String(sshd.port), '127.0.0.1']);
-  const line = scan.stdout.split('\n').find((l) => l.includes('ssh-ed25519'));
-  if (!line) throw new Error(`ssh-keyscan: ${scan.stderr}`);
-  const dest = await server.admin.call('PUT', `${T}/targets/${targetId}/gateway-destination`, { host: '127.0.0.1', port: sshd.port, hostKey: line });
-  expect(dest.status, JSON.stringify(dest.body)).toBe(200);
-
-  gw = await startGatewayProcess(await freePort());
-  const info = (await ann.get('/api/v1/gateway')).body;
-  expect(info.fingerprint).toMatch(/^SHA256:/);
-  // Pinned: the client accepts the gateway only with this key.
-  await writeFile(path.join(dir, 'known_hosts'), `[127.0.0.1]:${gw.port} ${info.hostKey}\n`);
 }, 240_000);
 
 afterAll(async () => {
-  await gw?.stop();
-  await agent?.kill9();
-  await ns?.destroy();
-  await server?.destroy();
-  await db?.drop();
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await rig?.destroy();
 });
 
 it('a person with a grant runs a command as the grant account; the recording holds exactly what the client received', async () => {
