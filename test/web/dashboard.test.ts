@@ -82,7 +82,7 @@ describe('web dashboard', () => {
     await page.getByRole('link', { name: /Default/ }).click();
     await heading('Just-in-time accounts');
     const links = await page.getByRole('navigation', { name: /sections$/ }).getByRole('link').allTextContents();
-    expect(links).toEqual(['Just-in-time accounts', 'Requests', 'Approvals', 'Reviews', 'Targets', 'Agents', 'Policies', 'Audit', 'Settings']);
+    expect(links).toEqual(['Just-in-time accounts', 'Requests', 'Approvals', 'Reviews', 'Targets', 'Agents', 'Policies', 'Sessions', 'Audit', 'Settings']);
     await page.getByText('Live', { exact: true }).waitFor();
   });
 
