@@ -3,7 +3,7 @@
  * and a search of the commands typed across sessions; one session opens to watch it live or play
  * it back beside its commands. Admins and auditors.
  */
-import { lazy, Suspense, useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { call } from '../api';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
@@ -12,22 +12,15 @@ import { formatDate } from '../format';
 import { Link, usePath } from '../router';
 import type { CommandHit, GatewaySession } from '../../../src/api/types.js';
 import { formatOffset } from './sessions/offset';
+import { SessionView } from './sessions/SessionView';
 
-// The terminal and the player are large: loaded when a session is opened, not with the dashboard.
-const SessionView = lazy(() => import('./sessions/SessionView').then((m) => ({ default: m.SessionView })));
 const SESSION_PATH = /\/sessions\/([0-9a-f-]{36})$/;
 const REFRESH_MS = 3000;
 
 export function SessionsPage() {
   const path = usePath();
   const id = SESSION_PATH.exec(path)?.[1];
-  return id ? (
-    <Suspense fallback={<p className="loading">Loading…</p>}>
-      <SessionView key={id} id={id} />
-    </Suspense>
-  ) : (
-    <SessionList />
-  );
+  return id ? <SessionView key={id} id={id} /> : <SessionList />;
 }
 
 function SessionTable(props: { label: string; sessions: GatewaySession[]; slug: string; testId: string }) {

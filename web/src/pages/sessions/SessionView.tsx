@@ -3,7 +3,7 @@
  * ended and the recording's SHA-256; live, the terminal as it happens and a Terminate button;
  * ended, the playback beside the commands typed (a click seeks there).
  */
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useRef, useState } from 'react';
 import { call } from '../../api';
 import { FormError } from '../../components/Field';
 import { LiveNotice } from '../../components/LiveNotice';
@@ -12,10 +12,15 @@ import { useWorkspace } from '../../context';
 import { formatDateSeconds } from '../../format';
 import { Link } from '../../router';
 import type { GatewaySession, Grant, SessionCommand } from '../../../../src/api/types.js';
-import { LiveTerminal, type LiveState } from './LiveTerminal';
+import type { LiveState } from './LiveTerminal';
 import { formatOffset } from './offset';
-import { Playback, type PlaybackControl } from './Playback';
+import type { PlaybackControl } from './Playback';
 import { TerminateDialog } from './TerminateDialog';
+
+// The terminal and the player are large: each is loaded when it is first shown, not with the dashboard.
+const LiveTerminal = lazy(() => import('./LiveTerminal').then((m) => ({ default: m.LiveTerminal })));
+const Playback = lazy(() => import('./Playback').then((m) => ({ default: m.Playback })));
+const loading = <p className="loading">Loading…</p>;
 
 const END_REASONS: Record<string, string> = {
   client_closed: 'the person disconnected',
@@ -125,13 +130,17 @@ export function SessionView(props: { id: string }) {
             </span>
           </h2>
           <p className="hint">Read-only: nothing you type here reaches the session. Your watching is recorded in the audit log.</p>
-          <LiveTerminal tenant={ws.slug} id={session.id} onState={onLiveState} />
+          <Suspense fallback={loading}>
+            <LiveTerminal tenant={ws.slug} id={session.id} onState={onLiveState} />
+          </Suspense>
         </section>
       ) : (
         <div className="session-playback">
           <section aria-labelledby="playback-title" className="playback-pane">
             <h2 id="playback-title">Playback</h2>
-            <Playback tenant={ws.slug} id={session.id} startAt={startAt.current} onReady={(c) => (player.current = c)} />
+            <Suspense fallback={loading}>
+              <Playback tenant={ws.slug} id={session.id} startAt={startAt.current} onReady={(c) => (player.current = c)} />
+            </Suspense>
           </section>
           <section aria-labelledby="commands-title" className="commands-pane">
             <h2 id="commands-title">Commands typed</h2>
