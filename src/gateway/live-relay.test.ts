@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { createAsciicastRecorder } from './asciicast-recorder.js';
 import { inProcessLiveFeed } from './live-feed.js';
+import { eventFrames, syncFrame } from './live-frames.js';
 import { createSessionPublisher } from './live-publisher.js';
 import { relaySession, type CastEvent } from './live-relay.js';
 import { openRecording } from './recording-format.js';
@@ -87,4 +88,27 @@ it('sends the recording so far, then the live tail, gap-free and without repeats
       .join(''),
   ).toBe('one two three four five six seven');
   expect(got[6]![1]).toEqual([expect.any(Number), 'r', '120x40']);
+});
+
+it('a lost frame ends the stream with resync: the viewer starts over instead of showing a hole', async () => {
+  const feed = inProcessLiveFeed();
+  const id = randomUUID();
+  const header = `${JSON.stringify({ version: 2, width: 80, height: 24, timestamp: 1 })}\n`;
+  const line = (t: number, s: string) => `${JSON.stringify([t, 'o', s])}\n`;
+  // A stand-in gateway: the file holds event 1; it answers the viewer, then event 3 arrives without 2.
+  feed.onWatchRequest((sid, token) => {
+    if (sid !== id || !token) return;
+    feed.publish(id, [syncFrame(token, 1), ...eventFrames(3, line(0.3, 'three'))]);
+  });
+  const got: number[] = [];
+  let resynced: () => void = () => {};
+  const resync = new Promise<void>((resolve) => (resynced = resolve));
+  const stop = await relaySession(
+    { feed, readText: async () => header + line(0.1, 'one'), hasEnded: async () => false, pollMs: 50 },
+    { id },
+    { header: () => {}, event: (seq) => got.push(seq), ended: () => {}, resync: () => resynced() },
+  );
+  await resync;
+  stop();
+  expect(got).toEqual([1]);
 });
