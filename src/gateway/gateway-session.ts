@@ -98,6 +98,26 @@ function connectHost(deps: SessionDeps, access: GatewayAccess): Promise<Client> 
   );
 }
 
+/** How long a finished session's last output may take to reach a person who reads slowly. */
+const DELIVER_REST_MS = 5_000;
+
+/**
+ * Resolves once the host's output has all been read and handed to the person's channel's window
+ * (a zero-length write calls back after every earlier write went out), or after `ms`.
+ */
+function deliverRest(hostChannel: ClientChannel, channel: ServerChannel, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const flush = () => (channel.writable ? channel.write(Buffer.alloc(0), () => done()) : done());
+    if (hostChannel.readableEnded) flush();
+    else hostChannel.once('end', flush);
+  });
+}
+
 function openChannel(host: Client, r: SessionRequest): Promise<ClientChannel> {
   const pty = r.pty ? { term: r.pty.term, cols: r.pty.cols, rows: r.pty.rows, width: r.pty.width, height: r.pty.height } : undefined;
   return new Promise((resolve, reject) => {
@@ -224,6 +244,8 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
             });
           });
         }
+        // Closing the channel drops what still waits for the person's window: deliver it first.
+        if (reason === 'host_closed') await deliverRest(hostChannel, channel, DELIVER_REST_MS);
         const e = exit as { code: number } | { signal: string } | null;
         deps.log.debug({ sessionId: id, reason, exit: e }, 'ending the session');
         try {

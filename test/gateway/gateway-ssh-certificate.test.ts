@@ -134,6 +134,11 @@ it('a person with a grant gets a shell as the grant principal; the gateway signs
   for (const c of issued) expect(seen).not.toContain(`"${c.serial}"`);
   expect(seen).not.toContain('gateway:');
 
+  // Output beyond every window on the way arrives whole: the session's end never cuts its tail.
+  const big = await ssh(id, ['seq', '1', '400000']);
+  expect(big.code, big.stderr).toBe(0);
+  expect(big.stdout.length).toBe(Array.from({ length: 400_000 }, (_, i) => String(i + 1).length + 1).reduce((a, b) => a + b, 0));
+
   // No grant: refused before any certificate is issued.
   const before = (await credentialsDb(server.tb.store.db).selectFrom('issued_credentials').select('id').execute()).length;
   const refused = await ssh(await identityOf(bob, 'bob'), ['true']);
