@@ -168,7 +168,7 @@ function sshArgv(o: { port: number; user: string; keyFile: string; certFile: str
 }
 
 /** Milliseconds from the first byte of `cat`'s output to the last; the byte count is checked. */
-async function catOnce(argv: string[], home: string, bytes: number): Promise<number> {
+async function catOnce(what: string, argv: string[], home: string, bytes: number): Promise<number> {
   const child = spawn('/usr/bin/ssh', argv, { env: sshEnv(home), stdio: ['ignore', 'pipe', 'pipe'] });
   let n = 0;
   let first = 0;
@@ -180,7 +180,7 @@ async function catOnce(argv: string[], home: string, bytes: number): Promise<num
   child.stderr!.on('data', (d) => (err += String(d)));
   const [code] = (await once(child, 'close')) as [number | null];
   const ms = performance.now() - first;
-  if (code !== 0 || n !== bytes) throw new Error(`cat through ssh: exit ${code}, ${n} of ${bytes} bytes: ${err.slice(0, 300)}`);
+  if (code !== 0 || n !== bytes) throw new Error(`cat ${what}: exit ${code}, ${n} of ${bytes} bytes: ${err.slice(0, 300)}`);
   return ms;
 }
 
@@ -351,11 +351,11 @@ export async function measureGateway(o: GatewayBenchOptions): Promise<GatewayBen
     const bytes = await bigFile(file, o.fileMb);
     const times = { direct: [] as number[], gateway: [] as number[] };
     // One warm-up each: the first login pays for the CA's key cache, sshd's first fork, the page cache.
-    await catOnce(sshArgv(directPath, [], ['head', '-c', '1000', file]), base, 1000);
-    await catOnce(sshArgv(gatewayPath, [], ['head', '-c', '1000', file]), base, 1000);
+    await catOnce('direct', sshArgv(directPath, [], ['head', '-c', '1000', file]), base, 1000);
+    await catOnce('through the gateway', sshArgv(gatewayPath, [], ['head', '-c', '1000', file]), base, 1000);
     for (let i = 0; i < o.catRounds; i++) {
-      times.direct.push(await catOnce(sshArgv(directPath, [], ['cat', file]), base, bytes));
-      times.gateway.push(await catOnce(sshArgv(gatewayPath, [], ['cat', file]), base, bytes));
+      times.direct.push(await catOnce('direct', sshArgv(directPath, [], ['cat', file]), base, bytes));
+      times.gateway.push(await catOnce('through the gateway', sshArgv(gatewayPath, [], ['cat', file]), base, bytes));
       // The recordings of these rounds are as big as the file: gone once measured.
       for (const f of await readdir(recordings).catch(() => [])) await unlink(path.join(recordings, f)).catch(() => {});
     }
