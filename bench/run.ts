@@ -3,7 +3,8 @@
  * grants (real Samba DC) and on MariaDB grants (real MariaDB, beside a bare mysql2 script),
  * offboarding (disable to last grant revoked), an agent fleet holding long polls, restart to ready
  * with a million active grants (compiled and through tsx, PostgreSQL and PGlite) and the endpoint
- * agent's start, printed as one markdown table (targets beside the figures) and saved as
+ * agent's start, the SSH gateway against sshd direct (throughput, keystroke latency, memory with
+ * recorded sessions), printed as one markdown table (targets beside the figures) and saved as
  * bench/results/latest.json.
  * Not a test: a missed target is reported, never asserted. The exit code is non-zero only when a
  * benchmark could not run at all, so a broken benchmark fails CI and a slow machine does not.
@@ -21,6 +22,7 @@ import { startPostgres, type PgCluster } from '../test/harness/postgres.js';
 import { measureAdOverhead } from './ad-overhead.js';
 import { measureAgentFleet } from './agent-fleet.js';
 import { measureExpiryLag, type ExpiryLagResult } from './expiry-lag.js';
+import { measureGateway } from './gateway.js';
 import { measureLifecycles, runPgbench } from './lifecycles.js';
 import { measureMariadbOverhead } from './mariadb-overhead.js';
 import { measureAgentStart } from './agent-start.js';
@@ -49,6 +51,10 @@ const scale = {
   offboardingRounds: quick ? 2 : 5,
   fleetAgents: quick ? 1_000 : 10_000,
   fleetIdleMs: quick ? 5_000 : 20_000,
+  gatewayFileMb: quick ? 20 : 100,
+  gatewayCatRounds: quick ? 1 : 3,
+  gatewayKeystrokes: quick ? 200 : 1_000,
+  gatewaySessions: quick ? 20 : 100,
 };
 
 const rows: Row[] = [];
@@ -184,6 +190,27 @@ async function main() {
       rows.push(row(`Desired-state push to every agent, p99`, 'PostgreSQL', r.pushMs.p99, 'ms', { text: '< 2,000 ms', ok: (v) => v < 2_000 }));
       rows.push(row('Agents without their new state after 60 s', 'PostgreSQL', r.missed, '', { text: '0', ok: (v) => v === 0 }));
       rows.push(row(`RSS (server + load generator), ${n}`, 'PostgreSQL', r.rssMb, 'MB', { text: '< 1,024 MB', ok: (v) => v < 1_024 }));
+    });
+
+    await section('SSH gateway', 'PostgreSQL', async () => {
+      const r = await measureGateway({
+        databaseUrl: await pg.createDatabase('gateway'),
+        fileMb: scale.gatewayFileMb,
+        catRounds: scale.gatewayCatRounds,
+        keystrokes: scale.gatewayKeystrokes,
+        sessions: scale.gatewaySessions,
+      });
+      details.gateway = r;
+      const file = `${r.fileMb} MB file${quick ? ' (quick; full: 100 MB)' : ''}`;
+      rows.push(row(`SSH gateway: cat of a ${file}, sshd direct (system ssh)`, 'PostgreSQL', r.direct.mbPerSecond, 'MB/s'));
+      rows.push(row(`SSH gateway: the same through the gateway (recorded)`, 'PostgreSQL', r.gateway.mbPerSecond, 'MB/s'));
+      rows.push(row(`SSH gateway: throughput through the gateway ÷ direct (median of ${r.catRounds})`, 'PostgreSQL', r.throughputRatio, '', { text: '≥ 0.5', ok: (v) => v >= 0.5 }));
+      rows.push(row(`SSH gateway: keystroke round trip p99, direct (${r.keystrokeMs.direct.n} keystrokes, loopback)`, 'PostgreSQL', r.keystrokeMs.direct.p99, 'ms'));
+      rows.push(row('SSH gateway: keystroke round trip p99, through the gateway', 'PostgreSQL', r.keystrokeMs.gateway.p99, 'ms'));
+      rows.push(row('SSH gateway: added keystroke round trip p99', 'PostgreSQL', r.keystrokeMs.addedP99, 'ms', { text: '< 5 ms', ok: (v) => v < 5 }));
+      rows.push(row('SSH gateway: RSS idle (timebox gateway through tsx)', 'PostgreSQL', r.rssMb.idle, 'MB'));
+      rows.push(row(`SSH gateway: RSS with ${r.rssMb.sessions} concurrent recorded sessions${quick ? ' (quick: not 100)' : ''}`, 'PostgreSQL', r.rssMb.withSessions, 'MB', { text: '< 512 MB', ok: (v) => v < 512 }));
+      rows.push(row('SSH gateway: RSS per recorded session', 'PostgreSQL', r.rssMb.perSessionKb, 'KB'));
     });
 
     // Production processes run compiled JavaScript: built once here, from this checkout's source.

@@ -1,15 +1,16 @@
 /**
  * Where the gateway reaches a target's host: address, port and the host key it must present (the
- * gateway sends the grant's password only to that key). Set by those who manage targets.
+ * gateway sends the grant's password or certificate only to that key). Set by those who manage
+ * targets. An SSH-certificate target (a CA many hosts may trust) is reached at this one host.
  */
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../core/clock.js';
 import { badRequest, notFound } from '../core/errors.js';
 import { parseSshPublicKey } from '../credentials/ssh-public-key.js';
-import { AGENT_TARGET_KINDS } from '../connectors/linux-agent/config.js';
 import type { Database } from '../store/schema.js';
 import { gatewayDb, storeTxOf } from '../store/schema-gateway.js';
+import { GATEWAY_TARGET_KINDS } from './gateway-access.js';
 
 export interface DestinationsDeps {
   db: Kysely<Database>;
@@ -49,7 +50,9 @@ export async function setDestination(
   const db = gatewayDb(deps.db);
   const target = await db.selectFrom('targets').select(['id', 'kind']).where('id', '=', targetId).where('tenant_id', '=', tenantId).executeTakeFirst();
   if (!target) throw notFound(`target ${targetId}`);
-  if (!AGENT_TARGET_KINDS.includes(target.kind)) throw badRequest(`the gateway reaches Linux host targets only, not ${target.kind} targets`);
+  if (!GATEWAY_TARGET_KINDS.includes(target.kind)) {
+    throw badRequest(`the gateway reaches Linux host targets only (${GATEWAY_TARGET_KINDS.join(', ')}), not ${target.kind} targets`);
+  }
   const now = deps.clock.now();
   await db.transaction().execute(async (tx) => {
     const values = { target_id: targetId, tenant_id: tenantId, host: input.host, port: input.port, host_key: key.line, updated_at: now };

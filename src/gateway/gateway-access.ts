@@ -1,16 +1,25 @@
 /**
  * Who may pass the gateway to which host, and as whom: the SSH user name names the target
  * (`web-01`, or `acme+web-01` when the person's tenants both have a `web-01`), and the person must
- * hold an active grant on it. The session runs as the grant's account, logged in with the grant's
- * own credential, which the person never sees.
+ * hold an active grant on it. The session runs as the grant's account, logged in with a credential
+ * the person never sees: the grant's own password (linux-agent JIT accounts), or a certificate
+ * Timebox issues for the session from the tenant's SSH CA (SSH-certificate targets: the grant's
+ * principal; linux-agent-users targets: the person's existing user, on hosts whose sshd trusts
+ * that CA). See host-login.ts.
  */
 import type { Kysely } from 'kysely';
 import type { SecretBox } from '../secrets/types.js';
 import { credentialContext } from '../app/activate-grant.js';
 import { passwordContext } from '../app/agent-channel.js';
-import { LINUX_AGENT_KIND } from '../connectors/linux-agent/config.js';
+import { LINUX_AGENT_KIND, LINUX_AGENT_USERS_KIND } from '../connectors/linux-agent/config.js';
 import type { Database } from '../store/schema.js';
+import { credentialsDb } from '../credentials/types.js';
 import { gatewayDb, type GatewayDestinationRow } from '../store/schema-gateway.js';
+import type { HostCredential } from './host-login.js';
+
+export const SSH_CERTIFICATE_KIND = 'ssh-certificate';
+/** The kinds the gateway reaches (and for which a destination may be set). */
+export const GATEWAY_TARGET_KINDS: readonly string[] = [LINUX_AGENT_KIND, LINUX_AGENT_USERS_KIND, SSH_CERTIFICATE_KIND];
 
 export type AccessRefusal =
   | 'operator_disabled'
@@ -19,7 +28,8 @@ export type AccessRefusal =
   | 'no_active_grant'
   | 'kind_unsupported'
   | 'no_destination'
-  | 'no_credential';
+  | 'no_credential'
+  | 'no_ssh_ca';
 
 /** What a refusal tells the person (on their terminal) and the audit log. */
 export const REFUSAL_TEXT: Record<AccessRefusal, string> = {
@@ -30,6 +40,7 @@ export const REFUSAL_TEXT: Record<AccessRefusal, string> = {
   kind_unsupported: 'the gateway does not reach this kind of target yet',
   no_destination: 'the gateway has no address for this target (an admin sets it)',
   no_credential: 'Timebox no longer holds the password of this grant (it was shown to you, or chosen on the host): log in directly with it',
+  no_ssh_ca: 'the tenant has no active SSH CA for the gateway to sign its login with (an admin creates it)',
 };
 
 export interface GatewayAccess {
@@ -40,8 +51,8 @@ export interface GatewayAccess {
   expiresAt: Date;
   account: string;
   destination: GatewayDestinationRow;
-  /** The grant's own password; never logged, never sent to the person. */
-  password: string;
+  /** What the gateway logs in with; never logged, never sent to the person. */
+  credential: HostCredential;
 }
 
 export type AccessDecision = { ok: true; access: GatewayAccess } | { ok: false; refusal: AccessRefusal; tenantId: string | null; targetId: string | null };
@@ -49,6 +60,18 @@ export type AccessDecision = { ok: true; access: GatewayAccess } | { ok: false; 
 export interface AccessDeps {
   db: Kysely<Database>;
   secrets: SecretBox;
+}
+
+/** Whether the tenant has an active SSH CA: the only Timebox key a host can trust for a login. */
+async function hasActiveSshCa(db: Kysely<Database>, tenantId: string): Promise<boolean> {
+  const ca = await credentialsDb(db)
+    .selectFrom('certificate_authorities')
+    .select('id')
+    .where('tenant_id', '=', tenantId)
+    .where('kind', '=', 'ssh')
+    .where('status', '=', 'active')
+    .executeTakeFirst();
+  return ca !== undefined;
 }
 
 /** The targets an SSH user name may mean: `<target>` or `<tenant-slug>+<target>`. */
@@ -73,7 +96,7 @@ function grantPassword(deps: AccessDeps, grantId: string, credentialEnc: string 
 
 export async function decideAccess(deps: AccessDeps, operatorId: string, sshUser: string, now: Date): Promise<AccessDecision> {
   const db = gatewayDb(deps.db);
-  const operator = await db.selectFrom('operators').select('disabled').where('id', '=', operatorId).executeTakeFirst();
+  const operator = await db.selectFrom('operators').select(['disabled', 'email']).where('id', '=', operatorId).executeTakeFirst();
   if (!operator || operator.disabled) return { ok: false, refusal: 'operator_disabled', tenantId: null, targetId: null };
 
   let targets: Array<{ id: string; tenant_id: string; name: string; kind: string }> = [];
@@ -96,7 +119,7 @@ export async function decideAccess(deps: AccessDeps, operatorId: string, sshUser
   // The active grant ending last: the session lasts as long as the person may be there.
   const grant = await db
     .selectFrom('grants')
-    .select(['id', 'expires_at', 'credential_enc'])
+    .select(['id', 'expires_at', 'credential_enc', 'entitlements'])
     .where('target_id', '=', target.id)
     .where('operator_id', '=', operatorId)
     .where('state', '=', 'active')
@@ -105,9 +128,24 @@ export async function decideAccess(deps: AccessDeps, operatorId: string, sshUser
     .limit(1)
     .executeTakeFirst();
   if (!grant || !grant.expires_at) return refuse('no_active_grant');
-  if (target.kind !== LINUX_AGENT_KIND) return refuse('kind_unsupported');
+  if (!GATEWAY_TARGET_KINDS.includes(target.kind)) return refuse('kind_unsupported');
   const destination = await db.selectFrom('gateway_destinations').selectAll().where('target_id', '=', target.id).executeTakeFirst();
   if (!destination) return refuse('no_destination');
+  const granted = (account: string, credential: HostCredential): AccessDecision => ({
+    ok: true,
+    access: { tenantId: target.tenant_id, targetId: target.id, targetName: target.name, grantId: grant.id, expiresAt: grant.expires_at!, account, destination, credential },
+  });
+  const certificate = async (account: string): Promise<AccessDecision> => {
+    // Never create a CA from here: hosts trust only a CA an admin set them up with.
+    if (!(await hasActiveSshCa(deps.db, target.tenant_id))) return refuse('no_ssh_ca');
+    return granted(account, { kind: 'certificate', tenantId: target.tenant_id, grantId: grant.id, operatorId, subject: operator.email.slice(0, 120), grantEnd: grant.expires_at! });
+  };
+
+  if (target.kind === SSH_CERTIFICATE_KIND) {
+    // The grant's first principal; a grant of several principals logs in as the first one.
+    const principal = grant.entitlements[0];
+    return principal ? certificate(principal) : refuse('no_credential');
+  }
   const onHost = await db
     .selectFrom('agent_grants')
     .select(['username', 'password_enc'])
@@ -115,19 +153,9 @@ export async function decideAccess(deps: AccessDeps, operatorId: string, sshUser
     .where('removed_at', 'is', null)
     .executeTakeFirst();
   if (!onHost) return refuse('no_credential');
+  // An existing user has no password Timebox knows: a certificate for that user, during the grant.
+  if (target.kind === LINUX_AGENT_USERS_KIND) return certificate(onHost.username);
   const password = grantPassword(deps, grant.id, grant.credential_enc, onHost.password_enc);
   if (password === null) return refuse('no_credential');
-  return {
-    ok: true,
-    access: {
-      tenantId: target.tenant_id,
-      targetId: target.id,
-      targetName: target.name,
-      grantId: grant.id,
-      expiresAt: grant.expires_at,
-      account: onHost.username,
-      destination,
-      password,
-    },
-  };
+  return granted(onHost.username, { kind: 'password', password });
 }

@@ -1,8 +1,8 @@
 /**
  * One recorded session: the person's channel on one side, the host's on the other, every byte
  * of output (and input, when asked) into the recording on its way through. The gateway logs in
- * to the host as the grant's account with the grant's password; the host key must be the one an
- * admin pinned for the target.
+ * to the host as the grant's account with the grant's password or a certificate issued for the
+ * session (host-login.ts); the host key must be the one an admin pinned for the target.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -10,6 +10,8 @@ import ssh2, { type Client, type ClientChannel, type ServerChannel } from 'ssh2'
 import type { OutboundPolicy } from '../net/outbound-policy.js';
 import { createAsciicastRecorder, type Recorder } from './asciicast-recorder.js';
 import type { GatewayAccess } from './gateway-access.js';
+import { createGrantCertificates } from './grant-certificates.js';
+import { hostLogin } from './host-login.js';
 import { closeSessionRow, openSessionRow, type EndReason, type SessionsDeps } from './gateway-sessions.js';
 import type { LiveFeed } from './live-feed.js';
 import { observeSession } from './session-observers.js';
@@ -59,8 +61,12 @@ const LOGIN_TIMEOUT_MS = 15_000;
 /** The host's SSH session, logged in with the grant's own credential. */
 function connectHost(deps: SessionDeps, access: GatewayAccess): Promise<Client> {
   const expected = Buffer.from(access.destination.host_key.split(' ')[1] ?? '', 'base64');
-  return deps.outbound.resolve(access.destination.host).then(
-    (pinned) =>
+  return deps.outbound
+    .resolve(access.destination.host)
+    // The certificate (if any) is issued only once the address passed the outbound policy.
+    .then(async (pinned) => ({ pinned, login: await hostLogin(createGrantCertificates(deps), access.account, access.credential) }))
+    .then(
+    ({ pinned, login }) =>
       new Promise<Client>((resolve, reject) => {
         const host = new ssh2.Client();
         // The handshake has its own timeout; this bounds the login after it (PAM may stall).
@@ -80,14 +86,40 @@ function connectHost(deps: SessionDeps, access: GatewayAccess): Promise<Client> 
           host: pinned.address,
           port: access.destination.port,
           username: access.account,
-          password: access.password,
-          tryKeyboard: false,
+          ...login.options,
           readyTimeout: 10_000,
           keepaliveInterval: 15_000,
           hostVerifier: (key: Buffer) => key.equals(expected),
         });
+        try {
+          login.attach(host);
+        } catch (err) {
+          clearTimeout(timer);
+          host.end();
+          reject(err as Error);
+        }
       }),
   );
+}
+
+/** How long a finished session's last output may take to reach a person who reads slowly. */
+const DELIVER_REST_MS = 5_000;
+
+/**
+ * Resolves once the host's output has all been read and handed to the person's channel's window
+ * (a zero-length write calls back after every earlier write went out), or after `ms`.
+ */
+function deliverRest(hostChannel: ClientChannel, channel: ServerChannel, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const flush = () => (channel.writable ? channel.write(Buffer.alloc(0), () => done()) : done());
+    if (hostChannel.readableEnded) flush();
+    else hostChannel.once('end', flush);
+  });
 }
 
 function openChannel(host: Client, r: SessionRequest): Promise<ClientChannel> {
@@ -227,6 +259,8 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
             });
           });
         }
+        // Closing the channel drops what still waits for the person's window: deliver it first.
+        if (reason === 'host_closed') await deliverRest(hostChannel, channel, DELIVER_REST_MS);
         const e = exit as { code: number } | { signal: string } | null;
         deps.log.debug({ sessionId: id, reason, exit: e }, 'ending the session');
         try {

@@ -1,0 +1,123 @@
+/**
+ * A linux-agent-users target through the gateway: the person's existing user on the host has no
+ * password Timebox knows, so the gateway logs in with a certificate it has Timebox issue for the
+ * session (the tenant's SSH CA, principal = that user, short, inside the grant). The host's sshd
+ * trusts the tenant's CA (TrustedUserCAKeys, the file the agent's `sshTrust` keeps current), runs
+ * in a throwaway namespace with an enrolled agent applying the grant's group. The system OpenSSH
+ * client → gateway → sshd: the person gets a shell as their user with the granted group during the
+ * grant; without a grant, and after the grant is revoked, the gateway refuses.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
+import { createHostNamespace, type HostNamespace, type NsSshd } from '../harness/host-namespace.js';
+import { runArgv, type ExecResult } from '../harness/sshd.js';
+import { waitUntil, type AgentProcess } from '../agent/support.js';
+import type { ApiClient } from '../support/http.js';
+import { addMember, enrolledAgent, policyFor, startRestartableServer, type RestartableServer } from '../e2e/agent-support.js';
+
+const T = '/api/v1/tenants/default';
+const CA_KEYS = '/etc/ssh/timebox_user_ca.pub';
+let server: RestartableServer;
+let ns: HostNamespace;
+let sshd: NsSshd;
+let agent: AgentProcess | undefined;
+let dir: string;
+let targetId: string;
+let gatewayPort: number;
+
+interface Identity {
+  keyFile: string;
+  certFile: string;
+}
+
+async function identityOf(client: ApiClient, name: string): Promise<Identity> {
+  const keyFile = path.join(dir, `${name}-${randomBytes(3).toString('hex')}`);
+  const gen = await runArgv('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+  if (gen.code !== 0) throw new Error(gen.stderr);
+  const cert = await client.post('/api/v1/gateway/certificate', { publicKey: await readFile(`${keyFile}.pub`, 'utf8') });
+  expect(cert.status, JSON.stringify(cert.body)).toBe(200);
+  await writeFile(`${keyFile}-cert.pub`, `${cert.body.certificate}\n`);
+  return { keyFile, certFile: `${keyFile}-cert.pub` };
+}
+
+const ssh = (id: Identity, command: string[]): Promise<ExecResult> =>
+  runArgv(
+    '/usr/bin/ssh',
+    [
+      '-F', 'none', '-p', String(gatewayPort),
+      '-o', `UserKnownHostsFile=${path.join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'GlobalKnownHostsFile=/dev/null',
+      '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
+      '-i', id.keyFile, '-o', `CertificateFile=${id.certFile}`,
+      'web-users@127.0.0.1', '--', ...command,
+    ],
+    { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LC_ALL: 'C' }, timeoutMs: 30_000 },
+  );
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'tb-gateway-users-'));
+  server = await startRestartableServer({ TIMEBOX_GATEWAY_PORT: '0', TIMEBOX_GATEWAY_RECORDINGS_DIR: path.join(dir, 'recordings') });
+  gatewayPort = server.tb.gateway!.port;
+  ns = await createHostNamespace();
+  for (const argv of [['useradd', '-m', '-s', '/bin/sh', 'carol'], ['groupadd', 'ops']]) {
+    const r = await ns.exec(argv);
+    if (r.code !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
+  }
+  // The host trusts the tenant's SSH CA, as the agent's sshTrust.trustedCaKeysFile keeps it.
+  expect((await server.admin.post(`${T}/ca/ssh`)).status).toBe(200);
+  const trusted = await (await fetch(new URL(`${T}/ca/ssh`, server.url))).text();
+  const tee = await ns.exec(['tee', CA_KEYS], { input: trusted });
+  if (tee.code !== 0) throw new Error(`writing ${CA_KEYS}: ${tee.stderr}`);
+  sshd = await ns.startSshd({ trustedUserCaKeysFile: CA_KEYS });
+
+  const enrolled = await enrolledAgent(server, ns, await mkdtemp(path.join(dir, 'agent-')));
+  agent = await enrolled.run();
+  const added = await server.admin.post(`${T}/targets`, { name: 'web-users', kind: 'linux-agent-users', config: { agentId: enrolled.agentId, groups: ['ops'] } });
+  expect(added.status, JSON.stringify(added.body)).toBe(201);
+  targetId = added.body.target.id as string;
+  await policyFor(server.admin, targetId, 'web-users', 3600);
+
+  const scan = await runArgv('/usr/bin/ssh-keyscan', ['-t', 'ed25519', '-p', String(sshd.port), '127.0.0.1']);
+  const line = scan.stdout.split('\n').find((l) => l.includes('ssh-ed25519'));
+  if (!line) throw new Error(`ssh-keyscan: ${scan.stderr}`);
+  const dest = await server.admin.call('PUT', `${T}/targets/${targetId}/gateway-destination`, { host: '127.0.0.1', port: sshd.port, hostKey: line });
+  expect(dest.status, JSON.stringify(dest.body)).toBe(200);
+  const info = (await server.admin.get('/api/v1/gateway')).body;
+  await writeFile(path.join(dir, 'known_hosts'), `[127.0.0.1]:${gatewayPort} ${info.hostKey}\n`);
+}, 240_000);
+
+afterAll(async () => {
+  await agent?.kill9();
+  await ns?.destroy();
+  await server?.destroy();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+it('an existing user reaches the host through the gateway during the grant only, with a certificate issued for the grant', async () => {
+  onTestFailed(() => console.error(sshd.log().slice(-3000), agent?.output()));
+  const carol = await addMember(server, 'carol@example.test', ['requester']);
+  const bob = await addMember(server, 'bob@example.test', ['requester']);
+
+  const grant = await carol.post(`${T}/requests`, { targetId, entitlements: ['group:ops'], durationSeconds: 600, reason: 'INC-7 host maintenance', accountName: 'carol' });
+  expect(grant.status, JSON.stringify(grant.body)).toBe(201);
+  expect(grant.body).toMatchObject({ state: 'active', username: 'carol', credentialAvailable: false });
+  const id = await identityOf(carol, 'carol');
+  // The agent adds carol to ops; a login after that has the group.
+  const r = await waitUntil('carol logs in through the gateway with the group', 60_000, async () => {
+    const x = await ssh(id, ['id', '-un;', 'id', '-Gn']);
+    return x.code === 0 && /\bops\b/.test(x.stdout) ? x : null;
+  });
+  expect(r.stdout.split('\n')[0]).toBe('carol');
+  expect(sshd.log()).toContain(`ID "timebox:${grant.body.id}:gateway:carol@example.test"`);
+
+  // No grant: refused.
+  expect((await ssh(await identityOf(bob, 'bob'), ['true'])).code).toBe(255);
+
+  // Revoked: refused, with a fresh gateway certificate too.
+  expect((await server.admin.post(`${T}/grants/${grant.body.id}/revoke`, { reason: 'INC-7 done' })).status).toBe(200);
+  const after = await ssh(await identityOf(carol, 'carol-after'), ['true']);
+  expect(after.code).toBe(255);
+  expect(after.stderr).toMatch(/Permission denied/);
+}, 180_000);

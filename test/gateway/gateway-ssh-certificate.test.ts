@@ -1,0 +1,177 @@
+/**
+ * An SSH-certificate target through the gateway: the system OpenSSH client → the gateway (inside
+ * a real server) → a real sshd that trusts the tenant's SSH CA and nothing else. For each session
+ * the gateway has Timebox issue a certificate for the grant (the grant's principal, a couple of
+ * minutes, never past the grant's end), logs in with it and shows it to nobody. A person with a
+ * grant gets a shell and runs commands; without a grant, or after it ended, the gateway refuses;
+ * a session open at the grant's end is cut within a second (measured).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { credentialsDb } from '../../src/credentials/types.js';
+import { waitUntil } from '../agent/support.js';
+import { scratchDir } from '../credentials/support.js';
+import { runArgv, startSshd, type ExecResult, type Sshd } from '../harness/sshd.js';
+import type { ApiClient } from '../support/http.js';
+import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
+
+const T = '/api/v1/tenants/default';
+let server: TestServer;
+let sshd: Sshd;
+let scratch: Awaited<ReturnType<typeof scratchDir>>;
+let targetId: string;
+let gatewayPort: number;
+let alice: ApiClient;
+let bob: ApiClient;
+const aliceEmail = `alice.${randomBytes(3).toString('hex')}@example.com`;
+
+interface Identity {
+  keyFile: string;
+  certFile: string;
+}
+
+/** A fresh key and its gateway certificate, as `timebox ssh` makes them. */
+async function identityOf(client: ApiClient, name: string): Promise<Identity> {
+  const keyFile = path.join(scratch.dir, `${name}-${randomBytes(3).toString('hex')}`);
+  const gen = await runArgv('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+  if (gen.code !== 0) throw new Error(gen.stderr);
+  const cert = await client.post('/api/v1/gateway/certificate', { publicKey: await readFile(`${keyFile}.pub`, 'utf8') });
+  expect(cert.status, JSON.stringify(cert.body)).toBe(200);
+  const certFile = `${keyFile}-cert.pub`;
+  await writeFile(certFile, `${cert.body.certificate}\n`);
+  return { keyFile, certFile };
+}
+
+function sshArgs(id: Identity, command: string[], extra: string[] = []): string[] {
+  return [
+    '-F', 'none', '-p', String(gatewayPort),
+    '-o', `UserKnownHostsFile=${path.join(scratch.dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
+    '-i', id.keyFile, '-o', `CertificateFile=${id.certFile}`,
+    ...extra,
+    'web-hosts@127.0.0.1', ...(command.length ? ['--', ...command] : []),
+  ];
+}
+const sshEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch.dir, LC_ALL: 'C' });
+const ssh = (id: Identity, command: string[], extra: string[] = [], input?: string): Promise<ExecResult> =>
+  runArgv('/usr/bin/ssh', sshArgs(id, command, extra), { env: sshEnv(), timeoutMs: 30_000, ...(input !== undefined ? { input } : {}) });
+
+const sessionsOf = async (grantId: string) => (await server.admin.get(`${T}/gateway-sessions?grantId=${grantId}`)).body.items as Array<Record<string, any>>;
+const issuedFor = (grantId: string) =>
+  credentialsDb(server.tb.store.db).selectFrom('issued_credentials').selectAll().where('grant_id', '=', grantId).orderBy('created_at').execute();
+
+async function grantFor(client: ApiClient, seconds: number): Promise<{ id: string; expiresAt: string }> {
+  const r = await client.post(`${T}/requests`, { targetId, entitlements: ['deploy'], durationSeconds: seconds, reason: 'CHG-42 deploy through the gateway' });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  expect(r.body.state).toBe('active');
+  return { id: r.body.id as string, expiresAt: r.body.expiresAt as string };
+}
+
+beforeAll(async () => {
+  scratch = await scratchDir();
+  server = await startTestServer({ env: { TIMEBOX_GATEWAY_PORT: '0', TIMEBOX_GATEWAY_RECORDINGS_DIR: path.join(scratch.dir, 'recordings') } });
+  gatewayPort = server.tb.gateway!.port;
+  const added = await server.admin.post(`${T}/targets`, { name: 'web-hosts', kind: 'ssh-certificate', config: { principalsAllowed: ['deploy'] } });
+  expect(added.status, JSON.stringify(added.body)).toBe(201);
+  targetId = added.body.target.id;
+  const policy = await server.admin.post(`${T}/policies`, { name: 'deploy', targetId, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600 });
+  expect(policy.status).toBe(201);
+  expect((await server.admin.post(`${T}/ca/ssh`)).status).toBe(200);
+  alice = await addOperator(server, aliceEmail, ['requester']);
+  bob = await addOperator(server, `bob.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+
+  // The host trusts the tenant's CA (from the public endpoint) and nothing else: no keys, no passwords.
+  const trusted = await fetch(new URL(`${T}/ca/ssh`, server.url));
+  sshd = await startSshd({ users: ['deploy'], trustedUserCaKeys: await trusted.text() });
+  const scan = await runArgv('/usr/bin/ssh-keyscan', ['-t', 'ed25519', '-p', String(sshd.port), '127.0.0.1']);
+  const line = scan.stdout.split('\n').find((l) => l.includes('ssh-ed25519'));
+  if (!line) throw new Error(`ssh-keyscan: ${scan.stderr}`);
+  const dest = await server.admin.call('PUT', `${T}/targets/${targetId}/gateway-destination`, { host: '127.0.0.1', port: sshd.port, hostKey: line });
+  expect(dest.status, JSON.stringify(dest.body)).toBe(200);
+  const info = (await alice.get('/api/v1/gateway')).body;
+  await writeFile(path.join(scratch.dir, 'known_hosts'), `[127.0.0.1]:${gatewayPort} ${info.hostKey}\n`);
+}, 120_000);
+
+afterAll(async () => {
+  await sshd?.stop();
+  await server?.close();
+  await scratch?.remove();
+});
+
+it('a person with a grant gets a shell as the grant principal; the gateway signs in with a certificate issued for the grant, shown to nobody', async () => {
+  const grant = await grantFor(alice, 600);
+  const id = await identityOf(alice, 'alice');
+  const r = await ssh(id, ['id', '-un;', 'echo', 'through-the-gateway']);
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stdout).toBe('deploy\nthrough-the-gateway\n');
+
+  // A shell on a terminal: typed commands run.
+  const shell = await ssh(id, [], ['-tt'], 'echo shell-$((40+2))\nexit\n');
+  expect(shell.code, shell.stderr).toBe(0);
+  expect(shell.stdout).toContain('shell-42');
+  const sessions = await waitUntil('both sessions recorded and closed', 15_000, async () => {
+    const all = await sessionsOf(grant.id);
+    return all.length === 2 && all.every((s) => !s.live) ? all : null;
+  });
+  expect(sessions.map((s) => s.account)).toEqual(['deploy', 'deploy']);
+
+  // sshd logged in the gateway's certificates: the key id names the grant and the person.
+  const keyId = `timebox:${grant.id}:gateway:${aliceEmail}`;
+  expect(sshd.log()).toContain(`ID "${keyId}"`);
+  // One certificate per session, recorded against the grant: principal deploy, short, inside the grant.
+  const issued = (await issuedFor(grant.id)).filter((c) => c.subject === `gateway:${aliceEmail}`);
+  expect(issued).toHaveLength(2);
+  for (const c of issued) {
+    expect(c.principals).toEqual(['deploy']);
+    expect(+c.not_after - +c.not_before).toBeLessThanOrEqual(180_000);
+    expect(+c.not_after).toBeLessThanOrEqual(Date.parse(grant.expiresAt));
+  }
+  // Nothing the person can read names the gateway's certificates.
+  const seen = JSON.stringify([(await alice.get(`${T}/grants/${grant.id}`)).body, (await alice.post(`${T}/grants/${grant.id}/credential`, {})).body]);
+  for (const c of issued) expect(seen).not.toContain(`"${c.serial}"`);
+  expect(seen).not.toContain('gateway:');
+
+  // Output beyond every window on the way arrives whole: the session's end never cuts its tail.
+  const big = await ssh(id, ['seq', '1', '400000']);
+  expect(big.code, big.stderr).toBe(0);
+  expect(big.stdout.length).toBe(Array.from({ length: 400_000 }, (_, i) => String(i + 1).length + 1).reduce((a, b) => a + b, 0));
+
+  // No grant: refused before any certificate is issued.
+  const before = (await credentialsDb(server.tb.store.db).selectFrom('issued_credentials').select('id').execute()).length;
+  const refused = await ssh(await identityOf(bob, 'bob'), ['true']);
+  expect(refused.code).toBe(255);
+  expect(refused.stderr).toMatch(/Permission denied/);
+  expect((await credentialsDb(server.tb.store.db).selectFrom('issued_credentials').select('id').execute()).length).toBe(before);
+}, 120_000);
+
+it('the session is cut within a second of the grant end; afterwards the gateway refuses and no certificate of the grant works', async () => {
+  const grant = await grantFor(bob, 30);
+  const id = await identityOf(bob, 'bob-held');
+  const child = spawn('/usr/bin/ssh', sshArgs(id, ['echo', 'held;', 'sleep', '600']), { env: sshEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += String(d)));
+  child.stderr.on('data', (d) => (err += String(d)));
+  const ended = new Promise<number>((resolve) => child.once('exit', () => resolve(Date.now())));
+  await waitUntil('the held session runs', 20_000, async () => out.includes('held'));
+  const at = await ended;
+  const lateMs = at - Date.parse(grant.expiresAt);
+  console.log(`gateway closed the SSH-certificate session ${lateMs} ms after the grant's end`);
+  expect(lateMs).toBeGreaterThanOrEqual(-50);
+  expect(lateMs).toBeLessThan(1000);
+  expect(err).toMatch(/your access ends in \d+ s/);
+  const session = await waitUntil('the session ended', 10_000, async () => (await sessionsOf(grant.id)).find((s) => s.endReason === 'grant_ended') ?? null);
+  expect(session.live).toBe(false);
+
+  const after = await ssh(await identityOf(bob, 'bob-after'), ['true']);
+  expect(after.code).toBe(255);
+  // Every certificate of the grant is revoked or past its end: none opens the host any more.
+  const live = await waitUntil('the grant ended', 20_000, async () => {
+    const rows = await issuedFor(grant.id);
+    return rows.every((c) => c.revoked_at !== null || +c.not_after <= Date.now()) ? rows : null;
+  });
+  expect(live.some((c) => c.subject.startsWith('gateway:'))).toBe(true);
+}, 120_000);
