@@ -112,7 +112,7 @@ describe('the agent delivering credentials', () => {
     // In this process (so the pino stream can be captured), host operations inside the namespace.
     agent = await startAgent({ stateDir, scheduleFile, host, logger: agentLogger(capture), config: { smtp: smtpSettings(), hostName: 'endpoint-2' }, filePollMs: 100 });
 
-    const mail = await smtp.waitForMessage('cy@example.test', 10_000);
+    const mail = await smtp.waitForMessage('cy@example.test', 30_000);
     const delivered = credentialsFrom(mail);
     const refused = credentialsFrom(smtp.rejected[rejectedBefore]!);
     expect(refused.username).toBe(delivered.username);
