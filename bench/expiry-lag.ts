@@ -43,6 +43,10 @@ export interface ExpiryLagResult {
   p50ByTenthMs: number[];
   /** Revocations per second achieved, first expiry to last revocation. */
   achievedPerSecond: number;
+  /** First expiry to the last verified revocation (the burst figure); NaN when none was revoked. */
+  drainMs: number;
+  /** Grants not revoked when the wait ended, or revoked with their account still enabled on the target. */
+  notRevoked: number;
   timedOut: boolean;
 }
 
@@ -105,10 +109,11 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
 
-    const lags = await sql<{ lag_ms: number; at_ms: number }>`
-      SELECT (extract(epoch FROM revoked_at - expires_at) * 1000)::float8 AS lag_ms,
-             (extract(epoch FROM expires_at) * 1000)::float8 AS at_ms
-      FROM grants WHERE tenant_id = ${t.tenantId}::uuid AND state = 'revoked'`.execute(tb.store.db);
+    const lags = await sql<{ lag_ms: number; at_ms: number; username: string }>`
+      SELECT (extract(epoch FROM g.revoked_at - g.expires_at) * 1000)::float8 AS lag_ms,
+             (extract(epoch FROM g.expires_at) * 1000)::float8 AS at_ms, a.username
+      FROM grants g JOIN jit_accounts a ON a.id = g.jit_account_id
+      WHERE g.tenant_id = ${t.tenantId}::uuid AND g.state = 'revoked'`.execute(tb.store.db);
     const tenths: number[][] = Array.from({ length: 10 }, () => []);
     let lastRevoked = 0;
     for (const r of lags.rows) {
@@ -116,6 +121,13 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
       lastRevoked = Math.max(lastRevoked, r.at_ms + r.lag_ms);
     }
     const stillEnabled = [...state.accounts.values()].filter((a) => a.enabled).length;
+    // Per grant: revoked in the store AND disabled on the target, or it counts as not revoked.
+    const revokedNames = new Set(lags.rows.map((r) => r.username));
+    let notRevoked = 0;
+    for (let i = 1; i <= o.grants; i++) {
+      const name = seededUsername(tag, i);
+      if (!revokedNames.has(name) || state.accounts.get(name)?.enabled !== false) notRevoked++;
+    }
     return {
       store: o.store,
       grants: o.grants,
@@ -126,6 +138,8 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
       slackMs,
       offeredPerSecond: o.grants / (o.windowMs / 1000),
       achievedPerSecond: (revoked * 1000) / (lastRevoked - expiresFrom.getTime()),
+      drainMs: revoked > 0 ? lastRevoked - expiresFrom.getTime() : Number.NaN,
+      notRevoked,
       p50ByTenthMs: tenths.map((v) => Math.round(summarize(v).p50)),
       targetRevokeCalls: state.calls.revoke,
       targetAccountsStillEnabled: stillEnabled,

@@ -40,7 +40,8 @@ export const benchLogger = (): Logger => pino({ level: process.env.BENCH_LOG_LEV
 const t0 = Date.now();
 export const say = (msg: string) => process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
 
-async function call<T>(base: string, method: string, path: string, token: string | null, body?: unknown): Promise<T> {
+/** One JSON call to the API as a client makes it; a non-2xx answer throws with its status and text. */
+export async function call<T>(base: string, method: string, path: string, token: string | null, body?: unknown): Promise<T> {
   const res = await fetch(new URL(path, base), {
     method,
     headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -49,7 +50,7 @@ async function call<T>(base: string, method: string, path: string, token: string
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
-  return JSON.parse(text) as T;
+  return (text ? JSON.parse(text) : undefined) as T;
 }
 
 export async function setupTenant(
