@@ -30,7 +30,7 @@ import { startTimebox } from '../src/server/start.js';
 import { freePort } from '../test/harness/postgres.js';
 import { cpuTimeMs, stopChild, waitHealthy } from './million-grants.js';
 import { ENTITLEMENT, seedOperators, seededOperators } from './seed.js';
-import { benchLogger, call, say, serverEnv, setupTenant } from './setup.js';
+import { benchLogger, call, join, say, serverEnv, setupTenant } from './setup.js';
 import { summarize, type Summary } from './stats.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -170,15 +170,8 @@ async function prepare(env: Record<string, string>, people: number): Promise<Pre
     const db = tb.store.db;
     const admin = await call<{ token: string }>(tb.url, 'POST', '/api/v1/auth/login', null, tb.bootstrap);
 
-    const approverScope = { ...t, tag: 'apiok' };
-    await seedOperators(db, approverScope, 1, APPROVERS);
-    const approvers = await seededOperators(db, approverScope, APPROVERS);
-    await db
-      .updateTable('memberships')
-      .set({ roles: ['approver'] })
-      .where('tenant_id', '=', t.tenantId)
-      .where('operator_id', 'in', approvers.map((a) => a.operatorId))
-      .execute();
+    // The approvers join as people do (their ids must be real UUIDs: a policy names them).
+    const approvers = await Promise.all(Array.from({ length: APPROVERS }, (_, i) => join(tb.url, admin.token, t.slug, `approver${i + 1}@bench.invalid`, ['approver'])));
     // The setup's policy grants without approval; this benchmark's requests must wait for one.
     await call(tb.url, 'DELETE', `/api/v1/tenants/${t.slug}/policies/${t.policyId}`, admin.token);
     const policy = await call<{ id: string }>(tb.url, 'POST', `/api/v1/tenants/${t.slug}/policies`, admin.token, {
@@ -199,9 +192,10 @@ async function prepare(env: Record<string, string>, people: number): Promise<Pre
     const ask = { targetId: t.targetId, entitlements: [ENTITLEMENT], reason: 'benchmark load', policyId: policy.id };
 
     const tokens = createTokens({ db, audit: tb.deps.audit, clock: tb.deps.clock });
-    const sessions = await db.transaction().execute(async (tx) => {
+    // Sessions for the people who ask during the run, as their sign-in would create them.
+    const requesterTokens = await db.transaction().execute(async (tx) => {
       const out: string[] = [];
-      for (const p of [...approvers, ...everyone.slice(people)]) out.push((await tokens.createSession(p.operatorId, tx)).token);
+      for (const p of everyone.slice(people)) out.push((await tokens.createSession(p.operatorId, tx)).token);
       return out;
     });
 
@@ -221,8 +215,8 @@ async function prepare(env: Record<string, string>, people: number): Promise<Pre
     return {
       slug: t.slug,
       body: JSON.stringify({ targetId: ask.targetId, entitlements: ask.entitlements, reason: ask.reason, policyId: ask.policyId }),
-      requesterTokens: sessions.slice(APPROVERS),
-      approverTokens: sessions.slice(0, APPROVERS),
+      requesterTokens,
+      approverTokens: approvers.map((a) => a.token),
       pendingGrantIds,
     };
   } finally {

@@ -32,6 +32,8 @@ export interface BurstResult {
   notRevoked: number;
   /** Verified revocations per second over the drain. */
   perSecond: number;
+  /** The slowest plain read (a count) made meanwhile: what the burst does to everything else. */
+  slowestReadMs: number;
   timedOut: boolean;
   detail: ExpiryLagResult;
 }
@@ -44,6 +46,7 @@ export async function measureBurst(o: BurstOptions): Promise<BurstResult> {
     drainMs: r.timedOut ? Number.NaN : r.drainMs,
     notRevoked: r.notRevoked,
     perSecond: r.achievedPerSecond,
+    slowestReadMs: r.slowestReadMs,
     timedOut: r.timedOut,
     detail: r,
   };

@@ -19,7 +19,7 @@ export interface ExpiryLagOptions {
   grants: number;
   /** Expiries are spread over this window ... */
   windowMs: number;
-  /** ... which opens this long after the server is ready (time to set up and seed). */
+  /** ... which opens this long after the tenant is set up (time to seed: a loaded machine's slow setup must not eat it). */
   leadMs: number;
   /** Give up this long after the window closes. */
   graceMs: number;
@@ -45,8 +45,10 @@ export interface ExpiryLagResult {
   achievedPerSecond: number;
   /** First expiry to the last verified revocation (the burst figure); NaN when none was revoked. */
   drainMs: number;
-  /** Grants not revoked when the wait ended, or revoked with their account still enabled on the target. */
+  /** Grants not revoked by the end of the grace period, or revoked with their account still enabled on the target. */
   notRevoked: number;
+  /** The slowest of the once-a-second progress reads: how long a plain read waited meanwhile. */
+  slowestReadMs: number;
   timedOut: boolean;
 }
 
@@ -57,7 +59,7 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
     const readyAt = Date.now();
     const t = await setupTenant(tb.url, tb.bootstrap, { maxDurationSeconds: 3600 });
     const setupMs = Date.now() - readyAt;
-    const expiresFrom = new Date(readyAt + o.leadMs);
+    const expiresFrom = new Date(Date.now() + o.leadMs);
     const tag = 'lag';
 
     const seedStart = Date.now();
@@ -97,8 +99,11 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
     const deadline = expiresFrom.getTime() + o.windowMs + o.graceMs;
     let revoked = 0;
     let timedOut = false;
+    let slowestReadMs = 0;
     for (;;) {
+      const readStart = performance.now();
       const r = await sql<{ n: string }>`SELECT count(*) AS n FROM grants WHERE tenant_id = ${t.tenantId}::uuid AND state = 'revoked'`.execute(tb.store.db);
+      slowestReadMs = Math.max(slowestReadMs, performance.now() - readStart);
       revoked = Number(r.rows[0]!.n);
       if (revoked >= o.grants) break;
       if (Date.now() > deadline) {
@@ -121,8 +126,9 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
       lastRevoked = Math.max(lastRevoked, r.at_ms + r.lag_ms);
     }
     const stillEnabled = [...state.accounts.values()].filter((a) => a.enabled).length;
-    // Per grant: revoked in the store AND disabled on the target, or it counts as not revoked.
-    const revokedNames = new Set(lags.rows.map((r) => r.username));
+    // Per grant: revoked in the store by the deadline AND disabled on the target, or it counts as
+    // not revoked (on PGlite the progress read itself may wait past the deadline behind the work).
+    const revokedNames = new Set(lags.rows.filter((r) => r.at_ms + r.lag_ms <= deadline).map((r) => r.username));
     let notRevoked = 0;
     for (let i = 1; i <= o.grants; i++) {
       const name = seededUsername(tag, i);
@@ -140,6 +146,7 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
       achievedPerSecond: (revoked * 1000) / (lastRevoked - expiresFrom.getTime()),
       drainMs: revoked > 0 ? lastRevoked - expiresFrom.getTime() : Number.NaN,
       notRevoked,
+      slowestReadMs,
       p50ByTenthMs: tenths.map((v) => Math.round(summarize(v).p50)),
       targetRevokeCalls: state.calls.revoke,
       targetAccountsStillEnabled: stillEnabled,
