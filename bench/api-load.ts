@@ -66,6 +66,8 @@ export interface ApiLoadResult {
   /** CPU of the server process and of this process (the generator) over the run, in cores. */
   serverCores: number;
   generatorCores: number;
+  /** Server process CPU per call (warm-up excluded): what the rate costs, whatever else runs on the machine. */
+  serverCpuMsPerCall: number;
 }
 
 interface Plan {
@@ -113,7 +115,8 @@ export async function measureApiLoad(o: ApiLoadOptions): Promise<ApiLoadResult> 
     const wall0 = performance.now();
     const shots = await fire(client, plans.slice(warmCalls), o.rate);
     const wallS = (performance.now() - wall0) / 1000;
-    const serverCores = ((await cpuTimeMs(child.pid!)) - serverCpu0) / 1000 / wallS;
+    const serverCpuMs = (await cpuTimeMs(child.pid!)) - serverCpu0;
+    const serverCores = serverCpuMs / 1000 / wallS;
     const own = process.cpuUsage(ownCpu0);
     if (child.exitCode !== null) throw new Error(`the server exited during the run: ${stderr.slice(-500)}`);
 
@@ -134,6 +137,7 @@ export async function measureApiLoad(o: ApiLoadOptions): Promise<ApiLoadResult> 
       generatorLagMs: summarize(shots.map((s) => s.sentAt - s.scheduledAt)),
       serverCores,
       generatorCores: (own.user + own.system) / 1e6 / wallS,
+      serverCpuMsPerCall: serverCpuMs / shots.length,
     };
     const k = result.byKindMs;
     say(

@@ -34,6 +34,10 @@ export interface BurstResult {
   perSecond: number;
   /** The slowest plain read (a count) made meanwhile: what the burst does to everything else. */
   slowestReadMs: number;
+  /** The longest the server's event loop was blocked meanwhile (an API call waits at least that long). */
+  longestStallMs: number;
+  /** CPU of the server's process per verified revocation (with PGlite, its database's too). */
+  cpuMsPerRevocation: number;
   timedOut: boolean;
   detail: ExpiryLagResult;
 }
@@ -47,6 +51,8 @@ export async function measureBurst(o: BurstOptions): Promise<BurstResult> {
     notRevoked: r.notRevoked,
     perSecond: r.achievedPerSecond,
     slowestReadMs: r.slowestReadMs,
+    longestStallMs: r.longestStallMs,
+    cpuMsPerRevocation: r.cpuMsPerRevocation,
     timedOut: r.timedOut,
     detail: r,
   };

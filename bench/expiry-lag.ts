@@ -4,6 +4,7 @@
  * own; lag = revoked_at - expires_at per grant, read back from the rows, so it covers the whole
  * path (timer, claim, expire transition, target revoke + verify, final transition).
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import { fakeTargetState } from '../src/connectors/fake/fake-connector.js';
 import { startTimebox } from '../src/server/start.js';
@@ -49,6 +50,10 @@ export interface ExpiryLagResult {
   notRevoked: number;
   /** The slowest of the once-a-second progress reads: how long a plain read waited meanwhile. */
   slowestReadMs: number;
+  /** The longest the server's event loop was blocked meanwhile (on PGlite the database runs on it). */
+  longestStallMs: number;
+  /** CPU time of this process (the server, and PGlite's database when embedded) per revocation. */
+  cpuMsPerRevocation: number;
   timedOut: boolean;
 }
 
@@ -100,6 +105,9 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
     let revoked = 0;
     let timedOut = false;
     let slowestReadMs = 0;
+    const stalls = monitorEventLoopDelay({ resolution: 10 });
+    stalls.enable();
+    const cpu0 = process.cpuUsage();
     for (;;) {
       const readStart = performance.now();
       const r = await sql<{ n: string }>`SELECT count(*) AS n FROM grants WHERE tenant_id = ${t.tenantId}::uuid AND state = 'revoked'`.execute(tb.store.db);
@@ -113,6 +121,9 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
       }
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
+
+    stalls.disable();
+    const cpu = process.cpuUsage(cpu0);
 
     const lags = await sql<{ lag_ms: number; at_ms: number; username: string }>`
       SELECT (extract(epoch FROM g.revoked_at - g.expires_at) * 1000)::float8 AS lag_ms,
@@ -147,6 +158,8 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
       drainMs: revoked > 0 ? lastRevoked - expiresFrom.getTime() : Number.NaN,
       notRevoked,
       slowestReadMs,
+      longestStallMs: stalls.max / 1e6,
+      cpuMsPerRevocation: revoked > 0 ? (cpu.user + cpu.system) / 1000 / revoked : Number.NaN,
       p50ByTenthMs: tenths.map((v) => Math.round(summarize(v).p50)),
       targetRevokeCalls: state.calls.revoke,
       targetAccountsStillEnabled: stillEnabled,

@@ -111,6 +111,8 @@ function burstRows(r: BurstResult) {
   else rows.push(row(fig, label, r.drainMs / 1000, 's', goal));
   rows.push(row(`Burst: verified revocations/s`, label, r.perSecond, '/s'));
   rows.push(row(`Burst: slowest plain read meanwhile (a count of the grants, once a second)`, label, r.slowestReadMs, 'ms'));
+  rows.push(row(`Burst: longest event-loop stall in the server process meanwhile`, label, r.longestStallMs, 'ms'));
+  rows.push(row(`Burst: server process CPU per verified revocation${r.store === 'pglite' ? ' (database included)' : ''}`, label, r.cpuMsPerRevocation, 'ms'));
   rows.push(row(`Burst: grants not revoked and verified ${formatNumber((BURST_WINDOW_MS + scale.burstGraceMs) / 1000)} s after the second`, label, r.notRevoked, '', { text: '0', ok: (v) => v === 0 }));
 }
 
@@ -192,6 +194,7 @@ async function main() {
       rows.push(row('API answers other than 2xx', 'PostgreSQL', r.non2xx, '', { text: '0', ok: (v) => v === 0 }));
       rows.push(row('API load generator lag p99 (actual send behind schedule)', 'PostgreSQL', r.generatorLagMs.p99, 'ms', { text: '< 5 ms (not the bottleneck)', ok: (v) => v < 5 }));
       rows.push(row('API server process CPU during the run', 'PostgreSQL', r.serverCores, 'cores'));
+      rows.push(row('API server process CPU per call (PostgreSQL\'s own not counted)', 'PostgreSQL', r.serverCpuMsPerCall, 'ms'));
     });
 
     await section('AD JIT grant + revoke', 'PostgreSQL', async () => {
