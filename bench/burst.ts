@@ -38,6 +38,8 @@ export interface BurstResult {
   longestStallMs: number;
   /** CPU of the server's process per verified revocation (with PGlite, its database's too). */
   cpuMsPerRevocation: number;
+  /** PostgreSQL: committed transactions per revocation (the poll's own included, about one a second). */
+  commitsPerRevocation: number;
   timedOut: boolean;
   detail: ExpiryLagResult;
 }
@@ -53,6 +55,7 @@ export async function measureBurst(o: BurstOptions): Promise<BurstResult> {
     slowestReadMs: r.slowestReadMs,
     longestStallMs: r.longestStallMs,
     cpuMsPerRevocation: r.cpuMsPerRevocation,
+    commitsPerRevocation: r.commitsPerRevocation,
     timedOut: r.timedOut,
     detail: r,
   };

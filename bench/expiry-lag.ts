@@ -5,7 +5,8 @@
  * path (timer, claim, expire transition, target revoke + verify, final transition).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../src/store/schema.js';
 import { fakeTargetState } from '../src/connectors/fake/fake-connector.js';
 import { startTimebox } from '../src/server/start.js';
 import { ENTITLEMENT, seedActiveGrants, seededUsername } from './seed.js';
@@ -54,6 +55,8 @@ export interface ExpiryLagResult {
   longestStallMs: number;
   /** CPU time of this process (the server, and PGlite's database when embedded) per revocation. */
   cpuMsPerRevocation: number;
+  /** PostgreSQL only: the database's committed transactions per revocation (each one a WAL flush). */
+  commitsPerRevocation: number;
   timedOut: boolean;
 }
 
@@ -108,6 +111,7 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
     const stalls = monitorEventLoopDelay({ resolution: 10 });
     stalls.enable();
     const cpu0 = process.cpuUsage();
+    const commits0 = await commits(tb.store.db, o.store);
     for (;;) {
       const readStart = performance.now();
       const r = await sql<{ n: string }>`SELECT count(*) AS n FROM grants WHERE tenant_id = ${t.tenantId}::uuid AND state = 'revoked'`.execute(tb.store.db);
@@ -124,6 +128,9 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
 
     stalls.disable();
     const cpu = process.cpuUsage(cpu0);
+    // Statistics reach pg_stat_database up to a second after the commit.
+    if (o.store === 'postgres') await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const commitsDone = (await commits(tb.store.db, o.store)) - commits0;
 
     const lags = await sql<{ lag_ms: number; at_ms: number; username: string }>`
       SELECT (extract(epoch FROM g.revoked_at - g.expires_at) * 1000)::float8 AS lag_ms,
@@ -159,6 +166,7 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
       notRevoked,
       slowestReadMs,
       longestStallMs: stalls.max / 1e6,
+      commitsPerRevocation: revoked > 0 ? commitsDone / revoked : Number.NaN,
       cpuMsPerRevocation: revoked > 0 ? (cpu.user + cpu.system) / 1000 / revoked : Number.NaN,
       p50ByTenthMs: tenths.map((v) => Math.round(summarize(v).p50)),
       targetRevokeCalls: state.calls.revoke,
@@ -168,4 +176,11 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
   } finally {
     await tb.close();
   }
+}
+
+/** Committed transactions of this database so far (NaN on PGlite, which keeps no such count). */
+async function commits(db: Kysely<Database>, store: ExpiryLagOptions['store']): Promise<number> {
+  if (store !== 'postgres') return Number.NaN;
+  const r = await sql<{ n: string }>`SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()`.execute(db);
+  return Number(r.rows[0]!.n);
 }
