@@ -43,7 +43,8 @@ const scale = {
   burstGrants: quick ? 2_000 : 10_000,
   burstLeadMs: quick ? 3_000 : 10_000,
   burstGraceMs: quick ? 20_000 : 120_000,
-  apiRate: 500,
+  // The rate; BENCH_API_RATE=<calls/s> probes another (what a busy machine still sustains).
+  apiRate: Number(process.env.BENCH_API_RATE ?? 500),
   apiMs: quick ? 10_000 : 30_000,
   apiWarmupMs: 2_000,
   apiWarmupRate: 100,
