@@ -38,7 +38,7 @@ export interface BurstResult {
   longestStallMs: number;
   /** CPU of the server's process per verified revocation (with PGlite, its database's too). */
   cpuMsPerRevocation: number;
-  /** PostgreSQL: committed transactions per revocation (the poll's own included, about one a second). */
+  /** PostgreSQL: committed transactions per revocation, read-only ones and the poll's (one a second) included. */
   commitsPerRevocation: number;
   timedOut: boolean;
   detail: ExpiryLagResult;

@@ -55,7 +55,7 @@ export interface ExpiryLagResult {
   longestStallMs: number;
   /** CPU time of this process (the server, and PGlite's database when embedded) per revocation. */
   cpuMsPerRevocation: number;
-  /** PostgreSQL only: the database's committed transactions per revocation (each one a WAL flush). */
+  /** PostgreSQL only: the database's committed transactions per revocation (read-only ones included). */
   commitsPerRevocation: number;
   timedOut: boolean;
 }

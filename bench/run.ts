@@ -114,7 +114,7 @@ function burstRows(r: BurstResult) {
   rows.push(row(`Burst: slowest plain read meanwhile (a count of the grants, once a second)`, label, r.slowestReadMs, 'ms'));
   rows.push(row(`Burst: longest event-loop stall in the server process meanwhile`, label, r.longestStallMs, 'ms'));
   rows.push(row(`Burst: server process CPU per verified revocation${r.store === 'pglite' ? ' (database included)' : ''}`, label, r.cpuMsPerRevocation, 'ms'));
-  if (r.store === 'postgres') rows.push(row('Burst: database commits per verified revocation', label, r.commitsPerRevocation, ''));
+  if (r.store === 'postgres') rows.push(row('Burst: database transactions per verified revocation (read-only included)', label, r.commitsPerRevocation, ''));
   rows.push(row(`Burst: grants not revoked and verified ${formatNumber((BURST_WINDOW_MS + scale.burstGraceMs) / 1000)} s after the second`, label, r.notRevoked, '', { text: '0', ok: (v) => v === 0 }));
 }
 
