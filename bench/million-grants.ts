@@ -143,7 +143,7 @@ async function restart(env: Record<string, string>, mode: StartMode, idleMs: num
 }
 
 /** Milliseconds from spawn to the first 200 from /healthz, polling every 20 ms. */
-async function waitHealthy(url: string, child: ChildProcess, since: number, stderr: () => string): Promise<number> {
+export async function waitHealthy(url: string, child: ChildProcess, since: number, stderr: () => string): Promise<number> {
   const deadline = since + 60_000;
   while (performance.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}) before it was ready: ${stderr().slice(-500)}`);
@@ -198,7 +198,7 @@ async function memory(pid: number): Promise<{ rss: number; hwm: number }> {
 }
 
 /** SIGTERM (tsx passes it on and the server closes cleanly); SIGKILL to both if that hangs. */
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const server = await serverPid(child.pid!).catch(() => null);

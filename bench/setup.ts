@@ -40,7 +40,8 @@ export const benchLogger = (): Logger => pino({ level: process.env.BENCH_LOG_LEV
 const t0 = Date.now();
 export const say = (msg: string) => process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
 
-async function call<T>(base: string, method: string, path: string, token: string | null, body?: unknown): Promise<T> {
+/** One JSON call to the API as a client makes it; a non-2xx answer throws with its status and text. */
+export async function call<T>(base: string, method: string, path: string, token: string | null, body?: unknown): Promise<T> {
   const res = await fetch(new URL(path, base), {
     method,
     headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -49,7 +50,16 @@ async function call<T>(base: string, method: string, path: string, token: string
   });
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
-  return JSON.parse(text) as T;
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** A person invited with `roles` accepts with their own password and signs in, as people join. */
+export async function join(url: string, adminToken: string, slug: string, email: string, roles: string[]): Promise<{ operatorId: string; token: string }> {
+  const invited = await call<{ link: string }>(url, 'POST', `/api/v1/tenants/${slug}/members`, adminToken, { email, roles });
+  const password = `Bench-${randomBytes(12).toString('base64url')}`;
+  await call(url, 'POST', '/api/v1/invitations/accept', null, { token: invited.link.split('/invite/')[1], password });
+  const session = await call<{ token: string; operator: { id: string } }>(url, 'POST', '/api/v1/auth/login', null, { email, password });
+  return { operatorId: session.operator.id, token: session.token };
 }
 
 export async function setupTenant(
@@ -68,14 +78,7 @@ export async function setupTenant(
   }
   const slug = 'bench';
   const tenant = await call<{ id: string }>(url, 'POST', '/api/v1/tenants', token, { slug, name: 'Benchmark' });
-  // The requester is invited and accepts with their own password, as people join.
-  const invited = await call<{ link: string }>(url, 'POST', `/api/v1/tenants/${slug}/members`, token, {
-    email: 'requester@bench.invalid',
-    roles: ['requester'],
-  });
-  const requesterLogin = { email: 'requester@bench.invalid', password: `Bench-${randomBytes(12).toString('base64url')}` };
-  await call(url, 'POST', '/api/v1/invitations/accept', null, { token: invited.link.split('/invite/')[1], password: requesterLogin.password });
-  const member = await call<{ operator: { id: string } }>(url, 'POST', '/api/v1/auth/login', null, requesterLogin);
+  const member = await join(url, token, slug, 'requester@bench.invalid', ['requester']);
   const instance = `bench-${randomBytes(4).toString('hex')}`;
   const { target } = await call<{ target: { id: string } }>(url, 'POST', `/api/v1/tenants/${slug}/targets`, token, {
     name: 'fake',
@@ -90,5 +93,5 @@ export async function setupTenant(
     defaultDurationSeconds: Math.min(3600, opts.maxDurationSeconds),
     reasonMinLength: 0,
   });
-  return { tenantId: tenant.id, slug, targetId: target.id, policyId: policy.id, instance, requesterId: member.operator.id };
+  return { tenantId: tenant.id, slug, targetId: target.id, policyId: policy.id, instance, requesterId: member.operatorId };
 }
