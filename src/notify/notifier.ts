@@ -51,6 +51,14 @@ function idsIn(event: NotificationEvent): string[] {
 
 export function createNotifier(deps: NotifierDeps): Notifier {
   const { clock, log } = deps;
+  // The outbox row says it on every event; the log says it once per tenant per 10 minutes, so a
+  // busy tenant without SMTP does not pay a log line per request.
+  const warnedAt = new Map<string, number>();
+  const warnNoSmtp = (tenantId: string, at: number) => {
+    if (at - (warnedAt.get(tenantId) ?? -Infinity) < 600_000) return false;
+    warnedAt.set(tenantId, at);
+    return true;
+  };
   return {
     async enqueue(tx, tenantId, input, recipients) {
       const parsed = notificationEventSchema.safeParse(input);
@@ -129,7 +137,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       ];
       if (rows.length === 0) return;
       await db.insertInto('notifications').values(rows).execute();
-      if (emails.length > 0 && !hasSmtp) log.warn({ tenantId, event: event.type, emails: emails.length }, 'email notifications not sent: no SMTP settings for this tenant');
+      if (emails.length > 0 && !hasSmtp && warnNoSmtp(tenantId, now.getTime())) log.warn({ tenantId, event: event.type, emails: emails.length }, 'email notifications not sent: no SMTP settings for this tenant');
     },
   };
 }

@@ -45,7 +45,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
   const pglite = await PGlite.create(opts.dataDir ?? 'memory://');
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1 } as pg.PoolConfig);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: yieldingBeforeEachUse(pool) }) });
   await migrateToLatest(db);
   return {
     db,
@@ -55,4 +55,21 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       await pglite.close();
     },
   };
+}
+
+/**
+ * PGlite runs each query synchronously in this thread and answers through promises, never
+ * through I/O: work that always has its next query ready (a burst of expiries) would keep the
+ * event loop from timers and sockets for as long as it lasts, and the API would not answer. One
+ * turn of the event loop before each connection use (each query or transaction) lets requests in;
+ * pg.Pool then serves waiting users in order.
+ */
+function yieldingBeforeEachUse(pool: pg.Pool): pg.Pool {
+  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+  return Object.assign(pool, {
+    connect: async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return connect();
+    },
+  });
 }
