@@ -4,7 +4,8 @@
  * - `linux-agent`: during a grant, a group added to the JIT account by hand is taken away while
  *   the person's SSH login keeps working; after the end, the deleted account brought back from a
  *   backup (while the agent was down), given a password and put in sudo is ended again by the
- *   agent's check at start, and the rogue's SSH login is refused;
+ *   agent's check at start, and the rogue's SSH login is refused; a new account under the name,
+ *   not made by Timebox, is reported and alerted, never touched;
  * - `linux-agent-users`: during a grant, the existing user put in sudo by hand is taken out while
  *   the granted group and their login stay; after the end, the group the grant gave, added back by
  *   hand, is removed again.
@@ -135,6 +136,17 @@ it('linux-agent: a group added by hand during the grant is removed, login kept; 
   expect((await sshRun(sshd.port, 'tbann', password, ['true'])).code).not.toBe(0);
   expect((await ns.exec(['getent', 'passwd', 'tbann'])).code).not.toBe(0);
   expect((await driftEvents()).filter((e) => e.action === 'drift.repair_failed')).toEqual([]);
+
+  // A new account under the name, not made by Timebox: reported (owner) and alerted, never touched.
+  await root(['useradd', '-m', '-s', '/bin/bash', 'tbann']);
+  const failed = await waitUntil('drift on tbann not repaired', 30_000, async () =>
+    (await driftEvents()).find((e) => e.action === 'drift.repair_failed' && e.after.username === 'tbann'),
+  );
+  expect(failed.after.findings).toEqual([{ kind: 'owner', subject: 'tbann', expected: 'timebox', actual: expect.stringMatching(/not made by Timebox/) }]);
+  const alerts = (await server.admin.get(`${T}/alerts`)).body.items as Array<{ grantId: string; severity: string; resolvedAt: string | null }>;
+  expect(alerts).toEqual([expect.objectContaining({ grantId, severity: 'critical', resolvedAt: null })]);
+  expect((await ns.exec(['getent', 'passwd', 'tbann'])).code).toBe(0);
+  await root(['userdel', '-r', 'tbann']);
 });
 
 it('linux-agent-users: sudo added by hand during the grant is removed, group and login kept; the group re-added after the end is removed', async () => {
@@ -163,5 +175,5 @@ it('linux-agent-users: sudo added by hand during the grant is removed, group and
   const login = await sshRun(sshd.port, 'erin', ERIN_PASSWORD, ['id', '-nG']);
   expect(login.code).toBe(0);
   expect(login.stdout.split(/\s+/)).not.toContain('ops');
-  expect((await driftEvents()).filter((e) => e.action === 'drift.repair_failed')).toEqual([]);
+  expect((await driftEvents()).filter((e) => e.action === 'drift.repair_failed' && e.after.username === 'erin')).toEqual([]);
 });
