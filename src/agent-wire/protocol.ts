@@ -7,6 +7,7 @@
  * journalled without blocking the others in the same message.
  */
 import { z } from 'zod';
+import { FindingSchema } from '../core/findings.js';
 import { accountNameProblem, GRANT_ID_RE, runAsProblem, sudoCommandProblem } from './names.js';
 
 export const PROTOCOL_SCHEMA_VERSION = 1;
@@ -144,15 +145,18 @@ export const JournalEventSchema = z.enum([
   'activated',
   'ended',
   'error',
+  /** The host was found changed after the fact (live drift); `findings` say what, `code` whether it was undone. */
+  'drift',
 ]);
 export type JournalEvent = z.infer<typeof JournalEventSchema>;
 
 /**
  * What a refusal or failure means, for the server to act on (the message is for people):
  * `grant_refused` nothing was applied; `activation_refused` the host could not apply the grant as
- * specified and ends it; `step_failed` / `end_failed` a step is being retried.
+ * specified and ends it; `step_failed` / `end_failed` a step is being retried; `drift_repaired` / `drift_unrepaired` what a drift check
+ * found (and undid, or could not undo).
  */
-export const JournalCodeSchema = z.enum(['grant_refused', 'activation_refused', 'step_failed', 'end_failed']);
+export const JournalCodeSchema = z.enum(['grant_refused', 'activation_refused', 'step_failed', 'end_failed', 'drift_repaired', 'drift_unrepaired']);
 export type JournalCode = z.infer<typeof JournalCodeSchema>;
 
 export const JournalEntrySchema = z.strictObject({
@@ -166,6 +170,8 @@ export const JournalEntrySchema = z.strictObject({
   message: z.string(),
   /** Facts checked on the host after the step (never secrets). */
   verified: z.record(z.string(), z.union([z.boolean(), z.string(), z.number()])).optional(),
+  /** On 'drift' entries: what differed from the desired state, as data (core/findings.ts). */
+  findings: z.array(FindingSchema).max(50).optional(),
 });
 export type JournalEntry = z.infer<typeof JournalEntrySchema>;
 

@@ -19,6 +19,10 @@ export const AgentConfigSchema = z.strictObject({
   hostName: z.string().min(1).max(255).optional(),
   /** Longest sleep of the enforcer between passes. */
   maxSleepMs: z.int().min(100).max(300_000).optional(),
+  /** How often the host is checked for changes made by hand to what grants gave (default 300 s). */
+  driftCheckSeconds: z.int().min(1).max(86_400).optional(),
+  /** How long after its end a grant's account is still checked (default 168 h, 7 days). */
+  driftWatchHours: z.int().min(0).max(24 * 366).optional(),
   /** Server mode: longest wait between attempts to reach an unreachable server (default 30 s). */
   backoffMaxMs: z.int().min(1_000).max(600_000).optional(),
   /** Server mode: how often the agent reports its health (default 30 s). */

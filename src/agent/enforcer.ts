@@ -8,6 +8,7 @@
 import { classifyTargetError, invalid } from '../core/errors.js';
 import { backoffDelay, defaultRetryPolicy, type RetryPolicy } from '../core/retry.js';
 import { NameError } from '../agent-wire/names.js';
+import { checkDrift, isWatched, type Unrepaired } from './drift-check.js';
 import { endGrant } from './grant-end.js';
 import { activate, admit, provision, type StepContext } from './grant-steps.js';
 import { parseGrantSpec, type DesiredState } from '../agent-wire/protocol.js';
@@ -17,7 +18,14 @@ export interface EnforcerOptions extends StepContext {
   /** Longest sleep between passes (default 30 s): bounds the effect of clock jumps and suspend. */
   maxSleepMs?: number;
   retry?: RetryPolicy;
+  /** How often the host is checked for drift from the schedule (default 5 min; drift-check.ts). */
+  driftCheckMs?: number;
+  /** How long after its end a grant is still checked (default 7 days); kept in the schedule until then. */
+  driftWatchMs?: number;
 }
+
+export const DEFAULT_DRIFT_CHECK_MS = 5 * 60_000;
+export const DEFAULT_DRIFT_WATCH_MS = 7 * 86_400_000;
 
 /** Failed steps retry quickly at first and at most every minute: ends must not wait long. */
 const agentRetry: RetryPolicy = { ...defaultRetryPolicy, baseMs: 1_000, maxMs: 60_000, slowRetryMs: 60_000, maxAttempts: 1_000 };
@@ -31,9 +39,15 @@ export class Enforcer {
   private readonly rejectedSeen = new Set<string>();
   private readonly maxSleepMs: number;
   private readonly retry: RetryPolicy;
+  private driftTimer: NodeJS.Timeout | null = null;
+  private readonly driftCheckMs: number;
+  private readonly driftWatchMs: number;
+  private readonly unrepaired: Unrepaired = new Map();
 
   constructor(private readonly ctx: EnforcerOptions) {
     this.maxSleepMs = ctx.maxSleepMs ?? 30_000;
+    this.driftCheckMs = ctx.driftCheckMs ?? DEFAULT_DRIFT_CHECK_MS;
+    this.driftWatchMs = ctx.driftWatchMs ?? DEFAULT_DRIFT_WATCH_MS;
     this.retry = ctx.retry ?? agentRetry;
     this.ctx = { ...ctx, passwords: this.passwords };
   }
@@ -43,6 +57,8 @@ export class Enforcer {
     this.stopped = false;
     this.timerOn = true;
     await this.converge();
+    // Also at start: whatever changed on the host while the agent was down is seen at once.
+    await this.checkDrift();
   }
 
   async stop(): Promise<void> {
@@ -50,6 +66,8 @@ export class Enforcer {
     this.timerOn = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.driftTimer) clearTimeout(this.driftTimer);
+    this.driftTimer = null;
     await this.chain.catch(() => undefined);
   }
 
@@ -123,7 +141,9 @@ export class Enforcer {
       for (const g of store.grants()) {
         if (!listed.has(g.spec.grantId) && !isTerminal(g) && !g.revokedAt) g.revokedAt = clock.now().toISOString();
       }
-      store.prune((g) => listed.has(g.spec.grantId));
+      // Ended grants stay for the drift check's watch window, listed or not.
+      const now = clock.now().getTime();
+      store.prune((g) => listed.has(g.spec.grantId) || isWatched(g, now, this.driftWatchMs));
       this.harvestPasswords(ds);
       for (const id of [...this.passwords.keys()]) {
         const g = store.get(id);
@@ -132,6 +152,27 @@ export class Enforcer {
       store.desiredVersion = ds.version;
       await store.save();
       await this.pass();
+    });
+  }
+
+  /**
+   * One drift check now (also what its timer runs, every `driftCheckMs`): the host against the
+   * schedule, after the grant steps queued before it.
+   */
+  checkDrift(): Promise<void> {
+    return this.serial(async () => {
+      if (this.driftTimer) clearTimeout(this.driftTimer);
+      this.driftTimer = null;
+      try {
+        if (!this.stopped) await checkDrift(this.ctx, this.driftWatchMs, this.unrepaired);
+      } finally {
+        if (this.timerOn) {
+          this.driftTimer = setTimeout(
+            () => void this.checkDrift().catch((err) => this.ctx.log.error({ err }, 'drift check failed')),
+            this.driftCheckMs,
+          );
+        }
+      }
     });
   }
 

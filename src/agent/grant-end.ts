@@ -32,7 +32,19 @@ export async function endGrant(ctx: StepContext, g: ScheduledGrant): Promise<voi
     return;
   }
   if (g.status !== 'ending') await persist(ctx, g, { status: 'ending' });
+  await undoOnHost(ctx, g);
+  const verified = await verifyEnded(ctx, g);
+  await persist(ctx, g, { status: 'ended', endedAt: now, retryAt: null, failures: 0, lastError: null });
+  ctx.journal.record(s.grantId, 'ended', `${s.kind} for ${g.username} ${why}; verified on the host`, { verified });
+}
+
+/**
+ * Takes away on the host everything the grant gave, and whatever was added to its account by hand
+ * since: every step checks first, so this is both the end and the drift repair of an ended grant.
+ */
+export async function undoOnHost(ctx: StepContext, g: ScheduledGrant): Promise<void> {
   const { host } = ctx;
+  const s = g.spec;
   const u = g.username!;
   if (s.kind === 'local-account') {
     const acct = await host.getAccount(u);
@@ -43,7 +55,8 @@ export async function endGrant(ctx: StepContext, g: ScheduledGrant): Promise<voi
     }
     if (s.sudo) await host.removeSudoRule(s.grantId);
     if (ours) {
-      for (const grp of g.groupsAdded) await host.removeFromGroup(u, grp);
+      // The account is the grant's own: no supplementary group outlives it (added by us or by hand).
+      for (const grp of new Set([...g.groupsAdded, ...acct.groups])) await host.removeFromGroup(u, grp);
       await host.terminateUserProcesses(u);
       // Whatever was emailed is now worthless, even if the account is unlocked by hand later.
       await host.setPassword(u, ctx.newPassword());
@@ -56,9 +69,6 @@ export async function endGrant(ctx: StepContext, g: ScheduledGrant): Promise<voi
     for (const grp of groupsToRemove(ctx, g)) await host.removeFromGroup(u, grp);
     if (s.endSessions) await host.terminateUserProcesses(u);
   }
-  const verified = await verifyEnded(ctx, g);
-  await persist(ctx, g, { status: 'ended', endedAt: now, retryAt: null, failures: 0, lastError: null });
-  ctx.journal.record(s.grantId, 'ended', `${s.kind} for ${u} ${why}; verified on the host`, { verified });
 }
 
 /** What must hold after the end; any miss throws so the end is retried, never reported as done. */
@@ -74,7 +84,9 @@ export async function verifyEnded(ctx: StepContext, g: ScheduledGrant): Promise<
   }
   const acct = await host.getAccount(u);
   const ours = !!acct && acct.comment === accountTag(g);
-  const groupsLeft = (acct?.groups ?? []).filter((x) => groupsToRemove(ctx, g).includes(x));
+  // A grant's own account keeps no supplementary group at all; an existing user only loses ours.
+  const ownAccount = s.kind === 'local-account' && ours;
+  const groupsLeft = (acct?.groups ?? []).filter((x) => ownAccount || groupsToRemove(ctx, g).includes(x));
   facts.groupsRemoved = groupsLeft.length === 0;
   if (groupsLeft.length) problems.push(`still in ${groupsLeft.join(', ')}`);
   if (s.kind === 'local-account') {

@@ -70,6 +70,7 @@ export async function admit(ctx: StepContext, g: ScheduledGrant): Promise<void> 
   if (g.admitted) return;
   const { host } = ctx;
   const s = g.spec;
+  let baseline: string[] | null = null;
   if (s.kind === 'local-account') {
     if (s.passwordDelivery && !ctx.delivery) throw invalid('the grant asks for the password by email but this agent has no SMTP settings');
     if (!g.username) await persist(ctx, g, { username: await chooseUsername(ctx) });
@@ -84,6 +85,7 @@ export async function admit(ctx: StepContext, g: ScheduledGrant): Promise<void> 
   } else {
     const acct = await host.getAccount(g.username!);
     if (!acct) throw invalid(`user ${g.username} does not exist on this host`);
+    baseline = acct.groups;
     if (acct.system) throw permanent(`user ${g.username} is a system account (uid ${acct.uid}); the agent never manages those`);
     // A Timebox local account belongs to its own grant (and is deleted at its end).
     if (acct.comment.startsWith('timebox grant ')) throw permanent(`user ${g.username} is a temporary account of another Timebox grant`);
@@ -92,7 +94,7 @@ export async function admit(ctx: StepContext, g: ScheduledGrant): Promise<void> 
     if (!(await host.groupExists(grp))) throw invalid(`group ${grp} does not exist on this host`);
   }
   if (s.sudo) await host.validateSudoRule(s.grantId, sudoInstall(g));
-  await persist(ctx, g, { admitted: true });
+  await persist(ctx, g, { admitted: true, groupsAtAdmission: baseline });
   ctx.journal.record(s.grantId, 'accepted', `${s.kind} for ${g.username} from ${s.startAt} until ${s.endAt} accepted`);
 }
 

@@ -30,7 +30,7 @@ export class Journal {
     grantId: string | null,
     event: JournalEvent,
     message: string,
-    extra: { idSuffix?: string; verified?: JournalEntry['verified']; code?: JournalCode } = {},
+    extra: { idSuffix?: string; verified?: JournalEntry['verified']; code?: JournalCode; findings?: JournalEntry['findings'] } = {},
   ): JournalEntry {
     const entry: JournalEntry = {
       id: [grantId ?? '-', event, extra.idSuffix].filter(Boolean).join(':'),
@@ -40,10 +40,11 @@ export class Journal {
       ...(extra.code ? { code: extra.code } : {}),
       message,
       ...(extra.verified ? { verified: extra.verified } : {}),
+      ...(extra.findings ? { findings: extra.findings } : {}),
     };
     appendLineDurable(this.file, JSON.stringify(entry));
-    const level = event === 'error' || event === 'rejected' ? 'warn' : 'info';
-    this.log[level]({ grantId, event, verified: entry.verified }, message);
+    const level = event === 'error' || event === 'rejected' || event === 'drift' ? 'warn' : 'info';
+    this.log[level]({ grantId, event, verified: entry.verified, findings: entry.findings }, message);
     this.onRecord?.();
     return entry;
   }

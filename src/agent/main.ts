@@ -95,6 +95,8 @@ export async function startAgent(opts: RunAgentOptions): Promise<AgentHandle> {
     hostName: config.hostName ?? defaultHostName(),
     newPassword: () => generatePassword(24),
     maxSleepMs: config.maxSleepMs,
+    ...(config.driftCheckSeconds !== undefined ? { driftCheckMs: config.driftCheckSeconds * 1000 } : {}),
+    ...(config.driftWatchHours !== undefined ? { driftWatchMs: config.driftWatchHours * 3_600_000 } : {}),
   });
   log.info({ stateDir, grants: store.grants().length }, 'agent starting: enforcing the local schedule');
   await enforcer.start();

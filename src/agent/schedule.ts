@@ -36,6 +36,12 @@ export const ScheduledGrantSchema = z.object({
   groupsAdded: z.array(z.string()).default([]),
   /** Groups the user already had: left alone at the end. */
   groupsHeldBefore: z.array(z.string()).default([]),
+  /**
+   * Existing users: every supplementary group the user had when the grant was admitted, the
+   * baseline of the drift check (a privileged group gained later, by no grant, is drift). Null in
+   * schedules written before the drift check.
+   */
+  groupsAtAdmission: z.array(z.string()).nullable().default(null),
   failures: z.int().min(0).default(0),
   retryAt: instant.nullable().default(null),
   lastError: z.string().nullable().default(null),

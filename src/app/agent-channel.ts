@@ -20,7 +20,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { TrustChangeHook } from '../credentials/trust-signal.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
-import { agentsDb, type AgentRow, type AgentsDb, type AgentsTx, type AgentGrantStatus } from '../store/schema-agents.js';
+import { agentsDb, storeTx, type AgentRow, type AgentsDb, type AgentsTx, type AgentGrantStatus } from '../store/schema-agents.js';
 import {
   AGENT_HEADER,
   NONCE_HEADER,
@@ -31,6 +31,7 @@ import {
   verifySignature,
 } from '../agent-wire/signing.js';
 import { PROTOCOL_SCHEMA_VERSION, type DesiredState, type Heartbeat, type JournalEntry, isActivationRefusal } from '../agent-wire/protocol.js';
+import { recordAgentDrift } from './agent-drift.js';
 import { systemActor, type AppDeps } from './deps.js';
 import { loadGrant } from './grant-queries.js';
 import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
@@ -297,6 +298,11 @@ export async function ingestJournal(
         .executeTakeFirst();
       if (!inserted) continue;
       stored++;
+      // Drift says nothing about the grant's progress on the host: audited (and alerted) with the entry.
+      if (e.event === 'drift') {
+        await recordAgentDrift(deps, storeTx(tx), agent, e);
+        continue;
+      }
       if (!e.grantId || !UUID_RE.test(e.grantId)) continue;
       const row = await tx
         .selectFrom('agent_grants')

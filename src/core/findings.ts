@@ -3,6 +3,7 @@
  * reconciler, the revocation and the audit log act on kinds and values, never on sentences.
  * `describeFinding` is the one place that puts a finding into words (alerts, emails, errors).
  */
+import { z } from 'zod';
 
 /** Everything the account could be found holding or doing that it should not. */
 export type Finding =
@@ -24,6 +25,18 @@ export type Finding =
   | { kind: 'desired_state'; subject: string; expected: 'removed'; actual: 'present' };
 
 export type FindingKind = Finding['kind'];
+
+/** The same shape on the wire (the agent reports its findings in its journal), checked on arrival. */
+export const FindingSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('entitlement'), subject: z.string().max(200), expected: z.literal('absent'), actual: z.literal('present') }),
+  z.strictObject({ kind: z.literal('login'), subject: z.string().max(200), expected: z.literal('disabled'), actual: z.literal('enabled') }),
+  z.strictObject({ kind: z.literal('sessions'), subject: z.string().max(200), expected: z.literal(0), actual: z.int().min(0) }),
+  z.strictObject({ kind: z.literal('expiry'), subject: z.string().max(200), expected: z.string().max(40), actual: z.string().max(40).nullable() }),
+  z.strictObject({ kind: z.literal('owner'), subject: z.string().max(200), expected: z.literal('timebox'), actual: z.string().max(200) }),
+  z.strictObject({ kind: z.literal('backstop'), subject: z.string().max(200), expected: z.literal('absent'), actual: z.literal('present') }),
+  z.strictObject({ kind: z.literal('credential'), subject: z.string().max(200), expected: z.literal('revoked'), actual: z.string().max(40) }),
+  z.strictObject({ kind: z.literal('desired_state'), subject: z.string().max(200), expected: z.literal('removed'), actual: z.literal('present') }),
+]) satisfies z.ZodType<Finding>;
 
 /** A native expiry later than allowed by more than this is drift (filetime and clock rounding). */
 export const EXPIRY_TOLERANCE_MS = 60_000;

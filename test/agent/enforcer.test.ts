@@ -125,7 +125,10 @@ describe('Enforcer', () => {
     expect(store.get('g1')!.status).toBe('ended');
     expect(host.accounts.size).toBe(1); // only daemon
     await enforcer.applyDesiredState(desired(7, []));
-    expect(store.get('g1')).toBeUndefined(); // a finished grant no longer listed is forgotten
+    expect(store.get('g1')!.status).toBe('ended'); // kept while the drift check watches it (7 days)
+    clock.set(new Date(T0 + 8 * MIN + 7 * 24 * 60 * MIN));
+    await enforcer.applyDesiredState(desired(8, []));
+    expect(store.get('g1')).toBeUndefined(); // then a finished grant no longer listed is forgotten
   });
 
   it('ends a known grant the server now sends malformed, and never undoes an end under way', async () => {

@@ -6,7 +6,8 @@
  * name are refused with words for a person; `rotate` exists exactly when the kind says it can
  * rotate; the account-name rules served as data agree with the connector's own judgement. What a
  * grant does is shown per kind against the real service: conformance.ts (login-shaped kinds),
- * credential-conformance.ts (credential-shaped kinds), and the e2e tests of the agent kinds.
+ * credential-conformance.ts (credential-shaped kinds), membership-conformance.ts, and for the agent
+ * kinds test/e2e/agent-conformance.test.ts.
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
+import type { AgentConfigInput } from '../../src/agent/config.js';
 import { AgentClient } from '../../src/agent/http-client.js';
 import { enrollAgent, loadIdentity } from '../../src/agent/identity.js';
 import { freePort, type HostNamespace } from '../harness/host-namespace.js';
@@ -121,7 +122,8 @@ export async function policyFor(admin: ApiClient, targetId: string, name: string
 
 /**
  * Enrols an agent for the namespace host (token from the API, `enrollAgent` writing the state
- * directory) and starts it inside the namespace with quick reconnects; resolves once it reported in.
+ * directory) and starts it inside the namespace with quick reconnects (and `config` besides);
+ * resolves once it reported in.
  * `start: false` enrols only (`run()` starts it later).
  */
 export async function enrolledAgent(
@@ -129,11 +131,12 @@ export async function enrolledAgent(
   ns: HostNamespace,
   stateDir: string,
   hostname = 'web-01.example.test',
+  config: AgentConfigInput = {},
 ): Promise<{ agentId: string; run(): Promise<AgentProcess> }> {
   const tok = await server.admin.post('/api/v1/tenants/default/agents/enrolment-tokens', { name: hostname.split('.')[0], expiresInMinutes: 5 });
   if (tok.status !== 201) throw new Error(`enrolment token: ${tok.status} ${JSON.stringify(tok.body)}`);
   const id = await enrollAgent({ server: server.url, token: tok.body.token as string, stateDir, hostname });
-  const configFile = await writeAgentConfig(stateDir, { backoffMaxMs: 2_000, heartbeatMs: 2_000 });
+  const configFile = await writeAgentConfig(stateDir, { backoffMaxMs: 2_000, heartbeatMs: 2_000, ...config });
   return {
     agentId: id.agentId,
     async run() {

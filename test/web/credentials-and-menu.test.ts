@@ -57,7 +57,9 @@ describe('certificates in the wizard, rotate and delete in the JIT account menu'
 
   async function startSshRequest(reason: string) {
     await page.goto('/t/default/jit-accounts/activate');
-    await page.getByRole('button', { name: /SSH certificate/ }).click();
+    // The kind's label as the server declares it (GET /target-kinds), in the choice and the form.
+    await page.getByRole('button', { name: /^SSH certificates/ }).click();
+    await page.getByRole('form', { name: 'Activate SSH certificates JIT account' }).waitFor();
     await page.getByLabel('Search principals').fill('deploy');
     await page.getByRole('checkbox', { name: 'deploy' }).check();
     await page.getByLabel('Reason').fill(reason);

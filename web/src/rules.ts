@@ -1,31 +1,23 @@
 /**
- * The account-name rules of each target kind, mirrored from the server so mistakes show while
- * typing. The server still checks everything; an unknown kind gets no client-side rule.
+ * Account-name checks while typing, from the rules each kind serves as data (GET /target-kinds):
+ * the same rules the server applies first; the server still checks everything and says why.
  */
+import { accountNameRuleBroken, type AccountNameRules } from '../../src/core/target-kinds.js';
 
-type Rule = (name: string) => string | null;
-
-const postgresAccountName: Rule = (name) => {
-  if (name.length < 3 || name.length > 63) return 'Use 3 to 63 characters.';
-  if (!/^[a-z0-9_]+$/.test(name)) return 'Use only lowercase letters, digits and underscores (no quotes, spaces or dashes).';
-  if (!/^[a-z]/.test(name)) return 'Start with a lowercase letter.';
-  if (name.startsWith('pg_')) return 'Names starting with "pg_" are reserved by PostgreSQL.';
-  return null;
-};
-
-/** sAMAccountName: at most 20 ASCII letters, digits, _ - . (the server's rule, short form). */
-const adAccountName: Rule = (name) => {
-  if (name.length > 20) return 'Use at most 20 characters (the Active Directory limit).';
-  if (!/^[A-Za-z0-9_.-]+$/.test(name)) return 'Use only ASCII letters, digits, "_", "-" and ".".';
-  if (name.endsWith('.')) return 'Do not end the name with a dot.';
-  return null;
-};
-
-const rules: Record<string, Rule> = { postgres: postgresAccountName, 'active-directory': adAccountName };
-
-export function accountNameProblem(kind: string, name: string): string | null {
+/** The first problem with `name` under the kind's rules; none known (kinds not loaded yet): only emptiness. */
+export function accountNameProblem(rules: AccountNameRules | undefined, name: string): string | null {
   if (!name.trim()) return 'Enter a username.';
-  return rules[kind]?.(name) ?? null;
+  if (!rules) return null;
+  switch (accountNameRuleBroken(rules, name)) {
+    case 'length':
+      return `Use ${rules.minLength} to ${rules.maxLength} characters.`;
+    case 'pattern':
+      return rules.hint;
+    case 'reserved':
+      return 'This name is reserved on this kind of target; choose another.';
+    default:
+      return null;
+  }
 }
 
 /** Same default as the server: `alice.smith@example.com` → `alice_smith_jit`. */
@@ -38,13 +30,3 @@ export function defaultAccountName(email: string, maxLength = 20): string {
   const stem = (base || 'user').slice(0, Math.max(1, maxLength - 4)).replace(/_+$/, '');
   return `${stem}_jit`;
 }
-
-export const kindLabel = (kind: string): string =>
-  (
-    {
-      postgres: 'PostgreSQL',
-      'active-directory': 'Active Directory',
-      'active-directory-groups': 'Active Directory groups',
-      fake: 'Test target',
-    } as Record<string, string>
-  )[kind] ?? kind;

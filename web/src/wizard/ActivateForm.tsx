@@ -17,9 +17,10 @@ import { focusFirstInvalid, hasErrors, placeError, type FieldErrors } from '../f
 import { fittingPolicies } from '../policy-match';
 import { accountNameProblem, defaultAccountName } from '../rules';
 import type { Grant, JitAccount, Policy, Target } from '../../../src/api/types.js';
+import type { TargetKindInfo } from '../pages/targets/json-schema';
 import { askWords, durationProblem, reasonProblem } from './ask-rules';
 import { AskExtras, extrasProblems, noExtras, type Extras } from './AskExtras';
-import { entitlementWords, labelOfKind, namesRequester, takesPublicKey } from './credential-kinds';
+import { entitlementWords, namesRequester, takesPublicKey } from './credential-kinds';
 import { EntitlementPicker } from './EntitlementPicker';
 import { PublicKeyField, publicKeyProblem } from './PublicKeyField';
 
@@ -47,6 +48,8 @@ const serverPaths: Partial<Record<string, Field>> = {
 
 export function ActivateForm(props: {
   kind: string;
+  /** The server's word on the kind (GET /target-kinds): its label and name rules; absent if unknown. */
+  kindInfo: Pick<TargetKindInfo, 'label' | 'accountNameRules'> | undefined;
   targets: Target[];
   policies: Policy[];
   mine: JitAccount[];
@@ -73,6 +76,7 @@ export function ActivateForm(props: {
   const requester = namesRequester(props.targets.find((t) => t.id === targetId), props.kind);
   const withKey = takesPublicKey(props.kind);
   const terms = entitlementWords(props.kind);
+  const kindLabel = props.kindInfo?.label ?? props.kind;
   const fitting = fittingPolicies(props.policies, { targetId, entitlements, roles: ws.tenant.roles, operatorId: ws.me.id, groupIds: props.myGroups });
   const policy = fitting.find((p) => p.id === policyId) ?? fitting[0];
   const totp = useTotpStep('request-totp', !!policy?.rules?.mfa.request);
@@ -83,7 +87,7 @@ export function ActivateForm(props: {
     if (policy && !durationTouched) setDuration(formatDuration(policy.defaultDurationSeconds));
   }, [policy?.id, durationTouched]);
 
-  const usernameLive = existing || requester ? null : accountNameProblem(props.kind, username);
+  const usernameLive = existing || requester ? null : accountNameProblem(props.kindInfo?.accountNameRules, username);
   const set = (field: Field, message: string | null) => setErrors((e) => ({ ...e, [field]: message ?? undefined, form: undefined }));
 
   const validate = (): FieldErrors<Field> => ({
@@ -131,9 +135,9 @@ export function ActivateForm(props: {
   };
 
   return (
-    <form ref={formRef} className="card form" onSubmit={submit} noValidate aria-label={`Activate ${labelOfKind(props.kind)} JIT account`}>
+    <form ref={formRef} className="card form" onSubmit={submit} noValidate aria-label={`Activate ${kindLabel} JIT account`}>
       <p className="step">
-        Account type: <strong>{labelOfKind(props.kind)}</strong>{' '}
+        Account type: <strong>{kindLabel}</strong>{' '}
         <button type="button" className="link-button" onClick={props.onBack}>
           change
         </button>

@@ -10,15 +10,19 @@ import { useWorkspace } from '../context';
 import { formatDate } from '../format';
 import { Link, navigate } from '../router';
 import type { Grant, Group, JitAccount, Policy, Target } from '../../../src/api/types.js';
+import type { TargetKindInfo } from '../pages/targets/json-schema';
+import { loadTargetKinds } from '../pages/targets/kinds';
 import { ActivateForm } from './ActivateForm';
 import { CredentialDialog } from './CredentialDialog';
-import { labelOfKind, secretNoun } from './credential-kinds';
+import { secretNoun } from './credential-kinds';
 
 interface Data {
   targets: Target[];
   policies: Policy[];
   mine: JitAccount[];
   myGroups: string[];
+  /** What the server says of each kind (label, name rules); empty if it could not be asked. */
+  kinds: TargetKindInfo[];
 }
 
 export function ActivateWizard() {
@@ -35,14 +39,24 @@ export function ActivateWizard() {
       call('listPolicies', { params: { tenant: ws.slug } }),
       call('listJitAccounts', { params: { tenant: ws.slug }, query: { mine: 'true', limit: 200 } }),
       call('listGroups', { params: { tenant: ws.slug } }).then((r) => r.items, () => [] as Group[]),
+      // Without them the wizard still works: kinds are shown by their names, names checked by the server.
+      loadTargetKinds().catch(() => [] as TargetKindInfo[]),
     ]).then(
-      ([targets, policies, mine, groups]) =>
-        setData({ targets, policies: policies.items, mine: mine.items, myGroups: groups.filter((g) => g.memberIds.includes(ws.me.id)).map((g) => g.id) }),
+      ([targets, policies, mine, groups, kinds]) =>
+        setData({
+          targets,
+          policies: policies.items,
+          mine: mine.items,
+          myGroups: groups.filter((g) => g.memberIds.includes(ws.me.id)).map((g) => g.id),
+          kinds,
+        }),
       (err: unknown) => setError(messageOf(err)),
     );
   }, [ws.slug]);
 
   const kinds = [...new Set(data?.targets.map((t) => t.kind) ?? [])].sort();
+  const infoOf = (k: string) => data?.kinds.find((i) => i.kind === k);
+  const labelOf = (k: string) => infoOf(k)?.label ?? k;
 
   return (
     <div className="wizard">
@@ -63,7 +77,7 @@ export function ActivateWizard() {
           <div className="kind-choices">
             {kinds.map((k) => (
               <button key={k} type="button" className="kind-choice" onClick={() => setKind(k)}>
-                {labelOfKind(k)}
+                {labelOf(k)}
                 <span className="hint">
                   {data.targets.filter((t) => t.kind === k).length} target(s)
                 </span>
@@ -74,6 +88,7 @@ export function ActivateWizard() {
       ) : (
         <ActivateForm
           kind={kind}
+          kindInfo={infoOf(kind)}
           targets={data.targets.filter((t) => t.kind === kind)}
           policies={data.policies}
           mine={data.mine}

@@ -1,26 +1,20 @@
 /**
  * The target kinds that issue a credential (certificate or token) instead of enabling an account
- * with a password: their labels, whether they take the requester's public key, and how the parts
- * of what they issue are saved and used. See docs/credentials.md.
+ * with a password: whether they take the requester's public key, and how the parts of what they
+ * issue are saved and used (their labels come from the server, GET /target-kinds). See
+ * docs/credentials.md.
  */
-import { kindLabel } from '../rules';
 import type { Credential, Target } from '../../../src/api/types.js';
 
 /** The one list of credential kinds: the target form's settings for them (pages/targets/credential-kinds.ts) are keyed by it. */
 export type CredentialKind = 'ssh-certificate' | 'x509-certificate' | 'security-token';
 
-const labels: Record<CredentialKind, string> = {
-  'ssh-certificate': 'SSH certificate',
-  'x509-certificate': 'X.509 client certificate',
-  'security-token': 'Security token',
-};
+const credentialKinds: ReadonlySet<string> = new Set<CredentialKind>(['ssh-certificate', 'x509-certificate', 'security-token']);
 
-export const issuesCredential = (kind: string | undefined): kind is CredentialKind => !!kind && kind in labels;
+export const issuesCredential = (kind: string | undefined): kind is CredentialKind => !!kind && credentialKinds.has(kind);
 
 /** SSH and X.509 sign the person's own key when given one; tokens are bearer tokens and take none. */
 export const takesPublicKey = (kind: string | undefined): boolean => kind === 'ssh-certificate' || kind === 'x509-certificate';
-
-export const labelOfKind = (kind: string): string => (issuesCredential(kind) ? labels[kind] : kindLabel(kind));
 
 /** What the entitlements of a credential kind are called in the picker (other kinds: groups and roles). */
 export function entitlementWords(kind: string): { legend?: string; searchLabel?: string; noun?: string } {

@@ -7,7 +7,7 @@ import { useEffect, useState } from 'react';
 import { call, allPages, messageOf } from '../../api';
 import { FormError, SelectField } from '../../components/Field';
 import { useWorkspace } from '../../context';
-import { kindLabel } from '../../rules';
+import { useTargetKinds } from '../targets/kinds';
 import type { Target } from '../../../../src/api/types.js';
 import { JitSettingsForm, type JitSettingsView } from './JitSettingsForm';
 
@@ -17,6 +17,8 @@ export function JitSettings() {
   const [targetId, setTargetId] = useState('');
   const [settings, setSettings] = useState<JitSettingsView | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const { kinds } = useTargetKinds();
+  const kindLabel = (kind: string) => kinds?.find((k) => k.kind === kind)?.label ?? kind;
 
   useEffect(() => {
     allPages('listTargets', { params: { tenant: ws.slug } }).then(
