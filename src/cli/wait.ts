@@ -8,6 +8,7 @@ import { endpoints } from '../api/endpoints.js';
 import { pathOf } from '../api/endpoint.js';
 import type { Grant } from '../api/types.js';
 import { apiEventStream } from './api-client.js';
+import { sseEvents } from './event-stream.js';
 import type { Ctx } from './context.js';
 import { CliError, ExitCode } from './exit-codes.js';
 import { clean, note } from './output.js';
@@ -17,31 +18,6 @@ export function stillPending(g: Grant, now = Date.now()): boolean {
   if (g.state === 'requested' || g.state === 'activating') return true;
   if (g.state !== 'approved') return false;
   return !g.requestedStartAt || new Date(g.requestedStartAt).getTime() <= now;
-}
-
-interface SseEvent {
-  event: string;
-  data: string;
-}
-
-/** Splits a text/event-stream body into events (only `event:` and `data:` lines matter here). */
-async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of body) {
-    buffer += decoder.decode(chunk, { stream: true }).replace(/\r\n?/g, '\n');
-    for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let event = 'message';
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event:')) event = line.slice(6).trim();
-        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-      }
-      if (data.length) yield { event, data: data.join('\n') };
-    }
-  }
 }
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -112,6 +112,8 @@ export interface RunningCli {
   shows(pattern: RegExp): Promise<string>;
   /** What the command printed and its exit code, once it has ended. */
   done: Promise<CliResult>;
+  /** Sends a signal, as Ctrl-C (SIGINT) at a terminal would. */
+  signal(name: NodeJS.Signals): void;
 }
 
 /** Starts `timebox ...args` and lets the test react to what it prints while it runs (`request --wait`). */
@@ -136,6 +138,7 @@ export function startCli(args: string[], opts: { env?: Record<string, string> } 
   );
   return {
     done,
+    signal: (name) => void child.kill(name),
     shows(pattern) {
       return new Promise((resolve, reject) => {
         const check = () => {

@@ -12,6 +12,7 @@ import { useWorkspace } from '../../context';
 import { formatDateSeconds } from '../../format';
 import { Link } from '../../router';
 import type { GatewaySession, Grant, SessionCommand } from '../../../../src/api/types.js';
+import { endReasonText as sharedEndReasonText } from '../../../../src/api/session-end-reasons.js';
 import type { LiveState } from './LiveTerminal';
 import { formatOffset } from './offset';
 import type { PlaybackControl } from './Playback';
@@ -22,17 +23,7 @@ const LiveTerminal = lazy(() => import('./LiveTerminal').then((m) => ({ default:
 const Playback = lazy(() => import('./Playback').then((m) => ({ default: m.Playback })));
 const loading = <p className="loading">Loading…</p>;
 
-const END_REASONS: Record<string, string> = {
-  client_closed: 'the person disconnected',
-  host_closed: 'the host ended it (logout or exit)',
-  grant_ended: 'the access ran out',
-  grant_revoked: 'the access was revoked',
-  killed: 'terminated by an administrator',
-  gateway_stopped: 'the gateway stopped',
-  gateway_died: 'the gateway died (recording up to its last flush)',
-  error: 'an error',
-};
-export const endReasonText = (r: string | null | undefined) => (r ? (END_REASONS[r] ?? r) : '—');
+export const endReasonText = (r: string | null | undefined) => sharedEndReasonText(r) ?? '—';
 
 export function SessionView(props: { id: string }) {
   const ws = useWorkspace();
