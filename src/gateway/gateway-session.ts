@@ -53,7 +53,7 @@ export interface SessionDeps extends SessionsDeps {
 const LOGIN_TIMEOUT_MS = 15_000;
 
 /** The host's SSH session, logged in with the grant's own credential. */
-function connectHost(deps: SessionDeps, access: GatewayAccess): Promise<Client> {
+export function connectHost(deps: Pick<SessionDeps, 'outbound'>, access: GatewayAccess): Promise<Client> {
   const expected = Buffer.from(access.destination.host_key.split(' ')[1] ?? '', 'base64');
   return deps.outbound.resolve(access.destination.host).then(
     (pinned) =>

@@ -36,7 +36,8 @@ export interface GatewayDestinationsTable {
   updated_at: Timestamp;
 }
 
-export type GatewaySessionKind = 'shell' | 'exec';
+/** shell and exec are terminal sessions; sftp and forward are relays logged line by line. */
+export type GatewaySessionKind = 'shell' | 'exec' | 'sftp' | 'forward';
 
 export interface GatewaySessionsTable {
   id: string;
