@@ -25,6 +25,7 @@ import * as m0023 from './migrations/0023_gateway.js';
 import * as m0024 from './migrations/0024_target_checks.js';
 import * as m0025 from './migrations/0025_alert_kind.js';
 import * as m0027 from './migrations/0027_unscanned_restart.js';
+import * as m0029 from './migrations/0029_recording_retention.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -48,6 +49,7 @@ const migrations: Record<string, Migration> = {
   '0024_target_checks': m0024,
   '0025_alert_kind': m0025,
   '0027_unscanned_restart': m0027,
+  '0029_recording_retention': m0029,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

@@ -59,6 +59,15 @@ export interface GatewaySessionsTable {
   end_reason: string | null;
   recording_sha256: string | null;
   recording_bytes: NullableInt8;
+  /** Set when retention removed the recording (migration 0029). */
+  recording_deleted_at: NullableTimestamp;
+}
+
+/** A tenant's gateway settings (migration 0029); no row: the defaults. */
+export interface GatewaySettingsTable {
+  tenant_id: string;
+  recording_retention_days: number;
+  updated_at: Timestamp;
 }
 
 export interface GatewayTables {
@@ -66,6 +75,7 @@ export interface GatewayTables {
   operator_ssh_keys: OperatorSshKeysTable;
   gateway_destinations: GatewayDestinationsTable;
   gateway_sessions: GatewaySessionsTable;
+  gateway_settings: GatewaySettingsTable;
 }
 
 export interface GatewayDatabase extends Database, AgentTables, GatewayTables {}

@@ -5,6 +5,8 @@
  * `timebox gateway rotate-host-key` replaces it (gateways present the new one from their next start).
  */
 import type { Command } from 'commander';
+import { RETENTION_DAYS } from '../../core/recording-retention.js';
+import { intArg } from '../args.js';
 import { connect } from '../context.js';
 import { print, printJson } from '../output.js';
 
@@ -59,6 +61,19 @@ export function registerGateway(program: Command): void {
       print(`Fingerprint: ${g.fingerprint}`);
       print(`Host key:    ${g.hostKey}`);
       print(`Address:     ${g.address ?? '(not configured: TIMEBOX_GATEWAY_PUBLIC_ADDRESS)'}`);
+    });
+
+  gateway
+    .command('retention')
+    .description("how many days the tenant keeps session recordings; with a number, set it (admins; 1-3650)")
+    .argument('[days]', 'keep recordings this many days', intArg(RETENTION_DAYS.min, RETENTION_DAYS.max))
+    .option('--json', 'machine-readable output')
+    .action(async (days: number | undefined, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const params = { tenant: await ctx.tenant() };
+      const s = days === undefined ? await ctx.api.call('getGatewaySettings', { params }) : await ctx.api.call('setGatewaySettings', { params, body: { recordingRetentionDays: days } });
+      if (ctx.json) return printJson(s);
+      print(`Recordings are kept ${s.recordingRetentionDays} days after their session ends${days === undefined ? '' : ' (saved)'}; older ones are removed, each removal audited.`);
     });
 
   gateway
