@@ -132,6 +132,7 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
       started = true;
       const person = who;
       if (!person) {
+        if (jumper) void ctx.refuse({ tenantId: null, operatorId: jumper.operatorId, action: 'gateway.access_refused', reason: 'no_such_target', user: jumper.user, address });
         tell(ch, `no target named "${jumper?.user ?? ''}" in your tenants: use <target>@<gateway>, or ssh -J <gateway> <target>`);
         return;
       }
