@@ -80,8 +80,9 @@ export async function startForwardSession(
             remote.once('drain', () => ch.resume());
           }
         });
-        ch.on('eof', () => remote.end());
-        remote.on('eof', () => ch.end());
+        // ssh2 channels end their readable side on the peer's EOF (they emit no 'eof').
+        ch.on('end', () => remote.end());
+        remote.on('end', () => ch.end());
         let closed = false;
         const close = () => {
           if (closed) return;

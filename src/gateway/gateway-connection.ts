@@ -50,6 +50,8 @@ interface Person {
 interface Who extends Person {
   tenantId: string;
   targetId: string;
+  /** From the grant's policy at sign-in (checked again when used). */
+  allowSftp: boolean;
 }
 
 export function handleConnection(ctx: ConnectionContext, client: Connection, opts: { address: string | null; jump: Person | null }): void {
@@ -91,7 +93,8 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
         await ctx.refuse({ tenantId: decision.tenantId, targetId: decision.targetId, operatorId: id.operatorId, action: 'gateway.access_refused', reason: decision.refusal, user: targetUser, address });
         return auth.reject(['publickey']);
       }
-      who = { operatorId: id.operatorId, user: targetUser, tenantId: decision.access.tenantId, targetId: decision.access.targetId };
+      const options = await gatewayOptionsOf(deps.db, decision.access.grantId);
+      who = { operatorId: id.operatorId, user: targetUser, tenantId: decision.access.tenantId, targetId: decision.access.targetId, allowSftp: options.allowSftp };
       auth.accept();
     })().catch((err: unknown) => {
       deps.log.error({ err }, 'gateway authentication failed');
@@ -172,23 +175,26 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
     channel.on('exec', (ok, _no, e) => begin('exec', e.command, ok()));
     channel.on('subsystem', (ok, no, s) => {
       const person = who;
-      if (s.name !== 'sftp' || !person || started) {
+      if (s.name !== 'sftp' || !person || started || !person.allowSftp) {
         refuseFeature(`subsystem:${s.name.slice(0, 40)}`);
         return no();
       }
       started = true;
+      // Accepted at once: the client sends its first packet without waiting for the answer, and
+      // data on a session channel not accepted yet is dropped. Checked again just after.
+      const ch = ok();
       void (async () => {
         const access = await currentAccess(person);
-        if (!access) return no();
+        if (!access) return tell(ch, 'you hold no active grant on this target');
         if (!(await gatewayOptionsOf(deps.db, access.grantId)).allowSftp) {
           refuseFeature('subsystem:sftp');
-          return no();
+          return tell(ch, 'SFTP is not allowed by the policy of your grant');
         }
-        const sftp = await startSftpSession(deps, ok, no, { operatorId: person.operatorId, clientAddress: address, access }, ctx.forget);
+        const sftp = await startSftpSession(deps, ch, { operatorId: person.operatorId, clientAddress: address, access }, ctx.forget);
         if (sftp && !sftp.ending) ctx.track(sftp, access.expiresAt);
       })().catch((err: unknown) => {
         deps.log.error({ err }, 'starting an sftp session failed');
-        no();
+        tell(ch, 'the SFTP session could not be started');
       });
     });
     channel.on('x11', (_ok, no) => {

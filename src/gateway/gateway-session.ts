@@ -177,7 +177,8 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
       hostChannel.once('drain', () => channel.resume());
     }
   });
-  channel.on('eof', () => hostChannel.end());
+  // The person's EOF (stdin closed) to the host; ssh2 channels signal it by 'end', not 'eof'.
+  channel.on('end', () => hostChannel.end());
   hostChannel.on('close', () => void live.end('host_closed'));
   channel.on('close', () => void live.end('client_closed'));
   host.on('error', (err) => deps.log.warn({ err, sessionId: id }, 'gateway lost the host connection'));

@@ -19,13 +19,12 @@ function hostSftp(host: Client): Promise<ClientChannel> {
 }
 
 /**
- * Relays an sftp subsystem. `accept` answers the person's request once the host's subsystem is
- * open (or `reject` when it is not). Resolves with the live session, or null.
+ * Relays an sftp subsystem on the person's channel, accepted already (what the client sent
+ * meanwhile waits in it). Resolves with the live session, or null (the person was told why).
  */
 export async function startSftpSession(
   deps: SftpDeps,
-  accept: () => ServerChannel,
-  reject: () => void,
+  ch: ServerChannel,
   r: { operatorId: string; clientAddress: string | null; access: GatewayAccess },
   onEnded: (id: string) => void,
 ): Promise<LiveSession | null> {
@@ -39,17 +38,22 @@ export async function startSftpSession(
     });
   } catch (err) {
     deps.log.warn({ err, targetId: r.access.targetId, grantId: r.access.grantId }, 'gateway could not open sftp on the host');
-    reject();
+    try {
+      ch.stderr.write(`timebox gateway: could not open SFTP on ${r.access.targetName} as ${r.access.account}\r\n`);
+      ch.exit(1);
+      ch.close();
+    } catch {
+      // the person's side is already gone
+    }
     return null;
   }
-  let channel: ServerChannel | null = null;
   const relay = await openRelaySession(
     deps,
     { kind: 'sftp', command: 'sftp', ...r },
     () => {
       // Files still open when the session ends are logged as they stand.
       for (const t of transfers.drain()) logFile(t);
-      channel?.close();
+      ch.close();
       remote.close();
       host.end();
     },
@@ -62,8 +66,6 @@ export async function startSftpSession(
   const transfers = sftpTransferLog(logFile);
   const fromClient = packetReader((head) => transfers.fromClient(head));
   const fromHost = packetReader((head) => transfers.fromHost(head));
-  const ch = accept();
-  channel = ch;
   // Backpressure both ways, as for shells.
   remote.on('data', (d: Buffer) => {
     fromHost(d);
@@ -80,7 +82,17 @@ export async function startSftpSession(
     }
   });
   const finish = (reason: 'client_closed' | 'host_closed') => void relay.live.end(reason);
-  ch.on('eof', () => remote.end());
+  // ssh2 channels end their readable side on the peer's EOF (they emit no 'eof').
+  ch.on('end', () => remote.end());
+  // The client's ssh exits with the server's status (sftp reports a failure without one).
+  remote.on('exit', (code: number | null, signal?: string) => {
+    try {
+      if (code !== null) ch.exit(code);
+      else ch.exit(signal ?? 'KILL');
+    } catch {
+      // the person's side is already gone
+    }
+  });
   ch.on('close', () => finish('client_closed'));
   remote.on('close', () => finish('host_closed'));
   host.on('error', (err) => deps.log.warn({ err, sessionId: relay.id }, 'gateway lost the host connection'));

@@ -231,7 +231,7 @@ it('SFTP and port forwarding: refused by default, relayed under a policy that al
   const download = path.join(dir, 'passwd.copy');
   await writeFile(batch, `put ${upload} ${remote}\nget /etc/passwd ${download}\n`);
   const sftp = await runArgv('/usr/bin/sftp', ['-F', config, '-P', String(gw.port), '-b', batch, 'web-01@127.0.0.1'], { env: sshEnv(dir), timeoutMs: 60_000 });
-  expect(sftp.code, sftp.stderr).toBe(0);
+  expect(sftp.code, `${sftp.stdout}\n${sftp.stderr}`).toBe(0);
   expect((await readFile(remote)).equals(await readFile(upload))).toBe(true);
   const downloaded = (await stat(download)).size;
   expect(downloaded).toBeGreaterThan(0);
