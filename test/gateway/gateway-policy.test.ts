@@ -76,6 +76,15 @@ const recordingText = async (sessionId: string) => {
   return { status: r.status, text: typeof r.body === 'string' ? r.body : JSON.stringify(r.body) };
 };
 
+/** The CLI as `client` (a fresh API token). */
+async function cli(client: ApiClient, args: string[]) {
+  const token = (await client.post('/api/v1/tokens', { name: `cli-${randomBytes(3).toString('hex')}` })).body.token as string;
+  return runArgv(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), ...args], {
+    env: { ...process.env, TIMEBOX_SERVER: server.url, TIMEBOX_TOKEN: token, TIMEBOX_CONFIG: path.join(dir, 'no-cli.json'), HOME: dir },
+    timeoutMs: 60_000,
+  });
+}
+
 beforeAll(async () => {
   db = await createTestDatabase(inject('pgAdminUrl'));
   dir = await mkdtemp(path.join(tmpdir(), 'tb-gateway-policy-'));
@@ -125,11 +134,7 @@ beforeAll(async () => {
     gwPort,
   );
   // The pins, as documented: the CLI prints the gateway's line and one for the targets reached with -J.
-  const token = (await ann.post('/api/v1/tokens', { name: 'cli' })).body.token as string;
-  const pins = await runArgv(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'gateway', 'fingerprint', '--known-hosts', 'web-01'], {
-    env: { ...process.env, TIMEBOX_SERVER: server.url, TIMEBOX_TOKEN: token, TIMEBOX_CONFIG: path.join(dir, 'no-cli.json'), HOME: dir },
-    timeoutMs: 60_000,
-  });
+  const pins = await cli(ann, ['gateway', 'fingerprint', '--known-hosts', 'web-01']);
   expect(pins.code, pins.stderr).toBe(0);
   knownHosts = path.join(dir, 'known_hosts');
   await writeFile(knownHosts, pins.stdout);
@@ -260,6 +265,15 @@ it('SFTP and port forwarding: refused by default, relayed under a policy that al
   const shellSession = await waitUntil('the shell session ended', 20_000, async () => (await sessionsOf(grant.id)).find((s) => s.kind === 'shell' && !s.live) ?? null);
   const events = (await recordingText(shellSession.id)).text.trim().split('\n').slice(1).map((l) => JSON.parse(l) as [number, string, string]);
   expect(events.filter((e) => e[1] === 'i').map((e) => e[2]).join('')).toContain('echo typed');
+
+  // The CLI edits the options as a new version; the running grant keeps the version it was given under.
+  const edited = await cli(server.admin, ['policies', 'gateway', openPolicyId, 'none', '--json']);
+  expect(edited.code, edited.stderr).toBe(0);
+  const version = JSON.parse(edited.stdout);
+  expect(version.id).not.toBe(openPolicyId);
+  expect(version.rules.gateway).toEqual({ only: false, recordInput: false, allowPortForwarding: false, allowSftp: false });
+  const again = await direct(config, ['-W', `127.0.0.1:${sshd.port}`, 'web-01@127.0.0.1'], '');
+  expect(again.stdout).toMatch(/^SSH-2\.0-OpenSSH/);
 }, 240_000);
 
 it('retention: a recording older than the tenant keeps is removed (the row stays, audited); a newer one is kept', async () => {
@@ -267,9 +281,12 @@ it('retention: a recording older than the tenant keeps is removed (the row stays
   const bad = await server.admin.call('PUT', `${T}/gateway-settings`, { recordingRetentionDays: 0 });
   expect(bad.status).toBe(400);
   expect((await auditor.get(`${T}/gateway-settings`)).body.recordingRetentionDays).toBe(365);
-  const set = await server.admin.call('PUT', `${T}/gateway-settings`, { recordingRetentionDays: 30 });
-  expect(set.status).toBe(200);
-  expect(set.body.recordingRetentionDays).toBe(30);
+  // The CLI, as an admin: set; as an auditor: read.
+  const set = await cli(server.admin, ['gateway', 'retention', '30']);
+  expect(set.code, set.stderr).toBe(0);
+  expect(set.stdout).toMatch(/kept 30 days .*\(saved\)/);
+  const read = await cli(auditor, ['gateway', 'retention', '--json']);
+  expect(JSON.parse(read.stdout)).toMatchObject({ recordingRetentionDays: 30 });
 
   const ended = (await auditor.get(`${T}/gateway-sessions?live=false&limit=200`)).body.items as Array<Record<string, any>>;
   expect(ended.length).toBeGreaterThanOrEqual(2);
