@@ -97,5 +97,7 @@ export async function startSftpSession(
   remote.on('close', () => finish('host_closed'));
   host.on('error', (err) => deps.log.warn({ err, sessionId: relay.id }, 'gateway lost the host connection'));
   host.on('close', () => finish('host_closed'));
+  // The person may have left while the host was being reached.
+  if (ch.destroyed || !ch.writable) finish('client_closed');
   return relay.live;
 }
