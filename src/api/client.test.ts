@@ -21,6 +21,7 @@ const grant = {
   lastError: null,
   revokeAttempts: 0,
   credentialAvailable: true,
+  gatewayOnly: false,
   ticket: null,
   emergency: false,
   policyId: null,

@@ -56,6 +56,7 @@ export const grantSchema = z.object({
   lastError: z.string().nullable(),
   revokeAttempts: z.number(),
   credentialAvailable: z.boolean(),
+  gatewayOnly: z.boolean().describe('The password is never shown: connect through the SSH gateway (timebox ssh <target>)'),
   ticket: z.string().nullable(),
   emergency: z.boolean(),
   policyId: z.string().nullable(),

@@ -11,6 +11,7 @@ import { readRules } from '../core/policy-rules.js';
 import { requireFreshTotp } from '../auth/totp.js';
 import { isOverdueRevocation } from './overdue-revocations.js';
 import { connectDetails } from './connect-details.js';
+import { gatewayOnlyRefusal } from './gateway-only.js';
 import type { ConnectInfo } from '../core/connect-info.js';
 
 export interface GrantView {
@@ -32,6 +33,8 @@ export interface GrantView {
   lastError: string | null;
   revokeAttempts: number;
   credentialAvailable: boolean;
+  /** The policy's "gateway only": the password is never shown; the person connects through the SSH gateway. */
+  gatewayOnly: boolean;
   ticket: string | null;
   emergency: boolean;
   policyId: string | null;
@@ -47,8 +50,10 @@ function baseQuery(deps: Pick<AppDeps, 'db'>) {
     .innerJoin('jit_accounts', 'jit_accounts.id', 'grants.jit_account_id')
     .innerJoin('operators', 'operators.id', 'grants.operator_id')
     .innerJoin('access_requests', 'access_requests.id', 'grants.request_id')
+    .leftJoin('policies', 'policies.id', 'grants.policy_id')
     .selectAll('grants')
     .select([
+      'policies.rules as policy_rules',
       'targets.name as target_name',
       'jit_accounts.username as username',
       'operators.email as operator_email',
@@ -57,33 +62,39 @@ function baseQuery(deps: Pick<AppDeps, 'db'>) {
     ]);
 }
 
-type Joined = GrantRow & { target_name: string; username: string; operator_email: string; reason: string; ticket: string | null };
+type Joined = GrantRow & { target_name: string; username: string; operator_email: string; reason: string; ticket: string | null; policy_rules: unknown };
 
-const toView = (g: Joined): GrantView => ({
-  id: g.id,
-  state: g.state as GrantState,
-  targetId: g.target_id,
-  targetName: g.target_name,
-  operatorId: g.operator_id,
-  operatorEmail: g.operator_email,
-  username: g.username,
-  entitlements: g.entitlements,
-  reason: g.reason,
-  durationSeconds: g.duration_seconds,
-  requestedStartAt: g.requested_start_at,
-  startsAt: g.starts_at,
-  expiresAt: g.expires_at,
-  revokedAt: g.revoked_at,
-  endReason: g.end_reason,
-  lastError: g.last_error,
-  revokeAttempts: g.revoke_attempts,
-  credentialAvailable: g.credential_enc !== null,
-  ticket: g.ticket,
-  emergency: g.emergency,
-  policyId: g.policy_id,
-  approvalLevel: g.approval_level,
-  createdAt: g.created_at,
-});
+const gatewayOnlyOf = (rules: unknown): boolean => rules !== null && rules !== undefined && readRules(rules).gateway.only;
+
+const toView = (g: Joined): GrantView => {
+  const gatewayOnly = gatewayOnlyOf(g.policy_rules);
+  return {
+    id: g.id,
+    state: g.state as GrantState,
+    targetId: g.target_id,
+    targetName: g.target_name,
+    operatorId: g.operator_id,
+    operatorEmail: g.operator_email,
+    username: g.username,
+    entitlements: g.entitlements,
+    reason: g.reason,
+    durationSeconds: g.duration_seconds,
+    requestedStartAt: g.requested_start_at,
+    startsAt: g.starts_at,
+    expiresAt: g.expires_at,
+    revokedAt: g.revoked_at,
+    endReason: g.end_reason,
+    lastError: g.last_error,
+    revokeAttempts: g.revoke_attempts,
+    credentialAvailable: g.credential_enc !== null && !gatewayOnly,
+    gatewayOnly,
+    ticket: g.ticket,
+    emergency: g.emergency,
+    policyId: g.policy_id,
+    approvalLevel: g.approval_level,
+    createdAt: g.created_at,
+  };
+};
 
 export interface Viewer {
   operatorId: string;
@@ -196,6 +207,7 @@ export async function revealCredential(
     .where('grants.id', '=', grantId)
     .where('grants.tenant_id', '=', tenantId)
     .executeTakeFirst();
+  if (policy && policy.operator_id === viewer.operatorId && gatewayOnlyOf(policy.rules)) throw gatewayOnlyRefusal();
   if (policy && policy.operator_id === viewer.operatorId && readRules(policy.rules).mfa.reveal) {
     await requireFreshTotp(deps, viewer.operatorId, totp, 'reveal');
   }

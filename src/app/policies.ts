@@ -12,6 +12,8 @@ import type { PolicyRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { ableToApprove } from './approvers.js';
 import { groupMembers } from './operator-groups.js';
+import { gatewayOnlyProblem } from './gateway-only.js';
+import { configContext } from './targets.js';
 
 export interface PolicyInput {
   name: string;
@@ -70,12 +72,18 @@ async function checkedRules(deps: AppDeps, tenantId: string, input: PolicyInput)
   if (input.targetId) {
     const t = await deps.db
       .selectFrom('targets')
-      .select('id')
+      .select(['id', 'kind', 'config_enc'])
       .where('tenant_id', '=', tenantId)
       .where('id', '=', input.targetId)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!t) throw notFound(`target ${input.targetId}`);
+    if (rules.gateway.only) {
+      const why = gatewayOnlyProblem(t.kind, () => JSON.parse(deps.secrets.decrypt(t.config_enc, configContext(t.id))));
+      if (why) throw badRequest(`invalid policy: ${why}`, { problems: [why] });
+    }
+  } else if (rules.gateway.only) {
+    throw badRequest('invalid policy: "gateway only" needs the policy to name its target (the gateway reaches one kind of target, whose password must not be e-mailed)');
   }
   return rules;
 }

@@ -14,6 +14,8 @@ import { AppError, badRequest, conflict } from '../core/errors.js';
 import type { CheckReport } from '../connectors/contract.js';
 import { AGENT_TARGET_KINDS } from '../connectors/linux-agent/config.js';
 import type { Actor, AppDeps } from './deps.js';
+import { readRules } from '../core/policy-rules.js';
+import { gatewayOnlyProblem } from './gateway-only.js';
 import { checkColumns, checkFailed, configContext, configRefused, getTarget, testSettings, toTargetView, type TargetView } from './targets.js';
 
 const LIVE = ['activating', 'active', 'revoking', 'revoke_failed'] as const;
@@ -49,6 +51,7 @@ export async function updateTarget(
     }
     const parsed = definition.configSchema.safeParse({ ...stored, ...input.config });
     if (!parsed.success) throw configRefused(target.kind, parsed.error.issues);
+    await refuseIfGatewayOnly(deps, target, parsed.data);
     const binding = definition.secretBinding;
     if (binding) {
       const next = parsed.data as Record<string, unknown>;
@@ -113,4 +116,13 @@ export async function updateTarget(
 /** Outside any transaction: the attempt is recorded although nothing was saved. Key names only, never values. */
 async function auditRefusal(deps: AppDeps, actor: Actor, tenantId: string, target: { id: string; name: string }, reason: string, after: Record<string, unknown>) {
   await deps.audit.append(deps.db, { tenantId, actor, action: 'target.update_refused', subject: { type: 'target', id: target.id }, reason, after: { name: target.name, ...after } });
+}
+
+/** A target named by a "gateway only" policy keeps a delivery that never hands out the password. */
+async function refuseIfGatewayOnly(deps: AppDeps, target: { id: string; kind: string }, next: unknown): Promise<void> {
+  const why = gatewayOnlyProblem(target.kind, () => next);
+  if (!why) return;
+  const policies = await deps.db.selectFrom('policies').select(['name', 'rules']).where('target_id', '=', target.id).where('archived_at', 'is', null).execute();
+  const bound = policies.filter((p) => readRules(p.rules).gateway.only).map((p) => `"${p.name}"`);
+  if (bound.length) throw badRequest(`not saved: policy ${bound.join(', ')} is "gateway only" for this target, and ${why}`);
 }

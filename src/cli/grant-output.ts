@@ -120,6 +120,7 @@ export async function finishGrant(ctx: Ctx, grant: Grant, opts: { out?: string; 
     printCredential(credential, grant);
   } else if (grant.state === 'active') {
     print(`Access granted on ${what} as ${clean(grant.username)} until ${when(grant.expiresAt)} (grant ${grant.id})`);
+    if (grant.gatewayOnly) print(`This policy never shows the password: connect with timebox ssh ${clean(grant.targetName)}`);
     if (grant.credentialAvailable) {
       print('This policy asks for a fresh code from your authenticator app to show the password (the one used to ask cannot be used twice).');
       print(`Show it with: timebox grants credential ${grant.id} --totp CODE`);

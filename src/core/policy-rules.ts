@@ -37,6 +37,23 @@ const autoApproveOf = (ruleName: z.ZodType<string>) =>
     windows: z.array(accessWindowSchema).max(20).optional(),
   });
 
+/**
+ * What the SSH gateway allows under the policy. `only`: the grant's password is never shown to the
+ * person, so they reach the host through the gateway alone (recorded). The rest is refused unless
+ * asked for here, and audited either way.
+ */
+export const gatewayOptionsSchema = z.strictObject({
+  only: z.boolean().default(false),
+  /** Keystrokes into the recording too (passwords typed at prompts with them). */
+  recordInput: z.boolean().default(false),
+  /** `ssh -L`: connections opened from the host's side to what the host reaches. */
+  allowPortForwarding: z.boolean().default(false),
+  /** The sftp subsystem, relayed to the host; each file's transfer is audited. */
+  allowSftp: z.boolean().default(false),
+});
+export type GatewayOptions = z.output<typeof gatewayOptionsSchema>;
+export const noGatewayOptions: GatewayOptions = { only: false, recordInput: false, allowPortForwarding: false, allowSftp: false };
+
 /** The shape once; the rule names' text rule differs between what a person sends and what is stored. */
 const rulesOf = (ruleName: z.ZodType<string>) =>
   z.strictObject({
@@ -61,6 +78,7 @@ const rulesOf = (ruleName: z.ZodType<string>) =>
     mfa: z
       .strictObject({ request: z.boolean().default(false), approve: z.boolean().default(false), reveal: z.boolean().default(false) })
       .default({ request: false, approve: false, reveal: false }),
+    gateway: gatewayOptionsSchema.default(noGatewayOptions),
   });
 
 /** At the API edge: rule names are names people read and compare (no bidi controls, no invisibles). */

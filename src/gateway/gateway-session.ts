@@ -59,7 +59,7 @@ export interface SessionDeps extends SessionsDeps {
 const LOGIN_TIMEOUT_MS = 15_000;
 
 /** The host's SSH session, logged in with the grant's own credential. */
-function connectHost(deps: SessionDeps, access: GatewayAccess): Promise<Client> {
+export function connectHost(deps: Pick<SessionDeps, 'outbound' | 'db' | 'secrets' | 'clock' | 'audit'>, access: GatewayAccess): Promise<Client> {
   const expected = Buffer.from(access.destination.host_key.split(' ')[1] ?? '', 'base64');
   return deps.outbound
     .resolve(access.destination.host)
@@ -224,7 +224,8 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
       hostChannel.once('drain', () => channel.resume());
     }
   });
-  channel.on('eof', () => hostChannel.end());
+  // The person's EOF (stdin closed) to the host; ssh2 channels signal it by 'end', not 'eof'.
+  channel.on('end', () => hostChannel.end());
   hostChannel.on('close', () => void live.end('host_closed'));
   channel.on('close', () => void live.end('client_closed'));
   host.on('error', (err) => deps.log.warn({ err, sessionId: id }, 'gateway lost the host connection'));

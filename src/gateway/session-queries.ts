@@ -22,6 +22,8 @@ export interface SessionView {
   killRequestedAt: Date | null;
   recordingSha256: string | null;
   recordingBytes: number | null;
+  /** When retention removed the recording (the row stays). */
+  recordingDeletedAt: Date | null;
 }
 
 type Joined = GatewaySessionRow & { target_name: string; operator_email: string };
@@ -45,6 +47,7 @@ const view = (r: Joined): SessionView => ({
   killRequestedAt: r.kill_requested_at,
   recordingSha256: r.recording_sha256,
   recordingBytes: r.recording_bytes === null ? null : Number(r.recording_bytes),
+  recordingDeletedAt: r.recording_deleted_at,
 });
 
 function base(db: Kysely<Database>, tenantId: string) {

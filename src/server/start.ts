@@ -73,6 +73,7 @@ import { loadServerConfig, type ServerConfig } from './config.js';
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import type { Gateway } from '../gateway/gateway-server.js';
 import { recordingStoreFrom, startGatewayFromConfig } from '../gateway/start-gateway.js';
+import { createRetentionSweeper } from '../gateway/recording-retention.js';
 import { gatewayRoutes } from '../http/routes/gateway-routes.js';
 import { gatewayLiveRoutes } from '../http/routes/gateway-live-routes.js';
 import { inProcessLiveFeed, postgresLiveFeed } from '../gateway/live-feed.js';
@@ -236,6 +237,9 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     checkpointEvery: config.TIMEBOX_AUDIT_CHECKPOINT_EVENTS,
     checkpointMs: config.TIMEBOX_AUDIT_CHECKPOINT_MS,
   });
+  // Gateway recordings past their tenant's retention: one sweeper per deployment (a lease).
+  const recordings = recordingStoreFrom(gatewayConfig);
+  const retention = createRetentionSweeper({ db: store.db, clock, audit: deps.audit, log, workerId, recordings });
   // Sealed events to the SIEM on their own loops: a collector that is down never delays a grant.
   const siem = createSiemStreamer({ db: store.db, clock, log, workerId }, siemSinks, {
     batchSize: config.TIMEBOX_SIEM_BATCH,
@@ -274,7 +278,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       agentRoutes(deps),
       gatewayRoutes({
         ...deps,
-        recordings: recordingStoreFrom(gatewayConfig),
+        recordings,
         address: () => gatewayConfig.publicAddress ?? (gateway ? `${gateway.host}:${gateway.port}` : null),
       }),
       gatewayLiveRoutes({ ...deps, recordings: recordingStoreFrom(gatewayConfig), liveFeed }),
@@ -302,6 +306,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   dispatcher.start();
   sealer.start();
   siem.start();
+  retention.start();
   // Retiring CAs whose credentials have all ended stop being published (reads also do this lazily).
   const retireTimer = setInterval(() => {
     credentials.cas.retireDrained().catch((err: unknown) => log.warn({ err }, 'retiring drained certificate authorities failed'));
@@ -334,6 +339,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       await targetProbe.stop();
       await dispatcher.stop();
       await siem.stop();
+      await retention.stop();
       await sealer.stop();
       await deps.agentPush?.stop();
       await hub.closeAll();

@@ -26,6 +26,7 @@ import * as m0024 from './migrations/0024_target_checks.js';
 import * as m0025 from './migrations/0025_alert_kind.js';
 import * as m0027 from './migrations/0027_unscanned_restart.js';
 import * as m0028 from './migrations/0028_gateway_commands.js';
+import * as m0029 from './migrations/0029_recording_retention.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -50,6 +51,7 @@ const migrations: Record<string, Migration> = {
   '0025_alert_kind': m0025,
   '0027_unscanned_restart': m0027,
   '0028_gateway_commands': m0028,
+  '0029_recording_retention': m0029,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

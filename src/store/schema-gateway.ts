@@ -36,7 +36,8 @@ export interface GatewayDestinationsTable {
   updated_at: Timestamp;
 }
 
-export type GatewaySessionKind = 'shell' | 'exec';
+/** shell and exec are terminal sessions; sftp and forward are relays logged line by line. */
+export type GatewaySessionKind = 'shell' | 'exec' | 'sftp' | 'forward';
 
 export interface GatewaySessionsTable {
   id: string;
@@ -58,6 +59,15 @@ export interface GatewaySessionsTable {
   end_reason: string | null;
   recording_sha256: string | null;
   recording_bytes: NullableInt8;
+  /** Set when retention removed the recording (migration 0029). */
+  recording_deleted_at: NullableTimestamp;
+}
+
+/** A tenant's gateway settings (migration 0029); no row: the defaults. */
+export interface GatewaySettingsTable {
+  tenant_id: string;
+  recording_retention_days: number;
+  updated_at: Timestamp;
 }
 
 /** Command lines typed at a shell prompt and echoed by the host (migration 0028). */
@@ -76,6 +86,7 @@ export interface GatewayTables {
   gateway_destinations: GatewayDestinationsTable;
   gateway_sessions: GatewaySessionsTable;
   gateway_session_commands: GatewaySessionCommandsTable;
+  gateway_settings: GatewaySettingsTable;
 }
 
 export interface GatewayDatabase extends Database, AgentTables, GatewayTables {}

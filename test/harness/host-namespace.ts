@@ -34,6 +34,8 @@ export interface NsSshdOptions {
   trustedUserCaKeysFile?: string;
   /** sshd's RevokedKeys (a KRL; when it is missing sshd refuses every key login). */
   revokedKeysFile?: string;
+  /** Serve the sftp subsystem (OpenSSH's sftp-server). */
+  sftp?: boolean;
 }
 
 export interface HostNamespace {
@@ -172,6 +174,7 @@ export async function createHostNamespace(): Promise<HostNamespace> {
           ? ['PubkeyAuthentication yes', 'AuthorizedKeysFile none', `TrustedUserCAKeys ${opts.trustedUserCaKeysFile}`]
           : ['PubkeyAuthentication no']),
         ...(opts.revokedKeysFile ? [`RevokedKeys ${opts.revokedKeysFile}`] : []),
+        ...(opts.sftp ? ['Subsystem sftp /usr/lib/openssh/sftp-server'] : []),
         'PermitRootLogin no',
         'MaxStartups 50',
         'LoginGraceTime 20',

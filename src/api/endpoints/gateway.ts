@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RETENTION_DAYS } from '../../core/recording-retention.js';
 import { endpoint } from '../endpoint.js';
 import { uuidParam, name, tenantParamsSchema } from '../fields.js';
 
@@ -31,6 +32,11 @@ export const sessionSchema = z.object({
   killRequestedAt: z.string().nullable(),
   recordingSha256: z.string().nullable(),
   recordingBytes: z.number().nullable(),
+  recordingDeletedAt: z.string().nullable().describe('When the recording was removed under the tenant\'s retention (the session stays listed)'),
+});
+export const gatewaySettingsSchema = z.object({
+  recordingRetentionDays: z.number(),
+  updatedAt: z.string().nullable(),
 });
 export const sessionCommandSchema = z.object({ ordinal: z.number(), offsetMs: z.number(), text: z.string() });
 export const commandHitSchema = sessionCommandSchema.extend({
@@ -178,5 +184,24 @@ export const gatewayEndpoints = {
       limit: z.coerce.number().int().min(1).max(200).default(50),
     }),
     response: { 200: z.object({ items: z.array(commandHitSchema) }) },
+  }),
+  getGatewaySettings: endpoint({
+    method: 'GET',
+    path: '/api/v1/tenants/:tenant/gateway-settings',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: "The tenant's gateway settings: how many days recordings are kept (admins and auditors)",
+    params: tenantParamsSchema,
+    response: { 200: gatewaySettingsSchema },
+  }),
+  setGatewaySettings: endpoint({
+    method: 'PUT',
+    path: '/api/v1/tenants/:tenant/gateway-settings',
+    auth: 'session',
+    tags: ['gateway'],
+    summary: 'Set how many days recordings are kept (1–3650, default 365); older ones are removed hourly, audited (admins)',
+    params: tenantParamsSchema,
+    body: z.strictObject({ recordingRetentionDays: z.number().int().min(RETENTION_DAYS.min).max(RETENTION_DAYS.max) }),
+    response: { 200: gatewaySettingsSchema },
   }),
 };

@@ -1,9 +1,10 @@
 /** `timebox policies add | list`. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { Role } from '../../api/types.js';
 import { csvArg, durationArg, intArg } from '../args.js';
 import { connect, idArg, resolveTarget } from '../context.js';
 import { formatDuration } from '../duration.js';
+import { CliError, ExitCode } from '../exit-codes.js';
 import { keyValues, list, print, printJson, table } from '../output.js';
 import { registerPolicySimulate } from './policy-simulate.js';
 
@@ -15,8 +16,26 @@ interface AddOptions {
   target?: string;
   entitlements?: string[];
   reasonMin?: number;
+  gateway?: GatewayOptions;
   json?: boolean;
 }
+
+type GatewayOptions = { only: boolean; recordInput: boolean; allowPortForwarding: boolean; allowSftp: boolean };
+const GATEWAY_WORDS = { only: 'only', 'record-input': 'recordInput', 'port-forwarding': 'allowPortForwarding', sftp: 'allowSftp' } as const;
+
+/** `--gateway only,record-input,port-forwarding,sftp` (or `none`): what the SSH gateway allows. */
+function gatewayArg(value: string): GatewayOptions {
+  const out: GatewayOptions = { only: false, recordInput: false, allowPortForwarding: false, allowSftp: false };
+  for (const word of value.split(',').map((w) => w.trim()).filter((w) => w && w !== 'none')) {
+    const key = GATEWAY_WORDS[word as keyof typeof GATEWAY_WORDS];
+    if (!key) throw new InvalidArgumentError(`unknown gateway option "${word}": use ${Object.keys(GATEWAY_WORDS).join(', ')} or none`);
+    out[key] = true;
+  }
+  return out;
+}
+
+const describeGateway = (g: GatewayOptions) =>
+  list((Object.entries(GATEWAY_WORDS) as Array<[string, keyof GatewayOptions]>).filter(([, k]) => g[k]).map(([w]) => w), 'none');
 
 export function registerPolicies(program: Command): void {
   const policies = program.command('policies').description('who may ask for what, for how long');
@@ -32,6 +51,7 @@ export function registerPolicies(program: Command): void {
     .option('--target <target>', 'only this target (id or name); default: every target')
     .option('--entitlements <list>', 'only these entitlements, comma-separated; default: any', csvArg)
     .option('--reason-min <n>', 'minimum length of the reason', intArg(0, 500))
+    .option('--gateway <options>', 'SSH gateway: only (password never shown), record-input, port-forwarding, sftp; comma-separated', gatewayArg)
     .option('--json', 'machine-readable output')
     .action(async (opts: AddOptions, cmd: Command) => {
       const ctx = await connect(cmd);
@@ -47,6 +67,7 @@ export function registerPolicies(program: Command): void {
           maxDurationSeconds: opts.max,
           defaultDurationSeconds: opts.default,
           ...(opts.reasonMin !== undefined ? { reasonMinLength: opts.reasonMin } : {}),
+          ...(opts.gateway ? { rules: { gateway: opts.gateway } } : {}),
         },
       });
       if (ctx.json) return printJson(p);
@@ -59,7 +80,38 @@ export function registerPolicies(program: Command): void {
         ['max', formatDuration(p.maxDurationSeconds)],
         ['default', formatDuration(p.defaultDurationSeconds)],
         ['reason min', `${p.reasonMinLength} characters`],
+        ['gateway', describeGateway(p.rules.gateway)],
       ]);
+    });
+
+  policies
+    .command('gateway')
+    .description("set what the SSH gateway allows under a policy (saves a new version; running grants keep theirs)")
+    .argument('<id>', 'policy id (timebox policies list)')
+    .argument('<options>', 'only, record-input, port-forwarding, sftp (comma-separated), or none', gatewayArg)
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, gateway: GatewayOptions, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const tenant = await ctx.tenant();
+      const policyId = idArg(id, 'policy');
+      const p = (await ctx.api.call('listPolicies', { params: { tenant } })).items.find((x) => x.id === policyId);
+      if (!p) throw new CliError(`no current policy has id ${policyId} (it may have been edited: timebox policies list)`, ExitCode.notFound);
+      const saved = await ctx.api.call('updatePolicy', {
+        params: { tenant, policyId },
+        body: {
+          name: p.name,
+          targetId: p.targetId,
+          entitlements: p.entitlements,
+          requesterRoles: p.requesterRoles as Role[],
+          maxDurationSeconds: p.maxDurationSeconds,
+          defaultDurationSeconds: p.defaultDurationSeconds,
+          reasonMinLength: p.reasonMinLength,
+          pendingTtlSeconds: p.pendingTtlSeconds,
+          rules: { ...p.rules, gateway },
+        },
+      });
+      if (ctx.json) return printJson(saved);
+      print(`Saved policy ${saved.name} as ${saved.id}: gateway ${describeGateway(saved.rules.gateway)}.`);
     });
 
   policies

@@ -17,6 +17,7 @@ import { gatewayHostKey } from '../../gateway/gateway-keys.js';
 import { readRecording, requestKill } from '../../gateway/gateway-sessions.js';
 import { issueOperatorCertificate } from '../../gateway/operator-certificates.js';
 import { addOperatorKey, listOperatorKeys, removeOperatorKey } from '../../gateway/operator-keys.js';
+import { getGatewaySettings, setGatewaySettings, type GatewaySettingsView } from '../../gateway/recording-retention.js';
 import type { RecordingStore } from '../../gateway/recording-store.js';
 import { getSession, listSessions, type SessionView } from '../../gateway/session-queries.js';
 import { actorOf, principalOf } from '../auth-hook.js';
@@ -35,12 +36,14 @@ export interface GatewayRouteDeps {
   address: () => string | null;
 }
 
+const settingsJson = (s: GatewaySettingsView) => ({ recordingRetentionDays: s.recordingRetentionDays, updatedAt: iso(s.updatedAt) });
 const destinationJson = (d: DestinationView) => ({ ...d, updatedAt: d.updatedAt.toISOString() });
 const sessionJson = (s: SessionView): z.infer<typeof sessionSchema> => ({
   ...s,
   startedAt: s.startedAt.toISOString(),
   endedAt: iso(s.endedAt),
   killRequestedAt: iso(s.killRequestedAt),
+  recordingDeletedAt: iso(s.recordingDeletedAt),
 });
 
 export const gatewayRoutes =
@@ -147,6 +150,7 @@ export const gatewayRoutes =
         const t = await requireTenant(request, request.params.tenant, 'audit.read');
         const s = await getSession(deps.db, t.tenantId, request.params.id);
         if (!s) throw notFound(`session ${request.params.id}`);
+        if (s.row.recording_deleted_at) throw conflict(`the recording of this session was removed on ${s.row.recording_deleted_at.toISOString()} (the tenant keeps recordings for a limited number of days)`);
         const rec = await readRecording(deps, s.row);
         await deps.audit.append(deps.db, {
           tenantId: t.tenantId,
@@ -160,6 +164,22 @@ export const gatewayRoutes =
           .header('content-disposition', `attachment; filename="session-${s.row.id}.cast"`)
           .header('x-recording-complete', String(rec.complete))
           .send(rec.plaintext);
+      },
+    });
+
+    app.route({
+      ...routeOf(endpoints.getGatewaySettings),
+      handler: async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'audit.read');
+        return settingsJson(await getGatewaySettings(deps, t.tenantId));
+      },
+    });
+
+    app.route({
+      ...routeOf(endpoints.setGatewaySettings),
+      handler: async (request) => {
+        const t = await requireTenant(request, request.params.tenant, 'policies.manage');
+        return settingsJson(await setGatewaySettings(deps, principalOf(request).operatorId, t.tenantId, request.body));
       },
     });
   };

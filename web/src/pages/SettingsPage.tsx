@@ -1,4 +1,4 @@
-/** "Settings": general, security (password, authenticator app), members, groups, notifications, JIT accounts; one page each. */
+/** "Settings": general, security (password, authenticator app), members, groups, notifications, JIT accounts, recordings; one page each. */
 import type { ReactNode } from 'react';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
@@ -12,6 +12,7 @@ import { SecuritySettings } from './settings/SecuritySettings';
 import { SsoSettingsForm } from './settings/SsoSettings';
 import { PasswordSettings } from './settings/PasswordSettings';
 import { MembersSettings } from './settings/MembersSettings';
+import { RecordingSettings } from './settings/RecordingSettings';
 
 interface Tab {
   path: string;
@@ -37,6 +38,7 @@ const tabs: Tab[] = [
   { path: '/notifications', label: 'Notifications', needs: 'members.manage', render: () => <NotificationSettingsPage /> },
   { path: '/jit-accounts', label: 'JIT accounts', needs: 'targets.manage', render: () => <JitSettings /> },
   { path: '/sso', label: 'Single sign-on', needs: 'members.manage', render: () => <SsoSettingsForm /> },
+  { path: '/recordings', label: 'Recordings', needs: 'audit.read', render: () => <RecordingSettings /> },
 ];
 
 export function SettingsPage() {

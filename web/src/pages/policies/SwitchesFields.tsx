@@ -78,6 +78,26 @@ export function SwitchesFields(props: { d: PolicyDraft; errors: PolicyErrors; se
         </Switch>
       </fieldset>
       <fieldset className="field group-box">
+        <legend>SSH gateway</legend>
+        <Switch
+          id="policy-gateway-only"
+          checked={d.gateway.only}
+          onChange={(on) => set({ gateway: { ...d.gateway, only: on } })}
+          hint="The password is never shown: people reach the host through the gateway (timebox ssh), recorded. Needs a Linux target whose password is shown, not e-mailed."
+        >
+          Gateway only
+        </Switch>
+        <Switch id="policy-gateway-input" checked={d.gateway.recordInput} onChange={(on) => set({ gateway: { ...d.gateway, recordInput: on } })} hint="Passwords typed at prompts are recorded too.">
+          Record keystrokes
+        </Switch>
+        <Switch id="policy-gateway-forwarding" checked={d.gateway.allowPortForwarding} onChange={(on) => set({ gateway: { ...d.gateway, allowPortForwarding: on } })} hint="ssh -L, opened from the host to what the host reaches.">
+          Allow port forwarding
+        </Switch>
+        <Switch id="policy-gateway-sftp" checked={d.gateway.allowSftp} onChange={(on) => set({ gateway: { ...d.gateway, allowSftp: on } })} hint="Each file transferred is logged by name and size.">
+          Allow SFTP
+        </Switch>
+      </fieldset>
+      <fieldset className="field group-box">
         <legend>Scheduling and limits</legend>
         <TextField
           id="policy-schedule-ahead"

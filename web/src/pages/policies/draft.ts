@@ -55,6 +55,7 @@ export interface PolicyDraft {
   extensionSelf: boolean;
   breakGlass: boolean;
   mfa: { request: boolean; approve: boolean; reveal: boolean };
+  gateway: { only: boolean; recordInput: boolean; allowPortForwarding: boolean; allowSftp: boolean };
   scheduleAheadDays: string;
   maxConcurrent: string;
   /** Kept as loaded when editing (not a form field). */
@@ -93,6 +94,7 @@ export const emptyDraft = (): PolicyDraft => ({
   extensionSelf: false,
   breakGlass: false,
   mfa: { request: false, approve: false, reveal: false },
+  gateway: { only: false, recordInput: false, allowPortForwarding: false, allowSftp: false },
   scheduleAheadDays: '0',
   maxConcurrent: '',
 });
@@ -131,6 +133,7 @@ export function draftOf(p: Policy): PolicyDraft {
           extensionSelf: r.extension?.selfApprove ?? false,
           breakGlass: r.breakGlass.allowed,
           mfa: { ...r.mfa },
+          gateway: { ...r.gateway },
           scheduleAheadDays: String(r.maxScheduleAheadDays),
           maxConcurrent: r.maxConcurrentGrants ? String(r.maxConcurrentGrants) : '',
         }
@@ -190,6 +193,7 @@ export function toBody(d: PolicyDraft): { body: CallArgs<'createPolicy'>['body']
     })),
     breakGlass: { allowed: d.breakGlass },
     mfa: d.mfa,
+    gateway: d.gateway,
     ...(d.ticketRequired || d.ticketPattern.trim() ? { ticket: { required: d.ticketRequired, ...(d.ticketPattern.trim() ? { pattern: d.ticketPattern.trim() } : {}) } } : {}),
     ...(d.extensionAllowed ? { extension: { allowed: true, maxTotalSeconds: extTotal!, selfApprove: d.extensionSelf } } : {}),
     ...(concurrent ? { maxConcurrentGrants: concurrent } : {}),

@@ -32,6 +32,9 @@ export function describeExtras(p: Policy): string[] {
   if (r.breakGlass.allowed) out.push('break-glass');
   const mfa = (['request', 'approve', 'reveal'] as const).filter((k) => r.mfa[k]);
   if (mfa.length) out.push(`MFA: ${mfa.join(', ')}`);
+  if (r.gateway.only) out.push('gateway only');
+  const gw = [r.gateway.recordInput && 'keystrokes', r.gateway.allowPortForwarding && 'port forwarding', r.gateway.allowSftp && 'SFTP'].filter(Boolean);
+  if (gw.length) out.push(`gateway: ${gw.join(', ')}`);
   if (r.maxScheduleAheadDays > 0) out.push(`schedule ≤ ${r.maxScheduleAheadDays}d`);
   if (r.maxConcurrentGrants) out.push(`≤ ${r.maxConcurrentGrants} open`);
   return out;

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { packetReader, sftpTransferLog, type FileTransfer } from './sftp-transfers.js';
+
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+const str = (s: string | Buffer) => {
+  const b = typeof s === 'string' ? Buffer.from(s) : s;
+  return Buffer.concat([u32(b.length), b]);
+};
+const packet = (type: number, ...parts: Buffer[]) => {
+  const body = Buffer.concat([Buffer.from([type]), ...parts]);
+  return Buffer.concat([u32(body.length), body]);
+};
+const u64 = (n: number) => Buffer.concat([u32(0), u32(n)]);
+
+/** One upload and one download, as OpenSSH's sftp sends them. */
+function conversation() {
+  const h1 = Buffer.from('h-1');
+  const h2 = Buffer.from('h-2');
+  const client = [
+    packet(3, u32(1), str('/tmp/up.bin'), u32(0x1a), u32(0)),
+    packet(6, u32(2), str(h1), u64(0), str(Buffer.alloc(30_000, 1))),
+    packet(6, u32(3), str(h1), u64(30_000), str(Buffer.alloc(12_345, 2))),
+    packet(4, u32(4), str(h1)),
+    packet(3, u32(5), str('/etc/passwd'), u32(1), u32(0)),
+    packet(5, u32(6), str(h2), u64(0), u32(32_768)),
+    packet(5, u32(7), str(h2), u64(900), u32(32_768)),
+    packet(4, u32(8), str(h2)),
+  ];
+  const host = [
+    packet(102, u32(1), str(h1)),
+    packet(101, u32(2), u32(0), str(''), str('')),
+    packet(101, u32(3), u32(0), str(''), str('')),
+    packet(101, u32(4), u32(0), str(''), str('')),
+    packet(102, u32(5), str(h2)),
+    packet(103, u32(6), str(Buffer.alloc(900, 3))),
+    packet(101, u32(7), u32(1), str('EOF'), str('')),
+    packet(101, u32(8), u32(0), str(''), str('')),
+  ];
+  return { client, host };
+}
+
+describe('sftp transfer log', () => {
+  it.each([1, 7, 4096, 1 << 20])('logs each file by name, direction and size, whatever the chunking (%i bytes)', (size) => {
+    const files: FileTransfer[] = [];
+    const log = sftpTransferLog((f) => files.push(f));
+    const fromClient = packetReader((h) => log.fromClient(h));
+    const fromHost = packetReader((h) => log.fromHost(h));
+    const { client, host } = conversation();
+    // Requests and replies interleave as on the wire: each request, then its reply.
+    client.forEach((c, i) => {
+      for (let at = 0; at < c.length; at += size) fromClient(c.subarray(at, at + size));
+      const r = host[i]!;
+      for (let at = 0; at < r.length; at += size) fromHost(r.subarray(at, at + size));
+    });
+    expect(files).toEqual([
+      { path: '/tmp/up.bin', direction: 'upload', bytesRead: 0, bytesWritten: 42_345 },
+      { path: '/etc/passwd', direction: 'download', bytesRead: 900, bytesWritten: 0 },
+    ]);
+    expect(log.drain()).toEqual([]);
+  });
+
+  it('a failed write is not counted; a file left open is reported when the session ends', () => {
+    const files: FileTransfer[] = [];
+    const log = sftpTransferLog((f) => files.push(f));
+    const read = packetReader((h) => log.fromClient(h));
+    const reply = packetReader((h) => log.fromHost(h));
+    read(packet(3, u32(1), str('/srv/a'), u32(0x1a), u32(0)));
+    reply(packet(102, u32(1), str('h')));
+    read(packet(6, u32(2), str('h'), u64(0), str(Buffer.alloc(10))));
+    reply(packet(101, u32(2), u32(4), str('failure'), str('')));
+    read(packet(6, u32(3), str('h'), u64(0), str(Buffer.alloc(5))));
+    reply(packet(101, u32(3), u32(0), str(''), str('')));
+    expect(files).toEqual([]);
+    expect(log.drain()).toEqual([{ path: '/srv/a', direction: 'upload', bytesRead: 0, bytesWritten: 5 }]);
+  });
+});
