@@ -43,6 +43,8 @@ export interface ExpiryLagResult {
   p50ByTenthMs: number[];
   /** Revocations per second achieved, first expiry to last revocation. */
   achievedPerSecond: number;
+  /** First expiry to the last grant revoked and verified: for a burst, the time to drain it. */
+  drainMs: number;
   timedOut: boolean;
 }
 
@@ -126,6 +128,7 @@ export async function measureExpiryLag(o: ExpiryLagOptions): Promise<ExpiryLagRe
       slackMs,
       offeredPerSecond: o.grants / (o.windowMs / 1000),
       achievedPerSecond: (revoked * 1000) / (lastRevoked - expiresFrom.getTime()),
+      drainMs: lastRevoked - expiresFrom.getTime(),
       p50ByTenthMs: tenths.map((v) => Math.round(summarize(v).p50)),
       targetRevokeCalls: state.calls.revoke,
       targetAccountsStillEnabled: stillEnabled,
