@@ -4,13 +4,17 @@
  * (`log_statement = all`) while lifecycles run, and the counts are read from that log, so nothing
  * of the server's own work (scheduler, sealer, API) is missed or guessed. Writing transactions are
  * the xid counter's advance (a transaction gets an xid only when it writes); WAL flushes and their
- * time come from `pg_stat_wal` (`track_wal_io_timing`), at production durability.
+ * time come from `pg_stat_wal` (`track_wal_io_timing`), at production durability. CPU time is
+ * this process's (server and callers: one process) and the cluster's (postmaster, its live
+ * processes and those it reaped), so the time of a lifecycle can be split into Node, PostgreSQL
+ * and the commits' flushes.
  *
  *   npx tsx bench/lifecycle-statements.ts [lifecycles=50] [in flight=1]
  *
  * A tool for profiling, not part of `npm run bench`.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import pg from 'pg';
 import { sql } from 'kysely';
 import { requestAccess } from '../src/app/request-access.js';
@@ -62,6 +66,9 @@ async function main() {
         return { xid: BigInt(row.xid), walSync: Number(row.wal_sync), walSyncMs: row.wal_sync_time, commits: Number(row.commits) };
       };
       const logFrom = (await stat(cluster.logFile)).size;
+      const postmaster = Number((await readFile(path.join(path.dirname(cluster.logFile), 'data', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      const pgCpu0 = await clusterCpuMs(postmaster);
+      const nodeCpu0 = process.cpuUsage();
       const before = await read();
       const started = Date.now();
 
@@ -87,6 +94,8 @@ async function main() {
       // The sealer's batches of these lifecycles' events belong to them too.
       await new Promise((r) => setTimeout(r, 1_500));
       const after = await read();
+      const nodeCpu = process.cpuUsage(nodeCpu0);
+      const pgCpuMs = (await clusterCpuMs(postmaster)) - pgCpu0;
       const elapsedMs = Date.now() - started;
       const log = (await readFile(cluster.logFile, 'utf8')).slice(logFrom);
       const counts = countLog(log, dbName);
@@ -102,6 +111,7 @@ async function main() {
           `writing transactions (xids) per lifecycle: ${per(writing)} (${writing}; the whole cluster)`,
           `commits per lifecycle (pg_stat_database): ${per(after.commits - before.commits)}`,
           `WAL flushes per lifecycle: ${per(syncs)}, ${syncs ? (syncMs / syncs).toFixed(2) : '-'} ms each, ${(syncMs / lifecycles).toFixed(2)} ms per lifecycle`,
+          `CPU per lifecycle: Node ${((nodeCpu.user + nodeCpu.system) / 1000 / lifecycles).toFixed(1)} ms, PostgreSQL ${(pgCpuMs / lifecycles).toFixed(1)} ms`,
           'statements by first words:',
           ...[...counts.byShape.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30).map(([k, n]) => `  ${per(n).padStart(6)}  ${k}`),
           '',
@@ -114,6 +124,29 @@ async function main() {
     await admin.end().catch(() => undefined);
     await cluster.destroy();
   }
+}
+
+/** CPU time (ms) of the postmaster, its live children and the children it has reaped. */
+async function clusterCpuMs(postmaster: number): Promise<number> {
+  const tick = 1000 / 100; // USER_HZ
+  const fields = async (pid: string) => {
+    try {
+      const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+      return text.slice(text.lastIndexOf(')') + 2).split(' ');
+    } catch {
+      return null; // ended meanwhile
+    }
+  };
+  let total = 0;
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const f = await fields(pid);
+    if (!f) continue;
+    // After the command: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
+    if (Number(pid) === postmaster) total += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    else if (Number(f[1]) === postmaster) total += Number(f[11]) + Number(f[12]);
+  }
+  return total * tick;
 }
 
 /** Statements of `db` (not this tool's probe) and how they group into transactions, per backend. */
