@@ -99,7 +99,8 @@ function lagRows(r: ExpiryLagResult, withTarget: boolean) {
   const label = r.store === 'pglite' ? 'PGlite' : 'PostgreSQL';
   const fig = `Expiry lag (${r.grants.toLocaleString('en-US')} grants / ${scale.lagWindowMs / 1000} s)`;
   rows.push(row(`${fig} p50`, label, r.lagMs.p50, 'ms'));
-  rows.push(row(`${fig} p99`, label, r.lagMs.p99, 'ms', withTarget ? { text: '< 1,000 ms', ok: (v) => v < 1_000 } : undefined));
+  const goal = r.store === 'pglite' ? 100 : 50;
+  rows.push(row(`${fig} p99`, label, r.lagMs.p99, 'ms', withTarget ? { text: `< ${goal} ms`, ok: (v) => v < goal } : undefined));
   rows.push(row(`${fig} max`, label, r.lagMs.max, 'ms'));
   rows.push(row('Grants revoked (and disabled on the target)', label, r.revoked - r.targetAccountsStillEnabled, '', {
     text: `all ${r.grants.toLocaleString('en-US')}`,
@@ -160,7 +161,7 @@ async function main() {
     await section('Expiry lag', 'PGlite', async () => {
       const r = await measureExpiryLag({ store: 'pglite', dataDir: path.join(base, 'pglite'), grants: scale.lagGrants, windowMs: scale.lagWindowMs, leadMs: scale.lagLeadMs, graceMs: scale.lagGraceMs });
       details.expiryLagPglite = r;
-      lagRows(r, false);
+      lagRows(r, true);
     });
     await section('Expiry lag', 'PostgreSQL', async () => {
       const r = await measureExpiryLag({ store: 'postgres', databaseUrl: await pg.createDatabase('expiry_lag'), grants: scale.lagGrants, windowMs: scale.lagWindowMs, leadMs: scale.lagLeadMs, graceMs: scale.lagGraceMs });

@@ -2,6 +2,10 @@
  * One worker at a time touches one JIT account on its target, across processes: a lease row
  * in the database (not a transaction held open over a network call, which would stall PGlite's
  * single connection). A lease held by a crashed process lapses by itself.
+ *
+ * Scheduled activations and revocations take this lease with their claim and give it back in the
+ * transaction that completes them (src/scheduler/work-queue.ts); these helpers serve the other
+ * holders (extension, rotation, deletion, reconcile).
  */
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';

@@ -6,10 +6,9 @@
 import { classifyTargetError } from '../core/errors.js';
 import { backoffDelay } from '../core/retry.js';
 import { generatePassword } from '../secrets/password.js';
-import type { WorkItem } from '../scheduler/work-queue.js';
+import { finishWork, type WorkItem } from '../scheduler/work-queue.js';
 import type { WorkOutcome } from '../scheduler/scheduler.js';
 import type { GrantRow } from '../store/schema.js';
-import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
 import { systemActor, type AppDeps } from './deps.js';
 import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
 import { latestEnd, loadGrant, otherHolders } from './grant-queries.js';
@@ -24,54 +23,80 @@ export const credentialContext = (grantId: string) => `grant:${grantId}:credenti
 
 export function createActivateJob(deps: AppDeps) {
   return async function activate(item: WorkItem): Promise<WorkOutcome> {
-    let grant = await loadGrant(deps.db, item.grantId);
-    if (!grant) return { type: 'done' };
+    if (!item.accountLease) {
+      // Another run holds this account (a revocation of an earlier grant, a rotation): come back.
+      const grant = await loadGrant(deps.db, item.grantId);
+      if (!grant || (grant.state !== 'approved' && grant.state !== 'activating')) return { type: 'done' };
+      return { type: 'defer', at: new Date(deps.clock.now().getTime() + 100 + Math.random() * 200) };
+    }
+    // Read under the lease (taken with the claim): a revoke may have run while we waited.
+    const read = await loadActivation(deps, item.grantId);
+    if (!read) return { type: 'done' };
+    let { grant } = read;
     if (grant.state === 'approved') {
       // A scheduled start has come: this run carries on with the activation itself.
       grant = await deps.db
         .transaction()
-        .execute((tx) => applyGrantEvent(deps, tx, grant!, { type: 'start' }, systemActor, { runningWork: 'activate' }));
+        .execute((tx) => applyGrantEvent(deps, tx, read.grant, { type: 'start' }, systemActor, { runningWork: 'activate' }));
     }
     if (grant.state !== 'activating') return { type: 'done' };
-
-    const leaseToken = `${deps.workerId}:activate:${grant.id}:${item.id}:${item.attempts}`;
-    const now = deps.clock.now();
-    if (!(await acquireAccountLease(deps.db, grant.jit_account_id, leaseToken, now))) {
-      return { type: 'defer', at: new Date(now.getTime() + 100 + Math.random() * 200) };
-    }
-    try {
-      return await activateHoldingLease(deps, grant, item);
-    } finally {
-      await releaseAccountLease(deps.db, grant.jit_account_id, leaseToken);
-    }
+    return activateHoldingLease(deps, grant, read, item);
   };
 }
 
-async function activateHoldingLease(deps: AppDeps, stale: GrantRow, item: WorkItem): Promise<WorkOutcome> {
-  // Re-read under the lease: a revoke may have run while we waited.
-  const grant = await loadGrant(deps.db, stale.id);
-  if (!grant || grant.state !== 'activating') return { type: 'done' };
+/** The grant with what its activation needs of its JIT account, owner and request: one query. */
+async function loadActivation(deps: AppDeps, grantId: string) {
+  const row = await deps.db
+    .selectFrom('grants')
+    .innerJoin('jit_accounts', 'jit_accounts.id', 'grants.jit_account_id')
+    .innerJoin('operators', 'operators.id', 'jit_accounts.operator_id')
+    .innerJoin('access_requests', 'access_requests.id', 'grants.request_id')
+    .selectAll('grants')
+    .select([
+      'jit_accounts.username as account_username',
+      'jit_accounts.created_at as account_created_at',
+      'jit_accounts.last_grant_id as account_last_grant_id',
+      'operators.display_name as owner_display_name',
+      'operators.email as owner_email',
+      'access_requests.reason as request_reason',
+      'access_requests.public_key as request_public_key',
+    ])
+    .where('grants.id', '=', grantId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const {
+    account_username, account_created_at, account_last_grant_id, owner_display_name, owner_email, request_reason, request_public_key,
+    ...grant
+  } = row;
+  return {
+    grant: grant as GrantRow,
+    account: {
+      id: grant.jit_account_id,
+      username: account_username,
+      created_at: account_created_at,
+      last_grant_id: account_last_grant_id,
+      display_name: owner_display_name,
+      email: owner_email,
+    },
+    request: { reason: request_reason, public_key: request_public_key },
+  };
+}
+
+type ActivationRead = NonNullable<Awaited<ReturnType<typeof loadActivation>>>;
+
+async function activateHoldingLease(deps: AppDeps, grant: GrantRow, read: ActivationRead, item: WorkItem): Promise<WorkOutcome> {
+  const { account, request } = read;
   const now = deps.clock.now();
   if (!grant.expires_at || now >= grant.expires_at) {
-    await deps.db.transaction().execute((tx) =>
-      applyGrantEvent(deps, tx, grant, { type: 'activation_failed', error: 'the grant ended before it could be activated' }, systemActor),
-    );
+    await deps.db.transaction().execute(async (tx) => {
+      await applyGrantEvent(deps, tx, grant, { type: 'activation_failed', error: 'the grant ended before it could be activated' }, systemActor);
+      await finishWork(tx, item);
+    });
     deps.poke();
-    return { type: 'done' };
+    return { type: 'done', recorded: true };
   }
 
   const target = await getTarget(deps, grant.tenant_id, grant.target_id);
-  const account = await deps.db
-    .selectFrom('jit_accounts')
-    .innerJoin('operators', 'operators.id', 'jit_accounts.operator_id')
-    .select(['jit_accounts.id', 'jit_accounts.username', 'jit_accounts.created_at', 'jit_accounts.last_grant_id', 'operators.display_name', 'operators.email'])
-    .where('jit_accounts.id', '=', grant.jit_account_id)
-    .executeTakeFirstOrThrow();
-  const request = await deps.db
-    .selectFrom('access_requests')
-    .select(['reason', 'public_key'])
-    .where('id', '=', grant.request_id)
-    .executeTakeFirstOrThrow();
   const others = await otherHolders(deps.db, grant);
   const accountNotAfter = latestEnd([grant, ...others]) ?? grant.expires_at;
 
@@ -106,24 +131,15 @@ async function activateHoldingLease(deps: AppDeps, stale: GrantRow, item: WorkIt
       await deps.db.updateTable('grants').set({ last_error: e.message }).where('id', '=', grant.id).execute();
       return { type: 'defer', at: new Date(now.getTime() + backoffDelay(deps.retry, item.attempts)), error: e.message };
     }
-    if (e.refusal) {
-      // Refused before the target changed anything: the grant ends 'failed', nothing to revoke.
-      await deps.db.transaction().execute((tx) =>
-        applyGrantEvent(deps, tx, grant, { type: 'activation_refused', error: e.message }, systemActor, {
-          extra: { last_error: e.message },
-        }),
-      );
-      deps.poke();
-      return { type: 'done' };
-    }
-    // Give up and clean up whatever reached the target.
-    await deps.db.transaction().execute((tx) =>
-      applyGrantEvent(deps, tx, grant, { type: 'activation_failed', error: e.message }, systemActor, {
-        extra: { last_error: e.message },
-      }),
-    );
+    // Refused before the target changed anything: the grant ends 'failed', nothing to revoke.
+    // Otherwise give up and clean up whatever reached the target.
+    const event = e.refusal ? ({ type: 'activation_refused', error: e.message } as const) : ({ type: 'activation_failed', error: e.message } as const);
+    await deps.db.transaction().execute(async (tx) => {
+      await applyGrantEvent(deps, tx, grant, event, systemActor, { extra: { last_error: e.message } });
+      await finishWork(tx, item);
+    });
     deps.poke();
-    return { type: 'done' };
+    return { type: 'done', recorded: true };
   }
 
   const handle = JSON.stringify({ username: account.username, entitlements: grant.entitlements, ...result.handle });
@@ -131,24 +147,32 @@ async function activateHoldingLease(deps: AppDeps, stale: GrantRow, item: WorkIt
     ? deps.secrets.encrypt(JSON.stringify(result.credential), credentialContext(grant.id))
     : null;
   try {
-    await deps.db.transaction().execute(async (tx) => {
+    // The earliest work this activation schedules: the warning, else the revocation at the end.
+    const firstDue = await deps.db.transaction().execute(async (tx) => {
       const active = await applyGrantEvent(deps, tx, grant, { type: 'activated' }, systemActor, {
         extra: { handle, credential_enc: credential, last_error: null },
       });
-      await scheduleExpiryWarning(deps, tx, active);
+      const warning = await scheduleExpiryWarning(deps, tx, active);
+      // The item and the account lease end in this commit: nothing is left to write afterwards.
+      // (Work row before account row: the lock order of the claim.)
+      await finishWork(tx, item);
       await tx
         .updateTable('jit_accounts')
         .set({ status: 'enabled', last_grant_id: grant.id, updated_at: deps.clock.now() })
         .where('id', '=', grant.jit_account_id)
         .execute();
+      // Activated past its end, the revocation is due now.
+      return warning ?? (active.state === 'active' ? active.expires_at : now) ?? now;
     });
     const began = grant.starts_at ?? now;
     deps.metrics?.activated(target.kind, (deps.clock.now().getTime() - began.getTime()) / 1000);
+    deps.poke(firstDue);
+    return { type: 'done', recorded: true };
   } catch (err) {
     if (!(err instanceof StaleGrantError)) throw err;
     // Revoked while we were granting: keep the real handle so the revocation removes everything.
     await deps.db.updateTable('grants').set({ handle }).where('id', '=', grant.id).execute();
+    deps.poke();
+    return { type: 'done' };
   }
-  deps.poke();
-  return { type: 'done' };
 }

@@ -34,8 +34,8 @@ export interface AppDeps {
   targetLimiter: KeyedLimiter;
   /** Identifies this process in leases. */
   workerId: string;
-  /** Tell the scheduler that work was added. */
-  poke(): void;
+  /** Tell the scheduler that work was added. New work was scheduled (due at `dueAt`, when known: nothing to do if the timer is aimed earlier). */
+  poke(dueAt?: Date): void;
   /** Where the server may connect on a tenant's say-so (webhooks, SMTP relays, targets). */
   outbound: OutboundPolicy;
   notifier?: NotificationQueue;

@@ -9,12 +9,17 @@ import type { AppDeps } from './deps.js';
 import { grantSummary } from './approvers.js';
 import { loadGrant } from './grant-queries.js';
 
-/** Called when a grant becomes active or its end moves; no warning for grants shorter than it. */
-export async function scheduleExpiryWarning(deps: AppDeps, tx: Transaction<Database>, grant: GrantRow): Promise<void> {
-  if (!deps.notifier || !grant.expires_at) return;
+/**
+ * Called when a grant becomes active or its end moves; no warning for grants shorter than it.
+ * Returns when the warning is due, if one was scheduled.
+ */
+export async function scheduleExpiryWarning(deps: AppDeps, tx: Transaction<Database>, grant: GrantRow): Promise<Date | null> {
+  if (!deps.notifier || !grant.expires_at) return null;
   const lead = await expiryWarningSeconds(tx, grant.tenant_id);
   const at = new Date(grant.expires_at.getTime() - lead * 1000);
-  if (at > deps.clock.now()) await scheduleWork(tx, grant.id, 'expiry_warning', at, deps.clock.now());
+  if (at <= deps.clock.now()) return null;
+  await scheduleWork(tx, grant.id, 'expiry_warning', at, deps.clock.now());
+  return at;
 }
 
 export function createExpiryWarningJob(deps: AppDeps) {

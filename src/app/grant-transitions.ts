@@ -85,12 +85,14 @@ export async function applyGrantEvent(
     .executeTakeFirst();
   if (!updated) throw new StaleGrantError(grant.id);
 
+  // Unscheduled kinds go in one statement (a revocation ends its revoke and expiry_warning items).
+  const unscheduled: WorkKind[] = [];
   for (const effect of result.effects) {
     if (effect.type === 'schedule') {
       if (effect.work === opts.runningWork && effect.at <= now) continue;
       await scheduleWork(tx, grant.id, effect.work, effect.at, now);
     }
-    else if (effect.type === 'unschedule') await unscheduleWork(tx, grant.id, effect.work);
+    else if (effect.type === 'unschedule') unscheduled.push(effect.work);
     else {
       await tx
         .insertInto('alerts')
@@ -122,6 +124,7 @@ export async function applyGrantEvent(
       });
     }
   }
+  if (unscheduled.length) await unscheduleWork(tx, grant.id, unscheduled);
 
   if (next.state !== grant.state || event.type === 'revoke_attempt_failed' || event.type === 'extend') {
     const action =

@@ -4,58 +4,121 @@
  * the grant is 'revoked' only after the connector's verify finds nothing left.
  *
  * An expiring grant goes active -> revoking -> revoked (or -> revoke attempt failed) in ONE
- * transaction after the target call: the scheduled item is already the durable intent, and one
- * commit per expiry keeps mass expiry fast.
+ * transaction after the target call, which also finishes the work item and gives back the account
+ * lease: the scheduled item is already the durable intent.
+ *
+ * Revocations claimed together run together (`createRevokeBatchJob`): their grants, targets and
+ * other holders are read with one query each, every grant is revoked and then verified on its own,
+ * side by side within the per-target limit, and all outcomes are written in one transaction, so a
+ * burst of expiries costs one commit per batch. A batch that meets a concurrent change (a manual
+ * revoke racing the expiry) writes its grants one transaction each instead.
  */
 import { classifyTargetError } from '../core/errors.js';
 import type { TargetError } from '../core/errors.js';
 import { describeFindings } from '../core/findings.js';
-import type { GrantEvent } from '../core/lifecycle.js';
+import { holdingStates, type GrantEvent } from '../core/lifecycle.js';
+import { backoffDelay } from '../core/retry.js';
 import { generatePassword } from '../secrets/password.js';
-import type { WorkItem } from '../scheduler/work-queue.js';
+import { finishWork, type WorkItem } from '../scheduler/work-queue.js';
 import type { WorkOutcome } from '../scheduler/scheduler.js';
 import type { Transaction } from 'kysely';
-import type { Database, GrantRow } from '../store/schema.js';
+import type { Database, GrantRow, TargetRow } from '../store/schema.js';
 import type { RevokeSpec } from '../connectors/contract.js';
-import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
 import { systemActor, type AppDeps } from './deps.js';
 import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
-import { handleOf, latestEnd, loadGrant, otherHolders } from './grant-queries.js';
-import { connectorFor, getTarget } from './targets.js';
+import { handleOf, latestEnd, loadGrant } from './grant-queries.js';
+import { connectorFor } from './targets.js';
 
 const isDue = (g: GrantRow, now: Date) => g.state === 'active' && g.expires_at !== null && now >= g.expires_at;
 const isRevoking = (g: GrantRow) => g.state === 'revoking' || g.state === 'revoke_failed';
 
+/** One revocation: a batch of one. */
 export function createRevokeJob(deps: AppDeps) {
-  return async function revoke(item: WorkItem): Promise<WorkOutcome> {
-    const grant = await loadGrant(deps.db, item.grantId);
-    if (!grant) return { type: 'done' };
-    const now = deps.clock.now();
-    if (grant.state === 'active' && !isDue(grant, now)) {
-      // The end moved (extension): come back then.
-      return grant.expires_at ? { type: 'defer', at: grant.expires_at } : { type: 'done' };
-    }
-    if (!isDue(grant, now) && !isRevoking(grant)) return { type: 'done' };
+  const batch = createRevokeBatchJob(deps);
+  return async (item: WorkItem): Promise<WorkOutcome> => (await batch([item]))[0]!;
+}
 
-    // Unique per run: two runs must never mistake each other's lease for their own.
-    const leaseToken = `${deps.workerId}:revoke:${grant.id}:${item.id}:${item.attempts}`;
-    if (!(await acquireAccountLease(deps.db, grant.jit_account_id, leaseToken, now))) {
-      return { type: 'defer', at: new Date(now.getTime() + 100 + Math.random() * 200) };
+interface Run {
+  index: number;
+  item: WorkItem;
+  grant: GrantRow;
+  target: TargetRow;
+  others: GrantRow[];
+  failure: TargetError | null;
+}
+
+export function createRevokeBatchJob(deps: AppDeps) {
+  return async function revokeBatch(items: WorkItem[]): Promise<WorkOutcome[]> {
+    const outcomes: WorkOutcome[] = items.map(() => ({ type: 'done' }));
+    // Read after the claim, which took the account leases (when free): a run that held an
+    // account before has committed whatever it did to its grants.
+    const grants = await loadGrants(deps, items.map((i) => i.grantId));
+    const now = deps.clock.now();
+    const due: Array<{ index: number; item: WorkItem; grant: GrantRow }> = [];
+    items.forEach((item, index) => {
+      const grant = grants.get(item.grantId);
+      if (!grant) return;
+      if (grant.state === 'active' && !isDue(grant, now)) {
+        // The end moved (extension): come back then.
+        if (grant.expires_at) outcomes[index] = { type: 'defer', at: grant.expires_at };
+        return;
+      }
+      if (!isDue(grant, now) && !isRevoking(grant)) return;
+      if (!item.accountLease) {
+        // Another run holds this account (an activation, a rotation, a reconcile): come back.
+        outcomes[index] = { type: 'defer', at: new Date(now.getTime() + 100 + Math.random() * 200) };
+        return;
+      }
+      due.push({ index, item, grant });
+    });
+    if (due.length === 0) return outcomes;
+
+    const targets = await loadTargets(deps, due.map((d) => d.grant.target_id));
+    const holders = await holdersOf(deps, due.map((d) => d.grant.jit_account_id), now);
+    const runs: Run[] = [];
+    for (const d of due) {
+      const target = targets.get(d.grant.target_id);
+      if (!target || target.tenant_id !== d.grant.tenant_id) {
+        const error = `target ${d.grant.target_id} not found`;
+        deps.log.error({ grant: d.grant.id, target: d.grant.target_id }, 'revocation has no target');
+        outcomes[d.index] = { type: 'defer', at: new Date(now.getTime() + backoffDelay(deps.retry, d.item.attempts)), error };
+        continue;
+      }
+      const others = holders.filter((h) => h.jit_account_id === d.grant.jit_account_id && h.id !== d.grant.id);
+      runs.push({ ...d, target, others, failure: null });
     }
-    try {
-      return await revokeHoldingLease(deps, grant.id);
-    } finally {
-      await releaseAccountLease(deps.db, grant.jit_account_id, leaseToken);
-    }
+    await Promise.all(runs.map(async (r) => (r.failure = await revokeOnTarget(deps, r))));
+    await record(deps, runs);
+    for (const r of runs) outcomes[r.index] = { type: 'done', recorded: true };
+    return outcomes;
   };
 }
 
-async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkOutcome> {
-  const grant = await loadGrant(deps.db, grantId);
-  if (!grant || (!isDue(grant, deps.clock.now()) && !isRevoking(grant))) return { type: 'done' };
-  const target = await getTarget(deps, grant.tenant_id, grant.target_id);
+async function loadGrants(deps: AppDeps, ids: string[]): Promise<Map<string, GrantRow>> {
+  const rows = await deps.db.selectFrom('grants').selectAll().where('id', 'in', ids).execute();
+  return new Map(rows.map((g) => [g.id, g]));
+}
+
+async function loadTargets(deps: AppDeps, ids: string[]): Promise<Map<string, TargetRow>> {
+  const rows = await deps.db.selectFrom('targets').selectAll().where('id', 'in', [...new Set(ids)]).where('deleted_at', 'is', null).execute();
+  return new Map(rows.map((t) => [t.id, t]));
+}
+
+/** Grants of these accounts that still hold (or are about to hold) their entitlements past `now`. */
+async function holdersOf(deps: AppDeps, accountIds: string[], now: Date): Promise<GrantRow[]> {
+  return deps.db
+    .selectFrom('grants')
+    .selectAll()
+    .where('jit_account_id', 'in', [...new Set(accountIds)])
+    .where('state', 'in', [...holdingStates])
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .execute();
+}
+
+/** Revoke, then verify; the failure (if any) as data. */
+async function revokeOnTarget(deps: AppDeps, r: Run): Promise<TargetError | null> {
+  const { grant, target, others } = r;
   if (grant.revoke_attempts > 0) deps.metrics?.revokeRetried(target.kind);
-  const others = await otherHolders(deps.db, grant, deps.clock.now());
   const spec: RevokeSpec = {
     grantId: grant.id,
     tenantId: grant.tenant_id,
@@ -64,8 +127,6 @@ async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkO
     accountStillNeededUntil: latestEnd(others),
     rotatePassword: generatePassword(32),
   };
-
-  let failure: TargetError | null = null;
   try {
     const { instance } = connectorFor(deps, target);
     await deps.targetLimiter.run(target.id, async () => {
@@ -75,38 +136,78 @@ async function revokeHoldingLease(deps: AppDeps, grantId: string): Promise<WorkO
         throw classifyTargetError(new Error(`verification after revoke found: ${describeFindings(verified.findings) || verified.state}`));
       }
     });
+    return null;
   } catch (err) {
-    failure = classifyTargetError(err);
-  }
-
-  if (failure) {
+    const failure = classifyTargetError(err);
     deps.log.warn({ grant: grant.id, target: target.id, errorClass: failure.errorClass, err: failure.message }, 'revocation attempt failed');
     deps.metrics?.revokeFailed(target.kind, failure.errorClass);
-    const event: GrantEvent = { type: 'revoke_attempt_failed', error: failure.message, retryable: failure.retryable };
-    await persist(deps, grant, async (g, tx) =>
-      applyGrantEvent(deps, tx, g, event, systemActor, { extra: { last_error: failure!.message } }),
-    );
-    return { type: 'done' }; // the transition rescheduled the item (and cleared our claim on it)
+    return failure;
   }
+}
 
-  await persist(deps, grant, async (g, tx) => {
-    // The grant row first, then the JIT account: the order activation uses too, so a revocation
-    // and an activation of the same grant cannot deadlock.
-    const revoked = await applyGrantEvent(deps, tx, g, { type: 'revoked' }, systemActor, { reason: g.end_reason ?? 'expired', extra: { last_error: null } });
-    await tx
-      .updateTable('alerts')
-      .set({ resolved_at: deps.clock.now() })
-      .where('grant_id', '=', g.id)
-      .where('resolved_at', 'is', null)
-      .where('severity', '=', 'critical')
-      .execute();
-    if (others.length === 0) {
-      await tx.updateTable('jit_accounts').set({ status: 'disabled', updated_at: deps.clock.now() }).where('id', '=', g.jit_account_id).execute();
+/** Writes every outcome: one transaction for the batch, or one per grant after a concurrent change. */
+async function record(deps: AppDeps, runs: Run[]): Promise<void> {
+  let together = runs.length > 1;
+  if (together) {
+    try {
+      await deps.db.transaction().execute(async (tx) => {
+        for (const r of runs) await recordOne(deps, tx, r, r.grant);
+      });
+    } catch (err) {
+      if (!(err instanceof StaleGrantError)) throw err;
+      together = false;
     }
-    return revoked;
-  });
-  deps.metrics?.revoked(target.kind, expiryLagSeconds(grant, deps.clock.now()));
-  return { type: 'done' };
+  }
+  if (!together) for (const r of runs) await persist(deps, r);
+  const now = deps.clock.now();
+  for (const r of runs) if (!r.failure) deps.metrics?.revoked(r.target.kind, expiryLagSeconds(r.grant, now));
+}
+
+type Tx = Transaction<Database>;
+
+/**
+ * One grant's outcome, in the caller's transaction: a due active grant moves to revoking first,
+ * then to revoked (or the failed attempt is counted and the item rescheduled, which clears our
+ * claim on it); the work item is finished and the account lease given back.
+ */
+async function recordOne(deps: AppDeps, tx: Tx, r: Run, g: GrantRow | undefined): Promise<void> {
+  if (g) {
+    let current = g;
+    if (isDue(current, deps.clock.now())) {
+      current = await applyGrantEvent(deps, tx, current, { type: 'expire' }, systemActor, { runningWork: 'revoke' });
+    }
+    if (r.failure) {
+      const event: GrantEvent = { type: 'revoke_attempt_failed', error: r.failure.message, retryable: r.failure.retryable };
+      await applyGrantEvent(deps, tx, current, event, systemActor, { extra: { last_error: r.failure.message } });
+    } else {
+      // The grant row first, then the JIT account: the order activation uses too, so a revocation
+      // and an activation of the same grant cannot deadlock.
+      await applyGrantEvent(deps, tx, current, { type: 'revoked' }, systemActor, { reason: current.end_reason ?? 'expired', extra: { last_error: null } });
+      await tx
+        .updateTable('alerts')
+        .set({ resolved_at: deps.clock.now() })
+        .where('grant_id', '=', current.id)
+        .where('resolved_at', 'is', null)
+        .where('severity', '=', 'critical')
+        .execute();
+      if (r.others.length === 0) {
+        await tx.updateTable('jit_accounts').set({ status: 'disabled', updated_at: deps.clock.now() }).where('id', '=', current.jit_account_id).execute();
+      }
+    }
+  }
+  await finishWork(tx, r.item);
+}
+
+/** One grant in its own transaction; on a concurrent update it reloads and retries once. */
+async function persist(deps: AppDeps, r: Run): Promise<void> {
+  try {
+    await deps.db.transaction().execute((tx) => recordOne(deps, tx, r, r.grant));
+  } catch (err) {
+    if (!(err instanceof StaleGrantError)) throw err;
+    const fresh = await loadGrant(deps.db, r.grant.id);
+    const still = fresh && (isRevoking(fresh) || isDue(fresh, deps.clock.now())) ? fresh : undefined;
+    await deps.db.transaction().execute((tx) => recordOne(deps, tx, r, still));
+  }
 }
 
 /** End to verified revocation, for grants that ran to their end (an early end has no lag). */
@@ -114,28 +215,4 @@ function expiryLagSeconds(g: GrantRow, revokedAt: Date): number | null {
   if (!g.expires_at || g.expires_at > revokedAt) return null;
   if (g.end_reason && g.end_reason !== 'expired') return null;
   return (revokedAt.getTime() - g.expires_at.getTime()) / 1000;
-}
-
-type Tx = Transaction<Database>;
-
-/**
- * Runs `apply` in one transaction, first moving a due active grant to revoking in that same
- * transaction. On a concurrent update (a manual revoke racing the expiry) it reloads and retries once.
- */
-async function persist(deps: AppDeps, grant: GrantRow, apply: (g: GrantRow, tx: Tx) => Promise<GrantRow>): Promise<void> {
-  const run = (g: GrantRow) =>
-    deps.db.transaction().execute(async (tx) => {
-      let current = g;
-      if (isDue(current, deps.clock.now())) {
-        current = await applyGrantEvent(deps, tx, current, { type: 'expire' }, systemActor, { runningWork: 'revoke' });
-      }
-      return apply(current, tx);
-    });
-  try {
-    await run(grant);
-  } catch (err) {
-    if (!(err instanceof StaleGrantError)) throw err;
-    const fresh = await loadGrant(deps.db, grant.id);
-    if (fresh && (isRevoking(fresh) || isDue(fresh, deps.clock.now()))) await run(fresh);
-  }
 }

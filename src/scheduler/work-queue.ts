@@ -2,6 +2,10 @@
  * Due work stored in the database, never in memory. Claims use FOR UPDATE SKIP LOCKED so any
  * number of server processes can share one PostgreSQL and each item runs in one place at a time;
  * a claim is a lease, so work held by a crashed process is picked up again when it lapses.
+ *
+ * Activations and revocations also need their JIT account's lease (one run per account at a time,
+ * see src/app/account-lease.ts): the claim takes it in the same statement, and the transaction that
+ * completes the work gives both back (`finishWork`), so a run costs no commits of its own for them.
  */
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
@@ -16,7 +20,15 @@ export interface WorkItem {
   dueAt: Date;
   attempts: number;
   lockToken: string;
+  /**
+   * The JIT account lease taken with the claim (activate and revoke only); null when another run
+   * holds that account (the handler defers) or for other kinds.
+   */
+  accountLease: { accountId: string; token: string } | null;
 }
+
+/** Kinds whose run changes the target: they hold the account lease while they run. */
+const leasedKinds: readonly WorkKind[] = ['activate', 'revoke'];
 
 /** Inserts or moves the one item of this kind for this grant (one per grant and kind). */
 export async function scheduleWork(db: Db, grantId: string, kind: WorkKind, dueAt: Date, now: Date): Promise<void> {
@@ -29,8 +41,9 @@ export async function scheduleWork(db: Db, grantId: string, kind: WorkKind, dueA
     .execute();
 }
 
-export async function unscheduleWork(db: Db, grantId: string, kind: WorkKind): Promise<void> {
-  await db.deleteFrom('scheduled_work').where('grant_id', '=', grantId).where('kind', '=', kind).execute();
+export async function unscheduleWork(db: Db, grantId: string, kinds: WorkKind | readonly WorkKind[]): Promise<void> {
+  const list = typeof kinds === 'string' ? [kinds] : [...kinds];
+  await db.deleteFrom('scheduled_work').where('grant_id', '=', grantId).where('kind', 'in', list).execute();
 }
 
 function toItem(r: ClaimedRow): WorkItem {
@@ -41,19 +54,53 @@ function toItem(r: ClaimedRow): WorkItem {
     dueAt: r.due_at,
     attempts: r.attempts,
     lockToken: r.locked_by ?? '',
+    accountLease: r.account_id && r.lease_owner ? { accountId: r.account_id, token: r.lease_owner } : null,
   };
 }
 
-type ClaimedRow = { id: string; kind: string; grant_id: string; due_at: Date; attempts: number; locked_by: string | null };
+type ClaimedRow = {
+  id: string;
+  kind: string;
+  grant_id: string;
+  due_at: Date;
+  attempts: number;
+  locked_by: string | null;
+  account_id: string | null;
+  lease_owner: string | null;
+};
 
-/** Leases the rows `which` selects (a SELECT of ids ending in FOR UPDATE SKIP LOCKED). */
+/**
+ * Leases the rows `which` selects (a SELECT of ids ending in FOR UPDATE SKIP LOCKED) and, in the
+ * same statement, the JIT account of each activation or revocation whose account is free. The
+ * account token is unique per run (`<worker>:<item>:<attempt>`), so two runs never mistake each
+ * other's lease, and it starts with the worker id, so a restarted process takes it back at once.
+ * Account rows are skipped, never waited for, when another transaction has them locked (it holds
+ * or is giving back their lease): a claim waits for no one, so claims of two processes cannot
+ * deadlock over accounts, and a request holding the account FOR KEY SHARE does not stop it. Two
+ * items of one account in a claim: one gets the lease, the other defers.
+ */
 async function claim(db: Kysely<Database>, opts: { workerId: string; now: Date; leaseMs: number }, which: RawBuilder<unknown>) {
   const leaseUntil = new Date(opts.now.getTime() + opts.leaseMs);
   const result = await sql<ClaimedRow>`
-    UPDATE scheduled_work SET locked_by = ${opts.workerId} || ':' || id::text, locked_until = ${leaseUntil},
-           attempts = attempts + 1
-    WHERE id IN (${which})
-    RETURNING id, kind, grant_id, due_at, attempts, locked_by`.execute(db);
+    WITH claimed AS (
+      UPDATE scheduled_work SET locked_by = ${opts.workerId} || ':' || id::text, locked_until = ${leaseUntil},
+             attempts = attempts + 1
+      WHERE id IN (${which})
+      RETURNING id, kind, grant_id, due_at, attempts, locked_by
+    ), free AS (
+      SELECT j.id AS account_id, c.id AS work_id, c.locked_by || ':' || c.attempts::text AS token
+      FROM claimed c JOIN grants g ON g.id = c.grant_id JOIN jit_accounts j ON j.id = g.jit_account_id
+      WHERE c.kind IN (${sql.join(leasedKinds.map((k) => sql`${k}`))})
+        AND (j.lease_owner IS NULL OR j.lease_until < ${opts.now})
+      FOR NO KEY UPDATE OF j SKIP LOCKED
+    ), leased AS (
+      UPDATE jit_accounts a SET lease_owner = f.token, lease_until = ${leaseUntil}
+      FROM free f WHERE a.id = f.account_id
+      RETURNING a.id AS account_id, f.work_id, a.lease_owner
+    )
+    SELECT c.id, c.kind, c.grant_id, c.due_at, c.attempts, c.locked_by, l.account_id, l.lease_owner
+    FROM claimed c LEFT JOIN leased l ON l.work_id = c.id
+    ORDER BY c.due_at`.execute(db);
   return result.rows.map(toItem);
 }
 
@@ -83,19 +130,35 @@ export async function claimWorkFor(
   return items[0] ?? null;
 }
 
-/** Finishes an item if it is still ours (a lapsed lease may have passed it on). */
-export async function completeWork(db: Db, item: WorkItem): Promise<void> {
-  await db.deleteFrom('scheduled_work').where('id', '=', item.id).where('locked_by', '=', item.lockToken).execute();
+/** Gives back the account lease taken with the claim, in the same statement as `work`. */
+function releasingLease(item: WorkItem, work: RawBuilder<unknown>): RawBuilder<unknown> {
+  const lease = item.accountLease;
+  if (!lease) return work;
+  return sql`
+    WITH work AS (${work})
+    UPDATE jit_accounts SET lease_owner = NULL, lease_until = NULL
+    WHERE id = ${lease.accountId} AND lease_owner = ${lease.token}`;
 }
 
-/** Puts an item back for later (still ours only). */
+/**
+ * Finishes an item if it is still ours (a lapsed lease may have passed it on, and a transition
+ * that rescheduled it cleared our claim) and gives back its account lease: one statement, so a
+ * handler calls it inside the transaction that completes its work (see `WorkOutcome.recorded`).
+ */
+export async function finishWork(db: Db, item: WorkItem): Promise<void> {
+  await releasingLease(item, sql`DELETE FROM scheduled_work WHERE id = ${item.id} AND locked_by = ${item.lockToken}`).execute(db);
+}
+
+/** The scheduler's own completion, for handlers that did not finish the item themselves. */
+export const completeWork = finishWork;
+
+/** Puts an item back for later (still ours only) and gives back its account lease. */
 export async function deferWork(db: Db, item: WorkItem, dueAt: Date, error: string | null): Promise<void> {
-  await db
-    .updateTable('scheduled_work')
-    .set({ due_at: dueAt, locked_by: null, locked_until: null, last_error: error })
-    .where('id', '=', item.id)
-    .where('locked_by', '=', item.lockToken)
-    .execute();
+  await releasingLease(
+    item,
+    sql`UPDATE scheduled_work SET due_at = ${dueAt}, locked_by = NULL, locked_until = NULL, last_error = ${error}
+        WHERE id = ${item.id} AND locked_by = ${item.lockToken}`,
+  ).execute(db);
 }
 
 /**

@@ -11,7 +11,7 @@ import { signalSshTrustChange } from '../app/agent-channel.js';
 import type { AppDeps } from '../app/deps.js';
 import { createPendingTimeoutJob } from '../app/pending-timeout.js';
 import { createExpiryWarningJob } from '../app/expiry-warning.js';
-import { createRevokeJob } from '../app/revoke-grant.js';
+import { createRevokeBatchJob, createRevokeJob } from '../app/revoke-grant.js';
 import { createReconciler } from '../app/reconcile.js';
 import { createTargetProbe } from '../app/probe-targets.js';
 import { createAuditLog } from '../audit/audit-log.js';
@@ -197,7 +197,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     retry,
     targetLimiter: createKeyedLimiter({ total: 64, perKey: 8 }),
     workerId,
-    poke: () => scheduler?.poke(),
+    poke: (dueAt) => scheduler?.poke(dueAt),
     outbound,
     metrics: metrics.recorder,
     // Replicas share PostgreSQL: each listens for the others' agent changes. Embedded: one process.
@@ -216,6 +216,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       pending_timeout: createPendingTimeoutJob(deps),
       expiry_warning: createExpiryWarningJob(deps),
     },
+    batchHandlers: { revoke: createRevokeBatchJob(deps) },
   });
   const sched = scheduler;
   deps.notifier = createNotifier(deps);

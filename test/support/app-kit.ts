@@ -17,7 +17,7 @@ import { createScheduler } from '../../src/scheduler/scheduler.js';
 import { openStore, type Store } from '../../src/store/db.js';
 import type { AppDeps } from '../../src/app/deps.js';
 import { createActivateJob } from '../../src/app/activate-grant.js';
-import { createRevokeJob } from '../../src/app/revoke-grant.js';
+import { createRevokeBatchJob, createRevokeJob } from '../../src/app/revoke-grant.js';
 import { createPendingTimeoutJob } from '../../src/app/pending-timeout.js';
 import { createExpiryWarningJob } from '../../src/app/expiry-warning.js';
 
@@ -46,7 +46,7 @@ export async function createAppKit(opts: {
     retry: { ...defaultRetryPolicy, ...opts.retry },
     targetLimiter: createKeyedLimiter({ total: 64, perKey: 8 }),
     workerId: `test-${randomUUID().slice(0, 8)}`,
-    poke: () => scheduler?.poke(),
+    poke: (dueAt) => scheduler?.poke(dueAt),
     outbound,
   };
   scheduler = createScheduler({
@@ -61,6 +61,7 @@ export async function createAppKit(opts: {
       pending_timeout: createPendingTimeoutJob(deps),
       expiry_warning: createExpiryWarningJob(deps),
     },
+    batchHandlers: { revoke: createRevokeBatchJob(deps) },
   });
 
   async function seedTenant(slug = `t-${randomUUID().slice(0, 8)}`) {
