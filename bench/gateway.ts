@@ -17,18 +17,18 @@
  * Run alone: `npx tsx bench/gateway.ts` (BENCH_QUICK=1 for the small run); it starts its own
  * PostgreSQL then. Needs root (the sshd harness uses a mount namespace) and openssh.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdtemp, open, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import ssh2, { type Client, type ClientChannel } from 'ssh2';
 import { createOperators } from '../src/auth/operators.js';
 import { startTimebox, type Timebox } from '../src/server/start.js';
 import { gatewayDb } from '../src/store/schema-gateway.js';
+import { startGatewayProcess, type GatewayProcess } from '../test/harness/gateway-process.js';
 import { runArgv, startSshd, type Sshd } from '../test/harness/sshd.js';
 import { benchLogger, newMasterKey, say, serverEnv } from './setup.js';
 import { summarize, type Summary } from './stats.js';
@@ -56,7 +56,6 @@ export interface GatewayBenchFigures {
   rssMb: { idle: number; withSessions: number; perSessionKb: number; sessions: number };
 }
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const T = '/api/v1/tenants/default';
 const USER = 'tbbench';
 
@@ -103,54 +102,6 @@ async function bigFile(file: string, mb: number): Promise<number> {
     await fh.close();
   }
   return block.length * mb;
-}
-
-interface GatewayChild {
-  child: ChildProcess;
-  port: number;
-  rssMb(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-async function startGatewayChild(env: Record<string, string>): Promise<GatewayChild> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway'], {
-    cwd: root,
-    env: { ...process.env, ...env, TIMEBOX_GATEWAY_PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += String(d)));
-  child.stderr!.on('data', (d) => (out += String(d)));
-  const exited = once(child, 'exit');
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the gateway did not start within 120 s: ${out.slice(-500)}`)), 120_000);
-    const check = () => {
-      if (/Timebox gateway listening on/.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      reject(new Error(`the gateway exited: ${out.slice(-500)}`));
-    });
-  });
-  return {
-    child,
-    port,
-    async rssMb() {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
-      return kb / 1024;
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 const sshEnv = (home: string) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LC_ALL: 'C' });
@@ -277,7 +228,7 @@ export async function measureGateway(o: GatewayBenchOptions): Promise<GatewayBen
   const masterKey = newMasterKey();
   let tb: Timebox | null = null;
   let sshd: Sshd | null = null;
-  let gw: GatewayChild | null = null;
+  let gw: GatewayProcess | null = null;
   const held: Client[] = [];
   try {
     tb = await startTimebox({
@@ -315,7 +266,7 @@ export async function measureGateway(o: GatewayBenchOptions): Promise<GatewayBen
     await writeFile(`${direct.file}-cert.pub`, `${shown.certificate}\n`);
     await call(url, 'POST', '/api/v1/me/ssh-keys', person, { name: 'bench', publicKey: viaGw.publicKey });
 
-    gw = await startGatewayChild({
+    gw = await startGatewayProcess({
       DATABASE_URL: o.databaseUrl,
       TIMEBOX_MASTER_KEY: masterKey,
       TIMEBOX_DATA_DIR: path.join(base, 'data'),
@@ -323,7 +274,7 @@ export async function measureGateway(o: GatewayBenchOptions): Promise<GatewayBen
       TIMEBOX_GATEWAY_ID: 'gateway-bench',
       TIMEBOX_OUTBOUND_ALLOW: 'loopback',
       TIMEBOX_LOG_LEVEL: 'warn',
-    });
+    }, await freePort());
     const gwInfo = await call(url, 'GET', '/api/v1/gateway', person);
     const knownHosts = path.join(base, 'known_hosts');
     await writeFile(knownHosts, `[127.0.0.1]:${sshd.port} ${sshdKey.split(' ').slice(1).join(' ')}\n[127.0.0.1]:${gw.port} ${gwInfo.hostKey}\n`);

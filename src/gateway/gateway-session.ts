@@ -12,7 +12,7 @@ import { createAsciicastRecorder, type Recorder } from './asciicast-recorder.js'
 import type { GatewayAccess } from './gateway-access.js';
 import { createGrantCertificates } from './grant-certificates.js';
 import { hostLogin } from './host-login.js';
-import { closeSessionRow, openSessionRow, type EndReason, type SessionsDeps } from './gateway-sessions.js';
+import { sessionOf, closeSessionRow, openSessionRow, type EndReason, type SessionsDeps } from './gateway-sessions.js';
 import type { LiveFeed } from './live-feed.js';
 import { observeSession } from './session-observers.js';
 
@@ -163,18 +163,7 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
   }
 
   const id = randomUUID();
-  const key = await openSessionRow(deps, {
-    id,
-    tenantId: r.access.tenantId,
-    grantId: r.access.grantId,
-    targetId: r.access.targetId,
-    operatorId: r.operatorId,
-    account: r.access.account,
-    gatewayId: deps.gatewayId,
-    clientAddress: r.clientAddress,
-    kind: r.kind,
-    command: r.command,
-  });
+  const key = await openSessionRow(deps, sessionOf(id, deps.gatewayId, r));
   const recorder: Recorder = createAsciicastRecorder({
     sessionId: id,
     key,

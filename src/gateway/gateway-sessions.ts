@@ -40,6 +40,16 @@ export interface OpenSession {
   command: string | null;
 }
 
+/** The row of a session opened under `access` (a grant's target and account) on this gateway. */
+export function sessionOf(
+  id: string,
+  gatewayId: string,
+  r: { kind: GatewaySessionKind; command: string | null; operatorId: string; clientAddress: string | null; access: { tenantId: string; grantId: string; targetId: string; account: string } },
+): OpenSession {
+  const { tenantId, grantId, targetId, account } = r.access;
+  return { id, tenantId, grantId, targetId, account, gatewayId, operatorId: r.operatorId, clientAddress: r.clientAddress, kind: r.kind, command: r.command };
+}
+
 /** Records the session and returns its fresh recording key (kept wrapped in the row). */
 export async function openSessionRow(deps: SessionsDeps, s: OpenSession): Promise<Buffer> {
   const key = randomBytes(32);

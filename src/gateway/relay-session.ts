@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { createAsciicastRecorder } from './asciicast-recorder.js';
 import type { GatewayAccess } from './gateway-access.js';
 import type { LiveSession } from './gateway-session.js';
-import { closeSessionRow, openSessionRow, type EndReason, type SessionsDeps } from './gateway-sessions.js';
+import { closeSessionRow, openSessionRow, sessionOf, type EndReason, type SessionsDeps } from './gateway-sessions.js';
 import type { GatewaySessionKind } from '../store/schema-gateway.js';
 
 export interface RelayDeps extends SessionsDeps {
@@ -35,18 +35,7 @@ export async function openRelaySession(
   onEnded: (id: string) => void,
 ): Promise<RelaySession> {
   const id = randomUUID();
-  const key = await openSessionRow(deps, {
-    id,
-    tenantId: r.access.tenantId,
-    grantId: r.access.grantId,
-    targetId: r.access.targetId,
-    operatorId: r.operatorId,
-    account: r.access.account,
-    gatewayId: deps.gatewayId,
-    clientAddress: r.clientAddress,
-    kind: r.kind,
-    command: r.command,
-  });
+  const key = await openSessionRow(deps, sessionOf(id, deps.gatewayId, r));
   const recorder = createAsciicastRecorder({
     sessionId: id,
     key,

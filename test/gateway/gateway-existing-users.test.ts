@@ -7,8 +7,7 @@
  * client → gateway → sshd: the person gets a shell as their user with the granted group during the
  * grant; without a grant, and after the grant is revoked, the gateway refuses.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
@@ -17,6 +16,7 @@ import { runArgv, type ExecResult } from '../harness/sshd.js';
 import { waitUntil, type AgentProcess } from '../agent/support.js';
 import type { ApiClient } from '../support/http.js';
 import { addMember, enrolledAgent, policyFor, startRestartableServer, type RestartableServer } from '../e2e/agent-support.js';
+import { gatewaySshArgs, gatewaySshEnv, identityOf as sharedIdentityOf, type Identity } from '../support/gateway.js';
 
 const T = '/api/v1/tenants/default';
 const CA_KEYS = '/etc/ssh/timebox_user_ca.pub';
@@ -28,33 +28,12 @@ let dir: string;
 let targetId: string;
 let gatewayPort: number;
 
-interface Identity {
-  keyFile: string;
-  certFile: string;
-}
 
-async function identityOf(client: ApiClient, name: string): Promise<Identity> {
-  const keyFile = path.join(dir, `${name}-${randomBytes(3).toString('hex')}`);
-  const gen = await runArgv('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
-  if (gen.code !== 0) throw new Error(gen.stderr);
-  const cert = await client.post('/api/v1/gateway/certificate', { publicKey: await readFile(`${keyFile}.pub`, 'utf8') });
-  expect(cert.status, JSON.stringify(cert.body)).toBe(200);
-  await writeFile(`${keyFile}-cert.pub`, `${cert.body.certificate}\n`);
-  return { keyFile, certFile: `${keyFile}-cert.pub` };
-}
+const identityOf = (client: ApiClient, name: string): Promise<Identity> => sharedIdentityOf(client, dir, name);
 
 const ssh = (id: Identity, command: string[]): Promise<ExecResult> =>
-  runArgv(
-    '/usr/bin/ssh',
-    [
-      '-F', 'none', '-p', String(gatewayPort),
-      '-o', `UserKnownHostsFile=${path.join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
-      '-i', id.keyFile, '-o', `CertificateFile=${id.certFile}`,
-      'web-users@127.0.0.1', '--', ...command,
-    ],
-    { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LC_ALL: 'C' }, timeoutMs: 30_000 },
-  );
+  runArgv('/usr/bin/ssh', gatewaySshArgs({ port: gatewayPort, knownHosts: path.join(dir, 'known_hosts'), user: 'web-users', id, command }), { env: gatewaySshEnv(dir), timeoutMs: 30_000 });
+
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'tb-gateway-users-'));

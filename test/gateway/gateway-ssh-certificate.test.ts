@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { credentialsDb } from '../../src/credentials/types.js';
@@ -17,6 +17,7 @@ import { scratchDir } from '../credentials/support.js';
 import { runArgv, startSshd, type ExecResult, type Sshd } from '../harness/sshd.js';
 import type { ApiClient } from '../support/http.js';
 import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
+import { gatewaySshArgs, gatewaySshEnv, identityOf as sharedIdentityOf, type Identity } from '../support/gateway.js';
 
 const T = '/api/v1/tenants/default';
 let server: TestServer;
@@ -28,34 +29,12 @@ let alice: ApiClient;
 let bob: ApiClient;
 const aliceEmail = `alice.${randomBytes(3).toString('hex')}@example.com`;
 
-interface Identity {
-  keyFile: string;
-  certFile: string;
-}
 
-/** A fresh key and its gateway certificate, as `timebox ssh` makes them. */
-async function identityOf(client: ApiClient, name: string): Promise<Identity> {
-  const keyFile = path.join(scratch.dir, `${name}-${randomBytes(3).toString('hex')}`);
-  const gen = await runArgv('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
-  if (gen.code !== 0) throw new Error(gen.stderr);
-  const cert = await client.post('/api/v1/gateway/certificate', { publicKey: await readFile(`${keyFile}.pub`, 'utf8') });
-  expect(cert.status, JSON.stringify(cert.body)).toBe(200);
-  const certFile = `${keyFile}-cert.pub`;
-  await writeFile(certFile, `${cert.body.certificate}\n`);
-  return { keyFile, certFile };
-}
+const identityOf = (client: ApiClient, name: string): Promise<Identity> => sharedIdentityOf(client, scratch.dir, name);
 
-function sshArgs(id: Identity, command: string[], extra: string[] = []): string[] {
-  return [
-    '-F', 'none', '-p', String(gatewayPort),
-    '-o', `UserKnownHostsFile=${path.join(scratch.dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
-    '-i', id.keyFile, '-o', `CertificateFile=${id.certFile}`,
-    ...extra,
-    'web-hosts@127.0.0.1', ...(command.length ? ['--', ...command] : []),
-  ];
-}
-const sshEnv = () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: scratch.dir, LC_ALL: 'C' });
+const sshArgs = (id: Identity, command: string[], extra: string[] = []): string[] =>
+  gatewaySshArgs({ port: gatewayPort, knownHosts: path.join(scratch.dir, 'known_hosts'), user: 'web-hosts', id, command, extra });
+const sshEnv = () => gatewaySshEnv(scratch.dir);
 const ssh = (id: Identity, command: string[], extra: string[] = [], input?: string): Promise<ExecResult> =>
   runArgv('/usr/bin/ssh', sshArgs(id, command, extra), { env: sshEnv(), timeoutMs: 30_000, ...(input !== undefined ? { input } : {}) });
 

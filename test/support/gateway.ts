@@ -5,27 +5,19 @@
  * beside the server (so whatever crosses from the gateway to the server crosses processes).
  * The system OpenSSH client connects with a fresh key and a gateway certificate.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { repoRoot, waitUntil, type AgentProcess } from '../agent/support.js';
+import type { AgentProcess } from '../agent/support.js';
 import { enrolledAgent, hostTargetWithPolicy, startRestartableServer, type RestartableServer } from '../e2e/agent-support.js';
 import { createHostNamespace, freePort, type HostNamespace, type NsSshd } from '../harness/host-namespace.js';
+import { startGatewayProcess, type GatewayProcess } from '../harness/gateway-process.js';
+export type { GatewayProcess } from '../harness/gateway-process.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { runArgv } from '../harness/sshd.js';
 import type { ApiClient } from './http.js';
-
-export interface GatewayProcess {
-  child: ChildProcess;
-  port: number;
-  output(): string;
-  kill9(): Promise<void>;
-  stop(): Promise<void>;
-}
 
 /** A key and its gateway certificate, as `timebox ssh` makes them. */
 export interface Identity {
@@ -53,35 +45,32 @@ export interface GatewayRig {
   destroy(): Promise<void>;
 }
 
-async function startGatewayProcess(env: Record<string, string>, port: number): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway'], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env, TIMEBOX_GATEWAY_PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += String(d)));
-  child.stderr!.on('data', (d) => (out += String(d)));
-  const exited = once(child, 'exit');
-  await waitUntil('the gateway listens', 90_000, async () => {
-    if (child.exitCode !== null) throw new Error(`gateway exited: ${out}`);
-    return /Timebox gateway listening on/.test(out);
-  });
-  return {
-    child,
-    port,
-    output: () => out,
-    async kill9() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+/** A fresh Ed25519 key in `dir` and its gateway certificate, as `timebox ssh` makes them. */
+export async function identityOf(client: ApiClient, dir: string, name: string): Promise<Identity> {
+  const keyFile = path.join(dir, `${name}-${randomBytes(3).toString('hex')}`);
+  const gen = await runArgv('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+  if (gen.code !== 0) throw new Error(gen.stderr);
+  const cert = await client.post('/api/v1/gateway/certificate', { publicKey: await readFile(`${keyFile}.pub`, 'utf8') });
+  if (cert.status !== 200) throw new Error(`certificate: ${cert.status} ${JSON.stringify(cert.body)}`);
+  const certFile = `${keyFile}-cert.pub`;
+  await writeFile(certFile, `${cert.body.certificate}\n`);
+  return { keyFile, certFile };
 }
+
+/** Arguments of the system ssh to `user@` a gateway on loopback, pinned to its host key in `knownHosts`. */
+export function gatewaySshArgs(o: { port: number; knownHosts: string; user: string; id: Identity; command: string[]; extra?: string[] }): string[] {
+  return [
+    '-F', 'none', '-p', String(o.port),
+    '-o', `UserKnownHostsFile=${o.knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
+    '-i', o.id.keyFile, '-o', `CertificateFile=${o.id.certFile}`,
+    ...(o.extra ?? []),
+    `${o.user}@127.0.0.1`, ...(o.command.length ? ['--', ...o.command] : []),
+  ];
+}
+
+/** The environment the system ssh runs with: a private HOME, nothing of the developer's. */
+export const gatewaySshEnv = (home: string) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LC_ALL: 'C' });
 
 export async function startGatewayRig(opts: { pgAdminUrl: string; serverEnv?: Record<string, string> }): Promise<GatewayRig> {
   const masterKey = randomBytes(32).toString('base64');
@@ -123,27 +112,9 @@ export async function startGatewayRig(opts: { pgAdminUrl: string; serverEnv?: Re
       rig.gw = await startGatewayProcess(gatewayEnv, port);
       return rig.gw;
     },
-    async identity(client, name) {
-      const keyFile = path.join(dir, name);
-      const gen = await runArgv('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
-      if (gen.code !== 0) throw new Error(gen.stderr);
-      const cert = await client.post('/api/v1/gateway/certificate', { publicKey: await readFile(`${keyFile}.pub`, 'utf8') });
-      if (cert.status !== 200) throw new Error(`certificate: ${cert.status} ${JSON.stringify(cert.body)}`);
-      const certFile = `${keyFile}-cert.pub`;
-      await writeFile(certFile, `${cert.body.certificate}\n`);
-      return { keyFile, certFile };
-    },
-    sshArgs(user, id, command, extra = []) {
-      return [
-        '-F', 'none', '-p', String(rig.gw.port),
-        '-o', `UserKnownHostsFile=${path.join(dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'GlobalKnownHostsFile=/dev/null',
-        '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', '-o', 'ConnectTimeout=10',
-        '-i', id.keyFile, '-o', `CertificateFile=${id.certFile}`,
-        ...extra,
-        `${user}@127.0.0.1`, ...(command.length ? ['--', ...command] : []),
-      ];
-    },
-    sshEnv: () => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, LC_ALL: 'C' }),
+    identity: (client, name) => identityOf(client, dir, name),
+    sshArgs: (user, id, command, extra = []) => gatewaySshArgs({ port: rig.gw.port, knownHosts: path.join(dir, 'known_hosts'), user, id, command, extra }),
+    sshEnv: () => gatewaySshEnv(dir),
     async destroy() {
       await rig.gw?.stop();
       await agent.kill9();

@@ -6,7 +6,6 @@
  */
 import { routeOf } from '../route-of.js';
 import { endpoints } from '../../api/endpoints.js';
-import type { ServerResponse } from 'node:http';
 import type { Kysely } from 'kysely';
 import { AppError } from '../../core/errors.js';
 import { can } from '../../core/roles.js';
@@ -14,6 +13,7 @@ import type { Database } from '../../store/schema.js';
 import { principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant } from '../tenant-access.js';
+import { openEventStream } from '../event-stream.js';
 
 export interface EventRouteDeps {
   db: Kysely<Database>;
@@ -67,16 +67,7 @@ export const eventRoutes =
         let last = newest?.at ? new Date(newest.at) : new Date(0);
         let sentAtLast = new Set<string>();
 
-        reply.hijack();
-        const res: ServerResponse = reply.raw;
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-store',
-          'x-content-type-options': 'nosniff',
-          'x-accel-buffering': 'no',
-          connection: 'keep-alive',
-        });
-        res.flushHeaders();
+        const res = openEventStream(reply);
 
         let ended = false;
         let busy = false;

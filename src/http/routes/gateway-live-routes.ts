@@ -3,7 +3,6 @@
  * events relayed from the gateway holding it, read-only, audited), and the command lines entered
  * in sessions, per session and searched across the tenant. Admins and auditors of the tenant.
  */
-import type { ServerResponse } from 'node:http';
 import type { Kysely } from 'kysely';
 import { endpoints } from '../../api/endpoints.js';
 import type { AuditLog } from '../../audit/types.js';
@@ -21,6 +20,7 @@ import { actorOf, principalOf } from '../auth-hook.js';
 import { routeOf } from '../route-of.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant } from '../tenant-access.js';
+import { openEventStream } from '../event-stream.js';
 
 export interface GatewayLiveRouteDeps {
   db: Kysely<Database>;
@@ -56,16 +56,7 @@ export const gatewayLiveRoutes =
           after: { live: s.view.live, operatorId: s.row.operator_id, targetId: s.row.target_id },
         });
 
-        reply.hijack();
-        const res: ServerResponse = reply.raw;
-        res.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-store',
-          'x-content-type-options': 'nosniff',
-          'x-accel-buffering': 'no',
-          connection: 'keep-alive',
-        });
-        res.flushHeaders();
+        const res = openEventStream(reply);
         let ended = false;
         let stop: (() => void) | null = null;
         const send = (event: string, data: unknown) => {
