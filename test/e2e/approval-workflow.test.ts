@@ -172,11 +172,15 @@ describe('approval workflow', () => {
 
   it('refuses an approval after the request expired, and expires it', async () => {
     const req = await ask(people.carol!.api, { durationSeconds: 600 });
+    // The scheduler would expire the request by itself once the clock moves; paused, the
+    // approval meets a request that is past its time but not yet expired, which it must refuse.
+    await server.tb.scheduler.stop();
     server.clock.shift(601_000);
     const late = await people.a1!.api.post(`${T}/grants/${req.body.id}/approve`, {});
     expect(late.status).toBe(409);
     expect(late.body.error.message).toMatch(/the request expired at .* before it was approved/);
     await server.tb.scheduler.drain();
+    server.tb.scheduler.start();
     expect((await people.carol!.api.get(`${T}/grants/${req.body.id}`)).body.state).toBe('expired');
   });
 
