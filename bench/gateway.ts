@@ -20,7 +20,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, mkdtemp, open, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +28,7 @@ import { createOperators } from '../src/auth/operators.js';
 import { startTimebox, type Timebox } from '../src/server/start.js';
 import { gatewayDb } from '../src/store/schema-gateway.js';
 import { startGatewayProcess, type GatewayProcess } from '../test/harness/gateway-process.js';
+import { freePort } from '../test/harness/postgres.js';
 import { runArgv, startSshd, type Sshd } from '../test/harness/sshd.js';
 import { benchLogger, newMasterKey, say, serverEnv } from './setup.js';
 import { summarize, type Summary } from './stats.js';
@@ -69,17 +69,6 @@ async function call(base: string, method: string, p: string, token: string | nul
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${p} answered ${res.status}: ${text.slice(0, 300)}`);
   return text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function keyPair(dir: string, name: string): Promise<{ file: string; publicKey: string; privateKey: string }> {
