@@ -1,13 +1,20 @@
 /**
  * Writes one session as asciicast v2 (a header line, then `[seconds, code, data]` lines: "o"
  * output, "i" input, "r" resize) into sealed chunks, flushed every `flushMs` (≤ 2 s) while there
- * is something new. The SHA-256 and size are of the plain asciicast text, which is exactly what
+ * is something new, and as soon as `CHUNK_BYTES` are pending: a fast stream (`cat` of a large
+ * file) is sealed and written in steady 1 MiB steps instead of one pause per interval holding a
+ * second's worth of output in memory. Each event line is encoded and hashed once, as it happens. The SHA-256 and size are of the plain asciicast text, which is exactly what
  * `timebox sessions export` writes, so an auditor can check an export against the audit event.
  */
 import { createHash } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
-import { RECORDING_MAGIC, sealChunk } from './recording-format.js';
+import { RECORDING_MAGIC, sealChunkParts } from './recording-format.js';
 import type { RecordingSink } from './recording-store.js';
+
+/** Pending plaintext that is sealed and written without waiting for the interval. */
+export const CHUNK_BYTES = 1 << 20;
+/** Sealed bytes waiting for the disk beyond which the session is paused (see `behind`). */
+const MAX_UNWRITTEN = 8 * CHUNK_BYTES;
 
 export interface AsciicastHeader {
   width: number;
@@ -43,6 +50,13 @@ export interface Recorder {
   output(data: Buffer): void;
   input(data: Buffer): void;
   resize(cols: number, rows: number): void;
+  /**
+   * More sealed output is waiting for the disk than the recorder holds: the relay pauses the host
+   * until `drained` resolves, so a slow disk slows the session instead of filling memory.
+   */
+  behind(): boolean;
+  /** Resolves once everything sealed so far is written (or its write failed). */
+  drained(): Promise<void>;
   /** Milliseconds since the start, as the recording counts them. */
   elapsedMs(): number;
   /** Writes what is pending now; resolves with the number of events the file then holds. */
@@ -59,36 +73,48 @@ export function createAsciicastRecorder(o: RecorderOptions): Recorder {
   let bytes = 0;
   let index = 0;
   let seq = 0;
-  let pending: string[] = [];
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let unwritten = 0;
   let closed = false;
   let summary: Promise<RecordingSummary> | undefined;
   let writing: Promise<void> = Promise.resolve();
   const outDecoder = new StringDecoder('utf8');
   const inDecoder = new StringDecoder('utf8');
 
-  const header = JSON.stringify({ version: 2, ...o.header });
-  pending.push(`${header}\n`);
+  const flush = (last: boolean) => {
+    if (pending.length === 0 && !last) return writing;
+    const parts = sealChunkParts(o.key, o.sessionId, index, pending, last);
+    if (index++ === 0) parts.unshift(RECORDING_MAGIC);
+    const size = pendingBytes;
+    pending = [];
+    pendingBytes = 0;
+    unwritten += size;
+    writing = writing.then(() => o.sink.append(parts)).finally(() => {
+      unwritten -= size;
+    });
+    writing.catch((err: unknown) => o.onError?.(err));
+    return writing;
+  };
+  const add = (line: string) => {
+    const text = Buffer.from(line, 'utf8');
+    hash.update(text);
+    bytes += text.length;
+    pending.push(text);
+    pendingBytes += text.length;
+    if (pendingBytes >= CHUNK_BYTES) void flush(false);
+  };
+
+  add(`${JSON.stringify({ version: 2, ...o.header })}\n`);
 
   const at = () => Math.round(now() - started) / 1000;
   const event = (code: 'o' | 'i' | 'r', data: string) => {
     if (closed || data === '') return;
     const line = `${JSON.stringify([at(), code, data])}\n`;
-    pending.push(line);
+    add(line);
     o.onEvent?.(++seq, line);
   };
 
-  const flush = (last: boolean) => {
-    if (pending.length === 0 && !last) return writing;
-    const text = Buffer.from(pending.join(''), 'utf8');
-    pending = [];
-    hash.update(text);
-    bytes += text.length;
-    const sealed = sealChunk(o.key, o.sessionId, index, text, last);
-    const chunk = index++ === 0 ? Buffer.concat([RECORDING_MAGIC, sealed]) : sealed;
-    writing = writing.then(() => o.sink.append(chunk));
-    writing.catch((err: unknown) => o.onError?.(err));
-    return writing;
-  };
   const timer = setInterval(() => void flush(false), flushMs);
   timer.unref();
 
@@ -98,6 +124,11 @@ export function createAsciicastRecorder(o: RecorderOptions): Recorder {
       if (o.recordInput) event('i', inDecoder.write(data));
     },
     resize: (cols, rows) => event('r', `${cols}x${rows}`),
+    behind: () => unwritten > MAX_UNWRITTEN,
+    drained: () => writing.then(
+      () => undefined,
+      () => undefined,
+    ),
     elapsedMs: () => Math.round(now() - started),
     flushNow() {
       const through = seq;

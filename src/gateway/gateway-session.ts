@@ -197,12 +197,15 @@ export async function startSession(deps: SessionDeps, channel: ServerChannel, r:
     return stderr ? channel.stderr.write(data) : channel.write(data);
   };
 
-  // Backpressure both ways: a slow reader pauses the other side instead of filling memory.
+  // Backpressure both ways: a slow reader, or a recording the disk has not taken yet, pauses the
+  // other side instead of filling memory.
   hostChannel.on('data', (d: Buffer) => {
-    if (!toClient(d, false)) {
-      hostChannel.pause();
-      channel.once('drain', () => hostChannel.resume());
-    }
+    const clientReady = toClient(d, false);
+    const recorderReady = !recorder.behind();
+    if (clientReady && recorderReady) return;
+    hostChannel.pause();
+    const client = clientReady ? null : new Promise<void>((resolve) => channel.once('drain', () => resolve()));
+    void Promise.all([client, recorderReady ? null : recorder.drained()]).then(() => hostChannel.resume());
   });
   hostChannel.stderr.on('data', (d: Buffer) => toClient(d, true));
   channel.on('data', (d: Buffer) => {

@@ -31,18 +31,35 @@ function aadOf(sessionId: string, index: number, flags: number): Buffer {
   return Buffer.concat([RECORDING_MAGIC, Buffer.from(sessionId, 'utf8'), tail]);
 }
 
-/** Seals one chunk; `index` counts from 0 within the recording. */
-export function sealChunk(key: Buffer, sessionId: string, index: number, plaintext: Buffer, last: boolean): Buffer {
+/**
+ * Seals one chunk whose plaintext is the concatenation of `parts`, as the pieces to write in order
+ * (header, ciphertexts, tag): a chunk of many events is never copied into one buffer first.
+ * `index` counts from 0 within the recording.
+ */
+export function sealChunkParts(key: Buffer, sessionId: string, index: number, parts: readonly Buffer[], last: boolean): Buffer[] {
   const flags = last ? FINAL : 0;
   const nonce = nonceOf(index);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(aadOf(sessionId, index, flags));
-  const body = Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
-  const head = Buffer.alloc(HEAD);
-  head.writeUInt32BE(body.length, 0);
+  // GCM is a stream mode: the ciphertext is exactly as long as the plaintext.
+  let length = TAG;
+  const out: Buffer[] = [Buffer.alloc(HEAD)];
+  for (const part of parts) {
+    length += part.length;
+    out.push(cipher.update(part));
+  }
+  cipher.final();
+  out.push(cipher.getAuthTag());
+  const head = out[0]!;
+  head.writeUInt32BE(length, 0);
   head.writeUInt8(flags, 4);
   nonce.copy(head, 5);
-  return Buffer.concat([head, body]);
+  return out;
+}
+
+/** Seals one chunk into one buffer. */
+export function sealChunk(key: Buffer, sessionId: string, index: number, plaintext: Buffer, last: boolean): Buffer {
+  return Buffer.concat(sealChunkParts(key, sessionId, index, [plaintext], last));
 }
 
 export interface OpenedRecording {

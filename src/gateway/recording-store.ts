@@ -7,8 +7,8 @@ import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface RecordingSink {
-  /** Appends bytes; resolves once the operating system has them (they survive a killed process). */
-  append(bytes: Buffer): Promise<void>;
+  /** Appends the pieces in order (one chunk); resolves once the operating system has them (they survive a killed process). */
+  append(bytes: Buffer | readonly Buffer[]): Promise<void>;
   /** Flushes to the disk itself and closes. */
   close(): Promise<void>;
 }
@@ -37,7 +37,8 @@ export function localRecordingStore(dir: string): RecordingStore {
         append(bytes) {
           // One write per chunk, in order: a kill cuts at most the chunk being written.
           queue = queue.then(async () => {
-            await handle.write(bytes);
+            if (Buffer.isBuffer(bytes)) await handle.write(bytes);
+            else await handle.writev(bytes as Buffer[]);
           });
           return queue;
         },

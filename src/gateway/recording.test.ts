@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createAsciicastRecorder } from './asciicast-recorder.js';
+import { CHUNK_BYTES, createAsciicastRecorder } from './asciicast-recorder.js';
 import { openRecording, RecordingTamperedError, sealChunk } from './recording-format.js';
-import { localRecordingStore } from './recording-store.js';
+import { localRecordingStore, type RecordingSink } from './recording-store.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -108,5 +108,61 @@ describe('asciicast recording, sealed in chunks', () => {
     }
     expect(text).toContain('before the crash');
     await rec.close();
+  });
+
+  it('a fast stream is sealed in 1 MiB steps without waiting for the interval, and opens whole', async () => {
+    const { dir, store: s } = await store();
+    const id = randomUUID();
+    const key = randomBytes(32);
+    const rec = createAsciicastRecorder({ sessionId: id, key, sink: await s.create(id), header: { width: 80, height: 24, timestamp: 1 }, recordInput: false, flushMs: 2000 });
+    const block = Buffer.from(`${randomBytes(24 * 1024).toString('base64')}\n`);
+    const sent: string[] = [];
+    while (sent.length * block.length < 5 * CHUNK_BYTES) {
+      rec.output(block);
+      sent.push(block.toString());
+    }
+    await rec.drained();
+    // Long before the 2 s interval: what a crash now would leave is already on disk.
+    const early = openRecording(key, id, await readFile(path.join(dir, `${id}.tbrec`)));
+    expect(early.chunks).toBeGreaterThanOrEqual(4);
+    expect(early.complete).toBe(false);
+    const summary = await rec.close();
+    const opened = openRecording(key, id, (await s.read(id))!);
+    expect(opened.complete).toBe(true);
+    expect(createHash('sha256').update(opened.plaintext).digest('hex')).toBe(summary.sha256);
+    const out = events(opened.plaintext.toString('utf8')).slice(1) as [number, string, string][];
+    expect(out.map((e) => e[2]).join('')).toBe(sent.join(''));
+  });
+
+  it('says it is behind while the disk has not taken 8 MiB, and catches up when it does', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const written: Buffer[] = [];
+    const slowDisk: RecordingSink = {
+      async append(bytes) {
+        await held;
+        written.push(...(Buffer.isBuffer(bytes) ? [bytes] : bytes));
+      },
+      async close() {},
+    };
+    const id = randomUUID();
+    const key = randomBytes(32);
+    const rec = createAsciicastRecorder({ sessionId: id, key, sink: slowDisk, header: { width: 80, height: 24, timestamp: 1 }, recordInput: false });
+    const block = Buffer.alloc(64 * 1024, 'x');
+    let n = 0;
+    while (!rec.behind() && n < 1000) {
+      rec.output(block);
+      n++;
+    }
+    expect(rec.behind()).toBe(true);
+    expect(n * block.length).toBeGreaterThan(7 * CHUNK_BYTES);
+    expect(n * block.length).toBeLessThan(10 * CHUNK_BYTES);
+    release();
+    await rec.drained();
+    expect(rec.behind()).toBe(false);
+    await rec.close();
+    const opened = openRecording(key, id, Buffer.concat(written));
+    expect(opened.complete).toBe(true);
+    expect(opened.plaintext.toString().split('x').length - 1).toBe(n * block.length);
   });
 });
