@@ -72,7 +72,7 @@ export const LIVE_FEED_APPLICATION = 'timebox live sessions';
 /** Frames waiting to be sent beyond this are dropped: viewers are told to start over. */
 const MAX_QUEUED = 2000;
 
-export function postgresLiveFeed(opts: { databaseUrl: string; log: Logger }): LiveFeed {
+export function postgresLiveFeed(opts: { databaseUrl: string; log: Logger; reconnectMaxMs?: number }): LiveFeed {
   const bus = new EventEmitter();
   bus.setMaxListeners(0);
   const listened = new Map<string, number>();
@@ -81,6 +81,28 @@ export function postgresLiveFeed(opts: { databaseUrl: string; log: Logger }): Li
   let closed = false;
   let queue: Array<{ channel: string; payload: string }> = [];
   let sending = false;
+  let retryMs = 250;
+  let retry: NodeJS.Timeout | null = null;
+
+  // A gateway that only listens (nobody watching yet) would otherwise stay deaf after a lost
+  // connection until it next published: come back by itself while any channel is listened to.
+  const reconnectLater = () => {
+    if (closed || retry || listened.size === 0) return;
+    retry = setTimeout(() => {
+      retry = null;
+      connect().then(
+        () => {
+          retryMs = 250;
+        },
+        (err: unknown) => {
+          opts.log.warn({ err }, 'live sessions: the feed connection cannot be opened again yet');
+          retryMs = Math.min(retryMs * 2, opts.reconnectMaxMs ?? 10_000);
+          reconnectLater();
+        },
+      );
+    }, retryMs);
+    retry.unref();
+  };
 
   const connect = (): Promise<pg.Client> => {
     ready ??= (async () => {
@@ -96,8 +118,9 @@ export function postgresLiveFeed(opts: { databaseUrl: string; log: Logger }): Li
         c.removeAllListeners();
         c.on('error', () => {});
         c.end().catch(() => {});
-        // Frames may have been missed: every viewer resynchronises (and reconnects on its next call).
+        // Frames may have been missed: every viewer resynchronises.
         bus.emit('lost');
+        reconnectLater();
       };
       c.on('error', lost);
       c.on('end', () => lost(new Error('connection ended')));
@@ -199,6 +222,7 @@ export function postgresLiveFeed(opts: { databaseUrl: string; log: Logger }): Li
     },
     async close() {
       closed = true;
+      if (retry) clearTimeout(retry);
       bus.removeAllListeners();
       const c = client;
       client = null;
