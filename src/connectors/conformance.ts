@@ -5,11 +5,10 @@
  * account log in, does verify tell the truth after revoke.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { pino } from 'pino';
 import { expect, it } from 'vitest';
 import { TargetError } from '../core/errors.js';
-import type { ConnectorContext, ConnectorDefinition, GrantSpec, RevokeSpec } from './contract.js';
-import { describeWithTarget, type TargetFixture } from './conformance-target.js';
+import type { ConnectorDefinition, GrantSpec } from './contract.js';
+import { conformanceContext, describeWithTarget, freshPassword, inMinutes, targetCalls, type TargetFixture } from './conformance-target.js';
 
 export interface ConformanceFixture extends TargetFixture {
   definition: ConnectorDefinition<any>;
@@ -21,28 +20,19 @@ export interface ConformanceFixture extends TargetFixture {
   newUsername(): string;
   /** A fresh login as the target judges it (not through the connector): a person logging in with the credential. */
   canLogin(username: string, password: string): Promise<boolean>;
-  /** The tenant grants are for (kinds reached through an enrolled agent check it). */
-  tenantId?: string;
-  /** A grant id the target takes: host agents key their desired state by a grant the server recorded. Default: a fresh UUID. */
-  newGrantId?(): Promise<string>;
-  /**
-   * Resolves once the target has applied what was just asked: kinds whose target converges on its
-   * own (a host agent polling its desired state) say when; others apply within the call.
-   */
-  settled?(): Promise<void>;
   /** False for kinds whose revoke always ends the whole grant (one live grant per account): retain does not apply. */
   partialRevoke?: boolean;
   cleanup(): Promise<void>;
 }
 
-const ctx: ConnectorContext = { log: pino({ level: 'silent' }) };
-const password = () => `Pw-${randomBytes(18).toString('base64url')}`;
-const inMinutes = (m: number) => new Date(Date.now() + m * 60_000);
+const ctx = conformanceContext;
+const password = freshPassword;
 
 export function describeConnectorConformance(name: string, setup: () => Promise<ConformanceFixture>) {
   describeWithTarget(`connector conformance: ${name}`, setup, (t) => {
+    const { newGrantId, grant, revoke, revokeSpec } = targetCalls(t);
     const grantSpec = async (username: string, pw: string, entitlements = t.fx.entitlements as string[]): Promise<GrantSpec> => ({
-      grantId: (await t.fx.newGrantId?.()) ?? randomUUID(),
+      grantId: await newGrantId(),
       ...(t.fx.tenantId ? { tenantId: t.fx.tenantId } : {}),
       account: { username, ownerDisplay: 'Conformance Tester <ct@example.test>' },
       entitlements,
@@ -51,25 +41,6 @@ export function describeConnectorConformance(name: string, setup: () => Promise<
       reason: 'conformance suite',
       password: pw,
     });
-    const revokeSpec = (grantId: string, handle: Record<string, unknown>, extra: Partial<RevokeSpec> = {}): RevokeSpec => ({
-      grantId,
-      ...(t.fx.tenantId ? { tenantId: t.fx.tenantId } : {}),
-      handle,
-      retain: [],
-      accountStillNeededUntil: null,
-      rotatePassword: password(),
-      ...extra,
-    });
-    /** Through the connector, then until the target applied it. */
-    const grant = async (spec: GrantSpec) => {
-      const r = await t.target.grant(ctx, spec);
-      await t.fx.settled?.();
-      return r;
-    };
-    const revoke = async (spec: RevokeSpec) => {
-      await t.target.revoke(ctx, spec);
-      await t.fx.settled?.();
-    };
 
     it('grants an account that can log in, and verify sees it as still present', async () => {
       const user = t.fx.newUsername();

@@ -6,16 +6,12 @@
  * relying party (sshd with the KRL, openssl with the CRL, token introspection), refreshed each time.
  */
 import { randomUUID } from 'node:crypto';
-import { pino } from 'pino';
 import { expect, it } from 'vitest';
 import { TargetError } from '../core/errors.js';
-import type { ConnectorContext, ConnectorDefinition, ConnectorServices, Credential, GrantSpec, RevokeSpec } from './contract.js';
-import { describeWithTarget } from './conformance-target.js';
+import type { ConnectorServices, Credential, GrantSpec } from './contract.js';
+import { conformanceContext, describeWithTarget, inMinutes, targetCalls, type TargetFixture } from './conformance-target.js';
 
-export interface CredentialConformanceFixture {
-  definition: ConnectorDefinition<any>;
-  /** Parsed config for `definition.create`. */
-  config: unknown;
+export interface CredentialConformanceFixture extends TargetFixture {
   services: ConnectorServices;
   tenantId: string;
   /** Two entitlements the config allows, and one it does not. */
@@ -25,11 +21,9 @@ export interface CredentialConformanceFixture {
   publicKey?: string;
   /** Would a relying party accept `credential` for `entitlement` now (with its current revocation list)? */
   accepts(credential: Credential, entitlement: string): Promise<boolean>;
-  cleanup(): Promise<void>;
 }
 
-const ctx: ConnectorContext = { log: pino({ level: 'silent' }) };
-const inMinutes = (m: number) => new Date(Date.now() + m * 60_000);
+const ctx = conformanceContext;
 
 export function describeCredentialConformance(name: string, setup: () => Promise<CredentialConformanceFixture>) {
   describeWithTarget(`credential conformance: ${name}`, setup, (t) => {
@@ -48,14 +42,7 @@ export function describeCredentialConformance(name: string, setup: () => Promise
       reason: 'conformance suite',
       password: 'unused-Password-1',
     });
-    const revokeSpec = (grantId: string, handle: Record<string, unknown> = {}): RevokeSpec => ({
-      grantId,
-      tenantId: t.fx.tenantId,
-      handle,
-      retain: [],
-      accountStillNeededUntil: null,
-      rotatePassword: 'unused-Password-2',
-    });
+    const { revokeSpec } = targetCalls(t);
 
     it('issues a credential for the requester that a relying party accepts for the granted entitlement only; verify sees it', async () => {
       const spec = grantSpec();

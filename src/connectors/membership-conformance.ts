@@ -4,12 +4,11 @@
  * `describeMembershipConformance` from a test file with a fixture whose `holds` asks the target as
  * the person sees it (their own login, their own group list), not through the connector.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { pino } from 'pino';
+import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
 import { TargetError } from '../core/errors.js';
-import type { ConnectorContext, ConnectorDefinition, GrantSpec, RevokeSpec } from './contract.js';
-import { describeWithTarget, type TargetFixture } from './conformance-target.js';
+import type { ConnectorDefinition, GrantSpec } from './contract.js';
+import { conformanceContext, describeWithTarget, freshPassword, inMinutes, targetCalls, type TargetFixture } from './conformance-target.js';
 
 export interface Person {
   username: string;
@@ -28,51 +27,26 @@ export interface MembershipConformanceFixture extends TargetFixture {
   holds(person: Person, entitlement: string): Promise<boolean>;
   /** Can the person still log in with their own password? */
   canLogin(person: Person): Promise<boolean>;
-  /** The tenant grants are for (kinds reached through an enrolled agent check it). */
-  tenantId?: string;
-  /** A grant id the target takes: host agents key their desired state by a grant the server recorded. Default: a fresh UUID. */
-  newGrantId?(): Promise<string>;
-  /** Resolves once the target has applied what was just asked (a host agent converges on its own); absent: at once. */
-  settled?(): Promise<void>;
   /** False for kinds whose revoke always ends the whole grant: retain does not apply. */
   partialRevoke?: boolean;
   cleanup(): Promise<void>;
 }
 
-const ctx: ConnectorContext = { log: pino({ level: 'silent' }) };
-const inMinutes = (m: number) => new Date(Date.now() + m * 60_000);
+const ctx = conformanceContext;
 
 export function describeMembershipConformance(name: string, setup: () => Promise<MembershipConformanceFixture>) {
   describeWithTarget(`membership conformance: ${name}`, setup, (t) => {
+    const { newGrantId, grant, revoke, revokeSpec } = targetCalls(t);
     const grantSpec = async (p: Person, entitlements: string[] = [...t.fx.entitlements]): Promise<GrantSpec> => ({
-      grantId: (await t.fx.newGrantId?.()) ?? randomUUID(),
+      grantId: await newGrantId(),
       ...(t.fx.tenantId ? { tenantId: t.fx.tenantId } : {}),
       account: { username: p.username, ownerDisplay: 'Conformance Tester <ct@example.test>' },
       entitlements,
       notAfter: inMinutes(30),
       accountNotAfter: inMinutes(30),
       reason: 'conformance suite',
-      password: `Pw-${randomBytes(12).toString('base64url')}`,
+      password: freshPassword(),
     });
-    const revokeSpec = (grantId: string, handle: Record<string, unknown>, extra: Partial<RevokeSpec> = {}): RevokeSpec => ({
-      grantId,
-      ...(t.fx.tenantId ? { tenantId: t.fx.tenantId } : {}),
-      handle,
-      retain: [],
-      accountStillNeededUntil: null,
-      rotatePassword: `Pw-${randomBytes(12).toString('base64url')}`,
-      ...extra,
-    });
-    /** Through the connector, then until the target applied it. */
-    const grant = async (spec: GrantSpec) => {
-      const r = await t.target.grant(ctx, spec);
-      await t.fx.settled?.();
-      return r;
-    };
-    const revoke = async (spec: RevokeSpec) => {
-      await t.target.revoke(ctx, spec);
-      await t.fx.settled?.();
-    };
 
     it('grants the entitlements to the person’s own account, as they see it; no credential; verify sees it', async () => {
       const p = await t.fx.newPerson();
