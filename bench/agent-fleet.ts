@@ -9,6 +9,7 @@
  * it and overstate the server's own.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { AgentClient } from '../src/agent/http-client.js';
@@ -46,6 +47,8 @@ const WAIT_SECONDS = 25;
 export async function measureAgentFleet(o: { databaseUrl: string; agents: number; idleMs: number; pushTimeoutMs: number }): Promise<FleetResult> {
   const tb = await startTimebox({ env: serverEnv({ DATABASE_URL: o.databaseUrl }), logger: benchLogger() });
   const stop = new AbortController();
+  // Every simulated agent's poll listens on this one signal.
+  setMaxListeners(0, stop.signal);
   const admin = new pg.Client({ connectionString: o.databaseUrl });
   let loops: Promise<void>[] | undefined;
   await admin.connect();
