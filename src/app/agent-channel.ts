@@ -74,6 +74,8 @@ export interface AgentAuthInput {
   url: string;
   headers: Record<string, string | string[] | undefined>;
   rawBody: string;
+  /** When the agent is recorded as seen (the business clock); defaults to the real time. */
+  seenAt?: Date;
 }
 
 let lastNonceSweep = 0;
@@ -109,12 +111,26 @@ export async function authenticateAgent(db: AgentsDb, input: AgentAuthInput, now
   }
   if (!ok) throw unauthorized('bad signature');
   if (agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
-  // After the signature: nobody else can fill the nonce table.
+  // After the signature: nobody else can fill the nonce table. The agent is seen in the same
+  // statement (one commit per signed request, not two: a fleet's polls are mostly this).
   const inserted = await db
-    .insertInto('agent_request_nonces')
-    .values({ agent_id: agentId, nonce, expires_at: new Date(timestampMs + 2 * SIGNATURE_WINDOW_MS) })
-    .onConflict((oc) => oc.columns(['agent_id', 'nonce']).doNothing())
-    .returning('nonce')
+    .with('n', (q) =>
+      q
+        .insertInto('agent_request_nonces')
+        .values({ agent_id: agentId, nonce, expires_at: new Date(timestampMs + 2 * SIGNATURE_WINDOW_MS) })
+        .onConflict((oc) => oc.columns(['agent_id', 'nonce']).doNothing())
+        .returning('nonce'),
+    )
+    .with('seen', (q) =>
+      q
+        .updateTable('agents')
+        .set({ last_seen_at: input.seenAt ?? new Date(t) })
+        .where('id', '=', agentId)
+        .where((eb) => eb.exists(eb.selectFrom('n').select('n.nonce')))
+        .returning('agents.id'),
+    )
+    .selectFrom('n')
+    .select('n.nonce')
     .executeTakeFirst();
   if (!inserted) throw unauthorized('replayed request (this nonce was already used)');
   if (t - lastNonceSweep > 60_000) {
@@ -191,14 +207,22 @@ export async function readDesiredState(deps: { db: AgentsDb; secrets: SecretBox;
 }
 
 /** Records what the agent says it applied: last seen, applied version, acknowledged grants. */
+/**
+ * Records the version the agent applied and acknowledges the grants it listed, in one statement
+ * that changes nothing (and so commits nothing to disk) when the agent reports what it did before:
+ * the usual case for a poll. Being seen is recorded with the request's authentication.
+ */
 export async function noteApplied(db: AgentsDb, agentId: string, applied: number, now: Date): Promise<void> {
-  await db
-    .updateTable('agents')
-    .set((eb) => ({ last_seen_at: now, applied_version: sql<string>`greatest(${eb.ref('applied_version')}, ${applied})` }))
-    .where('id', '=', agentId)
-    .execute();
   if (applied < 1) return;
   await db
+    .with('v', (q) =>
+      q
+        .updateTable('agents')
+        .set({ applied_version: String(applied) })
+        .where('id', '=', agentId)
+        .where('applied_version', '<', String(applied))
+        .returning('agents.id'),
+    )
     .updateTable('agent_grants')
     .set({ acknowledged: true, updated_at: now })
     .where('agent_id', '=', agentId)

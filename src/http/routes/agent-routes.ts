@@ -140,6 +140,7 @@ export const agentRoutes =
           url: request.raw.url ?? request.url,
           headers: request.headers,
           rawBody: rawBodies.get(request) ?? '',
+          seenAt: deps.clock.now(),
         });
         agentOfRequest.set(request, agent);
       });
