@@ -185,8 +185,14 @@ export const passwordContext = (grantId: string) => `agent-grant:${grantId}:pass
 /** The agent's current desired state (passwords decrypted), read consistently with its version. */
 export async function readDesiredState(deps: { db: AgentsDb; secrets: SecretBox; clock: Clock }, agentId: string): Promise<{ agent: AgentRow; state: DesiredState }> {
   return deps.db.transaction().execute(async (tx) => {
-    // The row lock orders this read with every version bump: a version and its grants match.
-    const agent = await tx.selectFrom('agents').selectAll().where('id', '=', agentId).forUpdate().executeTakeFirstOrThrow();
+    // The update's row lock orders this read with every version bump: a version and its grants
+    // match. Recording what is served takes that lock and reads the row in one round trip.
+    const agent = await tx
+      .updateTable('agents')
+      .set((eb) => ({ served_version: eb.ref('desired_version') }))
+      .where('id', '=', agentId)
+      .returningAll()
+      .executeTakeFirstOrThrow();
     const rows = await tx
       .selectFrom('agent_grants')
       .select(['grant_id', 'spec', 'password_enc'])
@@ -194,7 +200,6 @@ export async function readDesiredState(deps: { db: AgentsDb; secrets: SecretBox;
       .where('removed_at', 'is', null)
       .orderBy('created_at')
       .execute();
-    await tx.updateTable('agents').set({ served_version: agent.desired_version }).where('id', '=', agentId).execute();
     const grants = rows.map((r) => ({
       ...(JSON.parse(r.spec) as Record<string, unknown>),
       ...(r.password_enc ? { password: deps.secrets.decrypt(r.password_enc, passwordContext(r.grant_id)) } : {}),
@@ -206,7 +211,6 @@ export async function readDesiredState(deps: { db: AgentsDb; secrets: SecretBox;
   });
 }
 
-/** Records what the agent says it applied: last seen, applied version, acknowledged grants. */
 /**
  * Records the version the agent applied and acknowledges the grants it listed, in one statement
  * that changes nothing (and so commits nothing to disk) when the agent reports what it did before:
