@@ -144,9 +144,41 @@ function releasingLease(item: WorkItem, work: RawBuilder<unknown>): RawBuilder<u
  * Finishes an item if it is still ours (a lapsed lease may have passed it on, and a transition
  * that rescheduled it cleared our claim) and gives back its account lease: one statement, so a
  * handler calls it inside the transaction that completes its work (see `WorkOutcome.recorded`).
+ * `account` is written in the same statement when it is the leased account (always, whoever
+ * holds the lease now: the change is this run's result, the lease only who may act next).
  */
-export async function finishWork(db: Db, item: WorkItem): Promise<void> {
-  await releasingLease(item, sql`DELETE FROM scheduled_work WHERE id = ${item.id} AND locked_by = ${item.lockToken}`).execute(db);
+export async function finishWork(
+  db: Db,
+  item: WorkItem,
+  account?: AccountUpdate,
+  /** Other items of the grant the same change ends (a revocation ends its expiry warning), deleted in the same statement. */
+  unschedule?: { grantId: string; kinds: readonly WorkKind[] },
+): Promise<void> {
+  const done = unschedule?.kinds.length
+    ? sql`DELETE FROM scheduled_work WHERE (id = ${item.id} AND locked_by = ${item.lockToken})
+            OR (grant_id = ${unschedule.grantId} AND kind IN (${sql.join([...unschedule.kinds])}))`
+    : sql`DELETE FROM scheduled_work WHERE id = ${item.id} AND locked_by = ${item.lockToken}`;
+  const lease = item.accountLease;
+  if (!account || !lease || lease.accountId !== account.accountId) {
+    await releasingLease(item, done).execute(db);
+    if (account) await updateAccount(db, account);
+    return;
+  }
+  const lastGrant = account.lastGrantId === undefined ? sql.raw('') : sql`, last_grant_id = ${account.lastGrantId}`;
+  await sql`
+    WITH work AS (${done})
+    UPDATE jit_accounts SET status = ${account.status}, updated_at = ${account.at}${lastGrant},
+      lease_owner = CASE WHEN lease_owner = ${lease.token} THEN NULL ELSE lease_owner END,
+      lease_until = CASE WHEN lease_owner = ${lease.token} THEN NULL ELSE lease_until END
+    WHERE id = ${account.accountId}`.execute(db);
+}
+
+async function updateAccount(db: Db, account: AccountUpdate): Promise<void> {
+  await db
+    .updateTable('jit_accounts')
+    .set({ status: account.status, updated_at: account.at, ...(account.lastGrantId === undefined ? {} : { last_grant_id: account.lastGrantId }) })
+    .where('id', '=', account.accountId)
+    .execute();
 }
 
 /** The scheduler's own completion, for handlers that did not finish the item themselves. */
@@ -174,6 +206,15 @@ export async function nextDueAt(db: Kysely<Database>, now: Date): Promise<Date |
     .limit(1)
     .executeTakeFirst();
   return row?.due_at ?? null;
+}
+
+/** What a completing run writes on the item's JIT account (its status, once the target agrees). */
+export interface AccountUpdate {
+  accountId: string;
+  status: 'enabled' | 'disabled';
+  at: Date;
+  /** The grant that last enabled the account (an activation). */
+  lastGrantId?: string;
 }
 
 /**
