@@ -63,7 +63,7 @@ export async function requestAccess(
   ask: AccessAsk,
 ): Promise<GrantRow> {
   const now = deps.clock.now();
-  const { target, jitRules, groupIds } = await loadRequestContext(deps, tenantId, ask.targetId, who.operatorId);
+  const { target, jitRules, groupIds, own } = await loadRequestContext(deps, tenantId, ask.targetId, who.operatorId);
   const { definition, instance } = connectorFor(deps, target);
 
   const entitlements = [...new Set(ask.entitlements)];
@@ -113,7 +113,7 @@ export async function requestAccess(
       .where('operator_id', '=', who.operatorId)
       .where('status', '<>', 'deleted')
       .executeTakeFirst();
-  let existing = await ownAccount();
+  let existing: OwnAccount | undefined = own;
   let username = chooseUsername(existing, ask.accountName, who.email, definition.accountName);
   if (!existing) {
     const why = definition.validateAccountName(username);
@@ -269,21 +269,28 @@ export async function requestAccess(
   return grant;
 }
 
+/** What a request needs of the person's JIT account on the target, if they have one. */
+type OwnAccount = Pick<JitAccountRow, 'id' | 'username' | 'created_at' | 'last_grant_id'>;
+
 /**
- * The target (live, of this tenant), its JIT settings if any were saved, and the requester's
- * operator groups in the tenant: one read.
+ * The target (live, of this tenant), its JIT settings if any were saved, the requester's operator
+ * groups in the tenant and their JIT account on the target: one read.
  */
 async function loadRequestContext(
   deps: AppDeps,
   tenantId: string,
   targetId: string,
   operatorId: string,
-): Promise<{ target: TargetRow; jitRules: JitRules | undefined; groupIds: string[] }> {
+): Promise<{ target: TargetRow; jitRules: JitRules | undefined; groupIds: string[]; own: OwnAccount | undefined }> {
   const row = await deps.db
     .selectFrom('targets')
     .leftJoin('tenant_jit_settings as s', (j) => j.onRef('s.target_id', '=', 'targets.id').onRef('s.tenant_id', '=', 'targets.tenant_id'))
     .selectAll('targets')
+    .leftJoin('jit_accounts as own', (j) =>
+      j.onRef('own.target_id', '=', 'targets.id').on('own.operator_id', '=', operatorId).on('own.status', '<>', 'deleted'),
+    )
     .select(['s.enabled as jit_enabled', 's.allowed_groups as jit_allowed_groups', 's.creator_group_ids as jit_creator_group_ids'])
+    .select(['own.id as own_id', 'own.username as own_username', 'own.created_at as own_created_at', 'own.last_grant_id as own_last_grant_id'])
     .select(
       sql<string[]>`ARRAY(
         SELECT g.id::text FROM operator_group_members m JOIN operator_groups g ON g.id = m.group_id
@@ -294,10 +301,14 @@ async function loadRequestContext(
     .where('targets.deleted_at', 'is', null)
     .executeTakeFirst();
   if (!row) throw notFound(`target ${targetId}`);
-  const { jit_enabled, jit_allowed_groups, jit_creator_group_ids, group_ids, ...target } = row;
+  const { jit_enabled, jit_allowed_groups, jit_creator_group_ids, group_ids, own_id, own_username, own_created_at, own_last_grant_id, ...target } = row;
   const jitRules =
     jit_enabled === null ? undefined : { enabled: jit_enabled, allowed_groups: jit_allowed_groups ?? [], creator_group_ids: jit_creator_group_ids ?? [] };
-  return { target, jitRules, groupIds: group_ids };
+  const own =
+    own_id === null || own_username === null || own_created_at === null
+      ? undefined
+      : { id: own_id, username: own_username, created_at: own_created_at, last_grant_id: own_last_grant_id };
+  return { target, jitRules, groupIds: group_ids, own };
 }
 
 /** The person's pending or live grants under a policy: what `maxConcurrentGrants` counts. */
@@ -315,7 +326,7 @@ async function countOpenGrants(db: Kysely<Database> | Transaction<Database>, ope
 const isUniqueViolation = (err: unknown) => typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 
 function chooseUsername(
-  existing: JitAccountRow | undefined,
+  existing: Pick<JitAccountRow, 'username'> | undefined,
   asked: string | null | undefined,
   email: string,
   mode: 'per-person' | 'requester' = 'per-person',
