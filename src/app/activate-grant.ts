@@ -8,11 +8,13 @@ import { backoffDelay } from '../core/retry.js';
 import { generatePassword } from '../secrets/password.js';
 import { finishWork, type WorkItem } from '../scheduler/work-queue.js';
 import type { WorkOutcome } from '../scheduler/scheduler.js';
-import type { GrantRow } from '../store/schema.js';
+import type { GrantRow, TargetRow } from '../store/schema.js';
+import { holdingStates } from '../core/lifecycle.js';
+import { notFound } from '../core/errors.js';
 import { systemActor, type AppDeps } from './deps.js';
 import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
-import { latestEnd, loadGrant, otherHolders } from './grant-queries.js';
-import { getTarget, connectorFor } from './targets.js';
+import { latestEnd, loadGrant } from './grant-queries.js';
+import { connectorFor } from './targets.js';
 import { scheduleExpiryWarning } from './expiry-warning.js';
 import { ownerFor } from './account-ownership.js';
 
@@ -44,13 +46,17 @@ export function createActivateJob(deps: AppDeps) {
   };
 }
 
-/** The grant with what its activation needs of its JIT account, owner and request: one query. */
+/**
+ * The grant with what its activation needs of its JIT account, owner, request and target, and the
+ * latest end among the account's other holders: one query.
+ */
 async function loadActivation(deps: AppDeps, grantId: string) {
   const row = await deps.db
     .selectFrom('grants')
     .innerJoin('jit_accounts', 'jit_accounts.id', 'grants.jit_account_id')
     .innerJoin('operators', 'operators.id', 'jit_accounts.operator_id')
     .innerJoin('access_requests', 'access_requests.id', 'grants.request_id')
+    .leftJoin('targets', (j) => j.onRef('targets.id', '=', 'grants.target_id').onRef('targets.tenant_id', '=', 'grants.tenant_id').on('targets.deleted_at', 'is', null))
     .selectAll('grants')
     .select([
       'jit_accounts.username as account_username',
@@ -60,14 +66,43 @@ async function loadActivation(deps: AppDeps, grantId: string) {
       'operators.email as owner_email',
       'access_requests.reason as request_reason',
       'access_requests.public_key as request_public_key',
+      'targets.id as t_id',
+      'targets.tenant_id as t_tenant_id',
+      'targets.name as t_name',
+      'targets.kind as t_kind',
+      'targets.config_enc as t_config_enc',
+      'targets.created_at as t_created_at',
+      'targets.updated_at as t_updated_at',
+      'targets.last_check_ok as t_last_check_ok',
+      'targets.last_check_at as t_last_check_at',
+      'targets.last_check as t_last_check',
+      'targets.deleted_at as t_deleted_at',
     ])
+    .select((eb) =>
+      eb
+        .selectFrom('grants as other')
+        .select((o) => o.fn.max('other.expires_at').as('end'))
+        .whereRef('other.jit_account_id', '=', 'grants.jit_account_id')
+        .whereRef('other.id', '<>', 'grants.id')
+        .where('other.state', 'in', [...holdingStates])
+        .as('others_end'),
+    )
     .where('grants.id', '=', grantId)
     .executeTakeFirst();
   if (!row) return undefined;
   const {
     account_username, account_created_at, account_last_grant_id, owner_display_name, owner_email, request_reason, request_public_key,
+    t_id, t_tenant_id, t_name, t_kind, t_config_enc, t_created_at, t_updated_at, t_last_check_ok, t_last_check_at, t_last_check, t_deleted_at,
+    others_end,
     ...grant
   } = row;
+  const target: TargetRow | null =
+    t_id === null || t_tenant_id === null || t_name === null || t_kind === null || t_config_enc === null || t_created_at === null || t_updated_at === null
+      ? null
+      : {
+          id: t_id, tenant_id: t_tenant_id, name: t_name, kind: t_kind, config_enc: t_config_enc, created_at: t_created_at, updated_at: t_updated_at,
+          last_check_ok: t_last_check_ok, last_check_at: t_last_check_at, last_check: t_last_check, deleted_at: t_deleted_at,
+        };
   return {
     grant: grant as GrantRow,
     account: {
@@ -79,6 +114,9 @@ async function loadActivation(deps: AppDeps, grantId: string) {
       email: owner_email,
     },
     request: { reason: request_reason, public_key: request_public_key },
+    target,
+    /** The latest end of the account's other live grants (activating or active), if any. */
+    othersEnd: others_end === null || others_end === undefined ? null : new Date(others_end as Date | string),
   };
 }
 
@@ -96,9 +134,9 @@ async function activateHoldingLease(deps: AppDeps, grant: GrantRow, read: Activa
     return { type: 'done', recorded: true };
   }
 
-  const target = await getTarget(deps, grant.tenant_id, grant.target_id);
-  const others = await otherHolders(deps.db, grant);
-  const accountNotAfter = latestEnd([grant, ...others]) ?? grant.expires_at;
+  if (!read.target) throw notFound(`target ${grant.target_id}`);
+  const target = read.target;
+  const accountNotAfter = latestEnd([grant, { expires_at: read.othersEnd }]) ?? grant.expires_at;
 
   const { definition, instance } = connectorFor(deps, target);
   const password = generatePassword(definition.passwordPolicy.length);
@@ -153,14 +191,9 @@ async function activateHoldingLease(deps: AppDeps, grant: GrantRow, read: Activa
         extra: { handle, credential_enc: credential, last_error: null },
       });
       const warning = await scheduleExpiryWarning(deps, tx, active);
-      // The item and the account lease end in this commit: nothing is left to write afterwards.
-      // (Work row before account row: the lock order of the claim.)
-      await finishWork(tx, item);
-      await tx
-        .updateTable('jit_accounts')
-        .set({ status: 'enabled', last_grant_id: grant.id, updated_at: deps.clock.now() })
-        .where('id', '=', grant.jit_account_id)
-        .execute();
+      // The item, the account's new status and its lease end in this commit, in one statement:
+      // nothing is left to write afterwards.
+      await finishWork(tx, item, { accountId: grant.jit_account_id, status: 'enabled', lastGrantId: grant.id, at: deps.clock.now() });
       // Activated past its end, the revocation is due now.
       return warning ?? (active.state === 'active' ? active.expires_at : now) ?? now;
     });

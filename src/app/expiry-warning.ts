@@ -1,6 +1,7 @@
 /** The 'expiry_warning' job: tells the owner a grant ends soon, so an extension can be asked in time. */
 import type { Transaction } from 'kysely';
 import { expiryWarningSeconds } from '../notify/settings.js';
+import { MIN_EXPIRY_WARNING_SECONDS } from '../api/endpoints/notifications.js';
 import type { WorkItem } from '../scheduler/work-queue.js';
 import { scheduleWork } from '../scheduler/work-queue.js';
 import type { WorkOutcome } from '../scheduler/scheduler.js';
@@ -15,6 +16,9 @@ import { loadGrant } from './grant-queries.js';
  */
 export async function scheduleExpiryWarning(deps: AppDeps, tx: Transaction<Database>, grant: GrantRow): Promise<Date | null> {
   if (!deps.notifier || !grant.expires_at) return null;
+  // Every lead is at least the settings' minimum: a grant ending sooner gets no warning, and its
+  // activation need not read the tenant's settings.
+  if (grant.expires_at.getTime() - deps.clock.now().getTime() <= MIN_EXPIRY_WARNING_SECONDS * 1000) return null;
   const lead = await expiryWarningSeconds(tx, grant.tenant_id);
   const at = new Date(grant.expires_at.getTime() - lead * 1000);
   if (at <= deps.clock.now()) return null;

@@ -24,7 +24,7 @@ export async function otherHolders(db: Db, grant: GrantRow, now?: Date): Promise
   return q.execute();
 }
 
-export function latestEnd(grants: GrantRow[]): Date | null {
+export function latestEnd(grants: ReadonlyArray<Pick<GrantRow, 'expires_at'>>): Date | null {
   let max: Date | null = null;
   for (const g of grants) if (g.expires_at && (!max || g.expires_at > max)) max = g.expires_at;
   return max;

@@ -1,15 +1,18 @@
 /**
  * Applies a lifecycle event to a stored grant: the pure transition decides, this persists it
  * with optimistic concurrency (version column) and records the effects and the audit event in
- * the same transaction, so state, schedule and audit never disagree.
+ * the same transaction, so state, schedule and audit never disagree. Steps that always follow each
+ * other are written as one change (`applyGrantEvents`), and a new grant is stored in the state its
+ * first steps give it (`insertGrant`): fewer statements, the same audit trail.
  */
 import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { transition, type GrantEvent, type GrantSnapshot, type GrantState, type WorkKind } from '../core/lifecycle.js';
-import type { Database, GrantRow } from '../store/schema.js';
-import { scheduleWork, unscheduleWork } from '../scheduler/work-queue.js';
+import type { Database, GrantRow, NewGrant } from '../store/schema.js';
+import { finishWork, scheduleWork, unscheduleWork, type AccountUpdate, type WorkItem } from '../scheduler/work-queue.js';
 import type { Actor, AppDeps } from './deps.js';
 import { grantSummary, tenantAdmins } from './approvers.js';
+import type { AuditInput } from '../audit/types.js';
 
 export class StaleGrantError extends Error {
   constructor(grantId: string) {
@@ -43,107 +46,230 @@ type Extra = Partial<Pick<GrantRow, 'last_error' | 'revoked_at' | 'extended_seco
   handle?: string;
 };
 
+export interface GrantEventOptions {
+  reason?: string | null;
+  extra?: Extra;
+  now?: Date;
+  /**
+   * The scheduled work this call runs inside. An effect that schedules that same work for now
+   * is what is already happening: applying it would release our own claim and let a second
+   * run start beside this one.
+   */
+  runningWork?: WorkKind;
+  /** Events of the same change written before the transition's own, in the same statement. */
+  audit?: readonly AuditInput[];
+  /**
+   * The work item this change completes: finished last, with the account's new status and the
+   * work the transition unschedules, in one statement (`finishWork`).
+   */
+  finish?: { item: WorkItem; account?: AccountUpdate | undefined };
+}
+
 export async function applyGrantEvent(
   deps: Pick<AppDeps, 'audit' | 'retry' | 'clock' | 'notifier'>,
   tx: Transaction<Database>,
   grant: GrantRow,
   event: GrantEvent,
   actor: Actor,
-  opts: {
-    reason?: string | null;
-    extra?: Extra;
-    now?: Date;
-    /**
-     * The scheduled work this call runs inside. An effect that schedules that same work for now
-     * is what is already happening: applying it would release our own claim and let a second
-     * run start beside this one.
-     */
-    runningWork?: WorkKind;
-  } = {},
+  opts: GrantEventOptions = {},
+): Promise<GrantRow> {
+  return applyGrantEvents(deps, tx, grant, [{ event, reason: opts.reason }], actor, opts);
+}
+
+/** One step of `applyGrantEvents`: the event and the reason its audit event gives. */
+export interface GrantStep {
+  event: GrantEvent;
+  reason?: string | null | undefined;
+  /** As `GrantEventOptions.runningWork`, for this step only (else the options' own). */
+  runningWork?: WorkKind;
+}
+
+type TransitionDeps = Pick<AppDeps, 'audit' | 'retry' | 'clock' | 'notifier'>;
+type GrantIds = Pick<GrantRow, 'id' | 'tenant_id' | 'operator_id'>;
+
+/** What the steps decide, before anything is written. */
+interface Plan {
+  next: GrantSnapshot;
+  /** Scheduled work by kind after all steps: the last step to touch a kind decides. */
+  work: Map<WorkKind, Date | 'unschedule'>;
+  alerts: Array<{ severity: 'warning' | 'critical'; message: string }>;
+  events: AuditInput[];
+}
+
+function plan(
+  deps: TransitionDeps,
+  ids: GrantIds,
+  from: GrantSnapshot,
+  steps: readonly GrantStep[],
+  actor: Actor,
+  now: Date,
+  opts: Pick<GrantEventOptions, 'runningWork' | 'audit'>,
+): Plan {
+  const p: Plan = { next: from, work: new Map(), alerts: [], events: [...(opts.audit ?? [])] };
+  for (const { event, reason, runningWork = opts.runningWork } of steps) {
+    const before = p.next;
+    const result = transition(before, event, now, { retry: deps.retry });
+    if (!result.ok) throw new InvalidTransitionError(result.error);
+    const next = result.grant;
+    // Within a step, unscheduling comes after scheduling (as one step alone has always done it).
+    for (const effect of result.effects) {
+      if (effect.type === 'schedule' && !(effect.work === runningWork && effect.at <= now)) p.work.set(effect.work, effect.at);
+    }
+    for (const effect of result.effects) {
+      if (effect.type === 'unschedule') p.work.set(effect.work, 'unschedule');
+      else if (effect.type === 'alert') {
+        p.alerts.push({ severity: effect.severity, message: effect.message });
+        p.events.push({
+          tenantId: ids.tenant_id,
+          actor,
+          action: 'alert.raised',
+          subject: { type: 'grant', id: ids.id },
+          reason: effect.message,
+          after: { severity: effect.severity },
+        });
+      }
+    }
+    if (next.state !== before.state || event.type === 'revoke_attempt_failed' || event.type === 'extend') {
+      const action =
+        event.type === 'revoke_attempt_failed' ? 'grant.revoke_attempt_failed' : event.type === 'extend' ? 'grant.extended' : `grant.${next.state}`;
+      p.events.push({
+        tenantId: ids.tenant_id,
+        actor,
+        action,
+        subject: { type: 'grant', id: ids.id },
+        reason: reason ?? eventReason(event) ?? next.endReason,
+        before: { state: before.state, expiresAt: before.expiresAt?.toISOString() ?? null },
+        after: {
+          state: next.state,
+          expiresAt: next.expiresAt?.toISOString() ?? null,
+          ...(next.revokeAttempts !== before.revokeAttempts ? { revokeAttempts: next.revokeAttempts } : {}),
+        },
+      });
+    }
+    p.next = next;
+  }
+  return p;
+}
+
+/** The grant columns a planned state sets. */
+function columnsOf(next: GrantSnapshot, now: Date) {
+  return {
+    state: next.state,
+    starts_at: next.startsAt,
+    expires_at: next.expiresAt,
+    revoke_attempts: next.revokeAttempts,
+    end_reason: next.endReason,
+    updated_at: now,
+    ...(next.state === 'revoked' ? { revoked_at: now, credential_enc: null } : {}),
+  };
+}
+
+/** The plan's effects and audit events, once the grant row is written. */
+async function writePlan(
+  deps: TransitionDeps,
+  tx: Transaction<Database>,
+  stored: GrantRow,
+  p: Plan,
+  now: Date,
+  finish: GrantEventOptions['finish'],
+): Promise<void> {
+  // Unscheduled kinds go in one statement (a revocation ends its revoke and expiry_warning items),
+  // the finishing one when there is one.
+  const unscheduled: WorkKind[] = [];
+  for (const [kind, at] of p.work) {
+    if (at === 'unschedule') unscheduled.push(kind);
+    else await scheduleWork(tx, stored.id, kind, at, now);
+  }
+  if (unscheduled.length && !finish) await unscheduleWork(tx, stored.id, unscheduled);
+
+  for (const alert of p.alerts) {
+    await tx
+      .insertInto('alerts')
+      .values({
+        id: randomUUID(),
+        tenant_id: stored.tenant_id,
+        grant_id: stored.id,
+        severity: alert.severity,
+        message: alert.message,
+        created_at: now,
+      })
+      .execute();
+    if (deps.notifier) {
+      const people = new Set([stored.operator_id, ...(await tenantAdmins(tx, stored.tenant_id))]);
+      await deps.notifier.enqueue(
+        tx,
+        stored.tenant_id,
+        { type: 'revoke_failed', grant: await grantSummary(tx, stored), error: alert.message },
+        { operatorIds: [...people] },
+      );
+    }
+  }
+  // Every event of the change in one statement, in the order the steps raised them.
+  await deps.audit.appendMany(tx, p.events);
+  if (finish) await finishWork(tx, finish.item, finish.account, { grantId: stored.id, kinds: unscheduled });
+}
+
+/**
+ * Several events applied one after the other (an expiring grant: expire, then revoked) and
+ * written as one change: one update of the grant row, the merged effects on its scheduled work,
+ * and every step's audit event, exactly as the steps one by one would leave them.
+ */
+export async function applyGrantEvents(
+  deps: TransitionDeps,
+  tx: Transaction<Database>,
+  grant: GrantRow,
+  steps: readonly GrantStep[],
+  actor: Actor,
+  opts: Omit<GrantEventOptions, 'reason'> = {},
 ): Promise<GrantRow> {
   const now = opts.now ?? deps.clock.now();
-  const result = transition(toSnapshot(grant), event, now, { retry: deps.retry });
-  if (!result.ok) throw new InvalidTransitionError(result.error);
-  const next = result.grant;
-
+  const p = plan(deps, grant, toSnapshot(grant), steps, actor, now, opts);
   const updated = await tx
     .updateTable('grants')
-    .set({
-      state: next.state,
-      version: grant.version + 1,
-      starts_at: next.startsAt,
-      expires_at: next.expiresAt,
-      revoke_attempts: next.revokeAttempts,
-      end_reason: next.endReason,
-      updated_at: now,
-      ...(next.state === 'revoked' ? { revoked_at: now, credential_enc: null } : {}),
-      ...opts.extra,
-    })
+    .set({ ...columnsOf(p.next, now), version: grant.version + 1, ...opts.extra })
     .where('id', '=', grant.id)
     .where('version', '=', grant.version)
     .returningAll()
     .executeTakeFirst();
   if (!updated) throw new StaleGrantError(grant.id);
-
-  // Unscheduled kinds go in one statement (a revocation ends its revoke and expiry_warning items).
-  const unscheduled: WorkKind[] = [];
-  for (const effect of result.effects) {
-    if (effect.type === 'schedule') {
-      if (effect.work === opts.runningWork && effect.at <= now) continue;
-      await scheduleWork(tx, grant.id, effect.work, effect.at, now);
-    }
-    else if (effect.type === 'unschedule') unscheduled.push(effect.work);
-    else {
-      await tx
-        .insertInto('alerts')
-        .values({
-          id: randomUUID(),
-          tenant_id: grant.tenant_id,
-          grant_id: grant.id,
-          severity: effect.severity,
-          message: effect.message,
-          created_at: now,
-        })
-        .execute();
-      if (deps.notifier) {
-        const people = new Set([grant.operator_id, ...(await tenantAdmins(tx, grant.tenant_id))]);
-        await deps.notifier.enqueue(
-          tx,
-          grant.tenant_id,
-          { type: 'revoke_failed', grant: await grantSummary(tx, updated), error: effect.message },
-          { operatorIds: [...people] },
-        );
-      }
-      await deps.audit.append(tx, {
-        tenantId: grant.tenant_id,
-        actor,
-        action: 'alert.raised',
-        subject: { type: 'grant', id: grant.id },
-        reason: effect.message,
-        after: { severity: effect.severity },
-      });
-    }
-  }
-  if (unscheduled.length) await unscheduleWork(tx, grant.id, unscheduled);
-
-  if (next.state !== grant.state || event.type === 'revoke_attempt_failed' || event.type === 'extend') {
-    const action =
-      event.type === 'revoke_attempt_failed' ? 'grant.revoke_attempt_failed' : event.type === 'extend' ? 'grant.extended' : `grant.${next.state}`;
-    await deps.audit.append(tx, {
-      tenantId: grant.tenant_id,
-      actor,
-      action,
-      subject: { type: 'grant', id: grant.id },
-      reason: opts.reason ?? eventReason(event) ?? next.endReason,
-      before: { state: grant.state, expiresAt: grant.expires_at?.toISOString() ?? null },
-      after: {
-        state: next.state,
-        expiresAt: next.expiresAt?.toISOString() ?? null,
-        ...(next.revokeAttempts !== grant.revoke_attempts ? { revokeAttempts: next.revokeAttempts } : {}),
-      },
-    });
-  }
+  await writePlan(deps, tx, updated, p, now, opts.finish);
   return updated;
+}
+
+/**
+ * A new grant (`values`, in its first state) with the steps that follow at once (a request
+ * approved by its policy: approve) applied before it is stored: one insert of the row as the
+ * steps leave it, their effects and every audit event. Nothing can be scheduled for a grant that
+ * did not exist, so there is nothing to unschedule.
+ */
+export async function insertGrant(
+  deps: TransitionDeps,
+  tx: Transaction<Database>,
+  values: NewGrant,
+  steps: readonly GrantStep[],
+  actor: Actor,
+  opts: Omit<GrantEventOptions, 'reason' | 'runningWork' | 'finish'> = {},
+): Promise<GrantRow> {
+  const now = opts.now ?? deps.clock.now();
+  const from: GrantSnapshot = {
+    state: values.state as GrantState,
+    durationSeconds: values.duration_seconds,
+    requestedStartAt: values.requested_start_at ?? null,
+    pendingExpiresAt: values.pending_expires_at ?? null,
+    startsAt: values.starts_at ?? null,
+    expiresAt: values.expires_at ?? null,
+    revokeAttempts: values.revoke_attempts ?? 0,
+    endReason: values.end_reason ?? null,
+  };
+  const p = plan(deps, values, from, steps, actor, now, opts);
+  for (const [kind, at] of p.work) if (at === 'unschedule') p.work.delete(kind);
+  const stored = await tx
+    .insertInto('grants')
+    .values({ ...values, ...(steps.length ? columnsOf(p.next, now) : {}), ...opts.extra })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await writePlan(deps, tx, stored, p, now, undefined);
+  return stored;
 }
 
 function eventReason(e: GrantEvent): string | null {

@@ -4,15 +4,15 @@
  * target's live list), and the operator groups whose members may create and enable JIT accounts
  * in addition to owners, admins and approvers, who always may.
  *
- * `enforceJitSettings` is called by requestAccess (and so by "enable again") before anything is
- * written. Without settings for a target nothing changes. Whether the account name may be used
- * (free or this JIT account's, on the target and across targets) is account-ownership.ts's.
+ * `checkJitSettings` is called by requestAccess (and so by "enable again") before anything is
+ * written, with the settings read beside the target. Without settings for a target nothing
+ * changes. Whether the account name may be used (free or this JIT account's, on the target and
+ * across targets) is account-ownership.ts's.
  */
 import { AppError, badRequest, classifyTargetError, forbidden, policyViolation } from '../core/errors.js';
 import type { TargetRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
-import { groupsOf } from './operator-groups.js';
-import type { AccessAsk, Requester } from './request-access.js';
+import type { Requester } from './request-access.js';
 import { entitlementExists } from './entitlement-lookup.js';
 import { connectorFor, getTarget } from './targets.js';
 
@@ -159,46 +159,46 @@ export async function setJitSettings(
 
 const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);
 
+/** What a request is checked against: the target's settings, if any were saved. */
+export interface JitRules {
+  enabled: boolean;
+  allowed_groups: string[];
+  creator_group_ids: string[];
+}
+
+const privileged = (who: Pick<Requester, 'roles'>) => who.roles.some((r) => (jitCreatorRoles as readonly string[]).includes(r));
+
 /**
  * Called by requestAccess once the target is known and the entitlements are named, before any
- * write. With enabled settings: only allowed groups, and only permitted people. With disabled
- * settings: refused. Without settings: as before. (`ask` is kept for callers; the account name
- * is checked by account-ownership.ts.)
+ * write. With enabled settings: only allowed groups, and only permitted people (`groupIds`: the
+ * requester's operator groups). With disabled settings: refused. Without settings: as before.
+ * (The account name is checked by account-ownership.ts.)
  */
-export async function enforceJitSettings(
-  deps: AppDeps,
-  tenantId: string,
-  target: TargetRow,
-  who: Requester,
+export function checkJitSettings(
+  settings: JitRules | undefined,
+  target: Pick<TargetRow, 'name'>,
+  who: Pick<Requester, 'roles'>,
   entitlements: readonly string[],
-  _ask?: Pick<AccessAsk, 'accountName'>,
-): Promise<void> {
-  const settings = await deps.db
-    .selectFrom('tenant_jit_settings')
-    .selectAll()
-    .where('tenant_id', '=', tenantId)
-    .where('target_id', '=', target.id)
-    .executeTakeFirst();
-  if (settings) {
-    if (!settings.enabled) {
-      throw forbidden(`JIT accounts are disabled for this target ("${target.name}"); an owner or admin can enable them in its JIT settings`);
-    }
-    const privileged = who.roles.some((r) => (jitCreatorRoles as readonly string[]).includes(r));
-    if (!privileged) {
-      const mine = new Set(await groupsOf(deps.db, tenantId, who.operatorId));
-      if (!settings.creator_group_ids.some((g) => mine.has(g))) {
-        throw forbidden(
-          `you may not create or enable JIT accounts on target "${target.name}": owners, admins and approvers may, and members of the operator groups chosen in its JIT settings; ask an admin to add you to one`,
-        );
-      }
-    }
-    const allowed = new Set(settings.allowed_groups);
-    const refused = entitlements.filter((e) => !allowed.has(e));
-    if (refused.length) {
-      throw policyViolation(
-        `JIT accounts on target "${target.name}" may only get the groups chosen in its JIT settings; not allowed: ${refused.map((r) => `"${r}"`).join(', ')}`,
-        { notAllowed: refused },
+  groupIds: readonly string[],
+): void {
+  if (!settings) return;
+  if (!settings.enabled) {
+    throw forbidden(`JIT accounts are disabled for this target ("${target.name}"); an owner or admin can enable them in its JIT settings`);
+  }
+  if (!privileged(who)) {
+    const mine = new Set(groupIds);
+    if (!settings.creator_group_ids.some((g) => mine.has(g))) {
+      throw forbidden(
+        `you may not create or enable JIT accounts on target "${target.name}": owners, admins and approvers may, and members of the operator groups chosen in its JIT settings; ask an admin to add you to one`,
       );
     }
+  }
+  const allowed = new Set(settings.allowed_groups);
+  const refused = entitlements.filter((e) => !allowed.has(e));
+  if (refused.length) {
+    throw policyViolation(
+      `JIT accounts on target "${target.name}" may only get the groups chosen in its JIT settings; not allowed: ${refused.map((r) => `"${r}"`).join(', ')}`,
+      { notAllowed: refused },
+    );
   }
 }

@@ -6,19 +6,19 @@
  * break-glass, or left waiting for its approval levels.
  */
 import { randomUUID } from 'node:crypto';
-import { AppError, badRequest, conflict, policyViolation } from '../core/errors.js';
-import type { Kysely, Transaction } from 'kysely';
-import type { Database, GrantRow, JitAccountRow } from '../store/schema.js';
+import { AppError, badRequest, conflict, notFound, policyViolation } from '../core/errors.js';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { AuditInput } from '../audit/types.js';
+import type { Database, GrantRow, JitAccountRow, NewGrant, TargetRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { resolvePolicy } from './policies.js';
-import { connectorFor, getTarget } from './targets.js';
+import { connectorFor } from './targets.js';
 import { classifyTargetError } from '../core/errors.js';
 import { evaluateAsk } from '../core/policy-evaluation.js';
 import { readRules } from '../core/policy-rules.js';
-import { groupsOf } from './operator-groups.js';
 import { routeRequest } from './route-request.js';
 import { requireFreshTotp } from '../auth/totp.js';
-import { enforceJitSettings } from './jit-settings.js';
+import { checkJitSettings, type JitRules } from './jit-settings.js';
 import { ensureAccountUsable, firstUsableName } from './account-ownership.js';
 import { entitlementExists } from './entitlement-lookup.js';
 import { lockPerson } from './person-lock.js';
@@ -63,7 +63,7 @@ export async function requestAccess(
   ask: AccessAsk,
 ): Promise<GrantRow> {
   const now = deps.clock.now();
-  const target = await getTarget(deps, tenantId, ask.targetId);
+  const { target, jitRules, groupIds, own } = await loadRequestContext(deps, tenantId, ask.targetId, who.operatorId);
   const { definition, instance } = connectorFor(deps, target);
 
   const entitlements = [...new Set(ask.entitlements)];
@@ -72,12 +72,11 @@ export async function requestAccess(
     const why = definition.validateEntitlementName(e);
     if (why) throw badRequest(why);
   }
-  await enforceJitSettings(deps, tenantId, target, who, entitlements, ask);
+  checkJitSettings(jitRules, target, who, entitlements, groupIds);
   if (ask.publicKey != null && !definition.validateRequest) throw badRequest(`targets of kind "${target.kind}" do not take a public key`);
   const askProblem = await definition.validateRequest?.({ entitlements, ...(ask.publicKey != null ? { publicKey: ask.publicKey } : {}) });
   if (askProblem) throw badRequest(askProblem);
 
-  const groupIds = await groupsOf(deps.db, tenantId, who.operatorId);
   const policy = await resolvePolicy(deps, tenantId, {
     policyId: ask.policyId,
     targetId: target.id,
@@ -99,8 +98,10 @@ export async function requestAccess(
     if (e.route.kind === 'refused') throw policyViolation(e.refusals.join('; '), { refusals: e.refusals });
     return e;
   };
-  // Counted here to refuse early; counted again where the grant is written (see below).
-  const evaluation = evaluate(await countOpenGrants(deps.db, who.operatorId, policy.id));
+  // Counted here to refuse early; counted again where the grant is written (see below). Only a
+  // policy with a cap counts open grants.
+  const capped = rules.maxConcurrentGrants !== undefined;
+  const evaluation = evaluate(capped ? await countOpenGrants(deps.db, who.operatorId, policy.id) : 0);
   // Before the transaction: a code is spent (and a failure audited) whatever happens next.
   if (rules.mfa.request) await requireFreshTotp(deps, who.operatorId, ask.totp, 'request');
 
@@ -112,7 +113,7 @@ export async function requestAccess(
       .where('operator_id', '=', who.operatorId)
       .where('status', '<>', 'deleted')
       .executeTakeFirst();
-  let existing = await ownAccount();
+  let existing: OwnAccount | undefined = own;
   let username = chooseUsername(existing, ask.accountName, who.email, definition.accountName);
   if (!existing) {
     const why = definition.validateAccountName(username);
@@ -152,7 +153,7 @@ export async function requestAccess(
     // open grants is counted where it is applied, and a first request racing another first
     // request for the same target finds the JIT account that one created instead of a 409.
     await lockPerson(tx, who.operatorId);
-    if (rules.maxConcurrentGrants !== undefined) evaluate(await countOpenGrants(tx, who.operatorId, policy.id));
+    if (capped) evaluate(await countOpenGrants(tx, who.operatorId, policy.id));
     const current =
       existing ??
       (await tx
@@ -163,6 +164,8 @@ export async function requestAccess(
         .where('status', '<>', 'deleted')
         .executeTakeFirst());
     let account: JitAccountRow;
+    // The request's events, written in one statement with those of its routing.
+    const audit: AuditInput[] = [];
     if (current) {
       // KEY SHARE: a delete (FOR UPDATE) that starts now waits for this request and then refuses,
       // a grant exists; the plain updates of activations and revocations (status, lease) do not
@@ -194,7 +197,7 @@ export async function requestAccess(
           if (isUniqueViolation(err)) throw conflict(`the account name "${username}" is already used by another person on this target; choose another`);
           throw err;
         });
-      await deps.audit.append(tx, {
+      audit.push({
         tenantId,
         actor,
         action: 'jit_account.created',
@@ -219,32 +222,7 @@ export async function requestAccess(
         public_key: ask.publicKey ?? null,
       })
       .execute();
-    const requested = await tx
-      .insertInto('grants')
-      .values({
-        id: grantId,
-        tenant_id: tenantId,
-        policy_id: policy.id,
-        emergency: ask.emergency === true,
-        approval_level: evaluation.route.kind === 'approval' ? 1 : 0,
-        request_id: requestId,
-        jit_account_id: account.id,
-        target_id: target.id,
-        operator_id: who.operatorId,
-        entitlements,
-        state: 'requested',
-        version: 1,
-        duration_seconds: durationSeconds,
-        requested_start_at: ask.startAt ?? null,
-        pending_expires_at: new Date(now.getTime() + policy.pending_ttl_seconds * 1000),
-        // Provisional handle: enough to revoke even if we crash before the target answers.
-        handle: JSON.stringify({ username: account.username, entitlements }),
-        created_at: now,
-        updated_at: now,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await deps.audit.append(tx, {
+    audit.push({
       tenantId,
       actor,
       action: 'grant.requested',
@@ -261,10 +239,76 @@ export async function requestAccess(
         emergency: ask.emergency === true,
       },
     });
-    return routeRequest(deps, tx, requested, evaluation.route, rules, policy.name, actor);
+    // The grant row is written by its route, in the state the route gives it.
+    const requested: NewGrant = {
+      id: grantId,
+      tenant_id: tenantId,
+      policy_id: policy.id,
+      emergency: ask.emergency === true,
+      approval_level: evaluation.route.kind === 'approval' ? 1 : 0,
+      request_id: requestId,
+      jit_account_id: account.id,
+      target_id: target.id,
+      operator_id: who.operatorId,
+      entitlements,
+      state: 'requested',
+      version: 1,
+      duration_seconds: durationSeconds,
+      requested_start_at: ask.startAt ?? null,
+      pending_expires_at: new Date(now.getTime() + policy.pending_ttl_seconds * 1000),
+      // Provisional handle: enough to revoke even if we crash before the target answers.
+      handle: JSON.stringify({ username: account.username, entitlements }),
+      created_at: now,
+      updated_at: now,
+    };
+    return routeRequest(deps, tx, requested, evaluation.route, rules, policy.name, actor, audit);
   });
-  deps.poke();
+  // An activating grant is run at once by the caller (`runNow`, as every route does; the
+  // scheduler's sweep otherwise): only work due later needs the timer aimed.
+  if (grant.state !== 'activating') deps.poke();
   return grant;
+}
+
+/** What a request needs of the person's JIT account on the target, if they have one. */
+type OwnAccount = Pick<JitAccountRow, 'id' | 'username' | 'created_at' | 'last_grant_id'>;
+
+/**
+ * The target (live, of this tenant), its JIT settings if any were saved, the requester's operator
+ * groups in the tenant and their JIT account on the target: one read.
+ */
+async function loadRequestContext(
+  deps: AppDeps,
+  tenantId: string,
+  targetId: string,
+  operatorId: string,
+): Promise<{ target: TargetRow; jitRules: JitRules | undefined; groupIds: string[]; own: OwnAccount | undefined }> {
+  const row = await deps.db
+    .selectFrom('targets')
+    .leftJoin('tenant_jit_settings as s', (j) => j.onRef('s.target_id', '=', 'targets.id').onRef('s.tenant_id', '=', 'targets.tenant_id'))
+    .selectAll('targets')
+    .leftJoin('jit_accounts as own', (j) =>
+      j.onRef('own.target_id', '=', 'targets.id').on('own.operator_id', '=', operatorId).on('own.status', '<>', 'deleted'),
+    )
+    .select(['s.enabled as jit_enabled', 's.allowed_groups as jit_allowed_groups', 's.creator_group_ids as jit_creator_group_ids'])
+    .select(['own.id as own_id', 'own.username as own_username', 'own.created_at as own_created_at', 'own.last_grant_id as own_last_grant_id'])
+    .select(
+      sql<string[]>`ARRAY(
+        SELECT g.id::text FROM operator_group_members m JOIN operator_groups g ON g.id = m.group_id
+        WHERE g.tenant_id = targets.tenant_id AND m.operator_id = ${operatorId})`.as('group_ids'),
+    )
+    .where('targets.tenant_id', '=', tenantId)
+    .where('targets.id', '=', targetId)
+    .where('targets.deleted_at', 'is', null)
+    .executeTakeFirst();
+  if (!row) throw notFound(`target ${targetId}`);
+  const { jit_enabled, jit_allowed_groups, jit_creator_group_ids, group_ids, own_id, own_username, own_created_at, own_last_grant_id, ...target } = row;
+  const jitRules =
+    jit_enabled === null ? undefined : { enabled: jit_enabled, allowed_groups: jit_allowed_groups ?? [], creator_group_ids: jit_creator_group_ids ?? [] };
+  const own =
+    own_id === null || own_username === null || own_created_at === null
+      ? undefined
+      : { id: own_id, username: own_username, created_at: own_created_at, last_grant_id: own_last_grant_id };
+  return { target, jitRules, groupIds: group_ids, own };
 }
 
 /** The person's pending or live grants under a policy: what `maxConcurrentGrants` counts. */
@@ -282,7 +326,7 @@ async function countOpenGrants(db: Kysely<Database> | Transaction<Database>, ope
 const isUniqueViolation = (err: unknown) => typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
 
 function chooseUsername(
-  existing: JitAccountRow | undefined,
+  existing: Pick<JitAccountRow, 'username'> | undefined,
   asked: string | null | undefined,
   email: string,
   mode: 'per-person' | 'requester' = 'per-person',

@@ -4,28 +4,29 @@
  * the grant is 'revoked' only after the connector's verify finds nothing left.
  *
  * An expiring grant goes active -> revoking -> revoked (or -> revoke attempt failed) in ONE
- * transaction after the target call, which also finishes the work item and gives back the account
- * lease: the scheduled item is already the durable intent.
+ * transaction after the target call (one update of its row, both audit events in one insert), which
+ * also finishes the work item and gives back the account lease: the scheduled item is already the
+ * durable intent.
  *
- * Revocations claimed together run together (`createRevokeBatchJob`): their grants, targets and
- * other holders are read with one query each, every grant is revoked and then verified on its own,
- * side by side within the per-target limit, and all outcomes are written in one transaction, so a
- * burst of expiries costs one commit per batch. A batch that meets a concurrent change (a manual
+ * Revocations claimed together run together (`createRevokeBatchJob`): their grants with the other
+ * holders of their accounts are read with one query, their targets with another, every grant is
+ * revoked and then verified on its own, side by side within the per-target limit, and all outcomes
+ * are written in one transaction, so a burst of expiries costs one commit per batch. A batch that meets a concurrent change (a manual
  * revoke racing the expiry) writes its grants one transaction each instead.
  */
 import { classifyTargetError } from '../core/errors.js';
 import type { TargetError } from '../core/errors.js';
 import { describeFindings } from '../core/findings.js';
-import { holdingStates, type GrantEvent } from '../core/lifecycle.js';
+import { holdingStates } from '../core/lifecycle.js';
 import { backoffDelay } from '../core/retry.js';
 import { generatePassword } from '../secrets/password.js';
 import { finishWork, type WorkItem } from '../scheduler/work-queue.js';
 import type { WorkOutcome } from '../scheduler/scheduler.js';
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database, GrantRow, TargetRow } from '../store/schema.js';
 import type { RevokeSpec } from '../connectors/contract.js';
 import { systemActor, type AppDeps } from './deps.js';
-import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
+import { applyGrantEvents, StaleGrantError, type GrantStep } from './grant-transitions.js';
 import { handleOf, latestEnd, loadGrant } from './grant-queries.js';
 import { connectorFor } from './targets.js';
 
@@ -52,8 +53,8 @@ export function createRevokeBatchJob(deps: AppDeps) {
     const outcomes: WorkOutcome[] = items.map(() => ({ type: 'done' }));
     // Read after the claim, which took the account leases (when free): a run that held an
     // account before has committed whatever it did to its grants.
-    const grants = await loadGrants(deps, items.map((i) => i.grantId));
     const now = deps.clock.now();
+    const { grants, holders } = await loadGrantsAndHolders(deps, items.map((i) => i.grantId), now);
     const due: Array<{ index: number; item: WorkItem; grant: GrantRow }> = [];
     items.forEach((item, index) => {
       const grant = grants.get(item.grantId);
@@ -74,7 +75,6 @@ export function createRevokeBatchJob(deps: AppDeps) {
     if (due.length === 0) return outcomes;
 
     const targets = await loadTargets(deps, due.map((d) => d.grant.target_id));
-    const holders = await holdersOf(deps, due.map((d) => d.grant.jit_account_id), now);
     const runs: Run[] = [];
     for (const d of due) {
       const target = targets.get(d.grant.target_id);
@@ -94,25 +94,27 @@ export function createRevokeBatchJob(deps: AppDeps) {
   };
 }
 
-async function loadGrants(deps: AppDeps, ids: string[]): Promise<Map<string, GrantRow>> {
-  const rows = await deps.db.selectFrom('grants').selectAll().where('id', 'in', ids).execute();
-  return new Map(rows.map((g) => [g.id, g]));
+/**
+ * The batch's grants and, in the same read, every grant of their accounts that still holds (or is
+ * about to hold) its entitlements past `now`: what a revocation must keep.
+ */
+async function loadGrantsAndHolders(deps: AppDeps, ids: string[], now: Date): Promise<{ grants: Map<string, GrantRow>; holders: GrantRow[] }> {
+  // A union, not an OR: each half keeps its index (the primary key; the live grants by account).
+  const { rows } = await sql<GrantRow>`
+    WITH batch AS (SELECT * FROM grants WHERE id IN (${sql.join(ids)}))
+    SELECT * FROM batch
+    UNION ALL
+    SELECT g.* FROM grants g
+    WHERE g.jit_account_id IN (SELECT jit_account_id FROM batch) AND g.id NOT IN (SELECT id FROM batch)
+      AND g.state IN (${sql.join(holdingStates)}) AND (g.expires_at IS NULL OR g.expires_at > ${now})`.execute(deps.db);
+  const wanted = new Set(ids);
+  const holds = (g: GrantRow) => (holdingStates as readonly string[]).includes(g.state) && (g.expires_at === null || g.expires_at > now);
+  return { grants: new Map(rows.filter((g) => wanted.has(g.id)).map((g) => [g.id, g])), holders: rows.filter(holds) };
 }
 
 async function loadTargets(deps: AppDeps, ids: string[]): Promise<Map<string, TargetRow>> {
   const rows = await deps.db.selectFrom('targets').selectAll().where('id', 'in', [...new Set(ids)]).where('deleted_at', 'is', null).execute();
   return new Map(rows.map((t) => [t.id, t]));
-}
-
-/** Grants of these accounts that still hold (or are about to hold) their entitlements past `now`. */
-async function holdersOf(deps: AppDeps, accountIds: string[], now: Date): Promise<GrantRow[]> {
-  return deps.db
-    .selectFrom('grants')
-    .selectAll()
-    .where('jit_account_id', 'in', [...new Set(accountIds)])
-    .where('state', 'in', [...holdingStates])
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-    .execute();
 }
 
 /** Revoke, then verify; the failure (if any) as data. */
@@ -151,7 +153,9 @@ async function record(deps: AppDeps, runs: Run[]): Promise<void> {
   if (together) {
     try {
       await deps.db.transaction().execute(async (tx) => {
-        for (const r of runs) await recordOne(deps, tx, r, r.grant);
+        const revoked: string[] = [];
+        for (const r of runs) if (await recordOne(deps, tx, r, r.grant)) revoked.push(r.grant.id);
+        await resolveAlerts(deps, tx, revoked);
       });
     } catch (err) {
       if (!(err instanceof StaleGrantError)) throw err;
@@ -166,47 +170,60 @@ async function record(deps: AppDeps, runs: Run[]): Promise<void> {
 type Tx = Transaction<Database>;
 
 /**
- * One grant's outcome, in the caller's transaction: a due active grant moves to revoking first,
- * then to revoked (or the failed attempt is counted and the item rescheduled, which clears our
- * claim on it); the work item is finished and the account lease given back.
+ * One grant's outcome, in the caller's transaction: a due active grant moves to revoking and on
+ * to revoked (or the failed attempt is counted and the item rescheduled, which clears our claim
+ * on it) as one change of the grant row with both audit events; the work item is finished, the
+ * account disabled when no other grant holds it and the lease given back, in one statement.
+ * True when the grant is revoked: the caller resolves its critical alerts.
  */
-async function recordOne(deps: AppDeps, tx: Tx, r: Run, g: GrantRow | undefined): Promise<void> {
-  if (g) {
-    let current = g;
-    if (isDue(current, deps.clock.now())) {
-      current = await applyGrantEvent(deps, tx, current, { type: 'expire' }, systemActor, { runningWork: 'revoke' });
-    }
-    if (r.failure) {
-      const event: GrantEvent = { type: 'revoke_attempt_failed', error: r.failure.message, retryable: r.failure.retryable };
-      await applyGrantEvent(deps, tx, current, event, systemActor, { extra: { last_error: r.failure.message } });
-    } else {
-      // The grant row first, then the JIT account: the order activation uses too, so a revocation
-      // and an activation of the same grant cannot deadlock.
-      await applyGrantEvent(deps, tx, current, { type: 'revoked' }, systemActor, { reason: current.end_reason ?? 'expired', extra: { last_error: null } });
-      await tx
-        .updateTable('alerts')
-        .set({ resolved_at: deps.clock.now() })
-        .where('grant_id', '=', current.id)
-        .where('resolved_at', 'is', null)
-        .where('severity', '=', 'critical')
-        .execute();
-      if (r.others.length === 0) {
-        await tx.updateTable('jit_accounts').set({ status: 'disabled', updated_at: deps.clock.now() }).where('id', '=', current.jit_account_id).execute();
-      }
-    }
+async function recordOne(deps: AppDeps, tx: Tx, r: Run, g: GrantRow | undefined): Promise<boolean> {
+  if (!g) {
+    await finishWork(tx, r.item);
+    return false;
   }
-  await finishWork(tx, r.item);
+  // The expiry schedules the revocation now: this very run, not a second one.
+  const steps: GrantStep[] = isDue(g, deps.clock.now()) ? [{ event: { type: 'expire' }, runningWork: 'revoke' }] : [];
+  if (r.failure) {
+    steps.push({ event: { type: 'revoke_attempt_failed', error: r.failure.message, retryable: r.failure.retryable } });
+    await applyGrantEvents(deps, tx, g, steps, systemActor, { extra: { last_error: r.failure.message }, finish: { item: r.item } });
+    return false;
+  }
+  // The end reason the revoking step leaves (an expiry sets "expired" unless one was given).
+  steps.push({ event: { type: 'revoked' }, reason: g.end_reason ?? 'expired' });
+  // The grant row first, then the JIT account: the order activation uses too, so a revocation
+  // and an activation of the same grant cannot deadlock.
+  await applyGrantEvents(deps, tx, g, steps, systemActor, {
+    extra: { last_error: null },
+    finish: { item: r.item, account: r.others.length === 0 ? { accountId: g.jit_account_id, status: 'disabled', at: deps.clock.now() } : undefined },
+  });
+  return true;
+}
+
+/** A revoked grant's critical alerts (its failed attempts) are resolved: one statement for a batch. */
+async function resolveAlerts(deps: AppDeps, tx: Tx, grantIds: string[]): Promise<void> {
+  if (grantIds.length === 0) return;
+  await tx
+    .updateTable('alerts')
+    .set({ resolved_at: deps.clock.now() })
+    .where('grant_id', 'in', grantIds)
+    .where('resolved_at', 'is', null)
+    .where('severity', '=', 'critical')
+    .execute();
 }
 
 /** One grant in its own transaction; on a concurrent update it reloads and retries once. */
 async function persist(deps: AppDeps, r: Run): Promise<void> {
+  const one = (g: GrantRow | undefined) =>
+    deps.db.transaction().execute(async (tx) => {
+      if (await recordOne(deps, tx, r, g)) await resolveAlerts(deps, tx, [r.grant.id]);
+    });
   try {
-    await deps.db.transaction().execute((tx) => recordOne(deps, tx, r, r.grant));
+    await one(r.grant);
   } catch (err) {
     if (!(err instanceof StaleGrantError)) throw err;
     const fresh = await loadGrant(deps.db, r.grant.id);
     const still = fresh && (isRevoking(fresh) || isDue(fresh, deps.clock.now())) ? fresh : undefined;
-    await deps.db.transaction().execute((tx) => recordOne(deps, tx, r, still));
+    await one(still);
   }
 }
 

@@ -138,6 +138,30 @@ describe('audit log append + seal + verify', () => {
     expect(await countRows()).toBe(1);
   });
 
+  it('writes the events of one change with one statement, in the order given, rolled back with it', async () => {
+    await resetLog();
+    await store.db
+      .transaction()
+      .execute(async (tx) => {
+        await audit.appendMany(tx, [event(1), event(2)]);
+        throw new Error('business change failed');
+      })
+      .catch(() => {});
+    expect(await countRows()).toBe(0);
+    await store.db.transaction().execute((tx) => audit.appendMany(tx, [event(2, { action: 'grant.revoking' }), event(4, { action: 'grant.revoked' }), event(3)]));
+    await audit.appendMany(store.db, []);
+    const rows = await store.db.selectFrom('audit_events').select(['action', 'reason']).orderBy('seq').execute();
+    expect(rows).toEqual([
+      { action: 'grant.revoking', reason: 'change 2' },
+      { action: 'grant.revoked', reason: 'change 4' },
+      { action: 'target.created', reason: 'change 3' },
+    ]);
+    await seal();
+    // Same tenant, same order in its chain as in the statement.
+    expect((await chainOfA()).map((r) => r.action)).toEqual(['grant.revoking', 'grant.revoked']);
+    expect(await verifyAuditLog(store.db, trust)).toMatchObject({ ok: true, checked: 3 });
+  });
+
   it('seals 50 concurrent appenders into gapless chains, each event once', async () => {
     await resetLog();
     await Promise.all(Array.from({ length: 50 }, (_, i) => store.db.transaction().execute((tx) => audit.append(tx, event(i)))));

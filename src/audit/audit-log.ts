@@ -56,11 +56,10 @@ export interface AuditLogWriter extends AuditLog {
 export function createAuditLog(deps: AuditLogDeps): AuditLogWriter {
   const newId = deps.newId ?? randomUUID;
 
-  async function appendRecord(db: Transaction<Database> | Kysely<Database>, event: AuditInput): Promise<ChainedAuditRecord> {
-    const content: AuditContent = {
+  function contentOf(event: AuditInput, at: string): AuditContent {
+    return {
       id: normalizeUuid(newId(), 'event id'),
-      // Date has millisecond precision, which timestamptz keeps exactly, so re-hashing matches.
-      at: new Date(deps.clock.now().getTime()).toISOString(),
+      at,
       tenant_id: event.tenantId === null ? null : normalizeUuid(event.tenantId, 'tenantId'),
       actor_type: event.actor.type,
       actor_id: event.actor.id,
@@ -72,17 +71,22 @@ export function createAuditLog(deps: AuditLogDeps): AuditLogWriter {
       before: toJsonValue(event.before),
       after: toJsonValue(event.after),
     };
+  }
+
+  const rowOf = (content: AuditContent) => ({
+    ...content,
+    at: new Date(content.at),
+    before: content.before === null ? null : canonicalJson(content.before),
+    after: content.after === null ? null : canonicalJson(content.after),
+  });
+
+  // Date has millisecond precision, which timestamptz keeps exactly, so re-hashing matches.
+  const nowIso = () => new Date(deps.clock.now().getTime()).toISOString();
+
+  async function appendRecord(db: Transaction<Database> | Kysely<Database>, event: AuditInput): Promise<ChainedAuditRecord> {
+    const content = contentOf(event, nowIso());
     // A single statement: with a plain Kysely it is its own transaction, otherwise it joins the caller's.
-    const row = await db
-      .insertInto('audit_events')
-      .values({
-        ...content,
-        at: new Date(content.at),
-        before: content.before === null ? null : canonicalJson(content.before),
-        after: content.after === null ? null : canonicalJson(content.after),
-      })
-      .returning('seq')
-      .executeTakeFirstOrThrow();
+    const row = await db.insertInto('audit_events').values(rowOf(content)).returning('seq').executeTakeFirstOrThrow();
     return { ...content, seq: String(row.seq), position: null, prev_hash: null, hash: null, sealed_at: null, sealed: false };
   }
 
@@ -90,6 +94,12 @@ export function createAuditLog(deps: AuditLogDeps): AuditLogWriter {
     appendRecord,
     async append(db, event) {
       await appendRecord(db, event);
+    },
+    async appendMany(db, events) {
+      if (events.length === 0) return;
+      const at = nowIso();
+      // One multi-row insert: the events get their insertion ids (seq) in the order given.
+      await db.insertInto('audit_events').values(events.map((e) => rowOf(contentOf(e, at)))).execute();
     },
   };
 }

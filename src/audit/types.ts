@@ -21,4 +21,9 @@ export interface AuditLog {
    * the state change it describes was committed. Never pass secrets in before/after.
    */
   append(tx: Transaction<Database> | Kysely<Database>, event: AuditInput): Promise<void>;
+  /**
+   * Appends several events of one change with one statement (in the order given, which is their
+   * order in the log), with the same guarantee as `append`.
+   */
+  appendMany(tx: Transaction<Database> | Kysely<Database>, events: readonly AuditInput[]): Promise<void>;
 }

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
-import type { NotificationsTable } from '../store/schema-notifications.js';
+import type { NotificationsTable, WebhookFormat } from '../store/schema-notifications.js';
 import { notifyDb } from './db.js';
 import { notificationEventSchema, type NotificationEvent } from './events.js';
 import { renderMessage } from './render.js';
@@ -70,22 +70,10 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       const db = notifyDb(tx);
       const now = clock.now();
 
-      const tenant = await db.selectFrom('tenants').select(['id', 'slug', 'name']).where('id', '=', tenantId).executeTakeFirstOrThrow();
       const wanted = [...new Set(recipients.operatorIds)];
       // Ids go into a uuid comparison: anything else would abort the caller's transaction.
       const lookup = [...new Set([...wanted, ...idsIn(event)])].filter((id) => UUID.test(id));
-      const people =
-        lookup.length === 0
-          ? []
-          : await db
-              .selectFrom('operators')
-              .leftJoin('memberships', (j) =>
-                // A member disabled here (offboarded) hears nothing more about the tenant.
-                j.onRef('memberships.operator_id', '=', 'operators.id').on('memberships.tenant_id', '=', tenantId).on('memberships.disabled_at', 'is', null),
-              )
-              .select(['operators.id', 'operators.email', 'operators.disabled', 'memberships.tenant_id as member_of'])
-              .where('operators.id', 'in', lookup)
-              .execute();
+      const { tenant, people, hasSmtp, hooks } = await loadContext(tx, tenantId, event.type, lookup);
       const byId = new Map(people.map((p) => [p.id, p]));
       // Only members of this tenant hear about its grants, whatever the caller passed.
       const emails = [
@@ -96,21 +84,6 @@ export function createNotifier(deps: NotifierDeps): Notifier {
           }),
         ),
       ];
-
-      const smtp = await db
-        .selectFrom('tenant_notification_settings')
-        .select(['smtp_host', 'from_address'])
-        .where('tenant_id', '=', tenantId)
-        .executeTakeFirst();
-      const hasSmtp = Boolean(smtp?.smtp_host && smtp.from_address);
-      const hooks = await db
-        .selectFrom('webhooks')
-        .select(['id', 'format'])
-        .where('tenant_id', '=', tenantId)
-        .where('enabled', '=', true)
-        .where(sql<boolean>`${event.type} = ANY(events)`)
-        .orderBy('name')
-        .execute();
 
       const ctx = { tenant, people: new Map(people.map((p) => [p.id, p.email])) };
       const message = renderMessage(event, ctx);
@@ -140,4 +113,36 @@ export function createNotifier(deps: NotifierDeps): Notifier {
       if (emails.length > 0 && !hasSmtp && warnNoSmtp(tenantId, now.getTime())) log.warn({ tenantId, event: event.type, emails: emails.length }, 'email notifications not sent: no SMTP settings for this tenant');
     },
   };
+}
+
+interface ContextRow {
+  id: string;
+  slug: string;
+  name: string;
+  has_smtp: boolean;
+  hooks: Array<{ id: string; format: WebhookFormat }>;
+  people: Array<{ id: string; email: string; disabled: boolean; member_of: boolean }>;
+}
+
+/**
+ * Everything a message needs besides the event, in one statement (it runs inside the deciding
+ * transaction): the tenant, whether it has SMTP settings, its enabled webhooks subscribed to the
+ * event (by name), and the people named (members of this tenant not disabled here: `member_of`).
+ */
+async function loadContext(tx: Transaction<Database> | Kysely<Database>, tenantId: string, eventType: string, ids: string[]) {
+  const r = await sql<ContextRow>`
+    SELECT t.id, t.slug, t.name,
+      coalesce(s.smtp_host IS NOT NULL AND s.smtp_host <> '' AND s.from_address IS NOT NULL AND s.from_address <> '', false) AS has_smtp,
+      coalesce((SELECT json_agg(json_build_object('id', w.id, 'format', w.format) ORDER BY w.name)
+                FROM webhooks w WHERE w.tenant_id = t.id AND w.enabled AND ${eventType} = ANY(w.events)), '[]'::json) AS hooks,
+      coalesce((SELECT json_agg(json_build_object('id', o.id, 'email', o.email, 'disabled', o.disabled, 'member_of', m.tenant_id IS NOT NULL))
+                FROM operators o
+                -- A member disabled here (offboarded) hears nothing more about the tenant.
+                LEFT JOIN memberships m ON m.operator_id = o.id AND m.tenant_id = t.id AND m.disabled_at IS NULL
+                WHERE o.id = ANY(${ids}::uuid[])), '[]'::json) AS people
+    FROM tenants t LEFT JOIN tenant_notification_settings s ON s.tenant_id = t.id
+    WHERE t.id = ${tenantId}::uuid`.execute(tx);
+  const row = r.rows[0];
+  if (!row) throw new Error(`no tenant ${tenantId} to notify`);
+  return { tenant: { id: row.id, slug: row.slug, name: row.name }, hasSmtp: row.has_smtp, hooks: row.hooks, people: row.people };
 }

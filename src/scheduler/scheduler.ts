@@ -12,6 +12,7 @@ import { backoffDelay, type RetryPolicy } from '../core/retry.js';
 import type { Database } from '../store/schema.js';
 import {
   claimDueWork,
+  claimDueWorkAndNext,
   claimWorkFor,
   completeWork,
   deferWork,
@@ -155,15 +156,23 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
 
   let claimRoundDone: Promise<unknown> = Promise.resolve();
 
+  /**
+   * What the last claim of this loop said of the next due time. Anything scheduled or moved by
+   * this process since then pokes, which runs another claim before the timer is aimed.
+   */
+  let afterClaim: { next: Date | null } | null = null;
+
   async function claimRound(): Promise<number> {
+    afterClaim = null;
     const room = maxInFlight - busy;
     if (room <= 0) {
       saturated = true;
       return 0;
     }
-    const claim = claimDueWork(db, { workerId: opts.workerId, now: clock.now(), limit: room, leaseMs });
+    const claim = claimDueWorkAndNext(db, { workerId: opts.workerId, now: clock.now(), limit: room, leaseMs });
     claimRoundDone = claim.catch(() => undefined);
-    const items = await claim;
+    const { items, nextDueAt: next } = await claim;
+    afterClaim = { next };
     saturated = items.length >= room;
     for (const [p, n] of dispatch(items)) track(p, n);
     return items.length;
@@ -198,7 +207,7 @@ export function createScheduler(opts: SchedulerOptions): Scheduler {
       return;
     }
     try {
-      const next = await nextDueAt(db, clock.now());
+      const next = afterClaim ? afterClaim.next : await nextDueAt(db, clock.now());
       if (next) delay = Math.max(0, Math.min(sweepMs, next.getTime() - clock.now().getTime()));
     } catch (err) {
       log.warn({ err }, 'scheduler could not read the next due time; retrying at the next sweep');

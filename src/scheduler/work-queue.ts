@@ -79,10 +79,36 @@ type ClaimedRow = {
  * deadlock over accounts, and a request holding the account FOR KEY SHARE does not stop it. Two
  * items of one account in a claim: one gets the lease, the other defers.
  */
-async function claim(db: Kysely<Database>, opts: { workerId: string; now: Date; leaseMs: number }, which: RawBuilder<unknown>) {
+async function claim(
+  db: Kysely<Database>,
+  opts: { workerId: string; now: Date; leaseMs: number },
+  which: RawBuilder<unknown>,
+  /** A query of one due time (it may read `claimed`), answered beside the claim. */
+  next?: RawBuilder<unknown>,
+): Promise<{ items: WorkItem[]; nextDueAt: Date | null }> {
   const leaseUntil = new Date(opts.now.getTime() + opts.leaseMs);
-  const result = await sql<ClaimedRow>`
-    WITH claimed AS (
+  if (!next) {
+    const result = await sql<ClaimedRow>`
+      WITH ${claimCtes(opts, which, leaseUntil)}
+      SELECT c.id, c.kind, c.grant_id, c.due_at, c.attempts, c.locked_by, l.account_id, l.lease_owner
+      FROM claimed c LEFT JOIN leased l ON l.work_id = c.id
+      ORDER BY c.due_at`.execute(db);
+    return { items: result.rows.map(toItem), nextDueAt: null };
+  }
+  // One row even when nothing was claimed, so the next due time always comes back.
+  const result = await sql<{ [K in keyof ClaimedRow]: ClaimedRow[K] | null } & { next_due: Date | null }>`
+    WITH ${claimCtes(opts, which, leaseUntil)}, next_item AS (${next})
+    SELECT c.id, c.kind, c.grant_id, c.due_at, c.attempts, c.locked_by, l.account_id, l.lease_owner,
+           (SELECT due_at FROM next_item) AS next_due
+    FROM (SELECT 1) AS one LEFT JOIN (claimed c LEFT JOIN leased l ON l.work_id = c.id) ON true
+    ORDER BY c.due_at`.execute(db);
+  const claimed = result.rows.filter((r): r is ClaimedRow & { next_due: Date | null } => r.id !== null);
+  return { items: claimed.map(toItem), nextDueAt: result.rows[0]?.next_due ?? null };
+}
+
+function claimCtes(opts: { workerId: string; now: Date }, which: RawBuilder<unknown>, leaseUntil: Date): RawBuilder<unknown> {
+  return sql`
+    claimed AS (
       UPDATE scheduled_work SET locked_by = ${opts.workerId} || ':' || id::text, locked_until = ${leaseUntil},
              attempts = attempts + 1
       WHERE id IN (${which})
@@ -97,24 +123,38 @@ async function claim(db: Kysely<Database>, opts: { workerId: string; now: Date; 
       UPDATE jit_accounts a SET lease_owner = f.token, lease_until = ${leaseUntil}
       FROM free f WHERE a.id = f.account_id
       RETURNING a.id AS account_id, f.work_id, a.lease_owner
-    )
-    SELECT c.id, c.kind, c.grant_id, c.due_at, c.attempts, c.locked_by, l.account_id, l.lease_owner
-    FROM claimed c LEFT JOIN leased l ON l.work_id = c.id
-    ORDER BY c.due_at`.execute(db);
-  return result.rows.map(toItem);
+    )`;
 }
 
-/** Claims up to `limit` due, unleased items for `leaseMs`. */
-export function claimDueWork(
-  db: Kysely<Database>,
-  opts: { workerId: string; now: Date; limit: number; leaseMs: number },
-): Promise<WorkItem[]> {
-  return claim(db, opts, sql`
+const dueItems = (opts: { now: Date; limit: number }) => sql`
       SELECT id FROM scheduled_work
       WHERE due_at <= ${opts.now} AND (locked_until IS NULL OR locked_until < ${opts.now})
       ORDER BY due_at
       LIMIT ${opts.limit}
-      FOR UPDATE SKIP LOCKED`);
+      FOR UPDATE SKIP LOCKED`;
+
+/** Claims up to `limit` due, unleased items for `leaseMs`. */
+export async function claimDueWork(
+  db: Kysely<Database>,
+  opts: { workerId: string; now: Date; limit: number; leaseMs: number },
+): Promise<WorkItem[]> {
+  return (await claim(db, opts, dueItems(opts))).items;
+}
+
+/**
+ * As `claimDueWork`, and in the same statement when the next unleased item left falls due (what
+ * `nextDueAt` would answer after the claim), so the scheduler aims its timer without asking again.
+ */
+export function claimDueWorkAndNext(
+  db: Kysely<Database>,
+  opts: { workerId: string; now: Date; limit: number; leaseMs: number },
+): Promise<{ items: WorkItem[]; nextDueAt: Date | null }> {
+  // The claim's own updates are not visible within its statement: its rows are left out by id.
+  return claim(db, opts, dueItems(opts), sql`
+      SELECT w.due_at FROM scheduled_work w
+      WHERE (w.locked_until IS NULL OR w.locked_until < ${opts.now}) AND NOT EXISTS (SELECT 1 FROM claimed c WHERE c.id = w.id)
+      ORDER BY w.due_at
+      LIMIT 1`);
 }
 
 /** Claims the one item of a grant, whatever its due time: used to run work inline for a request. */
@@ -122,7 +162,7 @@ export async function claimWorkFor(
   db: Kysely<Database>,
   opts: { workerId: string; grantId: string; kind: WorkKind; now: Date; leaseMs: number },
 ): Promise<WorkItem | null> {
-  const items = await claim(db, opts, sql`
+  const { items } = await claim(db, opts, sql`
       SELECT id FROM scheduled_work
       WHERE grant_id = ${opts.grantId} AND kind = ${opts.kind} AND due_at <= ${opts.now}
         AND (locked_until IS NULL OR locked_until < ${opts.now})
@@ -140,13 +180,54 @@ function releasingLease(item: WorkItem, work: RawBuilder<unknown>): RawBuilder<u
     WHERE id = ${lease.accountId} AND lease_owner = ${lease.token}`;
 }
 
+/** What a completing run writes on the item's JIT account (its status, once the target agrees). */
+export interface AccountUpdate {
+  accountId: string;
+  status: 'enabled' | 'disabled';
+  at: Date;
+  /** The grant that last enabled the account (an activation). */
+  lastGrantId?: string;
+}
+
 /**
  * Finishes an item if it is still ours (a lapsed lease may have passed it on, and a transition
  * that rescheduled it cleared our claim) and gives back its account lease: one statement, so a
  * handler calls it inside the transaction that completes its work (see `WorkOutcome.recorded`).
+ * `account` is written in the same statement when it is the leased account (always, whoever
+ * holds the lease now: the change is this run's result, the lease only who may act next).
  */
-export async function finishWork(db: Db, item: WorkItem): Promise<void> {
-  await releasingLease(item, sql`DELETE FROM scheduled_work WHERE id = ${item.id} AND locked_by = ${item.lockToken}`).execute(db);
+export async function finishWork(
+  db: Db,
+  item: WorkItem,
+  account?: AccountUpdate,
+  /** Other items of the grant the same change ends (a revocation ends its expiry warning), deleted in the same statement. */
+  unschedule?: { grantId: string; kinds: readonly WorkKind[] },
+): Promise<void> {
+  const done = unschedule?.kinds.length
+    ? sql`DELETE FROM scheduled_work WHERE (id = ${item.id} AND locked_by = ${item.lockToken})
+            OR (grant_id = ${unschedule.grantId} AND kind IN (${sql.join([...unschedule.kinds])}))`
+    : sql`DELETE FROM scheduled_work WHERE id = ${item.id} AND locked_by = ${item.lockToken}`;
+  const lease = item.accountLease;
+  if (!account || !lease || lease.accountId !== account.accountId) {
+    await releasingLease(item, done).execute(db);
+    if (account) await updateAccount(db, account);
+    return;
+  }
+  const lastGrant = account.lastGrantId === undefined ? sql.raw('') : sql`, last_grant_id = ${account.lastGrantId}`;
+  await sql`
+    WITH work AS (${done})
+    UPDATE jit_accounts SET status = ${account.status}, updated_at = ${account.at}${lastGrant},
+      lease_owner = CASE WHEN lease_owner = ${lease.token} THEN NULL ELSE lease_owner END,
+      lease_until = CASE WHEN lease_owner = ${lease.token} THEN NULL ELSE lease_until END
+    WHERE id = ${account.accountId}`.execute(db);
+}
+
+async function updateAccount(db: Db, account: AccountUpdate): Promise<void> {
+  await db
+    .updateTable('jit_accounts')
+    .set({ status: account.status, updated_at: account.at, ...(account.lastGrantId === undefined ? {} : { last_grant_id: account.lastGrantId }) })
+    .where('id', '=', account.accountId)
+    .execute();
 }
 
 /** The scheduler's own completion, for handlers that did not finish the item themselves. */

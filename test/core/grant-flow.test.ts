@@ -75,6 +75,48 @@ describe('grant lifecycle on the store', () => {
     expect(await auditCount(grant.id, 'grant.revoked')).toBe(1);
   });
 
+  it('tells every step of a lifecycle in the audit log, in order, though steps are written together', async () => {
+    const s = await setup();
+    const grant = await requestAccess(kit.deps, s.aliceActor, s.tenantId, s.alice, {
+      targetId: s.target.id,
+      entitlements: ['readers'],
+      durationSeconds: 600,
+      reason: 'INC-9 audit trail',
+    });
+    await kit.scheduler.drain();
+    kit.clock.advance(600_000);
+    await kit.scheduler.drain();
+
+    const row = await kit.store.db.selectFrom('grants').selectAll().where('id', '=', grant.id).executeTakeFirstOrThrow();
+    expect(row.state).toBe('revoked');
+    const events = await kit.store.db
+      .selectFrom('audit_events')
+      .select(['action', 'actor_type', 'reason', 'before', 'after'])
+      .where((eb) => eb.or([eb('subject_id', '=', grant.id), eb('subject_id', '=', row.jit_account_id)]))
+      .orderBy('seq')
+      .execute();
+    expect(events.map((e) => e.action)).toEqual([
+      'jit_account.created',
+      'grant.requested',
+      'grant.activating',
+      'grant.active',
+      'grant.revoking',
+      'grant.revoked',
+    ]);
+    const step = (action: string) => events.find((e) => e.action === action)!;
+    expect(step('grant.requested')).toMatchObject({ actor_type: 'operator', reason: 'INC-9 audit trail' });
+    expect(step('grant.activating')).toMatchObject({ actor_type: 'system', before: { state: 'requested' }, after: { state: 'activating' } });
+    expect(step('grant.activating').reason).toMatch(/approved automatically by policy "default"/);
+    expect(step('grant.revoking')).toMatchObject({ reason: 'expired', before: { state: 'active' }, after: { state: 'revoking' } });
+    expect(step('grant.revoked')).toMatchObject({ reason: 'expired', before: { state: 'revoking' }, after: { state: 'revoked' } });
+    expect(step('grant.revoking').after).toEqual({ state: 'revoking', expiresAt: row.expires_at!.toISOString() });
+
+    // Nothing left behind: no scheduled work, the account disabled and its lease given back.
+    expect(await kit.store.db.selectFrom('scheduled_work').select('id').where('grant_id', '=', grant.id).execute()).toHaveLength(0);
+    const account = await kit.store.db.selectFrom('jit_accounts').selectAll().where('id', '=', row.jit_account_id).executeTakeFirstOrThrow();
+    expect(account).toMatchObject({ status: 'disabled', last_grant_id: grant.id, lease_owner: null, lease_until: null });
+  });
+
   it('counts overlapping grants: the first expiry keeps what the second still needs', async () => {
     const s = await setup();
     const a = await requestAccess(kit.deps, s.aliceActor, s.tenantId, s.alice, {

@@ -30,12 +30,14 @@ export const smtpInput = z
   .superRefine((s, ctx) => {
     if (s.password && !s.username) ctx.addIssue({ code: 'custom', path: ['username'], message: 'is required when a password is given' });
   });
+/** The shortest lead of an expiry warning a tenant may set. */
+export const MIN_EXPIRY_WARNING_SECONDS = 60;
 export const notificationSettingsInput = z.strictObject({
   smtp: smtpInput.nullable(),
   expiryWarningSeconds: z
     .number({ error: 'must be a number of seconds' })
     .int({ error: 'must be a whole number of seconds' })
-    .min(60, { error: 'must be at least 60 seconds' })
+    .min(MIN_EXPIRY_WARNING_SECONDS, { error: `must be at least ${MIN_EXPIRY_WARNING_SECONDS} seconds` })
     .max(7 * 86400, { error: 'must be at most 7 days' })
     .optional(),
 });
