@@ -72,7 +72,7 @@ import { inProcessAgentPush, startAgentPush } from '../app/agent-push.js';
 import { loadServerConfig, type ServerConfig } from './config.js';
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import type { Gateway } from '../gateway/gateway-server.js';
-import { recordingStoreFrom, startGatewayFromConfig } from '../gateway/start-gateway.js';
+import { localRecordingStore } from '../gateway/recording-store.js';
 import { createRetentionSweeper } from '../gateway/recording-retention.js';
 import { gatewayRoutes } from '../http/routes/gateway-routes.js';
 import { gatewayLiveRoutes } from '../http/routes/gateway-live-routes.js';
@@ -239,7 +239,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     checkpointMs: config.TIMEBOX_AUDIT_CHECKPOINT_MS,
   });
   // Gateway recordings past their tenant's retention: one sweeper per deployment (a lease).
-  const recordings = recordingStoreFrom(gatewayConfig);
+  const recordings = localRecordingStore(gatewayConfig.recordingsDir);
   const retention = createRetentionSweeper({ db: store.db, clock, audit: deps.audit, log, workerId, recordings });
   // Sealed events to the SIEM on their own loops: a collector that is down never delays a grant.
   const siem = createSiemStreamer({ db: store.db, clock, log, workerId }, siemSinks, {
@@ -282,7 +282,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
         recordings,
         address: () => gatewayConfig.publicAddress ?? (gateway ? `${gateway.host}:${gateway.port}` : null),
       }),
-      gatewayLiveRoutes({ ...deps, recordings: recordingStoreFrom(gatewayConfig), liveFeed }),
+      gatewayLiveRoutes({ ...deps, recordings, liveFeed }),
       ssoRoutes({
         ...deps,
         secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
@@ -299,7 +299,11 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   } else {
     await app.ready();
   }
-  gateway = await startGatewayFromConfig({ ...deps, liveFeed }, gatewayConfig);
+  // The SSH server (ssh2) is loaded only where a gateway runs.
+  if (gatewayConfig.port !== null) {
+    const { startGatewayFromConfig } = await import('../gateway/start-gateway.js');
+    gateway = await startGatewayFromConfig({ ...deps, liveFeed }, gatewayConfig);
+  }
   // Overdue work from before a restart runs at once.
   sched.start();
   reconciler.start(config.TIMEBOX_RECONCILE_MS);
