@@ -60,7 +60,7 @@ import { agentRoutes } from '../http/routes/agent-routes.js';
 import { ssoRoutes } from '../http/routes/sso-routes.js';
 import { createLinuxAgentConnector } from '../connectors/linux-agent/linux-agent-connector.js';
 import { createLinuxAgentUsersConnector } from '../connectors/linux-agent/linux-agent-users-connector.js';
-import { createMetrics } from '../metrics/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { metricsRoutes } from '../http/routes/metrics-routes.js';
 import { createKeyedLimiter } from '../scheduler/keyed-limiter.js';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
@@ -174,17 +174,20 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     config.TIMEBOX_WORKER_ID ?? (config.PORT !== 0 ? `${hostname()}:${config.PORT}` : `${hostname()}-${randomUUID().slice(0, 8)}`);
 
   // Every replica serves its own process figures; the database-derived gauges read the shared
-  // database, so they are the same from any replica.
+  // database, so they are the same from any replica. Without a scrape token nobody can read them:
+  // nothing is recorded and prom-client is not loaded.
   const siemSinks = siemSinksFromConfig(config, outbound);
-  const metrics = createMetrics({
-    db: store.db,
-    clock,
-    log,
-    statementTimeout: store.kind === 'postgres',
-    sealLagSeconds: () => oldestUnsealedAgeSeconds(store.db, clock),
-    // Read at scrape time, once the streamer below exists.
-    siemBacklog: siemSinks.length > 0 ? () => siem.backlog() : undefined,
-  });
+  const metrics: Metrics | null = config.TIMEBOX_METRICS_TOKEN
+    ? (await import('../metrics/metrics.js')).createMetrics({
+        db: store.db,
+        clock,
+        log,
+        statementTimeout: store.kind === 'postgres',
+        sealLagSeconds: () => oldestUnsealedAgeSeconds(store.db, clock),
+        // Read at scrape time, once the streamer below exists.
+        siemBacklog: siemSinks.length > 0 ? () => siem.backlog() : undefined,
+      })
+    : null;
 
   let scheduler: Scheduler | null = null;
   const deps: AppDeps = {
@@ -199,7 +202,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     workerId,
     poke: (dueAt) => scheduler?.poke(dueAt),
     outbound,
-    metrics: metrics.recorder,
+    ...(metrics ? { metrics: metrics.recorder } : {}),
     // Replicas share PostgreSQL: each listens for the others' agent changes. Embedded: one process.
     agentPush: config.DATABASE_URL ? startAgentPush({ databaseUrl: config.DATABASE_URL, log }) : inProcessAgentPush,
   };
@@ -261,7 +264,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     trustProxy: config.TIMEBOX_TRUST_PROXY,
     secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
     secrets: deps.secrets,
-    observeRequest: metrics.observeRequest,
+    ...(metrics ? { observeRequest: metrics.observeRequest } : {}),
     routes: [
       metricsRoutes({ metrics, token: config.TIMEBOX_METRICS_TOKEN }),
       targetRoutes(deps),
