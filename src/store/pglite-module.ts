@@ -1,0 +1,22 @@
+/**
+ * The embedded store's WebAssembly, compiled once per process. V8 compiles it on background
+ * threads: `timebox serve` starts this before it loads the server's modules, so the two happen
+ * at the same time instead of one after the other. Nothing here loads PGlite itself.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+// Node has the WebAssembly global; this project's type libraries declare only its types.
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> } }).WebAssembly;
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+export function pgliteWasmModule(): Promise<WebAssembly.Module> {
+  compiled ??= (async () => {
+    // The package's own file, next to the entry point that will instantiate it.
+    const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+    return wasm.compile(await readFile(path.join(path.dirname(entry), 'pglite.wasm')));
+  })();
+  return compiled;
+}
