@@ -6,13 +6,16 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import type { PGliteOptions } from '@electric-sql/pglite';
 
-// Node has the WebAssembly global; this project's type libraries declare only its types.
-const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WebAssembly.Module> } }).WebAssembly;
+type WasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
 
-let compiled: Promise<WebAssembly.Module> | undefined;
+// Node has the WebAssembly global; the server's type libraries do not declare it.
+const wasm = (globalThis as unknown as { WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> } }).WebAssembly;
 
-export function pgliteWasmModule(): Promise<WebAssembly.Module> {
+let compiled: Promise<WasmModule> | undefined;
+
+export function pgliteWasmModule(): Promise<WasmModule> {
   compiled ??= (async () => {
     // The package's own file, next to the entry point that will instantiate it.
     const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
