@@ -12,7 +12,6 @@
  * stand in for a code at sign-in and for removing a lost app; nowhere else.
  */
 import type { Kysely } from 'kysely';
-import { generateSecret, generateURI, verify } from 'otplib';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../core/clock.js';
 import { AppError, conflict, notFound } from '../core/errors.js';
@@ -21,6 +20,9 @@ import type { Database } from '../store/schema.js';
 import { countInWindow, countSoFar, resetCount } from '../store/window-counter.js';
 import { inTransaction } from './operators.js';
 import { dropRecoveryCodes, isRecoveryCodeShape, replaceRecoveryCodes, useRecoveryCode } from './recovery-codes.js';
+
+/** Loaded with the first code or enrolment: a server start needs none. */
+const otplib = () => import('otplib');
 
 type Db = Kysely<Database>;
 
@@ -115,6 +117,7 @@ export function createTotp(deps: TotpDeps) {
     if (token === '') throw mfaRequired();
     await refuseWhileLocked(operatorId);
     if (!CODE.test(token)) return fail(operatorId, purpose, 'not a 6-digit code');
+    const { verify } = await otplib();
     const result = await verify({
       secret: secrets.decrypt(secretEnc, contextOf(operatorId)),
       token,
@@ -134,6 +137,7 @@ export function createTotp(deps: TotpDeps) {
     // Re-enrolling over a working factor would let a stolen session swap it for the thief's own.
     const enrolled = () => conflict('an authenticator app is already enrolled; disable it first (that needs a current code)');
     if (row.totp_enabled_at) throw enrolled();
+    const { generateSecret, generateURI } = await otplib();
     const secret = generateSecret();
     const res = await db
       .updateTable('operators')

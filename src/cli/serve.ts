@@ -1,6 +1,8 @@
 /** `timebox serve`: runs the server until SIGINT/SIGTERM, printing the first owner's password once. */
 
 export async function serve(): Promise<void> {
+  // The embedded store's WebAssembly compiles on other threads while the server's modules load.
+  if (!process.env.DATABASE_URL) void import('../store/pglite-module.js').then((m) => m.pgliteWasmModule()).catch(() => {});
   // Loaded here, not at the top: every other command talks to a server and starts faster without it.
   const { startTimebox } = await import('../server/start.js');
   const tb = await startTimebox();

@@ -7,18 +7,9 @@
 import { randomBytes, webcrypto } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import './reflect-shim.js'; // before @peculiar/x509, which needs the Reflect metadata API
-import {
-  BasicConstraintsExtension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  PemConverter,
-  SubjectKeyIdentifierExtension,
-  X509CertificateGenerator,
-  type JsonName,
-} from '@peculiar/x509';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import type { JsonName } from '@peculiar/x509';
 import type { CaKind } from './types.js';
+import { x509Library } from './x509-library.js';
 import { sshFingerprint } from './ssh-public-key.js';
 import { sshKeygen, withPrivateDir } from './private-dir.js';
 
@@ -73,6 +64,7 @@ export function x509CaName(caId: string, tenantId: string): JsonName {
 }
 
 async function x509CaKey(opts: CaKeyOptions): Promise<GeneratedCaKey> {
+  const { BasicConstraintsExtension, KeyUsageFlags, KeyUsagesExtension, PemConverter, SubjectKeyIdentifierExtension, X509CertificateGenerator } = await x509Library();
   const keys = (await webcrypto.subtle.generateKey(X509_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const ski = await SubjectKeyIdentifierExtension.create(keys.publicKey);
   // Back-date a little: relying parties with a slightly slow clock must already trust a new CA.
@@ -103,6 +95,8 @@ async function x509CaKey(opts: CaKeyOptions): Promise<GeneratedCaKey> {
 }
 
 async function jwtCaKey(): Promise<GeneratedCaKey> {
+  // Loaded here: a server start needs no JOSE code.
+  const { calculateJwkThumbprint, exportJWK, generateKeyPair } = await import('jose');
   const { publicKey, privateKey } = await generateKeyPair(JWT_ALG, { crv: 'Ed25519', extractable: true });
   const pub = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(pub);

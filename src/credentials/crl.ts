@@ -6,15 +6,6 @@
  * revoked certificates usable. They must fetch a fresh CRL well within that hour.
  */
 import { webcrypto } from 'node:crypto';
-import './reflect-shim.js'; // before @peculiar/x509, which needs the Reflect metadata API
-import {
-  AuthorityKeyIdentifierExtension,
-  Extension,
-  PemConverter,
-  X509Certificate,
-  X509CrlGenerator,
-  X509CrlReason,
-} from '@peculiar/x509';
 import type { Clock } from '../core/clock.js';
 import { notFound } from '../core/errors.js';
 import { X509_KEY, X509_SIGNING } from './ca-keys.js';
@@ -22,6 +13,7 @@ import { derInteger, serialToHex } from './der.js';
 import type { CaStore } from './ca-store.js';
 import type { IssuedCredentials } from './issued.js';
 import type { RevocationReason } from './types.js';
+import { x509Library } from './x509-library.js';
 
 export interface CrlDocument {
   caId: string;
@@ -48,6 +40,7 @@ export function createCrl(deps: CrlDeps) {
   const lifetime = (deps.nextUpdateSeconds ?? 3600) * 1000;
 
   async function build(caId: string): Promise<CrlDocument> {
+    const { AuthorityKeyIdentifierExtension, Extension, PemConverter, X509Certificate, X509CrlGenerator, X509CrlReason } = await x509Library();
     const ca = await deps.cas.get(caId);
     if (!ca || ca.kind !== 'x509') throw notFound('X.509 certificate authority');
     const caCert = new X509Certificate(ca.publicKey);

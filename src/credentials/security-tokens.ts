@@ -7,7 +7,7 @@
  * inactive the moment it is revoked.
  */
 import { randomUUID } from 'node:crypto';
-import { SignJWT, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import type { Clock } from '../core/clock.js';
 import { badRequest } from '../core/errors.js';
 import { JWT_ALG } from './ca-keys.js';
@@ -66,6 +66,9 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]{1,128}$/;
 
 export type SecurityTokens = ReturnType<typeof createSecurityTokens>;
 
+/** Loaded on the first token: a server start needs no JOSE code. */
+const jose = () => import('jose');
+
 export function createSecurityTokens(deps: SecurityTokensDeps) {
   const issuerOf = (tenantId: string) => (typeof deps.issuer === 'function' ? deps.issuer(tenantId) : deps.issuer);
   const seconds = (d: Date) => Math.floor(+d / 1000);
@@ -78,6 +81,7 @@ export function createSecurityTokens(deps: SecurityTokensDeps) {
       const now = deps.clock.now();
       const window = validityWindow(req.notBefore, req.notAfter, now);
 
+      const { SignJWT, importJWK } = await jose();
       const signer = await deps.cas.signer(req.tenantId, 'jwt', actor);
       const jwk = JSON.parse(signer.privateKey) as JWK;
       const key = await importJWK(jwk, JWT_ALG);
@@ -111,6 +115,7 @@ export function createSecurityTokens(deps: SecurityTokensDeps) {
      */
     async introspect(tenantId: string, token: string): Promise<Introspection> {
       if (typeof token !== 'string' || token.length > MAX_TOKEN) return INACTIVE;
+      const { decodeProtectedHeader, importJWK, jwtVerify } = await jose();
       let kid: unknown;
       try {
         const header = decodeProtectedHeader(token);

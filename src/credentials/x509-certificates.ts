@@ -5,21 +5,7 @@
  * proves possession of the key.
  */
 import { webcrypto } from 'node:crypto';
-import './reflect-shim.js'; // before @peculiar/x509, which needs the Reflect metadata API
-import {
-  AuthorityKeyIdentifierExtension,
-  BasicConstraintsExtension,
-  ExtendedKeyUsage,
-  ExtendedKeyUsageExtension,
-  KeyUsageFlags,
-  KeyUsagesExtension,
-  PemConverter,
-  SubjectAlternativeNameExtension,
-  SubjectKeyIdentifierExtension,
-  X509Certificate,
-  X509CertificateGenerator,
-  type JsonGeneralName,
-} from '@peculiar/x509';
+import type { JsonGeneralName } from '@peculiar/x509';
 import type { Clock } from '../core/clock.js';
 import { badRequest, conflict } from '../core/errors.js';
 import { X509_KEY, X509_SIGNING } from './ca-keys.js';
@@ -30,6 +16,7 @@ import type { IssuedCredentials } from './issued.js';
 import { validateSubject, validityWindow } from './names.js';
 import { generateX509KeyPair, parseCsrPem, parsePublicKeyPem } from './x509-keys.js';
 import { SYSTEM, type Actor, type IssuedCredential, type RevocationReason } from './types.js';
+import { x509Library } from './x509-library.js';
 
 export interface X509CertificateRequest {
   tenantId: string;
@@ -81,6 +68,19 @@ export function createX509Certificates(deps: X509CertificatesDeps) {
     if (signer.ca.notAfter && +window.notAfter > +signer.ca.notAfter) {
       throw conflict('the X.509 CA expires before this certificate would; rotate the CA');
     }
+    const {
+      AuthorityKeyIdentifierExtension,
+      BasicConstraintsExtension,
+      ExtendedKeyUsage,
+      ExtendedKeyUsageExtension,
+      KeyUsageFlags,
+      KeyUsagesExtension,
+      PemConverter,
+      SubjectAlternativeNameExtension,
+      SubjectKeyIdentifierExtension,
+      X509Certificate,
+      X509CertificateGenerator,
+    } = await x509Library();
     const caCert = new X509Certificate(signer.ca.publicKey);
     const signingKey = await webcrypto.subtle.importKey('pkcs8', PemConverter.decode(signer.privateKey)[0]!, X509_KEY, false, ['sign']);
     const serialHex = serialToHex(signer.serial);

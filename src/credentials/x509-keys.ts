@@ -3,9 +3,9 @@
  * a PKCS#10 CSR (whose signature proves the requester holds the private key).
  */
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import './reflect-shim.js'; // before @peculiar/x509, which needs the Reflect metadata API
-import { Pkcs10CertificateRequest } from '@peculiar/x509';
+import type { Pkcs10CertificateRequest } from '@peculiar/x509';
 import { badRequest } from '../core/errors.js';
+import { x509Library } from './x509-library.js';
 
 export const MIN_X509_RSA_BITS = 2048;
 const CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
@@ -63,10 +63,11 @@ export async function parseCsrPem(pem: string): Promise<CheckedKey> {
   if (!/^-----BEGIN (NEW )?CERTIFICATE REQUEST-----\r?\n[A-Za-z0-9+/=\r\n]+-----END (NEW )?CERTIFICATE REQUEST-----$/.test(pem.trim())) {
     throw badRequest('CSR: expected exactly one PEM block "-----BEGIN CERTIFICATE REQUEST-----" (PKCS#10)');
   }
+  const x509 = await x509Library();
   let csr: Pkcs10CertificateRequest;
   let key: KeyObject;
   try {
-    csr = new Pkcs10CertificateRequest(pem.trim().replace(/(NEW )?CERTIFICATE REQUEST/g, 'CERTIFICATE REQUEST'));
+    csr = new x509.Pkcs10CertificateRequest(pem.trim().replace(/(NEW )?CERTIFICATE REQUEST/g, 'CERTIFICATE REQUEST'));
     key = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
   } catch {
     throw badRequest('CSR: not a readable PKCS#10 certificate signing request');

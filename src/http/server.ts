@@ -8,9 +8,8 @@ import { endpoints } from '../api/endpoints.js';
 import fastifyCookie from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { databaseRateLimitStore } from './rate-limit-store.js';
-import fastifySwagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/types.js';
@@ -21,7 +20,8 @@ import { warmDummyHash } from '../auth/password-hash.js';
 import { createTokens } from '../auth/tokens.js';
 import { createTotp, noSecretBox } from '../auth/totp.js';
 import type { SecretBox } from '../secrets/types.js';
-import { installAuthHook, SESSION_COOKIE } from './auth-hook.js';
+import { installAuthHook } from './auth-hook.js';
+import { createOpenApiDocument } from './openapi-document.js';
 import { BODY_LIMIT_BYTES, installErrorHandlers } from './error-handler.js';
 import { installTextGuard } from './text-guard.js';
 import { installIssueSentences } from '../core/zod-issues.js';
@@ -78,8 +78,10 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   app.decorate('deps', { db, audit, clock });
   const registeredRoutes: string[] = [];
   app.decorate('registeredRoutes', registeredRoutes);
+  const openapi = createOpenApiDocument();
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') registeredRoutes.push(`${method} ${route.url}`);
+    openapi.record(route);
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -90,21 +92,6 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   // Only routes that ask for it (login) are limited; the limits live in their route config. The
   // counters live in the database, so the limit holds across every process sharing it.
   await app.register(fastifyRateLimit, { global: false, store: databaseRateLimitStore(db) });
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Timebox API', version: '1', description: 'Just-in-time privileged access.' },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'API token or session token (tb_...)' },
-          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'Browser session; unsafe methods also need the x-csrf-token header' },
-        },
-      },
-      security: [{ bearer: [] }, { session: [] }],
-    },
-    transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
-  });
 
   const tokens = createTokens({ db, audit, clock });
   const operators = createOperators({ db, audit, clock });
@@ -131,7 +118,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
 
   app.route({
     ...routeOf(endpoints.openapi),
-    handler: async () => app.swagger(),
+    handler: async () => openapi.get(),
   });
 
   app.route({

@@ -4,7 +4,7 @@
  * phase has a timeout, so a dead relay costs a bounded wait, never a stuck dispatcher.
  */
 import { isIP } from 'node:net';
-import nodemailer from 'nodemailer';
+import type nodemailer from 'nodemailer';
 import { failureClass } from '../net/failure-class.js';
 import { errorText } from './db.js';
 import type { OutboundPolicy } from '../net/outbound-policy.js';
@@ -41,8 +41,10 @@ export const pinnedSmtpTransport =
     return {
       async sendMail(m) {
         const pinned = await policy.resolve(smtp.host);
+        // Loaded with the first message: a server start sends none.
+        const { default: mailer } = await import('nodemailer');
         const local = isLoopbackHost(smtp.host) || isLoopbackHost(pinned.address);
-        transport = nodemailer.createTransport({
+        transport = mailer.createTransport({
           host: pinned.address,
           ...(isIP(smtp.host) ? {} : { servername: smtp.host }),
           port: smtp.port,

@@ -60,7 +60,7 @@ import { agentRoutes } from '../http/routes/agent-routes.js';
 import { ssoRoutes } from '../http/routes/sso-routes.js';
 import { createLinuxAgentConnector } from '../connectors/linux-agent/linux-agent-connector.js';
 import { createLinuxAgentUsersConnector } from '../connectors/linux-agent/linux-agent-users-connector.js';
-import { createMetrics } from '../metrics/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { metricsRoutes } from '../http/routes/metrics-routes.js';
 import { createKeyedLimiter } from '../scheduler/keyed-limiter.js';
 import { createScheduler, type Scheduler } from '../scheduler/scheduler.js';
@@ -72,7 +72,7 @@ import { inProcessAgentPush, startAgentPush } from '../app/agent-push.js';
 import { loadServerConfig, type ServerConfig } from './config.js';
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
 import type { Gateway } from '../gateway/gateway-server.js';
-import { recordingStoreFrom, startGatewayFromConfig } from '../gateway/start-gateway.js';
+import { localRecordingStore } from '../gateway/recording-store.js';
 import { createRetentionSweeper } from '../gateway/recording-retention.js';
 import { gatewayRoutes } from '../http/routes/gateway-routes.js';
 import { gatewayLiveRoutes } from '../http/routes/gateway-live-routes.js';
@@ -174,17 +174,20 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     config.TIMEBOX_WORKER_ID ?? (config.PORT !== 0 ? `${hostname()}:${config.PORT}` : `${hostname()}-${randomUUID().slice(0, 8)}`);
 
   // Every replica serves its own process figures; the database-derived gauges read the shared
-  // database, so they are the same from any replica.
+  // database, so they are the same from any replica. Without a scrape token nobody can read them:
+  // nothing is recorded and prom-client is not loaded.
   const siemSinks = siemSinksFromConfig(config, outbound);
-  const metrics = createMetrics({
-    db: store.db,
-    clock,
-    log,
-    statementTimeout: store.kind === 'postgres',
-    sealLagSeconds: () => oldestUnsealedAgeSeconds(store.db, clock),
-    // Read at scrape time, once the streamer below exists.
-    siemBacklog: siemSinks.length > 0 ? () => siem.backlog() : undefined,
-  });
+  const metrics: Metrics | null = config.TIMEBOX_METRICS_TOKEN
+    ? (await import('../metrics/metrics.js')).createMetrics({
+        db: store.db,
+        clock,
+        log,
+        statementTimeout: store.kind === 'postgres',
+        sealLagSeconds: () => oldestUnsealedAgeSeconds(store.db, clock),
+        // Read at scrape time, once the streamer below exists.
+        siemBacklog: siemSinks.length > 0 ? () => siem.backlog() : undefined,
+      })
+    : null;
 
   let scheduler: Scheduler | null = null;
   const deps: AppDeps = {
@@ -199,7 +202,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     workerId,
     poke: (dueAt) => scheduler?.poke(dueAt),
     outbound,
-    metrics: metrics.recorder,
+    ...(metrics ? { metrics: metrics.recorder } : {}),
     // Replicas share PostgreSQL: each listens for the others' agent changes. Embedded: one process.
     agentPush: config.DATABASE_URL ? startAgentPush({ databaseUrl: config.DATABASE_URL, log }) : inProcessAgentPush,
   };
@@ -239,7 +242,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     checkpointMs: config.TIMEBOX_AUDIT_CHECKPOINT_MS,
   });
   // Gateway recordings past their tenant's retention: one sweeper per deployment (a lease).
-  const recordings = recordingStoreFrom(gatewayConfig);
+  const recordings = localRecordingStore(gatewayConfig.recordingsDir);
   const retention = createRetentionSweeper({ db: store.db, clock, audit: deps.audit, log, workerId, recordings });
   // Sealed events to the SIEM on their own loops: a collector that is down never delays a grant.
   const siem = createSiemStreamer({ db: store.db, clock, log, workerId }, siemSinks, {
@@ -261,7 +264,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     trustProxy: config.TIMEBOX_TRUST_PROXY,
     secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
     secrets: deps.secrets,
-    observeRequest: metrics.observeRequest,
+    ...(metrics ? { observeRequest: metrics.observeRequest } : {}),
     routes: [
       metricsRoutes({ metrics, token: config.TIMEBOX_METRICS_TOKEN }),
       targetRoutes(deps),
@@ -282,7 +285,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
         recordings,
         address: () => gatewayConfig.publicAddress ?? (gateway ? `${gateway.host}:${gateway.port}` : null),
       }),
-      gatewayLiveRoutes({ ...deps, recordings: recordingStoreFrom(gatewayConfig), liveFeed }),
+      gatewayLiveRoutes({ ...deps, recordings, liveFeed }),
       ssoRoutes({
         ...deps,
         secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
@@ -299,7 +302,11 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   } else {
     await app.ready();
   }
-  gateway = await startGatewayFromConfig({ ...deps, liveFeed }, gatewayConfig);
+  // The SSH server (ssh2) is loaded only where a gateway runs.
+  if (gatewayConfig.port !== null) {
+    const { startGatewayFromConfig } = await import('../gateway/start-gateway.js');
+    gateway = await startGatewayFromConfig({ ...deps, liveFeed }, gatewayConfig);
+  }
   // Overdue work from before a restart runs at once.
   sched.start();
   reconciler.start(config.TIMEBOX_RECONCILE_MS);

@@ -8,6 +8,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrator.js';
+import { pgliteWasmModule } from './pglite-module.js';
 
 export interface StoreOptions {
   /** postgres://… — production store. */
@@ -33,6 +34,14 @@ export interface Store {
 // int8 (bigserial, count(*)) stays a string so large numbers are never rounded.
 // timestamptz and others keep pg's defaults (Date).
 
+/**
+ * PostgreSQL's default 128 MB of shared buffers is initialised by the WebAssembly build at every
+ * start (about half a second of CPU on a small machine) and then stays resident. The embedded
+ * store reads its files through the operating system's cache anyway; 32 MB holds the hot pages
+ * of a trial installation.
+ */
+const PGLITE_SHARED_BUFFERS = '32MB';
+
 export async function openStore(opts: StoreOptions): Promise<Store> {
   if (opts.databaseUrl) {
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
@@ -43,7 +52,10 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   }
   const { PGlite } = await import('@electric-sql/pglite');
   const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
-  const pglite = await PGlite.create(opts.dataDir ?? 'memory://');
+  const pglite = await PGlite.create(opts.dataDir ?? 'memory://', {
+    pgliteWasmModule: await pgliteWasmModule(),
+    startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`],
+  });
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1 } as pg.PoolConfig);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: yieldingBeforeEachUse(pool) }) });
   await migrateToLatest(db);

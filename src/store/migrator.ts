@@ -3,7 +3,7 @@
  * vitest and compiled output, and a missing migration is a compile error. New migrations go at
  * the end with the next number: a database that ran later ones refuses an earlier newcomer.
  */
-import { Migrator, type Kysely, type Migration } from 'kysely';
+import { Migrator, sql, type Kysely, type Migration } from 'kysely';
 import * as m0001 from './migrations/0001_init.js';
 import * as m0003 from './migrations/0003_approval_workflows.js';
 import * as m0004 from './migrations/0004_notifications.js';
@@ -55,6 +55,7 @@ const migrations: Record<string, Migration> = {
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {
+  if (await upToDate(db)) return;
   const migrator = new Migrator({
     db,
     provider: { getMigrations: async () => migrations },
@@ -64,4 +65,19 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, { cause: error });
   }
+}
+
+/**
+ * The usual start: every migration already ran. Two small reads answer that; the migrator's own
+ * check (catalog introspection for its tables, a lock row, a lock, a transaction) takes several
+ * round trips, which on the embedded store cost more than the rest of the start. Anything else (a
+ * new database, a migration to apply, an unknown name) goes to the migrator, which applies what is
+ * missing or refuses as before.
+ */
+async function upToDate(db: Kysely<any>): Promise<boolean> {
+  const table = await sql<{ exists: boolean }>`SELECT to_regclass('kysely_migration') IS NOT NULL AS exists`.execute(db);
+  if (!table.rows[0]?.exists) return false;
+  const applied = (await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(db)).rows.map((r) => r.name).sort();
+  const expected = Object.keys(migrations).sort();
+  return applied.length === expected.length && applied.every((name, i) => name === expected[i]);
 }

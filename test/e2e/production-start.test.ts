@@ -54,14 +54,41 @@ describe('production start from the build output', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   }, 2 * START_MS);
 
+  it('the compiled server is ready without loading what it uses only later (connector clients, gateway, OpenAPI generator...)', async () => {
+    const loaded = path.join(tmp, 'server-loaded.txt');
+    const env = {
+      TIMEBOX_DATA_DIR: path.join(tmp, 'data-lazy'),
+      PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+      TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
+      NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(recordingHook(loaded))}`,
+    };
+    const lazy = await startChildServer(env, START_MS, path.join(out, 'cli', 'main.js'));
+    try {
+      const atReady = (await readFile(loaded, 'utf8')).split('\n').filter(Boolean);
+      const packages = new Set(atReady.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]).filter(Boolean));
+      expect([...packages]).toEqual(expect.arrayContaining(['fastify', 'kysely', '@electric-sql/pglite']));
+      for (const later of ['ldapts', 'mysql2', 'ssh2', 'nodemailer', '@peculiar/x509', 'otplib', 'prom-client', '@fastify/swagger']) {
+        expect(packages.has(later), `${later} was loaded before ready`).toBe(false);
+      }
+      const ours = pathToFileURL(out).href;
+      const modules = atReady.filter((u) => u.startsWith(ours)).map((u) => u.slice(ours.length + 1));
+      for (const later of ['gateway/gateway-server.js', 'connectors/postgres/instance.js', 'connectors/mariadb/instance.js', 'connectors/active-directory/instances.js']) {
+        expect(modules, `${later} was loaded before ready`).not.toContain(later);
+      }
+      // Loaded on first use: the OpenAPI document is there on its first request.
+      const doc = await fetch(`${lazy.url}/api/openapi.json`);
+      expect(doc.status).toBe(200);
+      expect(Object.keys(((await doc.json()) as { paths: object }).paths)).toContain('/api/v1/tenants/{tenant}/targets');
+      expect(await readFile(loaded, 'utf8')).toContain('/node_modules/@fastify/swagger/');
+    } finally {
+      await lazy.stop();
+    }
+  }, 2 * START_MS);
+
   it('the compiled agent program enforces and loads only the agent, core and the wire contract', async () => {
     const loaded = path.join(tmp, 'loaded.txt');
-    const hook = `
-      import { register } from 'node:module';
-      register('data:text/javascript,' + encodeURIComponent(\`
-        import { appendFileSync } from 'node:fs';
-        export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(loaded)}, r.url + '\\\\n'); return r; }
-      \`));`;
+    const hook = recordingHook(loaded);
     const stateDir = path.join(tmp, 'agent-state');
     const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, path.join(out, 'agent', 'program.js'), 'run', '--state-dir', stateDir], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -91,3 +118,13 @@ describe('production start from the build output', () => {
     }
   });
 });
+
+/** A module for --import that appends the URL of every module the process loads to `file`. */
+function recordingHook(file: string): string {
+  return `
+      import { register } from 'node:module';
+      register('data:text/javascript,' + encodeURIComponent(\`
+        import { appendFileSync } from 'node:fs';
+        export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(file)}, r.url + '\\\\n'); return r; }
+      \`));`;
+}

@@ -10,10 +10,8 @@ import type { ConnectionConfig } from './config.js';
 import { formatDn, parseDn } from './dn.js';
 import { UAC_DISABLED, toFileTime, unicodePwd } from './directory.js';
 import { BIND_SUBCODES, bindSubCode } from './errors.js';
+import { PASSWORD_LENGTH } from './names.js';
 import { type Session, expectedServerName, text, whereOf, withSession } from './session.js';
-
-/** Length of the passwords Timebox generates for this kind (passwordPolicy.length). */
-export const PASSWORD_LENGTH = 24;
 
 const reason = (err: unknown) => (err instanceof Error ? err.message : String(err));
 const causeCode = (err: unknown) => (err as { cause?: { code?: unknown } })?.cause?.code;

@@ -5,6 +5,9 @@
 import type { AccountNameRules } from '../../core/target-kinds.js';
 import { parseDn } from './dn.js';
 
+/** Length of the passwords Timebox generates for this kind (passwordPolicy.length). */
+export const PASSWORD_LENGTH = 24;
+
 /** AD refuses longer sAMAccountNames for users (Samba accepts them: the check must be ours). */
 export const MAX_ACCOUNT_NAME = 20;
 /** Characters Active Directory never allows in a sAMAccountName. */

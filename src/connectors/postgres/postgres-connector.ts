@@ -3,70 +3,13 @@
  * group roles it is made a member of. Native expiry: VALID UNTIL. Revocation removes memberships,
  * disables the login, rotates the password and terminates live sessions.
  */
-import pg from 'pg';
-import type { ConnectorContext, ConnectorDefinition, ConnectorInstance, ConnectorServices } from '../contract.js';
-import { checkTarget } from './check.js';
-import { type PostgresConfig, poolConfig, postgresConfigSchema, postgresSecretBinding } from './config.js';
-import { groupRoleExists, listGroupRoles } from './entitlements.js';
+import type { ConnectorDefinition } from '../contract.js';
+import { lazyInstance } from '../lazy-instance.js';
+import { type PostgresConfig, postgresConfigSchema, postgresSecretBinding } from './config.js';
 import { canonicalHost } from '../../net/canonical-host.js';
-import { toTargetError } from './errors.js';
 import { accountNameRules, validateAccountName, validateEntitlementName } from './names.js';
-import { dropRole, extendRole, grantRole, revokeRole, roleStatus, rotateRole, verifyRole } from './roles.js';
 
 export { postgresConfigSchema, type PostgresConfig } from './config.js';
-
-function createInstance(rawConfig: PostgresConfig, services?: ConnectorServices): ConnectorInstance {
-  const config = postgresConfigSchema.parse(rawConfig);
-  const where = `${config.host}:${config.port}/${config.database}`;
-  const pool = new pg.Pool(poolConfig(config, services?.outbound));
-  // Idle connections die when the server restarts; the pool drops them. Without a listener the
-  // 'error' event would crash the process.
-  pool.on('error', () => {});
-  let closed: Promise<void> | undefined;
-
-  /** Every call: give up early if the caller did, and map failures to retry classes. */
-  async function call<T>(ctx: ConnectorContext, op: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      ctx.signal?.throwIfAborted();
-      return await fn();
-    } catch (err) {
-      const mapped = toTargetError(err, where);
-      ctx.log.warn({ target: where, op, errorClass: mapped.errorClass, err: mapped.message }, 'postgres target call failed');
-      throw mapped;
-    }
-  }
-
-  return {
-    check: (ctx) => call(ctx, 'check', () => checkTarget(pool, config)),
-    listEntitlements: (ctx, q) => call(ctx, 'listEntitlements', () => listGroupRoles(pool, config.user, q)),
-    grant: (ctx, spec) =>
-      call(ctx, 'grant', async () => {
-        const handle = await grantRole(pool, spec);
-        ctx.log.info({ target: where, grantId: spec.grantId, ...handle }, 'postgres JIT account enabled');
-        return { handle: { ...handle }, credential: { username: handle.username, password: spec.password } };
-      }),
-    revoke: (ctx, spec) =>
-      call(ctx, 'revoke', async () => {
-        await revokeRole(pool, spec);
-        ctx.log.info({ target: where, grantId: spec.grantId, retain: spec.retain }, 'postgres grant revoked');
-      }),
-    verify: (ctx, spec) => call(ctx, 'verify', () => verifyRole(pool, spec)),
-    rotate: (ctx, handle, password, owner) => call(ctx, 'rotate', () => rotateRole(pool, handle, password, owner)),
-    accountStatus: (ctx, name, owner) => call(ctx, 'accountStatus', () => roleStatus(pool, name, owner)),
-    entitlementExists: (ctx, name) => call(ctx, 'entitlementExists', () => groupRoleExists(pool, config.user, name)),
-    extend: (ctx, handle, until) => call(ctx, 'extend', () => extendRole(pool, handle, until)),
-    deleteAccount: (ctx, username, _handle, owner) =>
-      call(ctx, 'deleteAccount', async () => {
-        await dropRole(pool, username, owner);
-        ctx.log.info({ target: where, username }, 'postgres JIT account deleted');
-      }),
-    close: () => {
-      // pg.Pool throws when ended twice; closing is idempotent for callers.
-      closed ??= pool.end();
-      return closed;
-    },
-  };
-}
 
 export const postgresConnector: ConnectorDefinition<PostgresConfig, 'postgres'> = {
   kind: 'postgres',
@@ -81,5 +24,7 @@ export const postgresConnector: ConnectorDefinition<PostgresConfig, 'postgres'> 
   // Roles are per cluster: every database of one server shares them.
   accountScope: (config) => `postgres://${canonicalHost(config.host)}:${config.port}`,
   passwordPolicy: { length: 32 },
-  create: createInstance,
+  // The role statements load on the first call (lazy-instance.ts).
+  create: (config, services) =>
+    lazyInstance(['rotate', 'accountStatus', 'entitlementExists', 'extend', 'deleteAccount'], async () => (await import('./instance.js')).createPostgresInstance(config, services)),
 };

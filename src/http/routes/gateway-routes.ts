@@ -13,9 +13,7 @@ import type { SecretBox } from '../../secrets/types.js';
 import type { Database } from '../../store/schema.js';
 import type { Kysely } from 'kysely';
 import { getDestination, setDestination, type DestinationView } from '../../gateway/destinations.js';
-import { gatewayHostKey } from '../../gateway/gateway-keys.js';
 import { readRecording, requestKill } from '../../gateway/gateway-sessions.js';
-import { issueOperatorCertificate } from '../../gateway/operator-certificates.js';
 import { addOperatorKey, listOperatorKeys, removeOperatorKey } from '../../gateway/operator-keys.js';
 import { getGatewaySettings, setGatewaySettings, type GatewaySettingsView } from '../../gateway/recording-retention.js';
 import type { RecordingStore } from '../../gateway/recording-store.js';
@@ -52,6 +50,8 @@ export const gatewayRoutes =
     app.route({
       ...routeOf(endpoints.getGateway),
       handler: async () => {
+        // The key code (ssh2) loads on first use, not with the server.
+        const { gatewayHostKey } = await import('../../gateway/gateway-keys.js');
         const k = await gatewayHostKey(deps);
         return { hostKey: k.publicKey, fingerprint: k.fingerprint, address: deps.address() };
       },
@@ -61,6 +61,7 @@ export const gatewayRoutes =
       ...routeOf(endpoints.issueGatewayCertificate),
       handler: async (request) => {
         const p = principalOf(request);
+        const { issueOperatorCertificate } = await import('../../gateway/operator-certificates.js');
         const c = await issueOperatorCertificate(deps, { id: p.operatorId, email: p.email }, request.body.publicKey);
         return { certificate: c.certificate, serial: c.serial, notAfter: c.notAfter.toISOString() };
       },

@@ -10,13 +10,14 @@ import type { Metrics } from '../../metrics/metrics.js';
 import { scrapeAccess } from '../../metrics/token.js';
 import type { RouteModule } from '../server.js';
 
-export function metricsRoutes(deps: { metrics: Metrics; token: string | undefined }): RouteModule {
+/** `metrics` is null exactly when no token is set (the server then records none). */
+export function metricsRoutes(deps: { metrics: Metrics | null; token: string | undefined }): RouteModule {
   return (app) => {
     app.route({
       ...routeOf(endpoints.metrics),
       handler: async (request, reply) => {
       const access = scrapeAccess(deps.token, request.headers.authorization);
-      if (access === 'off') throw new AppError('not_found', 'no route GET /metrics');
+      if (access === 'off' || !deps.metrics) throw new AppError('not_found', 'no route GET /metrics');
       if (access === 'denied') {
         reply.header('www-authenticate', 'Bearer realm="timebox-metrics"');
         throw new AppError('unauthorized', 'the metrics token is missing or wrong');
