@@ -3,6 +3,7 @@
  * to a target of these kinds (active-directory-connector.ts holds the definitions).
  */
 import type { ConnectorContext, ConnectorServices } from '../contract.js';
+import { targetCaller } from '../target-call.js';
 import type { LoadedInstance } from '../lazy-instance.js';
 import { checkTarget } from './check.js';
 import { type ActiveDirectoryConfig, type ActiveDirectoryGroupsConfig, activeDirectoryConfigSchema, activeDirectoryGroupsConfigSchema } from './config.js';
@@ -16,19 +17,6 @@ import { securityGroupExists } from './directory.js';
 import { validateEntitlementName } from './names.js';
 import { whereOf, withSession } from './session.js';
 
-/** Every call: map failures to retry classes and log them (never a password: specs are not logged). */
-function caller(kind: string, where: string) {
-  return async function call<T>(ctx: ConnectorContext, op: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      const mapped = toTargetError(err, where);
-      ctx.log.warn({ target: where, kind, op, errorClass: mapped.errorClass, err: mapped.message }, 'active directory target call failed');
-      throw mapped;
-    }
-  };
-}
-
 /** Exact entitlement lookup: a security group under baseDn, by its DN. */
 async function groupExists(config: ActiveDirectoryGroupsConfig, ctx: ConnectorContext, dn: string): Promise<boolean> {
   if (validateEntitlementName(dn)) return false;
@@ -41,7 +29,7 @@ export function createJitInstance(
 ): LoadedInstance<'rotate' | 'extend' | 'accountStatus' | 'entitlementExists' | 'deleteAccount'> {
   const config = { ...activeDirectoryConfigSchema.parse(raw), outbound: services?.outbound };
   const where = whereOf(config);
-  const call = caller('active-directory', where);
+  const call = targetCaller('active-directory', where, toTargetError);
   return {
     check: (ctx) => call(ctx, 'check', () => checkTarget(config, ctx, config.jitOu)),
     listEntitlements: (ctx, q) => call(ctx, 'listEntitlements', () => listGroups(config, ctx, q)),
@@ -74,7 +62,7 @@ export function createJitInstance(
 export function createGroupsInstance(raw: ActiveDirectoryGroupsConfig, services?: ConnectorServices): LoadedInstance<'entitlementExists'> {
   const config = { ...activeDirectoryGroupsConfigSchema.parse(raw), outbound: services?.outbound };
   const where = whereOf(config);
-  const call = caller('active-directory-groups', where);
+  const call = targetCaller('active-directory-groups', where, toTargetError);
   return {
     check: (ctx) => call(ctx, 'check', () => checkTarget(config, ctx)),
     listEntitlements: (ctx, q) => call(ctx, 'listEntitlements', () => listGroups(config, ctx, q)),

@@ -3,8 +3,9 @@
  * to a target of this kind (mariadb-connector.ts holds the definition).
  */
 import mysql from 'mysql2/promise';
-import type { ConnectorContext, ConnectorServices, EntitlementPage } from '../contract.js';
+import type { ConnectorServices, EntitlementPage } from '../contract.js';
 import type { LoadedInstance } from '../lazy-instance.js';
+import { targetCaller } from '../target-call.js';
 import { dropUser, extendUser, grantUser, revokeUser, rotateUser, userStatus, verifyUser } from './accounts.js';
 import { grantableRoles } from './catalog.js';
 import { checkTarget } from './check.js';
@@ -22,16 +23,7 @@ export function createMariadbInstance(
   const pool = mysql.createPool(poolOptions(config, services?.outbound));
   let closed: Promise<void> | undefined;
 
-  async function call<T>(ctx: ConnectorContext, op: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      ctx.signal?.throwIfAborted();
-      return await fn();
-    } catch (err) {
-      const mapped = toTargetError(err, where);
-      ctx.log.warn({ target: where, op, errorClass: mapped.errorClass, err: mapped.message }, 'mariadb target call failed');
-      throw mapped;
-    }
-  }
+  const call = targetCaller('mariadb', where, toTargetError);
 
   const roles = () => withConnection(pool, grantableRoles);
 

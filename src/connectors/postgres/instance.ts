@@ -3,8 +3,9 @@
  * first call to a target of this kind (postgres-connector.ts holds the definition).
  */
 import pg from 'pg';
-import type { ConnectorContext, ConnectorServices } from '../contract.js';
+import type { ConnectorServices } from '../contract.js';
 import type { LoadedInstance } from '../lazy-instance.js';
+import { targetCaller } from '../target-call.js';
 import { checkTarget } from './check.js';
 import { type PostgresConfig, poolConfig, postgresConfigSchema } from './config.js';
 import { groupRoleExists, listGroupRoles } from './entitlements.js';
@@ -23,17 +24,7 @@ export function createPostgresInstance(
   pool.on('error', () => {});
   let closed: Promise<void> | undefined;
 
-  /** Every call: give up early if the caller did, and map failures to retry classes. */
-  async function call<T>(ctx: ConnectorContext, op: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      ctx.signal?.throwIfAborted();
-      return await fn();
-    } catch (err) {
-      const mapped = toTargetError(err, where);
-      ctx.log.warn({ target: where, op, errorClass: mapped.errorClass, err: mapped.message }, 'postgres target call failed');
-      throw mapped;
-    }
-  }
+  const call = targetCaller('postgres', where, toTargetError);
 
   return {
     check: (ctx) => call(ctx, 'check', () => checkTarget(pool, config)),
