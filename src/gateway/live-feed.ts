@@ -29,10 +29,12 @@ export const channelOf = (sessionId: string): string => {
   return `tbgw_${sessionId.replaceAll('-', '')}`;
 };
 
-function parseWatch(payload: string): { sessionId: string; token: string | null } | null {
-  const [sessionId, token] = payload.split(' ');
-  if (!sessionId || !UUID.test(sessionId)) return null;
-  return { sessionId, token: token && UUID.test(token) ? token : null };
+/** A watch request's payload handler: `session [token|-]`; anything else is ignored. */
+function watchHandler(fn: (sessionId: string, token: string | null) => void): (payload: string) => void {
+  return (payload) => {
+    const [sessionId, token] = payload.split(' ');
+    if (sessionId && UUID.test(sessionId)) fn(sessionId, token && UUID.test(token) ? token : null);
+  };
 }
 
 /** The embedded store: gateway and server in one process. Delivery stays asynchronous and ordered. */
@@ -42,10 +44,7 @@ export function inProcessLiveFeed(): LiveFeed {
   const later = (fn: () => void) => queueMicrotask(fn);
   return {
     onWatchRequest(fn) {
-      const h = (p: string) => {
-        const w = parseWatch(p);
-        if (w) fn(w.sessionId, w.token);
-      };
+      const h = watchHandler(fn);
       bus.on(WATCH_CHANNEL, h);
       return () => bus.off(WATCH_CHANNEL, h);
     },
@@ -185,10 +184,7 @@ export function postgresLiveFeed(opts: { databaseUrl: string; log: Logger; recon
 
   return {
     onWatchRequest(fn) {
-      const h = (p: string) => {
-        const w = parseWatch(p);
-        if (w) fn(w.sessionId, w.token);
-      };
+      const h = watchHandler(fn);
       bus.on(WATCH_CHANNEL, h);
       void listen(WATCH_CHANNEL).catch((err: unknown) => opts.log.warn({ err }, 'live sessions: cannot listen for viewers'));
       return () => {
