@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrator.js';
 import { pgliteWasmModule } from './pglite-module.js';
+import { PreparedStatementClient } from './prepared-client.js';
 
 export interface StoreOptions {
   /** postgres://… — production store. */
@@ -44,7 +45,7 @@ const PGLITE_SHARED_BUFFERS = '32MB';
 
 export async function openStore(opts: StoreOptions): Promise<Store> {
   if (opts.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10 });
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10, Client: PreparedStatementClient });
     pool.on('error', (err) => opts.onConnectionLost?.(err));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrateToLatest(db);
@@ -56,7 +57,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     pgliteWasmModule: await pgliteWasmModule(),
     startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`],
   });
-  const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1 } as pg.PoolConfig);
+  const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1, Client: PreparedStatementClient } as pg.PoolConfig);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: yieldingBeforeEachUse(pool) }) });
   await migrateToLatest(db);
   return {
