@@ -257,20 +257,22 @@ export async function waitForDesiredState(
   for (;;) {
     // Shutting down or the client left: the store may already be closing.
     if (opts.signal.aborted) return null;
-    const agent = await deps.db.selectFrom('agents').select(['desired_version', 'revoked_at']).where('id', '=', agentId).executeTakeFirstOrThrow();
-    if (agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
-    if (Number(agent.desired_version) > opts.since) {
-      const { agent: fresh, state } = await readDesiredState(deps, agentId);
-      if (fresh.revoked_at) throw unauthorized('this agent was revoked by an administrator');
-      return state;
-    }
-    const left = deadline - Date.now();
-    if (left <= 0 || opts.signal.aborted) return null;
+    // Listen before reading: a change committed while the read is in flight (its wake may be
+    // handled before the read's answer) cuts the sleep short instead of waiting for the recheck.
     const stop = new AbortController();
     const off = onWake(agentId, () => stop.abort());
     const onAbort = () => stop.abort();
     opts.signal.addEventListener('abort', onAbort, { once: true });
     try {
+      const agent = await deps.db.selectFrom('agents').select(['desired_version', 'revoked_at']).where('id', '=', agentId).executeTakeFirstOrThrow();
+      if (agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
+      if (Number(agent.desired_version) > opts.since) {
+        const { agent: fresh, state } = await readDesiredState(deps, agentId);
+        if (fresh.revoked_at) throw unauthorized('this agent was revoked by an administrator');
+        return state;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || opts.signal.aborted) return null;
       await sleep(Math.min(left, opts.recheckMs?.() ?? 1_000), undefined, { signal: stop.signal }).catch(() => undefined);
     } finally {
       off();

@@ -9,12 +9,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { KyselyPlugin } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, it, vi } from 'vitest';
 import { AgentClient } from '../../src/agent/http-client.js';
 import { enrollAgent, loadIdentity } from '../../src/agent/identity.js';
+import { waitForDesiredState, wakeAgent } from '../../src/app/agent-channel.js';
 import { AGENT_PUSH_APPLICATION } from '../../src/app/agent-push.js';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
+import { agentsDb } from '../../src/store/schema-agents.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { hostTargetWithPolicy, startRestartableServer, type RestartableServer } from './agent-support.js';
 
@@ -25,6 +28,7 @@ let b: Timebox;
 let stateDir: string;
 let viaB: AgentClient;
 let targetId: string;
+let agent = '';
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('pgAdminUrl'));
@@ -37,6 +41,7 @@ beforeAll(async () => {
   const token = await a.admin.post(`${T}/agents/enrolment-tokens`, { name: 'web-01', expiresInMinutes: 10 });
   expect(token.status, JSON.stringify(token.body)).toBe(201);
   const { agentId } = await enrollAgent({ server: a.url, token: token.body.token, stateDir, hostname: 'web-01.example.test' });
+  agent = agentId;
   const enrolled = (await loadIdentity(stateDir))!;
   // The agent talks to replica B; everything else goes through A.
   viaB = new AgentClient({ server: new URL(b.url), agentId, key: enrolled.key });
@@ -105,3 +110,26 @@ it('still delivers a change when the listening connection is killed, and listens
   expect(answered.state!.grants).toEqual([]);
   await listenerUp();
 });
+
+it('does not miss a change committed while the poll is reading its version', async () => {
+  const before = (await poll(-1, 0)).state!.version;
+  let raced = false;
+  // The change commits, and its wake is handled, after the poll's read ran but before its answer
+  // reached the poll: the order in which one process can see the two sockets.
+  const race: KyselyPlugin = {
+    transformQuery: (q) => q.node,
+    async transformResult(r) {
+      if (!raced) {
+        raced = true;
+        await withAdmin((c) => c.query('UPDATE agents SET desired_version = desired_version + 1 WHERE id = $1', [agent]));
+        wakeAgent(agent);
+      }
+      return r.result;
+    },
+  };
+  const deps = { db: agentsDb(b.deps.db.withPlugin(race)), secrets: b.deps.secrets, clock: b.deps.clock };
+  // The re-check is a minute away: only the wake can answer within the test's time.
+  const state = await waitForDesiredState(deps, agent, { since: before, waitMs: 60_000, signal: new AbortController().signal, recheckMs: () => 60_000 });
+  expect(raced).toBe(true);
+  expect(state?.version).toBe(before + 1);
+}, 20_000);
