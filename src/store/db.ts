@@ -57,8 +57,8 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     pgliteWasmModule: await pgliteWasmModule(),
     startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`],
   });
-  // Unnamed statements here: through PGlite's node-postgres bridge, named ones stalled a server
-  // in our tests (agent enrolment never answered), and its parsing is in-process anyway.
+  // Unnamed statements here: PGlite's node-postgres bridge loses its place after an error in a
+  // named statement (the next query gets another's answer), and its parsing is in-process anyway.
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1 } as pg.PoolConfig);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: yieldingBeforeEachUse(pool) }) });
   await migrateToLatest(db);

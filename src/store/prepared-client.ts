@@ -41,8 +41,9 @@ export class PreparedStatementClient extends pg.Client {
 
   constructor(config?: string | pg.ClientConfig) {
     super(config);
-    (this as unknown as { connection: NodeJS.EventEmitter }).connection.on('readyForQuery', (msg: { status: string }) => {
-      this.#txStatus = msg.status;
+    // PGlite's node-postgres bridge announces readiness without the status: unknown, no retry.
+    (this as unknown as { connection: NodeJS.EventEmitter }).connection.on('readyForQuery', (msg?: { status?: string }) => {
+      this.#txStatus = msg?.status ?? '?';
     });
   }
 
