@@ -34,6 +34,7 @@ import { PROTOCOL_SCHEMA_VERSION, type DesiredState, type Heartbeat, type Journa
 import { recordAgentDrift } from './agent-drift.js';
 import { systemActor, type AppDeps } from './deps.js';
 import { loadGrant } from './grant-queries.js';
+import { microBatch, type Batched } from './micro-batch.js';
 import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
 
 /* ---------- wake-ups: a change answers waiting long polls at once (in this process) ---------- */
@@ -182,33 +183,64 @@ export const signalSshTrustChange: TrustChangeHook = async (tx: Transaction<Data
 
 export const passwordContext = (grantId: string) => `agent-grant:${grantId}:password`;
 
-/** The agent's current desired state (passwords decrypted), read consistently with its version. */
-export async function readDesiredState(deps: { db: AgentsDb; secrets: SecretBox; clock: Clock }, agentId: string): Promise<{ agent: AgentRow; state: DesiredState }> {
+type StateDeps = { db: AgentsDb; secrets: SecretBox; clock: Clock };
+
+/**
+ * Agents' current desired states (passwords decrypted), each read consistently with its version;
+ * several at once when one change woke a fleet (micro-batch.ts).
+ */
+async function readDesiredStates(deps: StateDeps, agentIds: string[]): Promise<Map<string, { agent: AgentRow; state: DesiredState }>> {
   return deps.db.transaction().execute(async (tx) => {
-    // The update's row lock orders this read with every version bump: a version and its grants
-    // match. Recording what is served takes that lock and reads the row in one round trip.
-    const agent = await tx
+    // The update's row locks order this read with every version bump: a version and its grants
+    // match. Rows are locked in id order, as a trust change locks them, so the two never
+    // deadlock. Recording what is served takes the locks and reads the rows in one round trip.
+    const locked = tx.selectFrom('agents').select('id').where('id', 'in', agentIds).orderBy('id').forUpdate();
+    const agents = await tx
       .updateTable('agents')
       .set((eb) => ({ served_version: eb.ref('desired_version') }))
-      .where('id', '=', agentId)
+      .where('id', 'in', locked)
       .returningAll()
-      .executeTakeFirstOrThrow();
+      .execute();
     const rows = await tx
       .selectFrom('agent_grants')
-      .select(['grant_id', 'spec', 'password_enc'])
-      .where('agent_id', '=', agentId)
+      .select(['agent_id', 'grant_id', 'spec', 'password_enc'])
+      .where('agent_id', 'in', agentIds)
       .where('removed_at', 'is', null)
       .orderBy('created_at')
       .execute();
-    const grants = rows.map((r) => ({
-      ...(JSON.parse(r.spec) as Record<string, unknown>),
-      ...(r.password_enc ? { password: deps.secrets.decrypt(r.password_enc, passwordContext(r.grant_id)) } : {}),
-    }));
-    return {
-      agent,
-      state: { schemaVersion: PROTOCOL_SCHEMA_VERSION, version: Number(agent.desired_version), issuedAt: deps.clock.now().toISOString(), grants },
-    };
+    const issuedAt = deps.clock.now().toISOString();
+    const states = new Map<string, { agent: AgentRow; state: DesiredState }>();
+    for (const agent of agents) {
+      states.set(agent.id, { agent, state: { schemaVersion: PROTOCOL_SCHEMA_VERSION, version: Number(agent.desired_version), issuedAt, grants: [] } });
+    }
+    for (const r of rows) {
+      states.get(r.agent_id)?.state.grants.push({
+        ...(JSON.parse(r.spec) as Record<string, unknown>),
+        ...(r.password_enc ? { password: deps.secrets.decrypt(r.password_enc, passwordContext(r.grant_id)) } : {}),
+      } as DesiredState['grants'][number]);
+    }
+    return states;
   });
+}
+
+type VersionRow = Pick<AgentRow, 'id' | 'desired_version' | 'revoked_at'>;
+
+/** The held polls' reads, gathered per store (one change may wake thousands of polls at once). */
+const pollReads = new WeakMap<AgentsDb, { version: Batched<string, VersionRow>; state: Batched<string, { agent: AgentRow; state: DesiredState }> }>();
+
+function pollReadsOf(deps: StateDeps) {
+  let r = pollReads.get(deps.db);
+  if (!r) {
+    r = {
+      version: microBatch(async (ids) => {
+        const rows = await deps.db.selectFrom('agents').select(['id', 'desired_version', 'revoked_at']).where('id', 'in', ids).execute();
+        return new Map(rows.map((row) => [row.id, row]));
+      }),
+      state: microBatch((ids) => readDesiredStates(deps, ids)),
+    };
+    pollReads.set(deps.db, r);
+  }
+  return r;
 }
 
 /**
@@ -249,7 +281,7 @@ export interface WaitOptions {
  * `signal` aborted (server shutting down, client gone). A revoked agent gets a 401 even mid-wait.
  */
 export async function waitForDesiredState(
-  deps: { db: AgentsDb; secrets: SecretBox; clock: Clock },
+  deps: StateDeps,
   agentId: string,
   opts: WaitOptions,
 ): Promise<DesiredState | null> {
@@ -264,12 +296,13 @@ export async function waitForDesiredState(
     const onAbort = () => stop.abort();
     opts.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const agent = await deps.db.selectFrom('agents').select(['desired_version', 'revoked_at']).where('id', '=', agentId).executeTakeFirstOrThrow();
-      if (agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
+      const reads = pollReadsOf(deps);
+      const agent = await reads.version(agentId);
+      if (!agent || agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
       if (Number(agent.desired_version) > opts.since) {
-        const { agent: fresh, state } = await readDesiredState(deps, agentId);
-        if (fresh.revoked_at) throw unauthorized('this agent was revoked by an administrator');
-        return state;
+        const found = await reads.state(agentId);
+        if (!found || found.agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
+        return found.state;
       }
       const left = deadline - Date.now();
       if (left <= 0 || opts.signal.aborted) return null;

@@ -133,3 +133,36 @@ it('does not miss a change committed while the poll is reading its version', asy
   expect(raced).toBe(true);
   expect(state?.version).toBe(before + 1);
 }, 20_000);
+
+it('gives each of several agents woken together its own grants and nothing of the others', async () => {
+  // Two more hosts, each with its own grant; both agents' states are then read in one batch.
+  const dirs: string[] = [];
+  try {
+    const host = async (name: string) => {
+      const dir = await mkdtemp(path.join(tmpdir(), `tb-agent-push-${name}-`));
+      dirs.push(dir);
+      const token = await a.admin.post(`${T}/agents/enrolment-tokens`, { name, expiresInMinutes: 10 });
+      const { agentId } = await enrollAgent({ server: a.url, token: token.body.token, stateDir: dir, hostname: `${name}.example.test` });
+      const added = await a.admin.post(`${T}/agents/${agentId}/target`, { name });
+      expect(added.status, JSON.stringify(added.body)).toBe(201);
+      const policy = await a.admin.post(`${T}/policies`, { name: `${name} access`, targetId: added.body.target.id, requesterRoles: ['owner'], maxDurationSeconds: 3600, defaultDurationSeconds: 600 });
+      expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+      const accountName = `${name.replace('-', '')}_jit`;
+      const req = await a.admin.post(`${T}/requests`, { targetId: added.body.target.id, entitlements: ['users'], durationSeconds: 600, reason: 'batch test', accountName });
+      expect(req.status, JSON.stringify(req.body)).toBe(201);
+      return { agentId, accountName };
+    };
+    const first = await host('web-02');
+    const second = await host('web-03');
+    const deps = { db: agentsDb(b.deps.db), secrets: b.deps.secrets, clock: b.deps.clock };
+    const wait = (id: string) => waitForDesiredState(deps, id, { since: -1, waitMs: 0, signal: new AbortController().signal });
+    const [one, two] = await Promise.all([wait(first.agentId), wait(second.agentId)]);
+    const names = (s: typeof one) => s!.grants.map((g) => (g as { username: string }).username);
+    expect(names(one)).toEqual([first.accountName]);
+    expect(names(two)).toEqual([second.accountName]);
+    expect(JSON.stringify(one)).not.toContain(second.accountName);
+    expect(JSON.stringify(two)).not.toContain(first.accountName);
+  } finally {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  }
+});
