@@ -242,12 +242,13 @@ async function main() {
       const r = await measureAgentFleet({ databaseUrl: await pg.createDatabase('agent_fleet'), agents: scale.fleetAgents, idleMs: scale.fleetIdleMs, pushTimeoutMs: 60_000 });
       details.agentFleet = r;
       const n = `${r.agents.toLocaleString('en-US')} agents holding signed long polls`;
-      rows.push(row(`Agent fleet idle: CPU (server + load generator), ${n}`, 'PostgreSQL', r.idleCores, 'cores', { text: '< 1 core', ok: (v) => v < 1 }));
+      rows.push(row(`Agent fleet idle: server CPU, ${n}`, 'PostgreSQL', r.idleCores, 'cores', { text: '< 1 core', ok: (v) => v < 1 }));
+      rows.push(row(`Agent fleet idle: the load generator's CPU (its own process, for scale)`, 'PostgreSQL', r.generatorIdleCores, 'cores'));
       rows.push(row(`Agent fleet idle: database transactions/s (all of the server's work), ${n}`, 'PostgreSQL', r.idleTransactionsPerSecond, '/s'));
       rows.push(row(`Desired-state push to every agent, p50`, 'PostgreSQL', r.pushMs.p50, 'ms'));
       rows.push(row(`Desired-state push to every agent, p99`, 'PostgreSQL', r.pushMs.p99, 'ms', { text: '< 2,000 ms', ok: (v) => v < 2_000 }));
       rows.push(row('Agents without their new state after 60 s', 'PostgreSQL', r.missed, '', { text: '0', ok: (v) => v === 0 }));
-      rows.push(row(`RSS (server + load generator), ${n}`, 'PostgreSQL', r.rssMb, 'MB', { text: '< 1,024 MB', ok: (v) => v < 1_024 }));
+      rows.push(row(`Server RSS, ${n}`, 'PostgreSQL', r.rssMb, 'MB', { text: '< 1,024 MB', ok: (v) => v < 1_024 }));
     });
 
     await section('SSH gateway', 'PostgreSQL', async () => {
