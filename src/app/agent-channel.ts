@@ -194,7 +194,9 @@ async function readDesiredStates(deps: StateDeps, agentIds: string[]): Promise<M
     // The update's row locks order this read with every version bump: a version and its grants
     // match. Rows are locked in id order, as a trust change locks them, so the two never
     // deadlock. Recording what is served takes the locks and reads the rows in one round trip.
-    const locked = tx.selectFrom('agents').select('id').where('id', 'in', agentIds).orderBy('id').forUpdate();
+    // One array parameter, not a list: one statement text whatever the batch's size.
+    const ids = sql<string>`ANY(${agentIds}::uuid[])`;
+    const locked = tx.selectFrom('agents').select('id').where('id', '=', ids).orderBy('id').forUpdate();
     const agents = await tx
       .updateTable('agents')
       .set((eb) => ({ served_version: eb.ref('desired_version') }))
@@ -204,7 +206,7 @@ async function readDesiredStates(deps: StateDeps, agentIds: string[]): Promise<M
     const rows = await tx
       .selectFrom('agent_grants')
       .select(['agent_id', 'grant_id', 'spec', 'password_enc'])
-      .where('agent_id', 'in', agentIds)
+      .where('agent_id', '=', ids)
       .where('removed_at', 'is', null)
       .orderBy('created_at')
       .execute();
@@ -233,7 +235,7 @@ function pollReadsOf(deps: StateDeps) {
   if (!r) {
     r = {
       version: microBatch(async (ids) => {
-        const rows = await deps.db.selectFrom('agents').select(['id', 'desired_version', 'revoked_at']).where('id', 'in', ids).execute();
+        const rows = await deps.db.selectFrom('agents').select(['id', 'desired_version', 'revoked_at']).where('id', '=', sql<string>`ANY(${ids}::uuid[])`).execute();
         return new Map(rows.map((row) => [row.id, row]));
       }),
       state: microBatch((ids) => readDesiredStates(deps, ids)),
@@ -286,6 +288,7 @@ export async function waitForDesiredState(
   opts: WaitOptions,
 ): Promise<DesiredState | null> {
   const deadline = Date.now() + opts.waitMs;
+  const reads = pollReadsOf(deps);
   for (;;) {
     // Shutting down or the client left: the store may already be closing.
     if (opts.signal.aborted) return null;
@@ -296,7 +299,6 @@ export async function waitForDesiredState(
     const onAbort = () => stop.abort();
     opts.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const reads = pollReadsOf(deps);
       const agent = await reads.version(agentId);
       if (!agent || agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
       if (Number(agent.desired_version) > opts.since) {

@@ -36,16 +36,6 @@ const RESULT_TYPE_CHANGED = 'cached plan must not change result type';
 export class PreparedStatementClient extends pg.Client {
   #generation = 0;
   #named = new Set<string>();
-  /** The server's last word on the session: 'I' idle, 'T' in a transaction, 'E' in a failed one. */
-  #txStatus = 'I';
-
-  constructor(config?: string | pg.ClientConfig) {
-    super(config);
-    // PGlite's node-postgres bridge announces readiness without the status: unknown, no retry.
-    (this as unknown as { connection: NodeJS.EventEmitter }).connection.on('readyForQuery', (msg?: { status?: string }) => {
-      this.#txStatus = msg?.status ?? '?';
-    });
-  }
 
   // pg's overloads are many; the store only calls (text, values) and (config).
   override query(...args: unknown[]): never {
@@ -60,7 +50,8 @@ export class PreparedStatementClient extends pg.Client {
     const base = nameOf(text);
     if (!this.#named.has(base) && this.#named.size >= MAX_NAMED) return super.query(text, values);
     this.#named.add(base);
-    const outsideTransaction = this.#txStatus === 'I';
+    // The server's last word on the session: 'I' idle, 'T' in a transaction, 'E' in a failed one.
+    const outsideTransaction = this.getTransactionStatus() === 'I';
     try {
       return await super.query({ name: `tb${this.#generation}_${base}`, text, values });
     } catch (err) {
