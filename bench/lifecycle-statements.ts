@@ -157,14 +157,20 @@ function countLog(log: string, db: string) {
   let statements = 0;
   let transactions = 0;
   let explicit = 0;
+  // A statement's later lines carry no prefix: join them to its first.
+  const joined: string[] = [];
   for (const l of log.split('\n')) {
+    if (/^\d{4}-\d\d-\d\d /.test(l) || joined.length === 0) joined.push(l);
+    else joined[joined.length - 1] += ` ${l}`;
+  }
+  for (const l of joined) {
     const m = line.exec(l);
     if (!m || m[2] !== db || m[3] === probeName) continue;
     const [, pid, , , text] = m as unknown as [string, string, string, string, string];
     const stmt = text.trim().toLowerCase();
     if (stmt.startsWith('select count(*) as n from grants')) continue;
     statements++;
-    const shape = stmt.replace(/\s+/g, ' ').trim().split(' ').slice(0, 4).join(' ');
+    const shape = stmt.replace(/\s+/g, ' ').trim().split(" ").slice(0, Number(process.env.SHAPE_WORDS ?? 4)).join(' ');
     byShape.set(shape, (byShape.get(shape) ?? 0) + 1);
     if (stmt === 'begin') {
       inTx.set(pid, true);
