@@ -13,7 +13,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { AGENT_CHANGES_CHANNEL } from '../src/app/agent-channel.js';
+import { AGENT_CHANGES_CHANNEL } from '../src/app/agent-wakes.js';
 import { startTimebox } from '../src/server/start.js';
 import { agentsDb } from '../src/store/schema-agents.js';
 import type { FromGenerator, ToGenerator } from './agent-fleet-generator.js';
@@ -132,7 +132,7 @@ export async function measureAgentFleet(o: { databaseUrl: string; agents: number
     const pushedAt = performance.timeOrigin + performance.now();
     await tb.store.db.transaction().execute(async (tx) => {
       await sql`UPDATE agents SET desired_version = desired_version + 1 WHERE tenant_id = ${t.tenantId}::uuid`.execute(tx);
-      await sql`SELECT pg_notify(${AGENT_CHANGES_CHANNEL}, id::text) FROM agents WHERE tenant_id = ${t.tenantId}::uuid`.execute(tx);
+      await sql`SELECT pg_notify(${AGENT_CHANGES_CHANNEL}, id::text || ' ' || desired_version) FROM agents WHERE tenant_id = ${t.tenantId}::uuid`.execute(tx);
     });
     const at = (await received).at.filter((x): x is number => x !== null);
     const lat = summarize(at.map((x) => x - pushedAt));

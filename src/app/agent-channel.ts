@@ -1,6 +1,7 @@
 /**
- * The server's side of the agent protocol (docs/agent.md): signed-request authentication, the
- * desired state each agent is served (long poll), the journal agents upload and their heartbeats.
+ * The server's side of the agent protocol (docs/agent.md): the desired state each agent is served
+ * (long poll), the journal agents upload and their heartbeats. Authentication is agent-auth.ts,
+ * wake-ups agent-wakes.ts.
  *
  * Desired state: one `agent_grants` row per server grant; `agents.desired_version` is bumped in
  * the same transaction as every change, and readers lock the agent row, so a version and its grant
@@ -12,134 +13,20 @@
  * bumps every agent of the tenant too (`signalSshTrustChange`): the grant list stays the same, and
  * the new version tells agents that maintain sshd's trust files to fetch them now.
  */
-import { createPublicKey } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sql, type Transaction } from 'kysely';
-import { AppError } from '../core/errors.js';
-import { systemClock, type Clock } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import type { TrustChangeHook } from '../credentials/trust-signal.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
 import { agentsDb, storeTx, type AgentRow, type AgentsDb, type AgentsTx, type AgentGrantStatus } from '../store/schema-agents.js';
-import {
-  AGENT_HEADER,
-  NONCE_HEADER,
-  NONCE_RE,
-  SIGNATURE_HEADER,
-  SIGNATURE_WINDOW_MS,
-  TIMESTAMP_HEADER,
-  verifySignature,
-} from '../agent-wire/signing.js';
 import { PROTOCOL_SCHEMA_VERSION, type DesiredState, type Heartbeat, type JournalEntry, isActivationRefusal } from '../agent-wire/protocol.js';
+import { unauthorized, UUID_RE } from './agent-auth.js';
 import { recordAgentDrift } from './agent-drift.js';
+import { AGENT_CHANGES_CHANNEL, answerOwed, onWake, sameWakes, wakeAgent, type WakeMark } from './agent-wakes.js';
 import { systemActor, type AppDeps } from './deps.js';
 import { loadGrant } from './grant-queries.js';
 import { microBatch, type Batched } from './micro-batch.js';
 import { applyGrantEvent, StaleGrantError } from './grant-transitions.js';
-
-/* ---------- wake-ups: a change answers waiting long polls at once (in this process) ---------- */
-
-const waiters = new Map<string, Set<() => void>>();
-
-/** The NOTIFY channel of desired-state changes; the payload is the agent's id (agent-push.ts). */
-export const AGENT_CHANGES_CHANNEL = 'timebox_agent_changes';
-
-/** Wakes every long poll of `agentId` held by this process (other processes hear the NOTIFY). */
-export function wakeAgent(agentId: string): void {
-  for (const w of waiters.get(agentId) ?? []) w();
-}
-
-/** Wakes every held long poll of this process: each re-reads its version once. */
-export function wakeAllAgents(): void {
-  for (const set of waiters.values()) for (const w of set) w();
-}
-
-function onWake(agentId: string, fn: () => void): () => void {
-  let set = waiters.get(agentId);
-  if (!set) waiters.set(agentId, (set = new Set()));
-  set.add(fn);
-  return () => {
-    set!.delete(fn);
-    if (set!.size === 0) waiters.delete(agentId);
-  };
-}
-
-/* ---------- authentication ---------- */
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const unauthorized = (why: string) => new AppError('unauthorized', `agent authentication failed: ${why}`);
-
-export interface AgentAuthInput {
-  method: string;
-  /** The request target as received (path and query). */
-  url: string;
-  headers: Record<string, string | string[] | undefined>;
-  rawBody: string;
-  /** When the agent is recorded as seen (the business clock); defaults to the real time. */
-  seenAt?: Date;
-}
-
-let lastNonceSweep = 0;
-
-/**
- * Checks the signature headers: a known, unrevoked agent; a timestamp within the window of the
- * real time (not the business clock: the window is a transport matter); a valid Ed25519 signature
- * over the canonical request; a nonce not seen before. Every failure is a 401.
- */
-export async function authenticateAgent(db: AgentsDb, input: AgentAuthInput, now: () => number = () => systemClock.now().getTime()): Promise<AgentRow> {
-  const h = (name: string) => {
-    const v = input.headers[name];
-    return typeof v === 'string' ? v : undefined;
-  };
-  const agentId = h(AGENT_HEADER);
-  const ts = h(TIMESTAMP_HEADER);
-  const nonce = h(NONCE_HEADER);
-  const signature = h(SIGNATURE_HEADER);
-  if (!agentId || !ts || !nonce || !signature) throw unauthorized(`missing ${[AGENT_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER].join(', ')} headers`);
-  if (!UUID_RE.test(agentId) || !/^\d{10,16}$/.test(ts) || !NONCE_RE.test(nonce)) throw unauthorized('malformed signature headers');
-  const timestampMs = Number(ts);
-  const t = now();
-  if (Math.abs(t - timestampMs) > SIGNATURE_WINDOW_MS) {
-    throw unauthorized(`the request timestamp is ${Math.round((t - timestampMs) / 1000)} s away from the server's time (allowed: ${SIGNATURE_WINDOW_MS / 1000} s); check the host's clock`);
-  }
-  const agent = await db.selectFrom('agents').selectAll().where('id', '=', agentId).executeTakeFirst();
-  if (!agent) throw unauthorized('unknown agent');
-  let ok = false;
-  try {
-    ok = verifySignature(createPublicKey(agent.public_key), { agentId, method: input.method, path: input.url, timestampMs, nonce, body: input.rawBody }, signature);
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw unauthorized('bad signature');
-  if (agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
-  // After the signature: nobody else can fill the nonce table. The agent is seen in the same
-  // statement (one commit per signed request, not two: a fleet's polls are mostly this).
-  const inserted = await db
-    .with('n', (q) =>
-      q
-        .insertInto('agent_request_nonces')
-        .values({ agent_id: agentId, nonce, expires_at: new Date(timestampMs + 2 * SIGNATURE_WINDOW_MS) })
-        .onConflict((oc) => oc.columns(['agent_id', 'nonce']).doNothing())
-        .returning('nonce'),
-    )
-    .with('seen', (q) =>
-      q
-        .updateTable('agents')
-        .set({ last_seen_at: input.seenAt ?? new Date(t) })
-        .where('id', '=', agentId)
-        .where((eb) => eb.exists(eb.selectFrom('n').select('n.nonce')))
-        .returning('agents.id'),
-    )
-    .selectFrom('n')
-    .select('n.nonce')
-    .executeTakeFirst();
-  if (!inserted) throw unauthorized('replayed request (this nonce was already used)');
-  if (t - lastNonceSweep > 60_000) {
-    lastNonceSweep = t;
-    await db.deleteFrom('agent_request_nonces').where('expires_at', '<', new Date(t)).execute();
-  }
-  return agent;
-}
 
 /* ---------- desired state ---------- */
 
@@ -152,7 +39,7 @@ export async function bumpDesiredVersion(tx: AgentsTx, agentId: string): Promise
     .returning('desired_version')
     .executeTakeFirstOrThrow();
   // Delivered to every listening server process at commit, never before (nor on rollback).
-  await sql`SELECT pg_notify(${AGENT_CHANGES_CHANNEL}, ${agentId})`.execute(tx);
+  await sql`SELECT pg_notify(${AGENT_CHANGES_CHANNEL}, ${`${agentId} ${row.desired_version}`})`.execute(tx);
   return Number(row.desired_version);
 }
 
@@ -176,20 +63,27 @@ export const signalSshTrustChange: TrustChangeHook = async (tx: Transaction<Data
     .execute();
   if (agents.length === 0) return;
   const ids = agents.map((a) => a.id);
-  await db.updateTable('agents').set({ desired_version: sql<string>`desired_version + 1` }).where('id', 'in', ids).execute();
-  await sql`SELECT pg_notify(${AGENT_CHANGES_CHANNEL}, id) FROM unnest(${ids}::text[]) AS id`.execute(tx);
+  const bumped = await db
+    .updateTable('agents')
+    .set({ desired_version: sql<string>`desired_version + 1` })
+    .where('id', 'in', ids)
+    .returning(['id', 'desired_version'])
+    .execute();
+  const payloads = bumped.map((a) => `${a.id} ${a.desired_version}`);
+  await sql`SELECT pg_notify(${AGENT_CHANGES_CHANNEL}, p) FROM unnest(${payloads}::text[]) AS p`.execute(tx);
   return () => ids.forEach(wakeAgent);
 };
 
 export const passwordContext = (grantId: string) => `agent-grant:${grantId}:password`;
 
 type StateDeps = { db: AgentsDb; secrets: SecretBox; clock: Clock };
+type VersionRow = Pick<AgentRow, 'id' | 'desired_version' | 'revoked_at'>;
 
 /**
  * Agents' current desired states (passwords decrypted), each read consistently with its version;
  * several at once when one change woke a fleet (micro-batch.ts).
  */
-async function readDesiredStates(deps: StateDeps, agentIds: string[]): Promise<Map<string, { agent: AgentRow; state: DesiredState }>> {
+async function readDesiredStates(deps: StateDeps, agentIds: string[]): Promise<Map<string, { agent: VersionRow; state: DesiredState }>> {
   return deps.db.transaction().execute(async (tx) => {
     // The update's row locks order this read with every version bump: a version and its grants
     // match. Rows are locked in id order, as a trust change locks them, so the two never
@@ -201,7 +95,7 @@ async function readDesiredStates(deps: StateDeps, agentIds: string[]): Promise<M
       .updateTable('agents')
       .set((eb) => ({ served_version: eb.ref('desired_version') }))
       .where('id', 'in', locked)
-      .returningAll()
+      .returning(['id', 'desired_version', 'revoked_at'])
       .execute();
     const rows = await tx
       .selectFrom('agent_grants')
@@ -211,7 +105,7 @@ async function readDesiredStates(deps: StateDeps, agentIds: string[]): Promise<M
       .orderBy('created_at')
       .execute();
     const issuedAt = deps.clock.now().toISOString();
-    const states = new Map<string, { agent: AgentRow; state: DesiredState }>();
+    const states = new Map<string, { agent: VersionRow; state: DesiredState }>();
     for (const agent of agents) {
       states.set(agent.id, { agent, state: { schemaVersion: PROTOCOL_SCHEMA_VERSION, version: Number(agent.desired_version), issuedAt, grants: [] } });
     }
@@ -225,10 +119,8 @@ async function readDesiredStates(deps: StateDeps, agentIds: string[]): Promise<M
   });
 }
 
-type VersionRow = Pick<AgentRow, 'id' | 'desired_version' | 'revoked_at'>;
-
 /** The held polls' reads, gathered per store (one change may wake thousands of polls at once). */
-const pollReads = new WeakMap<AgentsDb, { version: Batched<string, VersionRow>; state: Batched<string, { agent: AgentRow; state: DesiredState }> }>();
+const pollReads = new WeakMap<AgentsDb, { version: Batched<string, VersionRow>; state: Batched<string, { agent: VersionRow; state: DesiredState }> }>();
 
 function pollReadsOf(deps: StateDeps) {
   let r = pollReads.get(deps.db);
@@ -276,6 +168,11 @@ export interface WaitOptions {
   signal: AbortSignal;
   /** How long to wait before re-reading the version unprompted (agent-push.ts); 1 s when absent. */
   recheckMs?: () => number;
+  /**
+   * The version the request's authentication read, and the wakes counted before it: used instead
+   * of a first read when no wake for this agent came since (an idle renewal then reads nothing).
+   */
+  known?: { version: number; wakeMark: WakeMark };
 }
 
 /**
@@ -289,30 +186,65 @@ export async function waitForDesiredState(
 ): Promise<DesiredState | null> {
   const deadline = Date.now() + opts.waitMs;
   const reads = pollReadsOf(deps);
-  for (;;) {
-    // Shutting down or the client left: the store may already be closing.
-    if (opts.signal.aborted) return null;
-    // Listen before reading: a change committed while the read is in flight (its wake may be
-    // handled before the read's answer) cuts the sleep short instead of waiting for the recheck.
-    const stop = new AbortController();
-    const off = onWake(agentId, () => stop.abort());
-    const onAbort = () => stop.abort();
-    opts.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      const agent = await reads.version(agentId);
-      if (!agent || agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
-      if (Number(agent.desired_version) > opts.since) {
-        const found = await reads.state(agentId);
-        if (!found || found.agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
-        return found.state;
+  let known = opts.known;
+  // Set while a wake's answer is owed (answersDelivered): paid when this poll answers or sleeps.
+  let owed: (() => void) | undefined;
+  // The highest committed version a wake announced (NOTIFY): no need to read it again.
+  let announced: number | undefined;
+  try {
+    for (;;) {
+      // Shutting down or the client left: the store may already be closing.
+      if (opts.signal.aborted) return null;
+      // Listen before reading: a change committed while the read is in flight (its wake may be
+      // handled before the read's answer) cuts the sleep short instead of waiting for the recheck.
+      // A plain promise, not an aborted timer: 10,000 polls woken at once would each build an
+      // AbortError otherwise.
+      let woken = false;
+      let wake!: () => void;
+      const wakeUp = new Promise<void>((resolve) => (wake = resolve));
+      const off = onWake(agentId, (version) => {
+        if (version !== undefined) announced = Math.max(announced ?? version, version);
+        if (!woken) owed ??= answerOwed();
+        woken = true;
+        wake();
+      });
+      const onAbort = () => {
+        woken = true;
+        wake();
+      };
+      opts.signal.addEventListener('abort', onAbort, { once: true });
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        let version: number;
+        if (known && sameWakes(agentId, known.wakeMark)) version = known.version;
+        else if (announced !== undefined && announced > opts.since) version = announced;
+        else {
+          const agent = await reads.version(agentId);
+          if (!agent || agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
+          version = Number(agent.desired_version);
+        }
+        known = undefined;
+        if (version > opts.since) {
+          const found = await reads.state(agentId);
+          if (!found || found.agent.revoked_at) throw unauthorized('this agent was revoked by an administrator');
+          return found.state;
+        }
+        const left = deadline - Date.now();
+        if (left <= 0 || opts.signal.aborted) return null;
+        owed?.();
+        owed = undefined;
+        if (!woken) {
+          timer = setTimeout(wake, Math.min(left, opts.recheckMs?.() ?? 1_000));
+          await wakeUp;
+        }
+      } finally {
+        clearTimeout(timer);
+        off();
+        opts.signal.removeEventListener('abort', onAbort);
       }
-      const left = deadline - Date.now();
-      if (left <= 0 || opts.signal.aborted) return null;
-      await sleep(Math.min(left, opts.recheckMs?.() ?? 1_000), undefined, { signal: stop.signal }).catch(() => undefined);
-    } finally {
-      off();
-      opts.signal.removeEventListener('abort', onAbort);
     }
+  } finally {
+    owed?.();
   }
 }
 

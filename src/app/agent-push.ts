@@ -11,7 +11,8 @@
  */
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { AGENT_CHANGES_CHANNEL, wakeAgent, wakeAllAgents } from './agent-channel.js';
+import { AGENT_CHANGES_CHANNEL, wakeAgent, wakeAllAgents } from './agent-wakes.js';
+import { UUID_RE } from './agent-auth.js';
 
 /** Re-check of a held poll while pushes arrive: only a net under a lost notification. */
 export const PUSHED_RECHECK_MS = 30_000;
@@ -29,8 +30,6 @@ export const inProcessAgentPush: AgentPush = { recheckMs: () => PUSHED_RECHECK_M
 
 /** How the listening connection names itself in pg_stat_activity. */
 export const AGENT_PUSH_APPLICATION = 'timebox agent push';
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export function startAgentPush(opts: { databaseUrl: string; log: Logger; reconnectMaxMs?: number }): AgentPush {
   let client: pg.Client | null = null;
@@ -62,7 +61,9 @@ export function startAgentPush(opts: { databaseUrl: string; log: Logger; reconne
     c.on('error', lost);
     c.on('end', () => lost(new Error('connection ended')));
     c.on('notification', (n) => {
-      if (n.channel === AGENT_CHANGES_CHANNEL && n.payload && UUID_RE.test(n.payload)) wakeAgent(n.payload);
+      if (n.channel !== AGENT_CHANGES_CHANNEL || !n.payload) return;
+      const [id, version] = n.payload.split(' ');
+      if (id && UUID_RE.test(id)) wakeAgent(id, version && /^\d{1,15}$/.test(version) ? Number(version) : undefined);
     });
     try {
       await c.connect();

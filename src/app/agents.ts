@@ -11,7 +11,7 @@ import { agentsDb, storeTx, type AgentRow } from '../store/schema-agents.js';
 import { parseAgentPublicKey } from '../agent-wire/signing.js';
 import type { EnrollRequest } from '../agent-wire/protocol.js';
 import type { Actor, AppDeps } from './deps.js';
-import { wakeAgent } from './agent-channel.js';
+import { wakeAgent } from './agent-wakes.js';
 
 export const ENROLMENT_TOKEN_PREFIX = 'tbe_';
 import { MAX_ENROLMENT_MINUTES } from '../api/endpoints/agents.js';

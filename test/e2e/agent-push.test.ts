@@ -14,7 +14,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, it, vi } from 'vitest';
 import { AgentClient } from '../../src/agent/http-client.js';
 import { enrollAgent, loadIdentity } from '../../src/agent/identity.js';
-import { waitForDesiredState, wakeAgent } from '../../src/app/agent-channel.js';
+import { waitForDesiredState } from '../../src/app/agent-channel.js';
+import { wakeAgent, wakeMarkOf } from '../../src/app/agent-wakes.js';
 import { AGENT_PUSH_APPLICATION } from '../../src/app/agent-push.js';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
 import { agentsDb } from '../../src/store/schema-agents.js';
@@ -131,6 +132,24 @@ it('does not miss a change committed while the poll is reading its version', asy
   // The re-check is a minute away: only the wake can answer within the test's time.
   const state = await waitForDesiredState(deps, agent, { since: before, waitMs: 60_000, signal: new AbortController().signal, recheckMs: () => 60_000 });
   expect(raced).toBe(true);
+  expect(state?.version).toBe(before + 1);
+}, 20_000);
+
+it('does not miss a change committed between the request\'s authentication and the start of its wait', async () => {
+  // The authentication read the version; the poll starts listening only after it. A change (and
+  // its wake) in between must not be covered by the version read before it.
+  const before = (await poll(-1, 0)).state!.version;
+  const mark = wakeMarkOf(agent);
+  await withAdmin((c) => c.query('UPDATE agents SET desired_version = desired_version + 1 WHERE id = $1', [agent]));
+  wakeAgent(agent);
+  const deps = { db: agentsDb(b.deps.db), secrets: b.deps.secrets, clock: b.deps.clock };
+  const state = await waitForDesiredState(deps, agent, {
+    since: before,
+    waitMs: 60_000,
+    signal: new AbortController().signal,
+    recheckMs: () => 60_000,
+    known: { version: before, wakeMark: mark },
+  });
   expect(state?.version).toBe(before + 1);
 }, 20_000);
 

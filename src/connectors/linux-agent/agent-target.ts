@@ -20,7 +20,8 @@ import type { SecretBox } from '../../secrets/types.js';
 import type { Database } from '../../store/schema.js';
 import { agentsDb, storeTx, type AgentRow, type AgentsTx } from '../../store/schema-agents.js';
 import { GrantSpecSchema, type GrantSpec as AgentGrantSpec, type GrantSpecInput, type SudoRule } from '../../agent-wire/protocol.js';
-import { bumpDesiredVersion, wakeAgent } from '../../app/agent-channel.js';
+import { bumpDesiredVersion } from '../../app/agent-channel.js';
+import { wakeAgent } from '../../app/agent-wakes.js';
 import { dropHostCredentials } from '../../notify/host-credentials.js';
 import type { CheckItem, ConnectorContext, Entitlement, RevokeSpec, VerifyResult } from '../contract.js';
 

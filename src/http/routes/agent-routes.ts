@@ -11,12 +11,14 @@ import type { FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppDeps } from '../../app/deps.js';
-import { authenticateAgent, ingestJournal, noteApplied, recordHeartbeat, waitForDesiredState } from '../../app/agent-channel.js';
+import { authenticateAgent, type AuthenticatedAgent } from '../../app/agent-auth.js';
+import { ingestJournal, noteApplied, recordHeartbeat, waitForDesiredState } from '../../app/agent-channel.js';
+import { answersDelivered } from '../../app/agent-wakes.js';
 import { createEnrolmentToken, enrollAgent, getAgent, listAgents, revokeAgent, toAgentView, type AgentView } from '../../app/agents.js';
 import { addTarget } from '../../app/targets.js';
 import { AppError } from '../../core/errors.js';
 import { LINUX_AGENT_KIND } from '../../connectors/linux-agent/config.js';
-import { agentsDb, type AgentRow } from '../../store/schema-agents.js';
+import { agentsDb } from '../../store/schema-agents.js';
 import { principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, stringAndIdKeys } from '../pagination.js';
 import type { RouteModule } from '../server.js';
@@ -33,9 +35,9 @@ const agentJson = (a: AgentView): z.infer<typeof agentSchema> => ({
 });
 
 /** The agent a signed request authenticated as (set by the channel's preValidation hook). */
-const agentOfRequest = new WeakMap<FastifyRequest, AgentRow>();
+const agentOfRequest = new WeakMap<FastifyRequest, AuthenticatedAgent>();
 const rawBodies = new WeakMap<FastifyRequest, string>();
-function agentOf(request: FastifyRequest): AgentRow {
+function agentOf(request: FastifyRequest): AuthenticatedAgent {
   const a = agentOfRequest.get(request);
   if (!a) throw new AppError('unauthorized', 'agent authentication failed');
   return a;
@@ -135,6 +137,9 @@ export const agentRoutes =
         parseJson(request, body as string, done);
       });
       channel.addHook('preValidation', async (request) => {
+        // A fleet-wide change is answered to every agent before their next polls are taken (the
+        // channel's one GET is the desired-state poll).
+        if (request.method === 'GET') await answersDelivered();
         const agent = await authenticateAgent(db, {
           method: request.method,
           url: request.raw.url ?? request.url,
@@ -156,7 +161,8 @@ export const agentRoutes =
         ...routeOf(endpoints.agentDesiredState),
         handler: async (request, reply) => {
           const agent = agentOf(request);
-          await noteApplied(db, agent.id, request.query.applied, deps.clock.now());
+          // Already recorded (the usual renewal): the applied version came with the authentication.
+          if (request.query.applied > Number(agent.applied_version)) await noteApplied(db, agent.id, request.query.applied, deps.clock.now());
           const abort = new AbortController();
           open.add(abort);
           // The client went away: stop waiting (the response's own close event).
@@ -168,6 +174,7 @@ export const agentRoutes =
               waitMs: Math.min(request.query.wait, maxWait) * 1000,
               signal: abort.signal,
               recheckMs: deps.agentPush?.recheckMs,
+              known: { version: Number(agent.desired_version), wakeMark: agent.wakeMark },
             });
             // Nothing new within the wait: 204, and the agent asks again.
             if (!state) return reply.status(204 as 200).send(undefined as never);
