@@ -45,11 +45,23 @@ const PGLITE_SHARED_BUFFERS = '32MB';
 
 export async function openStore(opts: StoreOptions): Promise<Store> {
   if (opts.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 10, Client: PreparedStatementClient });
+    // Every connection is kept open (min = max): one opened when a burst of expiries arrives
+    // costs its authentication (SCRAM) and its prepared statements while the grants wait, and
+    // the pool would otherwise close idle ones after 10 s.
+    const size = opts.poolSize ?? 10;
+    const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: size, min: size, Client: PreparedStatementClient });
     pool.on('error', (err) => opts.onConnectionLost?.(err));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrateToLatest(db);
-    return { db, kind: 'postgres', close: () => db.destroy() };
+    const warming = openAll(pool, size);
+    return {
+      db,
+      kind: 'postgres',
+      async close() {
+        await warming;
+        await db.destroy();
+      },
+    };
   }
   const { PGlite } = await import('@electric-sql/pglite');
   const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
@@ -70,6 +82,15 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       await pglite.close();
     },
   };
+}
+
+/**
+ * Opens the pool's connections in the background (the server is ready meanwhile). A failure is
+ * left to the next use, which opens the connection again and reports its own error.
+ */
+async function openAll(pool: pg.Pool, size: number): Promise<void> {
+  const opened = await Promise.allSettled(Array.from({ length: size }, () => pool.connect()));
+  for (const o of opened) if (o.status === 'fulfilled') o.value.release();
 }
 
 /**

@@ -69,3 +69,37 @@ describe('prepared statements on the PostgreSQL store', () => {
     expect(rows.rows.map((r) => r.a)).toEqual(['uno', 'dos']);
   });
 });
+
+describe('the pool', () => {
+  it('opens every connection at start and serves a burst with them, connecting nothing new', async () => {
+    const url = await cluster.createDatabase('warm');
+    const dbName = new URL(url).pathname.slice(1);
+    const pids = async () => {
+      const c = new pg.Client({ connectionString: databaseUrl });
+      await c.connect();
+      try {
+        const r = await c.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 ORDER BY pid', [dbName]);
+        return r.rows.map((row) => row.pid);
+      } finally {
+        await c.end();
+      }
+    };
+    const warm = await openStore({ databaseUrl: url, poolSize: 4 });
+    try {
+      // Opened in the background after start: wait for them, not for a fixed time.
+      const deadline = Date.now() + 20_000;
+      let before = await pids();
+      while (before.length < 4 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        before = await pids();
+      }
+      expect(before).toHaveLength(4);
+      const seen = await Promise.all(Array.from({ length: 8 }, () => sql<{ pid: number }>`SELECT pg_backend_pid() AS pid, pg_sleep(0.05)`.execute(warm.db)));
+      const served = new Set(seen.map((r) => r.rows[0]!.pid));
+      expect([...served].every((pid) => before.includes(pid))).toBe(true);
+      expect(await pids()).toEqual(before);
+    } finally {
+      await warm.close();
+    }
+  }, 60_000);
+});

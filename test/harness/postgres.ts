@@ -130,6 +130,8 @@ function serverSettings(port: number, socketDir: string, durable: boolean): stri
     // Benchmarks keep PostgreSQL's production defaults (every commit flushed).
     ...(durable ? [] : ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off']),
     "password_encryption = 'scram-sha-256'",
+    // Each server keeps its whole pool open (10 by default); tests run several servers at once.
+    'max_connections = 300',
     '',
   ].join('\n');
 }
