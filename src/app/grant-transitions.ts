@@ -84,11 +84,11 @@ export interface GrantStep {
   runningWork?: WorkKind;
 }
 
-type TransitionDeps = Pick<AppDeps, 'audit' | 'retry' | 'clock' | 'notifier'>;
+export type TransitionDeps = Pick<AppDeps, 'audit' | 'retry' | 'clock' | 'notifier'>;
 type GrantIds = Pick<GrantRow, 'id' | 'tenant_id' | 'operator_id'>;
 
 /** What the steps decide, before anything is written. */
-interface Plan {
+export interface Plan {
   next: GrantSnapshot;
   /** Scheduled work by kind after all steps: the last step to touch a kind decides. */
   work: Map<WorkKind, Date | 'unschedule'>;
@@ -96,7 +96,7 @@ interface Plan {
   events: AuditInput[];
 }
 
-function plan(
+export function plan(
   deps: TransitionDeps,
   ids: GrantIds,
   from: GrantSnapshot,
@@ -152,7 +152,7 @@ function plan(
 }
 
 /** The grant columns a planned state sets. */
-function columnsOf(next: GrantSnapshot, now: Date) {
+export function columnsOf(next: GrantSnapshot, now: Date) {
   return {
     state: next.state,
     starts_at: next.startsAt,

@@ -27,6 +27,7 @@ import type { Database, GrantRow, TargetRow } from '../store/schema.js';
 import type { RevokeSpec } from '../connectors/contract.js';
 import { systemActor, type AppDeps } from './deps.js';
 import { applyGrantEvents, StaleGrantError, type GrantStep } from './grant-transitions.js';
+import { applyGrantChangesTogether, type GrantChange } from './grant-changes-together.js';
 import { handleOf, latestEnd, loadGrant } from './grant-queries.js';
 import { connectorFor } from './targets.js';
 
@@ -153,9 +154,8 @@ async function record(deps: AppDeps, runs: Run[]): Promise<void> {
   if (together) {
     try {
       await deps.db.transaction().execute(async (tx) => {
-        const revoked: string[] = [];
-        for (const r of runs) if (await recordOne(deps, tx, r, r.grant)) revoked.push(r.grant.id);
-        await resolveAlerts(deps, tx, revoked);
+        await applyGrantChangesTogether(deps, tx, runs.map((r) => changeOf(deps, r, r.grant)), systemActor);
+        await resolveAlerts(deps, tx, runs.filter((r) => !r.failure).map((r) => r.grant.id));
       });
     } catch (err) {
       if (!(err instanceof StaleGrantError)) throw err;
@@ -170,33 +170,35 @@ async function record(deps: AppDeps, runs: Run[]): Promise<void> {
 type Tx = Transaction<Database>;
 
 /**
- * One grant's outcome, in the caller's transaction: a due active grant moves to revoking and on
- * to revoked (or the failed attempt is counted and the item rescheduled, which clears our claim
- * on it) as one change of the grant row with both audit events; the work item is finished, the
- * account disabled when no other grant holds it and the lease given back, in one statement.
- * True when the grant is revoked: the caller resolves its critical alerts.
+ * One grant's outcome: a due active grant moves to revoking and on to revoked (or the failed
+ * attempt is counted and the item rescheduled, which clears our claim on it) as one change of the
+ * grant row with both audit events; the work item is finished, the account disabled when no
+ * other grant holds it and the lease given back, in one statement. The grant row first, then the
+ * JIT account: the order activation uses too, so a revocation and an activation of the same grant
+ * cannot deadlock.
  */
+function changeOf(deps: AppDeps, r: Run, g: GrantRow): GrantChange {
+  // The expiry schedules the revocation now: this very run, not a second one.
+  const steps: GrantStep[] = isDue(g, deps.clock.now()) ? [{ event: { type: 'expire' }, runningWork: 'revoke' }] : [];
+  if (r.failure) {
+    steps.push({ event: { type: 'revoke_attempt_failed', error: r.failure.message, retryable: r.failure.retryable } });
+    return { grant: g, steps, lastError: r.failure.message, finish: { item: r.item } };
+  }
+  // The end reason the revoking step leaves (an expiry sets "expired" unless one was given).
+  steps.push({ event: { type: 'revoked' }, reason: g.end_reason ?? 'expired' });
+  const account = r.others.length === 0 ? { accountId: g.jit_account_id, status: 'disabled' as const, at: deps.clock.now() } : undefined;
+  return { grant: g, steps, lastError: null, finish: { item: r.item, account } };
+}
+
+/** One grant's outcome in the caller's transaction; true when the grant is revoked. */
 async function recordOne(deps: AppDeps, tx: Tx, r: Run, g: GrantRow | undefined): Promise<boolean> {
   if (!g) {
     await finishWork(tx, r.item);
     return false;
   }
-  // The expiry schedules the revocation now: this very run, not a second one.
-  const steps: GrantStep[] = isDue(g, deps.clock.now()) ? [{ event: { type: 'expire' }, runningWork: 'revoke' }] : [];
-  if (r.failure) {
-    steps.push({ event: { type: 'revoke_attempt_failed', error: r.failure.message, retryable: r.failure.retryable } });
-    await applyGrantEvents(deps, tx, g, steps, systemActor, { extra: { last_error: r.failure.message }, finish: { item: r.item } });
-    return false;
-  }
-  // The end reason the revoking step leaves (an expiry sets "expired" unless one was given).
-  steps.push({ event: { type: 'revoked' }, reason: g.end_reason ?? 'expired' });
-  // The grant row first, then the JIT account: the order activation uses too, so a revocation
-  // and an activation of the same grant cannot deadlock.
-  await applyGrantEvents(deps, tx, g, steps, systemActor, {
-    extra: { last_error: null },
-    finish: { item: r.item, account: r.others.length === 0 ? { accountId: g.jit_account_id, status: 'disabled', at: deps.clock.now() } : undefined },
-  });
-  return true;
+  const c = changeOf(deps, r, g);
+  await applyGrantEvents(deps, tx, g, c.steps, systemActor, { extra: { last_error: c.lastError ?? null }, finish: c.finish });
+  return !r.failure;
 }
 
 /** A revoked grant's critical alerts (its failed attempts) are resolved: one statement for a batch. */

@@ -5,7 +5,7 @@
  * its target; a grant whose target fails or whose account is busy is retried, never lost; nothing
  * stays scheduled or leased afterwards.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { fakeConnector, fakeTargetState } from '../../src/connectors/fake/fake-connector.js';
 import { addTarget } from '../../src/app/targets.js';
@@ -13,12 +13,9 @@ import { createPolicy } from '../../src/app/policies.js';
 import { requestAccess } from '../../src/app/request-access.js';
 import { getGrant } from '../../src/app/grants.js';
 import { createAppKit } from '../support/app-kit.js';
+import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 
 let kit: Awaited<ReturnType<typeof createAppKit>>;
-beforeAll(async () => {
-  kit = await createAppKit({ connectors: [fakeConnector], retry: { maxAttempts: 3, baseMs: 1000, maxMs: 4000, slowRetryMs: 60_000 } });
-});
-afterAll(async () => kit?.close());
 
 async function setup() {
   const tenantId = await kit.seedTenant();
@@ -57,7 +54,22 @@ const view = async (tenantId: string, grantId: string) => {
 const audited = async (grantId: string, action: string) =>
   (await kit.store.db.selectFrom('audit_events').select('seq').where('subject_id', '=', grantId).where('action', '=', action).execute()).length;
 
-describe('revocations in batches', () => {
+// Both stores: a batch's outcomes are written with array parameters, which each driver sends its way.
+describe.each(['PGlite', 'PostgreSQL'] as const)('revocations in batches (%s)', (store) => {
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    if (store === 'PostgreSQL') database = await createTestDatabase(inject('pgAdminUrl'));
+    kit = await createAppKit({
+      connectors: [fakeConnector],
+      retry: { maxAttempts: 3, baseMs: 1000, maxMs: 4000, slowRetryMs: 60_000 },
+      ...(database ? { databaseUrl: database.url } : {}),
+    });
+  });
+  afterAll(async () => {
+    await kit?.close();
+    await database?.drop();
+  });
+
   it('revokes a burst of expiries on two targets: the working one at once, the failing one retried, nothing left', async () => {
     const s = await setup();
     const good = await s.target('good');
@@ -75,6 +87,10 @@ describe('revocations in batches', () => {
     for (const g of onGood) {
       const v = await view(s.tenantId, g.id);
       expect(v.grant.state).toBe('revoked');
+      expect(v.grant.revoked_at).toEqual(kit.clock.now());
+      expect(v.grant.end_reason).toBe('expired');
+      expect(v.grant.last_error).toBeNull();
+      expect(v.grant.credential_enc).toBeNull();
       expect(v.account.status).toBe('disabled');
       expect(v.account.lease_owner).toBeNull();
       expect(v.work).toHaveLength(0);
