@@ -45,15 +45,6 @@ let lastNonceSweep = 0;
 const publicKeys = new Map<string, { pem: string; key: KeyObject }>();
 const MAX_KEYS = 100_000;
 
-function cacheKey(agentId: string, pem: string): KeyObject {
-  const cached = publicKeys.get(agentId);
-  if (cached?.pem === pem) return cached.key;
-  if (publicKeys.size >= MAX_KEYS) publicKeys.clear();
-  const key = createPublicKey(pem);
-  publicKeys.set(agentId, { pem, key });
-  return key;
-}
-
 /**
  * Checks the signature headers: a known, unrevoked agent; a timestamp within the window of the
  * real time (not the business clock: the window is a transport matter); a valid Ed25519 signature
@@ -83,11 +74,12 @@ export async function authenticateAgent(db: AgentsDb, input: AgentAuthInput, now
     const known = await db.selectFrom('agents').select('public_key').where('id', '=', agentId).executeTakeFirst();
     if (!known) throw unauthorized('unknown agent');
     try {
-      cacheKey(agentId, known.public_key);
+      cached = { pem: known.public_key, key: createPublicKey(known.public_key) };
     } catch {
       throw unauthorized('bad signature');
     }
-    cached = publicKeys.get(agentId)!;
+    if (publicKeys.size >= MAX_KEYS) publicKeys.clear();
+    publicKeys.set(agentId, cached);
   }
   let ok = false;
   try {

@@ -138,12 +138,14 @@ function pollReadsOf(deps: StateDeps) {
 }
 
 /**
- * Records the version the agent applied and acknowledges the grants it listed, in one statement
- * that changes nothing (and so commits nothing to disk) when the agent reports what it did before:
- * the usual case for a poll. Being seen is recorded with the request's authentication.
+ * Records the version the agent applied and acknowledges the grants it listed, in one statement.
+ * `agent` is the row its request's authentication returned: a version it already recorded (the
+ * usual case for a poll) costs nothing, as the statement that recorded it acknowledged every
+ * grant that version listed. Being seen is recorded with the authentication.
  */
-export async function noteApplied(db: AgentsDb, agentId: string, applied: number, now: Date): Promise<void> {
-  if (applied < 1) return;
+export async function noteApplied(db: AgentsDb, agent: Pick<AgentRow, 'id' | 'applied_version'>, applied: number, now: Date): Promise<void> {
+  if (applied < 1 || applied <= Number(agent.applied_version)) return;
+  const agentId = agent.id;
   await db
     .with('v', (q) =>
       q
@@ -378,5 +380,5 @@ export async function recordHeartbeat(deps: Pick<AppDeps, 'db' | 'clock'>, agent
   const db = agentsDb(deps.db);
   const now = deps.clock.now();
   await db.updateTable('agents').set({ agent_version: hb.version, health: JSON.stringify(hb.health) }).where('id', '=', agent.id).execute();
-  await noteApplied(db, agent.id, hb.health.appliedVersion, now);
+  await noteApplied(db, agent, hb.health.appliedVersion, now);
 }

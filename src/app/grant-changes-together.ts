@@ -39,7 +39,7 @@ export async function applyGrantChangesTogether(
     const unscheduled = [...p.work].filter(([, at]) => at === 'unschedule').map(([kind]) => kind);
     const account = change.finish.account;
     const leaseFits = !account || (change.finish.item.accountLease?.accountId === account.accountId && account.lastGrantId === undefined);
-    if (p.alerts.length === 0 && unscheduled.length === p.work.size && leaseFits && changes.length > 1) plain.push({ change, p, unscheduled });
+    if (p.alerts.length === 0 && unscheduled.length === p.work.size && leaseFits) plain.push({ change, p, unscheduled });
     else {
       await applyGrantEvents(deps, tx, change.grant, change.steps, actor, {
         ...(change.lastError !== undefined ? { extra: { last_error: change.lastError } } : {}),

@@ -152,7 +152,7 @@ export function plan(
 }
 
 /** The grant columns a planned state sets. */
-export function columnsOf(next: GrantSnapshot, now: Date) {
+function columnsOf(next: GrantSnapshot, now: Date) {
   return {
     state: next.state,
     starts_at: next.startsAt,

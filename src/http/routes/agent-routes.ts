@@ -161,8 +161,7 @@ export const agentRoutes =
         ...routeOf(endpoints.agentDesiredState),
         handler: async (request, reply) => {
           const agent = agentOf(request);
-          // Already recorded (the usual renewal): the applied version came with the authentication.
-          if (request.query.applied > Number(agent.applied_version)) await noteApplied(db, agent.id, request.query.applied, deps.clock.now());
+          await noteApplied(db, agent, request.query.applied, deps.clock.now());
           const abort = new AbortController();
           open.add(abort);
           // The client went away: stop waiting (the response's own close event).
@@ -196,8 +195,8 @@ export const agentRoutes =
         handler: async (request) => {
           const agent = agentOf(request);
           await recordHeartbeat(deps, agent, request.body);
-          const fresh = await db.selectFrom('agents').select('desired_version').where('id', '=', agent.id).executeTakeFirstOrThrow();
-          return { serverTime: deps.clock.now().toISOString(), desiredVersion: Number(fresh.desired_version) };
+          // The version this request's authentication read: a heartbeat changes no version.
+          return { serverTime: deps.clock.now().toISOString(), desiredVersion: Number(agent.desired_version) };
         },
       });
     });
