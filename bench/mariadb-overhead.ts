@@ -5,10 +5,14 @@
  * them. Alternating blocks in the same run; the figure is direct time ÷ Timebox time (goal ≥ 0.8),
  * the median over the block pairs. Accounts exist before measuring on both sides.
  *
+ * A third side, alternating with the two, calls the MariaDB connector itself (the checks of a
+ * request, grant, revoke, verify) with no store around it: the connector's own share of the
+ * difference, apart from the lifecycle's durable bookkeeping in the store.
+ *
  * Run alone: `npx tsx bench/mariadb-overhead.ts` (BENCH_QUICK=1 for fewer round trips).
  * The Timebox side uses the store given by DATABASE_URL, or the embedded one.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +20,8 @@ import mysql from 'mysql2/promise';
 import { endGrant } from '../src/app/grants.js';
 import { requestAccess, type Requester } from '../src/app/request-access.js';
 import { createOperators } from '../src/auth/operators.js';
+import { mariadbConnector } from '../src/connectors/mariadb/mariadb-connector.js';
+import type { ConnectorContext } from '../src/connectors/contract.js';
 import { startTimebox, type Timebox } from '../src/server/start.js';
 import { type MariaDbServer, type MariadbTarget, prepareMariadbTarget, startMariaDb } from '../test/harness/mariadb.js';
 import { benchLogger, say, serverEnv } from './setup.js';
@@ -25,8 +31,11 @@ export interface MariadbOverheadFigures {
   roundTrips: number;
   timebox: { perSecond: number };
   direct: { perSecond: number };
+  connector: { perSecond: number };
   /** Direct time ÷ Timebox time (1: no overhead); median of the block pairs. */
   ratio: number;
+  /** Direct time ÷ the connector's time alone; median of the block pairs. */
+  connectorRatio: number;
 }
 
 async function call(p: string, base: string, method: string, token: string | null, body?: unknown) {
@@ -149,11 +158,37 @@ async function timeboxSide(tb: Timebox, t: MariadbTarget) {
   };
 }
 
+/** The connector alone, as the lifecycle calls it: a request's checks, grant, revoke, verify. */
+function connectorSide(t: MariadbTarget) {
+  const instance = mariadbConnector.create(mariadbConnector.configSchema.parse(t.config));
+  const ctx: ConnectorContext = { log: benchLogger() };
+  const owner = { accountId: randomUUID(), installationId: randomUUID() };
+  const username = 'mbc0_jit';
+  const password = () => randomBytes(24).toString('base64url');
+  return {
+    async roundTrip() {
+      if (!(await instance.entitlementExists!(ctx, t.readers))) throw new Error(`role ${t.readers} not found`);
+      await instance.accountStatus!(ctx, username, owner);
+      const grantId = randomUUID();
+      const end = new Date(Date.now() + 600_000);
+      const g = await instance.grant(ctx, {
+        grantId, account: { username, ownerDisplay: 'Bench', owner }, entitlements: [t.readers], notAfter: end, accountNotAfter: end, reason: 'benchmark', password: password(),
+      });
+      const spec = { grantId, handle: g.handle, retain: [], accountStillNeededUntil: null, rotatePassword: password() };
+      await instance.revoke(ctx, spec);
+      const v = await instance.verify(ctx, spec);
+      if (v.state !== 'absent') throw new Error(`a benchmark revoke left ${v.state}`);
+    },
+    close: () => instance.close(),
+  };
+}
+
 export async function measureMariadbOverhead(o: { databaseUrl?: string; roundTrips: number }): Promise<MariadbOverheadFigures> {
   const db = await startMariaDb({ name: 'bench-mariadb' });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'timebox-bench-mariadb-'));
   let tb: Timebox | null = null;
   let direct: ReturnType<typeof directClient> | null = null;
+  let connector: ReturnType<typeof connectorSide> | null = null;
   try {
     const t = await prepareMariadbTarget(db);
     tb = await startTimebox({
@@ -162,34 +197,52 @@ export async function measureMariadbOverhead(o: { databaseUrl?: string; roundTri
     });
     const timebox = await timeboxSide(tb, t);
     direct = directClient(db, t);
+    connector = connectorSide(t);
     const user = 'mbl0_jit';
     await direct.create(user);
-    // Warm both sides (a first grant creates the account in Timebox).
+    // Warm every side (a first grant creates the account).
     for (let i = 0; i < 3; i++) {
       await direct.roundTrip(user);
+      await connector.roundTrip();
       await timebox();
     }
     const size = 10;
-    const pairs = Math.max(2, Math.round(o.roundTrips / size));
-    let dMs = 0;
-    let tMs = 0;
+    const blocks = Math.max(2, Math.round(o.roundTrips / size));
+    const block = async (fn: () => Promise<void>) => {
+      const s = performance.now();
+      for (let k = 0; k < size; k++) await fn();
+      return performance.now() - s;
+    };
+    const ms = { direct: 0, connector: 0, timebox: 0 };
     const ratios: number[] = [];
-    for (let i = 0; i < pairs; i++) {
-      let s = performance.now();
-      for (let k = 0; k < size; k++) await direct.roundTrip(user);
-      const d = performance.now() - s;
-      s = performance.now();
-      for (let k = 0; k < size; k++) await timebox();
-      const tt = performance.now() - s;
-      dMs += d;
-      tMs += tt;
+    const connectorRatios: number[] = [];
+    for (let i = 0; i < blocks; i++) {
+      const d = await block(() => direct!.roundTrip(user));
+      const c = await block(() => connector!.roundTrip());
+      const tt = await block(timebox);
+      ms.direct += d;
+      ms.connector += c;
+      ms.timebox += tt;
       ratios.push(d / tt);
+      connectorRatios.push(d / c);
     }
-    const n = pairs * size;
-    const r = { roundTrips: n, direct: { perSecond: n / (dMs / 1000) }, timebox: { perSecond: n / (tMs / 1000) }, ratio: summarize(ratios).p50 };
-    say(`MariaDB overhead, ${n} round trips each: direct ${r.direct.perSecond.toFixed(1)}/s, Timebox ${r.timebox.perSecond.toFixed(1)}/s, direct ÷ Timebox ${r.ratio.toFixed(2)} (goal ≥ 0.8)`);
+    const n = blocks * size;
+    const rate = (total: number) => ({ perSecond: n / (total / 1000) });
+    const r: MariadbOverheadFigures = {
+      roundTrips: n,
+      direct: rate(ms.direct),
+      timebox: rate(ms.timebox),
+      connector: rate(ms.connector),
+      ratio: summarize(ratios).p50,
+      connectorRatio: summarize(connectorRatios).p50,
+    };
+    say(
+      `MariaDB overhead, ${n} round trips each: direct ${r.direct.perSecond.toFixed(1)}/s, connector alone ${r.connector.perSecond.toFixed(1)}/s, ` +
+        `Timebox ${r.timebox.perSecond.toFixed(1)}/s; direct ÷ Timebox ${r.ratio.toFixed(2)} (goal ≥ 0.8), direct ÷ connector ${r.connectorRatio.toFixed(2)}`,
+    );
     return r;
   } finally {
+    await connector?.close();
     await direct?.close();
     await tb?.close();
     await db.destroy();
