@@ -116,7 +116,8 @@ export async function ensureAccountUsable(
 ): Promise<AccountOwner> {
   const { definition, instance } = connectorFor(deps, target);
   await ensureNameUnclaimed(deps, target, username, claimant);
-  const owner = await ownerFor(deps, target, username, claimant);
+  // No earlier holder (ensureNameUnclaimed refuses any), so ownerFor's own lookup would find none.
+  const owner: AccountOwner = { accountId: claimant.id, installationId: await installationId(deps.db), claimLegacy: claimant.last_grant_id !== null };
   if (!definition.capabilities.jitAccounts || definition.accountName === 'requester') return owner;
   const status = await accountStatusOn(deps, target, instance, username, owner);
   if (status.status === 'foreign') throw foreignConflict(target, username, status);
