@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compiledEntry } from '../harness/compiled.js';
 import { startTestProvider, type TestProvider } from '../harness/oidc-provider.js';
 import { launchChromium, screenshotDir } from '../web/support.js';
 import { runCli, startTestServer, type CliResult, type TestServer } from './harness.js';
@@ -42,7 +43,7 @@ function startCli(args: string[], env: Record<string, string>) {
   delete childEnv.DISPLAY;
   delete childEnv.WAYLAND_DISPLAY;
   Object.assign(childEnv, { NO_COLOR: '1' }, env);
-  const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'src', 'cli', 'main.ts'), ...args], { cwd: root, env: childEnv });
+  const child = spawn(process.execPath, [compiledEntry('cli/main'), ...args], { cwd: root, env: childEnv });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += String(d)));

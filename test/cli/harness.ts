@@ -9,11 +9,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
+import { compiledEntry } from '../harness/compiled.js';
 import { signInFirstOwner } from '../support/http.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
-const main = path.join(root, 'src', 'cli', 'main.ts');
 
 export interface TestServer {
   tb: Timebox;
@@ -68,7 +67,7 @@ export function runCli(args: string[], opts: { env?: Record<string, string>; inp
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('TIMEBOX_')) env[k] = v;
   Object.assign(env, { NO_COLOR: '1' }, opts.env);
   return new Promise((resolve, reject) => {
-    const child = execFile(tsx, [main, ...args], { cwd: root, env, timeout: 30_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [compiledEntry('cli/main'), ...args], { cwd: root, env, timeout: 30_000 }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') reject(new Error(`could not run the CLI: ${err.message}\n${stderr}`));
       else resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout, stderr });
     });
@@ -121,7 +120,7 @@ export function startCli(args: string[], opts: { env?: Record<string, string> } 
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('TIMEBOX_')) env[k] = v;
   Object.assign(env, { NO_COLOR: '1' }, opts.env);
-  const child = spawn(tsx, [main, ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [compiledEntry('cli/main'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiting = new Set<() => void>();

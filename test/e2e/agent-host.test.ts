@@ -15,6 +15,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
+import { compiledEntry } from '../harness/compiled.js';
 import { createHostNamespace, type HostNamespace, type NsSshd } from '../harness/host-namespace.js';
 import {
   hostUsers,
@@ -48,7 +49,7 @@ const USERS = ['tbann', 'tbbob'];
 
 /** `timebox …` inside the namespace (as root, from the repository). */
 function cli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; output(): string; done: Promise<number | null> } {
-  const child = ns.spawn([process.execPath, '--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
+  const child = ns.spawn([process.execPath, compiledEntry('cli/main'), ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -16,6 +16,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject, it, onTestFailed } from 'vitest';
+import { compiledEntry } from '../harness/compiled.js';
 import { createHostNamespace, freePort, type HostNamespace, type NsSshd } from '../harness/host-namespace.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { runArgv, sshLogin } from '../harness/sshd.js';
@@ -44,7 +45,7 @@ let aliceGrant: { id: string; expiresAt: string };
 
 /** `timebox …` inside the namespace, as root, from the repository. */
 function cli(args: string[], env: Record<string, string> = {}) {
-  const child = ns.spawn([process.execPath, '--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
+  const child = ns.spawn([process.execPath, compiledEntry('cli/main'), ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));

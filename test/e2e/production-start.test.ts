@@ -1,8 +1,9 @@
 /**
- * Production start: the compiled output of `npm run build` (tsc -p tsconfig.build.json) runs
- * without the TypeScript loader. The server starts on its embedded database, migrates it, prints
- * the first owner and serves /healthz; the agent program enforces, loading none of the server
- * (every module it loads is recorded by a resolve hook and checked).
+ * Production start: the compiled output of `npm run build` (tsc -p tsconfig.build.json, as the
+ * global setup builds it for the run) runs without the TypeScript loader. The server starts on its
+ * embedded database, migrates it, prints the first owner and serves /healthz; the agent program
+ * enforces, loading none of the server (every module it loads is recorded by a resolve hook and
+ * checked).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,8 +11,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildOnce } from '../harness/build.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { compiledEntry } from '../harness/compiled.js';
 import { freePort } from '../harness/postgres.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
 
@@ -19,19 +20,17 @@ import { startChildServer, type ChildServer } from '../support/child-server.js';
 // on a busy shared one.
 const START_MS = 180_000;
 
-let out = '';
+const out = inject('buildDir');
 let tmp = '';
 let server: ChildServer | null = null;
 
 beforeAll(async () => {
-  out = await buildOnce('test-build');
   tmp = await mkdtemp(path.join(os.tmpdir(), 'tb-prod-start-'));
-}, 300_000);
+});
 
 afterAll(async () => {
   await server?.stop();
   if (tmp) await rm(tmp, { recursive: true, force: true });
-  if (out) await rm(out, { recursive: true, force: true });
 });
 
 describe('production start from the build output', () => {
@@ -42,14 +41,14 @@ describe('production start from the build output', () => {
       HOST: '127.0.0.1',
       TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
     };
-    server = await startChildServer(env, START_MS, path.join(out, 'cli', 'main.js'));
+    server = await startChildServer(env, START_MS);
     expect(server.bootstrap?.email).toBeTruthy();
     const res = await fetch(`${server.url}/healthz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok' });
     // A second start of the same data: migrations already applied, no new first owner.
     await server.stop();
-    server = await startChildServer(env, START_MS, path.join(out, 'cli', 'main.js'));
+    server = await startChildServer(env, START_MS);
     expect(server.bootstrap).toBeNull();
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
   }, 2 * START_MS);
@@ -63,7 +62,7 @@ describe('production start from the build output', () => {
       TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
       NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(recordingHook(loaded))}`,
     };
-    const lazy = await startChildServer(env, START_MS, path.join(out, 'cli', 'main.js'));
+    const lazy = await startChildServer(env, START_MS);
     try {
       const atReady = (await readFile(loaded, 'utf8')).split('\n').filter(Boolean);
       const packages = new Set(atReady.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]).filter(Boolean));
@@ -90,7 +89,7 @@ describe('production start from the build output', () => {
     const loaded = path.join(tmp, 'loaded.txt');
     const hook = recordingHook(loaded);
     const stateDir = path.join(tmp, 'agent-state');
-    const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, path.join(out, 'agent', 'program.js'), 'run', '--state-dir', stateDir], {
+    const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(hook)}`, compiledEntry('agent/program'), 'run', '--state-dir', stateDir], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let log = '';

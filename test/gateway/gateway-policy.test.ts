@@ -23,8 +23,9 @@ import { sweepRecordings } from '../../src/gateway/recording-retention.js';
 import { localRecordingStore } from '../../src/gateway/recording-store.js';
 import { openStore } from '../../src/store/db.js';
 import { gatewayDb } from '../../src/store/schema-gateway.js';
-import { repoRoot, waitUntil, type AgentProcess } from '../agent/support.js';
+import { waitUntil, type AgentProcess } from '../agent/support.js';
 import { addMember, enrolledAgent, hostTargetWithPolicy, startRestartableServer, type RestartableServer } from '../e2e/agent-support.js';
+import { compiledEntry } from '../harness/compiled.js';
 import { createHostNamespace, freePort, type HostNamespace, type NsSshd } from '../harness/host-namespace.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { runArgv } from '../harness/sshd.js';
@@ -79,7 +80,7 @@ const recordingText = async (sessionId: string) => {
 /** The CLI as `client` (a fresh API token). */
 async function cli(client: ApiClient, args: string[]) {
   const token = (await client.post('/api/v1/tokens', { name: `cli-${randomBytes(3).toString('hex')}` })).body.token as string;
-  return runArgv(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), ...args], {
+  return runArgv(process.execPath, [compiledEntry('cli/main'), ...args], {
     env: { ...process.env, TIMEBOX_SERVER: server.url, TIMEBOX_TOKEN: token, TIMEBOX_CONFIG: path.join(dir, 'no-cli.json'), HOME: dir },
     timeoutMs: 60_000,
   });

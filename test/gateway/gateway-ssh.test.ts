@@ -12,9 +12,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject, it, onTestFailed } from 'vitest';
+import { compiledEntry } from '../harness/compiled.js';
 import type { HostNamespace, NsSshd } from '../harness/host-namespace.js';
 import { runArgv, type ExecResult } from '../harness/sshd.js';
-import { repoRoot, waitUntil } from '../agent/support.js';
+import { waitUntil } from '../agent/support.js';
 import { addMember, type RestartableServer } from '../e2e/agent-support.js';
 import { startGatewayRig, type GatewayProcess, type GatewayRig, type Identity } from '../support/gateway.js';
 import type { ApiClient } from '../support/http.js';
@@ -123,12 +124,12 @@ it('a person with a grant runs a command as the grant account; the recording hol
   const token = (await auditor.post('/api/v1/tokens', { name: 'cli' })).body.token as string;
   const cliEnv = { ...process.env, TIMEBOX_SERVER: server.url, TIMEBOX_TOKEN: token, TIMEBOX_CONFIG: path.join(dir, 'no-cli.json'), HOME: dir };
   const castFile = path.join(dir, 'exported.cast');
-  const exported = await runArgv(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'sessions', 'export', session.id, '-o', castFile], { env: cliEnv, timeoutMs: 60_000 });
+  const exported = await runArgv(process.execPath, [compiledEntry('cli/main'), 'sessions', 'export', session.id, '-o', castFile], { env: cliEnv, timeoutMs: 60_000 });
   expect(exported.code, exported.stderr).toBe(0);
   const cast = await readFile(castFile);
   expect(cast.toString('utf8')).toBe(rec.text);
   expect(createHash('sha256').update(cast).digest('hex')).toBe(session.recordingSha256);
-  const listed = await runArgv(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'sessions', 'list', '--json'], { env: cliEnv, timeoutMs: 60_000 });
+  const listed = await runArgv(process.execPath, [compiledEntry('cli/main'), 'sessions', 'list', '--json'], { env: cliEnv, timeoutMs: 60_000 });
   expect(JSON.parse(listed.stdout).map((x: { id: string }) => x.id)).toContain(session.id);
 
   // The person never saw the password: nothing was revealed.
@@ -138,7 +139,7 @@ it('a person with a grant runs a command as the grant account; the recording hol
 it('timebox ssh fetches a certificate and runs the system ssh; a key registered in the profile works too', async () => {
   const token = await ann.post('/api/v1/tokens', { name: 'cli' });
   expect(token.status).toBe(201);
-  const cli = await runArgv(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), 'ssh', '--gateway', `127.0.0.1:${gw.port}`, 'web-01', '--', 'echo', 'via-timebox-ssh'], {
+  const cli = await runArgv(process.execPath, [compiledEntry('cli/main'), 'ssh', '--gateway', `127.0.0.1:${gw.port}`, 'web-01', '--', 'echo', 'via-timebox-ssh'], {
     env: { ...process.env, TIMEBOX_SERVER: server.url, TIMEBOX_TOKEN: token.body.token, TIMEBOX_CONFIG: path.join(dir, 'no-cli.json'), HOME: dir },
     timeoutMs: 60_000,
   });

@@ -1,6 +1,7 @@
 /**
- * `timebox gateway` as a process of its own (through tsx), for tests and the benchmark: started
- * on a port, ready when it says it listens, stopped politely or killed with -9.
+ * `timebox gateway` as a process of its own, for tests and the benchmark: started on a port, ready
+ * when it says it listens, stopped politely or killed with -9. Tests pass the compiled CLI; without
+ * it (the benchmark, outside vitest) it runs the source through tsx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,8 +22,10 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-export async function startGatewayProcess(env: Record<string, string>, port: number, readyTimeoutMs = 120_000): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'gateway'], {
+/** `mainJs`: the compiled CLI (`cli/main.js`) to run instead of the source. */
+export async function startGatewayProcess(env: Record<string, string>, port: number, opts: { mainJs?: string; readyTimeoutMs?: number } = {}): Promise<GatewayProcess> {
+  const { mainJs, readyTimeoutMs = 120_000 } = opts;
+  const child = spawn(process.execPath, [...(mainJs ? [mainJs] : ['--import', 'tsx', 'src/cli/main.ts']), 'gateway'], {
     cwd: repoRoot,
     env: { ...process.env, ...env, TIMEBOX_GATEWAY_PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,10 +1,11 @@
 /**
  * Timebox as a separate process, as it runs in production: so a test can kill -9 it mid-work
- * and start it again. Runs `node --import tsx` (one process, no wrapper that would outlive a kill),
- * or compiled JavaScript when given its `main.js`.
+ * and start it again. Runs `node` on this run's build (one process, no wrapper that would outlive
+ * a kill).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { compiledEntry } from '../harness/compiled.js';
 
 export interface ChildServer {
   url: string;
@@ -15,9 +16,8 @@ export interface ChildServer {
   stop(): Promise<void>;
 }
 
-export async function startChildServer(env: Record<string, string>, timeoutMs = 30_000, compiledMain?: string): Promise<ChildServer> {
-  const script = compiledMain ? [compiledMain, 'serve'] : ['--import', 'tsx', 'src/cli/main.ts', 'serve'];
-  const child: ChildProcess = spawn(process.execPath, script, {
+export async function startChildServer(env: Record<string, string>, timeoutMs = 30_000): Promise<ChildServer> {
+  const child: ChildProcess = spawn(process.execPath, [compiledEntry('cli/main'), 'serve'], {
     // Every test target, relay and receiver listens on this host.
     env: { ...process.env, TIMEBOX_LOG_LEVEL: 'warn', TIMEBOX_OUTBOUND_ALLOW: 'loopback', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,8 +8,7 @@ import path from 'node:path';
 import { runArgv, type ExecResult } from '../harness/sshd.js';
 import { gatewaySshEnv as sshEnv, type Identity } from './gateway.js';
 
-export { startGatewayProcess, type GatewayProcess } from '../harness/gateway-process.js';
-export { identityOf, gatewaySshEnv as sshEnv, type Identity } from './gateway.js';
+export { identityOf, gatewaySshEnv as sshEnv, startGatewayProcess, type GatewayProcess, type Identity } from './gateway.js';
 
 /**
  * An ssh_config for one person: `gw` is the gateway (its user name names no target, so it is a

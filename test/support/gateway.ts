@@ -13,11 +13,16 @@ import { expect } from 'vitest';
 import type { AgentProcess } from '../agent/support.js';
 import { enrolledAgent, hostTargetWithPolicy, startRestartableServer, type RestartableServer } from '../e2e/agent-support.js';
 import { createHostNamespace, freePort, type HostNamespace, type NsSshd } from '../harness/host-namespace.js';
-import { startGatewayProcess, type GatewayProcess } from '../harness/gateway-process.js';
+import { compiledEntry } from '../harness/compiled.js';
+import { startGatewayProcess as startProcess, type GatewayProcess } from '../harness/gateway-process.js';
 export type { GatewayProcess } from '../harness/gateway-process.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { runArgv } from '../harness/sshd.js';
 import type { ApiClient } from './http.js';
+
+/** `timebox gateway` as its own process, from this run's build. */
+export const startGatewayProcess = (env: Record<string, string>, port: number): Promise<GatewayProcess> =>
+  startProcess(env, port, { mainJs: compiledEntry('cli/main') });
 
 /** A key and its gateway certificate, as `timebox ssh` makes them. */
 export interface Identity {
