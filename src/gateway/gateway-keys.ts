@@ -4,10 +4,10 @@
  * certificates. Generated once, by whichever process needs them first (the insert that loses a
  * race reads the winner's), and kept encrypted with the secret box, bound to their row.
  */
-import ssh2 from 'ssh2';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../core/clock.js';
 import { sshFingerprint } from '../credentials/ssh-public-key.js';
+import { isWellFormedEd25519, newEd25519KeyPair } from './ed25519-keypair.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
 import { gatewayDb, storeTxOf } from '../store/schema-gateway.js';
@@ -29,6 +29,7 @@ export interface GatewayKeysDeps {
   db: Kysely<Database>;
   secrets: SecretBox;
   clock: Clock;
+  audit: AuditLog;
 }
 
 const context = (name: GatewayKeyName) => `gateway-key:${name}`;
@@ -39,12 +40,12 @@ export function fingerprintOfLine(publicKey: string): string {
 }
 
 function generate(deps: GatewayKeysDeps, name: GatewayKeyName) {
-  const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: COMMENT[name] });
+  const pair = newEd25519KeyPair(COMMENT[name]);
   return {
     name,
     algorithm: 'ssh-ed25519',
-    public_key: pair.public.trim(),
-    private_key_enc: deps.secrets.encrypt(pair.private, context(name)),
+    public_key: pair.publicKey,
+    private_key_enc: deps.secrets.encrypt(pair.privateKey, context(name)),
     created_at: deps.clock.now(),
   };
 }
@@ -52,17 +53,47 @@ function generate(deps: GatewayKeysDeps, name: GatewayKeyName) {
 /** The key of that name, generated on first use. */
 export async function gatewayKey(deps: GatewayKeysDeps, name: GatewayKeyName): Promise<GatewayKey> {
   const db = gatewayDb(deps.db);
-  let row = await db.selectFrom('gateway_keys').selectAll().where('name', '=', name).executeTakeFirst();
+  const read = () => db.selectFrom('gateway_keys').selectAll().where('name', '=', name).executeTakeFirst();
+  let row = await read();
   if (!row) {
     await db.insertInto('gateway_keys').values(generate(deps, name)).onConflict((oc) => oc.column('name').doNothing()).execute();
-    row = await db.selectFrom('gateway_keys').selectAll().where('name', '=', name).executeTakeFirstOrThrow();
+    row = await read();
+  } else if (!isWellFormedEd25519(deps.secrets.decrypt(row.private_key_enc, context(name)), row.public_key)) {
+    await replaceMalformed(deps, name, row.public_key);
+    row = await read();
   }
+  if (!row) throw new Error(`gateway key ${name} vanished while being read`);
   return {
     name,
     privateKey: deps.secrets.decrypt(row.private_key_enc, context(name)),
     publicKey: row.public_key,
     fingerprint: fingerprintOfLine(row.public_key),
   };
+}
+
+/**
+ * A key stored by a version whose generator could make an unreadable pair (ed25519-keypair.ts).
+ * No gateway could ever load it, so nobody was shown it in use: it is replaced, once (the process
+ * whose delete finds the old row does it), and audited.
+ */
+async function replaceMalformed(deps: GatewayKeysDeps, name: GatewayKeyName, publicKey: string): Promise<void> {
+  const fresh = generate(deps, name);
+  await gatewayDb(deps.db)
+    .transaction()
+    .execute(async (tx) => {
+      const gone = await tx.deleteFrom('gateway_keys').where('name', '=', name).where('public_key', '=', publicKey).executeTakeFirst();
+      if (gone.numDeletedRows === 0n) return;
+      await tx.insertInto('gateway_keys').values(fresh).execute();
+      await deps.audit.append(storeTxOf(tx), {
+        tenantId: null,
+        actor: { type: 'system', id: null },
+        action: 'gateway.key_replaced',
+        subject: { type: 'gateway', id: null },
+        reason: 'the stored key could not be read (malformed Ed25519 pair)',
+        before: { key: name, publicKey },
+        after: { key: name, fingerprint: fingerprintOfLine(fresh.public_key) },
+      });
+    });
 }
 
 /** The host key's public half only (for the API and the CLI), generated on first use. */
@@ -72,7 +103,7 @@ export async function gatewayHostKey(deps: GatewayKeysDeps): Promise<{ publicKey
 }
 
 /** A new host key; gateways present it from their next start. People must pin the new fingerprint. */
-export async function rotateGatewayHostKey(deps: GatewayKeysDeps & { audit: AuditLog }): Promise<{ before: string | null; after: string }> {
+export async function rotateGatewayHostKey(deps: GatewayKeysDeps): Promise<{ before: string | null; after: string }> {
   const db = gatewayDb(deps.db);
   const fresh = generate(deps, 'host');
   return db.transaction().execute(async (tx) => {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import ssh2 from 'ssh2';
+import { newEd25519KeyPair } from './ed25519-keypair.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkOperatorCertificate, parseEd25519Certificate } from './ssh-certificate.js';
 
@@ -12,21 +12,21 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const blobOf = (line: string) => Buffer.from(line.trim().split(' ')[1]!, 'base64');
 function caKey(name: string) {
-  const pair = ssh2.utils.generateKeyPairSync('ed25519');
-  writeFileSync(path.join(dir, name), pair.private, { mode: 0o600 });
-  return { file: path.join(dir, name), blob: blobOf(pair.public) };
+  const pair = newEd25519KeyPair(name);
+  writeFileSync(path.join(dir, name), pair.privateKey, { mode: 0o600 });
+  return { file: path.join(dir, name), blob: blobOf(pair.publicKey) };
 }
 const gatewayCa = caKey('ca');
 const otherCa = caKey('other');
-const user = ssh2.utils.generateKeyPairSync('ed25519');
-writeFileSync(path.join(dir, 'user.pub'), `${user.public}\n`);
+const user = newEd25519KeyPair('user');
+writeFileSync(path.join(dir, 'user.pub'), `${user.publicKey}\n`);
 const operatorId = randomUUID();
 const now = Math.floor(Date.now() / 1000);
 
 let n = 0;
 function sign(opts: { ca?: string; principal?: string; keyId?: string; from?: number; to?: number; extra?: string[] } = {}) {
   const file = path.join(dir, `u${n++}.pub`);
-  writeFileSync(file, `${user.public}\n`);
+  writeFileSync(file, `${user.publicKey}\n`);
   execFileSync('/usr/bin/ssh-keygen', [
     '-q', '-s', opts.ca ?? gatewayCa.file,
     '-I', opts.keyId ?? `timebox-gateway:${operatorId}:ann@example.test`,
@@ -42,7 +42,7 @@ describe('gateway certificates', () => {
   it("accepts the gateway CA's certificate naming an operator", () => {
     const cert = sign();
     expect(checkOperatorCertificate(cert, gatewayCa.blob, now)).toEqual({ operatorId });
-    expect(cert.keyBlob.equals(blobOf(user.public))).toBe(true);
+    expect(cert.keyBlob.equals(blobOf(user.publicKey))).toBe(true);
   });
 
   it('refuses another CA, the wrong time, host certificates, other principals and critical options', () => {

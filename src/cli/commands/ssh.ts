@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import ssh2 from 'ssh2';
+import { newEd25519KeyPair } from '../../gateway/ed25519-keypair.js';
 import { connect, idArg } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { clean, print, printJson, table, when } from '../output.js';
@@ -59,10 +59,10 @@ export function registerSsh(program: Command): void {
 
       const dir = await mkdtemp(path.join(os.tmpdir(), 'timebox-ssh-'));
       try {
-        const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: `timebox-ssh:${ctx.conn.email ?? 'operator'}` });
+        const pair = newEd25519KeyPair(`timebox-ssh:${ctx.conn.email ?? 'operator'}`);
         const keyFile = path.join(dir, 'id_ed25519');
-        await writeFile(keyFile, pair.private, { mode: 0o600 });
-        const cert = await ctx.api.call('issueGatewayCertificate', { body: { publicKey: pair.public } });
+        await writeFile(keyFile, pair.privateKey, { mode: 0o600 });
+        const cert = await ctx.api.call('issueGatewayCertificate', { body: { publicKey: pair.publicKey } });
         const certFile = path.join(dir, 'id_ed25519-cert.pub');
         await writeFile(certFile, `${cert.certificate}\n`, { mode: 0o600 });
         const knownHosts = path.join(dir, 'known_hosts');
