@@ -37,15 +37,17 @@ export function SessionView(props: { id: string }) {
   const player = useRef<PlaybackControl | null>(null);
   const startAt = useRef(Number(new URLSearchParams(location.search).get('at') ?? '0') / 1000 || 0);
 
-  const load = useCallback(async () => {
+  const load = useCallback(async (): Promise<GatewaySession | null> => {
     try {
       const s = await call('getGatewaySession', { params: { tenant: ws.slug, id: props.id } });
       setSession(s);
       setError(null);
       if (!s.live) setCommands((await call('listGatewaySessionCommands', { params: { tenant: ws.slug, id: props.id } })).items);
       call('getGrant', { params: { tenant: ws.slug, grantId: s.grantId } }).then(setGrant, () => setGrant(null));
+      return s;
     } catch (err) {
       setError((err as Error).message);
+      return null;
     }
   }, [ws.slug, props.id]);
 
@@ -54,9 +56,15 @@ export function SessionView(props: { id: string }) {
   const onLiveState = useCallback(
     (s: LiveState) => {
       setLive(s);
+      // A stream gone for good (a restart, a proxy) or an end without its reason: the row says whether and why it ended.
+      const fromRow = (row: GatewaySession | null) => {
+        if (row && !row.live) setNotice(`The session has ended: ${endReasonText(row.endReason)}.`);
+      };
       if (s.kind === 'ended') {
         setNotice(`The session has ended: ${endReasonText(s.endReason)}.`);
-        void load();
+        void load().then((row) => (s.endReason ? undefined : fromRow(row)));
+      } else if (s.kind === 'lost') {
+        void load().then(fromRow);
       }
     },
     [load],
