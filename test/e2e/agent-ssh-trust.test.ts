@@ -104,11 +104,13 @@ const serialOf = async (name: string) => {
   return /Serial: (\d+)/.exec(r.stdout)![1]!;
 };
 
+let otherData: string | undefined;
+
 beforeAll(async () => {
   db = await createTestDatabase(inject('pgAdminUrl'));
   const masterKey = randomBytes(32).toString('base64');
   server = await startRestartableServer({ DATABASE_URL: db.url, TIMEBOX_MASTER_KEY: masterKey });
-  const otherData = await mkdtemp(path.join(tmpdir(), 'tb-ssh-trust-other-'));
+  otherData = await mkdtemp(path.join(tmpdir(), 'tb-ssh-trust-other-'));
   other = await startChildServer({
     DATABASE_URL: db.url,
     TIMEBOX_MASTER_KEY: masterKey,
@@ -148,7 +150,7 @@ afterAll(async () => {
   await other?.stop();
   await server?.destroy();
   await db?.drop();
-  for (const d of [stateDir, scratch]) if (d) await rm(d, { recursive: true, force: true });
+  for (const d of [stateDir, scratch, otherData]) if (d) await rm(d, { recursive: true, force: true });
 });
 
 it('an enrolled agent writes both trust files as soon as the tenant has an SSH CA', async () => {
