@@ -73,10 +73,6 @@ export async function getNotificationSettings(db: Kysely<Database>, tenantId: st
   return toView(await load(notifyDb(db), tenantId));
 }
 
-/** How long before expiry a warning goes out (for whoever schedules expiry_warning events). */
-export async function expiryWarningSeconds(db: Kysely<Database>, tenantId: string): Promise<number> {
-  return (await getNotificationSettings(db, tenantId)).expiryWarningSeconds;
-}
 
 /** Null when the tenant has no usable SMTP settings. */
 export async function loadSmtpConfig(db: Kysely<Database>, secrets: SecretBox, tenantId: string): Promise<SmtpConfig | null> {

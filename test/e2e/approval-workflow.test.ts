@@ -262,6 +262,31 @@ describe('notifications around a grant', () => {
   });
 });
 
+describe('the expiry warning', () => {
+  it("is scheduled at the tenant's own lead, and a grant shorter than the lead gets none", async () => {
+    const db = server.tb.store.db;
+    const tenant = await db.selectFrom('tenants').select('id').where('slug', '=', 'default').executeTakeFirstOrThrow();
+    const lead = await db.selectFrom('tenant_notification_settings').select('expiry_warning_seconds').where('tenant_id', '=', tenant.id).executeTakeFirst();
+    expect(lead).toBeDefined();
+    await db.updateTable('tenant_notification_settings').set({ expiry_warning_seconds: 600 }).where('tenant_id', '=', tenant.id).execute();
+    try {
+      const policy = await server.admin.post(`${T}/policies`, {
+        name: 'lead', targetId, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 1200,
+      });
+      const warningOf = async (grantId: string) =>
+        (await db.selectFrom('scheduled_work').select('due_at').where('grant_id', '=', grantId).where('kind', '=', 'expiry_warning').executeTakeFirst())?.due_at ?? null;
+      const long = await ask(people.alice!.api, { policyId: policy.body.id, durationSeconds: 1200 });
+      expect(long.body.state).toBe('active');
+      expect(await warningOf(long.body.id)).toEqual(new Date(new Date(long.body.expiresAt).getTime() - 600_000));
+      const short = await ask(people.a2!.api, { policyId: policy.body.id, durationSeconds: 540 });
+      expect(short.body.state).toBe('active');
+      expect(await warningOf(short.body.id)).toBeNull();
+    } finally {
+      await db.updateTable('tenant_notification_settings').set({ expiry_warning_seconds: lead!.expiry_warning_seconds }).where('tenant_id', '=', tenant.id).execute();
+    }
+  });
+});
+
 describe('fresh authenticator codes demanded by policy', () => {
   const code = (secret: string, step = 0) => generate({ secret, epoch: Math.floor(server.clock.now().getTime() / 1000) + step * 30 });
   let policyId = '';
