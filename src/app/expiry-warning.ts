@@ -17,10 +17,10 @@ export async function scheduleExpiryWarning(deps: AppDeps, tx: Transaction<Datab
   if (!deps.notifier || !grant.expires_at) return null;
   // Every lead is at least the settings' minimum: a grant ending sooner gets no warning, and its
   // activation need not read the tenant's settings.
-  if (grant.expires_at.getTime() - deps.clock.now().getTime() <= MIN_EXPIRY_WARNING_SECONDS * 1000) return null;
+  const now = deps.clock.now();
+  if (grant.expires_at.getTime() - now.getTime() <= MIN_EXPIRY_WARNING_SECONDS * 1000) return null;
   // The tenant's lead read and the item scheduled in one statement (as scheduleWork writes it):
   // an activation's transaction is on the hot path, and every statement there costs a round trip.
-  const now = deps.clock.now();
   const r = await sql<{ due_at: Date }>`
     INSERT INTO scheduled_work (kind, grant_id, due_at, created_at)
     SELECT 'expiry_warning', ${grant.id}::uuid, w.at, ${now}::timestamptz

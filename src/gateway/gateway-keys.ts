@@ -54,21 +54,23 @@ function generate(deps: GatewayKeysDeps, name: GatewayKeyName) {
 export async function gatewayKey(deps: GatewayKeysDeps, name: GatewayKeyName): Promise<GatewayKey> {
   const db = gatewayDb(deps.db);
   const read = () => db.selectFrom('gateway_keys').selectAll().where('name', '=', name).executeTakeFirst();
-  let row = await read();
-  if (!row) {
-    await db.insertInto('gateway_keys').values(generate(deps, name)).onConflict((oc) => oc.column('name').doNothing()).execute();
-    row = await read();
-  } else if (!isWellFormedEd25519(deps.secrets.decrypt(row.private_key_enc, context(name)), row.public_key)) {
-    await replaceMalformed(deps, name, row.public_key);
-    row = await read();
-  }
-  if (!row) throw new Error(`gateway key ${name} vanished while being read`);
-  return {
+  const open = (r: NonNullable<Awaited<ReturnType<typeof read>>>): GatewayKey => ({
     name,
-    privateKey: deps.secrets.decrypt(row.private_key_enc, context(name)),
-    publicKey: row.public_key,
-    fingerprint: fingerprintOfLine(row.public_key),
-  };
+    privateKey: deps.secrets.decrypt(r.private_key_enc, context(name)),
+    publicKey: r.public_key,
+    fingerprint: fingerprintOfLine(r.public_key),
+  });
+  let row = await read();
+  if (row) {
+    const key = open(row);
+    if (isWellFormedEd25519(key.privateKey, key.publicKey)) return key;
+    await replaceMalformed(deps, name, row.public_key);
+  } else {
+    await db.insertInto('gateway_keys').values(generate(deps, name)).onConflict((oc) => oc.column('name').doNothing()).execute();
+  }
+  row = await read();
+  if (!row) throw new Error(`gateway key ${name} vanished while being read`);
+  return open(row);
 }
 
 /**

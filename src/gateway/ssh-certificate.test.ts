@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { newEd25519KeyPair } from './ed25519-keypair.js';
 import { afterAll, describe, expect, it } from 'vitest';
+import { newEd25519KeyPair } from './ed25519-keypair.js';
 import { checkOperatorCertificate, parseEd25519Certificate } from './ssh-certificate.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tb-cert-'));

@@ -73,7 +73,6 @@ export async function getNotificationSettings(db: Kysely<Database>, tenantId: st
   return toView(await load(notifyDb(db), tenantId));
 }
 
-
 /** Null when the tenant has no usable SMTP settings. */
 export async function loadSmtpConfig(db: Kysely<Database>, secrets: SecretBox, tenantId: string): Promise<SmtpConfig | null> {
   const row = await load(notifyDb(db), tenantId);
