@@ -7,31 +7,43 @@
  * our programs as child processes. Made afresh on every run, so the children run the code in the
  * tree; in a directory of this run's own, so a second run at the same time does not replace it.
  * Emit only: `npm test` checks types before, and like tsx the build does not refuse a type error.
+ * Likewise one production build of the dashboard (`inject('spaDir')`, see spa-build.ts).
  */
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { buildOnce, buildOutDir } from './build.js';
+import { buildSpa } from './spa-build.js';
 import { startPostgres } from './postgres.js';
 
 export default async function setup(project: TestProject) {
   const buildName = `suite-${process.pid}`;
   const external = process.env.TIMEBOX_TEST_PG_ADMIN_URL;
-  // The two overlap; if one fails, what the other made is removed.
-  const [build, pg] = await Promise.allSettled([buildOnce(buildName, { typecheck: false }), external ? null : startPostgres({ name: 'global' })]);
+  const spaDir = await mkdtemp(join(tmpdir(), 'timebox-web-'));
+  // The three overlap; if one fails, what the others made is removed.
+  const [build, spa, pg] = await Promise.allSettled([
+    buildOnce(buildName, { typecheck: false }),
+    buildSpa(spaDir),
+    external ? null : startPostgres({ name: 'global' }),
+  ]);
   const cluster = pg.status === 'fulfilled' ? pg.value : null;
   const teardown = async () => {
     await cluster?.destroy();
     await rm(buildOutDir(buildName), { recursive: true, force: true });
+    await rm(spaDir, { recursive: true, force: true });
   };
-  if (build.status === 'rejected' || pg.status === 'rejected') {
+  const failed = [build, spa, pg].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
     await teardown();
-    throw (build.status === 'rejected' ? build : (pg as PromiseRejectedResult)).reason;
+    throw failed.reason;
   }
-  project.provide('buildDir', build.value);
+  project.provide('buildDir', (build as PromiseFulfilledResult<string>).value);
+  project.provide('spaDir', spaDir);
   project.provide('pgAdminUrl', external ?? cluster!.adminUrl);
   // Watch mode: a rerun runs the source as it is now.
   project.onTestsRerun(async () => {
-    await buildOnce(buildName, { typecheck: false });
+    await Promise.all([buildOnce(buildName, { typecheck: false }), buildSpa(spaDir)]);
   });
   return teardown;
 }
@@ -41,5 +53,7 @@ declare module 'vitest' {
     pgAdminUrl: string;
     /** This run's build of src/ (tsc -p tsconfig.build.json); entry points through compiled.ts. */
     buildDir: string;
+    /** This run's production build of the dashboard (spa-build.ts). */
+    spaDir: string;
   }
 }

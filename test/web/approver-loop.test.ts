@@ -9,13 +9,13 @@
  * says so and stops presenting countdowns as certain. Screenshots go to test-artifacts/.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
 import { addMember, type ApiClient } from '../support/http.js';
-import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
+import { builtSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 const T = '/api/v1/tenants/default';
 const hex = randomBytes(3).toString('hex');
@@ -28,7 +28,6 @@ describe("the approver's loop, the connect line, audit names and members, on a l
   let target: PgTarget;
   let targetId = '';
   let browser: Browser;
-  let distDir: string | undefined;
   let rob: Person; // requester
   let sue: Person; // requester
   let ann: Person; // approver
@@ -92,10 +91,9 @@ describe("the approver's loop, the connect line, audit names and members, on a l
 
   beforeAll(async () => {
     const adminUrl = inject('pgAdminUrl');
-    const [built, pgTarget] = await Promise.all([buildSpa(), preparePgTarget(adminUrl), mkdir(screenshotDir, { recursive: true })]);
-    distDir = built;
+    const [pgTarget] = await Promise.all([preparePgTarget(adminUrl), mkdir(screenshotDir, { recursive: true })]);
     target = pgTarget;
-    server = await startWebServer({ adminUrl, distDir: built, pollMs: 200 });
+    server = await startWebServer({ adminUrl, distDir: builtSpa(), pollMs: 200 });
     targetId = (await server.admin.post(`${T}/targets`, { name: 'orders-db', kind: 'postgres', config: target.config })).body.target.id;
     [rob, sue, ann] = [await person('rob', ['requester']), await person('sue', ['requester']), await person('ann', ['approver'])];
     const policy = await server.admin.post(`${T}/policies`, {
@@ -125,7 +123,6 @@ describe("the approver's loop, the connect line, audit names and members, on a l
     await browser?.close();
     await server?.close();
     await target?.drop();
-    if (distDir) await rm(distDir, { recursive: true, force: true });
   });
 
   it("raises the approver's sidebar count as requests arrive from other people, without a reload", async () => {

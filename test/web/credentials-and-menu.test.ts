@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runArgv } from '../harness/sshd.js';
 import { addMember, type ApiClient } from '../support/http.js';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
-import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
+import { builtSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 const T = '/api/v1/tenants/default';
 const hex = randomBytes(3).toString('hex');
@@ -33,7 +33,6 @@ describe('certificates in the wizard, rotate and delete in the JIT account menu'
   let target: PgTarget;
   let browser: Browser;
   let page: Page;
-  let distDir: string | undefined;
   let scratch = '';
   let samApi: ApiClient;
   let pgTargetId = '';
@@ -78,10 +77,9 @@ describe('certificates in the wizard, rotate and delete in the JIT account menu'
   beforeAll(async () => {
     const adminUrl = inject('pgAdminUrl');
     scratch = await mkdtemp(join(tmpdir(), 'timebox-web-keys-'));
-    const [built, pgTarget] = await Promise.all([buildSpa(), preparePgTarget(adminUrl), mkdir(screenshotDir, { recursive: true })]);
-    distDir = built;
+    const [pgTarget] = await Promise.all([preparePgTarget(adminUrl), mkdir(screenshotDir, { recursive: true })]);
     target = pgTarget;
-    server = await startWebServer({ adminUrl, distDir: built, pollMs: 200 });
+    server = await startWebServer({ adminUrl, distDir: builtSpa(), pollMs: 200 });
 
     pgTargetId = (await server.admin.post(`${T}/targets`, { name: 'orders-db', kind: 'postgres', config: target.config })).body.target.id;
     const ssh = await server.admin.post(`${T}/targets`, { name: 'web-hosts', kind: 'ssh-certificate', config: { principalsAllowed: ['deploy', 'www-data'] } });
@@ -124,7 +122,6 @@ describe('certificates in the wizard, rotate and delete in the JIT account menu'
     await browser?.close();
     await server?.close();
     await target?.drop();
-    if (distDir) await rm(distDir, { recursive: true, force: true });
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 

@@ -6,13 +6,13 @@
  * clear message where it belongs and creates nothing. Screenshots go to test-artifacts/.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
 import { addExistingMember, addMember, signIn, type ApiClient } from '../support/http.js';
-import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
+import { builtSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 const hex = randomBytes(3).toString('hex');
 const dana = { email: `dana.${hex}@example.com`, password: '' };
@@ -24,7 +24,6 @@ describe('web dashboard', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let distDir: string | undefined;
   let danaApi: ApiClient;
   const pageProblems: string[] = [];
 
@@ -36,10 +35,9 @@ describe('web dashboard', () => {
 
   beforeAll(async () => {
     const adminUrl = inject('pgAdminUrl');
-    const [built, pgTarget] = await Promise.all([buildSpa(), preparePgTarget(adminUrl), mkdir(screenshotDir, { recursive: true })]);
-    distDir = built;
+    const [pgTarget] = await Promise.all([preparePgTarget(adminUrl), mkdir(screenshotDir, { recursive: true })]);
     target = pgTarget;
-    server = await startWebServer({ adminUrl, distDir: built });
+    server = await startWebServer({ adminUrl, distDir: builtSpa() });
     // Dana administers two tenants (customers), so the tenant picker shows.
     const added = await addMember(server.url, server.admin, 'default', dana.email, ['admin'], 'Dana');
     dana.password = added.password;
@@ -63,7 +61,6 @@ describe('web dashboard', () => {
     await browser?.close();
     await server?.close();
     await target?.drop();
-    if (distDir) await rm(distDir, { recursive: true, force: true });
   });
 
   it('signs in, offers the tenants, and opens the per-tenant sidebar', async () => {

@@ -18,7 +18,7 @@ import { enrollAgent } from '../../src/agent/identity.js';
 import type { AgentClient } from '../../src/agent/http-client.js';
 import { agentClientFrom } from '../e2e/agent-support.js';
 import { addMember } from '../support/http.js';
-import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
+import { builtSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 const T = '/api/v1/tenants/default';
 const hex = randomBytes(3).toString('hex');
@@ -29,7 +29,6 @@ describe('fleet, reviews and every target kind in the dashboard', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let distDir: string | undefined;
   const stateDirs: string[] = [];
   let web01: AgentClient;
   let db02: AgentClient;
@@ -68,9 +67,8 @@ describe('fleet, reviews and every target kind in the dashboard', () => {
 
   beforeAll(async () => {
     const adminUrl = inject('pgAdminUrl');
-    const [built] = await Promise.all([buildSpa(), mkdir(screenshotDir, { recursive: true })]);
-    distDir = built;
-    server = await startWebServer({ adminUrl, distDir: built });
+    await mkdir(screenshotDir, { recursive: true });
+    server = await startWebServer({ adminUrl, distDir: builtSpa() });
     const added = await addMember(server.url, server.admin, 'default', dana.email, ['admin'], 'Dana');
     dana.password = added.password;
 
@@ -103,7 +101,6 @@ describe('fleet, reviews and every target kind in the dashboard', () => {
     await browser?.close();
     await server?.close();
     for (const d of stateDirs) await rm(d, { recursive: true, force: true });
-    if (distDir) await rm(distDir, { recursive: true, force: true });
   });
 
   it('lists an enrolled agent with its health, live, and marks it stale once it falls silent', async () => {

@@ -8,7 +8,7 @@
  * 1366 × 800 and 390 × 844 go to test-artifacts/.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -16,7 +16,7 @@ import { waitUntil } from '../agent/support.js';
 import { startGatewayRig, type GatewayRig } from '../support/gateway.js';
 import type { Member } from '../support/http.js';
 import { createMember } from '../support/test-server.js';
-import { buildSpa, launchChromium, screenshotDir } from './support.js';
+import { builtSpa, launchChromium, screenshotDir } from './support.js';
 
 const T = '/api/v1/tenants/default';
 const desktop = { width: 1366, height: 800 };
@@ -25,7 +25,6 @@ const SECRET = 'hunter2-never-listed';
 
 describe('gateway sessions in the dashboard: live view, terminate, playback, commands', () => {
   let rig: GatewayRig;
-  let distDir: string | undefined;
   let browser: Browser;
   let page: Page;
   let ann: Member; // requester who connects
@@ -53,9 +52,8 @@ describe('gateway sessions in the dashboard: live view, terminate, playback, com
       .waitFor({ timeout: 20_000 });
 
   beforeAll(async () => {
-    const [built] = await Promise.all([buildSpa(), mkdir(screenshotDir, { recursive: true })]);
-    distDir = built;
-    rig = await startGatewayRig({ pgAdminUrl: inject('pgAdminUrl'), serverEnv: { TIMEBOX_WEB_DIR: built } });
+    await mkdir(screenshotDir, { recursive: true });
+    rig = await startGatewayRig({ pgAdminUrl: inject('pgAdminUrl'), serverEnv: { TIMEBOX_WEB_DIR: builtSpa() } });
     const tb = rig.server.tb;
     ann = await createMember(tb, 'default', 'ann@example.test', ['requester']);
     audrey = await createMember(tb, 'default', 'audrey@example.test', ['auditor']);
@@ -81,7 +79,6 @@ describe('gateway sessions in the dashboard: live view, terminate, playback, com
   afterAll(async () => {
     await browser?.close();
     await rig?.destroy();
-    if (distDir) await rm(distDir, { recursive: true, force: true });
   });
 
   it('watches a shell as it is typed, terminates it, plays it back beside the commands typed, and finds it by a command', async () => {

@@ -4,11 +4,11 @@
  * server's sentence; Settings → Recordings shows and sets the tenant's retention, refusing a
  * number out of bounds before anything is sent.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
+import { builtSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 const T = '/api/v1/tenants/default';
 
@@ -17,15 +17,13 @@ describe('gateway settings in the dashboard', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let distDir: string;
   const problems: string[] = [];
   const nav = (name: string) => page.getByRole('navigation', { name: /sections$/ }).getByRole('link', { name, exact: true }).click();
 
   beforeAll(async () => {
     const adminUrl = inject('pgAdminUrl');
-    const [built] = await Promise.all([buildSpa(), mkdir(screenshotDir, { recursive: true })]);
-    distDir = built;
-    server = await startWebServer({ adminUrl, distDir: built });
+    await mkdir(screenshotDir, { recursive: true });
+    server = await startWebServer({ adminUrl, distDir: builtSpa() });
     const created = await server.admin.post(`${T}/policies`, { name: 'ops', requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600 });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     browser = await launchChromium();
@@ -46,7 +44,6 @@ describe('gateway settings in the dashboard', () => {
   afterAll(async () => {
     await browser?.close();
     await server?.close();
-    if (distDir) await rm(distDir, { recursive: true, force: true });
   });
 
   it('the policy form saves what the gateway allows; gateway only without a target is refused', async () => {

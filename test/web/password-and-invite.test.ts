@@ -6,12 +6,12 @@
  * open dashboard is signed out at its next call. Screenshots go to test-artifacts/.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { apiClient, ownPassword } from '../support/http.js';
-import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
+import { builtSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 const hex = randomBytes(3).toString('hex');
 const ivy = { email: `ivy.${hex}@example.com`, password: ownPassword() };
@@ -23,15 +23,13 @@ describe('passwords and invitations in the dashboard', () => {
   let page: Page;
   let ivyContext: BrowserContext;
   let ivyPage: Page;
-  let distDir: string | undefined;
   let link = '';
   const newPassword = ownPassword();
   const shot = (p: Page, name: string) => p.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {
-    const [built] = await Promise.all([buildSpa(), mkdir(screenshotDir, { recursive: true })]);
-    distDir = built;
-    server = await startWebServer({ adminUrl: inject('pgAdminUrl'), distDir: built, firstPasswordChanged: false });
+    await mkdir(screenshotDir, { recursive: true });
+    server = await startWebServer({ adminUrl: inject('pgAdminUrl'), distDir: builtSpa(), firstPasswordChanged: false });
     browser = await launchChromium();
     owner = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
     owner.setDefaultTimeout(10_000);
@@ -40,7 +38,6 @@ describe('passwords and invitations in the dashboard', () => {
   afterAll(async () => {
     await browser?.close();
     await server?.close();
-    if (distDir) await rm(distDir, { recursive: true, force: true });
   });
 
   it('the printed password must be changed at first sign-in, before anything else', async () => {

@@ -5,7 +5,7 @@
  * sign-in; someone with no mapped group is refused and no operator is created; with SSO required,
  * password sign-in is refused except for a break-glass owner with an authenticator code.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generate } from 'otplib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -13,13 +13,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestProvider, type TestProvider } from '../harness/oidc-provider.js';
 import { signInFootprint } from '../support/sso.js';
 import { createMember } from '../support/test-server.js';
-import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
+import { builtSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 describe('single sign-on in the dashboard', () => {
   let server: WebServer;
   let idp: TestProvider;
   let browser: Browser;
-  let distDir: string | undefined;
   const contexts: BrowserContext[] = [];
 
   const db = () => server.tb.store.db;
@@ -77,9 +76,8 @@ describe('single sign-on in the dashboard', () => {
 
   beforeAll(async () => {
     const adminUrl = inject('pgAdminUrl');
-    const [built] = await Promise.all([buildSpa(), mkdir(screenshotDir, { recursive: true })]);
-    distDir = built;
-    server = await startWebServer({ adminUrl, distDir: built });
+    await mkdir(screenshotDir, { recursive: true });
+    server = await startWebServer({ adminUrl, distDir: builtSpa() });
     idp = await startTestProvider({ redirectUris: [`${server.url}/api/v1/auth/sso/callback`] });
     idp.setAccount('alice', { email: 'alice@example.test', emailVerified: true, name: 'Alice Approver', groups: ['tb-approvers', 'tb-requesters'] });
     idp.setAccount('bob', { email: 'bob@example.test', emailVerified: true, name: 'Bob Marketing', groups: ['marketing'] });
@@ -93,7 +91,6 @@ describe('single sign-on in the dashboard', () => {
     await browser?.close();
     await idp?.close();
     await server?.close();
-    if (distDir) await rm(distDir, { recursive: true, force: true });
   });
 
   it('is set up by an admin in the settings form', async () => {

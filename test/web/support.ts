@@ -1,8 +1,7 @@
 /**
  * Test-only composition for the dashboard: a real Timebox (startTimebox: store, scheduler,
  * connectors, shiftable clock) whose HTTP server is built with the same route modules as
- * src/server/start.ts plus the event stream and the built SPA. Also: building the SPA once per
- * test file, and launching Debian's chromium through playwright-core, one browser at a time on
+ * src/server/start.ts plus the event stream and the dashboard built for the run. Also: launching Debian's chromium through playwright-core, one browser at a time on
  * this machine (test files run in parallel workers; two chromiums would starve a small machine).
  */
 import { randomBytes } from 'node:crypto';
@@ -12,6 +11,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
+import { inject } from 'vitest';
 import type { ZodApp } from '../../src/http/server.js';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
@@ -21,32 +21,8 @@ import { shiftableClock } from '../support/test-server.js';
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const screenshotDir = join(repoRoot, 'test-artifacts', 'screenshots');
 
-let built: Promise<string> | null = null;
-
-/** `vite build` of web/ into a temporary folder, once per test file (worker process). */
-export function buildSpa(): Promise<string> {
-  built ??= (async () => {
-    const { build } = await import('vite');
-    const outDir = await mkdtemp(join(tmpdir(), 'timebox-web-'));
-    // vitest sets NODE_ENV=test, which would give React's development build: test what people get.
-    const nodeEnv = process.env.NODE_ENV;
-    process.env.NODE_ENV = 'production';
-    try {
-      await build({
-        configFile: join(repoRoot, 'web', 'vite.config.ts'),
-        mode: 'production',
-        logLevel: 'warn',
-        build: { outDir, emptyOutDir: true },
-        // …except that every answer is checked against the API contract, so drift fails the test.
-        define: { 'import.meta.env.VITE_TIMEBOX_CHECK_RESPONSES': JSON.stringify('1') },
-      });
-    } finally {
-      process.env.NODE_ENV = nodeEnv;
-    }
-    return outDir;
-  })();
-  return built;
-}
+/** This run's build of the dashboard (made once by the global setup, see spa-build.ts). */
+export const builtSpa = (): string => inject('spaDir');
 
 export interface WebServer {
   url: string;

@@ -7,14 +7,14 @@
  * the reason shown. Screenshots at 1366×800 and 390×844 go to test-artifacts/.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { preparePgTarget, type PgTarget } from '../support/pg-target.js';
 import { addMember } from '../support/http.js';
-import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
+import { builtSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 const T = '/api/v1/tenants/default';
 const hex = randomBytes(3).toString('hex');
@@ -34,7 +34,6 @@ describe('target forms from the kinds the server declares', () => {
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
-  let distDir: string | undefined;
   const problems: string[] = [];
 
   const shot = async (name: string) => {
@@ -50,10 +49,9 @@ describe('target forms from the kinds the server declares', () => {
 
   beforeAll(async () => {
     const adminUrl = inject('pgAdminUrl');
-    const [built, pgTarget] = await Promise.all([buildSpa(), preparePgTarget(adminUrl), mkdir(screenshotDir, { recursive: true })]);
-    distDir = built;
+    const [pgTarget] = await Promise.all([preparePgTarget(adminUrl), mkdir(screenshotDir, { recursive: true })]);
     target = pgTarget;
-    server = await startWebServer({ adminUrl, distDir: built });
+    server = await startWebServer({ adminUrl, distDir: builtSpa() });
     browser = await launchChromium();
     context = await browser.newContext({ baseURL: server.url, viewport: { width: 1366, height: 800 } });
     context.setDefaultTimeout(15_000);
@@ -73,7 +71,6 @@ describe('target forms from the kinds the server declares', () => {
     await browser?.close();
     await server?.close();
     await target?.drop();
-    if (distDir) await rm(distDir, { recursive: true, force: true });
   });
 
   it('offers every kind the server declares, and adds a working PostgreSQL target through the generated form', async () => {

@@ -8,7 +8,7 @@
  * demands a fresh code. Settings (groups, notifications), Active Directory targets.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generate } from 'otplib';
 import type { Browser, Page } from 'playwright-core';
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startReceiver } from '../notify/support.js';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
 import { addMember, type ApiClient } from '../support/http.js';
-import { buildSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
+import { builtSpa, launchChromium, screenshotDir, startWebServer, type WebServer } from './support.js';
 
 const T = '/api/v1/tenants/default';
 const hex = randomBytes(3).toString('hex');
@@ -27,7 +27,6 @@ describe('approval workflows in the dashboard', () => {
   let target: PgTarget;
   let targetId = '';
   let browser: Browser;
-  let distDir: string | undefined;
   let hooks: Awaited<ReturnType<typeof startReceiver>>;
   let rita: Person; // requester
   let alan: Person; // approver
@@ -70,10 +69,9 @@ describe('approval workflows in the dashboard', () => {
 
   beforeAll(async () => {
     const adminUrl = inject('pgAdminUrl');
-    const [built, pgTarget] = await Promise.all([buildSpa(), preparePgTarget(adminUrl), mkdir(screenshotDir, { recursive: true })]);
-    distDir = built;
+    const [pgTarget] = await Promise.all([preparePgTarget(adminUrl), mkdir(screenshotDir, { recursive: true })]);
     target = pgTarget;
-    server = await startWebServer({ adminUrl, distDir: built, pollMs: 200 });
+    server = await startWebServer({ adminUrl, distDir: builtSpa(), pollMs: 200 });
     hooks = await startReceiver();
     targetId = (await server.admin.post(`${T}/targets`, { name: 'orders-db', kind: 'postgres', config: target.config })).body.target.id;
     rita = await person('rita', ['requester']);
@@ -97,7 +95,6 @@ describe('approval workflows in the dashboard', () => {
     await server?.close();
     await hooks?.close();
     await target?.drop();
-    if (distDir) await rm(distDir, { recursive: true, force: true });
   });
 
   it('shows a denial, with its reason, to the requester without a reload', async () => {
