@@ -37,8 +37,6 @@ export interface FleetResult {
 }
 
 const WAIT_SECONDS = 25;
-/** Agents come up over this spread, as a fleet reconnecting after a restart does. */
-const CONNECT_SPREAD_MS = 10_000;
 
 /** The generator's next message of a type; fails if it exits first. */
 function next<T extends FromGenerator['type']>(child: ChildProcess, type: T): Promise<Extract<FromGenerator, { type: T }>> {
@@ -61,7 +59,14 @@ function next<T extends FromGenerator['type']>(child: ChildProcess, type: T): Pr
   });
 }
 
-export async function measureAgentFleet(o: { databaseUrl: string; agents: number; idleMs: number; pushTimeoutMs: number }): Promise<FleetResult> {
+export async function measureAgentFleet(o: {
+  databaseUrl: string;
+  agents: number;
+  idleMs: number;
+  /** Agents come up over this spread, as a fleet reconnecting after a restart does. */
+  connectSpreadMs: number;
+  pushTimeoutMs: number;
+}): Promise<FleetResult> {
   const tb = await startTimebox({ env: serverEnv({ DATABASE_URL: o.databaseUrl }), logger: benchLogger() });
   const admin = new pg.Client({ connectionString: o.databaseUrl });
   const generator = fork(fileURLToPath(new URL('./agent-fleet-generator.ts', import.meta.url)), [], {
@@ -99,9 +104,9 @@ export async function measureAgentFleet(o: { databaseUrl: string; agents: number
         )
         .execute();
     }
-    say(`agent fleet: ${fleet.length} agents enrolled; connecting over ${CONNECT_SPREAD_MS / 1000} s`);
+    say(`agent fleet: ${fleet.length} agents enrolled; connecting over ${o.connectSpreadMs / 1000} s`);
     const connected = next(generator, 'connected');
-    tell({ type: 'connect', server: tb.url, waitSeconds: WAIT_SECONDS, spreadMs: CONNECT_SPREAD_MS });
+    tell({ type: 'connect', server: tb.url, waitSeconds: WAIT_SECONDS, spreadMs: o.connectSpreadMs });
     const { failures } = await connected;
     if (failures > 0) say(`agent fleet: ${failures} polls failed while connecting (retried)`);
 

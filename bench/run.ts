@@ -10,7 +10,8 @@
  * Not a test: a missed target is reported, never asserted. The exit code is non-zero only when a
  * benchmark could not run at all, so a broken benchmark fails CI and a slow machine does not.
  *
- * BENCH_QUICK=1 scales every count and duration down about 10x (the CI smoke run, ~1 minute).
+ * BENCH_QUICK=1 scales every count and duration down about 10x (about 4 minutes); BENCH_SMOKE=1
+ * scales them down further, only to show that every benchmark still runs (CI, about 2 minutes).
  * BENCH_ONLY=restart,agent runs only the sections named by those words.
  */
 import { rmSync } from 'node:fs';
@@ -34,40 +35,47 @@ import { measureOffboarding } from './offboarding.js';
 import { say } from './setup.js';
 import { errorRow, formatNumber, renderMarkdown, row, type Row } from './table.js';
 
-const quick = process.env.BENCH_QUICK === '1';
+// BENCH_SMOKE=1 (CI) only shows that every benchmark still runs: the smallest counts that
+// exercise each path. Its figures mean little; quick and full runs give the figures.
+const smoke = process.env.BENCH_SMOKE === '1';
+const quick = smoke || process.env.BENCH_QUICK === '1';
+const level = smoke ? 'smoke' : quick ? 'quick' : 'full';
+/** full, quick (about 10x smaller), smoke (smaller again). */
+const pick = <T>(full: T, quickValue: T, smokeValue: T = quickValue): T => (smoke ? smokeValue : quick ? quickValue : full);
 const scale = {
-  lagGrants: quick ? 1_000 : 10_000,
-  lagWindowMs: quick ? 6_000 : 60_000,
+  lagGrants: pick(10_000, 1_000, 200),
+  lagWindowMs: pick(60_000, 6_000, 2_000),
   // Time to seed, after the tenant is set up, before the first expiry; seeding 10,000 takes ~1-3 s.
-  lagLeadMs: quick ? 3_000 : 10_000,
-  lagGraceMs: quick ? 60_000 : 120_000,
+  lagLeadMs: pick(10_000, 3_000, 2_000),
+  lagGraceMs: pick(120_000, 60_000),
   // The issue's burst is 10,000; the quick run takes 1,000 and scales the goal with the count.
-  burstGrants: quick ? 1_000 : 10_000,
-  burstLeadMs: quick ? 3_000 : 10_000,
-  burstGraceMs: quick ? 15_000 : 120_000,
+  burstGrants: pick(10_000, 1_000, 200),
+  burstLeadMs: pick(10_000, 3_000, 2_000),
+  burstGraceMs: pick(120_000, 15_000),
   // The issue's rate; BENCH_API_RATE=<calls/s> probes another (what a busy machine still sustains).
   apiRate: Number(process.env.BENCH_API_RATE ?? 500),
-  // Quick (CI smoke) run: 3 s of the rate, enough to see it work, not to measure it well.
-  apiMs: quick ? 3_000 : 30_000,
-  apiWarmupMs: 2_000,
+  // Quick: 3 s of the rate, enough to see it work, not to measure it well.
+  apiMs: pick(30_000, 3_000, 1_000),
+  apiWarmupMs: pick(2_000, 2_000, 500),
   apiWarmupRate: 100,
-  lifecycles: quick ? 200 : 2_000,
+  lifecycles: pick(2_000, 200, 50),
   concurrency: 8,
-  pgbenchSeconds: quick ? 5 : 20,
-  millionGrants: quick ? 100_000 : 1_000_000,
+  pgbenchSeconds: pick(20, 5, 2),
+  millionGrants: pick(1_000_000, 100_000, 10_000),
   // At least one sweep (TIMEBOX_SWEEP_MS defaults to 5 s) even in quick mode.
-  idleMs: quick ? 6_000 : 10_000,
-  restarts: quick ? 2 : 3,
-  agentStarts: quick ? 2 : 5,
-  adRoundTrips: quick ? 20 : 200,
-  mariadbRoundTrips: quick ? 40 : 200,
-  offboardingRounds: quick ? 2 : 5,
-  fleetAgents: quick ? 1_000 : 10_000,
-  fleetIdleMs: quick ? 5_000 : 20_000,
-  gatewayFileMb: quick ? 20 : 100,
-  gatewayCatRounds: quick ? 1 : 3,
-  gatewayKeystrokes: quick ? 200 : 1_000,
-  gatewaySessions: quick ? 20 : 100,
+  idleMs: pick(10_000, 6_000, 1_000),
+  restarts: pick(3, 2, 1),
+  agentStarts: pick(5, 2, 1),
+  adRoundTrips: pick(200, 20, 5),
+  mariadbRoundTrips: pick(200, 40, 10),
+  offboardingRounds: pick(5, 2, 1),
+  fleetAgents: pick(10_000, 1_000, 200),
+  fleetIdleMs: pick(20_000, 5_000, 2_000),
+  fleetConnectSpreadMs: pick(10_000, 10_000, 2_000),
+  gatewayFileMb: pick(100, 20, 5),
+  gatewayCatRounds: pick(3, 1),
+  gatewayKeystrokes: pick(1_000, 200, 50),
+  gatewaySessions: pick(100, 20, 5),
 };
 
 const rows: Row[] = [];
@@ -246,7 +254,7 @@ async function main() {
     });
 
     await section('Agent fleet', 'PostgreSQL', async () => {
-      const r = await measureAgentFleet({ databaseUrl: await pg.createDatabase('agent_fleet'), agents: scale.fleetAgents, idleMs: scale.fleetIdleMs, pushTimeoutMs: 60_000 });
+      const r = await measureAgentFleet({ databaseUrl: await pg.createDatabase('agent_fleet'), agents: scale.fleetAgents, idleMs: scale.fleetIdleMs, connectSpreadMs: scale.fleetConnectSpreadMs, pushTimeoutMs: 60_000 });
       details.agentFleet = r;
       const n = `${r.agents.toLocaleString('en-US')} agents holding signed long polls`;
       rows.push(row(`Agent fleet idle: server CPU, ${n}`, 'PostgreSQL', r.idleCores, 'cores', { text: '< 1 core', ok: (v) => v < 1 }));
@@ -267,7 +275,7 @@ async function main() {
         sessions: scale.gatewaySessions,
       });
       details.gateway = r;
-      const file = `${r.fileMb} MB file${quick ? ' (quick; full: 100 MB)' : ''}`;
+      const file = `${r.fileMb} MB file${quick ? ` (${level}; full: 100 MB)` : ''}`;
       rows.push(row(`SSH gateway: cat of a ${file}, sshd direct (system ssh)`, 'PostgreSQL', r.direct.mbPerSecond, 'MB/s'));
       rows.push(row(`SSH gateway: the same through the gateway (recorded)`, 'PostgreSQL', r.gateway.mbPerSecond, 'MB/s'));
       rows.push(row(`SSH gateway: throughput through the gateway ÷ direct (median of ${r.catRounds})`, 'PostgreSQL', r.throughputRatio, '', { text: '≥ 0.5', ok: (v) => v >= 0.5 }));
@@ -275,7 +283,7 @@ async function main() {
       rows.push(row('SSH gateway: keystroke round trip p99, through the gateway', 'PostgreSQL', r.keystrokeMs.gateway.p99, 'ms'));
       rows.push(row('SSH gateway: added keystroke round trip p99', 'PostgreSQL', r.keystrokeMs.addedP99, 'ms', { text: '< 5 ms', ok: (v) => v < 5 }));
       rows.push(row('SSH gateway: RSS idle (timebox gateway through tsx)', 'PostgreSQL', r.rssMb.idle, 'MB'));
-      rows.push(row(`SSH gateway: RSS with ${r.rssMb.sessions} concurrent recorded sessions${quick ? ' (quick: not 100)' : ''}`, 'PostgreSQL', r.rssMb.withSessions, 'MB', { text: '< 512 MB', ok: (v) => v < 512 }));
+      rows.push(row(`SSH gateway: RSS with ${r.rssMb.sessions} concurrent recorded sessions${quick ? ` (${level}: not 100)` : ''}`, 'PostgreSQL', r.rssMb.withSessions, 'MB', { text: '< 512 MB', ok: (v) => v < 512 }));
       rows.push(row('SSH gateway: RSS per recorded session', 'PostgreSQL', r.rssMb.perSessionKb, 'KB'));
     });
 
@@ -320,12 +328,12 @@ async function main() {
   // Load average: the machine may be shared, and these figures move with what else runs on it.
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
   const header =
-    `Timebox benchmark (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}, ${os.cpus().length} CPUs, load ${load}, ` +
+    `Timebox benchmark (${level}), ${new Date().toISOString()}, ${os.cpus().length} CPUs, load ${load}, ` +
     `node ${process.version}, ${((Date.now() - started) / 1000).toFixed(0)} s; PostgreSQL: throwaway cluster at production durability (fsync, synchronous_commit on)`;
   process.stdout.write(`\n${header}\n\n${renderMarkdown(rows)}\n\n`);
   const out = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
   await mkdir(path.dirname(out), { recursive: true });
-  await writeFile(out, `${JSON.stringify({ header, quick, scale, rows, details, failures }, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify({ header, level, quick, scale, rows, details, failures }, null, 2)}\n`);
   say(`results written to ${path.relative(process.cwd(), out)}`);
 }
 
