@@ -62,7 +62,7 @@ const scale = {
   concurrency: 8,
   pgbenchSeconds: pick(20, 5, 2),
   millionGrants: pick(1_000_000, 100_000, 10_000),
-  // At least one sweep (TIMEBOX_SWEEP_MS defaults to 5 s) even in quick mode.
+  // At least one sweep (TIMEBOX_SWEEP_MS defaults to 5 s) in quick and full runs; smoke only starts.
   idleMs: pick(10_000, 6_000, 1_000),
   restarts: pick(3, 2, 1),
   agentStarts: pick(5, 2, 1),
@@ -292,7 +292,7 @@ async function main() {
     let dist: string | null = null;
     await section('Build for the restart and agent start', 'tsc -p tsconfig.build.json', async () => {
       dist = await buildOnce('bench-dist');
-      // The tsx comparison only in the full run: the quick (CI) run keeps the production mode.
+      // The tsx comparison only in the full run: quick and smoke runs keep the production mode.
       modes = [{ kind: 'compiled', mainJs: path.join(dist, 'cli', 'main.js') }, ...(quick ? [] : [{ kind: 'tsx' } as const])];
     });
     await section('Active grants at restart', 'PostgreSQL', async () => {
@@ -333,7 +333,7 @@ async function main() {
   process.stdout.write(`\n${header}\n\n${renderMarkdown(rows)}\n\n`);
   const out = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
   await mkdir(path.dirname(out), { recursive: true });
-  await writeFile(out, `${JSON.stringify({ header, level, quick, scale, rows, details, failures }, null, 2)}\n`);
+  await writeFile(out, `${JSON.stringify({ header, level, scale, rows, details, failures }, null, 2)}\n`);
   say(`results written to ${path.relative(process.cwd(), out)}`);
 }
 

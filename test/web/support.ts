@@ -1,24 +1,24 @@
 /**
  * Test-only composition for the dashboard: a real Timebox (startTimebox: store, scheduler,
  * connectors, shiftable clock) whose HTTP server is built with the same route modules as
- * src/server/start.ts plus the event stream and the dashboard built for the run. Also: launching Debian's chromium through playwright-core, one browser at a time on
- * this machine (test files run in parallel workers; two chromiums would starve a small machine).
+ * src/server/start.ts plus the event stream and the dashboard built for the run. Also: launching
+ * Debian's chromium through playwright-core, one browser at a time on this machine (test files run
+ * in parallel workers; two chromiums would starve a small machine).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { inject } from 'vitest';
 import type { ZodApp } from '../../src/http/server.js';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
+import { repoRoot } from '../harness/build.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { signIn, signInFirstOwner, type ApiClient } from '../support/http.js';
 import { shiftableClock } from '../support/test-server.js';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const screenshotDir = join(repoRoot, 'test-artifacts', 'screenshots');
 
 /** This run's build of the dashboard (made once by the global setup, see spa-build.ts). */
