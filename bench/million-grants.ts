@@ -4,7 +4,7 @@
  * The same measurements on an empty database are the baseline the loaded one is compared with.
  *
  * The server is measured as a separate process started the way an operator starts it: compiled
- * (`node dist/cli/main.js serve`, what `npm start` and the service unit run) and, for
+ * (`node dist/bundle/timebox.js serve`, what `npm start` and the service unit run) and, for
  * comparison, through the TypeScript loader (`tsx src/cli/main.ts serve`). Ready time is spawn to
  * the first 200 from /healthz: process start, module loading, the migration check and the first
  * database round trips. Each figure is the median of a few restarts.

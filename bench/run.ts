@@ -19,6 +19,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BUNDLED_CLI } from '../scripts/bundle-server.js';
 import { buildOnce } from '../test/harness/build.js';
 import { startPostgres, type PgCluster } from '../test/harness/postgres.js';
 import { measureAdOverhead } from './ad-overhead.js';
@@ -293,7 +294,7 @@ async function main() {
     await section('Build for the restart and agent start', 'tsc -p tsconfig.build.json', async () => {
       dist = await buildOnce('bench-dist');
       // The tsx comparison only in the full run: quick and smoke runs keep the production mode.
-      modes = [{ kind: 'compiled', mainJs: path.join(dist, 'cli', 'main.js') }, ...(quick ? [] : [{ kind: 'tsx' } as const])];
+      modes = [{ kind: 'compiled', mainJs: path.join(dist, BUNDLED_CLI) }, ...(quick ? [] : [{ kind: 'tsx' } as const])];
     });
     await section('Active grants at restart', 'PostgreSQL', async () => {
       const r = await measureMillionGrants({ where: { store: 'postgres', createDatabase: (n) => pg.createDatabase(n) }, grants: scale.millionGrants, idleMs: scale.idleMs, restarts: scale.restarts, modes });

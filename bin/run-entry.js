@@ -3,15 +3,20 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+// Entry points that `npm run build` also bundles (scripts/bundle-server.ts): the bundle starts faster.
+const BUNDLED = { 'cli/main': 'bundle/timebox' };
+
 /** `entry` is a path under src/ and dist/ without extension, e.g. `cli/main`. */
 export async function runEntry(entry) {
-  const compiled = new URL(`../dist/${entry}.js`, import.meta.url);
-  if (existsSync(fileURLToPath(compiled))) return import(compiled.href);
+  for (const built of [BUNDLED[entry], entry].filter(Boolean)) {
+    const compiled = new URL(`../dist/${built}.js`, import.meta.url);
+    if (existsSync(fileURLToPath(compiled))) return import(compiled.href);
+  }
   let register;
   try {
     ({ register } = await import('tsx/esm/api'));
   } catch {
-    process.stderr.write(`${fileURLToPath(compiled)} is missing: build it with \`npm run build\`\n`);
+    process.stderr.write(`${fileURLToPath(new URL(`../dist/${entry}.js`, import.meta.url))} is missing: build it with \`npm run build\`\n`);
     process.exit(1);
   }
   register();

@@ -1,12 +1,14 @@
 /**
- * The compiled server and agent, as `npm run build` makes them (tsc -p tsconfig.build.json), into
- * a directory of the checkout (so packages resolve from its node_modules and the dashboard from
- * its dist/web). Tests and the benchmark start production processes from it.
+ * The compiled server and agent, as `npm run build` makes them (tsc -p tsconfig.build.json, then
+ * the server's bundle: scripts/bundle-server.ts), into a directory of the checkout (so packages
+ * resolve from its node_modules and the dashboard from its dist/web). Tests and the benchmark
+ * start production processes from it.
  */
 import { execFile } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bundleServer } from '../../scripts/bundle-server.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -14,7 +16,8 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 export const buildOutDir = (name: string): string => path.join(repoRoot, '.tmp', name);
 
 /**
- * Compiles src/ into `buildOutDir(name)` (replacing what was there); returns that directory.
+ * Compiles src/ into `buildOutDir(name)` (replacing what was there) and bundles the server there;
+ * returns that directory.
  * `typecheck: false` only emits (--noCheck): the same JavaScript in a fraction of the time, for
  * callers whose types are checked elsewhere.
  */
@@ -28,5 +31,6 @@ export async function buildOnce(name: string, opts: { typecheck?: boolean } = {}
       err ? reject(new Error(`tsc -p tsconfig.build.json failed: ${stdout}${stderr}`)) : resolve(),
     ),
   );
+  await bundleServer(outDir);
   return outDir;
 }

@@ -6,10 +6,14 @@
  */
 import path from 'node:path';
 import { inject } from 'vitest';
+import { BUNDLED_CLI } from '../../scripts/bundle-server.js';
 
-/** The compiled JavaScript of `entry` (a path under src/ without extension, as in bin/run-entry.js). */
+/**
+ * The compiled JavaScript of `entry` (a path under src/ without extension, as in bin/run-entry.js):
+ * for the `timebox` command its bundle, which is what `npm start` runs.
+ */
 export function compiledEntry(entry: 'cli/main' | 'agent/program'): string {
   const dir = inject('buildDir');
   if (!dir) throw new Error('no build of src/ in this run: test/harness/global-setup.ts provides it');
-  return path.join(dir, `${entry}.js`);
+  return path.join(dir, entry === 'cli/main' ? BUNDLED_CLI : `${entry}.js`);
 }
