@@ -5,8 +5,9 @@
  * Why: Node's ESM loader pays per file (resolve, stat, open, read, the CommonJS lexer for every
  * package file), and the unbundled server loads several hundred files before it answers
  * /healthz. One file for the start path and one chunk per dynamic import cut the CPU until ready
- * by about a quarter (docs/architecture.md, "Production start"); what is imported on first use
- * (connector clients, the gateway, the OpenAPI generator) stays a separate chunk loaded then.
+ * by a quarter on PGlite and a third on PostgreSQL (docs/architecture.md, "Production start");
+ * what is imported on first use (connector clients, the gateway, the OpenAPI generator) stays a
+ * separate chunk loaded then.
  *
  * It bundles tsc's JavaScript, not the TypeScript: the code that runs is the code tsc checked.
  * The agent (`timebox-agent`, dist/agent/program.js) is not bundled: it loads little already.

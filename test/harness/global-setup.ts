@@ -17,7 +17,16 @@ import { buildOnce, buildOutDir } from './build.js';
 import { buildSpa } from './spa-build.js';
 import { startPostgres } from './postgres.js';
 
-export default async function setup(project: TestProject) {
+interface Shared {
+  buildName: string;
+  buildDir: string;
+  spaDir: string;
+  pgAdminUrl: string;
+  projects: number;
+  teardown(): Promise<void>;
+}
+
+async function prepare(): Promise<Shared> {
   const buildName = `suite-${process.pid}`;
   const external = process.env.TIMEBOX_TEST_PG_ADMIN_URL;
   const spaDir = await mkdtemp(join(tmpdir(), 'timebox-web-'));
@@ -38,14 +47,30 @@ export default async function setup(project: TestProject) {
     await teardown();
     throw failed.reason;
   }
-  project.provide('buildDir', (build as PromiseFulfilledResult<string>).value);
-  project.provide('spaDir', spaDir);
-  project.provide('pgAdminUrl', external ?? cluster!.adminUrl);
+  const buildDir = (build as PromiseFulfilledResult<string>).value;
+  return { buildName, buildDir, spaDir, pgAdminUrl: external ?? cluster!.adminUrl, projects: 0, teardown };
+}
+
+// vitest calls this once per test project (vitest.config.ts), in one process: the projects share
+// one cluster and one set of builds, removed when the last project is done.
+const SHARED = Symbol.for('timebox.test.global-setup');
+const registry = globalThis as { [SHARED]?: Promise<Shared> };
+
+export default async function setup(project: TestProject) {
+  const shared = await (registry[SHARED] ??= prepare());
+  shared.projects++;
+  project.provide('buildDir', shared.buildDir);
+  project.provide('spaDir', shared.spaDir);
+  project.provide('pgAdminUrl', shared.pgAdminUrl);
   // Watch mode: a rerun runs the source as it is now.
   project.onTestsRerun(async () => {
-    await Promise.all([buildOnce(buildName, { typecheck: false }), buildSpa(spaDir)]);
+    await Promise.all([buildOnce(shared.buildName, { typecheck: false }), buildSpa(shared.spaDir)]);
   });
-  return teardown;
+  return async () => {
+    if (--shared.projects > 0) return;
+    delete registry[SHARED];
+    await shared.teardown();
+  };
 }
 
 declare module 'vitest' {
