@@ -2,9 +2,8 @@
  * Production start: the compiled output of `npm run build` (tsc -p tsconfig.build.json and the
  * server's bundle, as the global setup builds them for the run) runs without the TypeScript
  * loader. The server starts on its embedded database, migrates it, prints the first owner and
- * serves /healthz; the agent program
- * enforces, loading none of the server (every module it loads is recorded by a resolve hook and
- * checked).
+ * serves /healthz; the agent program enforces, loading none of the server (every module it loads
+ * is recorded by a resolve hook and checked).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

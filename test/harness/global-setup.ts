@@ -23,6 +23,8 @@ interface Shared {
   spaDir: string;
   pgAdminUrl: string;
   projects: number;
+  /** A rebuild in watch mode, shared by the projects that rerun at once. */
+  rebuilding: Promise<unknown> | null;
   teardown(): Promise<void>;
 }
 
@@ -48,7 +50,7 @@ async function prepare(): Promise<Shared> {
     throw failed.reason;
   }
   const buildDir = (build as PromiseFulfilledResult<string>).value;
-  return { buildName, buildDir, spaDir, pgAdminUrl: external ?? cluster!.adminUrl, projects: 0, teardown };
+  return { buildName, buildDir, spaDir, pgAdminUrl: external ?? cluster!.adminUrl, projects: 0, rebuilding: null, teardown };
 }
 
 // vitest calls this once per test project (vitest.config.ts), in one process: the projects share
@@ -64,7 +66,10 @@ export default async function setup(project: TestProject) {
   project.provide('pgAdminUrl', shared.pgAdminUrl);
   // Watch mode: a rerun runs the source as it is now.
   project.onTestsRerun(async () => {
-    await Promise.all([buildOnce(shared.buildName, { typecheck: false }), buildSpa(shared.spaDir)]);
+    shared.rebuilding ??= Promise.all([buildOnce(shared.buildName, { typecheck: false }), buildSpa(shared.spaDir)]).finally(() => {
+      shared.rebuilding = null;
+    });
+    await shared.rebuilding;
   });
   return async () => {
     if (--shared.projects > 0) return;
