@@ -48,7 +48,7 @@ function lazyPackagesFromNodeModules(outdir: string): Plugin {
     setup(b) {
       b.onResolve({ filter: /^[^./]/ }, async (args) => {
         if (args.kind !== 'dynamic-import' || args.pluginData === 'inner') return undefined;
-        if (args.path.startsWith('node:') || EXTERNAL.some((p) => args.path === p || args.path.startsWith(`${p}/`))) return { path: args.path, external: true };
+        // Built-ins and EXTERNAL resolve as external already, and keep their bare name.
         const resolved = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'inner' });
         if (resolved.errors.length > 0 || resolved.external) return undefined;
         const rel = path.relative(outdir, resolved.path).split(path.sep).join('/');
@@ -62,9 +62,9 @@ function lazyPackagesFromNodeModules(outdir: string): Plugin {
 const BANNER = "import { createRequire as __timeboxCreateRequire } from 'node:module';\nconst require = __timeboxCreateRequire(import.meta.url);";
 
 export async function bundleServer(distDir: string): Promise<void> {
-  // Chunk names carry a content hash: an earlier build's chunks would stay beside the new ones.
-  await rm(path.join(distDir, BUNDLE_DIR), { recursive: true, force: true });
   const outdir = path.resolve(distDir, BUNDLE_DIR);
+  // Chunk names carry a content hash: an earlier build's chunks would stay beside the new ones.
+  await rm(outdir, { recursive: true, force: true });
   const result = await build({
     entryPoints: { timebox: path.join(distDir, 'cli', 'main.js') },
     outdir,
