@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTestDatabase } from '../../test/harness/pg-database.js';
 import { fakeClock } from '../core/clock.js';
 import { openStore, type Store } from '../store/db.js';
+import { openTestStore } from '../../test/harness/pglite-template.js';
 import { canonicalJson, createAuditLog, GENESIS_HASH, hashRecord, type ChainedAuditRecord } from './audit-log.js';
 import { exportAuditEvents, listAuditEvents } from './audit-query.js';
 import { createAuditSealer } from './audit-sealer.js';
@@ -36,7 +37,7 @@ const sealerFor = (s: Store, batchSize = 500) => createAuditSealer({ db: s.db, c
 const seal = (batchSize?: number) => sealerFor(store, batchSize).sealNow({ checkpoint: true });
 
 beforeAll(async () => {
-  store = await openStore({ dataDir: 'memory://' });
+  store = await openTestStore();
   await store.db.insertInto('tenants').values([
     { id: tenantA, slug: 'a', name: 'A', created_at: clock.now() },
     { id: tenantB, slug: 'b', name: 'B', created_at: clock.now() },

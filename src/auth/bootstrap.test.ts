@@ -2,6 +2,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createAuditLog } from '../audit/audit-log.js';
 import { fakeClock } from '../core/clock.js';
 import { openStore, type Store } from '../store/db.js';
+import { openTestStore } from '../../test/harness/pglite-template.js';
 import { createTestDatabase } from '../../test/harness/pg-database.js';
 import { bootstrapIfEmpty } from './bootstrap.js';
 import { verifyPassword } from './password-hash.js';
@@ -17,7 +18,7 @@ describe('first start on the embedded database', () => {
   let store: Store;
 
   it('hands out the admin credentials once and only once, even to simultaneous callers', async () => {
-    store = await openStore({ dataDir: 'memory://' });
+    store = await openTestStore();
     toClose.push(() => store.close());
     const results = await Promise.all([bootstrapIfEmpty(store.db, audit, clock), bootstrapIfEmpty(store.db, audit, clock)]);
     const creds = results.filter((r) => r !== null);

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../audit/audit-log.js';
 import { AppError } from '../core/errors.js';
 import { fakeClock } from '../core/clock.js';
-import { openStore, type Store } from '../store/db.js';
+import type { Store } from '../store/db.js';
+import { openTestStore } from '../../test/harness/pglite-template.js';
 import { createOperators, type Operators } from './operators.js';
 import { verifyPassword } from './password-hash.js';
 
@@ -14,7 +15,7 @@ let ops: Operators;
 let tenantId: string;
 
 beforeAll(async () => {
-  store = await openStore({ dataDir: 'memory://' });
+  store = await openTestStore();
   ops = createOperators({ db: store.db, audit, clock });
   tenantId = (await ops.createTenant({ slug: 'acme', name: 'Acme' }, actor)).id;
 });

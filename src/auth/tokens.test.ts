@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../audit/audit-log.js';
 import { fakeClock } from '../core/clock.js';
-import { openStore, type Store } from '../store/db.js';
+import type { Store } from '../store/db.js';
+import { openTestStore } from '../../test/harness/pglite-template.js';
 import { createOperators } from './operators.js';
 import { createTokens, csrfMatches } from './tokens.js';
 
@@ -13,7 +14,7 @@ let tokens: ReturnType<typeof createTokens>;
 let operatorId: string;
 
 beforeAll(async () => {
-  store = await openStore({ dataDir: 'memory://' });
+  store = await openTestStore();
   tokens = createTokens({ db: store.db, audit, clock });
   const ops = createOperators({ db: store.db, audit, clock });
   operatorId = (await ops.create({ email: 'ann@example.com', displayName: 'Ann' }, system)).id;

@@ -5,6 +5,7 @@ import { createAuditLog } from '../audit/audit-log.js';
 import { fakeClock } from '../core/clock.js';
 import { createSecretBox } from '../secrets/envelope.js';
 import { openStore, type Store } from '../store/db.js';
+import { openTestStore } from '../../test/harness/pglite-template.js';
 import { createTestDatabase } from '../../test/harness/pg-database.js';
 import { createOperators } from './operators.js';
 import { createTotp, requireFreshTotp, type Totp, type TotpDeps } from './totp.js';
@@ -20,7 +21,7 @@ let totp: Totp;
 let n = 0;
 
 beforeAll(async () => {
-  store = await openStore({ dataDir: 'memory://' });
+  store = await openTestStore();
   deps = { db: store.db, secrets, clock, audit };
   totp = createTotp(deps);
 });

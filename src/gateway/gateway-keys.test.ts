@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAuditLog } from '../audit/audit-log.js';
 import { fakeClock } from '../core/clock.js';
 import { createSecretBox } from '../secrets/envelope.js';
-import { openStore, type Store } from '../store/db.js';
+import type { Store } from '../store/db.js';
+import { openTestStore } from '../../test/harness/pglite-template.js';
 import { isWellFormedEd25519, newEd25519KeyPair } from './ed25519-keypair.js';
 import { gatewayKey } from './gateway-keys.js';
 
@@ -46,7 +47,7 @@ describe('a malformed gateway key stored by an earlier version', () => {
   const audit = createAuditLog({ clock });
 
   beforeAll(async () => {
-    store = await openStore({ dataDir: 'memory://' });
+    store = await openTestStore();
   });
   afterAll(async () => {
     await store?.close();

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endpoints } from '../api/endpoints.js';
 import { startTimebox, type Timebox } from '../server/start.js';
+import { seedDataDir } from '../../test/harness/pglite-template.js';
 
 /**
  * The dashboard's client-side routes: not part of the API. Its built files would each be a route
@@ -21,7 +22,7 @@ let tb: Timebox;
 let dataDir: string;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'timebox-contract-'));
+  dataDir = await seedDataDir(await mkdtemp(join(tmpdir(), 'timebox-contract-')));
   tb = await startTimebox({
     listen: false,
     env: {

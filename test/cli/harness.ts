@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
 import { compiledEntry } from '../harness/compiled.js';
+import { seedDataDir } from '../harness/pglite-template.js';
 import { signInFirstOwner } from '../support/http.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -30,7 +31,7 @@ export async function startTestServer(opts: { firstPasswordChanged?: boolean } =
     env: {
       PORT: '0',
       HOST: '127.0.0.1',
-      TIMEBOX_DATA_DIR: path.join(dir, 'data'),
+      TIMEBOX_DATA_DIR: await seedDataDir(path.join(dir, 'data')),
       TIMEBOX_LOG_LEVEL: 'silent',
       TIMEBOX_ENABLE_FAKE_CONNECTOR: 'true',
       // Every test target, relay and receiver listens on this host.

@@ -7,12 +7,13 @@ import { createAuditLog } from '../../src/audit/audit-log.js';
 import type { Clock } from '../../src/core/clock.js';
 import { createCredentialEngines } from '../../src/credentials/index.js';
 import { createSecretBox } from '../../src/secrets/envelope.js';
-import { openStore, type Store } from '../../src/store/db.js';
+import type { Store } from '../../src/store/db.js';
+import { openTestStore } from '../harness/pglite-template.js';
 
 export const ISSUER = 'https://timebox.test';
 
 export async function credentialKit(clock: Clock) {
-  const store: Store = await openStore({ dataDir: 'memory://' });
+  const store: Store = await openTestStore();
   const box = createSecretBox(randomBytes(32));
   const engines = createCredentialEngines({ db: store.db, box, clock, audit: createAuditLog({ clock }), tokenIssuer: ISSUER });
   return {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../harness/postgres.js';
+import { seedDataDir } from '../harness/pglite-template.js';
 import { type JitDomain, type SambaDc, adminClient, bindAs, prepareJitDomain, startSambaDc } from '../harness/samba.js';
 import { startChildServer, type ChildServer } from '../support/child-server.js';
 import { addMember, signIn, signInFirstOwner, type ApiClient } from '../support/http.js';
@@ -78,7 +79,7 @@ describe('Timebox is down at the end of a grant', () => {
     const env = {
       PORT: String(await freePort()),
       HOST: '127.0.0.1',
-      TIMEBOX_DATA_DIR: dataDir,
+      TIMEBOX_DATA_DIR: await seedDataDir(dataDir),
       TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
       TIMEBOX_SWEEP_MS: '500',
       TIMEBOX_RECONCILE_MS: '0',

@@ -13,6 +13,7 @@ import type { AgentConfigInput } from '../../src/agent/config.js';
 import { AgentClient } from '../../src/agent/http-client.js';
 import { enrollAgent, loadIdentity } from '../../src/agent/identity.js';
 import { freePort, type HostNamespace } from '../harness/host-namespace.js';
+import { seedDataDir } from '../harness/pglite-template.js';
 import { startAgentProcess, waitUntil, writeAgentConfig, type AgentProcess } from '../agent/support.js';
 import { shiftableClock } from '../support/test-server.js';
 import { signInFirstOwner, type ApiClient } from '../support/http.js';
@@ -33,6 +34,7 @@ export interface RestartableServer {
 
 export async function startRestartableServer(env: Record<string, string> = {}, opts: { logger?: Logger } = {}): Promise<RestartableServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'timebox-agent-e2e-'));
+  if (!env.DATABASE_URL) await seedDataDir(dataDir);
   const port = await freePort();
   const clock = shiftableClock();
   const fullEnv = {

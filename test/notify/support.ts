@@ -16,7 +16,8 @@ import { createNotificationDispatcher } from '../../src/notify/dispatcher.js';
 import { createOutboundPolicy } from '../../src/net/outbound-policy.js';
 import type { GrantSummary } from '../../src/notify/events.js';
 import { createSecretBox } from '../../src/secrets/envelope.js';
-import { openStore, type Store } from '../../src/store/db.js';
+import type { Store } from '../../src/store/db.js';
+import { openTestStore } from '../harness/pglite-template.js';
 
 export interface ReceivedMail {
   to: string[];
@@ -112,7 +113,7 @@ export async function startReceiver(status: (n: number) => number = () => 200) {
 
 /** A throwaway store (PGlite unless a PostgreSQL store is given), a fake clock and a few people. */
 export async function createNotifyKit(opts: { store?: Store } = {}) {
-  const store = opts.store ?? (await openStore({ dataDir: 'memory://' }));
+  const store = opts.store ?? (await openTestStore());
   const clock = fakeClock('2026-03-01T09:00:00.000Z');
   const secrets = createSecretBox(randomBytes(32));
   const audit = createAuditLog({ clock });

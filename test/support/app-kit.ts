@@ -15,6 +15,7 @@ import { createOutboundPolicy } from '../../src/net/outbound-policy.js';
 import { createKeyedLimiter } from '../../src/scheduler/keyed-limiter.js';
 import { createScheduler } from '../../src/scheduler/scheduler.js';
 import { openStore, type Store } from '../../src/store/db.js';
+import { openTestStore } from '../harness/pglite-template.js';
 import type { AppDeps } from '../../src/app/deps.js';
 import { createActivateJob } from '../../src/app/activate-grant.js';
 import { createRevokeBatchJob, createRevokeJob } from '../../src/app/revoke-grant.js';
@@ -29,7 +30,7 @@ export async function createAppKit(opts: {
   /** Where the fake clock starts; real targets need today (they judge expiry by their own clock). */
   start?: string;
 }) {
-  const store = opts.store ?? (await openStore(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : { dataDir: 'memory://' }));
+  const store = opts.store ?? (opts.databaseUrl ? await openStore({ databaseUrl: opts.databaseUrl }) : await openTestStore());
   const clock = fakeClock(opts.start ?? '2026-03-01T09:00:00.000Z');
   // Real targets in these tests listen on this host: the operator's allowance for loopback.
   const outbound = createOutboundPolicy({ allow: 'loopback' });

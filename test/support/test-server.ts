@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
+import { seedDataDir } from '../harness/pglite-template.js';
 import { createOperators } from '../../src/auth/operators.js';
 import { ownPassword, signIn, signInFirstOwner, type ApiClient, type Member } from './http.js';
 
@@ -30,6 +31,7 @@ export interface TestServer {
 
 export async function startTestServer(opts: { databaseUrl?: string; env?: Record<string, string> } = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'timebox-test-'));
+  if (!opts.databaseUrl) await seedDataDir(dataDir);
   const clock = shiftableClock();
   const tb = await startTimebox({
     clock,

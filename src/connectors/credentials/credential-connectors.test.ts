@@ -11,7 +11,8 @@ import { fakeClock } from '../../core/clock.js';
 import { createAuditLog } from '../../audit/audit-log.js';
 import { createCredentialEngines, type CredentialEngines } from '../../credentials/index.js';
 import { createSecretBox } from '../../secrets/envelope.js';
-import { openStore, type Store } from '../../store/db.js';
+import type { Store } from '../../store/db.js';
+import { openTestStore } from '../../../test/harness/pglite-template.js';
 import type { ConnectorInstance, GrantSpec, RevokeSpec } from '../contract.js';
 import { securityTokenConnector } from './security-token.js';
 import { sshCertificateConnector } from './ssh-certificate.js';
@@ -40,7 +41,7 @@ const spec = (grantId: string, over: Partial<GrantSpec> = {}): GrantSpec => ({
 const revokeSpec = (grantId: string): RevokeSpec => ({ grantId, tenantId, handle: {}, retain: [], accountStillNeededUntil: null, rotatePassword: 'x' });
 
 beforeAll(async () => {
-  store = await openStore({ dataDir: 'memory://' });
+  store = await openTestStore();
   kit = createCredentialEngines({ db: store.db, box: createSecretBox(randomBytes(32)), clock, audit: createAuditLog({ clock }), tokenIssuer: 'https://timebox.test' });
   tenantId = randomUUID();
   await store.db.insertInto('tenants').values({ id: tenantId, slug: `t-${tenantId.slice(0, 8)}`, name: 'test', created_at: clock.now() }).execute();
