@@ -16,7 +16,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll, expect, inject, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it, onTestFailed, onTestFinished } from 'vitest';
 import { createAuditLog } from '../../src/audit/audit-log.js';
 import { systemClock } from '../../src/core/clock.js';
 import { sweepRecordings } from '../../src/gateway/recording-retention.js';
@@ -234,6 +234,8 @@ it('SFTP and port forwarding: refused by default, relayed under a policy that al
   const upload = path.join(dir, 'upload.bin');
   await writeFile(upload, randomBytes(200_000));
   const remote = `/tmp/tbgp-upload-${randomBytes(4).toString('hex')}.bin`;
+  // The host's /tmp is the machine's: the uploaded file is removed whatever the test's outcome.
+  onTestFinished(() => rm(remote, { force: true }));
   const download = path.join(dir, 'passwd.copy');
   await writeFile(batch, `put ${upload} ${remote}\nget /etc/passwd ${download}\n`);
   const sftp = await runArgv('/usr/bin/sftp', ['-F', config, '-P', String(gw.port), '-b', batch, 'web-01@127.0.0.1'], { env: sshEnv(dir), timeoutMs: 60_000 });
