@@ -203,7 +203,7 @@ async function main() {
       const label = `Full lifecycles/s (${r.lifecycles.toLocaleString('en-US')}, ${r.concurrency} in flight)`;
       rows.push(row(label, 'PostgreSQL', r.perSecond, '/s'));
       rows.push(row(`pgbench simple-update (scale 1, 4 clients, ${scale.pgbenchSeconds} s)`, 'PostgreSQL', tps, 'tps'));
-      rows.push(row('Lifecycles / pgbench tps', 'PostgreSQL', r.perSecond / tps, ''));
+      rows.push(row('Lifecycles / pgbench tps', 'PostgreSQL', r.perSecond / tps, '', { text: '≥ 0.10', ok: (v) => v >= 0.1 }));
       rows.push(row('Lifecycles ended other than revoked-on-expiry', 'PostgreSQL', r.endedOtherwise + r.requestErrors, '', { text: '0', ok: (v) => v === 0 }));
       rows.push(row('Audit seal lag p99 (event written -> sealed, during the lifecycles)', 'PostgreSQL', r.sealLagMs.p99 ?? Number.NaN, 'ms', { text: '< 1,000 ms', ok: (v) => v < 1_000 }));
     });
