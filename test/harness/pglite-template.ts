@@ -3,8 +3,8 @@
  * by the global setup (`inject('pgliteTemplate')`) and copied for each store a test opens.
  *
  * Why: PGlite creates a new data directory by running initdb inside WebAssembly, about 3-4 s of
- * CPU each time on this machine, and then every migration; a copy and an open cost under 1 s.
- * Tests open about a hundred such stores, on two cores. The template is made by the same
+ * CPU each time on a two-core test machine, and then every migration; a copy and an open cost
+ * under 1 s. Tests open about a hundred such stores. The template is made by the same
  * `openStore` (initdb, then every migration), so a copy is what a first start leaves behind;
  * opening it still runs the migrator, which finds nothing to do.
  */

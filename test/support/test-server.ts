@@ -31,7 +31,8 @@ export interface TestServer {
 
 export async function startTestServer(opts: { databaseUrl?: string; env?: Record<string, string> } = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'timebox-test-'));
-  if (!opts.databaseUrl) await seedDataDir(dataDir);
+  // The embedded store only: a DATABASE_URL (either way) leaves the data dir to keys and files.
+  if (!opts.databaseUrl && !opts.env?.DATABASE_URL) await seedDataDir(dataDir);
   const clock = shiftableClock();
   const tb = await startTimebox({
     clock,
