@@ -80,6 +80,20 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * The store's database could not be reached or ended the connection (a restart, a failover): the
+ * request is worth trying again (503). Not an AppError, whose catchers read it as a refusal of
+ * what was asked; a moment's outage must not become one.
+ */
+export class StoreUnavailableError extends Error {
+  readonly status = 503;
+  readonly code = 'store_unavailable';
+  constructor(cause: unknown) {
+    super('the database cannot be reached at the moment; try again', { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 export const badRequest = (message: string, details?: unknown) => new AppError('bad_request', message, details);
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
 export const forbidden = (message: string) => new AppError('forbidden', message);

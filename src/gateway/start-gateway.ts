@@ -63,7 +63,7 @@ export async function runGatewayProcess(env: Record<string, string | undefined> 
   const masterKey = await loadMasterKey({ env, dataDir: server.TIMEBOX_DATA_DIR });
   const store = await openStore(
     server.DATABASE_URL
-      ? { databaseUrl: server.DATABASE_URL, onConnectionLost: (err) => log.warn({ err }, 'store: an idle database connection was lost; a new one is opened on next use') }
+      ? { databaseUrl: server.DATABASE_URL, onConnectionLost: (err) => log.warn({ err }, 'store: a database connection was lost; a new one is opened on next use') }
       : { dataDir: server.TIMEBOX_DATA_DIR },
   );
   // Servers relaying the live view listen on the same database; alone on PGlite nobody can watch.

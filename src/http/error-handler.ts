@@ -6,7 +6,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AppError } from '../core/errors.js';
+import { AppError, StoreUnavailableError } from '../core/errors.js';
 import { issuesAsSentences } from '../core/zod-issues.js';
 
 export const BODY_LIMIT_BYTES = 256 * 1024;
@@ -60,6 +60,7 @@ const codeByStatus: Record<number, string> = { 400: 'bad_request', 401: 'unautho
 
 export function mapError(err: unknown): Mapped | null {
   if (err instanceof AppError) return { status: err.status, code: err.code, message: err.message, details: err.details };
+  if (err instanceof StoreUnavailableError) return { status: err.status, code: err.code, message: err.message };
   if (typeof err !== 'object' || err === null) return null;
   if (hasZodFastifySchemaValidationErrors(err)) return validationError(err as FastifyError);
   const e = err as Partial<FastifyError> & { code?: unknown };

@@ -127,7 +127,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   const store = await openStore(
     embedded
       ? { dataDir: config.TIMEBOX_DATA_DIR }
-      : { databaseUrl: config.DATABASE_URL, onConnectionLost: (err) => log.warn({ err }, 'store: an idle database connection was lost; a new one is opened on next use') },
+      : { databaseUrl: config.DATABASE_URL, onConnectionLost: (err) => log.warn({ err }, 'store: a database connection was lost; a new one is opened on next use') },
   );
 
   const audit = createAuditLog({ clock });

@@ -10,6 +10,7 @@ import type { Database } from './schema.js';
 import { migrateToLatest } from './migrator.js';
 import { pgliteWasmModule } from './pglite-module.js';
 import { PreparedStatementClient } from './prepared-client.js';
+import { storeUnavailable } from './connection-loss.js';
 
 export interface StoreOptions {
   /** postgres://… — production store. */
@@ -19,9 +20,9 @@ export interface StoreOptions {
   /** Connections to PostgreSQL (ignored for PGlite, which has one). */
   poolSize?: number;
   /**
-   * Told when an idle PostgreSQL connection fails (a database restart, a failover, an
-   * administrator ending sessions). The pool drops it and opens a new one on next use; without a
-   * listener such an error would end the process.
+   * Told once per connection when PostgreSQL ends it (a restart, a failover, an administrator
+   * ending sessions), whether it was idle or in use. The pool drops it and opens a new one on next
+   * use.
    */
   onConnectionLost?: (err: Error) => void;
 }
@@ -50,10 +51,13 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     // the pool would otherwise close idle ones after 10 s.
     const size = opts.poolSize ?? 10;
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: size, min: size, Client: PreparedStatementClient });
-    pool.on('error', (err) => opts.onConnectionLost?.(err));
+    reportLostConnections(pool, opts.onConnectionLost);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     await migrateToLatest(db);
     const warming = openAll(pool, size);
+    // From here on, a connection that cannot be opened is a moment's outage (503), not a bug;
+    // at start it stays the library's own error, which says where the database was sought.
+    unavailableWhenUnreachable(pool);
     return {
       db,
       kind: 'postgres',
@@ -82,6 +86,34 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
       await pglite.close();
     },
   };
+}
+
+/**
+ * pg.Pool listens for a connection's errors only while it is idle. A connection in use (a
+ * transaction between two statements) that the database ends emits its error with no listener,
+ * which would end the process. Every connection gets a listener for its whole life: its holder
+ * meets the loss at its next statement, and the pool drops it when it is released.
+ */
+function reportLostConnections(pool: pg.Pool, onLost: ((err: Error) => void) | undefined): void {
+  pool.on('connect', (client) => {
+    let reported = false; // a terminated backend says so, then its socket ends: one report
+    client.on('error', (err) => {
+      if (reported) return;
+      reported = true;
+      onLost?.(err);
+    });
+  });
+  pool.on('error', () => {}); // an idle connection's loss, already reported by its own listener
+}
+
+function unavailableWhenUnreachable(pool: pg.Pool): void {
+  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+  Object.assign(pool, {
+    connect: () =>
+      connect().catch((err: unknown) => {
+        throw storeUnavailable(err);
+      }),
+  });
 }
 
 /**

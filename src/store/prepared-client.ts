@@ -16,6 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
+import { isConnectionEndingState, storeUnavailable } from './connection-loss.js';
 
 const MAX_NAMED = 2_000;
 const names = new Map<string, string>();
@@ -40,10 +41,22 @@ export class PreparedStatementClient extends pg.Client {
   // pg's overloads are many; the store only calls (text, values) and (config).
   override query(...args: unknown[]): never {
     const [text, values] = args;
-    if (typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || args.length !== 2) {
-      return (super.query as (...a: unknown[]) => never)(...args);
-    }
-    return this.#prepared(text, values, true) as never;
+    const plain = typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || args.length !== 2;
+    const sent: unknown = plain ? (super.query as (...a: unknown[]) => unknown)(...args) : this.#prepared(text, values, true);
+    // Callback and cursor calls answer otherwise; only a promise is ours to translate.
+    if (!(sent instanceof Promise)) return sent as never;
+    return sent.catch((err: unknown) => {
+      throw this.#lost(err) ? storeUnavailable(err) : err;
+    }) as never;
+  }
+
+  /**
+   * The connection is gone, told by the server (an ending SQLSTATE) or by the client's own state:
+   * pg records an ended socket in fields its pool also reads, and says so otherwise only in words.
+   */
+  #lost(err: unknown): boolean {
+    const state = this as unknown as { _ended?: boolean; _queryable?: boolean };
+    return state._ended === true || state._queryable === false || isConnectionEndingState(err);
   }
 
   async #prepared(text: string, values: unknown[], mayRetry: boolean): Promise<pg.QueryResult> {
