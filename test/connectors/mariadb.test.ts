@@ -139,4 +139,32 @@ describe('mariadb connector against a real server', () => {
       await new Promise((r) => setTimeout(r, 250));
     }
   });
+
+  it('goes on when MariaDB ends the pool\'s idle connections (a restart, an administrator\'s KILL): the next grant and revoke work', async () => {
+    const killServiceConnections = async () => {
+      const c = await s.admin();
+      try {
+        const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT id FROM information_schema.processlist WHERE user = ?', [t.config.user]);
+        for (const r of rows) await c.query(`KILL CONNECTION ${Number(r.id)}`);
+        return rows.length;
+      } finally {
+        await c.end();
+      }
+    };
+    const warm = `warm_${hex(3)}_jit`;
+    await target.grant(ctx, spec(warm, pw(), [t.readers])); // the pool now holds connections
+    expect(await killServiceConnections()).toBeGreaterThan(0);
+
+    const name = `kill_${hex(3)}_jit`;
+    const password = pw();
+    const g = spec(name, password, [t.readers]);
+    // A connection the pool has not yet noticed is dead may fail one call, as a transient error.
+    const first = await target.grant(ctx, g).catch((e: unknown) => e);
+    const { handle } = first instanceof TargetError && first.retryable ? await target.grant(ctx, g) : (first as Awaited<ReturnType<ConnectorInstance['grant']>>);
+    expect(await canLogin(s, name, password)).toBe(true);
+    const r = { grantId: g.grantId, handle, retain: [], accountStillNeededUntil: null, rotatePassword: pw() };
+    await target.revoke(ctx, r);
+    expect(await target.verify(ctx, r)).toMatchObject({ state: 'absent' });
+    expect(await canLogin(s, name, password)).toBe(false);
+  });
 });
