@@ -206,6 +206,7 @@ export async function measureMariadbOverhead(o: { databaseUrl?: string; roundTri
       await connector.roundTrip();
       await timebox();
     }
+    await tb.audit.sealer.sealNow();
     const size = 10;
     const blocks = Math.max(2, Math.round(o.roundTrips / size));
     const block = async (fn: () => Promise<void>) => {
@@ -216,10 +217,19 @@ export async function measureMariadbOverhead(o: { databaseUrl?: string; roundTri
     const ms = { direct: 0, connector: 0, timebox: 0 };
     const ratios: number[] = [];
     const connectorRatios: number[] = [];
+    // Timebox's block ends when its events are sealed too: that work is Timebox's, and left to
+    // its background loop it would run during the next side's block (in the same thread, on the
+    // embedded store) and be counted there.
+    const timeboxBlock = async () => {
+      const s = performance.now();
+      for (let k = 0; k < size; k++) await timebox();
+      await tb!.audit.sealer.sealNow();
+      return performance.now() - s;
+    };
     for (let i = 0; i < blocks; i++) {
       const d = await block(() => direct!.roundTrip(user));
       const c = await block(() => connector!.roundTrip());
-      const tt = await block(timebox);
+      const tt = await timeboxBlock();
       ms.direct += d;
       ms.connector += c;
       ms.timebox += tt;

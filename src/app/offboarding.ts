@@ -17,6 +17,7 @@ import { resolveApprovals, type Decision } from '../core/approval.js';
 import { readRules } from '../core/policy-rules.js';
 import type { Database, GrantRow } from '../store/schema.js';
 import type { Tokens } from '../auth/tokens.js';
+import type { MemberRemoval } from '../auth/member-removal.js';
 import type { Actor, AppDeps } from './deps.js';
 import { applyGrantEvent, InvalidTransitionError, StaleGrantError } from './grant-transitions.js';
 import { loadGrant } from './grant-queries.js';
@@ -195,6 +196,34 @@ export function createOffboarding(deps: OffboardingDeps) {
     if (owners.every((o) => o.operator_id === operatorId)) throw conflict('this is the last owner of the tenant; make someone else owner first');
   }
 
+  /**
+   * Someone leaves a tenant (see auth/member-removal.ts): in the removal's transaction, their
+   * pending requests are cancelled and their live grants move to revoking, whose revoke work is
+   * stored with them. Rows are locked first, so a concurrent activation either finished before
+   * (the grant is revoked as active) or meets a changed grant and stops.
+   */
+  async function endTenantAccessIn(tx: Tx, tenantId: string, operatorId: string, actor: Actor, reason: string): Promise<void> {
+    const grants = await tx
+      .selectFrom('grants')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('operator_id', '=', operatorId)
+      .where('state', 'in', [...PENDING, ...LIVE])
+      .orderBy('id')
+      .forUpdate()
+      .execute();
+    for (const g of grants) {
+      const event = (PENDING as readonly string[]).includes(g.state) ? ({ type: 'cancel', reason } as const) : ({ type: 'revoke', reason } as const);
+      await applyGrantEvent(deps, tx, g, event, actor, { reason });
+    }
+  }
+
+  /** After the removal's commit: revocations start now, and approvals waiting on them go elsewhere. */
+  async function afterTenantAccessEnded(tenantId: string, operatorId: string, actor: Actor): Promise<void> {
+    deps.poke();
+    await rerouteApprovals(operatorId, tenantId, actor);
+  }
+
   /** Disable in one tenant. `guard` sees the member's roles (e.g. only owners may disable an owner). */
   async function disableMember(tenantId: string, operatorId: string, actor: Actor, reason: string, guard: (roles: string[]) => void): Promise<OffboardingReport> {
     if (actor.id === operatorId) throw forbidden('you cannot disable yourself');
@@ -254,7 +283,8 @@ export function createOffboarding(deps: OffboardingDeps) {
     });
   }
 
-  return { disableMember, disableOperator, enableMember, enableOperator, endSessions };
+  const memberRemoval: MemberRemoval = { endAccessIn: endTenantAccessIn, afterCommit: afterTenantAccessEnded };
+  return { disableMember, disableOperator, enableMember, enableOperator, endSessions, memberRemoval };
 }
 
 export type Offboarding = ReturnType<typeof createOffboarding>;

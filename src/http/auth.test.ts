@@ -1,3 +1,4 @@
+import { noAccessToEnd } from '../auth/member-removal.js';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOGIN_ATTEMPTS_PER_MINUTE } from './routes/auth-routes.js';
@@ -46,7 +47,7 @@ describe('sign in', () => {
   });
 
   it('marks the cookie Secure when the server is configured for HTTPS', async () => {
-    const app = await createHttpServer({ db: t.db, audit: t.audit, clock: t.clock, logger: false, routes: [], secureCookies: true });
+    const app = await createHttpServer({ db: t.db, audit: t.audit, clock: t.clock, logger: false, routes: [], memberRemoval: noAccessToEnd, secureCookies: true });
     const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: t.admin.email, password: t.admin.password }, remoteAddress: '10.8.8.8' });
     await app.close();
     expect(String(res.headers['set-cookie'])).toMatch(/; Secure/);
@@ -157,7 +158,7 @@ describe('the readable CSRF cookie (double submit: a second tab stays signed in)
   });
 
   it('is Secure when the request came over HTTPS (a proxy that says so), even without secure session cookies', async () => {
-    const app = await createHttpServer({ db: t.db, audit: t.audit, clock: t.clock, logger: false, routes: [], trustProxy: { kind: 'hops', hops: 1 } });
+    const app = await createHttpServer({ db: t.db, audit: t.audit, clock: t.clock, logger: false, routes: [], memberRemoval: noAccessToEnd, trustProxy: { kind: 'hops', hops: 1 } });
     const res = await app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',

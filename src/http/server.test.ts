@@ -1,3 +1,4 @@
+import { noAccessToEnd } from '../auth/member-removal.js';
 import { Writable } from 'node:stream';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -164,7 +165,7 @@ describe('the server', () => {
     const clock = fakeClock();
     const pool = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', connectionTimeoutMillis: 2000 });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    const app = await createHttpServer({ db, audit: createAuditLog({ clock }), clock, logger: false, routes: [] });
+    const app = await createHttpServer({ db, audit: createAuditLog({ clock }), clock, logger: false, routes: [], memberRemoval: noAccessToEnd });
     try {
       const res = await app.inject({ method: 'GET', url: '/healthz' });
       expect(res.statusCode).toBe(503);

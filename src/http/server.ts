@@ -3,6 +3,7 @@
  * OpenAPI document all come from the same schemas), session/token auth and one error shape.
  * Returns the instance without listening so tests can `inject` and the CLI can `listen`.
  */
+import type { MemberRemoval } from '../auth/member-removal.js';
 import { routeOf } from './route-of.js';
 import { endpoints } from '../api/endpoints.js';
 import fastifyCookie from '@fastify/cookie';
@@ -62,6 +63,8 @@ export interface HttpServerOptions extends HttpDeps {
   secureCookies?: boolean;
   /** Encrypts operators' TOTP secrets; without it, enrolled operators cannot sign in (never skipped). */
   secrets?: SecretBox;
+  /** What a member's removal from a tenant also ends (their grants there); see auth/member-removal.ts. */
+  memberRemoval: MemberRemoval;
   /** Told the duration of every response, by route pattern (metrics). */
   observeRequest?: (method: string, route: string | undefined, statusCode: number, seconds: number) => void;
 }
@@ -138,7 +141,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
     authRoutes({ db, audit, operators, tokens, totp, secureCookies: deps.secureCookies ?? false }),
     mfaRoutes({ totp }),
     tokenRoutes({ tokens, clock }),
-    tenantRoutes({ db, operators, invitations }),
+    tenantRoutes({ db, operators, invitations, memberRemoval: deps.memberRemoval }),
     identityRoutes({ invitations, ownPassword: createOwnPassword({ db, audit, tokens }), tokens }),
   ];
   for (const routes of [...builtIn, ...deps.routes]) {

@@ -3,6 +3,7 @@
  * with helpers to sign in and to check that no stored secret hash ever left the server.
  * Used by tests only; open one per test file (opening PGlite takes seconds).
  */
+import { noAccessToEnd } from '../auth/member-removal.js';
 import { randomBytes } from 'node:crypto';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { Logger } from 'pino';
@@ -34,6 +35,7 @@ export async function createTestApp(opts: { routes?: RouteModule[]; secureCookie
     clock,
     logger: opts.logger ?? false,
     routes: opts.routes ?? [],
+    memberRemoval: noAccessToEnd,
     secureCookies: opts.secureCookies ?? false,
     secrets: createSecretBox(randomBytes(32)),
   });

@@ -256,7 +256,9 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   const targetProbe = createTargetProbe(deps);
   // Watched sessions' output, from whichever gateway holds them (live-feed.ts).
   const liveFeed = config.DATABASE_URL ? postgresLiveFeed({ databaseUrl: config.DATABASE_URL, log }) : inProcessLiveFeed();
+  const offboarding = createOffboarding({ ...deps, tokens: createTokens({ db: store.db, audit: deps.audit, clock }) });
   const app = await createHttpServer({
+    memberRemoval: offboarding.memberRemoval,
     db: store.db,
     audit: deps.audit,
     clock,
@@ -288,10 +290,11 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
       gatewayLiveRoutes({ ...deps, recordings, liveFeed }),
       ssoRoutes({
         ...deps,
+        memberRemoval: offboarding.memberRemoval,
         secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
         publicUrl: () => config.TIMEBOX_PUBLIC_URL ?? (url || `http://${config.HOST}:${config.PORT}`),
       }),
-      offboardingRoutes({ offboarding: createOffboarding({ ...deps, tokens: createTokens({ db: store.db, audit: deps.audit, clock }) }) }),
+      offboardingRoutes({ offboarding }),
       // Last: it answers every other GET with the dashboard.
       webRoutes({ distDir: config.TIMEBOX_WEB_DIR ?? defaultWebDir() }),
     ],

@@ -12,6 +12,7 @@
  *   and refused.
  * - The session is confined to this tenant (api_tokens.sso_tenant_id).
  */
+import type { MemberRemoval } from '../member-removal.js';
 import type { Kysely, Transaction } from 'kysely';
 import type { AuditLog } from '../../audit/types.js';
 import type { Clock } from '../../core/clock.js';
@@ -42,6 +43,7 @@ export interface SsoSignInDeps {
   clock: Clock;
   operators: Operators;
   tokens: Tokens;
+  memberRemoval: MemberRemoval;
 }
 
 const SYSTEM = { type: 'system' as const, id: null };
@@ -160,6 +162,8 @@ export function createSsoSignIn(deps: SsoSignInDeps) {
 
     // Decisions are taken inside the transaction, so a concurrent sign-in cannot create twice.
     type Refusal = 'not_linkable' | 'operator_disabled' | 'no_role';
+    /** Set when this sign-in took the person out of the tenant (see below). */
+    let removed: string | null = null;
     const outcome: { refused: Refusal } | SsoIdentityResult = await inTransaction(db, async (tx): Promise<{ refused: Refusal } | SsoIdentityResult> => {
       const now = clock.now();
       let operator = await findLinked(tx, s, id.subject);
@@ -177,7 +181,9 @@ export function createSsoSignIn(deps: SsoSignInDeps) {
       if (id.roles.length === 0) {
         // The IdP no longer gives this person a role here: they stop being a member.
         if (operator && (await isMember(tx, s.tenantId, operator.id))) {
-          await operators.removeMembership(s.tenantId, operator.id, { type: 'system', id: null }, tx);
+          await operators.removeMembership(s.tenantId, operator.id, SYSTEM, tx);
+          await deps.memberRemoval.endAccessIn(tx, s.tenantId, operator.id, SYSTEM, 'the identity provider no longer gives a role in this tenant');
+          removed = operator.id;
         }
         return { refused: 'no_role' };
       }
@@ -214,6 +220,7 @@ export function createSsoSignIn(deps: SsoSignInDeps) {
       return { operator: { id: operator.id, email: operator.email, displayName: operator.display_name }, session };
     });
 
+    if (removed) await deps.memberRemoval.afterCommit(s.tenantId, removed, SYSTEM);
     if ('refused' in outcome) {
       const messages: Record<Refusal, string> = {
         not_linkable: `this sign-in cannot be linked to a Timebox account: ask an admin of the tenant to add ${email} as a member first`,

@@ -67,7 +67,7 @@ export function registerMembers(program: Command): void {
 
   members
     .command('remove')
-    .description('take someone out of the tenant (their account stays; see disable to also end their access)')
+    .description('take someone out of the tenant: their requests there are cancelled and their grants revoked (their account stays)')
     .argument('<member>', 'their email or operator id')
     .option('--json', 'machine-readable output')
     .action(async (who: string, _opts: unknown, cmd: Command) => {

@@ -5,6 +5,7 @@
  * its own PKCE challenge and trades it for a session token) and the device authorization grant,
  * also redeemed by the server so the client secret never leaves it.
  */
+import type { MemberRemoval } from '../../auth/member-removal.js';
 import { routeOf } from '../route-of.js';
 import { endpoints } from '../../api/endpoints.js';
 import { CALLBACK_PATH } from '../../api/endpoints/sso.js';
@@ -42,6 +43,8 @@ export interface SsoRoutesDeps {
   /** The server's public base URL (TIMEBOX_PUBLIC_URL, else the URL it listens on). */
   publicUrl: () => string;
   provider?: ProviderClient;
+  /** A person the identity provider no longer gives a role here leaves the tenant, and their access with it. */
+  memberRemoval: MemberRemoval;
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -73,7 +76,7 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
   const flows = createSsoFlows({ db, clock, secrets });
   const operators = createOperators({ db, audit, clock });
   const tokens = createTokens({ db, audit, clock });
-  const sso = createSsoSignIn({ db, audit, clock, operators, tokens });
+  const sso = createSsoSignIn({ db, audit, clock, operators, tokens, memberRemoval: deps.memberRemoval });
   const provider = deps.provider ?? createProviderClient();
   const redirectUri = () => new URL(CALLBACK_PATH, deps.publicUrl()).toString();
 

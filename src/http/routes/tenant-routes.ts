@@ -7,6 +7,7 @@ import { can } from '../../core/roles.js';
 import type { Database } from '../../store/schema.js';
 import { inTransaction, normalizeEmail, type Operators } from '../../auth/operators.js';
 import type { Invitations } from '../../auth/invitations.js';
+import type { MemberRemoval } from '../../auth/member-removal.js';
 import { originOf, toIssued } from './identity-routes.js';
 import { actorOf, principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, oneStringKey, stringAndIdKeys, toPage } from '../pagination.js';
@@ -23,8 +24,8 @@ function guardOwner(access: TenantAccess, previousRoles: readonly string[], what
   }
 }
 
-export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators; invitations: Invitations }) {
-  const { db, operators, invitations } = deps;
+export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators; invitations: Invitations; memberRemoval: MemberRemoval }) {
+  const { db, operators, invitations, memberRemoval } = deps;
   return (app: ZodApp) => {
     app.route({
       ...routeOf(endpoints.listTenants),
@@ -120,9 +121,14 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
       handler: async (request, reply) => {
         const principal = principalOf(request);
         const access = await requireTenant(request, request.params.tenant, 'members.manage');
-        await operators.removeMembership(access.tenantId, request.params.operatorId, actorOf(principal), db, (previous) =>
-          guardOwner(access, previous, 'remove an owner'),
-        );
+        const { operatorId } = request.params;
+        const actor = actorOf(principal);
+        // Leaving the tenant ends the person's access there in the same commit.
+        await inTransaction(db, async (tx) => {
+          await operators.removeMembership(access.tenantId, operatorId, actor, tx, (previous) => guardOwner(access, previous, 'remove an owner'));
+          await memberRemoval.endAccessIn(tx, access.tenantId, operatorId, actor, 'removed from the tenant');
+        });
+        await memberRemoval.afterCommit(access.tenantId, operatorId, actor);
         return reply.status(204).send(null);
       },
     });

@@ -85,8 +85,8 @@ export function RemoveMemberDialog(props: { tenant: string; member: MemberRef; o
     <Dialog title={`Remove ${member.operator.email}`} onClose={props.onClose}>
       <form onSubmit={submit} noValidate>
         <p className="dialog-intro">
-          They lose access to this tenant at once. Their account stays (other tenants, the audit trail); to end their live access first, use
-          Disable.
+          They lose access to this tenant at once: their pending requests are cancelled and their live grants revoked on the targets. Their
+          account stays (other tenants, the audit trail). To keep them listed here while ending every session and token too, use Disable.
         </p>
         <FormError message={error} />
         <DialogActions onCancel={props.onClose} busy={busy} busyLabel="Removing…" label="Remove member" tone="danger" />
