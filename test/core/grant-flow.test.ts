@@ -179,6 +179,41 @@ describe('grant lifecycle on the store', () => {
     expect(open).toHaveLength(0);
   });
 
+  it('never calls a grant revoked while the target still grants it, though the target said the revoke succeeded', async () => {
+    const s = await setup();
+    const g = await requestAccess(kit.deps, s.aliceActor, s.tenantId, s.alice, {
+      targetId: s.target.id, entitlements: ['writers'], durationSeconds: 600, reason: 'change 43',
+    });
+    await kit.scheduler.drain();
+    const { username } = await revealCredential(kit.deps, s.aliceActor, s.tenantId, s.alice, g.id);
+    s.state.silentRevoke = true;
+    kit.clock.advance(600_000);
+    await kit.scheduler.drain();
+    let view = await getGrant(kit.deps, s.tenantId, s.alice, g.id);
+    expect(view.state).toBe('revoking');
+    expect(view.lastError).toMatch(/^verification after revoke found: /);
+    expect(s.state.accounts.get(username)!.entitlements.has('writers')).toBe(true);
+
+    for (let i = 0; i < 2; i++) {
+      kit.clock.advance(5_000);
+      await kit.scheduler.drain();
+    }
+    view = await getGrant(kit.deps, s.tenantId, s.alice, g.id);
+    expect(view.state).toBe('revoke_failed');
+    const alerts = await kit.store.db.selectFrom('alerts').select(['severity', 'message']).where('grant_id', '=', g.id).execute();
+    expect(alerts).toEqual([{ severity: 'critical', message: expect.stringMatching(/revocation failed after 3 attempt.*verification after revoke found/) }]);
+    expect(await auditCount(g.id, 'grant.revoked')).toBe(0);
+
+    // The target behaves again: the next slow retry takes the access away and only then says so.
+    s.state.silentRevoke = false;
+    kit.clock.advance(60_000);
+    await kit.scheduler.drain();
+    view = await getGrant(kit.deps, s.tenantId, s.alice, g.id);
+    expect(view.state).toBe('revoked');
+    expect(s.state.accounts.get(username)!.entitlements.size).toBe(0);
+    expect(s.state.accounts.get(username)!.enabled).toBe(false);
+  });
+
   it('ends a grant early on request of its owner, and the end goes through revocation', async () => {
     const s = await setup();
     const g = await requestAccess(kit.deps, s.aliceActor, s.tenantId, s.alice, {

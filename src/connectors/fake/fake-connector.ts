@@ -25,6 +25,8 @@ export const fakeConfigSchema = z.strictObject({
   failGrant: failure,
   failRevoke: failure,
   failVerify: failure,
+  /** A target that answers a revoke with success and changes nothing (what peers trusted). */
+  silentRevoke: z.boolean().optional(),
   /** Fail only this many calls, then succeed (all calls when absent). */
   failTimes: z.number().int().nonnegative().optional(),
   latencyMs: z.number().int().nonnegative().optional(),
@@ -52,6 +54,7 @@ export interface FakeTargetState {
   failGrant: Failure;
   failRevoke: Failure;
   failVerify: Failure;
+  silentRevoke: boolean;
   failTimes: number | undefined;
   latencyMs: number;
   calls: { grant: number; revoke: number; verify: number };
@@ -69,6 +72,7 @@ export function fakeTargetState(instance = 'default'): FakeTargetState {
       failGrant: undefined,
       failRevoke: undefined,
       failVerify: undefined,
+      silentRevoke: false,
       failTimes: undefined,
       latencyMs: 0,
       calls: { grant: 0, revoke: 0, verify: 0 },
@@ -107,7 +111,7 @@ function createInstance(rawConfig: FakeConfig): ConnectorInstance {
   for (const e of config.entitlements) state.entitlements.add(e);
   // Only what the config sets: a test may have set failures on the state before the core
   // created (or re-created) this instance, and those must survive.
-  for (const key of ['failGrant', 'failRevoke', 'failVerify', 'failTimes', 'latencyMs'] as const) {
+  for (const key of ['failGrant', 'failRevoke', 'failVerify', 'silentRevoke', 'failTimes', 'latencyMs'] as const) {
     if (config[key] !== undefined) Object.assign(state, { [key]: config[key] });
   }
 
@@ -175,6 +179,7 @@ function createInstance(rawConfig: FakeConfig): ConnectorInstance {
     },
     async revoke(ctx, spec) {
       await enter(ctx, 'revoke');
+      if (state.silentRevoke) return;
       const { entitlements, acct, username } = account(spec.handle);
       if (!acct) return;
       if (!acct.managed) throw invalid(`account ${username} is not a Timebox JIT account`);
