@@ -15,6 +15,7 @@ import type { GrantSpecInput, JournalEntry } from '../../src/agent-wire/protocol
 import type { HostNamespace } from '../harness/host-namespace.js';
 import { sshCommand } from '../harness/host-namespace.js';
 import { encodeDates, reviveDates } from './fixtures/date-json.js';
+import { waitUntil } from '../support/wait-until.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '../..');
@@ -23,16 +24,7 @@ const tsScript = (name: string) => [process.execPath, '--import', 'tsx', path.jo
 export const iso = (ms: number) => new Date(ms).toISOString();
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
-/** A bounded poll for something the clock drives; throws with `what` on timeout. */
-export async function waitUntil<T>(what: string, timeoutMs: number, probe: () => Promise<T | null | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== null && v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(50);
-  }
-}
+export { waitUntil };
 
 export async function makeStateDir(): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), 'tb-agent-state-')); // 0700, as the agent requires

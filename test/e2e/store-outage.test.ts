@@ -12,21 +12,11 @@ import { freePort, startPostgres, type PgCluster } from '../harness/postgres.js'
 import { startChildServer, type ChildServer } from '../support/child-server.js';
 import { addMember, apiClient, signInFirstOwner } from '../support/http.js';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
+import { waitUntil } from '../support/wait-until.js';
 
 let storeCluster: PgCluster;
 let target: PgTarget;
 let server: ChildServer | null = null;
-
-/** Checks a condition a few times a second until it holds, for at most `ms`. */
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 beforeAll(async () => {
   [storeCluster, target] = await Promise.all([startPostgres({ name: 'store-outage' }), preparePgTarget(inject('pgAdminUrl'))]);
@@ -70,11 +60,11 @@ it('answers 503 while its database is down, stays up, and revokes on return a gr
   expect(signIn.status).toBe(503);
   expect((await fetch(new URL('/healthz', server.url))).status).toBe(503);
   // The grant falls due while the database is still down.
-  await until('the grant to be overdue', async () => Date.now() > new Date(grant.body.expiresAt).getTime() + 1_000);
+  await waitUntil('the grant to be overdue', 60_000, async () => Date.now() > new Date(grant.body.expiresAt).getTime() + 1_000);
   expect(process.kill(server.pid, 0)).toBe(true);
 
   await storeCluster.start();
-  const revoked = await until('the overdue grant to be revoked', async () => {
+  const revoked = await waitUntil('the overdue grant to be revoked', 60_000, async () => {
     const r = await alice.get<{ state: string; endReason: string | null }>(`${T}/grants/${grant.body.id}`);
     return r.status === 200 && r.body.state === 'revoked' ? r.body : null;
   });
