@@ -107,12 +107,15 @@ function reportLostConnections(pool: pg.Pool, onLost: ((err: Error) => void) | u
 }
 
 function unavailableWhenUnreachable(pool: pg.Pool): void {
-  const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
   Object.assign(pool, {
-    connect: () =>
-      connect().catch((err: unknown) => {
-        throw storeUnavailable(err);
-      }),
+    // The promise form is the store's (Kysely's); pool.query's own callback form passes through.
+    connect: (...args: unknown[]) =>
+      args.length > 0
+        ? connect(...args)
+        : (connect() as Promise<pg.PoolClient>).catch((err: unknown) => {
+            throw storeUnavailable(err);
+          }),
   });
 }
 
