@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { endpoint } from '../endpoint.js';
-import { uuidParam, durationSeconds, name, note, reason, text, grantSchema, tenantParamsSchema } from '../fields.js';
+import { uuidParam, durationSeconds, name, note, reason, text, grantSchema, tenantParamsSchema, pageQuerySchema, pageSchema } from '../fields.js';
 
 export const grantParams = tenantParamsSchema.extend({ grantId: uuidParam });
 export const inboxItem = z.object({
@@ -27,9 +27,10 @@ export const approvalEndpoints = {
     path: '/api/v1/tenants/:tenant/approvals',
     auth: 'session',
     tags: ['approvals'],
-    summary: 'Pending requests and extensions you may decide on',
+    summary: 'Pending requests and extensions you may decide on, oldest first (a page may hold fewer than limit; follow nextCursor)',
     params: tenantParamsSchema,
-    response: { 200: z.object({ items: z.array(inboxItem) }) },
+    query: pageQuerySchema,
+    response: { 200: pageSchema(inboxItem) },
   }),
   approveRequest: endpoint({
     method: 'POST',

@@ -13,7 +13,7 @@ import { clean, note, print, printJson, table, when } from '../output.js';
 import { totpArg, withTotp } from '../totp.js';
 
 async function inbox(ctx: Ctx): Promise<ApprovalItem[]> {
-  return (await ctx.api.call('listApprovals', { params: { tenant: await ctx.tenant() } })).items;
+  return (await ctx.api.pages('listApprovals', { params: { tenant: await ctx.tenant() } })).items;
 }
 
 /** The inbox entry an id names: an extension by its own id, a request by its grant id. */

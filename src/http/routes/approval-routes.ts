@@ -1,4 +1,5 @@
 /** Approvals inbox and decisions, extensions, break-glass reviews, and the policy simulator. */
+import { decodeCursor, encodeCursor, timeAndIdKeys } from '../pagination.js';
 import { endpoints } from '../../api/endpoints.js';
 import { routeOf } from '../route-of.js';
 import { awaitActivation } from '../../app/activation-outcome.js';
@@ -27,8 +28,12 @@ export const approvalRoutes =
       ...routeOf(endpoints.listApprovals),
       handler: async (request) => {
         const { t, viewer } = await who(request, request.params.tenant);
-        const items = await approvalInbox(deps, t.tenantId, viewer);
-        return { items: items.map((i) => ({ ...i, grant: grantJson(i.grant), acted: i.acted.map((a) => ({ ...a, at: a.at.toISOString() })) })) };
+        const after = decodeCursor(request.query.cursor, timeAndIdKeys);
+        const page = await approvalInbox(deps, t.tenantId, viewer, { limit: request.query.limit, ...(after ? { after: { createdAt: after[0], id: after[1] } } : {}) });
+        return {
+          items: page.items.map((i) => ({ ...i, grant: grantJson(i.grant), acted: i.acted.map((a) => ({ ...a, at: a.at.toISOString() })) })),
+          nextCursor: page.next ? encodeCursor([page.next.createdAt, page.next.id]) : null,
+        };
       },
     });
 

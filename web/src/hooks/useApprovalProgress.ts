@@ -4,7 +4,7 @@
  * would have chosen (mirrored here), and the level is known only when there is a single one.
  */
 import { useEffect, useMemo, useState } from 'react';
-import { call } from '../api';
+import { allPages, call } from '../api';
 import type { ApprovalProgress } from '../components/Status';
 import { useWorkspace } from '../context';
 import { useLiveEvents } from '../live';
@@ -31,7 +31,7 @@ export function useApprovalProgress(grants: readonly (Grant | undefined)[]): Rec
     Promise.all([
       canPolicies ? call('listPolicies', { params: { tenant: ws.slug } }).then((r) => r.items) : Promise.resolve([]),
       canPolicies ? call('listGroups', { params: { tenant: ws.slug } }).then((r) => r.items) : Promise.resolve([]),
-      call('listApprovals', { params: { tenant: ws.slug } }).then((r) => r.items),
+      allPages('listApprovals', { params: { tenant: ws.slug } }, 2000),
     ]).then(
       ([policies, groups, inbox]) => {
         if (stale) return;

@@ -4,12 +4,12 @@
  * what the stream does not announce (an extension, a request the viewer may decide but not read).
  */
 import { useCallback } from 'react';
-import { call } from '../api';
+import { allPages } from '../api';
 import { useLiveData } from '../hooks/useLiveData';
 
 export function useWaitingApprovals(tenant: string): number | null {
   const request = useCallback(
-    () => call('listApprovals', { params: { tenant } }).then((r) => r.items.filter((i) => i.cannotDecide === null).length),
+    () => allPages('listApprovals', { params: { tenant } }, 2000).then((items) => items.filter((i) => i.cannotDecide === null).length),
     [tenant],
   );
   return useLiveData(request, { everyMs: 30_000, whileVisible: true }).data;

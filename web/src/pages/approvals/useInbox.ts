@@ -5,7 +5,7 @@
  * refresh every 30 s catches those (and approvers who do not see every grant's events).
  */
 import { useCallback } from 'react';
-import { call } from '../../api';
+import { allPages } from '../../api';
 import { useLiveData } from '../../hooks/useLiveData';
 import type { InboxItem } from '../../../../src/api/types.js';
 
@@ -14,7 +14,7 @@ const FALLBACK_REFRESH = { everyMs: 30_000 };
 export const itemKey = (i: InboxItem) => (i.kind === 'extension' ? `x:${i.extensionId}` : `g:${i.grant.id}`);
 
 export function useInbox(tenant: string) {
-  const request = useCallback(() => call('listApprovals', { params: { tenant } }).then((r) => r.items), [tenant]);
+  const request = useCallback(() => allPages('listApprovals', { params: { tenant } }, 2000), [tenant]);
   const { data: items, error, update, reloadSoon } = useLiveData(request, FALLBACK_REFRESH);
 
   /** Takes a decided item out at once; the reload that follows confirms it. */
