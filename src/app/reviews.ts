@@ -13,7 +13,13 @@ export interface ReviewView {
   notes: string | null;
 }
 
-export async function listReviews(deps: Pick<AppDeps, 'db'>, tenantId: string, open: boolean): Promise<ReviewView[]> {
+/** Oldest owed first; `after` is the (owed_since, grant id) of the last review of the previous page. */
+export async function listReviews(
+  deps: Pick<AppDeps, 'db'>,
+  tenantId: string,
+  open: boolean,
+  page: { limit: number; after?: { owedSince: Date; grantId: string } },
+): Promise<ReviewView[]> {
   let q = deps.db
     .selectFrom('reviews')
     .innerJoin('grants', 'grants.id', 'reviews.grant_id')
@@ -22,7 +28,9 @@ export async function listReviews(deps: Pick<AppDeps, 'db'>, tenantId: string, o
     .select(['reviews.grant_id', 'operators.email', 'access_requests.reason', 'reviews.owed_since', 'reviews.reviewer_id', 'reviews.reviewed_at', 'reviews.verdict', 'reviews.notes'])
     .where('reviews.tenant_id', '=', tenantId);
   if (open) q = q.where('reviews.reviewed_at', 'is', null);
-  const rows = await q.orderBy('reviews.owed_since').limit(500).execute();
+  const { after } = page;
+  if (after) q = q.where((eb) => eb(eb.refTuple('reviews.owed_since', 'reviews.grant_id'), '>', eb.tuple(after.owedSince, after.grantId)));
+  const rows = await q.orderBy('reviews.owed_since').orderBy('reviews.grant_id').limit(page.limit).execute();
   return rows.map((r) => ({
     grantId: r.grant_id,
     requesterEmail: r.email,

@@ -1,5 +1,5 @@
 /**
- * The approvals inbox comes in pages (`?limit=&cursor=`), oldest first, to its end: approvers read
+ * The approvals inbox, the alerts and the owed reviews come in pages (`?limit=&cursor=`), oldest first, to its end: approvers read
  * every pending request (deciding only their own: `cannotDecide` says why not), and someone who
  * approves nothing sees none. Before, the server answered with the tenant's first 500 pending
  * requests and no cursor: a request behind 500 others was in nobody's inbox.
@@ -17,13 +17,15 @@ let amy: Member;
 let bob: Member;
 let rex: Member;
 const requested: Record<'a' | 'b', string[]> = { a: [], b: [] };
+/** Break-glass grants: each owes a review and raised a warning alert. */
+const emergencies: string[] = [];
 
-async function targetWithApprover(name: string, approverId: string): Promise<string> {
+async function targetWithApprover(name: string, approverId: string, breakGlass = false): Promise<string> {
   const t = await server.admin.post(`${T}/targets`, { name, kind: 'fake', config: { instance: `${name}-${hex}`, entitlements: ['readers'] } });
   expect(t.status, JSON.stringify(t.body)).toBe(201);
   const p = await server.admin.post(`${T}/policies`, {
     name, targetId: t.body.target.id, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600,
-    rules: { approvalLevels: [{ name: 'ops', approverIds: [approverId], quorum: 1 }] },
+    rules: { approvalLevels: [{ name: 'ops', approverIds: [approverId], quorum: 1 }], breakGlass: { allowed: breakGlass } },
   });
   expect(p.status, JSON.stringify(p.body)).toBe(201);
   return t.body.target.id;
@@ -45,6 +47,12 @@ beforeAll(async () => {
       expect(r.body, JSON.stringify(r.body)).toMatchObject({ state: 'requested' });
       requested[key].push(r.body.id);
     }
+  }
+  const urgent = await targetWithApprover('urgent-db', amy.id, true);
+  for (let i = 0; i < 5; i++) {
+    const r = await rex.api.post(`${T}/requests`, { targetId: urgent, entitlements: ['readers'], reason: `outage number ${i}`, emergency: true });
+    expect(r.body, JSON.stringify(r.body)).toMatchObject({ emergency: true });
+    emergencies.push(r.body.id);
   }
 }, 120_000);
 
@@ -98,4 +106,23 @@ it('refuses a cursor it did not make, and a page size out of range, with a clear
   expect(bad.body.error.message).toMatch(/malformed cursor/);
   expect((await amy.api.get(`${T}/approvals?limit=0`)).status).toBe(400);
   expect((await amy.api.get(`${T}/approvals?limit=201`)).status).toBe(400);
+});
+
+it('pages the owed reviews (oldest first) and the alerts (newest first) to their end', async () => {
+  const read = async (path: string, limit: number) => {
+    const all: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res: { status: number; body: { items: { grantId: string }[]; nextCursor: string | null } } = await server.admin.get(`${T}/${path}${path.includes('?') ? '&' : '?'}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body.items.length).toBeLessThanOrEqual(limit);
+      all.push(...res.body.items.map((i) => i.grantId));
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    return all;
+  };
+  expect(await read('reviews', 2)).toEqual(emergencies);
+  expect(await read('alerts', 2)).toEqual([...emergencies].reverse());
+  expect(await read('alerts?all=true', 3)).toEqual([...emergencies].reverse());
+  expect((await server.admin.get(`${T}/reviews?cursor=bm90LWEtY3Vyc29y`)).status).toBe(400);
 });

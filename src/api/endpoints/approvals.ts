@@ -84,13 +84,13 @@ export const approvalEndpoints = {
     path: '/api/v1/tenants/:tenant/reviews',
     auth: 'session',
     tags: ['approvals'],
-    summary: 'Break-glass grants and their after-the-fact reviews',
+    summary: 'Break-glass grants and their after-the-fact reviews, oldest owed first, in pages',
     params: tenantParamsSchema,
-    query: z.object({ open: z.enum(['true', 'false']).default('true') }),
+    query: pageQuerySchema.extend({ open: z.enum(['true', 'false']).default('true') }),
     response: {
-      200: z.object({
-        items: z.array(z.object({ grantId: z.string(), requesterEmail: z.string(), reason: z.string(), owedSince: z.string(), reviewerId: z.string().nullable(), reviewedAt: z.string().nullable(), verdict: z.string().nullable(), notes: z.string().nullable() })),
-      }),
+      200: pageSchema(
+        z.object({ grantId: z.string(), requesterEmail: z.string(), reason: z.string(), owedSince: z.string(), reviewerId: z.string().nullable(), reviewedAt: z.string().nullable(), verdict: z.string().nullable(), notes: z.string().nullable() }),
+      ),
     },
   }),
   submitReview: endpoint({

@@ -106,22 +106,20 @@ export const auditEndpoints = {
     path: '/api/v1/tenants/:tenant/alerts',
     auth: 'session',
     tags: ['audit'],
-    summary: 'Open problems that need a person (e.g. a revocation that keeps failing)',
+    summary: 'Open problems that need a person (e.g. a revocation that keeps failing), newest first, in pages',
     params: tenantParamsSchema,
-    query: z.object({ all: z.enum(['true', 'false']).optional() }),
+    query: pageQuerySchema.extend({ all: z.enum(['true', 'false']).optional() }),
     response: {
-      200: z.object({
-        items: z.array(
-          z.object({
-            id: z.string(),
-            grantId: z.string().nullable(),
-            severity: z.string(),
-            message: z.string(),
-            createdAt: z.string(),
-            resolvedAt: z.string().nullable(),
-          }),
-        ),
-      }),
+      200: pageSchema(
+        z.object({
+          id: z.string(),
+          grantId: z.string().nullable(),
+          severity: z.string(),
+          message: z.string(),
+          createdAt: z.string(),
+          resolvedAt: z.string().nullable(),
+        }),
+      ),
     },
   }),
 };

@@ -1,5 +1,5 @@
 /** Approvals inbox and decisions, extensions, break-glass reviews, and the policy simulator. */
-import { decodeCursor, encodeCursor, timeAndIdKeys } from '../pagination.js';
+import { decodeCursor, encodeCursor, timeAndIdKeys, toPage } from '../pagination.js';
 import { endpoints } from '../../api/endpoints.js';
 import { routeOf } from '../route-of.js';
 import { awaitActivation } from '../../app/activation-outcome.js';
@@ -87,8 +87,18 @@ export const approvalRoutes =
       ...routeOf(endpoints.listReviews),
       handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'grants.read_all');
-        const items = await listReviews(deps, t.tenantId, request.query.open === 'true');
-        return { items: items.map((r) => ({ ...r, owedSince: r.owedSince.toISOString(), reviewedAt: iso(r.reviewedAt) })) };
+        const { limit, cursor } = request.query;
+        const after = decodeCursor(cursor, timeAndIdKeys);
+        const rows = await listReviews(deps, t.tenantId, request.query.open === 'true', {
+          limit: limit + 1,
+          ...(after ? { after: { owedSince: new Date(after[0]), grantId: after[1] } } : {}),
+        });
+        return toPage(
+          rows,
+          limit,
+          (r) => ({ ...r, owedSince: r.owedSince.toISOString(), reviewedAt: iso(r.reviewedAt) }),
+          (r) => [r.owedSince.toISOString(), r.grantId],
+        );
       },
     });
 

@@ -1,4 +1,5 @@
 /** The audit log: filtered list, JSON-lines export, chain verification; and open alerts. */
+import { decodeCursor, timeAndIdKeys, toPage } from '../pagination.js';
 import { routeOf } from '../route-of.js';
 import { endpoints } from '../../api/endpoints.js';
 import { filterSchema } from '../../api/endpoints/audit.js';
@@ -87,19 +88,25 @@ export const auditRoutes =
       ...routeOf(endpoints.listAlerts),
       handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'grants.read_all');
+        const { limit, cursor } = request.query;
+        const before = decodeCursor(cursor, timeAndIdKeys);
         let q = deps.db.selectFrom('alerts').selectAll().where('tenant_id', '=', t.tenantId);
         if (request.query.all !== 'true') q = q.where('resolved_at', 'is', null);
-        const rows = await q.orderBy('created_at', 'desc').limit(500).execute();
-        return {
-          items: rows.map((a) => ({
+        if (before) q = q.where((eb) => eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(new Date(before[0]), before[1])));
+        const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+        return toPage(
+          rows,
+          limit,
+          (a) => ({
             id: a.id,
             grantId: a.grant_id,
             severity: a.severity,
             message: a.message,
             createdAt: a.created_at.toISOString(),
             resolvedAt: a.resolved_at?.toISOString() ?? null,
-          })),
-        };
+          }),
+          (a) => [a.created_at.toISOString(), a.id],
+        );
       },
     });
   };

@@ -4,7 +4,7 @@
  * since a review or a resolved alert by someone else changes no grant.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { call } from '../../api';
+import { allPages, call } from '../../api';
 import { useLiveData } from '../../hooks/useLiveData';
 import { useLiveEvents } from '../../live';
 import type { Alert, Grant, Review } from '../../../../src/api/types.js';
@@ -20,8 +20,8 @@ interface Owed {
 
 export function useReviews(tenant: string) {
   const request = useCallback(async (): Promise<Owed> => {
-    const [r, a] = await Promise.all([call('listReviews', { params: { tenant } }), call('listAlerts', { params: { tenant } })]);
-    return { reviews: r.items, alerts: a.items };
+    const [reviews, alerts] = await Promise.all([allPages('listReviews', { params: { tenant } }, 2000), allPages('listAlerts', { params: { tenant } }, 2000)]);
+    return { reviews, alerts };
   }, [tenant]);
   const { data, error, update, reloadSoon } = useLiveData(request, FALLBACK_REFRESH);
   const [grants, setGrants] = useState<Record<string, Grant>>({});
