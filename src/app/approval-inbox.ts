@@ -2,8 +2,8 @@
  * The approvals inbox: pending requests and extensions the viewer may decide on (admins see all),
  * each with its level, quorum and who already acted; oldest first, in pages. Which subjects a
  * viewer sees is decided per subject (its policy's levels, groups resolved), so a page is filled
- * by reading the tenant's pending subjects in order until it is full; before, the first 500 of
- * the tenant were read and filtered, and an approver whose requests came later saw none.
+ * by reading the tenant's pending subjects in order until it is full; before, the tenant's first
+ * 500 were read and the rest was in nobody's inbox.
  */
 import { sql } from 'kysely';
 import { can } from '../core/roles.js';
