@@ -11,7 +11,7 @@
  * Re-enabling restores sign-in only: grants stay ended, tokens stay revoked.
  */
 import { randomUUID } from 'node:crypto';
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { AppError, conflict, forbidden, notFound } from '../core/errors.js';
 import { resolveApprovals, type Decision } from '../core/approval.js';
 import { readRules } from '../core/policy-rules.js';
@@ -51,6 +51,19 @@ interface WaitingDecision {
 const LIVE = ['activating', 'active'] as const;
 const PENDING = ['requested', 'approved'] as const;
 
+/** The operator's pending requests and live grants, in one tenant or all. */
+function openGrantsOf(db: Kysely<Database> | Tx, operatorId: string, tenantId: string | null) {
+  const q = db.selectFrom('grants').selectAll().where('operator_id', '=', operatorId).where('state', 'in', [...PENDING, ...LIVE]);
+  return tenantId ? q.where('tenant_id', '=', tenantId) : q;
+}
+
+/** What ends a grant of someone leaving: a pending request is cancelled, a live grant revoked. */
+function endingEvent(g: GrantRow, reason: string) {
+  if ((PENDING as readonly string[]).includes(g.state)) return { type: 'cancel', reason } as const;
+  if ((LIVE as readonly string[]).includes(g.state)) return { type: 'revoke', reason } as const;
+  return null;
+}
+
 export function createOffboarding(deps: OffboardingDeps) {
   const { db, audit, clock, tokens } = deps;
 
@@ -77,11 +90,7 @@ export function createOffboarding(deps: OffboardingDeps) {
     for (let attempt = 0; attempt < 4; attempt++) {
       const g = attempt === 0 ? grant : await loadGrant(db, grant.id);
       if (!g) return false;
-      const event = (PENDING as readonly string[]).includes(g.state)
-        ? ({ type: 'cancel', reason } as const)
-        : (LIVE as readonly string[]).includes(g.state)
-          ? ({ type: 'revoke', reason } as const)
-          : null;
+      const event = endingEvent(g, reason);
       if (!event) return false;
       try {
         await db.transaction().execute((tx) => applyGrantEvent(deps, tx, g, event, actor, { reason }));
@@ -95,9 +104,7 @@ export function createOffboarding(deps: OffboardingDeps) {
   }
 
   async function endGrantsOf(operatorId: string, tenantId: string | null, actor: Actor, reason: string) {
-    let q = db.selectFrom('grants').selectAll().where('operator_id', '=', operatorId).where('state', 'in', [...PENDING, ...LIVE]);
-    if (tenantId) q = q.where('tenant_id', '=', tenantId);
-    const grants = await q.execute();
+    const grants = await openGrantsOf(db, operatorId, tenantId).execute();
     let requestsCancelled = 0;
     let grantsRevoked = 0;
     for (const g of grants) {
@@ -203,18 +210,10 @@ export function createOffboarding(deps: OffboardingDeps) {
    * (the grant is revoked as active) or meets a changed grant and stops.
    */
   async function endTenantAccessIn(tx: Tx, tenantId: string, operatorId: string, actor: Actor, reason: string): Promise<void> {
-    const grants = await tx
-      .selectFrom('grants')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('operator_id', '=', operatorId)
-      .where('state', 'in', [...PENDING, ...LIVE])
-      .orderBy('id')
-      .forUpdate()
-      .execute();
+    const grants = await openGrantsOf(tx, operatorId, tenantId).orderBy('id').forUpdate().execute();
     for (const g of grants) {
-      const event = (PENDING as readonly string[]).includes(g.state) ? ({ type: 'cancel', reason } as const) : ({ type: 'revoke', reason } as const);
-      await applyGrantEvent(deps, tx, g, event, actor, { reason });
+      const event = endingEvent(g, reason);
+      if (event) await applyGrantEvent(deps, tx, g, event, actor, { reason });
     }
   }
 

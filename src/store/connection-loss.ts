@@ -1,9 +1,9 @@
 /**
- * A lost or refused database connection becomes one error the rest of the server knows: the
- * request that met it is answered "try again" (503) rather than "internal error" (500), since
- * the server itself is fine and the store opens a new connection on next use.
+ * Tells a connection the database is ending from any other failure, by its SQLSTATE. The store
+ * turns such a loss into StoreUnavailableError (core/errors.ts): the request that met it is
+ * answered "try again" (503), since the server itself is fine and the store opens a new
+ * connection on next use.
  */
-import { StoreUnavailableError } from '../core/errors.js';
 
 // SQLSTATEs of a connection the server failed or is ending: class 08 (connection exception),
 // an administrator's or a crash's shutdown, a server still starting.
@@ -15,5 +15,3 @@ export function isConnectionEndingState(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && (ENDING_STATES.has(code) || code.startsWith('08'));
 }
-
-export const storeUnavailable = (cause: unknown) => new StoreUnavailableError(cause);

@@ -10,7 +10,7 @@ import type { Database } from './schema.js';
 import { migrateToLatest } from './migrator.js';
 import { pgliteWasmModule } from './pglite-module.js';
 import { PreparedStatementClient } from './prepared-client.js';
-import { storeUnavailable } from './connection-loss.js';
+import { StoreUnavailableError } from '../core/errors.js';
 
 export interface StoreOptions {
   /** postgres://… — production store. */
@@ -114,7 +114,7 @@ function unavailableWhenUnreachable(pool: pg.Pool): void {
       args.length > 0
         ? connect(...args)
         : (connect() as Promise<pg.PoolClient>).catch((err: unknown) => {
-            throw storeUnavailable(err);
+            throw new StoreUnavailableError(err);
           }),
   });
 }

@@ -16,7 +16,8 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { isConnectionEndingState, storeUnavailable } from './connection-loss.js';
+import { StoreUnavailableError } from '../core/errors.js';
+import { isConnectionEndingState } from './connection-loss.js';
 
 const MAX_NAMED = 2_000;
 const names = new Map<string, string>();
@@ -46,7 +47,7 @@ export class PreparedStatementClient extends pg.Client {
     // Callback and cursor calls answer otherwise; only a promise is ours to translate.
     if (!(sent instanceof Promise)) return sent as never;
     return sent.catch((err: unknown) => {
-      throw this.#lost(err) ? storeUnavailable(err) : err;
+      throw this.#lost(err) ? new StoreUnavailableError(err) : err;
     }) as never;
   }
 
