@@ -8,7 +8,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError, forbidden } from '../core/errors.js';
 import type { Actor } from '../auth/operators.js';
-import { csrfMatches, type Principal, type Tokens } from '../auth/tokens.js';
+import { tenantSlugSchema } from '../api/fields.js';
+import { csrfMatches, type Principal, type TenantMembershipRow, type Tokens } from '../auth/tokens.js';
 
 export const SESSION_COOKIE = 'timebox_session';
 /** Not HttpOnly: the dashboard reads it (same origin only) and echoes it in the header. */
@@ -26,6 +27,11 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set for every non-public route; null on public ones. */
     principal: Principal | null;
+    /**
+     * On a route under /tenants/:tenant, that tenant and the principal's membership in it, read
+     * with the token; requireTenant decides from it. Null when not read.
+     */
+    tenantLookup: { slug: string; row: TenantMembershipRow | null } | null;
   }
 }
 
@@ -53,23 +59,39 @@ function bearerToken(request: FastifyRequest): string | undefined {
   return m?.[1] ?? '';
 }
 
+/**
+ * The tenant slug of a route under /tenants/:tenant, if it is a well-formed one. Parameters are
+ * not validated yet when this runs; anything else is left to the route's validation (a string
+ * the database cannot hold must never reach a query).
+ */
+function tenantSlugOf(request: FastifyRequest): string | undefined {
+  const slug = (request.params as { tenant?: unknown } | undefined)?.tenant;
+  return typeof slug === 'string' && tenantSlugSchema.safeParse(slug).success ? slug : undefined;
+}
+
 export function installAuthHook(app: FastifyInstance, tokens: Pick<Tokens, 'resolve'>): void {
   app.decorateRequest('principal', null);
+  app.decorateRequest('tenantLookup', null);
   app.addHook('onRequest', async (request) => {
     // Unknown routes answer 404 (the route list is public in the OpenAPI document anyway).
     if (request.routeOptions.config?.public || request.is404) return;
 
+    const slug = tenantSlugOf(request);
+    const remember = (tenant: TenantMembershipRow | null | undefined) => {
+      if (slug !== undefined && tenant !== undefined) request.tenantLookup = { slug, row: tenant };
+    };
     const bearer = bearerToken(request);
     if (bearer !== undefined) {
-      const resolved = bearer ? await tokens.resolve(bearer) : null;
+      const resolved = bearer ? await tokens.resolve(bearer, undefined, slug) : null;
       if (!resolved) throw unauthorized();
       requireOwnPassword(request, resolved.principal);
       request.principal = resolved.principal;
+      remember(resolved.tenant);
       return;
     }
 
     const cookie = request.cookies[SESSION_COOKIE];
-    const resolved = cookie ? await tokens.resolve(cookie) : null;
+    const resolved = cookie ? await tokens.resolve(cookie, undefined, slug) : null;
     // Only sessions live in cookies; an API token planted in a cookie is not accepted.
     if (!resolved || resolved.principal.kind !== 'session') throw unauthorized();
     if (UNSAFE_METHODS.has(request.method)) {
@@ -80,6 +102,7 @@ export function installAuthHook(app: FastifyInstance, tokens: Pick<Tokens, 'reso
     }
     requireOwnPassword(request, resolved.principal);
     request.principal = resolved.principal;
+    remember(resolved.tenant);
   });
 }
 

@@ -5,6 +5,7 @@
 import type { FastifyRequest } from 'fastify';
 import { forbidden, notFound } from '../core/errors.js';
 import { can, isRole, type Permission, type Role } from '../core/roles.js';
+import type { TenantMembershipRow } from '../auth/tokens.js';
 import { principalOf } from './auth-hook.js';
 
 export { tenantParamsSchema, tenantSlugSchema } from '../api/fields.js';
@@ -23,14 +24,22 @@ export function effectiveRoles(memberRoles: readonly string[] | null, platformAd
   return platformAdmin && !roles.includes('owner') ? ['owner', ...roles] : roles;
 }
 
-export async function requireTenant(request: FastifyRequest, slug: string, permission?: Permission): Promise<TenantAccess> {
-  const principal = principalOf(request);
+async function tenantRow(request: FastifyRequest, slug: string, operatorId: string): Promise<TenantMembershipRow | null> {
+  // Read with the token when the route names this tenant (the auth hook), else now.
+  const early = request.tenantLookup;
+  if (early && early.slug === slug) return early.row && { ...early.row };
   const row = await request.server.deps.db
     .selectFrom('tenants as t')
-    .leftJoin('memberships as m', (join) => join.onRef('m.tenant_id', '=', 't.id').on('m.operator_id', '=', principal.operatorId))
+    .leftJoin('memberships as m', (join) => join.onRef('m.tenant_id', '=', 't.id').on('m.operator_id', '=', operatorId))
     .select(['t.id', 't.slug', 't.name', 'm.roles', 'm.disabled_at'])
     .where('t.slug', '=', slug)
     .executeTakeFirst();
+  return row ?? null;
+}
+
+export async function requireTenant(request: FastifyRequest, slug: string, permission?: Permission): Promise<TenantAccess> {
+  const principal = principalOf(request);
+  const row = await tenantRow(request, slug, principal.operatorId);
   // A member disabled here (offboarded) is no member at all.
   if (row?.disabled_at) row.roles = null;
   const outsideSso = principal.ssoTenantId !== null && row?.id !== principal.ssoTenantId;
