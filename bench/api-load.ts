@@ -14,6 +14,10 @@
  *   of the policy's approvers; the grant is then activated on the (fake) target before the answer.
  * The mix repeats every 10 calls: 6 lists, 2 requests, 2 approvals.
  *
+ * Before the load, each kind of call is also sent one at a time (the next when the last was
+ * answered): what a call costs the server's CPU, and how long it takes, with nothing queued
+ * before it. A goal on latency under load cannot be better than this.
+ *
  * Setup (tenant, people, sessions, the pending requests to approve) runs in this process through
  * the app layer; then the server runs as its own process (`node --import tsx src/cli/main.ts
  * serve`, the same code `npm start` runs compiled), the only thing answering during the run.
@@ -28,7 +32,7 @@ import { requestAccess } from '../src/app/request-access.js';
 import { createTokens } from '../src/auth/tokens.js';
 import { startTimebox } from '../src/server/start.js';
 import { freePort } from '../test/harness/postgres.js';
-import { cpuTimeMs, stopChild, waitHealthy } from './million-grants.js';
+import { cpuSplitMs, cpuTimeMs, stopChild, waitHealthy } from './million-grants.js';
 import { ENTITLEMENT, seedOperators, seededOperators } from './seed.js';
 import { benchLogger, call, join, say, serverEnv, setupTenant } from './setup.js';
 import { summarize, type Summary } from './stats.js';
@@ -48,6 +52,16 @@ export interface ApiLoadOptions {
   /** A slower run first (connections opened, code paths warmed), not counted. */
   warmupMs: number;
   warmupRate: number;
+  /** Calls of each kind sent one at a time before the load. */
+  oneAtATimeCalls: number;
+}
+
+export interface OneAtATime {
+  calls: number;
+  /** Server process CPU per call, user and kernel. */
+  serverCpuMs: number;
+  serverKernelMs: number;
+  latencyMs: Summary;
 }
 
 export interface ApiLoadResult {
@@ -68,6 +82,8 @@ export interface ApiLoadResult {
   generatorCores: number;
   /** Server process CPU per call (warm-up excluded): what the rate costs, whatever else runs on the machine. */
   serverCpuMsPerCall: number;
+  /** Each kind of call alone, before the load. */
+  oneAtATime: Record<Kind, OneAtATime>;
 }
 
 interface Plan {
@@ -82,8 +98,10 @@ export async function measureApiLoad(o: ApiLoadOptions): Promise<ApiLoadResult> 
   const warmCalls = Math.round((o.warmupRate * o.warmupMs) / 1000);
   const runCalls = Math.round((o.rate * o.durationMs) / 1000);
   const writesOf = (n: number) => Math.ceil(n / MIX.length) * MIX.filter((k) => k === 'request').length;
+  // Enough of the mix for oneAtATimeCalls of its rarest kind.
+  const aloneCalls = Math.ceil(o.oneAtATimeCalls / writesOf(MIX.length)) * MIX.length;
   // Each request is a new person's first; each approval takes one request made before the run.
-  const people = writesOf(warmCalls) + writesOf(runCalls);
+  const people = writesOf(warmCalls) + writesOf(aloneCalls) + writesOf(runCalls);
 
   const env = serverEnv({ DATABASE_URL: o.databaseUrl });
   const setupStarted = Date.now();
@@ -105,15 +123,20 @@ export async function measureApiLoad(o: ApiLoadOptions): Promise<ApiLoadResult> 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   try {
     await waitHealthy(`http://127.0.0.1:${port}/healthz`, child, performance.now(), () => stderr);
-    const plans = planCalls(prepared, warmCalls + runCalls);
+    const plans = planCalls(prepared, warmCalls + aloneCalls + runCalls);
     const client = { port, agent };
     const warm = await fire(client, plans.slice(0, warmCalls), o.warmupRate);
     const warmFailed = warm.filter((s) => s.status < 200 || s.status > 299);
     if (warmFailed.length) say(`api load: ${warmFailed.length} of ${warm.length} warm-up calls failed, e.g. ${warmFailed[0]!.kind} ${warmFailed[0]!.status}: ${warmFailed[0]!.error}`);
+    const alone = plans.slice(warmCalls, warmCalls + aloneCalls);
+    const oneAtATime = {} as Record<Kind, OneAtATime>;
+    for (const kind of ['list', 'request', 'approve'] as const) {
+      oneAtATime[kind] = await sendOneAtATime(client, child.pid!, alone.filter((p) => p.kind === kind).slice(0, o.oneAtATimeCalls));
+    }
     const serverCpu0 = await cpuTimeMs(child.pid!);
     const ownCpu0 = process.cpuUsage();
     const wall0 = performance.now();
-    const shots = await fire(client, plans.slice(warmCalls), o.rate);
+    const shots = await fire(client, plans.slice(warmCalls + aloneCalls), o.rate);
     const wallS = (performance.now() - wall0) / 1000;
     const serverCpuMs = (await cpuTimeMs(child.pid!)) - serverCpu0;
     const serverCores = serverCpuMs / 1000 / wallS;
@@ -138,8 +161,11 @@ export async function measureApiLoad(o: ApiLoadOptions): Promise<ApiLoadResult> 
       serverCores,
       generatorCores: (own.user + own.system) / 1e6 / wallS,
       serverCpuMsPerCall: serverCpuMs / shots.length,
+      oneAtATime,
     };
     const k = result.byKindMs;
+    const a = (kind: Kind) => `${kind} ${oneAtATime[kind].serverCpuMs.toFixed(2)} ms CPU (${oneAtATime[kind].serverKernelMs.toFixed(2)} kernel), p50 ${oneAtATime[kind].latencyMs.p50.toFixed(1)} ms`;
+    say(`api load, one call at a time: ${a('list')}; ${a('request')}; ${a('approve')}`);
     say(
       `api load: ${shots.length} calls at ${o.rate}/s: p99 ${result.latencyMs.p99.toFixed(1)} ms (list ${k.list.p99.toFixed(1)}, request ${k.request.p99.toFixed(1)}, ` +
         `approve ${k.approve.p99.toFixed(1)}); statuses ${JSON.stringify(statuses)}; server ${serverCores.toFixed(2)} cores, generator ${result.generatorCores.toFixed(2)}`,
@@ -151,6 +177,25 @@ export async function measureApiLoad(o: ApiLoadOptions): Promise<ApiLoadResult> 
     await stopChild(child);
     process.removeListener('exit', killOnExit);
   }
+}
+
+/** Calls sent one after the other, each when the last was answered; the server's CPU read around them. */
+async function sendOneAtATime(client: { port: number; agent: http.Agent }, pid: number, plans: Plan[]): Promise<OneAtATime> {
+  const before = await cpuSplitMs(pid);
+  const latencies: number[] = [];
+  for (const p of plans) {
+    const shot = await send(client, p, performance.now());
+    if (shot.status < 200 || shot.status > 299) throw new Error(`a ${p.kind} call sent alone answered ${shot.status}: ${shot.error}`);
+    latencies.push(shot.latencyMs);
+  }
+  const after = await cpuSplitMs(pid);
+  const n = Math.max(plans.length, 1);
+  return {
+    calls: plans.length,
+    serverCpuMs: (after.userMs + after.kernelMs - before.userMs - before.kernelMs) / n,
+    serverKernelMs: (after.kernelMs - before.kernelMs) / n,
+    latencyMs: summarize(latencies),
+  };
 }
 
 interface Prepared {

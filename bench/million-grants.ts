@@ -185,10 +185,16 @@ async function childrenOf(pid: number): Promise<number[]> {
 
 /** User + system CPU time of a process so far (/proc/PID/stat, in clock ticks of 10 ms). */
 export async function cpuTimeMs(pid: number): Promise<number> {
+  const { userMs, kernelMs } = await cpuSplitMs(pid);
+  return userMs + kernelMs;
+}
+
+/** A process's CPU so far, user and kernel, from /proc (10 ms ticks). */
+export async function cpuSplitMs(pid: number): Promise<{ userMs: number; kernelMs: number }> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) in parentheses; utime and stime are 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return { userMs: Number(fields[11]) * 10, kernelMs: Number(fields[12]) * 10 };
 }
 
 async function memory(pid: number): Promise<{ rss: number; hwm: number }> {

@@ -59,6 +59,7 @@ const scale = {
   apiMs: pick(30_000, 3_000, 1_000),
   apiWarmupMs: pick(2_000, 2_000, 500),
   apiWarmupRate: 100,
+  apiOneAtATime: pick(200, 60, 10),
   lifecycles: pick(2_000, 200, 50),
   concurrency: 8,
   pgbenchSeconds: pick(20, 5, 2),
@@ -209,7 +210,7 @@ async function main() {
     });
 
     await section('API load', 'PostgreSQL', async () => {
-      const r = await measureApiLoad({ databaseUrl: await pg.createDatabase('api_load'), rate: scale.apiRate, durationMs: scale.apiMs, warmupMs: scale.apiWarmupMs, warmupRate: scale.apiWarmupRate });
+      const r = await measureApiLoad({ databaseUrl: await pg.createDatabase('api_load'), rate: scale.apiRate, durationMs: scale.apiMs, warmupMs: scale.apiWarmupMs, warmupRate: scale.apiWarmupRate, oneAtATimeCalls: scale.apiOneAtATime });
       details.apiLoad = r;
       const fig = `API at ${r.rate} calls/s for ${r.durationSeconds} s (open loop; 60 % list, 20 % request, 20 % approve by another person), server process`;
       rows.push(row(`${fig}, p50`, 'PostgreSQL', r.latencyMs.p50, 'ms'));
@@ -221,6 +222,10 @@ async function main() {
       rows.push(row('API load generator lag p99 (actual send behind schedule)', 'PostgreSQL', r.generatorLagMs.p99, 'ms', { text: '< 5 ms (not the bottleneck)', ok: (v) => v < 5 }));
       rows.push(row('API server process CPU during the run', 'PostgreSQL', r.serverCores, 'cores'));
       rows.push(row('API server process CPU per call (PostgreSQL\'s own not counted)', 'PostgreSQL', r.serverCpuMsPerCall, 'ms'));
+      const a = r.oneAtATime;
+      const alone = `API one call at a time (${a.approve.calls} of each, before the load): list / request / approve`;
+      rows.push({ ...row(`${alone}, latency p50`, 'PostgreSQL', null, ''), measured: `${formatNumber(a.list.latencyMs.p50)} / ${formatNumber(a.request.latencyMs.p50)} / ${formatNumber(a.approve.latencyMs.p50)} ms` });
+      rows.push({ ...row(`${alone}, server CPU per call`, 'PostgreSQL', null, ''), measured: `${formatNumber(a.list.serverCpuMs)} / ${formatNumber(a.request.serverCpuMs)} / ${formatNumber(a.approve.serverCpuMs)} ms` });
     });
 
     await section('AD JIT grant + revoke', 'PostgreSQL', async () => {

@@ -58,6 +58,19 @@ export interface GrantSummary {
 }
 
 /** What a message says about a grant: never a credential. */
+export function summaryOf(g: GrantRow, about: { requesterEmail: string; targetName: string; reason: string }): GrantSummary {
+  return {
+    id: g.id,
+    requesterEmail: about.requesterEmail,
+    targetName: about.targetName,
+    entitlements: g.entitlements,
+    durationSeconds: g.duration_seconds,
+    expiresAt: g.expires_at?.toISOString() ?? null,
+    reason: about.reason,
+  };
+}
+
+/** The same, reading who asked, for what target and why. */
 export async function grantSummary(db: Db, g: GrantRow): Promise<GrantSummary> {
   const row = await db
     .selectFrom('grants')
@@ -67,13 +80,5 @@ export async function grantSummary(db: Db, g: GrantRow): Promise<GrantSummary> {
     .select(['operators.email', 'targets.name', 'access_requests.reason'])
     .where('grants.id', '=', g.id)
     .executeTakeFirstOrThrow();
-  return {
-    id: g.id,
-    requesterEmail: row.email,
-    targetName: row.name,
-    entitlements: g.entitlements,
-    durationSeconds: g.duration_seconds,
-    expiresAt: g.expires_at?.toISOString() ?? null,
-    reason: row.reason,
-  };
+  return summaryOf(g, { requesterEmail: row.email, targetName: row.name, reason: row.reason });
 }

@@ -9,11 +9,12 @@ import { AppError, forbidden, notFound, policyViolation } from '../core/errors.j
 import { decisionRefusal, isConflict, resolveApprovals, type Decision } from '../core/approval.js';
 import { formatDuration, windowRefusal } from '../core/policy-evaluation.js';
 import { readRules } from '../core/policy-rules.js';
+import type { AuditInput } from '../audit/types.js';
 import type { GrantRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { applyGrantEvent } from './grant-transitions.js';
 import { requireFreshTotp } from '../auth/totp.js';
-import { approversAt, grantSummary, resolveLevels } from './approvers.js';
+import { approversAt, grantSummary, resolveLevels, summaryOf } from './approvers.js';
 
 export interface DecisionInput {
   decision: 'approve' | 'deny';
@@ -48,16 +49,28 @@ export async function decideRequest(
   const now = deps.clock.now();
   await requireApproverMfa(deps, grantId, approverId, input.totp);
   return deps.db.transaction().execute(async (tx) => {
-    let grant = await tx.selectFrom('grants').selectAll().where('id', '=', grantId).where('tenant_id', '=', tenantId).forUpdate().executeTakeFirst();
-    if (!grant) throw notFound(`request ${grantId}`);
+    // The grant locked, with what the decision and its messages need from around it (one read).
+    const locked = await tx
+      .selectFrom('grants')
+      .leftJoin('policies', 'policies.id', 'grants.policy_id')
+      .leftJoin('operators', 'operators.id', 'grants.operator_id')
+      .leftJoin('targets', 'targets.id', 'grants.target_id')
+      .leftJoin('access_requests', 'access_requests.id', 'grants.request_id')
+      .selectAll('grants')
+      .select(['policies.rules as policy_rules', 'policies.name as policy_name', 'operators.email as requester_email', 'targets.name as target_name', 'access_requests.reason as request_reason'])
+      .where('grants.id', '=', grantId)
+      .where('grants.tenant_id', '=', tenantId)
+      .forUpdate('grants')
+      .executeTakeFirst();
+    if (!locked) throw notFound(`request ${grantId}`);
+    const { policy_rules, policy_name, requester_email, target_name, request_reason, ...row } = locked;
+    let grant: GrantRow = row;
     if (grant.state !== 'requested') throw new AppError('conflict', `the request is already ${grant.state}`);
     if (grant.pending_expires_at && now >= grant.pending_expires_at) {
       throw new AppError('conflict', `the request expired at ${grant.pending_expires_at.toISOString()} before it was approved`);
     }
-    const policy = grant.policy_id
-      ? await tx.selectFrom('policies').selectAll().where('id', '=', grant.policy_id).executeTakeFirst()
-      : undefined;
-    const rules = readRules(policy?.rules);
+    const policy = policy_name === null ? undefined : { name: policy_name };
+    const rules = readRules(policy_rules);
     const levels = await resolveLevels(tx, tenantId, rules.approvalLevels);
     const previous = await tx
       .selectFrom('approvals')
@@ -123,45 +136,49 @@ export async function decideRequest(
       if (input.durationSeconds !== undefined) changes.durationSeconds = input.durationSeconds;
       if (input.startAt) changes.startAt = input.startAt.toISOString();
     }
-    await deps.audit.append(tx, {
+    // Written with the change it leads to (one statement for the decision's events).
+    const decided: AuditInput = {
       tenantId,
       actor,
       action: input.decision === 'approve' ? 'approval.approved' : 'approval.denied',
       subject: { type: 'grant', id: grant.id },
       reason: input.reason ?? null,
       after: { level, ...changes },
-    });
+    };
 
     const after = resolveApprovals(levels, grant.operator_id, [...decisions, { approverId, level, decision: input.decision }]);
-    const summary = await grantSummary(tx, grant);
+    const about = requester_email !== null && target_name !== null && request_reason !== null ? { requesterEmail: requester_email, targetName: target_name, reason: request_reason } : null;
+    const summary = about ? summaryOf(grant, about) : await grantSummary(tx, grant);
     const everyApprover = [...new Set(levels.flatMap((l) => l.approverIds))].filter((a) => a !== approverId && a !== grant!.operator_id);
-    await deps.notifier?.enqueue(tx, tenantId, { type: 'approver_acted', grant: summary, by: approverId, decision: input.decision, level }, { operatorIds: everyApprover });
     // The requester hears of every decision, final or not.
     const told = input.decision === 'deny' ? 'denied' : input.durationSeconds !== undefined ? 'shortened' : 'approved';
-    await deps.notifier?.enqueue(
-      tx,
-      tenantId,
-      { type: 'request_decided', grant: summary, decision: told, by: approverId, level, final: after.status !== 'pending', reason: input.reason ?? null },
-      { operatorIds: [grant.operator_id] },
-    );
+    await deps.notifier?.enqueueAll(tx, tenantId, [
+      { event: { type: 'approver_acted', grant: summary, by: approverId, decision: input.decision, level }, recipients: { operatorIds: everyApprover } },
+      {
+        event: { type: 'request_decided', grant: summary, decision: told, by: approverId, level, final: after.status !== 'pending', reason: input.reason ?? null },
+        recipients: { operatorIds: [grant.operator_id] },
+      },
+    ]);
 
     if (after.status === 'denied') {
-      return applyGrantEvent(deps, tx, grant, { type: 'deny', reason: input.reason || 'denied by an approver' }, actor);
+      return applyGrantEvent(deps, tx, grant, { type: 'deny', reason: input.reason || 'denied by an approver' }, actor, { audit: [decided] });
     }
     if (after.status === 'approved') {
-      return applyGrantEvent(deps, tx, grant, { type: 'approve' }, actor, { reason: `approved at every level (last: level ${level})` });
+      return applyGrantEvent(deps, tx, grant, { type: 'approve' }, actor, { reason: `approved at every level (last: level ${level})`, audit: [decided] });
     }
-    if (after.level !== level) {
+    if (after.level === level) {
+      await deps.audit.append(tx, decided);
+    } else {
       grant = await tx.updateTable('grants').set({ approval_level: after.level, updated_at: now }).where('id', '=', grant.id).returningAll().executeTakeFirstOrThrow();
       const next = rules.approvalLevels[after.level - 1]!;
       const approvers = (await approversAt(tx, tenantId, next)).filter((a) => a !== grant!.operator_id);
-      await deps.audit.append(tx, {
+      await deps.audit.appendMany(tx, [decided, {
         tenantId,
         actor: { type: 'system', id: null },
         action: 'approval.requested',
         subject: { type: 'grant', id: grant.id },
         after: { level: after.level, quorum: next.quorum, approverIds: approvers },
-      });
+      }]);
       await deps.notifier?.enqueue(tx, tenantId, { type: 'approval_requested', grant: summary, level: after.level, quorum: next.quorum, approverIds: approvers }, { operatorIds: approvers });
     }
     return grant;

@@ -20,6 +20,8 @@ export interface NotificationQueue {
     event: { type: string } & Record<string, unknown>,
     recipients: { operatorIds: string[] },
   ): Promise<void>;
+  /** Several messages of one decision: one lookup and one insert for all of them. */
+  enqueueAll(tx: Transaction<Database>, tenantId: string, items: ReadonlyArray<{ event: { type: string } & Record<string, unknown>; recipients: { operatorIds: string[] } }>): Promise<void>;
 }
 
 export interface AppDeps {

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { transition, type GrantEvent, type GrantSnapshot, type GrantState, type WorkKind } from '../core/lifecycle.js';
 import type { Database, GrantRow, NewGrant } from '../store/schema.js';
-import { finishWork, scheduleWork, unscheduleWork, type AccountUpdate, type WorkItem } from '../scheduler/work-queue.js';
+import { finishWork, rescheduleWork, scheduleWork, unscheduleWork, type AccountUpdate, type WorkItem } from '../scheduler/work-queue.js';
 import type { Actor, AppDeps } from './deps.js';
 import { grantSummary, tenantAdmins } from './approvers.js';
 import type { AuditInput } from '../audit/types.js';
@@ -176,11 +176,13 @@ async function writePlan(
   // Unscheduled kinds go in one statement (a revocation ends its revoke and expiry_warning items),
   // the finishing one when there is one.
   const unscheduled: WorkKind[] = [];
+  const due: Array<{ kind: WorkKind; at: Date }> = [];
   for (const [kind, at] of p.work) {
     if (at === 'unschedule') unscheduled.push(kind);
-    else await scheduleWork(tx, stored.id, kind, at, now);
+    else due.push({ kind, at });
   }
-  if (unscheduled.length && !finish) await unscheduleWork(tx, stored.id, unscheduled);
+  // With a finishing item, the unscheduling goes with it (finishWork); else with the scheduling.
+  await rescheduleWork(tx, stored.id, due, finish ? [] : unscheduled, now);
 
   for (const alert of p.alerts) {
     await tx

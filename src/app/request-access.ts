@@ -261,7 +261,7 @@ export async function requestAccess(
       created_at: now,
       updated_at: now,
     };
-    return routeRequest(deps, tx, requested, evaluation.route, rules, policy.name, actor, audit);
+    return routeRequest(deps, tx, requested, evaluation.route, rules, policy.name, actor, audit, { requesterEmail: who.email, targetName: target.name, reason });
   });
   // An activating grant is run at once by the caller (`runNow`, as every route does; the
   // scheduler's sweep otherwise): only work due later needs the timer aimed.

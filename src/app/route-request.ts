@@ -13,7 +13,7 @@ import type { AuditInput } from '../audit/types.js';
 import type { Database, GrantRow, NewGrant } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { insertGrant } from './grant-transitions.js';
-import { approversAt, grantSummary, tenantAdmins } from './approvers.js';
+import { approversAt, summaryOf, tenantAdmins } from './approvers.js';
 
 export async function routeRequest(
   deps: AppDeps,
@@ -25,6 +25,8 @@ export async function routeRequest(
   actor: Actor,
   /** Events of the request written before the routing's own (the request, a new JIT account). */
   audit: readonly AuditInput[],
+  /** Who asked, on what target and why, for the messages (known to the caller: no read). */
+  about: { requesterEmail: string; targetName: string; reason: string },
 ): Promise<GrantRow> {
   const system: Actor = { type: 'system', id: null };
   if (route.kind === 'auto') {
@@ -55,7 +57,7 @@ export async function routeRequest(
     const everyone = new Set([...(await tenantAdmins(tx, active.tenant_id)), ...rules.approvalLevels.flatMap((l) => l.approverIds)]);
     for (const level of rules.approvalLevels) for (const id of await approversAt(tx, active.tenant_id, level)) everyone.add(id);
     everyone.delete(active.operator_id);
-    await deps.notifier?.enqueue(tx, active.tenant_id, { type: 'break_glass', grant: await grantSummary(tx, active) }, { operatorIds: [...everyone] });
+    await deps.notifier?.enqueue(tx, active.tenant_id, { type: 'break_glass', grant: summaryOf(active, about) }, { operatorIds: [...everyone] });
     return active;
   }
   if (route.kind === 'approval') {
@@ -78,7 +80,7 @@ export async function routeRequest(
     await deps.notifier?.enqueue(
       tx,
       grant.tenant_id,
-      { type: 'approval_requested', grant: await grantSummary(tx, grant), level: 1, quorum: first.quorum, approverIds: approvers },
+      { type: 'approval_requested', grant: summaryOf(grant, about), level: 1, quorum: first.quorum, approverIds: approvers },
       { operatorIds: approvers },
     );
     return grant;

@@ -40,6 +40,8 @@ export interface Notifier {
     event: NotificationEvent,
     recipients: { operatorIds: string[] },
   ): Promise<void>;
+  /** Several events of one decision, as enqueue would add them one by one, in one lookup and one insert. */
+  enqueueAll(tx: Transaction<Database> | Kysely<Database>, tenantId: string, items: ReadonlyArray<{ event: NotificationEvent; recipients: { operatorIds: string[] } }>): Promise<void>;
 }
 
 function idsIn(event: NotificationEvent): string[] {
@@ -59,37 +61,45 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     warnedAt.set(tenantId, at);
     return true;
   };
-  return {
-    async enqueue(tx, tenantId, input, recipients) {
-      const parsed = notificationEventSchema.safeParse(input);
-      if (!parsed.success) {
-        const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ');
-        throw new Error(`malformed notification event ${String((input as { type?: unknown }).type)}: ${where}`);
-      }
-      const event = parsed.data;
-      const db = notifyDb(tx);
-      const now = clock.now();
+  const parse = (input: NotificationEvent): NotificationEvent => {
+    const parsed = notificationEventSchema.safeParse(input);
+    if (parsed.success) return parsed.data;
+    const where = parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ');
+    throw new Error(`malformed notification event ${String((input as { type?: unknown }).type)}: ${where}`);
+  };
 
-      const wanted = [...new Set(recipients.operatorIds)];
-      // Ids go into a uuid comparison: anything else would abort the caller's transaction.
-      const lookup = [...new Set([...wanted, ...idsIn(event)])].filter((id) => UUID.test(id));
-      const { tenant, people, hasSmtp, hooks } = await loadContext(tx, tenantId, event.type, lookup);
-      const byId = new Map(people.map((p) => [p.id, p]));
+  async function enqueueAll(
+    tx: Transaction<Database> | Kysely<Database>,
+    tenantId: string,
+    items: ReadonlyArray<{ event: NotificationEvent; recipients: { operatorIds: string[] } }>,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    const events = items.map((i) => parse(i.event));
+    const now = clock.now();
+    const wantedOf = items.map((i) => [...new Set(i.recipients.operatorIds)]);
+    // Ids go into a uuid comparison: anything else would abort the caller's transaction.
+    const lookup = [...new Set([...wantedOf.flat(), ...events.flatMap(idsIn)])].filter((id) => UUID.test(id));
+    const { tenant, people, hasSmtp, hooks } = await loadContext(tx, tenantId, [...new Set(events.map((e) => e.type))], lookup);
+    const byId = new Map(people.map((p) => [p.id, p]));
+    const ctx = { tenant, people: new Map(people.map((p) => [p.id, p.email])) };
+
+    const rows: Insertable<NotificationsTable>[] = [];
+    let emailed = 0;
+    events.forEach((event, k) => {
       // Only members of this tenant hear about its grants, whatever the caller passed.
       const emails = [
         ...new Set(
-          wanted.flatMap((id) => {
+          wantedOf[k]!.flatMap((id) => {
             const p = byId.get(id);
             return p && !p.disabled && p.member_of ? [p.email] : [];
           }),
         ),
       ];
-
-      const ctx = { tenant, people: new Map(people.map((p) => [p.id, p.email])) };
+      emailed += emails.length;
       const message = renderMessage(event, ctx);
       const base = { tenant_id: tenantId, event: event.type, subject: message.subject, body: message.body, next_attempt_at: now, created_at: now };
-      const rows: Insertable<NotificationsTable>[] = [
-        ...emails.map((email) => ({
+      for (const email of emails) {
+        rows.push({
           ...base,
           id: randomUUID(),
           channel: 'email' as const,
@@ -98,20 +108,29 @@ export function createNotifier(deps: NotifierDeps): Notifier {
           // Recorded, not dropped: the outbox shows admins that email is not set up.
           status: hasSmtp ? ('pending' as const) : ('failed' as const),
           last_error: hasSmtp ? null : NO_SMTP_SETTINGS,
-        })),
-        ...hooks.map((h) => ({
+        });
+      }
+      for (const h of hooks.filter((h) => h.events.includes(event.type))) {
+        rows.push({
           ...base,
           id: randomUUID(),
           channel: 'webhook' as const,
           recipient: h.id,
           payload: JSON.stringify(webhookPayload(h.format, message, event, ctx, now)),
           status: 'pending' as const,
-        })),
-      ];
-      if (rows.length === 0) return;
-      await db.insertInto('notifications').values(rows).execute();
-      if (emails.length > 0 && !hasSmtp && warnNoSmtp(tenantId, now.getTime())) log.warn({ tenantId, event: event.type, emails: emails.length }, 'email notifications not sent: no SMTP settings for this tenant');
-    },
+        });
+      }
+    });
+    if (rows.length === 0) return;
+    await notifyDb(tx).insertInto('notifications').values(rows).execute();
+    if (emailed > 0 && !hasSmtp && warnNoSmtp(tenantId, now.getTime())) {
+      log.warn({ tenantId, events: [...new Set(events.map((e) => e.type))], emails: emailed }, 'email notifications not sent: no SMTP settings for this tenant');
+    }
+  }
+
+  return {
+    enqueue: (tx, tenantId, event, recipients) => enqueueAll(tx, tenantId, [{ event, recipients }]),
+    enqueueAll,
   };
 }
 
@@ -120,21 +139,22 @@ interface ContextRow {
   slug: string;
   name: string;
   has_smtp: boolean;
-  hooks: Array<{ id: string; format: WebhookFormat }>;
+  hooks: Array<{ id: string; format: WebhookFormat; events: string[] }>;
   people: Array<{ id: string; email: string; disabled: boolean; member_of: boolean }>;
 }
 
 /**
- * Everything a message needs besides the event, in one statement (it runs inside the deciding
- * transaction): the tenant, whether it has SMTP settings, its enabled webhooks subscribed to the
- * event (by name), and the people named (members of this tenant not disabled here: `member_of`).
+ * Everything the messages need besides their events, in one statement (it runs inside the
+ * deciding transaction): the tenant, whether it has SMTP settings, its enabled webhooks
+ * subscribed to any of the events (by name, with the events each takes), and the people named
+ * (members of this tenant not disabled here: `member_of`).
  */
-async function loadContext(tx: Transaction<Database> | Kysely<Database>, tenantId: string, eventType: string, ids: string[]) {
+async function loadContext(tx: Transaction<Database> | Kysely<Database>, tenantId: string, eventTypes: string[], ids: string[]) {
   const r = await sql<ContextRow>`
     SELECT t.id, t.slug, t.name,
       coalesce(s.smtp_host IS NOT NULL AND s.smtp_host <> '' AND s.from_address IS NOT NULL AND s.from_address <> '', false) AS has_smtp,
-      coalesce((SELECT json_agg(json_build_object('id', w.id, 'format', w.format) ORDER BY w.name)
-                FROM webhooks w WHERE w.tenant_id = t.id AND w.enabled AND ${eventType} = ANY(w.events)), '[]'::json) AS hooks,
+      coalesce((SELECT json_agg(json_build_object('id', w.id, 'format', w.format, 'events', w.events) ORDER BY w.name)
+                FROM webhooks w WHERE w.tenant_id = t.id AND w.enabled AND w.events && ${eventTypes}::text[]), '[]'::json) AS hooks,
       coalesce((SELECT json_agg(json_build_object('id', o.id, 'email', o.email, 'disabled', o.disabled, 'member_of', m.tenant_id IS NOT NULL))
                 FROM operators o
                 -- A member disabled here (offboarded) hears nothing more about the tenant.

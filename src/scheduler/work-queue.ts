@@ -46,6 +46,35 @@ export async function unscheduleWork(db: Db, grantId: string, kinds: WorkKind | 
   await db.deleteFrom('scheduled_work').where('grant_id', '=', grantId).where('kind', 'in', list).execute();
 }
 
+/**
+ * A change's whole effect on a grant's schedule in one statement: the `due` kinds (re)scheduled,
+ * claims released, as scheduleWork does each, and the `gone` kinds removed. The kinds differ, so
+ * the two halves never touch the same row.
+ */
+export async function rescheduleWork(
+  db: Db,
+  grantId: string,
+  due: ReadonlyArray<{ kind: WorkKind; at: Date }>,
+  gone: readonly WorkKind[],
+  now: Date,
+): Promise<void> {
+  if (due.length === 0) {
+    if (gone.length) await unscheduleWork(db, grantId, gone);
+    return;
+  }
+  const rows = due.map((d) => ({ kind: d.kind, grant_id: grantId, due_at: d.at, created_at: now }));
+  const upsert = (qc: Pick<Kysely<Database>, 'insertInto'>) =>
+    qc
+      .insertInto('scheduled_work')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['grant_id', 'kind']).doUpdateSet({ due_at: (eb) => eb.ref('excluded.due_at'), locked_by: null, locked_until: null }));
+  if (gone.length === 0) {
+    await upsert(db).execute();
+    return;
+  }
+  await upsert(db.with('gone', (w) => w.deleteFrom('scheduled_work').where('grant_id', '=', grantId).where('kind', 'in', [...gone]).returning('id'))).execute();
+}
+
 function toItem(r: ClaimedRow): WorkItem {
   return {
     id: String(r.id),
