@@ -19,8 +19,7 @@ import type { Database, GrantRow } from '../store/schema.js';
 import type { Tokens } from '../auth/tokens.js';
 import type { MemberRemoval } from '../auth/member-removal.js';
 import type { Actor, AppDeps } from './deps.js';
-import { applyGrantEvent, InvalidTransitionError, StaleGrantError } from './grant-transitions.js';
-import { loadGrant } from './grant-queries.js';
+import { applyGrantEvent } from './grant-transitions.js';
 import { approversAt, grantSummary, resolveLevels } from './approvers.js';
 import { groupMembers } from './operator-groups.js';
 
@@ -83,39 +82,6 @@ export function createOffboarding(deps: OffboardingDeps) {
   /** Ends every session and API token of the operator without disabling them. */
   async function endSessions(operatorId: string, tenantId: string | null, actor: Actor, reason: string): Promise<number> {
     return db.transaction().execute((tx) => endSessionsIn(tx, operatorId, tenantId, actor, reason));
-  }
-
-  /** One grant event in its own transaction, retried on a concurrent change (the revoke job racing us). */
-  async function endOne(grant: GrantRow, actor: Actor, reason: string): Promise<boolean> {
-    for (let attempt = 0; attempt < 4; attempt++) {
-      const g = attempt === 0 ? grant : await loadGrant(db, grant.id);
-      if (!g) return false;
-      const event = endingEvent(g, reason);
-      if (!event) return false;
-      try {
-        await db.transaction().execute((tx) => applyGrantEvent(deps, tx, g, event, actor, { reason }));
-        return true;
-      } catch (err) {
-        if (err instanceof InvalidTransitionError) return false;
-        if (!(err instanceof StaleGrantError)) throw err;
-      }
-    }
-    return false;
-  }
-
-  async function endGrantsOf(operatorId: string, tenantId: string | null, actor: Actor, reason: string) {
-    const grants = await openGrantsOf(db, operatorId, tenantId).execute();
-    let requestsCancelled = 0;
-    let grantsRevoked = 0;
-    for (const g of grants) {
-      const pending = (PENDING as readonly string[]).includes(g.state);
-      if (await endOne(g, actor, reason)) {
-        if (pending) requestsCancelled++;
-        else grantsRevoked++;
-      }
-    }
-    deps.poke();
-    return { requestsCancelled, grantsRevoked };
   }
 
   /**
@@ -204,17 +170,29 @@ export function createOffboarding(deps: OffboardingDeps) {
   }
 
   /**
-   * Someone leaves a tenant (see auth/member-removal.ts): in the removal's transaction, their
-   * pending requests are cancelled and their live grants move to revoking, whose revoke work is
-   * stored with them. Rows are locked first, so a concurrent activation either finished before
-   * (the grant is revoked as active) or meets a changed grant and stops.
+   * Someone leaves a tenant (see auth/member-removal.ts) or is disabled, in one tenant or
+   * everywhere (tenantId null): in that change's transaction, their pending requests are cancelled
+   * and their live grants move to revoking, whose revoke work is stored with them, so no crash
+   * between the two can leave a disabled person their access. Rows are locked first, so a
+   * concurrent activation either finished before (the grant is revoked as active) or meets a
+   * changed grant and stops.
    */
-  async function endTenantAccessIn(tx: Tx, tenantId: string, operatorId: string, actor: Actor, reason: string): Promise<void> {
+  async function endAccessIn(tx: Tx, tenantId: string | null, operatorId: string, actor: Actor, reason: string) {
     const grants = await openGrantsOf(tx, operatorId, tenantId).orderBy('id').forUpdate().execute();
+    let requestsCancelled = 0;
+    let grantsRevoked = 0;
     for (const g of grants) {
       const event = endingEvent(g, reason);
-      if (event) await applyGrantEvent(deps, tx, g, event, actor, { reason });
+      if (!event) continue;
+      await applyGrantEvent(deps, tx, g, event, actor, { reason });
+      if (event.type === 'cancel') requestsCancelled++;
+      else grantsRevoked++;
     }
+    return { requestsCancelled, grantsRevoked };
+  }
+
+  async function endTenantAccessIn(tx: Tx, tenantId: string, operatorId: string, actor: Actor, reason: string): Promise<void> {
+    await endAccessIn(tx, tenantId, operatorId, actor, reason);
   }
 
   /** After the removal's commit: revocations start now, and approvals waiting on them go elsewhere. */
@@ -235,11 +213,13 @@ export function createOffboarding(deps: OffboardingDeps) {
       if (m.roles.includes('owner')) await assertNotLastOwner(tx, tenantId, operatorId);
       await tx.updateTable('memberships').set({ disabled_at: clock.now() }).where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).execute();
       await audit.append(tx, { tenantId, actor, action: 'membership.disabled', subject: { type: 'operator', id: operatorId }, reason });
-      return endSessionsIn(tx, operatorId, tenantId, actor, reason);
+      const sessions = await endSessionsIn(tx, operatorId, tenantId, actor, reason);
+      return { sessions, grants: await endAccessIn(tx, tenantId, operatorId, actor, `offboarded: ${reason}`) };
     });
-    const grants = await endGrantsOf(operatorId, tenantId, actor, `offboarded: ${reason}`);
+    // The revocations start now; approvals waiting on the person go elsewhere.
+    deps.poke();
     const approvals = await rerouteApprovals(operatorId, tenantId, actor);
-    return { sessionsAndTokensEnded: ended, ...grants, approvalsRerouted: approvals.rerouted, approvalsFlagged: approvals.flagged };
+    return { sessionsAndTokensEnded: ended.sessions, ...ended.grants, approvalsRerouted: approvals.rerouted, approvalsFlagged: approvals.flagged };
   }
 
   /** Disable everywhere (platform administrators only; the route checks). */
@@ -251,9 +231,10 @@ export function createOffboarding(deps: OffboardingDeps) {
       if (op.disabled) throw conflict('this operator is already disabled');
       await tx.updateTable('operators').set({ disabled: true }).where('id', '=', operatorId).execute();
       await audit.append(tx, { tenantId: null, actor, action: 'operator.disabled', subject: { type: 'operator', id: operatorId }, reason });
-      return endSessionsIn(tx, operatorId, null, actor, reason);
+      const sessions = await endSessionsIn(tx, operatorId, null, actor, reason);
+      return { sessions, grants: await endAccessIn(tx, null, operatorId, actor, `offboarded: ${reason}`) };
     });
-    const grants = await endGrantsOf(operatorId, null, actor, `offboarded: ${reason}`);
+    deps.poke();
     const tenants = await db.selectFrom('memberships').select('tenant_id').where('operator_id', '=', operatorId).execute();
     let rerouted = 0;
     let flagged = 0;
@@ -262,7 +243,7 @@ export function createOffboarding(deps: OffboardingDeps) {
       rerouted += r.rerouted;
       flagged += r.flagged;
     }
-    return { sessionsAndTokensEnded: ended, ...grants, approvalsRerouted: rerouted, approvalsFlagged: flagged };
+    return { sessionsAndTokensEnded: ended.sessions, ...ended.grants, approvalsRerouted: rerouted, approvalsFlagged: flagged };
   }
 
   /** Sign-in only: grants and tokens ended by the disabling stay ended. */

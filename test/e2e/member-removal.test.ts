@@ -4,8 +4,13 @@
  * In the removal's own commit their pending requests are cancelled and their live grants move to
  * revoking; the revocation then runs on the real target (psql login refused after it).
  * Before, a removed person kept their live grants until those expired.
+ *
+ * Being disabled (offboarding, in a tenant or everywhere) ends them in its own commit too: before,
+ * the grants were ended after the disable committed, so a crash in between left a disabled person
+ * their access until it expired.
  */
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { startRogueProvider, type RogueProvider } from '../harness/rogue-oidc.js';
 import { addMember, apiClient, type ApiClient } from '../support/http.js';
@@ -103,5 +108,31 @@ it('the identity provider stops giving a role: the next sign-in removes the memb
   expect(refused.status).toBe(403);
   expect(await stateOf(a.pendingId)).toMatchObject({ state: 'cancelled' });
   expect(await untilRevoked(a.liveId)).toMatchObject({ state: 'revoked', endReason: 'the identity provider no longer gives a role in this tenant' });
+  expect((await psql(target, a.username, a.password, 'select 1')).ok).toBe(false);
+});
+
+/** The transaction (xid) each audit event about these subjects was written in, by action. */
+async function commitsOf(subjectIds: string[]): Promise<Record<string, string>> {
+  const rows = await sql<{ action: string; xid: string }>`
+    SELECT action, xid::text AS xid FROM audit_events WHERE subject_id = ANY(${subjectIds}::text[]) ORDER BY seq`.execute(server.tb.store.db);
+  return Object.fromEntries(rows.rows.map((r) => [r.action, r.xid]));
+}
+
+it.each([
+  ['in the tenant', (id: string) => `${T}/members/${id}/disable`, 'membership.disabled'],
+  ['everywhere', (id: string) => `/api/v1/operators/${id}/disable`, 'operator.disabled'],
+])('disabling a member %s cancels their request and makes their grant revoking in the disable’s own commit; the target refuses them after', async (_where, path, disabled) => {
+  const dora = await addMember(server.url, server.admin, 'default', `dora.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+  const a = await accessOf(dora.api);
+
+  const res = await server.admin.post(path(dora.id), { reason: 'left the company' });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  expect(res.body).toMatchObject({ requestsCancelled: 1, grantsRevoked: 1 });
+  const commits = await commitsOf([dora.id, a.pendingId, a.liveId]);
+  // One transaction wrote the disable, the cancellation and the move to revoking.
+  expect(commits[disabled]).toBeDefined();
+  expect(commits['grant.cancelled']).toBe(commits[disabled]);
+  expect(commits['grant.revoking']).toBe(commits[disabled]);
+  expect(await untilRevoked(a.liveId)).toMatchObject({ state: 'revoked', endReason: 'offboarded: left the company' });
   expect((await psql(target, a.username, a.password, 'select 1')).ok).toBe(false);
 });
