@@ -7,8 +7,6 @@
  * `activating`, taking the work over again whenever it falls due, within a bound.
  */
 import type { WorkKind } from '../core/lifecycle.js';
-import type { AppDeps } from './deps.js';
-import { loadGrant } from './grant-queries.js';
 
 export type RunNow = (grantId: string, kind: WorkKind) => Promise<boolean>;
 
@@ -16,18 +14,18 @@ export type RunNow = (grantId: string, kind: WorkKind) => Promise<boolean>;
 const DEFAULT_WAIT_MS = 30_000;
 const POLL_MS = 100;
 
-export async function awaitActivation(
-  deps: Pick<AppDeps, 'db'>,
-  runNow: RunNow,
-  grantId: string,
-  waitMs = DEFAULT_WAIT_MS,
-): Promise<void> {
+/**
+ * Runs the activation now and answers `read()` once the grant has left `activating` (or the wait
+ * is over). `read` is what the caller answers with anyway (the grant as the caller sees it), so
+ * the usual case, an activation run inline to its end, costs no read of its own.
+ */
+export async function awaitActivation<T extends { state: string }>(runNow: RunNow, grantId: string, read: () => Promise<T>, waitMs = DEFAULT_WAIT_MS): Promise<T> {
   // Real time, not the application clock: this bounds how long a caller waits.
   const deadline = Date.now() + waitMs;
   await runNow(grantId, 'activate');
   for (;;) {
-    const grant = await loadGrant(deps.db, grantId);
-    if (!grant || grant.state !== 'activating' || Date.now() >= deadline) return;
+    const grant = await read();
+    if (grant.state !== 'activating' || Date.now() >= deadline) return grant;
     if (!(await runNow(grantId, 'activate'))) await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }

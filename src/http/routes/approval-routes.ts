@@ -49,8 +49,8 @@ export const approvalRoutes =
           startAt: b.startAt ? new Date(b.startAt) : null,
           totp: b.totp,
         });
-        if (g.state === 'activating') await awaitActivation(deps, deps.runNow, g.id);
-        return grantJson(await getGrant(deps, t.tenantId, { ...viewer, roles: [...viewer.roles, 'auditor'] }, g.id));
+        const read = () => getGrant(deps, t.tenantId, { ...viewer, roles: [...viewer.roles, 'auditor'] }, g.id);
+        return grantJson(g.state === 'activating' ? await awaitActivation(deps.runNow, g.id, read) : await read());
       },
     });
 

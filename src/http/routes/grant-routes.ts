@@ -36,8 +36,8 @@ export const grantRoutes =
           { operatorId: p.operatorId, email: p.email, displayName: p.displayName, roles: t.roles },
           { ...b, startAt: b.startAt ? new Date(b.startAt) : null },
         );
-        if (grant.state === 'activating') await awaitActivation(deps, deps.runNow, grant.id);
-        const view = await getGrant(deps, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, grant.id);
+        const read = () => getGrant(deps, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, grant.id);
+        const view = grant.state === 'activating' ? await awaitActivation(deps.runNow, grant.id, read) : await read();
         return reply.status(201).send(grantJson(view));
       },
     });

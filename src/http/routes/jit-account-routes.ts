@@ -48,8 +48,8 @@ export const jitAccountRoutes =
           { ...request.body, startAt: request.body.startAt ? new Date(request.body.startAt) : null },
         );
         // Answered with the outcome (active, or failed and cleaned up), as a new request is.
-        if (grant.state === 'activating') await awaitActivation(deps, deps.runNow, grant.id);
-        return reply.status(201).send(grantJson(await getGrant(deps, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, grant.id)));
+        const read = () => getGrant(deps, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, grant.id);
+        return reply.status(201).send(grantJson(grant.state === 'activating' ? await awaitActivation(deps.runNow, grant.id, read) : await read()));
       },
     });
 
