@@ -25,8 +25,11 @@ export function effectiveRoles(memberRoles: readonly string[] | null, platformAd
 }
 
 async function tenantRow(request: FastifyRequest, slug: string, operatorId: string): Promise<TenantMembershipRow | null> {
-  // Read with the token when the route names this tenant (the auth hook), else now.
+  // Read with the token when the route names this tenant (the auth hook), else now. Used once:
+  // a long-lived request that asks again (the event stream, at every poll) reads it afresh, so a
+  // removal or a lost role applies at once.
   const early = request.tenantLookup;
+  request.tenantLookup = null;
   if (early && early.slug === slug) return early.row && { ...early.row };
   const row = await request.server.deps.db
     .selectFrom('tenants as t')
