@@ -112,8 +112,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The default LIKE escape character is backslash; escape it and the wildcards. */
 const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
+const MAX_BIGINT = 9_223_372_036_854_775_807n;
+
 function parseCursor(cursor: string): string {
   // A cursor is a seq; anything else is a client bug, reported as such rather than a 500.
-  if (!/^[1-9][0-9]{0,18}$/.test(cursor)) throw badRequest('invalid audit cursor');
+  // Within bigint: a larger number would be PostgreSQL's out-of-range error, a 500.
+  if (!/^[1-9][0-9]{0,18}$/.test(cursor) || BigInt(cursor) > MAX_BIGINT) throw badRequest('invalid audit cursor');
   return cursor;
 }

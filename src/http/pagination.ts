@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { badRequest } from '../core/errors.js';
+import { findTextProblem } from '../core/text.js';
 
 import { pageQuerySchema } from '../api/fields.js';
 
@@ -35,12 +36,20 @@ export function decodeCursor<T>(cursor: string | undefined, shape: z.ZodType<T>)
  * Cursor shapes. Use the one matching the column types: a value PostgreSQL cannot cast (a
  * non-UUID where a uuid is compared) would otherwise be a 500 instead of a 400.
  */
+/**
+ * A text key as we write them (slugs, names, emails): no control characters and no lone
+ * surrogates. PostgreSQL refuses NUL in text, so a tampered cursor holding one would be a 500.
+ */
+const textKey = z
+  .string()
+  .max(400)
+  .refine((s) => findTextProblem(s, 'line') === null);
 /** (text) keyset, e.g. (slug). */
-export const oneStringKey = z.tuple([z.string().max(400)]);
+export const oneStringKey = z.tuple([textKey]);
 /** (text, text) keyset; only when both columns are text. */
-export const twoStringKeys = z.tuple([z.string().max(400), z.string().max(400)]);
+export const twoStringKeys = z.tuple([textKey, textKey]);
 /** (text, uuid) keyset, e.g. (email, id). */
-export const stringAndIdKeys = z.tuple([z.string().max(400), z.guid()]);
+export const stringAndIdKeys = z.tuple([textKey, z.guid()]);
 /** (timestamptz, uuid) keyset, e.g. (created_at, id), the time as ISO-8601. */
 export const timeAndIdKeys = z.tuple([z.iso.datetime({ offset: true }), z.guid()]);
 

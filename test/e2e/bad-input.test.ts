@@ -145,3 +145,29 @@ describe('tenant isolation', () => {
     expect(grants.body.items).toEqual([]);
   });
 });
+
+describe('tampered page cursors', () => {
+  const cursorOf = (keys: unknown[]) => Buffer.from(JSON.stringify(keys), 'utf8').toString('base64url');
+  const uuid = '00000000-0000-4000-8000-000000000000';
+  // Each list with a text key in its cursor; a NUL or a lone surrogate there was a 500 (PostgreSQL holds no NUL in text).
+  const lists: Array<[string, unknown[]]> = [
+    ['/api/v1/tenants', ['a\u0000b']],
+    [`${T}/members`, ['a\u0000b', uuid]],
+    [`${T}/targets`, ['a\u0000b']],
+    [`${T}/jit-accounts`, ['a\u0000b']],
+    [`${T}/agents`, ['a\u0000b', uuid]],
+    [`${T}/targets`, ['x\ud800y']],
+  ];
+  it.each(lists)('%s answers 400 to a cursor holding %j', async (path, keys) => {
+    const res = await server.admin.get(`${path}?cursor=${cursorOf(keys)}`);
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(JSON.stringify(res.body)).toMatch(/cursor/);
+  });
+
+  it('the audit log answers 400 to a cursor beyond the largest position, and pages up to it', async () => {
+    const beyond = await server.admin.get(`${T}/audit?cursor=9999999999999999999`);
+    expect(beyond.status, JSON.stringify(beyond.body)).toBe(400);
+    expect(JSON.stringify(beyond.body)).toMatch(/cursor/);
+    expect((await server.admin.get(`${T}/audit?cursor=9223372036854775807`)).status).toBe(200);
+  });
+});
