@@ -139,6 +139,24 @@ describe('decisions follow roles', () => {
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
   });
 
+  it('a tenant admin cannot set up or remove single sign-on: its role mappings could make them owner', async () => {
+    const A = `/api/v1/tenants/a-${hex}`;
+    // An identity provider the admin runs, mapping one of its groups to owner, would make them owner
+    // at their next SSO sign-in and let them sign in as any member whose email it asserts.
+    const set = await adminA.api.call('PUT', `${A}/sso`, {
+      issuer: 'https://idp.attacker.example/',
+      clientId: 'x',
+      clientSecret: 'y',
+      scopes: ['openid', 'email', 'groups'],
+      roleMappings: [{ group: 'x', roles: ['owner'] }],
+    });
+    expect(set.status).toBe(403);
+    expect(JSON.stringify(set.body)).toContain('owners.manage');
+    expect((await adminA.api.call('DELETE', `${A}/sso`)).status).toBe(403);
+    // Reading the settings stays open to member managers (nothing is set up here).
+    expect((await adminA.api.get(`${A}/sso`)).status).toBe(404);
+  });
+
   it('removing a member removes them from the tenant’s operator groups', async () => {
     const A = `/api/v1/tenants/a-${hex}`;
     const dan = await addMember(server.url, adminA.api, `a-${hex}`, `dan.${hex}@example.com`, ['approver']);

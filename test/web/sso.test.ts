@@ -1,6 +1,6 @@
 /**
  * Single sign-on in real Chromium against a real OpenID provider (oidc-provider on a loopback
- * port, its own login and consent pages): an admin sets SSO up in the settings form; people sign
+ * port, its own login and consent pages): an owner sets SSO up in the settings form; people sign
  * in with "Continue with SSO"; IdP groups give tenant roles and operator groups, re-read at every
  * sign-in; someone with no mapped group is refused and no operator is created; with SSO required,
  * password sign-in is refused except for a break-glass owner with an authenticator code.
@@ -93,7 +93,7 @@ describe('single sign-on in the dashboard', () => {
     await server?.close();
   });
 
-  it('is set up by an admin in the settings form', async () => {
+  it('is set up by an owner in the settings form', async () => {
     const page = await freshPage();
     await page.goto('/');
     await page.getByLabel('Email').fill(server.adminLogin.email);

@@ -112,7 +112,9 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
       ...routeOf(endpoints.setSsoSettings),
       handler: async (request) => {
         const principal = principalOf(request);
-        const t = await requireTenant(request, request.params.tenant, 'members.manage');
+        // Owners only: the provider's role mappings can make anyone an owner, and it vouches for
+        // the email of every member it signs in. An admin who set it up could make themself owner.
+        const t = await requireTenant(request, request.params.tenant, 'owners.manage');
         const body = request.body;
         // The provider must answer discovery before anyone depends on it.
         const previous = await settings.forSignIn(t.tenantId);
@@ -128,7 +130,7 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
     app.route({
       ...routeOf(endpoints.deleteSsoSettings),
       handler: async (request, reply) => {
-        const t = await requireTenant(request, request.params.tenant, 'members.manage');
+        const t = await requireTenant(request, request.params.tenant, 'owners.manage');
         await settings.remove(t.tenantId, actorOf(principalOf(request)));
         return reply.status(204).send(null);
       },

@@ -37,7 +37,7 @@ const tabs: Tab[] = [
   { path: '/groups', label: 'Groups', needs: 'policies.read', render: () => <GroupsSettings /> },
   { path: '/notifications', label: 'Notifications', needs: 'members.manage', render: () => <NotificationSettingsPage /> },
   { path: '/jit-accounts', label: 'JIT accounts', needs: 'targets.manage', render: () => <JitSettings /> },
-  { path: '/sso', label: 'Single sign-on', needs: 'members.manage', render: () => <SsoSettingsForm /> },
+  { path: '/sso', label: 'Single sign-on', needs: 'owners.manage', render: () => <SsoSettingsForm /> },
   { path: '/recordings', label: 'Recordings', needs: 'audit.read', render: () => <RecordingSettings /> },
 ];
 
