@@ -8,8 +8,9 @@ import { AppError, classifyTargetError, forbidden, notFound, policyViolation } f
 import { decisionRefusal, isConflict, resolveApprovals, type Decision } from '../core/approval.js';
 import { formatDuration } from '../core/policy-evaluation.js';
 import { readRules, type PolicyRules } from '../core/policy-rules.js';
+import { can } from '../core/roles.js';
 import type { Kysely, Transaction } from 'kysely';
-import type { Database, GrantRow } from '../store/schema.js';
+import type { Database, GrantRow, PolicyRow } from '../store/schema.js';
 import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
 import type { Actor, AppDeps } from './deps.js';
 import { applyGrantEvent } from './grant-transitions.js';
@@ -18,6 +19,8 @@ import { approversAt, grantSummary, resolveLevels } from './approvers.js';
 import { connectorFor, getTarget } from './targets.js';
 import { requireApproverMfa } from './decide-request.js';
 import { scheduleExpiryWarning } from './expiry-warning.js';
+import { groupsOf } from './operator-groups.js';
+import { policyMismatch } from './policies.js';
 
 export interface ExtensionOutcome {
   applied: boolean;
@@ -28,7 +31,28 @@ export interface ExtensionOutcome {
 /** Reads through `db`, which must be the open transaction when there is one (PGlite has one connection). */
 async function policyOf(db: Kysely<Database> | Transaction<Database>, grant: GrantRow) {
   const policy = grant.policy_id ? await db.selectFrom('policies').selectAll().where('id', '=', grant.policy_id).executeTakeFirst() : undefined;
-  return { name: policy?.name ?? '(none)', rules: readRules(policy?.rules) };
+  return { name: policy?.name ?? '(none)', rules: readRules(policy?.rules), row: policy };
+}
+
+/**
+ * An extension is more access, so it is asked as a request is: by someone who may still request
+ * here and whom the grant's policy still lists (by role, by name or by group). A requester
+ * demoted to auditor, or dropped from the policy, keeps the grant they hold to its end but gets
+ * no more time on it.
+ */
+async function standingRefusal(deps: AppDeps, tenantId: string, grant: GrantRow, roles: readonly string[], policy: PolicyRow | undefined): Promise<AppError | null> {
+  if (!can(roles, 'requests.create')) {
+    return forbidden(`you can no longer request access in this tenant (your roles here: ${roles.join(', ') || 'none'}), so this grant cannot be extended`);
+  }
+  if (!policy) return null;
+  const why = policyMismatch(policy, {
+    targetId: grant.target_id,
+    entitlements: grant.entitlements,
+    roles,
+    operatorId: grant.operator_id,
+    groupIds: await groupsOf(deps.db, tenantId, grant.operator_id),
+  });
+  return why ? policyViolation(`${why} any more, so this grant cannot be extended`) : null;
 }
 
 /**
@@ -54,14 +78,17 @@ export async function requestExtension(
   deps: AppDeps,
   actor: Actor,
   tenantId: string,
-  requesterId: string,
+  requester: { operatorId: string; roles: readonly string[] },
   grantId: string,
   input: { seconds: number; reason: string },
 ): Promise<ExtensionOutcome> {
+  const requesterId = requester.operatorId;
   const grant = await loadGrant(deps.db, grantId);
   if (!grant || grant.tenant_id !== tenantId || grant.operator_id !== requesterId) throw notFound(`grant ${grantId}`);
   if (grant.state !== 'active') throw new AppError('conflict', `only an active grant can be extended (this one is ${grant.state})`);
-  const { name, rules } = await policyOf(deps.db, grant);
+  const { name, rules, row: policyRow } = await policyOf(deps.db, grant);
+  const standing = await standingRefusal(deps, tenantId, grant, requester.roles, policyRow);
+  if (standing) throw standing;
   const early = capRefusal(name, rules, grant, input.seconds);
   if (early) throw early;
   const id = randomUUID();

@@ -139,6 +139,36 @@ describe('decisions follow roles', () => {
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
   });
 
+  it('a requester demoted to auditor keeps the grant they hold but cannot extend it; promoted back, they can', async () => {
+    const A = `/api/v1/tenants/a-${hex}`;
+    const rex = await addMember(server.url, adminA.api, `a-${hex}`, `rex.${hex}@example.com`, ['requester']);
+    const target = await adminA.api.post(`${A}/targets`, { name: 'billing', kind: 'fake', config: { instance: `x-${hex}`, entitlements: ['readers'] } });
+    expect(target.status, JSON.stringify(target.body)).toBe(201);
+    const policy = await adminA.api.post(`${A}/policies`, {
+      name: 'billing',
+      targetId: target.body.target.id,
+      requesterRoles: ['requester'],
+      maxDurationSeconds: 3600,
+      defaultDurationSeconds: 600,
+      rules: { extension: { allowed: true, maxTotalSeconds: 7200, selfApprove: true } },
+    });
+    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+    const grant = await rex.api.post(`${A}/requests`, { targetId: target.body.target.id, entitlements: ['readers'], durationSeconds: 600, reason: 'INC-2 billing run' });
+    expect(grant.body.state, JSON.stringify(grant.body)).toBe('active');
+
+    expect((await adminA.api.post(`${A}/members`, { email: rex.email, roles: ['auditor'] })).status).toBe(200);
+    const refused = await rex.api.post(`${A}/grants/${grant.body.id}/extend`, { seconds: 3000, reason: 'need more time' });
+    expect(refused.status, JSON.stringify(refused.body)).toBe(403);
+    expect(refused.body.error.message).toContain('cannot be extended');
+    const held = await adminA.api.get(`${A}/grants/${grant.body.id}`);
+    expect(held.body).toMatchObject({ state: 'active', expiresAt: grant.body.expiresAt });
+
+    expect((await adminA.api.post(`${A}/members`, { email: rex.email, roles: ['requester'] })).status).toBe(200);
+    const extended = await rex.api.post(`${A}/grants/${grant.body.id}/extend`, { seconds: 3000, reason: 'need more time' });
+    expect(extended.status, JSON.stringify(extended.body)).toBe(200);
+    expect(extended.body.applied).toBe(true);
+  });
+
   it('a tenant admin cannot set up or remove single sign-on: its role mappings could make them owner', async () => {
     const A = `/api/v1/tenants/a-${hex}`;
     // An identity provider the admin runs, mapping one of its groups to owner, would make them owner

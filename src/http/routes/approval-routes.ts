@@ -67,7 +67,7 @@ export const approvalRoutes =
       ...routeOf(endpoints.extendGrant),
       handler: async (request) => {
         const { t, actor, viewer } = await who(request, request.params.tenant);
-        const r = await requestExtension(deps, actor, t.tenantId, viewer.operatorId, request.params.grantId, request.body);
+        const r = await requestExtension(deps, actor, t.tenantId, viewer, request.params.grantId, request.body);
         return { applied: r.applied, extensionId: r.extensionId, grant: grantJson(await getGrant(deps, t.tenantId, viewer, r.grant.id)) };
       },
     });
