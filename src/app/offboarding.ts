@@ -1,8 +1,9 @@
 /**
  * Offboarding in one action: disable an operator in one tenant (their membership) or everywhere
  * (platform administrators). In order, each step audited:
- *   1. every session and API token of theirs ends (the next call is 401), in the same commit as
- *      the switch itself;
+ *   1. every session and API token of theirs ends (the next call is 401), and the SSH keys
+ *      registered in their profile for the gateway are removed, in the same commit as the switch
+ *      itself;
  *   2. their pending requests are cancelled and every live grant is revoked through the normal
  *      lifecycle (native expiry on the target, revoke job, verify, audit);
  *   3. requests and extension requests waiting on them as an approver are re-routed to the
@@ -22,6 +23,7 @@ import type { Actor, AppDeps } from './deps.js';
 import { applyGrantEvent } from './grant-transitions.js';
 import { approversAt, grantSummary, resolveLevels } from './approvers.js';
 import { groupMembers } from './operator-groups.js';
+import { removeAllOperatorKeysIn } from '../gateway/operator-keys.js';
 
 type Tx = Transaction<Database>;
 
@@ -35,6 +37,13 @@ export interface OffboardingReport {
   grantsRevoked: number;
   approvalsRerouted: number;
   approvalsFlagged: number;
+}
+
+/** Who is being disabled or enabled in a tenant, as the route's guard sees them. */
+export interface MemberTarget {
+  roles: string[];
+  /** A platform administrator is an owner of every tenant, whatever their membership says. */
+  platformAdmin: boolean;
 }
 
 /** A decision waiting on approvers: a request (subject `grant`) or an extension request. */
@@ -68,18 +77,20 @@ export function createOffboarding(deps: OffboardingDeps) {
 
   async function endSessionsIn(tx: Tx, operatorId: string, tenantId: string | null, actor: Actor, reason: string): Promise<number> {
     const ended = await tokens.revokeAllOf(operatorId, { apiTokens: true }, tx);
+    // A key registered with a stolen session would otherwise keep opening the gateway.
+    const keys = await removeAllOperatorKeysIn(tx, audit, operatorId, { tenantId, actor, reason });
     await audit.append(tx, {
       tenantId,
       actor,
       action: 'operator.sessions_ended',
       subject: { type: 'operator', id: operatorId },
       reason,
-      after: { sessionsAndTokensEnded: ended },
+      after: { sessionsAndTokensEnded: ended, sshKeysRemoved: keys },
     });
     return ended;
   }
 
-  /** Ends every session and API token of the operator without disabling them. */
+  /** Ends every session and API token of the operator (and removes their SSH keys) without disabling them. */
   async function endSessions(operatorId: string, tenantId: string | null, actor: Actor, reason: string): Promise<number> {
     return db.transaction().execute((tx) => endSessionsIn(tx, operatorId, tenantId, actor, reason));
   }
@@ -158,15 +169,18 @@ export function createOffboarding(deps: OffboardingDeps) {
     return { rerouted, flagged };
   }
 
+  /** Owners disabled here or everywhere do not count: they cannot act for the tenant. */
   async function assertNotLastOwner(tx: Tx, tenantId: string, operatorId: string) {
     const owners = await tx
-      .selectFrom('memberships')
-      .select('operator_id')
-      .where('tenant_id', '=', tenantId)
-      .where('disabled_at', 'is', null)
-      .where((eb) => eb(eb.val('owner'), '=', eb.fn.any('roles')))
+      .selectFrom('memberships as m')
+      .innerJoin('operators as o', 'o.id', 'm.operator_id')
+      .select('m.operator_id')
+      .where('m.tenant_id', '=', tenantId)
+      .where('m.disabled_at', 'is', null)
+      .where('o.disabled', '=', false)
+      .where((eb) => eb(eb.val('owner'), '=', eb.fn.any('m.roles')))
       .execute();
-    if (owners.every((o) => o.operator_id === operatorId)) throw conflict('this is the last owner of the tenant; make someone else owner first');
+    if (owners.every((o) => o.operator_id === operatorId)) throw conflict('this is the last owner of the tenant who is not disabled; make someone else owner (or enable a disabled owner) first');
   }
 
   /**
@@ -201,15 +215,27 @@ export function createOffboarding(deps: OffboardingDeps) {
     await rerouteApprovals(operatorId, tenantId, actor);
   }
 
-  /** Disable in one tenant. `guard` sees the member's roles (e.g. only owners may disable an owner). */
-  async function disableMember(tenantId: string, operatorId: string, actor: Actor, reason: string, guard: (roles: string[]) => void): Promise<OffboardingReport> {
+  /** The member's roles here and whether they are a platform administrator (in a transaction: `tx`). */
+  async function memberTarget(tx: Kysely<Database>, tenantId: string, operatorId: string) {
+    const m = await tx
+      .selectFrom('memberships as m')
+      .innerJoin('operators as o', 'o.id', 'm.operator_id')
+      .select(['m.roles', 'm.disabled_at', 'o.platform_admin'])
+      .where('m.tenant_id', '=', tenantId)
+      .where('m.operator_id', '=', operatorId)
+      .executeTakeFirst();
+    if (!m) throw notFound('member');
+    return { roles: m.roles, platformAdmin: m.platform_admin, disabledAt: m.disabled_at };
+  }
+
+  /** Disable in one tenant. `guard` sees who the member is (e.g. only owners may disable an owner). */
+  async function disableMember(tenantId: string, operatorId: string, actor: Actor, reason: string, guard: (target: MemberTarget) => void): Promise<OffboardingReport> {
     if (actor.id === operatorId) throw forbidden('you cannot disable yourself');
     const ended = await db.transaction().execute(async (tx) => {
       await tx.selectFrom('tenants').select('id').where('id', '=', tenantId).forUpdate().executeTakeFirstOrThrow();
-      const m = await tx.selectFrom('memberships').select(['roles', 'disabled_at']).where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).executeTakeFirst();
-      if (!m) throw notFound('member');
-      guard(m.roles);
-      if (m.disabled_at) throw conflict('this member is already disabled here');
+      const m = await memberTarget(tx, tenantId, operatorId);
+      guard(m);
+      if (m.disabledAt) throw conflict('this member is already disabled here');
       if (m.roles.includes('owner')) await assertNotLastOwner(tx, tenantId, operatorId);
       await tx.updateTable('memberships').set({ disabled_at: clock.now() }).where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).execute();
       await audit.append(tx, { tenantId, actor, action: 'membership.disabled', subject: { type: 'operator', id: operatorId }, reason });
@@ -220,6 +246,11 @@ export function createOffboarding(deps: OffboardingDeps) {
     deps.poke();
     const approvals = await rerouteApprovals(operatorId, tenantId, actor);
     return { sessionsAndTokensEnded: ended.sessions, ...ended.grants, approvalsRerouted: approvals.rerouted, approvalsFlagged: approvals.flagged };
+  }
+
+  /** The member's roles and platform role, for a route's guard before it acts. */
+  async function memberOf(tenantId: string, operatorId: string): Promise<MemberTarget> {
+    return memberTarget(db, tenantId, operatorId);
   }
 
   /** Disable everywhere (platform administrators only; the route checks). */
@@ -246,9 +277,14 @@ export function createOffboarding(deps: OffboardingDeps) {
     return { sessionsAndTokensEnded: ended.sessions, ...ended.grants, approvalsRerouted: rerouted, approvalsFlagged: flagged };
   }
 
-  /** Sign-in only: grants and tokens ended by the disabling stay ended. */
-  async function enableMember(tenantId: string, operatorId: string, actor: Actor): Promise<void> {
+  /**
+   * Sign-in only: grants and tokens ended by the disabling stay ended. `guard` as in
+   * disableMember: whoever may not disable an owner may not bring one back either.
+   */
+  async function enableMember(tenantId: string, operatorId: string, actor: Actor, guard: (target: MemberTarget) => void): Promise<void> {
     await db.transaction().execute(async (tx) => {
+      await tx.selectFrom('tenants').select('id').where('id', '=', tenantId).forUpdate().executeTakeFirstOrThrow();
+      guard(await memberTarget(tx, tenantId, operatorId));
       const res = await tx.updateTable('memberships').set({ disabled_at: null }).where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).where('disabled_at', 'is not', null).executeTakeFirst();
       if (res.numUpdatedRows === 0n) throw new AppError('conflict', 'this member is not disabled here');
       await audit.append(tx, { tenantId, actor, action: 'membership.enabled', subject: { type: 'operator', id: operatorId } });
@@ -264,7 +300,7 @@ export function createOffboarding(deps: OffboardingDeps) {
   }
 
   const memberRemoval: MemberRemoval = { endAccessIn: endTenantAccessIn, afterCommit: afterTenantAccessEnded };
-  return { disableMember, disableOperator, enableMember, enableOperator, endSessions, memberRemoval };
+  return { disableMember, disableOperator, enableMember, enableOperator, endSessions, memberOf, memberRemoval };
 }
 
 export type Offboarding = ReturnType<typeof createOffboarding>;

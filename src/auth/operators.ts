@@ -134,16 +134,22 @@ export function createOperators(deps: OperatorsDeps) {
     if (!t) throw notFound('tenant');
   }
 
-  /** Refuses to leave the tenant without an owner; call with the tenant locked. */
+  /**
+   * Refuses to leave the tenant without an enabled owner; call with the tenant locked. Owners
+   * disabled here or everywhere do not count: they cannot act for the tenant.
+   */
   async function assertOwnerRemains(tx: Transaction<Database>, tenantId: string, operatorId: string): Promise<void> {
     const owners = await tx
-      .selectFrom('memberships')
-      .select('operator_id')
-      .where('tenant_id', '=', tenantId)
-      .where((eb) => eb(eb.val('owner'), '=', eb.fn.any('roles')))
+      .selectFrom('memberships as m')
+      .innerJoin('operators as o', 'o.id', 'm.operator_id')
+      .select('m.operator_id')
+      .where('m.tenant_id', '=', tenantId)
+      .where('m.disabled_at', 'is', null)
+      .where('o.disabled', '=', false)
+      .where((eb) => eb(eb.val('owner'), '=', eb.fn.any('m.roles')))
       .execute();
     if (owners.every((o) => o.operator_id === operatorId)) {
-      throw conflict('this is the last owner of the tenant; make someone else owner first');
+      throw conflict('this is the last owner of the tenant who is not disabled; make someone else owner (or enable a disabled owner) first');
     }
   }
 

@@ -1,7 +1,7 @@
 /** Public keys people register in their profile to pass the gateway without a certificate. */
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { AuditLog } from '../audit/types.js';
+import type { Kysely, Transaction } from 'kysely';
+import type { AuditInput, AuditLog } from '../audit/types.js';
 import type { Clock } from '../core/clock.js';
 import { conflict, notFound } from '../core/errors.js';
 import { parseSshPublicKey } from '../credentials/ssh-public-key.js';
@@ -69,4 +69,31 @@ export async function removeOperatorKey(deps: OperatorKeysDeps, operatorId: stri
         before: { name: row.name, fingerprint: row.fingerprint },
       });
     });
+}
+
+/**
+ * Removes every key of the person, in the caller's transaction, one audit event per key. Called
+ * wherever their sessions and API tokens are ended (offboarding, sign-in reset): a key planted
+ * with a stolen session must not keep opening the gateway after that session is gone.
+ */
+export async function removeAllOperatorKeysIn(
+  tx: Transaction<Database>,
+  audit: AuditLog,
+  operatorId: string,
+  event: { tenantId: string | null; actor: AuditInput['actor']; reason: string },
+): Promise<number> {
+  const rows = await gatewayDb(tx).deleteFrom('operator_ssh_keys').where('operator_id', '=', operatorId).returning(['id', 'name', 'fingerprint']).execute();
+  if (rows.length === 0) return 0;
+  await audit.appendMany(
+    tx,
+    rows.map((r) => ({
+      tenantId: event.tenantId,
+      actor: event.actor,
+      action: 'gateway.ssh_key_removed',
+      subject: { type: 'operator_ssh_key', id: r.id },
+      reason: event.reason,
+      before: { operatorId, name: r.name, fingerprint: r.fingerprint },
+    })),
+  );
+  return rows.length;
 }

@@ -8,7 +8,7 @@ import { endpoints } from '../../api/endpoints.js';
 import type { sessionSchema } from '../../api/endpoints/gateway.js';
 import type { AuditLog } from '../../audit/types.js';
 import type { Clock } from '../../core/clock.js';
-import { conflict, notFound } from '../../core/errors.js';
+import { conflict, forbidden, notFound } from '../../core/errors.js';
 import type { SecretBox } from '../../secrets/types.js';
 import type { Database } from '../../store/schema.js';
 import type { Kysely } from 'kysely';
@@ -18,6 +18,7 @@ import { addOperatorKey, listOperatorKeys, removeOperatorKey } from '../../gatew
 import { getGatewaySettings, setGatewaySettings, type GatewaySettingsView } from '../../gateway/recording-retention.js';
 import type { RecordingStore } from '../../gateway/recording-store.js';
 import { getSession, listSessions, type SessionView } from '../../gateway/session-queries.js';
+import type { Principal } from '../../auth/tokens.js';
 import { actorOf, principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
 import { routeOf } from '../route-of.js';
@@ -44,6 +45,38 @@ const sessionJson = (s: SessionView): z.infer<typeof sessionSchema> => ({
   recordingDeletedAt: iso(s.recordingDeletedAt),
 });
 
+/**
+ * A registered key opens the gateway until it is removed, and the gateway reaches the person's
+ * grants in every tenant: only a signed-in session that is not confined to one tenant by single
+ * sign-on may add one, so a leaked API token or an SSO session cannot leave a lasting way in.
+ */
+function assertMayRegisterKeys(p: Principal): void {
+  if (p.kind !== 'session') throw forbidden('SSH keys can only be added from a signed-in session, not with an API token: a key would keep opening the gateway after the token is revoked');
+  if (p.ssoTenantId !== null) {
+    throw forbidden('SSH keys cannot be added from a single sign-on session: a key would open the gateway to your grants in every tenant, not only the one you signed in to; use timebox ssh (a short-lived certificate), or add the key from a session signed in with your password');
+  }
+}
+
+/**
+ * A gateway certificate reaches the person's grants in every tenant, so a session confined to one
+ * tenant by single sign-on gets one only when that tenant is the only one it could reach.
+ */
+async function assertCertificateStaysInTenant(db: Kysely<Database>, p: Principal): Promise<void> {
+  if (p.ssoTenantId === null) return;
+  const elsewhere = await db
+    .selectFrom('memberships')
+    .select('tenant_id')
+    .where('operator_id', '=', p.operatorId)
+    .where('tenant_id', '!=', p.ssoTenantId)
+    .where('disabled_at', 'is', null)
+    .executeTakeFirst();
+  if (elsewhere) {
+    throw forbidden(
+      'this session signed in through single sign-on and reaches one tenant only, but a gateway certificate would reach your grants in your other tenants too; ask for it from a session signed in with your password',
+    );
+  }
+}
+
 export const gatewayRoutes =
   (deps: GatewayRouteDeps): RouteModule =>
   (app) => {
@@ -61,6 +94,7 @@ export const gatewayRoutes =
       ...routeOf(endpoints.issueGatewayCertificate),
       handler: async (request) => {
         const p = principalOf(request);
+        await assertCertificateStaysInTenant(deps.db, p);
         const { issueOperatorCertificate } = await import('../../gateway/operator-certificates.js');
         const c = await issueOperatorCertificate(deps, { id: p.operatorId, email: p.email }, request.body.publicKey);
         return { certificate: c.certificate, serial: c.serial, notAfter: c.notAfter.toISOString() };
@@ -78,7 +112,9 @@ export const gatewayRoutes =
     app.route({
       ...routeOf(endpoints.addSshKey),
       handler: async (request, reply) => {
-        const k = await addOperatorKey(deps, principalOf(request).operatorId, request.body);
+        const p = principalOf(request);
+        assertMayRegisterKeys(p);
+        const k = await addOperatorKey(deps, p.operatorId, request.body);
         return reply.status(201).send({ ...k, createdAt: k.createdAt.toISOString() });
       },
     });

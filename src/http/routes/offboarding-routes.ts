@@ -1,13 +1,13 @@
 /**
  * Offboarding: disable a member in one tenant (members.manage) or an operator everywhere
  * (platform administrators), enable again (sign-in only), or just end someone's sessions and
- * API tokens. Answers what was done, step by step.
+ * API tokens (their gateway SSH keys go too). Answers what was done, step by step.
  */
 import { routeOf } from '../route-of.js';
 import { endpoints } from '../../api/endpoints.js';
-import { forbidden, notFound } from '../../core/errors.js';
+import { forbidden } from '../../core/errors.js';
 import { can } from '../../core/roles.js';
-import type { Offboarding } from '../../app/offboarding.js';
+import type { MemberTarget, Offboarding } from '../../app/offboarding.js';
 import { principalOf } from '../auth-hook.js';
 import { requireTenant } from '../tenant-access.js';
 import type { RouteModule } from '../server.js';
@@ -17,8 +17,12 @@ export const offboardingRoutes =
   (app) => {
     const { offboarding } = deps;
     const who = (request: Parameters<typeof principalOf>[0]) => ({ type: 'operator' as const, id: principalOf(request).operatorId });
-    const ownerGuard = (slug: string, mine: readonly string[]) => (target: readonly string[]) => {
-      if (target.includes('owner') && !can(mine, 'owners.manage')) throw forbidden(`you need the owners.manage permission in tenant ${slug} to do this to an owner`);
+    // A platform administrator is an owner of every tenant, and what is done to them (sessions
+    // ended, disabled) reaches beyond this tenant: the same guard as for an owner.
+    const ownerGuard = (slug: string, mine: readonly string[]) => (target: MemberTarget) => {
+      if (can(mine, 'owners.manage')) return;
+      if (target.platformAdmin) throw forbidden(`you need the owners.manage permission in tenant ${slug} to do this to a platform administrator`);
+      if (target.roles.includes('owner')) throw forbidden(`you need the owners.manage permission in tenant ${slug} to do this to an owner`);
     };
 
     app.route({
@@ -33,7 +37,7 @@ export const offboardingRoutes =
       ...routeOf(endpoints.enableMember),
       handler: async (request, reply) => {
         const access = await requireTenant(request, request.params.tenant, 'members.manage');
-        await offboarding.enableMember(access.tenantId, request.params.operatorId, who(request));
+        await offboarding.enableMember(access.tenantId, request.params.operatorId, who(request), ownerGuard(access.slug, access.roles));
         return reply.status(204).send(null);
       },
     });
@@ -42,14 +46,7 @@ export const offboardingRoutes =
       ...routeOf(endpoints.endMemberSessions),
       handler: async (request) => {
         const access = await requireTenant(request, request.params.tenant, 'members.manage');
-        const member = await request.server.deps.db
-          .selectFrom('memberships')
-          .select('roles')
-          .where('tenant_id', '=', access.tenantId)
-          .where('operator_id', '=', request.params.operatorId)
-          .executeTakeFirst();
-        if (!member) throw notFound('member');
-        ownerGuard(access.slug, access.roles)(member.roles);
+        ownerGuard(access.slug, access.roles)(await offboarding.memberOf(access.tenantId, request.params.operatorId));
         const ended = await offboarding.endSessions(request.params.operatorId, access.tenantId, who(request), request.body.reason);
         return { sessionsAndTokensEnded: ended };
       },
