@@ -19,6 +19,7 @@ import { generateToken, sha256Hex } from '../secrets/password.js';
 import type { Database } from '../store/schema.js';
 import type { InvitationRow } from '../store/schema-identity.js';
 import { notifyDb } from '../notify/db.js';
+import { removeAllOperatorKeysIn } from '../gateway/operator-keys.js';
 import { INVITATION_LINK, queueInvitationEmail } from '../notify/invitation-email.js';
 import type { SecretBox } from '../secrets/types.js';
 import { inTransaction, normalizeEmail, parseRoles, type Actor, type Operators } from './operators.js';
@@ -138,8 +139,9 @@ export function createInvitations(deps: InvitationsDeps) {
   }
 
   /**
-   * A platform administrator clears someone's sign-in (password, sessions, API tokens) and
-   * issues a reset invitation: only the holder of the link chooses the next password.
+   * A platform administrator clears someone's sign-in (password, sessions, API tokens, the SSH
+   * keys registered for the gateway) and issues a reset invitation: only the holder of the link
+   * chooses the next password.
    */
   async function resetSignIn(operatorId: string, actor: Actor, origin: string, revokeAll: (tx: Transaction<Database>) => Promise<number>) {
     return inTransaction(db, async (tx) => {
@@ -147,6 +149,8 @@ export function createInvitations(deps: InvitationsDeps) {
       if (!op) throw notFound('operator');
       await tx.updateTable('operators').set({ password_hash: null, password_change_required: false }).where('id', '=', op.id).execute();
       const ended = await revokeAll(tx);
+      // Whoever held the account may have registered a key of their own to keep the gateway open.
+      await removeAllOperatorKeysIn(tx, audit, op.id, { tenantId: null, actor, reason: 'sign-in reset' });
       const { row, token } = await insert(tx, { email: op.email, kind: 'reset', tenantId: null, roles: [], displayName: null, invitedBy: actor.id });
       await audit.append(tx, {
         tenantId: null,
@@ -192,21 +196,53 @@ export function createInvitations(deps: InvitationsDeps) {
     if (!existing) await operators.setMembership(row.tenant_id, operatorId, row.roles, actor, tx);
   }
 
-  async function markUsed(tx: Transaction<Database>, row: InvitationRow, operatorId: string, actor: Actor): Promise<void> {
+  async function markUsed(tx: Transaction<Database>, row: InvitationRow, operatorId: string, actor: Actor, extra: Record<string, unknown> = {}): Promise<void> {
     await tx.updateTable('invitations').set({ used_at: clock.now(), used_by: operatorId }).where('id', '=', row.id).execute();
     await audit.append(tx, {
       tenantId: row.tenant_id,
       actor,
       action: 'invitation.accepted',
       subject: { type: 'invitation', id: row.id },
-      after: { operatorId, kind: row.kind, roles: row.roles },
+      after: { operatorId, kind: row.kind, roles: row.roles, ...extra },
     });
+  }
+
+  /**
+   * Joining a tenant that requires single sign-on brings its rule to this person, as turning the
+   * rule on does for members (endPasswordSessions): their password sessions end, or the one that
+   * accepted would reach the tenant without its provider. Refusing the acceptance instead would
+   * leave no way in: the provider links an existing account only once it is a member. Sessions
+   * begun through a provider stay (each is confined to its tenant), and so do those of a
+   * break-glass owner of the tenant with an authenticator app, who may sign in with a password.
+   */
+  async function endPasswordSessionsIfSsoRequired(tx: Transaction<Database>, tenantId: string, operatorId: string): Promise<number> {
+    const sso = await tx.selectFrom('tenant_sso').select(['require_sso', 'break_glass_emails']).where('tenant_id', '=', tenantId).executeTakeFirst();
+    if (!sso?.require_sso) return 0;
+    const me = await tx
+      .selectFrom('operators as o')
+      .innerJoin('memberships as m', 'm.operator_id', 'o.id')
+      .select(['o.email', 'o.totp_enabled_at', 'm.roles'])
+      .where('o.id', '=', operatorId)
+      .where('m.tenant_id', '=', tenantId)
+      .executeTakeFirst();
+    if (me && me.totp_enabled_at !== null && me.roles.includes('owner') && sso.break_glass_emails.includes(me.email)) return 0;
+    const ended = await tx
+      .updateTable('api_tokens')
+      .set({ revoked_at: clock.now() })
+      .where('operator_id', '=', operatorId)
+      .where('kind', '=', 'session')
+      .where('sso_tenant_id', 'is', null)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return Number(ended.numUpdatedRows);
   }
 
   /**
    * Accepting with a new password: a new person (no account yet) or a reset. An existing
    * account never gets its password from a link of a tenant invitation: it must sign in and
-   * accept (acceptSignedIn).
+   * accept (acceptSignedIn). In a tenant that requires single sign-on the new account has no
+   * session to end, and password sign-in refuses its members (assertPasswordSignInAllowed): the
+   * password gives nothing there, and the person goes on through the tenant's provider.
    */
   async function acceptWithPassword(input: { token: string; password: string; displayName?: string | undefined }) {
     const first = await usable(db, input.token, false);
@@ -249,7 +285,11 @@ export function createInvitations(deps: InvitationsDeps) {
     });
   }
 
-  /** The signed-in person accepts: consent to join the tenant, only as the invited address. */
+  /**
+   * The signed-in person accepts: consent to join the tenant, only as the invited address. In a
+   * tenant that requires single sign-on, their password sessions then end (see above): they go on
+   * through the tenant's provider.
+   */
   async function acceptSignedIn(token: string, me: { operatorId: string; email: string }) {
     return inTransaction(db, async (tx) => {
       const row = await usable(tx, token, true);
@@ -257,7 +297,8 @@ export function createInvitations(deps: InvitationsDeps) {
       if (normalizeEmail(me.email) !== row.email) throw forbidden(`this invitation is for another address; sign in as ${row.email} to accept it`);
       const actor = { type: 'operator' as const, id: me.operatorId };
       await join(tx, row, me.operatorId, actor);
-      await markUsed(tx, row, me.operatorId, actor);
+      const endedPasswordSessions = row.tenant_id ? await endPasswordSessionsIfSsoRequired(tx, row.tenant_id, me.operatorId) : 0;
+      await markUsed(tx, row, me.operatorId, actor, endedPasswordSessions ? { endedPasswordSessions } : {});
       return { email: row.email, tenant: await tenantOf(tx, row.tenant_id) };
     });
   }

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRogueProvider, type RogueProvider } from '../harness/rogue-oidc.js';
-import { addExistingMember, apiClient } from '../support/http.js';
+import { addExistingMember, apiClient, ownPassword, tokenOf, type ApiClient, type Invited } from '../support/http.js';
 import { browserless, configureSso, signInFootprint, startAndAuthorize } from '../support/sso.js';
 import { createMember, startTestServer, type TestServer } from '../support/test-server.js';
 
@@ -186,5 +186,78 @@ describe('settings', () => {
     expect(plain.body.error.message).toMatch(/must use https/);
     const row = await db().selectFrom('tenant_sso').select('client_secret_enc').executeTakeFirstOrThrow();
     expect(row.client_secret_enc).not.toContain(rogue.clientSecret);
+  });
+});
+
+describe('an invitation into a tenant that requires single sign-on', () => {
+  // A server of its own: its tenant's owner turns the requirement on, and the rate-limit windows
+  // of the sign-ins above stay out of the way.
+  let t: TestServer;
+  let strictIdp: RogueProvider;
+  let owner: ApiClient;
+  const T = 'strict';
+
+  /** A session begun through the tenant's provider, for `person`. */
+  async function ssoSession(person: RogueProvider['person']): Promise<ApiClient> {
+    strictIdp.person = person;
+    const b = browserless();
+    const res = await b.get(await startAndAuthorize(b, t.url, T));
+    expect(res.status, pageMessage(res.text)).toBe(200);
+    return apiClient(t.url, b.jar.get('timebox_session'));
+  }
+
+  beforeAll(async () => {
+    t = await startTestServer();
+    strictIdp = await startRogueProvider();
+    expect((await t.admin.post('/api/v1/tenants', { slug: T, name: 'Strict' })).status).toBe(201);
+    const idp = {
+      issuer: strictIdp.issuer,
+      clientId: strictIdp.clientId,
+      clientSecret: strictIdp.clientSecret,
+      roleMappings: [
+        { group: 'strict-owners', roles: ['owner'] },
+        { group: 'strict-staff', roles: ['requester'] },
+      ],
+    };
+    await configureSso(t.admin, T, idp);
+    owner = await ssoSession({ sub: 'strict-olga', email: 'olga@example.test', groups: ['strict-owners'] });
+    await configureSso(owner, T, { ...idp, requireSso: true });
+  });
+  afterAll(async () => {
+    await strictIdp?.stop();
+    await t?.close();
+  });
+
+  it('accepted from a password session, ends that session: the tenant is reached through its provider only', async () => {
+    const pat = await createMember(t.tb, 'default', 'pat@example.test', ['requester']);
+    const invited = await owner.post<Invited>(`/api/v1/tenants/${T}/members`, { email: pat.email, roles: ['requester'] });
+    expect(invited.status).toBe(201);
+    const accepted = await pat.api.post('/api/v1/me/invitations/accept', { token: tokenOf(invited.body.link) });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
+    expect(accepted.body.tenant.slug).toBe(T);
+    // The password session that accepted reaches nothing more, and mints no token.
+    expect((await pat.api.get(`/api/v1/tenants/${T}/targets`)).status).toBe(401);
+    expect((await pat.api.post('/api/v1/tokens', { name: 'after joining' })).status).toBe(401);
+    const event = await t.tb.store.db.selectFrom('audit_events').select('after').where('action', '=', 'invitation.accepted').where('actor_id', '=', pat.id).executeTakeFirstOrThrow();
+    expect(event.after).toMatchObject({ endedPasswordSessions: 1 });
+    const login = await apiClient(t.url).post('/api/v1/auth/login', { email: pat.email, password: pat.password });
+    expect(login.status).toBe(403);
+    expect(login.body.error.details.sso).toBe('required');
+    // Now a member, she is linked at her first sign-in through the provider and works there.
+    const viaSso = await ssoSession({ sub: 'strict-pat', email: pat.email, groups: ['strict-staff'] });
+    expect((await viaSso.get(`/api/v1/tenants/${T}/targets`)).status).toBe(200);
+  });
+
+  it('accepted signed out with a new password, gives no password sign-in to the tenant', async () => {
+    const email = 'nova@example.test';
+    const invited = await owner.post<Invited>(`/api/v1/tenants/${T}/members`, { email, roles: ['requester'] });
+    expect(invited.status).toBe(201);
+    const password = ownPassword();
+    expect((await apiClient(t.url).post('/api/v1/invitations/accept', { token: tokenOf(invited.body.link), password })).status).toBe(200);
+    const login = await apiClient(t.url).post('/api/v1/auth/login', { email, password });
+    expect(login.status).toBe(403);
+    expect(login.body.error.details.sso).toBe('required');
+    const viaSso = await ssoSession({ sub: 'strict-nova', email, groups: ['strict-staff'] });
+    expect((await viaSso.get(`/api/v1/tenants/${T}/targets`)).status).toBe(200);
   });
 });
