@@ -10,6 +10,12 @@ import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/
 import type { Database } from '../store/schema.js';
 import { countInWindow, sweepCounts } from '../store/window-counter.js';
 
+interface RouteInfo {
+  method?: string | string[];
+  url?: string;
+  path?: string;
+}
+
 type Callback = (err: Error | null, result?: { current: number; ttl: number }) => void;
 
 /** Expired counters are swept at most this often (by whichever process gets there). */
@@ -39,10 +45,18 @@ export function databaseRateLimitStore(db: Kysely<Database>, now: () => number =
       );
     }
 
-    child(routeOptions: { method?: string | string[]; url?: string; path?: string }): DatabaseRateLimitStore {
-      const method = Array.isArray(routeOptions.method) ? routeOptions.method.join(',') : (routeOptions.method ?? '');
+    /**
+     * The plugin passes the route's limit settings with the route itself under `routeInfo`. Read
+     * from the top level, every route had the prefix " |" and all limited routes shared one
+     * counter per address (single sign-on traffic used up the invitation links' budget).
+     */
+    child(options: RouteInfo & { routeInfo?: RouteInfo }): DatabaseRateLimitStore {
+      const route = options.routeInfo ?? options;
+      const method = Array.isArray(route.method) ? route.method.join(',') : (route.method ?? '');
+      const path = route.url ?? route.path ?? '';
+      if (!method || !path) throw new Error('rate limit store: a limited route without its method and path would share a counter');
       const store = new DatabaseRateLimitStore();
-      store.prefix = `${method} ${routeOptions.url ?? routeOptions.path ?? ''}|`;
+      store.prefix = `${method} ${path}|`;
       return store;
     }
   }
