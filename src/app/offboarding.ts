@@ -19,6 +19,7 @@ import { readRules } from '../core/policy-rules.js';
 import type { Database, GrantRow } from '../store/schema.js';
 import type { Tokens } from '../auth/tokens.js';
 import type { MemberRemoval } from '../auth/member-removal.js';
+import { assertOwnerRemains } from '../auth/operators.js';
 import type { Actor, AppDeps } from './deps.js';
 import { applyGrantEvent } from './grant-transitions.js';
 import { approversAt, grantSummary, resolveLevels } from './approvers.js';
@@ -169,20 +170,6 @@ export function createOffboarding(deps: OffboardingDeps) {
     return { rerouted, flagged };
   }
 
-  /** Owners disabled here or everywhere do not count: they cannot act for the tenant. */
-  async function assertNotLastOwner(tx: Tx, tenantId: string, operatorId: string) {
-    const owners = await tx
-      .selectFrom('memberships as m')
-      .innerJoin('operators as o', 'o.id', 'm.operator_id')
-      .select('m.operator_id')
-      .where('m.tenant_id', '=', tenantId)
-      .where('m.disabled_at', 'is', null)
-      .where('o.disabled', '=', false)
-      .where((eb) => eb(eb.val('owner'), '=', eb.fn.any('m.roles')))
-      .execute();
-    if (owners.every((o) => o.operator_id === operatorId)) throw conflict('this is the last owner of the tenant who is not disabled; make someone else owner (or enable a disabled owner) first');
-  }
-
   /**
    * Someone leaves a tenant (see auth/member-removal.ts) or is disabled, in one tenant or
    * everywhere (tenantId null): in that change's transaction, their pending requests are cancelled
@@ -236,7 +223,7 @@ export function createOffboarding(deps: OffboardingDeps) {
       const m = await memberTarget(tx, tenantId, operatorId);
       guard(m);
       if (m.disabledAt) throw conflict('this member is already disabled here');
-      if (m.roles.includes('owner')) await assertNotLastOwner(tx, tenantId, operatorId);
+      if (m.roles.includes('owner')) await assertOwnerRemains(tx, tenantId, operatorId);
       await tx.updateTable('memberships').set({ disabled_at: clock.now() }).where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).execute();
       await audit.append(tx, { tenantId, actor, action: 'membership.disabled', subject: { type: 'operator', id: operatorId }, reason });
       const sessions = await endSessionsIn(tx, operatorId, tenantId, actor, reason);

@@ -20,6 +20,7 @@ import type { Database } from '../store/schema.js';
 import type { InvitationRow } from '../store/schema-identity.js';
 import { notifyDb } from '../notify/db.js';
 import { removeAllOperatorKeysIn } from '../gateway/operator-keys.js';
+import { endPasswordSessions } from './oidc/require-sso.js';
 import { INVITATION_LINK, queueInvitationEmail } from '../notify/invitation-email.js';
 import type { SecretBox } from '../secrets/types.js';
 import { inTransaction, normalizeEmail, parseRoles, type Actor, type Operators } from './operators.js';
@@ -218,23 +219,7 @@ export function createInvitations(deps: InvitationsDeps) {
   async function endPasswordSessionsIfSsoRequired(tx: Transaction<Database>, tenantId: string, operatorId: string): Promise<number> {
     const sso = await tx.selectFrom('tenant_sso').select(['require_sso', 'break_glass_emails']).where('tenant_id', '=', tenantId).executeTakeFirst();
     if (!sso?.require_sso) return 0;
-    const me = await tx
-      .selectFrom('operators as o')
-      .innerJoin('memberships as m', 'm.operator_id', 'o.id')
-      .select(['o.email', 'o.totp_enabled_at', 'm.roles'])
-      .where('o.id', '=', operatorId)
-      .where('m.tenant_id', '=', tenantId)
-      .executeTakeFirst();
-    if (me && me.totp_enabled_at !== null && me.roles.includes('owner') && sso.break_glass_emails.includes(me.email)) return 0;
-    const ended = await tx
-      .updateTable('api_tokens')
-      .set({ revoked_at: clock.now() })
-      .where('operator_id', '=', operatorId)
-      .where('kind', '=', 'session')
-      .where('sso_tenant_id', 'is', null)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return Number(ended.numUpdatedRows);
+    return endPasswordSessions(tx, tenantId, sso.break_glass_emails, clock.now(), operatorId);
   }
 
   /**

@@ -74,6 +74,25 @@ const toView = (r: OperatorRowPart): OperatorView => ({
 // Roles in the table are only ever written through parseRoles; filter anyway in case of manual edits.
 const rolesOf = (stored: readonly string[]): Role[] => stored.filter(isRole);
 
+/**
+ * Refuses to leave the tenant without an enabled owner; call with the tenant locked. Owners
+ * disabled here or everywhere do not count: they cannot act for the tenant.
+ */
+export async function assertOwnerRemains(tx: Transaction<Database>, tenantId: string, operatorId: string): Promise<void> {
+  const owners = await tx
+    .selectFrom('memberships as m')
+    .innerJoin('operators as o', 'o.id', 'm.operator_id')
+    .select('m.operator_id')
+    .where('m.tenant_id', '=', tenantId)
+    .where('m.disabled_at', 'is', null)
+    .where('o.disabled', '=', false)
+    .where((eb) => eb(eb.val('owner'), '=', eb.fn.any('m.roles')))
+    .execute();
+  if (owners.every((o) => o.operator_id === operatorId)) {
+    throw conflict('this is the last owner of the tenant who is not disabled; make someone else owner (or enable a disabled owner) first');
+  }
+}
+
 export function createOperators(deps: OperatorsDeps) {
   const newId = deps.newId ?? randomUUID;
   const { audit, clock } = deps;
@@ -132,25 +151,6 @@ export function createOperators(deps: OperatorsDeps) {
   async function lockTenant(tx: Transaction<Database>, tenantId: string): Promise<void> {
     const t = await tx.selectFrom('tenants').select('id').where('id', '=', tenantId).forUpdate().executeTakeFirst();
     if (!t) throw notFound('tenant');
-  }
-
-  /**
-   * Refuses to leave the tenant without an enabled owner; call with the tenant locked. Owners
-   * disabled here or everywhere do not count: they cannot act for the tenant.
-   */
-  async function assertOwnerRemains(tx: Transaction<Database>, tenantId: string, operatorId: string): Promise<void> {
-    const owners = await tx
-      .selectFrom('memberships as m')
-      .innerJoin('operators as o', 'o.id', 'm.operator_id')
-      .select('m.operator_id')
-      .where('m.tenant_id', '=', tenantId)
-      .where('m.disabled_at', 'is', null)
-      .where('o.disabled', '=', false)
-      .where((eb) => eb(eb.val('owner'), '=', eb.fn.any('m.roles')))
-      .execute();
-    if (owners.every((o) => o.operator_id === operatorId)) {
-      throw conflict('this is the last owner of the tenant who is not disabled; make someone else owner (or enable a disabled owner) first');
-    }
   }
 
   /**

@@ -57,8 +57,16 @@ export async function assertPasswordSignInAllowed(
  * break-glass owners who could sign in with a password now (an authenticator app enrolled).
  * Personal API tokens are deliberate credentials for scripts and are left to their owners.
  */
-export async function endPasswordSessions(tx: Kysely<Database>, tenantId: string, breakGlassEmails: readonly string[], now: Date): Promise<number> {
-  const members = tx.selectFrom('memberships').select('operator_id').where('tenant_id', '=', tenantId);
+export async function endPasswordSessions(
+  tx: Kysely<Database>,
+  tenantId: string,
+  breakGlassEmails: readonly string[],
+  now: Date,
+  /** Only this member's (one who joins a tenant that already requires it). */
+  onlyOperatorId?: string,
+): Promise<number> {
+  let members = tx.selectFrom('memberships').select('operator_id').where('tenant_id', '=', tenantId);
+  if (onlyOperatorId !== undefined) members = members.where('operator_id', '=', onlyOperatorId);
   const exempt = tx
     .selectFrom('memberships as m')
     .innerJoin('operators as o', 'o.id', 'm.operator_id')
