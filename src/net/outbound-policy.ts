@@ -154,6 +154,18 @@ export function createOutboundPolicy(opts: { allow?: string | OutboundAllowance;
   };
 }
 
+/**
+ * The refusal of a literal address, for sockets opened with the policy's `lookup`: Node calls a
+ * lookup only for names, so an address written as a literal (127.0.0.1, ::ffff:127.0.0.1,
+ * 169.254.169.254) would reach the socket unchecked. Null when it may be reached or is a name.
+ */
+export function literalRefusal(policy: OutboundPolicy, host: string): OutboundRefused | null {
+  const ip = parseAddress(host);
+  if (!ip) return null;
+  const problem = policy.addressProblem(ip);
+  return problem ? new OutboundRefused(host, ip.toString(), problem) : null;
+}
+
 /** localhost and *.localhost always mean this host (RFC 6761), whatever a resolver says. */
 export function isLocalhostName(host: string): boolean {
   const h = host.replace(/\.$/, '').toLowerCase();

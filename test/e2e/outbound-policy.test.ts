@@ -149,19 +149,31 @@ describe('SMTP relay', () => {
 });
 
 describe('target connection tests', () => {
-  it('do not connect to a PostgreSQL server or a DC at a refused address, however written', async () => {
+  it('do not connect to a PostgreSQL or MariaDB server or a DC at a refused address, however written (a literal address included)', async () => {
     const pgEndpoint = await startFakePostgres('cleartext');
     const dc = await startRecordingListener();
     try {
-      const pgTarget = await strict.admin.post(`${T}/targets`, {
-        name: `pg-${runId}`,
-        kind: 'postgres',
-        config: { host: '127.1', port: pgEndpoint.port, user: 'timebox_svc', password: 'service-password-1' },
+      // A literal address is never looked up by Node: it must be checked as well as a name.
+      for (const [i, host] of ['127.1', '127.0.0.1', '::ffff:127.0.0.1'].entries()) {
+        const pgTarget = await strict.admin.post(`${T}/targets`, {
+          name: `pg-${runId}-${i}`,
+          kind: 'postgres',
+          config: { host, port: pgEndpoint.port, user: 'timebox_svc', password: 'service-password-1' },
+          saveUnchecked: true,
+        });
+        expect(pgTarget.status, JSON.stringify(pgTarget.body)).toBe(201);
+        expect(pgTarget.body.check.ok).toBe(false);
+        expect(JSON.stringify(pgTarget.body.check.items)).toMatch(/is a loopback address, which this server does not connect to unless its operator allows it/);
+      }
+      const mariadb = await strict.admin.post(`${T}/targets`, {
+        name: `maria-${runId}`,
+        kind: 'mariadb',
+        config: { host: '127.0.0.1', port: pgEndpoint.port, user: 'timebox_svc', password: 'service-password-1', ssl: 'disable' },
         saveUnchecked: true,
       });
-      expect(pgTarget.status, JSON.stringify(pgTarget.body)).toBe(201);
-      expect(pgTarget.body.check.ok).toBe(false);
-      expect(JSON.stringify(pgTarget.body.check.items)).toMatch(/127\.1 \(127\.0\.0\.1\) is a loopback address, which this server does not connect to unless its operator allows it/);
+      expect(mariadb.status, JSON.stringify(mariadb.body)).toBe(201);
+      expect(mariadb.body.check.ok).toBe(false);
+      expect(JSON.stringify(mariadb.body.check.items)).toMatch(/127\.0\.0\.1 is a loopback address/);
 
       const adTarget = await strict.admin.post(`${T}/targets`, {
         name: `dc-${runId}`,

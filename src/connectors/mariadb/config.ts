@@ -2,7 +2,7 @@
 import net from 'node:net';
 import { z } from 'zod';
 import type { PoolOptions } from 'mysql2/promise';
-import type { OutboundPolicy } from '../../net/outbound-policy.js';
+import { literalRefusal, type OutboundPolicy } from '../../net/outbound-policy.js';
 
 /** Host patterns as MariaDB writes them ('%', '10.0.%', 'app.example.com'): no quotes, no spaces. */
 const HOST_PATTERN = /^[A-Za-z0-9.%_:-]{1,255}$/;
@@ -56,9 +56,18 @@ export function poolOptions(config: MariadbConfig, outbound?: OutboundPolicy): P
     // Values as data, never as SQL: one statement per call.
     multipleStatements: false,
     dateStrings: true,
-    ...(outbound ? { stream: () => net.connect({ host: config.host, port: config.port, lookup: outbound.lookup }) } : {}),
+    ...(outbound ? { stream: () => checkedSocket(outbound, config) } : {}),
     ...sslOptions(config),
   };
+}
+
+/** To the configured host through the outbound policy; a literal address is checked here, since Node looks up only names. */
+function checkedSocket(outbound: OutboundPolicy, config: MariadbConfig): net.Socket {
+  const refused = literalRefusal(outbound, config.host);
+  if (!refused) return net.connect({ host: config.host, port: config.port, lookup: outbound.lookup });
+  const socket = new net.Socket();
+  process.nextTick(() => socket.destroy(refused));
+  return socket;
 }
 
 function sslOptions(config: MariadbConfig): Pick<PoolOptions, 'ssl'> {
