@@ -57,7 +57,7 @@ export async function applyGrantChangesTogether(
       state = v.state, starts_at = v.starts_at, expires_at = v.expires_at,
       revoke_attempts = v.revoke_attempts, end_reason = v.end_reason, updated_at = ${now},
       revoked_at = CASE WHEN v.state = 'revoked' THEN ${now} ELSE g.revoked_at END,
-      credential_enc = CASE WHEN v.state = 'revoked' THEN NULL ELSE g.credential_enc END,
+      credential_enc = CASE WHEN v.state IN ('active', 'activating') THEN g.credential_enc ELSE NULL END,
       last_error = CASE WHEN v.set_error THEN v.last_error ELSE g.last_error END,
       version = g.version + 1
     FROM unnest(

@@ -160,7 +160,10 @@ function columnsOf(next: GrantSnapshot, now: Date) {
     revoke_attempts: next.revokeAttempts,
     end_reason: next.endReason,
     updated_at: now,
-    ...(next.state === 'revoked' ? { revoked_at: now, credential_enc: null } : {}),
+    ...(next.state === 'revoked' ? { revoked_at: now } : {}),
+    // A password not yet shown is erased the moment the grant stops being active: revealed while
+    // it was revoking, or after a revocation failed, it would still open the account.
+    ...(next.state === 'active' || next.state === 'activating' ? {} : { credential_enc: null }),
   };
 }
 

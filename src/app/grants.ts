@@ -246,12 +246,9 @@ export async function revealCredential(
       .forUpdate()
       .executeTakeFirst();
     if (!grant || grant.operator_id !== viewer.operatorId) throw notFound(`grant ${grantId}`);
-    if (!grant.credential_enc) {
-      if (grant.state !== 'active') {
-        throw new AppError('conflict', `the grant is ${grant.state}; there is no password to show`);
-      }
-      throw new AppError('conflict', 'the password was already shown once and is not stored any more');
-    }
+    // Only while the grant is active: once it is ending (or failed to end) the password is not shown.
+    if (grant.state !== 'active') throw new AppError('conflict', `the grant is ${grant.state}; there is no password to show`);
+    if (!grant.credential_enc) throw new AppError('conflict', 'the password was already shown once and is not stored any more');
     const credential = JSON.parse(deps.secrets.decrypt(grant.credential_enc, credentialContext(grant.id))) as {
       username: string;
       password?: string;
