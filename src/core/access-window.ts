@@ -105,11 +105,19 @@ export function windowEnd(windows: readonly AccessWindow[], start: Date, horizon
   return null;
 }
 
+/** YYYY-MM-DD naming a real day (not month 13, not February 30). */
+function isCalendarDate(s: string): boolean {
+  const d = new Date(`${s}T12:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+}
+
 /** Why a window can never let anyone in, or null if it can. `now` rules out ranges in the past. */
 export function neverOpens(w: AccessWindow, now: Date): string | null {
   if (w.days.length === 0) return 'the window has no days of the week';
   if (w.from === w.to) return `the window opens and closes at the same time (${w.from})`;
   if (w.dates) {
+    // The schema checks the shape only; 2030-13-01 or 2030-02-30 are no day at all.
+    for (const s of [w.dates.from, w.dates.to]) if (!isCalendarDate(s)) return `${s} is not a date in the calendar`;
     if (w.dates.to < w.dates.from) return `the date range ends (${w.dates.to}) before it starts (${w.dates.from})`;
     if (w.dates.to < localTime(now, w.timeZone).date) return `the date range ended on ${w.dates.to}`;
     // Does any date in the range fall on one of the chosen days? Seven days suffice.

@@ -119,6 +119,21 @@ describe('bad input elsewhere', () => {
     expect(res.body.error.message).toBe('the default duration cannot be longer than the maximum duration');
   });
 
+  it.each([
+    ['2030-13-01', '2030-13-02'],
+    ['2030-00-00', '2030-12-31'],
+    ['2030-02-01', '2030-02-30'],
+  ])('refuses an access window from %s to %s: no such day (it was a 500)', async (from, to) => {
+    const window = { timeZone: 'UTC', days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:00', to: '17:00', dates: { from, to } };
+    const before = await counts();
+    for (const rules of [{ windows: [window] }, { autoApprove: [{ name: 'office hours', windows: [window] }] }]) {
+      const res = await server.admin.post(`${T}/policies`, { name: `dated-${from}`, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600, rules });
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body.error.message).toMatch(/is not a date in the calendar/);
+    }
+    expect(await counts()).toEqual(before);
+  });
+
   it('lets a requester neither add targets nor read the audit log', async () => {
     const t = await alice.post(`${T}/targets`, { name: 'mine', kind: 'postgres', config: target.config });
     expect(t.status).toBe(403);
