@@ -12,13 +12,22 @@ import type { AgentRow } from '../store/schema-agents.js';
 import type { JournalEntry } from '../agent-wire/protocol.js';
 import { describeFindings } from '../core/findings.js';
 import { systemActor, type AppDeps } from './deps.js';
+import { UUID_RE } from './agent-auth.js';
 import { raiseDriftAlert, resolveDriftAlerts } from './drift-alerts.js';
 
 export async function recordAgentDrift(deps: AppDeps, tx: Transaction<Database>, agent: AgentRow, e: JournalEntry): Promise<void> {
-  if (e.event !== 'drift' || !e.grantId) return;
+  // An id that is not one (a buggy or hostile agent) names no grant: PostgreSQL would refuse the
+  // comparison and the whole journal batch with it.
+  if (e.event !== 'drift' || !e.grantId || !UUID_RE.test(e.grantId)) return;
   const findings = e.findings ?? [];
-  const grant = await tx.selectFrom('grants').selectAll().where('id', '=', e.grantId).executeTakeFirst();
-  // Only a grant of the agent's own tenant is ever touched by what an agent says.
+  // Only a grant this agent was given is ever touched by what it says: not another host's, even
+  // in its own tenant (it would raise critical alerts about a target it never saw).
+  const grant = await tx
+    .selectFrom('grants')
+    .innerJoin('agent_grants as ag', (j) => j.onRef('ag.grant_id', '=', 'grants.id').on('ag.agent_id', '=', agent.id))
+    .selectAll('grants')
+    .where('grants.id', '=', e.grantId)
+    .executeTakeFirst();
   if (!grant || grant.tenant_id !== agent.tenant_id) return;
   const account = await tx.selectFrom('jit_accounts').selectAll().where('id', '=', grant.jit_account_id).executeTakeFirst();
   const target = await tx.selectFrom('targets').select(['id', 'name']).where('id', '=', grant.target_id).executeTakeFirst();

@@ -231,6 +231,29 @@ async function waitForState(grantId: string, state: string) {
   }
 }
 
+it('takes drift reports only about grants the agent was given: another host\'s grant or an id that is none changes nothing (and is no 500)', async () => {
+  // A second host with its own agent and a live grant there.
+  const other = await enrollAgent({ server: server.url, token: await token({ name: 'db-01' }), stateDir: spareDir, hostname: 'db-01.example.test' });
+  const added = await server.admin.post(`${T}/agents/${other.agentId}/target`, { name: 'db-01' });
+  expect(added.status, JSON.stringify(added.body)).toBe(201);
+  await server.admin.post(`${T}/policies`, { name: 'db-01 access', targetId: added.body.target.id, requesterRoles: ['owner'], maxDurationSeconds: 3600, defaultDurationSeconds: 600 });
+  const theirs = await server.admin.post(`${T}/requests`, { targetId: added.body.target.id, entitlements: ['users'], durationSeconds: 600, reason: 'a grant on the other host' });
+  expect(theirs.body.state, JSON.stringify(theirs.body)).toBe('active');
+
+  const alertsBefore = (await server.admin.get(`${T}/alerts`)).body.items.length;
+  const drift = (id: string, grantId: string) => ({
+    id, at: new Date().toISOString(), grantId, event: 'drift', code: 'drift_unrepaired', message: 'root login re-enabled',
+    findings: [{ kind: 'login', subject: 'root', expected: 'disabled', actual: 'enabled' }],
+  });
+  // This agent (web-01) speaks of db-01's grant, then of something that is not an id at all.
+  const sent = await agent.call('POST', '/api/v1/agents/journal', { entries: [drift('d-foreign', theirs.body.id), drift('d-junk', 'not-a-uuid')] }, { timeoutMs: 10_000 });
+  expect(sent.status, sent.text).toBe(200);
+  expect(JSON.parse(sent.text)).toEqual({ stored: 2, duplicates: 0 });
+  expect((await server.admin.get(`${T}/alerts`)).body.items.length).toBe(alertsBefore);
+  const audit = await server.admin.get(`${T}/audit?limit=200`);
+  expect(audit.body.items.filter((e: { action: string }) => e.action.startsWith('drift.'))).toEqual([]);
+});
+
 it('an agent revoked by an admin is refused at once, even mid long poll, and its desired state is no longer served', async () => {
   const held = poll('since=1000&wait=20');
   await new Promise((r) => setTimeout(r, 300));
