@@ -30,7 +30,8 @@ beforeAll(async () => {
   first = await startTestServer({ databaseUrl: store.url, env });
   secondDir = await mkdtemp(join(tmpdir(), 'timebox-test-'));
   second = await startTimebox({
-    env: { PORT: '0', HOST: '127.0.0.1', TIMEBOX_DATA_DIR: secondDir, TIMEBOX_LOG_LEVEL: process.env.TIMEBOX_TEST_LOG ?? 'silent', DATABASE_URL: store.url, ...env },
+    // The target listens on this host, as for the first replica (startTestServer allows loopback).
+    env: { PORT: '0', HOST: '127.0.0.1', TIMEBOX_DATA_DIR: secondDir, TIMEBOX_LOG_LEVEL: process.env.TIMEBOX_TEST_LOG ?? 'silent', DATABASE_URL: store.url, TIMEBOX_OUTBOUND_ALLOW: 'loopback', ...env },
   });
   target = await preparePgTarget(adminUrl);
   const added = await first.admin.post(`${T}/targets`, { name: 'orders-db', kind: 'postgres', config: target.config });
