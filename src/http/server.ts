@@ -103,9 +103,11 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   installAuthHook(app, tokens);
 
   // Responses carry tokens and private data: never cached, never sniffed as another type.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', async (request, reply) => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
+    // Reached over TLS (directly or through a trusted proxy): the browser keeps to TLS for a year.
+    if (request.protocol === 'https') reply.header('strict-transport-security', 'max-age=31536000');
   });
   const observe = deps.observeRequest;
   if (observe) {

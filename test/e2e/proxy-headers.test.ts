@@ -17,6 +17,7 @@ interface Answer {
   status: number;
   body: any;
   cookies: string[];
+  hsts: string | undefined;
 }
 
 /** One HTTP request from a chosen local address, with any headers the client likes to write. */
@@ -29,7 +30,8 @@ function send(url: string, path: string, body: unknown, headers: Record<string, 
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
         const setCookie = res.headers['set-cookie'] ?? [];
-        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null, cookies: setCookie });
+        const hsts = res.headers['strict-transport-security'];
+        resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null, cookies: setCookie, hsts: typeof hsts === 'string' ? hsts : undefined });
       });
     });
     req.on('error', reject);
@@ -94,7 +96,7 @@ describe.each([
     expect(new Set(ips)).toEqual(new Set([CLIENT]));
   });
 
-  it('the session cookie is Secure when the proxy forwards an HTTPS request', async () => {
+  it('the session cookie is Secure, and the browser told to keep to HTTPS, when the proxy forwards an HTTPS request', async () => {
     const { email, password } = server.tb.bootstrap!;
     // Another client address: the limit above is per address and account.
     const r = await send(proxy.url, '/api/v1/auth/login', { email, password }, {}, '127.0.0.4');
@@ -102,6 +104,7 @@ describe.each([
     const session = r.cookies.find((c) => c.startsWith('timebox_session='));
     expect(session).toMatch(/; Secure/);
     expect(r.cookies.find((c) => c.startsWith('timebox_csrf='))).toMatch(/; Secure/);
+    expect(r.hsts).toBe('max-age=31536000');
   });
 });
 
@@ -119,8 +122,9 @@ describe('a client that talks to Timebox directly, past the proxies', () => {
     expect(await failedLoginIps(server)).toEqual(['127.0.0.3']);
     const ok = await send(server.url, '/api/v1/auth/login', { email, password }, { 'x-forwarded-proto': 'https' }, '127.0.0.3');
     expect(ok.status).toBe(200);
-    // Plain HTTP really: a Secure cookie would never come back to this client.
+    // Plain HTTP really: a Secure cookie would never come back to this client, and HSTS means nothing here.
     expect(ok.cookies.find((c) => c.startsWith('timebox_session='))).not.toMatch(/Secure/);
+    expect(ok.hsts).toBeUndefined();
   });
 
   it('TIMEBOX_SECURE_COOKIES=true still forces Secure cookies', async () => {

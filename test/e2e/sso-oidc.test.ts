@@ -109,6 +109,10 @@ describe('the callback refuses', () => {
     await down.stop();
     const b = browserless();
     await refusedWithNothingCreated(() => b.get(`${s.url}/api/v1/auth/sso/downstream/start`), 502, /could not reach the identity provider/);
+    // The refusal is a page of its own: it may not be framed by another site.
+    const page = await fetch(`${s.url}/api/v1/auth/sso/downstream/start`, { redirect: 'manual' });
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
   });
 });
 

@@ -55,7 +55,8 @@ function htmlPage(reply: FastifyReply, status: number, title: string, message: s
   return reply
     .status(status)
     .type('text/html; charset=utf-8')
-    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'")
+    .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+    .header('x-frame-options', 'DENY')
     .header('referrer-policy', 'no-referrer')
     .send(
       `<!doctype html><html lang="en"><head><meta charset="utf-8">${refresh}<title>${escapeHtml(title)} · Timebox</title>` +
