@@ -101,6 +101,21 @@ describe('the callback refuses', () => {
     await refusedWithNothingCreated(() => b.get(callback), 401, /does not vouch for unverified@example\.test/);
   });
 
+  it('an email with control, bidi or invisible characters, with nothing created; a name like that is not taken either', async () => {
+    rogue.mode = 'good';
+    rogue.person = { sub: 'sub-eve', email: 'eve\u202egro.evil\u001b[31m@example.test', groups: ['timebox-requesters'] };
+    const b = browserless();
+    const callback = await startAndAuthorize(b, s.url, 'default');
+    await refusedWithNothingCreated(() => b.get(callback), 401, /which is not an address Timebox accepts/);
+
+    // A display name that could pass for someone else's is dropped: the address stands in.
+    rogue.person = { sub: 'sub-mallory', email: 'mallory@example.test', groups: ['timebox-requesters'], name: 'Ada \u202eecivreS' };
+    const m = browserless();
+    expect((await m.get(await startAndAuthorize(m, s.url, 'default'))).status).toBe(200);
+    const me = await apiClient(s.url, m.jar.get('timebox_session')).get('/api/v1/me');
+    expect(me.body.operator).toMatchObject({ email: 'mallory@example.test', displayName: 'mallory@example.test' });
+  });
+
   it('a provider that is down', async () => {
     const down = await startRogueProvider();
     const t = await s.admin.post('/api/v1/tenants', { slug: 'downstream', name: 'Downstream' });

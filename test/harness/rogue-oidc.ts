@@ -17,8 +17,8 @@ export interface RogueProvider {
   clientId: string;
   clientSecret: string;
   mode: RogueMode;
-  /** Claims of the next sign-in. */
-  person: { sub: string; email: string; groups: string[] };
+  /** Claims of the next sign-in (name: 'Rogue Person' unless given). */
+  person: { sub: string; email: string; groups: string[]; name?: string };
   /** Codes redeemed at the token endpoint so far. */
   redeemed: number;
   stop(): Promise<void>;
@@ -53,7 +53,7 @@ export async function startRogueProvider(): Promise<RogueProvider> {
     return new SignJWT({
       email: state.person.email,
       email_verified: m !== 'unverified-email',
-      name: 'Rogue Person',
+      name: state.person.name ?? 'Rogue Person',
       groups: state.person.groups,
       nonce: m === 'wrong-nonce' ? 'not-the-nonce-you-sent' : nonce,
     })

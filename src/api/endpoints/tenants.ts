@@ -5,6 +5,12 @@ import { name, tenantParamsSchema, tenantSlugSchema, pageQuerySchema, pageSchema
 import { invitationIssued } from './identity.js';
 
 export const role = z.enum(allRoles);
+/**
+ * A person's address, wherever it comes from (an admin's form, an identity provider's claim).
+ * Deliberately loose: internal domains without a dot (admin@localhost) are real addresses here;
+ * the text rule keeps out controls, bidi and invisible characters.
+ */
+export const emailAddress = name(320).regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address' });
 export const tenantView = z.object({ id: z.uuid(), slug: z.string(), name: z.string(), roles: z.array(role) });
 export const operatorView = z.object({ id: z.uuid(), email: z.string(), displayName: z.string(), disabled: z.boolean() });
 export const memberView = z.object({
@@ -13,8 +19,7 @@ export const memberView = z.object({
   disabledHere: z.boolean().describe('Offboarded from this tenant (operator.disabled: everywhere)'),
 });
 export const addMemberBody = z.strictObject({
-  // Deliberately loose: internal domains without a dot (admin@localhost) are real addresses here.
-  email: name(320).regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address' }),
+  email: emailAddress,
   displayName: name(200).optional().describe('A suggestion for a new account; the invitee may change it'),
   roles: z.array(role).min(1).max(allRoles.length),
 });

@@ -3,6 +3,7 @@
  * vouches for it, the IdP groups, and the tenant roles and operator groups they map to.
  */
 import type { Role } from '../../core/roles.js';
+import { findTextProblem } from '../../core/text.js';
 import type { SsoSettingsView } from './sso-settings.js';
 
 export interface SsoIdentity {
@@ -19,6 +20,16 @@ export interface SsoIdentity {
 }
 
 const asString = (v: unknown): string | null => (typeof v === 'string' && v.trim() ? v.trim() : null);
+
+/**
+ * A name as people's names must be (no controls, bidi or invisible characters, at most 200): one
+ * that is not is dropped (the email stands in), so a provider cannot make one person look like
+ * another in the dashboard.
+ */
+function acceptableName(v: unknown): string | null {
+  const s = asString(v);
+  return s !== null && s.length <= 200 && findTextProblem(s, 'name') === null ? s : null;
+}
 
 /** Groups come as an array of strings, one string, or (some providers) space-separated. */
 function groupsOf(v: unknown): string[] {
@@ -41,7 +52,7 @@ export function interpretClaims(settings: Pick<SsoSettingsView, 'emailClaim' | '
     subject,
     email: asString(claims[settings.emailClaim])?.toLowerCase() ?? null,
     emailVerified: verified(claims[settings.emailVerifiedClaim]),
-    displayName: asString(claims.name) ?? asString(claims.preferred_username),
+    displayName: acceptableName(claims.name) ?? acceptableName(claims.preferred_username),
     idpGroups,
     roles: [...roles],
     mappedOperatorGroups: [...new Set(settings.groupMappings.map((m) => m.operatorGroup))],

@@ -7,6 +7,7 @@
  */
 import * as oidc from 'openid-client';
 import { AppError, type AppErrorCode } from '../../core/errors.js';
+import { escapeUnsafeText } from '../../core/text.js';
 import type { SsoProviderSettings } from './sso-settings.js';
 import { isLoopbackHost } from './sso-settings.js';
 
@@ -23,6 +24,7 @@ export type SsoFailure =
   | 'invalid_response'
   | 'email_unverified'
   | 'no_email'
+  | 'bad_email'
   | 'no_role'
   | 'not_linkable'
   | 'operator_disabled'
@@ -58,13 +60,14 @@ export function describeFailure(err: unknown, issuer: string): AppError {
     return ssoError('provider_unreachable', `could not reach the identity provider at ${issuer}; try again later or ask an admin`, 'target_error');
   }
   if (err instanceof oidc.AuthorizationResponseError || err instanceof oidc.ResponseBodyError) {
-    const desc = err.error_description ? `: ${err.error_description}` : '';
-    return ssoError('provider_refused', `the identity provider refused the sign-in (${err.error}${desc})`);
+    // The provider's words reach a browser page and a terminal: controls and bidi shown, not obeyed.
+    const desc = err.error_description ? `: ${escapeUnsafeText(err.error_description)}` : '';
+    return ssoError('provider_refused', `the identity provider refused the sign-in (${escapeUnsafeText(err.error)}${desc})`);
   }
   // openid-client says "unexpected JWT claim value encountered"; its cause names the claim.
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : null;
   const message = cause?.message ?? (err instanceof Error ? err.message : String(err));
-  return ssoError('invalid_response', `the identity provider's answer was not accepted: ${message}`);
+  return ssoError('invalid_response', `the identity provider's answer was not accepted: ${escapeUnsafeText(message)}`);
 }
 
 export function createProviderClient(opts: { now?: () => number } = {}) {

@@ -17,6 +17,8 @@ import type { Kysely, Transaction } from 'kysely';
 import type { AuditLog } from '../../audit/types.js';
 import type { Clock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
+import { escapeUnsafeText } from '../../core/text.js';
+import { emailAddress } from '../../api/endpoints/tenants.js';
 import type { Database } from '../../store/schema.js';
 import type { Operators } from '../operators.js';
 import { inTransaction } from '../operators.js';
@@ -154,6 +156,16 @@ export function createSsoSignIn(deps: SsoSignInDeps) {
     const ctx = { via, ip, subject: id.subject, email: id.email, idpGroups: id.idpGroups };
     if (!id.email) {
       throw await refuse(s.tenantId, 'no_email', `the identity provider sent no email in the "${s.emailClaim}" claim; ask an admin to check the single sign-on settings`, ctx, 'unauthorized');
+    }
+    if (!emailAddress.safeParse(id.email).success) {
+      // What the provider sent is kept in the audit as text, controls shown, not obeyed.
+      throw await refuse(
+        s.tenantId,
+        'bad_email',
+        `the identity provider sent "${escapeUnsafeText(id.email.slice(0, 320))}" as the email, which is not an address Timebox accepts (control, bidi or invisible characters, or no @); ask an admin to check the provider`,
+        { ...ctx, email: escapeUnsafeText(id.email.slice(0, 320)) },
+        'unauthorized',
+      );
     }
     const email = id.email;
     if (!id.emailVerified) {

@@ -180,7 +180,7 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
         }
         const fail = async (err: unknown, s?: SsoProviderSettings) => {
           const e = describeFailure(err, s?.issuer ?? '');
-          const already = err instanceof AppError && (err.details as { sso?: string } | undefined)?.sso && ['no_role', 'not_linkable', 'email_unverified', 'no_email', 'operator_disabled'].includes((err.details as { sso: string }).sso);
+          const already = err instanceof AppError && (err.details as { sso?: string } | undefined)?.sso && ['no_role', 'not_linkable', 'email_unverified', 'no_email', 'bad_email', 'operator_disabled'].includes((err.details as { sso: string }).sso);
           if (!already) await sso.auditFailure(flow.tenant_id, e, { ip: request.ip, via: flow.kind });
           if (flow.kind === 'cli' && flow.cli_redirect) {
             const back = new URL(flow.cli_redirect);
