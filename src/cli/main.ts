@@ -6,6 +6,7 @@
  */
 import { CommanderError } from 'commander';
 import { CliError, ExitCode } from './exit-codes.js';
+import { clean } from './output.js';
 import { buildProgram } from './program.js';
 
 // `timebox audit export | head`: a closed pipe ends the command quietly.
@@ -21,11 +22,12 @@ try {
     // Commander already printed the message (or the help); only the exit code is ours.
     process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
   } else if (err instanceof CliError) {
-    process.stderr.write(`timebox: ${err.message}\n`);
+    // The message may carry the server's or a provider's words: shown, never obeyed by the terminal.
+    process.stderr.write(`timebox: ${clean(err.message)}\n`);
     process.exitCode = err.exitCode;
   } else {
     const message = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`timebox: unexpected error: ${message}\n`);
+    process.stderr.write(`timebox: unexpected error: ${clean(message)}\n`);
     if (process.env.TIMEBOX_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
     process.exitCode = ExitCode.failure;
   }

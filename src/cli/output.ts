@@ -1,4 +1,5 @@
 /** What the CLI prints: aligned tables and key/value blocks for people, JSON for scripts. */
+import { isInvisibleFormatting } from '../core/text.js';
 import { formatDuration } from './duration.js';
 
 export function print(line = ''): void {
@@ -14,10 +15,19 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Control characters from the server (names, reasons) must not drive the terminal. */
+/**
+ * Text from the server or an identity provider (names, reasons, messages) must not drive the
+ * terminal (control characters, escape sequences) nor reorder what is shown (bidi controls and
+ * other invisible formatting): each becomes a space.
+ */
 export function clean(value: unknown): string {
   if (value === null || value === undefined || value === '') return '-';
-  return String(value).replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+  let out = '';
+  for (const ch of String(value)) {
+    const c = ch.codePointAt(0)!;
+    out += c <= 0x1f || (c >= 0x7f && c <= 0x9f) || isInvisibleFormatting(c) ? ' ' : ch;
+  }
+  return out;
 }
 
 export function table(headers: string[], rows: unknown[][], empty = '(none)'): void {

@@ -111,6 +111,13 @@ describe('timebox sso and login --sso', () => {
     expect(url).toContain('code_challenge_method=S256');
     // The provider talks to the server, never to the CLI: the redirect URI is the server's.
     expect(new URL(url!).searchParams.get('redirect_uri')).toBe(`${server.url}/api/v1/auth/sso/callback`);
+    // Another local process (or a web page scanning ports) answers the loopback first, with words
+    // meant for the terminal: the CLI ignores it, since only the server knows the path it was given.
+    const flow = await server.tb.store.db.selectFrom('sso_flows').select('cli_redirect').where('cli_redirect', 'is not', null).orderBy('created_at', 'desc').executeTakeFirstOrThrow();
+    const loopback = new URL(flow.cli_redirect!);
+    expect(loopback.pathname).toMatch(/^\/callback\/[A-Za-z0-9_-]{22}$/);
+    const forged = await fetch(`http://127.0.0.1:${loopback.port}/callback?error_description=${encodeURIComponent('\u001b[2J\u001b]0;owned\u0007fake')}`);
+    expect(forged.status).toBe(404);
     const page = await providerPage();
     await page.goto(url!);
     await loginAtProvider(page, 'erin');

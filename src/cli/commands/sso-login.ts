@@ -16,7 +16,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { apiOf } from '../api-client.js';
 import { CliError, ExitCode } from '../exit-codes.js';
-import { note } from '../output.js';
+import { clean, note } from '../output.js';
 import type { LoginResponse } from './auth.js';
 
 const WAIT_MS = 5 * 60_000;
@@ -42,11 +42,14 @@ function tryOpenBrowser(url: string): void {
 async function browserLogin(server: string, tenant: string, openBrowser: boolean): Promise<LoginResponse> {
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const callbackPath = `/callback/${randomBytes(16).toString('base64url')}`;
   let settle: (r: { code: string } | { error: string }) => void = () => {};
   const answered = new Promise<{ code: string } | { error: string }>((resolve) => (settle = resolve));
   const loopback = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (url.pathname !== '/callback') {
+    // Only the answer to this sign-in: any local process or web page can call a loopback port,
+    // but only the server (through the browser) knows the path it was given.
+    if (url.pathname !== callbackPath) {
       res.writeHead(404).end();
       return;
     }
@@ -65,13 +68,13 @@ async function browserLogin(server: string, tenant: string, openBrowser: boolean
   try {
     const { authorizationUrl } = await apiOf({ server }).call('ssoCliStart', {
       params: { tenant },
-      body: { redirectUri: `http://127.0.0.1:${port}/callback`, codeChallenge: challenge },
+      body: { redirectUri: `http://127.0.0.1:${port}${callbackPath}`, codeChallenge: challenge },
     });
     note('Open this URL in a browser to sign in:');
     note(authorizationUrl);
     if (openBrowser) tryOpenBrowser(authorizationUrl);
     const result = await answered;
-    if ('error' in result) throw new CliError(`single sign-on refused: ${result.error}`, ExitCode.auth);
+    if ('error' in result) throw new CliError(`single sign-on refused: ${clean(result.error)}`, ExitCode.auth);
     return await apiOf({ server }).call('ssoCliExchange', { body: { code: result.code, codeVerifier: verifier } });
   } finally {
     clearTimeout(timer);
@@ -83,8 +86,9 @@ async function browserLogin(server: string, tenant: string, openBrowser: boolean
 async function deviceLogin(server: string, tenant: string): Promise<LoginResponse> {
   const api = apiOf({ server });
   const d = await api.call('ssoDeviceStart', { params: { tenant } });
-  note(`On any device, open ${d.verificationUri} and enter the code ${d.userCode}`);
-  if (d.verificationUriComplete) note(`(or open ${d.verificationUriComplete})`);
+  // The provider's words, relayed by the server: shown, never obeyed by the terminal.
+  note(`On any device, open ${clean(d.verificationUri)} and enter the code ${clean(d.userCode)}`);
+  if (d.verificationUriComplete) note(`(or open ${clean(d.verificationUriComplete)})`);
   const deadline = Date.now() + d.expiresIn * 1000;
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, Math.max(1, d.interval) * 1000));
