@@ -149,7 +149,7 @@ export async function decideRequest(
     const after = resolveApprovals(levels, grant.operator_id, [...decisions, { approverId, level, decision: input.decision }]);
     const about = requester_email !== null && target_name !== null && request_reason !== null ? { requesterEmail: requester_email, targetName: target_name, reason: request_reason } : null;
     const summary = about ? summaryOf(grant, about) : await grantSummary(tx, grant);
-    const everyApprover = [...new Set(levels.flatMap((l) => l.approverIds))].filter((a) => a !== approverId && a !== grant!.operator_id);
+    const everyApprover = [...new Set(levels.flatMap((l) => l.approverIds))].filter((a) => a !== approverId && a !== grant.operator_id);
     // The requester hears of every decision, final or not.
     const told = input.decision === 'deny' ? 'denied' : input.durationSeconds !== undefined ? 'shortened' : 'approved';
     await deps.notifier?.enqueueAll(tx, tenantId, [
@@ -171,7 +171,7 @@ export async function decideRequest(
     } else {
       grant = await tx.updateTable('grants').set({ approval_level: after.level, updated_at: now }).where('id', '=', grant.id).returningAll().executeTakeFirstOrThrow();
       const next = rules.approvalLevels[after.level - 1]!;
-      const approvers = (await approversAt(tx, tenantId, next)).filter((a) => a !== grant!.operator_id);
+      const approvers = (await approversAt(tx, tenantId, next)).filter((a) => a !== grant.operator_id);
       await deps.audit.appendMany(tx, [decided, {
         tenantId,
         actor: { type: 'system', id: null },

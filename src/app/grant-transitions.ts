@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { transition, type GrantEvent, type GrantSnapshot, type GrantState, type WorkKind } from '../core/lifecycle.js';
 import type { Database, GrantRow, NewGrant } from '../store/schema.js';
-import { finishWork, rescheduleWork, scheduleWork, unscheduleWork, type AccountUpdate, type WorkItem } from '../scheduler/work-queue.js';
+import { finishWork, rescheduleWork, type AccountUpdate, type WorkItem } from '../scheduler/work-queue.js';
 import type { Actor, AppDeps } from './deps.js';
 import { grantSummary, tenantAdmins } from './approvers.js';
 import type { AuditInput } from '../audit/types.js';

@@ -3,7 +3,6 @@ import { sql } from 'kysely';
 import { AppError, forbidden, notFound } from '../core/errors.js';
 import { can } from '../core/roles.js';
 import type { GrantState } from '../core/lifecycle.js';
-import type { GrantRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { applyGrantEvent, InvalidTransitionError, StaleGrantError } from './grant-transitions.js';
 import { loadGrant } from './grant-queries.js';

@@ -1,11 +1,11 @@
 /**
  * Offboarding in one action: disable an operator in one tenant (their membership) or everywhere
  * (platform administrators). In order, each step audited:
- *   1. every session and API token of theirs ends (the next call is 401), and the SSH keys
- *      registered in their profile for the gateway are removed, in the same commit as the switch
- *      itself;
- *   2. their pending requests are cancelled and every live grant is revoked through the normal
- *      lifecycle (native expiry on the target, revoke job, verify, audit);
+ *   1. in the same commit as the switch itself: every session and API token of theirs ends (the
+ *      next call is 401), the SSH keys registered in their profile for the gateway are removed,
+ *      their pending requests are cancelled and every live grant moves to revoking;
+ *   2. the revocations then run through the normal lifecycle (native expiry on the target, revoke
+ *      job, verify, audit);
  *   3. requests and extension requests waiting on them as an approver are re-routed to the
  *      level's remaining approvers, or flagged with an alert when the level can no longer reach
  *      its quorum (the report's approval counts include extensions).
@@ -18,7 +18,7 @@ import { resolveApprovals, type Decision } from '../core/approval.js';
 import { readRules } from '../core/policy-rules.js';
 import type { Database, GrantRow } from '../store/schema.js';
 import type { Tokens } from '../auth/tokens.js';
-import type { MemberRemoval } from '../auth/member-removal.js';
+import type { AccessEnded, MemberRemoval } from '../auth/member-removal.js';
 import { assertOwnerRemains } from '../auth/operators.js';
 import type { Actor, AppDeps } from './deps.js';
 import { applyGrantEvent } from './grant-transitions.js';
@@ -178,7 +178,7 @@ export function createOffboarding(deps: OffboardingDeps) {
    * concurrent activation either finished before (the grant is revoked as active) or meets a
    * changed grant and stops.
    */
-  async function endAccessIn(tx: Tx, tenantId: string | null, operatorId: string, actor: Actor, reason: string) {
+  async function endAccessIn(tx: Tx, tenantId: string | null, operatorId: string, actor: Actor, reason: string): Promise<AccessEnded> {
     const grants = await openGrantsOf(tx, operatorId, tenantId).orderBy('id').forUpdate().execute();
     let requestsCancelled = 0;
     let grantsRevoked = 0;
@@ -190,10 +190,6 @@ export function createOffboarding(deps: OffboardingDeps) {
       else grantsRevoked++;
     }
     return { requestsCancelled, grantsRevoked };
-  }
-
-  async function endTenantAccessIn(tx: Tx, tenantId: string, operatorId: string, actor: Actor, reason: string): Promise<void> {
-    await endAccessIn(tx, tenantId, operatorId, actor, reason);
   }
 
   /** After the removal's commit: revocations start now, and approvals waiting on them go elsewhere. */
@@ -286,7 +282,7 @@ export function createOffboarding(deps: OffboardingDeps) {
     });
   }
 
-  const memberRemoval: MemberRemoval = { endAccessIn: endTenantAccessIn, afterCommit: afterTenantAccessEnded };
+  const memberRemoval: MemberRemoval = { endAccessIn, afterCommit: afterTenantAccessEnded };
   return { disableMember, disableOperator, enableMember, enableOperator, endSessions, memberOf, memberRemoval };
 }
 

@@ -10,13 +10,19 @@ import type { Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { Actor } from './operators.js';
 
+/** What leaving ended: pending requests cancelled, live grants moved to revoking. */
+export interface AccessEnded {
+  requestsCancelled: number;
+  grantsRevoked: number;
+}
+
 export interface MemberRemoval {
-  endAccessIn(tx: Transaction<Database>, tenantId: string, operatorId: string, actor: Actor, reason: string): Promise<void>;
+  endAccessIn(tx: Transaction<Database>, tenantId: string, operatorId: string, actor: Actor, reason: string): Promise<AccessEnded>;
   afterCommit(tenantId: string, operatorId: string, actor: Actor): Promise<void>;
 }
 
 /** For a server that runs no grants (the HTTP layer's own tests): nothing to end. */
 export const noAccessToEnd: MemberRemoval = {
-  endAccessIn: async () => {},
+  endAccessIn: async () => ({ requestsCancelled: 0, grantsRevoked: 0 }),
   afterCommit: async () => {},
 };

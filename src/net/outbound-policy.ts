@@ -11,6 +11,7 @@
  */
 import dns from 'node:dns';
 import type { LookupAddress } from 'node:dns';
+import type net from 'node:net';
 import type { LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
@@ -155,15 +156,26 @@ export function createOutboundPolicy(opts: { allow?: string | OutboundAllowance;
 }
 
 /**
- * The refusal of a literal address, for sockets opened with the policy's `lookup`: Node calls a
- * lookup only for names, so an address written as a literal (127.0.0.1, ::ffff:127.0.0.1,
- * 169.254.169.254) would reach the socket unchecked. Null when it may be reached or is a name.
+ * Opens `socket` (with its own `connect`) to host:port through the policy. Node calls a `lookup`
+ * only for names, so an address written as a literal (127.0.0.1, ::ffff:127.0.0.1,
+ * 169.254.169.254) is checked here; a refused one destroys the socket with the refusal, as a
+ * refused name does through the lookup.
  */
-export function literalRefusal(policy: OutboundPolicy, host: string): OutboundRefused | null {
+export function connectThroughPolicy(
+  policy: OutboundPolicy,
+  socket: net.Socket,
+  connect: (opts: net.TcpNetConnectOpts) => net.Socket,
+  host: string,
+  port: number,
+): net.Socket {
   const ip = parseAddress(host);
-  if (!ip) return null;
-  const problem = policy.addressProblem(ip);
-  return problem ? new OutboundRefused(host, ip.toString(), problem) : null;
+  const problem = ip ? policy.addressProblem(ip) : null;
+  if (ip && problem) {
+    const refused = new OutboundRefused(host, ip.toString(), problem);
+    process.nextTick(() => socket.destroy(refused));
+    return socket;
+  }
+  return connect({ host, port, lookup: policy.lookup });
 }
 
 /** localhost and *.localhost always mean this host (RFC 6761), whatever a resolver says. */

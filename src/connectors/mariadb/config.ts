@@ -2,7 +2,7 @@
 import net from 'node:net';
 import { z } from 'zod';
 import type { PoolOptions } from 'mysql2/promise';
-import { literalRefusal, type OutboundPolicy } from '../../net/outbound-policy.js';
+import { connectThroughPolicy, type OutboundPolicy } from '../../net/outbound-policy.js';
 
 /** Host patterns as MariaDB writes them ('%', '10.0.%', 'app.example.com'): no quotes, no spaces. */
 const HOST_PATTERN = /^[A-Za-z0-9.%_:-]{1,255}$/;
@@ -61,13 +61,10 @@ export function poolOptions(config: MariadbConfig, outbound?: OutboundPolicy): P
   };
 }
 
-/** To the configured host through the outbound policy; a literal address is checked here, since Node looks up only names. */
+/** To the configured host through the outbound policy (names and literal addresses alike). */
 function checkedSocket(outbound: OutboundPolicy, config: MariadbConfig): net.Socket {
-  const refused = literalRefusal(outbound, config.host);
-  if (!refused) return net.connect({ host: config.host, port: config.port, lookup: outbound.lookup });
   const socket = new net.Socket();
-  process.nextTick(() => socket.destroy(refused));
-  return socket;
+  return connectThroughPolicy(outbound, socket, (o) => socket.connect(o), config.host, config.port);
 }
 
 function sslOptions(config: MariadbConfig): Pick<PoolOptions, 'ssl'> {

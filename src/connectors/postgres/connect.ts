@@ -9,7 +9,7 @@
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import pg from 'pg';
-import { literalRefusal, type OutboundPolicy } from '../../net/outbound-policy.js';
+import { connectThroughPolicy, type OutboundPolicy } from '../../net/outbound-policy.js';
 
 /** The code of the refusal, mapped to a permanent error class (a person must change something). */
 export const INSECURE_AUTH = 'EINSECUREAUTH';
@@ -28,13 +28,7 @@ export function pinnedStream(policy: OutboundPolicy): () => net.Socket {
         }
         return connect(portOrPath);
       }
-      // A literal address is never looked up: checked here, names in the lookup.
-      const refused = host === undefined ? null : literalRefusal(policy, host);
-      if (refused) {
-        process.nextTick(() => socket.destroy(refused));
-        return socket;
-      }
-      return connect({ port: Number(portOrPath), host, lookup: policy.lookup });
+      return connectThroughPolicy(policy, socket, connect, host ?? 'localhost', Number(portOrPath));
     };
     return socket;
   };
