@@ -77,7 +77,12 @@ export async function assertMariaDbAvailable(): Promise<void> {
   }
 }
 
-export async function startMariaDb(opts: { name?: string } = {}): Promise<MariaDbServer> {
+/**
+ * `durable`: every commit flushed to disk (InnoDB's default), as a production server runs; tests
+ * leave it off for speed, benchmarks turn it on. The server's own time zone is not UTC, so
+ * anything Timebox schedules must say its time zone and a test catches it when it does not.
+ */
+export async function startMariaDb(opts: { name?: string; durable?: boolean } = {}): Promise<MariaDbServer> {
   await assertMariaDbAvailable();
   const safeName = (opts.name ?? 'mariadb').replace(/[^a-zA-Z0-9_-]/g, '_');
   const dir = await mkdtemp(path.join(os.tmpdir(), `timebox-${safeName}-`));
@@ -117,7 +122,8 @@ export async function startMariaDb(opts: { name?: string } = {}): Promise<MariaD
         '--skip-log-bin',
         '--innodb-buffer-pool-size=16M',
         '--innodb-log-file-size=8M',
-        '--innodb-flush-log-at-trx-commit=0',
+        `--innodb-flush-log-at-trx-commit=${opts.durable === true ? 1 : 0}`,
+        '--default-time-zone=+03:00',
         '--performance-schema=OFF',
         `--ssl-ca=${certs.ca}`,
         `--ssl-cert=${certs.cert}`,

@@ -11,7 +11,7 @@ import { type Finding, expiryFinding, findings as finding } from '../../core/fin
 import type { GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
 import {
   JIT_MARKER, accountOwnership, allRoles, eventExists, eventRunsAt, exec, findMarker, findUsers, grantableRoles, heldRoles, killSessions, rows,
-  sessionIds,
+  sessionIds, type UserInfo,
 } from './catalog.js';
 import type { MariadbConfig } from './config.js';
 import { validateAccountName, validateEntitlementName } from './names.js';
@@ -42,13 +42,15 @@ function markerText(spec: GrantSpec): string {
 
 const isTimebox = (marker: string | null) => readMarker(JIT_MARKER, marker).kind !== 'none';
 
-async function assertOurs(c: PoolConnection, cfg: MariadbConfig, username: string, owner: AccountOwner | undefined) {
-  const marker = await findMarker(c, cfg.schema, username);
+/** `users`: the account's rows, read under the caller's lock. */
+async function assertOurs(c: PoolConnection, cfg: MariadbConfig, username: string, owner: AccountOwner | undefined, users: UserInfo[]) {
   if (!owner) {
-    if (!isTimebox(marker)) throw refused('account_foreign', `user "${username}" already exists and is not a Timebox JIT account; Timebox will not change it`);
+    if (!isTimebox(await findMarker(c, cfg.schema, username))) {
+      throw refused('account_foreign', `user "${username}" already exists and is not a Timebox JIT account; Timebox will not change it`);
+    }
     return;
   }
-  const status = await accountOwnership(c, cfg.schema, username, owner);
+  const status = await accountOwnership(c, cfg.schema, username, owner, users);
   if (status.status === 'foreign') {
     throw refused('account_foreign', `user "${username}" is not this JIT account's (${describeForeign(status.reason)}); Timebox will not change it`);
   }
@@ -83,7 +85,7 @@ export async function grantUser(pool: Pool, cfg: MariadbConfig, spec: GrantSpec)
     const users = await findUsers(c, username);
     if (users.length > 0) {
       if (users.some((u) => u.isRole)) throw refused('account_foreign', `"${username}" is a role on the server, not a user Timebox manages`);
-      await assertOurs(c, cfg, username, spec.account.owner);
+      await assertOurs(c, cfg, username, spec.account.owner, users);
       if (!users.some((u) => u.host === host)) {
         throw refused('account_foreign', `user "${username}" exists for host(s) ${users.map((u) => `'${u.host}'`).join(', ')}, not '${host}'; Timebox will not change it`);
       }
@@ -162,8 +164,10 @@ export async function verifyUser(pool: Pool, cfg: MariadbConfig, spec: RevokeSpe
   return withConnection(pool, async (c) => {
     const user = (await findUsers(c, username)).find((u) => u.host === host);
     if (!user) return { state: 'absent', findings: [] };
-    const held = await heldRoles(c, username, host, toRevoke);
-    const findings: Finding[] = (await rolesToRevoke(c, { username, host, entitlements }, spec)).map(finding.entitlement);
+    const left = await rolesToRevoke(c, { username, host, entitlements }, spec);
+    // The handle's roles still held: `left` holds them (with a sweep, among every role held).
+    const held = left.filter((e) => toRevoke.includes(e));
+    const findings: Finding[] = left.map(finding.entitlement);
     if (disable) {
       if (!user.locked) findings.push(finding.login(username));
       const sessions = (await sessionIds(c, username)).length;
@@ -184,8 +188,9 @@ export async function verifyUser(pool: Pool, cfg: MariadbConfig, spec: RevokeSpe
 export async function rotateUser(pool: Pool, cfg: MariadbConfig, raw: Record<string, unknown>, password: string, owner?: AccountOwner) {
   const { username, host } = parseHandle(raw, cfg);
   await withAccountLock(pool, username, async (c) => {
-    if (!(await findUsers(c, username)).some((u) => u.host === host)) throw invalid(`user "${username}" does not exist on the server`);
-    await assertOurs(c, cfg, username, owner);
+    const users = await findUsers(c, username);
+    if (!users.some((u) => u.host === host)) throw invalid(`user "${username}" does not exist on the server`);
+    await assertOurs(c, cfg, username, owner, users);
     await exec(c, `ALTER USER ${account(username, host)} IDENTIFIED BY PASSWORD ${lit(nativePasswordHash(password))}`);
   });
 }
@@ -193,8 +198,9 @@ export async function rotateUser(pool: Pool, cfg: MariadbConfig, raw: Record<str
 export async function extendUser(pool: Pool, cfg: MariadbConfig, raw: Record<string, unknown>, until: Date) {
   const { username, host } = parseHandle(raw, cfg);
   await withAccountLock(pool, username, async (c) => {
-    if (!(await findUsers(c, username)).some((u) => u.host === host)) throw invalid(`user "${username}" does not exist on the server`);
-    await assertOurs(c, cfg, username, undefined);
+    const users = await findUsers(c, username);
+    if (!users.some((u) => u.host === host)) throw invalid(`user "${username}" does not exist on the server`);
+    await assertOurs(c, cfg, username, undefined, users);
     await scheduleBackstop(c, { ...cfg, accountHost: host }, username, until);
   });
 }
@@ -204,8 +210,9 @@ export async function dropUser(pool: Pool, cfg: MariadbConfig, username: string,
   checkNames(username, []);
   const host = handle ? parseHandle(handle, cfg).host : cfg.accountHost;
   await withAccountLock(pool, username, async (c) => {
-    if ((await findUsers(c, username)).some((u) => u.host === host)) {
-      await assertOurs(c, cfg, username, owner);
+    const users = await findUsers(c, username);
+    if (users.some((u) => u.host === host)) {
+      await assertOurs(c, cfg, username, owner, users);
       await exec(c, `ALTER USER ${account(username, host)} ACCOUNT LOCK`);
       const left = await killSessions(c, username);
       if (left > 0) throw transient(`${left} session(s) of user "${username}" did not end in time`);

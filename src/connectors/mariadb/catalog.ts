@@ -40,8 +40,15 @@ export async function findMarker(c: PoolConnection, schema: string, name: string
 }
 
 /** Free, this JIT account's, or someone else's: a role, or a user whose marker does not name `owner`. */
-export async function accountOwnership(c: PoolConnection, schema: string, name: string, owner: AccountOwner): Promise<AccountStatus> {
-  const users = await findUsers(c, name);
+export async function accountOwnership(
+  c: PoolConnection,
+  schema: string,
+  name: string,
+  owner: AccountOwner,
+  known?: UserInfo[],
+): Promise<AccountStatus> {
+  // `known`: the user rows the caller already read under its lock (one round trip fewer).
+  const users = known ?? (await findUsers(c, name));
   if (users.length === 0) return { status: 'free' };
   if (users.some((u) => u.isRole)) return { status: 'foreign', reason: 'not_an_account' };
   return ownershipOf(JIT_MARKER, await findMarker(c, schema, name), owner);
@@ -84,7 +91,10 @@ export async function sessionIds(c: PoolConnection, user: string): Promise<numbe
  * roles after they are revoked. Returns how many remain, which should be 0.
  */
 export async function killSessions(c: PoolConnection, user: string): Promise<number> {
-  for (const id of await sessionIds(c, user)) {
+  const ids = await sessionIds(c, user);
+  // None open: nothing to wait for (the account is locked by now; verify looks again).
+  if (ids.length === 0) return 0;
+  for (const id of ids) {
     try {
       await exec(c, `KILL CONNECTION ${Number(id)}`);
     } catch (err) {

@@ -2,6 +2,7 @@
  * A MariaDB target's instance: a mysql2 pool and the account statements, loaded on the first call
  * to a target of this kind (mariadb-connector.ts holds the definition).
  */
+import type { PoolConnection as CoreConnection } from 'mysql2';
 import mysql from 'mysql2/promise';
 import type { ConnectorServices, EntitlementPage } from '../contract.js';
 import type { LoadedInstance } from '../lazy-instance.js';
@@ -21,6 +22,15 @@ export function createMariadbInstance(
   const config = mariadbConfigSchema.parse(rawConfig);
   const where = `${config.host}:${config.port}`;
   const pool = mysql.createPool(poolOptions(config, services?.outbound));
+  // Backstop events are scheduled in UTC: every session works in UTC, set once as it opens (the
+  // statement is queued before any caller's). A session that cannot is closed, failing its caller.
+  pool.on('connection', (opened) => {
+    // mysql2 hands over its callback-style connection here, whatever its promise typings say.
+    const conn = opened as unknown as CoreConnection;
+    conn.query("SET time_zone = '+00:00'", (err) => {
+      if (err) conn.destroy();
+    });
+  });
   let closed: Promise<void> | undefined;
 
   const call = targetCaller('mariadb', where, toTargetError);

@@ -1,7 +1,7 @@
 /** Checked-out connections and the per-account lock on the instance's small pool. */
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { transient } from '../../core/errors.js';
-import { exec, rows } from './catalog.js';
+import { rows } from './catalog.js';
 
 export async function withConnection<T>(pool: Pool, fn: (c: PoolConnection) => Promise<T>): Promise<T> {
   const c = await pool.getConnection();
@@ -20,7 +20,7 @@ export async function withConnection<T>(pool: Pool, fn: (c: PoolConnection) => P
 
 /**
  * Serialises grant/revoke of one account across every Timebox server reaching this MariaDB
- * (DDL commits on its own, so there is no transaction to lean on). Times are UTC in this session.
+ * (DDL commits on its own, so there is no transaction to lean on). Sessions work in UTC (instance.ts).
  */
 export async function withAccountLock<T>(pool: Pool, user: string, fn: (c: PoolConnection) => Promise<T>): Promise<T> {
   return withConnection(pool, async (c) => {
@@ -28,7 +28,6 @@ export async function withAccountLock<T>(pool: Pool, user: string, fn: (c: PoolC
     const [got] = await rows<{ ok: number | null }>(c, 'SELECT GET_LOCK(?, 10) AS ok', [key]);
     if (got?.ok !== 1) throw transient(`another change of account "${user}" is in progress`);
     try {
-      await exec(c, "SET time_zone = '+00:00'");
       return await fn(c);
     } finally {
       await rows(c, 'SELECT RELEASE_LOCK(?)', [key]);
