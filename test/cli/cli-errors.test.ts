@@ -1,6 +1,6 @@
 /** What a person sees when things go wrong: a clear `timebox: ...` line and a distinct exit code. */
 import { randomUUID } from 'node:crypto';
-import { access } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiLogin, apiPost, closedPort, runCli, startTestServer, type TestServer } from './harness.js';
@@ -78,5 +78,23 @@ describe('timebox CLI errors', () => {
     const r = await runCli(['grants', 'list', '--tenant', 'default'], { env: { ...env, TIMEBOX_SERVER: url } });
     expect(r.stderr).toBe(`timebox: cannot reach the server at ${url}: connection refused\n`);
     expect(r.code).toBe(6);
+  });
+  it('a key file that never ends (a device) or is not UTF-8 is refused (exit 2) before anything is sent', async () => {
+    const bad = path.join(server.dir, 'latin1.pub');
+    await writeFile(bad, Buffer.from([0x73, 0x73, 0x68, 0x2d, 0xe9, 0x0a]));
+    for (const [file, says] of [
+      ['/dev/urandom', 'is larger than 16 KiB'],
+      [bad, 'is not UTF-8 text'],
+    ] as const) {
+      const req = await runCli([...request('1h'), '--public-key-file', file], { env });
+      expect(req.code).toBe(2);
+      expect(req.stderr).toBe(`timebox: ${file} ${says}; expected a public key or CSR\n`);
+      const add = await runCli(['ssh-keys', 'add', '--name', 'laptop', '--file', file], { env });
+      expect(add.code).toBe(2);
+      expect(add.stderr).toBe(`timebox: ${file} ${says}; expected an OpenSSH public key (.pub)\n`);
+    }
+    // Nothing was requested.
+    const grants = await runCli(['grants', 'list', '--json'], { env });
+    expect(JSON.parse(grants.stdout)).toEqual(expect.objectContaining({ items: [] }));
   });
 });

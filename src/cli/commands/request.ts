@@ -2,12 +2,12 @@
  * `timebox request`: ask for access; when granted at once (or, with --wait, once approved), show
  * the password, certificate or token (once).
  */
-import { readFile, stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { collect, durationArg, isoArg } from '../args.js';
 import { connect, resolveTarget } from '../context.js';
 import { finishGrant } from '../grant-output.js';
 import { CliError, ExitCode } from '../exit-codes.js';
+import { readSmallTextFile } from '../small-text-file.js';
 import { note } from '../output.js';
 import { totpArg, withTotp } from '../totp.js';
 import { stillPending, waitWithProgress } from '../wait.js';
@@ -29,14 +29,7 @@ interface RequestOptions {
 
 /** The public key or CSR to send: small, one text file (never a private key: the server refuses those too). */
 async function readPublicKey(file: string): Promise<string> {
-  let text: string;
-  try {
-    if ((await stat(file)).size > 16 * 1024) throw new CliError(`${file} is larger than 16 KiB; expected a public key or CSR`, ExitCode.usage);
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`, ExitCode.usage);
-  }
+  const text = await readSmallTextFile(file, 16 * 1024, 'a public key or CSR');
   if (/PRIVATE KEY/.test(text)) throw new CliError(`${file} holds a PRIVATE key; give the public key (.pub) or a CSR`, ExitCode.usage);
   return text.trim();
 }

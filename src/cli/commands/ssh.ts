@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -13,6 +13,7 @@ import { newEd25519KeyPair } from '../../gateway/ed25519-keypair.js';
 import { connect, idArg } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { clean, print, printJson, table, when } from '../output.js';
+import { readSmallTextFile } from '../small-text-file.js';
 
 const SSH_LOCATIONS = ['/usr/bin/ssh', '/bin/ssh', '/usr/local/bin/ssh'];
 
@@ -92,7 +93,7 @@ export function registerSsh(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (opts: { name: string; file: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const publicKey = (await readFile(opts.file, 'utf8')).trim();
+      const publicKey = (await readSmallTextFile(opts.file, 16 * 1024, 'an OpenSSH public key (.pub)')).trim();
       const k = await ctx.api.call('addSshKey', { body: { name: opts.name, publicKey } });
       if (ctx.json) return printJson(k);
       print(`Registered ${k.fingerprint} (id ${k.id}).`);
