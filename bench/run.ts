@@ -249,8 +249,10 @@ async function main() {
         rows.push(row(`${fig}, through Timebox`, store, r.timebox.perSecond, '/s'));
         rows.push(row(`${fig}, same statements from bare mysql2`, store, r.direct.perSecond, '/s'));
         rows.push(row(`${fig}, the MariaDB connector alone (no store)`, store, r.connector.perSecond, '/s'));
-        rows.push(row('MariaDB: bare mysql2 time ÷ Timebox time', store, r.ratio, '', { text: '≥ 0.8', ok: (v) => v >= 0.8 }));
-        rows.push(row('MariaDB: bare mysql2 time ÷ the connector alone (what the rest is: the lifecycle in the store)', store, r.connectorRatio, ''));
+        // The goal as the issue states it: the whole lifecycle through Timebox. The connector's row
+        // splits the difference: the rest is the store's durable bookkeeping of a lifecycle.
+        rows.push(row('MariaDB: bare mysql2 time ÷ the whole lifecycle through Timebox', store, r.ratio, '', { text: '≥ 0.8', ok: (v) => v >= 0.8 }));
+        rows.push(row('MariaDB: bare mysql2 time ÷ the connector alone, statement for statement (the rest is the store)', store, r.connectorRatio, ''));
       });
     }
 
