@@ -3,6 +3,7 @@
  * gateway sends the grant's password or certificate only to that key). Set by those who manage
  * targets. An SSH-certificate target (a CA many hosts may trust) is reached at this one host.
  */
+import { isIP } from 'node:net';
 import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../core/clock.js';
@@ -27,8 +28,14 @@ export interface DestinationView {
   updatedAt: Date;
 }
 
-/** A DNS name or an IP literal; nothing a URL or an option could hide in. */
-const HOST = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$|^[0-9A-Fa-f:.]{2,45}$/;
+/** A DNS name: dot-separated labels, none empty; nothing a URL or an option could hide in. */
+const DNS_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/**
+ * A DNS name or an IP address as `net` reads it. A name whose last label is all digits is neither
+ * (`10.0.0.256`, `1.2.3`): it would be looked up as a name and fail at the first session.
+ */
+const isHost = (host: string) => isIP(host) !== 0 || (DNS_NAME.test(host) && !/(^|\.)\d+\.?$/.test(host));
 
 export async function getDestination(deps: DestinationsDeps, tenantId: string, targetId: string): Promise<DestinationView | null> {
   const r = await gatewayDb(deps.db).selectFrom('gateway_destinations').selectAll().where('target_id', '=', targetId).where('tenant_id', '=', tenantId).executeTakeFirst();
@@ -42,7 +49,7 @@ export async function setDestination(
   targetId: string,
   input: { host: string; port: number; hostKey: string },
 ): Promise<DestinationView> {
-  if (!HOST.test(input.host)) throw badRequest('host must be a DNS name or an IP address');
+  if (!isHost(input.host)) throw badRequest('host must be a DNS name or an IP address');
   // `ssh-keyscan` prints "host keytype base64": the host part is dropped here.
   const parts = input.hostKey.trim().split(/\s+/);
   const line = parts.length >= 3 && !parts[0]!.startsWith('ssh-') && !parts[0]!.startsWith('ecdsa-') ? parts.slice(1).join(' ') : input.hostKey;

@@ -87,8 +87,11 @@ it('destinations: managers only, Linux host targets only, a real host key; sessi
   expect((await server.admin.get(`${T}/targets/${targetId}/gateway-destination`)).status).toBe(404);
   const unknown = await server.admin.call('PUT', `${T}/targets/00000000-0000-4000-8000-000000000000/gateway-destination`, { host: '127.0.0.1', port: 22, hostKey });
   expect(unknown.status).toBe(404);
-  const badHost = await server.admin.call('PUT', `${T}/targets/00000000-0000-4000-8000-000000000000/gateway-destination`, { host: '-oProxyCommand=x', port: 22, hostKey });
-  expect(badHost.status).toBe(400);
+  for (const host of ['-oProxyCommand=x', 'a..b', '::g', '10.0.0.256', '1.2.3', 'a:b']) {
+    const badHost = await server.admin.call('PUT', `${T}/targets/00000000-0000-4000-8000-000000000000/gateway-destination`, { host, port: 22, hostKey });
+    expect(badHost.status, host).toBe(400);
+    expect(badHost.body.error.message, host).toBe('host must be a DNS name or an IP address');
+  }
   const badKey = await server.admin.call('PUT', `${T}/targets/00000000-0000-4000-8000-000000000000/gateway-destination`, { host: 'h', port: 22, hostKey: 'ssh-ed25519 AAAA' });
   expect(badKey.status).toBe(400);
 
