@@ -28,8 +28,10 @@ export const tenantParamsSchema = z.object({ tenant: tenantSlugSchema });
 
 export const MAX_PAGE_SIZE = 200;
 export const DEFAULT_PAGE_SIZE = 50;
+/** A page size from the query string: over `max` is one problem with one message (the bound first). */
+export const pageLimit = (max: number, byDefault: number) => z.coerce.number().min(1).max(max, { abort: true }).int().default(byDefault);
 export const pageQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+  limit: pageLimit(MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE),
   cursor: z.string().max(1024).optional(),
 });
 /** Response schema of a page of `item`. */

@@ -36,6 +36,12 @@ export function issueSentence(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return 'is required';
+      // A number of the wrong sort ("a number, not a number" says nothing): say which it is.
+      if (typeof issue.input === 'number') {
+        if (Number.isNaN(issue.input)) return `must be ${expectedKinds[issue.expected] ?? issue.expected}`;
+        if (!Number.isFinite(issue.input)) return `must be a finite number`;
+        if (issue.expected === 'int' || issue.expected === 'bigint') return `must be a whole number, not ${issue.input}`;
+      }
       return `must be ${expectedKinds[issue.expected] ?? issue.expected}, not ${kindOf(issue.input)}`;
     case 'too_small': {
       const { minimum, origin } = issue;

@@ -186,3 +186,17 @@ describe('tampered page cursors', () => {
     expect((await server.admin.get(`${T}/audit?cursor=9223372036854775807`)).status).toBe(200);
   });
 });
+
+describe('page sizes', () => {
+  it.each([
+    ['9007199254740993', 'must be at most 200'],
+    ['1e400', 'must be a finite number'],
+    ['abc', 'must be a number'],
+    ['0', 'must be at least 1'],
+    ['2.5', 'must be a whole number, not 2.5'],
+  ])('limit=%s is a 400 with one message for its one problem', async (limit, message) => {
+    const res = await server.admin.get(`${T}/grants?limit=${limit}`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.issues).toEqual([{ path: 'query.limit', message }]);
+  });
+});

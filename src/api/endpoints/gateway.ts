@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { RETENTION_DAYS } from '../../core/recording-retention.js';
 import { endpoint } from '../endpoint.js';
-import { uuidParam, name, tenantParamsSchema } from '../fields.js';
+import { pageLimit, uuidParam, name, tenantParamsSchema } from '../fields.js';
 
 const publicKeyText = z.string().min(1).max(16_384);
 export const sshKeySchema = z.object({ id: z.string(), name: z.string(), publicKey: z.string(), fingerprint: z.string(), createdAt: z.string() });
@@ -123,7 +123,7 @@ export const gatewayEndpoints = {
     query: z.object({
       live: z.enum(['true', 'false']).optional(),
       grantId: uuidParam.optional(),
-      limit: z.coerce.number().int().min(1).max(200).default(50),
+      limit: pageLimit(200, 50),
     }),
     response: { 200: z.object({ items: z.array(sessionSchema) }) },
   }),
@@ -181,7 +181,7 @@ export const gatewayEndpoints = {
     params: tenantParamsSchema,
     query: z.object({
       q: z.string().trim().min(2, { error: 'type at least 2 characters to search' }).max(200),
-      limit: z.coerce.number().int().min(1).max(200).default(50),
+      limit: pageLimit(200, 50),
     }),
     response: { 200: z.object({ items: z.array(commandHitSchema) }) },
   }),
