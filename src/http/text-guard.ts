@@ -31,6 +31,13 @@ export interface TextIssue {
 const child = (path: string, key: string | number) =>
   typeof key === 'number' ? `${path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 
+/** `body.config.a.a…` → `body.config`: the root and its first field. */
+function topField(root: string, path: string): string {
+  const rest = path.slice(root.length);
+  const first = /^(\.[A-Za-z_$][\w$]*|\[[^\]]*\])/.exec(rest);
+  return first ? root + first[0] : root;
+}
+
 /** The first unsafe string (or excessive nesting) under `root`, walked without recursion. */
 export function findUnsafeValue(value: unknown, root: string): TextIssue | null {
   const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: root, depth: 0 }];
@@ -42,7 +49,8 @@ export function findUnsafeValue(value: unknown, root: string): TextIssue | null 
       continue;
     }
     if (typeof v !== 'object' || v === null) continue;
-    if (depth >= MAX_NESTING) return { path, message: `is nested more than ${MAX_NESTING} levels deep` };
+    // Named by the field where it starts: the full path would repeat a key 32 times.
+    if (depth >= MAX_NESTING) return { path: topField(root, path), message: `is nested more than ${MAX_NESTING} levels deep` };
     if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: child(path, i), depth: depth + 1 });
       continue;

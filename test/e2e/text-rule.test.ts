@@ -127,5 +127,8 @@ describe('names and reasons', () => {
     const res = await server.admin.post(`${T}/targets`, { name: 'deep', kind: 'postgres', config });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(/is nested more than 32 levels deep/);
+    // Named once, by the field where it starts, not by a path of 32 keys.
+    expect(res.body.error.details.issues).toEqual([{ path: 'body.config', message: 'is nested more than 32 levels deep' }]);
+    expect(res.body.error.message.length).toBeLessThan(80);
   });
 });
