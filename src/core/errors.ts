@@ -47,6 +47,8 @@ export type AppErrorCode =
   | 'conflict'
   | 'policy_violation'
   | 'rate_limited'
+  /** A body over a route's own size limit (413). */
+  | 'payload_too_large'
   | 'target_error'
   /** A target's connection test failed and the admin did not ask to save it anyway (422, details.check). */
   | 'target_check_failed'
@@ -61,6 +63,7 @@ const statusOf: Record<AppErrorCode, number> = {
   conflict: 409,
   policy_violation: 422,
   rate_limited: 429,
+  payload_too_large: 413,
   target_error: 502,
   target_check_failed: 422,
   password_change_required: 403,

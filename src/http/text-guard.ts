@@ -92,12 +92,17 @@ function isUtf8(part: string): boolean {
 function findUndecodableQuery(url: string | undefined): TextIssue | null {
   const at = url?.indexOf('?') ?? -1;
   if (!url || at < 0) return null;
-  for (const pair of url.slice(at + 1).split('&')) {
+  return findUndecodablePairs(url.slice(at + 1), 'query');
+}
+
+/** The first `key=value` pair of an urlencoded text (a query, a form) that is not UTF-8 once decoded. */
+export function findUndecodablePairs(text: string, root: 'query' | 'body'): TextIssue | null {
+  for (const pair of text.split('&')) {
     const eq = pair.indexOf('=');
     const key = eq < 0 ? pair : pair.slice(0, eq);
     const keyOk = isUtf8(key);
     if (!keyOk || !isUtf8(eq < 0 ? '' : pair.slice(eq + 1))) {
-      const named = keyOk && /^[A-Za-z_][\w.-]*$/.test(key) ? `query.${key}` : 'query';
+      const named = keyOk && /^[A-Za-z_][\w.-]*$/.test(key) ? `${root}.${key}` : root;
       return { path: named, message: 'is not valid UTF-8 text (after percent-decoding)' };
     }
   }

@@ -171,6 +171,27 @@ describe('a grant issues a security token valid exactly for the grant', () => {
     const missing = await introspectJson('');
     expect(missing.status).toBe(400);
   });
+
+  it('an introspection form too large, or not UTF-8, is refused with its own reason', async () => {
+    const post = async (body: Buffer | string) => {
+      const res = await fetch(new URL(`${T}/tokens/introspect`, server.url), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${resourceToken}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const big = await post(`token=${'a'.repeat(20 * 1024)}`);
+    expect(big.status).toBe(413);
+    expect(big.body.error.message).toBe('a form body is larger than 16 KiB');
+    // Percent-encoded Latin-1, and raw bytes that are not UTF-8: refused, not read as U+FFFD.
+    const escaped = await post('token=caf%E9');
+    expect(escaped.status).toBe(400);
+    expect(escaped.body.error.details.issues).toEqual([{ path: 'body.token', message: 'is not valid UTF-8 text (after percent-decoding)' }]);
+    const raw = await post(Buffer.concat([Buffer.from('token=caf'), Buffer.from([0xe9])]));
+    expect(raw.status).toBe(400);
+    expect(raw.body.error.details.issues).toEqual([{ path: 'body', message: 'is not valid UTF-8 text' }]);
+  });
 });
 
 describe('bad input is a 400 that creates nothing', () => {

@@ -24,6 +24,7 @@ import type { Database } from '../../store/schema.js';
 import { principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant } from '../tenant-access.js';
+import { findUndecodablePairs, textRefusal } from '../text-guard.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -44,6 +45,9 @@ const CA_CACHE = 'public, max-age=60';
 const LIST_CACHE = 'public, no-cache';
 /** A cached CRL is re-signed after this long (its nextUpdate is an hour). */
 const CRL_REBUILD_MS = 10 * 60_000;
+/** An introspection form holds one token: far below the JSON body limit. */
+const FORM_LIMIT_BYTES = 16 * 1024;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 const nothingPublished = () => new AppError('not_found', 'nothing is published here (no such tenant, or no CA of this kind yet)');
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -109,9 +113,24 @@ export const credentialRoutes =
       return payload;
     });
 
-    // RFC 7662 clients post forms; parsed only for the routes of this module.
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_req, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(String(body))));
+    // RFC 7662 clients post forms; parsed only for the routes of this module. Bytes that are not
+    // UTF-8 (raw or percent-encoded) are refused, as in a query, not turned into U+FFFD.
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_req, raw, done) => {
+      const bytes = raw as Buffer;
+      if (bytes.length > FORM_LIMIT_BYTES) {
+        done(new AppError('payload_too_large', `a form body is larger than ${FORM_LIMIT_BYTES / 1024} KiB`), undefined);
+        return;
+      }
+      let text: string;
+      try {
+        text = strictUtf8.decode(bytes);
+      } catch {
+        done(textRefusal({ path: 'body', message: 'is not valid UTF-8 text' }), undefined);
+        return;
+      }
+      const undecodable = findUndecodablePairs(text, 'body');
+      if (undecodable) done(textRefusal(undecodable), undefined);
+      else done(null, Object.fromEntries(new URLSearchParams(text)));
     });
 
     async function tenantIdOf(slug: string): Promise<string> {
