@@ -3,6 +3,8 @@
  * meant for the person who made the request; anything unexpected becomes a bare 500 whose real
  * cause (stack, SQL) only goes to the log.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -95,4 +97,27 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const path = (request.url.split('?')[0] ?? '').slice(0, 200);
     return reply.status(404).send(body({ status: 404, code: 'not_found', message: `no route ${request.method} ${path}` }));
   });
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any route (a malformed request line, oversized
+ * headers, a request that never finished) are answered in the API's error shape too, then the
+ * connection is closed: after a parse error nothing more on it can be trusted.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'request_timeout', 'the request did not arrive in time']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'headers_too_large', 'the request headers are too large']
+        : [400, 'bad_request', 'the request is not valid HTTP'];
+  const text = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(text)}\r\ncache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy(err);
 }

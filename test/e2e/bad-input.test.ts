@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import pg from 'pg';
 import { preparePgTarget, type PgTarget } from '../support/pg-target.js';
 import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
@@ -198,5 +199,28 @@ describe('page sizes', () => {
     const res = await server.admin.get(`${T}/grants?limit=${limit}`);
     expect(res.status).toBe(400);
     expect(res.body.error.details.issues).toEqual([{ path: 'query.limit', message }]);
+  });
+});
+
+describe('requests the HTTP parser refuses', () => {
+  /** Sends raw bytes and reads the answer until the server closes the connection. */
+  const raw = (bytes: string) =>
+    new Promise<string>((resolve, reject) => {
+      const { hostname, port } = new URL(server.url);
+      const socket = net.connect({ host: hostname, port: Number(port) }, () => socket.write(bytes));
+      let answer = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d) => (answer += d));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+    });
+
+  it.each([
+    ['a malformed request line', 'GET /api/v1/health HTTP/9\r\n\r\n', 400, { code: 'bad_request', message: 'the request is not valid HTTP' }],
+    ['headers over the limit', `GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, { code: 'headers_too_large', message: 'the request headers are too large' }],
+  ])('%s is answered in the API error shape, then the connection is closed', async (_what, bytes, status, error) => {
+    const answer = await raw(bytes);
+    expect(answer.split('\r\n')[0]).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error });
   });
 });
