@@ -90,7 +90,7 @@ async function pendingSubjects(deps: Pick<AppDeps, 'db'>, tenantId: string, afte
       UNION ALL
       SELECT 'extension', e.id, e.grant_id, e.requester_id, g.policy_id, date_trunc('milliseconds', e.created_at), e.seconds, e.reason
       FROM grant_extensions e JOIN grants g ON g.id = e.grant_id
-      WHERE e.tenant_id = ${tenantId} AND e.state = 'pending'
+      WHERE e.tenant_id = ${tenantId} AND e.state = 'pending' AND g.state = 'active'
     ) s ${from}
     ORDER BY s.created_at, s.subject_id
     LIMIT ${limit}`.execute(deps.db);

@@ -15,6 +15,7 @@ import type { Actor, AppDeps } from './deps.js';
 import { applyGrantEvent } from './grant-transitions.js';
 import { requireFreshTotp } from '../auth/totp.js';
 import { approversAt, grantSummary, resolveLevels, summaryOf } from './approvers.js';
+import { requesterCannotAsk, rolesOf, standingProblem } from './requester-standing.js';
 
 export interface DecisionInput {
   decision: 'approve' | 'deny';
@@ -56,14 +57,21 @@ export async function decideRequest(
       .leftJoin('operators', 'operators.id', 'grants.operator_id')
       .leftJoin('targets', 'targets.id', 'grants.target_id')
       .leftJoin('access_requests', 'access_requests.id', 'grants.request_id')
+      .leftJoin('memberships as rm', (j) => j.onRef('rm.operator_id', '=', 'grants.operator_id').on('rm.tenant_id', '=', tenantId))
       .selectAll('grants')
       .select(['policies.rules as policy_rules', 'policies.name as policy_name', 'operators.email as requester_email', 'targets.name as target_name', 'access_requests.reason as request_reason'])
+      .select(['policies.target_id as policy_target_id', 'policies.entitlements as policy_entitlements', 'policies.requester_roles as policy_requester_roles'])
+      // The requester's standing now (requester-standing.ts), in the same read.
+      .select(['operators.disabled as requester_disabled', 'operators.platform_admin as requester_platform_admin', 'rm.roles as requester_roles', 'rm.disabled_at as requester_membership_disabled_at'])
       .where('grants.id', '=', grantId)
       .where('grants.tenant_id', '=', tenantId)
       .forUpdate('grants')
       .executeTakeFirst();
     if (!locked) throw notFound(`request ${grantId}`);
-    const { policy_rules, policy_name, requester_email, target_name, request_reason, ...row } = locked;
+    const {
+      policy_rules, policy_name, requester_email, target_name, request_reason, policy_target_id, policy_entitlements, policy_requester_roles,
+      requester_disabled, requester_platform_admin, requester_roles, requester_membership_disabled_at, ...row
+    } = locked;
     let grant: GrantRow = row;
     if (grant.state !== 'requested') throw new AppError('conflict', `the request is already ${grant.state}`);
     if (grant.pending_expires_at && now >= grant.pending_expires_at) {
@@ -86,6 +94,20 @@ export async function decideRequest(
     }
     const state = resolveApprovals(levels, grant.operator_id, decisions);
     const level = state.status === 'pending' ? state.level : 0;
+    if (input.decision === 'approve') {
+      // Access goes to someone who may still ask for it: a requester demoted, or dropped from the
+      // policy, while the request waited gets nothing from it (a denial is still recorded).
+      const terms =
+        policy_name === null || policy_requester_roles === null
+          ? undefined
+          : { name: policy_name, target_id: policy_target_id, entitlements: policy_entitlements, requester_roles: policy_requester_roles, rules: policy_rules };
+      const standing =
+        requester_disabled === null
+          ? undefined
+          : { disabled: requester_disabled, platform_admin: requester_platform_admin ?? false, roles: requester_roles, disabled_at: requester_membership_disabled_at };
+      const problem = await standingProblem(tx, tenantId, grant, rolesOf(standing), terms);
+      if (problem) throw new AppError('conflict', `${requesterCannotAsk(problem)}, so this request cannot be approved; deny it instead`);
+    }
 
     if (input.decision === 'approve' && input.durationSeconds !== undefined && input.durationSeconds > grant.duration_seconds) {
       throw policyViolation(

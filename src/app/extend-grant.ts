@@ -8,7 +8,6 @@ import { AppError, classifyTargetError, forbidden, notFound, policyViolation } f
 import { decisionRefusal, isConflict, resolveApprovals, type Decision } from '../core/approval.js';
 import { formatDuration } from '../core/policy-evaluation.js';
 import { readRules, type PolicyRules } from '../core/policy-rules.js';
-import { can } from '../core/roles.js';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, GrantRow, PolicyRow } from '../store/schema.js';
 import { acquireAccountLease, releaseAccountLease } from './account-lease.js';
@@ -19,8 +18,7 @@ import { approversAt, grantSummary, resolveLevels } from './approvers.js';
 import { connectorFor, getTarget } from './targets.js';
 import { requireApproverMfa } from './decide-request.js';
 import { scheduleExpiryWarning } from './expiry-warning.js';
-import { groupsOf } from './operator-groups.js';
-import { policyMismatch } from './policies.js';
+import { requesterCannotAsk, rolesNow, standingProblem } from './requester-standing.js';
 
 export interface ExtensionOutcome {
   applied: boolean;
@@ -41,18 +39,12 @@ async function policyOf(db: Kysely<Database> | Transaction<Database>, grant: Gra
  * no more time on it.
  */
 async function standingRefusal(deps: AppDeps, tenantId: string, grant: GrantRow, roles: readonly string[], policy: PolicyRow | undefined): Promise<AppError | null> {
-  if (!can(roles, 'requests.create')) {
+  const problem = await standingProblem(deps.db, tenantId, grant, roles, policy);
+  if (!problem) return null;
+  if (problem.code === 'cannot_request') {
     return forbidden(`you can no longer request access in this tenant (your roles here: ${roles.join(', ') || 'none'}), so this grant cannot be extended`);
   }
-  if (!policy) return null;
-  const why = policyMismatch(policy, {
-    targetId: grant.target_id,
-    entitlements: grant.entitlements,
-    roles,
-    operatorId: grant.operator_id,
-    groupIds: await groupsOf(deps.db, tenantId, grant.operator_id),
-  });
-  return why ? policyViolation(`${why} any more, so this grant cannot be extended`) : null;
+  return policyViolation(`${problem.why} any more, so this grant cannot be extended`);
 }
 
 /**
@@ -70,6 +62,8 @@ function capRefusal(name: string, rules: PolicyRules, grant: GrantRow, seconds: 
     `policy "${name}" caps a grant at ${formatDuration(rules.extension.maxTotalSeconds)} in total; you can extend by at most ${formatDuration(room)}`,
   );
 }
+
+const cannotExtend = (kind: string) => policyViolation(`targets of kind ${kind} cannot move their expiry; request access again instead`);
 
 const onePending = () =>
   new AppError('conflict', 'an extension of this grant is already waiting for approval; wait for its decision before asking again');
@@ -91,6 +85,9 @@ export async function requestExtension(
   if (standing) throw standing;
   const early = capRefusal(name, rules, grant, input.seconds);
   if (early) throw early;
+  // Asked of a kind that cannot move its end, an extension could only be approved and then fail.
+  const target = await getTarget(deps, tenantId, grant.target_id);
+  if (!connectorFor(deps, target).instance.extend) throw cannotExtend(target.kind);
   const id = randomUUID();
   const now = deps.clock.now();
   const immediate = rules.extension!.selfApprove || rules.approvalLevels.length === 0;
@@ -183,7 +180,7 @@ export async function applyExtension(deps: AppDeps, actor: Actor, ext: ApprovedE
     if (overCap) return await cancelOverCap(deps, actor, ext, current, overCap);
     const target = await getTarget(deps, current.tenant_id, current.target_id);
     const { instance } = connectorFor(deps, target);
-    if (!instance.extend) throw new AppError('policy_violation', `targets of kind ${target.kind} cannot move their expiry; request access again instead`);
+    if (!instance.extend) throw cannotExtend(target.kind);
     const newEnd = new Date(current.expires_at.getTime() + ext.seconds * 1000);
     const until = latestEnd([{ ...current, expires_at: newEnd }, ...(await otherHolders(deps.db, current))]) ?? newEnd;
     try {
@@ -225,7 +222,9 @@ export async function decideExtension(
     if (!ext) throw notFound(`extension ${extensionId}`);
     if (ext.state !== 'pending') throw new AppError('conflict', `the extension is already ${ext.state}`);
     const grant = await tx.selectFrom('grants').selectAll().where('id', '=', ext.grant_id).executeTakeFirstOrThrow();
-    const { rules } = await policyOf(tx, grant);
+    // An extension of a grant that has ended extends nothing: it is not decided (nor recorded approved).
+    if (grant.state !== 'active') throw new AppError('conflict', `the grant is ${grant.state}; its extension can no longer be decided`);
+    const { rules, row: policyRow } = await policyOf(tx, grant);
     const levels = await resolveLevels(tx, tenantId, rules.approvalLevels);
     const prev = await tx.selectFrom('approvals').select(['approver_id', 'level', 'decision']).where('subject_type', '=', 'extension').where('subject_id', '=', ext.id).execute();
     const decisions: Decision[] = prev.map((d) => ({ approverId: d.approver_id, level: d.level, decision: d.decision }));
@@ -233,6 +232,11 @@ export async function decideExtension(
     if (refusal) throw isConflict(refusal) ? new AppError('conflict', refusal.message) : forbidden(refusal.message);
     const current = resolveApprovals(levels, ext.requester_id, decisions);
     const level = current.status === 'pending' ? current.level : 0;
+    if (input.decision === 'approve') {
+      // The requester's standing counts when the time is given, not only when it was asked for.
+      const problem = await standingProblem(tx, tenantId, grant, await rolesNow(tx, tenantId, grant.operator_id), policyRow);
+      if (problem) throw new AppError('conflict', `${requesterCannotAsk(problem)}, so this extension cannot be approved; deny it instead`);
+    }
     await tx
       .insertInto('approvals')
       .values({ id: randomUUID(), tenant_id: tenantId, subject_type: 'extension', subject_id: ext.id, grant_id: grant.id, level, approver_id: approverId, decision: input.decision, reason: input.reason ?? null, duration_seconds: null, start_at: null, created_at: now })

@@ -204,9 +204,12 @@ async function checkRules(deps: Pick<AppDeps, 'db' | 'clock'>, tenantId: string,
   if (problems.length) throw badRequest(`invalid policy: ${[...new Set(problems)].join('; ')}`, { problems });
 }
 
+/** What of a policy decides whom and what it covers. */
+export type PolicyTerms = Pick<PolicyRow, 'name' | 'target_id' | 'entitlements' | 'requester_roles' | 'rules'>;
+
 /** Pure: does this policy cover this ask? Returns why not, or null. */
 export function policyMismatch(
-  p: PolicyRow,
+  p: PolicyTerms,
   ask: { targetId: string; entitlements: string[]; roles: readonly string[]; operatorId?: string; groupIds?: readonly string[] },
 ): string | null {
   if (p.target_id && p.target_id !== ask.targetId) return `policy "${p.name}" does not cover this target`;

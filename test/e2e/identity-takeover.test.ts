@@ -169,6 +169,51 @@ describe('decisions follow roles', () => {
     expect(extended.body.applied).toBe(true);
   });
 
+  it('a request or extension left waiting by a requester demoted to auditor cannot be approved, only denied', async () => {
+    const A = `/api/v1/tenants/a-${hex}`;
+    const vic = await addMember(server.url, adminA.api, `a-${hex}`, `vic.${hex}@example.com`, ['approver']);
+    const ned = await addMember(server.url, adminA.api, `a-${hex}`, `ned.${hex}@example.com`, ['requester']);
+    const target = await adminA.api.post(`${A}/targets`, { name: 'ledger', kind: 'fake', config: { instance: `l-${hex}`, entitlements: ['readers', 'writers'] } });
+    expect(target.status, JSON.stringify(target.body)).toBe(201);
+    const policy = await adminA.api.post(`${A}/policies`, {
+      name: 'ledger',
+      targetId: target.body.target.id,
+      requesterRoles: ['requester'],
+      maxDurationSeconds: 3600,
+      defaultDurationSeconds: 600,
+      rules: { approvalLevels: [{ name: 'leads', approverIds: [vic.id], quorum: 1 }], extension: { allowed: true, maxTotalSeconds: 7200, selfApprove: false } },
+    });
+    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+    const ask = (entitlement: string) =>
+      ned.api.post(`${A}/requests`, { targetId: target.body.target.id, entitlements: [entitlement], durationSeconds: 600, reason: 'INC-3 ledger check' });
+    const held = await ask('readers');
+    const active = await vic.api.post(`${A}/grants/${held.body.id}/approve`, {});
+    expect(active.body.state, JSON.stringify(active.body)).toBe('active');
+    const ext = await ned.api.post(`${A}/grants/${held.body.id}/extend`, { seconds: 600, reason: 'still checking' });
+    expect(ext.body.applied, JSON.stringify(ext.body)).toBe(false);
+    const waiting = await ask('writers');
+    expect(waiting.body.state, JSON.stringify(waiting.body)).toBe('requested');
+
+    // Demoted while both wait: an approver who approves gives them nothing.
+    expect((await adminA.api.post(`${A}/members`, { email: ned.email, roles: ['auditor'] })).status).toBe(200);
+    const approve = await vic.api.post(`${A}/grants/${waiting.body.id}/approve`, { reason: 'fine' });
+    expect(approve.status, JSON.stringify(approve.body)).toBe(409);
+    expect(approve.body.error.message).toBe('the requester can no longer request access in this tenant (their roles here: auditor), so this request cannot be approved; deny it instead');
+    const extApprove = await vic.api.post(`${A}/extensions/${ext.body.extensionId}/approve`, {});
+    expect(extApprove.status, JSON.stringify(extApprove.body)).toBe(409);
+    expect(extApprove.body.error.message).toContain('so this extension cannot be approved');
+    const still = await adminA.api.get(`${A}/grants/${held.body.id}`);
+    expect(still.body).toMatchObject({ state: 'active', expiresAt: active.body.expiresAt });
+    expect((await adminA.api.get(`${A}/grants/${waiting.body.id}`)).body.state).toBe('requested');
+
+    // Denying still works, and so does approving once they may request again.
+    const denied = await vic.api.post(`${A}/grants/${waiting.body.id}/deny`, { reason: 'no longer on the team' });
+    expect(denied.body.state, JSON.stringify(denied.body)).toBe('denied');
+    expect((await adminA.api.post(`${A}/members`, { email: ned.email, roles: ['requester'] })).status).toBe(200);
+    const extended = await vic.api.post(`${A}/extensions/${ext.body.extensionId}/approve`, {});
+    expect(extended.body.state, JSON.stringify(extended.body)).toBe('approved');
+  });
+
   it('a tenant admin cannot set up or remove single sign-on: its role mappings could make them owner', async () => {
     const A = `/api/v1/tenants/a-${hex}`;
     // An identity provider the admin runs, mapping one of its groups to owner, would make them owner

@@ -86,3 +86,20 @@ describe('disabling an approver', () => {
     expect((await rex.api.get(`${T}/grants/${onlyHer.grant.id}`)).body.expiresAt).toBe(onlyHer.grant.expiresAt);
   });
 });
+
+describe('an extension waiting when its grant ends', () => {
+  it('leaves the inbox and cannot be approved: nothing is recorded as approved that extended nothing', async () => {
+    const { grant, extensionId } = await extensionWaiting('shared-approval', amy);
+    const ended = await rex.api.post(`${T}/grants/${grant.id}/revoke`, { reason: 'done early' });
+    expect(ended.body.state, JSON.stringify(ended.body)).toBe('revoked');
+    const inbox = await amy.api.get(`${T}/approvals`);
+    expect(inbox.body.items.map((i: { extensionId: string | null }) => i.extensionId)).not.toContain(extensionId);
+    const late = await amy.api.post(`${T}/extensions/${extensionId}/approve`, {});
+    expect(late.status, JSON.stringify(late.body)).toBe(409);
+    expect(late.body.error.message).toBe('the grant is revoked; its extension can no longer be decided');
+    const row = await server.tb.store.db.selectFrom('grant_extensions').select('state').where('id', '=', extensionId).executeTakeFirstOrThrow();
+    expect(row.state).toBe('pending');
+    const approvals = await server.tb.store.db.selectFrom('approvals').select('id').where('subject_id', '=', extensionId).execute();
+    expect(approvals).toEqual([]);
+  });
+});

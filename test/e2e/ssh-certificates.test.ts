@@ -281,6 +281,20 @@ describe('bad input is a 400 that creates nothing', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('refuses more principals than a certificate carries before anything is written (not a grant that fails to activate)', async () => {
+    // A pattern allows each of them; together they are more than one certificate may name.
+    const hosts = await server.admin.post(`${T}/targets`, { name: 'app-hosts', kind: 'ssh-certificate', config: { principalPattern: 'app-[0-9]+' } });
+    expect(hosts.status, JSON.stringify(hosts.body)).toBe(201);
+    const policy = await server.admin.post(`${T}/policies`, { name: 'app hosts', targetId: hosts.body.target.id, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600 });
+    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+    const before = await counts();
+    const many = Array.from({ length: 33 }, (_, i) => `app-${i}`);
+    const res = await request({ targetId: hosts.body.target.id, entitlements: many, publicKey });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error.message).toBe('at most 32 principals are allowed');
+    expect(await counts()).toEqual(before);
+  });
+
   it('refuses a chosen account name: the account is the requester', async () => {
     const bob = await addOperator(server, `bob.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
     const before = await counts();
@@ -288,6 +302,29 @@ describe('bad input is a 400 that creates nothing', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(/the account is your identity/);
     expect(await counts()).toEqual(before);
+  });
+});
+
+describe('extensions', () => {
+  it('refuses an extension when it is asked: a certificate cannot be made to last longer', async () => {
+    const policy = await server.admin.post(`${T}/policies`, {
+      name: 'ssh deploy extendable',
+      targetId,
+      requesterRoles: ['requester'],
+      maxDurationSeconds: 3600,
+      defaultDurationSeconds: 600,
+      rules: { extension: { allowed: true, maxTotalSeconds: 7200, selfApprove: true } },
+    });
+    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+    const res = await request({ entitlements: ['deploy'], publicKey, policyId: policy.body.id });
+    expect(res.body.state, JSON.stringify(res.body)).toBe('active');
+    const ext = await alice.post(`${T}/grants/${res.body.id}/extend`, { seconds: 600, reason: 'longer deploy' });
+    expect(ext.status, JSON.stringify(ext.body)).toBe(422);
+    expect(ext.body.error.message).toBe('targets of kind ssh-certificate cannot move their expiry; request access again instead');
+    // Nothing is recorded as an approved extension that extended nothing.
+    expect(await server.tb.store.db.selectFrom('grant_extensions').select('state').where('grant_id', '=', res.body.id).execute()).toEqual([]);
+    await alice.post(`${T}/grants/${res.body.id}/revoke`, { reason: 'done' });
+    await server.admin.call('DELETE', `${T}/policies/${policy.body.id}`);
   });
 });
 

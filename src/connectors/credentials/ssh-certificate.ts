@@ -190,7 +190,9 @@ export const sshCertificateConnector: ConnectorDefinition<SshCertificateConfig, 
   validateEntitlementName: principalProblem,
   passwordPolicy: { length: 32 },
   async validateRequest(ask) {
-    if (ask.publicKey === undefined) return null;
+    // The principals together, as they will be signed: one by one they cannot be too many.
+    const principals = await problemOf(() => validatePrincipals(ask.entitlements));
+    if (principals || ask.publicKey === undefined) return principals;
     return problemOf(() => parseSshPublicKey(ask.publicKey!));
   },
   create: createInstance,
