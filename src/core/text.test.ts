@@ -25,7 +25,11 @@ const table: Row[] = [
   ['high at the end \udbff', 'line', 'lone_surrogate'],
   ['reversed pair \udc00\ud800', 'line', 'lone_surrogate'],
   ['admin\u202egnp.exe', 'name', 'invisible_formatting'],
-  ['admin\u202egnp.exe', 'line', null],
+  ['admin\u202egnp.exe', 'line', 'invisible_formatting'],
+  ['isolate \u2066x\u2069', 'multiline', 'invisible_formatting'],
+  ['embedding \u202ax', 'multiline', 'invisible_formatting'],
+  ['עברית \u200f(RLM) and \u061c ALM', 'line', null],
+  ['zero\u200bwidth in a reason', 'line', null],
   ['isolate \u2066x\u2069', 'name', 'invisible_formatting'],
   ['zero\u200bwidth', 'name', 'invisible_formatting'],
   ['bom\ufeff', 'name', 'invisible_formatting'],
@@ -39,9 +43,10 @@ describe('the text rule', () => {
     expect(findTextProblem(input, kind)?.code ?? null).toBe(problem);
   });
 
-  it('the floor for every string refuses only what no field accepts', () => {
+  it('the floor for every string refuses only what no field accepts (bidi reordering included)', () => {
     expect(findUnsafeText('a\nb\tc\r')).toBeNull();
-    expect(findUnsafeText('\u202e')).toBeNull();
+    expect(findUnsafeText('\u202e')?.code).toBe('invisible_formatting');
+    expect(findUnsafeText('\u200f')).toBeNull();
     expect(findUnsafeText('\u0000')?.code).toBe('control_character');
     expect(findUnsafeText('\ud800')?.code).toBe('lone_surrogate');
   });
@@ -60,6 +65,9 @@ describe('the text rule', () => {
   it('escapes what it cannot store, keeping well-formed text as it is', () => {
     expect(escapeUnsafeText('a\u0000b\ud800c🔑\\')).toBe('a\\u0000b\\ud800c🔑\\\\');
     expect(findUnsafeText(escapeUnsafeText('\udc00\u0001\ud83d'))).toBeNull();
+    // Whatever the floor refuses is escaped, so a host's output never blocks an agent's journal.
+    expect(escapeUnsafeText('a\u202eb\u2066c\u200fd')).toBe('a\\u202eb\\u2066c\u200fd');
+    expect(findUnsafeText(escapeUnsafeText('\u202a\u202e\u2066\u2069', { keepLines: true, backslash: false }))).toBeNull();
     // What a host's output keeps: lines and backslashes as they were, only the unsendable escaped.
     expect(escapeUnsafeText('a\\b\n\tc\u001b[0m\ud800', { keepLines: true, backslash: false })).toBe('a\\b\n\tc\\u001b[0m\\ud800');
   });

@@ -6,7 +6,10 @@
  * - No control characters: NUL cannot be stored at all; the others hide text from the person
  *   reading it. Only fields documented as multi-line (PEM, notes) accept tab, line feed and
  *   carriage return.
- * - Names refuse invisible formatting characters (bidi overrides and isolates, zero-width
+ * - No string holds a bidi embedding, override or isolate (U+202A–U+202E, U+2066–U+2069): they
+ *   reorder what a person reads around them (a reason shown to an approver, a name in a list).
+ *   The marks (LRM, RLM, ALM) stay allowed in free text: right-to-left writing uses them.
+ * - Names refuse every invisible formatting character (those and the marks, zero-width
  *   characters): they make one name look like another.
  * - Required text is never blank: "   " is no reason.
  *
@@ -49,6 +52,9 @@ export function isInvisibleFormatting(c: number): boolean {
   );
 }
 
+/** Bidi embeddings, overrides and isolates: refused in every string (the marks are not among them). */
+const isBidiReordering = (c: number) => (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+
 /** The first problem of `s` for a field of this kind, or null when it is acceptable. */
 export function findTextProblem(s: string, kind: TextKind): TextProblem | null {
   for (let i = 0; i < s.length; i++) {
@@ -67,7 +73,7 @@ export function findTextProblem(s: string, kind: TextKind): TextProblem | null {
       }
     } else if (isUnicodeLineBreak(c) && kind !== 'multiline') {
       return { code: 'line_break', index: i, codePoint: c };
-    } else if (kind === 'name' && isInvisibleFormatting(c)) {
+    } else if ((kind === 'name' && isInvisibleFormatting(c)) || isBidiReordering(c)) {
       return { code: 'invisible_formatting', index: i, codePoint: c };
     }
     if (c > 0xffff) i++;
@@ -77,8 +83,8 @@ export function findTextProblem(s: string, kind: TextKind): TextProblem | null {
 
 /**
  * The floor every string of every request must meet, whatever its field: what the store cannot
- * hold (lone surrogates, NUL) and control characters other than tab, line feed and carriage
- * return. Fields then apply their own, stricter kind.
+ * hold (lone surrogates, NUL), control characters other than tab, line feed and carriage return,
+ * and bidi reordering. Fields then apply their own, stricter kind.
  */
 export function findUnsafeText(s: string): TextProblem | null {
   return findTextProblem(s, 'multiline');
@@ -112,10 +118,11 @@ export function describeTextProblem(p: TextProblem): string {
 
 /**
  * `s` made safe to store and show, for the few places that must record or pass on text they
- * cannot refuse (a failed sign-in's email, a host command's output): lone surrogates and control
- * characters become `\uXXXX` escapes. `keepLines` keeps tab, line feed and carriage return (what
- * every field accepts); `backslash` also escapes `\`, so an escape and the same text typed
- * literally stay distinguishable.
+ * cannot refuse (a failed sign-in's email, a host command's output): lone surrogates, control
+ * characters and bidi reordering become `\uXXXX` escapes (what the floor refuses, never sent
+ * raw). `keepLines` keeps tab, line feed and carriage return (what every field accepts);
+ * `backslash` also escapes `\`, so an escape and the same text typed literally stay
+ * distinguishable.
  */
 export function escapeUnsafeText(s: string, opts: { keepLines?: boolean; backslash?: boolean } = {}): string {
   const backslash = opts.backslash ?? true;
@@ -131,7 +138,7 @@ export function escapeUnsafeText(s: string, opts: { keepLines?: boolean; backsla
       }
     }
     const lone = unit >= 0xd800 && unit <= 0xdfff;
-    const control = isControl(unit) && !(opts.keepLines && isLineControl(unit));
+    const control = (isControl(unit) && !(opts.keepLines && isLineControl(unit))) || isBidiReordering(unit);
     if (lone || control) out += `\\u${unit.toString(16).padStart(4, '0')}`;
     else if (unit === 0x5c && backslash) out += '\\\\';
     else out += s[i]!;

@@ -113,6 +113,25 @@ describe('names and reasons', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it('refuses bidi reordering in a reason or note (it would reverse what the approver reads), keeps right-to-left marks', async () => {
+    const before = await counts();
+    for (const reason of ['INC-7 \u202eexe.llehsrewop', 'fix \u2066x\u2069 now', 'a \u202ab']) {
+      const res = await server.admin.post(`${T}/requests`, {
+        targetId: '00000000-0000-4000-8000-000000000000', entitlements: ['r'], durationSeconds: 600, reason,
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body.error.details.issues[0].path).toBe('body.reason');
+      expect(res.body.error.message).toMatch(/must not contain invisible formatting characters such as direction overrides/);
+    }
+    expect(await counts()).toEqual(before);
+    // A right-to-left mark is how Hebrew or Arabic text keeps its punctuation in place: not refused
+    // by the text rule (this request fails later, on its made-up target).
+    const rtl = await server.admin.post(`${T}/requests`, {
+      targetId: '00000000-0000-4000-8000-000000000000', entitlements: ['r'], durationSeconds: 600, reason: 'תיקון דחוף\u200f!',
+    });
+    expect(rtl.status).toBe(404);
+  });
+
   it('refuses a blank reason (one space is no reason)', async () => {
     const res = await server.admin.post(`${T}/requests`, {
       targetId: '00000000-0000-4000-8000-000000000000', entitlements: ['r'], durationSeconds: 600, reason: ' ',
