@@ -46,23 +46,32 @@ export async function listGroups(deps: Pick<AppDeps, 'db'>, tenantId: string): P
   return groups.map((g) => ({ id: g.id, name: g.name, memberIds: members.get(g.id) ?? [], createdAt: g.created_at }));
 }
 
+/**
+ * Refuses anyone not a member of the tenant, and holds their memberships (FOR SHARE) until the
+ * caller's transaction ends: a removal running meanwhile waits for it and then takes them out of
+ * the groups too, or committed first and the check fails. Never an ex-member left in a group.
+ */
+async function lockMembers(tx: Transaction<Database>, tenantId: string, operatorIds: string[]): Promise<string[]> {
+  if (operatorIds.length === 0) return [];
+  const known = await tx
+    .selectFrom('memberships')
+    .select('operator_id')
+    .where('tenant_id', '=', tenantId)
+    .where('operator_id', 'in', operatorIds)
+    .forShare()
+    .execute();
+  return operatorIds.filter((m) => !known.some((k) => k.operator_id === m));
+}
+
 export async function createGroup(deps: AppDeps, actor: Actor, tenantId: string, input: { name: string; memberIds: string[] }): Promise<GroupView> {
   const members = [...new Set(input.memberIds)];
-  if (members.length) {
-    const known = await deps.db
-      .selectFrom('memberships')
-      .select('operator_id')
-      .where('tenant_id', '=', tenantId)
-      .where('operator_id', 'in', members)
-      .execute();
-    const unknown = members.filter((m) => !known.some((k) => k.operator_id === m));
-    if (unknown.length) throw badRequest(`not members of this tenant: ${unknown.join(', ')}`);
-  }
   const dup = await deps.db.selectFrom('operator_groups').select('id').where('tenant_id', '=', tenantId).where('name', '=', input.name).executeTakeFirst();
   if (dup) throw new AppError('conflict', `a group named "${input.name}" already exists`);
   const id = randomUUID();
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (tx) => {
+    const unknown = await lockMembers(tx, tenantId, members);
+    if (unknown.length) throw badRequest(`not members of this tenant: ${unknown.join(', ')}`);
     await tx.insertInto('operator_groups').values({ id, tenant_id: tenantId, name: input.name, created_at: now }).execute();
     if (members.length) await tx.insertInto('operator_group_members').values(members.map((m) => ({ group_id: id, operator_id: m }))).execute();
     await deps.audit.append(tx, { tenantId, actor, action: 'group.created', subject: { type: 'group', id }, after: { name: input.name, memberIds: members } });
@@ -80,9 +89,8 @@ export async function setGroupMembership(
 ): Promise<void> {
   const group = await deps.db.selectFrom('operator_groups').select('id').where('tenant_id', '=', tenantId).where('id', '=', groupId).executeTakeFirst();
   if (!group) throw notFound(`group ${groupId}`);
-  const inTenant = await deps.db.selectFrom('memberships').select('operator_id').where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).executeTakeFirst();
-  if (!inTenant) throw notFound(`operator ${operatorId}`);
   await deps.db.transaction().execute(async (tx) => {
+    if ((await lockMembers(tx, tenantId, [operatorId])).length > 0) throw notFound(`operator ${operatorId}`);
     if (member) {
       await tx.insertInto('operator_group_members').values({ group_id: groupId, operator_id: operatorId }).onConflict((oc) => oc.doNothing()).execute();
     } else {

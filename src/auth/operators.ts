@@ -93,6 +93,23 @@ export async function assertOwnerRemains(tx: Transaction<Database>, tenantId: st
   }
 }
 
+/**
+ * Given the member's roles and standing as read under the tenant lock, refuses a change the
+ * caller may not make (throws). A platform administrator counts as an owner of every tenant.
+ */
+export type MembershipGuard = (previousRoles: Role[], member: { platformAdmin: boolean }) => void;
+
+/** The membership with whether its operator is a platform administrator (call with the tenant locked). */
+function membershipOf(tx: Transaction<Database>, tenantId: string, operatorId: string) {
+  return tx
+    .selectFrom('memberships as m')
+    .innerJoin('operators as o', 'o.id', 'm.operator_id')
+    .select(['m.roles', 'o.platform_admin'])
+    .where('m.tenant_id', '=', tenantId)
+    .where('m.operator_id', '=', operatorId)
+    .executeTakeFirst();
+}
+
 export function createOperators(deps: OperatorsDeps) {
   const newId = deps.newId ?? randomUUID;
   const { audit, clock } = deps;
@@ -163,19 +180,14 @@ export function createOperators(deps: OperatorsDeps) {
     roleInput: readonly string[],
     actor: Actor,
     db: Db = deps.db,
-    guard?: (previousRoles: Role[]) => void,
+    guard?: MembershipGuard,
   ): Promise<{ created: boolean; roles: Role[]; previousRoles: Role[] }> {
     const roles = parseRoles(roleInput);
     return inTransaction(db, async (tx) => {
       await lockTenant(tx, tenantId);
-      const existing = await tx
-        .selectFrom('memberships')
-        .select('roles')
-        .where('tenant_id', '=', tenantId)
-        .where('operator_id', '=', operatorId)
-        .executeTakeFirst();
+      const existing = await membershipOf(tx, tenantId, operatorId);
       const previousRoles = existing ? rolesOf(existing.roles) : [];
-      guard?.(previousRoles);
+      guard?.(previousRoles, { platformAdmin: existing?.platform_admin ?? false });
       if (existing && previousRoles.includes('owner') && !roles.includes('owner')) {
         await assertOwnerRemains(tx, tenantId, operatorId);
       }
@@ -202,18 +214,13 @@ export function createOperators(deps: OperatorsDeps) {
     operatorId: string,
     actor: Actor,
     db: Db = deps.db,
-    guard?: (previousRoles: Role[]) => void,
+    guard?: MembershipGuard,
   ): Promise<Role[]> {
     return inTransaction(db, async (tx) => {
       await lockTenant(tx, tenantId);
-      const existing = await tx
-        .selectFrom('memberships')
-        .select('roles')
-        .where('tenant_id', '=', tenantId)
-        .where('operator_id', '=', operatorId)
-        .executeTakeFirst();
+      const existing = await membershipOf(tx, tenantId, operatorId);
       if (!existing) throw notFound('member');
-      guard?.(rolesOf(existing.roles));
+      guard?.(rolesOf(existing.roles), { platformAdmin: existing.platform_admin });
       if (existing.roles.includes('owner')) await assertOwnerRemains(tx, tenantId, operatorId);
       await tx.deleteFrom('memberships').where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).execute();
       // Nobody stays an approver or requester of a tenant through a group after leaving it.

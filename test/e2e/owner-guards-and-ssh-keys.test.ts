@@ -105,11 +105,19 @@ describe('owner guards', () => {
     expect(ended.status).toBe(403);
     expect(ended.body.error.message).toContain('platform administrator');
     expect((await admin.api.post(`${T}/members/${pat.id}/disable`, { reason: 'probe' })).status).toBe(403);
+    // Nor may an admin change their roles here or remove them from the tenant.
+    const demote = await admin.api.post(`${T}/members`, { email: pat.email, roles: ['auditor'] });
+    expect(demote.status).toBe(403);
+    expect(demote.body.error.message).toBe(`you need the owners.manage permission in tenant ${slug} to change the roles of a platform administrator`);
+    const removed = await admin.api.call('DELETE', `${T}/members/${pat.id}`);
+    expect(removed.status).toBe(403);
+    expect(removed.body.error.message).toBe(`you need the owners.manage permission in tenant ${slug} to remove a platform administrator`);
     expect((await pat.api.get('/api/v1/me')).status).toBe(200);
     const members = (await owner.api.get(`${T}/members`)).body.items as Array<{ operator: { id: string }; disabledHere: boolean }>;
     expect(members.find((m) => m.operator.id === pat.id)?.disabledHere).toBe(false);
 
     // An owner of the tenant may.
+    expect((await owner.api.post(`${T}/members`, { email: pat.email, roles: ['auditor'] })).status).toBe(200);
     expect((await owner.api.post(`${T}/members/${pat.id}/end-sessions`, { reason: 'lost laptop' })).body).toEqual({ sessionsAndTokensEnded: 1 });
     expect((await pat.api.get('/api/v1/me')).status).toBe(401);
   });

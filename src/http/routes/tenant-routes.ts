@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import { forbidden } from '../../core/errors.js';
 import { can } from '../../core/roles.js';
 import type { Database } from '../../store/schema.js';
-import { inTransaction, normalizeEmail, type Operators } from '../../auth/operators.js';
+import { inTransaction, normalizeEmail, type MembershipGuard, type Operators } from '../../auth/operators.js';
 import type { Invitations } from '../../auth/invitations.js';
 import type { MemberRemoval } from '../../auth/member-removal.js';
 import { originOf, toIssued } from './identity-routes.js';
@@ -15,13 +15,16 @@ import { effectiveRoles, requireTenant, type TenantAccess } from '../tenant-acce
 import type { ZodApp } from '../server.js';
 
 /**
- * Owners can only be touched by someone with owners.manage. Given as a guard to the membership
- * change, it sees the roles read under the tenant lock, so it cannot race with another change.
+ * Owners, and platform administrators (owners of every tenant), can only be touched by someone
+ * with owners.manage. Given as a guard to the membership change, it sees the member as read
+ * under the tenant lock, so it cannot race with another change.
  */
-function guardOwner(access: TenantAccess, previousRoles: readonly string[], what: string): void {
-  if (previousRoles.includes('owner') && !can(access.roles, 'owners.manage')) {
-    throw forbidden(`you need the owners.manage permission in tenant ${access.slug} to ${what}`);
-  }
+function guardOwner(access: TenantAccess, what: string): MembershipGuard {
+  return (previousRoles, member) => {
+    if (can(access.roles, 'owners.manage')) return;
+    if (previousRoles.includes('owner')) throw forbidden(`you need the owners.manage permission in tenant ${access.slug} to ${what} an owner`);
+    if (member.platformAdmin) throw forbidden(`you need the owners.manage permission in tenant ${access.slug} to ${what} a platform administrator`);
+  };
 }
 
 export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators; invitations: Invitations; memberRemoval: MemberRemoval }) {
@@ -105,9 +108,7 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
           .where('o.email', '=', email)
           .executeTakeFirst();
         if (member) {
-          const m = await operators.setMembership(access.tenantId, member.id, roles, actor, db, (previous) =>
-            guardOwner(access, previous, "change an owner's roles"),
-          );
+          const m = await operators.setMembership(access.tenantId, member.id, roles, actor, db, guardOwner(access, 'change the roles of'));
           return reply.status(200).send({ operator: { id: member.id, email: member.email, displayName: member.display_name }, roles: m.roles });
         }
         // Everyone else gets an invitation: nobody is linked to an existing account without consent.
@@ -125,7 +126,7 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
         const actor = actorOf(principal);
         // Leaving the tenant ends the person's access there in the same commit.
         await inTransaction(db, async (tx) => {
-          await operators.removeMembership(access.tenantId, operatorId, actor, tx, (previous) => guardOwner(access, previous, 'remove an owner'));
+          await operators.removeMembership(access.tenantId, operatorId, actor, tx, guardOwner(access, 'remove'));
           await memberRemoval.endAccessIn(tx, access.tenantId, operatorId, actor, 'removed from the tenant');
         });
         await memberRemoval.afterCommit(access.tenantId, operatorId, actor);
