@@ -133,20 +133,30 @@ export async function requestExtension(
   return { applied: true, extensionId: id, grant: applied };
 }
 
-/** An approved extension the cap no longer leaves room for is cancelled, with the reason audited. */
-async function cancelOverCap(deps: AppDeps, actor: Actor, ext: ApprovedExtension, grant: GrantRow, refusal: AppError): Promise<never> {
+/**
+ * An approved extension that could not be applied (the cap no longer leaves room, the grant
+ * ended, the target refused) is cancelled with the reason audited, so the record never says
+ * "approved" for time that was not given. Only an extension still approved is touched.
+ */
+async function cancelUnapplied(deps: AppDeps, actor: Actor, ext: ApprovedExtension, why: string): Promise<void> {
   await deps.db.transaction().execute(async (tx) => {
-    await tx.updateTable('grant_extensions').set({ state: 'cancelled', decided_at: deps.clock.now() }).where('id', '=', ext.id).where('state', '=', 'approved').execute();
+    const cancelled = await tx
+      .updateTable('grant_extensions')
+      .set({ state: 'cancelled', decided_at: deps.clock.now() })
+      .where('id', '=', ext.id)
+      .where('state', '=', 'approved')
+      .returning('tenant_id')
+      .executeTakeFirst();
+    if (!cancelled) return;
     await deps.audit.append(tx, {
-      tenantId: grant.tenant_id,
+      tenantId: cancelled.tenant_id,
       actor,
       action: 'extension.cancelled',
-      subject: { type: 'grant', id: grant.id },
-      reason: refusal.message,
+      subject: { type: 'grant', id: ext.grantId },
+      reason: why,
       after: { extensionId: ext.id, seconds: ext.seconds },
     });
   });
-  throw refusal;
 }
 
 interface ApprovedExtension {
@@ -163,6 +173,15 @@ interface ApprovedExtension {
  * transaction that moves the end.
  */
 export async function applyExtension(deps: AppDeps, actor: Actor, ext: ApprovedExtension): Promise<GrantRow> {
+  try {
+    return await applyApproved(deps, actor, ext);
+  } catch (err) {
+    if (err instanceof AppError) await cancelUnapplied(deps, actor, ext, err.message);
+    throw err;
+  }
+}
+
+async function applyApproved(deps: AppDeps, actor: Actor, ext: ApprovedExtension): Promise<GrantRow> {
   const grant = await loadGrant(deps.db, ext.grantId);
   if (!grant || grant.state !== 'active' || !grant.expires_at) throw new AppError('conflict', 'the grant is no longer active');
   const token = `${deps.workerId}:extend:${grant.id}:${randomUUID().slice(0, 8)}`;
@@ -177,7 +196,7 @@ export async function applyExtension(deps: AppDeps, actor: Actor, ext: ApprovedE
     if (!current || current.state !== 'active' || !current.expires_at) throw new AppError('conflict', 'the grant is no longer active');
     const { name, rules } = await policyOf(deps.db, current);
     const overCap = capRefusal(name, rules, current, ext.seconds);
-    if (overCap) return await cancelOverCap(deps, actor, ext, current, overCap);
+    if (overCap) throw overCap;
     const target = await getTarget(deps, current.tenant_id, current.target_id);
     const { instance } = connectorFor(deps, target);
     if (!instance.extend) throw cannotExtend(target.kind);

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember, type Member } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
+import { fakeTargetState } from '../../src/connectors/fake/fake-connector.js';
 
 const T = '/api/v1/tenants/default';
 const hex = randomBytes(3).toString('hex');
@@ -101,5 +102,28 @@ describe('an extension waiting when its grant ends', () => {
     expect(row.state).toBe('pending');
     const approvals = await server.tb.store.db.selectFrom('approvals').select('id').where('subject_id', '=', extensionId).execute();
     expect(approvals).toEqual([]);
+  });
+});
+
+describe('an approved extension the target cannot apply', () => {
+  it('is cancelled with the reason audited, not left approved for time that was not given', async () => {
+    const { grant, extensionId } = await extensionWaiting('shared-approval', amy);
+    // The account vanished from the target behind Timebox's back: moving its expiry fails.
+    fakeTargetState(`shared-approval-${hex}`).accounts.clear();
+    const approved = await amy.api.post(`${T}/extensions/${extensionId}/approve`, {});
+    expect(approved.status, JSON.stringify(approved.body)).toBe(502);
+    expect(approved.body.error.message).toMatch(/could not move the expiry/);
+    const row = await server.tb.store.db.selectFrom('grant_extensions').select('state').where('id', '=', extensionId).executeTakeFirstOrThrow();
+    expect(row.state).toBe('cancelled');
+    const events = await server.tb.store.db
+      .selectFrom('audit_events')
+      .select(['action', 'reason'])
+      .where('subject_id', '=', grant.id)
+      .where('action', 'like', 'extension.%')
+      .orderBy('seq')
+      .execute();
+    expect(events.map((e) => e.action)).toEqual(['extension.requested', 'extension.approved', 'extension.cancelled']);
+    expect(events.at(-1)!.reason).toMatch(/could not move the expiry/);
+    expect((await rex.api.get(`${T}/grants/${grant.id}`)).body.expiresAt).toBe(grant.expiresAt);
   });
 });
