@@ -49,7 +49,14 @@ function startCollector(shape: 'splunk' | 'json' = 'splunk') {
       return port;
     },
     async start() {
-      await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+      // A port taken meanwhile fails the start rather than leaving it pending.
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
       port = (server.address() as { port: number }).port;
     },
     async stop() {
@@ -135,9 +142,11 @@ async function lifecycles(count: number): Promise<number[]> {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const until = async (what: string, check: () => Promise<boolean> | boolean) => {
-  for (let i = 0; !(await check()); i++) {
-    if (i > 1200) throw new Error(`timed out waiting for ${what}`);
+/** Polls `check`; gives up after `ms` (by the clock: a slow check must not stretch it past the test's limit). */
+const until = async (what: string | (() => string), check: () => Promise<boolean> | boolean, ms = 60_000) => {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 };
@@ -177,9 +186,27 @@ async function syslogReceived(): Promise<{ id: string; line: string; header: str
   });
 }
 
+/** Whether rsyslog and the collector hold every event sealed so far (sealing what is sealable first). */
+let sealedSoFar = new Map<string, string>();
+let missing = '';
+async function receiversHoldEverySealedEvent(): Promise<boolean> {
+  await server.tb.audit.sealer.sealNow();
+  const expected = (sealedSoFar = await exportedLines());
+  const viaSyslog = new Set((await syslogReceived()).map((m) => m.id));
+  const viaHttp = new Set(collector.requests.flatMap((r) => r.events.map((e) => (e.event as { id: string }).id)));
+  const ids = [...expected.keys()];
+  missing = `of ${ids.length} sealed events, rsyslog lacks ${ids.filter((id) => !viaSyslog.has(id)).length} and the collector ${ids.filter((id) => !viaHttp.has(id)).length}`;
+  return ids.every((id) => viaSyslog.has(id) && viaHttp.has(id));
+}
+const everySealedEvent = (when: string) => () => `both receivers to hold every sealed event ${when} (${missing})`;
+
 describe('SIEM streaming to rsyslog over TLS and a Splunk-HEC-shaped collector', () => {
   it('delivers every sealed event as exported, through an outage of both sinks, without delaying grants', async () => {
     const up = await lifecycles(PER_PHASE);
+    // The outage starts between deliveries: rsyslog told to stop while a batch arrives can still
+    // read it and close the connection cleanly, yet drop it. Syslog has no acknowledgement beyond
+    // that close, so the sink counts the batch delivered and nothing could catch it up.
+    await until(everySealedEvent('before the outage'), receiversHoldEverySealedEvent);
 
     // Outage: rsyslog stopped, nothing listening on the collector's port.
     await rsyslog.stop();
@@ -202,14 +229,8 @@ describe('SIEM streaming to rsyslog over TLS and a Splunk-HEC-shaped collector',
     const after = await lifecycles(PER_PHASE);
     await server.tb.audit.sealer.sealNow();
 
-    let expected = new Map<string, string>();
-    await until('both receivers to hold every sealed event', async () => {
-      await server.tb.audit.sealer.sealNow();
-      expected = await exportedLines();
-      const viaSyslog = new Set((await syslogReceived()).map((m) => m.id));
-      const viaHttp = new Set(collector.requests.flatMap((r) => r.events.map((e) => (e.event as { id: string }).id)));
-      return [...expected.keys()].every((id) => viaSyslog.has(id) && viaHttp.has(id));
-    });
+    await until(everySealedEvent('after the outage'), receiversHoldEverySealedEvent);
+    const expected = sealedSoFar;
     // Shut rsyslog down cleanly so everything it accepted is in its file.
     await rsyslog.stop();
 
@@ -292,7 +313,7 @@ describe('generic JSON collector on the embedded store', () => {
       });
       const got = new Set(json.requests.flatMap((r) => r.events.map((e) => e.id as string)));
       return exported.size > 0 && [...exported.keys()].every((id) => got.has(id));
-    });
+    }, 45_000);
     expect(lines.length).toBeGreaterThan(0);
     for (const r of json.requests) {
       expect(r.authorization).toBe(`Bearer ${TOKEN}`);

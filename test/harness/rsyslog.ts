@@ -3,7 +3,9 @@
  * driver, octet-counted framing) and writing every message's raw text, one a line, to a file.
  * Everything lives in a temp dir (config, CA and server certificate made with openssl, work dir,
  * pid file, output); nothing on the system is touched. `stop()` is an outage (SIGTERM: rsyslog
- * flushes what it accepted), `start()` brings it back on the same port appending to the same file.
+ * writes what it had queued, but a connection arriving as it stops may be read, closed cleanly and
+ * its messages dropped: stop it between deliveries), `start()` brings it back on the same port
+ * appending to the same file.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
