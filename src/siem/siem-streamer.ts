@@ -3,7 +3,8 @@
  * cursors, sends a bounded batch, and moves the cursors only once the collector took it — at least
  * once, in chain order per tenant; receivers dedupe on the event id. A failure backs off
  * exponentially with jitter and retries the same events, so an outage is caught up with nothing
- * lost. It runs beside requests and the scheduler and holds no lock they take: a sink that is down
+ * lost; where the collector's acceptance proves less than keeping (syslog), the batch accepted
+ * just before a failure is sent again too. It runs beside requests and the scheduler and holds no lock they take: a sink that is down
  * never delays a grant or a revocation.
  */
 import type { Kysely } from 'kysely';
@@ -22,7 +23,16 @@ export interface SiemSink {
   readonly describe: string;
   /** Resolves once the collector took every event; rejects otherwise (the batch is resent). */
   send(events: readonly ExportedEvent[]): Promise<void>;
+  /**
+   * The collector's acceptance shows only that it read the batch (syslog: its clean close), not
+   * that it kept it: a collector going down just then may drop it. After a failure, the batch
+   * accepted just before is sent again with the retry (receivers dedupe on the event id).
+   */
+  readonly acceptanceMayBeLost?: boolean;
 }
+
+/** How recent an accepted batch must be, at the next failure, to be sent again. */
+const RESEND_WINDOW_MS = 60_000;
 
 export interface SiemStreamerDeps {
   db: Kysely<Database>;
@@ -86,6 +96,10 @@ export function createSiemStreamer(deps: SiemStreamerDeps, sinks: readonly SiemS
     let timer: NodeJS.Timeout | null = null;
     let current: Promise<unknown> = Promise.resolve();
     let lastTry = 0;
+    /** The last batch the collector accepted, and when (kept only for sinks whose acceptance may be lost). */
+    let accepted: { events: readonly ExportedEvent[]; at: number } | null = null;
+    /** Accepted events to send again before the next new ones: a failure followed their acceptance. */
+    let resend: readonly ExportedEvent[] = [];
 
     /** One delivery; returns how long to wait before the next. */
     async function step(): Promise<number> {
@@ -99,8 +113,12 @@ export function createSiemStreamer(deps: SiemStreamerDeps, sinks: readonly SiemS
       const events = await readSealedAfter(deps.db, sink.name, batchSize);
       if (events.length === 0) return pollMs;
       try {
-        await sink.send(events);
+        // In front of the new events: per chain, still in chain order.
+        await sink.send(resend.length > 0 ? [...resend, ...events] : events);
       } catch (err) {
+        // The collector failed right after accepting a batch: it may have gone down holding it.
+        if (accepted && resend.length === 0 && Date.now() - accepted.at < RESEND_WINDOW_MS) resend = accepted.events;
+        accepted = null;
         stats.failures++;
         stats.failing++;
         stats.lastError = (err as Error).message;
@@ -109,6 +127,8 @@ export function createSiemStreamer(deps: SiemStreamerDeps, sinks: readonly SiemS
         return wait;
       }
       await advanceCursors(deps.db, sink.name, events, deps.clock.now());
+      resend = [];
+      if (sink.acceptanceMayBeLost) accepted = { events, at: Date.now() };
       if (stats.failing > 0) deps.log.info({ sink: sink.describe }, 'SIEM sink delivering again');
       stats.failing = 0;
       stats.lastError = null;

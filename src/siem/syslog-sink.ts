@@ -27,6 +27,8 @@ export function syslogSink(opts: SyslogSinkOptions): SiemSink {
   return {
     name: 'syslog',
     describe: `syslog tls://${opts.host}:${opts.port}`,
+    // A clean close means rsyslog read the batch; stopped just then, it may not have kept it.
+    acceptanceMayBeLost: true,
     send(events: readonly ExportedEvent[]): Promise<void> {
       const payload = syslogFrames(events, opts.hostname);
       return new Promise<void>((resolve, reject) => {
