@@ -118,13 +118,13 @@ function directClient(db: MariaDbServer, t: MariadbTarget) {
         await q(c, `REVOKE \`${role}\` FROM ${who}`);
         await q(c, `SET DEFAULT ROLE NONE FOR ${who}`);
         await q(c, `ALTER USER ${who} IDENTIFIED BY PASSWORD ${mysql.escape(hash(randomBytes(9).toString('hex')))}`);
-        await q(c, 'SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()', [u]);
+        await q(c, 'SELECT ID FROM information_schema.PROCESSLIST WHERE CAST(USER AS BINARY) = CAST(? AS BINARY) AND ID <> CONNECTION_ID()', [u]);
         await q(c, `DROP EVENT IF EXISTS ${event(u)}`);
       });
       const c1 = await pool.getConnection();
       await findUser(c1, u);
       await all(c1, u);
-      await q(c1, 'SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()', [u]);
+      await q(c1, 'SELECT ID FROM information_schema.PROCESSLIST WHERE CAST(USER AS BINARY) = CAST(? AS BINARY) AND ID <> CONNECTION_ID()', [u]);
       await q(c1, "SELECT 1 FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'timebox' AND EVENT_NAME = ?", [u]);
       c1.release();
     },

@@ -126,6 +126,25 @@ describe('mariadb connector against a real server', () => {
     expect(await canLogin(s, name, 'bobs-own-pass')).toBe(true);
   });
 
+  it("a revoke ends only the JIT user's own sessions, not those of a user whose name differs by case or accent", async () => {
+    const name = `sess_${hex(3)}_jit`;
+    const lookalikes = [name.toUpperCase(), name.replace('s', 'š')];
+    const c = await s.admin();
+    for (const u of lookalikes) await c.query(`CREATE USER ${mysql.escape(u)}@'%' IDENTIFIED BY 'their-own-pass-1'`);
+    await c.end();
+    const theirs = await Promise.all(
+      lookalikes.map((user) => mysql.createConnection({ host: s.host, port: s.port, user, password: 'their-own-pass-1', ssl: { ca: s.caPem } })),
+    );
+    const g = spec(name, pw(), [t.readers]);
+    const { handle } = await target.grant(ctx, g);
+    const r = { grantId: g.grantId, handle, retain: [], accountStillNeededUntil: null, rotatePassword: pw() };
+    await target.revoke(ctx, r);
+    expect(await target.verify(ctx, r)).toMatchObject({ state: 'absent', findings: [] });
+    const alive = await Promise.all(theirs.map((x) => x.query('SELECT 1').then(() => true, () => false)));
+    await Promise.all(theirs.map((x) => x.end().catch(() => {})));
+    expect(alive).toEqual([true, true]);
+  });
+
   it('the backstop event locks the account at its end by itself', async () => {
     const name = `evt_${hex(3)}_jit`;
     const password = pw();

@@ -77,10 +77,15 @@ export async function grantableRoles(c: PoolConnection): Promise<string[]> {
   return found.map((r) => r.role);
 }
 
+/**
+ * The user's sessions. Compared as bytes: PROCESSLIST.USER has a case- and accent-insensitive
+ * collation, so `USER = 'ann_jit'` would also find (and a revoke would kill) sessions of another
+ * user named `ANN_JIT` or `ánn_jit`.
+ */
 export async function sessionIds(c: PoolConnection, user: string): Promise<number[]> {
   const found = await rows<{ id: number }>(
     c,
-    'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()',
+    'SELECT ID AS id FROM information_schema.PROCESSLIST WHERE CAST(USER AS BINARY) = CAST(? AS BINARY) AND ID <> CONNECTION_ID()',
     [user],
   );
   return found.map((r) => Number(r.id));
