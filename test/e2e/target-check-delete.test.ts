@@ -48,6 +48,11 @@ it('saved anyway, it is listed broken; a passing test clears the mark', async ()
   const id = res.body.target.id as string;
   expect((await listed()).find((t) => t.id === id)).toMatchObject({ name: 'orders-db', broken: true, lastCheck: { ok: false } });
 
+  // A requester may not test it: a test acts on the target and records its result there.
+  const byRequester = await alice.post(`${T}/targets/${id}/check`);
+  expect(byRequester.status).toBe(403);
+  expect((await listed()).find((t) => t.id === id)).toMatchObject({ broken: true, lastCheck: { ok: false } });
+
   // Fixing the password: the new settings pass their test and the mark goes.
   const fixed = await server.admin.call('PUT', `${T}/targets/${id}`, { config: { password: target.service.password } });
   expect(fixed.status, JSON.stringify(fixed.body)).toBe(200);

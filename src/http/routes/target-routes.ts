@@ -88,7 +88,9 @@ export const targetRoutes =
     app.route({
       ...routeOf(endpoints.checkTarget),
       handler: async (request) => {
-        const t = await requireTenant(request, request.params.tenant, 'targets.read');
+        // A test acts on the target (on AD it creates and deletes a probe user, with the service
+        // password) and records its result on the target: for those who manage targets.
+        const t = await requireTenant(request, request.params.tenant, 'targets.manage');
         return checkTarget(deps, await getTarget(deps, t.tenantId, request.params.targetId));
       },
     });

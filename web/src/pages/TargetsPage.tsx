@@ -1,6 +1,6 @@
 /**
- * "Targets": the connected systems, adding, editing and deleting one, and "Test connection" with
- * each check shown. A target whose last test failed is marked broken, with what failed. A link to
+ * "Targets": the connected systems, and for those who manage them adding, editing, deleting one
+ * and "Test connection" with each check shown. A target whose last test failed is marked broken, with what failed. A link to
  * `…/targets#target-<id>` (from the fleet) scrolls to that target and marks it.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
@@ -115,11 +115,11 @@ export function TargetsPage() {
                   <td className="nowrap">{formatDate(t.createdAt)}</td>
                   <td>
                     <div className="row-actions">
-                      <button type="button" onClick={() => test(t)} disabled={c === 'running'} aria-label={`Test connection to ${t.name}`}>
-                        {c === 'running' ? 'Testing…' : 'Test connection'}
-                      </button>
                       {manage ? (
                         <>
+                          <button type="button" onClick={() => test(t)} disabled={c === 'running'} aria-label={`Test connection to ${t.name}`}>
+                            {c === 'running' ? 'Testing…' : 'Test connection'}
+                          </button>
                           <button
                             type="button"
                             onClick={() => {
