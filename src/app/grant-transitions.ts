@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { transition, type GrantEvent, type GrantSnapshot, type GrantState, type WorkKind } from '../core/lifecycle.js';
 import type { Database, GrantRow, NewGrant } from '../store/schema.js';
-import { finishWork, rescheduleWork, type AccountUpdate, type WorkItem } from '../scheduler/work-queue.js';
+import { finishWrites, rescheduleWrites, type AccountUpdate, type WorkItem } from '../scheduler/work-queue.js';
+import { type Write, writeTogether } from '../store/write-together.js';
 import type { Actor, AppDeps } from './deps.js';
 import { grantSummary, tenantAdmins } from './approvers.js';
 import type { AuditInput } from '../audit/types.js';
@@ -167,15 +168,20 @@ function columnsOf(next: GrantSnapshot, now: Date) {
   };
 }
 
-/** The plan's effects and audit events, once the grant row is written. */
-async function writePlan(
+/**
+ * The plan's effects and audit events as writes (for `writeTogether`), and whether they can go in
+ * one statement with the grant's own write: not when the plan raises alerts (they read around
+ * the grant to notify people), nor when the finishing item's kind is scheduled again (the delete
+ * and the upsert would touch the same row).
+ */
+function planWrites(
   deps: TransitionDeps,
   tx: Transaction<Database>,
-  stored: GrantRow,
+  ids: GrantIds,
   p: Plan,
   now: Date,
   finish: GrantEventOptions['finish'],
-): Promise<void> {
+): { writes: Write[]; together: boolean } {
   // Unscheduled kinds go in one statement (a revocation ends its revoke and expiry_warning items),
   // the finishing one when there is one.
   const unscheduled: WorkKind[] = [];
@@ -185,8 +191,17 @@ async function writePlan(
     else due.push({ kind, at });
   }
   // With a finishing item, the unscheduling goes with it (finishWork); else with the scheduling.
-  await rescheduleWork(tx, stored.id, due, finish ? [] : unscheduled, now);
+  const writes = rescheduleWrites(tx, ids.id, due, finish ? [] : unscheduled, now);
+  // Every event of the change in one statement, in the order the steps raised them.
+  const audit = deps.audit.appendManyWrite(tx, p.events);
+  if (audit) writes.push(audit);
+  if (finish) writes.push(...finishWrites(tx, finish.item, finish.account, { grantId: ids.id, kinds: unscheduled }));
+  const together = p.alerts.length === 0 && !(finish && due.some((d) => d.kind === finish.item.kind));
+  return { writes, together };
+}
 
+/** Alerts the plan raises, each told to the grant's owner and the tenant's admins. */
+async function writeAlerts(deps: TransitionDeps, tx: Transaction<Database>, stored: GrantRow, p: Plan, now: Date): Promise<void> {
   for (const alert of p.alerts) {
     await tx
       .insertInto('alerts')
@@ -209,9 +224,31 @@ async function writePlan(
       );
     }
   }
-  // Every event of the change in one statement, in the order the steps raised them.
-  await deps.audit.appendMany(tx, p.events);
-  if (finish) await finishWork(tx, finish.item, finish.account, { grantId: stored.id, kinds: unscheduled });
+}
+
+/**
+ * The grant's own write (returning its row) with the plan's writes: in one statement when they
+ * allow it, else the grant first and the rest after (the alerts last of all). Either way inside
+ * the caller's transaction: a stale grant (no row) throws and rolls back whatever went with it.
+ */
+async function writeGrantAndPlan(
+  deps: TransitionDeps,
+  tx: Transaction<Database>,
+  grantWrite: Write,
+  ids: GrantIds,
+  p: Plan,
+  now: Date,
+  finish: GrantEventOptions['finish'],
+): Promise<GrantRow | undefined> {
+  const { writes, together } = planWrites(deps, tx, ids, p, now, finish);
+  if (together) return (await writeTogether<GrantRow>(tx, [...writes, grantWrite]))[0];
+  const [stored] = await writeTogether<GrantRow>(tx, [grantWrite]);
+  if (!stored) return undefined;
+  // One by one, in order: here two writes may touch the same row (a retry scheduled again as its
+  // run finishes: the upsert releases the claim, so the finish's delete no longer matches it).
+  for (const write of writes) await writeTogether(tx, [write]);
+  await writeAlerts(deps, tx, stored, p, now);
+  return stored;
 }
 
 /**
@@ -229,15 +266,14 @@ export async function applyGrantEvents(
 ): Promise<GrantRow> {
   const now = opts.now ?? deps.clock.now();
   const p = plan(deps, grant, toSnapshot(grant), steps, actor, now, opts);
-  const updated = await tx
+  const update = tx
     .updateTable('grants')
     .set({ ...columnsOf(p.next, now), version: grant.version + 1, ...opts.extra })
     .where('id', '=', grant.id)
     .where('version', '=', grant.version)
-    .returningAll()
-    .executeTakeFirst();
+    .returningAll();
+  const updated = await writeGrantAndPlan(deps, tx, update, grant, p, now, opts.finish);
   if (!updated) throw new StaleGrantError(grant.id);
-  await writePlan(deps, tx, updated, p, now, opts.finish);
   return updated;
 }
 
@@ -268,12 +304,12 @@ export async function insertGrant(
   };
   const p = plan(deps, values, from, steps, actor, now, opts);
   for (const [kind, at] of p.work) if (at === 'unschedule') p.work.delete(kind);
-  const stored = await tx
+  const insert = tx
     .insertInto('grants')
     .values({ ...values, ...(steps.length ? columnsOf(p.next, now) : {}), ...opts.extra })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  await writePlan(deps, tx, stored, p, now, undefined);
+    .returningAll();
+  const stored = await writeGrantAndPlan(deps, tx, insert, values, p, now, undefined);
+  if (!stored) throw new Error(`grant ${values.id} was not stored`);
   return stored;
 }
 

@@ -90,17 +90,22 @@ export function createAuditLog(deps: AuditLogDeps): AuditLogWriter {
     return { ...content, seq: String(row.seq), position: null, prev_hash: null, hash: null, sealed_at: null, sealed: false };
   }
 
+  function appendManyWrite(db: Transaction<Database> | Kysely<Database>, events: readonly AuditInput[]) {
+    if (events.length === 0) return null;
+    const at = nowIso();
+    // One multi-row insert: the events get their insertion ids (seq) in the order given.
+    return db.insertInto('audit_events').values(events.map((e) => rowOf(contentOf(e, at))));
+  }
+
   return {
     appendRecord,
     async append(db, event) {
       await appendRecord(db, event);
     },
     async appendMany(db, events) {
-      if (events.length === 0) return;
-      const at = nowIso();
-      // One multi-row insert: the events get their insertion ids (seq) in the order given.
-      await db.insertInto('audit_events').values(events.map((e) => rowOf(contentOf(e, at)))).execute();
+      await appendManyWrite(db, events)?.execute();
     },
+    appendManyWrite,
   };
 }
 

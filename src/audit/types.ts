@@ -1,5 +1,5 @@
 /** What the rest of the code needs from the audit log. Implemented in audit-log.ts. */
-import type { Kysely, Transaction } from 'kysely';
+import type { Compilable, Kysely, Transaction } from 'kysely';
 import type { Database } from '../store/schema.js';
 
 export type ActorType = 'operator' | 'system' | 'agent';
@@ -26,4 +26,9 @@ export interface AuditLog {
    * order in the log), with the same guarantee as `append`.
    */
   appendMany(tx: Transaction<Database> | Kysely<Database>, events: readonly AuditInput[]): Promise<void>;
+  /**
+   * `appendMany`'s statement, not run: for a caller that sends it with the rest of its change in
+   * one statement (src/store/write-together.ts). Null when there is nothing to append.
+   */
+  appendManyWrite(tx: Transaction<Database> | Kysely<Database>, events: readonly AuditInput[]): Compilable | null;
 }

@@ -8,6 +8,7 @@
  * completes the work gives both back (`finishWork`), so a run costs no commits of its own for them.
  */
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { type Write, writeTogether } from '../store/write-together.js';
 import type { Database } from '../store/schema.js';
 import type { WorkKind } from '../core/lifecycle.js';
 
@@ -58,21 +59,29 @@ export async function rescheduleWork(
   gone: readonly WorkKind[],
   now: Date,
 ): Promise<void> {
-  if (due.length === 0) {
-    if (gone.length) await unscheduleWork(db, grantId, gone);
-    return;
+  await writeTogether(db, rescheduleWrites(db, grantId, due, gone, now));
+}
+
+/** `rescheduleWork`'s writes, not run (for `writeTogether`): the `gone` kinds' removal, the `due` kinds' upsert. */
+export function rescheduleWrites(
+  db: Db,
+  grantId: string,
+  due: ReadonlyArray<{ kind: WorkKind; at: Date }>,
+  gone: readonly WorkKind[],
+  now: Date,
+): Write[] {
+  const writes: Write[] = [];
+  if (gone.length) writes.push(db.deleteFrom('scheduled_work').where('grant_id', '=', grantId).where('kind', 'in', [...gone]));
+  if (due.length) {
+    const rows = due.map((d) => ({ kind: d.kind, grant_id: grantId, due_at: d.at, created_at: now }));
+    writes.push(
+      db
+        .insertInto('scheduled_work')
+        .values(rows)
+        .onConflict((oc) => oc.columns(['grant_id', 'kind']).doUpdateSet({ due_at: (eb) => eb.ref('excluded.due_at'), locked_by: null, locked_until: null })),
+    );
   }
-  const rows = due.map((d) => ({ kind: d.kind, grant_id: grantId, due_at: d.at, created_at: now }));
-  const upsert = (qc: Pick<Kysely<Database>, 'insertInto'>) =>
-    qc
-      .insertInto('scheduled_work')
-      .values(rows)
-      .onConflict((oc) => oc.columns(['grant_id', 'kind']).doUpdateSet({ due_at: (eb) => eb.ref('excluded.due_at'), locked_by: null, locked_until: null }));
-  if (gone.length === 0) {
-    await upsert(db).execute();
-    return;
-  }
-  await upsert(db.with('gone', (w) => w.deleteFrom('scheduled_work').where('grant_id', '=', grantId).where('kind', 'in', [...gone]).returning('id'))).execute();
+  return writes;
 }
 
 function toItem(r: ClaimedRow): WorkItem {
@@ -232,31 +241,45 @@ export async function finishWork(
   /** Other items of the grant the same change ends (a revocation ends its expiry warning), deleted in the same statement. */
   unschedule?: { grantId: string; kinds: readonly WorkKind[] },
 ): Promise<void> {
+  await writeTogether(db, finishWrites(db, item, account, unschedule));
+}
+
+/**
+ * `finishWork`'s writes, not run (for `writeTogether`): the item (and the unscheduled kinds)
+ * deleted if still ours, the lease given back, the account's new status.
+ */
+export function finishWrites(
+  db: Db,
+  item: WorkItem,
+  account?: AccountUpdate,
+  unschedule?: { grantId: string; kinds: readonly WorkKind[] },
+): Write[] {
   const done = unschedule?.kinds.length
     ? sql`DELETE FROM scheduled_work WHERE (id = ${item.id} AND locked_by = ${item.lockToken})
             OR (grant_id = ${unschedule.grantId} AND kind IN (${sql.join([...unschedule.kinds])}))`
     : sql`DELETE FROM scheduled_work WHERE id = ${item.id} AND locked_by = ${item.lockToken}`;
   const lease = item.accountLease;
   if (!account || !lease || lease.accountId !== account.accountId) {
-    await releasingLease(item, done).execute(db);
-    if (account) await updateAccount(db, account);
-    return;
+    const released = lease
+      ? [sql`UPDATE jit_accounts SET lease_owner = NULL, lease_until = NULL WHERE id = ${lease.accountId} AND lease_owner = ${lease.token}`]
+      : [];
+    return [done, ...released, ...(account ? [updateAccount(db, account)] : [])];
   }
   const lastGrant = account.lastGrantId === undefined ? sql.raw('') : sql`, last_grant_id = ${account.lastGrantId}`;
-  await sql`
-    WITH work AS (${done})
-    UPDATE jit_accounts SET status = ${account.status}, updated_at = ${account.at}${lastGrant},
+  return [
+    done,
+    sql`UPDATE jit_accounts SET status = ${account.status}, updated_at = ${account.at}${lastGrant},
       lease_owner = CASE WHEN lease_owner = ${lease.token} THEN NULL ELSE lease_owner END,
       lease_until = CASE WHEN lease_owner = ${lease.token} THEN NULL ELSE lease_until END
-    WHERE id = ${account.accountId}`.execute(db);
+    WHERE id = ${account.accountId}`,
+  ];
 }
 
-async function updateAccount(db: Db, account: AccountUpdate): Promise<void> {
-  await db
+function updateAccount(db: Db, account: AccountUpdate): Write {
+  return db
     .updateTable('jit_accounts')
     .set({ status: account.status, updated_at: account.at, ...(account.lastGrantId === undefined ? {} : { last_grant_id: account.lastGrantId }) })
-    .where('id', '=', account.accountId)
-    .execute();
+    .where('id', '=', account.accountId);
 }
 
 /**
