@@ -228,7 +228,6 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
 
   const released = await releaseLeasesOf(store.db, workerId);
   if (released > 0) log.warn({ released, workerId }, 'took back scheduled work held when this server last stopped');
-  const bootstrap = await bootstrapIfEmpty(store.db, deps.audit, clock);
   const routeDeps = { ...deps, runNow: sched.runNow };
   const sealer = createAuditSealer({
     db: store.db,
@@ -312,6 +311,9 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     const { startGatewayFromConfig } = await import('../gateway/start-gateway.js');
     gateway = await startGatewayFromConfig({ ...deps, liveFeed }, gatewayConfig);
   }
+  // The first owner is created only once the server listens (and its gateway too): its password
+  // is shown once, so a start that fails (a port in use) must not create it unseen.
+  const bootstrap = await bootstrapIfEmpty(store.db, deps.audit, clock);
   // Overdue work from before a restart runs at once.
   sched.start();
   reconciler.start(config.TIMEBOX_RECONCILE_MS);
