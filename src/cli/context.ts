@@ -63,8 +63,25 @@ export async function resolveTarget(ctx: Ctx, idOrName: string): Promise<Target>
   throw new CliError(`no target named ${JSON.stringify(idOrName)} in tenant ${await ctx.tenant()}${known}`, ExitCode.notFound);
 }
 
+/** Where a newcomer finds the id a command asks for, for the refusal of anything else. */
+const idListedBy: Record<string, string> = {
+  grant: 'timebox grants list',
+  'grant or extension': 'timebox approvals list',
+  'JIT account': 'timebox jit-accounts list',
+  operator: 'timebox members list',
+  policy: 'timebox policies list',
+  agent: 'timebox agents list',
+  session: 'timebox sessions list',
+  token: 'timebox tokens list',
+  key: 'timebox ssh-keys list',
+};
+
 /** A path segment the user typed: ids go into URLs, so nothing that could change the path. */
 export function idArg(id: string, what: string): string {
-  if (!isUuid(id)) throw new CliError(`${JSON.stringify(id)} is not a ${what} id (a UUID such as 0b6f4c1e-...)`, ExitCode.usage);
+  if (!isUuid(id)) {
+    const article = /^[aeiou]/i.test(what) ? 'an' : 'a';
+    const where = idListedBy[what];
+    throw new CliError(`${JSON.stringify(id)} is not ${article} ${what} id (a UUID such as 0b6f4c1e-...)${where ? `; see the ID column of ${where}` : ''}`, ExitCode.usage);
+  }
   return id.toLowerCase();
 }

@@ -3,7 +3,7 @@
  * imported only when that command runs (all of them for help or an unknown name), so
  * `timebox agent run` loads the agent alone and `timebox grants list` no server code.
  */
-import { Command, Option } from 'commander';
+import { Command, Help, Option } from 'commander';
 import { exitCodesHelp } from './exit-codes.js';
 import { serve } from './serve.js';
 
@@ -62,7 +62,15 @@ export async function buildProgram(args: string[]): Promise<Command> {
     // Set before any subcommand exists: subcommands inherit these settings when created.
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`timebox: ${text.replace(/^error: /, '')}`) })
-    .showHelpAfterError('(add --help for usage)')
+    // "add --help" read like the `add` subcommand under `targets`, `members` and others.
+    .showHelpAfterError('(run the command again with --help to see its usage)')
+    // Commander does not mark options that must be given; a newcomer learns it from the help, not a refusal.
+    .configureHelp({
+      optionDescription(option) {
+        const text = Help.prototype.optionDescription.call(this, option);
+        return option.mandatory ? `${text} (required)` : text;
+      },
+    })
     .addHelpText('after', `\n${environmentHelp}\n\n${exitCodesHelp}\n`);
 
   // `--output json` means `--json` for whichever command runs, so every command honours it the same way.

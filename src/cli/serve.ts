@@ -1,11 +1,19 @@
 /** `timebox serve`: runs the server until SIGINT/SIGTERM, printing the first owner's password once. */
+import { CliError } from './exit-codes.js';
 
 export async function serve(): Promise<void> {
   // The embedded store's WebAssembly compiles on other threads while the server's modules load.
   if (!process.env.DATABASE_URL) void import('../store/pglite-module.js').then((m) => m.pgliteWasmModule()).catch(() => {});
   // Loaded here, not at the top: every other command talks to a server and starts faster without it.
   const { startTimebox } = await import('../server/start.js');
-  const tb = await startTimebox();
+  const tb = await startTimebox().catch((err: unknown) => {
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    if (e?.code === 'EADDRINUSE') {
+      const where = e.address && e.port !== undefined ? `${e.address}:${e.port}` : 'the address to listen on';
+      throw new CliError(`${where} is already in use (another Timebox server still running?): stop it, or start this one on another port with PORT=…`);
+    }
+    throw err;
+  });
   if (tb.bootstrap) {
     // Printed on stdout once, never logged: the only time anyone sees this password.
     process.stdout.write(
@@ -15,6 +23,9 @@ export async function serve(): Promise<void> {
         `  email:    ${tb.bootstrap.email}`,
         `  password: ${tb.bootstrap.password}`,
         '  tenant:   default',
+        `Next: open ${tb.url} in a browser, or sign in from a terminal (in a checkout: npm run timebox -- login …)`,
+        `  timebox login --server ${tb.url} --email ${tb.bootstrap.email}`,
+        'and choose your own password: nothing else works until then.',
         '',
       ].join('\n'),
     );

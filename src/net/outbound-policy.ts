@@ -76,7 +76,7 @@ export class OutboundRefused extends Error {
     readonly address: string,
     readonly addressClass: string,
   ) {
-    super(`${host === address ? address : `${host} (${address})`} is ${addressClass}, which this server does not connect to unless its operator allows it`);
+    super(`${host === address ? address : `${host} (${address})`} is ${addressClass}, which this server does not connect to unless its operator allows it (TIMEBOX_OUTBOUND_ALLOW)`);
     this.name = 'OutboundRefused';
   }
 }

@@ -30,7 +30,7 @@ export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('the tamper-evident audit log');
 
   withFilters(audit.command('list').description('recent audit events, newest first'))
-    .option('--limit <n>', 'how many events (default 50)', intArg(1, 100_000), 50)
+    .option('--limit <n>', 'how many events', intArg(1, 100_000), 50)
     .option('--json', 'machine-readable output')
     .action(async (opts: FilterOptions & { limit: number }, cmd: Command) => {
       const ctx = await connect(cmd);
@@ -72,7 +72,7 @@ export function registerAudit(program: Command): void {
         throw new CliError(`cannot write ${opts.out}: ${(err as Error).message}`);
       }
       if (ctx.json) printJson({ file: opts.out, events: lines });
-      else print(`Exported ${lines} audit events to ${opts.out}`);
+      else print(`Exported ${lines} lines to ${opts.out}: the audit events, then (without --action or --since) the signed checkpoints of the chain`);
     });
 
   audit

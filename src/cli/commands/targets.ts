@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { CheckReport } from '../../api/types.js';
+import { TARGET_KINDS } from '../../core/target-kinds.js';
 import { connect, resolveTarget } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { note, print, printJson, table, when, clean } from '../output.js';
@@ -43,7 +44,10 @@ export function registerTargets(program: Command): void {
     .command('add')
     .description('connect a target; its configuration is validated and tested before it is stored (encrypted)')
     .requiredOption('--name <name>', 'a name people will recognise, e.g. "orders-db"')
-    .requiredOption('--kind <kind>', 'connector kind, e.g. postgres')
+    .requiredOption(
+      '--kind <kind>',
+      `connector kind: ${TARGET_KINDS.join(', ')} (the settings of each: GET /api/v1/target-kinds)`,
+    )
     .option('--config <json>', 'connector configuration as a JSON object')
     .option('--config-file <file>', 'read the connector configuration (JSON) from a file')
     .option('--save-unchecked', 'save it even though its connection test fails (it is listed broken until a test passes)')
