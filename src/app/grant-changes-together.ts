@@ -1,9 +1,9 @@
 /**
  * Many grants' changes written together: a burst of expiries revoked in one batch is one update
  * of the grant rows, one insert of every audit event and one statement that finishes the work
- * items and gives back the account leases, whatever the batch's size. Socket writes and round
- * trips per statement are what a burst costs (not the commit), so the batch writes three
- * statements instead of three per grant. Each change is planned by the same pure transition as
+ * items and gives back the account leases, whatever the batch's size, all sent as one statement
+ * (write-together.ts). Socket writes and round trips per statement are what a burst costs (not the
+ * commit), so the batch writes one statement instead of three per grant. Each change is planned by the same pure transition as
  * `applyGrantEvents`, and the rows end exactly as one call per grant would leave them.
  *
  * Only plain changes go together: no alert raised and no work scheduled (a verified revocation).
@@ -11,7 +11,8 @@
  */
 import { sql, type Transaction } from 'kysely';
 import type { Database, GrantRow } from '../store/schema.js';
-import { finishWorkTogether, type AccountUpdate, type WorkItem } from '../scheduler/work-queue.js';
+import { finishTogetherWrites, type AccountUpdate, type WorkItem } from '../scheduler/work-queue.js';
+import { writeTogether } from '../store/write-together.js';
 import type { WorkKind } from '../core/lifecycle.js';
 import type { Actor } from './deps.js';
 import { applyGrantEvents, plan, StaleGrantError, toSnapshot, type GrantStep, type Plan, type TransitionDeps } from './grant-transitions.js';
@@ -52,7 +53,7 @@ export async function applyGrantChangesTogether(
   // Rows in id order, as every other writer of several grants takes them.
   plain.sort((a, b) => (a.change.grant.id < b.change.grant.id ? -1 : 1));
   const col = <T>(f: (x: (typeof plain)[number]) => T) => plain.map(f);
-  const updated = await sql<{ id: string }>`
+  const update = sql<{ id: string }>`
     UPDATE grants g SET
       state = v.state, starts_at = v.starts_at, expires_at = v.expires_at,
       revoke_attempts = v.revoke_attempts, end_reason = v.end_reason, updated_at = ${now},
@@ -68,14 +69,14 @@ export async function applyGrantChangesTogether(
       ${col((x) => x.change.lastError ?? null)}::text[]
     ) AS v(id, version, state, starts_at, expires_at, revoke_attempts, end_reason, set_error, last_error)
     WHERE g.id = v.id AND g.version = v.version
-    RETURNING g.id`.execute(tx);
-  if (updated.rows.length !== plain.length) {
-    const written = new Set(updated.rows.map((r) => r.id));
+    RETURNING g.id`;
+  // The audit events and the finished items with the grants' update, in one statement: they
+  // touch different rows. A stale grant throws and the caller's transaction undoes them all.
+  const audit = deps.audit.appendManyWrite(tx, plain.flatMap((x) => x.p.events));
+  const finished = finishTogetherWrites(plain.map((x) => ({ item: x.change.finish.item, account: x.change.finish.account, unschedule: x.unscheduled })));
+  const updated = await writeTogether<{ id: string }>(tx, [...(audit ? [audit] : []), ...finished, update]);
+  if (updated.length !== plain.length) {
+    const written = new Set(updated.map((r) => r.id));
     throw new StaleGrantError(plain.find((x) => !written.has(x.change.grant.id))!.change.grant.id);
   }
-  await deps.audit.appendMany(tx, plain.flatMap((x) => x.p.events));
-  await finishWorkTogether(
-    tx,
-    plain.map((x) => ({ item: x.change.finish.item, account: x.change.finish.account, unschedule: x.unscheduled })),
-  );
 }

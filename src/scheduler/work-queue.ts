@@ -283,24 +283,21 @@ function updateAccount(db: Db, account: AccountUpdate): Write {
 }
 
 /**
- * `finishWork` for several items at once (a batch of revocations), in one statement: every item
- * still ours and the other items their changes end are deleted, and each leased account is given
- * back with its new status, if any. An account given must be its item's leased one.
+ * `finishWork`'s writes for several items at once (a batch of revocations), for `writeTogether`:
+ * every item still ours and the other items their changes end are deleted, and each leased account
+ * is given back with its new status, if any. An account given must be its item's leased one.
  */
-export async function finishWorkTogether(
-  db: Db,
+export function finishTogetherWrites(
   done: ReadonlyArray<{ item: WorkItem; account?: AccountUpdate | undefined; unschedule: readonly WorkKind[] }>,
-): Promise<void> {
-  if (done.length === 0) return;
+): Write[] {
+  if (done.length === 0) return [];
   const ends = done.flatMap((d) => d.unschedule.map((kind) => ({ grantId: d.item.grantId, kind })));
   const leased = done.flatMap((d) => (d.item.accountLease ? [{ lease: d.item.accountLease, account: d.account }] : []));
-  await sql`
-    WITH work AS (
-      DELETE FROM scheduled_work s
+  return [
+    sql`DELETE FROM scheduled_work s
       WHERE (s.id, s.locked_by) IN (SELECT * FROM unnest(${done.map((d) => d.item.id)}::bigint[], ${done.map((d) => d.item.lockToken)}::text[]))
-         OR (s.grant_id, s.kind) IN (SELECT * FROM unnest(${ends.map((e) => e.grantId)}::uuid[], ${ends.map((e) => e.kind)}::text[]))
-    )
-    UPDATE jit_accounts j SET
+         OR (s.grant_id, s.kind) IN (SELECT * FROM unnest(${ends.map((e) => e.grantId)}::uuid[], ${ends.map((e) => e.kind)}::text[]))`,
+    sql`UPDATE jit_accounts j SET
       status = COALESCE(a.status, j.status),
       updated_at = COALESCE(a.at, j.updated_at),
       lease_owner = CASE WHEN j.lease_owner = a.token THEN NULL ELSE j.lease_owner END,
@@ -309,7 +306,8 @@ export async function finishWorkTogether(
       ${leased.map((l) => l.lease.accountId)}::uuid[], ${leased.map((l) => l.lease.token)}::text[],
       ${leased.map((l) => l.account?.status ?? null)}::text[], ${leased.map((l) => l.account?.at ?? null)}::timestamptz[]
     ) AS a(id, token, status, at)
-    WHERE j.id = a.id AND (a.status IS NOT NULL OR j.lease_owner = a.token)`.execute(db);
+    WHERE j.id = a.id AND (a.status IS NOT NULL OR j.lease_owner = a.token)`,
+  ];
 }
 
 /** The scheduler's own completion, for handlers that did not finish the item themselves. */
