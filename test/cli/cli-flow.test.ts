@@ -116,10 +116,18 @@ describe('timebox CLI against a live server', () => {
     const accounts = JSON.parse(list.stdout) as { id: string; username: string; status: string }[];
     expect(accounts).toEqual([expect.objectContaining({ username, status: 'disabled' })]);
 
-    const r = await cli(['jit-accounts', 'enable', accounts[0]!.id, '--reason', 'follow-up on INC-42', '--duration', '15m']);
+    const r = await cli(['jit-accounts', 'enable', accounts[0]!.id, '--reason', 'follow-up on INC-42', '--duration', '15m', '--ticket', 'CHG-4242']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Access granted on orders-db: readers for 15m');
+    // The ticket went with it, as with a request (a policy may require one).
+    const asked = JSON.parse((await cli(['audit', 'list', '--action', 'grant.requested', '--limit', '1', '--json'])).stdout) as { items: Array<{ after: { ticket: string | null } }> };
+    expect(asked.items[0]!.after.ticket).toBe('CHG-4242');
+    // The table names the people and things, not their ids.
+    const row = (await cli(['audit', 'list', '--action', 'grant.requested', '--limit', '1'])).stdout.split('\n')[1]!;
+    expect(row).toContain(` ${server.admin.email} `);
+    expect(row).toContain(`${username}@orders-db`);
+    expect(row).not.toMatch(/operator:[0-9a-f]{8}/);
     expect(r.stdout).toContain('shown only this once');
     expect(fakeLogin(instance, username, passwordIn(r)!)).toBe(true);
     enabledPassword = passwordIn(r)!;

@@ -18,7 +18,16 @@ interface FilterOptions {
 }
 
 const filterQuery = (o: FilterOptions) => ({ action: o.action, since: o.since });
-const who = (type: string, id: string | null) => (id ? `${type}:${id.slice(0, 8)}` : type);
+/** A person or thing as the list names it (an email, a target's name), else its kind and short id. */
+const who = (type: string, id: string | null, name?: string | null) => name ?? (id ? `${type}:${id.slice(0, 8)}` : type);
+
+/** What the event is about, by name: the target and account of a grant, the subject's own name. */
+function subjectOf(e: { subject_type: string; subject_id: string | null; names: { person: string | null; target: string | null; account: string | null; subject: string | null } }): string {
+  const n = e.names;
+  if (n.subject) return `${e.subject_type} ${n.subject}`;
+  const parts = [n.person, n.account && n.target ? `${n.account}@${n.target}` : n.target].filter((p): p is string => !!p);
+  return parts.length ? `${e.subject_type} ${parts.join(' ')}` : who(e.subject_type, e.subject_id);
+}
 
 function withFilters(cmd: Command): Command {
   return cmd
@@ -38,7 +47,7 @@ export function registerAudit(program: Command): void {
       if (ctx.json) return printJson(page);
       table(
         ['SEQ', 'POS', 'AT', 'ACTION', 'ACTOR', 'SUBJECT', 'REASON'],
-        page.items.map((e) => [e.seq, e.position ?? 'unsealed', e.at, e.action, who(e.actor_type, e.actor_id), who(e.subject_type, e.subject_id), e.reason]),
+        page.items.map((e) => [e.seq, e.position ?? 'unsealed', e.at, e.action, who(e.actor_type, e.actor_id, e.names.actor), subjectOf(e), e.reason]),
         'No audit events match.',
       );
     });

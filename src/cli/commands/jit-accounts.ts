@@ -1,9 +1,22 @@
 /** `timebox jit-accounts list | enable | rotate | delete`. */
 import type { Command } from 'commander';
-import { collect, durationArg } from '../args.js';
+import { collect, durationArg, isoArg } from '../args.js';
 import { connect, idArg } from '../context.js';
 import { endTime, finishGrant, printConnect } from '../grant-output.js';
-import { clean, print, printJson, table, when } from '../output.js';
+import { clean, note, print, printJson, table, when } from '../output.js';
+import { totpArg, withTotp } from '../totp.js';
+import { stillPending, waitWithProgress } from '../wait.js';
+
+interface EnableOptions {
+  reason: string;
+  duration?: number;
+  entitlement?: string[];
+  ticket?: string;
+  start?: string;
+  totp?: string;
+  emergency?: boolean;
+  wait?: boolean;
+}
 
 export function registerJitAccounts(program: Command): void {
   const accounts = program.command('jit-accounts').description('your personal accounts on targets, enabled only while a grant is active');
@@ -31,17 +44,33 @@ export function registerJitAccounts(program: Command): void {
     .requiredOption('--reason <text>', 'why you need it (kept in the audit log)')
     .option('--duration <duration>', 'how long, e.g. 1h (default: the policy default)', durationArg)
     .option('--entitlement <name>', 'entitlement to get (repeatable; default: those of the last grant)', collect)
+    // What a request can say, an enabling can too: it is a request for the same account.
+    .option('--ticket <id>', 'ticket or change reference')
+    .option('--start <iso>', 'start later, at this ISO 8601 time (e.g. 2026-03-01T09:00:00Z)', isoArg)
+    .option('--totp <code>', 'the 6-digit code from your authenticator app, when the policy asks for one (asked for when needed, if there is a terminal)', totpArg)
+    .option('--emergency', 'break-glass: access at once without approval, where the policy allows it; reviewed afterwards')
+    .option('--wait', 'stay until the request is approved or denied, then show the password')
     .option('--json', 'machine-readable output (includes the password)')
-    .action(async (id: string, opts: { reason: string; duration?: number; entitlement?: string[] }, cmd: Command) => {
+    .action(async (id: string, opts: EnableOptions, cmd: Command) => {
       const ctx = await connect(cmd);
-      const grant = await ctx.api.call('enableJitAccount', {
-        params: { tenant: await ctx.tenant(), accountId: idArg(id, 'JIT account') },
-        body: {
-          reason: opts.reason,
-          ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
-          ...(opts.entitlement ? { entitlements: opts.entitlement } : {}),
-        },
-      });
+      const accountId = idArg(id, 'JIT account');
+      const tenant = await ctx.tenant();
+      let grant = await withTotp(opts.totp, (totp) =>
+        ctx.api.call('enableJitAccount', {
+          params: { tenant, accountId },
+          body: {
+            reason: opts.reason,
+            ...(opts.duration !== undefined ? { durationSeconds: opts.duration } : {}),
+            ...(opts.entitlement ? { entitlements: opts.entitlement } : {}),
+            ...(opts.ticket !== undefined ? { ticket: opts.ticket } : {}),
+            ...(opts.start !== undefined ? { startAt: opts.start } : {}),
+            ...(opts.emergency ? { emergency: true } : {}),
+            ...(totp !== undefined ? { totp } : {}),
+          },
+        }),
+      );
+      if (grant.emergency && !ctx.json) note('timebox: break-glass: no approval was asked for; approvers are told and the grant is reviewed afterwards.');
+      if (opts.wait && stillPending(grant)) grant = await waitWithProgress(ctx, grant);
       await finishGrant(ctx, grant);
     });
 
