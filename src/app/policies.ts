@@ -210,7 +210,7 @@ export type PolicyTerms = Pick<PolicyRow, 'name' | 'target_id' | 'entitlements' 
 /** Pure: does this policy cover this ask? Returns why not, or null. */
 export function policyMismatch(
   p: PolicyTerms,
-  ask: { targetId: string; entitlements: string[]; roles: readonly string[]; operatorId?: string; groupIds?: readonly string[] },
+  ask: { targetId: string; entitlements: string[]; roles: readonly string[]; operatorId?: string; groupIds?: readonly string[]; asker?: string },
 ): string | null {
   if (p.target_id && p.target_id !== ask.targetId) return `policy "${p.name}" does not cover this target`;
   if (p.entitlements) {
@@ -221,7 +221,7 @@ export function policyMismatch(
   const byRole = ask.roles.some((r) => p.requester_roles.includes(r));
   const byPerson = ask.operatorId !== undefined && rules.requesterOperatorIds.includes(ask.operatorId);
   const byGroup = (ask.groupIds ?? []).some((g) => rules.requesterGroupIds.includes(g));
-  if (!byRole && !byPerson && !byGroup) return `policy "${p.name}" does not list you among its requesters`;
+  if (!byRole && !byPerson && !byGroup) return `policy "${p.name}" does not list ${ask.asker ?? 'you'} among its requesters`;
   return null;
 }
 
@@ -236,6 +236,8 @@ export async function resolvePolicy(
     roles: readonly string[];
     operatorId?: string;
     groupIds?: readonly string[];
+    /** Who asks, in the refusal: "you" unless someone asks on another's behalf (the simulator). */
+    asker?: string;
   },
 ): Promise<PolicyRow> {
   const rows = await deps.db.selectFrom('policies').selectAll().where('tenant_id', '=', tenantId).where('archived_at', 'is', null).execute();
@@ -258,7 +260,7 @@ export async function resolvePolicy(
     throw policyViolation(
       rows.length === 0
         ? 'no access policy exists in this tenant yet; an admin must create one first'
-        : 'no policy allows you to request these entitlements on this target',
+        : `no policy allows ${ask.asker ?? 'you'} to request these entitlements on this target`,
     );
   }
   return chosen;

@@ -34,7 +34,7 @@ export async function simulatePolicy(deps: AppDeps, tenantId: string, input: Sim
   const person = await deps.db
     .selectFrom('operators')
     .innerJoin('memberships', 'memberships.operator_id', 'operators.id')
-    .select(['operators.id', 'memberships.roles'])
+    .select(['operators.id', 'operators.email', 'memberships.roles'])
     .where('operators.email', '=', input.operatorEmail.trim().toLowerCase())
     .where('memberships.tenant_id', '=', tenantId)
     .executeTakeFirst();
@@ -43,7 +43,9 @@ export async function simulatePolicy(deps: AppDeps, tenantId: string, input: Sim
   const groupIds = await groupsOf(deps.db, tenantId, person.id);
   let policy;
   try {
-    policy = await resolvePolicy(deps, tenantId, { targetId: input.targetId, entitlements: input.entitlements, roles: person.roles, operatorId: person.id, groupIds });
+    policy = await resolvePolicy(deps, tenantId, {
+      targetId: input.targetId, entitlements: input.entitlements, roles: person.roles, operatorId: person.id, groupIds, asker: person.email,
+    });
   } catch (err) {
     if (err instanceof AppError && err.code !== 'not_found') {
       return { policy: null, route: 'refused', refusals: [err.message], autoApprovedBy: null, approvalLevels: [] };
