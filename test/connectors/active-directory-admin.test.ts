@@ -3,7 +3,7 @@
  * are refused before anything is created, "Test connection", the group list, rights it lacks,
  * TLS it will not skip, and idle JIT accounts it cleans up. Real Samba AD DC, one per file.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
 import { Attribute, Change, type Client } from 'ldapts';
 import { pino } from 'pino';
@@ -262,5 +262,27 @@ describe('deleteAfterIdleDays', () => {
     // A later grant simply creates the account again.
     const again = await target.grant(ctx, grantSpec(old));
     expect(again.handle).toMatchObject({ dn: `CN=${old},${domain.jitOu}` });
+  });
+
+  it("sweeps only its own installation's idle accounts: another deployment sharing the JIT OU keeps its own", async () => {
+    const target = activeDirectoryConnector.create(configFor({ deleteAfterIdleDays: 30 }));
+    const ours = randomUUID();
+    const theirs = randomUUID();
+    const fortyDaysAgo = ((BigInt(Date.now() - 40 * 86_400_000) + FILETIME_1601_MS) * 10_000n).toString();
+    const idleAccount = async (installation: string) => {
+      const name = `idl${hex(3)}_jit`;
+      const dn = `CN=${name},${domain.jitOu}`;
+      await addUser(dn, name, { userAccountControl: '514', accountExpires: fortyDaysAgo, description: `Timebox JIT account ${installation}/${randomUUID()} of someone (managed by Timebox)` });
+      return dn;
+    };
+    const ourIdle = await idleAccount(ours);
+    const theirIdle = await idleAccount(theirs);
+    const mine = `swp${hex(3)}_jit`;
+    const owner = { installationId: ours, accountId: randomUUID() };
+    const g = await target.grant(ctx, grantSpec(mine, { account: { username: mine, ownerDisplay: 'Dana Admin <dana@example.test>', owner } }));
+    await target.revoke(ctx, { grantId: 'r', handle: g.handle, retain: [], accountStillNeededUntil: null, rotatePassword: pw() });
+    const left = await jitOuContents();
+    expect(left).not.toContain(ourIdle);
+    expect(left).toContain(theirIdle);
   });
 });

@@ -179,7 +179,7 @@ export async function revokeJitAccount(config: ActiveDirectoryConfig, ctx: Conne
     for (const g of [...granted, ...extra]) await removeMember(s, g, account.dn);
     if (full) {
       await scramblePassword(s, account, spec.rotatePassword);
-      if (config.deleteAfterIdleDays) await sweepIdleAccounts(s, config, ctx.log);
+      if (config.deleteAfterIdleDays) await sweepIdleAccounts(s, config, ctx.log, account.description ?? null);
     } else {
       await s.replace(`shortening the expiry of ${account.dn}`, account.dn, {
         accountExpires: toFileTime(spec.accountStillNeededUntil!),
