@@ -5,7 +5,7 @@
  * requester demoted or dropped from the policy while their ask waited gets nothing from it.
  */
 import type { Kysely, Transaction } from 'kysely';
-import { can } from '../core/roles.js';
+import { can, effectiveRoles } from '../core/roles.js';
 import type { Database, GrantRow } from '../store/schema.js';
 import { groupsOf } from './operator-groups.js';
 import { policyMismatch, type PolicyTerms } from './policies.js';
@@ -23,8 +23,7 @@ export interface StandingRow {
 /** Pure: the roles a person holds in the tenant now (none when disabled or not a member; platform administrators are owners). */
 export function rolesOf(row: StandingRow | undefined): string[] {
   if (!row || row.disabled || row.disabled_at) return [];
-  const roles = row.roles ?? [];
-  return row.platform_admin && !roles.includes('owner') ? ['owner', ...roles] : roles;
+  return effectiveRoles(row.roles, row.platform_admin);
 }
 
 /** The person's roles in the tenant now (`rolesOf`), read on their own. */

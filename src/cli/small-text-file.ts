@@ -5,6 +5,7 @@
  * refused rather than turned into replacement characters.
  */
 import { open } from 'node:fs/promises';
+import { decodeUtf8 } from '../core/text.js';
 import { CliError, ExitCode } from './exit-codes.js';
 
 export async function readSmallTextFile(file: string, maxBytes: number, what: string): Promise<string> {
@@ -28,9 +29,7 @@ export async function readSmallTextFile(file: string, maxBytes: number, what: st
     if (err instanceof CliError) throw err;
     throw new CliError(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`, ExitCode.usage);
   }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new CliError(`${file} is not UTF-8 text; expected ${what}`, ExitCode.usage);
-  }
+  const text = decodeUtf8(bytes);
+  if (text === null) throw new CliError(`${file} is not UTF-8 text; expected ${what}`, ExitCode.usage);
+  return text;
 }

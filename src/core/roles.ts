@@ -35,3 +35,9 @@ export function can(held: readonly string[], permission: Permission): boolean {
 export function isRole(s: string): s is Role {
   return (roles as readonly string[]).includes(s);
 }
+
+/** Roles in a tenant as held: membership roles, plus owner for platform administrators (owners of every tenant). */
+export function effectiveRoles(memberRoles: readonly string[] | null, platformAdmin: boolean): Role[] {
+  const held = (memberRoles ?? []).filter(isRole);
+  return platformAdmin && !held.includes('owner') ? ['owner', ...held] : held;
+}

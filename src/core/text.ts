@@ -145,3 +145,14 @@ export function escapeUnsafeText(s: string, opts: { keepLines?: boolean; backsla
   }
   return out;
 }
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The text the bytes encode, or null when they are not UTF-8 (never replaced by U+FFFD). */
+export function decodeUtf8(bytes: Uint8Array): string | null {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}

@@ -4,7 +4,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { forbidden, notFound } from '../core/errors.js';
-import { can, isRole, type Permission, type Role } from '../core/roles.js';
+import { can, effectiveRoles, type Permission, type Role } from '../core/roles.js';
 import type { TenantMembershipRow } from '../auth/tokens.js';
 import { principalOf } from './auth-hook.js';
 
@@ -16,12 +16,6 @@ export interface TenantAccess {
   name: string;
   /** Effective roles: a platform admin is an owner of every tenant. */
   roles: Role[];
-}
-
-/** Roles of a tenant as seen by a principal: membership roles, plus owner for platform admins. */
-export function effectiveRoles(memberRoles: readonly string[] | null, platformAdmin: boolean): Role[] {
-  const roles = (memberRoles ?? []).filter(isRole);
-  return platformAdmin && !roles.includes('owner') ? ['owner', ...roles] : roles;
 }
 
 async function tenantRow(request: FastifyRequest, slug: string, operatorId: string): Promise<TenantMembershipRow | null> {

@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../core/errors.js';
-import { describeTextProblem, findUnsafeText } from '../core/text.js';
+import { decodeUtf8, describeTextProblem, findUnsafeText } from '../core/text.js';
 import { issueAsSentence } from '../core/zod-issues.js';
 
 declare module 'fastify' {
@@ -31,18 +31,12 @@ export interface TextIssue {
 const child = (path: string, key: string | number) =>
   typeof key === 'number' ? `${path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 
-/** `body.config.a.a…` → `body.config`: the root and its first field. */
-function topField(root: string, path: string): string {
-  const rest = path.slice(root.length);
-  const first = /^(\.[A-Za-z_$][\w$]*|\[[^\]]*\])/.exec(rest);
-  return first ? root + first[0] : root;
-}
-
 /** The first unsafe string (or excessive nesting) under `root`, walked without recursion. */
 export function findUnsafeValue(value: unknown, root: string): TextIssue | null {
-  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value, path: root, depth: 0 }];
+  // `top`: the root's field an entry lies under, which names a structure nested too deep.
+  const stack: Array<{ value: unknown; path: string; top: string; depth: number }> = [{ value, path: root, top: root, depth: 0 }];
   while (stack.length > 0) {
-    const { value: v, path, depth } = stack.pop()!;
+    const { value: v, path, top, depth } = stack.pop()!;
     if (typeof v === 'string') {
       const p = findUnsafeText(v);
       if (p) return { path, message: describeTextProblem(p) };
@@ -50,9 +44,13 @@ export function findUnsafeValue(value: unknown, root: string): TextIssue | null 
     }
     if (typeof v !== 'object' || v === null) continue;
     // Named by the field where it starts: the full path would repeat a key 32 times.
-    if (depth >= MAX_NESTING) return { path: topField(root, path), message: `is nested more than ${MAX_NESTING} levels deep` };
+    if (depth >= MAX_NESTING) return { path: top, message: `is nested more than ${MAX_NESTING} levels deep` };
+    const under = (p: string) => (depth === 0 ? p : top);
     if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: child(path, i), depth: depth + 1 });
+      for (let i = v.length - 1; i >= 0; i--) {
+        const at = child(path, i);
+        stack.push({ value: v[i], path: at, top: under(at), depth: depth + 1 });
+      }
       continue;
     }
     const keys = Object.keys(v);
@@ -61,7 +59,8 @@ export function findUnsafeValue(value: unknown, root: string): TextIssue | null 
       const p = findUnsafeText(key);
       // The key itself cannot be shown safely: name its position instead.
       if (p) return { path: `${path} (a field name)`, message: describeTextProblem(p) };
-      stack.push({ value: (v as Record<string, unknown>)[key], path: child(path, key), depth: depth + 1 });
+      const at = child(path, key);
+      stack.push({ value: (v as Record<string, unknown>)[key], path: at, top: under(at), depth: depth + 1 });
     }
   }
   return null;
@@ -71,17 +70,9 @@ export function textRefusal(issue: TextIssue): AppError {
   return new AppError('bad_request', issueAsSentence(issue), { issues: [issue] });
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** Whether the bytes a query part stands for (percent escapes included) are valid UTF-8. */
 function isUtf8(part: string): boolean {
-  const bytes = Buffer.from(part.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
-  try {
-    strictUtf8.decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
+  return decodeUtf8(Buffer.from(part.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1')) !== null;
 }
 
 /**

@@ -168,15 +168,25 @@ export function connectThroughPolicy(
   host: string,
   port: number,
 ): net.Socket {
-  const ip = parseAddress(host);
-  const problem = ip ? policy.addressProblem(ip) : null;
-  if (ip && problem) {
-    const refused = new OutboundRefused(host, ip.toString(), problem);
+  const problem = policy.literalProblem(host);
+  if (problem) {
+    const refused = literalRefusal(host, problem);
     process.nextTick(() => socket.destroy(refused));
     return socket;
   }
   return connect({ host, port, lookup: policy.lookup });
 }
+
+/**
+ * For clients that take no socket of ours (TLS and HTTP sinks): throws the refusal of a host
+ * written as a literal address, which their lookups never see; names go through `lookup`.
+ */
+export function refuseDisallowedLiteral(policy: OutboundPolicy, host: string): void {
+  const problem = policy.literalProblem(host);
+  if (problem) throw literalRefusal(host, problem);
+}
+
+const literalRefusal = (host: string, problem: string) => new OutboundRefused(host, parseAddress(host)?.toString() ?? host, problem);
 
 /** localhost and *.localhost always mean this host (RFC 6761), whatever a resolver says. */
 export function isLocalhostName(host: string): boolean {

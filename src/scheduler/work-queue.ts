@@ -42,27 +42,11 @@ export async function scheduleWork(db: Db, grantId: string, kind: WorkKind, dueA
     .execute();
 }
 
-export async function unscheduleWork(db: Db, grantId: string, kinds: WorkKind | readonly WorkKind[]): Promise<void> {
-  const list = typeof kinds === 'string' ? [kinds] : [...kinds];
-  await db.deleteFrom('scheduled_work').where('grant_id', '=', grantId).where('kind', 'in', list).execute();
-}
-
 /**
- * A change's whole effect on a grant's schedule in one statement: the `due` kinds (re)scheduled,
- * claims released, as scheduleWork does each, and the `gone` kinds removed. The kinds differ, so
- * the two halves never touch the same row.
+ * A change's whole effect on a grant's schedule, as writes for `writeTogether` (one statement):
+ * the `gone` kinds removed and the `due` kinds (re)scheduled with their claims released, as
+ * scheduleWork does each. The kinds differ, so the two never touch the same row.
  */
-export async function rescheduleWork(
-  db: Db,
-  grantId: string,
-  due: ReadonlyArray<{ kind: WorkKind; at: Date }>,
-  gone: readonly WorkKind[],
-  now: Date,
-): Promise<void> {
-  await writeTogether(db, rescheduleWrites(db, grantId, due, gone, now));
-}
-
-/** `rescheduleWork`'s writes, not run (for `writeTogether`): the `gone` kinds' removal, the `due` kinds' upsert. */
 export function rescheduleWrites(
   db: Db,
   grantId: string,

@@ -5,10 +5,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import { failureClass } from '../net/failure-class.js';
-import type { OutboundPolicy } from '../net/outbound-policy.js';
+import { refuseDisallowedLiteral, type OutboundPolicy } from '../net/outbound-policy.js';
 import type { ExportedEvent } from './exported-event.js';
 import { httpAuthorization, httpBatchBody, type HttpFormat } from './http-batch.js';
-import { refuseDisallowedLiteral } from './outbound-check.js';
 import type { SiemSink } from './siem-streamer.js';
 
 export interface HttpSinkOptions {

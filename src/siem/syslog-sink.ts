@@ -6,10 +6,9 @@
  */
 import tls from 'node:tls';
 import { failureClass } from '../net/failure-class.js';
-import type { OutboundPolicy } from '../net/outbound-policy.js';
+import { refuseDisallowedLiteral, type OutboundPolicy } from '../net/outbound-policy.js';
 import type { ExportedEvent } from './exported-event.js';
 import type { SiemSink } from './siem-streamer.js';
-import { refuseDisallowedLiteral } from './outbound-check.js';
 import { syslogFrames } from './syslog-frame.js';
 
 export interface SyslogSinkOptions {

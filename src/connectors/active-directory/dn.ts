@@ -3,6 +3,7 @@
  * they reach the directory, and compared the way Active Directory compares them (attribute names
  * and values case-insensitively, escaping and spacing ignored).
  */
+import { decodeUtf8 } from '../../core/text.js';
 import { escapeDnValue } from './escape.js';
 
 export interface Ava {
@@ -70,12 +71,8 @@ export function parseDn(input: string): Rdn[] {
       i += cp.length;
     }
     const raw = Buffer.from(bytes.slice(0, bytes.length - trailingSpaces));
-    let value: string;
-    try {
-      value = new TextDecoder('utf-8', { fatal: true }).decode(raw);
-    } catch {
-      throw new DnSyntaxError(`the value of ${type} is not valid UTF-8`);
-    }
+    const value = decodeUtf8(raw);
+    if (value === null) throw new DnSyntaxError(`the value of ${type} is not valid UTF-8`);
     if (value === '') throw new DnSyntaxError(`the value of ${type} is empty`);
     rdn.push({ type, value });
 

@@ -19,6 +19,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
+import { decodeUtf8 } from '../../core/text.js';
 import type { CaInfo, CaKind, CredentialEngines } from '../../credentials/index.js';
 import type { Database } from '../../store/schema.js';
 import { principalOf } from '../auth-hook.js';
@@ -47,7 +48,6 @@ const LIST_CACHE = 'public, no-cache';
 const CRL_REBUILD_MS = 10 * 60_000;
 /** An introspection form holds one token: far below the JSON body limit. */
 const FORM_LIMIT_BYTES = 16 * 1024;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 const nothingPublished = () => new AppError('not_found', 'nothing is published here (no such tenant, or no CA of this kind yet)');
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -121,10 +121,8 @@ export const credentialRoutes =
         done(new AppError('payload_too_large', `a form body is larger than ${FORM_LIMIT_BYTES / 1024} KiB`), undefined);
         return;
       }
-      let text: string;
-      try {
-        text = strictUtf8.decode(bytes);
-      } catch {
+      const text = decodeUtf8(bytes);
+      if (text === null) {
         done(textRefusal({ path: 'body', message: 'is not valid UTF-8 text' }), undefined);
         return;
       }

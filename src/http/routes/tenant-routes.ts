@@ -3,7 +3,7 @@ import { routeOf } from '../route-of.js';
 import { endpoints } from '../../api/endpoints.js';
 import type { Kysely } from 'kysely';
 import { forbidden } from '../../core/errors.js';
-import { can } from '../../core/roles.js';
+import { can, effectiveRoles } from '../../core/roles.js';
 import type { Database } from '../../store/schema.js';
 import { inTransaction, normalizeEmail, type MembershipGuard, type Operators } from '../../auth/operators.js';
 import type { Invitations } from '../../auth/invitations.js';
@@ -11,7 +11,7 @@ import type { MemberRemoval } from '../../auth/member-removal.js';
 import { originOf, toIssued } from './identity-routes.js';
 import { actorOf, principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, oneStringKey, stringAndIdKeys, toPage } from '../pagination.js';
-import { effectiveRoles, requireTenant, type TenantAccess } from '../tenant-access.js';
+import { requireTenant, type TenantAccess } from '../tenant-access.js';
 import type { ZodApp } from '../server.js';
 
 /**
