@@ -1,5 +1,6 @@
 /** `timebox audit verify` passes on an intact log and fails (exit 1) after an event is edited by hand. */
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiLogin, apiPost, runCli, startTestServer, type TestServer } from './harness.js';
@@ -42,5 +43,22 @@ describe('timebox audit verify', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain(`position ${row.chain_pos}: content does not match its hash`);
     expect(bad.stdout).toMatch(/problem\(s\) found/);
+  });
+});
+
+describe('timebox audit export', () => {
+  it('counts events and signed checkpoints apart, and the file holds exactly those lines', async () => {
+    await server.tb.audit.sealer.sealNow({ checkpoint: true });
+    const out = `${server.dir}/export.jsonl`;
+    const r = await runCli(['audit', 'export', '--out', out, '--json'], { env });
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(r.stdout) as { events: number; checkpoints: number };
+    const lines = (await readFile(out, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const checkpointLines = lines.filter((l) => 'checkpoint' in l).length;
+    expect(checkpointLines).toBeGreaterThan(0);
+    expect(summary).toEqual({ file: out, events: lines.length - checkpointLines, checkpoints: checkpointLines });
+
+    const filtered = await runCli(['audit', 'export', '--out', `${server.dir}/targets.jsonl`, '--action', 'target.*'], { env });
+    expect(filtered.stdout).toMatch(/^Exported 1 audit event\(s\) and 0 signed checkpoint\(s\) to .*targets\.jsonl \(checkpoints are exported only without --action and --since/);
   });
 });

@@ -2,7 +2,8 @@
 import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { rm } from 'node:fs/promises';
-import { finished } from 'node:stream/promises';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { pathOf } from '../../api/endpoint.js';
 import { endpoints } from '../../api/endpoints.js';
@@ -33,6 +34,46 @@ function withFilters(cmd: Command): Command {
   return cmd
     .option('--action <action>', 'only this action, e.g. grant.revoked, or a prefix such as grant.*')
     .option('--since <iso>', 'only events at or after this ISO 8601 time', isoArg);
+}
+
+/** How the server writes a checkpoint line: `{"checkpoint": …}`; every other line is an event. */
+const CHECKPOINT_LINE = Buffer.from('{"checkpoint":');
+
+/** Passes an export through unchanged, counting its event lines and its checkpoint lines. */
+class ExportTally extends Transform {
+  events = 0;
+  checkpoints = 0;
+  /** The start of the current line, up to the length that tells the two kinds apart. */
+  #head = Buffer.alloc(0);
+  #atStart = true;
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let from = 0;
+    while (from < chunk.length) {
+      const nl = chunk.indexOf(0x0a, from);
+      const end = nl === -1 ? chunk.length : nl;
+      if (this.#atStart || this.#head.length < CHECKPOINT_LINE.length) {
+        this.#head = Buffer.concat([this.#head, chunk.subarray(from, Math.min(end, from + CHECKPOINT_LINE.length))]).subarray(0, CHECKPOINT_LINE.length);
+        this.#atStart = false;
+      }
+      if (nl === -1) break;
+      this.#count();
+      from = nl + 1;
+    }
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.#head.length) this.#count();
+    done();
+  }
+
+  #count(): void {
+    if (this.#head.equals(CHECKPOINT_LINE)) this.checkpoints++;
+    else this.events++;
+    this.#head = Buffer.alloc(0);
+    this.#atStart = true;
+  }
 }
 
 export function registerAudit(program: Command): void {
@@ -67,21 +108,26 @@ export function registerAudit(program: Command): void {
         file.once('open', () => resolve());
         file.once('error', reject);
       });
-      let lines: number;
+      const tally = new ExportTally();
+      const written = pipeline(tally, file);
+      // Awaited below; a failure before then (the file cannot be opened) is handled there too.
+      written.catch(() => undefined);
       try {
         await opened;
-        lines = await apiStream(ctx.conn, path, filterQuery(opts), file);
-        file.end();
-        await finished(file);
+        await apiStream(ctx.conn, path, filterQuery(opts), tally);
+        tally.end();
+        await written;
       } catch (err) {
+        tally.destroy();
         file.destroy();
         // A half-written export is worse than none: it would look complete.
         await rm(opts.out, { force: true });
         if (err instanceof CliError) throw err;
         throw new CliError(`cannot write ${opts.out}: ${(err as Error).message}`);
       }
-      if (ctx.json) printJson({ file: opts.out, events: lines });
-      else print(`Exported ${lines} lines to ${opts.out}: the audit events, then (without --action or --since) the signed checkpoints of the chain`);
+      const { events, checkpoints } = tally;
+      if (ctx.json) printJson({ file: opts.out, events, checkpoints });
+      else print(`Exported ${events} audit event(s) and ${checkpoints} signed checkpoint(s) to ${opts.out}${checkpoints ? '' : ' (checkpoints are exported only without --action and --since, once the chain has one)'}`);
     });
 
   audit
