@@ -19,8 +19,9 @@
  * before it. A goal on latency under load cannot be better than this.
  *
  * Setup (tenant, people, sessions, the pending requests to approve) runs in this process through
- * the app layer; then the server runs as its own process (`node --import tsx src/cli/main.ts
- * serve`, the same code `npm start` runs compiled), the only thing answering during the run.
+ * the app layer; then the server runs as its own process, the only thing answering during the
+ * run: compiled, as `npm start` and the service unit run it, when the run has built it (through
+ * tsx otherwise, which costs more per call: the loader maps every stack trace to the source).
  * BENCH_CPU_PROF_DIR=<folder> starts it with `--cpu-prof` there, for a profile of the server alone.
  */
 import { spawn } from 'node:child_process';
@@ -32,7 +33,7 @@ import { requestAccess } from '../src/app/request-access.js';
 import { createTokens } from '../src/auth/tokens.js';
 import { startTimebox } from '../src/server/start.js';
 import { freePort } from '../test/harness/postgres.js';
-import { cpuSplitMs, cpuTimeMs, stopChild, waitHealthy } from './million-grants.js';
+import { cpuSplitMs, cpuTimeMs, stopChild, waitHealthy, type StartMode } from './million-grants.js';
 import { ENTITLEMENT, seedOperators, seededOperators } from './seed.js';
 import { benchLogger, call, join, say, serverEnv, setupTenant } from './setup.js';
 import { summarize, type Summary } from './stats.js';
@@ -54,6 +55,8 @@ export interface ApiLoadOptions {
   warmupRate: number;
   /** Calls of each kind sent one at a time before the load. */
   oneAtATimeCalls: number;
+  /** How the server process is started. */
+  server: StartMode;
 }
 
 export interface OneAtATime {
@@ -65,6 +68,8 @@ export interface OneAtATime {
 }
 
 export interface ApiLoadResult {
+  /** How the server process ran. */
+  server: StartMode['kind'];
   rate: number;
   durationSeconds: number;
   calls: number;
@@ -111,7 +116,8 @@ export async function measureApiLoad(o: ApiLoadOptions): Promise<ApiLoadResult> 
   const port = await freePort();
   const profDir = process.env.BENCH_CPU_PROF_DIR;
   const profile = profDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profDir)}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+  const script = o.server.kind === 'compiled' ? [o.server.mainJs] : ['--import', 'tsx', 'src/cli/main.ts'];
+  const child = spawn(process.execPath, [...profile, ...script, 'serve'], {
     cwd: repoRoot,
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -149,6 +155,7 @@ export async function measureApiLoad(o: ApiLoadOptions): Promise<ApiLoadResult> 
     const first = Math.min(...shots.map((s) => s.scheduledAt));
     const last = Math.max(...shots.map((s) => s.doneAt));
     const result: ApiLoadResult = {
+      server: o.server.kind,
       rate: o.rate,
       durationSeconds: o.durationMs / 1000,
       calls: shots.length,
