@@ -82,20 +82,25 @@ describe('members from the CLI', () => {
     const ivy = await apiClient(server.url).post('/api/v1/auth/login', { email: 'ivy@example.com', password });
     id = ivy.body.operator.id as string;
 
-    const disabled = await cli(['members', 'disable', id, '--tenant', 'default', '--reason', 'left the team']);
+    // By email, as `members remove` and `members role` take them.
+    const disabled = await cli(['members', 'disable', 'IVY@example.com', '--tenant', 'default', '--reason', 'left the team']);
     expect(disabled.code, disabled.stderr).toBe(0);
-    expect(disabled.stdout).toContain('Disabled in default: 1 session(s)/token(s) ended');
+    expect(disabled.stdout).toContain('ivy@example.com disabled in default: 1 session(s)/token(s) ended');
     expect((await apiClient(server.url, ivy.body.token).get('/api/v1/me')).status).toBe(401);
     const list = await cli(['members', 'list', '--tenant', 'default']);
     expect(list.stdout).toMatch(/ivy@example.com +ivy +requester +here /);
   });
 
   it('enables (sign-in only) and ends sessions without disabling', async () => {
+    // By operator id too.
     const enabled = await cli(['members', 'enable', id, '--tenant', 'default']);
-    expect(enabled.stdout).toContain('their grants stay ended');
+    expect(enabled.stdout).toContain('ivy@example.com enabled: they can sign in again; their grants stay ended');
     const again = await apiClient(server.url).post('/api/v1/auth/login', { email: 'ivy@example.com', password });
-    const ended = await cli(['members', 'end-sessions', id, '--tenant', 'default', '--reason', 'lost phone']);
-    expect(ended.stdout).toContain('1 session(s) and API token(s) ended.');
+    const ended = await cli(['members', 'end-sessions', 'ivy@example.com', '--tenant', 'default', '--reason', 'lost phone']);
+    expect(ended.stdout).toContain('ivy@example.com: 1 session(s) and API token(s) ended.');
+    const stranger = await cli(['members', 'disable', 'nobody@example.com', '--tenant', 'default', '--reason', 'x']);
+    expect(stranger.code).toBe(4);
+    expect(stranger.stderr).toContain('no member "nobody@example.com" in tenant default');
     expect((await apiClient(server.url, again.body.token).get('/api/v1/me')).status).toBe(401);
   });
 });

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { Member, Role } from '../../api/types.js';
 import { csvArg } from '../args.js';
-import { connect, idArg, type Ctx } from '../context.js';
+import { connect, type Ctx } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { clean, print, printJson, table, when } from '../output.js';
 
@@ -78,40 +78,45 @@ export function registerMembers(program: Command): void {
       print(`${clean(member.operator.email)} is no longer a member of ${await ctx.tenant()}.`);
     });
 
-  const byId = (id: string) => idArg(id, 'operator');
   members
-    .command('disable <operator-id>')
+    .command('disable')
+    .argument('<member>', 'their email or operator id')
     .description('offboard a member here: end their sessions and API tokens, cancel their requests, revoke their grants, re-route approvals')
     .requiredOption('--reason <text>', 'why (audited)')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: { reason: string }, cmd: Command) => {
+    .action(async (who: string, opts: { reason: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const r = await ctx.api.call('disableMember', { params: { tenant: await ctx.tenant(), operatorId: byId(id) }, body: { reason: opts.reason } });
+      const member = await findMember(ctx, who);
+      const r = await ctx.api.call('disableMember', { params: { tenant: await ctx.tenant(), operatorId: member.operator.id }, body: { reason: opts.reason } });
       if (ctx.json) return printJson(r);
-      print(`Disabled in ${await ctx.tenant()}: ${r.sessionsAndTokensEnded} session(s)/token(s) ended, ${r.requestsCancelled} request(s) cancelled, ${r.grantsRevoked} grant(s) being revoked, ${r.approvalsRerouted} approval(s) re-routed, ${r.approvalsFlagged} flagged.`);
+      print(`${clean(member.operator.email)} disabled in ${await ctx.tenant()}: ${r.sessionsAndTokensEnded} session(s)/token(s) ended, ${r.requestsCancelled} request(s) cancelled, ${r.grantsRevoked} grant(s) being revoked, ${r.approvalsRerouted} approval(s) re-routed, ${r.approvalsFlagged} flagged.`);
     });
 
   members
-    .command('enable <operator-id>')
+    .command('enable')
+    .argument('<member>', 'their email or operator id')
     .description('let a disabled member sign in here again (no grant comes back)')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
+    .action(async (who: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      await ctx.api.call('enableMember', { params: { tenant: await ctx.tenant(), operatorId: byId(id) } });
-      if (ctx.json) return printJson({ enabled: true });
-      print('Enabled: they can sign in again; their grants stay ended.');
+      const member = await findMember(ctx, who);
+      await ctx.api.call('enableMember', { params: { tenant: await ctx.tenant(), operatorId: member.operator.id } });
+      if (ctx.json) return printJson({ enabled: true, operator: member.operator });
+      print(`${clean(member.operator.email)} enabled: they can sign in again; their grants stay ended.`);
     });
 
   members
-    .command('end-sessions <operator-id>')
+    .command('end-sessions')
+    .argument('<member>', 'their email or operator id')
     .description("end a member's sessions and revoke their API tokens, without disabling them")
     .requiredOption('--reason <text>', 'why (audited)')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: { reason: string }, cmd: Command) => {
+    .action(async (who: string, opts: { reason: string }, cmd: Command) => {
       const ctx = await connect(cmd);
-      const r = await ctx.api.call('endMemberSessions', { params: { tenant: await ctx.tenant(), operatorId: byId(id) }, body: { reason: opts.reason } });
+      const member = await findMember(ctx, who);
+      const r = await ctx.api.call('endMemberSessions', { params: { tenant: await ctx.tenant(), operatorId: member.operator.id }, body: { reason: opts.reason } });
       if (ctx.json) return printJson(r);
-      print(`${r.sessionsAndTokensEnded} session(s) and API token(s) ended.`);
+      print(`${clean(member.operator.email)}: ${r.sessionsAndTokensEnded} session(s) and API token(s) ended.`);
     });
 
   members
