@@ -37,6 +37,16 @@ function gatewayArg(value: string): GatewayOptions {
 const describeGateway = (g: GatewayOptions) =>
   list((Object.entries(GATEWAY_WORDS) as Array<[string, keyof GatewayOptions]>).filter(([, k]) => g[k]).map(([w]) => w), 'none');
 
+/** Who must approve, level by level: "none (at once)", or "1 of 2 people, then 2 of 1 group". */
+function describeApproval(levels: ReadonlyArray<{ approverIds: readonly string[]; groupIds: readonly string[]; quorum: number }>): string {
+  if (levels.length === 0) return 'none (at once)';
+  const from = (l: (typeof levels)[number]) =>
+    [l.approverIds.length ? `${l.approverIds.length} ${l.approverIds.length === 1 ? 'person' : 'people'}` : '', l.groupIds.length ? `${l.groupIds.length} group${l.groupIds.length === 1 ? '' : 's'}` : '']
+      .filter(Boolean)
+      .join(' + ');
+  return levels.map((l) => `${l.quorum} of ${from(l)}`).join(', then ');
+}
+
 export function registerPolicies(program: Command): void {
   const policies = program.command('policies').description('who may ask for what, for how long');
   registerPolicySimulate(policies);
@@ -128,12 +138,13 @@ export function registerPolicies(program: Command): void {
         for (const t of (await ctx.api.pages('listTargets', { params: { tenant: await ctx.tenant() } })).items) names.set(t.id, t.name);
       }
       table(
-        ['NAME', 'TARGET', 'ENTITLEMENTS', 'ROLES', 'MAX', 'DEFAULT', 'REASON MIN', 'ID'],
+        ['NAME', 'TARGET', 'ENTITLEMENTS', 'ROLES', 'APPROVAL', 'MAX', 'DEFAULT', 'REASON MIN', 'ID'],
         items.map((p) => [
           p.name,
           p.targetId ? (names.get(p.targetId) ?? p.targetId) : 'any',
           list(p.entitlements),
           list(p.requesterRoles),
+          describeApproval(p.rules.approvalLevels),
           formatDuration(p.maxDurationSeconds),
           formatDuration(p.defaultDurationSeconds),
           p.reasonMinLength,
