@@ -20,7 +20,7 @@ import { routeRequest } from './route-request.js';
 import { requireFreshTotp } from '../auth/totp.js';
 import { checkJitSettings, type JitRules } from './jit-settings.js';
 import { ensureAccountUsable, firstUsableName } from './account-ownership.js';
-import { entitlementExists } from './entitlement-lookup.js';
+import { entitlementSeen } from './entitlement-lookup.js';
 import { lockPerson } from './person-lock.js';
 
 export interface AccessAsk {
@@ -131,20 +131,26 @@ export async function requestAccess(
       await ensureAccountUsable(deps, target, username, claimant);
     }
   };
-  try {
-    await checkName();
-  } catch (err) {
-    // A first request racing another first request of the same person: the account the other one
-    // just created is this person's own, not a foreign one. Check again as that account; the
-    // transaction below reuses it under the person lock.
-    if (existing || !(err instanceof AppError) || err.code !== 'conflict') throw err;
-    existing = await ownAccount();
-    if (!existing) throw err;
-    username = chooseUsername(existing, ask.accountName, who.email, definition.accountName);
-    await checkName();
-  }
-
-  await ensureEntitlementsExist(deps, instance, target.name, entitlements);
+  const nameChecked = async () => {
+    try {
+      await checkName();
+    } catch (err) {
+      // A first request racing another first request of the same person: the account the other one
+      // just created is this person's own, not a foreign one. Check again as that account; the
+      // transaction below reuses it under the person lock.
+      if (existing || !(err instanceof AppError) || err.code !== 'conflict') throw err;
+      existing = await ownAccount();
+      if (!existing) throw err;
+      username = chooseUsername(existing, ask.accountName, who.email, definition.accountName);
+      await checkName();
+    }
+  };
+  // The two checks on the target are independent: side by side, a request waits for one round
+  // trip to the target instead of two (on a directory, each is a TLS handshake and a bind). A
+  // refusal of the name is reported before one of the entitlements, as when they ran in turn.
+  const [name, entitlementsFound] = await Promise.allSettled([nameChecked(), ensureEntitlementsExist(deps, instance, target.name, entitlements)]);
+  if (name.status === 'rejected') throw name.reason;
+  if (entitlementsFound.status === 'rejected') throw entitlementsFound.reason;
 
   const grantId = randomUUID();
   const requestId = randomUUID();
@@ -354,7 +360,7 @@ async function ensureEntitlementsExist(
   for (const name of entitlements) {
     let exists;
     try {
-      exists = await entitlementExists(instance, { log: deps.log }, name);
+      exists = await entitlementSeen(instance, { log: deps.log }, name, deps.clock.now().getTime());
     } catch (err) {
       const e = classifyTargetError(err);
       throw new AppError('target_error', `target "${targetName}" could not be reached to check the entitlements: ${e.message}`);
