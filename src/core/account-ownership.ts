@@ -31,7 +31,9 @@ export type ForeignReason =
   /** A marker without owner, which this JIT account may not claim. */
   | 'unclaimed_legacy'
   /** Not a user account at all (a group, a computer...), or not where Timebox keeps its accounts. */
-  | 'not_an_account';
+  | 'not_an_account'
+  /** The name is free, but another account already signs in with it (a directory's userPrincipalName). */
+  | 'sign_in_name_taken';
 
 export type AccountStatus = { status: 'free' } | { status: 'owned' } | { status: 'foreign'; reason: ForeignReason };
 
@@ -84,5 +86,7 @@ export function describeForeign(reason: ForeignReason): string {
       return 'it is a Timebox JIT account whose owner this JIT account cannot prove';
     case 'not_an_account':
       return 'it exists there and is not a user account Timebox manages';
+    case 'sign_in_name_taken':
+      return 'another account there already signs in with it as its user principal name';
   }
 }

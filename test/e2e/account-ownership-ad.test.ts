@@ -122,3 +122,26 @@ it('built-in accounts are reserved names: a 400 before anything reaches the dire
   }
   expect((await mallory.get(`${T}/jit-accounts?mine=true`)).body.items).toEqual([]);
 });
+
+it("refuses a name whose sign-in name (userPrincipalName) is another person's: nothing is created in the directory", async () => {
+  // A real user whose sAMAccountName differs, but who signs in as <name>@<domain>.
+  const name = `u${hex}_jit`;
+  const holderDn = `CN=Ursula ${hex},CN=Users,${dc.baseDn}`;
+  await ldap.add(holderDn, {
+    objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+    sAMAccountName: `ursula.${hex}`,
+    userPrincipalName: upn(name),
+    userAccountControl: '514',
+  });
+  const res = await ask(mallory, ids.b, name);
+  expect(res.status, JSON.stringify(res.body)).toBe(409);
+  expect(res.body.error.details).toEqual({ reason: 'sign_in_name_taken' });
+  expect(res.body.error.message).toBe(
+    `the account name "${name}" is already in use on target "corp-b" (another account there already signs in with it as its user principal name); Timebox will not take it over: choose another account name`,
+  );
+  expect(await account(name)).toBeNull();
+  expect((await mallory.get(`${T}/jit-accounts?mine=true`)).body.items).toEqual([]);
+  // The holder is untouched.
+  const { searchEntries } = await ldap.search(holderDn, { scope: 'base', attributes: ['userPrincipalName', 'userAccountControl'] });
+  expect(searchEntries[0]).toMatchObject({ userPrincipalName: upn(name), userAccountControl: '514' });
+});

@@ -77,6 +77,18 @@ export async function findAccount(s: Session, base: string, samAccountName: stri
   };
 }
 
+/**
+ * Another object that signs in as one of `upns` (its userPrincipalName), not the account named
+ * `samAccountName` itself; null when none. The DC refuses a new account whose sign-in name is
+ * taken, so asking first turns a failed activation into a refusal before anything is written.
+ */
+export async function signInNameHolder(s: Session, base: string, upns: string[], samAccountName: string): Promise<string | null> {
+  const filter = `(|${upns.map((u) => `(userPrincipalName=${escapeFilterValue(u)})`).join('')})`;
+  const entries = await s.search(`looking up userPrincipalName ${upns.join(', ')}`, base, { filter, attributes: ['sAMAccountName'] });
+  const other = entries.find((e) => text(e, 'sAMAccountName').toLowerCase() !== samAccountName.toLowerCase());
+  return other?.dn ?? null;
+}
+
 /** Which of `groups` the account is a direct member of (memberOf is AD's own back-link). */
 export function heldGroups(account: Account, groups: string[]): string[] {
   const held = new Set(account.memberOf.map(normalizeDn));

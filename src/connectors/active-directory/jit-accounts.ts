@@ -12,7 +12,7 @@ import type { ActiveDirectoryConfig } from './config.js';
 import { formatDn, normalizeDn, parentOf, parseDn } from './dn.js';
 import {
   type Account, JIT_MARKER, UAC_DISABLED, UAC_ENABLED, addMember, checkGroups, domainRoot, findAccount, heldGroups,
-  isEnabled, isTimeboxAccount, removeMember, toFileTime, unicodePwd, withoutRetained,
+  isEnabled, isTimeboxAccount, removeMember, signInNameHolder, toFileTime, unicodePwd, withoutRetained,
 } from './directory.js';
 import { type AdHandle, checkNames, parseHandle, uniqueGroups } from './handle.js';
 import { passwordMentionsAccount } from './names.js';
@@ -34,6 +34,16 @@ function notOurs(account: Account, username: string) {
     'account_foreign',
     `sAMAccountName "${username}" is already used by ${account.dn}, which is not a Timebox JIT account; Timebox will not change it (choose another account name)`,
   );
+}
+
+/**
+ * The names a JIT account signs in with: the userPrincipalName it is given, then the one the
+ * domain implies from its sAMAccountName (`name@<domain>`), when they differ.
+ */
+function signInNames(config: ActiveDirectoryConfig, root: string, username: string): [string, ...string[]] {
+  const given = `${username}@${config.upnSuffix ?? dnsNameOf(root)}`;
+  const implied = `${username}@${dnsNameOf(root)}`;
+  return given.toLowerCase() === implied.toLowerCase() ? [given] : [given, implied];
 }
 
 /** Exact: whose is the object with this sAMAccountName (anywhere in the domain)? */
@@ -61,7 +71,13 @@ function assertOurs(account: Account, username: string, owner: AccountOwner | un
 
 export async function jitAccountStatus(config: ActiveDirectoryConfig, ctx: ConnectorContext, username: string, owner: AccountOwner) {
   checkNames(username, []);
-  return withSession(config, ctx, async (s) => accountOwnership(await findAccount(s, await domainRoot(s), username), owner));
+  return withSession(config, ctx, async (s): Promise<AccountStatus> => {
+    const root = await domainRoot(s);
+    const status = accountOwnership(await findAccount(s, root, username), owner);
+    if (status.status === 'foreign') return status;
+    if (await signInNameHolder(s, root, signInNames(config, root, username), username)) return { status: 'foreign', reason: 'sign_in_name_taken' };
+    return status;
+  });
 }
 
 /** Grant changes only accounts Timebox made: marked (for this owner), a user, and directly in the JIT OU. */
@@ -101,7 +117,7 @@ export async function grantJitAccount(config: ActiveDirectoryConfig, ctx: Connec
           c.add(dn, {
             objectClass: ['top', 'person', 'organizationalPerson', 'user'],
             sAMAccountName: username,
-            userPrincipalName: `${username}@${config.upnSuffix ?? dnsNameOf(root)}`,
+            userPrincipalName: signInNames(config, root, username)[0],
             // Created disabled; enabled only once it has its password and groups.
             userAccountControl: String(UAC_DISABLED),
             ...fields,
