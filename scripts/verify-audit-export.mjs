@@ -86,32 +86,70 @@ for (const path of args['public-key']) {
 
 const problems = [];
 const report = (tenant_id, position, problem) => problems.push({ tenant_id, position, problem });
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+const WHOLE = /^[1-9][0-9]{0,18}$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** What is wrong with the shape of a sealed event or a checkpoint, in words; null when nothing. */
+function eventShapeProblem(e) {
+  if (e.tenant_id !== null && !(typeof e.tenant_id === 'string' && UUID.test(e.tenant_id))) return 'tenant_id is not a tenant id';
+  if (e.position == null && e.hash == null) return null; // not sealed yet
+  if (!(typeof e.position === 'string' && WHOLE.test(e.position))) return 'position is not a whole number';
+  if (!(typeof e.hash === 'string' && HEX64.test(e.hash))) return 'hash is not a SHA-256 in hex';
+  if (!(typeof e.prev_hash === 'string' && HEX64.test(e.prev_hash))) return 'prev_hash is not a SHA-256 in hex';
+  return null;
+}
+function checkpointShapeProblem(c) {
+  if (!isObject(c)) return 'the checkpoint is not an object';
+  for (const k of ['log_id', 'hash', 'at', 'key_id', 'signature']) if (typeof c[k] !== 'string') return `the checkpoint has no ${k}`;
+  if (c.tenant_id !== null && !(typeof c.tenant_id === 'string' && UUID.test(c.tenant_id))) return 'the checkpoint has no tenant_id';
+  if (!(typeof c.position === 'string' && WHOLE.test(c.position))) return "the checkpoint's position is not a whole number";
+  return null;
+}
+
 const events = [];
 const checkpoints = [];
+// A byte-order mark some editors add is not part of the first line.
+const text = read(args.export).replace(/^\uFEFF/, '');
 let lineNo = 0;
-for (const line of read(args.export).split('\n')) {
+for (const line of text.split('\n')) {
   lineNo++;
   if (!line.trim()) continue;
   let obj;
   try {
     obj = JSON.parse(line);
   } catch {
-    report(null, null, `export line ${lineNo} is not JSON`);
+    report(null, null, `export line ${lineNo} is not JSON: the file was cut or altered`);
     continue;
   }
-  if (obj.checkpoint) checkpoints.push({ ...obj.checkpoint, source: 'the export' });
+  if (!isObject(obj)) {
+    report(null, null, `export line ${lineNo} is neither an audit event nor a checkpoint`);
+    continue;
+  }
+  if ('checkpoint' in obj) {
+    const why = checkpointShapeProblem(obj.checkpoint);
+    if (why) report(null, null, `export line ${lineNo}: ${why}`);
+    else checkpoints.push({ ...obj.checkpoint, source: 'the export' });
+    continue;
+  }
+  const why = eventShapeProblem(obj);
+  if (why) report(null, null, `export line ${lineNo}: ${why}`);
   else events.push(obj);
 }
 for (const path of args.witness ?? []) {
-  for (const line of read(path).split('\n')) {
+  for (const line of read(path).replace(/^\uFEFF/, '').split('\n')) {
     if (!line.trim()) continue;
+    let obj;
     try {
-      checkpoints.push({ ...JSON.parse(line), source: path });
+      obj = JSON.parse(line);
     } catch {
-      // a torn last line from a crash mid-write: not a checkpoint
+      continue; // a torn last line from a crash mid-write: not a checkpoint
     }
+    if (!checkpointShapeProblem(obj)) checkpoints.push({ ...obj, source: path });
   }
 }
+if (events.length === 0 && problems.length === 0) report(null, null, 'the export holds no audit events: there is nothing to verify');
 
 const chainOf = (tenantId) => tenantId ?? '';
 const sealed = events.filter((e) => e.position != null && e.hash != null);
@@ -122,34 +160,46 @@ for (const e of sealed) {
   if (!chains.has(c)) chains.set(c, []);
   chains.get(c).push(e);
 }
-const exportLogIds = new Set(checkpoints.filter((c) => c.source === 'the export').map((c) => c.log_id));
-const logId = args['log-id'] ?? (exportLogIds.size === 1 ? [...exportLogIds][0] : null);
-if (!args['log-id'] && exportLogIds.size > 1) report(null, null, 'the export holds checkpoints of more than one log');
+
+/** 'valid', 'invalid' or 'unknown_key': only a valid signature makes anything of a checkpoint count. */
+function signatureOf(c) {
+  const key = trusted.get(c.key_id);
+  if (!key) return 'unknown_key';
+  try {
+    return verify(null, messageOf(c), key, Buffer.from(c.signature, 'base64')) ? 'valid' : 'invalid';
+  } catch {
+    return 'invalid';
+  }
+}
+const relevant = checkpoints.filter((c) => chains.has(chainOf(c.tenant_id)) || c.source === 'the export');
+const verdicts = new Map(relevant.map((c) => [c, signatureOf(c)]));
+
+// Which audit log the export is checked against: named by the auditor, or by the checkpoints a
+// trusted key signed for these chains (never by an unsigned line: anyone can write one). Two
+// logs signed by the same key for the same chain mean the log was replaced or its id changed.
+const signedLogIds = new Set(relevant.filter((c) => verdicts.get(c) === 'valid').map((c) => c.log_id));
+let logId = args['log-id'] ?? null;
+if (!logId && signedLogIds.size === 1) logId = [...signedLogIds][0];
+if (!args['log-id'] && signedLogIds.size > 1) {
+  report(null, null, `checkpoints signed by a trusted key name ${signedLogIds.size} audit logs for these chains (${[...signedLogIds].join(', ')}): the log was replaced or its id changed; name the one to check with --log-id`);
+}
 
 // chain -> position -> checkpoint, for chains in the export
 const expected = new Map();
 const counts = { trusted: 0, otherLogs: 0, unknownKey: 0 };
-for (const c of checkpoints) {
+for (const c of relevant) {
   const chain = chainOf(c.tenant_id);
-  if (!chains.has(chain) && !(c.source === 'the export')) continue;
-  // Tenant chains are named by their tenant id; the platform chain only by its log id.
-  if ((logId && c.log_id !== logId) || (!logId && chain === '')) {
-    counts.otherLogs++;
-    continue;
-  }
-  const key = trusted.get(c.key_id);
-  if (!key) {
+  const verdict = verdicts.get(c);
+  if (verdict === 'unknown_key') {
     counts.unknownKey++;
     continue;
   }
-  let valid = false;
-  try {
-    valid = verify(null, messageOf(c), key, Buffer.from(String(c.signature), 'base64'));
-  } catch {
-    valid = false;
-  }
-  if (!valid) {
+  if (verdict === 'invalid') {
     report(c.tenant_id, c.position, `checkpoint in ${c.source} has an invalid signature: forged or altered`);
+    continue;
+  }
+  if (c.log_id !== logId) {
+    counts.otherLogs++;
     continue;
   }
   if (!expected.has(chain)) expected.set(chain, new Map());
@@ -196,6 +246,12 @@ for (const [chain, byPos] of expected) {
       ? `position ${cp.position} signed at ${cp.at} is not in the export`
       : `the chain ends at position ${head?.position ?? 0} but position ${cp.position} was signed at ${cp.at}: events were deleted`);
   }
+}
+
+// A chain no trusted checkpoint covers proves nothing: its events and hashes could all have been
+// written by whoever produced the file.
+for (const s of summaries) {
+  if (!s.checkpoint) report(s.tenant_id, null, 'no checkpoint signed by a trusted key covers this chain: nothing shows these are the events the server sealed (export again after the next checkpoint, or pass the witness)');
 }
 
 const result = { ok: problems.length === 0, checked: sealed.length, unsealed, problems, chains: summaries, checkpoints: counts, logId };

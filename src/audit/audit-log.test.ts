@@ -190,6 +190,9 @@ describe('on PostgreSQL with several server processes', () => {
 
   it('never seals past a transaction still running, so a late commit is sealed after, not before', async () => {
     const database = await createTestDatabase(inject('pgAdminUrl'));
+    // Another deployment (its own database and log): the witness starts empty for it. A witness
+    // holding this key's checkpoints of another log would be reported, and rightly.
+    witnessed.length = 0;
     // Two stores with their own pools stand for two server processes sharing one database.
     const servers = await Promise.all([1, 2].map(() => openStore({ databaseUrl: database.url, poolSize: 5 })));
     try {
@@ -276,6 +279,27 @@ describe('tampering', () => {
       ['5', 'position 3..4 '],
       ['5', 'prev_hash does'],
     ]);
+  });
+
+  it("a log id changed in the database: verify says so, and the next sealer to start alerts the tenant's admins", async () => {
+    await resetLog();
+    await appendMany(6);
+    await seal();
+    const before = (await store.db.selectFrom('settings').select('value').where('key', '=', 'audit.log_id').executeTakeFirstOrThrow()).value;
+    const alertsOf = () => store.db.selectFrom('alerts').select(['message', 'severity']).where('tenant_id', '=', tenantA).where('resolved_at', 'is', null).execute();
+    try {
+      await sql`UPDATE settings SET value = ${JSON.stringify(randomUUID())}::jsonb WHERE key = 'audit.log_id'`.execute(store.db);
+      const result = await verifyAuditLog(store.db, trust);
+      expect(result.ok).toBe(false);
+      expect(result.problems).toContainEqual({ tenant_id: tenantA, position: null, problem: expect.stringMatching(/holds checkpoints of this chain signed by a trusted key for audit log [0-9a-f-]{36}, but the database names its log /) });
+      // A server started on the altered database (a new sealer) finds the witness disagreeing.
+      await audit.append(store.db, event(2));
+      await sealerFor(store).sealNow({ checkpoint: true });
+      expect(await alertsOf()).toContainEqual({ severity: 'critical', message: expect.stringMatching(/^The audit witness holds checkpoints of this tenant signed with this server's key for another audit log/) });
+    } finally {
+      await sql`UPDATE settings SET value = ${JSON.stringify(before)}::jsonb WHERE key = 'audit.log_id'`.execute(store.db);
+      await sql`DELETE FROM alerts WHERE tenant_id = ${tenantA}`.execute(store.db);
+    }
   });
 });
 

@@ -197,7 +197,7 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
       if (broken) {
         // Never sign over a history that no longer matches what was signed before.
         deps.log.error({ tenantId: chain || null, position: broken.position }, 'audit chain no longer matches a signed checkpoint; not signing it again');
-        if (chain !== '') await raiseTamperAlert(chain, broken.position);
+        if (chain !== '') await raiseTamperAlert(chain, tamperMessage(broken.position));
         continue;
       }
       if (mine.some((r) => BigInt(r.position) >= BigInt(head.position))) continue;
@@ -229,9 +229,13 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
     return signed.length;
   }
 
+  const tamperMessage = (position: string) =>
+    `The audit log no longer matches the checkpoint signed at position ${position}: events were changed or deleted in the database. Run audit verify.`;
+  const OTHER_LOG_MESSAGE =
+    "The audit witness holds checkpoints of this tenant signed with this server's key for another audit log than the database's: its log id was changed or the database replaced, which would hide what was signed before. Run audit verify.";
+
   /** Tells the tenant's admins (open alerts), once while it stays open. */
-  async function raiseTamperAlert(tenantId: string, position: string) {
-    const message = `The audit log no longer matches the checkpoint signed at position ${position}: events were changed or deleted in the database. Run audit verify.`;
+  async function raiseTamperAlert(tenantId: string, message: string) {
     await sql`
       INSERT INTO alerts (id, tenant_id, grant_id, severity, message, created_at)
       SELECT gen_random_uuid(), ${tenantId}::uuid, NULL, 'critical', ${message}, ${deps.clock.now()}
@@ -241,11 +245,18 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
 
   /** The newest checkpoint per chain in the readable witnesses (once, at the first checkpoint after start). */
   async function rememberWitnessed(log: string) {
+    const underOtherLogs = new Set<string>();
     for (const w of deps.witnesses) {
       if (!w.read) continue;
       try {
         for (const c of (await w.read()).checkpoints) {
-          if (c.log_id !== log || c.key_id !== deps.signer.keyId) continue;
+          if (c.key_id !== deps.signer.keyId) continue;
+          if (c.log_id !== log) {
+            // Signed with this very key for another log: the database's id is not the one this
+            // key signed for (audit verify checks the signatures and says which chains).
+            if (c.tenant_id !== null) underOtherLogs.add(c.tenant_id);
+            continue;
+          }
           const chain = chainOf(c.tenant_id);
           const known = lastSigned.get(chain);
           if (!known || BigInt(known.position) < BigInt(c.position)) lastSigned.set(chain, { position: c.position, hash: c.hash });
@@ -254,6 +265,8 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
         deps.log.warn({ err, witness: w.name }, 'could not read back the audit witness');
       }
     }
+    if (underOtherLogs.size > 0) deps.log.error({ tenants: underOtherLogs.size, logId: log }, 'the audit witness holds checkpoints signed with this key for another audit log');
+    for (const tenantId of underOtherLogs) await raiseTamperAlert(tenantId, OTHER_LOG_MESSAGE);
   }
 
   async function currentHashes(refs: readonly { chain: string; position: string }[]): Promise<Map<string, string>> {

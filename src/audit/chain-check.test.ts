@@ -47,6 +47,21 @@ describe('chain check', () => {
     expect(r.problems).toEqual([{ tenant_id: T, position: '2', problem: expect.stringMatching(/invalid signature/) }]);
   });
 
+  it("reports a trusted key's checkpoint for another log id: the database's id was changed to hide it", () => {
+    const rs = chain(3);
+    const OTHER = '00000000-0000-4000-8000-000000000001';
+    const signedElsewhere = (r: ChainedAuditRecord) => ({
+      ...signCheckpoint({ log_id: OTHER, tenant_id: T, position: r.position!, hash: r.hash!, at: '2026-03-01T09:00:00.000Z', key_id: keyId }, privateKey),
+      source: 'file witness.jsonl',
+    });
+    const r = check(rs, [signedElsewhere(rs[1]!), signedElsewhere(rs[2]!), cp(rs[2]!)]);
+    expect(r.ok).toBe(false);
+    // Once per chain and log, however many such checkpoints there are.
+    expect(r.problems).toEqual([
+      { tenant_id: T, position: null, problem: `file witness.jsonl holds checkpoints of this chain signed by a trusted key for audit log ${OTHER}, but the database names its log ${LOG}: the log id was changed or the database replaced` },
+    ]);
+  });
+
   it('catches a rewrite with recomputed hashes at the signed position, and a cut after it', () => {
     const rs = chain(6);
     const signed = cp(rs[3]!);

@@ -61,10 +61,23 @@ export function createChainChecker(opts: ChainCheckOptions) {
   // chain -> position -> the checkpoint(s) expected there
   const expected = new Map<string, Map<string, SignedCheckpoint>>();
   const counts = { trusted: 0, otherLogs: 0, unknownKey: 0 };
+  const otherLogsReported = new Set<string>();
   for (const cp of opts.checkpoints) {
     const chain = chainOf(cp.tenant_id);
     if (opts.onlyChains && !opts.onlyChains.has(chain)) continue;
     if (cp.log_id !== opts.logId) {
+      // The log id is read from the database, which is what is being checked: a trusted key's
+      // checkpoint of this chain under another id means the id was changed (hiding everything
+      // signed before) or the database was replaced. Either way the chain cannot be vouched for.
+      const seen = `${chain}/${cp.log_id}`;
+      if (checkSignature(cp, opts.trustedKeys) === 'valid' && !otherLogsReported.has(seen)) {
+        otherLogsReported.add(seen);
+        report(
+          cp.tenant_id,
+          null,
+          `${cp.source} holds checkpoints of this chain signed by a trusted key for audit log ${cp.log_id}, but the database names its log ${opts.logId}: the log id was changed or the database replaced`,
+        );
+      }
       counts.otherLogs++;
       continue;
     }

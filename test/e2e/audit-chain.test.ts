@@ -201,6 +201,70 @@ describe('signed checkpoints against a database administrator', () => {
     expect(offline.code).toBe(1);
     expect(offline.stdout).toMatch(/events were deleted/);
   });
+
+  it('(f) the offline script trusts only what a trusted key signed, and refuses what is not an export', async () => {
+    await addTargets('default', 2);
+    await server.tb.audit.sealer.sealNow({ checkpoint: true });
+    const file = await exportOf(server.url, token, 'default', join(dir, 'default.jsonl'));
+    const text = await readFile(file, 'utf8');
+    const pub = join(dir, 'audit.pub');
+    const witness = witnessFile();
+    const check = async (name: string, content: string, withWitness: boolean) => {
+      await writeFile(join(dir, name), content);
+      return verifyOffline({ export: join(dir, name), publicKey: pub, ...(withWitness ? { witness } : {}) });
+    };
+    // Untouched, and with the byte-order mark an editor may add.
+    expect((await check('bom.jsonl', `\uFEFF${text}`, true)).code).toBe(0);
+
+    const lines = text.trim().split('\n');
+    const events = lines.filter((l) => !l.startsWith('{"checkpoint":'));
+    const first = JSON.parse(events[0]!) as { tenant_id: string; hash: string; at: string };
+    // The tail cut, the checkpoints dropped, and one unsigned line naming another log: the log id
+    // comes only from signed checkpoints, so the witness still shows the cut.
+    const forged = JSON.stringify({ checkpoint: { log_id: randomUUID(), tenant_id: first.tenant_id, position: '1', hash: first.hash, at: first.at, key_id: 'ffffffffffffffff', signature: 'AAAA' } });
+    const cut = await check('cut.jsonl', [...events.slice(0, 2), forged].join('\n') + '\n', true);
+    expect(cut.code).toBe(1);
+    expect(cut.stdout).toMatch(/but position \d+ was signed at .*: events were deleted/);
+    // Without the witness nothing signed covers it: not "intact".
+    const bare = await check('bare.jsonl', events.join('\n') + '\n', false);
+    expect(bare.code).toBe(1);
+    expect(bare.stdout).toContain('no checkpoint signed by a trusted key covers this chain');
+    expect(bare.stdout).not.toContain('Audit export intact');
+
+    const refused: Array<[string, string, RegExp]> = [
+      ['empty.jsonl', '', /the export holds no audit events/],
+      ['number.jsonl', `5\n${text}`, /export line 1 is neither an audit event nor a checkpoint/],
+      ['null.jsonl', `null\n${text}`, /export line 1 is neither an audit event nor a checkpoint/],
+      ['array.jsonl', `[1,2]\n${text}`, /export line 1 is neither an audit event nor a checkpoint/],
+      ['position.jsonl', text.replace(/"position":"1"/, '"position":"abc"'), /position is not a whole number/],
+      ['bad-checkpoint.jsonl', `${text}{"checkpoint":[]}\n`, /the checkpoint is not an object/],
+    ];
+    for (const [name, content, message] of refused) {
+      const r = await check(name, content, true);
+      expect(r.code, name).toBe(1);
+      expect(r.stdout, name).toMatch(message);
+      expect(r.stdout, name).not.toMatch(/TypeError|SyntaxError|RangeError|    at /);
+    }
+  });
+
+  it('(g) a log id changed in the database does not hide a chain cut short', async () => {
+    await addTargets('default', 3);
+    await server.tb.audit.sealer.sealNow({ checkpoint: true });
+    const rows = await chainRows(tenants.default!);
+    await asDba(async (c) => {
+      await c.query('DELETE FROM audit_events WHERE tenant_id = $1 AND chain_pos > $2', [tenants.default, rows.length - 3]);
+      await c.query('DELETE FROM audit_checkpoints');
+      await c.query(`UPDATE settings SET value = $1::jsonb WHERE key = 'audit.log_id'`, [JSON.stringify(randomUUID())]);
+    });
+    const report = (await server.admin.post('/api/v1/tenants/default/audit/verify')).body;
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual({
+      tenant_id: tenants.default,
+      position: null,
+      problem: expect.stringMatching(/holds checkpoints of this chain signed by a trusted key for audit log [0-9a-f-]{36}, but the database names its log [0-9a-f-]{36}: the log id was changed or the database replaced/),
+    });
+    expect((await platformVerify()).ok).toBe(false);
+  });
 });
 
 describe('kill -9 during sealing', () => {
