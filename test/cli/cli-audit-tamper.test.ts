@@ -1,6 +1,6 @@
 /** `timebox audit verify` passes on an intact log and fails (exit 1) after an event is edited by hand. */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiLogin, apiPost, runCli, startTestServer, type TestServer } from './harness.js';
@@ -57,6 +57,16 @@ describe('timebox audit export', () => {
     const checkpointLines = lines.filter((l) => 'checkpoint' in l).length;
     expect(checkpointLines).toBeGreaterThan(0);
     expect(summary).toEqual({ file: out, events: lines.length - checkpointLines, checkpoints: checkpointLines });
+
+    // A failed export leaves an earlier file of that name as it was, and no partial file beside it.
+    const earlier = await readFile(out, 'utf8');
+    const failed = await runCli(['--tenant', 'nope', 'audit', 'export', '--out', out], { env });
+    expect(failed.code).toBe(4);
+    expect(await readFile(out, 'utf8')).toBe(earlier);
+    expect((await readdir(server.dir)).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    const intoDir = await runCli(['audit', 'export', '--out', server.dir], { env });
+    expect(intoDir.code).not.toBe(0);
+    expect(intoDir.stderr).toContain(`cannot write ${server.dir}: it is a directory; name a file`);
 
     const filtered = await runCli(['audit', 'export', '--out', `${server.dir}/targets.jsonl`, '--action', 'target.*'], { env });
     expect(filtered.stdout).toMatch(/^Exported 1 audit event\(s\) and 0 signed checkpoint\(s\) to .*targets\.jsonl \(checkpoints are exported only without --action and --since/);

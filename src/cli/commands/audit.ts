@@ -1,7 +1,8 @@
 /** `timebox audit list | export | verify`. */
+import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { rm } from 'node:fs/promises';
+import { rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
@@ -103,7 +104,12 @@ export function registerAudit(program: Command): void {
         await apiStream(ctx.conn, path, filterQuery(opts), process.stdout);
         return;
       }
-      const file = createWriteStream(opts.out, { mode: 0o600 });
+      const out = opts.out;
+      if ((await stat(out).catch(() => null))?.isDirectory()) throw new CliError(`cannot write ${out}: it is a directory; name a file`);
+      // Written beside it and renamed into place once complete: a failed export (a typo in the
+      // tenant, an expired session, the server down) never touches an earlier file of that name.
+      const partial = join(dirname(out), `.${basename(out)}.${randomBytes(6).toString('hex')}.partial`);
+      const file = createWriteStream(partial, { mode: 0o600, flags: 'wx' });
       const opened = new Promise<void>((resolve, reject) => {
         file.once('open', () => resolve());
         file.once('error', reject);
@@ -117,13 +123,14 @@ export function registerAudit(program: Command): void {
         await apiStream(ctx.conn, path, filterQuery(opts), tally);
         tally.end();
         await written;
+        await rename(partial, out);
       } catch (err) {
         tally.destroy();
         file.destroy();
         // A half-written export is worse than none: it would look complete.
-        await rm(opts.out, { force: true });
+        await rm(partial, { force: true });
         if (err instanceof CliError) throw err;
-        throw new CliError(`cannot write ${opts.out}: ${(err as Error).message}`);
+        throw new CliError(`cannot write ${out}: ${(err as Error).message}`);
       }
       const { events, checkpoints } = tally;
       if (ctx.json) printJson({ file: opts.out, events, checkpoints });
