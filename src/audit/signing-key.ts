@@ -9,6 +9,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import { join } from 'node:path';
 import { createOwnerOnlyFile, readOwnerOnlyFile } from '../secrets/key-file.js';
 import { keyIdOf } from './checkpoints.js';
+import { SettingsError } from '../core/errors.js';
 
 const ENV_NAME = 'TIMEBOX_AUDIT_SIGNING_KEY';
 export const SIGNING_KEY_FILE = 'audit-signing-key.pem';
@@ -26,12 +27,12 @@ export interface AuditSigningKey {
 export async function loadAuditSigningKey(opts: { env: Record<string, string | undefined>; dataDir: string }): Promise<AuditSigningKey> {
   const fromEnv = opts.env[ENV_NAME];
   if (fromEnv !== undefined) {
-    if (fromEnv.trim() === '') throw new Error(`${ENV_NAME} is set but empty; generate one with \`openssl genpkey -algorithm ed25519\``);
+    if (fromEnv.trim() === '') throw new SettingsError(`${ENV_NAME} is set but empty; generate one with \`openssl genpkey -algorithm ed25519\``);
     // Deployment templates often carry a PEM on one line with literal \n.
     return describe(parseKey(fromEnv.replace(/\\n/g, '\n'), ENV_NAME), 'env', false);
   }
   if (opts.dataDir.startsWith('memory://')) {
-    throw new Error(`no audit signing key: an in-memory store has nowhere to keep ${SIGNING_KEY_FILE}; set ${ENV_NAME}`);
+    throw new SettingsError(`no audit signing key: an in-memory store has nowhere to keep ${SIGNING_KEY_FILE}; set ${ENV_NAME}`);
   }
   const path = join(opts.dataDir, SIGNING_KEY_FILE);
   const existing = await readKeyFile(path);
@@ -57,9 +58,9 @@ function parseKey(pem: string, where: string): KeyObject {
   try {
     key = createPrivateKey(pem);
   } catch {
-    throw new Error(`${where} is not a PEM private key; generate one with \`openssl genpkey -algorithm ed25519\``);
+    throw new SettingsError(`${where} is not a PEM private key; generate one with \`openssl genpkey -algorithm ed25519\``);
   }
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${where} must be an Ed25519 key, not ${key.asymmetricKeyType}`);
+  if (key.asymmetricKeyType !== 'ed25519') throw new SettingsError(`${where} must be an Ed25519 key, not ${key.asymmetricKeyType}`);
   return key;
 }
 

@@ -1,5 +1,6 @@
 /** `timebox serve`: runs the server until SIGINT/SIGTERM, printing the first owner's password once. */
-import { CliError } from './exit-codes.js';
+import { SettingsError } from '../core/errors.js';
+import { CliError, ExitCode } from './exit-codes.js';
 
 export async function serve(): Promise<void> {
   // The embedded store's WebAssembly compiles on other threads while the server's modules load.
@@ -8,6 +9,8 @@ export async function serve(): Promise<void> {
   const { startTimebox } = await import('../server/start.js');
   const tb = await startTimebox().catch((err: unknown) => {
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+    // A setting that cannot work: its own words, as a usage error (nothing was created).
+    if (err instanceof SettingsError) throw new CliError(err.message, ExitCode.usage);
     if (e?.code === 'EADDRINUSE') {
       const where = e.address && e.port !== undefined ? `${e.address}:${e.port}` : 'the address to listen on';
       throw new CliError(`${where} is already in use (another Timebox server still running?): stop it, or start this one on another port with PORT=…`);

@@ -83,6 +83,14 @@ export class AppError extends Error {
   }
 }
 
+/** A server setting (environment, or a file it names) that cannot work: the start stops before anything is created. */
+export class SettingsError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'SettingsError';
+  }
+}
+
 /**
  * The store's database could not be reached or ended the connection (a restart, a failover): the
  * request is worth trying again (503). Not an AppError, whose catchers read it as a refusal of

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { describeIssues, installIssueSentences } from '../core/zod-issues.js';
+import { SettingsError } from '../core/errors.js';
 
 const schema = z.object({
   /** Where the gateway listens; `timebox serve` runs one only when this is set. */
@@ -37,7 +38,7 @@ export interface GatewayConfig {
 export function loadGatewayConfig(env: Record<string, string | undefined>): GatewayConfig {
   installIssueSentences();
   const parsed = schema.safeParse(env);
-  if (!parsed.success) throw new Error(`invalid gateway settings: ${describeIssues(parsed.error.issues)}`);
+  if (!parsed.success) throw new SettingsError(`invalid gateway settings: ${describeIssues(parsed.error.issues)}`);
   const c = parsed.data;
   return {
     port: c.TIMEBOX_GATEWAY_PORT ?? null,

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createOwnerOnlyFile, readOwnerOnlyFile } from './key-file.js';
+import { SettingsError } from '../core/errors.js';
 
 const KEY_BYTES = 32;
 const ENV_NAME = 'TIMEBOX_MASTER_KEY';
@@ -33,15 +34,15 @@ export async function loadMasterKey(opts: LoadMasterKeyOptions): Promise<LoadedM
   if (fromEnv !== undefined) {
     // Set but empty is almost always a broken deployment template; silently falling back to a
     // new key file would make every existing secret undecryptable later.
-    if (fromEnv.trim() === '') throw new Error(`${ENV_NAME} is set but empty; ${HOW_TO_GENERATE}`);
+    if (fromEnv.trim() === '') throw new SettingsError(`${ENV_NAME} is set but empty; ${HOW_TO_GENERATE}`);
     return { key: parseKey(fromEnv, ENV_NAME), source: 'env', created: false };
   }
   const dataDir = opts.dataDir;
   if (!dataDir) {
-    throw new Error(`no master key: set ${ENV_NAME} (${HOW_TO_GENERATE}) or use a data directory`);
+    throw new SettingsError(`no master key: set ${ENV_NAME} (${HOW_TO_GENERATE}) or use a data directory`);
   }
   if (dataDir.startsWith('memory://')) {
-    throw new Error(`no master key: an in-memory store has nowhere to keep ${MASTER_KEY_FILE}; set ${ENV_NAME}`);
+    throw new SettingsError(`no master key: an in-memory store has nowhere to keep ${MASTER_KEY_FILE}; set ${ENV_NAME}`);
   }
   const path = join(dataDir, MASTER_KEY_FILE);
   const existing = await readKeyFile(path);
@@ -59,7 +60,7 @@ function parseKey(text: string, where: string): Buffer {
     const key = Buffer.from(s.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
     if (key.length === KEY_BYTES) return key;
   }
-  throw new Error(`${where} must be a ${KEY_BYTES}-byte key written as 64 hex characters or base64; ${HOW_TO_GENERATE}`);
+  throw new SettingsError(`${where} must be a ${KEY_BYTES}-byte key written as 64 hex characters or base64; ${HOW_TO_GENERATE}`);
 }
 
 async function readKeyFile(path: string): Promise<Buffer | null> {

@@ -1,10 +1,14 @@
 /** Server settings from the environment, validated: a typo is a clear error at start, not later. */
 import { z } from 'zod';
+import { SettingsError } from '../core/errors.js';
 import { describeIssues, installIssueSentences } from '../core/zod-issues.js';
 import { parseOutboundAllow } from '../net/outbound-policy.js';
 import { parseTrustProxy } from '../http/trust-proxy.js';
 import { HTTP_FORMATS } from '../siem/http-batch.js';
 import { parseHttpCollectorUrl, parseSyslogUrl } from '../siem/siem-config.js';
+
+/** What a token sent in an HTTP header may hold: no space, no line break, nothing a header cannot carry. */
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8420),
@@ -53,7 +57,11 @@ const envSchema = z.object({
   /** How people reach this server (behind a proxy): the single sign-on redirect URI is built from it. */
   TIMEBOX_PUBLIC_URL: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
   /** Bearer token a Prometheus scraper presents at /metrics; unset: the endpoint is off (404). */
-  TIMEBOX_METRICS_TOKEN: z.string().min(16, { error: 'must be at least 16 characters (e.g. openssl rand -hex 32)' }).optional(),
+  TIMEBOX_METRICS_TOKEN: z
+    .string()
+    .min(16, { error: 'must be at least 16 characters (e.g. openssl rand -hex 32)' })
+    .regex(VISIBLE_ASCII, { error: 'must be printable ASCII without spaces, as a scraper sends it after "Bearer " (e.g. openssl rand -hex 32)' })
+    .optional(),
   /** `iss` of security tokens; defaults to the server's URL. Resource servers check it. */
   TIMEBOX_TOKEN_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
   /** Append-only file that receives every signed audit checkpoint; default <data dir>/audit-witness.jsonl. */
@@ -77,7 +85,7 @@ const envSchema = z.object({
     if (typeof r === 'string') ctx.addIssue({ code: 'custom', message: r });
   }),
   /** Sent as `Authorization: Splunk <token>` (splunk) or `Bearer <token>` (json). */
-  TIMEBOX_SIEM_HTTP_TOKEN: z.string().min(1).optional(),
+  TIMEBOX_SIEM_HTTP_TOKEN: z.string().regex(VISIBLE_ASCII, { error: 'must be printable ASCII without spaces or line breaks (it is sent in a header)' }).optional(),
   TIMEBOX_SIEM_HTTP_FORMAT: z.enum(HTTP_FORMATS).default('json'),
   TIMEBOX_SIEM_HTTP_CA: z.string().min(1).optional(),
   /** Events per SIEM delivery, and how often an idle sink looks for sealed events. */
@@ -92,7 +100,9 @@ export type ServerConfig = z.infer<typeof envSchema>;
 
 export function loadServerConfig(env: Record<string, string | undefined>): ServerConfig {
   installIssueSentences();
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) throw new Error(`invalid server settings: ${describeIssues(parsed.error.issues)}`);
+  // An empty value counts as unset, as env files and unit files write "not set" (NAME=).
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = envSchema.safeParse(given);
+  if (!parsed.success) throw new SettingsError(`invalid server settings: ${describeIssues(parsed.error.issues)}`);
   return parsed.data;
 }

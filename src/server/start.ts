@@ -119,11 +119,19 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   const clock = opts.clock ?? systemClock;
   const log = opts.logger ?? pino({ level: config.TIMEBOX_LOG_LEVEL, base: { service: 'timebox' } });
 
+  // Settings that name files or peers are checked before anything is created on disk: a start
+  // refused for a setting leaves nothing behind.
+  const outbound = createOutboundPolicy({ allow: config.TIMEBOX_OUTBOUND_ALLOW });
+  const siemSinks = siemSinksFromConfig(config, outbound);
+
   const embedded = !config.DATABASE_URL;
   // The folder holds the database and the master key: nobody else on the host may read it.
   if (embedded) await mkdir(config.TIMEBOX_DATA_DIR, { recursive: true, mode: 0o700 });
   const masterKey = await loadMasterKey({ env, dataDir: config.TIMEBOX_DATA_DIR });
   if (masterKey.created) log.warn({ dir: config.TIMEBOX_DATA_DIR }, 'created a new master key file; back it up: without it stored secrets cannot be read');
+  // Before the store: a signing key set but unusable stops the start before a database is created.
+  const signing = await loadAuditSigningKey({ env, dataDir: config.TIMEBOX_DATA_DIR });
+  if (signing.created) log.warn({ dir: config.TIMEBOX_DATA_DIR, keyId: signing.keyId }, 'created a new audit signing key file; publish its public key (timebox audit public-key) to auditors');
   const store = await openStore(
     embedded
       ? { dataDir: config.TIMEBOX_DATA_DIR }
@@ -131,8 +139,6 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   );
 
   const audit = createAuditLog({ clock });
-  const signing = await loadAuditSigningKey({ env, dataDir: config.TIMEBOX_DATA_DIR });
-  if (signing.created) log.warn({ dir: config.TIMEBOX_DATA_DIR, keyId: signing.keyId }, 'created a new audit signing key file; publish its public key (timebox audit public-key) to auditors');
   const witnesses = [fileWitness(config.TIMEBOX_AUDIT_WITNESS_FILE ?? join(config.TIMEBOX_DATA_DIR, WITNESS_FILE))];
   const auditTrust: AuditTrust = { trustedKeys: new Map([[signing.keyId, signing.publicKey]]), witnesses };
   const secrets = createSecretBox(masterKey.key);
@@ -160,7 +166,6 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     'security-token': securityTokenConnector,
   };
   const extras = [...(opts.connectors ?? []), ...(config.TIMEBOX_ENABLE_FAKE_CONNECTOR === 'true' ? [fakeConnector] : [])];
-  const outbound = createOutboundPolicy({ allow: config.TIMEBOX_OUTBOUND_ALLOW });
   const hub = createConnectorHub(createRegistry(kinds, extras), { credentials, clock, outbound });
   const retry = {
     baseMs: config.TIMEBOX_RETRY_BASE_MS,
@@ -176,7 +181,6 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   // Every replica serves its own process figures; the database-derived gauges read the shared
   // database, so they are the same from any replica. Without a scrape token nobody can read them:
   // nothing is recorded and prom-client is not loaded.
-  const siemSinks = siemSinksFromConfig(config, outbound);
   const metrics: Metrics | null = config.TIMEBOX_METRICS_TOKEN
     ? (await import('../metrics/metrics.js')).createMetrics({
         db: store.db,

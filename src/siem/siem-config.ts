@@ -3,8 +3,10 @@
  *   TIMEBOX_SIEM_SYSLOG=tls://host:6514  (+ TIMEBOX_SIEM_SYSLOG_CA=<PEM file>)
  *   TIMEBOX_SIEM_HTTP=https://collector/path (+ _TOKEN, _FORMAT=json|splunk, _CA=<PEM file>)
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { SettingsError } from '../core/errors.js';
 import type { OutboundPolicy } from '../net/outbound-policy.js';
 import type { ServerConfig } from '../server/config.js';
 import { httpSink } from './http-sink.js';
@@ -23,7 +25,9 @@ export function parseSyslogUrl(raw: string): { host: string; port: number } | st
   if (url.hostname === '') return 'must name a host';
   if (url.pathname !== '' && url.pathname !== '/') return 'must not have a path';
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  return { host, port: url.port === '' ? 6514 : Number(url.port) };
+  const port = url.port === '' ? 6514 : Number(url.port);
+  if (port === 0) return 'must name a port other than 0 (syslog over TLS is usually 6514)';
+  return { host, port };
 }
 
 export function parseHttpCollectorUrl(raw: string): URL | string {
@@ -37,13 +41,23 @@ export function parseHttpCollectorUrl(raw: string): URL | string {
   }
 }
 
+/** A CA file: readable, and holding at least one certificate (Node would take any text as one). */
 const readPem = (path: string | undefined, setting: string): string | undefined => {
   if (path === undefined) return undefined;
+  let pem: string;
   try {
-    return readFileSync(path, 'utf8');
+    pem = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`invalid server settings: ${setting}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    throw new SettingsError(`invalid server settings: ${setting}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
   }
+  const first = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem);
+  try {
+    if (!first) throw new Error('no certificate');
+    new X509Certificate(first[0]);
+  } catch (err) {
+    throw new SettingsError(`invalid server settings: ${setting}: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`, { cause: err });
+  }
+  return pem;
 };
 
 /** The configured sinks (none when no SIEM setting is given). Settings were validated by config.ts. */
@@ -51,13 +65,13 @@ export function siemSinksFromConfig(config: ServerConfig, policy: OutboundPolicy
   const sinks: SiemSink[] = [];
   if (config.TIMEBOX_SIEM_SYSLOG) {
     const target = parseSyslogUrl(config.TIMEBOX_SIEM_SYSLOG);
-    if (typeof target === 'string') throw new Error(`invalid server settings: TIMEBOX_SIEM_SYSLOG: ${target}`);
+    if (typeof target === 'string') throw new SettingsError(`invalid server settings: TIMEBOX_SIEM_SYSLOG: ${target}`);
     const ca = readPem(config.TIMEBOX_SIEM_SYSLOG_CA, 'TIMEBOX_SIEM_SYSLOG_CA');
     sinks.push(syslogSink({ ...target, ...(ca ? { ca } : {}), hostname: hostname(), policy }));
   }
   if (config.TIMEBOX_SIEM_HTTP) {
     const url = parseHttpCollectorUrl(config.TIMEBOX_SIEM_HTTP);
-    if (typeof url === 'string') throw new Error(`invalid server settings: TIMEBOX_SIEM_HTTP: ${url}`);
+    if (typeof url === 'string') throw new SettingsError(`invalid server settings: TIMEBOX_SIEM_HTTP: ${url}`);
     const ca = readPem(config.TIMEBOX_SIEM_HTTP_CA, 'TIMEBOX_SIEM_HTTP_CA');
     sinks.push(
       httpSink({

@@ -98,3 +98,26 @@ describe('timebox CLI errors', () => {
     expect(JSON.parse(grants.stdout)).toEqual(expect.objectContaining({ items: [] }));
   });
 });
+
+describe('timebox serve with settings that cannot work', () => {
+  it('names the setting (exit 2, never "unexpected error") and creates nothing', async () => {
+    const cases: Array<[Record<string, string>, RegExp]> = [
+      [{ TIMEBOX_SIEM_SYSLOG: 'tls://127.0.0.1:0' }, /TIMEBOX_SIEM_SYSLOG: must name a port other than 0/],
+      [{ TIMEBOX_SIEM_HTTP: 'https://collector.example.com/in', TIMEBOX_SIEM_HTTP_TOKEN: 'abc\r\nX-Evil: 1' }, /TIMEBOX_SIEM_HTTP_TOKEN: must be printable ASCII without spaces or line breaks/],
+      [{ TIMEBOX_SIEM_SYSLOG: 'tls://siem.example.com:6514', TIMEBOX_SIEM_SYSLOG_CA: '/etc/passwd' }, /TIMEBOX_SIEM_SYSLOG_CA: \/etc\/passwd holds no PEM certificate/],
+      [{ TIMEBOX_SIEM_SYSLOG: 'tls://siem.example.com:6514', TIMEBOX_SIEM_SYSLOG_CA: '/nonexistent/ca.pem' }, /TIMEBOX_SIEM_SYSLOG_CA: cannot read \/nonexistent\/ca.pem \(ENOENT\)/],
+      [{ TIMEBOX_METRICS_TOKEN: 'correct horse battery staple' }, /TIMEBOX_METRICS_TOKEN: must be printable ASCII without spaces/],
+    ];
+    for (const [settings, message] of cases) {
+      const dataDir = path.join(server.dir, `never-${randomUUID()}`);
+      const r = await runCli(['serve'], { env: { PORT: '0', TIMEBOX_DATA_DIR: dataDir, TIMEBOX_LOG_LEVEL: 'silent', ...settings } });
+      const what = JSON.stringify(settings);
+      expect(r.code, `${what}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, what).toMatch(/^timebox: invalid server settings: /);
+      expect(r.stderr, what).toMatch(message);
+      expect(r.stdout, what).toBe('');
+      // No database, no master key, no signing key: the next start is a first start.
+      await expect(access(dataDir), what).rejects.toThrow(/ENOENT/);
+    }
+  });
+});
