@@ -23,7 +23,7 @@ import { createTotp, noSecretBox } from '../auth/totp.js';
 import type { SecretBox } from '../secrets/types.js';
 import { installAuthHook } from './auth-hook.js';
 import { createOpenApiDocument } from './openapi-document.js';
-import { BODY_LIMIT_BYTES, clientErrorHandler, installErrorHandlers } from './error-handler.js';
+import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './error-handler.js';
 import { installTextGuard } from './text-guard.js';
 import { installIssueSentences } from '../core/zod-issues.js';
 import { fastifyTrustProxy, type TrustProxy } from './trust-proxy.js';
@@ -76,6 +76,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: fastifyTrustProxy(deps.trustProxy ?? { kind: 'none' }),
     clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
 
   const { db, audit, clock } = deps;

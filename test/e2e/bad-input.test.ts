@@ -223,4 +223,10 @@ describe('requests the HTTP parser refuses', () => {
     expect(answer.split('\r\n')[0]).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error });
   });
+
+  it('a path whose %-escape is no text (a lone surrogate) is a 400 in the API error shape', async () => {
+    const res = await fetch(new URL('/api/v1/tenants/%ED%A0%80/audit', server.url));
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { code: 'bad_request', message: 'the URL is not valid: a %-escape in its path does not decode to text' } });
+  });
 });
