@@ -5,12 +5,14 @@
  * witness file (the checkpoints the server wrote outside its database).
  *
  *   node scripts/verify-audit-export.mjs --export audit.jsonl --public-key audit.pub \
- *        [--witness audit-witness.jsonl]... [--log-id <uuid>] [--partial] [--json]
+ *        [--witness audit-witness.jsonl]... [--tenant <uuid>] [--log-id <uuid>] [--partial] [--json]
  *
  * Each chain (one per tenant) must run from position 1 without gaps (unless --partial: an export
  * filtered by time), every hash must match its event and link to the previous one, and every
  * checkpoint signed by a trusted key must match the event at its position: a history rewritten
  * with recomputed hashes, or events deleted from the end, fail here.
+ * --tenant: the export must be that tenant's chain alone (`timebox whoami --json` gives the id
+ * of each of your tenants); without it, any tenant's intact export passes.
  * Exit code 0: intact; 1: problems found; 2: the files could not be read.
  *
  * The recipes (the same as src/audit/audit-log.ts and src/audit/checkpoints.ts):
@@ -27,7 +29,7 @@ import { parseArgs } from 'node:util';
 const GENESIS = '0'.repeat(64);
 
 function usage(message) {
-  process.stderr.write(`${message}\nusage: verify-audit-export.mjs --export FILE --public-key PEM [--witness FILE]... [--log-id UUID] [--partial] [--json]\n`);
+  process.stderr.write(`${message}\nusage: verify-audit-export.mjs --export FILE --public-key PEM [--witness FILE]... [--tenant UUID] [--log-id UUID] [--partial] [--json]\n`);
   process.exit(2);
 }
 
@@ -38,6 +40,7 @@ try {
       export: { type: 'string' },
       'public-key': { type: 'string', multiple: true },
       witness: { type: 'string', multiple: true },
+      tenant: { type: 'string' },
       'log-id': { type: 'string' },
       partial: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -150,6 +153,12 @@ for (const path of args.witness ?? []) {
   }
 }
 if (events.length === 0 && problems.length === 0) report(null, null, 'the export holds no audit events: there is nothing to verify');
+if (args.tenant !== undefined) {
+  const wanted = args.tenant.toLowerCase();
+  if (!UUID.test(wanted)) usage(`--tenant must be a tenant id (a UUID), not ${JSON.stringify(args.tenant)}`);
+  const others = new Set(events.filter((e) => e.tenant_id !== wanted).map((e) => e.tenant_id ?? 'the platform'));
+  for (const other of others) report(other === 'the platform' ? null : other, null, `events of ${other === 'the platform' ? 'the platform chain' : `tenant ${other}`} in an export expected to hold tenant ${wanted}'s alone`);
+}
 
 const chainOf = (tenantId) => tenantId ?? '';
 const sealed = events.filter((e) => e.position != null && e.hash != null);

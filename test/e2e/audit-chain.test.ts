@@ -33,9 +33,10 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
 }
 
 /** The offline verifier as an auditor runs it: a separate Node process reading files. */
-async function verifyOffline(files: { export: string; publicKey: string; witness?: string }) {
+async function verifyOffline(files: { export: string; publicKey: string; witness?: string; tenant?: string }) {
   const args = [VERIFIER, '--export', files.export, '--public-key', files.publicKey];
   if (files.witness) args.push('--witness', files.witness);
+  if (files.tenant) args.push('--tenant', files.tenant);
   try {
     const { stdout } = await run(process.execPath, args, { timeout: 60_000 });
     return { code: 0, stdout };
@@ -215,6 +216,11 @@ describe('signed checkpoints against a database administrator', () => {
     };
     // Untouched, and with the byte-order mark an editor may add.
     expect((await check('bom.jsonl', `\uFEFF${text}`, true)).code).toBe(0);
+    // Intact, but not the tenant the auditor asked for.
+    expect((await verifyOffline({ export: file, publicKey: pub, witness, tenant: tenants.default })).code).toBe(0);
+    const wrongTenant = await verifyOffline({ export: file, publicKey: pub, witness, tenant: tenants.alpha });
+    expect(wrongTenant.code).toBe(1);
+    expect(wrongTenant.stdout).toContain(`events of tenant ${tenants.default} in an export expected to hold tenant ${tenants.alpha}'s alone`);
 
     const lines = text.trim().split('\n');
     const events = lines.filter((l) => !l.startsWith('{"checkpoint":'));
