@@ -288,12 +288,53 @@ export function createInvitations(deps: InvitationsDeps) {
     });
   }
 
+  /** The tenant's invitations that can still be accepted, newest first (bounded: one per email). */
+  async function listPending(tenantId: string): Promise<Array<InvitationView & { invitedBy: string | null; createdAt: Date }>> {
+    const rows = await db
+      .selectFrom('invitations')
+      .select(['id', 'email', 'roles', 'expires_at', 'invited_by', 'created_at'])
+      .where('tenant_id', '=', tenantId)
+      .where('kind', '=', 'member')
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', clock.now())
+      .orderBy('created_at', 'desc')
+      .limit(1000)
+      .execute();
+    return rows.map((r) => ({ id: r.id, email: r.email, roles: r.roles as Role[], expiresAt: r.expires_at, invitedBy: r.invited_by, createdAt: r.created_at }));
+  }
+
+  /**
+   * Withdraws a pending invitation of this tenant: its link stops working at once (a link sent to
+   * the wrong address, or to someone who should no longer join). `mayWithdraw` sees its roles
+   * first (an owner's invitation is an owner's to withdraw).
+   */
+  async function withdraw(tenantId: string, invitationId: string, actor: Actor, mayWithdraw: (roles: Role[]) => void): Promise<InvitationView> {
+    return inTransaction(db, async (tx) => {
+      const now = clock.now();
+      const row = await tx
+        .selectFrom('invitations')
+        .select(['id', 'email', 'roles', 'expires_at'])
+        .where('id', '=', invitationId)
+        .where('tenant_id', '=', tenantId)
+        .where('kind', '=', 'member')
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!row) throw notFound(`pending invitation ${invitationId}`);
+      mayWithdraw(row.roles as Role[]);
+      await tx.updateTable('invitations').set({ expires_at: now }).where('id', '=', row.id).execute();
+      await audit.append(tx, { tenantId, actor, action: 'invitation.withdrawn', subject: { type: 'invitation', id: row.id }, before: { email: row.email, roles: row.roles, expiresAt: row.expires_at } });
+      return { id: row.id, email: row.email, roles: row.roles as Role[], expiresAt: row.expires_at };
+    });
+  }
+
   async function tenantOf(tx: Transaction<Database>, tenantId: string | null) {
     if (!tenantId) return null;
     return (await tx.selectFrom('tenants').select(['slug', 'name']).where('id', '=', tenantId).executeTakeFirst()) ?? null;
   }
 
-  return { inviteMember, resetSignIn, preview, acceptWithPassword, acceptSignedIn };
+  return { inviteMember, resetSignIn, preview, acceptWithPassword, acceptSignedIn, listPending, withdraw };
 }
 
 export type Invitations = ReturnType<typeof createInvitations>;

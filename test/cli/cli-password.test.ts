@@ -78,6 +78,21 @@ describe('members from the CLI', () => {
     expect((await apiClient(server.url).post('/api/v1/invitations/accept', { token: tokenOf(link ?? null), password })).status).toBe(200);
   });
 
+  it('lists an invitation not accepted yet, and withdraws it by email', async () => {
+    const added = await cli(['members', 'add', '--tenant', 'default', '--email', 'zed@example.com', '--roles', 'approver']);
+    const link = /Invitation link .*: (\S+)$/m.exec(added.stdout)?.[1];
+    const list = await cli(['members', 'list', '--tenant', 'default']);
+    expect(list.stdout).toMatch(/^Invited, not joined yet:\n(.*\n)?zed@example.com +approver +/m);
+    const withdrawn = await cli(['members', 'uninvite', 'ZED@example.com', '--tenant', 'default']);
+    expect(withdrawn.code, withdrawn.stderr).toBe(0);
+    expect(withdrawn.stdout).toBe('Withdrew the invitation of zed@example.com to default: its link no longer works.\n');
+    expect((await apiClient(server.url).post('/api/v1/invitations/accept', { token: tokenOf(link ?? null), password: ownPassword() })).status).toBe(409);
+    expect((await cli(['members', 'list', '--tenant', 'default'])).stdout).not.toContain('zed@example.com');
+    const again = await cli(['members', 'uninvite', 'zed@example.com', '--tenant', 'default']);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toContain('no pending invitation "zed@example.com" in tenant default');
+  });
+
   it('disables (session 401 at once) and lists the member as disabled here', async () => {
     const ivy = await apiClient(server.url).post('/api/v1/auth/login', { email: 'ivy@example.com', password });
     id = ivy.body.operator.id as string;

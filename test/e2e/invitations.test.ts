@@ -156,6 +156,42 @@ describe('the inviting admin learns nothing about the address', () => {
   });
 });
 
+describe('a pending invitation', () => {
+  it('is listed to those who manage members, and withdrawn: its link stops working at once', async () => {
+    const admin = await addMember(server.url, server.admin, 'default', `admin.${hex}@example.com`, ['admin']);
+    const otherAdmin = await addMember(server.url, server.admin, `nomail-${hex}`, `rival.${hex}@example.com`, ['admin']);
+    const email = `wrong.${hex}@example.com`;
+    const invited = await admin.api.post<Invited>('/api/v1/tenants/default/members', { email, roles: ['requester'] });
+    const id = invited.body.invitation.id;
+    const owner = await server.admin.post<Invited>('/api/v1/tenants/default/members', { email: `boss.${hex}@example.com`, roles: ['owner'] });
+
+    const listed = await admin.api.get<{ items: Array<{ id: string; email: string; roles: string[] }> }>('/api/v1/tenants/default/invitations');
+    expect(listed.status).toBe(200);
+    expect(listed.body.items).toContainEqual(expect.objectContaining({ id, email, roles: ['requester'], invitedBy: admin.id }));
+    // Not to a requester; not across tenants; an owner's invitation is an owner's to withdraw.
+    expect((await known.api.get('/api/v1/tenants/default/invitations')).status).toBe(403);
+    expect((await otherAdmin.api.call('DELETE', `/api/v1/tenants/nomail-${hex}/invitations/${id}`)).status).toBe(404);
+    expect((await otherAdmin.api.call('DELETE', `/api/v1/tenants/default/invitations/${id}`)).status).toBe(404);
+    const notOwner = await admin.api.call('DELETE', `/api/v1/tenants/default/invitations/${owner.body.invitation.id}`);
+    expect(notOwner.status).toBe(403);
+    expect(notOwner.body.error.message).toBe('you need the owners.manage permission in tenant default to withdraw an invitation to be an owner');
+
+    expect((await admin.api.call('DELETE', `/api/v1/tenants/default/invitations/${id}`)).status).toBe(204);
+    const late = await anon().post('/api/v1/invitations/accept', { token: tokenOf(invited.body.link), password: ownPassword() });
+    expect(late.status).toBe(409);
+    expect((await anon().post('/api/v1/invitations/preview', { token: tokenOf(invited.body.link) })).status).toBe(409);
+    expect((await admin.api.call('DELETE', `/api/v1/tenants/default/invitations/${id}`)).status).toBe(404);
+    const after = await admin.api.get<{ items: Array<{ id: string }> }>('/api/v1/tenants/default/invitations');
+    expect(after.body.items.map((i) => i.id)).not.toContain(id);
+    expect(after.body.items.map((i) => i.id)).toContain(owner.body.invitation.id);
+    const events = await server.tb.store.db.selectFrom('audit_events').select(['action', 'actor_id']).where('subject_id', '=', id).orderBy('seq').execute();
+    expect(events).toEqual([
+      { action: 'invitation.created', actor_id: admin.id },
+      { action: 'invitation.withdrawn', actor_id: admin.id },
+    ]);
+  });
+});
+
 // Last: moving the clock 72 hours on also ends every session of this file.
 describe('an unused link', () => {
   it('expires after 72 hours', async () => {

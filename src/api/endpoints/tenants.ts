@@ -23,6 +23,14 @@ export const addMemberBody = z.strictObject({
   displayName: name(200).optional().describe('A suggestion for a new account; the invitee may change it'),
   roles: z.array(role).min(1).max(allRoles.length),
 });
+export const pendingInvitationView = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  roles: z.array(role),
+  expiresAt: z.iso.datetime(),
+  createdAt: z.iso.datetime(),
+  invitedBy: z.uuid().nullable().describe('The operator who issued it'),
+});
 export const memberUpdated = z.object({ operator: operatorView.omit({ disabled: true }), roles: z.array(role) });
 
 export const tenantEndpoints = {
@@ -63,6 +71,24 @@ export const tenantEndpoints = {
     params: tenantParamsSchema,
     body: addMemberBody,
     response: { 200: memberUpdated, 201: invitationIssued },
+  }),
+  listInvitations: endpoint({
+    method: 'GET',
+    path: '/api/v1/tenants/:tenant/invitations',
+    auth: 'session',
+    tags: ['tenants'],
+    summary: 'Invitations to the tenant that can still be accepted, newest first',
+    params: tenantParamsSchema,
+    response: { 200: z.object({ items: z.array(pendingInvitationView) }) },
+  }),
+  withdrawInvitation: endpoint({
+    method: 'DELETE',
+    path: '/api/v1/tenants/:tenant/invitations/:invitationId',
+    auth: 'session',
+    tags: ['tenants'],
+    summary: "Withdraw a pending invitation: its link stops working at once (an owner's invitation: owners only)",
+    params: tenantParamsSchema.extend({ invitationId: z.uuid() }),
+    response: { 204: z.null() },
   }),
   removeMember: endpoint({
     method: 'DELETE',

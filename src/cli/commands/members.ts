@@ -1,4 +1,4 @@
-/** `timebox members add | role | remove | list | disable | enable | end-sessions`. */
+/** `timebox members add | role | remove | list | invitations | uninvite | disable | enable | end-sessions`. */
 import type { Command } from 'commander';
 import type { Member, Role } from '../../api/types.js';
 import { csvArg } from '../args.js';
@@ -14,6 +14,10 @@ async function findMember(ctx: Ctx, who: string): Promise<Member> {
   if (!found) throw new CliError(`no member ${JSON.stringify(who)} in tenant ${await ctx.tenant()}; see timebox members list`, ExitCode.notFound);
   return found;
 }
+
+type PendingInvitation = { id: string; email: string; roles: string[]; expiresAt: string };
+const invitationTable = (items: PendingInvitation[], empty = '') =>
+  table(['EMAIL', 'ROLES', 'LINK WORKS UNTIL', 'ID'], items.map((i) => [i.email, i.roles.join(','), when(i.expiresAt), i.id]), empty);
 
 export function registerMembers(program: Command): void {
   const members = program.command('members').description('people in the tenant and their roles');
@@ -121,16 +125,50 @@ export function registerMembers(program: Command): void {
 
   members
     .command('list')
-    .description('members of the tenant')
-    .option('--json', 'machine-readable output')
+    .description('members of the tenant, then the invitations still waiting to be accepted')
+    .option('--json', 'machine-readable output (members only; invitations: timebox members invitations --json)')
     .action(async (_opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      const { items } = await ctx.api.pages('listMembers', { params: { tenant: await ctx.tenant() } });
+      const tenant = await ctx.tenant();
+      const { items } = await ctx.api.pages('listMembers', { params: { tenant } });
       if (ctx.json) return printJson(items);
       table(
         ['EMAIL', 'NAME', 'ROLES', 'DISABLED', 'ID'],
         items.map((m) => [m.operator.email, m.operator.displayName, m.roles.join(','), m.operator.disabled ? 'everywhere' : m.disabledHere ? 'here' : 'no', m.operator.id]),
         'No members.',
       );
+      const pending = (await ctx.api.call('listInvitations', { params: { tenant } })).items;
+      if (pending.length === 0) return;
+      print('');
+      print('Invited, not joined yet:');
+      invitationTable(pending);
+    });
+
+  members
+    .command('invitations')
+    .description('invitations to the tenant still waiting to be accepted')
+    .option('--json', 'machine-readable output')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const { items } = await ctx.api.call('listInvitations', { params: { tenant: await ctx.tenant() } });
+      if (ctx.json) return printJson(items);
+      invitationTable(items, 'No invitations waiting.');
+    });
+
+  members
+    .command('uninvite')
+    .description("withdraw a pending invitation: its link stops working at once")
+    .argument('<invitation>', 'the invited email or the invitation id')
+    .option('--json', 'machine-readable output')
+    .action(async (which: string, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const tenant = await ctx.tenant();
+      const { items } = await ctx.api.call('listInvitations', { params: { tenant } });
+      const wanted = which.trim().toLowerCase();
+      const found = items.find((i) => i.id === wanted || i.email.toLowerCase() === wanted);
+      if (!found) throw new CliError(`no pending invitation ${JSON.stringify(which)} in tenant ${tenant}; see timebox members invitations`, ExitCode.notFound);
+      await ctx.api.call('withdrawInvitation', { params: { tenant, invitationId: found.id } });
+      if (ctx.json) return printJson({ withdrawn: true, invitation: found });
+      print(`Withdrew the invitation of ${clean(found.email)} to ${tenant}: its link no longer works.`);
     });
 }

@@ -118,6 +118,28 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
     });
 
     app.route({
+      ...routeOf(endpoints.listInvitations),
+      handler: async (request) => {
+        const access = await requireTenant(request, request.params.tenant, 'members.manage');
+        const items = await invitations.listPending(access.tenantId);
+        return { items: items.map((i) => ({ ...i, expiresAt: i.expiresAt.toISOString(), createdAt: i.createdAt.toISOString() })) };
+      },
+    });
+
+    app.route({
+      ...routeOf(endpoints.withdrawInvitation),
+      handler: async (request, reply) => {
+        const access = await requireTenant(request, request.params.tenant, 'members.manage');
+        await invitations.withdraw(access.tenantId, request.params.invitationId, actorOf(principalOf(request)), (roles) => {
+          if (roles.includes('owner') && !can(access.roles, 'owners.manage')) {
+            throw forbidden(`you need the owners.manage permission in tenant ${access.slug} to withdraw an invitation to be an owner`);
+          }
+        });
+        return reply.status(204).send(null);
+      },
+    });
+
+    app.route({
       ...routeOf(endpoints.removeMember),
       handler: async (request, reply) => {
         const principal = principalOf(request);
