@@ -28,6 +28,7 @@ export type Membership = Me['memberships'][number];
 export type Tenant = ItemOf<'listTenants'>;
 export type Member = ItemOf<'listMembers'>;
 export type AddedMember = CallResult<'addMember'>;
+export type PendingInvitation = ItemOf<'listInvitations'>;
 export type OffboardingReport = CallResult<'disableMember'>;
 export type Target = CallResult<'getTarget'>;
 export type CheckReport = CallResult<'checkTarget'>;

@@ -77,6 +77,23 @@ describe('passwords and invitations in the dashboard', () => {
     await shot(page, 'members-invitation-link');
   });
 
+  it('lists the invitations not accepted yet; one sent to the wrong address is withdrawn and its link dies', async () => {
+    await page.getByRole('row', { name: `Invitation ${ivy.email}` }).waitFor();
+    const wrong = `wrong.${hex}@example.com`;
+    await page.getByLabel('Email').fill(wrong);
+    await page.getByRole('button', { name: 'Invite' }).click();
+    const row = page.getByRole('row', { name: `Invitation ${wrong}` });
+    await row.waitFor();
+    const wrongLink = (await page.locator('#invitation-link').inputValue()).trim();
+    await row.getByRole('button', { name: 'Withdraw' }).click();
+    await page.getByText(`The invitation of ${wrong} is withdrawn: its link no longer works.`).waitFor();
+    await row.waitFor({ state: 'detached' });
+    const token = wrongLink.split('/invite/')[1];
+    expect((await apiClient(server.url).post('/api/v1/invitations/accept', { token, password: ownPassword() })).status).toBe(409);
+    // Ivy's stays.
+    await page.getByRole('row', { name: `Invitation ${ivy.email}` }).waitFor();
+  });
+
   it('the invitee opens the link signed out, chooses a password and signs in', async () => {
     ivyContext = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 800 } });
     ivyContext.setDefaultTimeout(10_000);

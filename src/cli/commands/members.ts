@@ -1,6 +1,6 @@
 /** `timebox members add | role | remove | list | invitations | uninvite | disable | enable | end-sessions`. */
 import type { Command } from 'commander';
-import type { Member, Role } from '../../api/types.js';
+import type { Member, PendingInvitation, Role } from '../../api/types.js';
 import { csvArg } from '../args.js';
 import { connect, type Ctx } from '../context.js';
 import { CliError, ExitCode } from '../exit-codes.js';
@@ -15,7 +15,6 @@ async function findMember(ctx: Ctx, who: string): Promise<Member> {
   return found;
 }
 
-type PendingInvitation = { id: string; email: string; roles: string[]; expiresAt: string };
 const invitationTable = (items: PendingInvitation[], empty = '') =>
   table(['EMAIL', 'ROLES', 'LINK WORKS UNTIL', 'ID'], items.map((i) => [i.email, i.roles.join(','), when(i.expiresAt), i.id]), empty);
 

@@ -1,6 +1,6 @@
 /**
  * Settings → Members: who is in the tenant, invitations (nobody sets anyone's password: the
- * invitee chooses their own), and offboarding: disable (sessions and tokens end at once, requests
+ * invitee chooses their own; pending ones can be withdrawn), and offboarding: disable (sessions and tokens end at once, requests
  * cancelled, grants revoked), enable (sign-in only), or just end someone's sessions.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
@@ -11,6 +11,7 @@ import { FormError, TextField } from '../../components/Field';
 import { SecretField } from '../../components/SecretField';
 import { useWorkspace } from '../../context';
 import { ChangeRolesDialog, RemoveMemberDialog, RoleChecks } from './MemberDialogs';
+import { PendingInvitations } from './PendingInvitations';
 
 type Invited = Extract<AddedMember, { invitation: unknown }>;
 
@@ -25,9 +26,12 @@ export function MembersSettings() {
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [open, setOpen] = useState<{ kind: 'roles' | 'remove'; member: MemberRow } | null>(null);
+  // Bumped after every change, so the pending invitations are read again with the members.
+  const [version, setVersion] = useState(0);
 
   const load = useCallback(() => {
     allPages('listMembers', { params: { tenant: ws.slug } }, 1000).then(setMembers, (err: unknown) => setError(messageOf(err)));
+    setVersion((v) => v + 1);
   }, [ws.slug]);
   useEffect(load, [load]);
 
@@ -106,6 +110,15 @@ export function MembersSettings() {
           </div>
         ) : null}
       </section>
+      <PendingInvitations
+        tenant={ws.slug}
+        refresh={version}
+        onNotice={(message) => {
+          setError(null);
+          setNotice(message);
+        }}
+        onError={setError}
+      />
       <section className="card" aria-labelledby="members-title">
         <h2 id="members-title">Members</h2>
         <FormError message={error} />
