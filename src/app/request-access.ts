@@ -270,8 +270,11 @@ export async function requestAccess(
     return routeRequest(deps, tx, requested, evaluation.route, rules, policy.name, actor, audit, { requesterEmail: who.email, targetName: target.name, reason });
   });
   // An activating grant is run at once by the caller (`runNow`, as every route does; the
-  // scheduler's sweep otherwise): only work due later needs the timer aimed.
-  if (grant.state !== 'activating') deps.poke();
+  // scheduler's sweep otherwise): only work due later needs the timer aimed. A request waiting
+  // for approval scheduled only its pending timeout: the scheduler claims again only if that is
+  // due before its timer fires (a claim now would find nothing).
+  if (grant.state === 'requested') deps.poke(grant.pending_expires_at ?? undefined);
+  else if (grant.state !== 'activating') deps.poke();
   return grant;
 }
 
