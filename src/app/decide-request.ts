@@ -47,8 +47,32 @@ export async function decideRequest(
   grantId: string,
   input: DecisionInput,
 ): Promise<GrantRow> {
+  // The policy's demand for a fresh code is read in the decision's own locked read. A code is
+  // checked outside any transaction (spent, and a failure audited, whatever happens next), so a
+  // policy that demands one sends the decision out to check it, then in again: one read fewer
+  // for every decision under a policy that does not.
+  try {
+    return await decideOnce(deps, actor, tenantId, approverId, grantId, input, false);
+  } catch (err) {
+    if (!(err instanceof CodeNeeded)) throw err;
+  }
+  await requireFreshTotp(deps, approverId, input.totp, 'approve');
+  return decideOnce(deps, actor, tenantId, approverId, grantId, input, true);
+}
+
+/** Thrown inside the decision's transaction (which it rolls back) when the policy wants a code not checked yet. */
+class CodeNeeded extends Error {}
+
+async function decideOnce(
+  deps: AppDeps,
+  actor: Actor,
+  tenantId: string,
+  approverId: string,
+  grantId: string,
+  input: DecisionInput,
+  codeChecked: boolean,
+): Promise<GrantRow> {
   const now = deps.clock.now();
-  await requireApproverMfa(deps, grantId, approverId, input.totp);
   return deps.db.transaction().execute(async (tx) => {
     // The grant locked, with what the decision and its messages need from around it (one read).
     const locked = await tx
@@ -68,6 +92,8 @@ export async function decideRequest(
       .forUpdate('grants')
       .executeTakeFirst();
     if (!locked) throw notFound(`request ${grantId}`);
+    const rules = readRules(locked.policy_rules);
+    if (!codeChecked && rules.mfa.approve) throw new CodeNeeded();
     const {
       policy_rules, policy_name, requester_email, target_name, request_reason, policy_target_id, policy_entitlements, policy_requester_roles,
       requester_disabled, requester_platform_admin, requester_roles, requester_membership_disabled_at, ...row
@@ -78,7 +104,6 @@ export async function decideRequest(
       throw new AppError('conflict', `the request expired at ${grant.pending_expires_at.toISOString()} before it was approved`);
     }
     const policy = policy_name === null ? undefined : { name: policy_name };
-    const rules = readRules(policy_rules);
     const levels = await resolveLevels(tx, tenantId, rules.approvalLevels);
     const previous = await tx
       .selectFrom('approvals')
