@@ -187,13 +187,13 @@ async function activateHoldingLease(deps: AppDeps, grant: GrantRow, read: Activa
   try {
     // The earliest work this activation schedules: the warning, else the revocation at the end.
     const firstDue = await deps.db.transaction().execute(async (tx) => {
+      // The grant, its schedule and audit, the item, the account's new status and its lease: one
+      // statement (write-together.ts); the warning's lead is the tenant's, read as it is written.
       const active = await applyGrantEvent(deps, tx, grant, { type: 'activated' }, systemActor, {
         extra: { handle, credential_enc: credential, last_error: null },
+        finish: { item, account: { accountId: grant.jit_account_id, status: 'enabled', lastGrantId: grant.id, at: deps.clock.now() } },
       });
       const warning = await scheduleExpiryWarning(deps, tx, active);
-      // The item, the account's new status and its lease end in this commit, in one statement:
-      // nothing is left to write afterwards.
-      await finishWork(tx, item, { accountId: grant.jit_account_id, status: 'enabled', lastGrantId: grant.id, at: deps.clock.now() });
       // Activated past its end, the revocation is due now.
       return warning ?? (active.state === 'active' ? active.expires_at : now) ?? now;
     });
