@@ -218,6 +218,11 @@ export function createOffboarding(deps: OffboardingDeps) {
       await tx.selectFrom('tenants').select('id').where('id', '=', tenantId).forUpdate().executeTakeFirstOrThrow();
       const m = await memberTarget(tx, tenantId, operatorId);
       guard(m);
+      // A platform administrator reaches every tenant through the platform, not this membership:
+      // disabling it would report them offboarded while they kept their access here.
+      if (m.platformAdmin) {
+        throw conflict('this member is a platform administrator, whose access to every tenant comes from the platform: disabling them here would not end it; another platform administrator can disable them everywhere (POST /api/v1/operators/:id/disable), or end their sessions here');
+      }
       if (m.disabledAt) throw conflict('this member is already disabled here');
       if (m.roles.includes('owner')) await assertOwnerRemains(tx, tenantId, operatorId);
       await tx.updateTable('memberships').set({ disabled_at: clock.now() }).where('tenant_id', '=', tenantId).where('operator_id', '=', operatorId).execute();
@@ -265,6 +270,8 @@ export function createOffboarding(deps: OffboardingDeps) {
    * disableMember: whoever may not disable an owner may not bring one back either.
    */
   async function enableMember(tenantId: string, operatorId: string, actor: Actor, guard: (target: MemberTarget) => void): Promise<void> {
+    // As with disabling: someone else decides (only a platform administrator could reach the call).
+    if (actor.id === operatorId) throw forbidden('you cannot enable yourself');
     await db.transaction().execute(async (tx) => {
       await tx.selectFrom('tenants').select('id').where('id', '=', tenantId).forUpdate().executeTakeFirstOrThrow();
       guard(await memberTarget(tx, tenantId, operatorId));

@@ -121,6 +121,24 @@ describe('owner guards', () => {
     expect((await owner.api.post(`${T}/members/${pat.id}/end-sessions`, { reason: 'lost laptop' })).body).toEqual({ sessionsAndTokensEnded: 1 });
     expect((await pat.api.get('/api/v1/me')).status).toBe(401);
   });
+
+  it('a platform administrator cannot be disabled in one tenant (it would not end their access), nor enable themselves', async () => {
+    const slug = `pd-${hex}`;
+    const T = await newTenant(slug);
+    const owner = await addMember(server.url, server.admin, slug, `o.pd.${hex}@example.com`, ['owner']);
+    const pat = await platformAdminIn(slug, `pat.pd.${hex}@example.com`);
+    const refused = await owner.api.post(`${T}/members/${pat.id}/disable`, { reason: 'left the MSP' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toMatch(/^this member is a platform administrator, whose access to every tenant comes from the platform: disabling them here would not end it/);
+    // Nothing happened: still signed in, still a member here, not disabled.
+    expect((await pat.api.get('/api/v1/me')).status).toBe(200);
+    const members = (await owner.api.get(`${T}/members`)).body.items as Array<{ operator: { id: string }; disabledHere: boolean }>;
+    expect(members.find((m) => m.operator.id === pat.id)?.disabledHere).toBe(false);
+    // No one enables themselves, not even a platform administrator.
+    const self = await pat.api.post(`${T}/members/${pat.id}/enable`);
+    expect(self.status).toBe(403);
+    expect(self.body.error.message).toBe('you cannot enable yourself');
+  });
 });
 
 describe('SSH keys for the gateway', () => {
