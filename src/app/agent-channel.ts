@@ -15,6 +15,7 @@
  */
 import { sql, type Transaction } from 'kysely';
 import type { Clock } from '../core/clock.js';
+import { badRequest } from '../core/errors.js';
 import type { TrustChangeHook } from '../credentials/trust-signal.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
@@ -143,7 +144,8 @@ function pollReadsOf(deps: StateDeps) {
  * usual case for a poll) costs nothing, as the statement that recorded it acknowledged every
  * grant that version listed. Being seen is recorded with the authentication.
  */
-export async function noteApplied(db: AgentsDb, agent: Pick<AgentRow, 'id' | 'applied_version'>, applied: number, now: Date): Promise<void> {
+export async function noteApplied(db: AgentsDb, agent: Pick<AgentRow, 'id' | 'applied_version' | 'served_version'>, applied: number, now: Date): Promise<void> {
+  refuseUnserved(agent, applied);
   if (applied < 1 || applied <= Number(agent.applied_version)) return;
   const agentId = agent.id;
   await db
@@ -153,6 +155,7 @@ export async function noteApplied(db: AgentsDb, agent: Pick<AgentRow, 'id' | 'ap
         .set({ applied_version: String(applied) })
         .where('id', '=', agentId)
         .where('applied_version', '<', String(applied))
+        .where('served_version', '>=', String(applied))
         .returning('agents.id'),
     )
     .updateTable('agent_grants')
@@ -162,6 +165,16 @@ export async function noteApplied(db: AgentsDb, agent: Pick<AgentRow, 'id' | 'ap
     .where('added_version', '<=', String(applied))
     .where((eb) => eb.or([eb('removed_version', 'is', null), eb('removed_version', '>', String(applied))]))
     .execute();
+}
+
+/**
+ * An agent applies only what it was served. A version beyond that would mark grants the host was
+ * never told to drop as gone from it, and a later revocation as verified without the host.
+ */
+function refuseUnserved(agent: Pick<AgentRow, 'served_version'>, applied: number): void {
+  if (applied > Number(agent.served_version)) {
+    throw badRequest(`appliedVersion ${applied} was never served to this agent (the last served is ${agent.served_version})`);
+  }
 }
 
 export interface WaitOptions {
@@ -379,6 +392,8 @@ async function endRefusedGrant(deps: AppDeps, grantId: string, reason: string): 
 export async function recordHeartbeat(deps: Pick<AppDeps, 'db' | 'clock'>, agent: AgentRow, hb: Heartbeat): Promise<void> {
   const db = agentsDb(deps.db);
   const now = deps.clock.now();
+  // Before the health is stored: a heartbeat claiming an unserved version is refused whole.
+  refuseUnserved(agent, hb.health.appliedVersion);
   await db.updateTable('agents').set({ agent_version: hb.version, health: JSON.stringify(hb.health) }).where('id', '=', agent.id).execute();
   await noteApplied(db, agent, hb.health.appliedVersion, now);
 }

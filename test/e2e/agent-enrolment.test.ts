@@ -254,6 +254,18 @@ it('takes drift reports only about grants the agent was given: another host\'s g
   expect(audit.body.items.filter((e: { action: string }) => e.action.startsWith('drift.'))).toEqual([]);
 });
 
+it('refuses an applied version it never served (it would make a later revocation look verified without the host)', async () => {
+  const before = await server.tb.store.db.selectFrom('agents').select(['applied_version', 'served_version', 'health']).where('id', '=', agentId).executeTakeFirstOrThrow();
+  const beyond = Number(before.served_version) + 1;
+  const hb = await agent.call('POST', '/api/v1/agents/heartbeat', { version: '0.1.0', health: { appliedVersion: beyond } }, { timeoutMs: 10_000 });
+  expect(hb.status, hb.text).toBe(400);
+  expect(JSON.parse(hb.text).error.message).toBe(`appliedVersion ${beyond} was never served to this agent (the last served is ${before.served_version})`);
+  const poll = await agent.call('GET', `/api/v1/agents/desired-state?since=-1&applied=${beyond}`, undefined, { timeoutMs: 10_000 });
+  expect(poll.status, poll.text).toBe(400);
+  // Nothing of it was kept.
+  expect(await server.tb.store.db.selectFrom('agents').select(['applied_version', 'served_version', 'health']).where('id', '=', agentId).executeTakeFirstOrThrow()).toEqual(before);
+});
+
 it('an agent revoked by an admin is refused at once, even mid long poll, and its desired state is no longer served', async () => {
   const held = poll('since=1000&wait=20');
   await new Promise((r) => setTimeout(r, 300));
