@@ -15,6 +15,7 @@ import type { AgentClient } from '../../src/agent/http-client.js';
 import { httpRequest } from '../../src/agent/http-client.js';
 import { signRequest } from '../../src/agent-wire/signing.js';
 import { agentsDb } from '../../src/store/schema-agents.js';
+import { MAX_POLLS_PER_AGENT } from '../../src/http/routes/agent-routes.js';
 import { loadIdentity } from '../../src/agent/identity.js';
 import { agentClientFrom, hostTargetWithPolicy, startRestartableServer, type RestartableServer } from './agent-support.js';
 
@@ -252,6 +253,31 @@ it('takes drift reports only about grants the agent was given: another host\'s g
   expect((await server.admin.get(`${T}/alerts`)).body.items.length).toBe(alertsBefore);
   const audit = await server.admin.get(`${T}/audit?limit=200`);
   expect(audit.body.items.filter((e: { action: string }) => e.action.startsWith('drift.'))).toEqual([]);
+});
+
+it('one agent holds at most a few polls: a newer one answers the oldest (204), so a flood holds no more', async () => {
+  const current = await poll('since=-1&wait=0');
+  const since = (JSON.parse(current.text) as { version: number }).version;
+  const stop = new AbortController();
+  const answered: number[] = [];
+  let twoAnswered!: () => void;
+  const two = new Promise<void>((r) => (twoAnswered = r));
+  const flood = Array.from({ length: MAX_POLLS_PER_AGENT + 2 }, () =>
+    poll(`since=${since}&wait=25`, stop.signal).then(
+      (r) => {
+        answered.push(r.status);
+        if (answered.length === 2) twoAnswered();
+        return r.status;
+      },
+      () => 'aborted',
+    ),
+  );
+  // The two beyond the cap push out two older ones, answered at once with nothing new.
+  await two;
+  await new Promise((r) => setImmediate(r));
+  expect(answered).toEqual([204, 204]);
+  stop.abort();
+  expect((await Promise.all(flood)).filter((r) => r === 'aborted')).toHaveLength(MAX_POLLS_PER_AGENT);
 });
 
 it('refuses an applied version it never served (it would make a later revocation look verified without the host)', async () => {

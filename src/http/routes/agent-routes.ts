@@ -36,6 +36,8 @@ const agentJson = (a: AgentView): z.infer<typeof agentSchema> => ({
 
 /** The agent a signed request authenticated as (set by the channel's preValidation hook). */
 const agentOfRequest = new WeakMap<FastifyRequest, AuthenticatedAgent>();
+/** Long polls one agent may hold at once on this server; a newer one answers the oldest. */
+export const MAX_POLLS_PER_AGENT = 4;
 const rawBodies = new WeakMap<FastifyRequest, string>();
 function agentOf(request: FastifyRequest): AuthenticatedAgent {
   const a = agentOfRequest.get(request);
@@ -152,6 +154,7 @@ export const agentRoutes =
 
       // Held long polls would keep server.close() waiting: answer them (204) first.
       const open = new Set<AbortController>();
+      const pollsByAgent = new Map<string, AbortController[]>();
       channel.addHook('preClose', async () => {
         for (const c of open) c.abort();
       });
@@ -164,6 +167,13 @@ export const agentRoutes =
           await noteApplied(db, agent, request.query.applied, deps.clock.now());
           const abort = new AbortController();
           open.add(abort);
+          // An agent polls one at a time. A few may overlap (a connection that died unseen is still
+          // held here when the agent asks again); beyond that the oldest is answered (204) to make
+          // room, so one host cannot hold any number of sockets and buffers of this server.
+          const mine = pollsByAgent.get(agent.id) ?? [];
+          pollsByAgent.set(agent.id, mine);
+          mine.push(abort);
+          if (mine.length > MAX_POLLS_PER_AGENT) mine.shift()!.abort();
           // The client went away: stop waiting (the response's own close event).
           const onClose = () => abort.abort();
           reply.raw.once('close', onClose);
@@ -180,6 +190,9 @@ export const agentRoutes =
             return reply.status(200).send(state as never);
           } finally {
             open.delete(abort);
+            const i = mine.indexOf(abort);
+            if (i !== -1) mine.splice(i, 1);
+            if (mine.length === 0 && pollsByAgent.get(agent.id) === mine) pollsByAgent.delete(agent.id);
             reply.raw.off('close', onClose);
           }
         },
