@@ -7,6 +7,7 @@ import { classifyTargetError } from '../core/errors.js';
 import { backoffDelay } from '../core/retry.js';
 import { generatePassword } from '../secrets/password.js';
 import { finishWork, type WorkItem } from '../scheduler/work-queue.js';
+import { forgetSeenEntitlements } from './entitlement-lookup.js';
 import type { WorkOutcome } from '../scheduler/scheduler.js';
 import type { GrantRow, TargetRow } from '../store/schema.js';
 import { holdingStates } from '../core/lifecycle.js';
@@ -165,6 +166,8 @@ async function activateHoldingLease(deps: AppDeps, grant: GrantRow, read: Activa
   } catch (err) {
     const e = classifyTargetError(err);
     deps.log.warn({ grant: grant.id, target: target.id, errorClass: e.errorClass, err: e.message }, 'activation failed');
+    // The target says an entitlement a request found is gone: the next request asks again.
+    if (e.refusal === 'entitlement_missing') forgetSeenEntitlements(instance);
     if (e.retryable && item.attempts < maxActivationAttempts) {
       await deps.db.updateTable('grants').set({ last_error: e.message }).where('id', '=', grant.id).execute();
       return { type: 'defer', at: new Date(now.getTime() + backoffDelay(deps.retry, item.attempts)), error: e.message };

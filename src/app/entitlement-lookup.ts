@@ -7,7 +7,8 @@
  * there a "yes" is remembered for a minute (`entitlementSeen`): a burst of requests for one
  * directory group costs the directory one lookup, not one connection each. A "no" is never
  * remembered (a group created a moment ago is found), and an entitlement removed within the
- * minute fails the activation, which says so. Saving settings asks afresh every time.
+ * minute fails the activation, which says so and makes the next request ask again. Saving
+ * settings asks afresh every time.
  */
 import type { ConnectorContext, ConnectorInstance } from '../connectors/contract.js';
 
@@ -48,4 +49,9 @@ export async function entitlementSeen(instance: ConnectorInstance, ctx: Connecto
   if (map.size >= MAX_SEEN_PER_TARGET) map.clear();
   map.set(name, nowMs + ENTITLEMENT_SEEN_MS);
   return true;
+}
+
+/** After an activation the target refused for a missing entitlement: nothing this instance found is trusted any more. */
+export function forgetSeenEntitlements(instance: ConnectorInstance): void {
+  seen.delete(instance);
 }

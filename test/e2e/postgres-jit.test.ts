@@ -111,6 +111,31 @@ describe.each(['pglite', 'postgres'] as const)('PostgreSQL JIT role with Timebox
     expect((await psql(target, account.username, cred.body.password, 'select 1')).ok).toBe(false);
   });
 
+  it('an entitlement dropped on the target fails one activation, and the next request is refused at once', async () => {
+    const role = `gone_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client({ connectionString: target.db.url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE ROLE ${role} NOLOGIN`);
+      const ask = () => alice.post('/api/v1/tenants/default/requests', { targetId, entitlements: [role], durationSeconds: 600, reason: 'INC-4712 look at the role' });
+      const first = await ask();
+      expect(first.body.state, JSON.stringify(first.body)).toBe('active');
+      expect((await alice.post(`/api/v1/tenants/default/grants/${first.body.id}/revoke`, { reason: 'done' })).body.state).toBe('revoked');
+      await admin.query(`DROP ROLE ${role}`);
+      // Found a moment ago, so this request is taken; the target refuses its activation.
+      const second = await ask();
+      expect(second.status).toBe(201);
+      expect(second.body.state).toBe('failed');
+      expect(second.body.endReason).toMatch(/do not exist on the server/);
+      // That refusal is not forgotten: no second failed grant within the minute.
+      const third = await ask();
+      expect(third.status).toBe(400);
+      expect(third.body.error.message).toBe(`target "orders-db" has no entitlement named "${role}"`);
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('records every step in the audit log, and the chain verifies', async () => {
     const audit = await server.admin.get('/api/v1/tenants/default/audit?limit=200');
     const actions = audit.body.items.map((e: { action: string }) => e.action);
