@@ -290,7 +290,7 @@ describe('admins, exit codes and JSON', steps, () => {
 
   it('policies list says who must approve under each policy', async () => {
     const r = ok(await as('admin', ['policies', 'list']));
-    expect(r.stdout).toMatch(/^orders +orders-db +any +requester +1 of 1 person +4h +1h /m);
+    expect(r.stdout).toMatch(/^orders +orders-db +any +requester +1 of 1 person; break-glass allowed +4h +1h /m);
     expect(r.stdout).toMatch(/^vault +vault +any +requester +none \(at once\) +4h /m);
   });
 

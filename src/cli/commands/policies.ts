@@ -1,6 +1,6 @@
 /** `timebox policies add | list`. */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Role } from '../../api/types.js';
+import type { PolicyRules, Role } from '../../api/types.js';
 import { csvArg, durationArg, intArg } from '../args.js';
 import { connect, idArg, resolveTarget } from '../context.js';
 import { formatDuration } from '../duration.js';
@@ -37,14 +37,20 @@ function gatewayArg(value: string): GatewayOptions {
 const describeGateway = (g: GatewayOptions) =>
   list((Object.entries(GATEWAY_WORDS) as Array<[string, keyof GatewayOptions]>).filter(([, k]) => g[k]).map(([w]) => w), 'none');
 
-/** Who must approve, level by level: "none (at once)", or "1 of 2 people, then 2 of 1 group". */
-function describeApproval(levels: ReadonlyArray<{ approverIds: readonly string[]; groupIds: readonly string[]; quorum: number }>): string {
-  if (levels.length === 0) return 'none (at once)';
+/**
+ * Who must approve, level by level ("none (at once)", or "1 of 2 people, then 2 of 1 group"),
+ * then what lets a request past them: auto-approval rules by name, and break-glass.
+ */
+function describeApproval(rules: PolicyRules): string {
+  const levels = rules.approvalLevels;
   const from = (l: (typeof levels)[number]) =>
     [l.approverIds.length ? `${l.approverIds.length} ${l.approverIds.length === 1 ? 'person' : 'people'}` : '', l.groupIds.length ? `${l.groupIds.length} group${l.groupIds.length === 1 ? '' : 's'}` : '']
       .filter(Boolean)
       .join(' + ');
-  return levels.map((l) => `${l.quorum} of ${from(l)}`).join(', then ');
+  const parts = [levels.length === 0 ? 'none (at once)' : levels.map((l) => `${l.quorum} of ${from(l)}`).join(', then ')];
+  if (levels.length > 0 && rules.autoApprove.length > 0) parts.push(`at once if: ${rules.autoApprove.map((r) => r.name).join(', ')}`);
+  if (rules.breakGlass.allowed) parts.push('break-glass allowed');
+  return parts.join('; ');
 }
 
 export function registerPolicies(program: Command): void {
@@ -144,7 +150,7 @@ export function registerPolicies(program: Command): void {
           p.targetId ? (names.get(p.targetId) ?? p.targetId) : 'any',
           list(p.entitlements),
           list(p.requesterRoles),
-          describeApproval(p.rules.approvalLevels),
+          describeApproval(p.rules),
           formatDuration(p.maxDurationSeconds),
           formatDuration(p.defaultDurationSeconds),
           p.reasonMinLength,
