@@ -11,6 +11,10 @@ export async function serve(): Promise<void> {
     const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
     // A setting that cannot work: its own words, as a usage error (nothing was created).
     if (err instanceof SettingsError) throw new CliError(err.message, ExitCode.usage);
+    // The address to listen on is not one of this host's (or not a name at all).
+    if (e?.code === 'ENOTFOUND' || e?.code === 'EADDRNOTAVAIL' || e?.code === 'EAI_AGAIN') {
+      throw new CliError(`cannot listen on HOST=${process.env.HOST ?? '127.0.0.1'}: it is not an address of this machine (${e.code}); set HOST to one of its addresses, or 0.0.0.0 for all`, ExitCode.usage);
+    }
     if (e?.code === 'EADDRINUSE') {
       const where = e.address && e.port !== undefined ? `${e.address}:${e.port}` : 'the address to listen on';
       throw new CliError(`${where} is already in use (another Timebox server still running?): stop it, or start this one on another port with PORT=…`);

@@ -4,7 +4,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { failureClass } from '../net/failure-class.js';
+import { deliveryFailure } from './delivery-failure.js';
 import { refuseDisallowedLiteral, type OutboundPolicy } from '../net/outbound-policy.js';
 import type { ExportedEvent } from './exported-event.js';
 import { httpAuthorization, httpBatchBody, type HttpFormat } from './http-batch.js';
@@ -31,7 +31,7 @@ export function httpSink(opts: HttpSinkOptions): SiemSink {
         try {
           refuseDisallowedLiteral(opts.policy, opts.url.hostname.replace(/^\[(.*)\]$/, '$1'));
         } catch (err) {
-          reject(new Error(`collector unreachable (${failureClass(err)})`, { cause: err }));
+          reject(deliveryFailure('collector unreachable', err));
           return;
         }
         const request = opts.url.protocol === 'https:' ? https.request : http.request;
@@ -52,11 +52,11 @@ export function httpSink(opts: HttpSinkOptions): SiemSink {
             res.resume();
             const status = res.statusCode ?? 0;
             res.on('end', () => (status >= 200 && status < 300 ? resolve() : reject(new Error(`collector answered HTTP ${status}`))));
-            res.on('error', (err) => reject(new Error(`collector answer broke off (${failureClass(err)})`, { cause: err })));
+            res.on('error', (err) => reject(deliveryFailure('collector answer broke off', err)));
           },
         );
         const timer = setTimeout(() => req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })), timeoutMs);
-        req.on('error', (err) => reject(new Error(`collector unreachable (${failureClass(err)})`, { cause: err })));
+        req.on('error', (err) => reject(deliveryFailure('collector unreachable', err)));
         req.on('close', () => clearTimeout(timer));
         req.end(body);
       });

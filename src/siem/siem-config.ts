@@ -63,15 +63,32 @@ const readPem = (path: string | undefined, setting: string): string | undefined 
 /** The configured sinks (none when no SIEM setting is given). Settings were validated by config.ts. */
 export function siemSinksFromConfig(config: ServerConfig, policy: OutboundPolicy): SiemSink[] {
   const sinks: SiemSink[] = [];
+  // Settings of a sink that is not configured would be silently ignored: the operator meant something.
+  const orphans = [
+    ...(!config.TIMEBOX_SIEM_SYSLOG && config.TIMEBOX_SIEM_SYSLOG_CA ? ['TIMEBOX_SIEM_SYSLOG_CA without TIMEBOX_SIEM_SYSLOG'] : []),
+    ...(!config.TIMEBOX_SIEM_HTTP && config.TIMEBOX_SIEM_HTTP_TOKEN ? ['TIMEBOX_SIEM_HTTP_TOKEN without TIMEBOX_SIEM_HTTP'] : []),
+    ...(!config.TIMEBOX_SIEM_HTTP && config.TIMEBOX_SIEM_HTTP_CA ? ['TIMEBOX_SIEM_HTTP_CA without TIMEBOX_SIEM_HTTP'] : []),
+  ];
+  if (orphans.length) throw new SettingsError(`invalid server settings: ${orphans.join('; ')}: set the sink, or remove what belongs to it`);
+  if (config.TIMEBOX_SIEM_RETRY_BASE_MS > config.TIMEBOX_SIEM_RETRY_MAX_MS) {
+    throw new SettingsError(`invalid server settings: TIMEBOX_SIEM_RETRY_BASE_MS (${config.TIMEBOX_SIEM_RETRY_BASE_MS}) is above TIMEBOX_SIEM_RETRY_MAX_MS (${config.TIMEBOX_SIEM_RETRY_MAX_MS})`);
+  }
+  /** An address the outbound policy refuses is known at start when it is written as one. */
+  const refuseLiteral = (setting: string, host: string) => {
+    const problem = policy.literalProblem(host);
+    if (problem) throw new SettingsError(`invalid server settings: ${setting}: ${host} is ${problem}, which the server may not connect to unless TIMEBOX_OUTBOUND_ALLOW allows it`);
+  };
   if (config.TIMEBOX_SIEM_SYSLOG) {
     const target = parseSyslogUrl(config.TIMEBOX_SIEM_SYSLOG);
     if (typeof target === 'string') throw new SettingsError(`invalid server settings: TIMEBOX_SIEM_SYSLOG: ${target}`);
+    refuseLiteral('TIMEBOX_SIEM_SYSLOG', target.host);
     const ca = readPem(config.TIMEBOX_SIEM_SYSLOG_CA, 'TIMEBOX_SIEM_SYSLOG_CA');
     sinks.push(syslogSink({ ...target, ...(ca ? { ca } : {}), hostname: hostname(), policy }));
   }
   if (config.TIMEBOX_SIEM_HTTP) {
     const url = parseHttpCollectorUrl(config.TIMEBOX_SIEM_HTTP);
     if (typeof url === 'string') throw new SettingsError(`invalid server settings: TIMEBOX_SIEM_HTTP: ${url}`);
+    refuseLiteral('TIMEBOX_SIEM_HTTP', url.hostname.replace(/^\[(.*)\]$/, '$1'));
     const ca = readPem(config.TIMEBOX_SIEM_HTTP_CA, 'TIMEBOX_SIEM_HTTP_CA');
     sinks.push(
       httpSink({

@@ -5,7 +5,7 @@
  * syslog has no acknowledgement; a write that "succeeded" into a dying connection proves nothing).
  */
 import tls from 'node:tls';
-import { failureClass } from '../net/failure-class.js';
+import { deliveryFailure } from './delivery-failure.js';
 import { refuseDisallowedLiteral, type OutboundPolicy } from '../net/outbound-policy.js';
 import type { ExportedEvent } from './exported-event.js';
 import type { SiemSink } from './siem-streamer.js';
@@ -34,7 +34,7 @@ export function syslogSink(opts: SyslogSinkOptions): SiemSink {
         try {
           refuseDisallowedLiteral(opts.policy, opts.host);
         } catch (err) {
-          reject(new Error(`syslog delivery failed (${failureClass(err)})`, { cause: err }));
+          reject(deliveryFailure('syslog delivery failed', err));
           return;
         }
         let peerEnded = false;
@@ -59,7 +59,7 @@ export function syslogSink(opts: SyslogSinkOptions): SiemSink {
         });
         socket.on('close', () => {
           clearTimeout(timer);
-          if (failed) reject(new Error(`syslog delivery failed (${failureClass(failed)})`, { cause: failed }));
+          if (failed) reject(deliveryFailure('syslog delivery failed', failed));
           else if (!peerEnded) reject(new Error('syslog collector closed the connection abruptly'));
           else resolve();
         });

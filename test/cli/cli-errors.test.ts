@@ -107,6 +107,9 @@ describe('timebox serve with settings that cannot work', () => {
       [{ TIMEBOX_SIEM_SYSLOG: 'tls://siem.example.com:6514', TIMEBOX_SIEM_SYSLOG_CA: '/etc/passwd' }, /TIMEBOX_SIEM_SYSLOG_CA: \/etc\/passwd holds no PEM certificate/],
       [{ TIMEBOX_SIEM_SYSLOG: 'tls://siem.example.com:6514', TIMEBOX_SIEM_SYSLOG_CA: '/nonexistent/ca.pem' }, /TIMEBOX_SIEM_SYSLOG_CA: cannot read \/nonexistent\/ca.pem \(ENOENT\)/],
       [{ TIMEBOX_METRICS_TOKEN: 'correct horse battery staple' }, /TIMEBOX_METRICS_TOKEN: must be printable ASCII without spaces/],
+      [{ TIMEBOX_SIEM_HTTP: 'https://127.0.0.1:8088/services/collector' }, /TIMEBOX_SIEM_HTTP: 127\.0\.0\.1 is a loopback address, which the server may not connect to unless TIMEBOX_OUTBOUND_ALLOW allows it/],
+      [{ TIMEBOX_SIEM_HTTP_TOKEN: 'abc' }, /TIMEBOX_SIEM_HTTP_TOKEN without TIMEBOX_SIEM_HTTP: set the sink, or remove what belongs to it/],
+      [{ TIMEBOX_SIEM_SYSLOG: 'tls://siem.example.com', TIMEBOX_SIEM_RETRY_BASE_MS: '600000', TIMEBOX_SIEM_RETRY_MAX_MS: '10' }, /TIMEBOX_SIEM_RETRY_BASE_MS \(600000\) is above TIMEBOX_SIEM_RETRY_MAX_MS \(10\)/],
     ];
     for (const [settings, message] of cases) {
       const dataDir = path.join(server.dir, `never-${randomUUID()}`);
@@ -119,5 +122,11 @@ describe('timebox serve with settings that cannot work', () => {
       // No database, no master key, no signing key: the next start is a first start.
       await expect(access(dataDir), what).rejects.toThrow(/ENOENT/);
     }
+  });
+
+  it('names HOST when it is not an address of this machine', async () => {
+    const r = await runCli(['serve'], { env: { PORT: '0', HOST: '999.1.1.1', TIMEBOX_DATA_DIR: path.join(server.dir, `host-${randomUUID()}`), TIMEBOX_LOG_LEVEL: 'silent' } });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^timebox: cannot listen on HOST=999\.1\.1\.1: it is not an address of this machine \(ENOTFOUND\)/);
   });
 });

@@ -330,9 +330,14 @@ describe('generic JSON collector on the embedded store', () => {
     // Names and literals alike (net and tls skip `lookup` for a literal).
     for (const host of ['localhost', '127.0.0.1', '[::ffff:127.0.0.1]']) {
       const url = new URL(`http://${host}:${json.port}/ingest`);
-      await expect(httpSink({ url, format: 'json', policy: strict }).send([event])).rejects.toThrow(/address not allowed/);
+      // The operator's log names the setting that decides it.
+      await expect(httpSink({ url, format: 'json', policy: strict }).send([event])).rejects.toThrow(
+        'collector unreachable (address not allowed): the outbound address policy refuses it (TIMEBOX_OUTBOUND_ALLOW)',
+      );
       const bare = url.hostname.replace(/^\[(.*)\]$/, '$1');
-      await expect(syslogSink({ host: bare, port: json.port, hostname: 'h', policy: strict }).send([event])).rejects.toThrow(/address not allowed/);
+      await expect(syslogSink({ host: bare, port: json.port, hostname: 'h', policy: strict }).send([event])).rejects.toThrow(
+        'syslog delivery failed (address not allowed): the outbound address policy refuses it (TIMEBOX_OUTBOUND_ALLOW)',
+      );
     }
     expect(json.requests.length).toBe(before);
   });
