@@ -67,7 +67,9 @@ export async function authenticateAgent(db: AgentsDb, input: AgentAuthInput, now
   const timestampMs = Number(ts);
   const t = now();
   if (Math.abs(t - timestampMs) > SIGNATURE_WINDOW_MS) {
-    throw unauthorized(`the request timestamp is ${Math.round((t - timestampMs) / 1000)} s away from the server's time (allowed: ${SIGNATURE_WINDOW_MS / 1000} s); check the host's clock`);
+    const skew = Math.round((timestampMs - t) / 1000);
+    const side = skew > 0 ? `${skew} s ahead of` : `${-skew} s behind`;
+    throw unauthorized(`the request timestamp is ${side} the server's clock (allowed: ${SIGNATURE_WINDOW_MS / 1000} s either way); check the host's clock`);
   }
   let cached = publicKeys.get(agentId);
   if (!cached) {

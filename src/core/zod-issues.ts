@@ -102,6 +102,8 @@ const fieldWords: Record<string, string> = {
   durationSeconds: 'duration', maxDurationSeconds: 'maximum duration', defaultDurationSeconds: 'default duration',
   pendingTtlSeconds: 'time to wait for approval', startAt: 'start time', totp: 'authenticator code', caPem: 'CA certificate', emailTo: 'recipient email',
 };
+/** A route's wildcard parameter (`*`) is the rest of the path. */
+const quotedKey = (key: string) => (key === '*' ? 'the path' : key);
 
 /** `accountName` → `account name`, `smtpHost` → `SMTP host`, `expiryWarningSeconds` → `expiry warning`. */
 function words(name: string): string {
@@ -127,7 +129,7 @@ export function fieldLabel(path: string): string {
   const [root = '', ...rest] = segments;
   if (rest.length === 0) return wholeOf[root] ?? words(root);
   const label = rest
-    .map((s) => (/^\[\d+\]$/.test(s) ? `item ${Number(s.slice(1, -1)) + 1}` : s.startsWith('["') ? JSON.parse(s.slice(1, -1)) : words(s)))
+    .map((s) => (/^\[\d+\]$/.test(s) ? `item ${Number(s.slice(1, -1)) + 1}` : s.startsWith('["') ? quotedKey(JSON.parse(s.slice(1, -1)) as string) : words(s)))
     .join(' › ');
   return `${label}${placeOf[root] ?? ''}`;
 }

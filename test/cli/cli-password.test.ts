@@ -83,6 +83,9 @@ describe('members from the CLI', () => {
     const link = /Invitation link .*: (\S+)$/m.exec(added.stdout)?.[1];
     const list = await cli(['members', 'list', '--tenant', 'default']);
     expect(list.stdout).toMatch(/^Invited, not joined yet:\n(.*\n)?zed@example.com +approver +/m);
+    const notYet = await cli(['members', 'disable', 'zed@example.com', '--tenant', 'default', '--reason', 'wrong person']);
+    expect(notYet.code).toBe(4);
+    expect(notYet.stderr).toContain('zed@example.com is invited to tenant default but has not joined yet; to take the invitation back: timebox members uninvite zed@example.com');
     const withdrawn = await cli(['members', 'uninvite', 'ZED@example.com', '--tenant', 'default']);
     expect(withdrawn.code, withdrawn.stderr).toBe(0);
     expect(withdrawn.stdout).toBe('Withdrew the invitation of zed@example.com to default: its link no longer works.\n');

@@ -224,6 +224,13 @@ describe('requests the HTTP parser refuses', () => {
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error });
   });
 
+  it('a control character in a path the router takes whole is named as the path, not by its pattern', async () => {
+    const res = await fetch(new URL('/api/v1/me%00', server.url));
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { message: string } };
+    expect(body.error.message).toMatch(/^The path in the address must not contain control characters/);
+  });
+
   it('a path whose %-escape is no text (a lone surrogate) is a 400 in the API error shape', async () => {
     const res = await fetch(new URL('/api/v1/tenants/%ED%A0%80/audit', server.url));
     expect(res.status).toBe(400);

@@ -11,8 +11,12 @@ async function findMember(ctx: Ctx, who: string): Promise<Member> {
   const { items } = await ctx.api.pages('listMembers', { params: { tenant: await ctx.tenant() } });
   const wanted = who.trim().toLowerCase();
   const found = items.find((m) => m.operator.id === wanted || m.operator.email.toLowerCase() === wanted);
-  if (!found) throw new CliError(`no member ${JSON.stringify(who)} in tenant ${await ctx.tenant()}; see timebox members list`, ExitCode.notFound);
-  return found;
+  if (found) return found;
+  const tenant = await ctx.tenant();
+  // Invited but not joined: say so, and how to take the invitation back.
+  const invited = await ctx.api.call('listInvitations', { params: { tenant } }).then((r) => r.items.some((i) => i.email.toLowerCase() === wanted), () => false);
+  if (invited) throw new CliError(`${who} is invited to tenant ${tenant} but has not joined yet; to take the invitation back: timebox members uninvite ${who}`, ExitCode.notFound);
+  throw new CliError(`no member ${JSON.stringify(who)} in tenant ${tenant}; see timebox members list`, ExitCode.notFound);
 }
 
 const invitationTable = (items: PendingInvitation[], empty = '') =>
