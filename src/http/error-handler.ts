@@ -103,13 +103,14 @@ export function installErrorHandlers(app: FastifyInstance): void {
  * Errors the router raises before any hook or route runs: a path whose %-escapes do not decode
  * (FST_ERR_BAD_URL). Answered in the API's error shape like every other refusal.
  */
-export function frameworkErrorHandler(err: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply): void {
+export function frameworkErrorHandler(err: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply): number {
   const mapped: Mapped =
     err.code === 'FST_ERR_BAD_URL'
       ? { status: 400, code: 'bad_request', message: 'the URL is not valid: a %-escape in its path does not decode to text' }
       : { status: 500, code: 'internal', message: 'internal error' };
   if (mapped.status >= 500) request.log.error({ err }, 'router error');
   void reply.status(mapped.status).send(body(mapped));
+  return mapped.status;
 }
 
 /**

@@ -76,7 +76,12 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: fastifyTrustProxy(deps.trustProxy ?? { kind: 'none' }),
     clientErrorHandler,
-    frameworkErrors: frameworkErrorHandler,
+    // Refused before routing, so no route hook sees them: counted here (no route pattern).
+    frameworkErrors: (err, request, reply) => {
+      const started = performance.now();
+      const status = frameworkErrorHandler(err, request, reply);
+      deps.observeRequest?.(request.method, undefined, status, (performance.now() - started) / 1000);
+    },
   }).withTypeProvider<ZodTypeProvider>();
 
   const { db, audit, clock } = deps;

@@ -136,10 +136,16 @@ describe('/metrics scraped by Prometheus', () => {
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
     expect((await scrape(server.url, 'Bearer wrong-token-of-some-length')).status).toBe(401);
     expect((await scrape(server.url, token)).status).toBe(401);
+    // A path refused before routing (its %-escape is no text) is counted too, under no route.
+    const count400 = (text: string) => Number(/^timebox_http_request_duration_seconds_count\{method="GET",route="unmatched",status_class="4xx"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    const before = count400(await (await scrape(server.url, `Bearer ${token}`)).text());
+    expect((await fetch(new URL('/api/v1/tenants/%ED%A0%80/grants', server.url))).status).toBe(400);
     const ok = await scrape(server.url, `Bearer ${token}`);
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toMatch(/^text\/plain/);
-    expect(await ok.text()).toMatch(/^timebox_overdue_revocations \d+$/m);
+    const text = await ok.text();
+    expect(text).toMatch(/^timebox_overdue_revocations \d+$/m);
+    expect(count400(text)).toBe(before + 1);
 
     expect((await scrape(plain.url, `Bearer ${token}`)).status).toBe(404);
 
