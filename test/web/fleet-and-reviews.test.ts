@@ -89,6 +89,8 @@ describe('fleet, reviews and every target kind in the dashboard', () => {
     // web-01 is enrolled and reports its health before anyone looks.
     const token = await server.admin.post(`${T}/agents/enrolment-tokens`, { name: 'web-01', expiresInMinutes: 10 });
     web01 = await enrol(token.body.token, 'web-01.example.test');
+    // As a real agent does: it is served its state first, then reports having applied it.
+    expect((await web01.call('GET', '/api/v1/agents/desired-state?since=-1&wait=0', undefined, { timeoutMs: 5_000 })).status).toBe(200);
     const beat = await web01.call('POST', '/api/v1/agents/heartbeat', { version: '0.1.0', health: { appliedVersion: 1, grants: { active: 2 }, failing: 1, journalBacklog: 3 } }, { timeoutMs: 5_000 });
     expect(beat.status).toBe(200);
 
