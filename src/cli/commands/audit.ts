@@ -46,16 +46,14 @@ class ExportTally extends Transform {
   checkpoints = 0;
   /** The start of the current line, up to the length that tells the two kinds apart. */
   #head = Buffer.alloc(0);
-  #atStart = true;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     let from = 0;
     while (from < chunk.length) {
       const nl = chunk.indexOf(0x0a, from);
       const end = nl === -1 ? chunk.length : nl;
-      if (this.#atStart || this.#head.length < CHECKPOINT_LINE.length) {
+      if (this.#head.length < CHECKPOINT_LINE.length) {
         this.#head = Buffer.concat([this.#head, chunk.subarray(from, Math.min(end, from + CHECKPOINT_LINE.length))]).subarray(0, CHECKPOINT_LINE.length);
-        this.#atStart = false;
       }
       if (nl === -1) break;
       this.#count();
@@ -73,7 +71,6 @@ class ExportTally extends Transform {
     if (this.#head.equals(CHECKPOINT_LINE)) this.checkpoints++;
     else this.events++;
     this.#head = Buffer.alloc(0);
-    this.#atStart = true;
   }
 }
 

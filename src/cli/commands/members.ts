@@ -14,10 +14,16 @@ async function findMember(ctx: Ctx, who: string): Promise<Member> {
   if (found) return found;
   const tenant = await ctx.tenant();
   // Invited but not joined: say so, and how to take the invitation back.
-  const invited = await ctx.api.call('listInvitations', { params: { tenant } }).then((r) => r.items.some((i) => i.email.toLowerCase() === wanted), () => false);
+  const invited = await ctx.api.call('listInvitations', { params: { tenant } }).then((r) => invitationOf(r.items, who), () => undefined);
   if (invited) throw new CliError(`${who} is invited to tenant ${tenant} but has not joined yet; to take the invitation back: timebox members uninvite ${who}`, ExitCode.notFound);
   throw new CliError(`no member ${JSON.stringify(who)} in tenant ${tenant}; see timebox members list`, ExitCode.notFound);
 }
+
+/** A pending invitation by its email (any case) or its id. */
+const invitationOf = (items: PendingInvitation[], which: string) => {
+  const wanted = which.trim().toLowerCase();
+  return items.find((i) => i.id === wanted || i.email.toLowerCase() === wanted);
+};
 
 const invitationTable = (items: PendingInvitation[], empty = '') =>
   table(['EMAIL', 'ROLES', 'LINK WORKS UNTIL', 'ID'], items.map((i) => [i.email, i.roles.join(','), when(i.expiresAt), i.id]), empty);
@@ -167,8 +173,7 @@ export function registerMembers(program: Command): void {
       const ctx = await connect(cmd);
       const tenant = await ctx.tenant();
       const { items } = await ctx.api.call('listInvitations', { params: { tenant } });
-      const wanted = which.trim().toLowerCase();
-      const found = items.find((i) => i.id === wanted || i.email.toLowerCase() === wanted);
+      const found = invitationOf(items, which);
       if (!found) throw new CliError(`no pending invitation ${JSON.stringify(which)} in tenant ${tenant}; see timebox members invitations`, ExitCode.notFound);
       await ctx.api.call('withdrawInvitation', { params: { tenant, invitationId: found.id } });
       if (ctx.json) return printJson({ withdrawn: true, invitation: found });
