@@ -13,6 +13,7 @@ import type { AuditInput } from '../audit/types.js';
 import type { GrantRow } from '../store/schema.js';
 import type { Actor, AppDeps } from './deps.js';
 import { applyGrantEvent } from './grant-transitions.js';
+import { type Write, writeTogether } from '../store/write-together.js';
 import { requireFreshTotp } from '../auth/totp.js';
 import { approversAt, grantSummary, resolveLevels, summaryOf } from './approvers.js';
 import { requesterCannotAsk, rolesOf, standingProblem } from './requester-standing.js';
@@ -151,23 +152,21 @@ async function decideOnce(
       if (outside) throw policyViolation(`the new start is outside policy "${policy?.name}": ${outside}`);
     }
 
-    await tx
-      .insertInto('approvals')
-      .values({
-        id: randomUUID(),
-        tenant_id: tenantId,
-        subject_type: 'grant',
-        subject_id: grant.id,
-        grant_id: grant.id,
-        level,
-        approver_id: approverId,
-        decision: input.decision,
-        reason: input.reason ?? null,
-        duration_seconds: input.durationSeconds ?? null,
-        start_at: input.startAt ?? null,
-        created_at: now,
-      })
-      .execute();
+    // Sent with the change the decision leads to, in one statement (below).
+    const recorded = tx.insertInto('approvals').values({
+      id: randomUUID(),
+      tenant_id: tenantId,
+      subject_type: 'grant',
+      subject_id: grant.id,
+      grant_id: grant.id,
+      level,
+      approver_id: approverId,
+      decision: input.decision,
+      reason: input.reason ?? null,
+      duration_seconds: input.durationSeconds ?? null,
+      start_at: input.startAt ?? null,
+      created_at: now,
+    });
     const changes: Record<string, unknown> = {};
     if (input.decision === 'approve' && (input.durationSeconds !== undefined || input.startAt)) {
       grant = await tx
@@ -199,20 +198,23 @@ async function decideOnce(
     const everyApprover = [...new Set(levels.flatMap((l) => l.approverIds))].filter((a) => a !== approverId && a !== grant.operator_id);
     // The requester hears of every decision, final or not.
     const told = input.decision === 'deny' ? 'denied' : input.durationSeconds !== undefined ? 'shortened' : 'approved';
-    await deps.notifier?.enqueueAll(tx, tenantId, [
+    const messages = await deps.notifier?.enqueueAllWrite(tx, tenantId, [
       { event: { type: 'approver_acted', grant: summary, by: approverId, decision: input.decision, level }, recipients: { operatorIds: everyApprover } },
       {
         event: { type: 'request_decided', grant: summary, decision: told, by: approverId, level, final: after.status !== 'pending', reason: input.reason ?? null },
         recipients: { operatorIds: [grant.operator_id] },
       },
     ]);
+    // The decision's row and its messages, written with the grant's change.
+    const alongside: Write[] = [recorded, ...(messages ? [messages] : [])];
 
     if (after.status === 'denied') {
-      return applyGrantEvent(deps, tx, grant, { type: 'deny', reason: input.reason || 'denied by an approver' }, actor, { audit: [decided] });
+      return applyGrantEvent(deps, tx, grant, { type: 'deny', reason: input.reason || 'denied by an approver' }, actor, { audit: [decided], alongside });
     }
     if (after.status === 'approved') {
-      return applyGrantEvent(deps, tx, grant, { type: 'approve' }, actor, { reason: `approved at every level (last: level ${level})`, audit: [decided] });
+      return applyGrantEvent(deps, tx, grant, { type: 'approve' }, actor, { reason: `approved at every level (last: level ${level})`, audit: [decided], alongside });
     }
+    await writeTogether(tx, alongside);
     if (after.level === level) {
       await deps.audit.append(tx, decided);
     } else {

@@ -11,6 +11,7 @@ import type { MetricsRecorder } from '../metrics/metrics.js';
 import type { KeyedLimiter } from '../scheduler/keyed-limiter.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
+import type { Write } from '../store/write-together.js';
 
 /** Queues messages in the caller's transaction (email, webhooks); absent means nobody is told. */
 export interface NotificationQueue {
@@ -22,6 +23,12 @@ export interface NotificationQueue {
   ): Promise<void>;
   /** Several messages of one decision: one lookup and one insert for all of them. */
   enqueueAll(tx: Transaction<Database>, tenantId: string, items: ReadonlyArray<{ event: { type: string } & Record<string, unknown>; recipients: { operatorIds: string[] } }>): Promise<void>;
+  /** enqueueAll's insert, not run, for the caller's own statement (null: nobody to tell). */
+  enqueueAllWrite(
+    tx: Transaction<Database>,
+    tenantId: string,
+    items: ReadonlyArray<{ event: { type: string } & Record<string, unknown>; recipients: { operatorIds: string[] } }>,
+  ): Promise<Write | null>;
 }
 
 export interface AppDeps {

@@ -12,7 +12,7 @@
 import { sql, type Transaction } from 'kysely';
 import type { Database, GrantRow } from '../store/schema.js';
 import { finishTogetherWrites, type AccountUpdate, type WorkItem } from '../scheduler/work-queue.js';
-import { writeTogether } from '../store/write-together.js';
+import { type Write, writeTogether } from '../store/write-together.js';
 import type { WorkKind } from '../core/lifecycle.js';
 import type { Actor } from './deps.js';
 import { applyGrantEvents, plan, StaleGrantError, toSnapshot, type GrantStep, type Plan, type TransitionDeps } from './grant-transitions.js';
@@ -32,6 +32,8 @@ export async function applyGrantChangesTogether(
   tx: Transaction<Database>,
   changes: readonly GrantChange[],
   actor: Actor,
+  /** Writes of the same changes to other rows (alerts resolved), in the same statement. */
+  alongside: readonly Write[] = [],
 ): Promise<void> {
   const now = deps.clock.now();
   const plain: Array<{ change: GrantChange; p: Plan; unscheduled: WorkKind[] }> = [];
@@ -49,7 +51,10 @@ export async function applyGrantChangesTogether(
       });
     }
   }
-  if (plain.length === 0) return;
+  if (plain.length === 0) {
+    if (alongside.length) await writeTogether(tx, alongside);
+    return;
+  }
   // Rows in id order, as every other writer of several grants takes them.
   plain.sort((a, b) => (a.change.grant.id < b.change.grant.id ? -1 : 1));
   const col = <T>(f: (x: (typeof plain)[number]) => T) => plain.map(f);
@@ -74,7 +79,7 @@ export async function applyGrantChangesTogether(
   // touch different rows. A stale grant throws and the caller's transaction undoes them all.
   const audit = deps.audit.appendManyWrite(tx, plain.flatMap((x) => x.p.events));
   const finished = finishTogetherWrites(plain.map((x) => ({ item: x.change.finish.item, account: x.change.finish.account, unschedule: x.unscheduled })));
-  const updated = await writeTogether<{ id: string }>(tx, [...(audit ? [audit] : []), ...finished, update]);
+  const updated = await writeTogether<{ id: string }>(tx, [...alongside, ...(audit ? [audit] : []), ...finished, update]);
   if (updated.length !== plain.length) {
     const written = new Set(updated.map((r) => r.id));
     throw new StaleGrantError(plain.find((x) => !written.has(x.change.grant.id))!.change.grant.id);

@@ -64,6 +64,12 @@ export interface GrantEventOptions {
    * work the transition unschedules, in one statement (`finishWork`).
    */
   finish?: { item: WorkItem; account?: AccountUpdate | undefined };
+  /**
+   * Writes of the same change to other rows, in the grant's statement (before the grant's own
+   * write when they cannot share it): a new grant's request and JIT account, which it
+   * references; a revoked grant's alerts, resolved.
+   */
+  alongside?: readonly Write[];
 }
 
 export async function applyGrantEvent(
@@ -239,9 +245,12 @@ async function writeGrantAndPlan(
   p: Plan,
   now: Date,
   finish: GrantEventOptions['finish'],
+  /** Writes of the same change to other rows (see GrantEventOptions.alongside), first. */
+  alongside: readonly Write[] = [],
 ): Promise<GrantRow | undefined> {
   const { writes, together } = planWrites(deps, tx, ids, p, now, finish);
-  if (together) return (await writeTogether<GrantRow>(tx, [...writes, grantWrite]))[0];
+  if (together) return (await writeTogether<GrantRow>(tx, [...alongside, ...writes, grantWrite]))[0];
+  for (const write of alongside) await writeTogether(tx, [write]);
   const [stored] = await writeTogether<GrantRow>(tx, [grantWrite]);
   if (!stored) return undefined;
   // One by one, in order: here two writes may touch the same row (a retry scheduled again as its
@@ -272,7 +281,7 @@ export async function applyGrantEvents(
     .where('id', '=', grant.id)
     .where('version', '=', grant.version)
     .returningAll();
-  const updated = await writeGrantAndPlan(deps, tx, update, grant, p, now, opts.finish);
+  const updated = await writeGrantAndPlan(deps, tx, update, grant, p, now, opts.finish, opts.alongside);
   if (!updated) throw new StaleGrantError(grant.id);
   return updated;
 }
@@ -308,7 +317,7 @@ export async function insertGrant(
     .insertInto('grants')
     .values({ ...values, ...(steps.length ? columnsOf(p.next, now) : {}), ...opts.extra })
     .returningAll();
-  const stored = await writeGrantAndPlan(deps, tx, insert, values, p, now, undefined);
+  const stored = await writeGrantAndPlan(deps, tx, insert, values, p, now, undefined, opts.alongside);
   if (!stored) throw new Error(`grant ${values.id} was not stored`);
   return stored;
 }

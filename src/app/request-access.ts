@@ -22,6 +22,7 @@ import { checkJitSettings, type JitRules } from './jit-settings.js';
 import { ensureAccountUsable, firstUsableName } from './account-ownership.js';
 import { entitlementSeen } from './entitlement-lookup.js';
 import { lockPerson } from './person-lock.js';
+import type { Write } from '../store/write-together.js';
 
 export interface AccessAsk {
   targetId: string;
@@ -169,24 +170,27 @@ export async function requestAccess(
         .where('operator_id', '=', who.operatorId)
         .where('status', '<>', 'deleted')
         .executeTakeFirst());
-    let account: JitAccountRow;
+    let account: Pick<JitAccountRow, 'id' | 'username'>;
     // The request's events, written in one statement with those of its routing.
     const audit: AuditInput[] = [];
+    // The request's rows (and a new JIT account), written in the grant's statement, first.
+    const writes: Write[] = [];
     if (current) {
       // KEY SHARE: a delete (FOR UPDATE) that starts now waits for this request and then refuses,
       // a grant exists; the plain updates of activations and revocations (status, lease) do not
       // wait, so a transaction of theirs holding the audit chain never waits on this one.
-      account = await tx.selectFrom('jit_accounts').selectAll().where('id', '=', current.id).forKeyShare().executeTakeFirstOrThrow();
-      if (account.status === 'deleting' || account.status === 'deleted') {
-        throw conflict(`your JIT account ${account.username} on this target is being deleted; ask again once it is gone`);
+      const held = await tx.selectFrom('jit_accounts').selectAll().where('id', '=', current.id).forKeyShare().executeTakeFirstOrThrow();
+      if (held.status === 'deleting' || held.status === 'deleted') {
+        throw conflict(`your JIT account ${held.username} on this target is being deleted; ask again once it is gone`);
       }
-      if (!existing && ask.accountName && account.username !== username) {
-        throw conflict(`your JIT account on this target is "${account.username}" (created by your other request a moment ago); its name cannot be changed`);
+      if (!existing && ask.accountName && held.username !== username) {
+        throw conflict(`your JIT account on this target is "${held.username}" (created by your other request a moment ago); its name cannot be changed`);
       }
+      account = held;
     } else {
-      account = await tx
-        .insertInto('jit_accounts')
-        .values({
+      account = { id: newAccountId, username };
+      writes.push(
+        tx.insertInto('jit_accounts').values({
           id: newAccountId,
           tenant_id: tenantId,
           target_id: target.id,
@@ -195,14 +199,8 @@ export async function requestAccess(
           status: 'provisioning',
           created_at: now,
           updated_at: now,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow()
-        .catch((err: unknown) => {
-          // Another person took the name between the check above and now.
-          if (isUniqueViolation(err)) throw conflict(`the account name "${username}" is already used by another person on this target; choose another`);
-          throw err;
-        });
+        }),
+      );
       audit.push({
         tenantId,
         actor,
@@ -211,9 +209,8 @@ export async function requestAccess(
         after: { username, targetId: target.id, operatorId: who.operatorId },
       });
     }
-    await tx
-      .insertInto('access_requests')
-      .values({
+    writes.push(
+      tx.insertInto('access_requests').values({
         id: requestId,
         tenant_id: tenantId,
         requester_id: who.operatorId,
@@ -226,8 +223,8 @@ export async function requestAccess(
         requested_start_at: ask.startAt ?? null,
         created_at: now,
         public_key: ask.publicKey ?? null,
-      })
-      .execute();
+      }),
+    );
     audit.push({
       tenantId,
       actor,
@@ -267,7 +264,12 @@ export async function requestAccess(
       created_at: now,
       updated_at: now,
     };
-    return routeRequest(deps, tx, requested, evaluation.route, rules, policy.name, actor, audit, { requesterEmail: who.email, targetName: target.name, reason });
+    const about = { requesterEmail: who.email, targetName: target.name, reason };
+    return routeRequest(deps, tx, requested, evaluation.route, rules, policy.name, actor, { audit, writes }, about).catch((err: unknown) => {
+      // Another person took the account name between the check above and now.
+      if (isLiveAccountClash(err)) throw conflict(`the account name "${username}" is already used by another person on this target; choose another`);
+      throw err;
+    });
   });
   // An activating grant is run at once by the caller (`runNow`, as every route does; the
   // scheduler's sweep otherwise): only work due later needs the timer aimed. A request waiting
@@ -332,7 +334,13 @@ async function countOpenGrants(db: Kysely<Database> | Transaction<Database>, ope
   return Number(open.n);
 }
 
-const isUniqueViolation = (err: unknown) => typeof err === 'object' && err !== null && (err as { code?: unknown }).code === '23505';
+/** A unique violation of the live JIT accounts' indexes (a name, an owner): the driver's fields, not its words. */
+const LIVE_ACCOUNT_INDEXES: readonly unknown[] = ['jit_accounts_live_name', 'jit_accounts_live_owner'];
+function isLiveAccountClash(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; constraint?: unknown };
+  return e.code === '23505' && LIVE_ACCOUNT_INDEXES.includes(e.constraint);
+}
 
 function chooseUsername(
   existing: Pick<JitAccountRow, 'username'> | undefined,

@@ -30,6 +30,7 @@ import { applyGrantEvents, StaleGrantError, type GrantStep } from './grant-trans
 import { applyGrantChangesTogether, type GrantChange } from './grant-changes-together.js';
 import { handleOf, latestEnd, loadGrant } from './grant-queries.js';
 import { connectorFor } from './targets.js';
+import type { Write } from '../store/write-together.js';
 
 const isDue = (g: GrantRow, now: Date) => g.state === 'active' && g.expires_at !== null && now >= g.expires_at;
 const isRevoking = (g: GrantRow) => g.state === 'revoking' || g.state === 'revoke_failed';
@@ -154,8 +155,8 @@ async function record(deps: AppDeps, runs: Run[]): Promise<void> {
   if (together) {
     try {
       await deps.db.transaction().execute(async (tx) => {
-        await applyGrantChangesTogether(deps, tx, runs.map((r) => changeOf(deps, r, r.grant)), systemActor);
-        await resolveAlerts(deps, tx, runs.filter((r) => !r.failure).map((r) => r.grant.id));
+        const resolved = resolveAlerts(deps, tx, runs.filter((r) => !r.failure).map((r) => r.grant.id));
+        await applyGrantChangesTogether(deps, tx, runs.map((r) => changeOf(deps, r, r.grant)), systemActor, resolved);
       });
     } catch (err) {
       if (!(err instanceof StaleGrantError)) throw err;
@@ -190,35 +191,36 @@ function changeOf(deps: AppDeps, r: Run, g: GrantRow): GrantChange {
   return { grant: g, steps, lastError: null, finish: { item: r.item, account } };
 }
 
-/** One grant's outcome in the caller's transaction; true when the grant is revoked. */
-async function recordOne(deps: AppDeps, tx: Tx, r: Run, g: GrantRow | undefined): Promise<boolean> {
+/** One grant's outcome in the caller's transaction (a revoked grant's alerts resolved with it). */
+async function recordOne(deps: AppDeps, tx: Tx, r: Run, g: GrantRow | undefined): Promise<void> {
   if (!g) {
     await finishWork(tx, r.item);
-    return false;
+    return;
   }
   const c = changeOf(deps, r, g);
-  await applyGrantEvents(deps, tx, g, c.steps, systemActor, { extra: { last_error: c.lastError ?? null }, finish: c.finish });
-  return !r.failure;
+  const alongside = r.failure ? [] : resolveAlerts(deps, tx, [g.id]);
+  await applyGrantEvents(deps, tx, g, c.steps, systemActor, { extra: { last_error: c.lastError ?? null }, finish: c.finish, alongside });
 }
 
-/** A revoked grant's critical alerts (its failed attempts) are resolved: one statement for a batch. */
-async function resolveAlerts(deps: AppDeps, tx: Tx, grantIds: string[]): Promise<void> {
-  if (grantIds.length === 0) return;
-  await tx
-    .updateTable('alerts')
-    .set({ resolved_at: deps.clock.now() })
-    .where('grant_id', 'in', grantIds)
-    .where('resolved_at', 'is', null)
-    .where('severity', '=', 'critical')
-    .execute();
+/**
+ * A revoked grant's critical alerts (its failed attempts) resolved: one write for a batch, sent in
+ * the statement of the grants' own writes.
+ */
+function resolveAlerts(deps: AppDeps, tx: Tx, grantIds: string[]): Write[] {
+  if (grantIds.length === 0) return [];
+  return [
+    tx
+      .updateTable('alerts')
+      .set({ resolved_at: deps.clock.now() })
+      .where('grant_id', 'in', grantIds)
+      .where('resolved_at', 'is', null)
+      .where('severity', '=', 'critical'),
+  ];
 }
 
 /** One grant in its own transaction; on a concurrent update it reloads and retries once. */
 async function persist(deps: AppDeps, r: Run): Promise<void> {
-  const one = (g: GrantRow | undefined) =>
-    deps.db.transaction().execute(async (tx) => {
-      if (await recordOne(deps, tx, r, g)) await resolveAlerts(deps, tx, [r.grant.id]);
-    });
+  const one = (g: GrantRow | undefined) => deps.db.transaction().execute((tx) => recordOne(deps, tx, r, g));
   try {
     await one(r.grant);
   } catch (err) {

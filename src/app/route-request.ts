@@ -11,6 +11,7 @@ import type { PolicyRules } from '../core/policy-rules.js';
 import { scheduleWork } from '../scheduler/work-queue.js';
 import type { AuditInput } from '../audit/types.js';
 import type { Database, GrantRow, NewGrant } from '../store/schema.js';
+import type { Write } from '../store/write-together.js';
 import type { Actor, AppDeps } from './deps.js';
 import { insertGrant } from './grant-transitions.js';
 import { approversAt, summaryOf, tenantAdmins } from './approvers.js';
@@ -23,18 +24,22 @@ export async function routeRequest(
   rules: PolicyRules,
   policyName: string,
   actor: Actor,
-  /** Events of the request written before the routing's own (the request, a new JIT account). */
-  audit: readonly AuditInput[],
+  /**
+   * What the request itself writes (its row, a new JIT account) and their events: in the grant's
+   * statement, before the routing's own.
+   */
+  request: { audit: readonly AuditInput[]; writes: readonly Write[] },
   /** Who asked, on what target and why, for the messages (known to the caller: no read). */
   about: { requesterEmail: string; targetName: string; reason: string },
 ): Promise<GrantRow> {
   const system: Actor = { type: 'system', id: null };
+  const { audit, writes: alongside } = request;
   if (route.kind === 'auto') {
-    return insertGrant(deps, tx, values, [{ event: { type: 'approve' }, reason: `approved automatically by policy "${policyName}" (${route.rule})` }], system, { audit });
+    return insertGrant(deps, tx, values, [{ event: { type: 'approve' }, reason: `approved automatically by policy "${policyName}" (${route.rule})` }], system, { audit, alongside });
   }
   if (route.kind === 'break_glass') {
     const now = deps.clock.now();
-    const active = await insertGrant(deps, tx, values, [{ event: { type: 'approve' }, reason: 'break-glass: emergency access without approval' }], actor, { audit });
+    const active = await insertGrant(deps, tx, values, [{ event: { type: 'approve' }, reason: 'break-glass: emergency access without approval' }], actor, { audit, alongside });
     await tx.insertInto('reviews').values({ id: randomUUID(), tenant_id: active.tenant_id, grant_id: active.id, owed_since: now }).execute();
     await tx
       .insertInto('alerts')
@@ -65,6 +70,7 @@ export async function routeRequest(
     const first = rules.approvalLevels[0]!;
     const approvers = (await approversAt(tx, values.tenant_id, first)).filter((a) => a !== values.operator_id);
     const grant = await insertGrant(deps, tx, values, [], actor, {
+      alongside,
       audit: [
         ...audit,
         {

@@ -12,6 +12,7 @@ import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
 import type { NotificationsTable, WebhookFormat } from '../store/schema-notifications.js';
 import { notifyDb } from './db.js';
+import { type Write, writeTogether } from '../store/write-together.js';
 import { notificationEventSchema, type NotificationEvent } from './events.js';
 import { renderMessage } from './render.js';
 import { webhookPayload } from './webhook-payloads.js';
@@ -42,6 +43,15 @@ export interface Notifier {
   ): Promise<void>;
   /** Several events of one decision, as enqueue would add them one by one, in one lookup and one insert. */
   enqueueAll(tx: Transaction<Database> | Kysely<Database>, tenantId: string, items: ReadonlyArray<{ event: NotificationEvent; recipients: { operatorIds: string[] } }>): Promise<void>;
+  /**
+   * enqueueAll's insert, not run: for the caller to send in the statement of its own writes
+   * (write-together.ts). Null when nobody is to be told.
+   */
+  enqueueAllWrite(
+    tx: Transaction<Database> | Kysely<Database>,
+    tenantId: string,
+    items: ReadonlyArray<{ event: NotificationEvent; recipients: { operatorIds: string[] } }>,
+  ): Promise<Write | null>;
 }
 
 function idsIn(event: NotificationEvent): string[] {
@@ -68,12 +78,12 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     throw new Error(`malformed notification event ${String((input as { type?: unknown }).type)}: ${where}`);
   };
 
-  async function enqueueAll(
+  async function enqueueAllWrite(
     tx: Transaction<Database> | Kysely<Database>,
     tenantId: string,
     items: ReadonlyArray<{ event: NotificationEvent; recipients: { operatorIds: string[] } }>,
-  ): Promise<void> {
-    if (items.length === 0) return;
+  ): Promise<Write | null> {
+    if (items.length === 0) return null;
     const events = items.map((i) => parse(i.event));
     const now = clock.now();
     const wantedOf = items.map((i) => [...new Set(i.recipients.operatorIds)]);
@@ -121,16 +131,22 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         });
       }
     });
-    if (rows.length === 0) return;
-    await notifyDb(tx).insertInto('notifications').values(rows).execute();
+    if (rows.length === 0) return null;
     if (emailed > 0 && !hasSmtp && warnNoSmtp(tenantId, now.getTime())) {
       log.warn({ tenantId, events: [...new Set(events.map((e) => e.type))], emails: emailed }, 'email notifications not sent: no SMTP settings for this tenant');
     }
+    return notifyDb(tx).insertInto('notifications').values(rows);
   }
+
+  const enqueueAll: Notifier['enqueueAll'] = async (tx, tenantId, items) => {
+    const write = await enqueueAllWrite(tx, tenantId, items);
+    if (write) await writeTogether(tx, [write]);
+  };
 
   return {
     enqueue: (tx, tenantId, event, recipients) => enqueueAll(tx, tenantId, [{ event, recipients }]),
     enqueueAll,
+    enqueueAllWrite,
   };
 }
 

@@ -3,7 +3,8 @@
  * through the API with requests fired in parallel: one pending extension per grant, the
  * extension cap never exceeded however many asks race (in the store and in the role's
  * VALID UNTIL on the target), the per-person limit on open grants never exceeded, and two
- * simultaneous first requests of one person both served with one JIT account.
+ * simultaneous first requests of one person both served with one JIT account; one account name
+ * asked by two people at once goes to one of them.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
@@ -156,5 +157,28 @@ describe('caps under concurrency', () => {
     expect(a.body.username).toBe(b.body.username);
     const accounts = (await dave.api.get(`${T}/jit-accounts`)).body.items.filter((x: { targetId?: string; username: string }) => x.username === a.body.username);
     expect(accounts).toHaveLength(1);
+  });
+  it('gives an account name asked by two people at once to one of them; the other is told to choose another, never a 500', async () => {
+    const pid = await policy('same-name', {});
+    for (let round = 0; round < 4; round++) {
+      const name = `shared_${randomBytes(3).toString('hex')}`;
+      const [erin, frank] = await Promise.all([person('erin', ['requester']), person('frank', ['requester'])]);
+      const answers = await Promise.all([erin, frank].map((p) => p.api.post(`${T}/requests`, ask(pid, { accountName: name }))));
+      expect(answers.map((a) => a.status).sort(), JSON.stringify(answers.map((a) => a.body))).toEqual([201, 409]);
+      const refused = answers.find((a) => a.status === 409)!;
+      expect(refused.body.error.message).toContain(`"${name}" is already used by another person on this target`);
+      // Nothing of the refused request was left behind: one account of that name, one request.
+      const c = new pg.Client({ connectionString: store.url });
+      await c.connect();
+      try {
+        const accounts = await c.query('select operator_id from jit_accounts where username = $1', [name]);
+        expect(accounts.rows).toHaveLength(1);
+        const loser = [erin, frank].find((_, i) => answers[i]!.status === 409)!;
+        const left = await c.query('select count(*)::int as n from access_requests where requester_id = $1', [loser.id]);
+        expect(left.rows[0].n).toBe(0);
+      } finally {
+        await c.end();
+      }
+    }
   });
 });
