@@ -18,6 +18,7 @@ import { latestEnd, loadGrant } from './grant-queries.js';
 import { connectorFor } from './targets.js';
 import { scheduleExpiryWarning } from './expiry-warning.js';
 import { ownerFor } from './account-ownership.js';
+import { grantStandingProblem, requesterCannotAsk } from './requester-standing.js';
 
 /** Transient activation failures are retried this many times before the grant is given up. */
 const maxActivationAttempts = 3;
@@ -37,7 +38,16 @@ export function createActivateJob(deps: AppDeps) {
     if (!read) return { type: 'done' };
     let { grant } = read;
     if (grant.state === 'approved') {
-      // A scheduled start has come: this run carries on with the activation itself.
+      // A scheduled start has come. The owner must still be someone who may ask for this: a person
+      // demoted, disabled or dropped from the policy since the approval gets nothing from it.
+      const problem = await grantStandingProblem(deps.db, grant);
+      if (problem) {
+        const reason = `not started: ${requesterCannotAsk(problem)}`;
+        await deps.db.transaction().execute((tx) => applyGrantEvent(deps, tx, read.grant, { type: 'cancel', reason }, systemActor, { finish: { item } }));
+        deps.log.warn({ grant: grant.id, standing: problem.code }, 'scheduled grant not started: its owner may no longer ask for it');
+        return { type: 'done', recorded: true };
+      }
+      // This run carries on with the activation itself.
       grant = await deps.db
         .transaction()
         .execute((tx) => applyGrantEvent(deps, tx, read.grant, { type: 'start' }, systemActor, { runningWork: 'activate' }));

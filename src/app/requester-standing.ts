@@ -1,8 +1,9 @@
 /**
  * More access goes only to someone who may still ask for it: a person who may request in the
  * tenant now and whom the grant's policy still lists (by role, by name or by group). Checked when
- * an extension is asked for, and again when an approver decides on a request or an extension: a
- * requester demoted or dropped from the policy while their ask waited gets nothing from it.
+ * an extension is asked for, again when an approver decides on a request or an extension, and
+ * when an approved grant's scheduled start comes: a requester demoted or dropped from the policy
+ * while their ask waited gets nothing from it.
  */
 import type { Kysely, Transaction } from 'kysely';
 import { can, effectiveRoles } from '../core/roles.js';
@@ -65,4 +66,13 @@ export function requesterCannotAsk(problem: StandingProblem): string {
   return problem.code === 'cannot_request'
     ? `the requester can no longer request access in this tenant (their roles here: ${problem.roles.join(', ') || 'none'})`
     : 'the requester is no longer among those the policy lets ask for this';
+}
+
+/** `standingProblem` for a grant on its own: the owner's roles now and the grant's policy, read here. */
+export async function grantStandingProblem(
+  db: Db,
+  grant: Pick<GrantRow, 'tenant_id' | 'operator_id' | 'target_id' | 'entitlements' | 'policy_id'>,
+): Promise<StandingProblem | null> {
+  const policy = grant.policy_id ? await db.selectFrom('policies').selectAll().where('id', '=', grant.policy_id).executeTakeFirst() : undefined;
+  return standingProblem(db, grant.tenant_id, grant, await rolesNow(db, grant.tenant_id, grant.operator_id), policy);
 }

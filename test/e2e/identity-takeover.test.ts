@@ -3,12 +3,14 @@
  * used to be able to create an account with a password of their choosing, then sign in as that
  * person wherever they were added later. Now nobody sets anyone's password: tenant B's admin has
  * no way in to the account of a person tenant A added. And decisions follow roles: an approver
- * demoted to auditor still named in a policy is refused, and nothing activates.
+ * demoted to auditor still named in a policy is refused, and nothing activates; nor does a
+ * scheduled start whose requester was demoted after the approval.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addMember, apiClient, ownPassword, tokenOf, type Invited, type Member } from '../support/http.js';
 import { startTestServer, type TestServer } from '../support/test-server.js';
+import { waitUntil } from '../support/wait-until.js';
 
 const hex = randomBytes(3).toString('hex');
 let server: TestServer;
@@ -212,6 +214,39 @@ describe('decisions follow roles', () => {
     expect((await adminA.api.post(`${A}/members`, { email: ned.email, roles: ['requester'] })).status).toBe(200);
     const extended = await vic.api.post(`${A}/extensions/${ext.body.extensionId}/approve`, {});
     expect(extended.body.state, JSON.stringify(extended.body)).toBe('approved');
+  });
+
+  it('an approved grant does not start if its requester was demoted before the scheduled start', async () => {
+    const A = `/api/v1/tenants/a-${hex}`;
+    const una = await addMember(server.url, adminA.api, `a-${hex}`, `una.${hex}@example.com`, ['approver']);
+    const sid = await addMember(server.url, adminA.api, `a-${hex}`, `sid.${hex}@example.com`, ['requester']);
+    const target = await adminA.api.post(`${A}/targets`, { name: 'vault-later', kind: 'fake', config: { instance: `v-${hex}`, entitlements: ['readers'] } });
+    expect(target.status, JSON.stringify(target.body)).toBe(201);
+    const policy = await adminA.api.post(`${A}/policies`, {
+      name: 'vault-later',
+      targetId: target.body.target.id,
+      requesterRoles: ['requester'],
+      maxDurationSeconds: 3600,
+      defaultDurationSeconds: 600,
+      rules: { approvalLevels: [{ name: 'leads', approverIds: [una.id], quorum: 1 }] },
+    });
+    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+    const startAt = new Date(Date.now() + 4_000).toISOString();
+    const asked = await sid.api.post(`${A}/requests`, { targetId: target.body.target.id, entitlements: ['readers'], durationSeconds: 600, reason: 'INC-9 night change', startAt });
+    expect(asked.status, JSON.stringify(asked.body)).toBe(201);
+    const approved = await una.api.post(`${A}/grants/${asked.body.id}/approve`, {});
+    expect(approved.body.state, JSON.stringify(approved.body)).toBe('approved');
+
+    // Demoted while the start is still ahead: when it comes, nothing is granted.
+    expect((await adminA.api.post(`${A}/members`, { email: sid.email, roles: ['auditor'] })).status).toBe(200);
+    const ended = await waitUntil('the scheduled start to pass', 30_000, async () => {
+      const g = (await adminA.api.get(`${A}/grants/${asked.body.id}`)).body;
+      return g.state !== 'approved' && g;
+    });
+    expect(ended).toMatchObject({ state: 'cancelled' });
+    expect(ended.endReason).toBe('not started: the requester can no longer request access in this tenant (their roles here: auditor)');
+    const audit = await adminA.api.get(`${A}/audit?subjectId=${asked.body.id}`);
+    expect(audit.body.items.map((e: { action: string }) => e.action)).not.toContain('grant.activated');
   });
 
   it('a tenant admin cannot set up or remove single sign-on: its role mappings could make them owner', async () => {
