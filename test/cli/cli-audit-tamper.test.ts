@@ -41,7 +41,12 @@ describe('timebox audit verify', () => {
 
     const bad = await runCli(['audit', 'verify'], { env });
     expect(bad.code).toBe(1);
-    expect(bad.stdout).toContain(`position ${row.chain_pos}: content does not match its hash`);
+    // Named as people know the tenant (its slug), not by its id.
+    expect(bad.stdout).toContain(`tenant default position ${row.chain_pos}: content does not match its hash`);
+    const json = await runCli(['audit', 'verify', '--json'], { env });
+    const report = JSON.parse(json.stdout) as { problems: Array<{ tenant_slug: string | null }>; chains: Array<{ tenant_id: string | null; tenant_slug: string | null }> };
+    expect(report.problems[0]!.tenant_slug).toBe('default');
+    expect(report.chains.find((c) => c.tenant_id === null)?.tenant_slug).toBeNull();
     expect(bad.stdout).toMatch(/problem\(s\) found/);
   });
 });

@@ -36,11 +36,19 @@ export const verifySchema = z.object({
   logId: z.string(),
   checked: z.number(),
   unsealed: z.number(),
-  problems: z.array(z.object({ tenant_id: z.string().nullable(), position: z.string().nullable(), problem: z.string() })),
+  problems: z.array(
+    z.object({
+      tenant_id: z.string().nullable(),
+      tenant_slug: z.string().nullable().describe("The chain's tenant as people name it (null: the platform chain, or a tenant since deleted)"),
+      position: z.string().nullable(),
+      problem: z.string(),
+    }),
+  ),
   truncated: z.boolean(),
   chains: z.array(
     z.object({
       tenant_id: z.string().nullable(),
+      tenant_slug: z.string().nullable(),
       events: z.number(),
       head: z.object({ position: z.string(), hash: z.string() }).nullable(),
       checkpoint: z.object({ position: z.string(), at: z.string() }).nullable(),

@@ -146,14 +146,15 @@ export function registerAudit(program: Command): void {
         : await ctx.api.call('verifyPlatformAudit');
       if (!report.ok) process.exitCode = ExitCode.failure;
       if (ctx.json) return printJson(report);
-      const chainName = (t: string | null) => (t ? `tenant ${clean(t)}` : 'platform chain');
+      const chainName = (p: { tenant_id: string | null; tenant_slug: string | null }) =>
+        p.tenant_id === null ? 'platform chain' : p.tenant_slug !== null ? `tenant ${clean(p.tenant_slug)}` : `deleted tenant ${clean(p.tenant_id)}`;
       if (report.ok) {
         const signed = report.chains.filter((c) => c.checkpoint).length;
         const unsealed = report.unsealed > 0 ? `; ${report.unsealed} event(s) not sealed yet` : '';
         print(`Audit log intact: ${report.checked} events checked in ${report.chains.length} chain(s), ${signed} matching a signed checkpoint${unsealed}.`);
         return;
       }
-      for (const p of report.problems) print(`${chainName(p.tenant_id)} position ${clean(p.position ?? '-')}: ${clean(p.problem)}`);
+      for (const p of report.problems) print(`${chainName(p)} position ${clean(p.position ?? '-')}: ${clean(p.problem)}`);
       print(`${report.problems.length}${report.truncated ? '+' : ''} problem(s) found in ${report.checked} events checked${report.truncated ? ' (list truncated)' : ''}.`);
     });
 

@@ -5,9 +5,11 @@ import { endpoints } from '../../api/endpoints.js';
 import { filterSchema } from '../../api/endpoints/audit.js';
 import { PassThrough } from 'node:stream';
 import { z } from 'zod';
+import type { Kysely } from 'kysely';
 import type { AppDeps } from '../../app/deps.js';
+import type { Database } from '../../store/schema.js';
 import { exportAuditEvents, listAuditEvents, type AuditFilter } from '../../audit/audit-query.js';
-import { verifyAuditLog, type AuditTrust } from '../../audit/audit-verify.js';
+import { verifyAuditLog, type AuditTrust, type VerifyResult } from '../../audit/audit-verify.js';
 import { auditNames } from '../../audit/audit-names.js';
 import { forbidden } from '../../core/errors.js';
 import { principalOf } from '../auth-hook.js';
@@ -67,7 +69,7 @@ export const auditRoutes =
       handler: async (request) => {
         // Spans all tenants: only a platform admin may read its verdict.
         if (!principalOf(request).platformAdmin) throw forbidden('only a platform administrator can verify the whole audit log');
-        return verifyAuditLog(deps.db, audit.trust);
+        return withTenantSlugs(deps.db, await verifyAuditLog(deps.db, audit.trust));
       },
     });
 
@@ -75,7 +77,7 @@ export const auditRoutes =
       ...routeOf(endpoints.verifyAudit),
       handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'audit.read');
-        return verifyAuditLog(deps.db, audit.trust, { tenantId: t.tenantId });
+        return withTenantSlugs(deps.db, await verifyAuditLog(deps.db, audit.trust, { tenantId: t.tenantId }));
       },
     });
 
@@ -111,3 +113,16 @@ export const auditRoutes =
     });
   };
 
+
+/** The report with each chain's tenant named by its slug as well as its id: people know tenants by slug. */
+async function withTenantSlugs(db: Kysely<Database>, report: VerifyResult) {
+  const ids = [...new Set([...report.chains, ...report.problems].map((c) => c.tenant_id).filter((id): id is string => id !== null))];
+  const rows = ids.length ? await db.selectFrom('tenants').select(['id', 'slug']).where('id', 'in', ids).execute() : [];
+  const slugOf = new Map<string, string>(rows.map((r) => [r.id, r.slug]));
+  const slug = (id: string | null): string | null => (id === null ? null : (slugOf.get(id) ?? null));
+  return {
+    ...report,
+    chains: report.chains.map((c) => ({ ...c, tenant_slug: slug(c.tenant_id) })),
+    problems: report.problems.map((p) => ({ ...p, tenant_slug: slug(p.tenant_id) })),
+  };
+}
