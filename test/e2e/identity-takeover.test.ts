@@ -93,23 +93,31 @@ describe('the cross-tenant takeover', () => {
   });
 });
 
+/** A fake target in tenant a with a policy on it for requesters (`rules` as given); returns the target's id. */
+async function targetWithPolicy(name: string, entitlements: string[], rules: Record<string, unknown>): Promise<string> {
+  const A = `/api/v1/tenants/a-${hex}`;
+  const target = await adminA.api.post(`${A}/targets`, { name, kind: 'fake', config: { instance: `${name}-${hex}`, entitlements } });
+  expect(target.status, JSON.stringify(target.body)).toBe(201);
+  const policy = await adminA.api.post(`${A}/policies`, {
+    name,
+    targetId: target.body.target.id,
+    requesterRoles: ['requester'],
+    maxDurationSeconds: 3600,
+    defaultDurationSeconds: 600,
+    rules,
+  });
+  expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+  return target.body.target.id;
+}
+const oneLevel = (approverId: string) => ({ approvalLevels: [{ name: 'leads', approverIds: [approverId], quorum: 1 }] });
+
 describe('decisions follow roles', () => {
   it('an approver demoted to auditor is refused (403) and nothing activates; a policy refuses such approvers', async () => {
     const A = `/api/v1/tenants/a-${hex}`;
     const carol = await addMember(server.url, adminA.api, `a-${hex}`, `carol.${hex}@example.com`, ['approver']);
     const rita = await addMember(server.url, adminA.api, `a-${hex}`, `rita.${hex}@example.com`, ['requester']);
-    const target = await adminA.api.post(`${A}/targets`, { name: 'orders', kind: 'fake', config: { instance: `t-${hex}`, entitlements: ['readers'] } });
-    expect(target.status, JSON.stringify(target.body)).toBe(201);
-    const policy = await adminA.api.post(`${A}/policies`, {
-      name: 'orders',
-      targetId: target.body.target.id,
-      requesterRoles: ['requester'],
-      maxDurationSeconds: 3600,
-      defaultDurationSeconds: 600,
-      rules: { approvalLevels: [{ name: 'leads', approverIds: [carol.id], quorum: 1 }] },
-    });
-    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
-    const req = await rita.api.post(`${A}/requests`, { targetId: target.body.target.id, entitlements: ['readers'], durationSeconds: 600, reason: 'INC-1 look at orders' });
+    const targetId = await targetWithPolicy('orders', ['readers'], oneLevel(carol.id));
+    const req = await rita.api.post(`${A}/requests`, { targetId, entitlements: ['readers'], durationSeconds: 600, reason: 'INC-1 look at orders' });
     expect(req.status, JSON.stringify(req.body)).toBe(201);
     expect(req.body.state).toBe('requested');
 
@@ -126,7 +134,7 @@ describe('decisions follow roles', () => {
     // Saving a policy that names an approver whose role cannot approve is refused.
     const again = await adminA.api.post(`${A}/policies`, {
       name: 'orders-2',
-      targetId: target.body.target.id,
+      targetId,
       requesterRoles: ['requester'],
       maxDurationSeconds: 3600,
       defaultDurationSeconds: 600,
@@ -144,18 +152,8 @@ describe('decisions follow roles', () => {
   it('a requester demoted to auditor keeps the grant they hold but cannot extend it; promoted back, they can', async () => {
     const A = `/api/v1/tenants/a-${hex}`;
     const rex = await addMember(server.url, adminA.api, `a-${hex}`, `rex.${hex}@example.com`, ['requester']);
-    const target = await adminA.api.post(`${A}/targets`, { name: 'billing', kind: 'fake', config: { instance: `x-${hex}`, entitlements: ['readers'] } });
-    expect(target.status, JSON.stringify(target.body)).toBe(201);
-    const policy = await adminA.api.post(`${A}/policies`, {
-      name: 'billing',
-      targetId: target.body.target.id,
-      requesterRoles: ['requester'],
-      maxDurationSeconds: 3600,
-      defaultDurationSeconds: 600,
-      rules: { extension: { allowed: true, maxTotalSeconds: 7200, selfApprove: true } },
-    });
-    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
-    const grant = await rex.api.post(`${A}/requests`, { targetId: target.body.target.id, entitlements: ['readers'], durationSeconds: 600, reason: 'INC-2 billing run' });
+    const targetId = await targetWithPolicy('billing', ['readers'], { extension: { allowed: true, maxTotalSeconds: 7200, selfApprove: true } });
+    const grant = await rex.api.post(`${A}/requests`, { targetId, entitlements: ['readers'], durationSeconds: 600, reason: 'INC-2 billing run' });
     expect(grant.body.state, JSON.stringify(grant.body)).toBe('active');
 
     expect((await adminA.api.post(`${A}/members`, { email: rex.email, roles: ['auditor'] })).status).toBe(200);
@@ -175,19 +173,9 @@ describe('decisions follow roles', () => {
     const A = `/api/v1/tenants/a-${hex}`;
     const vic = await addMember(server.url, adminA.api, `a-${hex}`, `vic.${hex}@example.com`, ['approver']);
     const ned = await addMember(server.url, adminA.api, `a-${hex}`, `ned.${hex}@example.com`, ['requester']);
-    const target = await adminA.api.post(`${A}/targets`, { name: 'ledger', kind: 'fake', config: { instance: `l-${hex}`, entitlements: ['readers', 'writers'] } });
-    expect(target.status, JSON.stringify(target.body)).toBe(201);
-    const policy = await adminA.api.post(`${A}/policies`, {
-      name: 'ledger',
-      targetId: target.body.target.id,
-      requesterRoles: ['requester'],
-      maxDurationSeconds: 3600,
-      defaultDurationSeconds: 600,
-      rules: { approvalLevels: [{ name: 'leads', approverIds: [vic.id], quorum: 1 }], extension: { allowed: true, maxTotalSeconds: 7200, selfApprove: false } },
-    });
-    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+    const targetId = await targetWithPolicy('ledger', ['readers', 'writers'], { ...oneLevel(vic.id), extension: { allowed: true, maxTotalSeconds: 7200, selfApprove: false } });
     const ask = (entitlement: string) =>
-      ned.api.post(`${A}/requests`, { targetId: target.body.target.id, entitlements: [entitlement], durationSeconds: 600, reason: 'INC-3 ledger check' });
+      ned.api.post(`${A}/requests`, { targetId, entitlements: [entitlement], durationSeconds: 600, reason: 'INC-3 ledger check' });
     const held = await ask('readers');
     const active = await vic.api.post(`${A}/grants/${held.body.id}/approve`, {});
     expect(active.body.state, JSON.stringify(active.body)).toBe('active');
@@ -220,19 +208,9 @@ describe('decisions follow roles', () => {
     const A = `/api/v1/tenants/a-${hex}`;
     const una = await addMember(server.url, adminA.api, `a-${hex}`, `una.${hex}@example.com`, ['approver']);
     const sid = await addMember(server.url, adminA.api, `a-${hex}`, `sid.${hex}@example.com`, ['requester']);
-    const target = await adminA.api.post(`${A}/targets`, { name: 'vault-later', kind: 'fake', config: { instance: `v-${hex}`, entitlements: ['readers'] } });
-    expect(target.status, JSON.stringify(target.body)).toBe(201);
-    const policy = await adminA.api.post(`${A}/policies`, {
-      name: 'vault-later',
-      targetId: target.body.target.id,
-      requesterRoles: ['requester'],
-      maxDurationSeconds: 3600,
-      defaultDurationSeconds: 600,
-      rules: { approvalLevels: [{ name: 'leads', approverIds: [una.id], quorum: 1 }] },
-    });
-    expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+    const targetId = await targetWithPolicy('vault-later', ['readers'], oneLevel(una.id));
     const startAt = new Date(Date.now() + 4_000).toISOString();
-    const asked = await sid.api.post(`${A}/requests`, { targetId: target.body.target.id, entitlements: ['readers'], durationSeconds: 600, reason: 'INC-9 night change', startAt });
+    const asked = await sid.api.post(`${A}/requests`, { targetId, entitlements: ['readers'], durationSeconds: 600, reason: 'INC-9 night change', startAt });
     expect(asked.status, JSON.stringify(asked.body)).toBe(201);
     const approved = await una.api.post(`${A}/grants/${asked.body.id}/approve`, {});
     expect(approved.body.state, JSON.stringify(approved.body)).toBe('approved');
