@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cpuTimeMs } from './million-grants.js';
+import { cpuTimeMs } from './process-cpu.js';
 import { percentile } from './stats.js';
 
 export interface AgentStartSample {

@@ -13,8 +13,7 @@
  *
  * A tool for profiling, not part of `npm run bench`.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import pg from 'pg';
 import { sql } from 'kysely';
 import { requestAccess } from '../src/app/request-access.js';
@@ -22,6 +21,7 @@ import { startTimebox } from '../src/server/start.js';
 import { startPostgres } from '../test/harness/postgres.js';
 import { ENTITLEMENT, seedOperators, seededOperators } from './seed.js';
 import { benchLogger, say, serverEnv, setupTenant } from './setup.js';
+import { clusterCpuMs, postmasterPid } from './process-cpu.js';
 
 const lifecycles = Number(process.argv[2] ?? 50);
 const concurrency = Number(process.argv[3] ?? 1);
@@ -66,7 +66,7 @@ async function main() {
         return { xid: BigInt(row.xid), walSync: Number(row.wal_sync), walSyncMs: row.wal_sync_time, commits: Number(row.commits) };
       };
       const logFrom = (await stat(cluster.logFile)).size;
-      const postmaster = Number((await readFile(path.join(path.dirname(cluster.logFile), 'data', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      const postmaster = await postmasterPid(cluster);
       const pgCpu0 = await clusterCpuMs(postmaster);
       const nodeCpu0 = process.cpuUsage();
       const before = await read();
@@ -124,29 +124,6 @@ async function main() {
     await admin.end().catch(() => undefined);
     await cluster.destroy();
   }
-}
-
-/** CPU time (ms) of the postmaster, its live children and the children it has reaped. */
-async function clusterCpuMs(postmaster: number): Promise<number> {
-  const tick = 1000 / 100; // USER_HZ
-  const fields = async (pid: string) => {
-    try {
-      const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-      return text.slice(text.lastIndexOf(')') + 2).split(' ');
-    } catch {
-      return null; // ended meanwhile
-    }
-  };
-  let total = 0;
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    const f = await fields(pid);
-    if (!f) continue;
-    // After the command: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14).
-    if (Number(pid) === postmaster) total += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    else if (Number(f[1]) === postmaster) total += Number(f[11]) + Number(f[12]);
-  }
-  return total * tick;
 }
 
 /** Statements of `db` (not this tool's probe) and how they group into transactions, per backend. */

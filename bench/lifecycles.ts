@@ -17,6 +17,7 @@ import { requestAccess } from '../src/app/request-access.js';
 import { startTimebox } from '../src/server/start.js';
 import { ENTITLEMENT, seedOperators, seededOperators } from './seed.js';
 import { benchLogger, say, serverEnv, setupTenant } from './setup.js';
+import { clusterCpuMs, reapedChildrenCpuMs } from './process-cpu.js';
 
 const run = promisify(execFile);
 
@@ -35,9 +36,20 @@ export interface LifecycleResult {
   timedOut: boolean;
   /** Audit event written -> sealed into its chain, over the last 1,024 events sealed during the run. */
   sealLagMs: { p50: number | null; p99: number | null; max: number | null };
+  /**
+   * CPU per lifecycle, first request to last revocation: Timebox (this process: the callers and
+   * the server are one) and the whole PostgreSQL cluster; beside pgbench's own (PgbenchResult).
+   */
+  cpuMsPerLifecycle: { timebox: number; postgres: number };
 }
 
-export async function measureLifecycles(o: { databaseUrl: string; lifecycles: number; concurrency: number; timeoutMs: number }): Promise<LifecycleResult> {
+export interface PgbenchResult {
+  tps: number;
+  /** CPU per transaction: the pgbench client and the PostgreSQL cluster. */
+  cpuMsPerTransaction: { client: number; postgres: number };
+}
+
+export async function measureLifecycles(o: { databaseUrl: string; postmaster: number; lifecycles: number; concurrency: number; timeoutMs: number }): Promise<LifecycleResult> {
   const durationSeconds = 1;
   const tb = await startTimebox({ env: serverEnv({ DATABASE_URL: o.databaseUrl }), logger: benchLogger() });
   try {
@@ -50,6 +62,7 @@ export async function measureLifecycles(o: { databaseUrl: string; lifecycles: nu
 
     let next = 0;
     let requestErrors = 0;
+    const cpu0 = { timebox: process.cpuUsage(), postgres: await clusterCpuMs(o.postmaster) };
     const started = Date.now();
     const worker = async () => {
       for (let i = next++; i < people.length; i = next++) {
@@ -84,6 +97,8 @@ export async function measureLifecycles(o: { databaseUrl: string; lifecycles: nu
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
+    const timeboxCpu = process.cpuUsage(cpu0.timebox);
+    const postgresCpuMs = (await clusterCpuMs(o.postmaster)) - cpu0.postgres;
 
     const s = await sql<{ done: string; other: string; first_ms: number | null; last_ms: number | null }>`
       SELECT count(*) FILTER (WHERE state = 'revoked' AND end_reason = 'expired') AS done,
@@ -105,6 +120,7 @@ export async function measureLifecycles(o: { databaseUrl: string; lifecycles: nu
       requestErrors,
       timedOut,
       sealLagMs: tb.audit.sealer.stats().lagMs,
+      cpuMsPerLifecycle: { timebox: (timeboxCpu.user + timeboxCpu.system) / 1000 / requested, postgres: postgresCpuMs / requested },
     };
   } finally {
     await tb.close();
@@ -112,7 +128,7 @@ export async function measureLifecycles(o: { databaseUrl: string; lifecycles: nu
 }
 
 /** pgbench simple-update (-N), scale 1, 4 clients, over TCP as the cluster's admin; argv only. */
-export async function runPgbench(databaseUrl: string, seconds: number): Promise<number> {
+export async function runPgbench(databaseUrl: string, postmaster: number, seconds: number): Promise<PgbenchResult> {
   const u = new URL(databaseUrl);
   const conn = ['-h', u.hostname, '-p', u.port, '-U', decodeURIComponent(u.username)];
   const db = decodeURIComponent(u.pathname.slice(1));
@@ -123,8 +139,13 @@ export async function runPgbench(databaseUrl: string, seconds: number): Promise<
   };
   const bin = process.env.BENCH_PGBENCH ?? 'pgbench';
   await run(bin, ['-i', '-q', '-s', '1', ...conn, db], opts);
+  const before = { client: await reapedChildrenCpuMs(), postgres: await clusterCpuMs(postmaster) };
   const { stdout } = await run(bin, ['-N', '-c', '4', '-j', '2', '-T', String(seconds), ...conn, db], opts);
+  const clientMs = (await reapedChildrenCpuMs()) - before.client;
+  const postgresMs = (await clusterCpuMs(postmaster)) - before.postgres;
   const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
-  if (!m) throw new Error(`could not read tps from pgbench output: ${stdout.slice(-500)}`);
-  return Number(m[1]);
+  const n = /number of transactions actually processed: (\d+)/.exec(stdout);
+  if (!m || !n) throw new Error(`could not read tps from pgbench output: ${stdout.slice(-500)}`);
+  const transactions = Math.max(Number(n[1]), 1);
+  return { tps: Number(m[1]), cpuMsPerTransaction: { client: clientMs / transactions, postgres: postgresMs / transactions } };
 }

@@ -19,6 +19,7 @@ import { freePort } from '../test/harness/postgres.js';
 import { seedActiveGrants } from './seed.js';
 import { benchLogger, say, serverEnv, setupTenant } from './setup.js';
 import { percentile } from './stats.js';
+import { cpuTimeMs } from './process-cpu.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -181,20 +182,6 @@ async function childrenOf(pid: number): Promise<number[]> {
     out.push(...text.split(/\s+/).filter(Boolean).map(Number));
   }
   return out;
-}
-
-/** User + system CPU time of a process so far (/proc/PID/stat, in clock ticks of 10 ms). */
-export async function cpuTimeMs(pid: number): Promise<number> {
-  const { userMs, kernelMs } = await cpuSplitMs(pid);
-  return userMs + kernelMs;
-}
-
-/** A process's CPU so far, user and kernel, from /proc (10 ms ticks). */
-export async function cpuSplitMs(pid: number): Promise<{ userMs: number; kernelMs: number }> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces) in parentheses; utime and stime are 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { userMs: Number(fields[11]) * 10, kernelMs: Number(fields[12]) * 10 };
 }
 
 async function memory(pid: number): Promise<{ rss: number; hwm: number }> {
