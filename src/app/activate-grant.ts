@@ -18,7 +18,7 @@ import { latestEnd, loadGrant } from './grant-queries.js';
 import { connectorFor } from './targets.js';
 import { scheduleExpiryWarning } from './expiry-warning.js';
 import { ownerFor } from './account-ownership.js';
-import { grantStandingProblem, requesterCannotAsk } from './requester-standing.js';
+import { grantStandingProblem, standingReason } from './requester-standing.js';
 
 /** Transient activation failures are retried this many times before the grant is given up. */
 const maxActivationAttempts = 3;
@@ -42,7 +42,7 @@ export function createActivateJob(deps: AppDeps) {
       // demoted, disabled or dropped from the policy since the approval gets nothing from it.
       const problem = await grantStandingProblem(deps.db, grant);
       if (problem) {
-        const reason = `not started: ${requesterCannotAsk(problem)}`;
+        const reason = `not started at its scheduled time: ${standingReason(problem)}`;
         await deps.db.transaction().execute((tx) => applyGrantEvent(deps, tx, read.grant, { type: 'cancel', reason }, systemActor, { finish: { item } }));
         deps.log.warn({ grant: grant.id, standing: problem.code }, 'scheduled grant not started: its owner may no longer ask for it');
         return { type: 'done', recorded: true };

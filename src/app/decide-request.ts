@@ -102,7 +102,7 @@ async function decideOnce(
     let grant: GrantRow = row;
     if (grant.state !== 'requested') throw new AppError('conflict', `the request is already ${grant.state}`);
     if (grant.pending_expires_at && now >= grant.pending_expires_at) {
-      throw new AppError('conflict', `the request expired at ${grant.pending_expires_at.toISOString()} before it was approved`);
+      throw new AppError('conflict', `the request expired at ${grant.pending_expires_at.toISOString()} before it was ${input.decision === 'deny' ? 'decided: there is nothing left to deny' : 'approved'}`);
     }
     const policy = policy_name === null ? undefined : { name: policy_name };
     const levels = await resolveLevels(tx, tenantId, rules.approvalLevels);
@@ -212,6 +212,13 @@ async function decideOnce(
       return applyGrantEvent(deps, tx, grant, { type: 'deny', reason: input.reason || 'denied by an approver' }, actor, { audit: [decided], alongside });
     }
     if (after.status === 'approved') {
+      if (!input.startAt) {
+        // The last approval starts the access now (or at the request's own later start): the
+        // windows checked when it was asked for must hold then too, or it would run outside them.
+        const start = grant.requested_start_at && grant.requested_start_at > now ? grant.requested_start_at : now;
+        const outside = windowRefusal(rules.windows, start, grant.duration_seconds);
+        if (outside) throw policyViolation(`approved now, this access would be outside policy "${policy?.name}": ${outside}; approve it with a start (startAt) inside the window, or deny it`);
+      }
       return applyGrantEvent(deps, tx, grant, { type: 'approve' }, actor, { reason: `approved at every level (last: level ${level})`, audit: [decided], alongside });
     }
     await writeTogether(tx, alongside);

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, classifyTargetError, forbidden, notFound, policyViolation } from '../core/errors.js';
 import { decisionRefusal, isConflict, resolveApprovals, type Decision } from '../core/approval.js';
 import { formatDuration } from '../core/policy-evaluation.js';
+import { windowEnd } from '../core/access-window.js';
 import { readRules, type PolicyRules } from '../core/policy-rules.js';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, GrantRow, PolicyRow } from '../store/schema.js';
@@ -48,19 +49,32 @@ async function standingRefusal(deps: AppDeps, tenantId: string, grant: GrantRow,
 }
 
 /**
- * Why adding `seconds` to the grant would break the policy's cap, or null. Asked when an
- * extension is requested (an early, clear answer) and again where it is applied, under the
- * account lease and the grant's row lock: asks that were each within the cap alone never add up
- * to more than it.
+ * Why adding `seconds` to the grant would break the policy's cap or run it outside its access
+ * windows, or null. Asked when an extension is requested (an early, clear answer) and again where
+ * it is applied, under the account lease and the grant's row lock: asks that were each within the
+ * cap alone never add up to more than it.
  */
 function capRefusal(name: string, rules: PolicyRules, grant: GrantRow, seconds: number): AppError | null {
   if (!rules.extension?.allowed) return policyViolation(`policy "${name}" does not allow extensions; request access again instead`);
   const total = grant.duration_seconds + grant.extended_seconds + seconds;
-  if (total <= rules.extension.maxTotalSeconds) return null;
-  const room = Math.max(0, rules.extension.maxTotalSeconds - grant.duration_seconds - grant.extended_seconds);
-  return policyViolation(
-    `policy "${name}" caps a grant at ${formatDuration(rules.extension.maxTotalSeconds)} in total; you can extend by at most ${formatDuration(room)}`,
-  );
+  if (total > rules.extension.maxTotalSeconds) {
+    const room = Math.max(0, rules.extension.maxTotalSeconds - grant.duration_seconds - grant.extended_seconds);
+    return policyViolation(
+      `policy "${name}" caps a grant at ${formatDuration(rules.extension.maxTotalSeconds)} in total; you can extend by at most ${formatDuration(room)}`,
+    );
+  }
+  // The policy's access windows bind the new end as they bound the request: more time never
+  // runs the access past the window it is in.
+  if (grant.expires_at) {
+    const closes = windowEnd(rules.windows, grant.expires_at, seconds * 1000);
+    if (closes) {
+      const room = Math.floor(Math.max(0, closes.getTime() - grant.expires_at.getTime()) / 1000);
+      return policyViolation(
+        `policy "${name}" allows access only inside its windows, and this one closes at ${closes.toISOString()}; you can extend by at most ${formatDuration(room)}`,
+      );
+    }
+  }
+  return null;
 }
 
 const cannotExtend = (kind: string) => policyViolation(`targets of kind ${kind} cannot move their expiry; request access again instead`);

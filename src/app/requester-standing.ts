@@ -61,6 +61,13 @@ export async function standingProblem(
   return why ? { code: 'not_listed', why } : null;
 }
 
+/** The problem as a grant's end reason says it, read by the requester and by everyone else alike. */
+export function standingReason(problem: StandingProblem): string {
+  return problem.code === 'cannot_request'
+    ? `its requester may no longer request access in this tenant (roles held there: ${problem.roles.join(', ') || 'none'})`
+    : 'its requester is no longer among those the policy lets ask for this';
+}
+
 /** The problem as an approver reads it (the requester is someone else). */
 export function requesterCannotAsk(problem: StandingProblem): string {
   return problem.code === 'cannot_request'

@@ -5,6 +5,7 @@
  * is written here, once, in the state its route gives it; the audit log still says every step.
  */
 import { randomUUID } from 'node:crypto';
+import { policyViolation } from '../core/errors.js';
 import type { Transaction } from 'kysely';
 import type { Route } from '../core/policy-evaluation.js';
 import type { PolicyRules } from '../core/policy-rules.js';
@@ -67,8 +68,21 @@ export async function routeRequest(
   }
   if (route.kind === 'approval') {
     const now = deps.clock.now();
+    // Everyone who may decide at each level now, the requester aside: a level whose quorum they
+    // cannot reach would leave the request waiting for nobody until it expires.
+    const byLevel: string[][] = [];
+    for (const [i, level] of rules.approvalLevels.entries()) {
+      const able = (await approversAt(tx, values.tenant_id, level)).filter((a) => a !== values.operator_id);
+      if (able.length < level.quorum) {
+        const which = level.name ? `level ${i + 1} ("${level.name}")` : `level ${i + 1}`;
+        throw policyViolation(
+          `nobody can approve this request: policy "${policyName}" ${which} needs ${level.quorum} approval(s), and only ${able.length} of its approvers other than you can approve now; ask an administrator to fix the policy`,
+        );
+      }
+      byLevel.push(able);
+    }
     const first = rules.approvalLevels[0]!;
-    const approvers = (await approversAt(tx, values.tenant_id, first)).filter((a) => a !== values.operator_id);
+    const approvers = byLevel[0]!;
     const grant = await insertGrant(deps, tx, values, [], actor, {
       alongside,
       audit: [

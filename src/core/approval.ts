@@ -1,7 +1,9 @@
 /**
  * Approval resolution, pure: ordered levels, each with its approvers and a quorum. Level n+1 is
  * asked only once level n has its quorum; any deny ends the request; nobody approves their own
- * request or decides twice.
+ * request or decides twice. An approval counts only while its approver may still approve at that
+ * level (the levels are resolved now): a vote of someone since demoted, disabled or removed from
+ * the level's group no longer makes up the quorum.
  */
 export interface ResolvedLevel {
   approverIds: readonly string[];
@@ -26,7 +28,8 @@ export function resolveApprovals(levels: readonly ResolvedLevel[], requesterId: 
   for (let i = 0; i < levels.length; i++) {
     const level = levels[i]!;
     const n = i + 1;
-    const approvals = decisions.filter((d) => d.level === n && d.decision === 'approve').length;
+    const able = new Set(level.approverIds);
+    const approvals = decisions.filter((d) => d.level === n && d.decision === 'approve' && able.has(d.approverId) && d.approverId !== requesterId).length;
     if (approvals < level.quorum) {
       const acted = new Set(decisions.map((d) => d.approverId));
       return {

@@ -138,6 +138,14 @@ describe('approval resolution', () => {
     expect(resolveApprovals(levels, 'req', [d('a1', 1), d('a3', 1)])).toMatchObject({ status: 'pending', level: 2, waitingOn: ['b1'] });
     expect(resolveApprovals(levels, 'req', [d('a1', 1), d('a3', 1), d('b1', 2)])).toEqual({ status: 'approved' });
   });
+  it('counts an approval only while its approver may still approve at that level', () => {
+    // a1 approved, then lost the right (no longer among the level's approvers resolved now).
+    const now = [{ approverIds: ['a2', 'a3'], quorum: 2 }, levels[1]!];
+    expect(resolveApprovals(now, 'req', [d('a1', 1), d('a2', 1)])).toMatchObject({ status: 'pending', level: 1, approvals: 1, quorum: 2, waitingOn: ['a3'] });
+    expect(resolveApprovals(now, 'req', [d('a1', 1), d('a2', 1), d('a3', 1)])).toMatchObject({ status: 'pending', level: 2 });
+    // The requester's own approval never counts, even if recorded.
+    expect(resolveApprovals(levels, 'a1', [d('a1', 1), d('a2', 1)])).toMatchObject({ status: 'pending', level: 1, approvals: 1 });
+  });
   it('ends at the first deny', () => {
     expect(resolveApprovals(levels, 'req', [d('a1', 1), d('a2', 1, 'deny')])).toEqual({ status: 'denied', by: 'a2', level: 1 });
   });

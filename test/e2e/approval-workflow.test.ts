@@ -179,6 +179,9 @@ describe('approval workflow', () => {
     const late = await people.a1!.api.post(`${T}/grants/${req.body.id}/approve`, {});
     expect(late.status).toBe(409);
     expect(late.body.error.message).toMatch(/the request expired at .* before it was approved/);
+    const lateDeny = await people.a1!.api.post(`${T}/grants/${req.body.id}/deny`, { reason: 'too late anyway' });
+    expect(lateDeny.status).toBe(409);
+    expect(lateDeny.body.error.message).toMatch(/the request expired at .* before it was decided: there is nothing left to deny$/);
     await server.tb.scheduler.drain();
     server.tb.scheduler.start();
     expect((await people.carol!.api.get(`${T}/grants/${req.body.id}`)).body.state).toBe('expired');

@@ -222,7 +222,7 @@ describe('decisions follow roles', () => {
       return g.state !== 'approved' && g;
     });
     expect(ended).toMatchObject({ state: 'cancelled' });
-    expect(ended.endReason).toBe('not started: the requester can no longer request access in this tenant (their roles here: auditor)');
+    expect(ended.endReason).toBe('not started at its scheduled time: its requester may no longer request access in this tenant (roles held there: auditor)');
     const audit = await adminA.api.get(`${A}/audit?subjectId=${asked.body.id}`);
     expect(audit.body.items.map((e: { action: string }) => e.action)).not.toContain('grant.activated');
   });
