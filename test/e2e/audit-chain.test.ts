@@ -160,7 +160,7 @@ describe('signed checkpoints against a database administrator', () => {
     expect(report.ok).toBe(false);
     // The chain is consistent in itself: only the signed checkpoint from the witness tells.
     expect(report.problems).toEqual([
-      { tenant_id: tenants.alpha, position: String(signedPos), problem: expect.stringMatching(/differs from the checkpoint signed at .*: history was rewritten/) },
+      { tenant_id: tenants.alpha, tenant_slug: 'alpha', position: String(signedPos), problem: expect.stringMatching(/differs from the checkpoint signed at .*: history was rewritten/) },
     ]);
     const tenantReport = (await server.admin.post('/api/v1/tenants/alpha/audit/verify')).body;
     expect(tenantReport).toMatchObject({ ok: false, problems: [{ position: String(signedPos) }] });
@@ -194,6 +194,7 @@ describe('signed checkpoints against a database administrator', () => {
     expect(report.ok).toBe(false);
     expect(report.problems).toContainEqual({
       tenant_id: tenants.beta,
+      tenant_slug: 'beta',
       position: String(head),
       problem: expect.stringMatching(new RegExp(`the chain ends at position ${head - 3} but position ${head} was signed at .*: events were deleted`)),
     });
@@ -266,6 +267,7 @@ describe('signed checkpoints against a database administrator', () => {
     expect(report.ok).toBe(false);
     expect(report.problems).toContainEqual({
       tenant_id: tenants.default,
+      tenant_slug: 'default',
       position: null,
       problem: expect.stringMatching(/holds checkpoints of this chain signed by a trusted key for audit log [0-9a-f-]{36}, but the database names its log [0-9a-f-]{36}: the log id was changed or the database replaced/),
     });
