@@ -122,11 +122,13 @@ export function plan(
     for (const effect of result.effects) {
       if (effect.type === 'schedule' && !(effect.work === runningWork && effect.at <= now)) p.work.set(effect.work, effect.at);
     }
+    // A step's alerts are told after the step itself: the trail reads cause, then alarm.
+    const raised: AuditInput[] = [];
     for (const effect of result.effects) {
       if (effect.type === 'unschedule') p.work.set(effect.work, 'unschedule');
       else if (effect.type === 'alert') {
         p.alerts.push({ severity: effect.severity, message: effect.message });
-        p.events.push({
+        raised.push({
           tenantId: ids.tenant_id,
           actor,
           action: 'alert.raised',
@@ -151,6 +153,19 @@ export function plan(
           expiresAt: next.expiresAt?.toISOString() ?? null,
           ...(next.revokeAttempts !== before.revokeAttempts ? { revokeAttempts: next.revokeAttempts } : {}),
         },
+      });
+    }
+    p.events.push(...raised);
+    if (before.state === 'revoke_failed' && next.state === 'revoked') {
+      // The critical alert raised when the revocation failed is resolved with this write
+      // (revoke-grant.ts); the trail says so too.
+      p.events.push({
+        tenantId: ids.tenant_id,
+        actor,
+        action: 'alert.resolved',
+        subject: { type: 'grant', id: ids.id },
+        reason: 'the revocation succeeded after failed attempts',
+        after: { severity: 'critical' },
       });
     }
     p.next = next;

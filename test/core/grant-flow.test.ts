@@ -177,6 +177,17 @@ describe('grant lifecycle on the store', () => {
     expect(view.state).toBe('revoked');
     const open = await kit.store.db.selectFrom('alerts').select('id').where('grant_id', '=', g.id).where('resolved_at', 'is', null).execute();
     expect(open).toHaveLength(0);
+    // The trail tells it in order: each failure, the alarm after the failure that raised it, the
+    // revocation, and the alarm's end.
+    const trail = await kit.store.db.selectFrom('audit_events').select('action').where('subject_id', '=', g.id).orderBy('seq').execute();
+    expect(trail.map((e) => e.action).slice(-6)).toEqual([
+      'grant.revoke_attempt_failed',
+      'grant.revoke_attempt_failed',
+      'grant.revoke_attempt_failed',
+      'alert.raised',
+      'grant.revoked',
+      'alert.resolved',
+    ]);
   });
 
   it('never calls a grant revoked while the target still grants it, though the target said the revoke succeeded', async () => {
