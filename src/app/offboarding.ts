@@ -143,7 +143,9 @@ export function createOffboarding(deps: OffboardingDeps) {
         const state = resolveApprovals(levels, w.requesterId, decisions);
         if (state.status !== 'pending') return;
         const remaining = (await approversAt(tx, tenantId, level)).filter((a) => a !== w.requesterId);
-        const approvedHere = decisions.filter((d) => d.level === w.level && d.decision === 'approve').length;
+        // Only approvals of those who may still approve count (resolveApprovals): the disabled
+        // approver's own earlier approval no longer makes up the quorum.
+        const approvedHere = decisions.filter((d) => d.level === w.level && d.decision === 'approve' && remaining.includes(d.approverId)).length;
         const undecided = remaining.filter((a) => !decisions.some((d) => d.approverId === a));
         const summary = await grantSummary(tx, g);
         const extension = w.subjectType === 'extension' ? { extensionId: w.subjectId } : {};

@@ -59,6 +59,8 @@ beforeAll(async () => {
   // Two approval routes: one Olga shares with Amy, one only Olga can decide.
   await addTarget('shared-approval', 'fake', { instance: `a-${hex}`, entitlements: ['readers'] }, { approvalLevels: [{ name: 'ops', approverIds: [olga.id, amy.id], quorum: 1 }] });
   await addTarget('olga-approval', 'fake', { instance: `b-${hex}`, entitlements: ['readers'] }, { approvalLevels: [{ name: 'olga', approverIds: [olga.id], quorum: 1 }] });
+  // And one that needs both of them.
+  await addTarget('pair-approval', 'fake', { instance: `c-${hex}`, entitlements: ['readers'] }, { approvalLevels: [{ name: 'pair', approverIds: [olga.id, amy.id], quorum: 2 }] });
 });
 
 afterAll(async () => {
@@ -111,6 +113,9 @@ describe('disabling a member', () => {
     const shared = await ask(rex, 'shared-approval', ['readers']);
     const onlyHer = await ask(rex, 'olga-approval', ['readers']);
     expect([own.state, shared.state, onlyHer.state]).toEqual(['requested', 'requested', 'requested']);
+    // One she already approved, waiting for Amy's second approval.
+    const pair = await ask(rex, 'pair-approval', ['readers']);
+    expect((await olga.api.post(`${T}/grants/${pair.id}/approve`, {})).body.state).toBe('requested');
 
     // An open dashboard session (cookie) and an API token.
     const login = await apiClient(server.url).post('/api/v1/auth/login', { email: olga.email, password: olga.password });
@@ -130,7 +135,7 @@ describe('disabling a member', () => {
     expect((await byToken.get('/api/v1/me')).status).toBe(401);
     expect((await olga.api.get(`${T}/grants`)).status).toBe(401);
     // Two sessions (the helper's and the dashboard's) and the API token.
-    expect(disabled.body).toEqual({ sessionsAndTokensEnded: 3, requestsCancelled: 1, grantsRevoked: 5, approvalsRerouted: 1, approvalsFlagged: 1 });
+    expect(disabled.body).toEqual({ sessionsAndTokensEnded: 3, requestsCancelled: 1, grantsRevoked: 5, approvalsRerouted: 1, approvalsFlagged: 2 });
 
     // The revoke jobs run on the server's own scheduler (two grants share each account: they
     // take turns on its lease); look a few times a second until the last one is revoked.
@@ -150,6 +155,10 @@ describe('disabling a member', () => {
     expect((await amy.api.post(`${T}/grants/${shared.id}/approve`, { reason: 'fine' })).status).toBe(200);
     const alerts = await server.tb.store.db.selectFrom('alerts').select(['grant_id', 'message']).where('grant_id', '=', onlyHer.id).execute();
     expect(alerts).toEqual([{ grant_id: onlyHer.id, message: expect.stringContaining('can no longer reach the quorum') }]);
+    // Her approval no longer counts once she is disabled: Amy's alone does not make the pair.
+    const pairAlerts = await server.tb.store.db.selectFrom('alerts').select('message').where('grant_id', '=', pair.id).execute();
+    expect(pairAlerts).toEqual([{ message: expect.stringContaining('can no longer reach the quorum of approval level 1 (2 needed, 0 given, 1 approver(s) left)') }]);
+    expect((await amy.api.post(`${T}/grants/${pair.id}/approve`, {})).body.state).toBe('requested');
 
     // Every step in the audit log.
     const audit = (await server.admin.get(`${T}/audit?limit=200`)).body.items as Array<{ action: string; subject_id: string | null }>;
