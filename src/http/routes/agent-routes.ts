@@ -184,6 +184,11 @@ export const agentRoutes =
               signal: abort.signal,
               recheckMs: deps.agentPush?.recheckMs,
               known: { version: Number(agent.desired_version), wakeMark: agent.wakeMark },
+            }).catch((err: unknown) => {
+              // The agent left, or the server is shutting down: a read that was in flight may meet
+              // a store already closed. Nobody waits for this answer; an error here is not one.
+              if (abort.signal.aborted) return null;
+              throw err;
             });
             // Nothing new within the wait: 204, and the agent asks again.
             if (!state) return reply.status(204 as 200).send(undefined as never);
