@@ -27,6 +27,7 @@ import * as m0025 from './migrations/0025_alert_kind.js';
 import * as m0027 from './migrations/0027_unscanned_restart.js';
 import * as m0028 from './migrations/0028_gateway_commands.js';
 import * as m0029 from './migrations/0029_recording_retention.js';
+import * as m0030 from './migrations/0030_account_names_ignore_case.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -52,6 +53,7 @@ const migrations: Record<string, Migration> = {
   '0027_unscanned_restart': m0027,
   '0028_gateway_commands': m0028,
   '0029_recording_retention': m0029,
+  '0030_account_names_ignore_case': m0030,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

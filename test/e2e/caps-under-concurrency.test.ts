@@ -7,7 +7,7 @@
  * asked by two people at once goes to one of them.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { preparePgTarget, type PgTarget } from '../support/pg-target.js';
@@ -179,6 +179,26 @@ describe('caps under concurrency', () => {
       } finally {
         await c.end();
       }
+    }
+  });
+
+  it('keeps one live account per name on a target whatever its case, in the store itself (two first requests racing)', async () => {
+    const [gil, hoa] = await Promise.all([person('gil', ['requester']), person('hoa', ['requester'])]);
+    const c = new pg.Client({ connectionString: store.url });
+    await c.connect();
+    try {
+      const tenant = (await c.query('select tenant_id from targets where id = $1', [targetId])).rows[0].tenant_id;
+      const insert = (id: string, operatorId: string, username: string) =>
+        c.query(
+          `insert into jit_accounts (id, tenant_id, target_id, operator_id, username, status, created_at, updated_at) values ($1, $2, $3, $4, $5, 'provisioning', now(), now())`,
+          [id, tenant, targetId, operatorId, username],
+        );
+      const name = `Case_${randomBytes(3).toString('hex')}`;
+      await insert(randomUUID(), gil.id, name);
+      const clash = await insert(randomUUID(), hoa.id, name.toLowerCase()).then(() => null, (err: { code?: string; constraint?: string }) => err);
+      expect(clash).toMatchObject({ code: '23505', constraint: 'jit_accounts_live_name' });
+    } finally {
+      await c.end();
     }
   });
 });
