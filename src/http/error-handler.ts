@@ -50,6 +50,9 @@ function validationError(err: FastifyError & { validationContext?: string }): Ma
   return { status: 400, code: 'bad_request', message: issuesAsSentences(issues), details: { issues } };
 }
 
+/** The longest path parameter the router passes on to a route (Fastify's default is 100). */
+export const MAX_PATH_PARAM_LENGTH = 2_000;
+
 const byFastifyCode: Record<string, Omit<Mapped, 'details'>> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'bad_request', message: 'request body is not valid JSON' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'bad_request', message: 'request body is empty but declared as JSON' },
@@ -107,7 +110,9 @@ export function frameworkErrorHandler(err: Error & { code?: string }, request: F
   const mapped: Mapped =
     err.code === 'FST_ERR_BAD_URL'
       ? { status: 400, code: 'bad_request', message: 'the URL is not valid: a %-escape in its path does not decode to text' }
-      : { status: 500, code: 'internal', message: 'internal error' };
+      : err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? { status: 414, code: 'uri_too_long', message: `the URL is too long: a part of its path is longer than ${MAX_PATH_PARAM_LENGTH.toLocaleString('en-US')} characters` }
+        : { status: 500, code: 'internal', message: 'internal error' };
   if (mapped.status >= 500) request.log.error({ err }, 'router error');
   void reply.status(mapped.status).send(body(mapped));
   return mapped.status;

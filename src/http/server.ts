@@ -23,7 +23,7 @@ import { createTotp, noSecretBox } from '../auth/totp.js';
 import type { SecretBox } from '../secrets/types.js';
 import { installAuthHook } from './auth-hook.js';
 import { createOpenApiDocument } from './openapi-document.js';
-import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrorHandler, installErrorHandlers } from './error-handler.js';
+import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrorHandler, installErrorHandlers, MAX_PATH_PARAM_LENGTH } from './error-handler.js';
 import { installTextGuard } from './text-guard.js';
 import { installIssueSentences } from '../core/zod-issues.js';
 import { fastifyTrustProxy, type TrustProxy } from './trust-proxy.js';
@@ -74,6 +74,9 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Past this the router gives up before any route: long ids and slugs reach the routes' own
+    // schemas instead, which say what an id or a slug must be (a 400 a person can read).
+    maxParamLength: MAX_PATH_PARAM_LENGTH,
     trustProxy: fastifyTrustProxy(deps.trustProxy ?? { kind: 'none' }),
     clientErrorHandler,
     // Refused before routing, so no route hook sees them: counted here (no route pattern).

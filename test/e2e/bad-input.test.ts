@@ -9,7 +9,7 @@ import net from 'node:net';
 import pg from 'pg';
 import { preparePgTarget, type PgTarget } from '../support/pg-target.js';
 import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
-import type { ApiClient } from '../support/http.js';
+import { apiClient, type ApiClient } from '../support/http.js';
 
 let server: TestServer;
 let target: PgTarget;
@@ -235,5 +235,25 @@ describe('requests the HTTP parser refuses', () => {
     const res = await fetch(new URL('/api/v1/tenants/%ED%A0%80/audit', server.url));
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: { code: 'bad_request', message: 'the URL is not valid: a %-escape in its path does not decode to text' } });
+  });
+
+  it('a long id or slug in a path is the route\'s own 400, for every method, signed in or not; an absurd one is a 414', async () => {
+    const long = 'a'.repeat(101);
+    const calls: Array<[string, string, boolean]> = [
+      ['POST', `/api/v1/auth/sso/${long}/device`, false],
+      ['DELETE', `/api/v1/tokens/${long}`, true],
+      ['POST', `${T}/grants/${long}/revoke`, true],
+      ['GET', `${T}/grants/${long}`, true],
+      ['POST', `/api/v1/tenants/${long}/requests`, true],
+    ];
+    for (const [method, path, signedIn] of calls) {
+      const res = await (signedIn ? server.admin.call(method, path, method === 'GET' || method === 'DELETE' ? undefined : {}) : apiClient(server.url).call(method, path, {}));
+      expect(res.status, `${method} ${path.slice(0, 60)}: ${JSON.stringify(res.body)}`).toBeGreaterThanOrEqual(400);
+      expect(res.status, `${method} ${path.slice(0, 60)}: ${JSON.stringify(res.body)}`).toBeLessThan(500);
+      expect(res.body.error.message).not.toMatch(/^no route/);
+    }
+    const absurd = await server.admin.call('POST', `${T}/grants/${'a'.repeat(2_001)}/revoke`, {});
+    expect(absurd.status).toBe(414);
+    expect(absurd.body).toEqual({ error: { code: 'uri_too_long', message: 'the URL is too long: a part of its path is longer than 2,000 characters' } });
   });
 });
