@@ -49,6 +49,8 @@ export type AppErrorCode =
   | 'rate_limited'
   /** A body over a route's own size limit (413). */
   | 'payload_too_large'
+  /** A body in a form or charset the route does not take (415). */
+  | 'unsupported_media_type'
   | 'target_error'
   /** A target's connection test failed and the admin did not ask to save it anyway (422, details.check). */
   | 'target_check_failed'
@@ -64,6 +66,7 @@ const statusOf: Record<AppErrorCode, number> = {
   policy_violation: 422,
   rate_limited: 429,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   target_error: 502,
   target_check_failed: 422,
   password_change_required: 403,

@@ -23,6 +23,7 @@ import { createTotp, noSecretBox } from '../auth/totp.js';
 import type { SecretBox } from '../secrets/types.js';
 import { installAuthHook } from './auth-hook.js';
 import { createOpenApiDocument } from './openapi-document.js';
+import { strictJsonBodies } from './json-body.js';
 import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrorHandler, installErrorHandlers, MAX_PATH_PARAM_LENGTH } from './error-handler.js';
 import { installTextGuard } from './text-guard.js';
 import { installIssueSentences } from '../core/zod-issues.js';
@@ -100,6 +101,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandlers(app);
   installTextGuard(app);
+  strictJsonBodies(app);
 
   await app.register(fastifyCookie);
   // Only routes that ask for it (login) are limited; the limits live in their route config. The

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import pg from 'pg';
 import { preparePgTarget, type PgTarget } from '../support/pg-target.js';
-import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
+import { addOperator, createMember, startTestServer, type TestServer } from '../support/test-server.js';
 import { apiClient, type ApiClient } from '../support/http.js';
 
 let server: TestServer;
@@ -199,6 +199,43 @@ describe('page sizes', () => {
     const res = await server.admin.get(`${T}/grants?limit=${limit}`);
     expect(res.status).toBe(400);
     expect(res.body.error.details.issues).toEqual([{ path: 'query.limit', message }]);
+  });
+});
+
+describe('JSON bodies that are not UTF-8', () => {
+  let adminToken = '';
+  let mine: ApiClient;
+  beforeAll(async () => {
+    const m = await createMember(server.tb, 'default', `bytes.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+    adminToken = (await apiClient(server.url).post('/api/v1/auth/login', { email: m.email, password: m.password })).body.token;
+    mine = apiClient(server.url, adminToken);
+  });
+  /** POST /api/v1/tokens (a name is stored as sent) with these bytes as its body. */
+  const send = async (bytes: Buffer, contentType = 'application/json') => {
+    const res = await fetch(new URL('/api/v1/tokens', server.url), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': contentType },
+      body: bytes,
+    });
+    return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string }; name?: string } };
+  };
+  const tokensNamed = async (prefix: string) =>
+    ((await mine.get('/api/v1/tokens')).body.items as Array<{ name: string }>).filter((t) => t.name.startsWith(prefix));
+
+  it('refuses bytes that are not UTF-8 (400) and a body declared in another charset (415); stores nothing', async () => {
+    const broken = Buffer.concat([Buffer.from('{"name":"bad-'), Buffer.from([0xff, 0xfe, 0xc0, 0x80]), Buffer.from('"}')]);
+    const notUtf8 = await send(broken);
+    expect(notUtf8.status).toBe(400);
+    expect(notUtf8.body.error!.message).toBe('The request is not valid UTF-8 text.');
+    const latin1 = await send(Buffer.concat([Buffer.from('{"name":"caf'), Buffer.from([0xe9]), Buffer.from('"}')]), 'application/json; charset=latin1');
+    expect(latin1.status).toBe(415);
+    expect(latin1.body.error).toEqual({ code: 'unsupported_media_type', message: 'the body is declared as latin1; send JSON in UTF-8 (charset=utf-8, or no charset)' });
+    expect(await tokensNamed('bad-')).toEqual([]);
+    expect(await tokensNamed('caf')).toEqual([]);
+    // The same text in UTF-8 is taken as it is.
+    const fine = await send(Buffer.from('{"name":"café"}', 'utf8'), 'application/json; charset=UTF-8');
+    expect(fine.status, JSON.stringify(fine.body)).toBe(201);
+    expect((await tokensNamed('caf')).map((t) => t.name)).toEqual(['café']);
   });
 });
 

@@ -5,6 +5,7 @@
  * uploads and heartbeats. Agents only ever connect out to these.
  */
 import { routeOf } from '../route-of.js';
+import { strictJsonBodies } from '../json-body.js';
 import { endpoints } from '../../api/endpoints.js';
 import { AGENT_MAX_WAIT_SECONDS, agentSchema } from '../../api/endpoints/agents.js';
 import type { FastifyRequest } from 'fastify';
@@ -132,12 +133,8 @@ export const agentRoutes =
     // Signed requests: their own scope, which keeps each raw body for the signature check. JSON
     // is the only body accepted (415 otherwise), so no body is ever read that was not signed.
     await app.register(async (channel) => {
-      const parseJson = channel.getDefaultJsonParser('error', 'error');
       channel.removeAllContentTypeParsers();
-      channel.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-        rawBodies.set(request, body as string);
-        parseJson(request, body as string, done);
-      });
+      strictJsonBodies(channel, (request, text) => rawBodies.set(request, text));
       channel.addHook('preValidation', async (request) => {
         // A fleet-wide change is answered to every agent before their next polls are taken (the
         // channel's one GET is the desired-state poll).
