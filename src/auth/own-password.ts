@@ -11,19 +11,37 @@ import { inTransaction } from './operators.js';
 import { hashPassword, verifyPasswordOrDummy } from './password-hash.js';
 import { passwordProblem } from './password-policy.js';
 import type { Principal, Tokens } from './tokens.js';
+import type { PasswordGuesses } from './password-guesses.js';
 
 export interface OwnPasswordDeps {
   db: Kysely<Database>;
   audit: AuditLog;
   tokens: Pick<Tokens, 'revokeAllOf'>;
+  /** A wrong current password counts against the account as a failed sign-in does. */
+  guesses: PasswordGuesses;
 }
 
 export function createOwnPassword(deps: OwnPasswordDeps) {
-  const { db, audit, tokens } = deps;
+  const { db, audit, tokens, guesses } = deps;
 
-  async function change(me: Principal, current: string, next: string): Promise<{ sessionsEnded: number }> {
+  /** `ip`: the caller's address, counted with the account when the current password is wrong. */
+  async function change(me: Principal, current: string, next: string, ip?: string): Promise<{ sessionsEnded: number }> {
     const row = await db.selectFrom('operators').select(['password_hash', 'email', 'display_name']).where('id', '=', me.operatorId).executeTakeFirstOrThrow();
-    if (!(await verifyPasswordOrDummy(row.password_hash, current))) throw forbidden('the current password is not correct');
+    // A session or token in someone else's hands must not become a way to guess the password.
+    const limited = await guesses.refusal({ email: row.email, ip });
+    if (limited) throw limited;
+    if (!(await verifyPasswordOrDummy(row.password_hash, current))) {
+      await guesses.failed({ email: row.email, ip });
+      await audit.append(db, {
+        tenantId: null,
+        actor: { type: 'operator', id: me.operatorId },
+        action: 'operator.password_change_failed',
+        subject: { type: 'operator', id: me.operatorId },
+        reason: 'the current password was not correct',
+        after: { ip: ip ?? null },
+      });
+      throw forbidden('the current password is not correct');
+    }
     if (next === current) throw badRequest('the new password must differ from the current one');
     const problem = await passwordProblem(next, row.email, row.display_name);
     if (problem) throw badRequest(problem);

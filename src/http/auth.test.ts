@@ -1,6 +1,9 @@
 import { noAccessToEnd } from '../auth/member-removal.js';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { createOperators } from '../auth/operators.js';
+import { ACCOUNT_FAILURES, ADDRESS_FAILURES } from '../auth/password-guesses.js';
 import { LOGIN_ATTEMPTS_PER_MINUTE } from './routes/auth-routes.js';
 import { createHttpServer } from './server.js';
 import { createTestApp, type TestApp } from './testing.js';
@@ -95,6 +98,54 @@ describe('sign in', () => {
     expect(blocked.json().error).toMatchObject({ code: 'rate_limited', message: expect.stringMatching(/^too many sign-in attempts; try again in /) });
     // Another account from the same address is not locked out.
     expect((await login(t.admin.email, t.admin.password, ip)).statusCode).toBe(200);
+  });
+
+  /** A person with a password of their own (not a member anywhere: sign-in is what is tested). */
+  async function person(email: string): Promise<string> {
+    const password = `Own-${randomBytes(12).toString('base64url')}`;
+    await createOperators({ db: t.db, audit: t.audit, clock: t.clock }).create({ email, displayName: email.split('@')[0]!, password }, { type: 'system', id: null });
+    return password;
+  }
+
+  it(`refuses an account after ${ACCOUNT_FAILURES.max} failed attempts from any number of addresses, its right password too; other accounts go on`, async () => {
+    const password = await person('spread@example.com');
+    // Each address stays well under the per-minute limit: two guesses each.
+    for (let i = 0; i < ACCOUNT_FAILURES.max; i++) {
+      expect((await login('spread@example.com', `guess-${i}`, `10.20.${Math.floor(i / 2)}.1`)).statusCode).toBe(401);
+    }
+    const right = await login('spread@example.com', password, '10.21.0.1');
+    expect(right.statusCode).toBe(429);
+    expect(right.json().error).toEqual({ code: 'rate_limited', message: expect.stringMatching(/^too many failed password attempts for this account; try again in \d+ minute\(s\)$/) });
+    expect((await login(t.admin.email, t.admin.password, '10.21.0.1')).statusCode).toBe(200);
+    const audited = await t.db.selectFrom('audit_events').select('reason').where('action', '=', 'auth.login_failed').where('reason', '=', 'too many failed attempts').execute();
+    expect(audited.length).toBeGreaterThan(0);
+  });
+
+  it(`refuses an address after ${ADDRESS_FAILURES.max} failed attempts on any accounts`, async () => {
+    const ip = '10.30.0.1';
+    for (let i = 0; i < ADDRESS_FAILURES.max; i++) {
+      // A new account each time: the per-minute and per-account limits never trip.
+      expect((await login(`sprayed-${i}@example.com`, 'Winter2026!', ip)).statusCode).toBe(401);
+    }
+    const next = await login(t.admin.email, t.admin.password, ip);
+    expect(next.statusCode).toBe(429);
+    expect(next.json().error.message).toMatch(/^too many failed password attempts from this address; try again in /);
+    expect((await login(t.admin.email, t.admin.password, '10.30.0.2')).statusCode).toBe(200);
+  });
+
+  it('counts a wrong current password of a password change against the account, and audits it', async () => {
+    const password = await person('stolen-session@example.com');
+    const s = await t.login('stolen-session@example.com', password, '10.40.0.1');
+    const change = (current: string) =>
+      t.request({ method: 'POST', url: '/api/v1/me/password', headers: bearer(s.token), payload: { currentPassword: current, newPassword: `Next-${randomBytes(9).toString('base64url')}` }, remoteAddress: '10.40.0.2' });
+    for (let i = 0; i < ACCOUNT_FAILURES.max; i++) expect((await change(`guess-${i}`)).statusCode).toBe(403);
+    const limited = await change(password);
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error.message).toMatch(/^too many failed password attempts for this account/);
+    const failures = await t.db.selectFrom('audit_events').select('action').where('action', '=', 'operator.password_change_failed').where('actor_id', '=', s.operatorId).execute();
+    expect(failures).toHaveLength(ACCOUNT_FAILURES.max);
+    // Sign-in shares the budget: the account waits out its window.
+    expect((await login('stolen-session@example.com', password, '10.40.0.3')).statusCode).toBe(429);
   });
 });
 

@@ -24,6 +24,7 @@ import type { SecretBox } from '../secrets/types.js';
 import { installAuthHook } from './auth-hook.js';
 import { createOpenApiDocument } from './openapi-document.js';
 import { strictJsonBodies } from './json-body.js';
+import { createPasswordGuesses } from '../auth/password-guesses.js';
 import { BODY_LIMIT_BYTES, clientErrorHandler, frameworkErrorHandler, installErrorHandlers, MAX_PATH_PARAM_LENGTH } from './error-handler.js';
 import { installTextGuard } from './text-guard.js';
 import { installIssueSentences } from '../core/zod-issues.js';
@@ -109,6 +110,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   await app.register(fastifyRateLimit, { global: false, store: databaseRateLimitStore(db) });
 
   const tokens = createTokens({ db, audit, clock });
+  const guesses = createPasswordGuesses(db);
   const operators = createOperators({ db, audit, clock });
   const totp = createTotp({ db, audit, clock, secrets: deps.secrets ?? noSecretBox });
   const invitations = createInvitations({ db, audit, clock, operators, secrets: deps.secrets ?? noSecretBox });
@@ -152,11 +154,11 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   });
 
   const builtIn: RouteModule[] = [
-    authRoutes({ db, audit, operators, tokens, totp, secureCookies: deps.secureCookies ?? false }),
+    authRoutes({ db, audit, operators, tokens, totp, guesses, secureCookies: deps.secureCookies ?? false }),
     mfaRoutes({ totp }),
     tokenRoutes({ tokens, clock }),
     tenantRoutes({ db, operators, invitations, memberRemoval: deps.memberRemoval }),
-    identityRoutes({ invitations, ownPassword: createOwnPassword({ db, audit, tokens }), tokens }),
+    identityRoutes({ invitations, ownPassword: createOwnPassword({ db, audit, tokens, guesses }), tokens }),
   ];
   for (const routes of [...builtIn, ...deps.routes]) {
     // Each module in its own encapsulated scope; hooks and handlers above still apply.

@@ -9,6 +9,7 @@ import type { Database } from '../../store/schema.js';
 import { inTransaction, normalizeEmail, type Operators } from '../../auth/operators.js';
 import { verifyPasswordOrDummy } from '../../auth/password-hash.js';
 import type { Tokens } from '../../auth/tokens.js';
+import type { PasswordGuesses } from '../../auth/password-guesses.js';
 import type { Totp } from '../../auth/totp.js';
 import { assertPasswordSignInAllowed } from '../../auth/oidc/require-sso.js';
 import { actorOf, CSRF_COOKIE, principalOf, SESSION_COOKIE } from '../auth-hook.js';
@@ -24,6 +25,8 @@ export interface AuthRoutesDeps {
   operators: Operators;
   tokens: Tokens;
   totp: Totp;
+  /** Failed password checks per account and per address (password-guesses.ts). */
+  guesses: PasswordGuesses;
   secureCookies: boolean;
 }
 
@@ -61,7 +64,7 @@ export function setSessionCookies(
 }
 
 export function authRoutes(deps: AuthRoutesDeps) {
-  const { db, audit, operators, tokens, totp } = deps;
+  const { db, audit, operators, tokens, totp, guesses } = deps;
   return (app: ZodApp) => {
     app.route({
       // A refused sign-in is audited, whatever text it carried: the handler applies the rule.
@@ -94,9 +97,24 @@ export function authRoutes(deps: AuthRoutesDeps) {
         }
         const email = normalizeEmail(request.body.email);
         const operator = await operators.findByEmail(email);
+        // An account or an address out of failures is refused before its password is looked at:
+        // a right guess then reads exactly like a wrong one.
+        const limited = await guesses.refusal({ email, ip: request.ip });
+        if (limited) {
+          await audit.append(db, {
+            tenantId: null,
+            actor: { type: 'operator', id: operator?.id ?? null },
+            action: 'auth.login_failed',
+            subject: { type: 'operator', id: operator?.id ?? null },
+            reason: 'too many failed attempts',
+            after: { email, ip: request.ip },
+          });
+          throw limited;
+        }
         // Always one argon2 verification, so unknown emails answer as slowly as known ones.
         const passwordOk = await verifyPasswordOrDummy(operator?.passwordHash, request.body.password);
         if (!operator || !passwordOk || operator.disabled) {
+          if (!passwordOk) await guesses.failed({ email, ip: request.ip });
           await audit.append(db, {
             tenantId: null,
             actor: { type: 'operator', id: operator?.id ?? null },

@@ -27,7 +27,7 @@ export function identityRoutes(deps: { invitations: Invitations; ownPassword: Ow
       ...routeOf(endpoints.changePassword),
       handler: async (request) => {
         const principal = principalOf(request);
-        const r = await ownPassword.change(principal, request.body.currentPassword, request.body.newPassword);
+        const r = await ownPassword.change(principal, request.body.currentPassword, request.body.newPassword, request.ip);
         return { otherSessionsEnded: r.sessionsEnded };
       },
     });
