@@ -78,7 +78,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
     bodyLimit: BODY_LIMIT_BYTES,
     // Past this the router gives up before any route: long ids and slugs reach the routes' own
     // schemas instead, which say what an id or a slug must be (a 400 a person can read).
-    maxParamLength: MAX_PATH_PARAM_LENGTH,
+    routerOptions: { maxParamLength: MAX_PATH_PARAM_LENGTH },
     trustProxy: fastifyTrustProxy(deps.trustProxy ?? { kind: 'none' }),
     clientErrorHandler,
     // Refused before routing, so no route hook sees them: counted here (no route pattern).
