@@ -64,8 +64,9 @@ function capRefusal(name: string, rules: PolicyRules, grant: GrantRow, seconds: 
     );
   }
   // The policy's access windows bind the new end as they bound the request: more time never
-  // runs the access past the window it is in.
-  if (grant.expires_at) {
+  // runs the access past the window it is in. Break-glass access was given outside the windows
+  // on purpose, and its extensions are too.
+  if (grant.expires_at && !grant.emergency) {
     const closes = windowEnd(rules.windows, grant.expires_at, seconds * 1000);
     if (closes) {
       const room = Math.floor(Math.max(0, closes.getTime() - grant.expires_at.getTime()) / 1000);

@@ -125,6 +125,19 @@ describe('access windows hold at every step', () => {
     expect(fits.status, JSON.stringify(fits.body)).toBe(200);
     expect(fits.body.applied).toBe(true);
   });
+
+  it('lets break-glass access, given outside the windows on purpose, be extended outside them too', async () => {
+    const now = server.clock.now().getTime();
+    // Opens in an hour: now is outside.
+    const window = { timeZone: 'UTC', days: everyDay, from: hhmm(now + 3_600_000), to: hhmm(now + 7_200_000) };
+    const pid = await policy({ windows: [window], breakGlass: { allowed: true }, extension: { allowed: true, maxTotalSeconds: 7200, selfApprove: true } });
+    const dan = await person('dan', ['requester']);
+    const urgent = await dan.api.post(`${T}/requests`, { targetId, policyId: pid, entitlements: [target.readers], durationSeconds: 600, reason: 'outage: orders stuck', emergency: true });
+    expect(urgent.body.state, JSON.stringify(urgent.body)).toBe('active');
+    const more = await dan.api.post(`${T}/grants/${urgent.body.id}/extend`, { seconds: 600, reason: 'still fixing' });
+    expect(more.status, JSON.stringify(more.body)).toBe(200);
+    expect(more.body.applied).toBe(true);
+  });
 });
 
 describe('approval levels nobody can complete', () => {
