@@ -6,7 +6,9 @@
  * - an account with ACCOUNT.max failures in its window is refused from everywhere until the
  *   window ends (its owner too: that is the price of stopping a distributed guess; SSO and a
  *   reset link still work);
- * - an address with ADDRESS.max failures is refused for every account.
+ * - an address with ADDRESS.max failures is refused for every account. High enough for an office
+ *   behind one address; behind a reverse proxy, TIMEBOX_TRUST_PROXY must be set, or every
+ *   sign-in comes from the proxy's address and shares its budget.
  * The current-password check of a password change counts against the same account budget, so a
  * stolen session cannot be used to guess the password either.
  */
@@ -16,7 +18,7 @@ import type { Database } from '../store/schema.js';
 import { countInWindow, countSoFar } from '../store/window-counter.js';
 
 export const ACCOUNT_FAILURES = { max: 20, windowMs: 15 * 60_000 } as const;
-export const ADDRESS_FAILURES = { max: 100, windowMs: 15 * 60_000 } as const;
+export const ADDRESS_FAILURES = { max: 300, windowMs: 15 * 60_000 } as const;
 
 const accountKey = (email: string) => `password-failures:account:${email}`;
 const addressKey = (ip: string) => `password-failures:address:${ip}`;
