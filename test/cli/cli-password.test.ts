@@ -107,6 +107,12 @@ describe('members from the CLI', () => {
     expect((await apiClient(server.url, ivy.body.token).get('/api/v1/me')).status).toBe(401);
     const list = await cli(['members', 'list', '--tenant', 'default']);
     expect(list.stdout).toMatch(/ivy@example.com +ivy +requester +here /);
+    // New roles do not undo the offboarding, and the answer says so.
+    const roles = await cli(['members', 'role', 'ivy@example.com', '--roles', 'requester,approver', '--tenant', 'default']);
+    expect(roles.code, roles.stderr).toBe(0);
+    expect(roles.stdout).toContain('ivy@example.com now has roles in default: requester, approver (still disabled in default: they cannot sign in here until `timebox members enable ivy@example.com`)');
+    const back = await cli(['members', 'role', 'ivy@example.com', '--roles', 'requester', '--tenant', 'default', '--json']);
+    expect(JSON.parse(back.stdout)).toMatchObject({ roles: ['requester'], disabledHere: true });
   });
 
   it('enables (sign-in only) and ends sessions without disabling', async () => {

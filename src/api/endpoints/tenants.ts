@@ -31,7 +31,11 @@ export const pendingInvitationView = z.object({
   createdAt: z.iso.datetime(),
   invitedBy: z.uuid().nullable().describe('The operator who issued it'),
 });
-export const memberUpdated = z.object({ operator: operatorView.omit({ disabled: true }), roles: z.array(role) });
+export const memberUpdated = z.object({
+  operator: operatorView.omit({ disabled: true }),
+  roles: z.array(role),
+  disabledHere: z.boolean().describe('Still offboarded from this tenant: new roles do not let them back in (enable them for that)'),
+});
 
 export const tenantEndpoints = {
   listTenants: endpoint({

@@ -52,7 +52,7 @@ export function registerMembers(program: Command): void {
       });
       if (ctx.json) return printJson(m);
       if ('operator' in m) {
-        print(`${clean(m.operator.email)} is a member of ${tenant} with roles: ${m.roles.join(', ')}`);
+        print(`${clean(m.operator.email)} is a member of ${tenant} with roles: ${m.roles.join(', ')}${stillDisabled(m, tenant)}`);
         return;
       }
       print(`Invited ${clean(m.invitation.email)} to ${tenant} as ${m.invitation.roles.join(', ')}; the link works once, until ${when(m.invitation.expiresAt)}.`);
@@ -75,7 +75,8 @@ export function registerMembers(program: Command): void {
       // Roles as typed: the server refuses one it does not know, naming it.
       const m = await ctx.api.call('addMember', { params: { tenant: await ctx.tenant() }, body: { email: member.operator.email, roles: opts.roles as Role[] } });
       if (ctx.json) return printJson(m);
-      print(`${clean(member.operator.email)} now has roles in ${await ctx.tenant()}: ${'roles' in m ? m.roles.join(', ') : opts.roles.join(', ')}`);
+      const tenant = await ctx.tenant();
+      print(`${clean(member.operator.email)} now has roles in ${tenant}: ${'roles' in m ? m.roles.join(', ') : opts.roles.join(', ')}${'operator' in m ? stillDisabled(m, tenant) : ''}`);
     });
 
   members
@@ -179,4 +180,9 @@ export function registerMembers(program: Command): void {
       if (ctx.json) return printJson({ withdrawn: true, invitation: found });
       print(`Withdrew the invitation of ${clean(found.email)} to ${tenant}: its link no longer works.`);
     });
+}
+
+/** New roles do not undo an offboarding: said after the roles, with the way back. */
+function stillDisabled(m: { operator: { email: string }; disabledHere: boolean }, tenant: string): string {
+  return m.disabledHere ? ` (still disabled in ${tenant}: they cannot sign in here until \`timebox members enable ${clean(m.operator.email)}\`)` : '';
 }

@@ -103,13 +103,16 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
         const member = await db
           .selectFrom('memberships as m')
           .innerJoin('operators as o', 'o.id', 'm.operator_id')
-          .select(['o.id', 'o.email', 'o.display_name'])
+          .select(['o.id', 'o.email', 'o.display_name', 'm.disabled_at'])
           .where('m.tenant_id', '=', access.tenantId)
           .where('o.email', '=', email)
           .executeTakeFirst();
         if (member) {
           const m = await operators.setMembership(access.tenantId, member.id, roles, actor, db, guardOwner(access, 'change the roles of'));
-          return reply.status(200).send({ operator: { id: member.id, email: member.email, displayName: member.display_name }, roles: m.roles });
+          // New roles do not undo an offboarding: the answer says so rather than read as "re-added".
+          return reply
+            .status(200)
+            .send({ operator: { id: member.id, email: member.email, displayName: member.display_name }, roles: m.roles, disabledHere: member.disabled_at !== null });
         }
         // Everyone else gets an invitation: nobody is linked to an existing account without consent.
         const issued = await invitations.inviteMember({ tenantId: access.tenantId, email, roles, displayName: request.body.displayName, origin: originOf(request) }, actor);

@@ -49,7 +49,8 @@ export function ChangeRolesDialog(props: { tenant: string; member: MemberRef; on
     try {
       const r = await call('addMember', { params: { tenant: props.tenant }, body: { email: member.operator.email, roles } });
       const now = 'roles' in r ? r.roles : roles;
-      props.onDone(`${member.operator.email} now has the role${now.length === 1 ? '' : 's'} ${now.join(', ')}.`);
+      const disabled = 'disabledHere' in r && r.disabledHere ? ' They are still disabled here: enable them to let them back in.' : '';
+      props.onDone(`${member.operator.email} now has the role${now.length === 1 ? '' : 's'} ${now.join(', ')}.${disabled}`);
     } catch (err) {
       setError(messageOf(err));
       setBusy(false);

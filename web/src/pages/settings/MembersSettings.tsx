@@ -58,7 +58,7 @@ export function MembersSettings() {
         setNotice(r.delivery === 'email' ? `Invitation e-mailed to ${r.invitation.email}.` : null);
       } else {
         setInvited(null);
-        setNotice(`${r.operator.email} now has the role(s) ${r.roles.join(', ')}.`);
+        setNotice(`${r.operator.email} now has the role(s) ${r.roles.join(', ')}.${r.disabledHere ? ' They are still disabled here: enable them to let them back in.' : ''}`);
       }
       setEmail('');
     });
