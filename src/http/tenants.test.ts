@@ -92,7 +92,7 @@ describe('members', () => {
     // Adding a member again updates the roles.
     const again = await post(alice, '/api/v1/tenants/acme/members', { email: 'carol@acme.test', roles: ['requester'] });
     expect(again.statusCode).toBe(200);
-    expect(again.json()).toEqual({ operator: expect.objectContaining({ email: 'carol@acme.test' }), roles: ['requester'] });
+    expect(again.json()).toEqual({ operator: expect.objectContaining({ email: 'carol@acme.test' }), roles: ['requester'], disabledHere: false });
   });
 
   it("an admin cannot set anyone's password, and an existing account is never linked without consent", async () => {
