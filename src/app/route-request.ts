@@ -69,8 +69,9 @@ export async function routeRequest(
   if (route.kind === 'approval') {
     const now = deps.clock.now();
     // Everyone who may decide at each level now, the requester aside: a level whose quorum they
-    // cannot reach would leave the request waiting for nobody until it expires.
-    const byLevel: string[][] = [];
+    // cannot reach would leave the request waiting for nobody until it expires. The first level's
+    // are the ones asked now.
+    let approvers: string[] = [];
     for (const [i, level] of rules.approvalLevels.entries()) {
       const able = (await approversAt(tx, values.tenant_id, level)).filter((a) => a !== values.operator_id);
       if (able.length < level.quorum) {
@@ -79,10 +80,9 @@ export async function routeRequest(
           `nobody can approve this request: policy "${policyName}" ${which} needs ${level.quorum} approval(s), and only ${able.length} of its approvers other than you can approve now; ask an administrator to fix the policy`,
         );
       }
-      byLevel.push(able);
+      if (i === 0) approvers = able;
     }
     const first = rules.approvalLevels[0]!;
-    const approvers = byLevel[0]!;
     const grant = await insertGrant(deps, tx, values, [], actor, {
       alongside,
       audit: [

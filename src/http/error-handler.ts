@@ -104,7 +104,8 @@ export function installErrorHandlers(app: FastifyInstance): void {
 
 /**
  * Errors the router raises before any hook or route runs: a path whose %-escapes do not decode
- * (FST_ERR_BAD_URL). Answered in the API's error shape like every other refusal.
+ * (FST_ERR_BAD_URL), a path parameter over MAX_PATH_PARAM_LENGTH (FST_ERR_MAX_PARAM_LENGTH).
+ * Answered in the API's error shape like every other refusal; returns the status sent.
  */
 export function frameworkErrorHandler(err: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply): number {
   const mapped: Mapped =

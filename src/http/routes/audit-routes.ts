@@ -113,7 +113,6 @@ export const auditRoutes =
     });
   };
 
-
 /** The report with each chain's tenant named by its slug as well as its id: people know tenants by slug. */
 async function withTenantSlugs(db: Kysely<Database>, report: VerifyResult) {
   const ids = [...new Set([...report.chains, ...report.problems].map((c) => c.tenant_id).filter((id): id is string => id !== null))];
