@@ -4,6 +4,9 @@
  * through the HTTP API the way an administrator would (so the benchmark breaks if the API does).
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { BootstrapCredentials } from '../src/auth/bootstrap.js';
 
@@ -19,9 +22,25 @@ export interface BenchTenant {
 
 export const newMasterKey = () => randomBytes(32).toString('base64');
 
-/** Settings for startTimebox / the serve command; PORT 0 unless the caller picks one. */
+/** This run's data folders, under one folder removed when the run ends. */
+let scratch: string | undefined;
+function throwawayDataDir(): string {
+  if (!scratch) {
+    const base = mkdtempSync(path.join(tmpdir(), 'timebox-bench-'));
+    scratch = base;
+    process.once('exit', () => rmSync(base, { recursive: true, force: true }));
+  }
+  return mkdtempSync(path.join(scratch, 'data-'));
+}
+
+/**
+ * Settings for startTimebox / the serve command; PORT 0 unless the caller picks one. A data
+ * folder of its own even on PostgreSQL: the audit signing key and witness live there, and the
+ * default (./data) is the user's own server's.
+ */
 export function serverEnv(extra: Record<string, string>): Record<string, string> {
   return {
+    TIMEBOX_DATA_DIR: throwawayDataDir(),
     PORT: '0',
     HOST: '127.0.0.1',
     TIMEBOX_LOG_LEVEL: 'warn',

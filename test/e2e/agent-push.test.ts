@@ -27,13 +27,16 @@ let database: TestDatabase;
 let a: RestartableServer;
 let b: Timebox;
 let stateDir: string;
+let dataDir = '';
 let viaB: AgentClient;
 let targetId: string;
 let agent = '';
 
 beforeAll(async () => {
   database = await createTestDatabase(inject('pgAdminUrl'));
-  const shared = { DATABASE_URL: database.url, TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64') };
+  // Both replicas in one folder: they share the audit signing key (a file in it).
+  dataDir = await mkdtemp(path.join(tmpdir(), 'tb-agent-push-data-'));
+  const shared = { DATABASE_URL: database.url, TIMEBOX_DATA_DIR: dataDir, TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64') };
   a = await startRestartableServer(shared);
   b = await startTimebox({
     env: { ...shared, PORT: '0', HOST: '127.0.0.1', TIMEBOX_LOG_LEVEL: process.env.TIMEBOX_TEST_LOG ?? 'silent', TIMEBOX_OUTBOUND_ALLOW: 'loopback', TIMEBOX_WORKER_ID: 'replica-b' },
@@ -55,6 +58,7 @@ afterAll(async () => {
   await a?.destroy();
   await database?.drop();
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 const poll = async (since: number, wait: number) => {

@@ -5,6 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { freePort, startPostgres, type PgCluster } from '../harness/postgres.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
@@ -24,6 +27,7 @@ let target: PgTarget;
 let store: TestDatabase;
 let storeDb: pg.Pool;
 let env: Record<string, string>;
+let dataDir = '';
 let server: ChildServer | null = null;
 
 /** Waits for a condition on the store, checked a few times a second, for at most `ms`. */
@@ -62,8 +66,10 @@ beforeAll(async () => {
   target = await preparePgTarget(targetCluster.adminUrl);
   store = await createTestDatabase(inject('pgAdminUrl'));
   storeDb = new pg.Pool({ connectionString: store.url, max: 2 });
+  dataDir = await mkdtemp(path.join(tmpdir(), 'tb-crash-recovery-'));
   env = {
     DATABASE_URL: store.url,
+    TIMEBOX_DATA_DIR: dataDir,
     PORT: String(await freePort()),
     HOST: '127.0.0.1',
     TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
@@ -76,6 +82,7 @@ afterAll(async () => {
   await storeDb?.end();
   await store?.drop();
   await targetCluster?.destroy();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 describe('crash recovery', () => {

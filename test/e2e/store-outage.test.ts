@@ -6,6 +6,9 @@
  * Real server process; the store on a cluster of its own; a real PostgreSQL target.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { freePort, startPostgres, type PgCluster } from '../harness/postgres.js';
@@ -17,21 +20,25 @@ import { waitUntil } from '../support/wait-until.js';
 let storeCluster: PgCluster;
 let target: PgTarget;
 let server: ChildServer | null = null;
+let dataDir = '';
 
 beforeAll(async () => {
   [storeCluster, target] = await Promise.all([startPostgres({ name: 'store-outage' }), preparePgTarget(inject('pgAdminUrl'))]);
+  dataDir = await mkdtemp(path.join(tmpdir(), 'tb-store-outage-'));
 }, 120_000);
 
 afterAll(async () => {
   await server?.stop();
   await storeCluster?.destroy();
   await target?.drop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 it('answers 503 while its database is down, stays up, and revokes on return a grant that fell due meanwhile', async () => {
   const storeUrl = await storeCluster.createDatabase('timebox');
   server = await startChildServer({
     DATABASE_URL: storeUrl,
+    TIMEBOX_DATA_DIR: dataDir,
     PORT: String(await freePort()),
     HOST: '127.0.0.1',
     TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),

@@ -6,6 +6,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { freePort, startPostgres, type PgCluster } from '../harness/postgres.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 import { preparePgTarget, type PgTarget } from '../support/pg-target.js';
@@ -26,16 +29,20 @@ let target: PgTarget;
 let store: TestDatabase;
 const servers: ChildServer[] = [];
 const masterKey = randomBytes(32);
+// One folder for both: replicas share the audit signing key (a file in it).
+let dataDir = '';
 
 beforeAll(async () => {
   cluster = await startPostgres({ name: 'two-servers-target' });
   target = await preparePgTarget(cluster.adminUrl);
   store = await createTestDatabase(inject('pgAdminUrl'));
+  dataDir = await mkdtemp(path.join(tmpdir(), 'tb-two-servers-'));
 });
 afterAll(async () => {
   await Promise.all(servers.map((s) => s.stop()));
   await store?.drop();
   await cluster?.destroy();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
 describe('two servers on one store', () => {
@@ -73,7 +80,7 @@ describe('two servers on one store', () => {
     await kit.close();
     await s.close();
 
-    const env = { DATABASE_URL: store.url, HOST: '127.0.0.1', TIMEBOX_MASTER_KEY: masterKey.toString('base64'), TIMEBOX_SWEEP_MS: '1000' };
+    const env = { DATABASE_URL: store.url, TIMEBOX_DATA_DIR: dataDir, HOST: '127.0.0.1', TIMEBOX_MASTER_KEY: masterKey.toString('base64'), TIMEBOX_SWEEP_MS: '1000' };
     servers.push(await startChildServer({ ...env, PORT: String(await freePort()) }));
     servers.push(await startChildServer({ ...env, PORT: String(await freePort()) }));
 

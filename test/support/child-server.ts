@@ -17,6 +17,8 @@ export interface ChildServer {
 }
 
 export async function startChildServer(env: Record<string, string>, timeoutMs = 30_000): Promise<ChildServer> {
+  // The default (./data) is the developer's own server's: its audit signing key and witness.
+  if (!env.TIMEBOX_DATA_DIR) throw new Error('a test server needs a data folder of its own (TIMEBOX_DATA_DIR)');
   const child: ChildProcess = spawn(process.execPath, [compiledEntry('cli/main'), 'serve'], {
     // Every test target, relay and receiver listens on this host.
     env: { ...process.env, TIMEBOX_LOG_LEVEL: 'warn', TIMEBOX_OUTBOUND_ALLOW: 'loopback', ...env },
