@@ -28,8 +28,23 @@ export const tenantParamsSchema = z.object({ tenant: tenantSlugSchema });
 
 export const MAX_PAGE_SIZE = 200;
 export const DEFAULT_PAGE_SIZE = 50;
+/**
+ * A whole number from the query string, written in decimal digits and given once: not `0x10`,
+ * `1e2` or ` 5` (which a bare Number() would read as 16, 100 and 5), nor `?n=1&n=2`.
+ */
+export function queryInteger(min: number, max: number): z.ZodNumber;
+export function queryInteger(min: number, max: number, byDefault: number): z.ZodDefault<z.ZodNumber>;
+export function queryInteger(min: number, max: number, byDefault?: number): z.ZodNumber | z.ZodDefault<z.ZodNumber> {
+  const number = z.number().min(min).max(max, { abort: true }).int();
+  // Other text stays text ("must be a number, not text"), a repeated key a list ("… not a list").
+  const fromText = (v: unknown) => (typeof v === 'string' && /^-?[0-9]+(\.[0-9]+)?$/.test(v) ? Number(v) : v);
+  // Typed as the number it becomes: callers (the API client) pass numbers, the URL makes them text.
+  if (byDefault === undefined) return z.preprocess(fromText, number) as unknown as typeof number;
+  const withDefault = number.default(byDefault);
+  return z.preprocess(fromText, withDefault) as unknown as typeof withDefault;
+}
 /** A page size from the query string: over `max` is one problem with one message (the bound first). */
-export const pageLimit = (max: number, byDefault: number) => z.coerce.number().min(1).max(max, { abort: true }).int().default(byDefault);
+export const pageLimit = (max: number, byDefault: number) => queryInteger(1, max, byDefault);
 export const pageQuerySchema = z.object({
   limit: pageLimit(MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE),
   cursor: z.string().max(1024).optional(),

@@ -191,8 +191,11 @@ describe('tampered page cursors', () => {
 describe('page sizes', () => {
   it.each([
     ['9007199254740993', 'must be at most 200'],
-    ['1e400', 'must be a finite number'],
-    ['abc', 'must be a number'],
+    ['1e400', 'must be a number, not text'],
+    ['abc', 'must be a number, not text'],
+    ['0x10', 'must be a number, not text'],
+    ['%205', 'must be a number, not text'],
+    ['5&limit=6', 'must be a number, not a list'],
     ['0', 'must be at least 1'],
     ['2.5', 'must be a whole number, not 2.5'],
   ])('limit=%s is a 400 with one message for its one problem', async (limit, message) => {

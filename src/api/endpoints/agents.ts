@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { endpoint } from '../endpoint.js';
 import { AgentHealthSchema, EnrollRequestSchema, HeartbeatSchema, JournalUploadSchema, type AgentHealth } from '../../agent-wire/protocol.js';
 import { LinuxAgentConfigSchema } from '../../connectors/linux-agent/config.js';
-import { uuidParam, name, tenantParamsSchema, pageQuerySchema, pageSchema } from '../fields.js';
+import { uuidParam, name, tenantParamsSchema, pageQuerySchema, pageSchema, queryInteger } from '../fields.js';
 
 export const MAX_ENROLMENT_MINUTES = 7 * 24 * 60;
 /** The longest a desired-state long poll waits before answering 204. */
@@ -118,9 +118,9 @@ export const agentEndpoints = {
     summary: 'Long poll: the desired state as soon as its version passes `since` (else 204 after `wait` seconds)',
     description: `${signedDescription} \`applied\` is the version the agent last applied. The answer may carry server-chosen passwords: agents never log it.`,
     query: z.strictObject({
-      since: z.coerce.number().int().min(-1),
-      applied: z.coerce.number().int().min(-1).default(-1),
-      wait: z.coerce.number().int().min(0).max(AGENT_MAX_WAIT_SECONDS).default(AGENT_MAX_WAIT_SECONDS),
+      since: queryInteger(-1, Number.MAX_SAFE_INTEGER),
+      applied: queryInteger(-1, Number.MAX_SAFE_INTEGER, -1),
+      wait: queryInteger(0, AGENT_MAX_WAIT_SECONDS, AGENT_MAX_WAIT_SECONDS),
     }),
     response: {
       200: z.object({ schemaVersion: z.number(), version: z.number(), issuedAt: z.string(), grants: z.array(z.record(z.string(), z.unknown())) }),
