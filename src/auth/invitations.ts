@@ -275,11 +275,21 @@ export function createInvitations(deps: InvitationsDeps) {
    * tenant that requires single sign-on, their password sessions then end (see above): they go on
    * through the tenant's provider.
    */
-  async function acceptSignedIn(token: string, me: { operatorId: string; email: string }) {
+  /**
+   * `me.ssoTenantId`: the tenant a single sign-on session is confined to. Its identity provider
+   * vouches for the person there only, so it cannot take them into another tenant: else one
+   * tenant's provider could sign in as any address and accept the invitations other tenants send it.
+   */
+  async function acceptSignedIn(token: string, me: { operatorId: string; email: string; ssoTenantId: string | null }) {
     return inTransaction(db, async (tx) => {
       const row = await usable(tx, token, true);
       if (row.kind !== 'member') throw badRequest('this link resets a sign-in: open it signed out and choose a new password');
       if (normalizeEmail(me.email) !== row.email) throw forbidden(`this invitation is for another address; sign in as ${row.email} to accept it`);
+      if (me.ssoTenantId !== null && row.tenant_id !== me.ssoTenantId) {
+        throw forbidden(
+          'this session signed in through single sign-on reaches one tenant only, and the invitation is to another; accept it from a session signed in with your password (no password yet? a platform administrator can give you a link to choose one)',
+        );
+      }
       const actor = { type: 'operator' as const, id: me.operatorId };
       await join(tx, row, me.operatorId, actor);
       const endedPasswordSessions = row.tenant_id ? await endPasswordSessionsIfSsoRequired(tx, row.tenant_id, me.operatorId) : 0;

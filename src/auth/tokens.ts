@@ -43,6 +43,9 @@ export interface TenantMembershipRow {
   disabled_at: Date | null;
 }
 
+/** Which tokens a caller reaches: all of the person's, or (single sign-on) those of one tenant. */
+export type TokenScope = Pick<Principal, 'ssoTenantId'>;
+
 export interface ApiTokenView {
   id: string;
   name: string;
@@ -122,12 +125,15 @@ export function createTokens(deps: TokensDeps) {
   }
 
   /** Live (not revoked, not expired) API tokens of one operator, newest first; no secrets. */
-  async function listApiTokens(operatorId: string, db: Db = deps.db): Promise<ApiTokenView[]> {
-    const rows = await db
+  /** `within`: a session confined to one tenant by single sign-on sees only the tokens confined there too. */
+  async function listApiTokens(operatorId: string, within: TokenScope = { ssoTenantId: null }, db: Db = deps.db): Promise<ApiTokenView[]> {
+    let q = db
       .selectFrom('api_tokens')
       .select(['id', 'name', 'created_at', 'expires_at', 'last_used_at'])
       .where('operator_id', '=', operatorId)
-      .where('kind', '=', 'api')
+      .where('kind', '=', 'api');
+    if (within.ssoTenantId !== null) q = q.where('sso_tenant_id', '=', within.ssoTenantId);
+    const rows = await q
       .where('revoked_at', 'is', null)
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', clock.now())]))
       .orderBy('created_at', 'desc')
@@ -138,16 +144,19 @@ export function createTokens(deps: TokensDeps) {
 
   /**
    * Revokes one of the operator's own tokens or sessions. False when there is no such token
-   * of theirs (someone else's token is indistinguishable from a missing one).
+   * of theirs (someone else's token is indistinguishable from a missing one), or one outside
+   * `within` (a session confined to one tenant reaches only the tokens confined there too).
    */
-  async function revoke(tokenId: string, operatorId: string, actor: Actor, db: Db = deps.db): Promise<boolean> {
+  async function revoke(tokenId: string, operatorId: string, actor: Actor, within: TokenScope = { ssoTenantId: null }, db: Db = deps.db): Promise<boolean> {
     return inTransaction(db, async (tx) => {
-      const row = await tx
+      let q = tx
         .updateTable('api_tokens')
         .set({ revoked_at: clock.now() })
         .where('id', '=', tokenId)
         .where('operator_id', '=', operatorId)
-        .where('revoked_at', 'is', null)
+        .where('revoked_at', 'is', null);
+      if (within.ssoTenantId !== null) q = q.where('sso_tenant_id', '=', within.ssoTenantId);
+      const row = await q
         .returning(['kind', 'name'])
         .executeTakeFirst();
       if (!row) return false;

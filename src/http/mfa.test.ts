@@ -56,7 +56,7 @@ describe('enrolling an authenticator app', () => {
     const res = await t.request({ method: 'POST', url: '/api/v1/me/mfa/totp', headers: bearer(apiToken) });
     expect(res.statusCode).toBe(403);
     expect(res.json()).toEqual({
-      error: { code: 'forbidden', message: 'manage your authenticator app from a signed-in session, not with an API token' },
+      error: { code: 'forbidden', message: 'Managing an authenticator app needs a signed-in session, not an API token' },
     });
     expect((await me(admin.token)).operator.mfaEnabled).toBe(false);
   });

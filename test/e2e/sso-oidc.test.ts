@@ -5,6 +5,7 @@
  * openid-client's issuer, audience, expiry, nonce and JWKS signature checks — does the refusing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newEd25519KeyPair } from '../../src/gateway/ed25519-keypair.js';
 import { startRogueProvider, type RogueProvider } from '../harness/rogue-oidc.js';
 import { addExistingMember, apiClient, ownPassword, tokenOf, type ApiClient, type Invited } from '../support/http.js';
 import { browserless, configureSso, signInFootprint, startAndAuthorize } from '../support/sso.js';
@@ -173,6 +174,50 @@ describe('linking an existing person', () => {
     expect((await viaToken.get('/api/v1/tenants')).body.items.map((t: { slug: string }) => t.slug)).toEqual(['default']);
     const link = await db().selectFrom('sso_identities').select(['subject']).where('subject', '=', 'sub-grace').execute();
     expect(link).toHaveLength(1);
+  });
+});
+
+describe('a session confined to one tenant by single sign-on', () => {
+  it("cannot change the person's whole account: second factor, SSH keys, other tokens, other tenants", async () => {
+    // Hedy belongs to default and beta; her password session made a token and registered a key.
+    const hedy = await createMember(s.tb, 'default', 'hedy@example.test', ['requester']);
+    await addExistingMember(s.admin, 'beta', hedy.api, 'hedy@example.test', ['requester']);
+    const script = await hedy.api.post('/api/v1/tokens', { name: 'script' });
+    expect(script.status).toBe(201);
+    const key = await hedy.api.post('/api/v1/me/ssh-keys', { name: 'laptop', publicKey: newEd25519KeyPair('laptop').publicKey });
+    expect(key.status).toBe(201);
+
+    // The provider of default (run by default's admins) signs her in.
+    rogue.mode = 'good';
+    rogue.person = { sub: 'sub-hedy', email: 'hedy@example.test', groups: ['timebox-requesters'] };
+    const b = browserless();
+    expect((await b.get(await startAndAuthorize(b, s.url, 'default'))).status).toBe(200);
+    const sso = apiClient(s.url, b.jar.get('timebox_session'));
+
+    const mfa = await sso.post('/api/v1/me/mfa/totp', {});
+    expect(mfa.status).toBe(403);
+    expect(mfa.body.error.message).toMatch(/^Managing an authenticator app concerns your whole Timebox account, but this session signed in through single sign-on reaches one tenant only/);
+    expect((await sso.get('/api/v1/me/ssh-keys')).status).toBe(403);
+    expect((await sso.call('DELETE', `/api/v1/me/ssh-keys/${key.body.id}`)).status).toBe(403);
+    // Her password session's token is out of reach; a token this session makes is its own to manage.
+    expect((await sso.call('DELETE', `/api/v1/tokens/${script.body.id}`)).status).toBe(404);
+    const own = await sso.post('/api/v1/tokens', { name: 'from sso' });
+    expect((await sso.get('/api/v1/tokens')).body.items.map((t: { name: string }) => t.name)).toEqual(['from sso']);
+    expect((await sso.call('DELETE', `/api/v1/tokens/${own.body.id}`)).status).toBe(204);
+
+    // An invitation to another tenant is hers to accept with her password, not through default's provider.
+    expect((await s.admin.post('/api/v1/tenants', { slug: 'gamma', name: 'Gamma' })).status).toBe(201);
+    const invited = await s.admin.post<Invited>('/api/v1/tenants/gamma/members', { email: 'hedy@example.test', roles: ['requester'] });
+    const viaSso = await sso.post('/api/v1/me/invitations/accept', { token: tokenOf(invited.body.link) });
+    expect(viaSso.status).toBe(403);
+    expect(viaSso.body.error.message).toMatch(/reaches one tenant only, and the invitation is to another/);
+    expect((await hedy.api.post('/api/v1/me/invitations/accept', { token: tokenOf(invited.body.link) })).status).toBe(200);
+
+    // Everything her password session set up still stands, and her password still signs her in.
+    expect((await apiClient(s.url, script.body.token).get('/api/v1/tenants/beta/targets')).status).toBe(200);
+    expect((await hedy.api.get('/api/v1/me/ssh-keys')).body.items).toHaveLength(1);
+    const again = await apiClient(s.url).post('/api/v1/auth/login', { email: 'hedy@example.test', password: hedy.password });
+    expect(again.status).toBe(200);
   });
 });
 

@@ -9,6 +9,7 @@ import type { sessionSchema } from '../../api/endpoints/gateway.js';
 import type { AuditLog } from '../../audit/types.js';
 import type { Clock } from '../../core/clock.js';
 import { conflict, forbidden, notFound } from '../../core/errors.js';
+import { assertNotConfinedToOneTenant } from '../whole-account.js';
 import type { SecretBox } from '../../secrets/types.js';
 import type { Database } from '../../store/schema.js';
 import type { Kysely } from 'kysely';
@@ -104,7 +105,9 @@ export const gatewayRoutes =
     app.route({
       ...routeOf(endpoints.listSshKeys),
       handler: async (request) => {
-        const items = await listOperatorKeys(deps, principalOf(request).operatorId);
+        const p = principalOf(request);
+        assertNotConfinedToOneTenant(p, 'Listing your SSH keys (they open the gateway in every tenant)');
+        const items = await listOperatorKeys(deps, p.operatorId);
         return { items: items.map((k) => ({ ...k, createdAt: k.createdAt.toISOString() })) };
       },
     });
@@ -122,7 +125,9 @@ export const gatewayRoutes =
     app.route({
       ...routeOf(endpoints.removeSshKey),
       handler: async (request, reply) => {
-        await removeOperatorKey(deps, principalOf(request).operatorId, request.params.id);
+        const p = principalOf(request);
+        assertNotConfinedToOneTenant(p, 'Removing an SSH key');
+        await removeOperatorKey(deps, p.operatorId, request.params.id);
         return reply.status(204).send(null);
       },
     });

@@ -59,7 +59,7 @@ export function identityRoutes(deps: { invitations: Invitations; ownPassword: Ow
       handler: async (request) => {
         const principal = principalOf(request);
         if (principal.kind !== 'session') throw forbidden('accept invitations from a signed-in session, not with an API token');
-        return invitations.acceptSignedIn(request.body.token, { operatorId: principal.operatorId, email: principal.email });
+        return invitations.acceptSignedIn(request.body.token, { operatorId: principal.operatorId, email: principal.email, ssoTenantId: principal.ssoTenantId });
       },
     });
 

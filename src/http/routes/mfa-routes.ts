@@ -3,15 +3,16 @@ import { routeOf } from '../route-of.js';
 import { endpoints } from '../../api/endpoints.js';
 import type { FastifyRequest } from 'fastify';
 import { forbidden } from '../../core/errors.js';
+import { assertWholeAccount } from '../whole-account.js';
 import type { Totp } from '../../auth/totp.js';
 import type { Principal } from '../../auth/tokens.js';
 import { principalOf } from '../auth-hook.js';
 import type { ZodApp } from '../server.js';
 
-/** An API token is for scripts; whoever holds one must not be able to change the second factor. */
+/** Neither a script's API token nor one tenant's single sign-on may change the second factor. */
 function sessionOf(request: FastifyRequest): Principal {
   const principal = principalOf(request);
-  if (principal.kind !== 'session') throw forbidden('manage your authenticator app from a signed-in session, not with an API token');
+  assertWholeAccount(principal, 'Managing an authenticator app');
   return principal;
 }
 

@@ -30,7 +30,8 @@ export function tokenRoutes(deps: { tokens: Tokens; clock: Clock }) {
     app.route({
       ...routeOf(endpoints.listTokens),
       handler: async (request) => {
-        const items = await tokens.listApiTokens(principalOf(request).operatorId);
+        const principal = principalOf(request);
+        const items = await tokens.listApiTokens(principal.operatorId, principal);
         return {
           items: items.map((t) => ({ id: t.id, name: t.name, createdAt: t.createdAt.toISOString(), expiresAt: iso(t.expiresAt), lastUsedAt: iso(t.lastUsedAt) })),
         };
@@ -41,7 +42,7 @@ export function tokenRoutes(deps: { tokens: Tokens; clock: Clock }) {
       ...routeOf(endpoints.revokeToken),
       handler: async (request, reply) => {
         const principal = principalOf(request);
-        if (!(await tokens.revoke(request.params.id, principal.operatorId, actorOf(principal)))) throw notFound('token');
+        if (!(await tokens.revoke(request.params.id, principal.operatorId, actorOf(principal), principal))) throw notFound('token');
         return reply.status(204).send(null);
       },
     });
