@@ -4,15 +4,23 @@
  * grant. ID tokens are checked by the library — issuer, audience, expiry, nonce — and their
  * signature against the provider's JWKS (non-repudiation checks on). Every failure becomes an
  * AppError whose message a person understands and whose `details.sso` says what failed.
+ *
+ * Every request (discovery, JWKS, token, userinfo, device) goes through the outbound address
+ * policy and reads at most MAX_ANSWER_BYTES: a tenant admin names the issuer, and the discovery
+ * document names the rest, so neither may lead this server into its own network.
  */
 import * as oidc from 'openid-client';
 import { AppError, type AppErrorCode } from '../../core/errors.js';
+import { OutboundRefused, type OutboundPolicy } from '../../net/outbound-policy.js';
+import { AnswerTooLarge, policyFetch } from '../../net/policy-fetch.js';
 import { escapeUnsafeText } from '../../core/text.js';
 import type { SsoProviderSettings } from './sso-settings.js';
 import { isLoopbackHost } from './sso-settings.js';
 
 const DISCOVERY_TTL_MS = 5 * 60_000;
 const HTTP_TIMEOUT_SECONDS = 10;
+/** Discovery documents and key sets are a few KiB; 1 MiB leaves room and bounds the memory. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** What went wrong, as data: routes and tests read this, never the sentence. */
@@ -56,6 +64,12 @@ function isNetworkFailure(err: unknown): boolean {
 /** Maps a library failure to a refusal that names the cause without echoing secrets. */
 export function describeFailure(err: unknown, issuer: string): AppError {
   if (err instanceof AppError) return err;
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : null;
+  const refused = [err, cause].find((e) => e instanceof OutboundRefused);
+  if (refused) return ssoError('provider_unreachable', `the identity provider's address ${refused.host} is ${refused.addressClass}, which this server does not connect to unless its operator allows it (TIMEBOX_OUTBOUND_ALLOW)`, 'bad_request');
+  if ([err, cause].some((e) => e instanceof AnswerTooLarge)) {
+    return ssoError('invalid_response', `the identity provider at ${issuer} answered with more than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB, which is not an answer of an identity provider`);
+  }
   if (isNetworkFailure(err)) {
     return ssoError('provider_unreachable', `could not reach the identity provider at ${issuer}; try again later or ask an admin`, 'target_error');
   }
@@ -65,13 +79,13 @@ export function describeFailure(err: unknown, issuer: string): AppError {
     return ssoError('provider_refused', `the identity provider refused the sign-in (${escapeUnsafeText(err.error)}${desc})`);
   }
   // openid-client says "unexpected JWT claim value encountered"; its cause names the claim.
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : null;
   const message = cause?.message ?? (err instanceof Error ? err.message : String(err));
   return ssoError('invalid_response', `the identity provider's answer was not accepted: ${escapeUnsafeText(message)}`);
 }
 
-export function createProviderClient(opts: { now?: () => number } = {}) {
+export function createProviderClient(opts: { outbound: OutboundPolicy; now?: () => number }) {
   const now = opts.now ?? Date.now;
+  const fetchThroughPolicy = policyFetch(opts.outbound, { maxBytes: MAX_ANSWER_BYTES });
   const cache = new Map<string, { config: oidc.Configuration; at: number; key: string }>();
 
   /** Discovery, uncached: also how settings are checked before they are saved. */
@@ -80,6 +94,8 @@ export function createProviderClient(opts: { now?: () => number } = {}) {
     try {
       return await oidc.discovery(new URL(s.issuer), s.clientId, undefined, s.clientSecret ? oidc.ClientSecretBasic(s.clientSecret) : oidc.None(), {
         timeout: HTTP_TIMEOUT_SECONDS,
+        // Kept by the configuration for every later request too.
+        [oidc.customFetch]: fetchThroughPolicy,
         execute: [oidc.enableNonRepudiationChecks, ...(insecure ? [oidc.allowInsecureRequests] : [])],
       });
     } catch (err) {

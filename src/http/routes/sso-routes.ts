@@ -27,6 +27,7 @@ import { requireTenant } from '../tenant-access.js';
 import { setSessionCookies } from './auth-routes.js';
 import { iso } from '../schemas.js';
 import type { Kysely } from 'kysely';
+import type { OutboundPolicy } from '../../net/outbound-policy.js';
 import type { Database } from '../../store/schema.js';
 
 export const SSO_BROWSER_COOKIE = 'timebox_sso';
@@ -43,6 +44,8 @@ export interface SsoRoutesDeps {
   /** The server's public base URL (TIMEBOX_PUBLIC_URL, else the URL it listens on). */
   publicUrl: () => string;
   provider?: ProviderClient;
+  /** Where the server may connect: the provider's issuer and every endpoint it names. */
+  outbound: OutboundPolicy;
   /** A person the identity provider no longer gives a role here leaves the tenant, and their access with it. */
   memberRemoval: MemberRemoval;
 }
@@ -78,7 +81,7 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
   const operators = createOperators({ db, audit, clock });
   const tokens = createTokens({ db, audit, clock });
   const sso = createSsoSignIn({ db, audit, clock, operators, tokens, memberRemoval: deps.memberRemoval });
-  const provider = deps.provider ?? createProviderClient();
+  const provider = deps.provider ?? createProviderClient({ outbound: deps.outbound });
   const redirectUri = () => new URL(CALLBACK_PATH, deps.publicUrl()).toString();
 
   const viewJson = (v: SsoSettingsView) => ({ ...v, redirectUri: redirectUri(), updatedAt: iso(v.updatedAt) });
