@@ -45,7 +45,8 @@ export function queryInteger(min: number, max: number, byDefault?: number): z.Zo
 }
 /** A page size from the query string: over `max` is one problem with one message (the bound first). */
 export const pageLimit = (max: number, byDefault: number) => queryInteger(1, max, byDefault);
-export const pageQuerySchema = z.object({
+/** Strict: a misspelt filter (`?stat=active`) is a 400, not a silently unfiltered list. */
+export const pageQuerySchema = z.strictObject({
   limit: pageLimit(MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE),
   cursor: z.string().max(1024).optional(),
 });

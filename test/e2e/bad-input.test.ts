@@ -205,6 +205,15 @@ describe('page sizes', () => {
   });
 });
 
+describe('list filters', () => {
+  it('a misspelt filter is a 400 naming it, not a list left unfiltered', async () => {
+    const res = await server.admin.get(`${T}/grants?stat=active`);
+    expect(res.status).toBe(400);
+    expect(res.body.error.details.issues).toEqual([{ path: 'query', message: 'has an unknown field "stat"' }]);
+    expect((await server.admin.get(`${T}/grants?state=active`)).status).toBe(200);
+  });
+});
+
 describe('JSON bodies that are not UTF-8', () => {
   let adminToken = '';
   let mine: ApiClient;

@@ -120,7 +120,7 @@ export const gatewayEndpoints = {
     tags: ['gateway'],
     summary: 'Recorded sessions, newest first (admins and auditors)',
     params: tenantParamsSchema,
-    query: z.object({
+    query: z.strictObject({
       live: z.enum(['true', 'false']).optional(),
       grantId: uuidParam.optional(),
       limit: pageLimit(200, 50),
@@ -179,7 +179,7 @@ export const gatewayEndpoints = {
     tags: ['gateway'],
     summary: 'Command lines containing a text (any case) across the sessions of the tenant, newest first',
     params: tenantParamsSchema,
-    query: z.object({
+    query: z.strictObject({
       q: z.string().trim().min(2, { error: 'type at least 2 characters to search' }).max(200),
       limit: pageLimit(200, 50),
     }),
