@@ -21,6 +21,7 @@ export interface JitAccountView {
   operatorId: string;
   operatorEmail: string;
   lastGrantId: string | null;
+  confirmedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -55,6 +56,7 @@ export async function listJitAccounts(
     operatorId: r.operator_id,
     operatorEmail: r.operator_email,
     lastGrantId: r.last_grant_id,
+    confirmedAt: r.confirmed_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   }));

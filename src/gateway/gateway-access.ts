@@ -29,7 +29,8 @@ export type AccessRefusal =
   | 'kind_unsupported'
   | 'no_destination'
   | 'no_credential'
-  | 'no_ssh_ca';
+  | 'no_ssh_ca'
+  | 'binding_unconfirmed';
 
 /** What a refusal tells the person (on their terminal) and the audit log. */
 export const REFUSAL_TEXT: Record<AccessRefusal, string> = {
@@ -41,6 +42,7 @@ export const REFUSAL_TEXT: Record<AccessRefusal, string> = {
   no_destination: 'the gateway has no address for this target (an admin sets it)',
   no_credential: 'Timebox no longer holds the password of this grant (it was shown to you, or chosen on the host): log in directly with it',
   no_ssh_ca: 'the tenant has no active SSH CA for the gateway to sign its login with (an admin creates it)',
+  binding_unconfirmed: 'your user on this host is the name you gave at your first request, and an administrator of the tenant has not confirmed it is yours yet (JIT accounts: Confirm)',
 };
 
 export interface GatewayAccess {
@@ -153,8 +155,18 @@ export async function decideAccess(deps: AccessDeps, operatorId: string, sshUser
     .where('removed_at', 'is', null)
     .executeTakeFirst();
   if (!onHost) return refuse('no_credential');
-  // An existing user has no password Timebox knows: a certificate for that user, during the grant.
-  if (target.kind === LINUX_AGENT_USERS_KIND) return certificate(onHost.username);
+  // An existing user has no password Timebox knows: a certificate for that user, during the grant,
+  // once an administrator confirmed the user is this person's (confirm-binding.ts).
+  if (target.kind === LINUX_AGENT_USERS_KIND) {
+    const binding = await db
+      .selectFrom('grants')
+      .innerJoin('jit_accounts', 'jit_accounts.id', 'grants.jit_account_id')
+      .select(['jit_accounts.confirmed_at', 'jit_accounts.username'])
+      .where('grants.id', '=', grant.id)
+      .executeTakeFirst();
+    if (!binding?.confirmed_at || binding.username !== onHost.username) return refuse('binding_unconfirmed');
+    return certificate(onHost.username);
+  }
   const password = grantPassword(deps, grant.id, grant.credential_enc, onHost.password_enc);
   if (password === null) return refuse('no_credential');
   return granted(onHost.username, { kind: 'password', password });

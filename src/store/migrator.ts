@@ -28,6 +28,7 @@ import * as m0027 from './migrations/0027_unscanned_restart.js';
 import * as m0028 from './migrations/0028_gateway_commands.js';
 import * as m0029 from './migrations/0029_recording_retention.js';
 import * as m0030 from './migrations/0030_account_names_ignore_case.js';
+import * as m0031 from './migrations/0031_binding_confirmation.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -54,6 +55,7 @@ const migrations: Record<string, Migration> = {
   '0028_gateway_commands': m0028,
   '0029_recording_retention': m0029,
   '0030_account_names_ignore_case': m0030,
+  '0031_binding_confirmation': m0031,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

@@ -115,6 +115,9 @@ export interface JitAccountsTable {
   last_grant_id: string | null;
   lease_owner: string | null;
   lease_until: NullableTimestamp;
+  /** An existing host user's binding, confirmed by an administrator (the gateway needs it). */
+  confirmed_at: NullableTimestamp;
+  confirmed_by: string | null;
 }
 
 export interface AccessRequestsTable {

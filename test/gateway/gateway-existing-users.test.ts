@@ -5,7 +5,8 @@
  * trusts the tenant's CA (TrustedUserCAKeys, the file the agent's `sshTrust` keeps current), runs
  * in a throwaway namespace with an enrolled agent applying the grant's group. The system OpenSSH
  * client → gateway → sshd: the person gets a shell as their user with the granted group during the
- * grant; without a grant, and after the grant is revoked, the gateway refuses.
+ * grant, once an administrator confirmed the user is theirs; before that, without a grant, and
+ * after the grant is revoked, the gateway refuses.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -83,6 +84,18 @@ it('an existing user reaches the host through the gateway during the grant only,
   expect(grant.status, JSON.stringify(grant.body)).toBe(201);
   expect(grant.body).toMatchObject({ state: 'active', username: 'carol', credentialAvailable: false });
   const id = await identityOf(carol, 'carol');
+  // "carol" is only the name she gave: the gateway waits until an administrator confirms it is hers.
+  const unconfirmed = await ssh(id, ['true']);
+  expect(unconfirmed.code).toBe(255);
+  const refused = (await server.admin.get(`${T}/audit?action=gateway.access_refused`)).body.items;
+  expect(JSON.stringify(refused)).toContain('binding_unconfirmed');
+  const account = (await server.admin.get(`${T}/jit-accounts`)).body.items.find((a: { username: string }) => a.username === 'carol');
+  expect(account.confirmedAt).toBeNull();
+  const own = await carol.post(`${T}/jit-accounts/${account.id}/confirm`);
+  expect(own.status).toBe(403);
+  const confirmed = await server.admin.post(`${T}/jit-accounts/${account.id}/confirm`);
+  expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
+  expect((await server.admin.get(`${T}/audit?action=jit_account.binding_confirmed`)).body.items).toHaveLength(1);
   // The agent adds carol to ops; a login after that has the group.
   const r = await waitUntil('carol logs in through the gateway with the group', 60_000, async () => {
     const x = await ssh(id, ['id', '-un;', 'id', '-Gn']);

@@ -13,6 +13,8 @@ export const accountSchema = z.object({
   operatorId: z.string(),
   operatorEmail: z.string(),
   lastGrantId: z.string().nullable(),
+  /** An existing host user's binding (linux-agent-users): when an administrator confirmed it, else null. */
+  confirmedAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -63,6 +65,15 @@ export const jitAccountEndpoints = {
     params: accountParams,
     body: z.strictObject({ totp: z.string().regex(/^\d{6}$/, { error: 'a 6-digit code' }).optional() }),
     response: { 200: rotatedSchema },
+  }),
+  confirmBinding: endpoint({
+    method: 'POST',
+    path: '/api/v1/tenants/:tenant/jit-accounts/:accountId/confirm',
+    auth: 'session',
+    tags: ['jit-accounts'],
+    summary: "Confirm that a person's binding to an existing host user (linux-agent-users) is theirs; the gateway logs in as that user only after it (administrators, not the person)",
+    params: accountParams,
+    response: { 200: z.object({ confirmedAt: z.string() }) },
   }),
   deleteJitAccount: endpoint({
     method: 'DELETE',

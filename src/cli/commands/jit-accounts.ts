@@ -31,8 +31,8 @@ export function registerJitAccounts(program: Command): void {
       const { items } = await ctx.api.pages('listJitAccounts', { params: { tenant: await ctx.tenant() }, query: { mine: opts.mine ? 'true' : undefined } });
       if (ctx.json) return printJson(items);
       table(
-        ['ID', 'USERNAME', 'STATUS', 'TARGET', 'OWNER', 'LAST GRANT', 'UPDATED'],
-        items.map((a) => [a.id, a.username, a.status, a.targetName, a.operatorEmail, a.lastGrantId, when(a.updatedAt)]),
+        ['ID', 'USERNAME', 'STATUS', 'TARGET', 'OWNER', 'LAST GRANT', 'UPDATED', 'CONFIRMED'],
+        items.map((a) => [a.id, a.username, a.status, a.targetName, a.operatorEmail, a.lastGrantId, when(a.updatedAt), a.targetKind === 'linux-agent-users' ? (a.confirmedAt ? when(a.confirmedAt) : 'no') : '']),
         'No JIT accounts yet; one is created with your first request on a target.',
       );
     });
@@ -94,6 +94,18 @@ export function registerJitAccounts(program: Command): void {
         print(`  until:    ${endTime(rotated.connect.endsAt)}`);
       }
       print('The previous password no longer works. This one is shown only this once; copy it now.');
+    });
+
+  accounts
+    .command('confirm')
+    .description("administrators: confirm that a person's existing user on a host (linux-agent-users) is theirs; the gateway logs in as it only then")
+    .argument('<id>', 'JIT account id (the binding)')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const ctx = await connect(cmd);
+      const r = await ctx.api.call('confirmBinding', { params: { tenant: await ctx.tenant(), accountId: idArg(id, 'JIT account') } });
+      if (ctx.json) return printJson(r);
+      print(`Confirmed: ${id} is its owner's own user on the host (${when(r.confirmedAt)}).`);
     });
 
   accounts

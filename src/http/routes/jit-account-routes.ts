@@ -5,6 +5,7 @@ import { getGrant } from '../../app/grants.js';
 import { deleteJitAccount } from '../../app/delete-jit-account.js';
 import { awaitActivation } from '../../app/activation-outcome.js';
 import { enableJitAccount, listJitAccounts } from '../../app/jit-accounts.js';
+import { confirmBinding } from '../../app/confirm-binding.js';
 import { rotateJitAccountPassword } from '../../app/rotate-jit-password.js';
 import { principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, oneStringKey } from '../pagination.js';
@@ -28,7 +29,7 @@ export const jitAccountRoutes =
           after,
         });
         return {
-          items: page.items.map((a) => ({ ...a, createdAt: a.createdAt.toISOString(), updatedAt: a.updatedAt.toISOString() })),
+          items: page.items.map((a) => ({ ...a, confirmedAt: a.confirmedAt?.toISOString() ?? null, createdAt: a.createdAt.toISOString(), updatedAt: a.updatedAt.toISOString() })),
           nextCursor: page.next ? encodeCursor([page.next]) : null,
         };
       },
@@ -60,6 +61,16 @@ export const jitAccountRoutes =
         const p = principalOf(request);
         const rotated = await rotateJitAccountPassword(deps, { type: 'operator', id: p.operatorId }, t.tenantId, p.operatorId, request.params.accountId, request.body.totp);
         return reply.header('cache-control', 'no-store').send(rotated);
+      },
+    });
+
+    app.route({
+      ...routeOf(endpoints.confirmBinding),
+      handler: async (request) => {
+        const t = await requireTenant(request, request.params.tenant);
+        const p = principalOf(request);
+        const r = await confirmBinding(deps, { type: 'operator', id: p.operatorId }, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, request.params.accountId);
+        return { confirmedAt: r.confirmedAt.toISOString() };
       },
     });
 

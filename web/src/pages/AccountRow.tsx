@@ -19,6 +19,7 @@ export function AccountRow(props: {
   onExtend: (grant: Grant) => void;
   onRotate: (grant: Grant) => void;
   onDelete: () => void;
+  onConfirmBinding: () => void;
 }) {
   const { account, grant } = props;
   const status = statusOfAccount(account, grant);
@@ -47,6 +48,11 @@ export function AccountRow(props: {
           : { label: 'Rotate password', onSelect: () => props.onRotate(grant) },
     );
   }
+  // An existing host user, named by its owner at their first request: an administrator says it is theirs.
+  const unconfirmed = account.targetKind === 'linux-agent-users' && account.confirmedAt === null;
+  if (unconfirmed && props.isAdmin) {
+    items.push(props.isMine ? { label: 'Confirm user', disabledReason: 'another administrator confirms your own' } : { label: 'Confirm user', onSelect: props.onConfirmBinding });
+  }
   if (props.isMine || props.isAdmin) {
     // The server refuses while a grant is live; said here first so nobody has to try.
     items.push(
@@ -62,6 +68,12 @@ export function AccountRow(props: {
     <tr data-account={account.username}>
       <th scope="row" className="mono">
         {account.username}
+        {unconfirmed ? (
+          <span className="tag" title="The gateway logs in as this user only after an administrator confirms it is this person's">
+            {' '}
+            unconfirmed
+          </span>
+        ) : null}
       </th>
       {props.showOwner ? <td>{account.operatorEmail}</td> : null}
       <td className="nowrap">{account.targetName}</td>

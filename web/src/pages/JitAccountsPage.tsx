@@ -1,5 +1,6 @@
 /** "Just-in-time accounts": mine (or everyone's), their live status, and the three-dot menu. */
 import { useState } from 'react';
+import { call, messageOf } from '../api';
 import { FormError } from '../components/Field';
 import { PageHeader } from '../components/PageHeader';
 import { useWorkspace } from '../context';
@@ -34,6 +35,15 @@ export function JitAccountsPage() {
   const showOwner = !mine && everyoneAllowed;
   const progress = useApprovalProgress(Object.values(latest));
   const isAdmin = ws.tenant.roles.some((r) => r === 'owner' || r === 'admin');
+  const confirmBinding = async (a: JitAccount) => {
+    try {
+      await call('confirmBinding', { params: { tenant: ws.slug, accountId: a.id } });
+      setNotice(`Confirmed: ${a.username} on ${a.targetName} is ${a.operatorEmail}'s own user; the gateway now logs in as it during their grants.`);
+      reload();
+    } catch (err) {
+      setNotice(messageOf(err));
+    }
+  };
 
   return (
     <div>
@@ -96,6 +106,7 @@ export function JitAccountsPage() {
                 onExtend={(grant) => setOpen({ kind: 'extend', account: a, grant })}
                 onRotate={(grant) => setOpen({ kind: 'rotate', account: a, grant })}
                 onDelete={() => setOpen({ kind: 'delete', account: a })}
+                onConfirmBinding={() => void confirmBinding(a)}
               />
             ))}
           </tbody>
