@@ -16,6 +16,9 @@ import type { Database } from '../store/schema.js';
 import { credentialsDb } from '../credentials/types.js';
 import { gatewayDb, type GatewayDestinationRow } from '../store/schema-gateway.js';
 import type { HostCredential } from './host-login.js';
+import type { LoginCertificateLimits } from './grant-certificates.js';
+import { sshCertificateConfigSchema } from '../connectors/credentials/ssh-certificate.js';
+import { configContext } from '../app/targets.js';
 
 export const SSH_CERTIFICATE_KIND = 'ssh-certificate';
 /** The kinds the gateway reaches (and for which a destination may be set). */
@@ -62,6 +65,16 @@ export type AccessDecision = { ok: true; access: GatewayAccess } | { ok: false; 
 export interface AccessDeps {
   db: Kysely<Database>;
   secrets: SecretBox;
+}
+
+/** What an ssh-certificate target allows its certificates; undefined if its settings do not read. */
+async function certificateLimits(deps: AccessDeps, targetId: string): Promise<LoginCertificateLimits | undefined> {
+  const row = await deps.db.selectFrom('targets').select('config_enc').where('id', '=', targetId).executeTakeFirst();
+  if (!row) return undefined;
+  const parsed = sshCertificateConfigSchema.safeParse(JSON.parse(deps.secrets.decrypt(row.config_enc, configContext(targetId))));
+  if (!parsed.success) return undefined;
+  const c = parsed.data;
+  return { extensions: c.extensions, ...(c.forceCommand ? { forceCommand: c.forceCommand } : {}), ...(c.sourceAddresses ? { sourceAddresses: c.sourceAddresses } : {}) };
 }
 
 /** Whether the tenant has an active SSH CA: the only Timebox key a host can trust for a login. */
@@ -137,16 +150,19 @@ export async function decideAccess(deps: AccessDeps, operatorId: string, sshUser
     ok: true,
     access: { tenantId: target.tenant_id, targetId: target.id, targetName: target.name, grantId: grant.id, expiresAt: grant.expires_at!, account, destination, credential },
   });
-  const certificate = async (account: string): Promise<AccessDecision> => {
+  const certificate = async (account: string, limits?: LoginCertificateLimits): Promise<AccessDecision> => {
     // Never create a CA from here: hosts trust only a CA an admin set them up with.
     if (!(await hasActiveSshCa(deps.db, target.tenant_id))) return refuse('no_ssh_ca');
-    return granted(account, { kind: 'certificate', tenantId: target.tenant_id, grantId: grant.id, operatorId, subject: operator.email.slice(0, 120), grantEnd: grant.expires_at! });
+    const subject = operator.email.slice(0, 120);
+    return granted(account, { kind: 'certificate', tenantId: target.tenant_id, grantId: grant.id, operatorId, subject, grantEnd: grant.expires_at!, ...(limits ? { limits } : {}) });
   };
 
   if (target.kind === SSH_CERTIFICATE_KIND) {
-    // The grant's first principal; a grant of several principals logs in as the first one.
+    // The grant's first principal; a grant of several principals logs in as the first one, with
+    // what the target allows its certificates (forced command, source addresses, extensions).
     const principal = grant.entitlements[0];
-    return principal ? certificate(principal) : refuse('no_credential');
+    const limits = await certificateLimits(deps, target.id);
+    return principal && limits ? certificate(principal, limits) : refuse('no_credential');
   }
   const onHost = await db
     .selectFrom('agent_grants')

@@ -19,6 +19,7 @@ import { createKrl } from '../credentials/krl.js';
 import { createSshCertificates } from '../credentials/ssh-certificates.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
+import type { SshExtension } from '../credentials/ssh-certificates.js';
 
 export interface GrantCertificateDeps {
   db: Kysely<Database>;
@@ -43,6 +44,18 @@ export interface LoginCertificate {
   notAfter: Date;
 }
 
+/**
+ * What an ssh-certificate target allows its certificates, kept in the gateway's too: a session
+ * through the gateway is no wider than the person's own certificate.
+ */
+export interface LoginCertificateLimits {
+  forceCommand?: string;
+  /** The gateway's own address must be among them, or the host refuses the login. */
+  sourceAddresses?: string[];
+  /** The extensions the target allows; the gateway asks for permit-pty at most. */
+  extensions: readonly SshExtension[];
+}
+
 export interface LoginCertificateRequest {
   tenantId: string;
   grantId: string;
@@ -52,6 +65,7 @@ export interface LoginCertificateRequest {
   /** The account on the host; the certificate's only principal. */
   account: string;
   grantEnd: Date;
+  limits?: LoginCertificateLimits;
 }
 
 export type GrantCertificates = ReturnType<typeof createGrantCertificates>;
@@ -76,8 +90,10 @@ export function createGrantCertificates(deps: GrantCertificateDeps) {
           principals: [req.account],
           notBefore: new Date(+now - CLOCK_SKEW_SECONDS * 1000),
           notAfter,
-          // A terminal, nothing else: the gateway refuses forwarding on the person's side anyway.
-          extensions: ['permit-pty'],
+          // A terminal at most: the gateway refuses forwarding on the person's side anyway.
+          extensions: !req.limits || req.limits.extensions.includes('permit-pty') ? ['permit-pty'] : [],
+          ...(req.limits?.forceCommand ? { forceCommand: req.limits.forceCommand } : {}),
+          ...(req.limits?.sourceAddresses ? { sourceAddresses: req.limits.sourceAddresses } : {}),
         },
         { type: 'operator', id: req.operatorId },
       );

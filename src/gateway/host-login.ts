@@ -13,7 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import ssh2, { type Client, type ConnectConfig, type ParsedKey, type PublicKeyAuthMethod } from 'ssh2';
-import type { GrantCertificates } from './grant-certificates.js';
+import type { GrantCertificates, LoginCertificateLimits } from './grant-certificates.js';
 
 export const ED25519_CERT_TYPE = 'ssh-ed25519-cert-v01@openssh.com';
 const USERAUTH_REQUEST = 50;
@@ -21,7 +21,7 @@ const USERAUTH_REQUEST = 50;
 /** What the gateway logs in with, decided per session from the grant. */
 export type HostCredential =
   | { kind: 'password'; password: string }
-  | { kind: 'certificate'; tenantId: string; grantId: string; operatorId: string; subject: string; grantEnd: Date };
+  | { kind: 'certificate'; tenantId: string; grantId: string; operatorId: string; subject: string; grantEnd: Date; limits?: LoginCertificateLimits };
 
 export interface HostLogin {
   /** Authentication options for `Client.connect` (user name and host settings are the caller's). */
@@ -111,6 +111,7 @@ export async function hostLogin(certificates: GrantCertificates, account: string
     subject: credential.subject,
     account,
     grantEnd: credential.grantEnd,
+    ...(credential.limits ? { limits: credential.limits } : {}),
   });
   const key = certificateKey(issued.privateKey, issued.certificate);
   const methods: PublicKeyAuthMethod[] = [{ type: 'publickey', username: account, key }];

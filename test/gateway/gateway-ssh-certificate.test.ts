@@ -154,3 +154,28 @@ it('the session is cut within a second of the grant end; afterwards the gateway 
   });
   expect(live.some((c) => c.subject.startsWith('gateway:'))).toBe(true);
 }, 120_000);
+
+it("keeps the target's limits in the gateway's certificate: its forced command runs, and a source address the gateway is not at refuses", async () => {
+  const hostKey = (await runArgv('/usr/bin/ssh-keyscan', ['-t', 'ed25519', '-p', String(sshd.port), '127.0.0.1'])).stdout.split('\n').find((l) => l.includes('ssh-ed25519'))!;
+  const limited = async (name: string, limits: Record<string, unknown>) => {
+    const added = await server.admin.post(`${T}/targets`, { name, kind: 'ssh-certificate', config: { principalsAllowed: ['deploy'], ...limits } });
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
+    const id = added.body.target.id as string;
+    expect((await server.admin.post(`${T}/policies`, { name, targetId: id, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600 })).status).toBe(201);
+    expect((await server.admin.call('PUT', `${T}/targets/${id}/gateway-destination`, { host: '127.0.0.1', port: sshd.port, hostKey })).status).toBe(200);
+    const r = await alice.post(`${T}/requests`, { targetId: id, entitlements: ['deploy'], durationSeconds: 600, reason: 'CHG-43 limited target' });
+    expect(r.body.state, JSON.stringify(r.body)).toBe('active');
+  };
+  const through = async (user: string, command: string[]) =>
+    runArgv('/usr/bin/ssh', gatewaySshArgs({ port: gatewayPort, knownHosts: path.join(scratch.dir, 'known_hosts'), user, id: await identityOf(alice, `alice-${user}`), command }), { env: sshEnv(), timeoutMs: 30_000 });
+
+  await limited('forced-hosts', { forceCommand: 'echo FORCED-ONLY', extensions: [] });
+  const forced = await through('forced-hosts', ['id', '-un']);
+  expect(forced.code, forced.stderr).toBe(0);
+  expect(forced.stdout).toBe('FORCED-ONLY\n');
+
+  await limited('fenced-hosts', { sourceAddresses: ['10.99.99.99/32'] });
+  const fenced = await through('fenced-hosts', ['echo', 'should-not-run']);
+  expect(fenced.code).not.toBe(0);
+  expect(fenced.stdout).not.toContain('should-not-run');
+}, 120_000);
