@@ -71,9 +71,13 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
       const id = await identify(deps.db, ctx.caBlob, auth, Math.floor(now.getTime() / 1000));
       if (id.kind === 'would_accept') return auth.accept();
       if (id.kind === 'refused') {
-        // Only an attempt with a signature is worth an audit event; bare key probes are not.
-        if (auth.signature || id.reason !== 'unknown_key') {
+        // The audit log keeps attempts on someone's key or certificate. A key or certificate that
+        // names nobody (a stranger's, a self-made CA's) is anyone's to send, over and over, with a
+        // name of their choosing: the server log has it, the audit chain does not.
+        if (id.operatorId !== null) {
           await ctx.refuse({ tenantId: null, operatorId: id.operatorId, action: 'gateway.access_refused', reason: id.reason, user: auth.username, address });
+        } else if (auth.signature) {
+          deps.log.info({ reason: id.reason, address }, 'gateway refused a key or certificate of nobody it knows');
         }
         return auth.reject(['publickey']);
       }

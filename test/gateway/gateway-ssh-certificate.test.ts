@@ -179,3 +179,20 @@ it("keeps the target's limits in the gateway's certificate: its forced command r
   expect(fenced.code).not.toBe(0);
   expect(fenced.stdout).not.toContain('should-not-run');
 }, 120_000);
+
+it("a certificate of a self-made CA is refused again and again without filling the audit log", async () => {
+  // Anyone can make a CA and sign a certificate with any name in it; it names nobody Timebox knows.
+  const ca = path.join(scratch.dir, `rogue-ca-${randomBytes(3).toString('hex')}`);
+  const key = `${ca}-user`;
+  for (const argv of [['-q', '-t', 'ed25519', '-N', '', '-f', ca], ['-q', '-t', 'ed25519', '-N', '', '-f', key], ['-q', '-s', ca, '-I', `operator:${randomBytes(8).toString('hex')}`, '-n', 'x', key]]) {
+    const r = await runArgv('/usr/bin/ssh-keygen', argv);
+    expect(r.code, r.stderr).toBe(0);
+  }
+  const audited = async () => (await server.admin.get(`${T}/audit?action=gateway.access_refused&limit=200`)).body.items.length as number;
+  const before = await audited();
+  for (let i = 0; i < 5; i++) {
+    const r = await runArgv('/usr/bin/ssh', gatewaySshArgs({ port: gatewayPort, knownHosts: path.join(scratch.dir, 'known_hosts'), user: 'x'.repeat(200), id: { keyFile: key, certFile: `${key}-cert.pub` }, command: ['true'] }), { env: sshEnv(), timeoutMs: 30_000 });
+    expect(r.code).toBe(255);
+  }
+  expect(await audited()).toBe(before);
+}, 60_000);
