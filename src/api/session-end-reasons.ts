@@ -5,6 +5,7 @@ const END_REASON_TEXT: Record<string, string> = {
   grant_ended: 'the access ran out',
   grant_revoked: 'the access was revoked',
   killed: 'terminated by an administrator',
+  signed_out: "the person's sign-ins were ended",
   gateway_stopped: 'the gateway stopped',
   gateway_died: 'the gateway died (recording up to its last flush)',
   error: 'an error',

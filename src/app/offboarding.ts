@@ -78,8 +78,10 @@ export function createOffboarding(deps: OffboardingDeps) {
 
   async function endSessionsIn(tx: Tx, operatorId: string, tenantId: string | null, actor: Actor, reason: string): Promise<number> {
     const ended = await tokens.revokeAllOf(operatorId, { apiTokens: true }, tx);
-    // A key registered with a stolen session would otherwise keep opening the gateway.
+    // A key registered with a stolen session would otherwise keep opening the gateway, and an
+    // SSH connection already open through it would keep its sessions (grant-watch.ts closes them).
     const keys = await removeAllOperatorKeysIn(tx, audit, operatorId, { tenantId, actor, reason });
+    await tx.updateTable('operators').set({ sessions_ended_at: clock.now() }).where('id', '=', operatorId).execute();
     await audit.append(tx, {
       tenantId,
       actor,

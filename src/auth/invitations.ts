@@ -148,7 +148,8 @@ export function createInvitations(deps: InvitationsDeps) {
     return inTransaction(db, async (tx) => {
       const op = await tx.selectFrom('operators').select(['id', 'email']).where('id', '=', operatorId).forUpdate().executeTakeFirst();
       if (!op) throw notFound('operator');
-      await tx.updateTable('operators').set({ password_hash: null, password_change_required: false }).where('id', '=', op.id).execute();
+      // sessions_ended_at: SSH connections to the gateway opened before now close too.
+      await tx.updateTable('operators').set({ password_hash: null, password_change_required: false, sessions_ended_at: clock.now() }).where('id', '=', op.id).execute();
       const ended = await revokeAll(tx);
       // Whoever held the account may have registered a key of their own to keep the gateway open.
       await removeAllOperatorKeysIn(tx, audit, op.id, { tenantId: null, actor, reason: 'sign-in reset' });

@@ -13,6 +13,7 @@ import ssh2, { type AuthContext, type Connection, type ServerChannel, type Sessi
 import { decideAccess, REFUSAL_TEXT, type GatewayAccess } from './gateway-access.js';
 import { identify } from './gateway-auth.js';
 import { gatewayOptionsOf } from './gateway-policy.js';
+import { gatewayDb } from '../store/schema-gateway.js';
 import type { GatewayDeps } from './gateway-server.js';
 import { startSession, type LiveSession, type Pty } from './gateway-session.js';
 import { startForwardSession, type ForwardSession } from './forward-session.js';
@@ -40,12 +41,21 @@ export interface Refusal {
   targetId?: string | null;
 }
 
+const SIGN_IN_GONE_TEXT = {
+  sessions_ended: 'your sign-ins were ended since this connection signed in: sign in to Timebox again',
+  key_removed: 'the key this connection signed in with is no longer registered',
+} as const;
+
 /** The port a jump names: `ssh -J gateway web-01` asks for web-01:22. */
 export const JUMP_PORT = 22;
 
 interface Person {
   operatorId: string;
   user: string;
+  /** When this connection signed in: sign-ins ended after it (end-sessions) close it. */
+  signedInAt: Date;
+  /** The registered key it signed in with (null: a gateway certificate, which expires by itself). */
+  keyFingerprint: string | null;
 }
 interface Who extends Person {
   tenantId: string;
@@ -54,7 +64,7 @@ interface Who extends Person {
   allowSftp: boolean;
 }
 
-export function handleConnection(ctx: ConnectionContext, client: Connection, opts: { address: string | null; jump: Person | null }): void {
+export function handleConnection(ctx: ConnectionContext, client: Connection, opts: { address: string | null; jump: Pick<Person, 'operatorId' | 'user'> | null }): void {
   const { deps } = ctx;
   const address = opts.address;
   ctx.connections.add(client);
@@ -88,9 +98,16 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
       }
       // Inside a jump, the channel named the target; the inner user name is free (the session runs as the grant's account).
       const targetUser = opts.jump ? opts.jump.user : auth.username;
+      const signedIn = { signedInAt: id.issuedAt ?? now, keyFingerprint: id.fingerprint };
+      // A certificate issued before the person's sign-ins were ended is refused like the sessions were.
+      const gone = await signInGone({ operatorId: id.operatorId, ...signedIn });
+      if (gone) {
+        await ctx.refuse({ tenantId: null, operatorId: id.operatorId, action: 'gateway.access_refused', reason: gone, user: targetUser, address });
+        return auth.reject(['publickey']);
+      }
       const decision = await decideAccess(deps, id.operatorId, targetUser, now);
       if (!decision.ok && decision.refusal === 'no_such_target' && !opts.jump) {
-        jumper = { operatorId: id.operatorId, user: auth.username };
+        jumper = { operatorId: id.operatorId, user: auth.username, ...signedIn };
         return auth.accept();
       }
       if (!decision.ok) {
@@ -98,7 +115,7 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
         return auth.reject(['publickey']);
       }
       const options = await gatewayOptionsOf(deps.db, decision.access.grantId);
-      who = { operatorId: id.operatorId, user: targetUser, tenantId: decision.access.tenantId, targetId: decision.access.targetId, allowSftp: options.allowSftp };
+      who = { operatorId: id.operatorId, user: targetUser, ...signedIn, tenantId: decision.access.tenantId, targetId: decision.access.targetId, allowSftp: options.allowSftp };
       auth.accept();
     })().catch((err: unknown) => {
       deps.log.error({ err }, 'gateway authentication failed');
@@ -112,8 +129,34 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
     void ctx.refuse({ tenantId: who?.tenantId ?? null, targetId: who?.targetId ?? null, operatorId: person.operatorId, action: 'gateway.feature_refused', reason: feature, user: person.user, address });
   };
 
-  /** The grant, checked again at each use: it may have ended since sign-in. */
+  /**
+   * Whether this connection's sign-in still stands: the person's sign-ins were not ended since
+   * (end-sessions, a sign-in reset) and the registered key it used was not removed. Else the
+   * connection closes: a stolen key held open (ControlMaster) opens nothing more.
+   */
+  const signInGone = async (person: Pick<Person, 'operatorId' | 'signedInAt' | 'keyFingerprint'>): Promise<'sessions_ended' | 'key_removed' | null> => {
+    const op = await deps.db.selectFrom('operators').select('sessions_ended_at').where('id', '=', person.operatorId).executeTakeFirst();
+    if (op?.sessions_ended_at && op.sessions_ended_at.getTime() >= person.signedInAt.getTime()) return 'sessions_ended';
+    if (person.keyFingerprint) {
+      const key = await gatewayDb(deps.db)
+        .selectFrom('operator_ssh_keys')
+        .select('operator_id')
+        .where('fingerprint', '=', person.keyFingerprint)
+        .where('operator_id', '=', person.operatorId)
+        .executeTakeFirst();
+      if (!key) return 'key_removed';
+    }
+    return null;
+  };
+
+  /** The sign-in and the grant, checked again at each use: either may have ended since sign-in. */
   const currentAccess = async (person: Who): Promise<GatewayAccess | null> => {
+    const gone = await signInGone(person);
+    if (gone) {
+      await ctx.refuse({ tenantId: person.tenantId, targetId: person.targetId, operatorId: person.operatorId, action: 'gateway.access_refused', reason: gone, user: person.user, address });
+      client.end();
+      return null;
+    }
     const decision = await decideAccess(deps, person.operatorId, person.user, deps.clock.now());
     if (decision.ok) return decision.access;
     await ctx.refuse({ tenantId: decision.tenantId, targetId: decision.targetId, operatorId: person.operatorId, action: 'gateway.access_refused', reason: decision.refusal, user: person.user, address });
@@ -144,6 +187,13 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
         return;
       }
       void (async () => {
+        const gone = await signInGone(person);
+        if (gone) {
+          await ctx.refuse({ tenantId: person.tenantId, targetId: person.targetId, operatorId: person.operatorId, action: 'gateway.access_refused', reason: gone, user: person.user, address });
+          tell(ch, SIGN_IN_GONE_TEXT[gone]);
+          client.end();
+          return;
+        }
         const decision = await decideAccess(deps, person.operatorId, person.user, deps.clock.now());
         if (!decision.ok) {
           await ctx.refuse({ tenantId: decision.tenantId, targetId: decision.targetId, operatorId: person.operatorId, action: 'gateway.access_refused', reason: decision.refusal, user: person.user, address });

@@ -14,7 +14,7 @@ import { gatewayDb, storeTxOf, type GatewaySessionKind, type GatewaySessionRow }
 import { openRecording } from './recording-format.js';
 import type { RecordingStore } from './recording-store.js';
 
-export const END_REASONS = ['client_closed', 'host_closed', 'grant_ended', 'grant_revoked', 'killed', 'gateway_stopped', 'gateway_died', 'error'] as const;
+export const END_REASONS = ['client_closed', 'host_closed', 'grant_ended', 'grant_revoked', 'killed', 'signed_out', 'gateway_stopped', 'gateway_died', 'error'] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
 export interface SessionsDeps {

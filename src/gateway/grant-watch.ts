@@ -1,7 +1,8 @@
 /**
  * Ends sessions when their grant does. A timer per session fires at the grant's end (and a
  * notice a minute before); a short poll of the sessions' rows joined to their grants catches what
- * other processes decide — an early revocation, an extension, an admin's kill — whichever server
+ * other processes decide — an early revocation, an extension, an admin's kill, the person's
+ * sign-ins ended — whichever server
  * replica made it. The poll also marks the sessions as held (seen_at), and closes, as abnormal,
  * sessions of gateways that stopped being seen.
  */
@@ -79,13 +80,16 @@ export function createGrantWatch(deps: GrantWatchDeps) {
       const rows = await gatewayDb(deps.db)
         .selectFrom('gateway_sessions as s')
         .innerJoin('grants as g', 'g.id', 's.grant_id')
-        .select(['s.id', 's.kill_requested_at', 'g.state', 'g.expires_at'])
+        .innerJoin('operators as o', 'o.id', 's.operator_id')
+        .select(['s.id', 's.kill_requested_at', 's.started_at', 'o.sessions_ended_at', 'g.state', 'g.expires_at'])
         .where('s.id', 'in', ids)
         .execute();
       for (const r of rows) {
         const s = live.get(r.id);
         if (!s) continue;
         if (r.kill_requested_at) void s.end('killed', 'an administrator ended this session');
+        // The person's sign-ins were ended (end-sessions, a sign-in reset) after this session began.
+        else if (r.sessions_ended_at && r.sessions_ended_at.getTime() >= r.started_at.getTime()) void s.end('signed_out', 'your sign-ins were ended; session closed');
         else if (r.state !== 'active' || !r.expires_at) {
           const ended = !r.expires_at || r.expires_at.getTime() <= now.getTime();
           void s.end(ended ? 'grant_ended' : 'grant_revoked', ended ? 'your access has ended; session closed' : 'your access was revoked; session closed');

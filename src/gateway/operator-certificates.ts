@@ -34,6 +34,7 @@ export interface OperatorCertificate {
 
 /** Enough to connect; the session itself is bounded by the grant, not by the certificate. */
 export const CERTIFICATE_SECONDS = 300;
+export const CERTIFICATE_BACKDATE_SECONDS = 60;
 
 export async function issueOperatorCertificate(
   deps: OperatorCertificateDeps,
@@ -45,7 +46,7 @@ export async function issueOperatorCertificate(
   const ca = await gatewayKey(deps, 'user_ca');
   const now = Math.floor(deps.clock.now().getTime() / 1000);
   // A minute back for clocks a little behind the gateway's.
-  const from = now - 60;
+  const from = now - CERTIFICATE_BACKDATE_SECONDS;
   const to = now + CERTIFICATE_SECONDS;
   const serial = (randomBytes(8).readBigUInt64BE() >> 1n).toString();
   const keyId = `timebox-gateway:${operator.id}:${operator.email}`;

@@ -32,6 +32,8 @@ export interface OperatorsTable {
   totp_enabled_at: NullableTimestamp;
   /** int8: read back as a string. */
   totp_last_step: ColumnType<string | null, string | number | null | undefined, string | number | null>;
+  /** Sign-ins last ended (end-sessions): gateway connections authenticated before it are closed. */
+  sessions_ended_at: NullableTimestamp;
 }
 
 export interface MembershipsTable {

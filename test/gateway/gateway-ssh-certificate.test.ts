@@ -8,8 +8,10 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import ssh2 from 'ssh2';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { credentialsDb } from '../../src/credentials/types.js';
 import { waitUntil } from '../agent/support.js';
@@ -195,4 +197,52 @@ it("a certificate of a self-made CA is refused again and again without filling t
     expect(r.code).toBe(255);
   }
   expect(await audited()).toBe(before);
+}, 60_000);
+
+it('ending a person\'s sign-ins closes their open gateway connection: the running session ends and nothing new opens', async () => {
+  const carl = await addOperator(server, `carl.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+  const carlId = (await carl.get('/api/v1/me')).body.operator.id as string;
+  const keyFile = path.join(scratch.dir, `carl-${randomBytes(3).toString('hex')}`);
+  expect((await runArgv('/usr/bin/ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile])).code).toBe(0);
+  expect((await carl.post('/api/v1/me/ssh-keys', { name: 'laptop', publicKey: await readFile(`${keyFile}.pub`, 'utf8') })).status).toBe(201);
+  await grantFor(carl, 600);
+
+  // One connection held open (as ControlMaster keeps one), a session running in it.
+  const conn = new ssh2.Client();
+  await new Promise<void>((resolve, reject) => {
+    conn.once('ready', () => resolve()).once('error', reject).connect({ host: '127.0.0.1', port: gatewayPort, username: 'web-hosts', privateKey: readFileSync(keyFile), readyTimeout: 10_000 });
+  });
+  const closed = new Promise<void>((resolve) => conn.once('close', () => resolve()));
+  conn.on('error', () => {});
+  const exec = (command: string) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      conn.exec(command, (err, ch) => {
+        if (err) return resolve({ code: null, out: err.message });
+        let out = '';
+        ch.on('data', (d: Buffer) => (out += String(d)));
+        ch.stderr.on('data', (d: Buffer) => (out += String(d)));
+        ch.on('close', (code: number | null) => resolve({ code, out }));
+      });
+    });
+  expect((await exec('echo before')).out).toBe('before\n');
+  let held = '';
+  const running = new Promise<void>((resolve) => {
+    conn.exec('echo held; sleep 600', (err, ch) => {
+      if (err) return resolve();
+      ch.on('data', (d: Buffer) => (held += String(d)));
+      ch.on('close', () => resolve());
+    });
+  });
+  await waitUntil('the held session runs', 20_000, async () => held.includes('held'));
+
+  expect((await server.admin.post(`${T}/members/${carlId}/end-sessions`, { reason: 'laptop stolen' })).status).toBe(200);
+  await running;
+  // The connection is still there, but opens nothing any more: it is closed at the next try.
+  const after = await exec('echo after');
+  expect(after.out).not.toContain('after\n');
+  await closed;
+  const ended = await waitUntil('the session is recorded as ended', 10_000, async () =>
+    (await server.admin.get(`${T}/gateway-sessions`)).body.items.find((s: { operatorEmail?: string; endReason: string | null }) => s.endReason === 'signed_out') ?? null,
+  );
+  expect(ended.live).toBe(false);
 }, 60_000);
