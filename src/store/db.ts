@@ -10,6 +10,7 @@ import type { Database } from './schema.js';
 import { migrateToLatest } from './migrator.js';
 import { pgliteWasmModule } from './pglite-module.js';
 import { PreparedStatementClient } from './prepared-client.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { StoreUnavailableError } from '../core/errors.js';
 
 export interface StoreOptions {
@@ -69,9 +70,14 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   }
   const { PGlite } = await import('@electric-sql/pglite');
   const { createPgConfig } = await import('@electric-sql/pglite/node-postgres');
-  const pglite = await PGlite.create(opts.dataDir ?? 'memory://', {
+  const dataDir = opts.dataDir ?? 'memory://';
+  const unlock = dataDir.startsWith('memory://') ? async () => {} : await lockDataDir(dataDir);
+  const pglite = await PGlite.create(dataDir, {
     pgliteWasmModule: await pgliteWasmModule(),
     startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`],
+  }).catch(async (err: unknown) => {
+    await unlock();
+    throw err;
   });
   // Unnamed statements here: PGlite's node-postgres bridge loses its place after an error in a
   // named statement (the next query gets another's answer), and its parsing is in-process anyway.
@@ -84,6 +90,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     async close() {
       await db.destroy();
       await pglite.close();
+      await unlock();
     },
   };
 }

@@ -47,12 +47,19 @@ describe('production start from the build output', () => {
     const res = await fetch(`${server.url}/healthz`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'ok' });
-    // A second start of the same data: migrations already applied, no new first owner.
-    await server.stop();
+    // Another server on the same embedded data while this one runs: refused, nothing touched.
+    const beside = await startChildServer({ ...env, PORT: String(await freePort()) }, START_MS).then(
+      () => 'started',
+      (err: Error) => err.message,
+    );
+    expect(beside).toMatch(new RegExp(`exited with 2 before it was ready:[\\s\\S]*is in use by another Timebox process \\(pid ${server.pid}\\)`));
+    // A second start of the same data after a kill -9: migrations already applied, no new first
+    // owner, the lock the killed process left taken over.
+    await server.kill9();
     server = await startChildServer(env, START_MS);
     expect(server.bootstrap).toBeNull();
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
-  }, 2 * START_MS);
+  }, 3 * START_MS);
 
   it('the compiled server is ready without loading what it uses only later (connector clients, gateway, OpenAPI generator...)', async () => {
     const loaded = path.join(tmp, 'server-loaded.txt');
