@@ -1,22 +1,22 @@
 /**
- * JIT accounts with the grant that tells their state (the newest one for the same person and
- * target), kept current by the live event stream: a change is applied at once and the lists are
+ * JIT accounts with the grant that tells their state (account-grants.ts), kept current by the live event stream: a change is applied at once and the lists are
  * reloaded shortly after to catch everything else (new grants, account status).
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { call, messageOf } from '../api';
 import { useLiveEvents } from '../live';
 import type { Grant, JitAccount } from '../../../src/api/types.js';
+import { accountKey, grantsTellingState } from './account-grants';
 
 export interface AccountsState {
   accounts: JitAccount[] | null;
-  /** Newest grant per account id. */
+  /** The grant that tells each account's state, by account id. */
   latest: Record<string, Grant>;
   error: string | null;
   reload: () => void;
 }
 
-const keyOf = (targetId: string, operatorId: string) => `${targetId}|${operatorId}`;
+const keyOf = accountKey;
 
 export function useAccounts(tenant: string, mine: boolean): AccountsState {
   const [accounts, setAccounts] = useState<JitAccount[] | null>(null);
@@ -32,8 +32,7 @@ export function useAccounts(tenant: string, mine: boolean): AccountsState {
         call('listJitAccounts', { params: { tenant }, query: { mine: mine ? 'true' : 'false', limit: 200 } }),
         call('listGrants', { params: { tenant }, query: { mine: mine ? 'true' : 'false', limit: 200 } }),
       ]);
-      const newest = new Map<string, Grant>();
-      for (const g of grants.items) if (!newest.has(keyOf(g.targetId, g.operatorId))) newest.set(keyOf(g.targetId, g.operatorId), g);
+      const newest = grantsTellingState(grants.items);
       const byId = new Map(grants.items.map((g) => [g.id, g]));
       const missing = acc.items.filter((a) => !newest.has(keyOf(a.targetId, a.operatorId)) && a.lastGrantId && !byId.has(a.lastGrantId));
       const fetched = await Promise.all(missing.map((a) => call('getGrant', { params: { tenant, grantId: a.lastGrantId ?? '' } }).catch(() => null)));
