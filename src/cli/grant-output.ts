@@ -11,7 +11,8 @@ import { clean, keyValues, note, print, printJson, relative, when } from './outp
 import { promptHidden } from './prompt.js';
 import { needsCode, totpArg } from './totp.js';
 
-const failedStates = new Set<GrantState>(['revoked', 'revoke_failed', 'expired', 'cancelled', 'denied', 'failed']);
+// 'revoking' right after a request: the activation failed and what it did is being taken back.
+const failedStates = new Set<GrantState>(['revoking', 'revoked', 'revoke_failed', 'expired', 'cancelled', 'denied', 'failed']);
 
 export async function revealCredential(ctx: Ctx, grantId: string, totp?: string): Promise<Credential> {
   return ctx.api.call('revealCredential', { params: { tenant: await ctx.tenant(), grantId }, body: totp !== undefined ? { totp } : {} });

@@ -270,6 +270,16 @@ describe('admins, exit codes and JSON', steps, () => {
     expect((await api('POST', '/targets', { name: 'doomed', kind: 'fake', config: { instance: `doomed-${randomUUID()}`, entitlements: ['readers'] } })).status).toBe(201);
   });
 
+  it('a request whose activation failed says so, with the reason, and exits 1', async () => {
+    const post = <R>(p: string, body: unknown) => apiPost<R>(server, adminToken, `${T}${p}`, body);
+    const broken = (await post<{ target: { id: string } }>('/targets', { name: 'broken', kind: 'fake', config: { instance: `broken-${randomUUID()}`, entitlements: ['readers'], failGrant: 'permanent' } })).target.id;
+    await post('/policies', { name: 'broken', targetId: broken, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600 });
+    const r = await as('rita', ['request', '--target', 'broken', '--entitlement', 'readers', '--reason', 'INC-9 check the broken one']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).not.toMatch(/Access granted/);
+    expect(r.stderr).toMatch(/^timebox: access was not granted: fake/m);
+  });
+
   it('"not found" is exit 4 whatever was not found', async () => {
     const missing = randomUUID();
     const cases: [string[], RegExp][] = [
