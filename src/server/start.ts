@@ -68,6 +68,7 @@ import { releaseLeasesOf } from '../scheduler/work-queue.js';
 import { createSecretBox } from '../secrets/envelope.js';
 import { loadMasterKey } from '../secrets/master-key.js';
 import { openStore, type Store } from '../store/db.js';
+import { databaseUrlProblem } from '../store/database-url-problem.js';
 import { inProcessAgentPush, startAgentPush } from '../app/agent-push.js';
 import { loadServerConfig, type ServerConfig } from './config.js';
 import { loadGatewayConfig } from '../gateway/gateway-config.js';
@@ -136,7 +137,9 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     embedded
       ? { dataDir: config.TIMEBOX_DATA_DIR }
       : { databaseUrl: config.DATABASE_URL, onConnectionLost: (err) => log.warn({ err }, 'store: a database connection was lost; a new one is opened on next use') },
-  );
+  ).catch((err: unknown) => {
+    throw embedded ? err : (databaseUrlProblem(config.DATABASE_URL!, err) ?? err);
+  });
 
   const audit = createAuditLog({ clock });
   const witnesses = [fileWitness(config.TIMEBOX_AUDIT_WITNESS_FILE ?? join(config.TIMEBOX_DATA_DIR, WITNESS_FILE))];

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { access, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { freePort } from '../harness/postgres.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiLogin, apiPost, closedPort, runCli, startTestServer, type TestServer } from './harness.js';
 
@@ -128,5 +129,14 @@ describe('timebox serve with settings that cannot work', () => {
     const r = await runCli(['serve'], { env: { PORT: '0', HOST: '999.1.1.1', TIMEBOX_DATA_DIR: path.join(server.dir, `host-${randomUUID()}`), TIMEBOX_LOG_LEVEL: 'silent' } });
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/^timebox: cannot listen on HOST=999\.1\.1\.1: it is not an address of this machine \(ENOTFOUND\)/);
+  });
+
+  it('says what is wrong with a DATABASE_URL that leads nowhere, without its password', async () => {
+    const port = await freePort();
+    const r = await runCli(['serve'], {
+      env: { PORT: '0', DATABASE_URL: `postgres://nobody:s3cret-pw@127.0.0.1:${port}/db`, TIMEBOX_DATA_DIR: path.join(server.dir, `url-${randomUUID()}`), TIMEBOX_LOG_LEVEL: 'silent' },
+    });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toBe(`timebox: cannot open the store at DATABASE_URL (127.0.0.1:${port}/db): nothing listens there (is PostgreSQL running, on that port?)\n`);
   });
 });
