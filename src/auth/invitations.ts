@@ -181,7 +181,8 @@ export function createInvitations(deps: InvitationsDeps) {
     const row = await q.executeTakeFirst();
     if (!row) throw notFound('invitation');
     if (row.used_at) throw conflict('this invitation link was already used; ask for a new one');
-    if (row.expires_at <= clock.now()) throw conflict('this invitation link has expired; ask for a new one');
+    // A withdrawn invitation ends by its expiry set to the moment it was withdrawn.
+    if (row.expires_at <= clock.now()) throw conflict('this invitation link has expired or was withdrawn; ask for a new one');
     return row;
   }
 

@@ -179,6 +179,7 @@ describe('a pending invitation', () => {
     expect((await admin.api.call('DELETE', `/api/v1/tenants/default/invitations/${id}`)).status).toBe(204);
     const late = await anon().post('/api/v1/invitations/accept', { token: tokenOf(invited.body.link), password: ownPassword() });
     expect(late.status).toBe(409);
+    expect(late.body.error.message).toBe('this invitation link has expired or was withdrawn; ask for a new one');
     expect((await anon().post('/api/v1/invitations/preview', { token: tokenOf(invited.body.link) })).status).toBe(409);
     expect((await admin.api.call('DELETE', `/api/v1/tenants/default/invitations/${id}`)).status).toBe(404);
     const after = await admin.api.get<{ items: Array<{ id: string }> }>('/api/v1/tenants/default/invitations');
