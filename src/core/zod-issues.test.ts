@@ -38,6 +38,7 @@ describe('zod issues as sentences', () => {
     [{ flag: 'yes' }, 'body.flag: must be true or false, not text'],
     [{ own: 'x' }, 'body.own: say more'],
     [{ extra: 1 }, 'body: has an unknown field "extra"'],
+    [null, 'body: must be a JSON object ({} when there is nothing to add), not empty'],
     [{}, 'body.name: is required'],
   ])('%j → %s', (input, sentence) => {
     expect(messageFor(input).split('; ')).toContain(sentence);

@@ -36,6 +36,8 @@ export function issueSentence(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
       if (issue.input === undefined) return 'is required';
+      // A POST sent without a body: say what to send.
+      if (issue.input === null && issue.expected === 'object' && (issue.path?.length ?? 0) === 0) return 'must be a JSON object ({} when there is nothing to add), not empty';
       // A number of the wrong sort ("a number, not a number" says nothing): say which it is.
       if (typeof issue.input === 'number') {
         if (Number.isNaN(issue.input)) return `must be ${expectedKinds[issue.expected] ?? issue.expected}`;
