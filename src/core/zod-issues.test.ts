@@ -16,7 +16,7 @@ const schema = z.strictObject({
   own: z.string().min(5, { error: 'say more' }),
 });
 
-const messageFor = (input: Record<string, unknown>) => {
+const messageFor = (input: Record<string, unknown> | null) => {
   const r = schema.safeParse(input);
   return r.success ? '' : describeIssues(r.error.issues, 'body');
 };
