@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AppError, classifyTargetError, forbidden, notFound, policyViolation } from '../core/errors.js';
+import { can } from '../core/roles.js';
 import { decisionRefusal, isConflict, resolveApprovals, type Decision } from '../core/approval.js';
 import { formatDuration } from '../core/policy-evaluation.js';
 import { windowEnd } from '../core/access-window.js';
@@ -93,7 +94,12 @@ export async function requestExtension(
 ): Promise<ExtensionOutcome> {
   const requesterId = requester.operatorId;
   const grant = await loadGrant(deps.db, grantId);
-  if (!grant || grant.tenant_id !== tenantId || grant.operator_id !== requesterId) throw notFound(`grant ${grantId}`);
+  if (!grant || grant.tenant_id !== tenantId) throw notFound(`grant ${grantId}`);
+  if (grant.operator_id !== requesterId) {
+    // Someone else's: those who may see it are told why; to others it does not exist.
+    if (!can(requester.roles, 'grants.read_all')) throw notFound(`grant ${grantId}`);
+    throw forbidden('only the person who holds a grant asks for more time on it; an approver then decides');
+  }
   if (grant.state !== 'active') throw new AppError('conflict', `only an active grant can be extended (this one is ${grant.state})`);
   const { name, rules, row: policyRow } = await policyOf(deps.db, grant);
   const standing = await standingRefusal(deps, tenantId, grant, requester.roles, policyRow);

@@ -124,6 +124,10 @@ describe('approval workflow', () => {
     const over = await alice!.api.post(`${T}/grants/${grantId}/extend`, { seconds: 7200, reason: 'more time' });
     expect(over.status).toBe(422);
     expect(over.body.error.message).toMatch(/caps a grant at 2h in total; you can extend by at most 1h30m/);
+    // Not the approver's to ask for: said so (it exists, they can see it), not "not found".
+    const notTheirs = await a1!.api.post(`${T}/grants/${grantId}/extend`, { seconds: 1800, reason: 'I will extend it for her' });
+    expect(notTheirs.status).toBe(403);
+    expect(notTheirs.body.error.message).toBe('only the person who holds a grant asks for more time on it; an approver then decides');
 
     const ext = await alice!.api.post(`${T}/grants/${grantId}/extend`, { seconds: 1800, reason: 'migration running long' });
     expect(ext.body.applied).toBe(false);
