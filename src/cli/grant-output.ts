@@ -103,6 +103,16 @@ async function credentialOf(ctx: Ctx, grant: Grant, totp: string | undefined): P
   }
 }
 
+/** The person's other active grants on the same account, by id (they share its password). */
+async function otherLiveGrantsOn(ctx: Ctx, grant: Grant): Promise<string[]> {
+  try {
+    const { items } = await ctx.api.call('listGrants', { params: { tenant: await ctx.tenant() }, query: { mine: 'true', state: 'active', targetId: grant.targetId, limit: 50 } });
+    return items.filter((g) => g.id !== grant.id && g.username === grant.username).map((g) => g.id);
+  } catch {
+    return []; // a hint only: never fail the request's output for it
+  }
+}
+
 /**
  * After a request (or "enable again"): show the password when the grant is already active,
  * otherwise what happens next. A grant that failed to activate sets exit code 1. `revealTotp`:
@@ -119,6 +129,8 @@ export async function finishGrant(ctx: Ctx, grant: Grant, opts: { out?: string; 
   if (credential) {
     print(`Access granted on ${what} for ${formatDuration(grant.durationSeconds)} (grant ${grant.id})`);
     printCredential(credential, grant);
+    const others = credential.password ? await otherLiveGrantsOn(ctx, grant) : [];
+    if (others.length) note(`timebox: this password replaces the one shown for your other active grant on this account (${others.join(', ')}): use this one from now on`);
   } else if (grant.state === 'active') {
     print(`Access granted on ${what} as ${clean(grant.username)} until ${when(grant.expiresAt)} (grant ${grant.id})`);
     if (grant.gatewayOnly) print(`This policy never shows the password: connect with timebox ssh ${clean(grant.targetName)}`);

@@ -280,6 +280,21 @@ describe('admins, exit codes and JSON', steps, () => {
     expect(r.stderr).toMatch(/^timebox: access was not granted: fake/m);
   });
 
+  it('a second grant on the same account says its password replaces the first one\'s', async () => {
+    const post = <R>(p: string, body: unknown) => apiPost<R>(server, adminToken, `${T}${p}`, body);
+    const instance = `twice-${randomUUID()}`;
+    const twice = (await post<{ target: { id: string } }>('/targets', { name: 'twice', kind: 'fake', config: { instance, entitlements: ['readers'] } })).target.id;
+    await post('/policies', { name: 'twice', targetId: twice, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600 });
+    const ask = () => as('rita', ['request', '--target', 'twice', '--entitlement', 'readers', '--reason', 'INC-10 two overlapping grants']);
+    const first = ok(await ask());
+    expect(first.stderr).not.toMatch(/replaces/);
+    const second = ok(await ask());
+    expect(second.stderr).toContain(`this password replaces the one shown for your other active grant on this account (${grantIdIn(first.stdout)})`);
+    const username = /^ {2}username: (\S+)$/m.exec(second.stdout)![1]!;
+    expect(fakeLogin(instance, username, passwordIn(first)!)).toBe(false);
+    expect(fakeLogin(instance, username, passwordIn(second)!)).toBe(true);
+  });
+
   it('"not found" is exit 4 whatever was not found', async () => {
     const missing = randomUUID();
     const cases: [string[], RegExp][] = [
