@@ -188,6 +188,16 @@ export function refuseDisallowedLiteral(policy: OutboundPolicy, host: string): v
 
 const literalRefusal = (host: string, problem: string) => new OutboundRefused(host, parseAddress(host)?.toString() ?? host, problem);
 
+/** `[::1]` → `::1` (URL keeps the brackets of IPv6 literals); `localhost.` → `localhost`. */
+export const bare = (hostname: string) => hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '').toLowerCase();
+
+/** localhost or a loopback address in any form: this very host. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = bare(hostname);
+  if (isLocalhostName(host)) return true;
+  return parseAddress(host)?.range() === 'loopback';
+}
+
 /** localhost and *.localhost always mean this host (RFC 6761), whatever a resolver says. */
 export function isLocalhostName(host: string): boolean {
   const h = host.replace(/\.$/, '').toLowerCase();

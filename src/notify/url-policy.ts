@@ -4,17 +4,9 @@
  * policy (src/net/outbound-policy.ts) when the webhook is saved and again at every delivery, when
  * its name is resolved and the connection pinned to the address that was checked.
  */
-import { isLocalhostName, parseAddress, type OutboundPolicy } from '../net/outbound-policy.js';
+import { bare, isLocalhostName, isLoopbackHost, parseAddress, type OutboundPolicy } from '../net/outbound-policy.js';
 
-/** `[::1]` → `::1` (URL keeps the brackets of IPv6 literals); `localhost.` → `localhost`. */
-const bare = (hostname: string) => hostname.replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '').toLowerCase();
-
-/** localhost or a loopback address in any form: this very host. */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = bare(hostname);
-  if (isLocalhostName(host)) return true;
-  return parseAddress(host)?.range() === 'loopback';
-}
+export { isLoopbackHost };
 
 /** An address (or localhost) outside the public internet: where plain http may be allowed. */
 function isInternalHost(host: string): boolean {

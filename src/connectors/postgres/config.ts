@@ -3,19 +3,24 @@ import { z } from 'zod';
 import type pg from 'pg';
 import type { OutboundPolicy } from '../../net/outbound-policy.js';
 import { pinnedStream, ScramOnlyClient } from './connect.js';
+import { isLoopbackHost } from '../../net/outbound-policy.js';
 
-export const postgresConfigSchema = z.strictObject({
+const postgresSettings = z.strictObject({
   host: z.string().min(1).meta({ title: 'Host', description: 'Name or address of the PostgreSQL server.' }),
   port: z.number().int().min(1).max(65535).default(5432).meta({ title: 'Port' }),
   database: z.string().min(1).default('postgres').meta({ title: 'Database', description: 'Any database the service account may connect to.' }),
   /** The service account Timebox signs in as: needs CREATEROLE and pg_signal_backend. */
   user: z.string().min(1).meta({ title: 'Service account user', description: 'Needs CREATEROLE and pg_signal_backend.' }),
   password: z.string().min(1).meta({ title: 'Service account password', writeOnly: true }),
-  /** 'require' encrypts but trusts any certificate; 'verify-full' checks the CA and host name. */
+  /**
+   * 'require' encrypts but trusts any certificate; 'verify-full' checks the CA and host name.
+   * Unset: verify-full, except on this host (loopback), where disable. Every JIT password travels
+   * in the statements Timebox sends, so a server elsewhere is reached over TLS unless told otherwise.
+   */
   ssl: z
     .enum(['disable', 'require', 'verify-full'])
-    .default('disable')
-    .meta({ title: 'SSL', description: 'require: encrypt, trust any certificate; verify-full: check the certificate and host name.' }),
+    .optional()
+    .meta({ title: 'SSL', description: 'require: encrypt, trust any certificate; verify-full: check the certificate and host name. Default: verify-full, or disable for a server on this host.' }),
   /** PEM of the CA that signed the server certificate (verify-full); system CAs otherwise. */
   caPem: z
     .string()
@@ -38,6 +43,11 @@ export const postgresSecretBinding = {
   secrets: ['password'],
   bindings: ['host', 'port', 'ssl', 'caPem', 'allowInsecurePasswordAuth'],
 };
+
+/** A loopback name or address, or a Unix socket's folder. */
+const onThisHost = (host: string) => host.startsWith('/') || isLoopbackHost(host);
+
+export const postgresConfigSchema = postgresSettings.transform((c) => ({ ...c, ssl: c.ssl ?? (onThisHost(c.host) ? ('disable' as const) : ('verify-full' as const)) }));
 
 export type PostgresConfig = z.output<typeof postgresConfigSchema>;
 
