@@ -166,7 +166,8 @@ export function printGrant(g: Grant): void {
     ['requested at', when(g.createdAt)],
     ['start wanted', when(g.requestedStartAt)],
     ['started', when(g.startsAt)],
-    ['expires', g.expiresAt ? `${when(g.expiresAt)} (${relative(g.expiresAt)})` : '-'],
+    // An ended grant's planned end is history: no countdown to a time that no longer applies.
+    ['expires', g.expiresAt ? (g.revokedAt ? `${when(g.expiresAt)} (planned)` : `${when(g.expiresAt)} (${relative(g.expiresAt)})`) : '-'],
     ['ended', when(g.revokedAt)],
     ['end reason', g.endReason],
     ['last error', g.lastError],
