@@ -31,6 +31,8 @@ it('refuses a target that fails its test, saves it on --save-unchecked, and dele
   const listed = JSON.parse((await runCli(['targets', 'list', '--json'], { env })).stdout) as { items?: { name: string; broken: boolean }[] } | { name: string; broken: boolean }[];
   const items = Array.isArray(listed) ? listed : listed.items!;
   expect(items.find((t) => t.name === 'down-db')?.broken).toBe(true);
+  const table = (await runCli(['targets', 'list'], { env })).stdout;
+  expect(table).toMatch(/^\S+ +down-db +postgres +broken \(timebox targets check\)/m);
 
   const deleted = await runCli(['targets', 'delete', 'down-db'], { env });
   expect(deleted.code, deleted.stderr).toBe(0);

@@ -118,8 +118,9 @@ export function registerTargets(program: Command): void {
       const { items } = await ctx.api.pages('listTargets', { params: { tenant: await ctx.tenant() } });
       if (ctx.json) return printJson(items);
       table(
-        ['ID', 'NAME', 'KIND', 'CREATED'],
-        items.map((t) => [t.id, t.name, t.kind, when(t.createdAt)]),
+        ['ID', 'NAME', 'KIND', 'STATUS', 'CREATED'],
+        // broken: the last connection test failed (saved anyway, or failing since).
+        items.map((t) => [t.id, t.name, t.kind, t.broken ? 'broken (timebox targets check)' : 'ok', when(t.createdAt)]),
         'No targets yet; add one with: timebox targets add --name N --kind postgres --config-file F',
       );
     });
