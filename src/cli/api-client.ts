@@ -51,6 +51,8 @@ export class ApiError extends CliError {
     message: string,
     exitCode: ExitCodeValue,
     readonly details: unknown,
+    /** The error's code (`target_check_failed`, …): what a command may act on, never the words. */
+    readonly code: string | null = null,
   ) {
     super(message, exitCode);
   }
@@ -60,18 +62,20 @@ async function errorFrom(conn: Conn, res: Response): Promise<ApiError> {
   const text = await res.text().catch(() => '');
   let message = `the server answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
   let details: unknown;
+  let code: string | null = null;
   try {
     const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: unknown } };
     if (typeof body.error?.message === 'string') message = body.error.message;
     if (body.error?.code === 'password_change_required') message = 'you must change the password you were given before anything else: run timebox password change';
     details = body.error?.details;
+    if (typeof body.error?.code === 'string') code = body.error.code;
   } catch {
     // not our error shape (a proxy's page, say): keep the status line
   }
   // A refused authenticator code is a 401 too, but signing in again would not help.
   const mfa = (details as { mfa?: unknown } | undefined)?.mfa !== undefined;
   if (res.status === 401 && conn.token && !mfa) message += '; run timebox login to sign in again';
-  return new ApiError(message, exitCodeForStatus(res.status), details);
+  return new ApiError(message, exitCodeForStatus(res.status), details, code);
 }
 
 async function send(conn: Conn, method: string, path: string, opts: { query?: Query; body?: unknown } = {}): Promise<Response> {

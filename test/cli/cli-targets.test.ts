@@ -23,6 +23,9 @@ it('refuses a target that fails its test, saves it on --save-unchecked, and dele
   const refused = await runCli(['targets', 'add', '--name', 'down-db', '--kind', 'postgres', '--config', config], { env });
   expect(refused.code).not.toBe(0);
   expect(refused.stderr).toMatch(/not saved: the connection test failed \(connection: /);
+  // In this command's words: its flag, not the API's field name.
+  expect(refused.stderr).toContain('add --save-unchecked to save them anyway');
+  expect(refused.stderr).not.toContain('saveUnchecked');
   expect((await runCli(['targets', 'list', '--json'], { env })).stdout).not.toContain('down-db');
 
   const saved = await runCli(['targets', 'add', '--name', 'down-db', '--kind', 'postgres', '--config', config, '--save-unchecked'], { env });

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { CheckReport } from '../../api/types.js';
 import { TARGET_KINDS } from '../../core/target-kinds.js';
 import { connect, resolveTarget } from '../context.js';
+import { ApiError } from '../api-client.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { note, print, printJson, table, when, clean } from '../output.js';
 
@@ -55,10 +56,12 @@ export function registerTargets(program: Command): void {
     .action(async (opts: { name: string; kind: string; config?: string; configFile?: string; saveUnchecked?: boolean; json?: boolean }, cmd: Command) => {
       const config = await configFrom(opts);
       const ctx = await connect(cmd);
-      const r = await ctx.api.call('createTarget', {
-        params: { tenant: await ctx.tenant() },
-        body: { name: opts.name, kind: opts.kind, config, ...(opts.saveUnchecked ? { saveUnchecked: true } : {}) },
-      });
+      const r = await ctx.api
+        .call('createTarget', {
+          params: { tenant: await ctx.tenant() },
+          body: { name: opts.name, kind: opts.kind, config, ...(opts.saveUnchecked ? { saveUnchecked: true } : {}) },
+        })
+        .catch(inCliWords);
       if (ctx.json) return printJson(r);
       print(`Added target ${clean(r.target.name)} (${r.target.kind}), id ${r.target.id}`);
       printCheck(r.check);
@@ -86,7 +89,7 @@ export function registerTargets(program: Command): void {
           ...(config ? { config } : {}),
           ...(opts.saveUnchecked ? { saveUnchecked: true } : {}),
         },
-      });
+      }).catch(inCliWords);
       if (ctx.json) return printJson(r);
       print(`Updated target ${clean(r.target.name)} (${r.target.kind}).`);
       if (r.check) printCheck(r.check);
@@ -158,4 +161,13 @@ export function registerTargets(program: Command): void {
         opts.search ? `No entitlements matching ${JSON.stringify(opts.search)}.` : 'The target reports no entitlements.',
       );
     });
+}
+
+/** A failed connection test, said with this command's flag (the API's words name its field). */
+function inCliWords(err: unknown): never {
+  if (!(err instanceof ApiError) || err.code !== 'target_check_failed') throw err;
+  const check = (err.details as { check?: CheckReport } | undefined)?.check;
+  if (!check?.items) throw err;
+  const failed = check.items.filter((i) => !i.ok).map((i) => `${clean(i.name)}: ${clean(i.message)}`).join('; ');
+  throw new CliError(`not saved: the connection test failed (${failed}); fix the settings, or add --save-unchecked to save them anyway (the target is listed broken until a test passes)`, err.exitCode);
 }
