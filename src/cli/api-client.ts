@@ -35,6 +35,8 @@ const networkWords: Record<string, string> = {
   EHOSTUNREACH: 'host unreachable',
   CERT_HAS_EXPIRED: 'its TLS certificate has expired',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'its TLS certificate is self-signed',
+  // https:// to a server that speaks plain HTTP.
+  ERR_SSL_WRONG_VERSION_NUMBER: 'it does not speak TLS there; use http:// for this address',
 };
 
 function networkError(conn: Conn, err: unknown): CliError {

@@ -80,7 +80,8 @@ export function normalizeServer(url: string): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new CliError(`invalid server URL ${JSON.stringify(url)}; it must start with http:// or https://`, ExitCode.usage);
   }
-  return url.replace(/\/+$/, '');
+  // The API's own path given as the server (…/api/v1, copied from a docs example): the server is above it.
+  return url.replace(/\/+$/, '').replace(/\/api(\/v1)?$/, '');
 }
 
 /** Where to send requests and with which token; a clear "sign in first" otherwise. */

@@ -68,6 +68,22 @@ describe('timebox CLI errors', () => {
     await expect(access(configFile)).rejects.toThrow(/ENOENT/);
   });
 
+  it('a server URL given with the API path still reaches the server', async () => {
+    const r = await runCli(['login', '--server', `${server.url}/api/v1/`, '--email', server.admin.email, '--password-stdin'], {
+      env: { TIMEBOX_CONFIG: configFile },
+      input: 'not-the-password\n',
+    });
+    expect(r.stderr).toBe('timebox: email or password is incorrect\n');
+    expect(r.code).toBe(3);
+  });
+
+  it('https:// to a server that speaks plain HTTP says to use http://', async () => {
+    const url = server.url.replace(/^http:/, 'https:');
+    const r = await runCli(['grants', 'list', '--tenant', 'default'], { env: { ...env, TIMEBOX_SERVER: url } });
+    expect(r.stderr).toBe(`timebox: cannot reach the server at ${url}: it does not speak TLS there; use http:// for this address\n`);
+    expect(r.code).toBe(6);
+  });
+
   it('without a session, commands say how to sign in (exit 3)', async () => {
     const r = await runCli(['grants', 'list'], { env: { TIMEBOX_CONFIG: configFile } });
     expect(r.stderr).toMatch(/^timebox: not signed in; run: timebox login --server URL --email EMAIL/);
