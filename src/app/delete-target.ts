@@ -38,7 +38,7 @@ export async function deleteTarget(deps: AppDeps, actor: Actor, tenantId: string
       .executeTakeFirstOrThrow();
     if (Number(accounts.n) > 0) {
       throw conflict(
-        `target "${target.name}" still has ${accounts.n} JIT account${accounts.n === '1' ? '' : 's'} on the system; delete ${accounts.n === '1' ? 'it' : 'them'} first (JIT accounts, Delete), so none is left behind`,
+        `target "${target.name}" still has ${accounts.n} JIT account${accounts.n === '1' ? '' : 's'} on the system; delete ${accounts.n === '1' ? 'it' : 'them'} first (JIT accounts → Delete, or timebox jit-accounts delete), so none is left behind`,
         { jitAccounts: Number(accounts.n) },
       );
     }

@@ -81,7 +81,7 @@ it('a target with a live grant or a JIT account left on it cannot be deleted; on
   // Alice's JIT role is still on the server (disabled): deleting the target would leave it behind.
   const withAccount = await server.admin.call('DELETE', `${T}/targets/${id}`);
   expect(withAccount.status).toBe(409);
-  expect(withAccount.body.error.message).toBe('target "orders-db" still has 1 JIT account on the system; delete it first (JIT accounts, Delete), so none is left behind');
+  expect(withAccount.body.error.message).toBe('target "orders-db" still has 1 JIT account on the system; delete it first (JIT accounts → Delete, or timebox jit-accounts delete), so none is left behind');
   const account = ((await alice.get(`${T}/jit-accounts?mine=true`)).body.items as { id: string }[])[0]!;
   expect((await alice.call('DELETE', `${T}/jit-accounts/${account.id}`)).status).toBe(204);
   expect((await psql(target, cred.username, cred.password, 'select 1')).ok).toBe(false);
