@@ -14,8 +14,9 @@ const postgresSettings = z.strictObject({
   password: z.string().min(1).meta({ title: 'Service account password', writeOnly: true }),
   /**
    * 'require' encrypts but trusts any certificate; 'verify-full' checks the CA and host name.
-   * Unset: verify-full, except on this host (loopback), where disable. Every JIT password travels
-   * in the statements Timebox sends, so a server elsewhere is reached over TLS unless told otherwise.
+   * Unset: verify-full, except on this host (loopback), where disable. The service account's
+   * statements (who gets which role, each JIT login's SCRAM verifier) cross this connection: anyone
+   * on the path could read or change them, so a server elsewhere is reached over TLS unless told otherwise.
    */
   ssl: z
     .enum(['disable', 'require', 'verify-full'])
