@@ -1,6 +1,6 @@
 /**
- * A PostgreSQL target without an ssl setting: every JIT password travels in the statements
- * Timebox sends, so a server elsewhere is reached with TLS, checked; one on this host without.
+ * A PostgreSQL target without an ssl setting: the statements that say who gets which role cross
+ * the connection, so a server elsewhere is reached with TLS, checked; one on this host without.
  */
 import { describe, expect, it } from 'vitest';
 import { postgresConfigSchema } from './config.js';
