@@ -11,14 +11,17 @@ import { SettingsError } from '../core/errors.js';
 
 const LOCK_FILE = 'timebox.lock';
 
-function alive(pid: number): boolean {
+/** Whether `pid` is a live process that could be a Timebox server (a reused pid is not). */
+async function alive(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it exists, under another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  // Where /proc tells the command (Linux): a process that is not Node's took a dead server's pid.
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => null);
+  return cmdline === null || /node|timebox/i.test(cmdline);
 }
 
 /** Takes the folder for this process; resolves with the release. Same process: allowed (a restart in place). */
@@ -39,7 +42,7 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
     const held = (await readFile(file, 'utf8').catch(() => '')).trim();
     const pid = /^\d+$/.test(held) ? Number(held) : NaN;
     if (pid === process.pid) return async () => {};
-    if (Number.isInteger(pid) && alive(pid)) {
+    if (Number.isInteger(pid) && (await alive(pid))) {
       throw new SettingsError(
         `the data folder ${dir} is in use by another Timebox process (pid ${pid}): stop it first, or give this server a folder of its own (TIMEBOX_DATA_DIR); servers that share a store use PostgreSQL (DATABASE_URL). If no Timebox process runs, delete ${file}.`,
       );
