@@ -152,7 +152,9 @@ export const agentRoutes =
       // Held long polls would keep server.close() waiting: answer them (204) first.
       const open = new Set<AbortController>();
       const pollsByAgent = new Map<string, AbortController[]>();
+      let closing = false;
       channel.addHook('preClose', async () => {
+        closing = true;
         for (const c of open) c.abort();
       });
 
@@ -161,9 +163,15 @@ export const agentRoutes =
         ...routeOf(endpoints.agentDesiredState),
         handler: async (request, reply) => {
           const agent = agentOf(request);
+          // Shutting down: the agent asks again (another replica, or this one restarted).
+          if (closing) return reply.status(204 as 200).send(undefined as never);
           await noteApplied(db, agent, request.query.applied, deps.clock.now());
           const abort = new AbortController();
           open.add(abort);
+          // A poll that reached its handler after the server began closing, or after its agent
+          // left (the close events already fired): answered at once, never left reading a store
+          // that is about to close.
+          if (closing || request.raw.destroyed || reply.raw.destroyed) abort.abort();
           // An agent polls one at a time. A few may overlap (a connection that died unseen is still
           // held here when the agent asks again); beyond that the oldest is answered (204) to make
           // room, so one host cannot hold any number of sockets and buffers of this server.
