@@ -76,7 +76,37 @@ function endingEvent(g: GrantRow, reason: string) {
 export function createOffboarding(deps: OffboardingDeps) {
   const { db, audit, clock, tokens } = deps;
 
-  async function endSessionsIn(tx: Tx, operatorId: string, tenantId: string | null, actor: Actor, reason: string): Promise<number> {
+  /** Whether the person is an enabled member of a tenant other than `tenantId`. */
+  async function belongsElsewhere(tx: Tx, operatorId: string, tenantId: string): Promise<boolean> {
+    const other = await tx
+      .selectFrom('memberships')
+      .select('tenant_id')
+      .where('operator_id', '=', operatorId)
+      .where('tenant_id', '!=', tenantId)
+      .where('disabled_at', 'is', null)
+      .executeTakeFirst();
+    return other !== undefined;
+  }
+
+  /**
+   * Sessions, tokens, SSH keys and gateway connections are the person's, not a tenant's. A tenant
+   * acting on someone who also belongs elsewhere ends only what is confined to it (its single
+   * sign-on's sessions and tokens): its own access is ended by disabling the membership, and it
+   * must not cut the person off in tenants it does not run.
+   */
+  async function endSessionsIn(tx: Tx, operatorId: string, tenantId: string | null, actor: Actor, reason: string, everywhere = false): Promise<number> {
+    if (!everywhere && tenantId !== null && (await belongsElsewhere(tx, operatorId, tenantId))) {
+      const confined = await tokens.revokeAllOf(operatorId, { apiTokens: true, confinedTo: tenantId }, tx);
+      await audit.append(tx, {
+        tenantId,
+        actor,
+        action: 'operator.sessions_ended',
+        subject: { type: 'operator', id: operatorId },
+        reason,
+        after: { sessionsAndTokensEnded: confined, sshKeysRemoved: 0, onlyThisTenants: true },
+      });
+      return confined;
+    }
     const ended = await tokens.revokeAllOf(operatorId, { apiTokens: true }, tx);
     // A key registered with a stolen session would otherwise keep opening the gateway, and an
     // SSH connection already open through it would keep its sessions (grant-watch.ts closes them).
@@ -93,9 +123,21 @@ export function createOffboarding(deps: OffboardingDeps) {
     return ended;
   }
 
-  /** Ends every session and API token of the operator (and removes their SSH keys) without disabling them. */
-  async function endSessions(operatorId: string, tenantId: string | null, actor: Actor, reason: string): Promise<number> {
-    return db.transaction().execute((tx) => endSessionsIn(tx, operatorId, tenantId, actor, reason));
+  /**
+   * Ends every session and API token of the operator (and removes their SSH keys) without
+   * disabling them. From a tenant, for a person who also belongs to other tenants: refused, as
+   * that would cut them off there too (disabling them here ends their access here at once),
+   * unless `everywhere` (a platform administrator acts).
+   */
+  async function endSessions(operatorId: string, tenantId: string | null, actor: Actor, reason: string, everywhere = false): Promise<number> {
+    return db.transaction().execute(async (tx) => {
+      if (!everywhere && tenantId !== null && (await belongsElsewhere(tx, operatorId, tenantId))) {
+        throw conflict(
+          'this person also belongs to other tenants, and their sign-ins, tokens and SSH keys are theirs in all of them: disable them here to end their access here at once, or ask a platform administrator, who can end their sign-ins everywhere',
+        );
+      }
+      return endSessionsIn(tx, operatorId, tenantId, actor, reason, everywhere);
+    });
   }
 
   /**

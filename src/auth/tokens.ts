@@ -222,10 +222,12 @@ export function createTokens(deps: TokensDeps) {
    * Ends every session (and, with `apiTokens`, every API token) of an operator, except `keep`.
    * The next call with any of them is 401. Returns how many ended; the caller audits.
    */
-  async function revokeAllOf(operatorId: string, opts: { apiTokens: boolean; keep?: string }, db: Db = deps.db): Promise<number> {
+  /** `confinedTo`: only the sessions and tokens a tenant's single sign-on confined to it. */
+  async function revokeAllOf(operatorId: string, opts: { apiTokens: boolean; keep?: string; confinedTo?: string }, db: Db = deps.db): Promise<number> {
     let q = db.updateTable('api_tokens').set({ revoked_at: clock.now() }).where('operator_id', '=', operatorId).where('revoked_at', 'is', null);
     if (!opts.apiTokens) q = q.where('kind', '=', 'session');
     if (opts.keep) q = q.where('id', '!=', opts.keep);
+    if (opts.confinedTo) q = q.where('sso_tenant_id', '=', opts.confinedTo);
     const res = await q.executeTakeFirst();
     return Number(res.numUpdatedRows);
   }

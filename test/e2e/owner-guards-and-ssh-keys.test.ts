@@ -231,3 +231,40 @@ describe('SSH keys for the gateway', () => {
     expect((await session.get('/api/v1/me')).status).toBe(401);
   });
 });
+
+describe('a person in several tenants', () => {
+  it("one tenant's admin cannot end their sign-ins, tokens or keys in the others; disabling them there ends only that tenant's access", async () => {
+    const A = await newTenant(`acme-${hex}`);
+    const acme = A.split('/').pop()!;
+    const p = await addMember(server.url, server.admin, 'default', `both.${hex}@example.com`, ['requester']);
+    const joined = await server.admin.post<{ link: string }>(`${A}/members`, { email: p.email, roles: ['requester'] });
+    expect((await p.api.post('/api/v1/me/invitations/accept', { token: joined.body.link.split('/invite/')[1] })).status).toBe(200);
+    const token = (await p.api.post('/api/v1/tokens', { name: 'script' })).body.token as string;
+    expect((await p.api.post('/api/v1/me/ssh-keys', { name: 'laptop', publicKey: newEd25519KeyPair('both').publicKey })).status).toBe(201);
+    // An admin of acme only.
+    const mallory = await addMember(server.url, server.admin, acme, `mallory.${hex}@example.com`, ['admin']);
+    expect((await mallory.api.get('/api/v1/tenants/default/targets')).status).toBe(404);
+
+    const ended = await mallory.api.post(`${A}/members/${p.id}/end-sessions`, { reason: 'because I can' });
+    expect(ended.status).toBe(409);
+    expect(ended.body.error.message).toMatch(/^this person also belongs to other tenants/);
+
+    const disabled = await mallory.api.post(`${A}/members/${p.id}/disable`, { reason: 'left acme' });
+    expect(disabled.status, JSON.stringify(disabled.body)).toBe(200);
+    expect(disabled.body.sessionsAndTokensEnded).toBe(0);
+    // Out of acme; everything else of theirs stands.
+    expect((await p.api.get(`${A}/targets`)).status).not.toBe(200);
+    expect((await p.api.get('/api/v1/tenants/default/targets')).status).toBe(200);
+    expect((await apiClient(server.url, token).get('/api/v1/tenants/default/targets')).status).toBe(200);
+    expect(await keysOf(p.id)).toHaveLength(1);
+    const op = await server.tb.store.db.selectFrom('operators').select('sessions_ended_at').where('id', '=', p.id).executeTakeFirstOrThrow();
+    expect(op.sessions_ended_at).toBeNull();
+
+    // A platform administrator, acting from the same tenant, still ends them everywhere.
+    const everywhere = await server.admin.post(`/api/v1/tenants/default/members/${p.id}/end-sessions`, { reason: 'lost laptop' });
+    expect(everywhere.status, JSON.stringify(everywhere.body)).toBe(200);
+    expect((await p.api.get('/api/v1/tenants/default/targets')).status).toBe(401);
+    expect(await keysOf(p.id)).toHaveLength(0);
+  });
+});
+

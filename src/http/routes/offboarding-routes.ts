@@ -47,7 +47,9 @@ export const offboardingRoutes =
       handler: async (request) => {
         const access = await requireTenant(request, request.params.tenant, 'members.manage');
         ownerGuard(access.slug, access.roles)(await offboarding.memberOf(access.tenantId, request.params.operatorId));
-        const ended = await offboarding.endSessions(request.params.operatorId, access.tenantId, who(request), request.body.reason);
+        // A platform administrator's reach is every tenant: theirs may end the person's sign-ins everywhere.
+        const everywhere = principalOf(request).platformAdmin;
+        const ended = await offboarding.endSessions(request.params.operatorId, access.tenantId, who(request), request.body.reason, everywhere);
         return { sessionsAndTokensEnded: ended };
       },
     });
