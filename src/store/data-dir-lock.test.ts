@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -32,7 +32,7 @@ async function running(command: string, args: string[]): Promise<ChildProcess> {
 describe('the data folder lock', () => {
   it('is taken, released, and taken again', async () => {
     const release = await lockDataDir(dir);
-    expect(await readFile(lockFile(), 'utf8')).toBe(`${process.pid}\n`);
+    expect(await readFile(lockFile(), 'utf8')).toMatch(new RegExp(`^${process.pid} \\S+\n$`));
     await release();
     await expect(readFile(lockFile(), 'utf8')).rejects.toThrow(/ENOENT/);
     await (await lockDataDir(dir))();
@@ -55,7 +55,27 @@ describe('the data folder lock', () => {
     const sleeper = await running('/bin/sleep', ['60']);
     await writeFile(lockFile(), `${sleeper.pid}\n`);
     const release = await lockDataDir(dir);
-    expect(await readFile(lockFile(), 'utf8')).toBe(`${process.pid}\n`);
+    expect(await readFile(lockFile(), 'utf8')).toMatch(new RegExp(`^${process.pid} \\S+\n$`));
     await release();
+  });
+  it('a process of another pid namespace (same pid here) holds it while it refreshes the file, not after', async () => {
+    await writeFile(lockFile(), `${process.pid} another-container\n`);
+    await expect(lockDataDir(dir, { token: 'me' })).rejects.toThrow(/is in use by another Timebox process/);
+    const old = new Date(Date.now() - 60_000);
+    await utimes(lockFile(), old, old);
+    await (await lockDataDir(dir, { token: 'me' }))();
+  });
+
+  it('of several processes racing for a stale lock, exactly one takes it', async () => {
+    for (let round = 0; round < 5; round++) {
+      const gone = await running(process.execPath, ['-e', '']);
+      await once(gone, 'exit');
+      await writeFile(lockFile(), `${gone.pid} dead\n`);
+      const outcomes = await Promise.allSettled([1, 2, 3, 4].map((n) => lockDataDir(dir, { token: `racer-${round}-${n}` })));
+      const won = outcomes.filter((o): o is PromiseFulfilledResult<() => Promise<void>> => o.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(SettingsError);
+      await won[0]!.value();
+    }
   });
 });
