@@ -34,7 +34,7 @@ export async function startForwardSession(
   r: { operatorId: string; clientAddress: string | null; access: GatewayAccess },
   onEnded: (id: string) => void,
 ): Promise<ForwardSession> {
-  const host: Client = await connectHost(deps, r.access);
+  const host: Client = await connectHost(deps, r.access, { forwarding: true });
   const channels = new Set<ServerChannel | ClientChannel>();
   const relay = await openRelaySession(
     deps,

@@ -59,12 +59,13 @@ export interface SessionDeps extends SessionsDeps {
 const LOGIN_TIMEOUT_MS = 15_000;
 
 /** The host's SSH session, logged in with the grant's own credential. */
-export function connectHost(deps: Pick<SessionDeps, 'outbound' | 'db' | 'secrets' | 'clock' | 'audit'>, access: GatewayAccess): Promise<Client> {
+/** `forwarding`: the connection carries port forwards (its certificate permits them, not a terminal). */
+export function connectHost(deps: Pick<SessionDeps, 'outbound' | 'db' | 'secrets' | 'clock' | 'audit'>, access: GatewayAccess, opts: { forwarding?: boolean } = {}): Promise<Client> {
   const expected = Buffer.from(access.destination.host_key.split(' ')[1] ?? '', 'base64');
   return deps.outbound
     .resolve(access.destination.host)
     // The certificate (if any) is issued only once the address passed the outbound policy.
-    .then(async (pinned) => ({ pinned, login: await hostLogin(createGrantCertificates(deps), access.account, access.credential) }))
+    .then(async (pinned) => ({ pinned, login: await hostLogin(createGrantCertificates(deps), access.account, access.credential, opts) }))
     .then(
     ({ pinned, login }) =>
       new Promise<Client>((resolve, reject) => {

@@ -66,6 +66,8 @@ export interface LoginCertificateRequest {
   account: string;
   grantEnd: Date;
   limits?: LoginCertificateLimits;
+  /** For a connection that carries port forwards (the policy allowed them): that extension instead of a terminal. */
+  forwarding?: boolean;
 }
 
 export type GrantCertificates = ReturnType<typeof createGrantCertificates>;
@@ -90,8 +92,9 @@ export function createGrantCertificates(deps: GrantCertificateDeps) {
           principals: [req.account],
           notBefore: new Date(+now - CLOCK_SKEW_SECONDS * 1000),
           notAfter,
-          // A terminal at most: the gateway refuses forwarding on the person's side anyway.
-          extensions: !req.limits || req.limits.extensions.includes('permit-pty') ? ['permit-pty'] : [],
+          // A terminal, or port forwarding for a forward connection (the gateway checked the policy),
+          // and only what the target allows its certificates.
+          extensions: [req.forwarding ? ('permit-port-forwarding' as const) : ('permit-pty' as const)].filter((e) => !req.limits || req.limits.extensions.includes(e)),
           ...(req.limits?.forceCommand ? { forceCommand: req.limits.forceCommand } : {}),
           ...(req.limits?.sourceAddresses ? { sourceAddresses: req.limits.sourceAddresses } : {}),
         },

@@ -100,7 +100,7 @@ export function presentCertificate(client: Client, key: ParsedKey): void {
 }
 
 /** The login for one session; a certificate is issued here, once per session. */
-export async function hostLogin(certificates: GrantCertificates, account: string, credential: HostCredential): Promise<HostLogin> {
+export async function hostLogin(certificates: GrantCertificates, account: string, credential: HostCredential, opts: { forwarding?: boolean } = {}): Promise<HostLogin> {
   if (credential.kind === 'password') {
     return { options: { password: credential.password, tryKeyboard: false }, attach: () => {} };
   }
@@ -112,6 +112,7 @@ export async function hostLogin(certificates: GrantCertificates, account: string
     account,
     grantEnd: credential.grantEnd,
     ...(credential.limits ? { limits: credential.limits } : {}),
+    forwarding: opts.forwarding === true,
   });
   const key = certificateKey(issued.privateKey, issued.certificate);
   const methods: PublicKeyAuthMethod[] = [{ type: 'publickey', username: account, key }];

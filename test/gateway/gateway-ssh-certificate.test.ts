@@ -246,3 +246,20 @@ it('ending a person\'s sign-ins closes their open gateway connection: the runnin
   );
   expect(ended.live).toBe(false);
 }, 60_000);
+
+it('port forwarding, where the policy and the target allow it, reaches the host through the gateway', async () => {
+  const hostKey = (await runArgv('/usr/bin/ssh-keyscan', ['-t', 'ed25519', '-p', String(sshd.port), '127.0.0.1'])).stdout.split('\n').find((l) => l.includes('ssh-ed25519'))!;
+  const added = await server.admin.post(`${T}/targets`, { name: 'tunnel-hosts', kind: 'ssh-certificate', config: { principalsAllowed: ['deploy'], extensions: ['permit-pty', 'permit-port-forwarding'] } });
+  expect(added.status, JSON.stringify(added.body)).toBe(201);
+  const id = added.body.target.id as string;
+  const policy = await server.admin.post(`${T}/policies`, {
+    name: 'tunnel', targetId: id, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 600, rules: { gateway: { allowPortForwarding: true } },
+  });
+  expect(policy.status, JSON.stringify(policy.body)).toBe(201);
+  expect((await server.admin.call('PUT', `${T}/targets/${id}/gateway-destination`, { host: '127.0.0.1', port: sshd.port, hostKey })).status).toBe(200);
+  expect((await alice.post(`${T}/requests`, { targetId: id, entitlements: ['deploy'], durationSeconds: 600, reason: 'CHG-44 a tunnel' })).body.state).toBe('active');
+  // -W to the host's own sshd, opened from the host: its banner comes back through the tunnel.
+  const args = gatewaySshArgs({ port: gatewayPort, knownHosts: path.join(scratch.dir, 'known_hosts'), user: 'tunnel-hosts', id: await identityOf(alice, 'alice-tunnel'), command: [], extra: ['-W', `127.0.0.1:${sshd.port}`] });
+  const r = await runArgv('/usr/bin/ssh', args, { env: sshEnv(), timeoutMs: 30_000, input: '' });
+  expect(r.stdout, r.stderr).toMatch(/^SSH-2\.0-/);
+}, 60_000);

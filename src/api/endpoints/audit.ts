@@ -57,7 +57,7 @@ export const verifySchema = z.object({
   checkpoints: z.object({ trusted: z.number(), otherLogs: z.number(), unknownKey: z.number() }),
   unreadableWitnessLines: z.number(),
 });
-export const filterSchema = z.object({
+export const filterSchema = z.strictObject({
   action: z.string().max(100).regex(/^[a-z_.*]+$/, { error: 'an action such as grant.revoked or grant.*' }).optional(),
   actorId: text(100).optional(),
   subjectId: text(100).optional(),
