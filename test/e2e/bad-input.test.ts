@@ -211,6 +211,10 @@ describe('list filters', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.details.issues).toEqual([{ path: 'query', message: 'has an unknown field "stat"' }]);
     expect((await server.admin.get(`${T}/grants?state=active`)).status).toBe(200);
+    // The audit download too: a typo must not export the whole log.
+    const exported = await server.admin.get(`${T}/audit/export?acton=grant.revoked`);
+    expect(exported.status).toBe(400);
+    expect(exported.body.error.details.issues).toEqual([{ path: 'query', message: 'has an unknown field "acton"' }]);
   });
 });
 
