@@ -95,30 +95,25 @@ export function createOffboarding(deps: OffboardingDeps) {
    * must not cut the person off in tenants it does not run.
    */
   async function endSessionsIn(tx: Tx, operatorId: string, tenantId: string | null, actor: Actor, reason: string, everywhere = false): Promise<number> {
-    if (!everywhere && tenantId !== null && (await belongsElsewhere(tx, operatorId, tenantId))) {
-      const confined = await tokens.revokeAllOf(operatorId, { apiTokens: true, confinedTo: tenantId }, tx);
-      await audit.append(tx, {
-        tenantId,
-        actor,
-        action: 'operator.sessions_ended',
-        subject: { type: 'operator', id: operatorId },
-        reason,
-        after: { sessionsAndTokensEnded: confined, sshKeysRemoved: 0, onlyThisTenants: true },
-      });
-      return confined;
+    const onlyHere = !everywhere && tenantId !== null && (await belongsElsewhere(tx, operatorId, tenantId));
+    let ended: number;
+    let keys = 0;
+    if (onlyHere) {
+      ended = await tokens.revokeAllOf(operatorId, { apiTokens: true, confinedTo: tenantId }, tx);
+    } else {
+      ended = await tokens.revokeAllOf(operatorId, { apiTokens: true }, tx);
+      // A key registered with a stolen session would otherwise keep opening the gateway, and an
+      // SSH connection already open through it would keep its sessions (grant-watch.ts closes them).
+      keys = await removeAllOperatorKeysIn(tx, audit, operatorId, { tenantId, actor, reason });
+      await tx.updateTable('operators').set({ sessions_ended_at: clock.now() }).where('id', '=', operatorId).execute();
     }
-    const ended = await tokens.revokeAllOf(operatorId, { apiTokens: true }, tx);
-    // A key registered with a stolen session would otherwise keep opening the gateway, and an
-    // SSH connection already open through it would keep its sessions (grant-watch.ts closes them).
-    const keys = await removeAllOperatorKeysIn(tx, audit, operatorId, { tenantId, actor, reason });
-    await tx.updateTable('operators').set({ sessions_ended_at: clock.now() }).where('id', '=', operatorId).execute();
     await audit.append(tx, {
       tenantId,
       actor,
       action: 'operator.sessions_ended',
       subject: { type: 'operator', id: operatorId },
       reason,
-      after: { sessionsAndTokensEnded: ended, sshKeysRemoved: keys },
+      after: { sessionsAndTokensEnded: ended, sshKeysRemoved: keys, ...(onlyHere ? { onlyThisTenants: true } : {}) },
     });
     return ended;
   }
