@@ -149,14 +149,19 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
     return null;
   };
 
+  /** True (refused, audited, connection closed) when the sign-in is gone; `tell` shows why on a channel. */
+  const closedForSignIn = async (person: Who, tell?: (text: string) => void): Promise<boolean> => {
+    const gone = await signInGone(person);
+    if (!gone) return false;
+    await ctx.refuse({ tenantId: person.tenantId, targetId: person.targetId, operatorId: person.operatorId, action: 'gateway.access_refused', reason: gone, user: person.user, address });
+    tell?.(SIGN_IN_GONE_TEXT[gone]);
+    client.end();
+    return true;
+  };
+
   /** The sign-in and the grant, checked again at each use: either may have ended since sign-in. */
   const currentAccess = async (person: Who): Promise<GatewayAccess | null> => {
-    const gone = await signInGone(person);
-    if (gone) {
-      await ctx.refuse({ tenantId: person.tenantId, targetId: person.targetId, operatorId: person.operatorId, action: 'gateway.access_refused', reason: gone, user: person.user, address });
-      client.end();
-      return null;
-    }
+    if (await closedForSignIn(person)) return null;
     const decision = await decideAccess(deps, person.operatorId, person.user, deps.clock.now());
     if (decision.ok) return decision.access;
     await ctx.refuse({ tenantId: decision.tenantId, targetId: decision.targetId, operatorId: person.operatorId, action: 'gateway.access_refused', reason: decision.refusal, user: person.user, address });
@@ -187,13 +192,7 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
         return;
       }
       void (async () => {
-        const gone = await signInGone(person);
-        if (gone) {
-          await ctx.refuse({ tenantId: person.tenantId, targetId: person.targetId, operatorId: person.operatorId, action: 'gateway.access_refused', reason: gone, user: person.user, address });
-          tell(ch, SIGN_IN_GONE_TEXT[gone]);
-          client.end();
-          return;
-        }
+        if (await closedForSignIn(person, (text) => tell(ch, text))) return;
         const decision = await decideAccess(deps, person.operatorId, person.user, deps.clock.now());
         if (!decision.ok) {
           await ctx.refuse({ tenantId: decision.tenantId, targetId: decision.targetId, operatorId: person.operatorId, action: 'gateway.access_refused', reason: decision.refusal, user: person.user, address });

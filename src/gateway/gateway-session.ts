@@ -58,8 +58,10 @@ export interface SessionDeps extends SessionsDeps {
 
 const LOGIN_TIMEOUT_MS = 15_000;
 
-/** The host's SSH session, logged in with the grant's own credential. */
-/** `forwarding`: the connection carries port forwards (its certificate permits them, not a terminal). */
+/**
+ * The host's SSH session, logged in with the grant's own credential. `forwarding`: the connection
+ * carries port forwards (its certificate permits them, not a terminal).
+ */
 export function connectHost(deps: Pick<SessionDeps, 'outbound' | 'db' | 'secrets' | 'clock' | 'audit'>, access: GatewayAccess, opts: { forwarding?: boolean } = {}): Promise<Client> {
   const expected = Buffer.from(access.destination.host_key.split(' ')[1] ?? '', 'base64');
   return deps.outbound

@@ -16,10 +16,9 @@ import type { Clock } from '../core/clock.js';
 import { createCaStore } from '../credentials/ca-store.js';
 import { createIssuedCredentials } from '../credentials/issued.js';
 import { createKrl } from '../credentials/krl.js';
-import { createSshCertificates } from '../credentials/ssh-certificates.js';
+import { createSshCertificates, type SshExtension } from '../credentials/ssh-certificates.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
-import type { SshExtension } from '../credentials/ssh-certificates.js';
 
 export interface GrantCertificateDeps {
   db: Kysely<Database>;
@@ -52,7 +51,7 @@ export interface LoginCertificateLimits {
   forceCommand?: string;
   /** The gateway's own address must be among them, or the host refuses the login. */
   sourceAddresses?: string[];
-  /** The extensions the target allows; the gateway asks for permit-pty at most. */
+  /** The extensions the target allows; the gateway asks for permit-pty or permit-port-forwarding at most. */
   extensions: readonly SshExtension[];
 }
 

@@ -1,9 +1,10 @@
 /**
- * What changes a person's whole account (second factor, SSH keys, joining another tenant) needs a
- * session signed in as that whole account: not an API token (a script's key, revocable on its
- * own), and not a session confined to one tenant by single sign-on. That tenant's identity
- * provider vouches for the person inside that tenant only; letting it enrol an authenticator
- * app or remove keys would let one tenant's administrators lock the person out everywhere.
+ * What changes a person's whole account (second factor, SSH keys) needs a session signed in as
+ * that whole account: not an API token (a script's key, revocable on its own), and not a session
+ * confined to one tenant by single sign-on. That tenant's identity provider vouches for the person
+ * inside that tenant only; letting it enrol an authenticator app or remove keys would let one
+ * tenant's administrators lock the person out everywhere. (Joining another tenant is refused to
+ * such a session in invitations.ts.)
  */
 import { forbidden } from '../core/errors.js';
 import type { Principal } from '../auth/tokens.js';
