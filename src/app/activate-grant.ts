@@ -73,6 +73,7 @@ async function loadActivation(deps: AppDeps, grantId: string) {
       'jit_accounts.username as account_username',
       'jit_accounts.created_at as account_created_at',
       'jit_accounts.last_grant_id as account_last_grant_id',
+      'jit_accounts.confirmed_at as account_confirmed_at',
       'operators.display_name as owner_display_name',
       'operators.email as owner_email',
       'access_requests.reason as request_reason',
@@ -102,7 +103,7 @@ async function loadActivation(deps: AppDeps, grantId: string) {
     .executeTakeFirst();
   if (!row) return undefined;
   const {
-    account_username, account_created_at, account_last_grant_id, owner_display_name, owner_email, request_reason, request_public_key,
+    account_username, account_created_at, account_last_grant_id, account_confirmed_at, owner_display_name, owner_email, request_reason, request_public_key,
     t_id, t_tenant_id, t_name, t_kind, t_config_enc, t_created_at, t_updated_at, t_last_check_ok, t_last_check_at, t_last_check, t_deleted_at,
     others_end,
     ...grant
@@ -121,6 +122,7 @@ async function loadActivation(deps: AppDeps, grantId: string) {
       username: account_username,
       created_at: account_created_at,
       last_grant_id: account_last_grant_id,
+      confirmed_at: account_confirmed_at,
       display_name: owner_display_name,
       email: owner_email,
     },
@@ -164,7 +166,7 @@ async function activateHoldingLease(deps: AppDeps, grant: GrantRow, read: Activa
           requester: { operatorId: grant.operator_id, email: account.email },
           startsAt: grant.starts_at ?? now,
           ...(request.public_key !== null ? { subjectPublicKey: request.public_key } : {}),
-          account: { username: account.username, ownerDisplay: `${account.display_name} <${account.email}>`, owner },
+          account: { username: account.username, ownerDisplay: `${account.display_name} <${account.email}>`, owner, bindingConfirmed: account.confirmed_at !== null },
           entitlements: grant.entitlements,
           notAfter: grant.expires_at!,
           accountNotAfter,

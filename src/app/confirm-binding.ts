@@ -1,14 +1,18 @@
 /**
- * An administrator confirms that an existing host user is the person's own. On a
- * linux-agent-users target the person names that user at their first request, and nothing on the
- * host proves it is theirs; a grant only adds groups or a sudo rule to it, but the gateway logs in
- * as it with a certificate, which would be a shell as whoever the name belongs to. So the gateway
- * waits for this confirmation, given by someone other than the person (nobody approves their own
- * access), and a new binding (after a delete) needs a new one.
+ * An administrator confirms that an existing user is the person's own. On the kinds that bind a
+ * person to a user they did not create (EXISTING_USER_KINDS) the person names that user at their
+ * first request, and nothing proves it is theirs:
+ * - linux-agent-users: a grant only adds groups or a sudo rule to the host user, but the gateway
+ *   logs in as it with a certificate, a shell as whoever the name belongs to; the gateway waits
+ *   for this confirmation.
+ * - active-directory-groups: a grant puts the user in privileged groups; it is activated only for
+ *   a user whose mail or userPrincipalName is the person's address, or after this confirmation.
+ * Given by someone other than the person (nobody approves their own access); a new binding (after
+ * a delete) needs a new one.
  */
 import { badRequest, forbidden, notFound } from '../core/errors.js';
 import { can } from '../core/roles.js';
-import { LINUX_AGENT_USERS_KIND } from '../connectors/linux-agent/config.js';
+import { EXISTING_USER_KINDS, bindsExistingUser } from '../core/target-kinds.js';
 import type { Actor, AppDeps } from './deps.js';
 
 export async function confirmBinding(
@@ -30,8 +34,8 @@ export async function confirmBinding(
       .forUpdate('jit_accounts')
       .executeTakeFirst();
     if (!account) throw notFound(`JIT account ${accountId}`);
-    if (account.kind !== LINUX_AGENT_USERS_KIND) {
-      throw badRequest(`only a binding to an existing user of a host (${LINUX_AGENT_USERS_KIND}) is confirmed; Timebox made this account itself`);
+    if (!bindsExistingUser(account.kind)) {
+      throw badRequest(`only a binding to a user that already existed (${EXISTING_USER_KINDS.join(', ')}) is confirmed; Timebox made this account itself`);
     }
     if (account.operator_id === viewer.operatorId) throw forbidden('another administrator confirms your own binding: nobody approves their own access');
     if (account.confirmed_at) return { confirmedAt: account.confirmed_at };

@@ -101,6 +101,12 @@ export interface GrantSpec {
      * Optional in the type only so connector tests written before it still compile.
      */
     owner?: AccountOwner;
+    /**
+     * An administrator confirmed that this existing user is the requester's (set by the core).
+     * Kinds that bind a person to a user they did not create refuse a user neither this nor the
+     * target itself shows to be the requester's.
+     */
+    bindingConfirmed?: boolean;
   };
   entitlements: string[];
   notAfter: Date;

@@ -19,6 +19,15 @@ export const TARGET_KINDS = [
 
 export type TargetKind = (typeof TARGET_KINDS)[number];
 
+/**
+ * Kinds whose JIT account is a user that already exists, named by the person at their first
+ * request: nothing in the name proves it is theirs, so an administrator confirms the binding
+ * (an AD user whose mail or userPrincipalName is the person's address needs no confirmation).
+ */
+export const EXISTING_USER_KINDS: readonly TargetKind[] = ['active-directory-groups', 'linux-agent-users'];
+
+export const bindsExistingUser = (kind: string): boolean => (EXISTING_USER_KINDS as readonly string[]).includes(kind);
+
 export const isTargetKind = (kind: string): kind is TargetKind => (TARGET_KINDS as readonly string[]).includes(kind);
 
 /**

@@ -3,7 +3,7 @@
  * real Samba AD DC. The user's own account (password, enabled state) is never touched.
  */
 import { randomBytes } from 'node:crypto';
-import { Client, EqualityFilter } from 'ldapts';
+import { Attribute, Change, Client, EqualityFilter } from 'ldapts';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TargetError } from '../../src/core/errors.js';
@@ -35,8 +35,10 @@ const connection = () => ({
   tlsServerName: dc.tlsServerName,
   baseDn: dc.baseDn,
 });
+/** By default the requester is the user's owner: the directory shows it (their address is the user's userPrincipalName). */
 const grantSpec = (username: string, entitlements: string[]): GrantSpec => ({
   grantId: `g-${hex(4)}`,
+  requester: { operatorId: 'op-erin', email: `${username}@${dc.realm.toLowerCase()}` },
   account: { username, ownerDisplay: 'Erin Ops <erin@example.test>' },
   entitlements,
   notAfter: new Date(Date.now() + 3_600_000),
@@ -151,6 +153,46 @@ describe('active-directory-groups connector', () => {
     const denied = await failure(target.grant(ctx, grantSpec(user.sam, [domain.groups[0], domain.unmanagedGroup])));
     expect(denied.errorClass).toBe('permanent');
     expect(await members(domain.groups[0])).not.toContain(user.dn);
+  });
+
+  it("adds groups only to a user the directory shows to be the requester's, or whose binding an administrator confirmed", async () => {
+    const user = await existingUser(); // userPrincipalName <sam>@<realm>, no mail
+    const [group] = domain.groups;
+    const setMail = (mail: string) => admin.modify(user.dn, [new Change({ operation: 'replace', modification: new Attribute({ type: 'mail', values: [mail] }) })]);
+    // A colleague names this user at their first request: refused before anything changes.
+    const mallory = { operatorId: 'op-mallory', email: 'mallory@example.test' };
+    const asMallory = (over: Partial<GrantSpec['account']> = {}) => {
+      const spec = grantSpec(user.sam, [group]);
+      return { ...spec, requester: mallory, account: { ...spec.account, ...over } };
+    };
+    const refusedGrant = await failure(target.grant(ctx, asMallory()));
+    expect(refusedGrant.refusal).toBe('account_foreign');
+    expect(refusedGrant.message).toBe(
+      `the directory does not show that user "${user.sam}" is mallory@example.test's: neither its mail nor its userPrincipalName is that address, and no administrator of the tenant has confirmed it (JIT accounts: Confirm)`,
+    );
+    expect(await members(group)).not.toContain(user.dn);
+
+    // The user's mail is the requester's address (letter case aside): the directory proves it.
+    await setMail('Mallory@Example.TEST');
+    const byMail = await target.grant(ctx, asMallory());
+    expect(await members(group)).toContain(user.dn);
+    await target.revoke(ctx, revokeSpec(byMail.handle));
+
+    // Checked at every grant: an address changed since proves nothing any more.
+    await setMail('someone.else@example.test');
+    expect((await failure(target.grant(ctx, asMallory()))).refusal).toBe('account_foreign');
+    expect(await members(group)).not.toContain(user.dn);
+
+    // An administrator confirmed the binding: granted whatever the addresses say.
+    const confirmed = await target.grant(ctx, asMallory({ bindingConfirmed: true }));
+    expect(await members(group)).toContain(user.dn);
+    await target.revoke(ctx, revokeSpec(confirmed.handle));
+
+    // No requester given at all, nothing confirmed: refused.
+    const { requester: _none, ...anonymous } = grantSpec(user.sam, [group]);
+    expect((await failure(target.grant(ctx, anonymous))).refusal).toBe('account_foreign');
+    expect(await members(group)).not.toContain(user.dn);
+    expect(await user.snapshot()).toEqual(user.before);
   });
 
   it('revoking for a user who has since been deleted succeeds', async () => {

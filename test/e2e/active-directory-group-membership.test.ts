@@ -3,6 +3,9 @@
  * real Samba AD DC: the user gains the group for the grant and loses it at the end; overlapping
  * grants are counted (the first expiry keeps what the second still holds); the user's own account
  * is never changed; and a membership re-added by hand after the end is taken away by the reconciler.
+ * A person gets groups only on a user the directory shows to be theirs (its mail or
+ * userPrincipalName is their address) or whose binding another administrator confirmed: naming a
+ * colleague's user gets the namer nothing and changes nothing.
  */
 import { randomBytes } from 'node:crypto';
 import { Attribute, Change, type Client } from 'ldapts';
@@ -17,6 +20,9 @@ let domain: JitDomain;
 let ldap: Client;
 let server: TestServer;
 let dana: ApiClient;
+let mallory: ApiClient;
+let erin: ApiClient;
+let erinEmail = '';
 let targetId = '';
 const userDn = () => `CN=Dana Admin,CN=Users,${dc.baseDn}`;
 const userPassword = `Dana-${randomBytes(9).toString('base64url')}5x`;
@@ -44,6 +50,17 @@ beforeAll(async () => {
   });
   server = await startTestServer({ env: { TIMEBOX_RECONCILE_MS: '0' } });
   dana = await addOperator(server, `dana.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+  mallory = await addOperator(server, `mallory.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+  erinEmail = `erin.${randomBytes(3).toString('hex')}@example.com`;
+  erin = await addOperator(server, erinEmail, ['requester']);
+  // Erin's directory user carries her address: the directory itself says it is hers.
+  await ldap.add(`CN=Erin Ops,CN=Users,${dc.baseDn}`, {
+    objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+    sAMAccountName: 'erin.ops',
+    mail: erinEmail.toUpperCase(),
+    unicodePwd: Buffer.from(`"${userPassword}"`, 'utf16le') as unknown as string,
+    userAccountControl: '512',
+  });
 });
 afterAll(async () => {
   await server?.close();
@@ -68,6 +85,41 @@ describe('temporary group membership of an existing user', () => {
       name: 'groups', targetId, requesterRoles: ['requester'], maxDurationSeconds: 4 * 3600, defaultDurationSeconds: 1800,
     });
     expect(policy.status).toBe(201);
+  });
+
+  it("naming a colleague's user gets nothing; the user's own address or an administrator's confirmation lets its owner in", async () => {
+    const [tier1] = domain.groups;
+    const ask = (who: ApiClient, accountName: string) =>
+      who.post(`${T}/requests`, { targetId, entitlements: [tier1], durationSeconds: 1800, reason: 'INC-19 patching', accountName });
+    const bindingOf = async (who: ApiClient) => (await who.get(`${T}/jit-accounts?mine=true`)).body.items.find((a: { targetId: string }) => a.targetId === targetId);
+
+    // Mallory names Dana's user: the activation is refused before the directory changes.
+    const taken = await ask(mallory, 'dana.admin');
+    expect(taken.status, JSON.stringify(taken.body)).toBe(201);
+    expect(taken.body.state).toBe('failed');
+    expect(taken.body.endReason).toMatch(/^activation refused by the target: the directory does not show that user "dana\.admin" is mallory\.\w+@example\.com's/);
+    expect(await groupsOfUser()).toEqual([]);
+    // The name stays held by Mallory's binding until an administrator deletes it (audited as theirs).
+    const squat = await bindingOf(mallory);
+    expect(squat).toMatchObject({ username: 'dana.admin', confirmedAt: null });
+    expect((await server.admin.call('DELETE', `${T}/jit-accounts/${squat.id}`)).status).toBe(204);
+
+    // Dana's own user carries no address of hers: refused too, until an administrator confirms it.
+    const unproved = await ask(dana, 'dana.admin');
+    expect(unproved.body.state, JSON.stringify(unproved.body)).toBe('failed');
+    expect(await groupsOfUser()).toEqual([]);
+    const binding = await bindingOf(dana);
+    const self = await dana.post(`${T}/jit-accounts/${binding.id}/confirm`);
+    expect(self.status).toBe(403);
+    const confirmed = await server.admin.post(`${T}/jit-accounts/${binding.id}/confirm`);
+    expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
+    expect((await bindingOf(dana)).confirmedAt).toBe(confirmed.body.confirmedAt);
+
+    // Erin's user carries her address (in other letter case): active at once, no confirmation.
+    const own = await ask(erin, 'erin.ops');
+    expect(own.body.state, JSON.stringify(own.body)).toBe('active');
+    expect((await bindingOf(erin)).confirmedAt).toBeNull();
+    expect((await erin.post(`${T}/grants/${own.body.id}/revoke`, { reason: 'done' })).body.state).toBe('revoked');
   });
 
   it('gains the group for the grant and loses it at the end; overlapping grants are counted', async () => {
@@ -109,7 +161,8 @@ describe('temporary group membership of an existing user', () => {
   it('a membership re-added by hand after the end is taken away again by the reconciler', async () => {
     await ldap.modify(domain.groups[1], [new Change({ operation: 'add', modification: new Attribute({ type: 'member', values: [userDn()] }) })]);
     const run = await server.admin.post(`${T}/reconcile`);
-    expect(run.body).toMatchObject({ checked: 1, drifted: 1, repaired: 1, failed: 0 });
+    // Dana's and Erin's ended grants are checked; Dana's membership drifted.
+    expect(run.body).toMatchObject({ checked: 2, drifted: 1, repaired: 1, failed: 0 });
     expect(await groupsOfUser()).toEqual([]);
     const events = (await server.admin.get(`${T}/audit?action=drift.*`)).body.items;
     expect(events[0]).toMatchObject({ action: 'drift.repaired' });

@@ -13,7 +13,7 @@ export const accountSchema = z.object({
   operatorId: z.string(),
   operatorEmail: z.string(),
   lastGrantId: z.string().nullable(),
-  /** An existing host user's binding (linux-agent-users): when an administrator confirmed it, else null. */
+  /** A binding to an existing user (linux-agent-users, active-directory-groups): when an administrator confirmed it, else null. */
   confirmedAt: z.string().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
@@ -71,7 +71,7 @@ export const jitAccountEndpoints = {
     path: '/api/v1/tenants/:tenant/jit-accounts/:accountId/confirm',
     auth: 'session',
     tags: ['jit-accounts'],
-    summary: "Confirm that a person's binding to an existing host user (linux-agent-users) is theirs; the gateway logs in as that user only after it (administrators, not the person)",
+    summary: "Confirm that a person's binding to an existing user is theirs (administrators, not the person): on linux-agent-users the gateway logs in as that user only after it; on active-directory-groups a user whose mail or userPrincipalName is not the person's address gets groups only after it",
     params: accountParams,
     response: { 200: z.object({ confirmedAt: z.string() }) },
   }),

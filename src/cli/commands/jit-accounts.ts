@@ -6,6 +6,7 @@ import { endTime, finishGrant, printConnect } from '../grant-output.js';
 import { clean, note, print, printJson, table, when } from '../output.js';
 import { totpArg, withTotp } from '../totp.js';
 import { stillPending, waitWithProgress } from '../wait.js';
+import { bindsExistingUser } from '../../core/target-kinds.js';
 
 interface EnableOptions {
   reason: string;
@@ -32,7 +33,7 @@ export function registerJitAccounts(program: Command): void {
       if (ctx.json) return printJson(items);
       table(
         ['ID', 'USERNAME', 'STATUS', 'TARGET', 'OWNER', 'LAST GRANT', 'UPDATED', 'CONFIRMED'],
-        items.map((a) => [a.id, a.username, a.status, a.targetName, a.operatorEmail, a.lastGrantId, when(a.updatedAt), a.targetKind === 'linux-agent-users' ? (a.confirmedAt ? when(a.confirmedAt) : 'no') : '']),
+        items.map((a) => [a.id, a.username, a.status, a.targetName, a.operatorEmail, a.lastGrantId, when(a.updatedAt), bindsExistingUser(a.targetKind) ? (a.confirmedAt ? when(a.confirmedAt) : 'no') : '']),
         'No JIT accounts yet; one is created with your first request on a target.',
       );
     });
@@ -98,14 +99,14 @@ export function registerJitAccounts(program: Command): void {
 
   accounts
     .command('confirm')
-    .description("administrators: confirm that a person's existing user on a host (linux-agent-users) is theirs; the gateway logs in as it only then")
+    .description("administrators: confirm that a person's existing user (linux-agent-users, active-directory-groups) is theirs; the gateway logs in as it, and grants reach an AD user without the person's address, only then")
     .argument('<id>', 'JIT account id (the binding)')
     .option('--json', 'machine-readable output')
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
       const r = await ctx.api.call('confirmBinding', { params: { tenant: await ctx.tenant(), accountId: idArg(id, 'JIT account') } });
       if (ctx.json) return printJson(r);
-      print(`Confirmed: ${id} is its owner's own user on the host (${when(r.confirmedAt)}).`);
+      print(`Confirmed: ${id} is its owner's own user (${when(r.confirmedAt)}).`);
     });
 
   accounts

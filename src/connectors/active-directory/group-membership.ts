@@ -3,7 +3,7 @@
  * grant adds the user to groups, revoke removes the ones no other grant retains. The account
  * itself is never created, enabled, disabled or given a password.
  */
-import { invalid } from '../../core/errors.js';
+import { invalid, refused } from '../../core/errors.js';
 import { findings as finding } from '../../core/findings.js';
 import type { ConnectorContext, GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
 import type { ActiveDirectoryGroupsConfig } from './config.js';
@@ -24,6 +24,23 @@ async function findUser(s: Session, config: ActiveDirectoryGroupsConfig, usernam
   return account;
 }
 
+/**
+ * The person named this user at their first request, and a name proves nothing: without a check,
+ * anyone could put a colleague's (or a shared service) account into Domain Admins under their own
+ * name. The directory proves it when the user's mail or userPrincipalName is the requester's
+ * address, checked at every activation (an address changed since counts); otherwise an
+ * administrator other than the person confirmed the binding. Checked before anything is changed.
+ */
+function ensureRequestersOwn(account: Account, spec: GrantSpec): void {
+  if (spec.account.bindingConfirmed) return;
+  const email = spec.requester?.email.toLowerCase();
+  if (email && account.addresses.includes(email)) return;
+  throw refused(
+    'account_foreign',
+    `the directory does not show that user "${account.samAccountName}" is ${email ?? 'the requester'}'s: neither its mail nor its userPrincipalName is that address, and no administrator of the tenant has confirmed it (JIT accounts: Confirm)`,
+  );
+}
+
 export async function grantGroups(config: ActiveDirectoryGroupsConfig, ctx: ConnectorContext, spec: GrantSpec): Promise<AdHandle> {
   const { username } = spec.account;
   checkNames(username, spec.entitlements);
@@ -31,6 +48,7 @@ export async function grantGroups(config: ActiveDirectoryGroupsConfig, ctx: Conn
   return withSession(config, ctx, async (s) => {
     const account = await findUser(s, config, username);
     if (!account) throw invalid(`there is no user with sAMAccountName "${username}" under ${config.baseDn}`);
+    ensureRequestersOwn(account, spec);
     await checkGroups(s, config.baseDn, groups);
     const held = new Set(heldGroups(account, groups));
     for (const g of groups) if (!held.has(g)) await addMember(s, g, account.dn);

@@ -2,6 +2,7 @@
 import { GrantStatus, statusOfAccount, type ApprovalProgress } from '../components/Status';
 import { Menu, type MenuItem } from '../components/Menu';
 import type { Grant, JitAccount } from '../../../src/api/types.js';
+import { bindsExistingUser } from '../../../src/core/target-kinds.js';
 import { issuesCredential, secretNoun } from '../wizard/credential-kinds';
 
 export function AccountRow(props: {
@@ -48,8 +49,8 @@ export function AccountRow(props: {
           : { label: 'Rotate password', onSelect: () => props.onRotate(grant) },
     );
   }
-  // An existing host user, named by its owner at their first request: an administrator says it is theirs.
-  const unconfirmed = account.targetKind === 'linux-agent-users' && account.confirmedAt === null;
+  // An existing user, named by its owner at their first request: an administrator says it is theirs.
+  const unconfirmed = bindsExistingUser(account.targetKind) && account.confirmedAt === null;
   if (unconfirmed && props.isAdmin) {
     items.push(props.isMine ? { label: 'Confirm user', disabledReason: 'another administrator confirms your own' } : { label: 'Confirm user', onSelect: props.onConfirmBinding });
   }
