@@ -78,6 +78,12 @@ async function checkedRules(deps: AppDeps, tenantId: string, input: PolicyInput)
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
     if (!t) throw notFound(`target ${input.targetId}`);
+    // Names the target's kind could never have (a typo, a role name where a DN is due) make a
+    // policy that allows nothing; said now rather than at the first request. Whether they exist
+    // on the target is asked at each request, when the target is there to answer.
+    const definition = deps.connectors.definition(t.kind);
+    const badNames = [...new Set((input.entitlements ?? []).map((e) => definition?.validateEntitlementName(e)).filter((w): w is string => !!w))];
+    if (badNames.length) throw badRequest(`invalid policy: ${badNames.join('; ')}`, { problems: badNames });
     if (rules.gateway.only) {
       const why = gatewayOnlyProblem(t.kind, () => JSON.parse(deps.secrets.decrypt(t.config_enc, configContext(t.id))));
       if (why) throw badRequest(`invalid policy: ${why}`, { problems: [why] });

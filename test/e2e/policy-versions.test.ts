@@ -102,6 +102,10 @@ it('refuses a stale edit, a stale policy choice and bad input, changing nothing'
   const bad = await server.admin.call('PUT', `${T}/policies/${current}`, body({ defaultDurationSeconds: 5 * 3600 }));
   expect(bad.status).toBe(400);
   expect(bad.body.error.message).toMatch(/default duration cannot be longer than the maximum/);
+  // A role name PostgreSQL could never have: said when the policy is saved, not at the first request.
+  const badRole = await server.admin.call('PUT', `${T}/policies/${current}`, body({ entitlements: [target.readers, 'orders readers;'] }));
+  expect(badRole.status).toBe(400);
+  expect(badRole.body.error.message).toBe('invalid policy: Role names may only contain letters, digits, underscores, dots and hyphens (got "orders readers;")');
   const unknownField = await server.admin.call('PUT', `${T}/policies/${current}`, { ...body(), colour: 'red' });
   expect(unknownField.status).toBe(400);
   // A requester may not edit.
