@@ -7,13 +7,18 @@
  * time come from `pg_stat_wal` (`track_wal_io_timing`), at production durability. CPU time is
  * this process's (server and callers: one process) and the cluster's (postmaster, its live
  * processes and those it reaped), so the time of a lifecycle can be split into Node, PostgreSQL
- * and the commits' flushes.
+ * and the commits' flushes. The database's own write work is counted too: rows inserted, updated
+ * and deleted per table (pg_stat_user_tables) and WAL records and bytes (pg_stat_wal), beside the
+ * same counts for one pgbench simple-update transaction on the same cluster, so the part of a
+ * lifecycle's cost that is rows it must write durably can be told from the rest.
  *
  *   npx tsx bench/lifecycle-statements.ts [lifecycles=50] [in flight=1]
  *
  * A tool for profiling, not part of `npm run bench`.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { sql } from 'kysely';
 import { requestAccess } from '../src/app/request-access.js';
@@ -23,6 +28,7 @@ import { ENTITLEMENT, seedOperators, seededOperators } from './seed.js';
 import { benchLogger, say, serverEnv, setupTenant } from './setup.js';
 import { clusterCpuMs, postmasterPid } from './process-cpu.js';
 
+const run = promisify(execFile);
 const lifecycles = Number(process.argv[2] ?? 50);
 const concurrency = Number(process.argv[3] ?? 1);
 const probeName = 'bench-probe';
@@ -32,6 +38,30 @@ interface WalStats {
   walSync: number;
   walSyncMs: number;
   commits: number;
+  walRecords: number;
+  walBytes: number;
+}
+
+/** Rows written per table of one database, from the statistics system (flushed first). */
+async function rowsWritten(client: pg.Client): Promise<Map<string, { ins: number; upd: number; del: number; indexes: number }>> {
+  await client.query('SELECT pg_stat_force_next_flush()');
+  await client.query('SELECT pg_stat_clear_snapshot()');
+  const r = await client.query<{ relname: string; ins: string; upd: string; del: string; indexes: number }>(
+    `SELECT t.relname, t.n_tup_ins AS ins, t.n_tup_upd AS upd, t.n_tup_del AS del,
+            (SELECT count(*)::int FROM pg_index i WHERE i.indrelid = t.relid) AS indexes
+     FROM pg_stat_user_tables t`,
+  );
+  return new Map(r.rows.map((x) => [x.relname, { ins: Number(x.ins), upd: Number(x.upd), del: Number(x.del), indexes: x.indexes }]));
+}
+
+function rowsDelta(a: Awaited<ReturnType<typeof rowsWritten>>, b: Awaited<ReturnType<typeof rowsWritten>>) {
+  const out: Array<{ table: string; ins: number; upd: number; del: number; indexes: number }> = [];
+  for (const [table, after] of b) {
+    const before = a.get(table) ?? { ins: 0, upd: 0, del: 0 };
+    const d = { table, ins: after.ins - before.ins, upd: after.upd - before.upd, del: after.del - before.del, indexes: after.indexes };
+    if (d.ins || d.upd || d.del) out.push(d);
+  }
+  return out.sort((x, y) => y.ins + y.upd + y.del - (x.ins + x.upd + x.del));
 }
 
 async function main() {
@@ -56,15 +86,21 @@ async function main() {
       await new Promise((r) => setTimeout(r, 2_000));
 
       const read = async (): Promise<WalStats> => {
-        const r = await admin.query<{ xid: string; wal_sync: string; wal_sync_time: number; commits: string }>(
-          `SELECT pg_current_xact_id()::text AS xid, w.wal_sync, w.wal_sync_time,
+        const r = await admin.query<{ xid: string; wal_sync: string; wal_sync_time: number; commits: string; wal_records: string; wal_bytes: string }>(
+          `SELECT pg_current_xact_id()::text AS xid, w.wal_sync, w.wal_sync_time, w.wal_records::text AS wal_records, w.wal_bytes::text AS wal_bytes,
                   (SELECT xact_commit FROM pg_stat_database WHERE datname = $1) AS commits
            FROM pg_stat_wal w`,
           [dbName],
         );
         const row = r.rows[0]!;
-        return { xid: BigInt(row.xid), walSync: Number(row.wal_sync), walSyncMs: row.wal_sync_time, commits: Number(row.commits) };
+        return {
+          xid: BigInt(row.xid), walSync: Number(row.wal_sync), walSyncMs: row.wal_sync_time, commits: Number(row.commits),
+          walRecords: Number(row.wal_records), walBytes: Number(row.wal_bytes),
+        };
       };
+      const inDb = new pg.Client({ connectionString: url, application_name: probeName });
+      await inDb.connect();
+      const rows0 = await rowsWritten(inDb);
       const logFrom = (await stat(cluster.logFile)).size;
       const postmaster = await postmasterPid(cluster);
       const pgCpu0 = await clusterCpuMs(postmaster);
@@ -93,11 +129,17 @@ async function main() {
       }
       // The sealer's batches of these lifecycles' events belong to them too.
       await new Promise((r) => setTimeout(r, 1_500));
+      // Backends report their row and WAL counts to the statistics at most every 10 s when idle.
+      const cpuEnd = { node: process.cpuUsage(nodeCpu0), pg: (await clusterCpuMs(postmaster)) - pgCpu0, at: Date.now() };
+      await new Promise((r) => setTimeout(r, 11_000));
       const after = await read();
-      const nodeCpu = process.cpuUsage(nodeCpu0);
-      const pgCpuMs = (await clusterCpuMs(postmaster)) - pgCpu0;
-      const elapsedMs = Date.now() - started;
+      const rows = rowsDelta(rows0, await rowsWritten(inDb));
+      await inDb.end();
+      const nodeCpu = cpuEnd.node;
+      const pgCpuMs = cpuEnd.pg;
+      const elapsedMs = cpuEnd.at - started;
       const log = (await readFile(cluster.logFile, 'utf8')).slice(logFrom);
+      if (process.env.STATEMENT_LOG) await writeFile(process.env.STATEMENT_LOG, log);
       const counts = countLog(log, dbName);
       const per = (n: number) => (n / lifecycles).toFixed(1);
       const writing = Number(after.xid - before.xid - 1n);
@@ -112,6 +154,10 @@ async function main() {
           `commits per lifecycle (pg_stat_database): ${per(after.commits - before.commits)}`,
           `WAL flushes per lifecycle: ${per(syncs)}, ${syncs ? (syncMs / syncs).toFixed(2) : '-'} ms each, ${(syncMs / lifecycles).toFixed(2)} ms per lifecycle`,
           `CPU per lifecycle: Node ${((nodeCpu.user + nodeCpu.system) / 1000 / lifecycles).toFixed(1)} ms, PostgreSQL ${(pgCpuMs / lifecycles).toFixed(1)} ms`,
+          `WAL per lifecycle: ${per(after.walRecords - before.walRecords)} records, ${((after.walBytes - before.walBytes) / lifecycles / 1024).toFixed(1)} KiB (the whole cluster)`,
+          `rows written per lifecycle: ${per(rows.reduce((n, r) => n + r.ins + r.upd + r.del, 0))}; index entries touched (rows inserted or updated × the table's indexes, an upper bound: HOT updates touch none): ${per(rows.reduce((n, r) => n + (r.ins + r.upd) * r.indexes, 0))}`,
+          ...rows.map((r) => `  ${r.table.padEnd(28)} inserted ${per(r.ins).padStart(5)}  updated ${per(r.upd).padStart(5)}  deleted ${per(r.del).padStart(5)}  (${r.indexes} indexes)`),
+          ...(await pgbenchWork(cluster.adminUrl, await cluster.createDatabase('pgbench'))),
           'statements by first words:',
           ...[...counts.byShape.entries()].sort((a, b) => b[1] - a[1]).slice(0, 30).map(([k, n]) => `  ${per(n).padStart(6)}  ${k}`),
           '',
@@ -123,6 +169,35 @@ async function main() {
   } finally {
     await admin.end().catch(() => undefined);
     await cluster.destroy();
+  }
+}
+
+/** One pgbench simple-update transaction's write work on the same cluster, for scale. */
+async function pgbenchWork(adminUrl: string, url: string): Promise<string[]> {
+  const u = new URL(url);
+  const conn = ['-h', u.hostname, '-p', u.port, '-U', decodeURIComponent(u.username)];
+  const db = decodeURIComponent(u.pathname.slice(1));
+  const opts = { env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) }, timeout: 120_000, maxBuffer: 4 * 1024 * 1024 };
+  await run('pgbench', ['-i', '-q', '-s', '1', ...conn, db], opts);
+  const admin = new pg.Client({ connectionString: adminUrl, application_name: probeName });
+  const inDb = new pg.Client({ connectionString: url, application_name: probeName });
+  await admin.connect();
+  await inDb.connect();
+  try {
+    const wal = async () => (await admin.query<{ r: string; b: string }>('SELECT wal_records::text AS r, wal_bytes::text AS b FROM pg_stat_wal')).rows[0]!;
+    const rows0 = await rowsWritten(inDb);
+    const w0 = await wal();
+    const { stdout } = await run('pgbench', ['-N', '-c', '4', '-j', '2', '-T', '3', ...conn, db], opts);
+    const w1 = await wal();
+    const rows = rowsDelta(rows0, await rowsWritten(inDb));
+    const n = Number(/number of transactions actually processed: (\d+)/.exec(stdout)?.[1] ?? 1);
+    const per = (x: number) => (x / n).toFixed(2);
+    return [
+      `pgbench simple-update, per transaction (${n}): WAL ${per(Number(w1.r) - Number(w0.r))} records, ${((Number(w1.b) - Number(w0.b)) / n / 1024).toFixed(2)} KiB; rows written ${per(rows.reduce((x, r) => x + r.ins + r.upd + r.del, 0))}; index entries touched ≤ ${per(rows.reduce((x, r) => x + (r.ins + r.upd) * r.indexes, 0))}`,
+    ];
+  } finally {
+    await admin.end();
+    await inDb.end();
   }
 }
 
