@@ -275,6 +275,7 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
 
   /** `ssh -L` under a policy that allows it: opened from the host (see forward-session.ts). */
   const forward = async (person: Who, info: TcpipRequestInfo, accept: () => ServerChannel, reject: () => void) => {
+    const first = forwards === null;
     forwards ??= (async () => {
       const access = await currentAccess(person);
       if (!access) return null;
@@ -289,6 +290,10 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
       refuseFeature(`port_forwarding:${info.destIP.slice(0, 100)}:${info.destPort}`);
       return reject();
     }
+    // Each later forward asks again (refusals audited by currentAccess): a grant revoked or
+    // sign-ins ended a moment ago open nothing more. The grant watch's next poll ends the session
+    // itself, with the reason it reads.
+    if (!first && (await currentAccess(person))?.grantId !== s.live.grantId) return reject();
     s.open(info, accept, reject);
   };
 

@@ -11,8 +11,10 @@
  * - retention: a recording older than the tenant's retention is removed (row kept, audited), a
  *   newer one kept.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -129,6 +131,8 @@ beforeAll(async () => {
       TIMEBOX_DATA_DIR: dir,
       TIMEBOX_GATEWAY_RECORDINGS_DIR: recordingsDir,
       TIMEBOX_GATEWAY_ID: 'gateway-policy-under-test',
+      // Slower than the default (250 ms), so a test can tell a refusal at the door from the poll's.
+      TIMEBOX_GATEWAY_POLL_MS: '3000',
       TIMEBOX_OUTBOUND_ALLOW: 'loopback',
       TIMEBOX_LOG_LEVEL: process.env.TIMEBOX_TEST_LOG ?? 'warn',
     },
@@ -277,6 +281,33 @@ it('SFTP and port forwarding: refused by default, relayed under a policy that al
   expect(version.rules.gateway).toEqual({ only: false, recordInput: false, allowPortForwarding: false, allowSftp: false });
   const again = await direct(config, ['-W', `127.0.0.1:${sshd.port}`, 'web-01@127.0.0.1'], '');
   expect(again.stdout).toMatch(/^SSH-2\.0-OpenSSH/);
+
+  // A connection held open with -L: each new forward asks again, so the moment the grant is
+  // revoked a new connection through it reaches nothing, before the watch's poll ends the session.
+  const localPort = await freePort();
+  const held = spawn('/usr/bin/ssh', ['-F', config, '-p', String(gw.port), '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${localPort}:127.0.0.1:${sshd.port}`, 'web-01@127.0.0.1'], {
+    env: sshEnv(dir),
+    stdio: 'ignore',
+  });
+  onTestFinished(() => void held.kill());
+  const banner = () =>
+    new Promise<string>((resolve) => {
+      let got = '';
+      const sock = connect(localPort, '127.0.0.1');
+      sock.setTimeout(10_000, () => sock.destroy());
+      sock.on('data', (d) => {
+        got += d.toString();
+        if (got.includes('\n')) sock.destroy();
+      });
+      sock.on('error', () => {});
+      sock.on('close', () => resolve(got));
+    });
+  await waitUntil('the held forward carries a connection', 30_000, async () => ((await banner()).startsWith('SSH-2.0') ? true : null));
+  const refusedBefore = (await auditOf('gateway.access_refused')).length;
+  const revoked = await dan.post(`${T}/grants/${grant.id}/revoke`, { reason: 'done with the tunnel' });
+  expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+  expect(await banner()).toBe('');
+  expect((await auditOf('gateway.access_refused')).length).toBe(refusedBefore + 1);
 }, 240_000);
 
 it('retention: a recording older than the tenant keeps is removed (the row stays, audited); a newer one is kept', async () => {
