@@ -35,6 +35,15 @@ const table: Row[] = [
   ['bom\ufeff', 'name', 'invisible_formatting'],
   ['tag \u{E0041}', 'name', 'invisible_formatting'],
   ['soft\u00adhyphen', 'name', 'invisible_formatting'],
+  // Letters drawn as nothing: a name that looks blank, or like another with a filler inside.
+  ['\u3164', 'name', 'invisible_formatting'],
+  ['ann\u115fa', 'name', 'invisible_formatting'],
+  ['\u2800', 'name', 'invisible_formatting'],
+  ['a\u034fb', 'name', 'invisible_formatting'],
+  ['\uffff', 'name', 'invisible_formatting'],
+  ['plane end \u{1FFFE}', 'name', 'invisible_formatting'],
+  ['Hangul 한국 and braille ⠁ letters', 'name', null],
+  ['\u3164 in a reason', 'line', null],
   ['', 'name', null],
 ];
 

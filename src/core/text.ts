@@ -36,11 +36,23 @@ const isUnicodeLineBreak = (c: number) => c === 0x2028 || c === 0x2029;
  * Invisible characters that change how neighbouring text is shown: bidi embeddings, overrides
  * and isolates, marks, zero-width joiners/spaces, word joiner and invisible operators, the
  * Arabic letter mark, the BOM, soft hyphen, Mongolian vowel separator, interlinear annotation
- * and tag characters.
+ * and tag characters; and letters drawn as nothing (the combining grapheme joiner, Hangul
+ * fillers, Khmer inherent vowels, the braille blank) and noncharacters, which let a name look
+ * blank or like another.
  */
 export function isInvisibleFormatting(c: number): boolean {
   return (
     c === 0x00ad ||
+    c === 0x034f ||
+    c === 0x115f ||
+    c === 0x1160 ||
+    c === 0x17b4 ||
+    c === 0x17b5 ||
+    c === 0x2800 ||
+    c === 0x3164 ||
+    c === 0xffa0 ||
+    (c >= 0xfdd0 && c <= 0xfdef) ||
+    (c & 0xfffe) === 0xfffe ||
     c === 0x061c ||
     c === 0x180e ||
     (c >= 0x200b && c <= 0x200f) ||

@@ -5,8 +5,10 @@
  *   app.route({ ...routeOf(endpoints.listGroups), handler: async (request) => … })
  */
 import type { FastifyContextConfig } from 'fastify';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { BodySchema, EndpointDef, ParamsSchema, QuerySchema } from '../api/endpoint.js';
+
+const NO_QUERY = z.strictObject({});
 
 type ResponseSchemas<E> = E extends { response: infer R } ? R : undefined;
 
@@ -34,7 +36,9 @@ export function routeOf<const E extends EndpointDef>(
   if (e.hide) schema.hide = true;
   if (e.auth !== 'session') schema.security = []; // not the session: OpenAPI says no bearer or cookie
   if (e.params) schema.params = e.params;
-  if (e.query) schema.querystring = e.query;
+  // A route that takes no query refuses one: a filter it does not know (`?targetId=`) would
+  // otherwise be ignored silently and the caller handed the whole list.
+  schema.querystring = e.query ?? NO_QUERY;
   if (e.body) schema.body = extra.body ?? e.body;
   if (e.response) schema.response = e.response;
   return {

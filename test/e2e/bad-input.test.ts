@@ -4,7 +4,7 @@
  * tenant's operator sees nothing of this tenant.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import net from 'node:net';
 import pg from 'pg';
 import { preparePgTarget, type PgTarget } from '../support/pg-target.js';
@@ -215,6 +215,24 @@ describe('list filters', () => {
     const exported = await server.admin.get(`${T}/audit/export?acton=grant.revoked`);
     expect(exported.status).toBe(400);
     expect(exported.body.error.details.issues).toEqual([{ path: 'query', message: 'has an unknown field "acton"' }]);
+  });
+
+  it('a list that takes no filter refuses one instead of answering everything', async () => {
+    for (const path of [`${T}/policies?targetId=${randomUUID()}`, `${T}/webhooks?limit=1`, '/api/v1/tokens?name=x']) {
+      const res = await server.admin.get(path);
+      expect(res.status, path).toBe(400);
+      expect(res.body.error.details.issues[0].path, path).toBe('query');
+    }
+    expect((await server.admin.get(`${T}/policies`)).status).toBe(200);
+  });
+
+  it('bodies refuse fields they do not know, sign-in and tokens included', async () => {
+    const token = await server.admin.post('/api/v1/tokens', { name: 'ci', scope: 'admin' });
+    expect(token.status).toBe(400);
+    expect(token.body.error.message).toMatch(/unknown field "scope"/);
+    expect((await server.admin.get('/api/v1/tokens')).body.items.some((t: { name: string }) => t.name === 'ci')).toBe(false);
+    const login = await server.admin.post('/api/v1/auth/login', { email: 'nobody@example.test', password: 'x', remember: true });
+    expect(login.status).toBe(400);
   });
 });
 

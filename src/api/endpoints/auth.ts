@@ -4,7 +4,7 @@ import { endpoint } from '../endpoint.js';
 import { MAX_PASSWORD_INPUT } from '../fields.js';
 
 export const operatorSummary = z.object({ id: z.uuid(), email: z.string(), displayName: z.string() });
-export const loginBody = z.object({
+export const loginBody = z.strictObject({
   email: z.string().trim().min(1).max(320),
   password: z.string().min(1).max(MAX_PASSWORD_INPUT),
   totp: z.string().max(32).optional().describe('Code from the authenticator app; needed once one is enrolled'),

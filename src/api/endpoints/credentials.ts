@@ -61,7 +61,7 @@ export const credentialEndpoints = {
     auth: 'public',
     ...params,
     summary: 'X.509 CRL (public): DER of the issuing CA (or ?keyId=), or with ?format=pem the CRLs of every published CA',
-    query: z.object({
+    query: z.strictObject({
       format: z.enum(['der', 'pem']).default('der'),
       keyId: text(200).optional().describe('A published CA (its subject key identifier); default the issuing CA'),
     }),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { roles } from '../../core/roles.js';
 import { endpoint } from '../endpoint.js';
-import { MAX_PASSWORD_INPUT } from '../fields.js';
+import { MAX_PASSWORD_INPUT, name } from '../fields.js';
 
 export const tokenField = z.string().trim().min(1).max(200).describe('The token at the end of the invitation link (/invite/<token>)');
 export const invitationIssued = z.object({
@@ -51,7 +51,7 @@ export const identityEndpoints = {
     body: z.strictObject({
       token: tokenField,
       password: z.string().min(1).max(MAX_PASSWORD_INPUT),
-      displayName: z.string().trim().min(1).max(200).optional(),
+      displayName: name(200).optional(),
     }),
     response: { 200: accepted },
   }),

@@ -3,7 +3,7 @@ import { endpoint } from '../endpoint.js';
 import { reason } from '../fields.js';
 
 // Loose on purpose (spaces, wrong length): the TOTP module answers those with its own messages.
-export const codeBody = z.object({ code: z.string().max(32).describe('The 6-digit code the app shows now (removing the app: or a recovery code)') });
+export const codeBody = z.strictObject({ code: z.string().max(32).describe('The 6-digit code the app shows now (removing the app: or a recovery code)') });
 export const recoveryCodes = z.object({
   recoveryCodes: z.array(z.string()).describe('Single-use codes for signing in (or removing the app) without it; shown only in this response'),
 });

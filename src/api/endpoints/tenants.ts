@@ -53,7 +53,7 @@ export const tenantEndpoints = {
     auth: 'session',
     tags: ['tenants'],
     summary: 'Create a tenant (platform admins); the creator becomes its owner',
-    body: z.object({ slug: tenantSlugSchema, name: name(200) }),
+    body: z.strictObject({ slug: tenantSlugSchema, name: name(200) }),
     response: { 201: tenantView },
   }),
   listMembers: endpoint({

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { endpoint } from '../endpoint.js';
 import { name } from '../fields.js';
 
-export const createBody = z.object({
+export const createBody = z.strictObject({
   name: name(100),
   expiresInDays: z.number().int().min(1).max(3650).optional().describe('Omit for a token that does not expire'),
 });
