@@ -5,7 +5,7 @@
  * approvers counted once, and the policy simulator.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { preparePgTarget, psql, type PgTarget } from '../support/pg-target.js';
 import { createMember, startTestServer, type TestServer } from '../support/test-server.js';
@@ -215,6 +215,29 @@ describe('approval workflow', () => {
     const b1 = await server.admin.post(`${T}/policies/simulate`, { operatorEmail: people.b1!.email, targetId, entitlements: [target.readers] });
     // Someone else's case is told as theirs, not as the caller's.
     expect(b1.body).toMatchObject({ route: 'refused', refusals: [expect.stringMatching(new RegExp(`does not list ${people.b1!.email} among its requesters|no policy allows ${people.b1!.email} to`))] });
+    // A requester simulates their own asks only: whether an address is a member is not theirs to learn.
+    const asAlice = (operatorEmail: string) => people.alice!.api.post(`${T}/policies/simulate`, { operatorEmail, targetId, entitlements: [target.readers] });
+    expect((await asAlice(people.alice!.email)).body).toMatchObject({ policy: 'prod db', route: 'approval' });
+    const member = await asAlice(people.b1!.email);
+    const stranger = await asAlice('nobody@example.test');
+    expect(member.status).toBe(403);
+    expect(stranger.status).toBe(403);
+    expect(member.body).toEqual(stranger.body);
+  });
+
+  it('someone who decides nothing learns nothing of which grants exist from approve and deny', async () => {
+    const carols = await ask(people.carol!.api);
+    const tries = async (id: string) =>
+      Promise.all([
+        people.alice!.api.post(`${T}/grants/${id}/approve`, {}),
+        people.alice!.api.post(`${T}/grants/${id}/deny`, { reason: 'no' }),
+        people.alice!.api.post(`${T}/extensions/${id}/approve`, {}),
+      ]);
+    const real = await tries(carols.body.id);
+    const made = await tries(randomUUID());
+    expect(real.map((r) => r.status)).toEqual([403, 403, 403]);
+    expect(real.map((r) => r.body)).toEqual(made.map((r) => r.body));
+    expect((await people.carol!.api.get(`${T}/grants/${carols.body.id}`)).body.state).toBe('requested');
   });
 });
 

@@ -9,6 +9,8 @@ import { decideExtension, requestExtension } from '../../app/extend-grant.js';
 import { getGrant } from '../../app/grants.js';
 import { listReviews, submitReview } from '../../app/reviews.js';
 import { simulatePolicy } from '../../app/simulate-policy.js';
+import { forbidden } from '../../core/errors.js';
+import { can, type Permission } from '../../core/roles.js';
 import { principalOf } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant } from '../tenant-access.js';
@@ -18,8 +20,8 @@ import type { GrantRouteDeps } from './grant-routes.js';
 export const approvalRoutes =
   (deps: GrantRouteDeps): RouteModule =>
   (app) => {
-    const who = async (request: Parameters<typeof principalOf>[0], slug: string) => {
-      const t = await requireTenant(request, slug);
+    const who = async (request: Parameters<typeof principalOf>[0], slug: string, permission?: Permission) => {
+      const t = await requireTenant(request, slug, permission);
       const p = principalOf(request);
       return { t, p, actor: { type: 'operator' as const, id: p.operatorId }, viewer: { operatorId: p.operatorId, roles: t.roles } };
     };
@@ -40,7 +42,8 @@ export const approvalRoutes =
     app.route({
       ...routeOf(endpoints.approveRequest),
       handler: async (request) => {
-        const { t, actor, viewer } = await who(request, request.params.tenant);
+        // Refused before any lookup: someone who decides nothing learns nothing of which grants exist.
+        const { t, actor, viewer } = await who(request, request.params.tenant, 'approvals.decide');
         const b = request.body;
         const g = await decideRequest(deps, actor, t.tenantId, viewer.operatorId, request.params.grantId, {
           decision: 'approve',
@@ -57,7 +60,7 @@ export const approvalRoutes =
     app.route({
       ...routeOf(endpoints.denyRequest),
       handler: async (request) => {
-        const { t, actor, viewer } = await who(request, request.params.tenant);
+        const { t, actor, viewer } = await who(request, request.params.tenant, 'approvals.decide');
         const g = await decideRequest(deps, actor, t.tenantId, viewer.operatorId, request.params.grantId, { decision: 'deny', reason: request.body.reason, totp: request.body.totp });
         return grantJson(await getGrant(deps, t.tenantId, { ...viewer, roles: [...viewer.roles, 'auditor'] }, g.id));
       },
@@ -76,7 +79,7 @@ export const approvalRoutes =
       app.route({
         ...routeOf(endpoints[key]),
         handler: async (request) => {
-          const { t, actor, viewer } = await who(request, request.params.tenant);
+          const { t, actor, viewer } = await who(request, request.params.tenant, 'approvals.decide');
           const r = await decideExtension(deps, actor, t.tenantId, viewer.operatorId, request.params.extensionId, { decision, reason: request.body.reason, totp: request.body.totp });
           return { state: r.state, grant: r.grant ? grantJson(await getGrant(deps, t.tenantId, { ...viewer, roles: [...viewer.roles, 'auditor'] }, r.grant.id)) : null };
         },
@@ -117,6 +120,10 @@ export const approvalRoutes =
       handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant, 'policies.read');
         const b = request.body;
+        // Who is a member is for those who see everyone's grants; others simulate their own asks.
+        if (!can(t.roles, 'grants.read_all') && b.operatorEmail.toLowerCase() !== principalOf(request).email.toLowerCase()) {
+          throw forbidden('you can simulate only your own requests; administrators, approvers and auditors simulate anyone’s');
+        }
         return simulatePolicy(deps, t.tenantId, { ...b, at: b.at ? new Date(b.at) : undefined });
       },
     });
