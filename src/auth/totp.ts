@@ -194,6 +194,8 @@ export function createTotp(deps: TotpDeps) {
 
   /** A new set of recovery codes (the old ones stop working), for a current code from the app. */
   async function replaceCodes(operatorId: string, code: string | undefined): Promise<string[]> {
+    // Said as removing the app says it: verifyFresh would speak of a policy that asks for a code.
+    if (!(await load(operatorId)).totp_enabled_at) throw conflict('no authenticator app is enrolled; recovery codes come with one');
     await verifyFresh(operatorId, code, 'recovery-codes');
     return inTransaction(db, async (tx) => {
       const codes = await replaceRecoveryCodes(tx, operatorId, clock.now());

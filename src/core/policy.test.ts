@@ -61,6 +61,10 @@ describe('ticket patterns', () => {
     ['INC-(?=\\d)\\d+', /lookahead/],
     ['(?<!X)INC', /lookbehind/],
     ['[(?=]x', null],
+    ['INC-\\d{4}+', /possessive/],
+    // A class of letters, then "one or more": the brace closes the escape, not a quantifier.
+    ['\\p{L}+-\\d+', null],
+    ['\\x{41}+', null],
   ])('%s', (pattern, expected) => {
     const r = checkTicketPattern(pattern);
     if (expected === null) expect(r).toBeNull();

@@ -29,7 +29,9 @@ export function unsupportedSyntax(pattern: string): string | null {
       for (const [re, name] of UNSUPPORTED) if (re.test(rest)) return name;
     }
     if (c === '\\') {
-      i++;
+      // An escape with braces (\p{L}, \x{41}) ends at its brace: its "}" closes no quantifier.
+      const close = 'pPx'.includes(pattern[i + 1] ?? '') && pattern[i + 2] === '{' ? pattern.indexOf('}', i + 3) : -1;
+      i = close === -1 ? i + 1 : close;
       continue;
     }
     if (inClass) {

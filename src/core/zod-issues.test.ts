@@ -7,6 +7,7 @@ installIssueSentences();
 const schema = z.strictObject({
   name: z.string().min(1).max(3),
   count: z.number().int().min(3),
+  days: z.number().int().min(1).max(3650),
   kind: z.enum(['x', 'y']),
   tags: z.array(z.string()).min(2),
   id: z.uuid(),
@@ -30,6 +31,7 @@ describe('zod issues as sentences', () => {
     [{ count: Number.NaN }, 'body.count: must be a number'],
     [{ count: Number.POSITIVE_INFINITY }, 'body.count: must be a finite number'],
     [{ count: 1 }, 'body.count: must be at least 3'],
+    [{ name: Number.POSITIVE_INFINITY }, 'body.name: must be text, not a number'],
     [{ kind: 'z' }, 'body.kind: must be one of "x", "y"'],
     [{ tags: ['a'] }, 'body.tags: must be at least 2 items'],
     [{ id: 'n' }, 'body.id: must be an id (UUID)'],
@@ -43,6 +45,12 @@ describe('zod issues as sentences', () => {
   ])('%j → %s', (input, sentence) => {
     expect(messageFor(input).split('; ')).toContain(sentence);
   });
+});
+
+it('a number over its own bound and the safe-integer limit is told the tighter bound only', () => {
+  const r = schema.safeParse({ days: 2 ** 53 + 1 });
+  const days = fieldIssues(r.success ? [] : r.error.issues, 'body').filter((i) => i.path === 'body.days');
+  expect(days).toEqual([{ path: 'body.days', message: 'must be at most 3650' }]);
 });
 
 describe('field issues as sentences a person understands', () => {

@@ -41,7 +41,7 @@ export function issueSentence(issue: z.core.$ZodRawIssue): string | undefined {
       // A number of the wrong sort ("a number, not a number" says nothing): say which it is.
       if (typeof issue.input === 'number') {
         if (Number.isNaN(issue.input)) return `must be ${expectedKinds[issue.expected] ?? issue.expected}`;
-        if (!Number.isFinite(issue.input)) return `must be a finite number`;
+        if (!Number.isFinite(issue.input) && (issue.expected === 'number' || issue.expected === 'int')) return `must be a finite number`;
         if (issue.expected === 'int' || issue.expected === 'bigint') return `must be a whole number, not ${issue.input}`;
       }
       return `must be ${expectedKinds[issue.expected] ?? issue.expected}, not ${kindOf(issue.input)}`;
@@ -90,9 +90,21 @@ export function issuePath(prefix: string, path: readonly PropertyKey[]): string 
   return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), prefix);
 }
 
+/**
+ * A field over two upper bounds (its own and a whole number's safe limit) is told the tighter one
+ * only: "must be at most 3650", not that and "at most 9007199254740991".
+ */
+export function withoutLooserBounds<T extends { path: string; code?: unknown; maximum?: unknown }>(issues: readonly T[]): T[] {
+  const tightest = new Map<string, number>();
+  for (const i of issues) if (i.code === 'too_big') tightest.set(i.path, Math.min(tightest.get(i.path) ?? Infinity, Number(i.maximum)));
+  return issues.filter((i) => i.code !== 'too_big' || Number(i.maximum) === tightest.get(i.path));
+}
+
 /** Zod issues as field issues (paths as the API reports them in `details.issues`). */
 export const fieldIssues = (issues: readonly z.core.$ZodIssue[], prefix: string): FieldIssue[] =>
-  issues.map((i) => ({ path: issuePath(prefix, i.path), message: i.message }));
+  withoutLooserBounds(issues.map((i) => ({ path: issuePath(prefix, i.path), code: i.code, maximum: 'maximum' in i ? i.maximum : undefined, message: i.message }))).map(
+    ({ path, message }) => ({ path, message }),
+  );
 
 const acronyms: Record<string, string> = {
   id: 'ID', ids: 'IDs', url: 'URL', smtp: 'SMTP', tls: 'TLS', ssl: 'SSL', dn: 'DN', ttl: 'TTL', totp: 'TOTP', mfa: 'MFA', ssh: 'SSH',

@@ -9,7 +9,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AppError, StoreUnavailableError } from '../core/errors.js';
-import { issuesAsSentences } from '../core/zod-issues.js';
+import { issuesAsSentences, withoutLooserBounds } from '../core/zod-issues.js';
 
 export const BODY_LIMIT_BYTES = 256 * 1024;
 
@@ -41,10 +41,14 @@ function problem(message: string): string {
 }
 
 function validationError(err: FastifyError & { validationContext?: string }): Mapped {
-  const issues = (err.validation ?? []).map((v) => ({
-    path: fieldPath(err.validationContext, v.instancePath),
-    message: problem(v.message ?? 'is invalid'),
-  }));
+  const issues = withoutLooserBounds(
+    (err.validation ?? []).map((v) => ({
+      path: fieldPath(err.validationContext, v.instancePath),
+      code: v.keyword,
+      maximum: (v.params as { maximum?: unknown } | undefined)?.maximum,
+      message: problem(v.message ?? 'is invalid'),
+    })),
+  ).map(({ path, message }) => ({ path, message }));
   // The message reads as sentences ("Account name must be at most 64 characters."); forms place
   // each issue at its field by path.
   return { status: 400, code: 'bad_request', message: issuesAsSentences(issues), details: { issues } };

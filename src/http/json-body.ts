@@ -15,6 +15,15 @@ function charsetOf(contentType: string | undefined): string | null {
   return m ? m[1]!.toLowerCase() : null;
 }
 
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Replaces the instance's JSON parser. `onText` sees the decoded body before parsing (the agent
  * channel keeps it for the signature check).
@@ -23,6 +32,12 @@ export function strictJsonBodies(app: FastifyInstance, onText?: (request: Fastif
   const parseJson = app.getDefaultJsonParser('error', 'error');
   if (app.hasContentTypeParser('application/json')) app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
+    // The bytes are read as they came: a compressed body would be judged as broken text.
+    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (encoding && encoding !== 'identity') {
+      done(new AppError('unsupported_media_type', `the body is ${encoding}-encoded; send the JSON uncompressed`), undefined);
+      return;
+    }
     const charset = charsetOf(request.headers['content-type']);
     if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') {
       done(new AppError('unsupported_media_type', `the body is declared as ${charset}; send JSON in UTF-8 (charset=utf-8, or no charset)`), undefined);
@@ -34,6 +49,14 @@ export function strictJsonBodies(app: FastifyInstance, onText?: (request: Fastif
       return;
     }
     onText?.(request, text);
-    parseJson(request, text, done);
+    parseJson(request, text, (err, body) => {
+      // Valid JSON refused for what it would do to objects built from it (Fastify's parser says
+      // only "invalid"): said so, not "not JSON". Parsed again only on this error path.
+      if (err && isJson(text)) {
+        done(textRefusal({ path: 'body', message: 'has a field named "__proto__" (or "constructor" holding "prototype"), which is never accepted' }), undefined);
+        return;
+      }
+      done(err, body);
+    });
   });
 }

@@ -158,6 +158,12 @@ describe('removing the app', () => {
     expect((await remove(admin.token, code)).statusCode).toBe(204);
     expect((await me(admin.token)).operator.mfaEnabled).toBe(false);
     expect((await login('10.0.0.3')).statusCode).toBe(200);
+    // Without an app, new recovery codes are refused as removing it again is: nothing is enrolled.
+    const noApp = { error: { code: 'conflict', message: expect.stringMatching(/^no authenticator app is enrolled/) } };
+    const codesAgain = await t.request({ method: 'POST', url: '/api/v1/me/mfa/recovery-codes', headers: bearer(admin.token), payload: { code } });
+    expect([codesAgain.statusCode, codesAgain.json()]).toEqual([409, noApp]);
+    const removeAgain = await remove(admin.token, code);
+    expect([removeAgain.statusCode, removeAgain.json()]).toEqual([409, noApp]);
 
     const actions = await t.db.selectFrom('audit_events').select('action').where('action', 'like', 'mfa.%').orderBy('seq').execute();
     expect(actions.map((a) => a.action)).toEqual([

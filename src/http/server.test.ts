@@ -59,6 +59,25 @@ describe('errors a client sees', () => {
     expect(res.json()).toEqual({ error: { code: 'bad_request', message: 'request body is not valid JSON' } });
   });
 
+  it('a compressed body is a 415 that says so, not broken text', async () => {
+    const res = await t.request({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      payload: Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0x00]),
+    });
+    expect(res.statusCode).toBe(415);
+    expect(res.json().error.message).toBe('the body is gzip-encoded; send the JSON uncompressed');
+  });
+
+  it('a "__proto__" field is refused as such, not as malformed JSON', async () => {
+    for (const payload of ['{"email":"a@b.c","password":"x","__proto__":{"isAdmin":true}}', '{"constructor":{"prototype":{"x":1}}}']) {
+      const res = await t.request({ method: 'POST', url: '/api/v1/auth/login', headers: { 'content-type': 'application/json' }, payload });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error.message).toMatch(/"__proto__".*never accepted/);
+    }
+  });
+
   it('wrong types are a 400 naming each field and problem', async () => {
     const res = await t.request({
       method: 'POST',

@@ -233,6 +233,10 @@ describe('list filters', () => {
     expect((await server.admin.get('/api/v1/tokens')).body.items.some((t: { name: string }) => t.name === 'ci')).toBe(false);
     const login = await server.admin.post('/api/v1/auth/login', { email: 'nobody@example.test', password: 'x', remember: true });
     expect(login.status).toBe(400);
+    // Over its bound and a whole number's safe limit: told the bound a person can use.
+    const huge = await server.admin.post('/api/v1/tokens', { name: 'ci', expiresInDays: 2 ** 53 + 1 });
+    expect(huge.status).toBe(400);
+    expect(huge.body.error.details.issues).toEqual([{ path: 'body.expiresInDays', message: 'must be at most 3650' }]);
   });
 });
 
