@@ -65,15 +65,15 @@ export function generateAgentKeyPair(): { privateKeyPem: string; publicKeyPem: s
   };
 }
 
-/** Parses an SPKI PEM and insists on Ed25519; throws a message fit for a 400 otherwise. */
+/** Parses an SPKI PEM and insists on Ed25519; throws what is wrong with it ("is not …") otherwise. */
 export function parseAgentPublicKey(pem: string): KeyObject {
   let key: KeyObject;
   try {
     key = createPublicKey({ key: pem, format: 'pem' });
   } catch {
-    throw new Error('publicKey is not a PEM public key');
+    throw new Error('is not a PEM public key');
   }
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`publicKey must be an Ed25519 key, not ${key.asymmetricKeyType ?? 'unknown'}`);
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`must be an Ed25519 key, not ${key.asymmetricKeyType ?? 'unknown'}`);
   return key;
 }
 

@@ -9,6 +9,7 @@ import { AppError, badRequest, conflict, notFound } from '../core/errors.js';
 import { generateToken, sha256Hex } from '../secrets/password.js';
 import { agentsDb, storeTx, type AgentRow } from '../store/schema-agents.js';
 import { parseAgentPublicKey } from '../agent-wire/signing.js';
+import { issueAsSentence } from '../core/zod-issues.js';
 import type { EnrollRequest } from '../agent-wire/protocol.js';
 import type { Actor, AppDeps } from './deps.js';
 import { wakeAgent } from './agent-wakes.js';
@@ -63,7 +64,8 @@ export async function enrollAgent(
   try {
     parseAgentPublicKey(input.publicKey);
   } catch (err) {
-    throw badRequest(`body.publicKey: ${(err as Error).message}`);
+    const issue = { path: 'body.publicKey', message: (err as Error).message };
+    throw badRequest(issueAsSentence(issue), { issues: [issue] });
   }
   const db = agentsDb(deps.db);
   const hash = sha256Hex(input.token.trim());

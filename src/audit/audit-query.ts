@@ -117,6 +117,6 @@ const MAX_BIGINT = 9_223_372_036_854_775_807n;
 function parseCursor(cursor: string): string {
   // A cursor is a seq; anything else is a client bug, reported as such rather than a 500.
   // Within bigint: a larger number would be PostgreSQL's out-of-range error, a 500.
-  if (!/^[1-9][0-9]{0,18}$/.test(cursor) || BigInt(cursor) > MAX_BIGINT) throw badRequest('invalid audit cursor');
+  if (!/^[1-9][0-9]{0,18}$/.test(cursor) || BigInt(cursor) > MAX_BIGINT) throw badRequest('query.cursor: malformed cursor; use the nextCursor of a previous page');
   return cursor;
 }

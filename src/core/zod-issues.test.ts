@@ -56,6 +56,8 @@ it('a number over its own bound and the safe-integer limit is told the tighter b
 describe('field issues as sentences a person understands', () => {
   it.each([
     ['body.accountName', 'must be at most 64 characters', 'Account name must be at most 64 characters.'],
+    ['query.q', 'type at least 2 characters to search', 'Search text in the query: type at least 2 characters to search.'],
+    ['body.redirectUri', 'must be a URL', 'Redirect URI must be a URL.'],
     ['config.user', 'is required', 'User is required.'],
     ['body.durationSeconds', 'must be at least 10 seconds', 'Duration must be at least 10 seconds.'],
     ['body.smtp.port', 'must be a port number between 1 and 65535', 'SMTP › port must be a port number between 1 and 65535.'],

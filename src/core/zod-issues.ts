@@ -108,13 +108,14 @@ export const fieldIssues = (issues: readonly z.core.$ZodIssue[], prefix: string)
 
 const acronyms: Record<string, string> = {
   id: 'ID', ids: 'IDs', url: 'URL', smtp: 'SMTP', tls: 'TLS', ssl: 'SSL', dn: 'DN', ttl: 'TTL', totp: 'TOTP', mfa: 'MFA', ssh: 'SSH',
-  ip: 'IP', pem: 'PEM', ca: 'CA', jit: 'JIT', api: 'API', oidc: 'OIDC', sso: 'SSO', csr: 'CSR', jwt: 'JWT', ms: '(ms)',
+  ip: 'IP', pem: 'PEM', ca: 'CA', jit: 'JIT', api: 'API', oidc: 'OIDC', sso: 'SSO', csr: 'CSR', jwt: 'JWT', ms: '(ms)', uri: 'URI',
 };
 
 /** Field names whose words alone would mislead (units the message already gives, codes). */
 const fieldWords: Record<string, string> = {
   durationSeconds: 'duration', maxDurationSeconds: 'maximum duration', defaultDurationSeconds: 'default duration',
   pendingTtlSeconds: 'time to wait for approval', startAt: 'start time', totp: 'authenticator code', caPem: 'CA certificate', emailTo: 'recipient email',
+  q: 'search text', at: 'time',
 };
 /** A route's wildcard parameter (`*`) is the rest of the path. */
 const quotedKey = (key: string) => (key === '*' ? 'the path' : key);

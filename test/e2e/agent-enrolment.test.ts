@@ -77,6 +77,10 @@ it('enrols with a one-time token: the key stays on the host; used twice, expired
   const bad = await server.admin.post('/api/v1/agents/enroll', { token: late, publicKey: 'nope', hostname: '../etc', version: '1' });
   expect(bad.status).toBe(400);
   expect(bad.body.error.message).toMatch(/hostname/);
+  const badKey = await server.admin.post('/api/v1/agents/enroll', { token: late, publicKey: 'nope', hostname: 'web-02', version: '1' });
+  expect(badKey.status).toBe(400);
+  expect(badKey.body.error.message).toBe('Public key is not a PEM public key.');
+  expect(badKey.body.error.details.issues).toEqual([{ path: 'body.publicKey', message: 'is not a PEM public key' }]);
 });
 
 it('refuses unsigned, stale, replayed, tampered and unknown requests with 401', async () => {
