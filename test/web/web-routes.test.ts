@@ -57,7 +57,7 @@ describe('web routes', () => {
   });
 
   it('answers 404, never the SPA, for API paths and missing files', async () => {
-    for (const url of ['/api/v1/nothing-here', '/api', '/assets/gone-123.js', '/robots.txt']) {
+    for (const url of ['/api/v1/nothing-here', '/api', '/assets/gone-123.js', '/robots.txt', '//api/v1/me', '/healthz/', '/metrics/', '//t/default']) {
       const res = await t.request({ method: 'GET', url });
       expect(res.statusCode, url).toBe(404);
       expect(res.headers['content-type']).toMatch(/json/);

@@ -43,7 +43,15 @@ export function defaultWebDir(from: string = import.meta.url): string {
 }
 
 const pathOf = (url: string) => url.split('?')[0] ?? '/';
-const isApiPath = (path: string) => path === '/api' || path.startsWith('/api/');
+/**
+ * A path the server's own endpoints own, never a dashboard page: the API (also spelt with doubled
+ * slashes), and the health and metrics endpoints with a trailing slash. A dashboard path never
+ * starts with "//".
+ */
+const isApiPath = (path: string) => {
+  const p = path.replace(/\/{2,}/g, '/');
+  return path.startsWith('//') || p === '/api' || p.startsWith('/api/') || /^\/(healthz|metrics)\/$/.test(p);
+};
 /** A last path segment with an extension asks for a file: a missing file is a 404, not the app. */
 const looksLikeFile = (path: string) => /\.[A-Za-z0-9]{1,8}$/.test(path.slice(path.lastIndexOf('/') + 1));
 
