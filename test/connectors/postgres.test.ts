@@ -252,6 +252,31 @@ describe('postgres connector against a real server', () => {
     expect(seen).toEqual(all);
   });
 
+  it('never offers or grants a group role that carries programs or files on the database host', async () => {
+    const files = `${w.prefix}_files`;
+    const ops = `${w.prefix}_ops`;
+    // ops carries pg_read_server_files through files: one role removed from the built-in.
+    await w.admin.query(`CREATE ROLE ${files} NOLOGIN; GRANT pg_read_server_files TO ${files}; CREATE ROLE ${ops} NOLOGIN; GRANT ${files} TO ${ops}`);
+    try {
+      const offered = (await target.listEntitlements(ctx, { search: w.prefix, limit: 100 })).items.map((i) => i.externalId);
+      expect(offered).toContain(`${w.prefix}_read`);
+      expect(offered).not.toContain(files);
+      expect(offered).not.toContain(ops);
+      expect(await target.entitlementExists!(ctx, ops)).toBe(false);
+
+      const user = w.newUsername();
+      const err = await failure(target.grant(ctx, grantSpec(w, user, pw(), { entitlements: [`${w.prefix}_read`, ops] })));
+      expect(err.refusal).toBe('entitlement_unfit');
+      expect(err.message).toBe(
+        `role(s) "${ops}" cannot be entitlements: they carry pg_execute_server_program, pg_read_server_files, pg_write_server_files (programs and files on the database host)`,
+      );
+      // Checked before anything was created.
+      expect((await w.admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [user])).rowCount).toBe(0);
+    } finally {
+      await w.admin.query(`DROP ROLE ${ops}; DROP ROLE ${files}`);
+    }
+  });
+
   it('check() says what is fine and what a DBA must fix', async () => {
     const good = await target.check(ctx);
     expect(good.items.map((i) => [i.name, i.ok])).toEqual([

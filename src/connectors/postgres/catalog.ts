@@ -11,7 +11,19 @@ export interface RoleInfo {
   comment: string | null;
   /** VALID UNTIL; null when there is none (or it is 'infinity'): the password never expires. */
   validUntil: Date | null;
+  /** Carries a built-in role that reaches the host's operating system (HOST_ACCESS_ROLES). */
+  hostAccess: boolean;
 }
+
+/**
+ * Built-in roles that reach the database host's operating system as its service user: running
+ * programs, reading and writing any file. A group role that carries one, directly or through other
+ * roles, would make a JIT database grant a shell on the host, so it is never an entitlement.
+ */
+export const HOST_ACCESS_ROLES = ['pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'];
+/** SQL: the pg_roles row `role` (an oid) carries one of the roles in the text[] parameter `$param`. */
+export const carriesHostAccess = (role: string, param: string) =>
+  `EXISTS (SELECT 1 FROM unnest(${param}::text[]) AS h(name) WHERE pg_has_role(${role}, h.name, 'MEMBER'))`;
 
 export const isTimeboxRole = (role: RoleInfo) => role.comment?.startsWith(JIT_MARKER) ?? false;
 
@@ -20,13 +32,16 @@ export const roleOwnership = (role: RoleInfo | null, owner: AccountOwner): Accou
   role ? ownershipOf(JIT_MARKER, role.comment, owner) : { status: 'free' };
 
 export async function findRoles(c: pg.ClientBase, names: string[]): Promise<Map<string, RoleInfo>> {
-  const { rows } = await c.query<{ name: string; can_login: boolean; comment: string | null; valid_until: Date | null }>(
+  const { rows } = await c.query<{ name: string; can_login: boolean; comment: string | null; valid_until: Date | null; host_access: boolean }>(
     `SELECT rolname::text AS name, rolcanlogin AS can_login, shobj_description(oid, 'pg_authid') AS comment,
-            CASE WHEN isfinite(rolvaliduntil) THEN rolvaliduntil END AS valid_until
+            CASE WHEN isfinite(rolvaliduntil) THEN rolvaliduntil END AS valid_until,
+            ${carriesHostAccess('oid', '$2')} AS host_access
        FROM pg_roles WHERE rolname::text = ANY($1::text[])`,
-    [names],
+    [names, HOST_ACCESS_ROLES],
   );
-  return new Map(rows.map((r) => [r.name, { name: r.name, canLogin: r.can_login, comment: r.comment, validUntil: r.valid_until }]));
+  return new Map(
+    rows.map((r) => [r.name, { name: r.name, canLogin: r.can_login, comment: r.comment, validUntil: r.valid_until, hostAccess: r.host_access }]),
+  );
 }
 
 export async function findRole(c: pg.ClientBase, name: string): Promise<RoleInfo | null> {

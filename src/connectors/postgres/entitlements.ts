@@ -1,11 +1,12 @@
 /**
  * Entitlements are the server's group roles: NOLOGIN, not pg_* built-ins, not the service account,
- * not Timebox's own (disabled) JIT accounts, and with a name Timebox accepts.
+ * not Timebox's own (disabled) JIT accounts, not carrying access to the host (HOST_ACCESS_ROLES),
+ * and with a name Timebox accepts.
  * Keyset pagination by name (the cursor is the last name seen), so pages stay stable and cheap.
  */
 import type pg from 'pg';
 import type { EntitlementPage, ListEntitlementsQuery } from '../contract.js';
-import { JIT_MARKER } from './catalog.js';
+import { HOST_ACCESS_ROLES, JIT_MARKER, carriesHostAccess } from './catalog.js';
 import { ENTITLEMENT_NAME_REGEX } from './names.js';
 import { withClient } from './session.js';
 
@@ -28,9 +29,10 @@ export async function listGroupRoles(pool: pg.Pool, serviceUser: string, q: List
           AND coalesce(shobj_description(oid, 'pg_authid'), '') NOT LIKE $3
           AND ($4::text IS NULL OR rolname::text ILIKE $4)
           AND ($5::text IS NULL OR rolname::text COLLATE "C" > $5::text)
+          AND NOT ${carriesHostAccess('oid', '$7')}
         ORDER BY rolname::text COLLATE "C"
         LIMIT $6`,
-      [serviceUser, ENTITLEMENT_NAME_REGEX, `${JIT_MARKER}%`, search, q.cursor ?? null, limit + 1],
+      [serviceUser, ENTITLEMENT_NAME_REGEX, `${JIT_MARKER}%`, search, q.cursor ?? null, limit + 1, HOST_ACCESS_ROLES],
     ),
   );
   const page = rows.slice(0, limit);
@@ -54,8 +56,9 @@ export async function groupRoleExists(pool: pg.Pool, serviceUser: string, name: 
           AND rolname::text !~ '^pg_'
           AND rolname::text <> $2
           AND rolname::text ~ $3
-          AND coalesce(shobj_description(oid, 'pg_authid'), '') NOT LIKE $4`,
-      [name, serviceUser, ENTITLEMENT_NAME_REGEX, `${JIT_MARKER}%`],
+          AND coalesce(shobj_description(oid, 'pg_authid'), '') NOT LIKE $4
+          AND NOT ${carriesHostAccess('oid', '$5')}`,
+      [name, serviceUser, ENTITLEMENT_NAME_REGEX, `${JIT_MARKER}%`, HOST_ACCESS_ROLES],
     ),
   );
   return rows.length > 0;

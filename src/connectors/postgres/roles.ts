@@ -9,7 +9,7 @@ import { invalid, refused, transient } from '../../core/errors.js';
 import { type Finding, expiryFinding, findings as finding } from '../../core/findings.js';
 import type { GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
 import {
-  JIT_MARKER, type RoleInfo, allMemberships, findRole, findRoles, isTimeboxRole, liveSessions, memberships, roleOwnership, terminateSessions,
+  HOST_ACCESS_ROLES, JIT_MARKER, type RoleInfo, allMemberships, findRole, findRoles, isTimeboxRole, liveSessions, memberships, roleOwnership, terminateSessions,
 } from './catalog.js';
 import { validateAccountName, validateEntitlementName } from './names.js';
 import { scramSha256Verifier } from './scram.js';
@@ -97,6 +97,13 @@ export async function grantRole(pool: pg.Pool, spec: GrantSpec): Promise<Postgre
       throw refused(
         'entitlement_unfit',
         `role(s) ${unfit.map((m) => `"${m}"`).join(', ')} cannot be entitlements: only group roles (NOLOGIN, not pg_*) can be granted`,
+      );
+    }
+    const hostAccess = entitlements.filter((e) => found.get(e)?.hostAccess);
+    if (hostAccess.length > 0) {
+      throw refused(
+        'entitlement_unfit',
+        `role(s) ${hostAccess.map((m) => `"${m}"`).join(', ')} cannot be entitlements: they carry ${HOST_ACCESS_ROLES.join(', ')} (programs and files on the database host)`,
       );
     }
 
