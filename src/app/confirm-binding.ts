@@ -6,7 +6,7 @@
  *   logs in as it with a certificate, a shell as whoever the name belongs to; the gateway waits
  *   for this confirmation.
  * - active-directory-groups: a grant puts the user in privileged groups; it is activated only for
- *   a user whose mail or userPrincipalName is the person's address, or after this confirmation.
+ *   a user whose userPrincipalName is the person's address, or after this confirmation.
  * Given by someone other than the person (nobody approves their own access); a new binding (after
  * a delete) needs a new one.
  */

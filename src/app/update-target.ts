@@ -41,6 +41,7 @@ export async function updateTarget(
 
   let configEnc = target.config_enc;
   let check: CheckReport | null = null;
+  let userScopeMoved: string[] = [];
   const changedKeys = Object.keys(input.config ?? {});
   if (input.config) {
     const stored = JSON.parse(deps.secrets.decrypt(target.config_enc, configContext(target.id))) as Record<string, unknown>;
@@ -52,6 +53,7 @@ export async function updateTarget(
     const parsed = definition.configSchema.safeParse({ ...stored, ...input.config });
     if (!parsed.success) throw configRefused(target.kind, parsed.error.issues);
     await refuseIfGatewayOnly(deps, target, parsed.data);
+    userScopeMoved = (definition.userScopeKeys ?? []).filter((k) => !isDeepStrictEqual((parsed.data as Record<string, unknown>)[k], stored[k]));
     const binding = definition.secretBinding;
     if (binding) {
       const next = parsed.data as Record<string, unknown>;
@@ -99,6 +101,16 @@ export async function updateTarget(
       .where('id', '=', target.id)
       .returningAll()
       .executeTakeFirstOrThrow();
+    // A confirmation said "this user over there is theirs"; over there is no longer where names lead.
+    const unconfirmed = userScopeMoved.length
+      ? await tx
+          .updateTable('jit_accounts')
+          .set({ confirmed_at: null, confirmed_by: null })
+          .where('target_id', '=', target.id)
+          .where('confirmed_at', 'is not', null)
+          .returning('id')
+          .execute()
+      : [];
     await deps.audit.append(tx, {
       tenantId,
       actor,
@@ -106,7 +118,12 @@ export async function updateTarget(
       subject: { type: 'target', id: target.id },
       // Which settings changed, never their values (they may be secrets).
       before: { name: target.name },
-      after: { name: updated.name, configKeysChanged: changedKeys, ...(check && !check.ok ? { savedUnchecked: true } : {}) },
+      after: {
+        name: updated.name,
+        configKeysChanged: changedKeys,
+        ...(check && !check.ok ? { savedUnchecked: true } : {}),
+        ...(unconfirmed.length ? { bindingConfirmationsCleared: unconfirmed.length } : {}),
+      },
     });
     return updated;
   });

@@ -240,6 +240,12 @@ export interface ConnectorDefinition<Config = unknown, Kind extends string = str
   /** Declared by kinds whose config holds a secret sent to an address the config names. */
   secretBinding?: SecretBinding;
   /**
+   * Kinds that bind people to users that exist already (EXISTING_USER_KINDS): the config keys that
+   * decide which users a name means (another directory, another subtree). A change clears the
+   * bindings' confirmations: what was confirmed was a user over there.
+   */
+  userScopeKeys?: readonly string[];
+  /**
    * Allowed account names on this target, reserved names included (PostgreSQL `public`, AD
    * `krbtgt`...): returns a message for a person, or null if fine.
    */

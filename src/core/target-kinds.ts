@@ -22,7 +22,7 @@ export type TargetKind = (typeof TARGET_KINDS)[number];
 /**
  * Kinds whose JIT account is a user that already exists, named by the person at their first
  * request: nothing in the name proves it is theirs, so an administrator confirms the binding
- * (an AD user whose mail or userPrincipalName is the person's address needs no confirmation).
+ * (an AD user whose userPrincipalName is the person's address needs no confirmation).
  */
 export const EXISTING_USER_KINDS: readonly TargetKind[] = ['active-directory-groups', 'linux-agent-users'];
 

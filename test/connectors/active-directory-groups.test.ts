@@ -156,9 +156,10 @@ describe('active-directory-groups connector', () => {
   });
 
   it("adds groups only to a user the directory shows to be the requester's, or whose binding an administrator confirmed", async () => {
-    const user = await existingUser(); // userPrincipalName <sam>@<realm>, no mail
+    const user = await existingUser(); // userPrincipalName <sam>@<realm>
     const [group] = domain.groups;
-    const setMail = (mail: string) => admin.modify(user.dn, [new Change({ operation: 'replace', modification: new Attribute({ type: 'mail', values: [mail] }) })]);
+    const set = (type: 'mail' | 'userPrincipalName', value: string) =>
+      admin.modify(user.dn, [new Change({ operation: 'replace', modification: new Attribute({ type, values: [value] }) })]);
     // A colleague names this user at their first request: refused before anything changes.
     const mallory = { operatorId: 'op-mallory', email: 'mallory@example.test' };
     const asMallory = (over: Partial<GrantSpec['account']> = {}) => {
@@ -168,18 +169,23 @@ describe('active-directory-groups connector', () => {
     const refusedGrant = await failure(target.grant(ctx, asMallory()));
     expect(refusedGrant.refusal).toBe('account_foreign');
     expect(refusedGrant.message).toBe(
-      `the directory does not show that user "${user.sam}" is mallory@example.test's: neither its mail nor its userPrincipalName is that address, and no administrator of the tenant has confirmed it (JIT accounts: Confirm)`,
+      `the directory does not show that user "${user.sam}" is mallory@example.test's: its userPrincipalName is not that address, and no administrator of the tenant has confirmed it (JIT accounts: Confirm)`,
     );
     expect(await members(group)).not.toContain(user.dn);
 
-    // The user's mail is the requester's address (letter case aside): the directory proves it.
-    await setMail('Mallory@Example.TEST');
-    const byMail = await target.grant(ctx, asMallory());
-    expect(await members(group)).toContain(user.dn);
-    await target.revoke(ctx, revokeSpec(byMail.handle));
+    // mail proves nothing: it is not unique, and more people may write it than may write groups.
+    await set('mail', 'mallory@example.test');
+    expect((await failure(target.grant(ctx, asMallory()))).refusal).toBe('account_foreign');
+    expect(await members(group)).not.toContain(user.dn);
 
-    // Checked at every grant: an address changed since proves nothing any more.
-    await setMail('someone.else@example.test');
+    // The user signs in as the requester's address (letter case aside): the directory proves it.
+    await set('userPrincipalName', 'Mallory@Example.TEST');
+    const bySignInName = await target.grant(ctx, asMallory());
+    expect(await members(group)).toContain(user.dn);
+    await target.revoke(ctx, revokeSpec(bySignInName.handle));
+
+    // Checked at every grant: a sign-in name changed since proves nothing any more.
+    await set('userPrincipalName', `${user.sam}@${dc.realm.toLowerCase()}`);
     expect((await failure(target.grant(ctx, asMallory()))).refusal).toBe('account_foreign');
     expect(await members(group)).not.toContain(user.dn);
 

@@ -3,8 +3,8 @@
  * real Samba AD DC: the user gains the group for the grant and loses it at the end; overlapping
  * grants are counted (the first expiry keeps what the second still holds); the user's own account
  * is never changed; and a membership re-added by hand after the end is taken away by the reconciler.
- * A person gets groups only on a user the directory shows to be theirs (its mail or
- * userPrincipalName is their address) or whose binding another administrator confirmed: naming a
+ * A person gets groups only on a user the directory shows to be theirs (its userPrincipalName is
+ * their address) or whose binding another administrator confirmed: naming a
  * colleague's user gets the namer nothing and changes nothing.
  */
 import { randomBytes } from 'node:crypto';
@@ -53,11 +53,11 @@ beforeAll(async () => {
   mallory = await addOperator(server, `mallory.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
   erinEmail = `erin.${randomBytes(3).toString('hex')}@example.com`;
   erin = await addOperator(server, erinEmail, ['requester']);
-  // Erin's directory user carries her address: the directory itself says it is hers.
+  // Erin signs in to the domain as her address: the directory itself says the user is hers.
   await ldap.add(`CN=Erin Ops,CN=Users,${dc.baseDn}`, {
     objectClass: ['top', 'person', 'organizationalPerson', 'user'],
     sAMAccountName: 'erin.ops',
-    mail: erinEmail.toUpperCase(),
+    userPrincipalName: erinEmail.toUpperCase(),
     unicodePwd: Buffer.from(`"${userPassword}"`, 'utf16le') as unknown as string,
     userAccountControl: '512',
   });
@@ -115,7 +115,7 @@ describe('temporary group membership of an existing user', () => {
     expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(200);
     expect((await bindingOf(dana)).confirmedAt).toBe(confirmed.body.confirmedAt);
 
-    // Erin's user carries her address (in other letter case): active at once, no confirmation.
+    // Erin's user signs in as her address (in other letter case): active at once, no confirmation.
     const own = await ask(erin, 'erin.ops');
     expect(own.body.state, JSON.stringify(own.body)).toBe('active');
     expect((await bindingOf(erin)).confirmedAt).toBeNull();
@@ -167,5 +167,18 @@ describe('temporary group membership of an existing user', () => {
     const events = (await server.admin.get(`${T}/audit?action=drift.*`)).body.items;
     expect(events[0]).toMatchObject({ action: 'drift.repaired' });
     expect(events[0].after.findings).toEqual([{ kind: 'entitlement', subject: domain.groups[1], expected: 'absent', actual: 'present' }]);
+  });
+  it('pointing the target at other users (another DC, another subtree) clears the confirmations', async () => {
+    const binding = (await dana.get(`${T}/jit-accounts?mine=true`)).body.items.find((a: { targetId: string }) => a.targetId === targetId);
+    expect(binding.confirmedAt).not.toBeNull();
+    // A rename alone leaves it: names still lead to the same users.
+    expect((await server.admin.call('PUT', `${T}/targets/${targetId}`, { name: 'corp-groups-renamed' })).status).toBe(200);
+    expect((await dana.get(`${T}/jit-accounts?mine=true`)).body.items.find((a: { id: string }) => a.id === binding.id).confirmedAt).not.toBeNull();
+
+    const moved = await server.admin.call('PUT', `${T}/targets/${targetId}`, { config: { baseDn: `CN=Users,${dc.baseDn}` }, saveUnchecked: true });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    expect((await dana.get(`${T}/jit-accounts?mine=true`)).body.items.find((a: { id: string }) => a.id === binding.id).confirmedAt).toBeNull();
+    const [updated] = (await server.admin.get(`${T}/audit?action=target.updated`)).body.items;
+    expect(updated.after).toMatchObject({ configKeysChanged: ['baseDn'], bindingConfirmationsCleared: 1 });
   });
 });

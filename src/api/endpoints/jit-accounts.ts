@@ -71,7 +71,7 @@ export const jitAccountEndpoints = {
     path: '/api/v1/tenants/:tenant/jit-accounts/:accountId/confirm',
     auth: 'session',
     tags: ['jit-accounts'],
-    summary: "Confirm that a person's binding to an existing user is theirs (administrators, not the person): on linux-agent-users the gateway logs in as that user only after it; on active-directory-groups a user whose mail or userPrincipalName is not the person's address gets groups only after it",
+    summary: "Confirm that a person's binding to an existing user is theirs (administrators, not the person): on linux-agent-users the gateway logs in as that user only after it; on active-directory-groups a user whose userPrincipalName is not the person's address gets groups only after it",
     params: accountParams,
     response: { 200: z.object({ confirmedAt: z.string() }) },
   }),

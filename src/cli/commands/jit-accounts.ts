@@ -99,7 +99,7 @@ export function registerJitAccounts(program: Command): void {
 
   accounts
     .command('confirm')
-    .description("administrators: confirm that a person's existing user (linux-agent-users, active-directory-groups) is theirs; the gateway logs in as it, and grants reach an AD user without the person's address, only then")
+    .description("administrators: confirm that a person's existing user (linux-agent-users, active-directory-groups) is theirs; the gateway logs in as it, and grants reach an AD user who does not sign in as the person's address, only then")
     .argument('<id>', 'JIT account id (the binding)')
     .option('--json', 'machine-readable output')
     .action(async (id: string, _opts: unknown, cmd: Command) => {

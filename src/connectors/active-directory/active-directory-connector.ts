@@ -56,6 +56,7 @@ export const activeDirectoryGroupMembershipConnector: ConnectorDefinition<Active
   // Membership has no native end on domains below the 2016 functional level (no TTL links).
   capabilities: { nativeExpiry: false, endsSessions: false, canRotate: false, jitAccounts: false },
   secretBinding: activeDirectorySecretBinding,
+  userScopeKeys: ['url', 'baseDn'],
   validateAccountName,
   validateEntitlementName,
   passwordPolicy: { length: PASSWORD_LENGTH },

@@ -41,14 +41,14 @@ export interface Account {
   accountExpires: Date | null;
   memberOf: string[];
   isUser: boolean;
-  /** Its mail and userPrincipalName, lower case: the addresses that say whose user it is. */
-  addresses: string[];
+  /** Its userPrincipalName, lower case ('' when none): the sign-in name that says whose user it is. */
+  upn: string;
 }
 
 export const isTimeboxAccount = (a: Account) => a.description.startsWith(JIT_MARKER);
 export const isEnabled = (a: Account) => (a.userAccountControl & UAC_ACCOUNTDISABLE) === 0;
 
-const ACCOUNT_ATTRS = ['sAMAccountName', 'description', 'displayName', 'userAccountControl', 'accountExpires', 'memberOf', 'objectClass', 'mail', 'userPrincipalName'];
+const ACCOUNT_ATTRS = ['sAMAccountName', 'description', 'displayName', 'userAccountControl', 'accountExpires', 'memberOf', 'objectClass', 'userPrincipalName'];
 
 /** The domain's root DN: sAMAccountNames are unique in the whole domain, not only below baseDn. */
 export async function domainRoot(s: Session): Promise<string> {
@@ -76,7 +76,7 @@ export async function findAccount(s: Session, base: string, samAccountName: stri
     accountExpires: fromFileTime(text(e, 'accountExpires') || '0'),
     memberOf: texts(e, 'memberOf'),
     isUser: classes.includes('user') && !classes.includes('computer'),
-    addresses: [text(e, 'mail'), text(e, 'userPrincipalName')].filter(Boolean).map((a) => a.toLowerCase()),
+    upn: text(e, 'userPrincipalName').toLowerCase(),
   };
 }
 

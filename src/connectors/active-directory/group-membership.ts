@@ -27,17 +27,19 @@ async function findUser(s: Session, config: ActiveDirectoryGroupsConfig, usernam
 /**
  * The person named this user at their first request, and a name proves nothing: without a check,
  * anyone could put a colleague's (or a shared service) account into Domain Admins under their own
- * name. The directory proves it when the user's mail or userPrincipalName is the requester's
- * address, checked at every activation (an address changed since counts); otherwise an
+ * name. The directory proves it when the user's userPrincipalName, its sign-in name (unique in the
+ * forest, and guarded as sign-in is), is the requester's address; read at every activation, so a
+ * name changed since counts. Not `mail`: it is not unique, shared and service accounts carry their
+ * owners' addresses, and more people may write it than may write privileged groups. Otherwise an
  * administrator other than the person confirmed the binding. Checked before anything is changed.
  */
 function ensureRequestersOwn(account: Account, spec: GrantSpec): void {
   if (spec.account.bindingConfirmed) return;
   const email = spec.requester?.email.toLowerCase();
-  if (email && account.addresses.includes(email)) return;
+  if (email && account.upn === email) return;
   throw refused(
     'account_foreign',
-    `the directory does not show that user "${account.samAccountName}" is ${email ?? 'the requester'}'s: neither its mail nor its userPrincipalName is that address, and no administrator of the tenant has confirmed it (JIT accounts: Confirm)`,
+    `the directory does not show that user "${account.samAccountName}" is ${email ?? 'the requester'}'s: its userPrincipalName is not that address, and no administrator of the tenant has confirmed it (JIT accounts: Confirm)`,
   );
 }
 
