@@ -13,6 +13,10 @@ const OPEN: Record<string, string> = {
   'ssoCallback query': 'identity provider redirect',
   // RFC 7662: a resource server may send token_type_hint and extensions; the server ignores them.
   'introspectToken body': 'OAuth token introspection',
+  // OIDC third-party initiated login: the provider adds iss, login_hint, target_link_uri.
+  'ssoStart query': 'identity provider initiated sign-in',
+  // Probes and load balancers may add a cache-buster.
+  'health query': 'health probes',
 };
 
 /** Paths (body.a.b) of the objects under `schema` that accept unknown keys. */

@@ -43,6 +43,13 @@ const table: Row[] = [
   ['\uffff', 'name', 'invisible_formatting'],
   ['plane end \u{1FFFE}', 'name', 'invisible_formatting'],
   ['Hangul 한국 and braille ⠁ letters', 'name', null],
+  ['\ufe0f\ufe0f', 'name', 'invisible_formatting'],
+  ['ops \u180b', 'name', 'invisible_formatting'],
+  ['music \u{1D173}', 'name', 'invisible_formatting'],
+  ['\u{16FE4}', 'name', 'invisible_formatting'],
+  ['\u0301\u0302', 'name', 'nothing_visible'],
+  ['Rene\u0301 (a letter and its accent)', 'name', null],
+  ['\ufe0f in a reason', 'line', null],
   ['\u3164 in a reason', 'line', null],
   ['', 'name', null],
 ];

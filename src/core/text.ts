@@ -23,7 +23,8 @@ export type TextProblem =
   | { code: 'lone_surrogate'; index: number; codeUnit: number }
   | { code: 'control_character'; index: number; codePoint: number }
   | { code: 'line_break'; index: number; codePoint: number }
-  | { code: 'invisible_formatting'; index: number; codePoint: number };
+  | { code: 'invisible_formatting'; index: number; codePoint: number }
+  | { code: 'nothing_visible' };
 
 /** Tab, line feed, carriage return: accepted in multi-line text only. */
 const isLineControl = (c: number) => c === 0x09 || c === 0x0a || c === 0x0d;
@@ -32,17 +33,19 @@ const isControl = (c: number) => c <= 0x1f || (c >= 0x7f && c <= 0x9f);
 /** Line and paragraph separators break a line as surely as LF. */
 const isUnicodeLineBreak = (c: number) => c === 0x2028 || c === 0x2029;
 
+/** Unicode's format characters (category Cf): drawn as nothing, they change the text around them. */
+const FORMAT_CHARACTER = /\p{Cf}/u;
+
 /**
- * Invisible characters that change how neighbouring text is shown: bidi embeddings, overrides
- * and isolates, marks, zero-width joiners/spaces, word joiner and invisible operators, the
- * Arabic letter mark, the BOM, soft hyphen, Mongolian vowel separator, interlinear annotation
- * and tag characters; and letters drawn as nothing (the combining grapheme joiner, Hangul
- * fillers, Khmer inherent vowels, the braille blank) and noncharacters, which let a name look
- * blank or like another.
+ * Invisible characters that change how neighbouring text is shown: every format character
+ * (bidi embeddings, overrides, isolates and marks, zero-width joiners and spaces, word joiner,
+ * invisible operators, the BOM, soft hyphen, tag characters…); letters drawn as nothing (the
+ * combining grapheme joiner, Hangul and Khitan fillers, Khmer inherent vowels, the braille
+ * blank); and noncharacters. They let a name look blank or like another.
  */
 export function isInvisibleFormatting(c: number): boolean {
   return (
-    c === 0x00ad ||
+    FORMAT_CHARACTER.test(String.fromCodePoint(c)) ||
     c === 0x034f ||
     c === 0x115f ||
     c === 0x1160 ||
@@ -51,18 +54,18 @@ export function isInvisibleFormatting(c: number): boolean {
     c === 0x2800 ||
     c === 0x3164 ||
     c === 0xffa0 ||
+    c === 0x16fe4 ||
     (c >= 0xfdd0 && c <= 0xfdef) ||
-    (c & 0xfffe) === 0xfffe ||
-    c === 0x061c ||
-    c === 0x180e ||
-    (c >= 0x200b && c <= 0x200f) ||
-    (c >= 0x202a && c <= 0x202e) ||
-    (c >= 0x2060 && c <= 0x2069) ||
-    c === 0xfeff ||
-    (c >= 0xfff9 && c <= 0xfffb) ||
-    (c >= 0xe0000 && c <= 0xe007f)
+    (c & 0xfffe) === 0xfffe
   );
 }
+
+/** Variation selectors only choose how the character before them is drawn; in a name, none. */
+const isVariationSelector = (c: number) =>
+  (c >= 0xfe00 && c <= 0xfe0f) || (c >= 0xe0100 && c <= 0xe01ef) || (c >= 0x180b && c <= 0x180d) || c === 0x180f;
+
+/** Something a person sees: a letter, digit, punctuation or symbol (a name of marks alone shows nothing). */
+const VISIBLE = /[\p{L}\p{N}\p{P}\p{S}]/u;
 
 /** Bidi embeddings, overrides and isolates: refused in every string (the marks are not among them). */
 const isBidiReordering = (c: number) => (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
@@ -85,11 +88,12 @@ export function findTextProblem(s: string, kind: TextKind): TextProblem | null {
       }
     } else if (isUnicodeLineBreak(c) && kind !== 'multiline') {
       return { code: 'line_break', index: i, codePoint: c };
-    } else if ((kind === 'name' && isInvisibleFormatting(c)) || isBidiReordering(c)) {
+    } else if ((kind === 'name' && (isInvisibleFormatting(c) || isVariationSelector(c))) || isBidiReordering(c)) {
       return { code: 'invisible_formatting', index: i, codePoint: c };
     }
     if (c > 0xffff) i++;
   }
+  if (kind === 'name' && s.length > 0 && !VISIBLE.test(s)) return { code: 'nothing_visible' };
   return null;
 }
 
@@ -125,6 +129,8 @@ export function describeTextProblem(p: TextProblem): string {
       return `must be a single line (${named(p.codePoint)} at position ${p.index + 1})`;
     case 'invisible_formatting':
       return `must not contain invisible formatting characters such as direction overrides (${named(p.codePoint)} at position ${p.index + 1})`;
+    case 'nothing_visible':
+      return 'must contain a letter, digit or sign a person can see';
   }
 }
 

@@ -35,7 +35,9 @@ export function strictJsonBodies(app: FastifyInstance, onText?: (request: Fastif
     // The bytes are read as they came: a compressed body would be judged as broken text.
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();
     if (encoding && encoding !== 'identity') {
-      done(new AppError('unsupported_media_type', `the body is ${encoding}-encoded; send the JSON uncompressed`), undefined);
+      // Named back only as the token characters it may hold: the header is the sender's text.
+      const named = encoding.replace(/[^a-z0-9._-]/g, '').slice(0, 40) || 'differently';
+      done(new AppError('unsupported_media_type', `the body is ${named}-encoded; send the JSON uncompressed`), undefined);
       return;
     }
     const charset = charsetOf(request.headers['content-type']);

@@ -15,6 +15,8 @@ export const healthEndpoints = {
     auth: 'public',
     tags: ['health'],
     summary: 'Liveness and database check',
+    // Load balancers and probes may add parameters of their own (a cache-buster): ignored.
+    query: z.object({}).passthrough(),
     response: { 200: z.object({ status: z.literal('ok') }), 503: z.object({ status: z.literal('unavailable') }) },
   }),
 };

@@ -119,6 +119,9 @@ export const ssoEndpoints = {
     tags: ['sso'],
     summary: "Dashboard sign-in: redirects the browser to the tenant's identity provider",
     params: z.object({ tenant: tenantSlugSchema }),
+    // A provider that starts the sign-in itself (OIDC third-party initiated login) adds iss,
+    // login_hint and target_link_uri; the sign-in starts the same way, so they are ignored.
+    query: z.object({}).passthrough(),
   }),
   ssoCallback: endpoint({
     method: 'GET',
