@@ -265,6 +265,15 @@ describe('approval workflows in the dashboard', () => {
     await result.getByText('Waits for approval').waitFor();
     expect(await textOf(result)).toContain(`under policy “orders read”.Level 1: 1 approval from ${alan.email}`);
     await shot(O, 'policies-simulate');
+
+    // A requester, who cannot list members, simulates their own asks: they are the one choice.
+    await nav(R, 'Policies');
+    await R.getByRole('button', { name: 'Simulate' }).click();
+    expect(await R.getByLabel('Person').inputValue()).toBe(rita.email);
+    await R.locator('#sim-target').selectOption({ label: 'orders-db' });
+    await R.getByLabel('Groups / roles', { exact: true }).fill(target.readers);
+    await R.getByRole('button', { name: 'Simulate', exact: true }).last().click();
+    await R.getByRole('status', { name: 'Simulation result' }).getByText('Waits for approval').waitFor();
   });
 
   it('edits a policy as a new version, keeping what the form does not show, and removes one', async () => {

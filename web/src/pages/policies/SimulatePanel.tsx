@@ -25,7 +25,10 @@ const routeText: Record<string, string> = {
 
 export function SimulatePanel(props: { members: Member[]; targets: Target[] }) {
   const ws = useWorkspace();
-  const [v, setV] = useState({ person: '', target: '', entitlements: '', duration: '', at: '', ticket: '', emergency: false });
+  // Without the member list (requesters, approvers) a person simulates their own asks, which is
+  // all the server lets a requester simulate.
+  const people = props.members.length ? props.members.map((m) => m.operator.email) : [ws.me.email];
+  const [v, setV] = useState({ person: props.members.length ? '' : ws.me.email, target: '', entitlements: '', duration: '', at: '', ticket: '', emergency: false });
   const [errors, setErrors] = useState<FieldErrors<Field>>({});
   const [result, setResult] = useState<Simulation | null>(null);
   const [busy, setBusy] = useState(false);
@@ -77,9 +80,9 @@ export function SimulatePanel(props: { members: Member[]; targets: Target[] }) {
         <div className="grid-3">
           <SelectField id="sim-person" label="Person" {...bind('person')}>
             <option value="">Choose…</option>
-            {props.members.map((m) => (
-              <option key={m.operator.id} value={m.operator.email}>
-                {m.operator.email}
+            {people.map((email) => (
+              <option key={email} value={email}>
+                {email}
               </option>
             ))}
           </SelectField>
