@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
+import { installationId } from '../app/installation.js';
 import { createActivateJob } from '../app/activate-grant.js';
 import { signalSshTrustChange } from '../app/agent-channel.js';
 import type { AppDeps } from '../app/deps.js';
@@ -146,13 +147,16 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
   const auditTrust: AuditTrust = { trustedKeys: new Map([[signing.keyId, signing.publicKey]]), witnesses };
   const secrets = createSecretBox(masterKey.key);
   let url = '';
+  // The tokens' issuer must not change while tokens live: not with a restart on another port, nor
+  // between replicas. Configured, else the public URL, else this installation's own name.
+  const issuer =
+    config.TIMEBOX_TOKEN_ISSUER ?? config.TIMEBOX_PUBLIC_URL?.replace(/\/+$/, '') ?? `urn:timebox:${await installationId(store.db)}`;
   const credentials = createCredentialEngines({
     db: store.db,
     box: secrets,
     clock,
     audit,
-    // Read at each issue: the URL is known only once the server listens.
-    tokenIssuer: () => config.TIMEBOX_TOKEN_ISSUER ?? (url || `http://${config.HOST}:${config.PORT}`),
+    tokenIssuer: issuer,
     // Enrolled agents refresh their hosts' SSH trust files as soon as it changes.
     onTrustChange: signalSshTrustChange,
   });

@@ -24,7 +24,9 @@ const email = `carol.${randomBytes(3).toString('hex')}@example.com`;
 
 const publishedKeys = async () => ((await (await fetch(new URL(`${T}/.well-known/jwks.json`, server.url))).json()) as { keys: Array<{ kid: string }> }).keys;
 const jwks = () => createRemoteJWKSet(new URL(`${T}/.well-known/jwks.json`, server.url));
-const verify = (token: string, at = server.clock.now()) => jwtVerify(token, jwks(), { issuer: server.url, audience: AUDIENCE, currentDate: at });
+// The public URL, as a verifier reads it in the docs: the issuer, whatever address the server listens on.
+const ISSUER = 'https://timebox.example.test';
+const verify = (token: string, at = server.clock.now()) => jwtVerify(token, jwks(), { issuer: ISSUER, audience: AUDIENCE, currentDate: at });
 
 /** A resource server's call, as a form post (RFC 7662 §2.1) with its API token. */
 async function introspectForm(token: string): Promise<{ status: number; body: any }> {
@@ -48,7 +50,7 @@ async function counts() {
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ env: { TIMEBOX_PUBLIC_URL: `${ISSUER}/` } });
   const added = await server.admin.post(`${T}/targets`, {
     name: 'deploy-api',
     kind: 'security-token',
@@ -90,7 +92,7 @@ describe('a grant issues a security token valid exactly for the grant', () => {
     const { payload, protectedHeader } = await verify(token);
     expect(protectedHeader).toMatchObject({ alg: 'EdDSA', typ: 'JWT' });
     expect(payload).toMatchObject({
-      iss: server.url,
+      iss: ISSUER,
       sub: email,
       aud: AUDIENCE,
       scope: 'deploy:write logs:read',
@@ -205,5 +207,24 @@ describe('bad input is a 400 that creates nothing', () => {
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(message);
     expect(await counts()).toEqual(before);
+  });
+});
+
+describe('the issuer without a public URL', () => {
+  it("is the installation's own name, the same after a restart on another port and for every replica", async () => {
+    const bare = await startTestServer();
+    try {
+      const added = await bare.admin.post(`${T}/targets`, { name: 'deploy-api', kind: 'security-token', config: { audience: AUDIENCE, scopes: ['logs:read'] } });
+      await bare.admin.post(`${T}/policies`, { name: 'tokens', targetId: added.body.target.id, requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 900 });
+      const dave = await addOperator(bare, `dave.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+      const grant = await dave.post(`${T}/requests`, { targetId: added.body.target.id, entitlements: ['logs:read'], durationSeconds: 900, reason: 'CHG-10 read the logs' });
+      const token = (await dave.post(`${T}/grants/${grant.body.id}/credential`)).body.token as string;
+      const installation = await bare.tb.store.db.selectFrom('settings').select('value').where('key', '=', 'installation_id').executeTakeFirstOrThrow();
+      // Not the address it listens on: that changes with a restart or between replicas.
+      const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { iss: string };
+      expect(payload.iss).toBe(`urn:timebox:${String(installation.value)}`);
+    } finally {
+      await bare.close();
+    }
   });
 });
