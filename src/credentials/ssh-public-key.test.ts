@@ -40,6 +40,15 @@ const sshString = (b: Buffer | string) => {
   return Buffer.concat([len, buf]);
 };
 
+/** The 3072-bit test key rebuilt with exponent `e` and its modulus changed by `n`. */
+function rsaLine(e: Buffer, n: (modulus: Buffer) => Buffer): string {
+  const blob = blobOf(keys.rsa3072!.pub);
+  let at = 4 + blob.readUInt32BE(0); // the type
+  at += 4 + blob.readUInt32BE(at); // the exponent
+  const modulus = blob.subarray(at + 4, at + 4 + blob.readUInt32BE(at));
+  return line('ssh-rsa', Buffer.concat([sshString('ssh-rsa'), sshString(e), sshString(n(modulus))]));
+}
+
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 /** The last character before '=' carries unused low bits; setting one decodes to the same bytes. */
 function nonCanonical(pub: string): string {
@@ -82,6 +91,10 @@ describe('parseSshPublicKey refuses, saying why', () => {
     ['an empty string', () => '  ', /empty/],
     ['missing key data', () => 'ssh-ed25519', /base64 key data is missing/],
     ['control characters', () => `${keys.ed25519!.pub}\u0007`, /control characters/],
+    // Keys that parse but protect nothing: a signature verifies without any secret.
+    ['an all-zero Ed25519 key', () => line('ssh-ed25519', Buffer.concat([sshString('ssh-ed25519'), sshString(Buffer.alloc(32))])), /protects nothing: it is a point of small order/],
+    ['an RSA key with e = 1', () => rsaLine(Buffer.from([1]), (n) => n), /protects nothing: its public exponent 1/],
+    ['an RSA key with an even modulus', () => rsaLine(Buffer.from([1, 0, 1]), (n) => Buffer.concat([n.subarray(0, -1), Buffer.from([n.at(-1)! & 0xfe])])), /its modulus is even/],
     [
       'an EC point not on the curve',
       () => {

@@ -4,6 +4,7 @@
  */
 import { createHash, createPublicKey } from 'node:crypto';
 import { AppError, badRequest } from '../core/errors.js';
+import { weakEd25519Key, weakRsaKey } from './weak-keys.js';
 import { SshReader, bitLength } from './ssh-wire.js';
 
 export interface SshPublicKey {
@@ -82,19 +83,23 @@ function checkBlob(type: string, blob: Buffer): number {
   switch (type) {
     case 'ssh-ed25519':
     case 'sk-ssh-ed25519@openssh.com': {
-      if (r.bytes().length !== 32) throw new Error('an Ed25519 key is 32 bytes');
+      const raw = r.bytes();
+      if (raw.length !== 32) throw new Error('an Ed25519 key is 32 bytes');
+      const weak = weakEd25519Key(raw);
+      if (weak) throw refuse(`this Ed25519 key protects nothing: ${weak}`);
       bits = 256;
       break;
     }
     case 'ssh-rsa': {
       const e = r.positiveMpint();
       const n = r.positiveMpint();
-      if (bitLength(e) < 2 || (e[e.length - 1]! & 1) === 0) throw new Error('invalid RSA exponent');
       bits = bitLength(n);
       if (bits < MIN_RSA_BITS) {
         throw refuse(`RSA keys must have at least ${MIN_RSA_BITS} bits, this one has ${bits}; generate an ssh-ed25519 key`);
       }
       if (bits > 16384) throw refuse('RSA keys over 16384 bits are not supported by OpenSSH');
+      const weak = weakRsaKey(n, e);
+      if (weak) throw refuse(`this RSA key protects nothing: ${weak}`);
       break;
     }
     default: {

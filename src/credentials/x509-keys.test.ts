@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
@@ -10,6 +10,15 @@ import { parseCsrPem, parsePublicKeyPem } from './x509-keys.js';
 const run = promisify(execFile);
 const spki = (key: ReturnType<typeof generateKeyPairSync>['publicKey']) => key.export({ format: 'pem', type: 'spki' }).toString();
 const csrs: Record<string, string> = {};
+const fromJwk = (key: JsonWebKey) => createPublicKey({ key, format: 'jwk' }).export({ format: 'pem', type: 'spki' }).toString();
+const rsaVariant = (change: (jwk: JsonWebKey) => JsonWebKey) =>
+  fromJwk(change(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' })));
+const evenModulus = (n: string) => {
+  const bytes = Buffer.from(n, 'base64url');
+  bytes[bytes.length - 1]! &= 0xfe;
+  return bytes.toString('base64url');
+};
+const edKey = (raw: Buffer) => fromJwk({ kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') });
 
 /** CSRs made by the openssl CLI, as a user would. */
 beforeAll(async () => {
@@ -39,6 +48,12 @@ describe('parsePublicKeyPem', () => {
     ['X25519 (not a signing key)', () => spki(generateKeyPairSync('x25519').publicKey), /X25519 keys are not supported/],
     ['a private key', () => generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), /PRIVATE key/],
     ['garbage', () => 'hello', /expected exactly one PEM block/],
+    // Keys that parse but protect nothing: a "signature" can be made without any secret.
+    ['RSA with e = 1', () => rsaVariant((jwk) => ({ ...jwk, e: 'AQ' })), /protects nothing: its public exponent 1 is not an odd number of at least 65537/],
+    ['RSA with an even exponent', () => rsaVariant((jwk) => ({ ...jwk, e: Buffer.from([1, 0, 2]).toString('base64url') })), /public exponent 65538/],
+    ['RSA with an even modulus', () => rsaVariant((jwk) => ({ ...jwk, n: evenModulus(jwk.n!) })), /its modulus is even/],
+    ['Ed25519 of small order (all zero)', () => edKey(Buffer.alloc(32)), /point of small order/],
+    ['Ed25519 identity with the sign bit set', () => edKey(Buffer.from(`01${'00'.repeat(30)}80`, 'hex')), /point of small order/],
     ['a broken PEM body', () => '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----', /does not contain a readable public key/],
   ])('refuses %s', (_name, pem, message) => {
     expect(() => parsePublicKeyPem(pem())).toThrow(message);

@@ -5,6 +5,7 @@
 import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { Pkcs10CertificateRequest } from '@peculiar/x509';
 import { badRequest } from '../core/errors.js';
+import { weakEd25519Key, weakRsaKey } from './weak-keys.js';
 import { x509Library } from './x509-library.js';
 
 export const MIN_X509_RSA_BITS = 2048;
@@ -27,6 +28,9 @@ export function checkKeyObject(key: KeyObject, what: string): CheckedKey {
       const bits = details.modulusLength ?? 0;
       if (bits < MIN_X509_RSA_BITS) throw badRequest(`${what}: RSA keys must have at least ${MIN_X509_RSA_BITS} bits, this one has ${bits}`);
       if (bits > 16384) throw badRequest(`${what}: RSA keys over 16384 bits are not supported`);
+      const jwk = key.export({ format: 'jwk' });
+      const weak = weakRsaKey(Buffer.from(jwk.n ?? '', 'base64url'), Buffer.from(jwk.e ?? '', 'base64url'));
+      if (weak) throw badRequest(`${what}: this RSA key protects nothing: ${weak}`);
       break;
     }
     case 'ec':
@@ -34,8 +38,11 @@ export function checkKeyObject(key: KeyObject, what: string): CheckedKey {
         throw badRequest(`${what}: EC curve ${details.namedCurve ?? 'unknown'} is not supported; use ${SUPPORTED}`);
       }
       break;
-    case 'ed25519':
+    case 'ed25519': {
+      const weak = weakEd25519Key(Buffer.from(key.export({ format: 'jwk' }).x ?? '', 'base64url'));
+      if (weak) throw badRequest(`${what}: this Ed25519 key protects nothing: ${weak}`);
       break;
+    }
     default:
       throw badRequest(`${what}: ${type.toUpperCase()} keys are not supported; use ${SUPPORTED}`);
   }
