@@ -198,6 +198,17 @@ export function isLoopbackHost(hostname: string): boolean {
   return parseAddress(host)?.range() === 'loopback';
 }
 
+/**
+ * localhost, or an address written literally outside the public internet: where plain http may
+ * be allowed (a name could resolve anywhere, so it never counts).
+ */
+export function isInternalHost(hostname: string): boolean {
+  const host = bare(hostname);
+  if (isLocalhostName(host)) return true;
+  const ip = parseAddress(host);
+  return ip !== null && ip.range() !== 'unicast';
+}
+
 /** localhost and *.localhost always mean this host (RFC 6761), whatever a resolver says. */
 export function isLocalhostName(host: string): boolean {
   const h = host.replace(/\.$/, '').toLowerCase();

@@ -4,16 +4,9 @@
  * policy (src/net/outbound-policy.ts) when the webhook is saved and again at every delivery, when
  * its name is resolved and the connection pinned to the address that was checked.
  */
-import { bare, isLocalhostName, isLoopbackHost, parseAddress, type OutboundPolicy } from '../net/outbound-policy.js';
+import { bare, isInternalHost, isLoopbackHost, type OutboundPolicy } from '../net/outbound-policy.js';
 
 export { isLoopbackHost };
-
-/** An address (or localhost) outside the public internet: where plain http may be allowed. */
-function isInternalHost(host: string): boolean {
-  if (isLocalhostName(host)) return true;
-  const ip = parseAddress(host);
-  return ip !== null && ip.range() !== 'unicast';
-}
 
 /** The URL's form, independent of where it leads: null when fine, else what is wrong. */
 export function webhookUrlSyntaxProblem(raw: string): string | null {

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { SettingsError } from '../core/errors.js';
-import type { OutboundPolicy } from '../net/outbound-policy.js';
+import { isInternalHost, type OutboundPolicy } from '../net/outbound-policy.js';
 import type { ServerConfig } from '../server/config.js';
 import { httpSink } from './http-sink.js';
 import type { SiemSink } from './siem-streamer.js';
@@ -35,6 +35,10 @@ export function parseHttpCollectorUrl(raw: string): URL | string {
     const url = new URL(raw);
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'must be an http(s):// URL';
     if (url.username || url.password) return 'must not carry credentials; use TIMEBOX_SIEM_HTTP_TOKEN';
+    // The token and every audit event would cross the network in clear.
+    if (url.protocol === 'http:' && !isInternalHost(url.hostname)) {
+      return 'must use https; plain http is allowed only to localhost or an internal address written as one (10.0.0.5, not a name)';
+    }
     return url;
   } catch {
     return 'must be a URL like https://collector.example.com/services/collector';

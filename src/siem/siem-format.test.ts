@@ -84,6 +84,11 @@ describe('settings', () => {
     expect(parseHttpCollectorUrl('https://c.example.com/services/collector')).toBeInstanceOf(URL);
     expect(parseHttpCollectorUrl('ftp://c.example.com')).toMatch(/http/);
     expect(parseHttpCollectorUrl('https://u:p@c.example.com')).toMatch(/TOKEN/);
+    // Plain http carries the token and the audit stream in clear: only inside.
+    expect(parseHttpCollectorUrl('http://127.0.0.1:8088/collector')).toBeInstanceOf(URL);
+    expect(parseHttpCollectorUrl('http://10.1.2.3/collector')).toBeInstanceOf(URL);
+    expect(parseHttpCollectorUrl('http://8.8.8.8/collector')).toMatch(/must use https/);
+    expect(parseHttpCollectorUrl('http://siem.example.com/collector')).toMatch(/must use https/);
   });
 });
 
