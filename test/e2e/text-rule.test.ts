@@ -93,6 +93,20 @@ describe('names and reasons', () => {
       expect(res.status).toBe(400);
       expect(res.body.error.message).toMatch(/^Name must not contain invisible formatting characters/);
     }
+    // Names that look blank: letters drawn as nothing, variation selectors, accents alone.
+    for (const [blank, message] of [
+      ['\u3164', /^Name must not contain invisible formatting characters/],
+      ['\ufe0f\ufe0f\ufe0f', /^Name must not contain invisible formatting characters/],
+      ['\u0301\u0302', /^Name must contain a letter, digit or sign a person can see/],
+    ] as const) {
+      const res = await server.admin.post('/api/v1/tokens', { name: blank });
+      expect(res.status, JSON.stringify(blank)).toBe(400);
+      expect(res.body.error.message).toMatch(message);
+    }
+    // The invitation's display name, chosen by whoever holds the link: the same rule.
+    const accepted = await server.admin.post('/api/v1/invitations/accept', { token: 'x'.repeat(43), password: 'Long-enough-pass-1', displayName: 'Ann\u200bLee' });
+    expect(accepted.status).toBe(400);
+    expect(accepted.body.error.details.issues[0].path).toBe('body.displayName');
     const ok = await server.admin.post('/api/v1/tokens', { name: '  Zoë – ключ 🔑  ' });
     expect(ok.status).toBe(201);
     expect(ok.body.name).toBe('Zoë – ключ 🔑');
