@@ -31,6 +31,9 @@ function isJson(text: string): boolean {
 export function strictJsonBodies(app: FastifyInstance, onText?: (request: FastifyRequest, text: string) => void): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   if (app.hasContentTypeParser('application/json')) app.removeContentTypeParser('application/json');
+  // No route takes plain text: such a body is the wrong type of request (415, as a form is), not
+  // a JSON object that happens to be text.
+  if (app.hasContentTypeParser('text/plain')) app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
     // The bytes are read as they came: a compressed body would be judged as broken text.
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();

@@ -59,6 +59,14 @@ describe('errors a client sees', () => {
     expect(res.json()).toEqual({ error: { code: 'bad_request', message: 'request body is not valid JSON' } });
   });
 
+  it('a plain-text body is a 415, as a form is: the API takes JSON', async () => {
+    for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/x-www-form-urlencoded']) {
+      const res = await t.request({ method: 'POST', url: '/api/v1/auth/login', headers: { 'content-type': type }, payload: 'email=a@b.c' });
+      expect(res.statusCode, type).toBe(415);
+      expect(res.json().error.message).toMatch(/send application\/json/);
+    }
+  });
+
   it('a compressed body is a 415 that says so, not broken text', async () => {
     const res = await t.request({
       method: 'POST',
