@@ -131,7 +131,8 @@ export function createOffboarding(deps: OffboardingDeps) {
           'this person also belongs to other tenants, and their sign-ins, tokens and SSH keys are theirs in all of them: disable them here to end their access here at once, or ask a platform administrator, who can end their sign-ins everywhere',
         );
       }
-      return endSessionsIn(tx, operatorId, tenantId, actor, reason, everywhere);
+      // Refused above whenever it would reach into another tenant: from here, everything of theirs ends.
+      return endSessionsIn(tx, operatorId, tenantId, actor, reason, true);
     });
   }
 

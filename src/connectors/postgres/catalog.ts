@@ -11,7 +11,10 @@ export interface RoleInfo {
   comment: string | null;
   /** VALID UNTIL; null when there is none (or it is 'infinity'): the password never expires. */
   validUntil: Date | null;
-  /** Carries a built-in role that reaches the host's operating system (HOST_ACCESS_ROLES). */
+  /**
+   * Carries a built-in role that reaches the host's operating system (HOST_ACCESS_ROLES); read
+   * only when asked for (`findRoles(…, { hostAccess: true })`), false otherwise.
+   */
   hostAccess: boolean;
 }
 
@@ -31,13 +34,14 @@ export const isTimeboxRole = (role: RoleInfo) => role.comment?.startsWith(JIT_MA
 export const roleOwnership = (role: RoleInfo | null, owner: AccountOwner): AccountStatus =>
   role ? ownershipOf(JIT_MARKER, role.comment, owner) : { status: 'free' };
 
-export async function findRoles(c: pg.ClientBase, names: string[]): Promise<Map<string, RoleInfo>> {
+/** `hostAccess`: also whether each carries HOST_ACCESS_ROLES (only a grant's entitlements need it). */
+export async function findRoles(c: pg.ClientBase, names: string[], opts: { hostAccess?: boolean } = {}): Promise<Map<string, RoleInfo>> {
   const { rows } = await c.query<{ name: string; can_login: boolean; comment: string | null; valid_until: Date | null; host_access: boolean }>(
     `SELECT rolname::text AS name, rolcanlogin AS can_login, shobj_description(oid, 'pg_authid') AS comment,
             CASE WHEN isfinite(rolvaliduntil) THEN rolvaliduntil END AS valid_until,
-            ${carriesHostAccess('oid', '$2')} AS host_access
+            ${opts.hostAccess ? carriesHostAccess('oid', '$2') : 'false'} AS host_access
        FROM pg_roles WHERE rolname::text = ANY($1::text[])`,
-    [names, HOST_ACCESS_ROLES],
+    opts.hostAccess ? [names, HOST_ACCESS_ROLES] : [names],
   );
   return new Map(
     rows.map((r) => [r.name, { name: r.name, canLogin: r.can_login, comment: r.comment, validUntil: r.valid_until, hostAccess: r.host_access }]),

@@ -87,7 +87,7 @@ export async function grantRole(pool: pg.Pool, spec: GrantSpec): Promise<Postgre
     if (existing) assertOurs(existing, username, spec.account.owner);
 
     // Everything is checked before anything is created: a refused grant leaves no trace.
-    const found = await findRoles(c, entitlements);
+    const found = await findRoles(c, entitlements, { hostAccess: true });
     const missing = entitlements.filter((e) => !found.has(e));
     if (missing.length > 0) {
       throw refused('entitlement_missing', `entitlement role(s) ${missing.map((m) => `"${m}"`).join(', ')} do not exist on the server`);
