@@ -90,11 +90,25 @@ export function recordingKeyOf(deps: Pick<SessionsDeps, 'secrets'>, row: Pick<Ga
   return Buffer.from(deps.secrets.decrypt(row.recording_key_enc, keyContext(row.id)), 'base64');
 }
 
+type SessionEnd = { reason: EndReason; sha256: string; bytes: number; complete: boolean; detail?: string };
+
+/**
+ * A host that closed the connection because the grant ended (the agent removed the account,
+ * often before the watch's next poll) closed it for the grant: the session is recorded as ended
+ * or revoked, as the watch would have, so the reason an auditor reads does not depend on which
+ * side was quicker.
+ */
+export function hostClosedWhy(end: SessionEnd, grant: { state: string; expires_at: Date | null } | undefined, now: Date): SessionEnd {
+  if (!grant || grant.state === 'active') return end;
+  const ended = !grant.expires_at || grant.expires_at.getTime() <= now.getTime();
+  return { ...end, reason: ended ? 'grant_ended' : 'grant_revoked', detail: end.detail ?? 'the host closed the connection first' };
+}
+
 /** Closes a live session once (a second close changes nothing and writes no event). */
 export async function closeSessionRow(
   deps: SessionsDeps,
   id: string,
-  end: { reason: EndReason; sha256: string; bytes: number; complete: boolean; detail?: string },
+  end: SessionEnd,
 ): Promise<boolean> {
   const now = deps.clock.now();
   return gatewayDb(deps.db)
@@ -102,6 +116,10 @@ export async function closeSessionRow(
     .execute(async (tx) => {
       const row = await tx.selectFrom('gateway_sessions').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
       if (!row || row.ended_at) return false;
+      if (end.reason === 'host_closed') {
+        const grant = await tx.selectFrom('grants').select(['state', 'expires_at']).where('id', '=', row.grant_id).executeTakeFirst();
+        end = hostClosedWhy(end, grant, now);
+      }
       await tx
         .updateTable('gateway_sessions')
         .set({ ended_at: now, end_reason: end.reason, recording_sha256: end.sha256, recording_bytes: end.bytes })
