@@ -49,6 +49,8 @@ export function serverEnv(extra: Record<string, string>): Record<string, string>
     // Benchmark targets (PostgreSQL, the AD DC) run on this host.
     TIMEBOX_OUTBOUND_ALLOW: 'loopback',
     ...extra,
+    // For experiments: BENCH_SERVER_ENV='{"TIMEBOX_AUDIT_SEAL_MS":"60000"}' (what a setting costs).
+    ...(process.env.BENCH_SERVER_ENV ? (JSON.parse(process.env.BENCH_SERVER_ENV) as Record<string, string>) : {}),
   };
 }
 

@@ -101,14 +101,15 @@ export function createRevokeBatchJob(deps: AppDeps) {
  * about to hold) its entitlements past `now`: what a revocation must keep.
  */
 async function loadGrantsAndHolders(deps: AppDeps, ids: string[], now: Date): Promise<{ grants: Map<string, GrantRow>; holders: GrantRow[] }> {
-  // A union, not an OR: each half keeps its index (the primary key; the live grants by account).
+  // A union, not an OR: each half keeps its index (the primary key; the live grants by account,
+  // a partial index whose states must be literals here: src/store/store-dialect.ts).
   const { rows } = await sql<GrantRow>`
     WITH batch AS (SELECT * FROM grants WHERE id IN (${sql.join(ids)}))
     SELECT * FROM batch
     UNION ALL
     SELECT g.* FROM grants g
     WHERE g.jit_account_id IN (SELECT jit_account_id FROM batch) AND g.id NOT IN (SELECT id FROM batch)
-      AND g.state IN (${sql.join(holdingStates)}) AND (g.expires_at IS NULL OR g.expires_at > ${now})`.execute(deps.db);
+      AND g.state IN (${sql.join(holdingStates.map((s) => sql.lit(s)))}) AND (g.expires_at IS NULL OR g.expires_at > ${now})`.execute(deps.db);
   const wanted = new Set(ids);
   const holds = (g: GrantRow) => (holdingStates as readonly string[]).includes(g.state) && (g.expires_at === null || g.expires_at > now);
   return { grants: new Map(rows.filter((g) => wanted.has(g.id)).map((g) => [g.id, g])), holders: rows.filter(holds) };

@@ -133,7 +133,9 @@ function claimCtes(opts: { workerId: string; now: Date }, which: RawBuilder<unkn
     claimed AS (
       UPDATE scheduled_work SET locked_by = ${opts.workerId} || ':' || id::text, locked_until = ${leaseUntil},
              attempts = attempts + 1
-      WHERE id IN (${which})
+      -- = ANY(ARRAY(...)), not IN (...): a generic plan guesses the LIMIT inside at a tenth of the
+      -- table and would join by reading all of it; an array is looked up by primary key.
+      WHERE id = ANY(ARRAY(${which}))
       RETURNING id, kind, grant_id, due_at, attempts, locked_by
     ), free AS (
       SELECT j.id AS account_id, c.id AS work_id, c.locked_by || ':' || c.attempts::text AS token

@@ -4,7 +4,8 @@
  * PGlite is a single connection, and pg.Pool with one client queues concurrent work instead
  * of interleaving it inside another request's transaction.
  */
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely } from 'kysely';
+import { StoreDialect } from './store-dialect.js';
 import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrator.js';
@@ -53,7 +54,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
     const size = opts.poolSize ?? 10;
     const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: size, min: size, Client: PreparedStatementClient });
     reportLostConnections(pool, opts.onConnectionLost);
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new StoreDialect({ pool }) });
     await migrateToLatest(db);
     const warming = openAll(pool, size);
     // From here on, a connection that cannot be opened is a moment's outage (503), not a bug;
@@ -82,7 +83,7 @@ export async function openStore(opts: StoreOptions): Promise<Store> {
   // Unnamed statements here: PGlite's node-postgres bridge loses its place after an error in a
   // named statement (the next query gets another's answer), and its parsing is in-process anyway.
   const pool = new pg.Pool({ ...createPgConfig(pglite), max: 1 } as pg.PoolConfig);
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: yieldingBeforeEachUse(pool) }) });
+  const db = new Kysely<Database>({ dialect: new StoreDialect({ pool: yieldingBeforeEachUse(pool) }) });
   await migrateToLatest(db);
   return {
     db,
