@@ -280,10 +280,22 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
   }
 
   async function allHeads(): Promise<Map<string, ChainHead>> {
+    // Chain by chain through the (chain, position) index, each next chain the least one above the
+    // last: a DISTINCT ON over the log would read every event the log holds, at each start.
     const { rows } = await sql<{ k: string; position: string; hash: string }>`
-      SELECT DISTINCT ON (${chainExpr}) ${chainExpr}::text AS k, chain_pos::text AS position, hash
-      FROM audit_events WHERE chain_pos IS NOT NULL
-      ORDER BY ${chainExpr}, chain_pos DESC`.execute(deps.db);
+      WITH RECURSIVE chains(k) AS (
+        (SELECT ${chainExpr} FROM audit_events WHERE chain_pos IS NOT NULL ORDER BY 1 LIMIT 1)
+        UNION ALL
+        SELECT (SELECT ${chainExpr} FROM audit_events WHERE chain_pos IS NOT NULL AND ${chainExpr} > c.k ORDER BY 1 LIMIT 1)
+        FROM chains c WHERE c.k IS NOT NULL
+      )
+      SELECT c.k::text AS k, h.chain_pos::text AS position, h.hash
+      FROM chains c
+      CROSS JOIN LATERAL (
+        SELECT chain_pos, hash FROM audit_events
+        WHERE ${chainExpr} = c.k AND chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1
+      ) h
+      WHERE c.k IS NOT NULL`.execute(deps.db);
     return new Map(rows.map((r) => [fromSqlChain(r.k), { position: r.position, hash: r.hash }]));
   }
 
