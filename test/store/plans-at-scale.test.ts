@@ -28,6 +28,7 @@ import { startTimebox, type Timebox } from '../../src/server/start.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 
 const SEEDED = 20_000;
+const METRICS_TOKEN = randomBytes(16).toString('hex');
 const LIFECYCLES = 12;
 /** Tables that grow with use: a scan of any of them costs in proportion to the store's age. */
 const BIG = ['grants', 'jit_accounts', 'access_requests', 'scheduled_work', 'operators', 'audit_events', 'memberships'];
@@ -75,6 +76,7 @@ beforeAll(async () => {
     TIMEBOX_ENABLE_FAKE_CONNECTOR: 'true',
     TIMEBOX_MASTER_KEY: randomBytes(32).toString('base64'),
     TIMEBOX_OUTBOUND_ALLOW: 'loopback',
+    TIMEBOX_METRICS_TOKEN: METRICS_TOKEN,
   };
   tb = await startTimebox({ env });
   tenant = await setupTenant(tb.url, tb.bootstrap, { maxDurationSeconds: 3600 });
@@ -83,12 +85,22 @@ beforeAll(async () => {
   await seedOperators(tb.store.db, { ...tenant, tag: 'new' }, 1, LIFECYCLES);
   people = await seededOperators(tb.store.db, { ...tenant, tag: 'new' }, LIFECYCLES);
   await seedActiveGrants(tb.store.db, { ...tenant, tag: 'old', count: SEEDED, expiresFrom: new Date(Date.now() + 86_400_000), spanMs: 3_600_000, durationSeconds: 3600 });
+  // History: most grants a store holds have ended.
+  await seedActiveGrants(tb.store.db, { ...tenant, tag: 'past', count: 2 * SEEDED, expiresFrom: new Date(Date.now() + 86_400_000), spanMs: 3_600_000, durationSeconds: 3600 });
+  await sql`
+    WITH ended AS (
+      UPDATE grants g SET state = 'revoked', end_reason = 'expired', revoked_at = now()
+      FROM jit_accounts j WHERE j.id = g.jit_account_id AND j.username LIKE 'bpast\_%'
+      RETURNING g.id
+    )
+    DELETE FROM scheduled_work WHERE grant_id IN (SELECT id FROM ended)`.execute(tb.store.db);
   await sql`
     INSERT INTO audit_events (id, at, tenant_id, actor_type, action, subject_type, subject_id)
     SELECT gen_random_uuid(), now(), ${tenant.tenantId}::uuid, 'system', 'bench.seeded', 'grant', i::text
     FROM generate_series(1, ${SEEDED}::int) AS i`.execute(tb.store.db);
   while ((await tb.audit.sealer.sealNow()).sealed > 0);
-  await sql`ANALYZE`.execute(tb.store.db);
+  // As autovacuum leaves a store: statistics, and the visibility map index-only scans need.
+  await sql`VACUUM ANALYZE`.execute(tb.store.db);
 }, 180_000);
 
 afterAll(async () => {
@@ -144,6 +156,8 @@ it('a restart, and the pages people open every day, read no big table whole', as
       [adminToken, '/api/v1/me'],
       [requesterToken, `${T}/grants?limit=20`],
       [requesterToken, `${T}/grants?state=active&limit=20`],
+      // A scrape every 15 s: grants by state, overdue revocations.
+      [METRICS_TOKEN, '/metrics'],
     ];
     for (const [token, page] of pages) {
       const res = await fetch(new URL(page, server.url), { headers: { authorization: `Bearer ${token}` } });
