@@ -21,10 +21,9 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { sql } from 'kysely';
-import { requestAccess } from '../src/app/request-access.js';
 import { startTimebox } from '../src/server/start.js';
 import { startPostgres } from '../test/harness/postgres.js';
-import { ENTITLEMENT, seedOperators, seededOperators } from './seed.js';
+import { requestActivated, seedOperators, seededOperators } from './seed.js';
 import { benchLogger, say, serverEnv, setupTenant } from './setup.js';
 import { clusterCpuMs, postmasterPid } from './process-cpu.js';
 
@@ -112,13 +111,7 @@ async function main() {
       const worker = async () => {
         for (let i = next++; i < people.length; i = next++) {
           const who = people[i]!;
-          const grant = await requestAccess(tb.deps, { type: 'operator', id: who.operatorId }, t.tenantId, who, {
-            targetId: t.targetId,
-            entitlements: [ENTITLEMENT],
-            durationSeconds: 1,
-            reason: 'counting statements',
-          });
-          if (grant.state === 'activating') await tb.scheduler.runNow(grant.id, 'activate');
+          await requestActivated(tb, t, who, { durationSeconds: 1, reason: 'counting statements' });
         }
       };
       await Promise.all(Array.from({ length: concurrency }, worker));

@@ -13,9 +13,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
-import { requestAccess } from '../src/app/request-access.js';
 import { startTimebox } from '../src/server/start.js';
-import { ENTITLEMENT, seedOperators, seededOperators } from './seed.js';
+import { requestActivated, seedOperators, seededOperators } from './seed.js';
 import { benchLogger, say, serverEnv, setupTenant } from './setup.js';
 import { clusterCpuMs, reapedChildrenCpuMs } from './process-cpu.js';
 
@@ -68,14 +67,7 @@ export async function measureLifecycles(o: { databaseUrl: string; postmaster: nu
       for (let i = next++; i < people.length; i = next++) {
         const who = people[i]!;
         try {
-          const grant = await requestAccess(tb.deps, { type: 'operator', id: who.operatorId }, t.tenantId, who, {
-            targetId: t.targetId,
-            entitlements: [ENTITLEMENT],
-            durationSeconds,
-            reason: 'benchmark lifecycle',
-          });
-          // As POST /requests does: activate inline so the caller sees the outcome.
-          if (grant.state === 'activating') await tb.scheduler.runNow(grant.id, 'activate');
+          await requestActivated(tb, t, who, { durationSeconds, reason: 'benchmark lifecycle' });
         } catch (err) {
           if (requestErrors++ === 0) say(`lifecycle request failed: ${err instanceof Error ? err.message : String(err)}`);
         }

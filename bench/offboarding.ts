@@ -7,10 +7,9 @@
  */
 import { sql } from 'kysely';
 import { createOffboarding } from '../src/app/offboarding.js';
-import { requestAccess } from '../src/app/request-access.js';
 import { createTokens } from '../src/auth/tokens.js';
 import { startTimebox } from '../src/server/start.js';
-import { ENTITLEMENT, seedOperators, seededOperators } from './seed.js';
+import { requestActivated, seedOperators, seededOperators } from './seed.js';
 import { benchLogger, say, serverEnv, setupTenant } from './setup.js';
 
 export interface OffboardingResult {
@@ -35,13 +34,7 @@ export async function measureOffboarding(o: { databaseUrl: string; grants: numbe
     for (const who of people) {
       const ids: string[] = [];
       for (let i = 0; i < o.grants; i++) {
-        const g = await requestAccess(tb.deps, { type: 'operator', id: who.operatorId }, t.tenantId, who, {
-          targetId: t.targetId,
-          entitlements: [ENTITLEMENT],
-          durationSeconds: 3600,
-          reason: 'benchmark offboarding',
-        });
-        if (g.state === 'activating') await tb.scheduler.runNow(g.id, 'activate');
+        const g = await requestActivated(tb, t, who, { durationSeconds: 3600, reason: 'benchmark offboarding' });
         ids.push(g.id);
       }
       const started = Date.now();

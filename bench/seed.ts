@@ -13,6 +13,8 @@
  * reading anything back, and the statements stay independent of each other.
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { requestAccess } from '../src/app/request-access.js';
+import type { Timebox } from '../src/server/start.js';
 import type { Database } from '../src/store/schema.js';
 
 export interface SeedScope {
@@ -98,4 +100,24 @@ export async function seedActiveGrants(db: Kysely<Database>, spec: GrantSeed): P
     });
     spec.onProgress?.(hi);
   }
+}
+
+/**
+ * One of the seeded people asks for the tenant's fake target and, as `POST /requests` does, the
+ * grant is activated inline: the grant as its caller sees it.
+ */
+export async function requestActivated(
+  tb: Pick<Timebox, 'deps' | 'scheduler'>,
+  scope: Pick<SeedScope, 'tenantId' | 'targetId'>,
+  who: Awaited<ReturnType<typeof seededOperators>>[number],
+  ask: { durationSeconds: number; reason: string },
+) {
+  const grant = await requestAccess(tb.deps, { type: 'operator', id: who.operatorId }, scope.tenantId, who, {
+    targetId: scope.targetId,
+    entitlements: [ENTITLEMENT],
+    durationSeconds: ask.durationSeconds,
+    reason: ask.reason,
+  });
+  if (grant.state === 'activating') await tb.scheduler.runNow(grant.id, 'activate');
+  return grant;
 }

@@ -21,9 +21,8 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { ENTITLEMENT, seedActiveGrants, seedOperators, seededOperators } from '../../bench/seed.js';
+import { requestActivated, seedActiveGrants, seedOperators, seededOperators } from '../../bench/seed.js';
 import { call, join, setupTenant, type BenchTenant } from '../../bench/setup.js';
-import { requestAccess } from '../../src/app/request-access.js';
 import { startTimebox, type Timebox } from '../../src/server/start.js';
 import { createTestDatabase, type TestDatabase } from '../harness/pg-database.js';
 
@@ -114,13 +113,7 @@ it(`request, activation, expiry and revocation read no big table whole, with ${S
   const before = await rowsScanned();
   const ids: string[] = [];
   for (const who of people) {
-    const grant = await requestAccess(server.deps, { type: 'operator', id: who.operatorId }, tenant.tenantId, who, {
-      targetId: tenant.targetId,
-      entitlements: [ENTITLEMENT],
-      durationSeconds: 1,
-      reason: 'plans at scale',
-    });
-    if (grant.state === 'activating') await server.scheduler.runNow(grant.id, 'activate');
+    const grant = await requestActivated(server, tenant, who, { durationSeconds: 1, reason: 'plans at scale' });
     ids.push(grant.id);
     lifecycleGrants.push(grant.id);
   }
