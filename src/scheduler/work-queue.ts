@@ -280,9 +280,13 @@ export function finishTogetherWrites(
   const ends = done.flatMap((d) => d.unschedule.map((kind) => ({ grantId: d.item.grantId, kind })));
   const leased = done.flatMap((d) => (d.item.accountLease ? [{ lease: d.item.accountLease, account: d.account }] : []));
   return [
+    // Each arm leads with an = ANY its index answers (the primary key; grant and kind), so the
+    // two are a bitmap OR of index lookups: an OR of the pair lists alone reads the whole queue.
     sql`DELETE FROM scheduled_work s
-      WHERE (s.id, s.locked_by) IN (SELECT * FROM unnest(${done.map((d) => d.item.id)}::bigint[], ${done.map((d) => d.item.lockToken)}::text[]))
-         OR (s.grant_id, s.kind) IN (SELECT * FROM unnest(${ends.map((e) => e.grantId)}::uuid[], ${ends.map((e) => e.kind)}::text[]))`,
+      WHERE (s.id = ANY(${done.map((d) => d.item.id)}::bigint[])
+             AND (s.id, s.locked_by) IN (SELECT * FROM unnest(${done.map((d) => d.item.id)}::bigint[], ${done.map((d) => d.item.lockToken)}::text[])))
+         OR (s.grant_id = ANY(${ends.map((e) => e.grantId)}::uuid[])
+             AND (s.grant_id, s.kind) IN (SELECT * FROM unnest(${ends.map((e) => e.grantId)}::uuid[], ${ends.map((e) => e.kind)}::text[])))`,
     sql`UPDATE jit_accounts j SET
       status = COALESCE(a.status, j.status),
       updated_at = COALESCE(a.at, j.updated_at),
