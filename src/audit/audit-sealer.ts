@@ -43,6 +43,11 @@ export interface AuditSealerDeps {
   checkpointEvery?: number;
   /** ...or this long after the first event sealed since the last one. */
   checkpointMs?: number;
+  /**
+   * How often every chain is checked against what was signed, moved or not: a history rewritten
+   * in a tenant that is quiet is found without waiting for its next event.
+   */
+  recheckMs?: number;
 }
 
 export interface SealStats {
@@ -72,6 +77,8 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
   const pollMs = deps.pollMs ?? 250;
   const checkpointEvery = deps.checkpointEvery ?? 1000;
   const checkpointMs = deps.checkpointMs ?? 60_000;
+  const recheckMs = deps.recheckMs ?? 600_000;
+  let lastRecheck = Date.now();
   const lease = runLease(deps, 'audit.sealer', { onePerProcess: true });
   const lags: number[] = [];
   const totals = { sealed: 0, checkpoints: 0 };
@@ -159,16 +166,21 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
     if (lags.length > 1024) lags.shift();
   }
 
-  /** Signs the heads of chains that moved since their last checkpoint; witnesses first, then the database. */
-  async function checkpoint(): Promise<number> {
+  /**
+   * Signs the heads of chains that moved since their last checkpoint; witnesses first, then the
+   * database. With `everyChain`, every chain is checked against what was signed, moved or not.
+   */
+  async function checkpoint(everyChain = false): Promise<number> {
     logId ??= await readLogId(deps.db);
     if (dirty === null) await rememberWitnessed(logId);
     const heads =
-      dirty === null
+      dirty === null || everyChain
         ? await allHeads()
         : dirty.size === 0
           ? new Map<string, ChainHead>()
           : await readHeads(deps.db, [...dirty]);
+    // A chain signed before that has no sealed event left: every event of it was deleted.
+    if (dirty === null || everyChain) for (const chain of lastSigned.keys()) if (!heads.has(chain)) heads.set(chain, { position: '0', hash: '' });
     if (heads.size === 0) {
       dirty = new Set();
       return 0;
@@ -312,12 +324,15 @@ export function createAuditSealer(deps: AuditSealerDeps): AuditSealer {
       sinceCheckpoint += sealed;
       firstUncheckpointedAt ??= Date.now();
     }
+    const recheck = Date.now() - lastRecheck >= recheckMs;
+    if (recheck) lastRecheck = Date.now();
     const due =
       forceCheckpoint ||
       dirty === null ||
+      recheck ||
       sinceCheckpoint >= checkpointEvery ||
       (firstUncheckpointedAt !== null && Date.now() - firstUncheckpointedAt >= checkpointMs);
-    const checkpoints = due ? await checkpoint() : 0;
+    const checkpoints = due ? await checkpoint(recheck) : 0;
     return { sealed, checkpoints };
   }
 

@@ -72,6 +72,8 @@ const envSchema = z.object({
   TIMEBOX_AUDIT_CHECKPOINT_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   /** ...or this long after the first event sealed since the last checkpoint. */
   TIMEBOX_AUDIT_CHECKPOINT_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+  /** How often every chain, moved or not, is checked against what was signed (tampering found in a quiet tenant). */
+  TIMEBOX_AUDIT_RECHECK_MS: z.coerce.number().int().min(1000).max(86_400_000).default(600_000),
   /** SIEM: sealed audit events to syslog over TLS, tls://host:port (docs/siem.md). */
   TIMEBOX_SIEM_SYSLOG: z.string().min(1).optional().superRefine((v, ctx) => {
     const r = v === undefined ? null : parseSyslogUrl(v);

@@ -250,6 +250,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     pollMs: config.TIMEBOX_AUDIT_SEAL_MS,
     checkpointEvery: config.TIMEBOX_AUDIT_CHECKPOINT_EVENTS,
     checkpointMs: config.TIMEBOX_AUDIT_CHECKPOINT_MS,
+    recheckMs: config.TIMEBOX_AUDIT_RECHECK_MS,
   });
   // Gateway recordings past their tenant's retention: one sweeper per deployment (a lease).
   const recordings = localRecordingStore(gatewayConfig.recordingsDir);

@@ -53,6 +53,42 @@ async function exportOf(baseUrl: string, token: string, tenant: string, file: st
   return file;
 }
 
+/** What a person with DBA rights can do: switch the guards off, change rows, switch them on. */
+async function asDbaOn(dba: pg.Client, statements: (c: pg.Client) => Promise<void>) {
+  await dba.query('BEGIN');
+  await dba.query('ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update');
+  await dba.query('ALTER TABLE audit_checkpoints DISABLE TRIGGER audit_checkpoints_no_update');
+  await statements(dba);
+  await dba.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update');
+  await dba.query('ALTER TABLE audit_checkpoints ENABLE TRIGGER audit_checkpoints_no_update');
+  await dba.query('COMMIT');
+}
+
+/** Rewrites the reason of `position` and recomputes every later hash with the published recipe. */
+async function rewriteFrom(c: pg.Client, rows: Array<Record<string, any>>, position: number) {
+  let prev = rows[position - 2]!.hash as string;
+  for (const row of rows.slice(position - 1)) {
+    const content = { ...row, at: (row.at as Date).toISOString(), position: String(row.chain_pos) } as Parameters<typeof hashRecord>[1];
+    if (row.chain_pos === String(position)) content.reason = 'nothing to see here';
+    const hash = hashRecord(prev, content);
+    await c.query('UPDATE audit_events SET reason = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [content.reason, prev, hash, row.seq]);
+    prev = hash;
+  }
+}
+
+async function addFakeTargets(server: TestServer, tenant: string, n: number) {
+  for (let i = 0; i < n; i++) {
+    const res = await server.admin.post(`/api/v1/tenants/${tenant}/targets`, {
+      name: `t-${randomUUID().slice(0, 8)}`,
+      kind: 'fake',
+      config: { instance: `audit-${randomUUID()}`, entitlements: ['readers'] },
+    });
+    expect(res.status).toBe(201);
+  }
+}
+
+const TAMPER_ALERT = /audit log no longer matches the checkpoint signed at position \d+/;
+
 describe('signed checkpoints against a database administrator', () => {
   let database: TestDatabase;
   let server: TestServer;
@@ -61,30 +97,12 @@ describe('signed checkpoints against a database administrator', () => {
   let token: string;
   const tenants: Record<string, string> = {};
 
-  /** What a person with DBA rights can do: switch the guards off, change rows, switch them on. */
-  async function asDba(statements: (c: pg.Client) => Promise<void>) {
-    await dba.query('BEGIN');
-    await dba.query('ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update');
-    await dba.query('ALTER TABLE audit_checkpoints DISABLE TRIGGER audit_checkpoints_no_update');
-    await statements(dba);
-    await dba.query('ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update');
-    await dba.query('ALTER TABLE audit_checkpoints ENABLE TRIGGER audit_checkpoints_no_update');
-    await dba.query('COMMIT');
-  }
+  const asDba = (statements: (c: pg.Client) => Promise<void>) => asDbaOn(dba, statements);
 
   const chainRows = async (tenantId: string) =>
     (await dba.query(`SELECT * FROM audit_events WHERE tenant_id = $1 AND chain_pos IS NOT NULL ORDER BY chain_pos`, [tenantId])).rows;
 
-  async function addTargets(tenant: string, n: number) {
-    for (let i = 0; i < n; i++) {
-      const res = await server.admin.post(`/api/v1/tenants/${tenant}/targets`, {
-        name: `t-${randomUUID().slice(0, 8)}`,
-        kind: 'fake',
-        config: { instance: `audit-${randomUUID()}`, entitlements: ['readers'] },
-      });
-      expect(res.status).toBe(201);
-    }
-  }
+  const addTargets = (tenant: string, n: number) => addFakeTargets(server, tenant, n);
 
   const platformVerify = async () => (await server.admin.post('/api/v1/audit/verify')).body;
 
@@ -145,14 +163,7 @@ describe('signed checkpoints against a database administrator', () => {
     // Rewrite position 3 and recompute every later hash with the published recipe, then remove
     // the database's copies of the checkpoints as well.
     await asDba(async (c) => {
-      let prev = rows[1]!.hash as string;
-      for (const row of rows.slice(2)) {
-        const content = { ...row, at: (row.at as Date).toISOString(), position: String(row.chain_pos) };
-        if (row.chain_pos === '3') content.reason = 'nothing to see here';
-        const hash = hashRecord(prev, content);
-        await c.query('UPDATE audit_events SET reason = $1, prev_hash = $2, hash = $3 WHERE seq = $4', [content.reason, prev, hash, row.seq]);
-        prev = hash;
-      }
+      await rewriteFrom(c, rows, 3);
       await c.query('DELETE FROM audit_checkpoints');
     });
 
@@ -175,11 +186,10 @@ describe('signed checkpoints against a database administrator', () => {
     // anywhere in the cluster (other test files' transactions can hold that back for a while).
     const before = (await readFile(witnessFile(), 'utf8')).split('\n').length;
     await addTargets('alpha', 1);
-    const tamper = /audit log no longer matches the checkpoint signed at position \d+/;
     await until('the tamper alert', async () => {
       await server.tb.audit.sealer.sealNow({ checkpoint: true });
       const alerts = (await server.admin.get('/api/v1/tenants/alpha/alerts')).body.items as Array<{ severity: string; message: string }>;
-      return alerts.some((a) => a.severity === 'critical' && tamper.test(a.message));
+      return alerts.some((a) => a.severity === 'critical' && TAMPER_ALERT.test(a.message));
     });
     const added = (await readFile(witnessFile(), 'utf8')).split('\n').slice(before - 1).filter(Boolean).map((l) => JSON.parse(l));
     expect(added.filter((c: { tenant_id: string }) => c.tenant_id === tenants.alpha)).toEqual([]);
@@ -276,6 +286,58 @@ describe('signed checkpoints against a database administrator', () => {
       problem: expect.stringMatching(/holds checkpoints of this chain signed by a trusted key for audit log [0-9a-f-]{36}, but the database names its log [0-9a-f-]{36}: the log id was changed or the database replaced/),
     });
     expect((await platformVerify()).ok).toBe(false);
+  });
+});
+
+describe('a quiet tenant, checked again without a new event', () => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let dba: pg.Client;
+  const ids: Record<string, string> = {};
+  const openAlerts = async (tenant: string) =>
+    ((await server.admin.get(`/api/v1/tenants/${tenant}/alerts`)).body.items as Array<{ severity: string; message: string }>).filter(
+      (a) => a.severity === 'critical' && TAMPER_ALERT.test(a.message),
+    );
+  const sealedRows = async (tenant: string) =>
+    (await dba.query(`SELECT * FROM audit_events WHERE tenant_id = $1 AND chain_pos IS NOT NULL ORDER BY chain_pos`, [ids[tenant]])).rows;
+
+  beforeAll(async () => {
+    database = await createTestDatabase(inject('pgAdminUrl'));
+    // Every chain checked each second (default: 10 minutes).
+    server = await startTestServer({ databaseUrl: database.url, env: { TIMEBOX_ENABLE_FAKE_CONNECTOR: 'true', TIMEBOX_AUDIT_RECHECK_MS: '1000' } });
+    dba = new pg.Client({ connectionString: database.url });
+    await dba.connect();
+    for (const slug of ['quiet', 'gone', 'calm']) {
+      expect((await server.admin.post('/api/v1/tenants', { slug, name: slug })).status).toBe(201);
+      await addFakeTargets(server, slug, 4);
+    }
+    for (const r of (await dba.query<{ id: string; slug: string }>('SELECT id, slug FROM tenants')).rows) ids[r.slug] = r.id;
+    await server.tb.audit.sealer.sealNow({ checkpoint: true });
+  });
+  afterAll(async () => {
+    await dba?.end();
+    await server?.close();
+    await database?.drop();
+  });
+
+  it('a history rewritten with every hash recomputed, and a chain deleted whole, raise the alert with nothing new written', async () => {
+    const quiet = await sealedRows('quiet');
+    const gone = await sealedRows('gone');
+    expect(quiet.length).toBeGreaterThan(3);
+    await asDbaOn(dba, async (c) => {
+      await rewriteFrom(c, quiet, 2);
+      await c.query('DELETE FROM audit_events WHERE tenant_id = $1', [ids.gone]);
+      await c.query('DELETE FROM audit_checkpoints WHERE tenant_id = ANY($1)', [[ids.quiet, ids.gone]]);
+    });
+    const events = async () => Number((await dba.query('SELECT count(*) AS n FROM audit_events')).rows[0].n);
+    const written = await events();
+    // Nobody seals on demand here: the server's own sealer finds both on its next check.
+    await until('the tamper alerts', async () => ((await openAlerts('quiet')).length > 0 && (await openAlerts('gone')).length > 0 ? true : null), 30_000);
+    expect(gone.length).toBeGreaterThan(0);
+    // The tenant nobody touched is not accused, and the alerts came without a new event in the
+    // chains checked (reading alerts writes none).
+    expect(await openAlerts('calm')).toEqual([]);
+    expect(await events()).toBe(written);
   });
 });
 
