@@ -54,9 +54,18 @@ export function principalOf(request: FastifyRequest): Principal {
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (header === undefined) return undefined;
+  // Node keeps the first of several and drops the rest; a proxy in front may have read another.
+  // Which credential a request carries must not depend on who reads it.
+  if (authorizationHeaders(request.raw.rawHeaders) > 1) throw new AppError('bad_request', 'send one Authorization header, not several');
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   // A malformed Authorization header is an error, never a reason to fall back to the cookie.
   return m?.[1] ?? '';
+}
+
+function authorizationHeaders(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') n++;
+  return n;
 }
 
 /**

@@ -166,6 +166,17 @@ describe('browser sessions', () => {
     expect(ok.statusCode).toBe(201);
   });
 
+  it('refuses two Authorization headers with a 400, whichever of them is valid', async () => {
+    const s = await t.login(t.admin.email, t.admin.password, '198.51.100.17');
+    for (const both of [[`Bearer ${s.token}`, 'Bearer tb_forged'], ['Bearer tb_forged', `Bearer ${s.token}`]]) {
+      // Sent as two header lines, as a client or a proxy in front can.
+      const res = await t.request({ method: 'GET', url: '/api/v1/me', headers: { authorization: both as unknown as string } });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toEqual({ error: { code: 'bad_request', message: 'send one Authorization header, not several' } });
+    }
+    expect((await t.request({ method: 'GET', url: '/api/v1/me', headers: { authorization: `Bearer ${s.token}` } })).statusCode).toBe(200);
+  });
+
   it('a session CSRF token does not work with another session', async () => {
     const a = await t.login(t.admin.email, t.admin.password);
     const b = await t.login(t.admin.email, t.admin.password);
