@@ -34,8 +34,11 @@ describe('the printed password', () => {
     const blocked = await cli(['members', 'list', '--tenant', 'default']);
     expect(blocked.code).not.toBe(0);
     expect(blocked.stderr).toContain('you must change the password you were given before anything else: run timebox password change');
-    // whoami still answers.
-    expect((await cli(['whoami'])).code).toBe(0);
+    // whoami still answers, and says what is pending.
+    const who = await cli(['whoami']);
+    expect(who.code).toBe(0);
+    expect(who.stdout).toMatch(/signed in:\s+with a session, until /);
+    expect(who.stderr).toContain('change it (timebox password change) before anything else works');
   });
 
   it('refuses a weak new password with the reason', async () => {

@@ -125,6 +125,10 @@ export function registerAuth(program: Command): void {
         ['platform admin', me.operator.platformAdmin ? 'yes' : 'no'],
         ['tenants', describeTenants(me)],
         ['default tenant', conn.tenant ?? (me.memberships.length === 1 ? me.memberships[0]!.tenant.slug : '-')],
+        ['authenticator app', me.operator.mfaEnabled ? 'enrolled' : 'not enrolled'],
+        ['signed in', `${me.session.kind === 'api' ? 'with an API token' : 'with a session'}, ${me.session.expiresAt ? `until ${when(me.session.expiresAt)}` : 'until it is revoked'}`],
       ]);
+      // Everything but this answers 403 until then: say so here, where a person looks first.
+      if (me.operator.passwordChangeRequired) note('Your password was set by someone else: change it (timebox password change) before anything else works.');
     });
 }
