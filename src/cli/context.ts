@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { ApiClient } from '../api/client.js';
-import type { Target } from '../api/types.js';
+import type { Policy, Target } from '../api/types.js';
 import { apiOf, type Conn } from './api-client.js';
 import { isUuid } from './args.js';
 import { loadConnection, type Connection } from './config.js';
@@ -55,12 +55,27 @@ export async function resolveTarget(ctx: Ctx, idOrName: string): Promise<Target>
   const tenant = await ctx.tenant();
   if (isUuid(idOrName)) return ctx.api.call('getTarget', { params: { tenant, targetId: idOrName } });
   const { items } = await ctx.api.pages('listTargets', { params: { tenant } });
-  const exact = items.find((t) => t.name === idOrName);
+  return namedIn(items, idOrName, { one: 'target', many: 'targets' }, tenant);
+}
+
+/** A current policy by id or by name (`timebox policies list` shows both). */
+export async function resolvePolicy(ctx: Ctx, idOrName: string): Promise<Policy> {
+  const tenant = await ctx.tenant();
+  const { items } = await ctx.api.call('listPolicies', { params: { tenant } });
+  if (!isUuid(idOrName)) return namedIn(items, idOrName, { one: 'policy', many: 'policies' }, tenant);
+  const byId = items.find((p) => p.id === idOrName.toLowerCase());
+  if (!byId) throw new CliError(`no current policy has id ${idOrName} in tenant ${tenant} (it may have been edited or removed: timebox policies list)`, ExitCode.notFound);
+  return byId;
+}
+
+/** The item of that exact name, else the one whose name matches ignoring case; else a refusal naming those there are. */
+function namedIn<T extends { name: string }>(items: readonly T[], name: string, what: { one: string; many: string }, tenant: string): T {
+  const exact = items.find((t) => t.name === name);
   if (exact) return exact;
-  const folded = items.filter((t) => t.name.toLowerCase() === idOrName.toLowerCase());
+  const folded = items.filter((t) => t.name.toLowerCase() === name.toLowerCase());
   if (folded.length === 1) return folded[0]!;
-  const known = items.length ? `; targets: ${items.map((t) => t.name).join(', ')}` : '; this tenant has no targets yet';
-  throw new CliError(`no target named ${JSON.stringify(idOrName)} in tenant ${await ctx.tenant()}${known}`, ExitCode.notFound);
+  const known = items.length ? `; ${what.many}: ${items.map((t) => t.name).join(', ')}` : `; this tenant has no ${what.many} yet`;
+  throw new CliError(`no ${what.one} named ${JSON.stringify(name)} in tenant ${tenant}${known}`, ExitCode.notFound);
 }
 
 /** Where a newcomer finds the id a command asks for, for the refusal of anything else. */

@@ -168,11 +168,14 @@ describe('timebox CLI against a live server', () => {
     expect(r.stdout).toMatch(/^Audit log intact: \d+ events checked in \d+ chain\(s\), \d+ matching a signed checkpoint.*\.$/m);
   });
 
-  it('policies remove takes the policy out: nobody can request under it any more', async () => {
-    const [policy] = JSON.parse((await cli(['policies', 'list', '--json'])).stdout) as { id: string }[];
-    const r = await cli(['policies', 'remove', policy!.id]);
+  it('policies remove takes the policy out, by name as the list shows it: nobody can request under it any more', async () => {
+    const [policy] = JSON.parse((await cli(['policies', 'list', '--json'])).stdout) as { id: string; name: string }[];
+    const unknown = await cli(['policies', 'remove', 'no-such-policy']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain(`no policy named "no-such-policy" in tenant default; policies: ${policy!.name}`);
+    const r = await cli(['policies', 'remove', policy!.name]);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe(`Removed policy ${policy!.id}.\n`);
+    expect(r.stdout).toBe(`Removed policy ${policy!.name} (${policy!.id}).\n`);
     expect(JSON.parse((await cli(['policies', 'list', '--json'])).stdout)).toEqual([]);
     const refused = await cli(['request', '--target', 'orders-db', '--entitlement', 'readers', '--duration', '1h', '--reason', 'investigate INC-43']);
     expect(refused.code).not.toBe(0);

@@ -2,9 +2,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { PolicyRules, Role } from '../../api/types.js';
 import { csvArg, durationArg, intArg } from '../args.js';
-import { connect, idArg, resolveTarget } from '../context.js';
+import { connect, resolvePolicy, resolveTarget } from '../context.js';
 import { formatDuration } from '../duration.js';
-import { CliError, ExitCode } from '../exit-codes.js';
 import { keyValues, list, print, printJson, table } from '../output.js';
 import { registerPolicySimulate } from './policy-simulate.js';
 
@@ -103,17 +102,15 @@ export function registerPolicies(program: Command): void {
   policies
     .command('gateway')
     .description("set what the SSH gateway allows under a policy (saves a new version; running grants keep theirs)")
-    .argument('<id>', 'policy id (timebox policies list)')
+    .argument('<policy>', 'policy id or name (timebox policies list)')
     .argument('<options>', 'only, record-input, port-forwarding, sftp (comma-separated), or none', gatewayArg)
     .option('--json', 'machine-readable output')
     .action(async (id: string, gateway: GatewayOptions, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
       const tenant = await ctx.tenant();
-      const policyId = idArg(id, 'policy');
-      const p = (await ctx.api.call('listPolicies', { params: { tenant } })).items.find((x) => x.id === policyId);
-      if (!p) throw new CliError(`no current policy has id ${policyId} (it may have been edited: timebox policies list)`, ExitCode.notFound);
+      const p = await resolvePolicy(ctx, id);
       const saved = await ctx.api.call('updatePolicy', {
-        params: { tenant, policyId },
+        params: { tenant, policyId: p.id },
         body: {
           name: p.name,
           targetId: p.targetId,
@@ -163,12 +160,13 @@ export function registerPolicies(program: Command): void {
   policies
     .command('remove')
     .description('remove a policy: no new requests under it; what is pending or running under it goes on')
-    .argument('<id>', 'policy id (timebox policies list)')
+    .argument('<policy>', 'policy id or name (timebox policies list)')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, _opts: unknown, cmd: Command) => {
+    .action(async (idOrName: string, _opts: unknown, cmd: Command) => {
       const ctx = await connect(cmd);
-      await ctx.api.call('deletePolicy', { params: { tenant: await ctx.tenant(), policyId: idArg(id, 'policy') } });
-      if (ctx.json) return printJson({ removed: true, id });
-      print(`Removed policy ${id}.`);
+      const p = await resolvePolicy(ctx, idOrName);
+      await ctx.api.call('deletePolicy', { params: { tenant: await ctx.tenant(), policyId: p.id } });
+      if (ctx.json) return printJson({ removed: true, id: p.id, name: p.name });
+      print(`Removed policy ${p.name} (${p.id}).`);
     });
 }
