@@ -7,7 +7,7 @@
  */
 import { sql } from 'kysely';
 import { can } from '../core/roles.js';
-import { decisionRefusal, resolveApprovals, type Decision } from '../core/approval.js';
+import { decisionRefusal, resolveApprovals, type Decision, type DecisionRefusalCode } from '../core/approval.js';
 import { readRules } from '../core/policy-rules.js';
 import type { AppDeps } from './deps.js';
 import { resolveLevels } from './approvers.js';
@@ -24,8 +24,9 @@ export interface InboxItem {
   quorum: number;
   approvals: number;
   acted: Array<{ approverId: string; approverEmail: string; decision: string; level: number; at: Date }>;
-  /** Null when the viewer may decide now; otherwise why not. */
+  /** Null when the viewer may decide now; otherwise why not, in words and as a code. */
   cannotDecide: string | null;
+  cannotDecideCode: DecisionRefusalCode | null;
 }
 
 /** Where a page of the inbox starts: after this subject, in (created_at, id) order. */
@@ -119,6 +120,7 @@ async function inboxItemOf(
   const decisions: Decision[] = rows.map((r) => ({ approverId: r.approver_id, level: r.level, decision: r.decision }));
   const state = resolveApprovals(levels, s.requester, decisions);
   if (state.status !== 'pending') return null;
+  const refusal = decisionRefusal(levels, s.requester, decisions, viewer.operatorId);
   return {
     kind: s.kind,
     extensionId: s.kind === 'extension' ? s.subject_id : null,
@@ -130,6 +132,7 @@ async function inboxItemOf(
     quorum: state.quorum,
     approvals: state.approvals,
     acted: rows.map((r) => ({ approverId: r.approver_id, approverEmail: r.email, decision: r.decision, level: r.level, at: r.created_at })),
-    cannotDecide: decisionRefusal(levels, s.requester, decisions, viewer.operatorId)?.message ?? null,
+    cannotDecide: refusal?.message ?? null,
+    cannotDecideCode: refusal?.code ?? null,
   };
 }

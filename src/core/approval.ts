@@ -49,7 +49,8 @@ export function resolveApprovals(levels: readonly ResolvedLevel[], requesterId: 
  * for the person. `already_decided` and `settled` are conflicts with what happened; the rest say
  * who may decide.
  */
-export type DecisionRefusalCode = 'own_request' | 'already_decided' | 'settled' | 'other_level' | 'not_an_approver';
+export const DECISION_REFUSAL_CODES = ['own_request', 'already_decided', 'settled', 'other_level', 'not_an_approver'] as const;
+export type DecisionRefusalCode = (typeof DECISION_REFUSAL_CODES)[number];
 
 export interface DecisionRefusal {
   code: DecisionRefusalCode;
@@ -57,7 +58,8 @@ export interface DecisionRefusal {
 }
 
 /** A refusal that reports a conflict with what already happened (rather than a missing right). */
-export const isConflict = (r: DecisionRefusal): boolean => r.code === 'already_decided' || r.code === 'settled';
+export const isConflictCode = (code: DecisionRefusalCode): boolean => code === 'already_decided' || code === 'settled';
+export const isConflict = (r: DecisionRefusal): boolean => isConflictCode(r.code);
 
 /** Why this person may not decide now, or null. */
 export function decisionRefusal(

@@ -235,6 +235,13 @@ describe('admins, exit codes and JSON', steps, () => {
     const listed = JSON.parse(ok(await as('admin', ['members', 'list', '--output', 'json'])).stdout) as { operator: { email: string }; roles: string[] }[];
     expect(listed.find((m) => m.operator.email === 'rita@example.test')?.roles.sort()).toEqual(['approver', 'requester']);
 
+    // Now an approver too, Rita cannot decide her own request: exit 3, as the API's 403 would give.
+    const own = grantIdIn(ok(await as('rita', ['request', '--target', 'scratch', '--entitlement', 'readers', '--reason', 'my own request, INC-50'])).stdout);
+    const selfApproved = await as('rita', ['approvals', 'approve', own]);
+    expect(selfApproved.code, selfApproved.stderr).toBe(3);
+    expect(selfApproved.stderr).toContain(`you cannot decide on ${own}: you cannot approve or deny your own request`);
+    ok(await as('alan', ['approvals', 'deny', own, '--reason', 'not needed']));
+
     const extra = await createMember(server.tb, 'default', 'temp@example.test', ['requester']);
     const removed = ok(await as('admin', ['members', 'remove', extra.email]));
     expect(removed.stdout).toBe('temp@example.test is no longer a member of default.\n');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DECISION_REFUSAL_CODES } from '../../core/approval.js';
 import { endpoint } from '../endpoint.js';
 import { uuidParam, durationSeconds, name, note, reason, text, grantSchema, tenantParamsSchema, pageQuerySchema, pageSchema } from '../fields.js';
 
@@ -15,6 +16,8 @@ export const inboxItem = z.object({
   approvals: z.number(),
   acted: z.array(z.object({ approverId: z.string(), approverEmail: z.string(), decision: z.string(), level: z.number(), at: z.string() })),
   cannotDecide: z.string().nullable(),
+  /** Why, as a code: a missing right (own request, another level, not an approver) or a conflict (decided, settled). */
+  cannotDecideCode: z.enum(DECISION_REFUSAL_CODES).nullable(),
 });
 export const totp = z.string().regex(/^\d{6}$/, { error: 'a 6-digit code' }).optional();
 

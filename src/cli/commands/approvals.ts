@@ -8,6 +8,7 @@ import type { Grant, InboxItem as ApprovalItem } from '../../api/types.js';
 import { durationArg, isoArg } from '../args.js';
 import { connect, idArg, type Ctx } from '../context.js';
 import { formatDuration } from '../duration.js';
+import { isConflictCode } from '../../core/approval.js';
 import { CliError, ExitCode } from '../exit-codes.js';
 import { clean, note, print, printJson, table, when } from '../output.js';
 import { totpArg, withTotp } from '../totp.js';
@@ -23,7 +24,12 @@ async function find(ctx: Ctx, id: string): Promise<ApprovalItem> {
   if (!item) {
     throw new CliError(`nothing waiting for your decision has id ${id} (it may be decided already, or not yours to decide); see timebox approvals list`, ExitCode.notFound);
   }
-  if (item.cannotDecide) throw new CliError(`you cannot decide on ${id}: ${clean(item.cannotDecide)}`, ExitCode.refused);
+  // The exit code the API's answer would give: a missing right is 403 (3), a decision already
+  // made or settled is 409 (5).
+  if (item.cannotDecide) {
+    const conflict = item.cannotDecideCode !== null && isConflictCode(item.cannotDecideCode);
+    throw new CliError(`you cannot decide on ${id}: ${clean(item.cannotDecide)}`, conflict ? ExitCode.refused : ExitCode.auth);
+  }
   return item;
 }
 
