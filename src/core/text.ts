@@ -60,6 +60,20 @@ export function isInvisibleFormatting(c: number): boolean {
   );
 }
 
+/**
+ * A field name as an error message shows it, quoted: a character that shows as nothing (format
+ * characters, fillers, variation selectors) written as `\uXXXX`, so an unknown field "ad\u200bmin"
+ * is not read as "admin".
+ */
+export function shownKey(key: string): string {
+  let out = '';
+  for (const ch of JSON.stringify(key)) {
+    const c = ch.codePointAt(0)!;
+    out += isInvisibleFormatting(c) || isVariationSelector(c) ? (c > 0xffff ? `\\u{${c.toString(16)}}` : `\\u${c.toString(16).padStart(4, '0')}`) : ch;
+  }
+  return out;
+}
+
 /** Variation selectors only choose how the character before them is drawn; in a name, none. */
 const isVariationSelector = (c: number) =>
   (c >= 0xfe00 && c <= 0xfe0f) || (c >= 0xe0100 && c <= 0xe01ef) || (c >= 0x180b && c <= 0x180d) || c === 0x180f;

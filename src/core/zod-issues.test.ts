@@ -40,6 +40,9 @@ describe('zod issues as sentences', () => {
     [{ flag: 'yes' }, 'body.flag: must be true or false, not text'],
     [{ own: 'x' }, 'body.own: say more'],
     [{ extra: 1 }, 'body: has an unknown field "extra"'],
+    // A field name that shows as another is shown with what hides in it.
+    [{ ['ad\u200bmin']: 1 }, 'body: has an unknown field "ad\\u200bmin"'],
+    [{ ['x\u{E0041}']: 1 }, 'body: has an unknown field "x\\u{e0041}"'],
     [null, 'body: must be a JSON object ({} when there is nothing to add), not empty'],
     [{}, 'body.name: is required'],
   ])('%j → %s', (input, sentence) => {

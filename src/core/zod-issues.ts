@@ -1,6 +1,7 @@
 /** Turns zod issues into sentences a person can act on: one line per field. */
 import { z } from 'zod';
 import { badRequest, type AppError } from './errors.js';
+import { shownKey } from './text.js';
 
 export function describeIssues(issues: readonly z.core.$ZodIssue[], prefix = ''): string {
   return issues
@@ -62,7 +63,7 @@ export function issueSentence(issue: z.core.$ZodRawIssue): string | undefined {
     case 'invalid_value':
       return issue.values.length === 1 ? `must be ${JSON.stringify(issue.values[0])}` : `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'unrecognized_keys':
-      return `${issue.keys.length === 1 ? 'has an unknown field' : 'has unknown fields'} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+      return `${issue.keys.length === 1 ? 'has an unknown field' : 'has unknown fields'} ${issue.keys.map(shownKey).join(', ')}`;
     case 'invalid_union':
       return 'does not match any of the accepted forms';
     case 'not_multiple_of':
@@ -87,7 +88,13 @@ export interface FieldIssue {
 
 /** `['smtp', 'port']` under `body` → `body.smtp.port`; indexes as `[0]`. */
 export function issuePath(prefix: string, path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), prefix);
+  return path.reduce<string>((acc, p) => {
+    if (typeof p === 'number') return `${acc}[${p}]`;
+    const key = String(p);
+    // A key with characters that show as nothing is shown escaped, in brackets.
+    if (shownKey(key) !== JSON.stringify(key)) return `${acc}[${shownKey(key)}]`;
+    return acc ? `${acc}.${key}` : key;
+  }, prefix);
 }
 
 /**

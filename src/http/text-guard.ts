@@ -10,7 +10,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../core/errors.js';
-import { decodeUtf8, describeTextProblem, findUnsafeText } from '../core/text.js';
+import { decodeUtf8, describeTextProblem, findUnsafeText, shownKey } from '../core/text.js';
 import { issueAsSentence } from '../core/zod-issues.js';
 
 declare module 'fastify' {
@@ -29,7 +29,7 @@ export interface TextIssue {
 }
 
 const child = (path: string, key: string | number) =>
-  typeof key === 'number' ? `${path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+  typeof key === 'number' ? `${path}[${key}]` : /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${shownKey(key)}]`;
 
 /** The first unsafe string (or excessive nesting) under `root`, walked without recursion. */
 export function findUnsafeValue(value: unknown, root: string): TextIssue | null {
