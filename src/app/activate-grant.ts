@@ -74,6 +74,7 @@ async function loadActivation(deps: AppDeps, grantId: string) {
       'jit_accounts.created_at as account_created_at',
       'jit_accounts.last_grant_id as account_last_grant_id',
       'jit_accounts.confirmed_at as account_confirmed_at',
+      'jit_accounts.directory_object_id as account_directory_object_id',
       'operators.display_name as owner_display_name',
       'operators.email as owner_email',
       'access_requests.reason as request_reason',
@@ -103,7 +104,7 @@ async function loadActivation(deps: AppDeps, grantId: string) {
     .executeTakeFirst();
   if (!row) return undefined;
   const {
-    account_username, account_created_at, account_last_grant_id, account_confirmed_at, owner_display_name, owner_email, request_reason, request_public_key,
+    account_username, account_created_at, account_last_grant_id, account_confirmed_at, account_directory_object_id, owner_display_name, owner_email, request_reason, request_public_key,
     t_id, t_tenant_id, t_name, t_kind, t_config_enc, t_created_at, t_updated_at, t_last_check_ok, t_last_check_at, t_last_check, t_deleted_at,
     others_end,
     ...grant
@@ -123,6 +124,7 @@ async function loadActivation(deps: AppDeps, grantId: string) {
       created_at: account_created_at,
       last_grant_id: account_last_grant_id,
       confirmed_at: account_confirmed_at,
+      directory_object_id: account_directory_object_id,
       display_name: owner_display_name,
       email: owner_email,
     },
@@ -166,7 +168,13 @@ async function activateHoldingLease(deps: AppDeps, grant: GrantRow, read: Activa
           requester: { operatorId: grant.operator_id, email: account.email },
           startsAt: grant.starts_at ?? now,
           ...(request.public_key !== null ? { subjectPublicKey: request.public_key } : {}),
-          account: { username: account.username, ownerDisplay: `${account.display_name} <${account.email}>`, owner, bindingConfirmed: account.confirmed_at !== null },
+          account: {
+            username: account.username,
+            ownerDisplay: `${account.display_name} <${account.email}>`,
+            owner,
+            bindingConfirmed: account.confirmed_at !== null,
+            ...(account.confirmed_at !== null && account.directory_object_id !== null ? { boundObjectId: account.directory_object_id } : {}),
+          },
           entitlements: grant.entitlements,
           notAfter: grant.expires_at!,
           accountNotAfter,
@@ -190,6 +198,10 @@ async function activateHoldingLease(deps: AppDeps, grant: GrantRow, read: Activa
     await deps.db.transaction().execute(async (tx) => {
       await applyGrantEvent(deps, tx, grant, event, systemActor, { extra: { last_error: e.message } });
       await finishWork(tx, item);
+      // The user confirmed is gone: so is the confirmation, until an administrator gives it again.
+      if (e.refusal === 'account_replaced') {
+        await tx.updateTable('jit_accounts').set({ confirmed_at: null, confirmed_by: null, directory_object_id: null }).where('id', '=', grant.jit_account_id).execute();
+      }
     });
     deps.poke();
     return { type: 'done', recorded: true };
@@ -208,6 +220,11 @@ async function activateHoldingLease(deps: AppDeps, grant: GrantRow, read: Activa
         extra: { handle, credential_enc: credential, last_error: null },
         finish: { item, account: { accountId: grant.jit_account_id, status: 'enabled', lastGrantId: grant.id, at: deps.clock.now() } },
       });
+      // The first activation after a confirmation pins the object it was of.
+      const objectGuid = typeof result.handle?.objectGuid === 'string' ? result.handle.objectGuid : null;
+      if (objectGuid && account.confirmed_at !== null && account.directory_object_id === null) {
+        await tx.updateTable('jit_accounts').set({ directory_object_id: objectGuid }).where('id', '=', grant.jit_account_id).where('directory_object_id', 'is', null).execute();
+      }
       const warning = await scheduleExpiryWarning(deps, tx, active);
       // Activated past its end, the revocation is due now.
       return warning ?? (active.state === 'active' ? active.expires_at : now) ?? now;

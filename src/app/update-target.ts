@@ -105,7 +105,7 @@ export async function updateTarget(
     const unconfirmed = userScopeMoved.length
       ? await tx
           .updateTable('jit_accounts')
-          .set({ confirmed_at: null, confirmed_by: null })
+          .set({ confirmed_at: null, confirmed_by: null, directory_object_id: null })
           .where('target_id', '=', target.id)
           .where('confirmed_at', 'is not', null)
           .returning('id')

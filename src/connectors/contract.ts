@@ -107,6 +107,12 @@ export interface GrantSpec {
      * target itself shows to be the requester's.
      */
     bindingConfirmed?: boolean;
+    /**
+     * The directory object the confirmed binding was first activated on (its id as the target
+     * reports it in the handle's `objectGuid`): another object under the same name is refused
+     * (`refused('account_replaced')`) unless the target itself shows it is the requester's.
+     */
+    boundObjectId?: string;
   };
   entitlements: string[];
   notAfter: Date;

@@ -10,7 +10,7 @@ export type TargetErrorClass = 'transient' | 'permanent' | 'unsupported' | 'inva
  * A grant the target refused before changing anything (checked first, touched nothing): the
  * grant ends as 'failed', with nothing to clean up.
  */
-export type TargetRefusal = 'account_foreign' | 'name_invalid' | 'entitlement_missing' | 'entitlement_unfit';
+export type TargetRefusal = 'account_foreign' | 'account_replaced' | 'name_invalid' | 'entitlement_missing' | 'entitlement_unfit';
 
 export class TargetError extends Error {
   /** Set only on refusals that left the target unchanged. */

@@ -32,6 +32,7 @@ import * as m0031 from './migrations/0031_binding_confirmation.js';
 import * as m0032 from './migrations/0032_sessions_ended_at.js';
 import * as m0033 from './migrations/0033_grant_list_indexes.js';
 import * as m0034 from './migrations/0034_unfinished_grants_index.js';
+import * as m0035 from './migrations/0035_directory_object_id.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -62,6 +63,7 @@ const migrations: Record<string, Migration> = {
   '0032_sessions_ended_at': m0032,
   '0033_grant_list_indexes': m0033,
   '0034_unfinished_grants_index': m0034,
+  '0035_directory_object_id': m0035,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

@@ -120,6 +120,8 @@ export interface JitAccountsTable {
   /** An existing host user's binding, confirmed by an administrator (the gateway needs it). */
   confirmed_at: NullableTimestamp;
   confirmed_by: string | null;
+  /** The directory object (objectGUID) the confirmation bound, pinned at its first activation. */
+  directory_object_id: string | null;
 }
 
 export interface AccessRequestsTable {

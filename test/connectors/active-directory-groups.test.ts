@@ -98,7 +98,7 @@ describe('active-directory-groups connector', () => {
     const [group] = domain.groups;
     const { handle, credential } = await target.grant(ctx, grantSpec(user.sam, [group]));
     expect(credential).toBeNull();
-    expect(handle).toEqual({ username: user.sam, dn: user.dn, entitlements: [group] });
+    expect(handle).toEqual({ username: user.sam, dn: user.dn, entitlements: [group], objectGuid: expect.stringMatching(/^[0-9a-f]{32}$/) });
     expect(await members(group)).toContain(user.dn);
     const spec = revokeSpec(handle);
     expect((await target.verify(ctx, spec)).state).toBe('present');
@@ -193,6 +193,15 @@ describe('active-directory-groups connector', () => {
     const confirmed = await target.grant(ctx, asMallory({ bindingConfirmed: true }));
     expect(await members(group)).toContain(user.dn);
     await target.revoke(ctx, revokeSpec(confirmed.handle));
+
+    // The confirmation was of this object: pinned to another (the user deleted and created again
+    // under the name), it is refused before anything changes; pinned to this one, granted.
+    const replaced = await failure(target.grant(ctx, asMallory({ bindingConfirmed: true, boundObjectId: '0'.repeat(32) })));
+    expect(replaced.refusal).toBe('account_replaced');
+    expect(await members(group)).not.toContain(user.dn);
+    const pinned = await target.grant(ctx, asMallory({ bindingConfirmed: true, boundObjectId: String(confirmed.handle.objectGuid) }));
+    expect(await members(group)).toContain(user.dn);
+    await target.revoke(ctx, revokeSpec(pinned.handle));
 
     // No requester given at all, nothing confirmed: refused.
     const { requester: _none, ...anonymous } = grantSpec(user.sam, [group]);

@@ -168,6 +168,35 @@ describe('temporary group membership of an existing user', () => {
     expect(events[0]).toMatchObject({ action: 'drift.repaired' });
     expect(events[0].after.findings).toEqual([{ kind: 'entitlement', subject: domain.groups[1], expected: 'absent', actual: 'present' }]);
   });
+  it('a user deleted and created again under the confirmed name is not the one confirmed: refused, the confirmation withdrawn, then confirmed again', async () => {
+    const [tier1] = domain.groups;
+    const ask = () => dana.post(`${T}/requests`, { targetId, entitlements: [tier1], durationSeconds: 1800, reason: 'INC-21 patching', accountName: 'dana.admin' });
+    const binding = async () => (await dana.get(`${T}/jit-accounts?mine=true`)).body.items.find((a: { targetId: string }) => a.targetId === targetId);
+    expect((await binding()).confirmedAt).not.toBeNull();
+    // Dana's grants so far were on this object; someone with directory rights replaces it.
+    await ldap.del(userDn());
+    await ldap.add(userDn(), {
+      objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+      sAMAccountName: 'dana.admin',
+      description: 'not Dana any more',
+      unicodePwd: Buffer.from(`"${userPassword}"`, 'utf16le') as unknown as string,
+      userAccountControl: '512',
+    });
+    const refused = await ask();
+    expect(refused.body.state, JSON.stringify(refused.body)).toBe('failed');
+    expect(refused.body.endReason).toMatch(/^activation refused by the target: the directory user "dana\.admin" is not the one an administrator confirmed/);
+    expect(await groupsOfUser()).toEqual([]);
+    const withdrawn = await binding();
+    expect(withdrawn.confirmedAt).toBeNull();
+    // An administrator looks and confirms the new user as Dana's: the next request gets in.
+    expect((await server.admin.post(`${T}/jit-accounts/${withdrawn.id}/confirm`)).status).toBe(200);
+    const again = await ask();
+    expect(again.body.state, JSON.stringify(again.body)).toBe('active');
+    expect(await groupsOfUser()).toEqual([tier1]);
+    expect((await dana.post(`${T}/grants/${again.body.id}/revoke`, { reason: 'done' })).body.state).toBe('revoked');
+    expect(await groupsOfUser()).toEqual([]);
+  });
+
   it('pointing the target at other users (another DC, another subtree) clears the confirmations', async () => {
     const binding = (await dana.get(`${T}/jit-accounts?mine=true`)).body.items.find((a: { targetId: string }) => a.targetId === targetId);
     expect(binding.confirmedAt).not.toBeNull();

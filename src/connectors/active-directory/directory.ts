@@ -43,12 +43,14 @@ export interface Account {
   isUser: boolean;
   /** Its userPrincipalName, lower case ('' when none): the sign-in name that says whose user it is. */
   upn: string;
+  /** Its objectGUID in hex ('' when the directory gave none): the object, whatever its names. */
+  objectGuid: string;
 }
 
 export const isTimeboxAccount = (a: Account) => a.description.startsWith(JIT_MARKER);
 export const isEnabled = (a: Account) => (a.userAccountControl & UAC_ACCOUNTDISABLE) === 0;
 
-const ACCOUNT_ATTRS = ['sAMAccountName', 'description', 'displayName', 'userAccountControl', 'accountExpires', 'memberOf', 'objectClass', 'userPrincipalName'];
+const ACCOUNT_ATTRS = ['sAMAccountName', 'description', 'displayName', 'userAccountControl', 'accountExpires', 'memberOf', 'objectClass', 'userPrincipalName', 'objectGUID'];
 
 /** The domain's root DN: sAMAccountNames are unique in the whole domain, not only below baseDn. */
 export async function domainRoot(s: Session): Promise<string> {
@@ -77,6 +79,7 @@ export async function findAccount(s: Session, base: string, samAccountName: stri
     memberOf: texts(e, 'memberOf'),
     isUser: classes.includes('user') && !classes.includes('computer'),
     upn: text(e, 'userPrincipalName').toLowerCase(),
+    objectGuid: Buffer.isBuffer(e.objectGUID) ? e.objectGUID.toString('hex') : '',
   };
 }
 

@@ -34,9 +34,18 @@ async function findUser(s: Session, config: ActiveDirectoryGroupsConfig, usernam
  * administrator other than the person confirmed the binding. Checked before anything is changed.
  */
 function ensureRequestersOwn(account: Account, spec: GrantSpec): void {
-  if (spec.account.bindingConfirmed) return;
   const email = spec.requester?.email.toLowerCase();
   if (email && account.upn === email) return;
+  if (spec.account.bindingConfirmed) {
+    // The confirmation was of one object; a user deleted and created again under the name is not it.
+    if (spec.account.boundObjectId && account.objectGuid !== spec.account.boundObjectId) {
+      throw refused(
+        'account_replaced',
+        `the directory user "${account.samAccountName}" is not the one an administrator confirmed as ${email ?? 'the requester'}'s (its objectGUID changed: deleted and created again?); the confirmation is withdrawn, and an administrator must confirm it again (JIT accounts: Confirm)`,
+      );
+    }
+    return;
+  }
   throw refused(
     'account_foreign',
     `the directory does not show that user "${account.samAccountName}" is ${email ?? 'the requester'}'s: its userPrincipalName is not that address, and no administrator of the tenant has confirmed it (JIT accounts: Confirm)`,
@@ -54,7 +63,7 @@ export async function grantGroups(config: ActiveDirectoryGroupsConfig, ctx: Conn
     await checkGroups(s, config.baseDn, groups);
     const held = new Set(heldGroups(account, groups));
     for (const g of groups) if (!held.has(g)) await addMember(s, g, account.dn);
-    return { username, dn: account.dn, entitlements: groups };
+    return { username, dn: account.dn, entitlements: groups, ...(account.objectGuid ? { objectGuid: account.objectGuid } : {}) };
   });
 }
 

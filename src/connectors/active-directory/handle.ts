@@ -10,6 +10,8 @@ export const handleSchema = z.object({
   dn: z.string().optional(),
   /** Group DNs, as the entitlements were named in the grant. */
   entitlements: z.array(z.string()),
+  /** The user's objectGUID (hex), for group membership of an existing user. */
+  objectGuid: z.string().optional(),
 });
 export type AdHandle = z.infer<typeof handleSchema>;
 

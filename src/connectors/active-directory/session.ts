@@ -106,6 +106,8 @@ export async function withSession<T>(
           scope: o.scope ?? 'sub',
           filter: o.filter,
           attributes: o.attributes,
+          // Binary: read as bytes, not as text.
+          explicitBufferAttributes: ['objectGUID'],
           ...(o.paged ? { paged: { pageSize: 500 } } : {}),
         });
         return searchEntries;
