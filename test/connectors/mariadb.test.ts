@@ -113,6 +113,37 @@ describe('mariadb connector against a real server', () => {
     for (const bad of ['PUBLIC', 'none', "r'; DROP USER root; --", 'r`x']) expect(mariadbConnector.validateEntitlementName(bad)).not.toBeNull();
   });
 
+  it('roles that reach the database host (FILE, SUPER), themselves or through a role, are neither listed nor granted', async () => {
+    const c = await s.admin();
+    const tag = hex(3);
+    const files = `files_${tag}`;
+    const wraps = `wraps_${tag}`;
+    const settings = `settings_${tag}`;
+    await c.query(`CREATE ROLE \`${files}\``);
+    await c.query(`GRANT FILE ON *.* TO \`${files}\``);
+    // Only a role that holds it: FILE through another role.
+    await c.query(`CREATE ROLE \`${wraps}\``);
+    await c.query(`GRANT SELECT ON shop.* TO \`${wraps}\``);
+    await c.query(`GRANT \`${files}\` TO \`${wraps}\``);
+    await c.query(`CREATE ROLE \`${settings}\``);
+    await c.query(`GRANT SUPER ON *.* TO \`${settings}\``);
+    for (const r of [files, wraps, settings]) await c.query(`GRANT \`${r}\` TO ${mysql.escape(t.config.user)}@'%' WITH ADMIN OPTION`);
+    await c.end();
+
+    const listed = (await target.listEntitlements!(ctx, { limit: 500 })).items.map((i) => i.externalId);
+    expect(listed).toContain(t.readers);
+    for (const r of [files, wraps, settings]) {
+      expect(listed).not.toContain(r);
+      expect(await target.entitlementExists!(ctx, r)).toBe(false);
+    }
+    const name = `host_${hex(3)}_jit`;
+    const err = await target.grant(ctx, spec(name, pw(), [t.readers, wraps])).catch((e: unknown) => e);
+    expect((err as TargetError).refusal).toBe('entitlement_unfit');
+    expect((err as TargetError).message).toMatch(new RegExp(`role\\(s\\) "${wraps}" cannot be entitlements: they carry FILE or SUPER`));
+    // Refused before anything was created.
+    expect(await target.accountStatus!(ctx, name, { accountId: randomUUID(), installationId: randomUUID() })).toEqual({ status: 'free' });
+  });
+
   it('a foreign user is reported foreign and never changed', async () => {
     const c = await s.admin();
     const name = `bob_${hex(3)}`;

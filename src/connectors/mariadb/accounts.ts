@@ -10,7 +10,7 @@ import { invalid, refused, transient } from '../../core/errors.js';
 import { type Finding, expiryFinding, findings as finding } from '../../core/findings.js';
 import type { GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
 import {
-  JIT_MARKER, accountOwnership, allRoles, eventExists, eventRunsAt, exec, findMarker, findUsers, grantableRoles, heldRoles, killSessions, rows,
+  HOST_ACCESS_PRIVILEGES, JIT_MARKER, accountOwnership, allRoles, eventExists, eventRunsAt, exec, findMarker, findUsers, grantableRoles, heldRoles, hostReachingRoles, killSessions, rows,
   sessionIds, type UserInfo,
 } from './catalog.js';
 import type { MariadbConfig } from './config.js';
@@ -97,6 +97,14 @@ export async function grantUser(pool: Pool, cfg: MariadbConfig, spec: GrantSpec)
       throw refused(
         'entitlement_missing',
         `role(s) ${missing.map((m) => `"${m}"`).join(', ')} do not exist on the server or the service account does not hold them WITH ADMIN OPTION`,
+      );
+    }
+    const reaching = await hostReachingRoles(c);
+    const unfit = entitlements.filter((e) => reaching.has(e));
+    if (unfit.length > 0) {
+      throw refused(
+        'entitlement_unfit',
+        `role(s) ${unfit.map((m) => `"${m}"`).join(', ')} cannot be entitlements: they carry ${Object.keys(HOST_ACCESS_PRIVILEGES).join(' or ')} (files and settings of the database host), themselves or through a role granted to them`,
       );
     }
     const hash = lit(nativePasswordHash(spec.password));

@@ -65,6 +65,36 @@ export async function heldRoles(c: PoolConnection, user: string, host: string, r
   return found.map((r) => r.role);
 }
 
+/**
+ * Global privileges that reach the database host rather than its data: FILE reads and writes
+ * files as the server's own user (LOAD DATA INFILE, SELECT … INTO OUTFILE); SUPER changes
+ * server variables such as the log files' paths. Bits of `mysql.global_priv`'s `access`.
+ */
+export const HOST_ACCESS_PRIVILEGES = { FILE: 1 << 9, SUPER: 1 << 15 } as const;
+const HOST_ACCESS_MASK = Object.values(HOST_ACCESS_PRIVILEGES).reduce((a, b) => a | b, 0);
+
+/**
+ * Among the roles the service account may hand out, those that carry a host-reaching privilege,
+ * themselves or through roles granted to them: never listed, never granted (a JIT grant of one
+ * would be access to the database host's files under a database role's name).
+ */
+export async function hostReachingRoles(c: PoolConnection): Promise<Set<string>> {
+  const found = await rows<{ role: string }>(
+    c,
+    `WITH RECURSIVE reach (top, r) AS (
+       SELECT Role, Role FROM mysql.roles_mapping
+        WHERE User = SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AND Host = SUBSTRING_INDEX(CURRENT_USER(), '@', -1) AND Admin_option = 'Y'
+       UNION
+       SELECT reach.top, m.Role FROM reach JOIN mysql.roles_mapping m ON m.User = reach.r AND m.Host = ''
+     )
+     SELECT DISTINCT reach.top AS role FROM reach
+       JOIN mysql.global_priv g ON g.User = reach.r AND g.Host = ''
+      WHERE (CAST(JSON_VALUE(g.Priv, '$.access') AS UNSIGNED) & ?) <> 0`,
+    [HOST_ACCESS_MASK],
+  );
+  return new Set(found.map((r) => r.role));
+}
+
 /** Roles the service account may hand out: those it holds WITH ADMIN OPTION. */
 export async function grantableRoles(c: PoolConnection): Promise<string[]> {
   const found = await rows<{ role: string }>(

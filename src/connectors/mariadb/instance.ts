@@ -8,7 +8,7 @@ import type { ConnectorServices, EntitlementPage } from '../contract.js';
 import type { LoadedInstance } from '../lazy-instance.js';
 import { targetCaller } from '../target-call.js';
 import { dropUser, extendUser, grantUser, revokeUser, rotateUser, userStatus, verifyUser } from './accounts.js';
-import { grantableRoles } from './catalog.js';
+import { grantableRoles, hostReachingRoles } from './catalog.js';
 import { checkTarget } from './check.js';
 import { type MariadbConfig, mariadbConfigSchema, poolOptions } from './config.js';
 import { toTargetError } from './errors.js';
@@ -35,7 +35,12 @@ export function createMariadbInstance(
 
   const call = targetCaller('mariadb', where, toTargetError);
 
-  const roles = () => withConnection(pool, grantableRoles);
+  // What may be offered: held WITH ADMIN OPTION, and reaching no further than the databases.
+  const roles = () =>
+    withConnection(pool, async (c) => {
+      const reaching = await hostReachingRoles(c);
+      return (await grantableRoles(c)).filter((r) => !reaching.has(r));
+    });
 
   return {
     check: (ctx) => call(ctx, 'check', () => checkTarget(pool, config)),
