@@ -84,6 +84,12 @@ async function checkedRules(deps: AppDeps, tenantId: string, input: PolicyInput)
     const definition = deps.connectors.definition(t.kind);
     const badNames = [...new Set((input.entitlements ?? []).map((e) => definition?.validateEntitlementName(e)).filter((w): w is string => !!w))];
     if (badNames.length) throw badRequest(`invalid policy: ${badNames.join('; ')}`, { problems: badNames });
+    const outOfScope = definition?.entitlementOutOfScope;
+    if (outOfScope && input.entitlements?.length) {
+      const config = definition.configSchema.safeParse(JSON.parse(deps.secrets.decrypt(t.config_enc, configContext(t.id))));
+      const problems = config.success ? [...new Set(input.entitlements.map((e) => outOfScope(config.data, e)).filter((w): w is string => !!w))] : [];
+      if (problems.length) throw badRequest(`invalid policy: ${problems.join('; ')}`, { problems });
+    }
     if (rules.gateway.only) {
       const why = gatewayOnlyProblem(t.kind, () => JSON.parse(deps.secrets.decrypt(t.config_enc, configContext(t.id))));
       if (why) throw badRequest(`invalid policy: ${why}`, { problems: [why] });

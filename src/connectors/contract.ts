@@ -264,6 +264,11 @@ export interface ConnectorDefinition<Config = unknown, Kind extends string = str
   accountScope?(config: Config): string;
   /** Entitlement names are checked before anything is created. */
   validateEntitlementName(name: string): string | null;
+  /**
+   * Why this target could never grant `name` whatever exists on it (a group outside the subtree it
+   * manages), from its settings alone; null when it could. Asked when a policy names the target.
+   */
+  entitlementOutOfScope?(config: Config, name: string): string | null;
   /** Password that satisfies the target's rules (length, complexity). */
   passwordPolicy: { length: number };
   /**

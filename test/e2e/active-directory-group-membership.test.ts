@@ -81,6 +81,12 @@ describe('temporary group membership of an existing user', () => {
     const settings = await server.admin.call('PUT', `${T}/targets/${targetId}/jit-settings`, { enabled: true, allowedGroups: [domain.groups[0]], creatorGroupIds: [] });
     expect(settings.status).toBe(400);
     expect(settings.body.error.message).toMatch(/creates no JIT accounts/);
+    // A group the target could never grant (outside its baseDn): said when the policy is written.
+    const elsewhere = await server.admin.post(`${T}/policies`, {
+      name: 'elsewhere', targetId, entitlements: ['CN=Domain Admins,CN=Users,DC=elsewhere,DC=test'], requesterRoles: ['requester'], maxDurationSeconds: 3600, defaultDurationSeconds: 1800,
+    });
+    expect(elsewhere.status, JSON.stringify(elsewhere.body)).toBe(400);
+    expect(elsewhere.body.error.message).toBe(`invalid policy: group CN=Domain Admins,CN=Users,DC=elsewhere,DC=test is outside the target's baseDn ${dc.baseDn}; Timebox only grants groups under it`);
     const policy = await server.admin.post(`${T}/policies`, {
       name: 'groups', targetId, requesterRoles: ['requester'], maxDurationSeconds: 4 * 3600, defaultDurationSeconds: 1800,
     });

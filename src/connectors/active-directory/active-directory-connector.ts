@@ -15,7 +15,7 @@ import {
   activeDirectorySecretBinding,
   activeDirectoryGroupsConfigSchema,
 } from './config.js';
-import { parseDn } from './dn.js';
+import { isWithin, parseDn } from './dn.js';
 import { PASSWORD_LENGTH, accountNameRules, jitAccountNameRules, validateAccountName, validateEntitlementName, validateJitAccountName } from './names.js';
 
 export {
@@ -26,6 +26,9 @@ export {
 } from './config.js';
 
 /** sAMAccountNames are unique per domain: the DC components of baseDn name it. */
+/** Groups are granted only under baseDn (activation refuses the rest): a policy naming one outside allows nothing. */
+const outsideBaseDn = (baseDn: string, dn: string) => (isWithin(dn, baseDn) ? null : `group ${dn} is outside the target's baseDn ${baseDn}; Timebox only grants groups under it`);
+
 const domainOf = (baseDn: string) =>
   parseDn(baseDn).flatMap((rdn) => rdn.filter((a) => a.type.toLowerCase() === 'dc').map((a) => a.value.toLowerCase())).join('.');
 
@@ -40,6 +43,7 @@ export const activeDirectoryConnector: ConnectorDefinition<ActiveDirectoryConfig
   secretBinding: activeDirectorySecretBinding,
   validateAccountName: validateJitAccountName,
   validateEntitlementName,
+  entitlementOutOfScope: (config, name) => outsideBaseDn(config.baseDn, name),
   accountScope: (config) => `ad:${domainOf(config.baseDn)}`,
   passwordPolicy: { length: PASSWORD_LENGTH },
   // The LDAP client and the directory code load on the first call (lazy-instance.ts).
@@ -59,6 +63,7 @@ export const activeDirectoryGroupMembershipConnector: ConnectorDefinition<Active
   userScopeKeys: ['url', 'baseDn'],
   validateAccountName,
   validateEntitlementName,
+  entitlementOutOfScope: (config, name) => outsideBaseDn(config.baseDn, name),
   passwordPolicy: { length: PASSWORD_LENGTH },
   create: (config, services) => lazyInstance(['entitlementExists'], async () => (await import('./instances.js')).createGroupsInstance(config, services)),
 };
