@@ -27,6 +27,17 @@ let targetId = '';
 const userDn = () => `CN=Dana Admin,CN=Users,${dc.baseDn}`;
 const userPassword = `Dana-${randomBytes(9).toString('base64url')}5x`;
 
+/** The user named dana.admin (a new directory object each time). */
+async function addDanasUser(description: string) {
+  await ldap.add(userDn(), {
+    objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+    sAMAccountName: 'dana.admin',
+    description,
+    unicodePwd: Buffer.from(`"${userPassword}"`, 'utf16le') as unknown as string,
+    userAccountControl: '512',
+  });
+}
+
 async function groupsOfUser(): Promise<string[]> {
   const { searchEntries } = await ldap.search(userDn(), { scope: 'base', attributes: ['memberOf'] });
   const m = searchEntries[0]?.memberOf ?? [];
@@ -41,13 +52,7 @@ beforeAll(async () => {
   dc = await startSambaDc();
   domain = await prepareJitDomain(dc);
   ldap = await adminClient(dc);
-  await ldap.add(userDn(), {
-    objectClass: ['top', 'person', 'organizationalPerson', 'user'],
-    sAMAccountName: 'dana.admin',
-    description: 'Dana, server team',
-    unicodePwd: Buffer.from(`"${userPassword}"`, 'utf16le') as unknown as string,
-    userAccountControl: '512',
-  });
+  await addDanasUser('Dana, server team');
   server = await startTestServer({ env: { TIMEBOX_RECONCILE_MS: '0' } });
   dana = await addOperator(server, `dana.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
   mallory = await addOperator(server, `mallory.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
@@ -181,13 +186,7 @@ describe('temporary group membership of an existing user', () => {
     expect((await binding()).confirmedAt).not.toBeNull();
     // Dana's grants so far were on this object; someone with directory rights replaces it.
     await ldap.del(userDn());
-    await ldap.add(userDn(), {
-      objectClass: ['top', 'person', 'organizationalPerson', 'user'],
-      sAMAccountName: 'dana.admin',
-      description: 'not Dana any more',
-      unicodePwd: Buffer.from(`"${userPassword}"`, 'utf16le') as unknown as string,
-      userAccountControl: '512',
-    });
+    await addDanasUser('not Dana any more');
     const refused = await ask();
     expect(refused.body.state, JSON.stringify(refused.body)).toBe('failed');
     expect(refused.body.endReason).toMatch(/^activation refused by the target: the directory user "dana\.admin" is not the one an administrator confirmed/);
