@@ -82,16 +82,18 @@ async function checkedRules(deps: AppDeps, tenantId: string, input: PolicyInput)
     // policy that allows nothing; said now rather than at the first request. Whether they exist
     // on the target is asked at each request, when the target is there to answer.
     const definition = deps.connectors.definition(t.kind);
+    let stored: unknown;
+    const storedConfig = () => (stored ??= JSON.parse(deps.secrets.decrypt(t.config_enc, configContext(t.id))));
     const badNames = [...new Set((input.entitlements ?? []).map((e) => definition?.validateEntitlementName(e)).filter((w): w is string => !!w))];
     if (badNames.length) throw badRequest(`invalid policy: ${badNames.join('; ')}`, { problems: badNames });
     const outOfScope = definition?.entitlementOutOfScope;
     if (outOfScope && input.entitlements?.length) {
-      const config = definition.configSchema.safeParse(JSON.parse(deps.secrets.decrypt(t.config_enc, configContext(t.id))));
+      const config = definition.configSchema.safeParse(storedConfig());
       const problems = config.success ? [...new Set(input.entitlements.map((e) => outOfScope(config.data, e)).filter((w): w is string => !!w))] : [];
       if (problems.length) throw badRequest(`invalid policy: ${problems.join('; ')}`, { problems });
     }
     if (rules.gateway.only) {
-      const why = gatewayOnlyProblem(t.kind, () => JSON.parse(deps.secrets.decrypt(t.config_enc, configContext(t.id))));
+      const why = gatewayOnlyProblem(t.kind, storedConfig);
       if (why) throw badRequest(`invalid policy: ${why}`, { problems: [why] });
     }
   } else if (rules.gateway.only) {

@@ -69,7 +69,7 @@ export function shownKey(key: string): string {
   let out = '';
   for (const ch of JSON.stringify(key)) {
     const c = ch.codePointAt(0)!;
-    out += isInvisibleFormatting(c) || isVariationSelector(c) ? (c > 0xffff ? `\\u{${c.toString(16)}}` : `\\u${c.toString(16).padStart(4, '0')}`) : ch;
+    out += showsAsNothing(c) ? (c > 0xffff ? `\\u{${c.toString(16)}}` : `\\u${c.toString(16).padStart(4, '0')}`) : ch;
   }
   return out;
 }
@@ -77,6 +77,9 @@ export function shownKey(key: string): string {
 /** Variation selectors only choose how the character before them is drawn; in a name, none. */
 const isVariationSelector = (c: number) =>
   (c >= 0xfe00 && c <= 0xfe0f) || (c >= 0xe0100 && c <= 0xe01ef) || (c >= 0x180b && c <= 0x180d) || c === 0x180f;
+
+/** What a name may not hold, and a field name in a message is escaped for: drawn as nothing. */
+const showsAsNothing = (c: number) => isInvisibleFormatting(c) || isVariationSelector(c);
 
 /** Something a person sees: a letter, digit, punctuation or symbol (a name of marks alone shows nothing). */
 const VISIBLE = /[\p{L}\p{N}\p{P}\p{S}]/u;
@@ -102,7 +105,7 @@ export function findTextProblem(s: string, kind: TextKind): TextProblem | null {
       }
     } else if (isUnicodeLineBreak(c) && kind !== 'multiline') {
       return { code: 'line_break', index: i, codePoint: c };
-    } else if ((kind === 'name' && (isInvisibleFormatting(c) || isVariationSelector(c))) || isBidiReordering(c)) {
+    } else if ((kind === 'name' && showsAsNothing(c)) || isBidiReordering(c)) {
       return { code: 'invisible_formatting', index: i, codePoint: c };
     }
     if (c > 0xffff) i++;

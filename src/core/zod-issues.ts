@@ -91,8 +91,9 @@ export function issuePath(prefix: string, path: readonly PropertyKey[]): string 
   return path.reduce<string>((acc, p) => {
     if (typeof p === 'number') return `${acc}[${p}]`;
     const key = String(p);
+    const shown = shownKey(key);
     // A key with characters that show as nothing is shown escaped, in brackets.
-    if (shownKey(key) !== JSON.stringify(key)) return `${acc}[${shownKey(key)}]`;
+    if (shown !== JSON.stringify(key)) return `${acc}[${shown}]`;
     return acc ? `${acc}.${key}` : key;
   }, prefix);
 }

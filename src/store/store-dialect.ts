@@ -1,7 +1,6 @@
 /**
  * A PostgreSQL dialect whose compiler writes comparisons of a `state` or `status` column with
- * one of its names as literals
- * (`status <> 'deleted'`), not parameters (`status <> $3`).
+ * one of its names as literals (`status <> 'deleted'`), not parameters (`status <> $3`).
  *
  * Why: the store sends every parameterised query as a named prepared statement
  * (prepared-client.ts), and PostgreSQL soon plans such a statement once for any parameters. A

@@ -25,10 +25,10 @@ export {
   type ActiveDirectoryGroupsConfig,
 } from './config.js';
 
-/** sAMAccountNames are unique per domain: the DC components of baseDn name it. */
 /** Groups are granted only under baseDn (activation refuses the rest): a policy naming one outside allows nothing. */
 const outsideBaseDn = (baseDn: string, dn: string) => (isWithin(dn, baseDn) ? null : `group ${dn} is outside the target's baseDn ${baseDn}; Timebox only grants groups under it`);
 
+/** sAMAccountNames are unique per domain: the DC components of baseDn name it. */
 const domainOf = (baseDn: string) =>
   parseDn(baseDn).flatMap((rdn) => rdn.filter((a) => a.type.toLowerCase() === 'dc').map((a) => a.value.toLowerCase())).join('.');
 

@@ -10,7 +10,7 @@ import { invalid, refused, transient } from '../../core/errors.js';
 import { type Finding, expiryFinding, findings as finding } from '../../core/findings.js';
 import type { GrantSpec, RevokeSpec, VerifyResult } from '../contract.js';
 import {
-  HOST_ACCESS_PRIVILEGES, JIT_MARKER, accountOwnership, allRoles, eventExists, eventRunsAt, exec, findMarker, findUsers, grantableRoles, heldRoles, hostReachingRoles, killSessions, rows,
+  HOST_ACCESS_PRIVILEGES, JIT_MARKER, accountOwnership, allRoles, eventExists, eventRunsAt, exec, findMarker, findUsers, grantableRoles, heldRoles, killSessions, rows,
   sessionIds, type UserInfo,
 } from './catalog.js';
 import type { MariadbConfig } from './config.js';
@@ -91,7 +91,8 @@ export async function grantUser(pool: Pool, cfg: MariadbConfig, spec: GrantSpec)
       }
     }
     // Everything is checked before anything is created: a refused grant leaves no trace.
-    const grantable = new Set(await grantableRoles(c));
+    const offered = await grantableRoles(c);
+    const grantable = new Set(offered.map((r) => r.role));
     const missing = entitlements.filter((e) => !grantable.has(e));
     if (missing.length > 0) {
       throw refused(
@@ -99,7 +100,7 @@ export async function grantUser(pool: Pool, cfg: MariadbConfig, spec: GrantSpec)
         `role(s) ${missing.map((m) => `"${m}"`).join(', ')} do not exist on the server or the service account does not hold them WITH ADMIN OPTION`,
       );
     }
-    const reaching = await hostReachingRoles(c);
+    const reaching = new Set(offered.filter((r) => r.reachesHost).map((r) => r.role));
     const unfit = entitlements.filter((e) => reaching.has(e));
     if (unfit.length > 0) {
       throw refused(

@@ -73,13 +73,19 @@ export async function heldRoles(c: PoolConnection, user: string, host: string, r
 export const HOST_ACCESS_PRIVILEGES = { FILE: 1 << 9, SUPER: 1 << 15 } as const;
 const HOST_ACCESS_MASK = Object.values(HOST_ACCESS_PRIVILEGES).reduce((a, b) => a | b, 0);
 
-/**
- * Among the roles the service account may hand out, those that carry a host-reaching privilege,
- * themselves or through roles granted to them: never listed, never granted (a JIT grant of one
- * would be access to the database host's files under a database role's name).
- */
-export async function hostReachingRoles(c: PoolConnection): Promise<Set<string>> {
-  const found = await rows<{ role: string }>(
+export interface GrantableRole {
+  role: string;
+  /**
+   * Carries a host-reaching privilege, itself or through roles granted to it: never offered,
+   * never granted (a JIT grant of it would be access to the database host's files under a
+   * database role's name).
+   */
+  reachesHost: boolean;
+}
+
+/** Roles the service account may hand out (those it holds WITH ADMIN OPTION), in one read. */
+export async function grantableRoles(c: PoolConnection): Promise<GrantableRole[]> {
+  const found = await rows<{ role: string; reaches_host: number | string | null }>(
     c,
     `WITH RECURSIVE reach (top, r) AS (
        SELECT Role, Role FROM mysql.roles_mapping
@@ -87,24 +93,13 @@ export async function hostReachingRoles(c: PoolConnection): Promise<Set<string>>
        UNION
        SELECT reach.top, m.Role FROM reach JOIN mysql.roles_mapping m ON m.User = reach.r AND m.Host = ''
      )
-     SELECT DISTINCT reach.top AS role FROM reach
-       JOIN mysql.global_priv g ON g.User = reach.r AND g.Host = ''
-      WHERE (CAST(JSON_VALUE(g.Priv, '$.access') AS UNSIGNED) & ?) <> 0`,
+     SELECT reach.top AS role, MAX((CAST(JSON_VALUE(g.Priv, '$.access') AS UNSIGNED) & ?) <> 0) AS reaches_host
+       FROM reach LEFT JOIN mysql.global_priv g ON g.User = reach.r AND g.Host = ''
+      GROUP BY reach.top
+      ORDER BY reach.top`,
     [HOST_ACCESS_MASK],
   );
-  return new Set(found.map((r) => r.role));
-}
-
-/** Roles the service account may hand out: those it holds WITH ADMIN OPTION. */
-export async function grantableRoles(c: PoolConnection): Promise<string[]> {
-  const found = await rows<{ role: string }>(
-    c,
-    `SELECT Role AS role FROM mysql.roles_mapping
-      WHERE User = SUBSTRING_INDEX(CURRENT_USER(), '@', 1) AND Host = SUBSTRING_INDEX(CURRENT_USER(), '@', -1)
-        AND Admin_option = 'Y'
-      ORDER BY Role`,
-  );
-  return found.map((r) => r.role);
+  return found.map((r) => ({ role: r.role, reachesHost: Number(r.reaches_host) === 1 }));
 }
 
 /**

@@ -67,7 +67,7 @@ async function gather(c: PoolConnection, cfg: MariadbConfig): Promise<Facts> {
     readsUsers,
     setsDefaultRole: onMysql.length > 0 || privileges.has('UPDATE'),
     markerTable,
-    roles: readsUsers ? await grantableRoles(c) : [],
+    roles: readsUsers ? (await grantableRoles(c)).map((r) => r.role) : [],
   };
 }
 

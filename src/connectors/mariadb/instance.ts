@@ -8,7 +8,7 @@ import type { ConnectorServices, EntitlementPage } from '../contract.js';
 import type { LoadedInstance } from '../lazy-instance.js';
 import { targetCaller } from '../target-call.js';
 import { dropUser, extendUser, grantUser, revokeUser, rotateUser, userStatus, verifyUser } from './accounts.js';
-import { grantableRoles, hostReachingRoles } from './catalog.js';
+import { grantableRoles } from './catalog.js';
 import { checkTarget } from './check.js';
 import { type MariadbConfig, mariadbConfigSchema, poolOptions } from './config.js';
 import { toTargetError } from './errors.js';
@@ -36,11 +36,7 @@ export function createMariadbInstance(
   const call = targetCaller('mariadb', where, toTargetError);
 
   // What may be offered: held WITH ADMIN OPTION, and reaching no further than the databases.
-  const roles = () =>
-    withConnection(pool, async (c) => {
-      const reaching = await hostReachingRoles(c);
-      return (await grantableRoles(c)).filter((r) => !reaching.has(r));
-    });
+  const roles = () => withConnection(pool, async (c) => (await grantableRoles(c)).filter((r) => !r.reachesHost).map((r) => r.role));
 
   return {
     check: (ctx) => call(ctx, 'check', () => checkTarget(pool, config)),
