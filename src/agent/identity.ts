@@ -21,7 +21,7 @@ export const KEY_FILE = 'agent-key.pem';
 const IdentitySchema = z.strictObject({
   schemaVersion: z.literal(1),
   server: z.string(),
-  agentId: z.uuid(),
+  agentId: z.guid(),
   name: z.string(),
   tenant: z.string(),
   enrolledAt: z.string(),

@@ -8,7 +8,7 @@ export { multiline, name, note, reason, text } from '../core/text-schema.js';
 /** The longest password accepted as input anywhere (hashing cost stays bounded). */
 export const MAX_PASSWORD_INPUT = 1024;
 
-export const uuidParam = z.uuid({ error: 'must be an id (UUID)' });
+export const uuidParam = z.guid({ error: 'must be an id (UUID)' });
 export const maxGrantSeconds = 31 * 24 * 3600;
 export const durationSeconds = z
   .number({ error: 'must be a number of seconds' })

@@ -10,7 +10,7 @@ import { name } from './text-schema.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, { error: 'use HH:MM (24 h)' });
 const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { error: 'use YYYY-MM-DD' });
-const id = z.uuid({ error: 'must be an id (UUID)' });
+const id = z.guid({ error: 'must be an id (UUID)' });
 
 export const accessWindowSchema = z.strictObject({
   timeZone: z.string().refine(isValidTimeZone, { error: 'unknown time zone (use an IANA name such as Europe/Berlin)' }),

@@ -10,7 +10,7 @@ const schema = z.strictObject({
   days: z.number().int().min(1).max(3650),
   kind: z.enum(['x', 'y']),
   tags: z.array(z.string()).min(2),
-  id: z.uuid(),
+  id: z.guid(),
   at: z.iso.datetime(),
   either: z.union([z.string(), z.number()]),
   flag: z.boolean(),

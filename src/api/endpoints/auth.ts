@@ -3,7 +3,7 @@ import { roles } from '../../core/roles.js';
 import { endpoint } from '../endpoint.js';
 import { MAX_PASSWORD_INPUT } from '../fields.js';
 
-export const operatorSummary = z.object({ id: z.uuid(), email: z.string(), displayName: z.string() });
+export const operatorSummary = z.object({ id: z.guid(), email: z.string(), displayName: z.string() });
 export const loginBody = z.strictObject({
   email: z.string().trim().min(1).max(320),
   password: z.string().min(1).max(MAX_PASSWORD_INPUT),
@@ -25,7 +25,7 @@ export const meResponse = z.object({
   /** The credential of this request: a browser session or an API token, and when it ends. */
   session: z.object({ kind: z.enum(['session', 'api']), expiresAt: z.iso.datetime().nullable() }),
   memberships: z.array(
-    z.object({ tenant: z.object({ id: z.uuid(), slug: z.string(), name: z.string() }), roles: z.array(z.enum(roles)) }),
+    z.object({ tenant: z.object({ id: z.guid(), slug: z.string(), name: z.string() }), roles: z.array(z.enum(roles)) }),
   ),
 });
 

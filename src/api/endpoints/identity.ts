@@ -5,7 +5,7 @@ import { MAX_PASSWORD_INPUT, name } from '../fields.js';
 
 export const tokenField = z.string().trim().min(1).max(200).describe('The token at the end of the invitation link (/invite/<token>)');
 export const invitationIssued = z.object({
-  invitation: z.object({ id: z.uuid(), email: z.string(), roles: z.array(z.enum(roles)), expiresAt: z.iso.datetime() }),
+  invitation: z.object({ id: z.guid(), email: z.string(), roles: z.array(z.enum(roles)), expiresAt: z.iso.datetime() }),
   delivery: z.enum(['email', 'link']).describe('email: sent to the invitee; link: no SMTP settings, pass `link` on yourself'),
   link: z.string().nullable().describe('The one-time link, shown only in this response (null when e-mailed)'),
 });
@@ -70,7 +70,7 @@ export const identityEndpoints = {
     auth: 'session',
     tags: ['invitations'],
     summary: "Platform administrators: clear someone's password, end their sessions and API tokens, and issue a reset link",
-    params: z.object({ operatorId: z.uuid({ error: 'must be an operator id (UUID)' }) }),
+    params: z.object({ operatorId: z.guid({ error: 'must be an operator id (UUID)' }) }),
     response: { 201: invitationIssued },
   }),
 };

@@ -45,7 +45,7 @@ export const mfaEndpoints = {
     auth: 'session',
     tags: ['auth'],
     summary: "Platform administrators: remove an operator's authenticator app and recovery codes (both lost); audited with the reason",
-    params: z.object({ operatorId: z.uuid({ error: 'must be an operator id (UUID)' }) }),
+    params: z.object({ operatorId: z.guid({ error: 'must be an operator id (UUID)' }) }),
     body: z.strictObject({ reason: reason(1000).min(10, { error: 'say why (at least 10 characters): how the person was identified' }) }),
     response: { 204: z.null() },
   }),

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { endpoint } from '../endpoint.js';
 import { tenantParamsSchema } from '../fields.js';
 
-export const memberParams = tenantParamsSchema.extend({ operatorId: z.uuid({ error: 'must be an operator id (UUID)' }) });
-export const operatorParams = z.object({ operatorId: z.uuid({ error: 'must be an operator id (UUID)' }) });
+export const memberParams = tenantParamsSchema.extend({ operatorId: z.guid({ error: 'must be an operator id (UUID)' }) });
+export const operatorParams = z.object({ operatorId: z.guid({ error: 'must be an operator id (UUID)' }) });
 export const reasonBody = z.strictObject({ reason: z.string().trim().min(3, { error: 'say why (at least 3 characters)' }).max(1000) });
 export const report = z.object({
   sessionsAndTokensEnded: z.number().int(),

@@ -79,7 +79,7 @@ export const sessionResponse = z.object({
   token: z.string(),
   csrfToken: z.string(),
   expiresAt: z.iso.datetime(),
-  operator: z.object({ id: z.uuid(), email: z.string(), displayName: z.string() }),
+  operator: z.object({ id: z.guid(), email: z.string(), displayName: z.string() }),
 });
 export const challenge = z.string().regex(/^[A-Za-z0-9_-]{43}$/, { error: 'must be a base64url SHA-256 PKCE challenge (43 characters)' });
 

@@ -11,8 +11,8 @@ export const role = z.enum(allRoles);
  * the text rule keeps out controls, bidi and invisible characters.
  */
 export const emailAddress = name(320).regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address' });
-export const tenantView = z.object({ id: z.uuid(), slug: z.string(), name: z.string(), roles: z.array(role) });
-export const operatorView = z.object({ id: z.uuid(), email: z.string(), displayName: z.string(), disabled: z.boolean() });
+export const tenantView = z.object({ id: z.guid(), slug: z.string(), name: z.string(), roles: z.array(role) });
+export const operatorView = z.object({ id: z.guid(), email: z.string(), displayName: z.string(), disabled: z.boolean() });
 export const memberView = z.object({
   operator: operatorView,
   roles: z.array(role),
@@ -24,12 +24,12 @@ export const addMemberBody = z.strictObject({
   roles: z.array(role).min(1).max(allRoles.length),
 });
 export const pendingInvitationView = z.object({
-  id: z.uuid(),
+  id: z.guid(),
   email: z.string(),
   roles: z.array(role),
   expiresAt: z.iso.datetime(),
   createdAt: z.iso.datetime(),
-  invitedBy: z.uuid().nullable().describe('The operator who issued it'),
+  invitedBy: z.guid().nullable().describe('The operator who issued it'),
 });
 export const memberUpdated = z.object({
   operator: operatorView.omit({ disabled: true }),
@@ -91,7 +91,7 @@ export const tenantEndpoints = {
     auth: 'session',
     tags: ['tenants'],
     summary: "Withdraw a pending invitation: its link stops working at once (an owner's invitation: owners only)",
-    params: tenantParamsSchema.extend({ invitationId: z.uuid() }),
+    params: tenantParamsSchema.extend({ invitationId: z.guid() }),
     response: { 204: z.null() },
   }),
   removeMember: endpoint({
@@ -100,7 +100,7 @@ export const tenantEndpoints = {
     auth: 'session',
     tags: ['tenants'],
     summary: 'Remove a member from the tenant',
-    params: tenantParamsSchema.extend({ operatorId: z.uuid() }),
+    params: tenantParamsSchema.extend({ operatorId: z.guid() }),
     response: { 204: z.null() },
   }),
 };

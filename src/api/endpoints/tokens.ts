@@ -7,14 +7,14 @@ export const createBody = z.strictObject({
   expiresInDays: z.number().int().min(1).max(3650).optional().describe('Omit for a token that does not expire'),
 });
 export const tokenView = z.object({
-  id: z.uuid(),
+  id: z.guid(),
   name: z.string(),
   createdAt: z.iso.datetime(),
   expiresAt: z.iso.datetime().nullable(),
   lastUsedAt: z.iso.datetime().nullable(),
 });
 export const created = z.object({
-  id: z.uuid(),
+  id: z.guid(),
   name: z.string(),
   token: z.string().describe('Shown only in this response; store it now'),
   expiresAt: z.iso.datetime().nullable(),
@@ -44,7 +44,7 @@ export const tokenEndpoints = {
     auth: 'session',
     tags: ['tokens'],
     summary: 'Revoke one of my tokens',
-    params: z.object({ id: z.uuid() }),
+    params: z.object({ id: z.guid() }),
     response: { 204: z.null() },
   }),
 };

@@ -24,7 +24,7 @@ const groupName = z.string().superRefine((v, ctx) => {
 
 export const LinuxAgentConfigSchema = z.strictObject({
   /** The enrolled agent (GET /api/v1/tenants/:tenant/agents). */
-  agentId: z.uuid({ error: 'agentId must be an agent id (UUID)' }).meta({ title: 'Agent', description: 'The enrolled agent of the host.', 'x-widget': 'agent' }),
+  agentId: z.guid({ error: 'agentId must be an agent id (UUID)' }).meta({ title: 'Agent', description: 'The enrolled agent of the host.', 'x-widget': 'agent' }),
   /** Elevations offered as `sudo:<name>` entitlements. */
   sudoRules: z
     .record(z.string().regex(RULE_NAME_RE, { error: `sudo rule names must match ${RULE_NAME_RE.source}` }), SudoRuleSchema)
