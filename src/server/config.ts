@@ -57,10 +57,14 @@ const envSchema = z.object({
   /** How people reach this server (behind a proxy): the single sign-on redirect URI is built from it. */
   TIMEBOX_PUBLIC_URL: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),
   /** Bearer token a Prometheus scraper presents at /metrics; unset: the endpoint is off (404). */
+  // Unguessable rather than throttled: counting wrong tokens per address would let a misconfigured
+  // second scraper on the same host lock the right one out, and refusing only the wrong ones
+  // would still tell a guesser when it hit.
   TIMEBOX_METRICS_TOKEN: z
     .string()
-    .min(16, { error: 'must be at least 16 characters (e.g. openssl rand -hex 32)' })
-    .regex(VISIBLE_ASCII, { error: 'must be printable ASCII without spaces, as a scraper sends it after "Bearer " (e.g. openssl rand -hex 32)' })
+    .min(32, { error: 'must be at least 32 characters (e.g. openssl rand -hex 32)', abort: true })
+    .regex(VISIBLE_ASCII, { error: 'must be printable ASCII without spaces, as a scraper sends it after "Bearer " (e.g. openssl rand -hex 32)', abort: true })
+    .refine((t) => new Set(t).size >= 8, { error: 'looks typed, not random: use at least 8 different characters (e.g. openssl rand -hex 32)' })
     .optional(),
   /** `iss` of security tokens; defaults to the server's URL. Resource servers check it. */
   TIMEBOX_TOKEN_ISSUER: z.url({ error: 'must be an absolute URL, e.g. https://timebox.example.com' }).optional(),

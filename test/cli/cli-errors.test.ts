@@ -123,7 +123,7 @@ describe('timebox serve with settings that cannot work', () => {
       [{ TIMEBOX_SIEM_HTTP: 'https://collector.example.com/in', TIMEBOX_SIEM_HTTP_TOKEN: 'abc\r\nX-Evil: 1' }, /TIMEBOX_SIEM_HTTP_TOKEN: must be printable ASCII without spaces or line breaks/],
       [{ TIMEBOX_SIEM_SYSLOG: 'tls://siem.example.com:6514', TIMEBOX_SIEM_SYSLOG_CA: '/etc/passwd' }, /TIMEBOX_SIEM_SYSLOG_CA: \/etc\/passwd holds no PEM certificate/],
       [{ TIMEBOX_SIEM_SYSLOG: 'tls://siem.example.com:6514', TIMEBOX_SIEM_SYSLOG_CA: '/nonexistent/ca.pem' }, /TIMEBOX_SIEM_SYSLOG_CA: cannot read \/nonexistent\/ca.pem \(ENOENT\)/],
-      [{ TIMEBOX_METRICS_TOKEN: 'correct horse battery staple' }, /TIMEBOX_METRICS_TOKEN: must be printable ASCII without spaces/],
+      [{ TIMEBOX_METRICS_TOKEN: 'correct horse battery staple, stapled' }, /TIMEBOX_METRICS_TOKEN: must be printable ASCII without spaces/],
       [{ TIMEBOX_SIEM_HTTP: 'https://127.0.0.1:8088/services/collector' }, /TIMEBOX_SIEM_HTTP: 127\.0\.0\.1 is a loopback address, which the server may not connect to unless TIMEBOX_OUTBOUND_ALLOW allows it/],
       [{ TIMEBOX_SIEM_HTTP_TOKEN: 'abc' }, /TIMEBOX_SIEM_HTTP_TOKEN without TIMEBOX_SIEM_HTTP: set the sink, or remove what belongs to it/],
       [{ TIMEBOX_SIEM_SYSLOG: 'tls://siem.example.com', TIMEBOX_SIEM_RETRY_BASE_MS: '600000', TIMEBOX_SIEM_RETRY_MAX_MS: '10' }, /TIMEBOX_SIEM_RETRY_BASE_MS \(600000\) is above TIMEBOX_SIEM_RETRY_MAX_MS \(10\)/],
