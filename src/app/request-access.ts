@@ -22,6 +22,8 @@ import { checkJitSettings, type JitRules } from './jit-settings.js';
 import { ensureAccountUsable, firstUsableName } from './account-ownership.js';
 import { entitlementSeen } from './entitlement-lookup.js';
 import { lockPerson } from './person-lock.js';
+import { ensureKeyIsTheirs } from '../credentials/key-binding.js';
+import { credentialsDb } from '../credentials/types.js';
 import type { Write } from '../store/write-together.js';
 
 export interface AccessAsk {
@@ -119,6 +121,11 @@ export async function requestAccess(
   if (!existing) {
     const why = definition.validateAccountName(username);
     if (why) throw badRequest(why);
+  }
+  // The certificate's subject is this name: a key already certified for someone else is refused now,
+  // not after the approvals (the signing transaction checks again, under a lock on the key).
+  if (ask.publicKey != null && definition.subjectKeyFingerprint) {
+    await ensureKeyIsTheirs(credentialsDb(deps.db), tenantId, await definition.subjectKeyFingerprint(ask.publicKey), username);
   }
   // Ownership, before anything is written: the name is not another JIT account's (here or on a
   // target reaching the same cluster/domain) and the target's account is free or ours.

@@ -282,5 +282,11 @@ export interface ConnectorDefinition<Config = unknown, Kind extends string = str
    * a message for a person, or null if fine. Kinds without it refuse a public key.
    */
   validateRequest?(ask: RequestCheck): Promise<string | null>;
+  /**
+   * For kinds that certify the requester's own key: its fingerprint, so a request presenting a
+   * key already certified for another person is refused before approvals (src/credentials/key-binding.ts).
+   * Called only after validateRequest accepted the key.
+   */
+  subjectKeyFingerprint?(publicKey: string): Promise<string>;
   create(config: Config, services?: ConnectorServices): ConnectorInstance;
 }

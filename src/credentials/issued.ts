@@ -9,6 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { badRequest, conflict, notFound } from '../core/errors.js';
 import type { Database } from '../store/schema.js';
 import type { CredentialsDatabase, IssuedCredentialRow } from '../store/schema-credentials.js';
+import { ensureKeyIsTheirs, lockKey } from './key-binding.js';
 import { trustSignals, type TrustChangeHook } from './trust-signal.js';
 import {
   REVOCATION_REASONS,
@@ -40,6 +41,8 @@ export interface NewCredential {
   principals: string[];
   notBefore: Date;
   notAfter: Date;
+  /** The certified key (key-binding.ts); absent for tokens, which certify no key. */
+  keyFingerprint?: string;
 }
 
 /**
@@ -112,6 +115,10 @@ export function createIssuedCredentials(deps: IssuedDeps) {
           .executeTakeFirst();
         if (!ca || ca.tenant_id !== c.tenantId) throw notFound('certificate authority');
         if (ca.status === 'retired') throw conflict('the CA was retired while signing; try again');
+        if (c.keyFingerprint !== undefined) {
+          await lockKey(tx, c.tenantId, c.keyFingerprint);
+          await ensureKeyIsTheirs(tx, c.tenantId, c.keyFingerprint, c.subject);
+        }
         const row = await tx
           .insertInto('issued_credentials')
           .values({
@@ -125,6 +132,7 @@ export function createIssuedCredentials(deps: IssuedDeps) {
             not_before: c.notBefore,
             not_after: c.notAfter,
             created_at: now,
+            key_fingerprint: c.keyFingerprint ?? null,
           })
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -147,6 +155,9 @@ export function createIssuedCredentials(deps: IssuedDeps) {
         return toCredential(row);
       });
     },
+
+    /** Refuses a key certified for another person, before anything is signed (see key-binding.ts). */
+    ensureKeyIsTheirs: (tenantId: string, keyFingerprint: string, subject: string) => ensureKeyIsTheirs(db, tenantId, keyFingerprint, subject),
 
     async get(id: string): Promise<IssuedCredential | null> {
       const row = await db.selectFrom('issued_credentials').selectAll().where('id', '=', id).executeTakeFirst();

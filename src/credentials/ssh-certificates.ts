@@ -86,6 +86,8 @@ export function createSshCertificates(deps: SshCertificatesDeps) {
     const window = validityWindow(req.notBefore, req.notAfter, deps.clock.now());
     const options = certificateOptions(req);
     const keyId = `timebox:${req.grantId ?? 'none'}:${subject}`;
+    const keyFingerprint = `ssh:${key.fingerprint}`;
+    await deps.issued.ensureKeyIsTheirs(req.tenantId, keyFingerprint, subject);
 
     const signer = await deps.cas.signer(req.tenantId, 'ssh', actor);
     const certificate = await withPrivateDir(deps.scratchRoot, async (dir) => {
@@ -103,7 +105,7 @@ export function createSshCertificates(deps: SshCertificatesDeps) {
       return (await readFile(path.join(dir, 'user-cert.pub'), 'utf8')).trim();
     });
     const credential = await deps.issued.record(
-      { tenantId: req.tenantId, caId: signer.ca.id, kind: 'ssh', serial: signer.serial, grantId: req.grantId, subject, principals, ...window },
+      { tenantId: req.tenantId, caId: signer.ca.id, kind: 'ssh', serial: signer.serial, grantId: req.grantId, subject, principals, keyFingerprint, ...window },
       actor,
     );
     return {

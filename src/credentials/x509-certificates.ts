@@ -13,6 +13,7 @@ import { serialToHex } from './der.js';
 import type { CaStore } from './ca-store.js';
 import type { Crl, CrlDocument } from './crl.js';
 import type { IssuedCredentials } from './issued.js';
+import { spkiFingerprint } from './key-binding.js';
 import { validateSubject, validityWindow } from './names.js';
 import { generateX509KeyPair, parseCsrPem, parsePublicKeyPem } from './x509-keys.js';
 import { SYSTEM, type Actor, type IssuedCredential, type RevocationReason } from './types.js';
@@ -63,6 +64,8 @@ export function createX509Certificates(deps: X509CertificatesDeps) {
     const subject = validateSubject(req.subject, 64);
     const sans = alternativeNames(req.emails ?? [], req.uris ?? []);
     const window = validityWindow(req.notBefore, req.notAfter, deps.clock.now());
+    const keyFingerprint = spkiFingerprint(key.spki);
+    await deps.issued.ensureKeyIsTheirs(req.tenantId, keyFingerprint, subject);
 
     const signer = await deps.cas.signer(req.tenantId, 'x509', actor);
     if (signer.ca.notAfter && +window.notAfter > +signer.ca.notAfter) {
@@ -104,7 +107,7 @@ export function createX509Certificates(deps: X509CertificatesDeps) {
     });
     const principals = sans.map((n) => `${n.type}:${n.value}`);
     const credential = await deps.issued.record(
-      { tenantId: req.tenantId, caId: signer.ca.id, kind: 'x509', serial: signer.serial, grantId: req.grantId, subject, principals, ...window },
+      { tenantId: req.tenantId, caId: signer.ca.id, kind: 'x509', serial: signer.serial, grantId: req.grantId, subject, principals, keyFingerprint, ...window },
       actor,
     );
     return {

@@ -33,6 +33,7 @@ import * as m0032 from './migrations/0032_sessions_ended_at.js';
 import * as m0033 from './migrations/0033_grant_list_indexes.js';
 import * as m0034 from './migrations/0034_unfinished_grants_index.js';
 import * as m0035 from './migrations/0035_directory_object_id.js';
+import * as m0036 from './migrations/0036_issued_key_binding.js';
 
 const migrations: Record<string, Migration> = {
   '0001_init': m0001,
@@ -64,6 +65,7 @@ const migrations: Record<string, Migration> = {
   '0033_grant_list_indexes': m0033,
   '0034_unfinished_grants_index': m0034,
   '0035_directory_object_id': m0035,
+  '0036_issued_key_binding': m0036,
 };
 
 export async function migrateToLatest(db: Kysely<any>): Promise<void> {

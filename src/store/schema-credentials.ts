@@ -44,6 +44,8 @@ export interface IssuedCredentialsTable {
   created_at: Timestamp;
   revoked_at: NullableTimestamp;
   revocation_reason: string | null;
+  /** `ssh:SHA256:…` or `x509:SHA256:…` of the certified public key; null for tokens. */
+  key_fingerprint: string | null;
 }
 
 export interface CredentialTables {

@@ -16,7 +16,7 @@ import { credentialsDb } from '../../src/credentials/types.js';
 import { scratchDir } from '../credentials/support.js';
 import { runCli } from '../cli/harness.js';
 import { addMember, type ApiClient } from '../support/http.js';
-import { addOperator, startTestServer, type TestServer } from '../support/test-server.js';
+import { addOperator, createMember, startTestServer, type TestServer } from '../support/test-server.js';
 
 const T = '/api/v1/tenants/default';
 let server: TestServer;
@@ -306,6 +306,62 @@ describe('bad input is a 400 that creates nothing', () => {
 });
 
 describe('extensions', () => {
+  it("refuses Alice's key to anybody else, before anything is written, even after her certificates ended; she still uses it", async () => {
+    const dave = await addOperator(server, `dave.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+    const before = await counts();
+    const res = await dave.post(`${T}/requests`, { targetId, entitlements: ['deploy'], durationSeconds: 600, reason: 'CHG-44 deploy', publicKey });
+    expect(res.status, JSON.stringify(res.body)).toBe(409);
+    expect(res.body.error.message).toBe('this public key is already certified for another person; everyone signs in with their own key (e.g. ssh-keygen -t ed25519)');
+    expect(await counts()).toEqual(before);
+    // Every certificate of Alice's is revoked or expired by now: the key stays hers.
+    const live = await credentialsDb(server.tb.store.db).selectFrom('issued_credentials').select('id').where('revoked_at', 'is', null).where('not_after', '>', new Date()).execute();
+    expect(live).toEqual([]);
+
+    const own = await request({ entitlements: ['deploy'], publicKey });
+    expect(own.status, JSON.stringify(own.body)).toBe(201);
+    expect(own.body.state).toBe('active');
+    await alice.post(`${T}/grants/${own.body.id}/revoke`, { reason: 'done' });
+  });
+
+  it('two people asking with one new key: the first certificate signed binds it, the other activation is refused and signs nothing', async () => {
+    const approver = await createMember(server.tb, 'default', `amy.${randomBytes(3).toString('hex')}@example.com`, ['approver']);
+    const approved = await server.admin.post(`${T}/policies`, {
+      name: 'ssh deploy approved',
+      targetId,
+      requesterRoles: ['requester'],
+      maxDurationSeconds: 3600,
+      defaultDurationSeconds: 600,
+      rules: { approvalLevels: [{ approverIds: [approver.id] }] },
+    });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(201);
+    const shared = path.join(scratch.dir, 'id_shared');
+    expect((await runArgv('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', shared])).code).toBe(0);
+    const sharedKey = (await readFile(`${shared}.pub`, 'utf8')).trim();
+    const erin = await addOperator(server, `erin.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+    const frank = await addOperator(server, `frank.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+
+    // Both asked before either was signed, so both requests pass the early check.
+    const waiting = await erin.post(`${T}/requests`, { targetId, entitlements: ['deploy'], reason: 'CHG-45 deploy', publicKey: sharedKey, policyId: approved.body.id });
+    expect(waiting.status, JSON.stringify(waiting.body)).toBe(201);
+    expect(waiting.body.state).toBe('requested');
+    const first = await frank.post(`${T}/requests`, { targetId, entitlements: ['deploy'], reason: 'CHG-45 deploy', publicKey: sharedKey });
+    expect(first.body.state).toBe('active');
+
+    const decided = await approver.api.post(`${T}/grants/${waiting.body.id}/approve`, {});
+    expect(decided.status, JSON.stringify(decided.body)).toBe(200);
+    // The failed activation is cleaned up (revoking) before the grant ends.
+    let grant = await erin.get(`${T}/grants/${waiting.body.id}`);
+    for (const deadline = Date.now() + 30_000; ['activating', 'revoking'].includes(grant.body.state) && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      grant = await erin.get(`${T}/grants/${waiting.body.id}`);
+    }
+    expect(grant.body.state).toBe('revoked');
+    expect(grant.body.endReason).toBe('activation failed: this public key is already certified for another person; everyone signs in with their own key (e.g. ssh-keygen -t ed25519)');
+    expect(grant.body.credentialAvailable).toBe(false);
+    expect(await issuedFor(waiting.body.id)).toEqual([]);
+    await frank.post(`${T}/grants/${first.body.id}/revoke`, { reason: 'done' });
+  });
+
   it('refuses an extension when it is asked: a certificate cannot be made to last longer', async () => {
     const policy = await server.admin.post(`${T}/policies`, {
       name: 'ssh deploy extendable',
@@ -339,9 +395,13 @@ describe('the CLI', () => {
       input: `${member.password}\n`,
     });
     expect(signIn.code, signIn.stderr).toBe(0);
+    // Carol's own key: Alice's is certified for Alice alone.
+    const carolKey = path.join(scratch.dir, 'id_carol');
+    const gen = await runArgv('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', who, '-f', carolKey]);
+    expect(gen.code, gen.stderr).toBe(0);
     const out = path.join(scratch.dir, 'cli-cert.pub');
     const r = await runCli(
-      ['request', '--target', 'web-hosts', '--entitlement', 'deploy', '--duration', '5m', '--reason', 'CHG-43 hotfix', '--public-key-file', `${keyFile}.pub`, '--out', out],
+      ['request', '--target', 'web-hosts', '--entitlement', 'deploy', '--duration', '5m', '--reason', 'CHG-43 hotfix', '--public-key-file', `${carolKey}.pub`, '--out', out],
       { env },
     );
     expect(r.stderr).toBe('');
@@ -349,6 +409,6 @@ describe('the CLI', () => {
     expect(r.stdout).toContain(`certificate written to ${out} (mode 0600)`);
     expect(r.stdout).not.toContain('ssh-ed25519-cert-v01');
     expect((await stat(out)).mode & 0o777).toBe(0o600);
-    expect((await login('deploy', out)).code).toBe(0);
+    expect((await login('deploy', out, carolKey)).code).toBe(0);
   });
 });

@@ -232,6 +232,28 @@ describe('bad input is a 400 that creates nothing', () => {
     expect(await counts()).toEqual(before);
   });
 
+  it("refuses Bob's key to anybody else (as a CSR or as the bare public key); Bob still uses it", async () => {
+    const name = `bob-${randomBytes(3).toString('hex')}`;
+    const mine = await csr(['ec', '-pkeyopt', 'ec_paramgen_curve:P-256'], name);
+    const granted = await request({ entitlements: ['billing-reader'], publicKey: mine.csr });
+    expect(granted.status, JSON.stringify(granted.body)).toBe(201);
+    await bob.post(`${T}/grants/${granted.body.id}/revoke`, { reason: 'done' });
+
+    const carol = await addOperator(server, `carol.${randomBytes(3).toString('hex')}@example.com`, ['requester']);
+    const spki = (await openssl(['pkey', '-in', path.join(scratch.dir, `${name}.key`), '-pubout'])).stdout;
+    const before = await counts();
+    for (const publicKey of [mine.csr, spki]) {
+      const res = await carol.post(`${T}/requests`, { targetId, durationSeconds: 600, reason: 'INC-78 inspect billing', entitlements: ['billing-reader'], publicKey });
+      expect(res.status, JSON.stringify(res.body)).toBe(409);
+      expect(res.body.error.message).toMatch(/^this public key is already certified for another person/);
+    }
+    expect(await counts()).toEqual(before);
+
+    const again = await request({ entitlements: ['billing-reader'], publicKey: spki });
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    await bob.post(`${T}/grants/${again.body.id}/revoke`, { reason: 'done' });
+  });
+
   it('refuses a role the target does not have, or a malformed one', async () => {
     const before = await counts();
     const missing = await request({ entitlements: ['root'] });

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { invalid } from '../../core/errors.js';
 import { checkTicketPattern, ticketMatches } from '../../core/safe-pattern.js';
 import { validatePrincipals } from '../../credentials/names.js';
+import { sshKeyFingerprint } from '../../credentials/key-binding.js';
 import { parseSshPublicKey } from '../../credentials/ssh-public-key.js';
 import { SSH_EXTENSIONS } from '../../credentials/ssh-certificates.js';
 import type { ConnectorDefinition, ConnectorInstance, ConnectorServices, Entitlement } from '../contract.js';
@@ -195,5 +196,6 @@ export const sshCertificateConnector: ConnectorDefinition<SshCertificateConfig, 
     if (principals || ask.publicKey === undefined) return principals;
     return problemOf(() => parseSshPublicKey(ask.publicKey!));
   },
+  subjectKeyFingerprint: async (publicKey) => sshKeyFingerprint(publicKey),
   create: createInstance,
 };

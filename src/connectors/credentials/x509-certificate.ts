@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { refused } from '../../core/errors.js';
+import { spkiFingerprint } from '../../credentials/key-binding.js';
 import { parseCsrPem, parsePublicKeyPem } from '../../credentials/x509-keys.js';
 import type { ConnectorDefinition, ConnectorInstance, ConnectorServices } from '../contract.js';
 import {
@@ -137,5 +138,6 @@ export const x509CertificateConnector: ConnectorDefinition<X509CertificateConfig
     if (key === undefined) return null;
     return problemOf(() => (isCsr(key) ? parseCsrPem(key) : parsePublicKeyPem(key)));
   },
+  subjectKeyFingerprint: async (publicKey) => spkiFingerprint((isCsr(publicKey) ? await parseCsrPem(publicKey) : parsePublicKeyPem(publicKey)).spki),
   create: createInstance,
 };
