@@ -159,6 +159,31 @@ describe('MariaDB JIT user through Timebox', () => {
     expect((await dave.get(`${T}/jit-accounts?mine=true`)).body.items.length).toBe(accountsBefore);
   });
 
+  it('a role that reaches the database host (FILE through another role) is not offered, and a request for it is a 400 that creates nothing', async () => {
+    const files = `files_${runId}`;
+    const wraps = `wraps_${runId}`;
+    const c = await db.admin();
+    await c.query(`CREATE ROLE \`${files}\``);
+    await c.query(`GRANT FILE ON *.* TO \`${files}\``);
+    await c.query(`CREATE ROLE \`${wraps}\``);
+    await c.query(`GRANT SELECT ON shop.* TO \`${wraps}\``);
+    await c.query(`GRANT \`${files}\` TO \`${wraps}\``);
+    // The service account may hand it out: only Timebox's own rule stands in the way.
+    await c.query(`GRANT \`${wraps}\` TO ${mysql.escape(target.config.user)}@'%' WITH ADMIN OPTION`);
+    await c.end();
+
+    const offered = await alice.get(`${T}/targets/${targetId}/entitlements?search=${wraps}`);
+    expect(offered.status, JSON.stringify(offered.body)).toBe(200);
+    expect(offered.body.items.map((e: { externalId: string }) => e.externalId)).not.toContain(wraps);
+    const frank = await addOperator(server, `frank.${runId}@example.com`, ['requester']);
+    const before = await users(db);
+    const res = await frank.post(`${T}/requests`, { targetId, entitlements: [wraps], durationSeconds: 600, reason: 'INC-3 read the files' });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.error.message).toMatch(new RegExp(`no entitlement named "${wraps}"`));
+    expect(await users(db)).toEqual(before);
+    expect((await frank.get(`${T}/jit-accounts?mine=true`)).body.items).toEqual([]);
+  });
+
   it('an existing foreign user is a 409 and stays as it was', async () => {
     const name = `bob_${runId}`;
     const c = await db.admin();
