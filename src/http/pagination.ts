@@ -48,6 +48,8 @@ const textKey = z
 export const oneStringKey = z.tuple([textKey]);
 /** (text, text) keyset; only when both columns are text. */
 export const twoStringKeys = z.tuple([textKey, textKey]);
+/** (uuid) keyset, e.g. (id). */
+export const oneIdKey = z.tuple([z.guid()]);
 /** (text, uuid) keyset, e.g. (email, id). */
 export const stringAndIdKeys = z.tuple([textKey, z.guid()]);
 /** (timestamptz, uuid) keyset, e.g. (created_at, id), the time as ISO-8601. */

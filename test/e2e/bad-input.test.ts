@@ -173,9 +173,12 @@ describe('tampered page cursors', () => {
     [`${T}/jit-accounts`, ['a\u0000b']],
     [`${T}/agents`, ['a\u0000b', uuid]],
     [`${T}/targets`, ['x\ud800y']],
+    // Well-formed text where the list pages by id (a uuid column): was a 500 from PostgreSQL's cast.
+    [`${T}/jit-accounts`, ['a']],
+    [`${T}/jit-accounts?mine=true`, ['2026-01-01T00:00:00Z']],
   ];
   it.each(lists)('%s answers 400 to a cursor holding %j', async (path, keys) => {
-    const res = await server.admin.get(`${path}?cursor=${cursorOf(keys)}`);
+    const res = await server.admin.get(`${path}${path.includes('?') ? '&' : '?'}cursor=${cursorOf(keys)}`);
     expect(res.status, JSON.stringify(res.body)).toBe(400);
     expect(JSON.stringify(res.body)).toMatch(/cursor/);
   });

@@ -8,7 +8,7 @@ import { enableJitAccount, listJitAccounts } from '../../app/jit-accounts.js';
 import { confirmBinding } from '../../app/confirm-binding.js';
 import { rotateJitAccountPassword } from '../../app/rotate-jit-password.js';
 import { principalOf } from '../auth-hook.js';
-import { decodeCursor, encodeCursor, oneStringKey } from '../pagination.js';
+import { decodeCursor, encodeCursor, oneIdKey } from '../pagination.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant } from '../tenant-access.js';
 import { grantJson } from '../schemas.js';
@@ -22,7 +22,7 @@ export const jitAccountRoutes =
       handler: async (request) => {
         const t = await requireTenant(request, request.params.tenant);
         const p = principalOf(request);
-        const after = decodeCursor(request.query.cursor, oneStringKey)?.[0];
+        const after = decodeCursor(request.query.cursor, oneIdKey)?.[0];
         const page = await listJitAccounts(deps, t.tenantId, { operatorId: p.operatorId, roles: t.roles }, {
           mine: request.query.mine === 'true',
           limit: request.query.limit,
