@@ -71,22 +71,43 @@ const invitePath = (token: string) => `/invite/${token}`;
 export function createInvitations(deps: InvitationsDeps) {
   const { db, audit, clock, operators, secrets } = deps;
 
-  /** Open invitations of this email to this tenant end when a new one is issued. */
-  async function supersede(tx: Transaction<Database>, email: string, tenantId: string | null, now: Date) {
-    let q = tx.updateTable('invitations').set({ expires_at: now }).where('email', '=', email).where('used_at', 'is', null).where('expires_at', '>', now);
-    q = tenantId ? q.where('tenant_id', '=', tenantId) : q.where('kind', '=', 'reset');
-    await q.execute();
+  /**
+   * Open invitations of this email to this tenant end when a new one is issued: withdrawn, so the
+   * same rule as a withdrawal applies (`mayWithdraw`: an owner's invitation is not an admin's to
+   * replace) and the audit says which invitation ended and why.
+   */
+  async function supersede(tx: Transaction<Database>, input: { email: string; tenantId: string | null; supersededBy: string; actor: Actor }, now: Date, mayWithdraw: (roles: Role[]) => void) {
+    let q = tx.selectFrom('invitations').select(['id', 'roles', 'expires_at']).where('email', '=', input.email).where('used_at', 'is', null).where('expires_at', '>', now);
+    q = input.tenantId ? q.where('tenant_id', '=', input.tenantId) : q.where('kind', '=', 'reset');
+    const open = await q.forUpdate().execute();
+    for (const row of open) mayWithdraw(row.roles as Role[]);
+    if (open.length === 0) return;
+    await tx.updateTable('invitations').set({ expires_at: now }).where('id', 'in', open.map((r) => r.id)).execute();
+    for (const row of open) {
+      await audit.append(tx, {
+        tenantId: input.tenantId,
+        actor: input.actor,
+        action: 'invitation.withdrawn',
+        subject: { type: 'invitation', id: row.id },
+        reason: 'superseded by a new invitation to the same address',
+        before: { email: input.email, roles: row.roles, expiresAt: row.expires_at },
+        after: { supersededBy: input.supersededBy },
+      });
+    }
   }
 
   async function insert(
     tx: Transaction<Database>,
     input: { email: string; kind: 'member' | 'reset'; tenantId: string | null; roles: Role[]; displayName: string | null; invitedBy: string | null },
+    actor: Actor,
+    mayWithdraw: (roles: Role[]) => void = () => {},
   ): Promise<{ row: InvitationRow; token: string }> {
     const now = clock.now();
-    await supersede(tx, input.email, input.tenantId, now);
+    const id = randomUUID();
+    await supersede(tx, { email: input.email, tenantId: input.tenantId, supersededBy: id, actor }, now, mayWithdraw);
     const token = INVITATION_PREFIX + generateToken(32);
     const row: InvitationRow = {
-      id: randomUUID(),
+      id,
       token_hash: sha256Hex(token),
       email: input.email,
       kind: input.kind,
@@ -110,11 +131,12 @@ export function createInvitations(deps: InvitationsDeps) {
   async function inviteMember(
     input: { tenantId: string; email: string; roles: readonly string[]; displayName?: string | undefined; origin: string },
     actor: Actor,
+    mayWithdraw: (roles: Role[]) => void,
   ): Promise<InvitationIssued> {
     const email = normalizeEmail(input.email);
     const roles = parseRoles(input.roles);
     return inTransaction(db, async (tx) => {
-      const { row, token } = await insert(tx, { email, kind: 'member', tenantId: input.tenantId, roles, displayName: input.displayName?.trim() || null, invitedBy: actor.id });
+      const { row, token } = await insert(tx, { email, kind: 'member', tenantId: input.tenantId, roles, displayName: input.displayName?.trim() || null, invitedBy: actor.id }, actor, mayWithdraw);
       const tenant = await tx.selectFrom('tenants').select(['name']).where('id', '=', input.tenantId).executeTakeFirstOrThrow();
       const link = `${input.origin}${invitePath(token)}`;
       const mailed = await queueEmail(tx, row.id, input.tenantId, email, link, `You are invited to ${tenant.name} on Timebox`, [
@@ -153,7 +175,7 @@ export function createInvitations(deps: InvitationsDeps) {
       const ended = await revokeAll(tx);
       // Whoever held the account may have registered a key of their own to keep the gateway open.
       await removeAllOperatorKeysIn(tx, audit, op.id, { tenantId: null, actor, reason: 'sign-in reset' });
-      const { row, token } = await insert(tx, { email: op.email, kind: 'reset', tenantId: null, roles: [], displayName: null, invitedBy: actor.id });
+      const { row, token } = await insert(tx, { email: op.email, kind: 'reset', tenantId: null, roles: [], displayName: null, invitedBy: actor.id }, actor);
       await audit.append(tx, {
         tenantId: null,
         actor,

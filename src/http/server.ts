@@ -67,6 +67,8 @@ export interface HttpServerOptions extends HttpDeps {
   secrets?: SecretBox;
   /** What a member's removal from a tenant also ends (their grants there); see auth/member-removal.ts. */
   memberRemoval: MemberRemoval;
+  /** TIMEBOX_PUBLIC_URL: the base of links sent to people (invitations); else the request's own. */
+  publicUrl?: string | undefined;
   /** Told the duration of every response, by route pattern (metrics). */
   observeRequest?: (method: string, route: string | undefined, statusCode: number, seconds: number) => void;
 }
@@ -157,8 +159,8 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
     authRoutes({ db, audit, operators, tokens, totp, guesses, secureCookies: deps.secureCookies ?? false }),
     mfaRoutes({ totp }),
     tokenRoutes({ tokens, clock }),
-    tenantRoutes({ db, operators, invitations, memberRemoval: deps.memberRemoval }),
-    identityRoutes({ invitations, ownPassword: createOwnPassword({ db, audit, tokens, guesses }), tokens }),
+    tenantRoutes({ db, operators, invitations, memberRemoval: deps.memberRemoval, publicUrl: deps.publicUrl }),
+    identityRoutes({ invitations, ownPassword: createOwnPassword({ db, audit, tokens, guesses }), tokens, publicUrl: deps.publicUrl }),
   ];
   for (const routes of [...builtIn, ...deps.routes]) {
     // Each module in its own encapsulated scope; hooks and handlers above still apply.

@@ -276,6 +276,7 @@ export async function startTimebox(opts: StartOptions = {}): Promise<Timebox> {
     logger: log,
     trustProxy: config.TIMEBOX_TRUST_PROXY,
     secureCookies: config.TIMEBOX_SECURE_COOKIES === 'true',
+    publicUrl: config.TIMEBOX_PUBLIC_URL,
     secrets: deps.secrets,
     ...(metrics ? { observeRequest: metrics.observeRequest } : {}),
     routes: [

@@ -6,6 +6,7 @@
  * the outbox while queued, erased once sent).
  */
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSmtpSink } from '../notify/support.js';
 import { addMember, apiClient, ownPassword, signIn, tokenOf, type ApiResponse, type Invited, type Member } from '../support/http.js';
@@ -174,7 +175,12 @@ describe('a pending invitation', () => {
     expect((await otherAdmin.api.call('DELETE', `/api/v1/tenants/default/invitations/${id}`)).status).toBe(404);
     const notOwner = await admin.api.call('DELETE', `/api/v1/tenants/default/invitations/${owner.body.invitation.id}`);
     expect(notOwner.status).toBe(403);
-    expect(notOwner.body.error.message).toBe('you need the owners.manage permission in tenant default to withdraw an invitation to be an owner');
+    expect(notOwner.body.error.message).toBe('you need the owners.manage permission in tenant default to withdraw or replace an invitation to be an owner');
+    // Nor replaced by inviting the address again (in any case), which would withdraw it quietly.
+    const replaced = await admin.api.post('/api/v1/tenants/default/members', { email: `BOSS.${hex}@example.com`, roles: ['requester'] });
+    expect(replaced.status).toBe(403);
+    expect(replaced.body.error.message).toBe('you need the owners.manage permission in tenant default to withdraw or replace an invitation to be an owner');
+    expect((await anon().post('/api/v1/invitations/preview', { token: tokenOf(owner.body.link) })).status).toBe(200);
 
     expect((await admin.api.call('DELETE', `/api/v1/tenants/default/invitations/${id}`)).status).toBe(204);
     const late = await anon().post('/api/v1/invitations/accept', { token: tokenOf(invited.body.link), password: ownPassword() });
@@ -190,6 +196,43 @@ describe('a pending invitation', () => {
       { action: 'invitation.created', actor_id: admin.id },
       { action: 'invitation.withdrawn', actor_id: admin.id },
     ]);
+
+    // An invitation sent again replaces the earlier one, which is audited as withdrawn.
+    const first = await admin.api.post<Invited>('/api/v1/tenants/default/members', { email: `again.${hex}@example.com`, roles: ['requester'] });
+    const second = await admin.api.post<Invited>('/api/v1/tenants/default/members', { email: `again.${hex}@example.com`, roles: ['approver'] });
+    expect(second.status).toBe(201);
+    expect((await anon().post('/api/v1/invitations/preview', { token: tokenOf(first.body.link) })).status).toBe(409);
+    const ended = await server.tb.store.db.selectFrom('audit_events').select(['action', 'actor_id', 'reason', 'after']).where('subject_id', '=', first.body.invitation.id).orderBy('seq').execute();
+    expect(ended.map((e) => e.action)).toEqual(['invitation.created', 'invitation.withdrawn']);
+    expect(ended[1]).toMatchObject({ actor_id: admin.id, reason: 'superseded by a new invitation to the same address', after: { supersededBy: second.body.invitation.id } });
+  });
+});
+
+describe('the link of an invitation', () => {
+  it('points under TIMEBOX_PUBLIC_URL when it is set, whatever Host the request named', async () => {
+    const behind = await startTestServer({ env: { TIMEBOX_PUBLIC_URL: 'https://timebox.example.com/access/' } });
+    try {
+      const payload = JSON.stringify({ email: `hosted.${hex}@example.com`, roles: ['requester'] });
+      const forged = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpRequest(new URL('/api/v1/tenants/default/members', behind.url), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${behind.admin.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), host: 'evil.example' },
+        }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+        req.end(payload);
+      });
+      expect(forged.status, forged.text).toBe(201);
+      const body = JSON.parse(forged.text) as { link: string };
+      expect(body.link).toMatch(/^https:\/\/timebox\.example\.com\/access\/invite\/tbi_[A-Za-z0-9_-]+$/);
+    } finally {
+      await behind.close();
+    }
+    // Without the setting, the host the admin reached the server by.
+    const here = await server.admin.post<Invited>('/api/v1/tenants/default/members', { email: `local.${hex}@example.com`, roles: ['requester'] });
+    expect(here.body.link!.startsWith(`${new URL(server.url).origin}/invite/`)).toBe(true);
   });
 });
 

@@ -26,6 +26,8 @@ export function apiClient(baseUrl: string, token?: string) {
   }
   return {
     call,
+    /** The bearer token, for requests this client cannot make (a chosen Host header). */
+    token,
     get: <T = any>(p: string) => call<T>('GET', p),
     post: <T = any>(p: string, b?: unknown) => call<T>('POST', p, b ?? {}),
     withToken: (t: string) => apiClient(baseUrl, t),

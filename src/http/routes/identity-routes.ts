@@ -12,7 +12,13 @@ import type { ZodApp } from '../server.js';
 export const ACCEPT_ATTEMPTS_PER_MINUTE = 20;
 
 /** The URL people open: this server as the caller reached it (behind a proxy: with TIMEBOX_TRUST_PROXY). */
-export const originOf = (request: FastifyRequest) => `${request.protocol}://${request.host}`;
+/**
+ * Where links in invitations point: the configured public URL (TIMEBOX_PUBLIC_URL) when there is
+ * one, so a request's Host header never decides what an emailed link opens; else how the admin
+ * reached this server.
+ */
+export const linkBase = (publicUrl: string | undefined) => (request: FastifyRequest) =>
+  publicUrl ? publicUrl.replace(/\/+$/, '') : `${request.protocol}://${request.host}`;
 
 export const toIssued = (i: Awaited<ReturnType<Invitations['inviteMember']>>) => ({
   invitation: { ...i.invitation, expiresAt: i.invitation.expiresAt.toISOString() },
@@ -20,8 +26,9 @@ export const toIssued = (i: Awaited<ReturnType<Invitations['inviteMember']>>) =>
   link: i.link,
 });
 
-export function identityRoutes(deps: { invitations: Invitations; ownPassword: OwnPassword; tokens: Pick<Tokens, 'revokeAllOf'> }) {
+export function identityRoutes(deps: { invitations: Invitations; ownPassword: OwnPassword; tokens: Pick<Tokens, 'revokeAllOf'>; publicUrl?: string | undefined }) {
   const { invitations, ownPassword, tokens } = deps;
+  const originOf = linkBase(deps.publicUrl);
   return (app: ZodApp) => {
     app.route({
       ...routeOf(endpoints.changePassword),

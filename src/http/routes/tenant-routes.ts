@@ -8,7 +8,7 @@ import type { Database } from '../../store/schema.js';
 import { inTransaction, normalizeEmail, type MembershipGuard, type Operators } from '../../auth/operators.js';
 import type { Invitations } from '../../auth/invitations.js';
 import type { MemberRemoval } from '../../auth/member-removal.js';
-import { originOf, toIssued } from './identity-routes.js';
+import { linkBase, toIssued } from './identity-routes.js';
 import { actorOf, principalOf } from '../auth-hook.js';
 import { decodeCursor, encodeCursor, oneStringKey, stringAndIdKeys, toPage } from '../pagination.js';
 import { requireTenant, type TenantAccess } from '../tenant-access.js';
@@ -27,8 +27,16 @@ function guardOwner(access: TenantAccess, what: string): MembershipGuard {
   };
 }
 
-export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators; invitations: Invitations; memberRemoval: MemberRemoval }) {
+/** An owner's invitation is an owner's to withdraw, or to replace by inviting the address again. */
+const mayWithdraw = (access: { roles: readonly string[]; slug: string }) => (roles: readonly string[]) => {
+  if (roles.includes('owner') && !can(access.roles, 'owners.manage')) {
+    throw forbidden(`you need the owners.manage permission in tenant ${access.slug} to withdraw or replace an invitation to be an owner`);
+  }
+};
+
+export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators; invitations: Invitations; memberRemoval: MemberRemoval; publicUrl?: string | undefined }) {
   const { db, operators, invitations, memberRemoval } = deps;
+  const originOf = linkBase(deps.publicUrl);
   return (app: ZodApp) => {
     app.route({
       ...routeOf(endpoints.listTenants),
@@ -115,7 +123,8 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
             .send({ operator: { id: member.id, email: member.email, displayName: member.display_name }, roles: m.roles, disabledHere: member.disabled_at !== null });
         }
         // Everyone else gets an invitation: nobody is linked to an existing account without consent.
-        const issued = await invitations.inviteMember({ tenantId: access.tenantId, email, roles, displayName: request.body.displayName, origin: originOf(request) }, actor);
+        // A new invitation replaces an open one to the same address: replacing is withdrawing.
+        const issued = await invitations.inviteMember({ tenantId: access.tenantId, email, roles, displayName: request.body.displayName, origin: originOf(request) }, actor, mayWithdraw(access));
         return reply.status(201).send(toIssued(issued));
       },
     });
@@ -133,11 +142,7 @@ export function tenantRoutes(deps: { db: Kysely<Database>; operators: Operators;
       ...routeOf(endpoints.withdrawInvitation),
       handler: async (request, reply) => {
         const access = await requireTenant(request, request.params.tenant, 'members.manage');
-        await invitations.withdraw(access.tenantId, request.params.invitationId, actorOf(principalOf(request)), (roles) => {
-          if (roles.includes('owner') && !can(access.roles, 'owners.manage')) {
-            throw forbidden(`you need the owners.manage permission in tenant ${access.slug} to withdraw an invitation to be an owner`);
-          }
-        });
+        await invitations.withdraw(access.tenantId, request.params.invitationId, actorOf(principalOf(request)), mayWithdraw(access));
         return reply.status(204).send(null);
       },
     });
