@@ -25,6 +25,8 @@ describe('outbound address policy', () => {
     ['255.255.255.255', 'a special-purpose address'],
     ['64:ff9b::7f00:1', 'a special-purpose address'], // NAT64 of 127.0.0.1
     ['2002:7f00:1::', 'a special-purpose address'], // 6to4 of 127.0.0.1
+    ['[::7f00:1]', 'a special-purpose address'], // IPv4-compatible (deprecated) 127.0.0.1, as a URL writes it
+    ['::a00:1', 'a special-purpose address'], // the same of 10.0.0.1
     ['localhost', 'a loopback address'],
     ['8.8.8.8', null],
     ['2001:4860:4860::8888', null],

@@ -60,6 +60,8 @@ export function parseOutboundAllow(raw: string | undefined): OutboundAllowance {
   return { classes, cidrs };
 }
 
+const IPV6_RESERVED_ZERO = ipaddr.parseCIDR('::/8');
+
 /** A literal address in any form ipaddr.js reads, normalized (IPv4-mapped IPv6 → IPv4); else null. */
 export function parseAddress(host: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   const bare = host.replace(/^\[(.*)\]$/, '$1');
@@ -108,6 +110,9 @@ export function createOutboundPolicy(opts: { allow?: string | OutboundAllowance;
     const ip = address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress() ? (address as ipaddr.IPv6).toIPv4Address() : address;
     for (const [net, bits] of allowance.cidrs) if (net.kind() === ip.kind() && ip.match(net, bits)) return null;
     const range = ip.range();
+    // ::/8 besides ::, ::1 and IPv4-mapped (handled above) is reserved, and ::a.b.c.d (IPv4-compatible,
+    // deprecated) names an IPv4 host some stacks still reach: ipaddr.js calls it unicast.
+    if (range === 'unicast' && ip.kind() === 'ipv6' && ip.match(IPV6_RESERVED_ZERO)) return CLASS_WORDS.special;
     if (range === 'unicast') return null;
     const cls = CLASS_OF_RANGE[range];
     if (cls && allowance.classes.has(cls)) return null;
