@@ -19,6 +19,17 @@ const evenModulus = (n: string) => {
   return bytes.toString('base64url');
 };
 const edKey = (raw: Buffer) => fromJwk({ kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') });
+/** An RSA SubjectPublicKeyInfo with `modulus` written as given (DER INTEGER content bytes). */
+const rsaSpkiWith = (modulus: Buffer) => {
+  const tlv = (tag: number, v: Buffer) =>
+    Buffer.concat([Buffer.from([tag]), v.length < 128 ? Buffer.from([v.length]) : Buffer.from([0x82, v.length >> 8, v.length & 255]), v]);
+  const algorithm = tlv(0x30, Buffer.from('06092a864886f70d0101010500', 'hex'));
+  const key = tlv(0x30, Buffer.concat([tlv(0x02, modulus), tlv(0x02, Buffer.from([1, 0, 1]))]));
+  const der = tlv(0x30, Buffer.concat([algorithm, tlv(0x03, Buffer.concat([Buffer.from([0]), key]))]));
+  return `-----BEGIN PUBLIC KEY-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END PUBLIC KEY-----`;
+};
+/** A real 2048-bit modulus (positive: DER writes it with a leading zero byte). */
+const realModulus = () => Buffer.from(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }).n!, 'base64url');
 
 /** CSRs made by the openssl CLI, as a user would. */
 beforeAll(async () => {
@@ -39,6 +50,8 @@ describe('parsePublicKeyPem', () => {
     }
     expect(parsePublicKeyPem(spki(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey)).algorithm).toBe('rsa');
     expect(parsePublicKeyPem(spki(generateKeyPairSync('ed25519').publicKey)).algorithm).toBe('ed25519');
+    // The same modulus written canonically (one leading zero: it is positive) is a key.
+    expect(parsePublicKeyPem(rsaSpkiWith(Buffer.concat([Buffer.from([0]), realModulus()]))).algorithm).toBe('rsa');
   });
 
   it.each([
@@ -55,6 +68,9 @@ describe('parsePublicKeyPem', () => {
     ['Ed25519 of small order (all zero)', () => edKey(Buffer.alloc(32)), /point of small order/],
     ['Ed25519 identity with the sign bit set', () => edKey(Buffer.from(`01${'00'.repeat(30)}80`, 'hex')), /point of small order/],
     ['a broken PEM body', () => '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----', /does not contain a readable public key/],
+    // OpenSSL reads these as the magnitude and signs for it; other software reads another number or refuses.
+    ['RSA with a negative modulus', () => rsaSpkiWith(realModulus()), /not in canonical DER/],
+    ['RSA with a zero-padded modulus', () => rsaSpkiWith(Buffer.concat([Buffer.from([0, 0]), realModulus()])), /not in canonical DER/],
   ])('refuses %s', (_name, pem, message) => {
     expect(() => parsePublicKeyPem(pem())).toThrow(message);
   });

@@ -20,7 +20,8 @@ export interface CheckedKey {
 }
 
 /** Refuses keys a relying party should not trust, with a message naming the problem. */
-export function checkKeyObject(key: KeyObject, what: string): CheckedKey {
+/** `sent`: the SubjectPublicKeyInfo as the requester wrote it (DER). */
+export function checkKeyObject(key: KeyObject, what: string, sent?: Buffer): CheckedKey {
   const type = key.asymmetricKeyType ?? 'unknown';
   const details = key.asymmetricKeyDetails ?? {};
   switch (type) {
@@ -31,6 +32,11 @@ export function checkKeyObject(key: KeyObject, what: string): CheckedKey {
       const jwk = key.export({ format: 'jwk' });
       const weak = weakRsaKey(Buffer.from(jwk.n ?? '', 'base64url'), Buffer.from(jwk.e ?? '', 'base64url'));
       if (weak) throw badRequest(`${what}: this RSA key protects nothing: ${weak}`);
+      // The key written again must be the bytes sent: OpenSSL reads a negative or zero-padded
+      // modulus as its magnitude, while other software reads it otherwise or refuses it.
+      if (sent && !sent.equals(key.export({ format: 'der', type: 'spki' }))) {
+        throw badRequest(`${what}: this RSA key is not in canonical DER (a negative or zero-padded number); export it again with standard tools`);
+      }
       break;
     }
     case 'ec':
@@ -61,7 +67,8 @@ export function parsePublicKeyPem(pem: string): CheckedKey {
   } catch {
     throw badRequest('public key: the PEM does not contain a readable public key');
   }
-  return checkKeyObject(key, 'public key');
+  const sent = Buffer.from(pem.trim().replace(/-----[^-]+-----|\s/g, ''), 'base64');
+  return checkKeyObject(key, 'public key', sent);
 }
 
 /** The CSR's key, once its algorithm is acceptable and its self-signature verifies. */
@@ -80,7 +87,7 @@ export async function parseCsrPem(pem: string): Promise<CheckedKey> {
     throw badRequest('CSR: not a readable PKCS#10 certificate signing request');
   }
   // Key strength first: a weak key is refused with that reason whether or not the signature verifies.
-  const checked = checkKeyObject(key, 'CSR');
+  const checked = checkKeyObject(key, 'CSR', Buffer.from(csr.publicKey.rawData));
   let verified = false;
   try {
     verified = await csr.verify();
