@@ -208,6 +208,16 @@ describe('a pending invitation', () => {
   });
 });
 
+describe('an address written in look-alike characters', () => {
+  it('is refused, naming why, and nothing is created', async () => {
+    const before = (await server.admin.get<{ items: unknown[] }>('/api/v1/tenants/default/invitations')).body.items.length;
+    const res = await server.admin.post('/api/v1/tenants/default/members', { email: `\uff42ob.${hex}@example.com`, roles: ['requester'] });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toMatch(/write the address in its usual characters \(no full-width or other compatibility forms\)/);
+    expect((await server.admin.get<{ items: unknown[] }>('/api/v1/tenants/default/invitations')).body.items.length).toBe(before);
+  });
+});
+
 describe('the link of an invitation', () => {
   it('points under TIMEBOX_PUBLIC_URL when it is set, whatever Host the request named', async () => {
     const behind = await startTestServer({ env: { TIMEBOX_PUBLIC_URL: 'https://timebox.example.com/access/' } });

@@ -108,6 +108,11 @@ describe('the callback refuses', () => {
     const b = browserless();
     const callback = await startAndAuthorize(b, s.url, 'default');
     await refusedWithNothingCreated(() => b.get(callback), 401, /which is not an address Timebox accepts/);
+    // Full-width letters read as another person's address: refused too, not a second account.
+    rogue.person = { sub: 'sub-eve2', email: '\uff45ve@example.test', groups: ['timebox-requesters'] };
+    const f = browserless();
+    const fullWidth = await startAndAuthorize(f, s.url, 'default');
+    await refusedWithNothingCreated(() => f.get(fullWidth), 401, /which is not an address Timebox accepts/);
 
     // A display name that could pass for someone else's is dropped: the address stands in.
     rogue.person = { sub: 'sub-mallory', email: 'mallory@example.test', groups: ['timebox-requesters'], name: 'Ada \u202eecivreS' };

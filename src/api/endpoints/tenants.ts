@@ -10,7 +10,11 @@ export const role = z.enum(allRoles);
  * Deliberately loose: internal domains without a dot (admin@localhost) are real addresses here;
  * the text rule keeps out controls, bidi and invisible characters.
  */
-export const emailAddress = name(320).regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address' });
+export const emailAddress = name(320)
+  .regex(/^[^\s@]+@[^\s@]+$/, { error: 'must be an email address' })
+  // Full-width and other compatibility forms ("ｂob@example.com") look like another address and
+  // would be a second account beside it: written as usual, or refused.
+  .refine((e) => e.normalize('NFKC') === e, { error: 'write the address in its usual characters (no full-width or other compatibility forms)' });
 export const tenantView = z.object({ id: z.guid(), slug: z.string(), name: z.string(), roles: z.array(role) });
 export const operatorView = z.object({ id: z.guid(), email: z.string(), displayName: z.string(), disabled: z.boolean() });
 export const memberView = z.object({

@@ -162,7 +162,7 @@ export function createSsoSignIn(deps: SsoSignInDeps) {
       throw await refuse(
         s.tenantId,
         'bad_email',
-        `the identity provider sent "${escapeUnsafeText(id.email.slice(0, 320))}" as the email, which is not an address Timebox accepts (control, bidi or invisible characters, or no @); ask an admin to check the provider`,
+        `the identity provider sent "${escapeUnsafeText(id.email.slice(0, 320))}" as the email, which is not an address Timebox accepts (control, bidi, invisible, full-width or other compatibility characters, or no @); ask an admin to check the provider`,
         { ...ctx, email: escapeUnsafeText(id.email.slice(0, 320)) },
         'unauthorized',
       );
