@@ -65,6 +65,18 @@ describe('command lines', () => {
     { name: 'tab completion', steps: [['out', PROMPT], ...typed('systemctl rest'), ['in', '\t'], ['out', 'art '], ...typed('nginx'), ['in', '\r'], ['out', '\r\n']], want: ['systemctl restart nginx'] },
     { name: 'ctrl-C abandons the line', steps: [['out', PROMPT], ...typed('reboot'), ['in', '\x03'], ['out', '^C\r\n' + PROMPT]], want: [] },
     { name: 'an empty Enter is nothing', steps: [['out', PROMPT], ['in', '\r'], ['out', '\r\n' + PROMPT]], want: [] },
+    // Counts the host sends are the person's to choose (printf '\033[4294967295@'): each costs at
+    // most one line, and the next command is still read. Unbounded, one sequence stopped the process.
+    ...['4294967295@', '99999999999@', '4294967295C', '99999999P', '4294967295G', '2147483647K'].map((seq) => ({
+      name: `a sequence with a huge count (ESC [ ${seq}) and then a command`,
+      steps: [['out', PROMPT], ...typed('printf x'), ['in', '\r'], ['out', `\r\n\x1b[${seq}x\r\n` + PROMPT], ...typed('id'), ['in', '\r'], ['out', '\r\nuid=0(root)\r\n']] as Step[],
+      want: ['printf x', 'id'],
+    })),
+    {
+      name: 'blanks inserted at the cursor, many times over, keep the line bounded',
+      steps: [['out', PROMPT + 'abc\r' + '\x1b[4096@'.repeat(2000)], ['out', '\r\n' + PROMPT], ...typed('id'), ['in', '\r'], ['out', '\r\n']] as Step[],
+      want: ['id'],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => expect(run(c.steps)).toEqual(c.want));

@@ -175,7 +175,9 @@ export function createCommandTracker(onCommand: (c: EnteredCommand) => void): Co
 
   const csiOutput = (params: string, final: string) => {
     if (params.startsWith('?') || params.startsWith('>')) return;
-    const n = Math.max(1, Number.parseInt(params || '1', 10) || 1);
+    // The host chooses these numbers (a person can print any sequence): no count or column goes
+    // past the longest line tracked, so no sequence costs more than that line.
+    const n = Math.min(MAX_LINE, Math.max(1, Number.parseInt(params || '1', 10) || 1));
     const p0 = Number.parseInt(params || '0', 10) || 0;
     switch (final) {
       case 'K':
@@ -184,7 +186,7 @@ export function createCommandTracker(onCommand: (c: EnteredCommand) => void): Co
         else line = [];
         return;
       case 'C':
-        col += n;
+        col = Math.min(MAX_LINE, col + n);
         return;
       case 'D':
         col = Math.max(0, col - n);
@@ -196,7 +198,10 @@ export function createCommandTracker(onCommand: (c: EnteredCommand) => void): Co
         line.splice(col, n);
         return;
       case '@':
-        line.splice(col, 0, ...Array<string>(n).fill(' '));
+        if (col < line.length) {
+          line.splice(col, 0, ...Array<string>(n).fill(' '));
+          if (line.length > MAX_LINE) line.length = MAX_LINE;
+        }
         return;
       case 'J':
         if (p0 === 2 || p0 === 3) line = [];
@@ -274,7 +279,7 @@ export function createCommandTracker(onCommand: (c: EnteredCommand) => void): Co
         if (ch === '\n') lineEnded();
         else if (ch === '\r') col = 0;
         else if (code === 0x08) col = Math.max(0, col - 1);
-        else if (ch === '\t') col = (Math.floor(col / 8) + 1) * 8;
+        else if (ch === '\t') col = Math.min(MAX_LINE, (Math.floor(col / 8) + 1) * 8);
         else if (code >= 0x20 && code !== 0x7f) put(ch);
       }
     },

@@ -30,7 +30,7 @@ export function observeSession(
     : null;
   let writes: Promise<void> = Promise.resolve();
   let ordinal = 0;
-  const tracker: CommandTracker | null = s.trackCommands
+  let tracker: CommandTracker | null = s.trackCommands
     ? createCommandTracker((c) => {
         const n = ++ordinal;
         writes = writes
@@ -40,13 +40,26 @@ export function observeSession(
     : null;
   const inText = new StringDecoder('utf8');
   const outText = new StringDecoder('utf8');
+  // The tracker reads what the person and the host send: whatever fault it has ends the tracking
+  // of this session (said in the log), never the session or the process carrying the others.
+  const track = (feed: (t: CommandTracker) => void) => {
+    if (!tracker) return;
+    try {
+      feed(tracker);
+    } catch (err) {
+      tracker = null;
+      deps.log.error({ err, sessionId: s.id }, 'command tracking stopped for this session: the tracker failed on what the session sent');
+    }
+  };
   return {
     onEvent: (seq, line) => publisher?.event(seq, line),
     input(data) {
-      tracker?.input(inText.write(data), s.elapsedMs());
+      const text = inText.write(data);
+      track((t) => t.input(text, s.elapsedMs()));
     },
     output(data) {
-      tracker?.output(outText.write(data));
+      const text = outText.write(data);
+      track((t) => t.output(text));
     },
     async finish(events) {
       await writes;

@@ -136,6 +136,28 @@ it('a person with a grant runs a command as the grant account; the recording hol
   expect((await ann.get(`${T}/grants/${grant.id}`)).body.credentialAvailable).toBe(true);
 }, 120_000);
 
+it('an escape sequence with a huge count printed in a shell stops neither the gateway nor another session; commands are still read', async () => {
+  onTestFailed(() => console.error(gw.output()));
+  const fay = await addMember(server, 'fay@example.test', ['requester']);
+  const grant = await requestGrant(fay, 'tbgwfay', 600);
+  const id = await identityOf(fay, 'fay');
+  await usable(id);
+  const held = sshHeld('web-01', id, ['sleep', '600']);
+  await heldSession(grant.id);
+  // Insert 4294967295 blanks: the command tracker once tried to, and the process ran out of memory.
+  const shell = await ssh('web-01', id, [], ['-tt'], "printf '\\033[4294967295@\\033[99999999999@'; echo after-$((1+1))\nexit\n");
+  expect(shell.stdout).toContain('after-2');
+  const ended = await waitUntil('the shell session ended', 20_000, async () => (await sessionsOf(grant.id)).find((x) => x.kind === 'shell' && !x.live) ?? null);
+  expect(ended.endReason).toBe('host_closed');
+  const commands = (await auditor.get(`${T}/gateway-sessions/${ended.id}/commands`)).body.items.map((c: { text: string }) => c.text);
+  expect(commands).toContain('exit');
+  // The other session is still open, and new ones are taken.
+  expect(held.child.exitCode).toBeNull();
+  expect((await ssh('web-01', id, ['echo', 'still-here'])).stdout).toBe('still-here\n');
+  held.child.kill();
+  await held.ended;
+}, 120_000);
+
 it('timebox ssh fetches a certificate and runs the system ssh; a key registered in the profile works too', async () => {
   const token = await ann.post('/api/v1/tokens', { name: 'cli' });
   expect(token.status).toBe(201);
