@@ -64,7 +64,17 @@ export async function startSftpSession(
     void relay.audit('gateway.sftp_transfer', { path: t.path.slice(0, 4096), direction: t.direction, bytesRead: t.bytesRead, bytesWritten: t.bytesWritten });
   };
   const transfers = sftpTransferLog(logFile);
-  const fromClient = packetReader((head) => transfers.fromClient(head));
+  // A client whose requests cannot be told apart cannot have its transfers logged: it is stopped
+  // before the packet reaches the host, said in the recording and the audit.
+  let refused: string | null = null;
+  const fromClient = packetReader((head) => {
+    const why = refused ? null : transfers.fromClient(head);
+    if (!why) return;
+    refused = why;
+    relay.line(`sftp refused: ${why}`);
+    void relay.audit('gateway.sftp_refused', { reason: why });
+    void relay.live.end('error', `SFTP stopped: ${why}`);
+  });
   const fromHost = packetReader((head) => transfers.fromHost(head));
   // Backpressure both ways, as for shells.
   remote.on('data', (d: Buffer) => {
@@ -76,6 +86,7 @@ export async function startSftpSession(
   });
   ch.on('data', (d: Buffer) => {
     fromClient(d);
+    if (refused) return;
     if (!remote.write(d)) {
       ch.pause();
       remote.once('drain', () => ch.resume());

@@ -77,4 +77,20 @@ describe('sftp transfer log', () => {
     expect(files).toEqual([]);
     expect(log.drain()).toEqual([{ path: '/srv/a', direction: 'upload', bytesRead: 0, bytesWritten: 5 }]);
   });
+
+  it('refuses a request id still in flight (replies could no longer be tied to their files), and a flood of requests', () => {
+    const log = sftpTransferLog(() => {});
+    expect(log.fromClient(packet(1, u32(3)).subarray(4))).toBeNull(); // INIT: a version, no id
+    expect(log.fromClient(packet(3, u32(9), str('/nope'), u32(1), u32(0)).subarray(4))).toBeNull();
+    // The same id again before the host answered: a failing OPEN would clear the real one's path.
+    expect(log.fromClient(packet(3, u32(9), str('/home/deploy/secret.txt'), u32(1), u32(0)).subarray(4))).toBe(
+      'request id 9 was used again while its first request was unanswered',
+    );
+    log.fromHost(packet(101, u32(9), u32(2), str('no such file'), str('')).subarray(4));
+    // Answered: the id may be used again.
+    expect(log.fromClient(packet(3, u32(9), str('/srv/b'), u32(1), u32(0)).subarray(4))).toBeNull();
+    const flood = sftpTransferLog(() => {});
+    const refusals = Array.from({ length: 4097 }, (_, i) => flood.fromClient(packet(5, u32(i), str('h'), u64(0), u32(1)).subarray(4)));
+    expect(refusals.filter((r) => r !== null)).toEqual(['more than 4096 requests in flight']);
+  });
 });

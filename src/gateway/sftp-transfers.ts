@@ -5,7 +5,9 @@
  * itself passes through untouched and unbuffered. Pure: no I/O.
  */
 
-const FXP = { OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, STATUS: 101, HANDLE: 102, DATA: 103 } as const;
+const FXP = { INIT: 1, VERSION: 2, OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, STATUS: 101, HANDLE: 102, DATA: 103 } as const;
+/** Requests in flight at once: OpenSSH's client keeps 64; far beyond that is no client's need. */
+const MAX_IN_FLIGHT = 4096;
 const FX_OK = 0;
 /** Enough for the header, a handle (≤ 256 bytes in practice) and a long path. */
 const HEAD_MAX = 8192;
@@ -100,8 +102,12 @@ function cursor(b: Buffer) {
 }
 
 export interface SftpTransferLog {
-  /** A packet from the person's client to the host. */
-  fromClient(head: Buffer): void;
+  /**
+   * A packet from the person's client to the host. A sentence when the packet cannot be accounted
+   * for (a request id still in flight, too many requests in flight): the session must end before
+   * the packet reaches the host, since replies would then be tied to the wrong request.
+   */
+  fromClient(head: Buffer): string | null;
   /** A packet from the host back to the client. */
   fromHost(head: Buffer): void;
   /** Files still open (the session ended without CLOSE): reported as they stand. */
@@ -119,6 +125,8 @@ export function sftpTransferLog(onFile: (t: FileTransfer) => void): SftpTransfer
   const writing = new Map<number, { handle: string; bytes: number }>();
   const closing = new Map<number, string>();
   const files = new Map<string, Open>();
+  // Every request id the client has in flight, whatever the request: the host answers each once.
+  const inFlight = new Set<number>();
   const finish = (handle: string) => {
     const f = files.get(handle);
     if (!f) return;
@@ -130,7 +138,11 @@ export function sftpTransferLog(onFile: (t: FileTransfer) => void): SftpTransfer
       const c = cursor(head);
       const type = c.byte();
       const id = c.u32();
-      if (type === null || id === null) return;
+      // INIT carries a version, not a request id.
+      if (type === null || id === null || type === FXP.INIT) return null;
+      if (inFlight.has(id)) return `request id ${id} was used again while its first request was unanswered`;
+      if (inFlight.size >= MAX_IN_FLIGHT) return `more than ${MAX_IN_FLIGHT} requests in flight`;
+      inFlight.add(id);
       if (type === FXP.OPEN) {
         const path = c.str();
         if (path) opening.set(id, path.toString('utf8'));
@@ -139,7 +151,7 @@ export function sftpTransferLog(onFile: (t: FileTransfer) => void): SftpTransfer
         if (h) reading.set(id, h.toString('hex'));
       } else if (type === FXP.WRITE) {
         const h = c.str();
-        if (!h) return;
+        if (!h) return null;
         c.skip(8); // offset
         const n = c.strLength();
         if (n !== null) writing.set(id, { handle: h.toString('hex'), bytes: n });
@@ -147,12 +159,15 @@ export function sftpTransferLog(onFile: (t: FileTransfer) => void): SftpTransfer
         const h = c.str();
         if (h) closing.set(id, h.toString('hex'));
       }
+      return null;
     },
     fromHost(head) {
       const c = cursor(head);
       const type = c.byte();
       const id = c.u32();
-      if (type === null || id === null) return;
+      if (type === null || id === null || type === FXP.VERSION) return;
+      // Each reply answers (and ends) one request.
+      inFlight.delete(id);
       if (type === FXP.HANDLE) {
         const path = opening.get(id);
         opening.delete(id);
