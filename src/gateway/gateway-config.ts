@@ -20,6 +20,8 @@ const schema = z.object({
   TIMEBOX_GATEWAY_RECORD_INPUT: z.enum(['true', 'false']).default('false'),
   TIMEBOX_GATEWAY_FLUSH_MS: z.coerce.number().int().min(50).max(2000).default(1000),
   TIMEBOX_GATEWAY_POLL_MS: z.coerce.number().int().min(50).max(5000).default(250),
+  /** A connection not signed in by then is closed (OpenSSH's LoginGraceTime). */
+  TIMEBOX_GATEWAY_LOGIN_GRACE_MS: z.coerce.number().int().min(1000).max(600_000).default(120_000),
   TIMEBOX_DATA_DIR: z.string().default('./data'),
 });
 
@@ -33,6 +35,7 @@ export interface GatewayConfig {
   recordInput: boolean;
   flushMs: number;
   pollMs: number;
+  loginGraceMs: number;
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined>): GatewayConfig {
@@ -49,5 +52,6 @@ export function loadGatewayConfig(env: Record<string, string | undefined>): Gate
     recordInput: c.TIMEBOX_GATEWAY_RECORD_INPUT === 'true',
     flushMs: c.TIMEBOX_GATEWAY_FLUSH_MS,
     pollMs: c.TIMEBOX_GATEWAY_POLL_MS,
+    loginGraceMs: c.TIMEBOX_GATEWAY_LOGIN_GRACE_MS,
   };
 }

@@ -25,6 +25,8 @@ export interface ConnectionContext {
   caBlob: Buffer;
   hostKey: string;
   connections: Set<Connection>;
+  /** The TCP connection (`address|port`) signed in: the limits before sign-in no longer apply. */
+  signedIn(socket: string): void;
   /** Registers a live session: listed, watched for its grant's end and kill requests. */
   track(live: LiveSession, endsAt: Date): void;
   forget(id: string): void;
@@ -64,11 +66,36 @@ interface Who extends Person {
   allowSftp: boolean;
 }
 
-export function handleConnection(ctx: ConnectionContext, client: Connection, opts: { address: string | null; jump: Pick<Person, 'operatorId' | 'user'> | null }): void {
+/**
+ * Before sign-in a connection costs the gateway memory and, per attempt, database reads, and is
+ * anyone's to open: as OpenSSH does (LoginGraceTime, MaxStartups, MaxAuthTries), it gets a
+ * deadline and a cap on how many may wait at once, per address and in all (both counted from the
+ * TCP connection, in gateway-server.ts), and a number of refused attempts (here).
+ */
+export const SIGN_IN_LIMITS = { graceMs: 120_000, refusedAttempts: 20, perAddress: 32, total: 512 } as const;
+
+export function handleConnection(
+  ctx: ConnectionContext,
+  client: Connection,
+  opts: { address: string | null; jump: Pick<Person, 'operatorId' | 'user'> | null; socket?: string },
+): void {
   const { deps } = ctx;
   const address = opts.address;
+  // Its TCP connection stops counting against the limits before sign-in.
+  if (opts.socket) {
+    const socket = opts.socket;
+    client.once('ready', () => ctx.signedIn(socket));
+  }
   ctx.connections.add(client);
   client.on('close', () => ctx.connections.delete(client));
+  let refusedAttempts = 0;
+  const reject = (auth: AuthContext, methods?: Parameters<AuthContext['reject']>[0]) => {
+    auth.reject(methods);
+    if (++refusedAttempts >= SIGN_IN_LIMITS.refusedAttempts) {
+      deps.log.info({ address }, `gateway closed a connection after ${SIGN_IN_LIMITS.refusedAttempts} refused sign-in attempts`);
+      client.end();
+    }
+  };
   let who: Who | null = null;
   /** Set on a jump connection (its user name names no target). */
   let jumper: Person | null = null;
@@ -76,7 +103,7 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
 
   client.on('authentication', (auth: AuthContext) => {
     void (async () => {
-      if (auth.method !== 'publickey') return auth.reject(['publickey']);
+      if (auth.method !== 'publickey') return reject(auth, ['publickey']);
       const now = deps.clock.now();
       const id = await identify(deps.db, ctx.caBlob, auth, Math.floor(now.getTime() / 1000));
       if (id.kind === 'would_accept') return auth.accept();
@@ -89,12 +116,12 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
         } else if (auth.signature) {
           deps.log.info({ reason: id.reason, address }, 'gateway refused a key or certificate of nobody it knows');
         }
-        return auth.reject(['publickey']);
+        return reject(auth, ['publickey']);
       }
       if (opts.jump && id.operatorId !== opts.jump.operatorId) {
         // The inner connection of a jump is the same person's, or nobody's.
         await ctx.refuse({ tenantId: null, operatorId: id.operatorId, action: 'gateway.access_refused', reason: 'jump_other_person', user: auth.username, address });
-        return auth.reject(['publickey']);
+        return reject(auth, ['publickey']);
       }
       // Inside a jump, the channel named the target; the inner user name is free (the session runs as the grant's account).
       const targetUser = opts.jump ? opts.jump.user : auth.username;
@@ -103,7 +130,7 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
       const gone = await signInGone({ operatorId: id.operatorId, ...signedIn });
       if (gone) {
         await ctx.refuse({ tenantId: null, operatorId: id.operatorId, action: 'gateway.access_refused', reason: gone, user: targetUser, address });
-        return auth.reject(['publickey']);
+        return reject(auth, ['publickey']);
       }
       const decision = await decideAccess(deps, id.operatorId, targetUser, now);
       if (!decision.ok && decision.refusal === 'no_such_target' && !opts.jump) {
@@ -112,14 +139,14 @@ export function handleConnection(ctx: ConnectionContext, client: Connection, opt
       }
       if (!decision.ok) {
         await ctx.refuse({ tenantId: decision.tenantId, targetId: decision.targetId, operatorId: id.operatorId, action: 'gateway.access_refused', reason: decision.refusal, user: targetUser, address });
-        return auth.reject(['publickey']);
+        return reject(auth, ['publickey']);
       }
       const options = await gatewayOptionsOf(deps.db, decision.access.grantId);
       who = { operatorId: id.operatorId, user: targetUser, ...signedIn, tenantId: decision.access.tenantId, targetId: decision.access.targetId, allowSftp: options.allowSftp };
       auth.accept();
     })().catch((err: unknown) => {
       deps.log.error({ err }, 'gateway authentication failed');
-      auth.reject();
+      reject(auth);
     });
   });
 

@@ -10,6 +10,7 @@
  * carry the ends, so any number of gateways can run beside any number of server replicas.
  */
 import type { Logger } from 'pino';
+import { createServer } from 'node:net';
 import ssh2, { type Connection } from 'ssh2';
 import type { AuditLog } from '../audit/types.js';
 import type { Clock } from '../core/clock.js';
@@ -17,7 +18,8 @@ import type { OutboundPolicy } from '../net/outbound-policy.js';
 import type { SecretBox } from '../secrets/types.js';
 import type { Database } from '../store/schema.js';
 import type { Kysely } from 'kysely';
-import { handleConnection, type ConnectionContext } from './gateway-connection.js';
+import { handleConnection, SIGN_IN_LIMITS, type ConnectionContext } from './gateway-connection.js';
+import { preSignInLimits, socketKey } from './pre-sign-in.js';
 import { gatewayKey } from './gateway-keys.js';
 import type { LiveSession } from './gateway-session.js';
 import { closeAbandonedSessions } from './gateway-sessions.js';
@@ -42,6 +44,8 @@ export interface GatewayDeps {
   pollMs?: number;
   /** The notice on the terminal this long before the grant ends. */
   warnSeconds?: number;
+  /** A connection not signed in by then is closed (default 120 s, as OpenSSH's LoginGraceTime). */
+  loginGraceMs?: number;
   /** Where watched sessions' output goes to the live view. */
   liveFeed?: LiveFeed;
 }
@@ -72,6 +76,7 @@ export async function startGateway(deps: GatewayDeps, listen: { host: string; po
     caBlob,
     hostKey: hostKey.privateKey,
     connections,
+    signedIn: (socket) => preSignIn.signedIn(socket),
     track(live, endsAt) {
       sessions.set(live.id, live);
       watch.track(live, endsAt);
@@ -93,18 +98,26 @@ export async function startGateway(deps: GatewayDeps, listen: { host: string; po
         .catch((err: unknown) => deps.log.error({ err }, 'auditing a gateway refusal failed'));
     },
   };
-  const onConnection = (client: Connection, info: { ip?: string }) => handleConnection(ctx, client, { address: info.ip ?? null, jump: null });
+  const onConnection = (client: Connection, info: { ip?: string; port?: number }) =>
+    handleConnection(ctx, client, { address: info.ip ?? null, jump: null, socket: socketKey(info.ip, info.port) });
 
   const server = new ssh2.Server({ hostKeys: [hostKey.privateKey], ident: 'Timebox-Gateway' }, onConnection);
+  server.on('error', (err: Error) => deps.log.error({ err }, 'gateway server error'));
+  // Our own listener: the limits before sign-in start at the TCP connection, before ssh2 has read
+  // the client's identification (a socket that never sends one is held by nobody else).
+  const preSignIn = preSignInLimits(deps.log, deps.loginGraceMs ?? SIGN_IN_LIMITS.graceMs);
+  const tcp = createServer((socket) => {
+    if (preSignIn.admit(socket)) server.injectSocket(socket);
+  });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
+    tcp.once('error', reject);
+    tcp.listen(listen.port, listen.host, () => {
+      tcp.off('error', reject);
       resolve();
     });
   });
-  server.on('error', (err: Error) => deps.log.error({ err }, 'gateway server error'));
-  const port = (server.address() as { port: number }).port;
+  tcp.on('error', (err: Error) => deps.log.error({ err }, 'gateway server error'));
+  const port = (tcp.address() as { port: number }).port;
   watch.start();
   deps.log.info({ host: listen.host, port, fingerprint: hostKey.fingerprint, gatewayId: deps.gatewayId }, 'ssh gateway ready');
 
@@ -116,7 +129,8 @@ export async function startGateway(deps: GatewayDeps, listen: { host: string; po
     async close() {
       await watch.stop();
       // Stop accepting first; the close callback waits for the open connections, ended next.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
+      preSignIn.close();
       await Promise.all([...sessions.values()].map((s) => s.end('gateway_stopped', 'the gateway is stopping')));
       for (const c of connections) c.end();
       await closed;

@@ -50,6 +50,7 @@ export async function startGatewayFromConfig(deps: GatewayHostDeps, config: Gate
       recordInput: config.recordInput,
       flushMs: config.flushMs,
       pollMs: config.pollMs,
+      loginGraceMs: config.loginGraceMs,
     },
     { host: config.host, port },
   );

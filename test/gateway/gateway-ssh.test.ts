@@ -9,6 +9,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import ssh2 from 'ssh2';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, inject, it, onTestFailed } from 'vitest';
@@ -17,11 +19,14 @@ import type { HostNamespace, NsSshd } from '../harness/host-namespace.js';
 import { runArgv, type ExecResult } from '../harness/sshd.js';
 import { waitUntil } from '../agent/support.js';
 import { addMember, type RestartableServer } from '../e2e/agent-support.js';
+import { SIGN_IN_LIMITS } from '../../src/gateway/gateway-connection.js';
 import { startGatewayRig, type GatewayProcess, type GatewayRig, type Identity } from '../support/gateway.js';
 import type { ApiClient } from '../support/http.js';
 
 const T = '/api/v1/tenants/default';
 let rig: GatewayRig;
+/** How long a connection may take to sign in, short here so the deadline is seen. */
+const GRACE_MS = 5000;
 let server: RestartableServer;
 let ns: HostNamespace;
 let sshd: NsSshd;
@@ -83,7 +88,7 @@ const outputOf = (events: Array<[number, string, string]>) => events.filter((e) 
 const auditOf = async (action: string) => ((await server.admin.get(`${T}/audit?action=${action}&limit=200`)).body.items ?? []) as Array<Record<string, any>>;
 
 beforeAll(async () => {
-  rig = await startGatewayRig({ pgAdminUrl: inject('pgAdminUrl') });
+  rig = await startGatewayRig({ pgAdminUrl: inject('pgAdminUrl'), gatewayEnv: { TIMEBOX_GATEWAY_LOGIN_GRACE_MS: String(GRACE_MS) } });
   ({ server, ns, sshd, targetId, dir, gw } = rig);
   ann = await addMember(server, 'ann@example.test', ['requester']);
   bob = await addMember(server, 'bob@example.test', ['requester']);
@@ -156,6 +161,53 @@ it('an escape sequence with a huge count printed in a shell stops neither the ga
   expect((await ssh('web-01', id, ['echo', 'still-here'])).stdout).toBe('still-here\n');
   held.child.kill();
   await held.ended;
+}, 120_000);
+
+/** A TCP connection to the gateway that sends its SSH identification and nothing more; resolves once the gateway answered. */
+function idleConnection(): Promise<{ socket: Socket; closed: Promise<number> }> {
+  return new Promise((resolve, reject) => {
+    const socket = tcpConnect(gw.port, '127.0.0.1', () => socket.write('SSH-2.0-OpenSSH_9.2\r\n'));
+    const closed = new Promise<number>((r) => socket.once('close', () => r(Date.now())));
+    socket.once('data', () => resolve({ socket, closed }));
+    socket.once('error', reject);
+  });
+}
+
+it('connections that do not sign in are capped per address, closed after the grace time, and after too many refused attempts', async () => {
+  onTestFailed(() => console.error(gw.output()));
+  const held = await Promise.all(Array.from({ length: SIGN_IN_LIMITS.perAddress }, () => idleConnection()));
+  // One more from the same address is closed at once, while the others still wait for their deadline.
+  const extra = tcpConnect(gw.port, '127.0.0.1');
+  const extraClosed = await new Promise<number>((r) => extra.once('close', () => r(Date.now())));
+  const firstWaiting = await Promise.race([held[0]!.closed, Promise.resolve(null)]);
+  expect(firstWaiting).toBeNull();
+  // Each waiting one is closed by the gateway once the grace time is over.
+  const closedAt = await Promise.all(held.map((h) => h.closed));
+  expect(Math.min(...closedAt)).toBeGreaterThan(extraClosed);
+
+  // One connection offering key after key: closed after the refused attempts allowed.
+  let offered = 0;
+  const keys = Array.from({ length: SIGN_IN_LIMITS.refusedAttempts + 10 }, () => ssh2.utils.generateKeyPairSync('ed25519').private);
+  const ended = await new Promise<string>((resolve) => {
+    const c = new ssh2.Client();
+    c.on('ready', () => resolve('signed in'));
+    c.on('error', (err) => resolve(err.message));
+    c.on('close', () => resolve('closed'));
+    c.connect({
+      host: '127.0.0.1',
+      port: gw.port,
+      username: 'web-01',
+      authHandler: (_methods, _partial, next) => {
+        const key = keys[offered++];
+        next(key ? { type: 'publickey', username: 'web-01', key } : (false as never));
+      },
+    });
+  });
+  expect(ended).not.toBe('signed in');
+  expect(offered).toBeLessThanOrEqual(SIGN_IN_LIMITS.refusedAttempts + 1);
+
+  // People still sign in: ann's grant from the first test.
+  expect((await ssh('web-01', await identityOf(ann, 'ann-after-limits'), ['true'])).code).toBe(0);
 }, 120_000);
 
 it('timebox ssh fetches a certificate and runs the system ssh; a key registered in the profile works too', async () => {

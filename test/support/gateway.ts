@@ -77,7 +77,7 @@ export function gatewaySshArgs(o: { port: number; knownHosts: string; user: stri
 /** The environment the system ssh runs with: a private HOME, nothing of the developer's. */
 export const gatewaySshEnv = (home: string) => ({ PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LC_ALL: 'C' });
 
-export async function startGatewayRig(opts: { pgAdminUrl: string; serverEnv?: Record<string, string> }): Promise<GatewayRig> {
+export async function startGatewayRig(opts: { pgAdminUrl: string; serverEnv?: Record<string, string>; gatewayEnv?: Record<string, string> }): Promise<GatewayRig> {
   const masterKey = randomBytes(32).toString('base64');
   const db = await createTestDatabase(opts.pgAdminUrl);
   const dir = await mkdtemp(path.join(tmpdir(), 'tb-gateway-e2e-'));
@@ -91,6 +91,7 @@ export async function startGatewayRig(opts: { pgAdminUrl: string; serverEnv?: Re
     TIMEBOX_GATEWAY_ID: 'gateway-under-test',
     TIMEBOX_OUTBOUND_ALLOW: 'loopback',
     TIMEBOX_LOG_LEVEL: process.env.TIMEBOX_TEST_LOG ?? 'warn',
+    ...opts.gatewayEnv,
   };
   const ns = await createHostNamespace();
   const sshd = await ns.startSshd();
