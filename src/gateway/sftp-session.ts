@@ -8,7 +8,7 @@ import type { OutboundPolicy } from '../net/outbound-policy.js';
 import type { GatewayAccess } from './gateway-access.js';
 import { connectHost, type LiveSession } from './gateway-session.js';
 import { openRelaySession, type RelayDeps } from './relay-session.js';
-import { packetReader, sftpTransferLog, type FileTransfer } from './sftp-transfers.js';
+import { packetReader, sftpTransferLog, type FileTransfer, type SftpOperation } from './sftp-transfers.js';
 
 export interface SftpDeps extends RelayDeps {
   outbound: OutboundPolicy;
@@ -63,7 +63,12 @@ export async function startSftpSession(
     relay.line(`sftp ${t.direction} ${JSON.stringify(t.path)} read ${t.bytesRead} bytes, written ${t.bytesWritten} bytes`);
     void relay.audit('gateway.sftp_transfer', { path: t.path.slice(0, 4096), direction: t.direction, bytesRead: t.bytesRead, bytesWritten: t.bytesWritten });
   };
-  const transfers = sftpTransferLog(logFile);
+  // Renames, removals, links and attribute changes: what a file is, or where, changes without a transfer.
+  const logOperation = (o: SftpOperation) => {
+    relay.line(`sftp ${o.op} ${o.paths.map((p) => JSON.stringify(p)).join(' -> ')}`);
+    void relay.audit('gateway.sftp_operation', { operation: o.op, paths: o.paths.map((p) => p.slice(0, 4096)) });
+  };
+  const transfers = sftpTransferLog(logFile, logOperation);
   // A client whose requests cannot be told apart cannot have its transfers logged: it is stopped
   // before the packet reaches the host, said in the recording and the audit.
   let refused: string | null = null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { packetReader, sftpTransferLog, type FileTransfer } from './sftp-transfers.js';
+import { packetReader, sftpTransferLog, type FileTransfer, type SftpOperation } from './sftp-transfers.js';
 
 const u32 = (n: number) => {
   const b = Buffer.alloc(4);
@@ -92,5 +92,49 @@ describe('sftp transfer log', () => {
     const flood = sftpTransferLog(() => {});
     const refusals = Array.from({ length: 4097 }, (_, i) => flood.fromClient(packet(5, u32(i), str('h'), u64(0), u32(1)).subarray(4)));
     expect(refusals.filter((r) => r !== null)).toEqual(['more than 4096 requests in flight']);
+  });
+
+  it('reports renames, removals, links, directories and attribute changes the host carried out, not those it refused', () => {
+    const ops: SftpOperation[] = [];
+    const log = sftpTransferLog(() => {}, (o) => ops.push(o));
+    const ask = packetReader((h) => log.fromClient(h));
+    const answer = packetReader((h) => log.fromHost(h));
+    const ok = (id: number) => answer(packet(101, u32(id), u32(0), str(''), str('')));
+    ask(packet(3, u32(1), str('/home/deploy/notes.txt'), u32(0x1a), u32(0)));
+    answer(packet(102, u32(1), str('h1')));
+    const requests: Array<[number, Buffer]> = [
+      [2, packet(18, u32(2), str('/home/deploy/a'), str('/home/deploy/b'))],
+      [3, packet(200, u32(3), str('posix-rename@openssh.com'), str('/home/deploy/notes.txt'), str('/home/deploy/.bashrc'))],
+      [4, packet(13, u32(4), str('/home/deploy/.profile'))],
+      [5, packet(20, u32(5), str('/home/deploy/link'), str('/etc/shadow'))],
+      [6, packet(14, u32(6), str('/home/deploy/.ssh'), u32(0))],
+      [7, packet(9, u32(7), str('/home/deploy/run.sh'), u32(4), u32(0o4755))],
+      [8, packet(10, u32(8), str('h1'), u32(4), u32(0o600))],
+      [9, packet(200, u32(9), str('copy-data'), str('h1'), u64(0), u64(0), str('h1'), u64(100))],
+      [10, packet(200, u32(10), str('hardlink@openssh.com'), str('/etc/passwd'), str('/home/deploy/p'))],
+      [11, packet(15, u32(11), str('/home/deploy/old'))],
+    ];
+    for (const [id, p] of requests) {
+      ask(p);
+      ok(id);
+    }
+    // Refused by the host: nothing changed, nothing reported.
+    ask(packet(13, u32(12), str('/etc/passwd')));
+    answer(packet(101, u32(12), u32(3), str('permission denied'), str('')));
+    // Not a change: statvfs and the like pass unreported.
+    ask(packet(200, u32(13), str('statvfs@openssh.com'), str('/')));
+    ok(13);
+    expect(ops).toEqual([
+      { op: 'rename', paths: ['/home/deploy/a', '/home/deploy/b'] },
+      { op: 'rename', paths: ['/home/deploy/notes.txt', '/home/deploy/.bashrc'] },
+      { op: 'remove', paths: ['/home/deploy/.profile'] },
+      { op: 'symlink', paths: ['/home/deploy/link', '/etc/shadow'] },
+      { op: 'mkdir', paths: ['/home/deploy/.ssh'] },
+      { op: 'setstat', paths: ['/home/deploy/run.sh'] },
+      { op: 'setstat', paths: ['/home/deploy/notes.txt'] },
+      { op: 'copy-data', paths: ['/home/deploy/notes.txt', '/home/deploy/notes.txt'] },
+      { op: 'hardlink', paths: ['/etc/passwd', '/home/deploy/p'] },
+      { op: 'rmdir', paths: ['/home/deploy/old'] },
+    ]);
   });
 });

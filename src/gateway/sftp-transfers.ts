@@ -1,11 +1,21 @@
 /**
  * Which files an SFTP session moved, read off the relayed packets (SFTP v3, draft-ietf-secsh-filexfer-02):
  * OPEN names a file, the server's HANDLE reply ties a handle to it, READ replies (DATA) and
- * acknowledged WRITEs count its bytes, CLOSE ends it. Only each packet's head is kept: the data
- * itself passes through untouched and unbuffered. Pure: no I/O.
+ * acknowledged WRITEs count its bytes, CLOSE ends it. Requests that change files without moving
+ * their bytes (rename, remove, links, directories, attributes, OpenSSH's posix-rename, hardlink
+ * and copy-data) are reported once the host answered them with success. Only each packet's head
+ * is kept: the data itself passes through untouched and unbuffered. Pure: no I/O.
  */
 
-const FXP = { INIT: 1, VERSION: 2, OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, STATUS: 101, HANDLE: 102, DATA: 103 } as const;
+const FXP = {
+  INIT: 1, VERSION: 2, OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, SETSTAT: 9, FSETSTAT: 10, REMOVE: 13, MKDIR: 14, RMDIR: 15,
+  RENAME: 18, SYMLINK: 20, EXTENDED: 200, STATUS: 101, HANDLE: 102, DATA: 103,
+} as const;
+/** Extended requests that change files (OpenSSH's), by name: how many path arguments precede the rest. */
+const CHANGING_EXTENSIONS: Record<string, { op: SftpOperation['op']; paths: number }> = {
+  'posix-rename@openssh.com': { op: 'rename', paths: 2 },
+  'hardlink@openssh.com': { op: 'hardlink', paths: 2 },
+};
 /** Requests in flight at once: OpenSSH's client keeps 64; far beyond that is no client's need. */
 const MAX_IN_FLIGHT = 4096;
 const FX_OK = 0;
@@ -101,6 +111,13 @@ function cursor(b: Buffer) {
   };
 }
 
+/** A change to the host's files other than a transfer: logged once the host said it was done. */
+export interface SftpOperation {
+  op: 'remove' | 'mkdir' | 'rmdir' | 'setstat' | 'rename' | 'symlink' | 'hardlink' | 'copy-data';
+  /** The paths it names (a renamed file's old and new path); a handle stands for its file's path. */
+  paths: string[];
+}
+
 export interface SftpTransferLog {
   /**
    * A packet from the person's client to the host. A sentence when the packet cannot be accounted
@@ -117,7 +134,7 @@ export interface SftpTransferLog {
 const directionOf = (read: number, written: number): FileTransfer['direction'] =>
   read > 0 && written > 0 ? 'both' : read > 0 ? 'download' : written > 0 ? 'upload' : 'none';
 
-export function sftpTransferLog(onFile: (t: FileTransfer) => void): SftpTransferLog {
+export function sftpTransferLog(onFile: (t: FileTransfer) => void, onOperation: (o: SftpOperation) => void = () => {}): SftpTransferLog {
   type Open = { path: string; bytesRead: number; bytesWritten: number };
   // Request id → what it asked; replies carry the id.
   const opening = new Map<number, string>();
@@ -127,11 +144,69 @@ export function sftpTransferLog(onFile: (t: FileTransfer) => void): SftpTransfer
   const files = new Map<string, Open>();
   // Every request id the client has in flight, whatever the request: the host answers each once.
   const inFlight = new Set<number>();
+  const changing = new Map<number, SftpOperation>();
+  const utf8 = (b: Buffer | null) => (b ? b.toString('utf8') : null);
+  const pathOfHandle = (h: Buffer | null) => (h ? (files.get(h.toString('hex'))?.path ?? '(a handle not opened through a logged OPEN)') : null);
+  /** Reads `n` path strings; null when the head was cut short. */
+  const paths = (c: ReturnType<typeof cursor>, n: number): string[] | null => {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = utf8(c.str());
+      if (p === null) return null;
+      out.push(p);
+    }
+    return out;
+  };
   const finish = (handle: string) => {
     const f = files.get(handle);
     if (!f) return;
     files.delete(handle);
     onFile({ ...f, direction: directionOf(f.bytesRead, f.bytesWritten) });
+  };
+  /** A request that changes files without transferring them, as it will be logged; else null. */
+  const changeOf = (type: number, c: ReturnType<typeof cursor>): SftpOperation | null => {
+    const one = (op: SftpOperation['op']) => {
+      const p = paths(c, 1);
+      return p ? { op, paths: p } : null;
+    };
+    switch (type) {
+      case FXP.REMOVE:
+        return one('remove');
+      case FXP.MKDIR:
+        return one('mkdir');
+      case FXP.RMDIR:
+        return one('rmdir');
+      case FXP.SETSTAT:
+        return one('setstat');
+      case FXP.FSETSTAT: {
+        const h = pathOfHandle(c.str());
+        return h === null ? null : { op: 'setstat', paths: [h] };
+      }
+      case FXP.RENAME: {
+        const p = paths(c, 2);
+        return p ? { op: 'rename', paths: p } : null;
+      }
+      case FXP.SYMLINK: {
+        const p = paths(c, 2);
+        return p ? { op: 'symlink', paths: p } : null;
+      }
+      case FXP.EXTENDED: {
+        const name = utf8(c.str());
+        if (name === 'copy-data') {
+          // read handle, offset, length, write handle: the written file changes on the host.
+          const from = pathOfHandle(c.str());
+          c.skip(16);
+          const to = pathOfHandle(c.str());
+          return from !== null && to !== null ? { op: 'copy-data', paths: [from, to] } : null;
+        }
+        const ext = name ? CHANGING_EXTENSIONS[name] : undefined;
+        if (!ext) return null;
+        const p = paths(c, ext.paths);
+        return p ? { op: ext.op, paths: p } : null;
+      }
+      default:
+        return null;
+    }
   };
   return {
     fromClient(head) {
@@ -158,6 +233,9 @@ export function sftpTransferLog(onFile: (t: FileTransfer) => void): SftpTransfer
       } else if (type === FXP.CLOSE) {
         const h = c.str();
         if (h) closing.set(id, h.toString('hex'));
+      } else {
+        const op = changeOf(type, c);
+        if (op) changing.set(id, op);
       }
       return null;
     },
@@ -189,6 +267,9 @@ export function sftpTransferLog(onFile: (t: FileTransfer) => void): SftpTransfer
           const f = files.get(w.handle);
           if (f) f.bytesWritten += w.bytes;
         }
+        const change = changing.get(id);
+        changing.delete(id);
+        if (change && code === FX_OK) onOperation(change);
         const closed = closing.get(id);
         closing.delete(id);
         // Closed (or failed to close: the handle is gone either way for the log).

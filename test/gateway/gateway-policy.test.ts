@@ -261,6 +261,20 @@ it('SFTP and port forwarding: refused by default, relayed under a policy that al
   expect(log).toContain(`sftp upload ${JSON.stringify(remote).replace(/"/g, '\\"')}`);
   expect(log).toContain('written 200000 bytes');
 
+  // A rename and a removal move no bytes, and change what the host holds: logged too.
+  const renamed = `${remote}.renamed`;
+  onTestFinished(() => rm(renamed, { force: true }));
+  await writeFile(batch, `rename ${remote} ${renamed}\nrm ${renamed}\n`);
+  const changes = await runArgv('/usr/bin/sftp', ['-F', config, '-P', String(gw.port), '-b', batch, 'web-01@127.0.0.1'], { env: sshEnv(dir), timeoutMs: 60_000 });
+  expect(changes.code, `${changes.stdout}\n${changes.stderr}`).toBe(0);
+  const operations = await waitUntil('the rename and the removal audited', 20_000, async () => {
+    const all = (await auditOf('gateway.sftp_operation')).map((e) => e.after ?? e);
+    const rename = all.find((a) => a.operation === 'rename' && a.paths?.[0] === remote);
+    const removal = all.find((a) => a.operation === 'remove' && a.paths?.[0] === renamed);
+    return rename && removal ? { rename, removal } : null;
+  });
+  expect(operations.rename.paths).toEqual([remote, renamed]);
+
   // -W is a direct-tcpip channel like -L: opened from the host, to the host's own sshd here.
   const forward = await direct(config, ['-W', `127.0.0.1:${sshd.port}`, 'web-01@127.0.0.1'], '');
   expect(forward.stdout).toMatch(/^SSH-2\.0-OpenSSH/);
