@@ -53,13 +53,12 @@ export function observeSession(
   };
   return {
     onEvent: (seq, line) => publisher?.event(seq, line),
+    // Decoded only while commands are tracked: bulk output of other sessions pays nothing here.
     input(data) {
-      const text = inText.write(data);
-      track((t) => t.input(text, s.elapsedMs()));
+      if (tracker) track((t) => t.input(inText.write(data), s.elapsedMs()));
     },
     output(data) {
-      const text = outText.write(data);
-      track((t) => t.output(text));
+      if (tracker) track((t) => t.output(outText.write(data)));
     },
     async finish(events) {
       await writes;
