@@ -1,6 +1,6 @@
 /**
  * Who is calling: `Authorization: Bearer <token>` (API clients, CLI) or the `timebox_session`
- * cookie (browser). A cookie is sent by the browser on its own, so unsafe methods authenticated
+ * cookie (browser; `__Host-timebox_session` over HTTPS). A cookie is sent by the browser on its own, so unsafe methods authenticated
  * by cookie must also carry the session's CSRF token in `x-csrf-token`. The login also puts that
  * token in the readable `timebox_csrf` cookie (double submit), so every tab of the origin can
  * send it; only the header counts, checked against the session's stored hash.
@@ -14,6 +14,16 @@ import { csrfMatches, type Principal, type TenantMembershipRow, type Tokens } fr
 export const SESSION_COOKIE = 'timebox_session';
 /** Not HttpOnly: the dashboard reads it (same origin only) and echoes it in the header. */
 export const CSRF_COOKIE = 'timebox_csrf';
+/**
+ * The name a cookie has where it is Secure (HTTPS, or TIMEBOX_SECURE_COOKIES): `__Host-`, which a
+ * browser accepts only from this very host, over HTTPS, for the whole origin. A sibling host
+ * (`evil.example.com` beside `timebox.example.com`) can set a `Domain=example.com` cookie of the
+ * plain name, with a longer path so it is sent first, and sign the dashboard in as its own
+ * account; it cannot set this one. Over HTTPS only this name is read.
+ */
+export const cookieName = (base: string, secure: boolean) => (secure ? `__Host-${base}` : base);
+/** Whether this request's cookies are the Secure ones (see cookieName). */
+export const secureCookiesFor = (request: FastifyRequest, secureCookies: boolean) => secureCookies || request.protocol === 'https';
 export const CSRF_HEADER = 'x-csrf-token';
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -78,7 +88,7 @@ function tenantSlugOf(request: FastifyRequest): string | undefined {
   return typeof slug === 'string' && tenantSlugSchema.safeParse(slug).success ? slug : undefined;
 }
 
-export function installAuthHook(app: FastifyInstance, tokens: Pick<Tokens, 'resolve'>): void {
+export function installAuthHook(app: FastifyInstance, tokens: Pick<Tokens, 'resolve'>, secureCookies = false): void {
   app.decorateRequest('principal', null);
   app.decorateRequest('tenantLookup', null);
   app.addHook('onRequest', async (request) => {
@@ -99,7 +109,7 @@ export function installAuthHook(app: FastifyInstance, tokens: Pick<Tokens, 'reso
       return;
     }
 
-    const cookie = request.cookies[SESSION_COOKIE];
+    const cookie = request.cookies[cookieName(SESSION_COOKIE, secureCookiesFor(request, secureCookies))];
     const resolved = cookie ? await tokens.resolve(cookie, undefined, slug) : null;
     // Only sessions live in cookies; an API token planted in a cookie is not accepted.
     if (!resolved || resolved.principal.kind !== 'session') throw unauthorized();

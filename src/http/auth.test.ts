@@ -229,7 +229,7 @@ describe('the readable CSRF cookie (double submit: a second tab stays signed in)
     });
     await app.close();
     expect(res.statusCode).toBe(200);
-    expect(setCookie(res, 'timebox_csrf')).toMatch(/; Secure/);
+    expect(setCookie(res, '__Host-timebox_csrf')).toMatch(/; Secure/);
   });
 
   it('authorises nothing by itself: the session cookie plus the CSRF cookie without the header is refused', async () => {

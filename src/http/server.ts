@@ -116,7 +116,7 @@ export async function createHttpServer(deps: HttpServerOptions): Promise<ZodApp>
   const operators = createOperators({ db, audit, clock });
   const totp = createTotp({ db, audit, clock, secrets: deps.secrets ?? noSecretBox });
   const invitations = createInvitations({ db, audit, clock, operators, secrets: deps.secrets ?? noSecretBox });
-  installAuthHook(app, tokens);
+  installAuthHook(app, tokens, deps.secureCookies === true);
 
   // Responses carry tokens and private data: never cached, never sniffed as another type.
   app.addHook('onSend', async (request, reply) => {

@@ -101,10 +101,27 @@ describe.each([
     // Another client address: the limit above is per address and account.
     const r = await send(proxy.url, '/api/v1/auth/login', { email, password }, {}, '127.0.0.4');
     expect(r.status).toBe(200);
-    const session = r.cookies.find((c) => c.startsWith('timebox_session='));
+    // __Host- names over HTTPS: no sibling host can set them (see cookieName in auth-hook.ts).
+    const session = r.cookies.find((c) => c.startsWith('__Host-timebox_session='));
     expect(session).toMatch(/; Secure/);
-    expect(r.cookies.find((c) => c.startsWith('timebox_csrf='))).toMatch(/; Secure/);
+    expect(session).toMatch(/; Path=\/(;|$)/);
+    expect(session).not.toMatch(/Domain=/i);
+    expect(r.cookies.find((c) => c.startsWith('__Host-timebox_csrf='))).toMatch(/; Secure/);
+    expect(r.cookies.some((c) => c.startsWith('timebox_session='))).toBe(false);
     expect(r.hsts).toBe('max-age=31536000');
+    // A plain-named session cookie, as a sibling host would plant with Domain=, is not read over HTTPS.
+    const token = /^__Host-timebox_session=([^;]+)/.exec(session!)![1]!;
+    const me = (cookie: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(new URL('/api/v1/me', proxy.url), { method: 'GET', localAddress: '127.0.0.4', headers: { cookie } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await me(`__Host-timebox_session=${token}`)).toBe(200);
+    expect(await me(`timebox_session=${token}`)).toBe(401);
   });
 });
 
@@ -132,7 +149,7 @@ describe('a client that talks to Timebox directly, past the proxies', () => {
     try {
       const { email, password } = forced.tb.bootstrap!;
       const r = await send(forced.url, '/api/v1/auth/login', { email, password }, {}, '127.0.0.1');
-      expect(r.cookies.find((c) => c.startsWith('timebox_session='))).toMatch(/; Secure/);
+      expect(r.cookies.find((c) => c.startsWith('__Host-timebox_session='))).toMatch(/; Secure/);
     } finally {
       await forced.close();
     }

@@ -43,11 +43,13 @@ export function onSessionEnded(fn: () => void): void {
 export const notifySessionEnded = (): void => sessionEnded?.();
 
 const CSRF_COOKIE = 'timebox_csrf';
+/** Its name over HTTPS: only this host can set it (src/http/auth-hook.ts cookieName). */
+const HOST_CSRF_COOKIE = `__Host-${CSRF_COOKIE}`;
 
-function csrfCookie(): string | null {
+function cookieValue(name: string): string | null {
   for (const part of document.cookie.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === CSRF_COOKIE) {
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
       const value = part.slice(eq + 1).trim();
       try {
         return decodeURIComponent(value) || null;
@@ -58,6 +60,10 @@ function csrfCookie(): string | null {
   }
   return null;
 }
+
+/** Over HTTPS only the __Host- cookie: a plain one may have been planted by a sibling host. */
+const csrfCookie = (): string | null =>
+  cookieValue(HOST_CSRF_COOKIE) ?? (location.protocol === 'https:' ? null : cookieValue(CSRF_COOKIE));
 
 export const session = {
   /**
@@ -81,6 +87,7 @@ export const session = {
   /** After signing out: the server clears the cookie too, unless the session was already gone. */
   forgetCookie() {
     document.cookie = `${CSRF_COOKIE}=; Path=/; SameSite=Strict; Max-Age=0`;
+    if (location.protocol === 'https:') document.cookie = `${HOST_CSRF_COOKIE}=; Path=/; Secure; SameSite=Strict; Max-Age=0`;
   },
 };
 

@@ -12,7 +12,7 @@ import type { Tokens } from '../../auth/tokens.js';
 import type { PasswordGuesses } from '../../auth/password-guesses.js';
 import type { Totp } from '../../auth/totp.js';
 import { assertPasswordSignInAllowed } from '../../auth/oidc/require-sso.js';
-import { actorOf, CSRF_COOKIE, principalOf, SESSION_COOKIE } from '../auth-hook.js';
+import { actorOf, cookieName, CSRF_COOKIE, principalOf, secureCookiesFor, SESSION_COOKIE } from '../auth-hook.js';
 import type { ZodApp } from '../server.js';
 import { findUnsafeInRequest, textRefusal } from '../text-guard.js';
 import { escapeUnsafeText } from '../../core/text.js';
@@ -36,7 +36,7 @@ const wrongCredentials = () => new AppError('unauthorized', 'email or password i
  * Cookies are Secure whenever the request came over HTTPS (directly, or as a trusted proxy's
  * X-Forwarded-Proto says), and always with TIMEBOX_SECURE_COOKIES.
  */
-const isSecure = (request: FastifyRequest, secureCookies: boolean) => secureCookies || request.protocol === 'https';
+const isSecure = secureCookiesFor;
 const sessionCookieOptions = (request: FastifyRequest, secureCookies: boolean) => ({
   httpOnly: true,
   sameSite: 'strict' as const,
@@ -58,9 +58,10 @@ export function setSessionCookies(
   session: { token: string; csrfToken: string; expiresAt: Date },
   secureCookies: boolean,
 ): void {
-  reply.setCookie(SESSION_COOKIE, session.token, { ...sessionCookieOptions(request, secureCookies), expires: session.expiresAt });
+  const secure = isSecure(request, secureCookies);
+  reply.setCookie(cookieName(SESSION_COOKIE, secure), session.token, { ...sessionCookieOptions(request, secureCookies), expires: session.expiresAt });
   // A second tab has no copy of the token in its sessionStorage: it reads this cookie.
-  reply.setCookie(CSRF_COOKIE, session.csrfToken, { ...csrfCookieOptions(request, secureCookies), expires: session.expiresAt });
+  reply.setCookie(cookieName(CSRF_COOKIE, secure), session.csrfToken, { ...csrfCookieOptions(request, secureCookies), expires: session.expiresAt });
 }
 
 export function authRoutes(deps: AuthRoutesDeps) {
@@ -159,8 +160,9 @@ export function authRoutes(deps: AuthRoutesDeps) {
           throw badRequest('logout ends a session; revoke an API token with DELETE /api/v1/tokens/{id}');
         }
         await tokens.revoke(principal.tokenId, principal.operatorId, actorOf(principal));
-        reply.clearCookie(SESSION_COOKIE, sessionCookieOptions(request, deps.secureCookies));
-        reply.clearCookie(CSRF_COOKIE, csrfCookieOptions(request, deps.secureCookies));
+        const secure = isSecure(request, deps.secureCookies);
+        reply.clearCookie(cookieName(SESSION_COOKIE, secure), sessionCookieOptions(request, deps.secureCookies));
+        reply.clearCookie(cookieName(CSRF_COOKIE, secure), csrfCookieOptions(request, deps.secureCookies));
         return reply.status(204).send(null);
       },
     });

@@ -21,7 +21,7 @@ import { createSsoSettings, type SsoProviderSettings, type SsoSettingsView } fro
 import { createSsoSignIn, type SsoSession } from '../../auth/oidc/sso-sign-in.js';
 import { generateToken } from '../../secrets/password.js';
 import type { SecretBox } from '../../secrets/types.js';
-import { actorOf, principalOf } from '../auth-hook.js';
+import { actorOf, cookieName, principalOf, secureCookiesFor } from '../auth-hook.js';
 import type { RouteModule } from '../server.js';
 import { requireTenant } from '../tenant-access.js';
 import { setSessionCookies } from './auth-routes.js';
@@ -31,6 +31,8 @@ import type { OutboundPolicy } from '../../net/outbound-policy.js';
 import type { Database } from '../../store/schema.js';
 
 export const SSO_BROWSER_COOKIE = 'timebox_sso';
+/** `__Host-` cookies must be for the whole origin; the plain one is sent to the flow's routes only. */
+const ssoCookiePath = (secure: boolean) => (secure ? '/' : '/api/v1/auth/sso');
 export { CALLBACK_PATH };
 // Per address: a whole office behind one NAT signs in around nine o'clock.
 const SSO_ATTEMPTS_PER_MINUTE = 120;
@@ -150,11 +152,13 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
           const url = await provider.authorizationUrl(s, { redirectUri: redirectUri(), ...f });
           // Lax: the provider's redirect back is a cross-site navigation; the cookie binds the
           // answer to the browser that started, so nobody can slip their sign-in into ours.
-          reply.setCookie(SSO_BROWSER_COOKIE, browserSecret, {
+          // Over HTTPS a __Host- cookie (whole origin): a sibling host cannot plant its own flow's.
+          const secure = secureCookiesFor(request, deps.secureCookies);
+          reply.setCookie(cookieName(SSO_BROWSER_COOKIE, secure), browserSecret, {
             httpOnly: true,
             sameSite: 'lax',
-            path: '/api/v1/auth/sso',
-            secure: deps.secureCookies || request.protocol === 'https',
+            path: ssoCookiePath(secure),
+            secure,
             maxAge: FLOW_TTL_MS / 1000,
           });
           return reply.redirect(url.toString(), 302);
@@ -170,8 +174,10 @@ export function ssoRoutes(deps: SsoRoutesDeps): RouteModule {
       handler: async (request, reply) => {
         const state = request.query.state;
         const flow = state ? await flows.take(state) : null;
-        const browserSecret = request.cookies[SSO_BROWSER_COOKIE];
-        if (browserSecret) reply.clearCookie(SSO_BROWSER_COOKIE, { path: '/api/v1/auth/sso', httpOnly: true, sameSite: 'lax' });
+        const secure = secureCookiesFor(request, deps.secureCookies);
+        const browserCookie = cookieName(SSO_BROWSER_COOKIE, secure);
+        const browserSecret = request.cookies[browserCookie];
+        if (browserSecret) reply.clearCookie(browserCookie, { path: ssoCookiePath(secure), httpOnly: true, sameSite: 'lax', secure });
         if (!flow) {
           const e = ssoError(
             'invalid_state',
