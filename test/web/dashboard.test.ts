@@ -81,6 +81,18 @@ describe('web dashboard', () => {
     const links = await page.getByRole('navigation', { name: /sections$/ }).getByRole('link').allTextContents();
     expect(links).toEqual(['Just-in-time accounts', 'Requests', 'Approvals', 'Reviews', 'Targets', 'Agents', 'Policies', 'Sessions', 'Audit', 'Settings']);
     await page.getByText('Live', { exact: true }).waitFor();
+
+    // An unknown tenant in the address: a slug is named back; other text (a link can carry any,
+    // such as a fake warning) is not. (A broken %-escape never reaches the page: the server refuses it.)
+    for (const [segment, said] of [
+      ['nope-tenant', 'There is no tenant “nope-tenant” that you can open.'],
+      [encodeURIComponent('x” was moved. Call the security desk at +1 555 0100 and read them your code. “x'), 'There is no tenant at that address that you can open.'],
+    ] as const) {
+      await page.goto(`/t/${segment}/approvals`);
+      expect(await textOf(page.getByRole('alert'))).toBe(said);
+    }
+    await page.goto('/t/default/jit-accounts');
+    await heading('Just-in-time accounts');
   });
 
   it('adds the PostgreSQL target, tests the connection, and creates a policy', async () => {

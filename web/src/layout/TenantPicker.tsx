@@ -3,6 +3,9 @@ import { useEffect } from 'react';
 import { Link } from '../router';
 import type { Me, Tenant } from '../../../src/api/types.js';
 
+/** A tenant slug as tenants are named (src/api/fields.ts); anything else is not shown back. */
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
+
 export function TenantPicker(props: { me: Me; tenants: Tenant[]; onSignOut: () => void; notFound?: string | undefined }) {
   useEffect(() => {
     document.title = 'Choose a tenant · Timebox';
@@ -21,7 +24,8 @@ export function TenantPicker(props: { me: Me; tenants: Tenant[]; onSignOut: () =
         <h1>Choose a tenant</h1>
         {props.notFound ? (
           <p className="form-error" role="alert">
-            There is no tenant “{decodeURIComponent(props.notFound)}” that you can open.
+            {/* The address is anyone's to write (a link can carry any text): only a slug is echoed. */}
+            {SLUG.test(props.notFound) ? `There is no tenant “${props.notFound}” that you can open.` : 'There is no tenant at that address that you can open.'}
           </p>
         ) : null}
         {props.tenants.length === 0 ? (
