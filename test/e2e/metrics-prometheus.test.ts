@@ -151,7 +151,9 @@ describe('/metrics scraped by Prometheus', () => {
 
     // Prometheus itself: the right token scrapes, the wrong one and the disabled endpoint do not.
     const since = Date.now();
+    // Each job scrapes on its own schedule: wait for a scrape of both refused ones.
     await sampleAfter('up{job="wrong-token"}', since);
+    await sampleAfter('up{job="metrics-off"}', since);
     const health = Object.fromEntries((await prometheus.targets()).map((t) => [t.job, t]));
     expect(health['timebox']!.health).toBe('up');
     expect(health['wrong-token']!.health).toBe('down');
