@@ -19,8 +19,10 @@ export interface CheckedKey {
   algorithm: string;
 }
 
-/** Refuses keys a relying party should not trust, with a message naming the problem. */
-/** `sent`: the SubjectPublicKeyInfo as the requester wrote it (DER). */
+/**
+ * Refuses keys a relying party should not trust, with a message naming the problem. `sent`: the
+ * SubjectPublicKeyInfo as the requester wrote it (DER).
+ */
 export function checkKeyObject(key: KeyObject, what: string, sent?: Buffer): CheckedKey {
   const type = key.asymmetricKeyType ?? 'unknown';
   const details = key.asymmetricKeyDetails ?? {};

@@ -18,6 +18,7 @@ import type { GatewayDeps } from './gateway-server.js';
 import { startSession, type LiveSession, type Pty } from './gateway-session.js';
 import { startForwardSession, type ForwardSession } from './forward-session.js';
 import { startSftpSession } from './sftp-session.js';
+import { SIGN_IN_LIMITS } from './pre-sign-in.js';
 
 /** What a connection needs from its gateway. */
 export interface ConnectionContext {
@@ -65,14 +66,6 @@ interface Who extends Person {
   /** From the grant's policy at sign-in (checked again when used). */
   allowSftp: boolean;
 }
-
-/**
- * Before sign-in a connection costs the gateway memory and, per attempt, database reads, and is
- * anyone's to open: as OpenSSH does (LoginGraceTime, MaxStartups, MaxAuthTries), it gets a
- * deadline and a cap on how many may wait at once, per address and in all (both counted from the
- * TCP connection, in gateway-server.ts), and a number of refused attempts (here).
- */
-export const SIGN_IN_LIMITS = { graceMs: 120_000, refusedAttempts: 20, perAddress: 32, total: 512 } as const;
 
 export function handleConnection(
   ctx: ConnectionContext,

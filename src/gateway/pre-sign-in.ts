@@ -6,7 +6,14 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { SIGN_IN_LIMITS } from './gateway-connection.js';
+
+/**
+ * Before sign-in a connection costs the gateway memory and, per attempt, database reads, and is
+ * anyone's to open: as OpenSSH does (LoginGraceTime, MaxStartups, MaxAuthTries), it gets a
+ * deadline and a cap on how many may wait at once, per address and in all (here, from the TCP
+ * connection), and a number of refused attempts (gateway-connection.ts).
+ */
+export const SIGN_IN_LIMITS = { graceMs: 120_000, refusedAttempts: 20, perAddress: 32, total: 512 } as const;
 
 /** One TCP connection, as ssh2 tells it (`info.ip`, `info.port`) and as the socket says it. */
 export const socketKey = (ip: string | undefined, port: number | undefined) => `${ip ?? ''}|${port ?? ''}`;

@@ -42,6 +42,7 @@ export function observeSession(
   const outText = new StringDecoder('utf8');
   // The tracker reads what the person and the host send: whatever fault it has ends the tracking
   // of this session (said in the log), never the session or the process carrying the others.
+  // Bytes are decoded inside `feed`: untracked sessions (bulk output) pay nothing here.
   const track = (feed: (t: CommandTracker) => void) => {
     if (!tracker) return;
     try {
@@ -53,13 +54,8 @@ export function observeSession(
   };
   return {
     onEvent: (seq, line) => publisher?.event(seq, line),
-    // Decoded only while commands are tracked: bulk output of other sessions pays nothing here.
-    input(data) {
-      if (tracker) track((t) => t.input(inText.write(data), s.elapsedMs()));
-    },
-    output(data) {
-      if (tracker) track((t) => t.output(outText.write(data)));
-    },
+    input: (data) => track((t) => t.input(inText.write(data), s.elapsedMs())),
+    output: (data) => track((t) => t.output(outText.write(data))),
     async finish(events) {
       await writes;
       publisher?.ended(events);

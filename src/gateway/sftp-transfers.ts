@@ -165,31 +165,28 @@ export function sftpTransferLog(onFile: (t: FileTransfer) => void, onOperation: 
   };
   /** A request that changes files without transferring them, as it will be logged; else null. */
   const changeOf = (type: number, c: ReturnType<typeof cursor>): SftpOperation | null => {
-    const one = (op: SftpOperation['op']) => {
-      const p = paths(c, 1);
+    /** The operation with its first `n` path arguments. */
+    const named = (op: SftpOperation['op'], n: number) => {
+      const p = paths(c, n);
       return p ? { op, paths: p } : null;
     };
     switch (type) {
       case FXP.REMOVE:
-        return one('remove');
+        return named('remove', 1);
       case FXP.MKDIR:
-        return one('mkdir');
+        return named('mkdir', 1);
       case FXP.RMDIR:
-        return one('rmdir');
+        return named('rmdir', 1);
       case FXP.SETSTAT:
-        return one('setstat');
+        return named('setstat', 1);
       case FXP.FSETSTAT: {
         const h = pathOfHandle(c.str());
         return h === null ? null : { op: 'setstat', paths: [h] };
       }
-      case FXP.RENAME: {
-        const p = paths(c, 2);
-        return p ? { op: 'rename', paths: p } : null;
-      }
-      case FXP.SYMLINK: {
-        const p = paths(c, 2);
-        return p ? { op: 'symlink', paths: p } : null;
-      }
+      case FXP.RENAME:
+        return named('rename', 2);
+      case FXP.SYMLINK:
+        return named('symlink', 2);
       case FXP.EXTENDED: {
         const name = utf8(c.str());
         if (name === 'copy-data') {
@@ -200,9 +197,7 @@ export function sftpTransferLog(onFile: (t: FileTransfer) => void, onOperation: 
           return from !== null && to !== null ? { op: 'copy-data', paths: [from, to] } : null;
         }
         const ext = name ? CHANGING_EXTENSIONS[name] : undefined;
-        if (!ext) return null;
-        const p = paths(c, ext.paths);
-        return p ? { op: ext.op, paths: p } : null;
+        return ext ? named(ext.op, ext.paths) : null;
       }
       default:
         return null;

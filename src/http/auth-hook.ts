@@ -1,7 +1,8 @@
 /**
  * Who is calling: `Authorization: Bearer <token>` (API clients, CLI) or the `timebox_session`
- * cookie (browser; `__Host-timebox_session` over HTTPS). A cookie is sent by the browser on its own, so unsafe methods authenticated
- * by cookie must also carry the session's CSRF token in `x-csrf-token`. The login also puts that
+ * cookie (browser; `__Host-timebox_session` over HTTPS). A cookie is sent by the browser on its
+ * own, so unsafe methods authenticated by cookie must also carry the session's CSRF token in
+ * `x-csrf-token`. The login also puts that
  * token in the readable `timebox_csrf` cookie (double submit), so every tab of the origin can
  * send it; only the header counts, checked against the session's stored hash.
  */

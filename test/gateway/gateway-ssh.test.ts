@@ -19,14 +19,14 @@ import type { HostNamespace, NsSshd } from '../harness/host-namespace.js';
 import { runArgv, type ExecResult } from '../harness/sshd.js';
 import { waitUntil } from '../agent/support.js';
 import { addMember, type RestartableServer } from '../e2e/agent-support.js';
-import { SIGN_IN_LIMITS } from '../../src/gateway/gateway-connection.js';
+import { SIGN_IN_LIMITS } from '../../src/gateway/pre-sign-in.js';
 import { startGatewayRig, type GatewayProcess, type GatewayRig, type Identity } from '../support/gateway.js';
 import type { ApiClient } from '../support/http.js';
 
 const T = '/api/v1/tenants/default';
 let rig: GatewayRig;
 /** How long a connection may take to sign in, short here so the deadline is seen. */
-const GRACE_MS = 5000;
+const GRACE_MS = 10_000;
 let server: RestartableServer;
 let ns: HostNamespace;
 let sshd: NsSshd;

@@ -32,23 +32,20 @@ export interface AuthRoutesDeps {
 
 const wrongCredentials = () => new AppError('unauthorized', 'email or password is incorrect');
 
-/**
- * Cookies are Secure whenever the request came over HTTPS (directly, or as a trusted proxy's
- * X-Forwarded-Proto says), and always with TIMEBOX_SECURE_COOKIES.
- */
-const isSecure = secureCookiesFor;
+// Cookies are Secure whenever the request came over HTTPS (directly, or as a trusted proxy's
+// X-Forwarded-Proto says), and always with TIMEBOX_SECURE_COOKIES: secureCookiesFor.
 const sessionCookieOptions = (request: FastifyRequest, secureCookies: boolean) => ({
   httpOnly: true,
   sameSite: 'strict' as const,
   path: '/',
-  secure: isSecure(request, secureCookies),
+  secure: secureCookiesFor(request, secureCookies),
 });
 /** The CSRF cookie: readable by the page (it must echo the token), sent to this origin only. */
 const csrfCookieOptions = (request: FastifyRequest, secureCookies: boolean) => ({
   httpOnly: false,
   sameSite: 'strict' as const,
   path: '/',
-  secure: isSecure(request, secureCookies),
+  secure: secureCookiesFor(request, secureCookies),
 });
 
 /** The browser's session cookies, as password sign-in and single sign-on both set them. */
@@ -58,7 +55,7 @@ export function setSessionCookies(
   session: { token: string; csrfToken: string; expiresAt: Date },
   secureCookies: boolean,
 ): void {
-  const secure = isSecure(request, secureCookies);
+  const secure = secureCookiesFor(request, secureCookies);
   reply.setCookie(cookieName(SESSION_COOKIE, secure), session.token, { ...sessionCookieOptions(request, secureCookies), expires: session.expiresAt });
   // A second tab has no copy of the token in its sessionStorage: it reads this cookie.
   reply.setCookie(cookieName(CSRF_COOKIE, secure), session.csrfToken, { ...csrfCookieOptions(request, secureCookies), expires: session.expiresAt });
@@ -160,7 +157,7 @@ export function authRoutes(deps: AuthRoutesDeps) {
           throw badRequest('logout ends a session; revoke an API token with DELETE /api/v1/tokens/{id}');
         }
         await tokens.revoke(principal.tokenId, principal.operatorId, actorOf(principal));
-        const secure = isSecure(request, deps.secureCookies);
+        const secure = secureCookiesFor(request, deps.secureCookies);
         reply.clearCookie(cookieName(SESSION_COOKIE, secure), sessionCookieOptions(request, deps.secureCookies));
         reply.clearCookie(cookieName(CSRF_COOKIE, secure), csrfCookieOptions(request, deps.secureCookies));
         return reply.status(204).send(null);

@@ -11,11 +11,10 @@ import type { ZodApp } from '../server.js';
 
 export const ACCEPT_ATTEMPTS_PER_MINUTE = 20;
 
-/** The URL people open: this server as the caller reached it (behind a proxy: with TIMEBOX_TRUST_PROXY). */
 /**
  * Where links in invitations point: the configured public URL (TIMEBOX_PUBLIC_URL) when there is
- * one, so a request's Host header never decides what an emailed link opens; else how the admin
- * reached this server.
+ * one, so a request's Host header never decides what an emailed link opens; else this server as
+ * the admin reached it (behind a proxy: with TIMEBOX_TRUST_PROXY).
  */
 export const linkBase = (publicUrl: string | undefined) => (request: FastifyRequest) =>
   publicUrl ? publicUrl.replace(/\/+$/, '') : `${request.protocol}://${request.host}`;
