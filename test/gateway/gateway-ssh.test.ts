@@ -211,7 +211,8 @@ it('connections that do not sign in are capped per address, closed after the gra
   expect(offered).toBeLessThan(keys.length);
 
   // People still sign in: ann's grant from the first test.
-  expect((await ssh('web-01', await identityOf(ann, 'ann-after-limits'), ['true'])).code).toBe(0);
+  const after = await ssh('web-01', await identityOf(ann, 'ann-after-limits'), ['true']);
+  expect(after.code, after.stderr).toBe(0);
 }, 120_000);
 
 it('timebox ssh fetches a certificate and runs the system ssh; a key registered in the profile works too', async () => {
