@@ -26,7 +26,7 @@ import type { ApiClient } from '../support/http.js';
 const T = '/api/v1/tenants/default';
 let rig: GatewayRig;
 /** How long a connection may take to sign in, short here so the deadline is seen. */
-const GRACE_MS = 10_000;
+const GRACE_MS = 5000;
 let server: RestartableServer;
 let ns: HostNamespace;
 let sshd: NsSshd;
